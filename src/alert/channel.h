@@ -1,0 +1,43 @@
+/* channel.h — an alert channel (Telegram today; Slack, PagerDuty, email, webhook, exec later) is
+ * one const table of functions plus one row in alert_channel_types (channels.c). A channel turns
+ * a message into a delivery attempt and reports the outcome; it never touches the store: the
+ * outbox (outbox.h) decides about retries and records results. */
+#ifndef FAULTLINE_ALERT_CHANNEL_H
+#define FAULTLINE_ALERT_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/config.h"
+#include "base/httpc.h"
+
+enum alert_result {
+    ALERT_SENT,     /* delivered */
+    ALERT_RETRY,    /* not delivered; worth trying again later (network, 5xx, 429) */
+    ALERT_REJECTED, /* refused for good (bad token, unknown chat): retrying cannot help */
+};
+
+struct alert_outcome {
+    enum alert_result result;
+    int64_t retry_after_ms; /* > 0 when the peer said how long to wait (Telegram 429) */
+    char error[256];        /* what went wrong, for logs and the outbox row */
+};
+
+typedef void (*alert_sent_cb)(const struct alert_outcome *outcome, void *ctx);
+
+struct alert_channel_type {
+    /* MUST: short lower-case name, stored in outbox rows ("telegram"). */
+    const char *name;
+    /* MUST: returns the channel's state, or NULL when it is not configured (err empty) or
+     * misconfigured (err says why). The state may keep cfg and http for its lifetime. */
+    void *(*open)(const struct config *cfg, struct httpc *http, char *err, size_t errlen);
+    /* MUST: sends text; done runs exactly once, on the loop thread. */
+    void (*send)(void *state, const char *text, alert_sent_cb done, void *ctx);
+    /* MUST: frees the state. Not called while a send is in flight. */
+    void (*close)(void *state);
+};
+
+/* NULL-terminated registration table. */
+extern const struct alert_channel_type *const alert_channel_types[];
+
+#endif

@@ -1,0 +1,23 @@
+/* log.h — the one way faultline writes diagnostics: a line per message on stderr,
+ * "2026-11-21T10:00:00.123Z warn  telegram: ...". Library code returns errors; only the
+ * top level of a subcommand and long-running loops log. Messages start with their module's
+ * name ("store: ...", "telegram: ..."). */
+#ifndef FAULTLINE_LOG_H
+#define FAULTLINE_LOG_H
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
+
+/* Sets the lowest level that is printed. Default LOG_INFO. */
+void log_set_level(enum log_level level);
+
+/* Parses "debug", "info", "warn" or "error"; returns 0, or -1 for any other text. */
+int log_level_parse(const char *text, enum log_level *out);
+
+void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_write(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_write(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)
+
+#endif

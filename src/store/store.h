@@ -1,0 +1,120 @@
+/* store.h — the server's durable state: workers, events and the notification outbox.
+ *
+ * What must never be lost (events, outbox messages) is written here before it is acted on.
+ * One store thread owns the database connection: every write is queued to it and committed in
+ * batched transactions; completions come back on the libuv loop thread that opened the store.
+ * A backend (SQLite embedded, PostgreSQL later) is a table of functions (struct store_backend,
+ * store_backend.h) that the store thread calls; callers see only this header.
+ *
+ * Ownership: every function that takes records copies what it needs before returning. Records
+ * handed to callbacks are valid only during the callback. */
+#ifndef FAULTLINE_STORE_H
+#define FAULTLINE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define WORKER_NAME_MAX 64
+#define WORKER_VERSION_MAX 32
+#define WORKER_SITE_MAX 64
+#define WORKER_IP_MAX 46
+#define CHANNEL_NAME_MAX 16
+
+/* Stored as text ("unknown", "up", "down"); values are append-only. */
+enum worker_state { WORKER_UNKNOWN = 0, WORKER_UP = 1, WORKER_DOWN = 2 };
+
+/* Stored as text ("up", "down"); values are append-only. */
+enum event_kind { EVENT_UP = 1, EVENT_DOWN = 2 };
+
+const char *worker_state_name(enum worker_state state);
+const char *event_kind_name(enum event_kind kind);
+/* Returns 0 and sets *out, or -1 for an unknown name. */
+int event_kind_parse(const char *name, enum event_kind *out);
+
+struct worker_record {
+    char name[WORKER_NAME_MAX + 1];
+    char ip[WORKER_IP_MAX];
+    char version[WORKER_VERSION_MAX + 1];
+    char site[WORKER_SITE_MAX + 1];
+    int gpus;
+    int64_t uptime_s;
+    enum worker_state state;
+    int64_t first_seen_ms;  /* wall clock, UTC ms */
+    int64_t last_seen_ms;   /* wall clock of the last heartbeat */
+    int64_t state_since_ms; /* wall clock of the last state change */
+};
+
+struct event_record {
+    int64_t id; /* assigned by the store */
+    int64_t time_ms;
+    char worker[WORKER_NAME_MAX + 1];
+    enum event_kind kind;
+    const char *details_json; /* a JSON object as text, or NULL for "{}" */
+};
+
+/* A notification waiting to be sent, or sent. */
+struct outbox_record {
+    int64_t id;       /* assigned by the store */
+    int64_t event_id; /* the event it tells of, 0 if none */
+    char channel[CHANNEL_NAME_MAX];
+    const char *text;
+    int attempts;
+    int64_t created_ms;
+    int64_t next_attempt_ms; /* wall clock; 0 = now */
+};
+
+struct event_query {
+    int limit;          /* 1..1000 */
+    unsigned kinds;     /* bit (1 << kind) per kind wanted; 0 = all */
+    const char *worker; /* NULL = all */
+    int64_t since_ms;   /* 0 = no bound */
+};
+
+struct store;
+
+/* Opens (creating if needed) the database under data_dir (SQLite: data_dir/faultline.db, WAL)
+ * and starts the store thread. backend is "sqlite". Returns 0, or -1 with err set. */
+int store_open(uv_loop_t *loop, const char *backend, const char *data_dir, struct store **out,
+               char *err, size_t errlen);
+
+/* Commits everything queued, stops the store thread and closes the database. Runs remaining
+ * completion callbacks with their status before returning. NULL is a no-op. */
+void store_close(struct store *store);
+
+/* Startup reads: synchronous, for use before the loop runs. cb is called once per record. */
+int store_load_workers(struct store *store,
+                       void (*cb)(const struct worker_record *rec, void *ctx), void *ctx,
+                       char *err, size_t errlen);
+int store_load_pending_outbox(struct store *store,
+                              void (*cb)(const struct outbox_record *rec, void *ctx), void *ctx,
+                              char *err, size_t errlen);
+
+/* Upserts workers (by name). Fire and forget: a failure is logged and retried by the store. */
+void store_save_workers(struct store *store, const struct worker_record *recs, size_t n);
+
+/* Called on the loop thread once the event and its messages are committed (status 0) with the
+ * ids the store assigned, or with a negative status if the store is closing and they could not
+ * be written. */
+typedef void (*store_event_done_cb)(int status, const struct event_record *ev,
+                                    const struct outbox_record *msgs, size_t n_msgs, void *ctx);
+
+/* Writes, in one transaction, the worker's new row (may be NULL), the event and its outbox
+ * messages. Transient database errors are retried; nothing is dropped. */
+void store_append_event(struct store *store, const struct worker_record *worker,
+                        const struct event_record *ev, const struct outbox_record *msgs,
+                        size_t n_msgs, store_event_done_cb done, void *ctx);
+
+/* Outbox bookkeeping, fire and forget. */
+void store_outbox_sent(struct store *store, int64_t id, int64_t sent_ms);
+void store_outbox_retry(struct store *store, int64_t id, int attempts, int64_t next_attempt_ms,
+                        const char *error);
+/* The channel refused the message for good (e.g. bad chat id): kept, marked failed. */
+void store_outbox_failed(struct store *store, int64_t id, int attempts, const char *error);
+
+/* Reads events, newest first, on the store thread; done runs on the loop thread. */
+typedef void (*store_events_cb)(int status, const struct event_record *evs, size_t n, void *ctx);
+void store_query_events(struct store *store, const struct event_query *q, store_events_cb done,
+                        void *ctx);
+
+#endif
