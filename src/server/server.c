@@ -1,3 +1,217 @@
-/* server.c — placeholder. */
+/* server.c — `faultline server`: settings, store, restored workers, outbox, HTTP routes, the
+ * deadline and flush timers, and an orderly stop on SIGTERM/SIGINT. */
 #include "server/server.h"
-int server_main(int argc, char **argv) { (void)argc; (void)argv; return 2; }
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "base/cli.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "server/server_internal.h"
+
+#define FLUSH_INTERVAL_MS 5000
+#define EXPIRE_MAX_WAIT_MS 1000
+
+static const char *const server_options[] = {
+    "API_KEY",       "LISTEN_ADDR", "SERVER_PORT",      "FAIL_TIMEOUT", "DATA_DIR",
+    "TELEGRAM_TOKEN", "CHAT_ID",    "TELEGRAM_API_URL", "ADMIN_USER",   "ADMIN_PASS",
+    "LOG_LEVEL"};
+
+static const struct cli_spec server_cli = {
+    .command = "server",
+    .usage = "server [--config FILE] [--SETTING VALUE ...]",
+    .description = "Receives heartbeats on POST /api/v1/heartbeat, marks a worker DOWN after\n"
+                   "FAIL_TIMEOUT seconds of silence and UP when it returns, stores every change\n"
+                   "in DATA_DIR/faultline.db and notifies Telegram. Serves the public page on /,\n"
+                   "the admin page on /admin and the admin API under /admin/api/.",
+    .options = server_options,
+    .option_count = sizeof server_options / sizeof server_options[0],
+    .max_positional = 0,
+};
+
+static const struct http_route routes[] = {
+    {"GET", "/", false, public_index},
+    {"POST", "/api/v1/heartbeat", false, ingest_heartbeat},
+    {"GET", "/admin", false, admin_page},
+    {"GET", "/admin/", false, admin_page},
+    {"GET", "/admin/api/status", false, admin_api_status},
+    {"GET", "/admin/api/events", false, admin_api_events},
+    {"GET", "/admin/api/worker/", true, admin_api_worker},
+    {0},
+};
+
+void server_secret_hash(const char *secret, unsigned char out[crypto_generichash_BYTES])
+{
+    crypto_generichash(out, crypto_generichash_BYTES, (const unsigned char *)secret,
+                       strlen(secret), NULL, 0);
+}
+
+bool server_secret_equal(const char *presented, const unsigned char hash[crypto_generichash_BYTES])
+{
+    unsigned char mine[crypto_generichash_BYTES];
+    server_secret_hash(presented, mine);
+    return sodium_memcmp(mine, hash, sizeof mine) == 0;
+}
+
+static void on_expire_timer(uv_timer_t *t)
+{
+    struct server *srv = t->data;
+    int64_t now = clock_mono_ms();
+    int64_t next = fleet_expire(srv->fleet, now, clock_wall_ms());
+    int64_t wait = next < 0 ? EXPIRE_MAX_WAIT_MS : next - now;
+    if (wait > EXPIRE_MAX_WAIT_MS)
+        wait = EXPIRE_MAX_WAIT_MS; /* picks up workers added since, without a hook per heartbeat */
+    uv_timer_start(t, on_expire_timer, (uint64_t)(wait < 1 ? 1 : wait), 0);
+}
+
+static void save_workers(const struct worker_record *recs, size_t n, void *ctx)
+{
+    store_save_workers(ctx, recs, n);
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+    struct server *srv = t->data;
+    fleet_flush_changed(srv->fleet, save_workers, srv->store);
+}
+
+static void restore_worker(const struct worker_record *rec, void *ctx)
+{
+    fleet_restore(ctx, rec, clock_mono_ms());
+}
+
+static void restore_message(const struct outbox_record *rec, void *ctx)
+{
+    outbox_enqueue(ctx, rec, 1);
+}
+
+static void stop_server(struct server *srv)
+{
+    log_info("server: stopping");
+    if (srv->fleet)
+        fleet_flush_changed(srv->fleet, save_workers, srv->store);
+    outbox_close(srv->outbox);
+    srv->outbox = NULL;
+    /* The store answers suspended admin requests before the HTTP server goes away. */
+    store_close(srv->store);
+    srv->store = NULL;
+    http_server_stop(srv->http);
+    srv->http = NULL;
+    if (srv->timers_started) {
+        uv_close((uv_handle_t *)&srv->expire_timer, NULL);
+        uv_close((uv_handle_t *)&srv->flush_timer, NULL);
+        uv_close((uv_handle_t *)&srv->sigterm, NULL);
+        uv_close((uv_handle_t *)&srv->sigint, NULL);
+        srv->timers_started = false;
+    }
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    stop_server(s->data);
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int open_state(struct server *srv, char *err, size_t errlen)
+{
+    if (store_open(srv->loop, "sqlite", srv->cfg.data_dir, &srv->store, err, errlen) != 0)
+        return -1;
+    srv->fleet = fleet_new(srv->cfg.fail_timeout_ms, events_on_transition, srv);
+    if (!srv->fleet || store_load_workers(srv->store, restore_worker, srv->fleet, err, errlen))
+        return -1;
+    srv->outbox = outbox_new(srv->loop, srv->store, &srv->cfg, err, errlen);
+    if (!srv->outbox)
+        return -1;
+    return store_load_pending_outbox(srv->store, restore_message, srv->outbox, err, errlen);
+}
+
+static void start_timers(struct server *srv)
+{
+    uv_timer_init(srv->loop, &srv->expire_timer);
+    uv_timer_init(srv->loop, &srv->flush_timer);
+    uv_signal_init(srv->loop, &srv->sigterm);
+    uv_signal_init(srv->loop, &srv->sigint);
+    srv->expire_timer.data = srv->flush_timer.data = srv;
+    srv->sigterm.data = srv->sigint.data = srv;
+    uv_timer_start(&srv->expire_timer, on_expire_timer, 1, 0);
+    uv_timer_start(&srv->flush_timer, on_flush_timer, FLUSH_INTERVAL_MS, FLUSH_INTERVAL_MS);
+    uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    srv->timers_started = true;
+}
+
+static void hash_secrets(struct server *srv)
+{
+    server_secret_hash(srv->cfg.api_key, srv->api_key_hash);
+    server_secret_hash(srv->cfg.admin_user ? srv->cfg.admin_user : "", srv->admin_user_hash);
+    server_secret_hash(srv->cfg.admin_pass ? srv->cfg.admin_pass : "", srv->admin_pass_hash);
+}
+
+static int run(struct server *srv)
+{
+    char err[512];
+    if (sodium_init() < 0)
+        return cli_fail(&server_cli, "libsodium failed to initialise");
+    hash_secrets(srv);
+    raise_fd_limit();
+    srv->loop = uv_default_loop();
+    if (open_state(srv, err, sizeof err) != 0) {
+        log_error("server: %s", err);
+        return 1;
+    }
+    srv->http = http_server_start(srv->loop, srv->cfg.listen_addr, srv->cfg.server_port, routes,
+                                  srv, err, sizeof err);
+    if (!srv->http) {
+        log_error("server: %s", err);
+        return 1;
+    }
+    start_timers(srv);
+    const char *shown = strcmp(srv->cfg.listen_addr, "0.0.0.0") ? srv->cfg.listen_addr : "127.0.0.1";
+    log_info("server: listening on http://%s%s%s:%d/ (%zu workers known, FAIL_TIMEOUT %.1fs, "
+             "admin %s)",
+             strchr(shown, ':') ? "[" : "", shown, strchr(shown, ':') ? "]" : "",
+             srv->cfg.server_port, fleet_count(srv->fleet),
+             (double)srv->cfg.fail_timeout_ms / 1000.0,
+             srv->cfg.admin_pass ? "on /admin" : "disabled (ADMIN_PASS unset)");
+    uv_run(srv->loop, UV_RUN_DEFAULT);
+    log_info("server: stopped");
+    return 0;
+}
+
+int server_main(int argc, char **argv)
+{
+    struct server srv = {0};
+    char *positional[1];
+    int npos;
+    enum cli_result r = cli_parse(&server_cli, argc, argv, &srv.cfg, positional, &npos);
+    if (r != CLI_RUN) {
+        config_free(&srv.cfg);
+        return r == CLI_EXIT_OK ? 0 : 2;
+    }
+    char err[256];
+    int rc;
+    if (config_require(&srv.cfg, "API_KEY", err, sizeof err) != 0)
+        rc = cli_fail(&server_cli, err);
+    else
+        rc = run(&srv);
+    if (srv.loop) {
+        if (srv.store) /* startup failed half way */
+            stop_server(&srv);
+        uv_run(srv.loop, UV_RUN_DEFAULT);
+        uv_loop_close(srv.loop);
+    }
+    fleet_free(srv.fleet);
+    config_free(&srv.cfg);
+    return rc;
+}

@@ -1,0 +1,77 @@
+/* events.c — the one place a worker's state change becomes durable: an event row plus, for
+ * DOWN and for UP after DOWN, one notification per configured channel, all in one transaction.
+ * Notifications go to the outbox only after the store has committed them. */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "alert/format.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "server/server_internal.h"
+
+#define MAX_CHANNELS 8
+#define MESSAGE_MAX 1024
+
+static char *details_json(const struct worker_record *w, enum event_kind kind,
+                          enum worker_state prev_state, int64_t prev_since_ms)
+{
+    char last_seen[CLOCK_ISO_LEN];
+    clock_format_iso(w->last_seen_ms, last_seen, sizeof last_seen);
+    json_t *d = json_pack("{s:s, s:s, s:s}", "ip", w->ip, "last_seen", last_seen, "from",
+                          worker_state_name(prev_state));
+    if (kind == EVENT_DOWN) {
+        json_object_set_new(d, "silent_s",
+                            json_real((double)(w->state_since_ms - w->last_seen_ms) / 1000.0));
+    } else if (prev_state == WORKER_DOWN) {
+        json_object_set_new(d, "down_s",
+                            json_real((double)(w->state_since_ms - prev_since_ms) / 1000.0));
+    }
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    return text;
+}
+
+static void on_event_committed(int status, const struct event_record *ev,
+                               const struct outbox_record *msgs, size_t n_msgs, void *ctx)
+{
+    struct server *srv = ctx;
+    if (status != 0) {
+        log_error("server: event %s for %s could not be stored; its notifications are not sent",
+                  event_kind_name(ev->kind), ev->worker);
+        return;
+    }
+    log_info("server: %s is %s (event %lld)", ev->worker, ev->kind == EVENT_UP ? "UP" : "DOWN",
+             (long long)ev->id);
+    if (srv->outbox && n_msgs > 0)
+        outbox_enqueue(srv->outbox, msgs, n_msgs);
+}
+
+void events_on_transition(const struct worker_record *w, enum event_kind kind,
+                          enum worker_state prev_state, int64_t prev_since_ms, void *ctx)
+{
+    struct server *srv = ctx;
+    struct event_record ev = {.time_ms = w->state_since_ms, .kind = kind};
+    snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
+    char *details = details_json(w, kind, prev_state, prev_since_ms);
+    ev.details_json = details;
+
+    /* A worker seen for the first time is news for the event log, not for a person at night. */
+    bool notify = kind == EVENT_DOWN || prev_state == WORKER_DOWN;
+    char text[MESSAGE_MAX];
+    if (kind == EVENT_DOWN)
+        alert_format_down(w, w->state_since_ms, srv->cfg.fail_timeout_ms, text, sizeof text);
+    else
+        alert_format_up(w, w->state_since_ms, prev_since_ms, text, sizeof text);
+
+    const char *channels[MAX_CHANNELS];
+    size_t n_channels = notify && srv->outbox
+                            ? outbox_channel_names(srv->outbox, channels, MAX_CHANNELS)
+                            : 0;
+    struct outbox_record msgs[MAX_CHANNELS];
+    for (size_t i = 0; i < n_channels; i++) {
+        msgs[i] = (struct outbox_record){.text = text, .created_ms = ev.time_ms};
+        snprintf(msgs[i].channel, sizeof msgs[i].channel, "%s", channels[i]);
+    }
+    store_append_event(srv->store, w, &ev, msgs, n_channels, on_event_committed, srv);
+    free(details);
+}

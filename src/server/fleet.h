@@ -1,0 +1,68 @@
+/* fleet.h — the workers the server knows and their state machine:
+ *   UNKNOWN --heartbeat--> UP --no heartbeat for FAIL_TIMEOUT--> DOWN --heartbeat--> UP
+ * Workers are found by name in a hash table; UP workers also sit in a list ordered by their
+ * deadline (a heartbeat moves a worker to the tail), so finding who is overdue costs O(1) per
+ * check no matter how many workers there are. Every transition goes through one hook, which the
+ * server uses to record the event and notify. Lives on the loop thread; no locks. */
+#ifndef FAULTLINE_FLEET_H
+#define FAULTLINE_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/heartbeat.h"
+#include "store/store.h"
+
+enum worker_input { INPUT_HEARTBEAT, INPUT_TIMEOUT };
+
+struct transition {
+    enum worker_state next;
+    bool emits_event;
+    enum event_kind kind;
+};
+
+/* The state machine as a pure function. */
+struct transition worker_transition(enum worker_state from, enum worker_input input);
+
+/* Called for each state change, after the worker's record is updated. prev_state and
+ * prev_since_ms are what it was before (prev_since_ms: wall ms the previous state began). The
+ * record is valid only during the call. */
+typedef void (*fleet_transition_cb)(const struct worker_record *w, enum event_kind kind,
+                                    enum worker_state prev_state, int64_t prev_since_ms,
+                                    void *ctx);
+
+struct fleet;
+
+struct fleet *fleet_new(int64_t fail_timeout_ms, fleet_transition_cb on_transition, void *ctx);
+void fleet_free(struct fleet *fleet);
+
+/* Adds a worker restored from the store. An UP worker gets a fresh grace of FAIL_TIMEOUT from
+ * now_mono, so a server restart never causes a storm of false DOWNs. */
+void fleet_restore(struct fleet *fleet, const struct worker_record *rec, int64_t now_mono);
+
+/* Applies a heartbeat from ip. Returns 0, or -1 when out of memory. */
+int fleet_heartbeat(struct fleet *fleet, const struct heartbeat *hb, const char *ip,
+                    int64_t now_mono, int64_t now_wall);
+
+/* Marks every UP worker whose deadline has passed DOWN. Returns the monotonic time of the next
+ * deadline, or -1 when no worker is UP. */
+int64_t fleet_expire(struct fleet *fleet, int64_t now_mono, int64_t now_wall);
+
+/* Looks a worker up by name; NULL if unknown. Valid until the next fleet call. */
+const struct worker_record *fleet_find(const struct fleet *fleet, const char *name);
+
+size_t fleet_count(const struct fleet *fleet);
+void fleet_count_states(const struct fleet *fleet, size_t counts[3]);
+
+/* Calls fn for every worker, in name order when sorted is true. */
+void fleet_each(const struct fleet *fleet, bool sorted,
+                void (*fn)(const struct worker_record *w, void *ctx), void *ctx);
+
+/* Hands the records changed since the last call to save (an array of n copies, freed by the
+ * fleet after save returns), then forgets they were changed. */
+void fleet_flush_changed(struct fleet *fleet,
+                         void (*save)(const struct worker_record *recs, size_t n, void *ctx),
+                         void *ctx);
+
+#endif

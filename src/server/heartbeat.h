@@ -1,0 +1,30 @@
+/* heartbeat.h — the body of POST /api/v1/heartbeat: parsing and validation, kept apart from HTTP
+ * and state so it can be tested and fuzzed alone. */
+#ifndef FAULTLINE_HEARTBEAT_H
+#define FAULTLINE_HEARTBEAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct heartbeat {
+    char name[WORKER_NAME_MAX + 1];
+    char version[WORKER_VERSION_MAX + 1];
+    char site[WORKER_SITE_MAX + 1];
+    int gpus;
+    int64_t uptime_s;
+};
+
+/* True when name is 1-64 letters, digits or ._-:()@+ (the same rule for agents and sites). */
+bool heartbeat_name_valid(const char *name);
+
+/* Parses a JSON object {"name": str, "gpus": int, "version": str, "uptime_s": number,
+ * "site": str}; only name is required, unknown members are ignored. Returns 0, or -1 with a
+ * message in err and the offending member's name in *field (NULL when the body as a whole is
+ * wrong). */
+int heartbeat_parse(const char *body, size_t len, struct heartbeat *out, const char **field,
+                    char *err, size_t errlen);
+
+#endif

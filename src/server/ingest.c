@@ -1,0 +1,42 @@
+/* ingest.c — POST /api/v1/heartbeat: checks the API key, validates the body and hands the
+ * heartbeat to the fleet. This is the hot path: no allocation beyond jansson's parse, no I/O. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "server/heartbeat.h"
+#include "server/server_internal.h"
+
+/* The key from "Authorization: Bearer KEY" or "X-API-Key: KEY"; NULL if neither. */
+static const char *presented_key(struct http_request *req)
+{
+    const char *auth = http_header(req, "Authorization");
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+        return auth + 7;
+    return http_header(req, "X-API-Key");
+}
+
+void ingest_heartbeat(struct http_request *req, void *ctx)
+{
+    struct server *srv = ctx;
+    const char *key = presented_key(req);
+    if (!key || !server_secret_equal(key, srv->api_key_hash)) {
+        http_respond_error(req, 401, key ? "invalid API key" : "missing API key", NULL);
+        return;
+    }
+    size_t len;
+    const char *body = http_body(req, &len);
+    struct heartbeat hb;
+    const char *field;
+    char err[256];
+    if (heartbeat_parse(body, len, &hb, &field, err, sizeof err) != 0) {
+        http_respond_error(req, 400, err, field);
+        return;
+    }
+    if (fleet_heartbeat(srv->fleet, &hb, http_client_ip(req), clock_mono_ms(),
+                        clock_wall_ms()) != 0) {
+        http_respond_error(req, 503, "server out of memory", NULL);
+        return;
+    }
+    http_respond_no_content(req);
+}

@@ -1,0 +1,181 @@
+/* test_fleet.c — the worker state machine, deadlines, restore grace and change tracking. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "server/fleet.h"
+
+struct transition_case {
+    enum worker_state from;
+    enum worker_input input;
+    enum worker_state next;
+    bool emits_event;
+    enum event_kind kind;
+};
+
+static const struct transition_case transitions[] = {
+    {WORKER_UNKNOWN, INPUT_HEARTBEAT, WORKER_UP, true, EVENT_UP},
+    {WORKER_UP, INPUT_HEARTBEAT, WORKER_UP, false, EVENT_UP},
+    {WORKER_DOWN, INPUT_HEARTBEAT, WORKER_UP, true, EVENT_UP},
+    {WORKER_UP, INPUT_TIMEOUT, WORKER_DOWN, true, EVENT_DOWN},
+    {WORKER_DOWN, INPUT_TIMEOUT, WORKER_DOWN, false, EVENT_UP},
+    {WORKER_UNKNOWN, INPUT_TIMEOUT, WORKER_UNKNOWN, false, EVENT_UP},
+};
+
+static void test_transition_table(void **state)
+{
+    for (size_t i = 0; i < sizeof transitions / sizeof transitions[0]; i++) {
+        const struct transition_case *c = &transitions[i];
+        struct transition t = worker_transition(c->from, c->input);
+        assert_int_equal(t.next, c->next);
+        assert_int_equal(t.emits_event, c->emits_event);
+        if (c->emits_event)
+            assert_int_equal(t.kind, c->kind);
+    }
+}
+
+struct seen {
+    int count;
+    char name[8][WORKER_NAME_MAX + 1];
+    enum event_kind kind[8];
+    enum worker_state prev[8];
+    int64_t prev_since[8];
+};
+
+static void record(const struct worker_record *w, enum event_kind kind, enum worker_state prev,
+                   int64_t prev_since, void *ctx)
+{
+    struct seen *s = ctx;
+    assert_true(s->count < 8);
+    snprintf(s->name[s->count], sizeof s->name[0], "%s", w->name);
+    s->kind[s->count] = kind;
+    s->prev[s->count] = prev;
+    s->prev_since[s->count] = prev_since;
+    s->count++;
+}
+
+static struct heartbeat hb(const char *name)
+{
+    struct heartbeat h = {.gpus = 4, .uptime_s = 100};
+    snprintf(h.name, sizeof h.name, "%s", name);
+    snprintf(h.version, sizeof h.version, "0.1.0");
+    return h;
+}
+
+static void test_up_down_up_with_deadlines(void **state)
+{
+    struct seen s = {0};
+    struct fleet *f = fleet_new(1000, record, &s);
+    struct heartbeat a = hb("a"), b = hb("b");
+    assert_int_equal(fleet_heartbeat(f, &a, "10.0.0.1", 0, 5000), 0);
+    assert_int_equal(s.count, 1);
+    assert_int_equal(s.kind[0], EVENT_UP);
+    assert_int_equal(s.prev[0], WORKER_UNKNOWN);
+    fleet_heartbeat(f, &b, "10.0.0.2", 500, 5500);
+    assert_int_equal(fleet_expire(f, 999, 5999), 1000); /* a's deadline is next */
+    assert_int_equal(s.count, 2);
+    fleet_heartbeat(f, &a, "10.0.0.9", 900, 5900); /* a refreshed: b is now first */
+    assert_int_equal(fleet_expire(f, 1000, 6000), 1500);
+    assert_int_equal(s.count, 2);
+    assert_int_equal(fleet_expire(f, 1500, 6500), 1900);
+    assert_int_equal(s.count, 3);
+    assert_string_equal(s.name[2], "b");
+    assert_int_equal(s.kind[2], EVENT_DOWN);
+    assert_int_equal(fleet_find(f, "b")->state, WORKER_DOWN);
+    assert_int_equal(fleet_find(f, "b")->state_since_ms, 6500);
+    assert_string_equal(fleet_find(f, "a")->ip, "10.0.0.9");
+    assert_int_equal(fleet_expire(f, 1900, 6900), -1);
+    assert_int_equal(s.count, 4);
+    /* b comes back: UP event with the time it went down */
+    fleet_heartbeat(f, &b, "10.0.0.2", 3000, 8000);
+    assert_int_equal(s.count, 5);
+    assert_int_equal(s.kind[4], EVENT_UP);
+    assert_int_equal(s.prev[4], WORKER_DOWN);
+    assert_int_equal(s.prev_since[4], 6500);
+    size_t counts[3];
+    fleet_count_states(f, counts);
+    assert_int_equal(counts[WORKER_UP], 1);
+    assert_int_equal(counts[WORKER_DOWN], 1);
+    assert_int_equal(fleet_count(f), 2);
+    fleet_free(f);
+}
+
+static void test_restore_gives_grace(void **state)
+{
+    struct seen s = {0};
+    struct fleet *f = fleet_new(1000, record, &s);
+    struct worker_record up = {.name = "up1", .state = WORKER_UP, .last_seen_ms = 1};
+    struct worker_record down = {.name = "down1", .state = WORKER_DOWN};
+    fleet_restore(f, &up, 50000);
+    fleet_restore(f, &down, 50000);
+    assert_int_equal(fleet_expire(f, 50999, 0), 51000);
+    assert_int_equal(s.count, 0); /* no DOWN within FAIL_TIMEOUT of the restart */
+    fleet_expire(f, 51000, 0);
+    assert_int_equal(s.count, 1);
+    assert_string_equal(s.name[0], "up1");
+    assert_int_equal(fleet_find(f, "down1")->state, WORKER_DOWN);
+    fleet_free(f);
+}
+
+static size_t saved;
+static void count_saved(const struct worker_record *recs, size_t n, void *ctx)
+{
+    saved += n;
+}
+
+static void test_flush_changed_once(void **state)
+{
+    struct fleet *f = fleet_new(1000, NULL, NULL);
+    char name[32];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(name, sizeof name, "w%d", i);
+        struct heartbeat h = hb(name);
+        fleet_heartbeat(f, &h, "::1", i, i);
+        fleet_heartbeat(f, &h, "::1", i, i);
+    }
+    saved = 0;
+    fleet_flush_changed(f, count_saved, NULL);
+    assert_int_equal(saved, 10000);
+    saved = 0;
+    fleet_flush_changed(f, count_saved, NULL);
+    assert_int_equal(saved, 0);
+    fleet_free(f);
+}
+
+static const char *order[4];
+static int order_n;
+static void collect(const struct worker_record *w, void *ctx)
+{
+    order[order_n++] = w->name;
+}
+
+static void test_sorted_iteration(void **state)
+{
+    struct fleet *f = fleet_new(1000, NULL, NULL);
+    const char *names[] = {"m", "c", "x", "a"};
+    for (int i = 0; i < 4; i++) {
+        struct heartbeat h = hb(names[i]);
+        fleet_heartbeat(f, &h, "1.2.3.4", 0, 0);
+    }
+    order_n = 0;
+    fleet_each(f, true, collect, NULL);
+    assert_string_equal(order[0], "a");
+    assert_string_equal(order[3], "x");
+    fleet_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_transition_table),
+        cmocka_unit_test(test_up_down_up_with_deadlines),
+        cmocka_unit_test(test_restore_gives_grace),
+        cmocka_unit_test(test_flush_changed_once),
+        cmocka_unit_test(test_sorted_iteration),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
