@@ -1,0 +1,328 @@
+/* outbox.c — delivers committed notifications (see outbox.h). Each configured channel has a
+ * queue of copied messages in id order and one uv_timer; the head message is sent, and on
+ * failure it stays at the head until it goes through, so people read events in the order they
+ * happened. Every outcome is written back to the store (sent / retry / failed).
+ *
+ * Shutdown: outbox_close abandons an attempt in flight. Its row is still pending in the store,
+ * so it is sent again after a restart: a duplicate is preferable to a lost alert. */
+#include "alert/outbox.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert/channel.h"
+#include "base/clock.h"
+#include "base/httpc.h"
+#include "base/log.h"
+
+#define OUTBOX_BACKOFF_FIRST_MS 1000
+#define OUTBOX_BACKOFF_MAX_MS (5 * 60 * 1000)
+/* A stored next_attempt_ms further ahead than this is taken as a clock jump. */
+#define OUTBOX_WAIT_MAX_MS (24 * 60 * 60 * 1000)
+
+/* A message copied out of an outbox_record; the queue owns it. */
+struct outbox_msg {
+    struct outbox_msg *next;
+    int64_t id;
+    int attempts;
+    int64_t next_attempt_ms; /* wall clock; 0 = now */
+    char *text;
+};
+
+struct outbox_channel;
+
+/* One send in flight. The channel's callback owns it once send() is called: if the outbox has
+ * closed meanwhile, channel is NULL and the callback only frees it. */
+struct outbox_attempt {
+    struct outbox_channel *channel;
+};
+
+struct outbox_channel {
+    struct outbox *box;
+    const struct alert_channel_type *type;
+    void *state;
+    uv_timer_t *timer; /* heap: freed by its close callback, which may run after the outbox */
+    struct outbox_msg *head, *tail;
+    size_t count;
+    struct outbox_attempt *flight; /* non-NULL while the head is being sent */
+};
+
+struct outbox {
+    struct store *store;
+    struct httpc *http;
+    struct outbox_channel *channels;
+    size_t n_channels;
+};
+
+static void outbox_send_head(uv_timer_t *timer);
+
+/* ---- queue ------------------------------------------------------------------------------- */
+
+static void msg_free(struct outbox_msg *msg)
+{
+    if (msg) {
+        free(msg->text);
+        free(msg);
+    }
+}
+
+static bool queue_has(const struct outbox_channel *ch, int64_t id)
+{
+    for (const struct outbox_msg *m = ch->head; m; m = m->next)
+        if (m->id == id)
+            return true;
+    return false;
+}
+
+/* Keeps id order; the head is never displaced while it is being sent. */
+static void queue_insert(struct outbox_channel *ch, struct outbox_msg *msg)
+{
+    struct outbox_msg **at = &ch->head;
+    if (ch->flight && *at)
+        at = &(*at)->next;
+    while (*at && (*at)->id < msg->id)
+        at = &(*at)->next;
+    msg->next = *at;
+    *at = msg;
+    if (!msg->next)
+        ch->tail = msg;
+    ch->count++;
+}
+
+static void queue_pop(struct outbox_channel *ch)
+{
+    struct outbox_msg *msg = ch->head;
+    ch->head = msg->next;
+    if (!ch->head)
+        ch->tail = NULL;
+    ch->count--;
+    msg_free(msg);
+}
+
+/* ---- sending ----------------------------------------------------------------------------- */
+
+/* Arms the channel's timer for its head message (at once, or when its retry is due). Sends
+ * always start from the timer, so a channel that answers synchronously cannot recurse. */
+static void channel_schedule(struct outbox_channel *ch)
+{
+    if (ch->flight || !ch->head)
+        return;
+    int64_t wait = ch->head->next_attempt_ms - clock_wall_ms();
+    if (ch->head->next_attempt_ms == 0 || wait < 0)
+        wait = 0;
+    if (wait > OUTBOX_WAIT_MAX_MS)
+        wait = OUTBOX_WAIT_MAX_MS;
+    uv_timer_start(ch->timer, outbox_send_head, (uint64_t)wait, 0);
+}
+
+/* 1 s after the first failure, doubling, at most 5 min. */
+static int64_t backoff_ms(int attempts)
+{
+    int64_t ms = OUTBOX_BACKOFF_FIRST_MS;
+    for (int i = 1; i < attempts && ms < OUTBOX_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms < OUTBOX_BACKOFF_MAX_MS ? ms : OUTBOX_BACKOFF_MAX_MS;
+}
+
+static void channel_retry_later(struct outbox_channel *ch, const struct alert_outcome *outcome)
+{
+    struct outbox_msg *msg = ch->head;
+    int64_t wait = backoff_ms(msg->attempts);
+    if (outcome->retry_after_ms > wait)
+        wait = outcome->retry_after_ms;
+    msg->next_attempt_ms = clock_wall_ms() + wait;
+    store_outbox_retry(ch->box->store, msg->id, msg->attempts, msg->next_attempt_ms,
+                       outcome->error);
+    char shown[32];
+    clock_format_duration(wait, shown, sizeof shown);
+    log_warn("%s: send failed (attempt %d): %s; retrying in %s", ch->type->name, msg->attempts,
+             outcome->error, shown);
+}
+
+static void outbox_attempt_done(const struct alert_outcome *outcome, void *ctx)
+{
+    struct outbox_attempt *attempt = ctx;
+    struct outbox_channel *ch = attempt->channel;
+    free(attempt);
+    if (!ch)
+        return; /* abandoned by outbox_close */
+    ch->flight = NULL;
+    struct outbox_msg *msg = ch->head;
+    msg->attempts++;
+    switch (outcome->result) {
+    case ALERT_SENT:
+        store_outbox_sent(ch->box->store, msg->id, clock_wall_ms());
+        log_debug("%s: sent message %lld (attempt %d)", ch->type->name, (long long)msg->id,
+                  msg->attempts);
+        queue_pop(ch);
+        break;
+    case ALERT_RETRY:
+        channel_retry_later(ch, outcome);
+        break;
+    case ALERT_REJECTED:
+        store_outbox_failed(ch->box->store, msg->id, msg->attempts, outcome->error);
+        log_error("%s: message %lld refused for good (attempt %d): %s; marked failed",
+                  ch->type->name, (long long)msg->id, msg->attempts, outcome->error);
+        queue_pop(ch);
+        break;
+    }
+    channel_schedule(ch);
+}
+
+static void outbox_send_head(uv_timer_t *timer)
+{
+    struct outbox_channel *ch = timer->data;
+    if (ch->flight || !ch->head)
+        return;
+    struct outbox_attempt *attempt = malloc(sizeof *attempt);
+    if (!attempt) {
+        uv_timer_start(ch->timer, outbox_send_head, OUTBOX_BACKOFF_FIRST_MS, 0);
+        return;
+    }
+    attempt->channel = ch;
+    ch->flight = attempt;
+    ch->type->send(ch->state, ch->head->text, outbox_attempt_done, attempt);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+static void timer_free(uv_handle_t *handle)
+{
+    free(handle);
+}
+
+/* Opens one channel into ch. Returns 1 if configured, 0 if not, -1 with err on failure. */
+static int channel_open(struct outbox *box, uv_loop_t *loop, const struct config *cfg,
+                        const struct alert_channel_type *type, struct outbox_channel *ch, char *err,
+                        size_t errlen)
+{
+    err[0] = '\0';
+    void *state = type->open(cfg, box->http, err, errlen);
+    if (!state && err[0])
+        return -1;
+    if (!state) {
+        log_info("alert: %s not configured; notifications are kept in the outbox", type->name);
+        return 0;
+    }
+    ch->timer = malloc(sizeof *ch->timer);
+    if (!ch->timer) {
+        type->close(state);
+        snprintf(err, errlen, "alert: out of memory");
+        return -1;
+    }
+    uv_timer_init(loop, ch->timer);
+    ch->timer->data = ch;
+    ch->box = box;
+    ch->type = type;
+    ch->state = state;
+    return 1;
+}
+
+struct outbox *outbox_new(uv_loop_t *loop, struct store *store, const struct config *cfg, char *err,
+                          size_t errlen)
+{
+    size_t n_types = 0;
+    while (alert_channel_types[n_types])
+        n_types++;
+    struct outbox *box = calloc(1, sizeof *box);
+    if (box) {
+        box->store = store;
+        box->channels = calloc(n_types ? n_types : 1, sizeof *box->channels);
+        box->http = httpc_new(loop);
+    }
+    if (!box || !box->channels || !box->http) {
+        snprintf(err, errlen, "alert: out of memory");
+        outbox_close(box);
+        return NULL;
+    }
+    for (size_t i = 0; i < n_types; i++) {
+        int rc = channel_open(box, loop, cfg, alert_channel_types[i],
+                              &box->channels[box->n_channels], err, errlen);
+        if (rc < 0) {
+            outbox_close(box);
+            return NULL;
+        }
+        box->n_channels += (size_t)rc;
+    }
+    return box;
+}
+
+size_t outbox_channel_names(const struct outbox *box, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; box && i < box->n_channels && n < max; i++)
+        names[n++] = box->channels[i].type->name;
+    return n;
+}
+
+static struct outbox_channel *channel_find(struct outbox *box, const char *name)
+{
+    for (size_t i = 0; i < box->n_channels; i++)
+        if (strcmp(box->channels[i].type->name, name) == 0)
+            return &box->channels[i];
+    return NULL;
+}
+
+void outbox_enqueue(struct outbox *box, const struct outbox_record *msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct outbox_channel *ch = channel_find(box, msgs[i].channel);
+        if (!ch) {
+            log_debug("alert: message %lld for %s kept pending (channel not configured)",
+                      (long long)msgs[i].id, msgs[i].channel);
+            continue;
+        }
+        if (queue_has(ch, msgs[i].id))
+            continue;
+        struct outbox_msg *msg = calloc(1, sizeof *msg);
+        if (msg)
+            msg->text = strdup(msgs[i].text ? msgs[i].text : "");
+        if (!msg || !msg->text) {
+            /* Still pending in the store: it goes out after the next restart. */
+            log_error("alert: out of memory, message %lld left for the next start",
+                      (long long)msgs[i].id);
+            msg_free(msg);
+            continue;
+        }
+        msg->id = msgs[i].id;
+        msg->attempts = msgs[i].attempts;
+        msg->next_attempt_ms = msgs[i].next_attempt_ms;
+        queue_insert(ch, msg);
+        channel_schedule(ch);
+    }
+}
+
+size_t outbox_pending(const struct outbox *box)
+{
+    size_t n = 0;
+    for (size_t i = 0; box && i < box->n_channels; i++)
+        n += box->channels[i].count;
+    return n;
+}
+
+void outbox_close(struct outbox *box)
+{
+    if (!box)
+        return;
+    for (size_t i = 0; i < box->n_channels; i++) {
+        struct outbox_channel *ch = &box->channels[i];
+        uv_timer_stop(ch->timer);
+        uv_close((uv_handle_t *)ch->timer, timer_free);
+        if (ch->flight)
+            ch->flight->channel = NULL;
+        ch->flight = NULL;
+    }
+    /* Cancels what is in flight: the callbacks find their attempts abandoned. Channel attempts
+     * never read channel state from their callbacks, so closing the states next is safe even if
+     * httpc delivers the cancellations later. */
+    httpc_close(box->http);
+    for (size_t i = 0; i < box->n_channels; i++) {
+        struct outbox_channel *ch = &box->channels[i];
+        ch->type->close(ch->state);
+        while (ch->head)
+            queue_pop(ch);
+    }
+    free(box->channels);
+    free(box);
+}
