@@ -369,6 +369,7 @@ static void test_body_cap(void **state)
 
 struct cancel_case {
     struct httpc *client;
+    struct fake_server *server;
     const char *url;
     struct result first, second;
 };
@@ -382,9 +383,16 @@ static void on_cancelled(const struct httpc_response *res, void *ctx)
     assert_int_equal(httpc_start(cc->client, &req, on_done, &cc->second), 0);
 }
 
+/* Closes the client once the server has the request, so it is surely in flight. */
 static void on_close_timer(uv_timer_t *t)
 {
-    httpc_close(t->data);
+    struct cancel_case *cc = t->data;
+    pthread_mutex_lock(&cc->server->mu);
+    int seen = cc->server->requests;
+    pthread_mutex_unlock(&cc->server->mu);
+    if (seen == 0)
+        return;
+    httpc_close(cc->client);
     uv_close((uv_handle_t *)t, NULL);
 }
 
@@ -393,14 +401,14 @@ static void test_close_cancels(void **state)
     struct fake_server *s = server_start("", 0, true);
     uv_loop_t loop;
     uv_loop_init(&loop);
-    struct cancel_case cc = {.client = httpc_new(&loop)};
+    struct cancel_case cc = {.client = httpc_new(&loop), .server = s};
     cc.url = url_for(s->port, "/hang");
     struct httpc_request req = {.url = cc.url, .timeout_ms = 10000};
     assert_int_equal(httpc_start(cc.client, &req, on_cancelled, &cc), 0);
     uv_timer_t timer;
     uv_timer_init(&loop, &timer);
-    timer.data = cc.client;
-    uv_timer_start(&timer, on_close_timer, 200, 0);
+    timer.data = &cc;
+    uv_timer_start(&timer, on_close_timer, 10, 10);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(cc.first.calls, 1);
     assert_string_equal(cc.first.error, "cancelled");

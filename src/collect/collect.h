@@ -1,0 +1,58 @@
+/* collect.h — host collectors shared by the agent, report and monitor: each fills its part of
+ * struct host_facts. A collector is a const table row (name + function); adding one is a new
+ * file under src/collect/ plus one row in collect_table below.
+ *
+ * Collectors may block (the GPU one runs nvidia-smi for up to 10 s): callers on the event loop run
+ * them on a worker thread (uv_queue_work). They keep no state and are safe to call from any
+ * thread, but not twice at once on the same host_facts. */
+#ifndef FAULTLINE_COLLECT_H
+#define FAULTLINE_COLLECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct host_facts {
+    char hostname[65];
+    int64_t uptime_s;       /* seconds since boot */
+    int gpus;               /* NVIDIA GPUs; 0 on a machine without any (normal, not an error) */
+    const char *gpu_source; /* static text: "nvml", "nvidia-smi" or "none" */
+};
+
+struct collector {
+    const char *name;
+    /* Fills its fields of out. Returns 0, or -1 with what went wrong in err; on -1 its fields
+     * hold safe defaults (0, ""). */
+    int (*collect)(struct host_facts *out, char *err, size_t errlen);
+};
+
+extern const struct collector collect_system; /* hostname, uptime_s */
+extern const struct collector collect_gpu;    /* gpus, gpu_source */
+
+/* The registration table, in run order. */
+static const struct collector *const collect_table[] = {&collect_system, &collect_gpu};
+
+#define COLLECT_COUNT (sizeof collect_table / sizeof collect_table[0])
+
+/* Runs every collector over a zeroed out. A failing collector does not stop the others. Returns
+ * 0, or -1 with the first error as "name: text" in err. */
+static inline int collect_all(struct host_facts *out, char *err, size_t errlen)
+{
+    int rc = 0;
+    *out = (struct host_facts){.gpu_source = "none"};
+    for (size_t i = 0; i < COLLECT_COUNT; i++) {
+        char e[192] = "";
+        if (collect_table[i]->collect(out, e, sizeof e) != 0 && rc == 0) {
+            snprintf(err, errlen, "%s: %s", collect_table[i]->name, e);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+/* GPU count from `PATH -L` (lines that start with "GPU "), run without a shell, killed after
+ * timeout_ms. A missing binary is 0 GPUs and not an error; a failing or hanging one is 0 GPUs and
+ * -1 with the reason in err. Exposed for tests; collect_gpu uses it as its fallback. */
+int collect_gpu_count_smi(const char *path, int timeout_ms, int *gpus, char *err, size_t errlen);
+
+#endif
