@@ -79,10 +79,15 @@ int store_open(uv_loop_t *loop, const char *backend, const char *data_dir, struc
                char *err, size_t errlen);
 
 /* Commits everything queued, stops the store thread and closes the database. Runs remaining
- * completion callbacks with their status before returning. NULL is a no-op. */
+ * completion callbacks with their status before returning (work they queue is committed too).
+ * NULL is a no-op. It may be called from a store callback. It closes the store's uv_async_t
+ * with uv_close(), whose memory is freed by its close callback: run the loop afterwards (e.g.
+ * uv_run(loop, UV_RUN_DEFAULT)) before uv_loop_close(). The store keeps the loop alive only
+ * while done callbacks are outstanding. */
 void store_close(struct store *store);
 
-/* Startup reads: synchronous, for use before the loop runs. cb is called once per record. */
+/* Startup reads: synchronous, for use before the loop runs (on the loop's thread); they see
+ * every write queued before them. cb is called once per record, on the caller's thread. */
 int store_load_workers(struct store *store,
                        void (*cb)(const struct worker_record *rec, void *ctx), void *ctx,
                        char *err, size_t errlen);

@@ -1,0 +1,636 @@
+/* sqlite.c — the embedded store backend: DATA_DIR/faultline.db in WAL mode, synchronous=FULL so
+ * a committed batch survives a crash or power loss. Only the store thread calls it (see
+ * store_backend.h); prepared statements are kept in a small cache keyed by their SQL. */
+#include "store/store_backend.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SQLITE_DB_FILE "faultline.db"
+#define SQLITE_BUSY_TIMEOUT_MS 5000
+#define SQLITE_STMT_CACHE 32
+#define SQLITE_DIR_MODE 0700
+
+/* Schema migrations: entry i moves user_version i to i + 1. Append only; never edit one that
+ * has shipped. */
+static const char *const migrations[] = {
+    "CREATE TABLE workers("
+    " name TEXT PRIMARY KEY, state TEXT NOT NULL, ip TEXT NOT NULL, version TEXT NOT NULL,"
+    " site TEXT NOT NULL, gpus INTEGER NOT NULL, uptime_s INTEGER NOT NULL,"
+    " first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,"
+    " state_since_ms INTEGER NOT NULL);"
+    "CREATE TABLE events("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, worker TEXT NOT NULL,"
+    " kind TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}');"
+    "CREATE INDEX events_worker ON events(worker, id);"
+    "CREATE INDEX events_kind ON events(kind, id);"
+    "CREATE INDEX events_time ON events(time_ms);"
+    "CREATE TABLE outbox("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, event_id INTEGER, channel TEXT NOT NULL,"
+    " text TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending'"
+    " CHECK (status IN ('pending', 'sent', 'failed')),"
+    " attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+    " next_attempt_ms INTEGER NOT NULL DEFAULT 0, sent_ms INTEGER, last_error TEXT);"
+    "CREATE INDEX outbox_status ON outbox(status);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_SAVE_WORKER[] =
+    "INSERT INTO workers(name, state, ip, version, site, gpus, uptime_s, first_seen_ms,"
+    " last_seen_ms, state_since_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    " ON CONFLICT(name) DO UPDATE SET state = excluded.state, ip = excluded.ip,"
+    " version = excluded.version, site = excluded.site, gpus = excluded.gpus,"
+    " uptime_s = excluded.uptime_s, first_seen_ms = excluded.first_seen_ms,"
+    " last_seen_ms = excluded.last_seen_ms, state_since_ms = excluded.state_since_ms";
+static const char SQL_APPEND_EVENT[] =
+    "INSERT INTO events(time_ms, worker, kind, details) VALUES(?1, ?2, ?3, ?4)";
+static const char SQL_APPEND_OUTBOX[] =
+    "INSERT INTO outbox(event_id, channel, text, status, attempts, created_ms, next_attempt_ms)"
+    " VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6)";
+static const char SQL_OUTBOX_SENT[] =
+    "UPDATE outbox SET status = 'sent', sent_ms = ?2, last_error = NULL WHERE id = ?1";
+static const char SQL_OUTBOX_RETRY[] = "UPDATE outbox SET status = 'pending', attempts = ?2,"
+                                       " next_attempt_ms = ?3, last_error = ?4 WHERE id = ?1";
+static const char SQL_OUTBOX_FAILED[] =
+    "UPDATE outbox SET status = 'failed', attempts = ?2, last_error = ?4 WHERE id = ?1";
+static const char SQL_LOAD_WORKERS[] =
+    "SELECT name, state, ip, version, site, gpus, uptime_s, first_seen_ms, last_seen_ms,"
+    " state_since_ms FROM workers ORDER BY name";
+static const char SQL_LOAD_OUTBOX[] =
+    "SELECT id, event_id, channel, text, attempts, created_ms, next_attempt_ms FROM outbox"
+    " WHERE status = 'pending' ORDER BY id";
+
+struct sqlite_stmt_slot {
+    char *sql; /* owned copy: the cache key */
+    sqlite3_stmt *stmt;
+};
+
+/* The handle behind the backend's void *db. */
+struct sqlite_db {
+    sqlite3 *conn;
+    struct sqlite_stmt_slot cache[SQLITE_STMT_CACHE];
+    unsigned next_evict; /* round robin once the cache is full */
+};
+
+/* Errors that say something about the statement or its data; anything else (busy, locked,
+ * I/O, full disk, corruption, out of memory) may pass, so the batch is retried. */
+static bool sqlite_error_is_final(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_ERROR:
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+    case SQLITE_MISUSE:
+    case SQLITE_AUTH:
+    case SQLITE_FORMAT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Writes "what: sqlite's message" into err and returns the store_backend_result for rc. */
+static int sqlite_fail(struct sqlite_db *db, int rc, const char *what, char *err, size_t errlen)
+{
+    const char *msg = db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc);
+    snprintf(err, errlen, "%s: %s", what, msg);
+    return sqlite_error_is_final(rc) ? STORE_ERR_JOB : STORE_ERR_RETRY;
+}
+
+static void sqlite_cache_clear(struct sqlite_db *db)
+{
+    for (int i = 0; i < SQLITE_STMT_CACHE; i++) {
+        sqlite3_finalize(db->cache[i].stmt);
+        free(db->cache[i].sql);
+        db->cache[i] = (struct sqlite_stmt_slot){0};
+    }
+}
+
+/* Returns the cached statement for sql, prepared on first use, reset and with no bindings. */
+static int sqlite_stmt(struct sqlite_db *db, const char *sql, sqlite3_stmt **out, char *err,
+                       size_t errlen)
+{
+    int free_slot = -1;
+    for (int i = 0; i < SQLITE_STMT_CACHE; i++) {
+        if (db->cache[i].sql && strcmp(db->cache[i].sql, sql) == 0) {
+            sqlite3_reset(db->cache[i].stmt);
+            sqlite3_clear_bindings(db->cache[i].stmt);
+            *out = db->cache[i].stmt;
+            return 0;
+        }
+        if (!db->cache[i].sql && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot < 0) {
+        free_slot = (int)(db->next_evict++ % SQLITE_STMT_CACHE);
+        sqlite3_finalize(db->cache[free_slot].stmt);
+        free(db->cache[free_slot].sql);
+        db->cache[free_slot] = (struct sqlite_stmt_slot){0};
+    }
+    struct sqlite_stmt_slot slot = {strdup(sql), NULL};
+    if (!slot.sql) {
+        snprintf(err, errlen, "out of memory");
+        return STORE_ERR_RETRY;
+    }
+    int rc = sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &slot.stmt, NULL);
+    if (rc != SQLITE_OK) {
+        free(slot.sql);
+        return sqlite_fail(db, rc, "prepare", err, errlen);
+    }
+    db->cache[free_slot] = slot;
+    *out = slot.stmt;
+    return 0;
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+static int sqlite_step_done(struct sqlite_db *db, sqlite3_stmt *stmt, const char *what, char *err,
+                            size_t errlen)
+{
+    int rc = sqlite3_step(stmt);
+    int result = rc == SQLITE_DONE ? 0 : sqlite_fail(db, rc, what, err, errlen);
+    sqlite3_reset(stmt);
+    return result;
+}
+
+static int sqlite_exec_cached(struct sqlite_db *db, const char *sql, char *err, size_t errlen)
+{
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, sql, &stmt, err, errlen);
+    return rc ? rc : sqlite_step_done(db, stmt, sql, err, errlen);
+}
+
+static int sqlite_exec(struct sqlite_db *db, const char *sql, const char *what, char *err,
+                       size_t errlen)
+{
+    int rc = sqlite3_exec(db->conn, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : sqlite_fail(db, rc, what, err, errlen);
+}
+
+/* Runs a statement that returns one integer or text row (PRAGMAs). */
+static int sqlite_query_one(struct sqlite_db *db, const char *sql, char *text, size_t textlen,
+                            int *number, char *err, size_t errlen)
+{
+    sqlite3_stmt *stmt;
+    int rc = sqlite3_prepare_v2(db->conn, sql, -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(db, rc, sql, err, errlen);
+    rc = sqlite3_step(stmt);
+    int result = 0;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(stmt, 0);
+        if (text)
+            snprintf(text, textlen, "%s", t ? (const char *)t : "");
+        if (number)
+            *number = sqlite3_column_int(stmt, 0);
+    } else {
+        result = sqlite_fail(db, rc, sql, err, errlen);
+    }
+    sqlite3_finalize(stmt);
+    return result;
+}
+
+/* Creates one directory; an existing one is fine. Returns 0 or an errno value. */
+static int sqlite_mkdir_one(const char *path)
+{
+    if (mkdir(path, SQLITE_DIR_MODE) == 0 || errno == EEXIST)
+        return 0;
+    int saved = errno;
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : saved;
+}
+
+/* mkdir -p: creates dir and its missing parents. */
+static int sqlite_mkdir_p(const char *dir, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        snprintf(err, errlen, "data directory path is too long: %s", dir);
+        return -1;
+    }
+    for (char *p = path + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p != '/' && !end)
+            continue;
+        *p = '\0';
+        int e = sqlite_mkdir_one(path);
+        if (e) {
+            snprintf(err, errlen, "cannot create data directory %s: %s", path, strerror(e));
+            return -1;
+        }
+        if (end)
+            break;
+        *p = '/';
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "data directory %s is not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
+static int sqlite_pragmas(struct sqlite_db *db, char *err, size_t errlen)
+{
+    char mode[16];
+    sqlite3_busy_timeout(db->conn, SQLITE_BUSY_TIMEOUT_MS);
+    int rc = sqlite_query_one(db, "PRAGMA journal_mode=WAL", mode, sizeof mode, NULL, err, errlen);
+    if (rc)
+        return rc;
+    if (strcmp(mode, "wal") != 0) {
+        snprintf(err, errlen, "cannot switch the database to WAL mode (journal_mode is %s)", mode);
+        return STORE_ERR_JOB;
+    }
+    /* FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss, and the
+     * store acknowledges a commit as "never lost". */
+    return sqlite_exec(db, "PRAGMA synchronous=FULL", "PRAGMA synchronous", err, errlen);
+}
+
+/* Brings the schema to SCHEMA_VERSION inside one write transaction. */
+static int sqlite_migrate(struct sqlite_db *db, char *err, size_t errlen)
+{
+    int version = 0;
+    int rc = sqlite_exec(db, SQL_BEGIN, "begin migration", err, errlen);
+    if (!rc)
+        rc = sqlite_query_one(db, "PRAGMA user_version", NULL, 0, &version, err, errlen);
+    if (!rc && version > SCHEMA_VERSION) {
+        snprintf(err, errlen,
+                 "database schema version %d is newer than this faultline understands (%d)",
+                 version, SCHEMA_VERSION);
+        rc = STORE_ERR_JOB;
+    }
+    for (int v = version; !rc && v < SCHEMA_VERSION; v++)
+        rc = sqlite_exec(db, migrations[v], "schema migration", err, errlen);
+    if (!rc && version < SCHEMA_VERSION) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
+        rc = sqlite_exec(db, sql, "set schema version", err, errlen);
+    }
+    if (!rc)
+        rc = sqlite_exec(db, SQL_COMMIT, "commit migration", err, errlen);
+    if (rc && !sqlite3_get_autocommit(db->conn))
+        sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static void sqlite_backend_close(void *handle)
+{
+    struct sqlite_db *db = handle;
+    if (!db)
+        return;
+    sqlite_cache_clear(db);
+    sqlite3_close(db->conn);
+    free(db);
+}
+
+static int sqlite_backend_open(const char *data_dir, void **out, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if (!data_dir || !*data_dir) {
+        snprintf(err, errlen, "no data directory given");
+        return -1;
+    }
+    if (sqlite_mkdir_p(data_dir, err, errlen) != 0)
+        return -1;
+    if (snprintf(path, sizeof path, "%s/%s", data_dir, SQLITE_DB_FILE) >= (int)sizeof path) {
+        snprintf(err, errlen, "data directory path is too long: %s", data_dir);
+        return -1;
+    }
+    struct sqlite_db *db = calloc(1, sizeof *db);
+    if (!db) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        char why[200];
+        sqlite_fail(db, rc, path, why, sizeof why);
+        snprintf(err, errlen, "cannot open %s", why);
+        sqlite_backend_close(db);
+        return -1;
+    }
+    sqlite3_extended_result_codes(db->conn, 1);
+    if (sqlite_pragmas(db, err, errlen) || sqlite_migrate(db, err, errlen)) {
+        sqlite_backend_close(db);
+        return -1;
+    }
+    *out = db;
+    return 0;
+}
+
+static int sqlite_begin(void *handle, char *err, size_t errlen)
+{
+    return sqlite_exec_cached(handle, SQL_BEGIN, err, errlen);
+}
+
+static int sqlite_commit(void *handle, char *err, size_t errlen)
+{
+    return sqlite_exec_cached(handle, SQL_COMMIT, err, errlen);
+}
+
+static void sqlite_rollback(void *handle)
+{
+    struct sqlite_db *db = handle;
+    if (!sqlite3_get_autocommit(db->conn))
+        sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void sqlite_bind_worker(sqlite3_stmt *stmt, const struct worker_record *w)
+{
+    sqlite3_bind_text(stmt, 1, w->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, worker_state_name(w->state), -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, w->ip, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, w->version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 5, w->site, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 6, w->gpus);
+    sqlite3_bind_int64(stmt, 7, w->uptime_s);
+    sqlite3_bind_int64(stmt, 8, w->first_seen_ms);
+    sqlite3_bind_int64(stmt, 9, w->last_seen_ms);
+    sqlite3_bind_int64(stmt, 10, w->state_since_ms);
+}
+
+static int sqlite_save_workers(void *handle, const struct worker_record *recs, size_t n, char *err,
+                               size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_SAVE_WORKER, &stmt, err, errlen);
+    for (size_t i = 0; !rc && i < n; i++) {
+        sqlite_bind_worker(stmt, &recs[i]);
+        rc = sqlite_step_done(db, stmt, "save worker", err, errlen);
+    }
+    return rc;
+}
+
+static int sqlite_append_event(void *handle, const struct event_record *ev, int64_t *id, char *err,
+                               size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_APPEND_EVENT, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, ev->time_ms);
+    sqlite3_bind_text(stmt, 2, ev->worker, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, event_kind_name(ev->kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, ev->details_json ? ev->details_json : "{}", -1, SQLITE_STATIC);
+    rc = sqlite_step_done(db, stmt, "append event", err, errlen);
+    if (!rc)
+        *id = sqlite3_last_insert_rowid(db->conn);
+    return rc;
+}
+
+static int sqlite_append_outbox(void *handle, const struct outbox_record *msg, int64_t *id,
+                                char *err, size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_APPEND_OUTBOX, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    if (msg->event_id)
+        sqlite3_bind_int64(stmt, 1, msg->event_id);
+    sqlite3_bind_text(stmt, 2, msg->channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, msg->text ? msg->text : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 4, msg->attempts);
+    sqlite3_bind_int64(stmt, 5, msg->created_ms);
+    sqlite3_bind_int64(stmt, 6, msg->next_attempt_ms);
+    rc = sqlite_step_done(db, stmt, "append outbox message", err, errlen);
+    if (!rc)
+        *id = sqlite3_last_insert_rowid(db->conn);
+    return rc;
+}
+
+static int sqlite_outbox_update(void *handle, const struct outbox_update *u, char *err,
+                                size_t errlen)
+{
+    static const char *const sql[] = {
+        [OUTBOX_PENDING] = SQL_OUTBOX_RETRY,
+        [OUTBOX_SENT] = SQL_OUTBOX_SENT,
+        [OUTBOX_FAILED] = SQL_OUTBOX_FAILED,
+    };
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    if ((unsigned)u->status >= sizeof sql / sizeof sql[0]) {
+        snprintf(err, errlen, "unknown outbox status %d", (int)u->status);
+        return STORE_ERR_JOB;
+    }
+    int rc = sqlite_stmt(db, sql[u->status], &stmt, err, errlen);
+    if (rc)
+        return rc;
+    /* Each statement uses the parameters it names; binding the others is harmless. */
+    sqlite3_bind_int64(stmt, 1, u->id);
+    if (u->status == OUTBOX_SENT) {
+        sqlite3_bind_int64(stmt, 2, u->time_ms);
+    } else {
+        sqlite3_bind_int(stmt, 2, u->attempts);
+        if (u->status == OUTBOX_PENDING)
+            sqlite3_bind_int64(stmt, 3, u->time_ms);
+        if (u->error)
+            sqlite3_bind_text(stmt, 4, u->error, -1, SQLITE_STATIC);
+    }
+    return sqlite_step_done(db, stmt, "update outbox message", err, errlen);
+}
+
+/* Copies a text column into a fixed buffer, cutting it if it is longer. */
+static void sqlite_copy_text(char *dst, size_t size, sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    size_t len = text ? (size_t)sqlite3_column_bytes(stmt, col) : 0;
+    if (len >= size)
+        len = size - 1;
+    if (len)
+        memcpy(dst, text, len);
+    dst[len] = '\0';
+}
+
+static const char *sqlite_column_str(sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    return text ? (const char *)text : "";
+}
+
+/* Steps stmt to the end, calling row_fn for each row; row_fn returns 0 or stops the walk. */
+static int sqlite_each_row(struct sqlite_db *db, sqlite3_stmt *stmt,
+                           int (*row_fn)(sqlite3_stmt *stmt, void *arg), void *arg,
+                           const char *what, char *err, size_t errlen)
+{
+    int rc, result = 0;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        result = row_fn(stmt, arg);
+        if (result) {
+            snprintf(err, errlen, "%s: out of memory", what);
+            break;
+        }
+    }
+    if (!result && rc != SQLITE_DONE)
+        result = sqlite_fail(db, rc, what, err, errlen);
+    sqlite3_reset(stmt);
+    return result;
+}
+
+/* The caller's row function (one of the three is set) and its context. */
+struct sqlite_visit {
+    store_worker_row_fn worker;
+    store_outbox_row_fn outbox;
+    store_event_row_fn event;
+    void *ctx;
+};
+
+static int sqlite_worker_row(sqlite3_stmt *stmt, void *arg)
+{
+    struct sqlite_visit *v = arg;
+    struct worker_record w = {0};
+    sqlite_copy_text(w.name, sizeof w.name, stmt, 0);
+    if (worker_state_parse(sqlite_column_str(stmt, 1), &w.state) != 0)
+        w.state = WORKER_UNKNOWN;
+    sqlite_copy_text(w.ip, sizeof w.ip, stmt, 2);
+    sqlite_copy_text(w.version, sizeof w.version, stmt, 3);
+    sqlite_copy_text(w.site, sizeof w.site, stmt, 4);
+    w.gpus = sqlite3_column_int(stmt, 5);
+    w.uptime_s = sqlite3_column_int64(stmt, 6);
+    w.first_seen_ms = sqlite3_column_int64(stmt, 7);
+    w.last_seen_ms = sqlite3_column_int64(stmt, 8);
+    w.state_since_ms = sqlite3_column_int64(stmt, 9);
+    return v->worker(&w, v->ctx);
+}
+
+static int sqlite_outbox_row(sqlite3_stmt *stmt, void *arg)
+{
+    struct sqlite_visit *v = arg;
+    struct outbox_record m = {0};
+    m.id = sqlite3_column_int64(stmt, 0);
+    m.event_id = sqlite3_column_int64(stmt, 1);
+    sqlite_copy_text(m.channel, sizeof m.channel, stmt, 2);
+    m.text = sqlite_column_str(stmt, 3);
+    m.attempts = sqlite3_column_int(stmt, 4);
+    m.created_ms = sqlite3_column_int64(stmt, 5);
+    m.next_attempt_ms = sqlite3_column_int64(stmt, 6);
+    return v->outbox(&m, v->ctx);
+}
+
+/* Rows of a kind this build does not know (written by a newer one) are skipped. */
+static int sqlite_event_row(sqlite3_stmt *stmt, void *arg)
+{
+    struct sqlite_visit *v = arg;
+    struct event_record ev = {0};
+    ev.id = sqlite3_column_int64(stmt, 0);
+    ev.time_ms = sqlite3_column_int64(stmt, 1);
+    sqlite_copy_text(ev.worker, sizeof ev.worker, stmt, 2);
+    if (event_kind_parse(sqlite_column_str(stmt, 3), &ev.kind) != 0)
+        return 0;
+    ev.details_json = sqlite_column_str(stmt, 4);
+    return v->event(&ev, v->ctx);
+}
+
+static int sqlite_read(struct sqlite_db *db, const char *sql, int (*row_fn)(sqlite3_stmt *, void *),
+                       struct sqlite_visit *visit, const char *what, char *err, size_t errlen)
+{
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, sql, &stmt, err, errlen);
+    return rc ? rc : sqlite_each_row(db, stmt, row_fn, visit, what, err, errlen);
+}
+
+static int sqlite_load_workers(void *handle, store_worker_row_fn row, void *ctx, char *err,
+                               size_t errlen)
+{
+    struct sqlite_visit visit = {.worker = row, .ctx = ctx};
+    return sqlite_read(handle, SQL_LOAD_WORKERS, sqlite_worker_row, &visit, "load workers", err,
+                       errlen);
+}
+
+static int sqlite_load_pending_outbox(void *handle, store_outbox_row_fn row, void *ctx, char *err,
+                                      size_t errlen)
+{
+    struct sqlite_visit visit = {.outbox = row, .ctx = ctx};
+    return sqlite_read(handle, SQL_LOAD_OUTBOX, sqlite_outbox_row, &visit, "load outbox", err,
+                       errlen);
+}
+
+/* The kinds q asks for, as names; returns how many (0 when q->kinds is 0, meaning all). */
+static int sqlite_query_kinds(const struct event_query *q, const char **names, int max)
+{
+    int n = 0;
+    for (int k = 0; k < (int)(sizeof q->kinds * CHAR_BIT) && n < max; k++) {
+        enum event_kind kind;
+        const char *name = event_kind_name((enum event_kind)k);
+        if ((q->kinds & (1u << k)) && event_kind_parse(name, &kind) == 0)
+            names[n++] = name;
+    }
+    return n;
+}
+
+/* Builds the SQL for q; the shape (not the values) is the statement cache's key. */
+static void sqlite_query_sql(const struct event_query *q, int n_kinds, char *sql, size_t size)
+{
+    const char *sep = " WHERE ";
+    size_t len = (size_t)snprintf(sql, size,
+                                  "SELECT id, time_ms, worker, kind, details"
+                                  " FROM events");
+    if (q->worker) {
+        len += (size_t)snprintf(sql + len, size - len, "%sworker = ?", sep);
+        sep = " AND ";
+    }
+    if (q->since_ms > 0) {
+        len += (size_t)snprintf(sql + len, size - len, "%stime_ms >= ?", sep);
+        sep = " AND ";
+    }
+    if (n_kinds > 0) {
+        len += (size_t)snprintf(sql + len, size - len, "%skind IN (?", sep);
+        for (int i = 1; i < n_kinds; i++)
+            len += (size_t)snprintf(sql + len, size - len, ", ?");
+        len += (size_t)snprintf(sql + len, size - len, ")");
+    }
+    snprintf(sql + len, size - len, " ORDER BY id DESC LIMIT ?");
+}
+
+static int sqlite_query_events(void *handle, const struct event_query *q, store_event_row_fn row,
+                               void *ctx, char *err, size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    const char *kinds[32];
+    int n_kinds = sqlite_query_kinds(q, kinds, 32);
+    if (q->kinds && n_kinds == 0)
+        return 0; /* only kinds this build does not know: nothing can match */
+    char sql[512];
+    sqlite_query_sql(q, n_kinds, sql, sizeof sql);
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, sql, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    int p = 1;
+    if (q->worker)
+        sqlite3_bind_text(stmt, p++, q->worker, -1, SQLITE_STATIC);
+    if (q->since_ms > 0)
+        sqlite3_bind_int64(stmt, p++, q->since_ms);
+    for (int i = 0; i < n_kinds; i++)
+        sqlite3_bind_text(stmt, p++, kinds[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, p, q->limit);
+    struct sqlite_visit visit = {.event = row, .ctx = ctx};
+    return sqlite_each_row(db, stmt, sqlite_event_row, &visit, "query events", err, errlen);
+}
+
+const struct store_backend store_backend_sqlite = {
+    .name = "sqlite",
+    .open = sqlite_backend_open,
+    .close = sqlite_backend_close,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .save_workers = sqlite_save_workers,
+    .append_event = sqlite_append_event,
+    .append_outbox = sqlite_append_outbox,
+    .outbox_update = sqlite_outbox_update,
+    .load_workers = sqlite_load_workers,
+    .load_pending_outbox = sqlite_load_pending_outbox,
+    .query_events = sqlite_query_events,
+};

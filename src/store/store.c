@@ -1,0 +1,953 @@
+/* store.c — the store's job queue, its thread and the completions on the loop (see store.h).
+ * The loop thread queues jobs; the store thread takes everything queued, runs it as one
+ * transaction through a backend (store_backend.h) and hands finished jobs back via a uv_async_t.
+ *
+ * Threads: store->lock guards queue, done, closing and job->finished; everything else in
+ * struct store belongs to the loop thread, except db and backend, which only the store thread
+ * touches between store_open() and the join in store_close(). */
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "store/store_backend.h"
+
+#define STORE_BACKOFF_FIRST_MS 100
+#define STORE_BACKOFF_MAX_MS 5000
+#define STORE_CLOSE_ATTEMPTS 5 /* retries of a failing batch once store_close() was called */
+#define STORE_QUERY_LIMIT_DEFAULT 100
+#define STORE_QUERY_LIMIT_MAX 1000
+#define STORE_ERR_LEN 256
+
+static const struct store_backend *const backends[] = {&store_backend_sqlite};
+
+static const char *const worker_state_names[] = {
+    [WORKER_UNKNOWN] = "unknown", [WORKER_UP] = "up", [WORKER_DOWN] = "down"};
+static const char *const event_kind_names[] = {[EVENT_UP] = "up", [EVENT_DOWN] = "down"};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+enum job_kind {
+    JOB_SAVE_WORKERS,
+    JOB_APPEND_EVENT,
+    JOB_OUTBOX_UPDATE,
+    JOB_QUERY_EVENTS,
+    JOB_LOAD_WORKERS, /* synchronous: the caller waits for job->finished */
+    JOB_LOAD_OUTBOX,  /* synchronous */
+};
+
+/* Growable arrays of records read from the database. The event and outbox lists own the
+ * strings their records point to (details_json, text). */
+struct worker_list {
+    struct worker_record *items;
+    size_t n, cap;
+};
+struct event_list {
+    struct event_record *items;
+    size_t n, cap;
+};
+struct outbox_list {
+    struct outbox_record *items;
+    size_t n, cap;
+};
+
+struct append_job {
+    bool has_worker, has_event;
+    struct worker_record worker;
+    struct event_record ev;     /* owns details_json */
+    struct outbox_record *msgs; /* owned, and each owns its text */
+    size_t n_msgs;
+    store_event_done_cb done;
+    void *ctx;
+};
+
+struct update_job {
+    struct outbox_update u; /* owns u.error */
+};
+
+struct query_job {
+    struct event_query q; /* owns q.worker */
+    struct event_list result;
+    store_events_cb done;
+    void *ctx;
+};
+
+/* One unit of work. Allocated on the calling thread, run on the store thread, completed and
+ * freed on the loop thread (or by the store thread when nobody waits for it). */
+struct job {
+    struct job *next;
+    enum job_kind kind;
+    int status;              /* 0, or -1 once it failed for good */
+    bool finished;           /* synchronous jobs: set under store->lock when done */
+    char err[STORE_ERR_LEN]; /* why status is -1 */
+    union {
+        struct worker_list save; /* JOB_SAVE_WORKERS */
+        struct append_job append;
+        struct update_job update;
+        struct query_job query;
+        struct worker_list workers; /* JOB_LOAD_WORKERS */
+        struct outbox_list outbox;  /* JOB_LOAD_OUTBOX */
+    } u;
+};
+
+struct job_queue {
+    struct job *head, *tail;
+};
+
+struct store {
+    uv_loop_t *loop;
+    uv_async_t *async; /* own allocation, freed by its close callback after the store is gone */
+    const struct store_backend *backend;
+    void *db;
+    uv_thread_t thread;
+    uv_mutex_t lock;
+    uv_cond_t wake;        /* to the store thread: work queued, or closing */
+    uv_cond_t sync_done;   /* to synchronous callers: a job finished */
+    struct job_queue todo; /* for the store thread */
+    struct job_queue done; /* for the loop thread */
+    bool closing;          /* store_close() has begun: drain, then stop */
+    bool closed;           /* loop thread: store_close() is over */
+    size_t callbacks_due;  /* loop thread: queued jobs whose callback has not run */
+    int callback_depth;    /* loop thread: > 0 while a done callback runs */
+};
+
+/* ---- names ---- */
+
+const char *worker_state_name(enum worker_state state)
+{
+    if ((unsigned)state < COUNT(worker_state_names))
+        return worker_state_names[state];
+    return "unknown";
+}
+
+int worker_state_parse(const char *name, enum worker_state *out)
+{
+    for (unsigned i = 0; name && i < COUNT(worker_state_names); i++) {
+        if (strcmp(name, worker_state_names[i]) == 0) {
+            *out = (enum worker_state)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Never NULL: an unknown kind is "unknown", which event_kind_parse() rejects. */
+const char *event_kind_name(enum event_kind kind)
+{
+    if ((unsigned)kind < COUNT(event_kind_names) && event_kind_names[kind])
+        return event_kind_names[kind];
+    return "unknown";
+}
+
+int event_kind_parse(const char *name, enum event_kind *out)
+{
+    for (unsigned i = 0; name && i < COUNT(event_kind_names); i++) {
+        if (event_kind_names[i] && strcmp(name, event_kind_names[i]) == 0) {
+            *out = (enum event_kind)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- copies of the caller's records ---- */
+
+#define TERMINATE(field) ((field)[sizeof(field) - 1] = '\0')
+
+static void worker_copy(struct worker_record *dst, const struct worker_record *src)
+{
+    *dst = *src;
+    TERMINATE(dst->name);
+    TERMINATE(dst->ip);
+    TERMINATE(dst->version);
+    TERMINATE(dst->site);
+}
+
+/* Grows an array so that one more item fits. Returns 0 or -1 (out of memory). */
+static int array_reserve(void **items, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t new_cap = *cap ? *cap * 2 : 64;
+    void *p = realloc(*items, new_cap * size);
+    if (!p)
+        return -1;
+    *items = p;
+    *cap = new_cap;
+    return 0;
+}
+
+static void worker_list_free(struct worker_list *list)
+{
+    free(list->items);
+    *list = (struct worker_list){0};
+}
+
+static void event_list_free(struct event_list *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free((char *)list->items[i].details_json); /* owned: see struct event_list */
+    free(list->items);
+    *list = (struct event_list){0};
+}
+
+static void outbox_msgs_free(struct outbox_record *msgs, size_t n)
+{
+    for (size_t i = 0; msgs && i < n; i++)
+        free((char *)msgs[i].text); /* owned: see struct outbox_list, struct append_job */
+    free(msgs);
+}
+
+static void outbox_list_free(struct outbox_list *list)
+{
+    outbox_msgs_free(list->items, list->n);
+    *list = (struct outbox_list){0};
+}
+
+/* Row visitors for the backend's reads: they copy into the job's lists. Out of memory is
+ * worth a retry: the batch runs again after a pause. */
+static int worker_list_push(const struct worker_record *rec, void *ctx)
+{
+    struct worker_list *list = ctx;
+    if (array_reserve((void **)&list->items, &list->cap, list->n, sizeof *rec) != 0)
+        return STORE_ERR_RETRY;
+    worker_copy(&list->items[list->n++], rec);
+    return 0;
+}
+
+static int event_list_push(const struct event_record *rec, void *ctx)
+{
+    struct event_list *list = ctx;
+    char *details = strdup(rec->details_json ? rec->details_json : "{}");
+    if (!details || array_reserve((void **)&list->items, &list->cap, list->n, sizeof *rec)) {
+        free(details);
+        return STORE_ERR_RETRY;
+    }
+    struct event_record *ev = &list->items[list->n++];
+    *ev = *rec;
+    TERMINATE(ev->worker);
+    ev->details_json = details;
+    return 0;
+}
+
+static int outbox_list_push(const struct outbox_record *rec, void *ctx)
+{
+    struct outbox_list *list = ctx;
+    char *text = strdup(rec->text ? rec->text : "");
+    if (!text || array_reserve((void **)&list->items, &list->cap, list->n, sizeof *rec)) {
+        free(text);
+        return STORE_ERR_RETRY;
+    }
+    struct outbox_record *msg = &list->items[list->n++];
+    *msg = *rec;
+    TERMINATE(msg->channel);
+    msg->text = text;
+    return 0;
+}
+
+/* ---- jobs ---- */
+
+static struct job *job_new(enum job_kind kind)
+{
+    struct job *job = calloc(1, sizeof *job);
+    if (job)
+        job->kind = kind;
+    return job;
+}
+
+static void job_free(struct job *job)
+{
+    if (!job)
+        return;
+    switch (job->kind) {
+    case JOB_SAVE_WORKERS:
+        worker_list_free(&job->u.save);
+        break;
+    case JOB_APPEND_EVENT:
+        free((char *)job->u.append.ev.details_json);
+        outbox_msgs_free(job->u.append.msgs, job->u.append.n_msgs);
+        break;
+    case JOB_OUTBOX_UPDATE:
+        free((char *)job->u.update.u.error);
+        break;
+    case JOB_QUERY_EVENTS:
+        free((char *)job->u.query.q.worker);
+        event_list_free(&job->u.query.result);
+        break;
+    case JOB_LOAD_WORKERS:
+        worker_list_free(&job->u.workers);
+        break;
+    case JOB_LOAD_OUTBOX:
+        outbox_list_free(&job->u.outbox);
+        break;
+    }
+    free(job);
+}
+
+static bool job_is_sync(const struct job *job)
+{
+    return job->kind == JOB_LOAD_WORKERS || job->kind == JOB_LOAD_OUTBOX;
+}
+
+static bool job_has_callback(const struct job *job)
+{
+    return (job->kind == JOB_APPEND_EVENT && job->u.append.done) ||
+           (job->kind == JOB_QUERY_EVENTS && job->u.query.done);
+}
+
+/* A few words for log lines about a job. */
+static void job_describe(const struct job *job, char *buf, size_t len)
+{
+    switch (job->kind) {
+    case JOB_SAVE_WORKERS:
+        snprintf(buf, len, "save of %zu workers", job->u.save.n);
+        break;
+    case JOB_APPEND_EVENT:
+        snprintf(buf, len, "event of %s with %zu messages",
+                 job->u.append.has_event ? job->u.append.ev.worker : "(none)",
+                 job->u.append.n_msgs);
+        break;
+    case JOB_OUTBOX_UPDATE:
+        snprintf(buf, len, "update of outbox message %lld", (long long)job->u.update.u.id);
+        break;
+    case JOB_QUERY_EVENTS:
+        snprintf(buf, len, "event query");
+        break;
+    case JOB_LOAD_WORKERS:
+        snprintf(buf, len, "worker load");
+        break;
+    case JOB_LOAD_OUTBOX:
+        snprintf(buf, len, "outbox load");
+        break;
+    }
+}
+
+/* Forgets what a failed attempt produced, so the job can run again. */
+static void job_reset(struct job *job)
+{
+    struct append_job *a = &job->u.append;
+    switch (job->kind) {
+    case JOB_APPEND_EVENT:
+        a->ev.id = 0;
+        for (size_t i = 0; i < a->n_msgs; i++) {
+            a->msgs[i].id = 0;
+            if (a->has_event)
+                a->msgs[i].event_id = 0;
+        }
+        break;
+    case JOB_QUERY_EVENTS:
+        event_list_free(&job->u.query.result);
+        break;
+    case JOB_LOAD_WORKERS:
+        worker_list_free(&job->u.workers);
+        break;
+    case JOB_LOAD_OUTBOX:
+        outbox_list_free(&job->u.outbox);
+        break;
+    default:
+        break;
+    }
+}
+
+static int job_run_append(struct store *s, struct append_job *a, char *err, size_t errlen)
+{
+    const struct store_backend *b = s->backend;
+    int rc = 0;
+    if (a->has_worker)
+        rc = b->save_workers(s->db, &a->worker, 1, err, errlen);
+    if (!rc && a->has_event)
+        rc = b->append_event(s->db, &a->ev, &a->ev.id, err, errlen);
+    for (size_t i = 0; !rc && i < a->n_msgs; i++) {
+        if (a->has_event)
+            a->msgs[i].event_id = a->ev.id;
+        rc = b->append_outbox(s->db, &a->msgs[i], &a->msgs[i].id, err, errlen);
+    }
+    return rc;
+}
+
+/* Runs one job inside the open transaction. Returns 0 or a store_backend_result. */
+static int job_run(struct store *s, struct job *job, char *err, size_t errlen)
+{
+    const struct store_backend *b = s->backend;
+    switch (job->kind) {
+    case JOB_SAVE_WORKERS:
+        return b->save_workers(s->db, job->u.save.items, job->u.save.n, err, errlen);
+    case JOB_APPEND_EVENT:
+        return job_run_append(s, &job->u.append, err, errlen);
+    case JOB_OUTBOX_UPDATE:
+        return b->outbox_update(s->db, &job->u.update.u, err, errlen);
+    case JOB_QUERY_EVENTS:
+        return b->query_events(s->db, &job->u.query.q, event_list_push, &job->u.query.result, err,
+                               errlen);
+    case JOB_LOAD_WORKERS:
+        return b->load_workers(s->db, worker_list_push, &job->u.workers, err, errlen);
+    case JOB_LOAD_OUTBOX:
+        return b->load_pending_outbox(s->db, outbox_list_push, &job->u.outbox, err, errlen);
+    }
+    return STORE_ERR_JOB;
+}
+
+/* Runs the job's done callback on the loop thread. */
+static void job_complete(struct job *job)
+{
+    if (job->kind == JOB_APPEND_EVENT) {
+        struct append_job *a = &job->u.append;
+        a->done(job->status, a->has_event ? &a->ev : NULL, a->msgs, a->n_msgs, a->ctx);
+    } else if (job->kind == JOB_QUERY_EVENTS) {
+        struct query_job *q = &job->u.query;
+        q->done(job->status, q->result.items, q->result.n, q->ctx);
+    }
+}
+
+static void job_fail(struct job *job, const char *err)
+{
+    job_reset(job);
+    job->status = -1;
+    snprintf(job->err, sizeof job->err, "%s", err);
+}
+
+/* ---- the store thread ---- */
+
+static void queue_push(struct job_queue *q, struct job *job)
+{
+    job->next = NULL;
+    if (q->tail)
+        q->tail->next = job;
+    else
+        q->head = job;
+    q->tail = job;
+}
+
+static struct job *queue_take_all(struct job_queue *q)
+{
+    struct job *head = q->head;
+    q->head = q->tail = NULL;
+    return head;
+}
+
+static size_t jobs_count(const struct job *first, const struct job *end)
+{
+    size_t n = 0;
+    for (; first != end; first = first->next)
+        n++;
+    return n;
+}
+
+/* Runs jobs [first, end) in one transaction. Returns 0 or a store_backend_result; on failure
+ * nothing of the batch is kept. */
+static int batch_try(struct store *s, struct job *first, struct job *end, char *err, size_t errlen)
+{
+    int rc = s->backend->begin(s->db, err, errlen);
+    for (struct job *j = first; !rc && j != end; j = j->next)
+        if (j->status == 0)
+            rc = job_run(s, j, err, errlen);
+    if (!rc)
+        rc = s->backend->commit(s->db, err, errlen);
+    if (rc) {
+        s->backend->rollback(s->db);
+        for (struct job *j = first; j != end; j = j->next)
+            job_reset(j);
+    }
+    return rc;
+}
+
+/* Sleeps delay_ms, or less if store_close() begins meanwhile. Returns the next delay. */
+static int backoff_wait(struct store *s, int delay_ms)
+{
+    uv_mutex_lock(&s->lock);
+    bool was_closing = s->closing;
+    uint64_t deadline = uv_hrtime() + (uint64_t)delay_ms * 1000000u;
+    for (uint64_t now = uv_hrtime(); now < deadline && s->closing == was_closing; now = uv_hrtime())
+        uv_cond_timedwait(&s->wake, &s->lock, deadline - now);
+    bool began_closing = s->closing && !was_closing;
+    uv_mutex_unlock(&s->lock);
+    if (began_closing)
+        return STORE_BACKOFF_FIRST_MS;
+    return delay_ms * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : delay_ms * 2;
+}
+
+static bool store_is_closing(struct store *s)
+{
+    uv_mutex_lock(&s->lock);
+    bool closing = s->closing;
+    uv_mutex_unlock(&s->lock);
+    return closing;
+}
+
+static void batch_fail(struct job *first, struct job *end, const char *err)
+{
+    for (struct job *j = first; j != end; j = j->next)
+        if (j->status == 0)
+            job_fail(j, err);
+}
+
+static void batch_commit(struct store *s, struct job *first, struct job *end);
+
+/* A job in the batch can never succeed: commit each job alone so only that one fails. */
+static void batch_isolate(struct store *s, struct job *first, struct job *end, const char *err)
+{
+    if (first->next == end) {
+        char what[128];
+        job_describe(first, what, sizeof what);
+        log_error("store: %s; the %s failed and is dropped", err, what);
+        job_fail(first, err);
+        return;
+    }
+    for (struct job *j = first, *next; j != end; j = next) {
+        next = j->next;
+        batch_commit(s, j, next);
+    }
+}
+
+/* Commits jobs [first, end). Transient errors are retried with backoff (100 ms doubling to
+ * 5 s) until they pass, or, once the store is closing, STORE_CLOSE_ATTEMPTS times; then the
+ * jobs fail with status -1. */
+static void batch_commit(struct store *s, struct job *first, struct job *end)
+{
+    char err[STORE_ERR_LEN];
+    int delay_ms = STORE_BACKOFF_FIRST_MS;
+    for (int close_attempts = 0;;) {
+        int rc = batch_try(s, first, end, err, sizeof err);
+        if (rc == 0)
+            return;
+        if (rc != STORE_ERR_RETRY) {
+            batch_isolate(s, first, end, err);
+            return;
+        }
+        size_t n = jobs_count(first, end);
+        if (store_is_closing(s) && ++close_attempts > STORE_CLOSE_ATTEMPTS) {
+            log_error("store: %s; closing, so %zu jobs are given up", err, n);
+            batch_fail(first, end, err);
+            return;
+        }
+        log_warn("store: %s; retrying %zu jobs in %d ms", err, n, delay_ms);
+        delay_ms = backoff_wait(s, delay_ms);
+    }
+}
+
+/* Hands a committed batch on: synchronous callers are woken, jobs with a callback go to the
+ * loop, the rest are freed here. */
+static void batch_finish(struct store *s, struct job *batch)
+{
+    struct job *unwanted = NULL;
+    bool post = false;
+    uv_mutex_lock(&s->lock);
+    for (struct job *j = batch, *next; j; j = next) {
+        next = j->next;
+        if (job_is_sync(j)) {
+            j->finished = true; /* the waiting caller owns it from here */
+        } else if (job_has_callback(j)) {
+            queue_push(&s->done, j);
+            post = true;
+        } else {
+            j->next = unwanted;
+            unwanted = j;
+        }
+    }
+    uv_cond_broadcast(&s->sync_done);
+    uv_mutex_unlock(&s->lock);
+    for (struct job *next; unwanted; unwanted = next) {
+        next = unwanted->next;
+        job_free(unwanted);
+    }
+    if (post)
+        uv_async_send(s->async);
+}
+
+static void store_process(struct store *s, struct job *batch)
+{
+    batch_commit(s, batch, NULL);
+    batch_finish(s, batch);
+}
+
+static void store_thread_main(void *arg)
+{
+    struct store *s = arg;
+    for (;;) {
+        uv_mutex_lock(&s->lock);
+        while (!s->todo.head && !s->closing)
+            uv_cond_wait(&s->wake, &s->lock);
+        struct job *batch = queue_take_all(&s->todo);
+        uv_mutex_unlock(&s->lock);
+        if (!batch)
+            return; /* closing, and nothing is left */
+        store_process(s, batch);
+    }
+}
+
+/* ---- the loop side ---- */
+
+static void store_free(struct store *s)
+{
+    uv_cond_destroy(&s->sync_done);
+    uv_cond_destroy(&s->wake);
+    uv_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* Runs the done callbacks of finished jobs, one at a time, so a callback may queue more work
+ * or even call store_close(); s may be freed when this returns. */
+static void store_run_completions(struct store *s)
+{
+    for (;;) {
+        uv_mutex_lock(&s->lock);
+        struct job *job = s->done.head;
+        if (job) {
+            s->done.head = job->next;
+            if (!s->done.head)
+                s->done.tail = NULL;
+        }
+        uv_mutex_unlock(&s->lock);
+        if (!job)
+            return;
+        s->callback_depth++;
+        job_complete(job);
+        job_free(job);
+        s->callback_depth--;
+        if (--s->callbacks_due == 0)
+            uv_unref((uv_handle_t *)s->async);
+        if (s->closed && s->callback_depth == 0) {
+            store_free(s); /* store_close() ran inside that callback and left this to us */
+            return;
+        }
+    }
+}
+
+static void store_on_async(uv_async_t *handle)
+{
+    store_run_completions(handle->data);
+}
+
+static void store_on_async_closed(uv_handle_t *handle)
+{
+    free(handle);
+}
+
+/* Queues a job for the store thread. A closed store fails it at once. */
+static void store_enqueue(struct store *s, struct job *job)
+{
+    if (s->closed) {
+        char what[128];
+        job_describe(job, what, sizeof what);
+        log_error("store: %s after store_close(); dropped", what);
+        job->status = -1;
+        if (job_has_callback(job))
+            job_complete(job);
+        job_free(job);
+        return;
+    }
+    if (job_has_callback(job) && s->callbacks_due++ == 0)
+        uv_ref((uv_handle_t *)s->async);
+    uv_mutex_lock(&s->lock);
+    queue_push(&s->todo, job);
+    uv_cond_signal(&s->wake);
+    uv_mutex_unlock(&s->lock);
+}
+
+/* Queues a synchronous job and waits for it. The job stays the caller's. */
+static int store_run_sync(struct store *s, struct job *job, char *err, size_t errlen)
+{
+    if (s->closed) {
+        snprintf(err, errlen, "store is closed");
+        return -1;
+    }
+    uv_mutex_lock(&s->lock);
+    queue_push(&s->todo, job);
+    if (s->closing) {
+        /* Called from a callback inside store_close(): the thread is gone, so run it here. */
+        struct job *batch = queue_take_all(&s->todo);
+        uv_mutex_unlock(&s->lock);
+        store_process(s, batch);
+        uv_mutex_lock(&s->lock);
+    }
+    uv_cond_signal(&s->wake);
+    while (!job->finished)
+        uv_cond_wait(&s->sync_done, &s->lock);
+    uv_mutex_unlock(&s->lock);
+    if (job->status != 0) {
+        snprintf(err, errlen, "%s", job->err);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct store_backend *store_backend_find(const char *name)
+{
+    for (size_t i = 0; name && i < COUNT(backends); i++)
+        if (strcmp(backends[i]->name, name) == 0)
+            return backends[i];
+    return NULL;
+}
+
+static int store_start(struct store *s, char *err, size_t errlen)
+{
+    if (uv_mutex_init(&s->lock) != 0 || uv_cond_init(&s->wake) != 0 ||
+        uv_cond_init(&s->sync_done) != 0) {
+        snprintf(err, errlen, "cannot create the store's locks");
+        return -1;
+    }
+    s->async = malloc(sizeof *s->async);
+    if (!s->async || uv_async_init(s->loop, s->async, store_on_async) != 0) {
+        free(s->async);
+        snprintf(err, errlen, "cannot create the store's loop handle");
+        return -1;
+    }
+    s->async->data = s;
+    uv_unref((uv_handle_t *)s->async); /* only pending callbacks keep the loop alive */
+    int rc = uv_thread_create(&s->thread, store_thread_main, s);
+    if (rc != 0) {
+        uv_close((uv_handle_t *)s->async, store_on_async_closed);
+        snprintf(err, errlen, "cannot start the store thread: %s", uv_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int store_open(uv_loop_t *loop, const char *backend, const char *data_dir, struct store **out,
+               char *err, size_t errlen)
+{
+    const struct store_backend *b = store_backend_find(backend);
+    if (!b) {
+        snprintf(err, errlen, "unknown store backend \"%s\" (known: sqlite)",
+                 backend ? backend : "");
+        return -1;
+    }
+    struct store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->loop = loop;
+    s->backend = b;
+    if (b->open(data_dir, &s->db, err, errlen) != 0) {
+        free(s);
+        return -1;
+    }
+    if (store_start(s, err, errlen) != 0) {
+        b->close(s->db);
+        free(s); /* the locks are left undestroyed: on Linux they hold no resources */
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(struct store *s)
+{
+    if (!s || s->closing)
+        return; /* closing is written only by this thread, so reading it unlocked is safe */
+    uv_mutex_lock(&s->lock);
+    s->closing = true;
+    uv_cond_signal(&s->wake);
+    uv_mutex_unlock(&s->lock);
+    uv_thread_join(&s->thread);
+    /* The thread is gone and the database is ours: commit what callbacks queue meanwhile. */
+    s->callback_depth++;
+    for (;;) {
+        store_run_completions(s);
+        uv_mutex_lock(&s->lock);
+        struct job *batch = queue_take_all(&s->todo);
+        uv_mutex_unlock(&s->lock);
+        if (!batch)
+            break;
+        store_process(s, batch);
+    }
+    s->callback_depth--;
+    s->backend->close(s->db);
+    s->db = NULL;
+    s->closed = true;
+    uv_close((uv_handle_t *)s->async, store_on_async_closed);
+    if (s->callback_depth == 0)
+        store_free(s);
+}
+
+/* ---- public writes and reads ---- */
+
+static void store_out_of_memory(const char *what)
+{
+    log_error("store: out of memory; %s dropped", what);
+}
+
+void store_save_workers(struct store *s, const struct worker_record *recs, size_t n)
+{
+    if (!s || n == 0)
+        return;
+    struct job *job = job_new(JOB_SAVE_WORKERS);
+    struct worker_record *copy = malloc(n * sizeof *copy);
+    if (!job || !copy) {
+        free(job);
+        free(copy);
+        store_out_of_memory("worker save");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        worker_copy(&copy[i], &recs[i]);
+    job->u.save = (struct worker_list){copy, n, n};
+    store_enqueue(s, job);
+}
+
+/* Copies the event and its messages into a; returns -1 when out of memory. */
+static int append_job_fill(struct append_job *a, const struct worker_record *worker,
+                           const struct event_record *ev, const struct outbox_record *msgs,
+                           size_t n_msgs)
+{
+    int64_t now = clock_wall_ms();
+    if (worker) {
+        a->has_worker = true;
+        worker_copy(&a->worker, worker);
+    }
+    if (ev) {
+        a->has_event = true;
+        a->ev = *ev;
+        a->ev.id = 0;
+        TERMINATE(a->ev.worker);
+        a->ev.details_json = strdup(ev->details_json ? ev->details_json : "{}");
+        if (!a->ev.details_json)
+            return -1;
+    }
+    if (n_msgs == 0)
+        return 0;
+    a->msgs = calloc(n_msgs, sizeof *a->msgs);
+    if (!a->msgs)
+        return -1;
+    for (size_t i = 0; i < n_msgs; i++, a->n_msgs++) {
+        a->msgs[i] = msgs[i];
+        a->msgs[i].id = 0;
+        TERMINATE(a->msgs[i].channel);
+        if (!a->msgs[i].created_ms)
+            a->msgs[i].created_ms = now;
+        a->msgs[i].text = strdup(msgs[i].text ? msgs[i].text : "");
+        if (!a->msgs[i].text)
+            return -1;
+    }
+    return 0;
+}
+
+void store_append_event(struct store *s, const struct worker_record *worker,
+                        const struct event_record *ev, const struct outbox_record *msgs,
+                        size_t n_msgs, store_event_done_cb done, void *ctx)
+{
+    enum event_kind kind;
+    struct job *job = s ? job_new(JOB_APPEND_EVENT) : NULL;
+    if (job && append_job_fill(&job->u.append, worker, ev, msgs, n_msgs) != 0) {
+        job_free(job);
+        job = NULL;
+    }
+    if (!job) {
+        if (s)
+            store_out_of_memory("event");
+        if (done)
+            done(-1, ev, msgs, n_msgs, ctx);
+        return;
+    }
+    job->u.append.done = done;
+    job->u.append.ctx = ctx;
+    if (ev && event_kind_parse(event_kind_name(ev->kind), &kind) != 0) {
+        log_error("store: event of %s has unknown kind %d; not written", job->u.append.ev.worker,
+                  (int)ev->kind);
+        job_fail(job, "unknown event kind"); /* completes with -1 through the queue */
+    }
+    store_enqueue(s, job);
+}
+
+static void store_outbox_update(struct store *s, const struct outbox_update *u)
+{
+    if (!s)
+        return;
+    struct job *job = job_new(JOB_OUTBOX_UPDATE);
+    char *error = u->error ? strdup(u->error) : NULL;
+    if (!job || (u->error && !error)) {
+        free(job);
+        free(error);
+        store_out_of_memory("outbox update");
+        return;
+    }
+    job->u.update.u = *u;
+    job->u.update.u.error = error;
+    store_enqueue(s, job);
+}
+
+void store_outbox_sent(struct store *s, int64_t id, int64_t sent_ms)
+{
+    struct outbox_update u = {.id = id, .status = OUTBOX_SENT, .time_ms = sent_ms};
+    store_outbox_update(s, &u);
+}
+
+void store_outbox_retry(struct store *s, int64_t id, int attempts, int64_t next_attempt_ms,
+                        const char *error)
+{
+    struct outbox_update u = {.id = id,
+                              .status = OUTBOX_PENDING,
+                              .attempts = attempts,
+                              .time_ms = next_attempt_ms,
+                              .error = error};
+    store_outbox_update(s, &u);
+}
+
+void store_outbox_failed(struct store *s, int64_t id, int attempts, const char *error)
+{
+    struct outbox_update u = {
+        .id = id, .status = OUTBOX_FAILED, .attempts = attempts, .error = error};
+    store_outbox_update(s, &u);
+}
+
+void store_query_events(struct store *s, const struct event_query *q, store_events_cb done,
+                        void *ctx)
+{
+    struct job *job = s ? job_new(JOB_QUERY_EVENTS) : NULL;
+    struct query_job *qj = job ? &job->u.query : NULL;
+    if (qj) {
+        qj->q = *q;
+        qj->q.worker = q->worker ? strdup(q->worker) : NULL;
+    }
+    if (!job || (q->worker && !qj->q.worker)) {
+        job_free(job);
+        if (s)
+            store_out_of_memory("event query");
+        if (done)
+            done(-1, NULL, 0, ctx);
+        return;
+    }
+    if (qj->q.limit <= 0)
+        qj->q.limit = STORE_QUERY_LIMIT_DEFAULT;
+    if (qj->q.limit > STORE_QUERY_LIMIT_MAX)
+        qj->q.limit = STORE_QUERY_LIMIT_MAX;
+    qj->done = done;
+    qj->ctx = ctx;
+    store_enqueue(s, job);
+}
+
+int store_load_workers(struct store *s, void (*cb)(const struct worker_record *rec, void *ctx),
+                       void *ctx, char *err, size_t errlen)
+{
+    struct job *job = s ? job_new(JOB_LOAD_WORKERS) : NULL;
+    if (!job) {
+        snprintf(err, errlen, s ? "out of memory" : "no store");
+        return -1;
+    }
+    int rc = store_run_sync(s, job, err, errlen);
+    for (size_t i = 0; rc == 0 && i < job->u.workers.n; i++)
+        cb(&job->u.workers.items[i], ctx);
+    job_free(job);
+    return rc;
+}
+
+int store_load_pending_outbox(struct store *s,
+                              void (*cb)(const struct outbox_record *rec, void *ctx), void *ctx,
+                              char *err, size_t errlen)
+{
+    struct job *job = s ? job_new(JOB_LOAD_OUTBOX) : NULL;
+    if (!job) {
+        snprintf(err, errlen, s ? "out of memory" : "no store");
+        return -1;
+    }
+    int rc = store_run_sync(s, job, err, errlen);
+    for (size_t i = 0; rc == 0 && i < job->u.outbox.n; i++)
+        cb(&job->u.outbox.items[i], ctx);
+    job_free(job);
+    return rc;
+}

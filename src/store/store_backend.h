@@ -1,0 +1,78 @@
+/* store_backend.h — what a database backend gives the store: one const table of functions that
+ * only the store thread calls (store.c owns the queue, the thread and the loop completions).
+ * Adding a backend is one file that defines a table plus one row in store.c's backends[]. */
+#ifndef FAULTLINE_STORE_BACKEND_H
+#define FAULTLINE_STORE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Backend results besides 0. ERR_JOB: this piece of work can never succeed (bad data, SQL
+ * error); retrying it alone will fail again. ERR_RETRY: the database is busy, unreachable or
+ * out of space; the same batch may succeed later. */
+enum store_backend_result { STORE_ERR_JOB = -1, STORE_ERR_RETRY = -2 };
+
+/* One change to an outbox row. Strings are borrowed for the call. */
+enum outbox_status { OUTBOX_PENDING = 0, OUTBOX_SENT = 1, OUTBOX_FAILED = 2 };
+
+struct outbox_update {
+    int64_t id;
+    enum outbox_status status; /* PENDING: a retry is scheduled */
+    int attempts;              /* PENDING, FAILED */
+    int64_t time_ms;           /* SENT: sent_ms; PENDING: next_attempt_ms; FAILED: unused */
+    const char *error;         /* PENDING, FAILED: last error, may be NULL */
+};
+
+/* Row visitors: the record is valid only during the call; return 0 to go on, or a negative
+ * store_backend_result to stop when out of memory (the read then returns that value, with
+ * "out of memory" in err). */
+typedef int (*store_worker_row_fn)(const struct worker_record *rec, void *ctx);
+typedef int (*store_outbox_row_fn)(const struct outbox_record *rec, void *ctx);
+typedef int (*store_event_row_fn)(const struct event_record *rec, void *ctx);
+
+/* Every slot MUST be set. db is the handle open() made. Functions that can fail return 0 or a
+ * store_backend_result and write a message (without the "store: " prefix) into err. Writes are
+ * only called between begin() and commit()/rollback(); reads may be too. */
+struct store_backend {
+    const char *name; /* the name store_open() takes: "sqlite" */
+
+    /* Creates what is missing (directory, database, schema) and migrates old schemas. */
+    int (*open)(const char *data_dir, void **db, char *err, size_t errlen);
+    void (*close)(void *db);
+
+    /* begin() takes the write lock at once, so a batch never fails half-way for locking. */
+    int (*begin)(void *db, char *err, size_t errlen);
+    /* Durable when it returns 0: nothing acknowledged after a commit is lost in a crash. */
+    int (*commit)(void *db, char *err, size_t errlen);
+    /* Undoes the open transaction, if any; safe to call when none is open. */
+    void (*rollback)(void *db);
+
+    /* Upserts by name. */
+    int (*save_workers)(void *db, const struct worker_record *recs, size_t n, char *err,
+                        size_t errlen);
+    /* Inserts ev (ev->id ignored) and sets *id. NULL details_json is stored as "{}". */
+    int (*append_event)(void *db, const struct event_record *ev, int64_t *id, char *err,
+                        size_t errlen);
+    /* Inserts a pending message (msg->id ignored) and sets *id. */
+    int (*append_outbox)(void *db, const struct outbox_record *msg, int64_t *id, char *err,
+                         size_t errlen);
+    /* An unknown id is not an error. */
+    int (*outbox_update)(void *db, const struct outbox_update *u, char *err, size_t errlen);
+
+    int (*load_workers)(void *db, store_worker_row_fn row, void *ctx, char *err, size_t errlen);
+    /* Pending messages, oldest (lowest id) first. */
+    int (*load_pending_outbox)(void *db, store_outbox_row_fn row, void *ctx, char *err,
+                               size_t errlen);
+    /* Events matching q, newest (highest id) first, at most q->limit (already 1..1000). */
+    int (*query_events)(void *db, const struct event_query *q, store_event_row_fn row, void *ctx,
+                        char *err, size_t errlen);
+};
+
+/* The inverse of worker_state_name(): returns 0 and sets *out, or -1 for an unknown name. */
+int worker_state_parse(const char *name, enum worker_state *out);
+
+extern const struct store_backend store_backend_sqlite;
+
+#endif
