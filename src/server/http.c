@@ -40,6 +40,7 @@ struct http_request {
 };
 
 static void http_schedule(struct http_server *srv);
+static void on_timer(uv_timer_t *t);
 
 static void queue(struct http_request *req, unsigned status, struct MHD_Response *resp)
 {
@@ -49,7 +50,8 @@ static void queue(struct http_request *req, unsigned status, struct MHD_Response
         req->pending_status = status;
         req->suspended = false;
         MHD_resume_connection(req->conn);
-        http_schedule(req->srv);
+        /* MHD only looks at resumed connections inside MHD_run: make one happen now. */
+        uv_timer_start(&req->srv->timer, on_timer, 0, 0);
         return;
     }
     MHD_queue_response(req->conn, status, resp);
