@@ -78,7 +78,7 @@ static json_t *events_json(const struct event_record *evs, size_t n)
 
 static void respond_json(struct http_request *req, int status, json_t *value)
 {
-    char *text = json_dumps(value, JSON_COMPACT);
+    char *text = json_dumps(value, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(value);
     if (text)
         http_respond_json_text(req, status, text);

@@ -26,15 +26,35 @@ static char *details_json(const struct worker_record *w, enum event_kind kind,
         json_object_set_new(d, "down_s",
                             json_real((double)(w->state_since_ms - prev_since_ms) / 1000.0));
     }
-    char *text = json_dumps(d, JSON_COMPACT);
+    char *text = json_dumps(d, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(d);
     return text;
+}
+
+/* What the commit callback needs: the server, and the heartbeat request to answer (or NULL
+ * when a deadline, not a request, caused the change). */
+struct pending_event {
+    struct server *srv;
+    struct http_request *heartbeat;
+};
+
+static void answer_heartbeat(struct http_request *req, int status)
+{
+    if (!req)
+        return;
+    if (status == 0)
+        http_respond_no_content(req);
+    else
+        http_respond_error(req, 503, "event store unavailable; heartbeat not recorded", NULL);
 }
 
 static void on_event_committed(int status, const struct event_record *ev,
                                const struct outbox_record *msgs, size_t n_msgs, void *ctx)
 {
-    struct server *srv = ctx;
+    struct pending_event *pe = ctx;
+    struct server *srv = pe->srv;
+    answer_heartbeat(pe->heartbeat, status);
+    free(pe);
     if (status != 0) {
         log_error("server: event %s for %s could not be stored; its notifications are not sent",
                   event_kind_name(ev->kind), ev->worker);
@@ -72,6 +92,18 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
         msgs[i] = (struct outbox_record){.text = text, .created_ms = ev.time_ms};
         snprintf(msgs[i].channel, sizeof msgs[i].channel, "%s", channels[i]);
     }
-    store_append_event(srv->store, w, &ev, msgs, n_channels, on_event_committed, srv);
+    struct pending_event *pe = malloc(sizeof *pe);
+    if (!pe) {
+        free(details);
+        log_error("server: out of memory recording %s for %s", event_kind_name(kind), w->name);
+        return;
+    }
+    pe->srv = srv;
+    pe->heartbeat = srv->heartbeat_in_progress;
+    if (pe->heartbeat) {
+        srv->heartbeat_in_progress = NULL;
+        http_suspend(pe->heartbeat);
+    }
+    store_append_event(srv->store, w, &ev, msgs, n_channels, on_event_committed, pe);
     free(details);
 }

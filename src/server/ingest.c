@@ -1,5 +1,7 @@
 /* ingest.c — POST /api/v1/heartbeat: checks the API key, validates the body and hands the
- * heartbeat to the fleet. This is the hot path: no allocation beyond jansson's parse, no I/O. */
+ * heartbeat to the fleet. This is the hot path: no allocation beyond jansson's parse, no I/O.
+ * A heartbeat that changes a worker's state is answered after its event is committed. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,10 +35,13 @@ void ingest_heartbeat(struct http_request *req, void *ctx)
         http_respond_error(req, 400, err, field);
         return;
     }
-    if (fleet_heartbeat(srv->fleet, &hb, http_client_ip(req), clock_mono_ms(),
-                        clock_wall_ms()) != 0) {
+    srv->heartbeat_in_progress = req;
+    int rc = fleet_heartbeat(srv->fleet, &hb, http_client_ip(req), clock_mono_ms(),
+                             clock_wall_ms());
+    bool waits_for_commit = srv->heartbeat_in_progress == NULL; /* taken by events.c */
+    srv->heartbeat_in_progress = NULL;
+    if (rc != 0)
         http_respond_error(req, 503, "server out of memory", NULL);
-        return;
-    }
-    http_respond_no_content(req);
+    else if (!waits_for_commit)
+        http_respond_no_content(req);
 }

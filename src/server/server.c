@@ -178,7 +178,7 @@ static int run(struct server *srv)
     }
     start_timers(srv);
     const char *shown = strcmp(srv->cfg.listen_addr, "0.0.0.0") ? srv->cfg.listen_addr : "127.0.0.1";
-    log_info("server: listening on http://%s%s%s:%d/ (%zu workers known, FAIL_TIMEOUT %.1fs, "
+    log_info("server: listening on http://%s%s%s:%d/ (workers known: %zu, FAIL_TIMEOUT %.1fs, "
              "admin %s)",
              strchr(shown, ':') ? "[" : "", shown, strchr(shown, ':') ? "]" : "",
              srv->cfg.server_port, fleet_count(srv->fleet),

@@ -25,6 +25,9 @@ struct server {
     uv_timer_t flush_timer;
     uv_signal_t sigterm, sigint;
     bool timers_started;
+    /* The heartbeat being applied, while fleet_heartbeat runs: a heartbeat that changes state is
+     * answered only once its event is committed, so a 204 always means "stored". */
+    struct http_request *heartbeat_in_progress;
     /* BLAKE2b of the secrets, so comparisons take the same time whatever the input length. */
     unsigned char api_key_hash[crypto_generichash_BYTES];
     unsigned char admin_user_hash[crypto_generichash_BYTES];
