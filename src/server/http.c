@@ -28,7 +28,7 @@ struct http_request {
     const char *method;
     const char *path;
     char *body;
-    size_t body_len;
+    size_t body_len, body_cap;
     bool started;   /* the first call of the access handler has been seen */
     bool too_large; /* body over HTTP_BODY_MAX: discarded, answered 413 */
     bool suspended;
@@ -227,8 +227,19 @@ static void body_append(struct http_request *req, const char *data, size_t len)
         req->too_large = true;
         return;
     }
-    if (!req->body)
-        req->body = malloc(HTTP_BODY_MAX + 1);
+    if (req->body_len + len + 1 > req->body_cap) {
+        /* Heartbeats are a few hundred bytes: start small enough for malloc's fast path. */
+        size_t cap = req->body_cap ? req->body_cap * 2 : 512;
+        while (cap < req->body_len + len + 1)
+            cap *= 2;
+        char *bigger = realloc(req->body, cap);
+        if (!bigger) {
+            req->too_large = true;
+            return;
+        }
+        req->body = bigger;
+        req->body_cap = cap;
+    }
     memcpy(req->body + req->body_len, data, len);
     req->body_len += len;
     req->body[req->body_len] = '\0';

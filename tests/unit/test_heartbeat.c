@@ -10,8 +10,9 @@
 
 static void test_full_body(void **state)
 {
-    const char *body = "{\"name\":\"brickbox-43(4)\",\"gpus\":4,\"version\":\"0.1.0\","
-                       "\"uptime_s\":12345.6,\"site\":\"fra1\",\"extra\":[1,2]}";
+    const char *body = "{\"extra\":{\"name\":\"inner\",\"x\":[1,{\"a\":2}]},"
+                       "\"name\":\"brickbox-43(4)\",\"gpus\":4,\"version\":\"0.1.0\","
+                       "\"uptime_s\":12345.6,\"site\":\"fra1\",\"more\":[1,2]} \n";
     struct heartbeat hb;
     const char *field;
     char err[256];
@@ -44,16 +45,24 @@ static const struct bad_body bad_bodies[] = {
     {"", NULL, "invalid JSON"},
     {"{\"name\":", NULL, "invalid JSON"},
     {"[1,2]", NULL, "expected a JSON object"},
-    {"\"name\"", NULL, "invalid JSON"},
+    {"\"name\"", NULL, "expected a JSON object"},
+    {"{\"name\":\"a\"} {}", NULL, "expected a JSON object"},
+    {"{\"name\":\"a\"} x", NULL, "expected a JSON object"},
+    {"{name:\"a\"}", NULL, "invalid JSON"},
+    {"{\"name\":\"a\",\"gpus\"}", NULL, "invalid JSON"},
+    {"{\"gpus\"}", NULL, "invalid JSON"},
+    {"{\"name\":\"a\",\"x\":{\"y\"}}", NULL, "invalid JSON"},
+    {"{\"name\":\"a\",\"x\":[tru]}", NULL, "invalid JSON"},
+    {"{\"name\":\"a\",\"x\":[1,{\"z\":nul}]}", NULL, "invalid JSON"},
     {"{}", "name", "name: required"},
-    {"{\"name\":null}", "name", "name: required"},
+    {"{\"name\":null}", "name", "name: expected 1-64"},
     {"{\"name\":\"\"}", "name", "name: expected 1-64"},
     {"{\"name\":42}", "name", "name: expected a string"},
     {"{\"name\":\"has space\"}", "name", "got \"has space\""},
     {"{\"name\":\"a/b\"}", "name", "name: expected letters"},
     {"{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", "name",
      "name: expected at most 64 characters, got 65"},
-    {"{\"name\":\"a\\u0000b\"}", NULL, "is not allowed"},
+    {"{\"name\":\"a\\u0000b\"}", "name", "name: expected letters"},
     {"{\"name\":\"a\",\"gpus\":\"x\"}", "gpus", "gpus: expected a whole number"},
     {"{\"name\":\"a\",\"gpus\":-1}", "gpus", "gpus: expected a whole number"},
     {"{\"name\":\"a\",\"gpus\":1.5}", "gpus", "gpus: expected a whole number"},
@@ -62,7 +71,10 @@ static const struct bad_body bad_bodies[] = {
     {"{\"name\":\"a\",\"version\":{}}", "version", "version: expected a string"},
     {"{\"name\":\"a\",\"version\":\"123456789012345678901234567890123\"}", "version",
      "version: expected at most 32 characters"},
-    {"{\"name\":\"a\",\"version\":\"1\\n2\"}", "version", "control characters"},
+    {"{\"name\":\"a\",\"version\":\"1\\n2\"}", "version", "printable ASCII"},
+    {"{\"name\":\"a\",\"version\":\"caf\xc3\xa9\"}", "version", "printable ASCII"},
+    {"{\"name\":\"a\",\"gpus\":true}", "gpus", "gpus: expected a whole number"},
+    {"{\"name\":\"a\",\"gpus\":1e3}", "gpus", "gpus: expected a whole number"},
     {"{\"name\":\"a\",\"site\":\"bad site\"}", "site", "site: expected letters"},
     {"{\"name\":\"a\",\"name\":\"b\"}", NULL, "duplicate"},
 };
