@@ -21,25 +21,6 @@
 #define TELEGRAM_DEFAULT_API "https://api.telegram.org"
 #define TELEGRAM_RETRY_AFTER_MAX_S 86400
 
-/* Helpers with no I/O, not static so that tests/unit/test_telegram.c (which declares them the
- * same way) can drive them with tables. */
-
-/* Sorts one answer from the Bot API into out: status is the HTTP status (0 when none came),
- * transport_error what went wrong before an answer (NULL if one came), body the answer. */
-void telegram_classify(long status, const char *transport_error, const char *body, size_t body_len,
-                       struct alert_outcome *out);
-/* Returns the sendMessage body as JSON text (caller frees), or NULL if out of memory. A numeric
- * chat_id is sent as a number, "@name" as a string; invalid UTF-8 in text becomes '?'. */
-char *telegram_message_json(const char *chat_id, const char *text);
-/* Copies text into out (always NUL-terminated) with every occurrence of token replaced by
- * "<redacted>". */
-void telegram_redact(const char *text, const char *token, char *out, size_t outlen);
-/* Prints the distinct chats in a getUpdates answer to out, one aligned line each
- * ("-1001234567  supergroup  Ops alerts") or, with as_json, as a JSON array. Returns how many,
- * or -1 with err set when the answer is not a successful getUpdates result. */
-int telegram_list_chats(const char *updates, size_t len, bool as_json, FILE *out, char *err,
-                        size_t errlen);
-
 /* ---- classification ---------------------------------------------------------------------- */
 
 static json_t *parse_object(const char *body, size_t len)

@@ -16,14 +16,6 @@
 
 #include "alert/telegram.h"
 
-/* Defined in src/alert/telegram.c (not in telegram.h: only the channel table is public). */
-void telegram_classify(long status, const char *transport_error, const char *body, size_t body_len,
-                       struct alert_outcome *out);
-char *telegram_message_json(const char *chat_id, const char *text);
-void telegram_redact(const char *text, const char *token, char *out, size_t outlen);
-int telegram_list_chats(const char *updates, size_t len, bool as_json, FILE *out, char *err,
-                        size_t errlen);
-
 struct classify_case {
     long status;
     const char *transport_error;
