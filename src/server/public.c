@@ -15,7 +15,7 @@ void public_index(struct http_request *req, void *ctx)
                        "<title>faultline</title><style>body{font-family:system-ui,sans-serif;"
                        "display:flex;align-items:center;justify-content:center;height:90vh;"
                        "color:#222}h1{font-weight:500}</style></head><body>"
-                       "<h1><span id=\"count\">%zu</span> systems monitored</h1></body></html>\n",
+                       "<h1 id=\"count\">%zu systems monitored</h1></body></html>\n",
                        n);
     http_respond(req, 200, "text/html; charset=utf-8", page, (size_t)len);
 }
