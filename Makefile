@@ -25,7 +25,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 
-.PHONY: all unit sanitize deps test run fuzz bench format clean help
+.PHONY: all unit sanitize deps test-deps test run fuzz bench format clean help
 all: $(BUILD)/faultline
 
 $(BUILD)/faultline: $(OBJ)
@@ -47,7 +47,10 @@ sanitize:
 deps:
 	scripts/install-deps
 
-test: deps
+test-deps:
+	scripts/install-deps --test
+
+test: test-deps
 	$(MAKE) all unit
 	$(MAKE) sanitize
 	scripts/run-tests
@@ -59,7 +62,7 @@ run: deps
 fuzz:
 	$(MAKE) -C fuzz
 
-bench: deps
+bench: test-deps
 	$(MAKE) all
 	bench/ingest/run
 

@@ -202,7 +202,7 @@ static int channel_open(struct outbox *box, uv_loop_t *loop, const struct config
     if (!state && err[0])
         return -1;
     if (!state) {
-        log_info("alert: %s not configured; notifications are kept in the outbox", type->name);
+        log_info("alert: %s not configured; events are recorded but not sent there", type->name);
         return 0;
     }
     ch->timer = malloc(sizeof *ch->timer);

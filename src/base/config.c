@@ -349,6 +349,10 @@ int config_apply_yaml_text(struct config *cfg, const char *text, size_t len, cha
                 have_key = true;
             } else {
                 char inner[256];
+                bool plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+                if (plain && (!strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+                              !strcmp(v, "NULL")))
+                    v = ""; /* YAML's null: the setting stays unset */
                 if (config_set(cfg, key, v, inner, sizeof inner) != 0)
                     rc = yaml_fail(err, errlen, &ev, inner);
                 have_key = false;

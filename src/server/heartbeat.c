@@ -165,6 +165,15 @@ static bool primitive_valid(const char *body, const jsmntok_t *t)
     return *end == '\0';
 }
 
+/* jsmn keeps no commas, so {"a":1,} looks like {"a":1}: look before the closing bracket. */
+static bool trailing_comma(const char *body, const jsmntok_t *t)
+{
+    int i = t->end - 2;
+    while (i > t->start && isspace((unsigned char)body[i]))
+        i--;
+    return i > t->start && body[i] == ',';
+}
+
 /* jsmn's strict mode still accepts {"key"} and bad literals such as tru: checks the tree below
  * tok[i] and returns the index after it, or -1. */
 static int validate_value(const char *body, const jsmntok_t *tok, int i, int count, int depth)
@@ -176,6 +185,8 @@ static int validate_value(const char *body, const jsmntok_t *tok, int i, int cou
         return primitive_valid(body, t) ? i : -1;
     if (t->type == JSMN_STRING)
         return i;
+    if (trailing_comma(body, t))
+        return -1;
     for (int k = 0; k < t->size && i >= 0; k++) {
         if (t->type == JSMN_OBJECT) {
             if (i >= count || tok[i].type != JSMN_STRING || tok[i].size != 1)

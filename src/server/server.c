@@ -2,10 +2,14 @@
  * deadline and flush timers, and an orderly stop on SIGTERM/SIGINT. */
 #include "server/server.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "base/cli.h"
 #include "base/clock.h"
@@ -123,9 +127,29 @@ static void raise_fd_limit(void)
     }
 }
 
+/* Two servers on one DATA_DIR would both send every alert: the first one holds a lock. The
+ * descriptor stays open (and the lock held) until the process ends. */
+static int lock_data_dir(const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/faultline.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %.300s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, "DATA_DIR %.300s is in use by another faultline server", dir);
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
 static int open_state(struct server *srv, char *err, size_t errlen)
 {
-    if (store_open(srv->loop, "sqlite", srv->cfg.data_dir, &srv->store, err, errlen) != 0)
+    if (store_open(srv->loop, "sqlite", srv->cfg.data_dir, &srv->store, err, errlen) != 0 ||
+        lock_data_dir(srv->cfg.data_dir, err, errlen) != 0)
         return -1;
     srv->fleet = fleet_new(srv->cfg.fail_timeout_ms, events_on_transition, srv);
     if (!srv->fleet || store_load_workers(srv->store, restore_worker, srv->fleet, err, errlen))
@@ -203,6 +227,12 @@ int server_main(int argc, char **argv)
     int rc;
     if (config_require(&srv.cfg, "API_KEY", err, sizeof err) != 0)
         rc = cli_fail(&server_cli, err);
+    else if (!srv.cfg.telegram_token != !srv.cfg.chat_id)
+        rc = cli_fail(&server_cli, srv.cfg.chat_id
+                                       ? "TELEGRAM_TOKEN: required when CHAT_ID is set (set both "
+                                         "to send Telegram alerts, or neither)"
+                                       : "CHAT_ID: required when TELEGRAM_TOKEN is set (set both "
+                                         "to send Telegram alerts, or neither)");
     else
         rc = run(&srv);
     if (srv.loop) {

@@ -127,7 +127,8 @@ static void test_env_text_errors_name_the_line(void **state)
 
 static void test_yaml(void **state)
 {
-    const char *yaml = "api_key: abc\nFAIL_TIMEOUT: 2.5\nserver_port: 6000\n";
+    const char *yaml = "api_key: abc\nFAIL_TIMEOUT: 2.5\nserver_port: 6000\nadmin_pass: null\n"
+                       "telegram_token: ~\nchat_id: \"\"\nsite: \"null\"\n";
     struct config cfg;
     config_init(&cfg);
     char err[256];
@@ -135,6 +136,10 @@ static void test_yaml(void **state)
     assert_string_equal(cfg.api_key, "abc");
     assert_int_equal(cfg.fail_timeout_ms, 2500);
     assert_int_equal(cfg.server_port, 6000);
+    assert_null(cfg.admin_pass);     /* YAML null means not set */
+    assert_null(cfg.telegram_token); /* so does ~ */
+    assert_null(cfg.chat_id);
+    assert_string_equal(cfg.site, "null"); /* a quoted "null" is text */
     config_free(&cfg);
 }
 

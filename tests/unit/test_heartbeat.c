@@ -51,6 +51,8 @@ static const struct bad_body bad_bodies[] = {
     {"{name:\"a\"}", NULL, "invalid JSON"},
     {"{\"name\":\"a\",\"gpus\"}", NULL, "invalid JSON"},
     {"{\"gpus\"}", NULL, "invalid JSON"},
+    {"{\"name\":\"a\",}", NULL, "invalid JSON"},
+    {"{\"name\":\"a\",\"x\":[1, ]}", NULL, "invalid JSON"},
     {"{\"name\":\"a\",\"x\":{\"y\"}}", NULL, "invalid JSON"},
     {"{\"name\":\"a\",\"x\":[tru]}", NULL, "invalid JSON"},
     {"{\"name\":\"a\",\"x\":[1,{\"z\":nul}]}", NULL, "invalid JSON"},
