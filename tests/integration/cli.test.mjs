@@ -1,0 +1,119 @@
+// cli.test.mjs — the command line: --help, --version, unknown commands, and configuration
+// errors (exit status 2 with a message naming the setting, the value and what was expected).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { scenario } from './lib/scenario.mjs';
+import { freePort } from './lib/faultline.mjs';
+import { heartbeat, hb } from './lib/http.mjs';
+
+scenario('faultline --version prints "faultline X.Y.Z"', async (ctx) => {
+  const r = await ctx.run(['--version']);
+  assert.equal(r.code, 0, `exit status (stderr: ${r.stderr})`);
+  assert.match(r.stdout.trim(), /^faultline \d+\.\d+\.\d+$/);
+});
+
+const HELP_CASES = [
+  { args: ['--help'], expect: [/server/, /agent/, /telegram/] },
+  { args: ['server', '--help'], expect: [/API_KEY/, /FAIL_TIMEOUT/, /SERVER_PORT/] },
+  { args: ['agent', '--help'], expect: [/SERVER_ADDR/, /PING_INTERVAL/] },
+  { args: ['telegram', '--help'], expect: [/chat-id/] },
+];
+for (const c of HELP_CASES) {
+  scenario(`faultline ${c.args.join(' ')} exits 0 with usage on stdout`, async (ctx) => {
+    // No settings at all: --help must not need API_KEY, nor start anything.
+    const r = await ctx.run(c.args, { timeoutMs: 5000 });
+    assert.equal(r.timedOut, false, 'still running 5 s after --help');
+    assert.equal(r.code, 0, `exit status (stderr: ${r.stderr})`);
+    assert.match(r.stdout, /usage/i);
+    for (const re of c.expect) assert.match(r.stdout, re);
+  });
+}
+
+scenario('an unknown command exits 2 and says so', async (ctx) => {
+  const r = await ctx.run(['frobnicate']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /frobnicate/);
+});
+
+// Bad settings: [env, setting named, value quoted, expected-phrase]. API_KEY is set unless the
+// case removes it, so that only the setting under test is wrong.
+const CONFIG_ERRORS = [
+  { env: { FAIL_TIMEOUT: 'abc' }, name: 'FAIL_TIMEOUT', value: 'abc', expected: /expected a positive number of seconds/ },
+  { env: { FAIL_TIMEOUT: '0' }, name: 'FAIL_TIMEOUT', value: '0', expected: /expected a positive number of seconds/ },
+  { env: { FAIL_TIMEOUT: '-3' }, name: 'FAIL_TIMEOUT', value: '-3', expected: /expected a positive number of seconds/ },
+  { env: { FAIL_TIMEOUT: '1.5s' }, name: 'FAIL_TIMEOUT', value: '1.5s', expected: /expected a positive number of seconds/ },
+  { env: { SERVER_PORT: '70000' }, name: 'SERVER_PORT', value: '70000', expected: /expected .*port/ },
+  { env: { SERVER_PORT: 'http' }, name: 'SERVER_PORT', value: 'http', expected: /expected .*port/ },
+  { env: { LISTEN_ADDR: 'not an address' }, name: 'LISTEN_ADDR', value: 'not an address', expected: /expected/ },
+  { env: { TELEGRAM_API_URL: 'ftp://127.0.0.1/' }, name: 'TELEGRAM_API_URL', value: 'ftp://127.0.0.1/', expected: /expected .*URL/i },
+  { env: { LOG_LEVEL: 'loud' }, name: 'LOG_LEVEL', value: 'loud', expected: /expected/ },
+  { env: { CHAT_ID: 'general' }, name: 'CHAT_ID', value: 'general', expected: /expected/ },
+  { env: { API_KEY: null }, name: 'API_KEY', value: null, expected: /API_KEY/ },
+  // Half a Telegram set-up is a configuration error, not a silent "no alerts".
+  { env: { TELEGRAM_TOKEN: '123:abc' }, name: 'CHAT_ID', value: null, expected: /TELEGRAM_TOKEN/, what: 'TELEGRAM_TOKEN without CHAT_ID' },
+  { env: { CHAT_ID: '-100123' }, name: 'TELEGRAM_TOKEN', value: null, expected: /CHAT_ID/, what: 'CHAT_ID without TELEGRAM_TOKEN' },
+];
+
+for (const c of CONFIG_ERRORS) {
+  const what = c.what ?? (c.value === null ? `${c.name} missing` : `${c.name}=${JSON.stringify(c.value)}`);
+  scenario(`server with ${what} exits 2 naming ${c.name}`, async (ctx) => {
+    const port = await freePort();
+    const r = await ctx.run(['server'], {
+      env: { API_KEY: 'k', LISTEN_ADDR: '127.0.0.1', SERVER_PORT: String(port), DATA_DIR: 'data', ...c.env },
+      timeoutMs: 5000,
+    });
+    assert.equal(r.timedOut, false, `server kept running with ${what}; stderr:\n${r.stderr}`);
+    assert.equal(r.code, 2, `exit status; stderr:\n${r.stderr}`);
+    assert.ok(r.stderr.includes(c.name), `stderr names ${c.name}: ${r.stderr}`);
+    if (c.value !== null) assert.ok(r.stderr.includes(`"${c.value}"`), `stderr quotes the value "${c.value}": ${r.stderr}`);
+    assert.match(r.stderr, c.expected);
+  });
+}
+
+const AGENT_CONFIG_ERRORS = [
+  { env: { PING_INTERVAL: 'often' }, name: 'PING_INTERVAL', value: 'often', expected: /expected a positive number of seconds/ },
+  { env: { SERVER_PORT: '0' }, name: 'SERVER_PORT', value: '0', expected: /expected .*port/ },
+  { env: { API_KEY: null }, name: 'API_KEY', value: null, expected: /API_KEY/ },
+];
+for (const c of AGENT_CONFIG_ERRORS) {
+  const what = c.value === null ? `${c.name} missing` : `${c.name}=${JSON.stringify(c.value)}`;
+  scenario(`agent with ${what} exits 2 naming ${c.name}`, async (ctx) => {
+    const port = await freePort();
+    const r = await ctx.run(['agent', 'cfg-box'], {
+      env: { API_KEY: 'k', SERVER_ADDR: '127.0.0.1', SERVER_PORT: String(port), PING_INTERVAL: '0.3', ...c.env },
+      timeoutMs: 5000,
+    });
+    assert.equal(r.timedOut, false, `agent kept running with ${what}; stderr:\n${r.stderr}`);
+    assert.equal(r.code, 2, `exit status; stderr:\n${r.stderr}`);
+    assert.ok(r.stderr.includes(c.name), `stderr names ${c.name}: ${r.stderr}`);
+    if (c.value !== null) assert.ok(r.stderr.includes(`"${c.value}"`), `stderr quotes the value: ${r.stderr}`);
+    assert.match(r.stderr, c.expected);
+  });
+}
+
+scenario('a bad value in .env of the working directory exits 2 naming it', async (ctx) => {
+  const dir = ctx.tmpdir();
+  fs.writeFileSync(path.join(dir, '.env'), 'API_KEY=from-dotenv\nFAIL_TIMEOUT=xyz\n');
+  const port = await freePort();
+  const r = await ctx.run(['server'], { cwd: dir, env: { LISTEN_ADDR: '127.0.0.1', SERVER_PORT: String(port) }, timeoutMs: 5000 });
+  assert.equal(r.timedOut, false, `server kept running; stderr:\n${r.stderr}`);
+  assert.equal(r.code, 2, `exit status; stderr:\n${r.stderr}`);
+  assert.match(r.stderr, /FAIL_TIMEOUT/);
+  assert.match(r.stderr, /"xyz"/);
+});
+
+scenario('.env in the working directory is read, and the environment overrides it', async (ctx) => {
+  const dir = ctx.tmpdir();
+  fs.mkdirSync(path.join(dir, 'data'));
+  fs.writeFileSync(path.join(dir, '.env'), '# settings\nAPI_KEY=from-dotenv\nexport FAIL_TIMEOUT=30\n');
+  // 1. API_KEY only in .env: the server starts and takes that key.
+  const s1 = await ctx.server({ cwd: dir, env: { API_KEY: null } });
+  assert.equal((await heartbeat(s1, hb('dotenv-a'), { key: 'from-dotenv' })).status, 204);
+  assert.equal((await heartbeat(s1, hb('dotenv-a'), { key: 'other' })).status, 401);
+  await s1.stop();
+  // 2. API_KEY in both: the environment wins.
+  const s2 = await ctx.server({ cwd: dir, env: { API_KEY: 'from-env' } });
+  assert.equal((await heartbeat(s2, hb('dotenv-b'), { key: 'from-env' })).status, 204);
+  assert.equal((await heartbeat(s2, hb('dotenv-b'), { key: 'from-dotenv' })).status, 401);
+});
