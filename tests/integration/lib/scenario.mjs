@@ -62,13 +62,9 @@ class Harness {
   }
 
   async server(opts = {}) {
-    try {
-      const s = await startServer(opts);
-      this.procs.push(s);
-      return s;
-    } catch (err) {
-      throw err;
-    }
+    const s = await startServer(opts);
+    this.procs.push(s);
+    return s;
   }
 
   /** Restarts a server (after kill9) on the same port, data dir and settings. */
