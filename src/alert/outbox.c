@@ -113,6 +113,9 @@ static void channel_schedule(struct outbox_channel *ch)
         wait = 0;
     if (wait > OUTBOX_WAIT_MAX_MS)
         wait = OUTBOX_WAIT_MAX_MS;
+    /* Timers count from the loop's cached time, which is stale after blocking work (such as
+     * loading the outbox at startup): refresh it so a wall-clock wait is not cut short. */
+    uv_update_time(ch->timer->loop);
     uv_timer_start(ch->timer, outbox_send_head, (uint64_t)wait, 0);
 }
 
