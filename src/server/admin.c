@@ -35,8 +35,8 @@ static bool admin_authorized(struct http_request *req, struct server *srv)
     const char *user, *pass;
     bool ok = http_basic_auth(req, &user, &pass);
     /* Both comparisons always run, so timing does not tell which one failed. */
-    bool user_ok = ok && server_secret_equal(user, srv->admin_user_hash);
-    bool pass_ok = ok && server_secret_equal(pass, srv->admin_pass_hash);
+    bool user_ok = ok && server_secret_equal(srv, user, srv->admin_user_hash);
+    bool pass_ok = ok && server_secret_equal(srv, pass, srv->admin_pass_hash);
     if (!(user_ok && pass_ok)) {
         http_respond_auth_required(req, REALM);
         return false;

@@ -41,6 +41,7 @@ struct http_request {
 
 static void http_schedule(struct http_server *srv);
 static void on_timer(uv_timer_t *t);
+static void remember_client_ip(struct http_request *req);
 
 static void queue(struct http_request *req, unsigned status, struct MHD_Response *resp)
 {
@@ -143,8 +144,10 @@ const char *http_body(const struct http_request *req, size_t *len)
     return req->body ? req->body : "";
 }
 
-const char *http_client_ip(const struct http_request *req)
+const char *http_client_ip(struct http_request *req)
 {
+    if (!req->client_ip[0])
+        remember_client_ip(req);
     return req->client_ip;
 }
 
@@ -260,7 +263,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->method = method;
         req->path = url;
         *con_cls = req;
-        remember_client_ip(req);
         if (declared_too_large(conn)) {
             req->too_large = true;
             dispatch(req);

@@ -41,7 +41,7 @@ const char *http_path(const struct http_request *req);
 const char *http_header(const struct http_request *req, const char *name); /* NULL if absent */
 const char *http_query(const struct http_request *req, const char *name);  /* NULL if absent */
 const char *http_body(const struct http_request *req, size_t *len);
-const char *http_client_ip(const struct http_request *req); /* "203.0.113.7" */
+const char *http_client_ip(struct http_request *req); /* "203.0.113.7", formatted on first use */
 
 /* Credentials from an "Authorization: Basic" header; returns false if none. The strings are
  * owned by the request. */

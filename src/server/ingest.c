@@ -22,7 +22,7 @@ void ingest_heartbeat(struct http_request *req, void *ctx)
 {
     struct server *srv = ctx;
     const char *key = presented_key(req);
-    if (!key || !server_secret_equal(key, srv->api_key_hash)) {
+    if (!key || !server_secret_equal(srv, key, srv->api_key_hash)) {
         http_respond_error(req, 401, key ? "invalid API key" : "missing API key", NULL);
         return;
     }

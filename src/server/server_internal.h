@@ -28,10 +28,12 @@ struct server {
     /* The heartbeat being applied, while fleet_heartbeat runs: a heartbeat that changes state is
      * answered only once its event is committed, so a 204 always means "stored". */
     struct http_request *heartbeat_in_progress;
-    /* BLAKE2b of the secrets, so comparisons take the same time whatever the input length. */
-    unsigned char api_key_hash[crypto_generichash_BYTES];
-    unsigned char admin_user_hash[crypto_generichash_BYTES];
-    unsigned char admin_pass_hash[crypto_generichash_BYTES];
+    /* Secrets are kept as keyed hashes (SipHash with a random key made at start), so checking a
+     * presented key takes the same time whatever it has in common with the real one. */
+    unsigned char secret_hash_key[crypto_shorthash_KEYBYTES];
+    unsigned char api_key_hash[crypto_shorthash_BYTES];
+    unsigned char admin_user_hash[crypto_shorthash_BYTES];
+    unsigned char admin_pass_hash[crypto_shorthash_BYTES];
 };
 
 /* Route handlers (ctx is the struct server). */
@@ -42,10 +44,12 @@ void admin_api_status(struct http_request *req, void *ctx);
 void admin_api_events(struct http_request *req, void *ctx);
 void admin_api_worker(struct http_request *req, void *ctx);
 
-/* Hashes a secret for server_secret_equal. */
-void server_secret_hash(const char *secret, unsigned char out[crypto_generichash_BYTES]);
+/* Hashes a secret for server_secret_equal, with srv's hash key. */
+void server_secret_hash(const struct server *srv, const char *secret,
+                        unsigned char out[crypto_shorthash_BYTES]);
 /* Constant-time check of a presented secret against a stored hash. */
-bool server_secret_equal(const char *presented, const unsigned char hash[crypto_generichash_BYTES]);
+bool server_secret_equal(const struct server *srv, const char *presented,
+                         const unsigned char hash[crypto_shorthash_BYTES]);
 
 /* The fleet's transition hook: records the event (and its notifications) in the store, then
  * hands the notifications to the outbox once they are committed. */
