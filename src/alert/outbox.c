@@ -155,7 +155,7 @@ static void outbox_attempt_done(const struct alert_outcome *outcome, void *ctx)
     msg->attempts++;
     switch (outcome->result) {
     case ALERT_SENT:
-        store_outbox_sent(ch->box->store, msg->id, clock_wall_ms());
+        store_outbox_sent(ch->box->store, msg->id, msg->attempts, clock_wall_ms());
         log_debug("%s: sent message %lld (attempt %d)", ch->type->name, (long long)msg->id,
                   msg->attempts);
         queue_pop(ch);

@@ -56,7 +56,8 @@ static const char SQL_APPEND_OUTBOX[] =
     "INSERT INTO outbox(event_id, channel, text, status, attempts, created_ms, next_attempt_ms)"
     " VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6)";
 static const char SQL_OUTBOX_SENT[] =
-    "UPDATE outbox SET status = 'sent', sent_ms = ?2, last_error = NULL WHERE id = ?1";
+    "UPDATE outbox SET status = 'sent', attempts = ?2, sent_ms = ?3, last_error = NULL"
+    " WHERE id = ?1";
 static const char SQL_OUTBOX_RETRY[] = "UPDATE outbox SET status = 'pending', attempts = ?2,"
                                        " next_attempt_ms = ?3, last_error = ?4 WHERE id = ?1";
 static const char SQL_OUTBOX_FAILED[] =
@@ -429,15 +430,11 @@ static int sqlite_outbox_update(void *handle, const struct outbox_update *u, cha
         return rc;
     /* Each statement uses the parameters it names; binding the others is harmless. */
     sqlite3_bind_int64(stmt, 1, u->id);
-    if (u->status == OUTBOX_SENT) {
-        sqlite3_bind_int64(stmt, 2, u->time_ms);
-    } else {
-        sqlite3_bind_int(stmt, 2, u->attempts);
-        if (u->status == OUTBOX_PENDING)
-            sqlite3_bind_int64(stmt, 3, u->time_ms);
-        if (u->error)
-            sqlite3_bind_text(stmt, 4, u->error, -1, SQLITE_STATIC);
-    }
+    sqlite3_bind_int(stmt, 2, u->attempts);
+    if (u->status != OUTBOX_FAILED)
+        sqlite3_bind_int64(stmt, 3, u->time_ms);
+    if (u->error)
+        sqlite3_bind_text(stmt, 4, u->error, -1, SQLITE_STATIC);
     return sqlite_step_done(db, stmt, "update outbox message", err, errlen);
 }
 

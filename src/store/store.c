@@ -871,9 +871,10 @@ static void store_outbox_update(struct store *s, const struct outbox_update *u)
     store_enqueue(s, job);
 }
 
-void store_outbox_sent(struct store *s, int64_t id, int64_t sent_ms)
+void store_outbox_sent(struct store *s, int64_t id, int attempts, int64_t sent_ms)
 {
-    struct outbox_update u = {.id = id, .status = OUTBOX_SENT, .time_ms = sent_ms};
+    struct outbox_update u = {
+        .id = id, .status = OUTBOX_SENT, .attempts = attempts, .time_ms = sent_ms};
     store_outbox_update(s, &u);
 }
 

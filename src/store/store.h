@@ -111,7 +111,7 @@ void store_append_event(struct store *store, const struct worker_record *worker,
                         size_t n_msgs, store_event_done_cb done, void *ctx);
 
 /* Outbox bookkeeping, fire and forget. */
-void store_outbox_sent(struct store *store, int64_t id, int64_t sent_ms);
+void store_outbox_sent(struct store *store, int64_t id, int attempts, int64_t sent_ms);
 void store_outbox_retry(struct store *store, int64_t id, int attempts, int64_t next_attempt_ms,
                         const char *error);
 /* The channel refused the message for good (e.g. bad chat id): kept, marked failed. */
