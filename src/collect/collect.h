@@ -10,7 +10,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 struct host_facts {
     char hostname[65];
@@ -29,26 +28,13 @@ struct collector {
 extern const struct collector collect_system; /* hostname, uptime_s */
 extern const struct collector collect_gpu;    /* gpus, gpu_source */
 
-/* The registration table, in run order. */
-static const struct collector *const collect_table[] = {&collect_system, &collect_gpu};
-
-#define COLLECT_COUNT (sizeof collect_table / sizeof collect_table[0])
+/* The registration table, in run order (collect.c), and its length. */
+extern const struct collector *const collect_table[];
+extern const size_t collect_count;
 
 /* Runs every collector over a zeroed out. A failing collector does not stop the others. Returns
  * 0, or -1 with the first error as "name: text" in err. */
-static inline int collect_all(struct host_facts *out, char *err, size_t errlen)
-{
-    int rc = 0;
-    *out = (struct host_facts){.gpu_source = "none"};
-    for (size_t i = 0; i < COLLECT_COUNT; i++) {
-        char e[192] = "";
-        if (collect_table[i]->collect(out, e, sizeof e) != 0 && rc == 0) {
-            snprintf(err, errlen, "%s: %s", collect_table[i]->name, e);
-            rc = -1;
-        }
-    }
-    return rc;
-}
+int collect_all(struct host_facts *out, char *err, size_t errlen);
 
 /* GPU count from `PATH -L` (lines that start with "GPU "), run without a shell, killed after
  * timeout_ms. A missing binary is 0 GPUs and not an error; a failing or hanging one is 0 GPUs and

@@ -126,9 +126,9 @@ static void test_collect_all_and_table(void **state)
     assert_int_equal(collect_all(&f, err, sizeof err), 0);
     assert_int_equal(f.gpus, 4);
     assert_true(f.hostname[0] != '\0');
-    assert_true(COLLECT_COUNT >= 2);
-    for (size_t i = 0; i < COLLECT_COUNT; i++)
-        for (size_t j = i + 1; j < COLLECT_COUNT; j++)
+    assert_true(collect_count >= 2);
+    for (size_t i = 0; i < collect_count; i++)
+        for (size_t j = i + 1; j < collect_count; j++)
             assert_string_not_equal(collect_table[i]->name, collect_table[j]->name);
 }
 
