@@ -66,44 +66,54 @@ static void on_event_committed(int status, const struct event_record *ev,
         outbox_enqueue(srv->outbox, msgs, n_msgs);
 }
 
+/* Fills msgs with one notification per configured channel (text is borrowed); returns how
+ * many. A worker seen for the first time is news for the event log, not for a person at night. */
+static size_t compose_messages(struct server *srv, const struct worker_record *w,
+                               enum event_kind kind, enum worker_state prev_state,
+                               int64_t prev_since_ms, char *text, size_t textlen,
+                               struct outbox_record msgs[MAX_CHANNELS])
+{
+    bool notify = kind == EVENT_DOWN || prev_state == WORKER_DOWN;
+    const char *channels[MAX_CHANNELS];
+    size_t n = notify && srv->outbox ? outbox_channel_names(srv->outbox, channels, MAX_CHANNELS)
+                                     : 0;
+    if (n == 0)
+        return 0;
+    if (kind == EVENT_DOWN)
+        alert_format_down(w, w->state_since_ms, srv->cfg.fail_timeout_ms, text, textlen);
+    else
+        alert_format_up(w, w->state_since_ms, prev_since_ms, text, textlen);
+    for (size_t i = 0; i < n; i++) {
+        msgs[i] = (struct outbox_record){.text = text, .created_ms = w->state_since_ms};
+        snprintf(msgs[i].channel, sizeof msgs[i].channel, "%s", channels[i]);
+    }
+    return n;
+}
+
 void events_on_transition(const struct worker_record *w, enum event_kind kind,
                           enum worker_state prev_state, int64_t prev_since_ms, void *ctx)
 {
     struct server *srv = ctx;
-    struct event_record ev = {.time_ms = w->state_since_ms, .kind = kind};
-    snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
-    char *details = details_json(w, kind, prev_state, prev_since_ms);
-    ev.details_json = details;
-
-    /* A worker seen for the first time is news for the event log, not for a person at night. */
-    bool notify = kind == EVENT_DOWN || prev_state == WORKER_DOWN;
-    char text[MESSAGE_MAX];
-    if (kind == EVENT_DOWN)
-        alert_format_down(w, w->state_since_ms, srv->cfg.fail_timeout_ms, text, sizeof text);
-    else
-        alert_format_up(w, w->state_since_ms, prev_since_ms, text, sizeof text);
-
-    const char *channels[MAX_CHANNELS];
-    size_t n_channels = notify && srv->outbox
-                            ? outbox_channel_names(srv->outbox, channels, MAX_CHANNELS)
-                            : 0;
-    struct outbox_record msgs[MAX_CHANNELS];
-    for (size_t i = 0; i < n_channels; i++) {
-        msgs[i] = (struct outbox_record){.text = text, .created_ms = ev.time_ms};
-        snprintf(msgs[i].channel, sizeof msgs[i].channel, "%s", channels[i]);
-    }
+    /* The heartbeat that caused this change, if one did, is answered when the event is stored. */
+    struct http_request *heartbeat = srv->heartbeat_in_progress;
+    srv->heartbeat_in_progress = NULL;
     struct pending_event *pe = malloc(sizeof *pe);
-    if (!pe) {
-        free(details);
+    char *details = pe ? details_json(w, kind, prev_state, prev_since_ms) : NULL;
+    if (!details) {
+        free(pe);
         log_error("server: out of memory recording %s for %s", event_kind_name(kind), w->name);
+        answer_heartbeat(heartbeat, -1);
         return;
     }
-    pe->srv = srv;
-    pe->heartbeat = srv->heartbeat_in_progress;
-    if (pe->heartbeat) {
-        srv->heartbeat_in_progress = NULL;
-        http_suspend(pe->heartbeat);
-    }
-    store_append_event(srv->store, w, &ev, msgs, n_channels, on_event_committed, pe);
+    struct event_record ev = {.time_ms = w->state_since_ms, .kind = kind, .details_json = details};
+    snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
+    char text[MESSAGE_MAX];
+    struct outbox_record msgs[MAX_CHANNELS];
+    size_t n_msgs = compose_messages(srv, w, kind, prev_state, prev_since_ms, text, sizeof text,
+                                     msgs);
+    *pe = (struct pending_event){.srv = srv, .heartbeat = heartbeat};
+    if (heartbeat)
+        http_suspend(heartbeat);
+    store_append_event(srv->store, w, &ev, msgs, n_msgs, on_event_committed, pe);
     free(details);
 }

@@ -38,7 +38,8 @@ void ingest_heartbeat(struct http_request *req, void *ctx)
     srv->heartbeat_in_progress = req;
     int rc = fleet_heartbeat(srv->fleet, &hb, http_client_ip(req), clock_mono_ms(),
                              clock_wall_ms());
-    bool waits_for_commit = srv->heartbeat_in_progress == NULL; /* taken by events.c */
+    /* events.c takes the request when the heartbeat changed state, and answers it itself. */
+    bool waits_for_commit = srv->heartbeat_in_progress == NULL;
     srv->heartbeat_in_progress = NULL;
     if (rc != 0)
         http_respond_error(req, 503, "server out of memory", NULL);
