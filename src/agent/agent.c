@@ -15,6 +15,7 @@
 #include "base/cli.h"
 #include "base/config.h"
 #include "base/httpc.h"
+#include "base/label.h"
 #include "base/log.h"
 #include "collect/collect.h"
 
@@ -234,18 +235,6 @@ static void agent_on_signal(uv_signal_t *s, int signum)
     agent_stop(s->data);
 }
 
-/* NAME: 1-64 letters, digits or ._-:()@+ (the same rule as SITE). */
-static bool agent_valid_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > 64)
-        return false;
-    for (const char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("._-:()@+", *p))
-            return false;
-    return true;
-}
-
 /* Fills name, URLs, auth header and timeout from the settings. Returns 0, or 2 after printing a
  * usage error. */
 static int agent_configure(struct agent *a, const struct config *cfg, const char *name)
@@ -256,8 +245,8 @@ static int agent_configure(struct agent *a, const struct config *cfg, const char
         collect_system.collect(&sys, err, sizeof err);
         name = sys.hostname;
     }
-    if (!agent_valid_name(name)) {
-        snprintf(err, sizeof err, "NAME: expected 1-64 letters, digits or ._-:()@+, got \"%.100s\"",
+    if (!label_valid(name)) {
+        snprintf(err, sizeof err, "NAME: expected " LABEL_RULE ", got \"%.100s\"",
                  name);
         return cli_fail(&agent_spec, err);
     }

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "base/label.h"
+
 enum option_type {
     OPT_TEXT,    /* any text up to 4096 bytes */
     OPT_SECONDS, /* positive number of seconds, fractions allowed, stored as ms */
@@ -82,11 +84,6 @@ static const struct option *option_find(const char *name)
     return NULL;
 }
 
-static bool is_label_char(char c)
-{
-    return isalnum((unsigned char)c) || strchr("._-:()@+", c);
-}
-
 static bool valid_host(const char *v)
 {
     if (strlen(v) > 253)
@@ -112,17 +109,6 @@ static bool valid_chat(const char *v)
         return false;
     for (; *p; p++)
         if (!isdigit((unsigned char)*p))
-            return false;
-    return true;
-}
-
-static bool valid_label(const char *v)
-{
-    size_t n = strlen(v);
-    if (n == 0 || n > 64)
-        return false;
-    for (; *v; v++)
-        if (!is_label_char(*v))
             return false;
     return true;
 }
@@ -161,7 +147,7 @@ static const char *expected_text(enum option_type type)
     case OPT_URL: return "an http:// or https:// URL";
     case OPT_LEVEL: return "one of debug, info, warn, error";
     case OPT_CHAT: return "a numeric chat id (e.g. -123456789) or @channel";
-    case OPT_LABEL: return "1-64 letters, digits or ._-:()@+";
+    case OPT_LABEL: return LABEL_RULE;
     }
     return "a valid value";
 }
@@ -178,7 +164,7 @@ static bool valid_for(enum option_type type, const char *v)
         return !strcmp(v, "debug") || !strcmp(v, "info") || !strcmp(v, "warn") ||
                !strcmp(v, "error");
     case OPT_CHAT: return valid_chat(v);
-    case OPT_LABEL: return valid_label(v);
+    case OPT_LABEL: return label_valid(v);
     case OPT_SECONDS:
     case OPT_PORT: return true;
     }

@@ -14,19 +14,10 @@
 #define JSMN_STATIC
 #include <jsmn.h>
 
+#include "base/label.h"
+
 #define GPUS_MAX 4096
 #define TOKENS_MAX 512
-
-bool heartbeat_name_valid(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > WORKER_NAME_MAX)
-        return false;
-    for (const char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("._-:()@+", *p))
-            return false;
-    return true;
-}
 
 /* One member being decoded: the body, its value token, and where errors go. */
 struct member {
@@ -68,7 +59,7 @@ static int take_string(const struct member *m, char *dst, size_t cap, bool label
     }
     memcpy(dst, s, n);
     dst[n] = '\0';
-    if (label && n > 0 && !heartbeat_name_valid(dst)) {
+    if (label && n > 0 && !label_valid(dst)) {
         snprintf(what, sizeof what, "expected letters, digits or ._-:()@+, got \"%.40s\"", dst);
         dst[0] = '\0';
         return bad(m, what);
@@ -257,7 +248,7 @@ int heartbeat_parse(const char *body, size_t len, struct heartbeat *out, const c
     }
     if (!out->name[0]) {
         *field = "name";
-        snprintf(err, errlen, seen[0] ? "name: expected 1-64 letters, digits or ._-:()@+, got \"\""
+        snprintf(err, errlen, seen[0] ? "name: expected " LABEL_RULE ", got \"\""
                                       : "name: required");
         return -1;
     }

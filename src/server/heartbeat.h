@@ -17,9 +17,6 @@ struct heartbeat {
     int64_t uptime_s;
 };
 
-/* True when name is 1-64 letters, digits or ._-:()@+ (the same rule for agents and sites). */
-bool heartbeat_name_valid(const char *name);
-
 /* Parses a JSON object {"name": str, "gpus": int, "version": str, "uptime_s": number,
  * "site": str}; only name is required, unknown members are ignored. Returns 0, or -1 with a
  * message in err and the offending member's name in *field (NULL when the body as a whole is

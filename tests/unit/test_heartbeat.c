@@ -6,6 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/label.h"
 #include "server/heartbeat.h"
 
 static void test_full_body(void **state)
@@ -101,10 +102,10 @@ static void test_bad_bodies(void **state)
 
 static void test_name_rule(void **state)
 {
-    assert_true(heartbeat_name_valid("gpu-node.01_a:b(4)@x+y"));
-    assert_false(heartbeat_name_valid(""));
-    assert_false(heartbeat_name_valid("<script>"));
-    assert_false(heartbeat_name_valid("tab\there"));
+    assert_true(label_valid("gpu-node.01_a:b(4)@x+y"));
+    assert_false(label_valid(""));
+    assert_false(label_valid("<script>"));
+    assert_false(label_valid("tab\there"));
 }
 
 int main(void)
