@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+
 #define GPU_SMI_TIMEOUT_MS 10000
 #define GPU_SMI_OUTPUT_CAP 65536
 
@@ -53,13 +55,6 @@ static int gpu_count_nvml(const char *lib, int *gpus)
     }
     dlclose(h);
     return rc;
-}
-
-static int64_t gpu_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Starts `path -L` in its own process group, stdout into a pipe, stdin and stderr on /dev/null,
@@ -105,7 +100,7 @@ static int gpu_smi_read(int fd, int64_t deadline_ms, char *buf, size_t cap, size
     char scratch[4096];
     *len = 0;
     for (;;) {
-        int64_t left = deadline_ms - gpu_now_ms();
+        int64_t left = deadline_ms - clock_mono_ms();
         if (left <= 0)
             return -1;
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -161,7 +156,7 @@ int collect_gpu_count_smi(const char *path, int timeout_ms, int *gpus, char *err
     char *out = malloc(GPU_SMI_OUTPUT_CAP);
     size_t len = 0;
     int read_rc =
-        out ? gpu_smi_read(fd, gpu_now_ms() + timeout_ms, out, GPU_SMI_OUTPUT_CAP, &len) : -1;
+        out ? gpu_smi_read(fd, clock_mono_ms() + timeout_ms, out, GPU_SMI_OUTPUT_CAP, &len) : -1;
     close(fd);
     if (read_rc != 0)
         kill(-pid, SIGKILL); /* the whole group: a wrapper script's children too */
