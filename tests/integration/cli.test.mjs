@@ -117,3 +117,42 @@ scenario('.env in the working directory is read, and the environment overrides i
   assert.equal((await heartbeat(s2, hb('dotenv-b'), { key: 'from-env' })).status, 204);
   assert.equal((await heartbeat(s2, hb('dotenv-b'), { key: 'from-dotenv' })).status, 401);
 });
+
+scenario('--config FILE is read, and the environment overrides it', async (ctx) => {
+  const dir = ctx.tmpdir();
+  const yaml = path.join(dir, 'faultline.yaml');
+  fs.writeFileSync(yaml, '# settings\napi_key: from-yaml\nfail_timeout: 30\nadmin_pass: ~\n');
+  // 1. API_KEY only in the file: the server takes it. ADMIN_PASS: ~ leaves admin off.
+  const s1 = await ctx.server({ cwd: dir, args: ['--config', yaml], env: { API_KEY: null, ADMIN_PASS: null, FAIL_TIMEOUT: null } });
+  assert.equal((await heartbeat(s1, hb('yaml-a'), { key: 'from-yaml' })).status, 204);
+  assert.equal((await heartbeat(s1, hb('yaml-a'), { key: 'other' })).status, 401);
+  assert.match(s1.stderr, /FAIL_TIMEOUT 30\.0s/);
+  await s1.stop();
+  // 2. API_KEY in both: the environment wins over the file.
+  const s2 = await ctx.server({ cwd: dir, args: ['--config', yaml], env: { API_KEY: 'from-env' } });
+  assert.equal((await heartbeat(s2, hb('yaml-b'), { key: 'from-env' })).status, 204);
+  assert.equal((await heartbeat(s2, hb('yaml-b'), { key: 'from-yaml' })).status, 401);
+});
+
+scenario('an unknown key in the --config file exits 2 naming the key and the line', async (ctx) => {
+  const dir = ctx.tmpdir();
+  const yaml = path.join(dir, 'faultline.yaml');
+  fs.writeFileSync(yaml, 'api_key: k\nfail_timout: 30\n');
+  const r = await ctx.run(['server', '--config', yaml], { cwd: dir, timeoutMs: 5000 });
+  assert.equal(r.timedOut, false, `server kept running; stderr:\n${r.stderr}`);
+  assert.equal(r.code, 2, `exit status; stderr:\n${r.stderr}`);
+  assert.match(r.stderr, /line 2: fail_timout: not a faultline setting/);
+});
+
+scenario('a second server on the same DATA_DIR refuses to start and the first keeps serving', async (ctx) => {
+  const first = await ctx.server();
+  const port = await freePort();
+  const r = await ctx.run(['server'], {
+    env: { API_KEY: 'k', LISTEN_ADDR: '127.0.0.1', SERVER_PORT: String(port), DATA_DIR: first.dataDir },
+    timeoutMs: 5000,
+  });
+  assert.equal(r.timedOut, false, `second server kept running; stderr:\n${r.stderr}`);
+  assert.equal(r.code, 1, `exit status; stderr:\n${r.stderr}`);
+  assert.match(r.stderr, /is in use by another faultline server/);
+  assert.equal((await heartbeat(first, hb('still-served'))).status, 204);
+});

@@ -230,7 +230,7 @@ function randomToken(prefix) {
  * FAIL_TIMEOUT 1.5, DATA_DIR in the server's own temp dir, Telegram pointed at a closed local port.
  * env values of null remove a setting (e.g. {ADMIN_PASS: null} for admin disabled).
  */
-export async function startServer({ env = {}, port, dataDir, cwd, readyTimeoutMs = 15000 } = {}) {
+export async function startServer({ env = {}, args = [], port, dataDir, cwd, readyTimeoutMs = 15000 } = {}) {
   port = port ?? (await freePort());
   cwd = cwd ?? makeTempDir('faultline-srv-');
   dataDir = dataDir ?? path.join(cwd, 'data');
@@ -247,7 +247,7 @@ export async function startServer({ env = {}, port, dataDir, cwd, readyTimeoutMs
     ...env,
   };
   for (const k of Object.keys(fullEnv)) if (fullEnv[k] === null || fullEnv[k] === undefined) delete fullEnv[k];
-  const h = spawnFaultline(['server'], { env: fullEnv, cwd, label: 'faultline server' });
+  const h = spawnFaultline(['server', ...args], { env: fullEnv, cwd, label: 'faultline server' });
   const url = `http://127.0.0.1:${port}`;
   Object.assign(h, {
     port,
@@ -260,7 +260,7 @@ export async function startServer({ env = {}, port, dataDir, cwd, readyTimeoutMs
     failTimeoutMs: Number(fullEnv.FAIL_TIMEOUT) * 1000,
   });
   h.restart = (opts = {}) =>
-    startServer({ env: { ...fullEnv, ...(opts.env ?? {}) }, port, dataDir, cwd, readyTimeoutMs: opts.readyTimeoutMs ?? readyTimeoutMs });
+    startServer({ env: { ...fullEnv, ...(opts.env ?? {}) }, args, port, dataDir, cwd, readyTimeoutMs: opts.readyTimeoutMs ?? readyTimeoutMs });
 
   const deadline = Date.now() + readyTimeoutMs;
   let ready = false;
