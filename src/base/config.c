@@ -24,6 +24,8 @@ enum option_type {
     OPT_LEVEL,   /* log level */
     OPT_CHAT,    /* Telegram chat id: integer or @channel */
     OPT_LABEL,   /* letters, digits and ._-:()@+ up to 64 bytes */
+    OPT_COUNT,   /* whole number from 1 to 1000000 */
+    OPT_TARGETS, /* comma-separated host[:port] list, "gateway" allowed; "none" = empty */
 };
 
 struct option {
@@ -53,6 +55,31 @@ static const struct option options[] = {
     {"LISTEN_ADDR", OPT_IP, FIELD(listen_addr), "0.0.0.0", "server: address to listen on"},
     {"LOG_LEVEL", OPT_LEVEL, FIELD(log_level), "info", "debug, info, warn or error"},
     {"SITE", OPT_LABEL, FIELD(site), NULL, "agent: site tag sent with heartbeats"},
+    {"RCA_WINDOW", OPT_SECONDS, FIELD(rca_window_ms), "60",
+     "server: seconds during which DOWNs join the same incident"},
+    {"RCA_THRESHOLD", OPT_COUNT, FIELD(rca_threshold), "5",
+     "server: workers down together that make a network or widespread incident"},
+    {"RCA_HOLD", OPT_SECONDS, FIELD(rca_hold_ms), NULL,
+     "server: seconds a new incident waits for more DOWNs before its first message "
+     "(default PING_INTERVAL)"},
+    {"RCA_CANARIES", OPT_TARGETS, FIELD(rca_canaries), "gateway,1.1.1.1",
+     "server: hosts it probes (ICMP and TCP) to tell its own outage from the fleet's; none = off"},
+    {"RCA_CANARY_INTERVAL", OPT_SECONDS, FIELD(rca_canary_interval_ms), "10",
+     "server: seconds between canary probes"},
+    {"DIAG_INTERVAL", OPT_SECONDS, FIELD(diag_interval_ms), "60",
+     "agent: least seconds between diagnostics while heartbeats keep failing"},
+    {"DIAG_TARGETS", OPT_TARGETS, FIELD(diag_targets), "8.8.8.8,1.1.1.1",
+     "agent: external hosts probed to tell a local outage from the path to the server"},
+    {"DIAG_GATEWAY", OPT_HOST, FIELD(diag_gateway), NULL,
+     "agent: gateway to probe (default: the routing table's default gateway)"},
+    {"DIAG_PING_COUNT", OPT_COUNT, FIELD(diag_ping_count), "10",
+     "agent: ICMP probes sent to the server per diagnosis"},
+    {"DIAG_MTR_ROUNDS", OPT_COUNT, FIELD(diag_mtr_rounds), "5",
+     "agent: rounds of the MTR-style path probe"},
+    {"DIAG_MTR_MAX_HOPS", OPT_COUNT, FIELD(diag_mtr_max_hops), "30",
+     "agent: most hops the path probe follows"},
+    {"LOG_MAX_MB", OPT_COUNT, FIELD(log_max_mb), "50",
+     "agent: megabytes its logs/ directory may use, rotated beyond"},
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])
@@ -148,6 +175,9 @@ static const char *expected_text(enum option_type type)
     case OPT_LEVEL: return "one of debug, info, warn, error";
     case OPT_CHAT: return "a numeric chat id (e.g. -123456789) or @channel";
     case OPT_LABEL: return LABEL_RULE;
+    case OPT_COUNT: return "a whole number from 1 to 1000000";
+    case OPT_TARGETS:
+        return "a comma-separated list of host or host:port (\"gateway\" allowed), or none";
     }
     return "a valid value";
 }
@@ -165,10 +195,95 @@ static bool valid_for(enum option_type type, const char *v)
                !strcmp(v, "error");
     case OPT_CHAT: return valid_chat(v);
     case OPT_LABEL: return label_valid(v);
+    case OPT_TARGETS: return config_split_targets(v, NULL, 64, NULL, 0) >= 0;
     case OPT_SECONDS:
+    case OPT_COUNT:
     case OPT_PORT: return true;
     }
     return false;
+}
+
+/* Strips surrounding whitespace in place and returns the start. */
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static int parse_count(const char *v, int *count)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end != '\0' || n < 1 || n > 1000000)
+        return -1;
+    *count = (int)n;
+    return 0;
+}
+
+/* One "host", "host:port", "[v6]:port" or bare IPv6 entry, already trimmed. */
+static int parse_target(const char *entry, struct config_target *t)
+{
+    char host[256];
+    int port = 0;
+    const char *colon = strrchr(entry, ':');
+    if (entry[0] == '[') {
+        const char *close = strchr(entry, ']');
+        if (!close || (size_t)(close - entry - 1) >= sizeof host)
+            return -1;
+        snprintf(host, sizeof host, "%.*s", (int)(close - entry - 1), entry + 1);
+        if (close[1] == ':' ? parse_port(close + 2, &port) != 0 : close[1] != '\0')
+            return -1;
+        if (!valid_ip(host))
+            return -1;
+    } else if (colon && strchr(entry, ':') == colon) {
+        if ((size_t)(colon - entry) >= sizeof host || parse_port(colon + 1, &port) != 0)
+            return -1;
+        snprintf(host, sizeof host, "%.*s", (int)(colon - entry), entry);
+    } else {
+        if (strlen(entry) >= sizeof host)
+            return -1;
+        snprintf(host, sizeof host, "%s", entry);
+    }
+    if (!host[0] || !valid_host(host) || (strchr(host, ':') && !valid_ip(host)))
+        return -1;
+    if (t) {
+        *t = (struct config_target){.port = port};
+        snprintf(t->host, sizeof t->host, "%s", host);
+    }
+    return 0;
+}
+
+int config_split_targets(const char *list, struct config_target *out, int max, char *err,
+                         size_t errlen)
+{
+    if (!list || !strcmp(list, "none"))
+        return 0;
+    char *copy = strdup(list);
+    if (!copy)
+        return err ? fail(err, errlen, "out of memory") : -1;
+    int n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *entry = trim(tok);
+        if (!*entry)
+            continue;
+        if (n >= max || parse_target(entry, out ? &out[n] : NULL) != 0) {
+            if (err && n >= max)
+                fail(err, errlen, "more than %d targets", max);
+            else if (err)
+                fail(err, errlen, "bad target \"%.80s\"", entry);
+            free(copy);
+            return -1;
+        }
+        n++;
+    }
+    free(copy);
+    return n;
 }
 
 static int option_store(struct config *cfg, const struct option *opt, const char *value)
@@ -178,6 +293,8 @@ static int option_store(struct config *cfg, const struct option *opt, const char
         return parse_seconds(value, (int64_t *)(void *)field);
     if (opt->type == OPT_PORT)
         return parse_port(value, (int *)(void *)field);
+    if (opt->type == OPT_COUNT)
+        return parse_count(value, (int *)(void *)field);
     if (!valid_for(opt->type, value))
         return -1;
     char *copy = strdup(value);
@@ -226,22 +343,12 @@ void config_free(struct config *cfg)
 {
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         enum option_type t = options[i].type;
-        if (t != OPT_SECONDS && t != OPT_PORT)
+        if (t != OPT_SECONDS && t != OPT_PORT && t != OPT_COUNT)
             free(*(char **)(void *)((char *)cfg + options[i].offset));
     }
     memset(cfg, 0, sizeof *cfg);
 }
 
-/* Strips surrounding whitespace in place and returns the start. */
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && isspace((unsigned char)end[-1]))
-        *--end = '\0';
-    return s;
-}
 
 /* Turns the text after '=' into the value: quoted values keep everything inside the quotes,
  * unquoted ones lose a trailing " # comment". */

@@ -28,7 +28,34 @@ struct config {
     char *listen_addr;
     char *log_level;
     char *site;
+    /* Root-cause analysis (server). */
+    int64_t rca_window_ms;
+    int rca_threshold;
+    int64_t rca_hold_ms;        /* 0: the same as PING_INTERVAL */
+    char *rca_canaries;         /* target list (see config_split_targets); "" = none */
+    int64_t rca_canary_interval_ms;
+    /* Diagnostics (agent). */
+    int64_t diag_interval_ms;
+    char *diag_targets;         /* target list */
+    char *diag_gateway;         /* NULL: the default gateway from the routing table */
+    int diag_ping_count;
+    int diag_mtr_rounds;
+    int diag_mtr_max_hops;
+    int log_max_mb;
 };
+
+/* One entry of a target list such as "gateway, 1.1.1.1, example.net:8443, [2001:db8::1]:53":
+ * a host (name, IPv4, IPv6 literal without brackets, or the word "gateway") and a port (0 when
+ * the entry names none). */
+struct config_target {
+    char host[256];
+    int port;
+};
+
+/* Splits a target list (already validated by config_set) into at most max entries; returns how
+ * many, or -1 with err set when the text is not a valid list. "none" and "" give 0. */
+int config_split_targets(const char *list, struct config_target *out, int max, char *err,
+                         size_t errlen);
 
 /* Where settings come from. Any member may be NULL. env_file defaults to nothing: callers pass
  * ".env" to read the working directory's file. flags are "--name=value" or "--name value"
