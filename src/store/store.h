@@ -122,4 +122,91 @@ typedef void (*store_events_cb)(int status, const struct event_record *evs, size
 void store_query_events(struct store *store, const struct event_query *q, store_events_cb done,
                         void *ctx);
 
+/* ---- incidents (root-cause analysis) --------------------------------------------------------
+ * An incident is a group of workers that went DOWN within RCA_WINDOW, with its classification.
+ * Ids are assigned by the server's loop (store_max_incident_id at start, then +1), so a save is
+ * an upsert by id and the loop never waits for an id. */
+#define INCIDENT_CLASS_MAX 16
+
+struct incident_record {
+    int64_t id;
+    char classification[INCIDENT_CLASS_MAX]; /* "individual", "network", "widespread", "server" */
+    const char *scope_json;    /* JSON object (text); NULL = "{}" */
+    const char *workers_json;  /* JSON array (text); NULL = "[]" */
+    const char *evidence_json; /* JSON object (text); NULL = "{}" */
+    int64_t opened_ms;         /* wall clock, UTC ms */
+    int64_t updated_ms;
+    int64_t closed_ms;         /* 0 while open */
+};
+
+struct incident_query {
+    int limit;        /* 1..1000 */
+    int open_only;    /* nonzero: closed_ms == 0 only */
+    int64_t since_ms; /* opened or updated at or after; 0 = no bound */
+    int64_t id;       /* nonzero: that incident only */
+};
+
+/* Largest incident id stored (0 if none). Synchronous, for start-up. */
+int store_max_incident_id(struct store *store, int64_t *out, char *err, size_t errlen);
+/* Open incidents, oldest first. Synchronous, for start-up. */
+int store_load_open_incidents(struct store *store,
+                              void (*cb)(const struct incident_record *rec, void *ctx), void *ctx,
+                              char *err, size_t errlen);
+
+/* Upserts the incident (by id) and appends its outbox messages, in one transaction; done (may
+ * be NULL) runs on the loop thread with the committed message ids, like store_append_event.
+ * Nothing is dropped: transient errors are retried. */
+typedef void (*store_incident_done_cb)(int status, const struct incident_record *inc,
+                                       const struct outbox_record *msgs, size_t n_msgs,
+                                       void *ctx);
+void store_save_incident(struct store *store, const struct incident_record *inc,
+                         const struct outbox_record *msgs, size_t n_msgs,
+                         store_incident_done_cb done, void *ctx);
+
+/* Incidents matching q, newest (highest id) first. */
+typedef void (*store_incidents_cb)(int status, const struct incident_record *incs, size_t n,
+                                   void *ctx);
+void store_query_incidents(struct store *store, const struct incident_query *q,
+                           store_incidents_cb done, void *ctx);
+
+/* Outbox messages that need no event or incident row (e.g. a backlog follow-up). */
+void store_append_messages(struct store *store, const struct outbox_record *msgs, size_t n_msgs,
+                           store_event_done_cb done, void *ctx);
+
+/* ---- agent diagnostics (backlog uploads) -----------------------------------------------------
+ * Records an agent logged (a heartbeat attempt or a diagnosis), as uploaded. (worker, record_id)
+ * is unique: storing a record again stores nothing, so a retried upload is harmless. */
+#define DIAG_KIND_MAX 16
+#define DIAG_RECORD_ID_MAX 64
+
+struct diag_record {
+    int64_t id; /* assigned by the store */
+    char worker[WORKER_NAME_MAX + 1];
+    char record_id[DIAG_RECORD_ID_MAX + 1]; /* the agent's id for it */
+    char kind[DIAG_KIND_MAX];               /* "metric" or "diagnostic" */
+    int64_t time_ms;                        /* when the agent recorded it */
+    int64_t received_ms;                    /* when the server stored it */
+    const char *body_json;                  /* the record as uploaded (a JSON object, text) */
+};
+
+struct diag_query {
+    int limit;          /* 1..1000 */
+    const char *worker; /* NULL = all */
+    const char *kind;   /* NULL = all */
+    int64_t since_ms;   /* time_ms at or after; 0 = no bound */
+    int64_t until_ms;   /* time_ms at or before; 0 = no bound */
+    int with_mtr;       /* nonzero: only diagnostics whose body has an "mtr" object */
+    int oldest_first;   /* nonzero: ascending time; else newest first */
+};
+
+/* Stores the records in one transaction; done gets how many were new and how many were
+ * already stored. status < 0: nothing was stored (the store is closing). */
+typedef void (*store_backlog_done_cb)(int status, size_t stored, size_t duplicates, void *ctx);
+void store_append_diagnostics(struct store *store, const struct diag_record *recs, size_t n,
+                              store_backlog_done_cb done, void *ctx);
+
+typedef void (*store_diags_cb)(int status, const struct diag_record *recs, size_t n, void *ctx);
+void store_query_diagnostics(struct store *store, const struct diag_query *q, store_diags_cb done,
+                             void *ctx);
+
 #endif

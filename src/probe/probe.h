@@ -1,0 +1,103 @@
+/* probe.h — network probes shared by the agent and the server: ICMP echo (ping), an MTR-style
+ * path probe (trace), TCP connect, DNS resolution time, and the default gateway.
+ *
+ * Every probe is a blocking call with its own deadline, meant to run on a worker thread
+ * (uv_queue_work), never on a loop thread. Each fills a result struct (no allocation the caller
+ * must free) and returns 0 when the probe ran (even if the target did not answer), or -1 when
+ * it could not run at all (bad target, no socket allowed), with the reason in result.error.
+ *
+ * ICMP needs a socket that can send echo requests. Three methods, tried in this order, each a
+ * row of a table of functions in icmp.c (struct icmp_method):
+ *   raw            SOCK_RAW/IPPROTO_ICMP(V6): root or CAP_NET_RAW
+ *   icmp-datagram  SOCK_DGRAM/IPPROTO_ICMP(V6): unprivileged where net.ipv4.ping_group_range
+ *                  includes the process's group
+ *   udp-recverr    UDP datagrams with a TTL, answers read from the error queue (IP_RECVERR):
+ *                  works for any user; "echo" is then a UDP probe to a high port, answered by
+ *                  ICMP port unreachable from the target
+ * FAULTLINE_ICMP_METHOD=raw|icmp-datagram|udp-recverr forces one (tests use it to cover all
+ * three). Results say which method ran. A probe knows nothing of agents, checks or alerts. */
+#ifndef FAULTLINE_PROBE_H
+#define FAULTLINE_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PROBE_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
+#define PROBE_HOST_MAX 256
+#define PROBE_ERROR_MAX 160
+#define TRACE_MAX_HOPS 64
+
+enum probe_method { PROBE_METHOD_NONE = 0, PROBE_METHOD_RAW, PROBE_METHOD_DGRAM, PROBE_METHOD_UDP };
+
+/* "raw", "icmp-datagram", "udp-recverr", or "none". */
+const char *probe_method_name(enum probe_method method);
+
+/* Echo requests to one host. */
+struct ping_result {
+    char target[PROBE_HOST_MAX]; /* as asked */
+    char addr[PROBE_ADDR_MAX];   /* the address probed (after resolving target) */
+    enum probe_method method;
+    int sent, received;
+    double loss_pct;                      /* 0..100 */
+    double rtt_min_ms, rtt_avg_ms, rtt_max_ms; /* over the answers; 0 when none */
+    char error[PROBE_ERROR_MAX];          /* "" when the probe ran */
+};
+
+/* Sends count echo requests interval_ms apart and waits at most timeout_ms for each answer. */
+int probe_ping(const char *target, int count, int interval_ms, int timeout_ms,
+               struct ping_result *out);
+
+/* One TTL of a path probe. addr is "" when no router answered at this TTL in any round. */
+struct trace_hop {
+    int ttl;
+    char addr[PROBE_ADDR_MAX];
+    int sent, received;
+    double loss_pct;
+    double best_ms, avg_ms, worst_ms;
+};
+
+/* An MTR-style path: for each TTL from 1 up to max_hops (stopping after the target answers),
+ * rounds probes; hops[] in TTL order. */
+struct trace_result {
+    char target[PROBE_HOST_MAX];
+    char addr[PROBE_ADDR_MAX];
+    enum probe_method method;
+    int rounds;
+    bool reached; /* the target itself answered */
+    int n_hops;
+    struct trace_hop hops[TRACE_MAX_HOPS];
+    char error[PROBE_ERROR_MAX];
+};
+
+/* timeout_ms bounds the wait for each round's answers. */
+int probe_trace(const char *target, int max_hops, int rounds, int timeout_ms,
+                struct trace_result *out);
+
+/* A TCP connect. A refusal (RST) proves the host is reachable: reachable is true, ok false. */
+struct tcp_result {
+    char addr[PROBE_ADDR_MAX];
+    int port;
+    bool ok;        /* the connection was accepted */
+    bool reachable; /* accepted or refused */
+    double connect_ms;
+    char error[PROBE_ERROR_MAX];
+};
+
+int probe_tcp(const char *host, int port, int timeout_ms, struct tcp_result *out);
+
+/* Resolution of a name (A/AAAA) through the system's resolvers (c-ares, /etc/resolv.conf). */
+struct dns_result {
+    char name[PROBE_HOST_MAX];
+    bool ok;
+    double ms;
+    char addr[PROBE_ADDR_MAX]; /* first address found */
+    char error[PROBE_ERROR_MAX];
+};
+
+int probe_dns(const char *name, int timeout_ms, struct dns_result *out);
+
+/* The IPv4 default gateway from /proc/net/route (FAULTLINE_PROC_NET_ROUTE overrides the path,
+ * for tests). Returns 0, or -1 when there is no default route. */
+int probe_default_gateway(char *addr, size_t len);
+
+#endif
