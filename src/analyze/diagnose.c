@@ -1,0 +1,615 @@
+/* diagnose.c — one worker's outage read from its own metric and diagnostic records: counts,
+ * the common path fault, the verdict, and the texts a person reads; see diagnose.h. */
+#include "analyze/diagnose.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+
+const char *diagnosis_verdict_id(enum diagnosis_verdict v)
+{
+    static const char *const ids[] = {"unknown", "local_network", "upstream", "server_path",
+                                      "server_side"};
+    return (unsigned)v < sizeof ids / sizeof ids[0] ? ids[v] : "unknown";
+}
+
+const char *diagnosis_verdict_text(enum diagnosis_verdict v)
+{
+    static const char *const texts[] = {"unknown", "local network", "upstream ISP",
+                                        "path to server", "server side"};
+    return (unsigned)v < sizeof texts / sizeof texts[0] ? texts[v] : "unknown";
+}
+
+void diagnosis_format_duration(int64_t ms, char *buf, size_t len)
+{
+    int64_t s = ms < 0 ? 0 : (ms + 500) / 1000;
+    if (s < 60)
+        snprintf(buf, len, "%llds", (long long)s);
+    else if (s < 600 && s % 60)
+        snprintf(buf, len, "%lldm %llds", (long long)(s / 60), (long long)(s % 60));
+    else if (s < 3600)
+        snprintf(buf, len, "%lldm", (long long)(s / 60));
+    else if (s < 86400 && (s % 3600) / 60)
+        snprintf(buf, len, "%lldh %lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    else if (s < 86400)
+        snprintf(buf, len, "%lldh", (long long)(s / 3600));
+    else
+        snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+}
+
+/* ---- reading records ---------------------------------------------------------------------- */
+
+enum record_kind { RECORD_OTHER, RECORD_METRIC, RECORD_DIAGNOSTIC };
+
+struct timed_record {
+    int64_t time_ms;
+    size_t index; /* keeps the given order among records of the same time */
+    enum record_kind kind;
+    const json_t *json;
+};
+
+static enum record_kind record_kind_of(const json_t *r)
+{
+    const char *kind = json_string_value(json_object_get(r, "kind"));
+    if (kind)
+        return !strcmp(kind, "metric")       ? RECORD_METRIC
+               : !strcmp(kind, "diagnostic") ? RECORD_DIAGNOSTIC
+                                             : RECORD_OTHER;
+    if (json_is_boolean(json_object_get(r, "ok")))
+        return RECORD_METRIC;
+    if (json_object_get(r, "trigger") || json_object_get(r, "mtr") ||
+        json_object_get(r, "gateway") || json_object_get(r, "external"))
+        return RECORD_DIAGNOSTIC;
+    return RECORD_OTHER;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const struct timed_record *x = a, *y = b;
+    if (x->time_ms != y->time_ms)
+        return (x->time_ms > y->time_ms) - (x->time_ms < y->time_ms);
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* The records that are metrics or diagnostics with a valid time, sorted by time. */
+static struct timed_record *timed_records(json_t *const *records, size_t n, size_t *count,
+                                          int *skipped)
+{
+    struct timed_record *out = calloc(n ? n : 1, sizeof *out);
+    *count = 0;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *r = records[i];
+        const char *time = json_string_value(json_object_get(r, "time"));
+        struct timed_record t = {.index = i, .json = r};
+        t.kind = json_is_object(r) ? record_kind_of(r) : RECORD_OTHER;
+        if (t.kind == RECORD_OTHER || !time || clock_parse_iso(time, &t.time_ms) != 0) {
+            (*skipped)++;
+            continue;
+        }
+        out[(*count)++] = t;
+    }
+    qsort(out, *count, sizeof *out, by_time);
+    return out;
+}
+
+/* Start and end of the outage, and the metric counts. */
+static void find_outage(const struct timed_record *rs, size_t n, struct worker_diagnosis *d)
+{
+    int64_t last_failure = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool failed = rs[i].kind == RECORD_DIAGNOSTIC;
+        if (rs[i].kind == RECORD_METRIC) {
+            d->attempts++;
+            failed = !json_is_true(json_object_get(rs[i].json, "ok"));
+            d->failed_attempts += failed;
+            json_int_t status = json_integer_value(json_object_get(rs[i].json, "status"));
+            if (failed && status > 0)
+                d->http_status = (int)status;
+        } else {
+            d->diagnoses++;
+        }
+        if (failed) {
+            if (!d->start_ms)
+                d->start_ms = rs[i].time_ms;
+            last_failure = rs[i].time_ms;
+        }
+    }
+    d->end_ms = last_failure;
+    for (size_t i = 0; i < n && last_failure; i++)
+        if (rs[i].kind == RECORD_METRIC && rs[i].time_ms > last_failure &&
+            json_is_true(json_object_get(rs[i].json, "ok"))) {
+            d->end_ms = rs[i].time_ms;
+            break;
+        }
+}
+
+static void copy_string(char *dst, size_t len, const json_t *v)
+{
+    const char *s = json_string_value(v);
+    snprintf(dst, len, "%s", s ? s : "");
+}
+
+/* A probe object that ran: an object without an "error" member that is a non-null string. */
+static bool probe_ran(const json_t *p)
+{
+    return json_is_object(p) && !json_is_string(json_object_get(p, "error"));
+}
+
+static void read_gateway(const json_t *g, struct worker_diagnosis *d)
+{
+    if (!json_is_object(g))
+        return;
+    if (json_string_value(json_object_get(g, "addr")))
+        copy_string(d->gateway_addr, sizeof d->gateway_addr, json_object_get(g, "addr"));
+    d->gateway_checks++;
+    d->gateway_ok += probe_ran(g) && json_is_true(json_object_get(g, "reachable"));
+}
+
+static struct target_reachability *target_slot(struct worker_diagnosis *d, const char *name)
+{
+    for (size_t i = 0; i < d->n_targets; i++)
+        if (!strcmp(d->targets[i].target, name))
+            return &d->targets[i];
+    if (d->n_targets == DIAGNOSIS_TARGETS_MAX)
+        return NULL;
+    struct target_reachability *t = &d->targets[d->n_targets++];
+    snprintf(t->target, sizeof t->target, "%s", name);
+    return t;
+}
+
+static void read_external(const json_t *ext, int64_t span_ms, struct worker_diagnosis *d)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(ext, i, e)
+    {
+        const char *name = json_string_value(json_object_get(e, "target"));
+        if (!name)
+            name = json_string_value(json_object_get(e, "addr"));
+        struct target_reachability *t = name ? target_slot(d, name) : NULL;
+        if (!t)
+            continue;
+        t->checks++;
+        if (!json_is_true(json_object_get(e, "reachable"))) {
+            t->unreachable++;
+            t->unreachable_ms += span_ms > 0 ? span_ms : 0;
+        }
+    }
+}
+
+static void read_server(const json_t *s, struct worker_diagnosis *d)
+{
+    const json_t *loss = json_object_get(s, "loss_pct");
+    if (!probe_ran(s) || !json_is_number(loss))
+        return;
+    copy_string(d->server_addr, sizeof d->server_addr, json_object_get(s, "addr"));
+    d->server_loss_pct =
+        (d->server_loss_pct * d->server_checks + json_number_value(loss)) / (d->server_checks + 1);
+    d->server_checks++;
+}
+
+static void read_tcp(const json_t *t, struct worker_diagnosis *d)
+{
+    if (!json_is_object(t))
+        return;
+    d->tcp_checks++;
+    bool ok = json_is_true(json_object_get(t, "ok"));
+    d->tcp_ok += ok;
+    d->tcp_refused += !ok && json_is_true(json_object_get(t, "reachable"));
+    if (json_is_string(json_object_get(t, "error")))
+        copy_string(d->tcp_error, sizeof d->tcp_error, json_object_get(t, "error"));
+}
+
+static void read_dns(const json_t *n, struct worker_diagnosis *d)
+{
+    if (!json_is_object(n))
+        return;
+    d->dns_checks++;
+    d->dns_ok += json_is_true(json_object_get(n, "ok"));
+    if (json_is_string(json_object_get(n, "error")))
+        copy_string(d->dns_error, sizeof d->dns_error, json_object_get(n, "error"));
+}
+
+/* Reads every diagnostic; faults[] gets one entry per readable mtr (d->traces of them). */
+static void read_diagnostics(const struct timed_record *rs, size_t n, struct path_fault *faults,
+                             struct worker_diagnosis *d)
+{
+    struct trace_result *trace = malloc(sizeof *trace);
+    for (size_t i = 0; i < n; i++) {
+        if (rs[i].kind != RECORD_DIAGNOSTIC)
+            continue;
+        const json_t *r = rs[i].json;
+        size_t next = i + 1;
+        while (next < n && rs[next].kind != RECORD_DIAGNOSTIC)
+            next++;
+        int64_t until = next < n ? rs[next].time_ms : d->end_ms;
+        read_gateway(json_object_get(r, "gateway"), d);
+        read_external(json_object_get(r, "external"), until - rs[i].time_ms, d);
+        read_server(json_object_get(r, "server"), d);
+        read_tcp(json_object_get(r, "tcp"), d);
+        read_dns(json_object_get(r, "dns"), d);
+        const json_t *mtr = json_object_get(r, "mtr");
+        char err[160];
+        if (trace && json_is_object(mtr) &&
+            trace_result_from_json(mtr, trace, err, sizeof err) == 0 &&
+            path_fault_of(trace, &faults[d->traces]) == 0)
+            d->traces++;
+    }
+    free(trace);
+}
+
+/* ---- the verdict -------------------------------------------------------------------------- */
+
+static bool gateway_down(const struct worker_diagnosis *d)
+{
+    return d->gateway_checks > 0 && d->gateway_ok * 2 < d->gateway_checks;
+}
+
+/* Most checks of the external targets failed (all of them, when there are several). */
+static bool external_down(const struct worker_diagnosis *d)
+{
+    int checks = 0, unreachable = 0;
+    for (size_t i = 0; i < d->n_targets; i++) {
+        checks += d->targets[i].checks;
+        unreachable += d->targets[i].unreachable;
+    }
+    return checks > 0 && unreachable * 2 > checks;
+}
+
+static bool server_answers(const struct worker_diagnosis *d)
+{
+    return (d->server_checks > 0 && d->server_loss_pct < 100) || d->tcp_refused > 0;
+}
+
+static enum diagnosis_verdict verdict_of(const struct worker_diagnosis *d)
+{
+    if (!d->start_ms)
+        return VERDICT_UNKNOWN;
+    const struct path_fault *f = &d->fault;
+    if (gateway_down(d) || (f->found && f->segment == PATH_SEGMENT_LOCAL))
+        return VERDICT_LOCAL_NETWORK;
+    if (d->http_status)
+        return VERDICT_SERVER_SIDE;
+    if (f->found && f->segment == PATH_SEGMENT_TARGET)
+        return VERDICT_SERVER_SIDE;
+    if (f->found)
+        return external_down(d) ? VERDICT_UPSTREAM : VERDICT_SERVER_PATH;
+    if (external_down(d))
+        return VERDICT_UPSTREAM;
+    if (server_answers(d) || d->traces > 0)
+        return VERDICT_SERVER_SIDE;
+    return VERDICT_UNKNOWN;
+}
+
+int diagnose_worker(const char *worker, json_t *const *records, size_t n,
+                    struct worker_diagnosis *out)
+{
+    if (!out || (!records && n > 0))
+        return -1;
+    memset(out, 0, sizeof *out);
+    snprintf(out->worker, sizeof out->worker, "%s", worker ? worker : "");
+    out->records = (int)n;
+    size_t count;
+    struct timed_record *rs = timed_records(records, n, &count, &out->skipped);
+    struct path_fault *faults = calloc(count ? count : 1, sizeof *faults);
+    if (!rs || !faults) {
+        free(rs);
+        free(faults);
+        return -1;
+    }
+    find_outage(rs, count, out);
+    read_diagnostics(rs, count, faults, out);
+    path_faults_common(faults, (size_t)out->traces, &out->fault);
+    out->verdict = verdict_of(out);
+    free(rs);
+    free(faults);
+    return 0;
+}
+
+/* ---- texts -------------------------------------------------------------------------------- */
+
+/* Appends to a caller's buffer like snprintf: need counts what the whole text takes. */
+struct text {
+    char *buf;
+    size_t len, need;
+    int parts; /* parts joined by ", " so far */
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_add(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t at = t->need < t->len ? t->need : (t->len ? t->len - 1 : 0);
+    int n = vsnprintf(t->buf ? t->buf + at : NULL, t->len > at ? t->len - at : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        t->need += (size_t)n;
+}
+
+/* Starts one part of the evidence: ", " before every part but the first. */
+static void text_part(struct text *t)
+{
+    if (t->parts++)
+        text_add(t, ", ");
+}
+
+static void gateway_evidence(const struct worker_diagnosis *d, struct text *t)
+{
+    if (!d->gateway_checks)
+        return;
+    text_part(t);
+    if (d->gateway_ok == d->gateway_checks)
+        text_add(t, "gateway OK");
+    else if (d->gateway_ok == 0)
+        text_add(t, "gateway unreachable");
+    else
+        text_add(t, "gateway unreachable in %d/%d checks", d->gateway_checks - d->gateway_ok,
+                 d->gateway_checks);
+}
+
+static void external_evidence(const struct worker_diagnosis *d, struct text *t)
+{
+    int reachable = 0;
+    for (size_t i = 0; i < d->n_targets; i++) {
+        const struct target_reachability *x = &d->targets[i];
+        if (!x->unreachable) {
+            reachable++;
+            continue;
+        }
+        char took[32];
+        diagnosis_format_duration(x->unreachable_ms, took, sizeof took);
+        text_part(t);
+        text_add(t, "%s unreachable", x->target);
+        if (x->unreachable_ms >= 1000)
+            text_add(t, " for %s", took);
+        if (x->unreachable < x->checks)
+            text_add(t, " (%d/%d checks)", x->unreachable, x->checks);
+    }
+    if (reachable == 0)
+        return;
+    text_part(t);
+    for (size_t i = 0, shown = 0; i < d->n_targets; i++)
+        if (!d->targets[i].unreachable)
+            text_add(t, "%s%s", shown++ ? " and " : "", d->targets[i].target);
+    text_add(t, " reachable");
+}
+
+static void path_evidence(const struct worker_diagnosis *d, struct text *t)
+{
+    const struct path_fault *f = &d->fault;
+    if (!f->found) {
+        if (d->traces) {
+            text_part(t);
+            text_add(t, "path to server clean");
+        }
+        return;
+    }
+    text_part(t);
+    if (f->segment == PATH_SEGMENT_TARGET && f->last_good_ttl)
+        text_add(t, "path answers up to hop %d (%s), the server does not", f->last_good_ttl,
+                 f->last_good_addr);
+    else if (f->last_good_ttl)
+        text_add(t, "loss began after hop %d (%s)", f->last_good_ttl, f->last_good_addr);
+    else if (f->addr[0])
+        text_add(t, "loss from hop 1 (%s, %.0f%%)", f->addr, f->loss_pct);
+    else
+        text_add(t, "no answer from hop 1");
+    if (d->traces > 1 && f->agreeing < d->traces)
+        text_add(t, " in %d/%d traces", f->agreeing, d->traces);
+}
+
+static void server_evidence(const struct worker_diagnosis *d, struct text *t)
+{
+    if (d->http_status) {
+        text_part(t);
+        text_add(t, "server answered HTTP %d", d->http_status);
+        return;
+    }
+    if (d->verdict == VERDICT_LOCAL_NETWORK || d->verdict == VERDICT_UPSTREAM)
+        return;
+    if (d->server_checks) {
+        text_part(t);
+        text_add(t, "server %.0f%% ICMP loss", d->server_loss_pct);
+    }
+    if (!d->tcp_checks)
+        return;
+    text_part(t);
+    if (d->tcp_ok == d->tcp_checks)
+        text_add(t, "TCP OK");
+    else if (d->tcp_refused)
+        text_add(t, "TCP refused");
+    else
+        text_add(t, "TCP %s", d->tcp_error[0] ? d->tcp_error : "failed");
+}
+
+static void dns_evidence(const struct worker_diagnosis *d, struct text *t)
+{
+    if (!d->dns_checks || d->dns_ok == d->dns_checks)
+        return;
+    text_part(t);
+    text_add(t, "DNS failed");
+    if (d->dns_ok)
+        text_add(t, " in %d/%d checks", d->dns_checks - d->dns_ok, d->dns_checks);
+    if (d->dns_error[0])
+        text_add(t, " (%s)", d->dns_error);
+}
+
+static void evidence(const struct worker_diagnosis *d, struct text *t)
+{
+    if (!d->start_ms) {
+        text_add(t, "no failures recorded");
+        return;
+    }
+    if (!d->diagnoses) {
+        text_add(t, "%d failed heartbeat%s, no diagnostics", d->failed_attempts,
+                 d->failed_attempts == 1 ? "" : "s");
+        t->parts = 1;
+        server_evidence(d, t);
+        return;
+    }
+    gateway_evidence(d, t);
+    external_evidence(d, t);
+    path_evidence(d, t);
+    server_evidence(d, t);
+    dns_evidence(d, t);
+    if (!t->parts)
+        text_add(t, "%d diagnos%s without results", d->diagnoses, d->diagnoses == 1 ? "is" : "es");
+}
+
+static size_t text_end(struct text *t)
+{
+    if (t->len)
+        t->buf[t->need < t->len ? t->need : t->len - 1] = '\0';
+    return t->need;
+}
+
+size_t worker_diagnosis_evidence(const struct worker_diagnosis *d, char *buf, size_t len)
+{
+    struct text t = {.buf = buf, .len = len};
+    evidence(d, &t);
+    return text_end(&t);
+}
+
+static void worker_line(const struct worker_diagnosis *d, struct text *t)
+{
+    if (d->worker[0])
+        text_add(t, "%s: ", d->worker);
+    t->parts = 0;
+    evidence(d, t);
+    if (d->start_ms)
+        text_add(t, " → %s",
+                 d->verdict == VERDICT_UNKNOWN ? "cause unknown"
+                                               : diagnosis_verdict_text(d->verdict));
+}
+
+size_t worker_diagnosis_text(const struct worker_diagnosis *d, char *buf, size_t len)
+{
+    struct text t = {.buf = buf, .len = len};
+    worker_line(d, &t);
+    return text_end(&t);
+}
+
+static void group_headline(const struct worker_diagnosis *ds, size_t n, struct text *t)
+{
+    struct path_fault *faults = calloc(n ? n : 1, sizeof *faults);
+    struct path_fault common = {0};
+    if (faults) {
+        for (size_t i = 0; i < n; i++)
+            faults[i] = ds[i].fault;
+        path_faults_common(faults, n, &common);
+        free(faults);
+    }
+    if (common.found && common.agreeing >= 2 && common.last_good_ttl)
+        text_add(t, "paths of %d/%zu agents stop after hop %d (%s): likely fault point",
+                 common.agreeing, n, common.last_good_ttl, common.last_good_addr);
+    else if (common.found && common.agreeing >= 2)
+        text_add(t, "paths of %d/%zu agents get no answer from hop 1: their local networks",
+                 common.agreeing, n);
+    else if (common.found)
+        text_add(t, "no fault point shared by the paths of %zu agents", n);
+    else
+        text_add(t, "%zu agent%s, no path fault recorded", n, n == 1 ? "" : "s");
+}
+
+size_t diagnosis_group_text(const struct worker_diagnosis *ds, size_t n, char *buf, size_t len)
+{
+    struct text t = {.buf = buf, .len = len};
+    group_headline(ds, n, &t);
+    for (size_t i = 0; i < n && i < DIAGNOSIS_GROUP_LINES; i++) {
+        text_add(&t, "\n");
+        worker_line(&ds[i], &t);
+    }
+    if (n > DIAGNOSIS_GROUP_LINES)
+        text_add(&t, "\n… and %zu more", n - DIAGNOSIS_GROUP_LINES);
+    return text_end(&t);
+}
+
+/* ---- JSON --------------------------------------------------------------------------------- */
+
+static json_t *iso_or_null(int64_t ms)
+{
+    char iso[CLOCK_ISO_LEN];
+    if (!ms)
+        return json_null();
+    clock_format_iso(ms, iso, sizeof iso);
+    return json_string(iso);
+}
+
+static json_t *external_json(const struct worker_diagnosis *d)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < d->n_targets; i++) {
+        const struct target_reachability *x = &d->targets[i];
+        if (json_array_append_new(arr, json_pack("{s:s,s:i,s:i,s:f}", "target", x->target, "checks",
+                                                 x->checks, "unreachable", x->unreachable,
+                                                 "unreachable_s",
+                                                 (double)x->unreachable_ms / 1000.0)) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static json_t *fault_json(const struct path_fault *f)
+{
+    if (!f->found)
+        return json_null();
+    return json_pack("{s:i,s:s,s:i,s:s,s:f,s:i,s:s}", "ttl", f->ttl, "addr", f->addr,
+                     "last_good_ttl", f->last_good_ttl, "last_good_addr", f->last_good_addr,
+                     "loss_pct", f->loss_pct, "agreeing", f->agreeing, "segment",
+                     path_segment_name(f->segment));
+}
+
+static json_t *probes_json(const struct worker_diagnosis *d)
+{
+    json_t *gateway = d->gateway_checks
+                          ? json_pack("{s:s,s:i,s:i}", "addr", d->gateway_addr, "checks",
+                                      d->gateway_checks, "ok", d->gateway_ok)
+                          : json_null();
+    json_t *server = d->server_checks ? json_pack("{s:s,s:i,s:f}", "addr", d->server_addr, "checks",
+                                                  d->server_checks, "loss_pct", d->server_loss_pct)
+                                      : json_null();
+    json_t *tcp = d->tcp_checks ? json_pack("{s:i,s:i,s:i,s:s?}", "checks", d->tcp_checks, "ok",
+                                            d->tcp_ok, "refused", d->tcp_refused, "error",
+                                            d->tcp_error[0] ? d->tcp_error : NULL)
+                                : json_null();
+    json_t *dns = d->dns_checks
+                      ? json_pack("{s:i,s:i,s:s?}", "checks", d->dns_checks, "ok", d->dns_ok,
+                                  "error", d->dns_error[0] ? d->dns_error : NULL)
+                      : json_null();
+    return json_pack("{s:o?,s:o?,s:o?,s:o?,s:o?,s:i,s:o?}", "gateway", gateway, "external",
+                     external_json(d), "server", server, "tcp", tcp, "dns", dns, "traces",
+                     d->traces, "path_fault", fault_json(&d->fault));
+}
+
+json_t *worker_diagnosis_json(const struct worker_diagnosis *d)
+{
+    char evidence_text[1024], line[1200];
+    worker_diagnosis_evidence(d, evidence_text, sizeof evidence_text);
+    worker_diagnosis_text(d, line, sizeof line);
+    json_t *o =
+        json_pack("{s:s?,s:o,s:o,s:f,s:i,s:i,s:i,s:s,s:s,s:s,s:s,s:o}", "worker",
+                  d->worker[0] ? d->worker : NULL, "start", iso_or_null(d->start_ms), "end",
+                  iso_or_null(d->end_ms), "duration_s", (double)(d->end_ms - d->start_ms) / 1000.0,
+                  "attempts", d->attempts, "failed_attempts", d->failed_attempts, "diagnoses",
+                  d->diagnoses, "verdict", diagnosis_verdict_id(d->verdict), "diagnosis",
+                  diagnosis_verdict_text(d->verdict), "evidence", evidence_text, "text", line,
+                  "http_status", d->http_status ? json_integer(d->http_status) : json_null());
+    json_t *probes = o ? probes_json(d) : NULL;
+    if (!probes || json_object_update(o, probes) != 0) {
+        json_decref(o);
+        json_decref(probes);
+        return NULL;
+    }
+    json_decref(probes);
+    return o;
+}
