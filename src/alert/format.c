@@ -1,10 +1,11 @@
-/* format.c — the DOWN and UP texts (see format.h). Plain text meant to be read on a phone at
- * night: the state first, then how long, when and from where. Times are UTC
+/* format.c — the DOWN and UP texts and the incident texts (see format.h). Plain text meant to be
+ * read on a phone at night: the state first, then how long, when and from where. Times are UTC
  * ("2026-11-21 10:05:12 UTC"); durations come from clock_format_duration. */
 #include "alert/format.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "base/clock.h"
@@ -93,4 +94,211 @@ void alert_format_up(const struct worker_record *w, int64_t now_ms, int64_t down
     append(buf, buflen, &used, ".");
     if (w->site[0])
         append(buf, buflen, &used, "\nSite: %s", w->site);
+}
+
+/* ---- incident texts ------------------------------------------------------------------------ */
+
+static bool is_class(const struct alert_incident *inc, const char *cls)
+{
+    return inc->classification && strcmp(inc->classification, cls) == 0;
+}
+
+/* How a class reads inside a sentence: "network issue". */
+static const char *class_phrase(const char *cls)
+{
+    if (!cls)
+        return "unknown";
+    if (strcmp(cls, "network") == 0)
+        return "network issue";
+    if (strcmp(cls, "widespread") == 0)
+        return "widespread outage";
+    if (strcmp(cls, "server") == 0)
+        return "monitor problem";
+    return cls;
+}
+
+/* "1 worker", "5 workers". */
+static void append_count(char *buf, size_t buflen, size_t *used, int n, const char *noun)
+{
+    append(buf, buflen, used, "%d %s%s", n, noun, n == 1 ? "" : "s");
+}
+
+/* "at 6 sites", "in 5 networks", "at 2 sites and 3 networks". */
+static void append_places(char *buf, size_t buflen, size_t *used, const struct alert_incident *inc)
+{
+    if (inc->sites > 0) {
+        append(buf, buflen, used, "at ");
+        append_count(buf, buflen, used, inc->sites, "site");
+        if (inc->networks > 0) {
+            append(buf, buflen, used, " and ");
+            append_count(buf, buflen, used, inc->networks, "network");
+        }
+    } else if (inc->networks > 0) {
+        append(buf, buflen, used, "in ");
+        append_count(buf, buflen, used, inc->networks, "network");
+    }
+}
+
+/* "box-1, box-2, +3 more" for names[from, to). */
+static void append_names(char *buf, size_t buflen, size_t *used, const struct alert_incident *inc,
+                         size_t from, size_t to)
+{
+    size_t shown = 0;
+    for (size_t i = from; i < to && shown < ALERT_INCIDENT_NAMES; i++, shown++)
+        append(buf, buflen, used, "%s%s", shown ? ", " : "", inc->names[i]);
+    if (to - from > shown)
+        append(buf, buflen, used, ", +%zu more", to - from - shown);
+}
+
+/* The names lines: the group at fault first, then the others of a network incident. */
+static void append_name_lines(char *buf, size_t buflen, size_t *used,
+                              const struct alert_incident *inc)
+{
+    if (!inc->names || inc->n_names == 0)
+        return;
+    size_t first = inc->n_names;
+    if (is_class(inc, "network") && inc->scope_workers > 0 &&
+        (size_t)inc->scope_workers < inc->n_names)
+        first = (size_t)inc->scope_workers;
+    append(buf, buflen, used, "\n");
+    append_names(buf, buflen, used, inc, 0, first);
+    if (first < inc->n_names) {
+        append(buf, buflen, used, "\nAlso down elsewhere: ");
+        append_names(buf, buflen, used, inc, first, inc->n_names);
+    }
+}
+
+/* The sentence that says what happened, without its opening: "5 workers behind 203.0.113.7
+ * (site fra1) went down". capital: start the server sentence with a capital letter. */
+static void append_what(char *buf, size_t buflen, size_t *used, const struct alert_incident *inc,
+                        bool capital)
+{
+    if (is_class(inc, "network")) {
+        append_count(buf, buflen, used, inc->scope_workers, "worker");
+        append(buf, buflen, used, " %s went down", inc->scope ? inc->scope : "");
+    } else if (is_class(inc, "widespread")) {
+        append_count(buf, buflen, used, inc->workers, "worker");
+        append(buf, buflen, used, " ");
+        append_places(buf, buflen, used, inc);
+        append(buf, buflen, used, " went down — possible DDoS or upstream outage");
+    } else if (is_class(inc, "server") && inc->canaries_failing) {
+        append(buf, buflen, used, "%che monitor itself lost connectivity; ", capital ? 'T' : 't');
+        append_count(buf, buflen, used, inc->workers, "worker");
+        append(buf, buflen, used, " unreachable, not counted as down");
+    } else if (is_class(inc, "server")) {
+        append(buf, buflen, used, "%che monitor itself may have lost connectivity: %d of ",
+               capital ? 'T' : 't', inc->workers);
+        append_count(buf, buflen, used, inc->fleet, "worker");
+        append(buf, buflen, used, " went silent at once; not counted as down");
+    } else {
+        append_count(buf, buflen, used, inc->workers, "worker");
+        append(buf, buflen, used, " went down, no common cause found");
+    }
+}
+
+static const char *class_emoji(const struct alert_incident *inc)
+{
+    return is_class(inc, "server") ? "⚠️" : "🔴";
+}
+
+static void start(char *buf, size_t buflen)
+{
+    if (buflen > 0)
+        buf[0] = '\0';
+}
+
+void alert_format_incident_opened(const struct alert_incident *inc, char *buf, size_t buflen)
+{
+    start(buf, buflen);
+    size_t used = 0;
+    if (is_class(inc, "network"))
+        append(buf, buflen, &used, "🔴 NETWORK ISSUE: ");
+    else if (is_class(inc, "widespread"))
+        append(buf, buflen, &used, "🔴 WIDESPREAD: ");
+    else if (is_class(inc, "server"))
+        append(buf, buflen, &used, "⚠️ ");
+    else
+        append(buf, buflen, &used, "🔴 INDIVIDUAL: ");
+    append_what(buf, buflen, &used, inc, true);
+    append_name_lines(buf, buflen, &used, inc);
+}
+
+void alert_format_incident_grew(const struct alert_incident *inc, char *buf, size_t buflen)
+{
+    start(buf, buflen);
+    size_t used = 0;
+    if (is_class(inc, "server") && inc->canaries_failing) {
+        append(buf, buflen, &used,
+               "⚠️ The monitor is still cut off: %d workers unreachable now "
+               "(was %d), not counted as down",
+               inc->workers, inc->previous_workers);
+    } else if (is_class(inc, "server")) {
+        append(buf, buflen, &used, "⚠️ Monitor problem growing: %d of ", inc->workers);
+        append_count(buf, buflen, &used, inc->fleet, "worker");
+        append(buf, buflen, &used, " silent now (was %d), not counted as down",
+               inc->previous_workers);
+    } else {
+        const char *tag = is_class(inc, "network")      ? "NETWORK ISSUE growing"
+                          : is_class(inc, "widespread") ? "WIDESPREAD growing"
+                                                        : "INDIVIDUAL";
+        append(buf, buflen, &used, "🔴 %s: %d workers down now (was %d)", tag, inc->workers,
+               inc->previous_workers);
+        if (is_class(inc, "network") && inc->scope_workers < inc->workers)
+            append(buf, buflen, &used, ", %d of them %s", inc->scope_workers,
+                   inc->scope ? inc->scope : "");
+        else if (is_class(inc, "network"))
+            append(buf, buflen, &used, ", %s", inc->scope ? inc->scope : "");
+        else if (is_class(inc, "widespread")) {
+            append(buf, buflen, &used, ", ");
+            append_places(buf, buflen, &used, inc);
+        } else
+            append(buf, buflen, &used, ", no common cause found");
+    }
+    append_name_lines(buf, buflen, &used, inc);
+}
+
+void alert_format_incident_reclassified(const struct alert_incident *inc, char *buf, size_t buflen)
+{
+    start(buf, buflen);
+    size_t used = 0;
+    const char *now = is_class(inc, "network")      ? "Now a NETWORK ISSUE"
+                      : is_class(inc, "widespread") ? "Now WIDESPREAD"
+                      : is_class(inc, "server")     ? "Now a monitor problem"
+                                                    : "Now individual outages";
+    append(buf, buflen, &used, "%s %s (was %s): ", class_emoji(inc), now,
+           class_phrase(inc->previous_classification));
+    append_what(buf, buflen, &used, inc, false);
+    append_name_lines(buf, buflen, &used, inc);
+}
+
+void alert_format_incident_closed(const struct alert_incident *inc, char *buf, size_t buflen)
+{
+    start(buf, buflen);
+    size_t used = 0;
+    char took[32];
+    format_since(inc->opened_ms, inc->closed_ms, took, sizeof took);
+    if (is_class(inc, "server") && inc->canaries_failing) {
+        append(buf, buflen, &used, "✅ RESOLVED: the monitor is connected again after %s; ", took);
+        if (inc->workers > 0) {
+            append_count(buf, buflen, &used, inc->workers, "worker");
+            append(buf, buflen, &used, " %s unreachable, not counted as down",
+                   inc->workers == 1 ? "was" : "were");
+        } else {
+            append(buf, buflen, &used, "no worker was affected");
+        }
+        return;
+    }
+    append(buf, buflen, &used, "✅ RESOLVED: ");
+    if (is_class(inc, "network"))
+        append(buf, buflen, &used, "network issue %s: ", inc->scope ? inc->scope : "");
+    else if (is_class(inc, "widespread")) {
+        append(buf, buflen, &used, "widespread outage ");
+        append_places(buf, buflen, &used, inc);
+        append(buf, buflen, &used, ": ");
+    } else if (is_class(inc, "server"))
+        append(buf, buflen, &used, "monitor problem: ");
+    else
+        append(buf, buflen, &used, "individual outages: ");
+    append_count(buf, buflen, &used, inc->workers, "worker");
+    append(buf, buflen, &used, " back after %s", took);
 }

@@ -3,6 +3,7 @@
 #ifndef FAULTLINE_ALERT_FORMAT_H
 #define FAULTLINE_ALERT_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,5 +16,36 @@ void alert_format_down(const struct worker_record *w, int64_t now_ms, int64_t fa
 /* "🟢 brickbox-43 is UP" + when, IP, and how long it was down (down_since_ms). */
 void alert_format_up(const struct worker_record *w, int64_t now_ms, int64_t down_since_ms,
                      char *buf, size_t buflen);
+
+/* ---- incidents (server/rca.h) -----------------------------------------------------------------
+ * One message per incident instead of one per worker. The correlation engine fills this struct
+ * (rca_incident_view.alert); the texts read only it. Pointers are borrowed. */
+#define ALERT_INCIDENT_NAMES 5 /* names listed before "+N more" */
+
+struct alert_incident {
+    int64_t id;
+    const char *classification;          /* "individual", "network", "widespread", "server" */
+    const char *previous_classification; /* the class told before (reclassified), else NULL */
+    int workers;           /* workers in the incident (DOWN or unreachable), back ones included */
+    int previous_workers;  /* how many were told before (grew) */
+    int scope_workers;     /* network: workers of the group at fault (the first names) */
+    const char *scope;     /* network: "behind 203.0.113.7 (site fra1)" */
+    int sites, networks;   /* groups keyed by site tag, by address prefix */
+    int fleet;             /* workers monitored */
+    bool canaries_failing; /* server: the monitor's own probes failed (else: most of the fleet) */
+    const char *const *names; /* every worker, the group at fault first, in order of DOWN */
+    size_t n_names;
+    int64_t opened_ms, closed_ms;
+};
+
+/* "🔴 NETWORK ISSUE: 5 workers behind 203.0.113.7 (site fra1) went down\nbox-1, ..." and the
+ * like for each class; the first message of an incident. */
+void alert_format_incident_opened(const struct alert_incident *inc, char *buf, size_t buflen);
+/* "🔴 NETWORK ISSUE growing: 12 workers behind ... now down (was 5)\n..." */
+void alert_format_incident_grew(const struct alert_incident *inc, char *buf, size_t buflen);
+/* "🔴 Now WIDESPREAD (was network issue): 14 workers at 6 sites went down ...\n..." */
+void alert_format_incident_reclassified(const struct alert_incident *inc, char *buf, size_t buflen);
+/* "✅ RESOLVED: network issue behind 203.0.113.7 (site fra1): 5 workers back after 4m 00s" */
+void alert_format_incident_closed(const struct alert_incident *inc, char *buf, size_t buflen);
 
 #endif

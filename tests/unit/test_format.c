@@ -1,5 +1,5 @@
-/* test_format.c — the DOWN and UP texts, exactly as people will read them. Each row is a worker,
- * the times involved and the expected text. */
+/* test_format.c — the DOWN and UP texts and the incident texts, exactly as people will read
+ * them. Each row is a worker or an incident, the times involved and the expected text. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -121,11 +121,237 @@ static void test_truncation(void **state)
     }
 }
 
+/* ---- incident texts ---------------------------------------------------------------------- */
+
+enum incident_kind { OPENED, GREW, RECLASSIFIED, CLOSED };
+
+static const char *const boxes[] = {"box-1", "box-2", "box-3", "box-4", "box-5",
+                                    "box-6", "box-7", "far-1", "far-2"};
+
+struct incident_case {
+    const char *what;
+    enum incident_kind kind;
+    struct alert_incident inc;
+    const char *expected;
+};
+
+static const struct incident_case incident_cases[] = {
+    {"network opened",
+     OPENED,
+     {.classification = "network",
+      .workers = 5,
+      .scope_workers = 5,
+      .scope = "behind 203.0.113.7 (site fra1)",
+      .sites = 1,
+      .names = boxes,
+      .n_names = 5},
+     "🔴 NETWORK ISSUE: 5 workers behind 203.0.113.7 (site fra1) went down\n"
+     "box-1, box-2, box-3, box-4, box-5"},
+    {"network opened, more names than shown, others elsewhere",
+     OPENED,
+     {.classification = "network",
+      .workers = 9,
+      .scope_workers = 7,
+      .scope = "behind 203.0.113.0/24",
+      .networks = 3,
+      .names = boxes,
+      .n_names = 9},
+     "🔴 NETWORK ISSUE: 7 workers behind 203.0.113.0/24 went down\n"
+     "box-1, box-2, box-3, box-4, box-5, +2 more\nAlso down elsewhere: far-1, far-2"},
+    {"widespread opened",
+     OPENED,
+     {.classification = "widespread", .workers = 14, .sites = 6, .names = boxes, .n_names = 9},
+     "🔴 WIDESPREAD: 14 workers at 6 sites went down — possible DDoS or upstream outage\n"
+     "box-1, box-2, box-3, box-4, box-5, +4 more"},
+    {"widespread opened, sites and networks",
+     OPENED,
+     {.classification = "widespread",
+      .workers = 5,
+      .sites = 1,
+      .networks = 2,
+      .names = boxes,
+      .n_names = 5},
+     "🔴 WIDESPREAD: 5 workers at 1 site and 2 networks went down — possible DDoS or upstream "
+     "outage\nbox-1, box-2, box-3, box-4, box-5"},
+    {"widespread opened, networks only",
+     OPENED,
+     {.classification = "widespread", .workers = 5, .networks = 5, .names = boxes, .n_names = 5},
+     "🔴 WIDESPREAD: 5 workers in 5 networks went down — possible DDoS or upstream outage\n"
+     "box-1, box-2, box-3, box-4, box-5"},
+    {"server opened, canaries",
+     OPENED,
+     {.classification = "server", .workers = 40, .fleet = 45, .canaries_failing = true},
+     "⚠️ The monitor itself lost connectivity; 40 workers unreachable, not counted as down"},
+    {"server opened, most of the fleet",
+     OPENED,
+     {.classification = "server", .workers = 9, .fleet = 10, .names = boxes, .n_names = 9},
+     "⚠️ The monitor itself may have lost connectivity: 9 of 10 workers went silent at once; "
+     "not counted as down\nbox-1, box-2, box-3, box-4, box-5, +4 more"},
+    {"individual opened",
+     OPENED,
+     {.classification = "individual", .workers = 1, .names = boxes, .n_names = 1},
+     "🔴 INDIVIDUAL: 1 worker went down, no common cause found\nbox-1"},
+    {"network grew",
+     GREW,
+     {.classification = "network",
+      .workers = 7,
+      .previous_workers = 5,
+      .scope_workers = 7,
+      .scope = "behind 203.0.113.7 (site fra1)",
+      .names = boxes,
+      .n_names = 7},
+     "🔴 NETWORK ISSUE growing: 7 workers down now (was 5), behind 203.0.113.7 (site fra1)\n"
+     "box-1, box-2, box-3, box-4, box-5, +2 more"},
+    {"network grew, some elsewhere",
+     GREW,
+     {.classification = "network",
+      .workers = 9,
+      .previous_workers = 5,
+      .scope_workers = 7,
+      .scope = "behind 203.0.113.7",
+      .names = boxes,
+      .n_names = 9},
+     "🔴 NETWORK ISSUE growing: 9 workers down now (was 5), 7 of them behind 203.0.113.7\n"
+     "box-1, box-2, box-3, box-4, box-5, +2 more\nAlso down elsewhere: far-1, far-2"},
+    {"widespread grew",
+     GREW,
+     {.classification = "widespread", .workers = 30, .previous_workers = 14, .sites = 9},
+     "🔴 WIDESPREAD growing: 30 workers down now (was 14), at 9 sites"},
+    {"server grew, canaries",
+     GREW,
+     {.classification = "server", .workers = 80, .previous_workers = 40, .canaries_failing = true},
+     "⚠️ The monitor is still cut off: 80 workers unreachable now (was 40), not counted as "
+     "down"},
+    {"server grew, most of the fleet",
+     GREW,
+     {.classification = "server", .workers = 44, .previous_workers = 40, .fleet = 45},
+     "⚠️ Monitor problem growing: 44 of 45 workers silent now (was 40), not counted as down"},
+    {"individual to network",
+     RECLASSIFIED,
+     {.classification = "network",
+      .previous_classification = "individual",
+      .workers = 5,
+      .scope_workers = 5,
+      .scope = "at site fra1",
+      .names = boxes,
+      .n_names = 5},
+     "🔴 Now a NETWORK ISSUE (was individual): 5 workers at site fra1 went down\n"
+     "box-1, box-2, box-3, box-4, box-5"},
+    {"network to widespread",
+     RECLASSIFIED,
+     {.classification = "widespread",
+      .previous_classification = "network",
+      .workers = 14,
+      .sites = 6},
+     "🔴 Now WIDESPREAD (was network issue): 14 workers at 6 sites went down — possible DDoS or "
+     "upstream outage"},
+    {"network to server",
+     RECLASSIFIED,
+     {.classification = "server",
+      .previous_classification = "network",
+      .workers = 6,
+      .canaries_failing = true},
+     "⚠️ Now a monitor problem (was network issue): the monitor itself lost connectivity; "
+     "6 workers unreachable, not counted as down"},
+    {"network closed",
+     CLOSED,
+     {.classification = "network",
+      .workers = 5,
+      .scope_workers = 5,
+      .scope = "behind 203.0.113.7 (site fra1)",
+      .opened_ms = T0,
+      .closed_ms = T0 + 240000},
+     "✅ RESOLVED: network issue behind 203.0.113.7 (site fra1): 5 workers back after 4m 00s"},
+    {"widespread closed",
+     CLOSED,
+     {.classification = "widespread",
+      .workers = 14,
+      .sites = 6,
+      .opened_ms = T0,
+      .closed_ms = T0 + 750000},
+     "✅ RESOLVED: widespread outage at 6 sites: 14 workers back after 12m 30s"},
+    {"server closed, canaries",
+     CLOSED,
+     {.classification = "server",
+      .workers = 40,
+      .canaries_failing = true,
+      .opened_ms = T0,
+      .closed_ms = T0 + 190000},
+     "✅ RESOLVED: the monitor is connected again after 3m 10s; 40 workers were unreachable, "
+     "not counted as down"},
+    {"server closed, canaries, nobody affected",
+     CLOSED,
+     {.classification = "server",
+      .canaries_failing = true,
+      .opened_ms = T0,
+      .closed_ms = T0 + 20000},
+     "✅ RESOLVED: the monitor is connected again after 20s; no worker was affected"},
+    {"server closed, most of the fleet",
+     CLOSED,
+     {.classification = "server",
+      .workers = 9,
+      .fleet = 10,
+      .opened_ms = T0,
+      .closed_ms = T0 + 61000},
+     "✅ RESOLVED: monitor problem: 9 workers back after 1m 01s"},
+    {"individual closed",
+     CLOSED,
+     {.classification = "individual", .workers = 1, .opened_ms = T0, .closed_ms = T0 + 5000},
+     "✅ RESOLVED: individual outages: 1 worker back after 5s"},
+};
+
+static void render_incident(const struct incident_case *c, char *buf, size_t buflen)
+{
+    switch (c->kind) {
+    case OPENED:
+        alert_format_incident_opened(&c->inc, buf, buflen);
+        break;
+    case GREW:
+        alert_format_incident_grew(&c->inc, buf, buflen);
+        break;
+    case RECLASSIFIED:
+        alert_format_incident_reclassified(&c->inc, buf, buflen);
+        break;
+    case CLOSED:
+        alert_format_incident_closed(&c->inc, buf, buflen);
+        break;
+    }
+}
+
+static void test_incident_texts(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof incident_cases / sizeof incident_cases[0]; i++) {
+        char buf[1024];
+        render_incident(&incident_cases[i], buf, sizeof buf);
+        if (strcmp(buf, incident_cases[i].expected) != 0)
+            fail_msg("%s:\n got: %s\nwant: %s", incident_cases[i].what, buf,
+                     incident_cases[i].expected);
+    }
+}
+
+static void test_incident_truncation(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof incident_cases / sizeof incident_cases[0]; i++) {
+        for (size_t len = 1; len < 60; len += 11) {
+            char buf[80];
+            memset(buf, 'x', sizeof buf);
+            render_incident(&incident_cases[i], buf, len);
+            assert_true(strlen(buf) < len);
+            assert_int_equal(strncmp(buf, incident_cases[i].expected, strlen(buf)), 0);
+            assert_int_equal(buf[len], 'x');
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_texts),
         cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_incident_texts),
+        cmocka_unit_test(test_incident_truncation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
