@@ -38,6 +38,20 @@ static const char *const migrations[] = {
     " attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
     " next_attempt_ms INTEGER NOT NULL DEFAULT 0, sent_ms INTEGER, last_error TEXT);"
     "CREATE INDEX outbox_status ON outbox(status);",
+    /* 1 -> 2: incidents (root-cause analysis) and the diagnostics agents upload. An open
+     * incident has closed_ms NULL. */
+    "CREATE TABLE incidents("
+    " id INTEGER PRIMARY KEY, classification TEXT NOT NULL, scope TEXT NOT NULL,"
+    " workers TEXT NOT NULL, evidence TEXT NOT NULL, opened_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL, closed_ms INTEGER);"
+    "CREATE INDEX incidents_open ON incidents(id) WHERE closed_ms IS NULL;"
+    "CREATE INDEX incidents_updated ON incidents(updated_ms);"
+    "CREATE TABLE diagnostics("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, worker TEXT NOT NULL, record_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL, time_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
+    " body TEXT NOT NULL, UNIQUE(worker, record_id));"
+    "CREATE INDEX diagnostics_worker_time ON diagnostics(worker, time_ms);"
+    "CREATE INDEX diagnostics_time ON diagnostics(time_ms);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -68,6 +82,22 @@ static const char SQL_LOAD_WORKERS[] =
 static const char SQL_LOAD_OUTBOX[] =
     "SELECT id, event_id, channel, text, attempts, created_ms, next_attempt_ms FROM outbox"
     " WHERE status = 'pending' ORDER BY id";
+static const char SQL_SAVE_INCIDENT[] =
+    "INSERT INTO incidents(id, classification, scope, workers, evidence, opened_ms, updated_ms,"
+    " closed_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " ON CONFLICT(id) DO UPDATE SET classification = excluded.classification,"
+    " scope = excluded.scope, workers = excluded.workers, evidence = excluded.evidence,"
+    " opened_ms = excluded.opened_ms, updated_ms = excluded.updated_ms,"
+    " closed_ms = excluded.closed_ms";
+static const char SQL_MAX_INCIDENT_ID[] = "SELECT COALESCE(MAX(id), 0) FROM incidents";
+#define SQL_INCIDENT_COLUMNS                                                                       \
+    "SELECT id, classification, scope, workers, evidence, opened_ms, updated_ms, closed_ms"        \
+    " FROM incidents"
+static const char SQL_LOAD_OPEN_INCIDENTS[] =
+    SQL_INCIDENT_COLUMNS " WHERE closed_ms IS NULL ORDER BY id";
+static const char SQL_APPEND_DIAGNOSTIC[] =
+    "INSERT OR IGNORE INTO diagnostics(worker, record_id, kind, time_ms, received_ms, body)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
 
 struct sqlite_stmt_slot {
     char *sql; /* owned copy: the cache key */
@@ -475,11 +505,13 @@ static int sqlite_each_row(struct sqlite_db *db, sqlite3_stmt *stmt,
     return result;
 }
 
-/* The caller's row function (one of the three is set) and its context. */
+/* The caller's row function (one of them is set) and its context. */
 struct sqlite_visit {
     store_worker_row_fn worker;
     store_outbox_row_fn outbox;
     store_event_row_fn event;
+    store_incident_row_fn incident;
+    store_diag_row_fn diag;
     void *ctx;
 };
 
@@ -566,28 +598,54 @@ static int sqlite_query_kinds(const struct event_query *q, const char **names, i
     return n;
 }
 
-/* Builds the SQL for q; the shape (not the values) is the statement cache's key. */
-static void sqlite_query_sql(const struct event_query *q, int n_kinds, char *sql, size_t size)
+/* SQL text built clause by clause; the shape (not the values) is the statement cache's key. A
+ * text cut short by the buffer fails to prepare, so it is never run. */
+struct sqlite_sql {
+    char text[768];
+    size_t len;
+    const char *sep; /* before the next condition: " WHERE ", then " AND " */
+};
+
+static void sqlite_sql_append(struct sqlite_sql *sql, const char *text)
 {
-    const char *sep = " WHERE ";
-    size_t len = (size_t)snprintf(sql, size,
-                                  "SELECT id, time_ms, worker, kind, details"
-                                  " FROM events");
-    if (q->worker) {
-        len += (size_t)snprintf(sql + len, size - len, "%sworker = ?", sep);
-        sep = " AND ";
-    }
-    if (q->since_ms > 0) {
-        len += (size_t)snprintf(sql + len, size - len, "%stime_ms >= ?", sep);
-        sep = " AND ";
-    }
+    size_t room = sizeof sql->text - sql->len;
+    size_t n = strlen(text);
+    if (n >= room)
+        n = room - 1;
+    memcpy(sql->text + sql->len, text, n);
+    sql->len += n;
+    sql->text[sql->len] = '\0';
+}
+
+static void sqlite_sql_start(struct sqlite_sql *sql, const char *select)
+{
+    sql->len = 0;
+    sql->sep = " WHERE ";
+    sqlite_sql_append(sql, select);
+}
+
+/* Adds a condition, joined to the others with AND. */
+static void sqlite_sql_where(struct sqlite_sql *sql, const char *condition)
+{
+    sqlite_sql_append(sql, sql->sep);
+    sqlite_sql_append(sql, condition);
+    sql->sep = " AND ";
+}
+
+static void sqlite_query_sql(const struct event_query *q, int n_kinds, struct sqlite_sql *sql)
+{
+    sqlite_sql_start(sql, "SELECT id, time_ms, worker, kind, details FROM events");
+    if (q->worker)
+        sqlite_sql_where(sql, "worker = ?");
+    if (q->since_ms > 0)
+        sqlite_sql_where(sql, "time_ms >= ?");
     if (n_kinds > 0) {
-        len += (size_t)snprintf(sql + len, size - len, "%skind IN (?", sep);
+        sqlite_sql_where(sql, "kind IN (?");
         for (int i = 1; i < n_kinds; i++)
-            len += (size_t)snprintf(sql + len, size - len, ", ?");
-        len += (size_t)snprintf(sql + len, size - len, ")");
+            sqlite_sql_append(sql, ", ?");
+        sqlite_sql_append(sql, ")");
     }
-    snprintf(sql + len, size - len, " ORDER BY id DESC LIMIT ?");
+    sqlite_sql_append(sql, " ORDER BY id DESC LIMIT ?");
 }
 
 static int sqlite_query_events(void *handle, const struct event_query *q, store_event_row_fn row,
@@ -598,10 +656,10 @@ static int sqlite_query_events(void *handle, const struct event_query *q, store_
     int n_kinds = sqlite_query_kinds(q, kinds, 32);
     if (q->kinds && n_kinds == 0)
         return 0; /* only kinds this build does not know: nothing can match */
-    char sql[512];
-    sqlite_query_sql(q, n_kinds, sql, sizeof sql);
+    struct sqlite_sql sql;
+    sqlite_query_sql(q, n_kinds, &sql);
     sqlite3_stmt *stmt;
-    int rc = sqlite_stmt(db, sql, &stmt, err, errlen);
+    int rc = sqlite_stmt(db, sql.text, &stmt, err, errlen);
     if (rc)
         return rc;
     int p = 1;
@@ -614,6 +672,180 @@ static int sqlite_query_events(void *handle, const struct event_query *q, store_
     sqlite3_bind_int(stmt, p, q->limit);
     struct sqlite_visit visit = {.event = row, .ctx = ctx};
     return sqlite_each_row(db, stmt, sqlite_event_row, &visit, "query events", err, errlen);
+}
+
+/* ---- incidents ---- */
+
+static int sqlite_save_incident(void *handle, const struct incident_record *inc, char *err,
+                                size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_SAVE_INCIDENT, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, inc->id);
+    sqlite3_bind_text(stmt, 2, inc->classification, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, inc->scope_json ? inc->scope_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, inc->workers_json ? inc->workers_json : "[]", -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 5, inc->evidence_json ? inc->evidence_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 6, inc->opened_ms);
+    sqlite3_bind_int64(stmt, 7, inc->updated_ms);
+    if (inc->closed_ms > 0)
+        sqlite3_bind_int64(stmt, 8, inc->closed_ms); /* unbound: NULL, open */
+    return sqlite_step_done(db, stmt, "save incident", err, errlen);
+}
+
+static int sqlite_max_incident_id(void *handle, int64_t *id, char *err, size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_MAX_INCIDENT_ID, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    rc = sqlite3_step(stmt);
+    int result = 0;
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(stmt, 0);
+    else
+        result = sqlite_fail(db, rc, "max incident id", err, errlen);
+    sqlite3_reset(stmt);
+    return result;
+}
+
+/* Columns in the order of SQL_INCIDENT_COLUMNS; closed_ms NULL (open) reads as 0. */
+static int sqlite_incident_row(sqlite3_stmt *stmt, void *arg)
+{
+    struct sqlite_visit *v = arg;
+    struct incident_record inc = {0};
+    inc.id = sqlite3_column_int64(stmt, 0);
+    sqlite_copy_text(inc.classification, sizeof inc.classification, stmt, 1);
+    inc.scope_json = sqlite_column_str(stmt, 2);
+    inc.workers_json = sqlite_column_str(stmt, 3);
+    inc.evidence_json = sqlite_column_str(stmt, 4);
+    inc.opened_ms = sqlite3_column_int64(stmt, 5);
+    inc.updated_ms = sqlite3_column_int64(stmt, 6);
+    inc.closed_ms = sqlite3_column_int64(stmt, 7);
+    return v->incident(&inc, v->ctx);
+}
+
+static int sqlite_load_open_incidents(void *handle, store_incident_row_fn row, void *ctx, char *err,
+                                      size_t errlen)
+{
+    struct sqlite_visit visit = {.incident = row, .ctx = ctx};
+    return sqlite_read(handle, SQL_LOAD_OPEN_INCIDENTS, sqlite_incident_row, &visit,
+                       "load open incidents", err, errlen);
+}
+
+static int sqlite_query_incidents(void *handle, const struct incident_query *q,
+                                  store_incident_row_fn row, void *ctx, char *err, size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    struct sqlite_sql sql;
+    sqlite_sql_start(&sql, SQL_INCIDENT_COLUMNS);
+    if (q->id)
+        sqlite_sql_where(&sql, "id = ?");
+    if (q->open_only)
+        sqlite_sql_where(&sql, "closed_ms IS NULL");
+    if (q->since_ms > 0)
+        sqlite_sql_where(&sql, "(updated_ms >= ? OR opened_ms >= ?)");
+    sqlite_sql_append(&sql, " ORDER BY id DESC LIMIT ?");
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, sql.text, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    int p = 1;
+    if (q->id)
+        sqlite3_bind_int64(stmt, p++, q->id);
+    if (q->since_ms > 0) {
+        sqlite3_bind_int64(stmt, p++, q->since_ms);
+        sqlite3_bind_int64(stmt, p++, q->since_ms);
+    }
+    sqlite3_bind_int(stmt, p, q->limit);
+    struct sqlite_visit visit = {.incident = row, .ctx = ctx};
+    return sqlite_each_row(db, stmt, sqlite_incident_row, &visit, "query incidents", err, errlen);
+}
+
+/* ---- diagnostics ---- */
+
+static int sqlite_append_diagnostics(void *handle, const struct diag_record *recs, size_t n,
+                                     size_t *stored, char *err, size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_APPEND_DIAGNOSTIC, &stmt, err, errlen);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const struct diag_record *d = &recs[i];
+        sqlite3_bind_text(stmt, 1, d->worker, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, d->record_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, d->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 4, d->time_ms);
+        sqlite3_bind_int64(stmt, 5, d->received_ms);
+        sqlite3_bind_text(stmt, 6, d->body_json ? d->body_json : "{}", -1, SQLITE_STATIC);
+        rc = sqlite_step_done(db, stmt, "append diagnostic", err, errlen);
+        if (!rc)
+            *stored += (size_t)sqlite3_changes(db->conn); /* 0: OR IGNORE kept the stored one */
+    }
+    return rc;
+}
+
+static int sqlite_diag_row(sqlite3_stmt *stmt, void *arg)
+{
+    struct sqlite_visit *v = arg;
+    struct diag_record d = {0};
+    d.id = sqlite3_column_int64(stmt, 0);
+    sqlite_copy_text(d.worker, sizeof d.worker, stmt, 1);
+    sqlite_copy_text(d.record_id, sizeof d.record_id, stmt, 2);
+    sqlite_copy_text(d.kind, sizeof d.kind, stmt, 3);
+    d.time_ms = sqlite3_column_int64(stmt, 4);
+    d.received_ms = sqlite3_column_int64(stmt, 5);
+    d.body_json = sqlite_column_str(stmt, 6);
+    return v->diag(&d, v->ctx);
+}
+
+static void sqlite_diag_query_sql(const struct diag_query *q, struct sqlite_sql *sql)
+{
+    sqlite_sql_start(sql, "SELECT id, worker, record_id, kind, time_ms, received_ms, body"
+                          " FROM diagnostics");
+    if (q->worker)
+        sqlite_sql_where(sql, "worker = ?");
+    if (q->kind)
+        sqlite_sql_where(sql, "kind = ?");
+    if (q->since_ms > 0)
+        sqlite_sql_where(sql, "time_ms >= ?");
+    if (q->until_ms > 0)
+        sqlite_sql_where(sql, "time_ms <= ?");
+    /* json_type() fails the whole query on malformed JSON, and bodies are stored as uploaded:
+     * CASE evaluates it only for valid ones. */
+    if (q->with_mtr)
+        sqlite_sql_where(sql,
+                         "CASE WHEN json_valid(body) THEN json_type(body, '$.mtr') END = 'object'");
+    sqlite_sql_append(sql, q->oldest_first ? " ORDER BY time_ms, id LIMIT ?"
+                                           : " ORDER BY time_ms DESC, id DESC LIMIT ?");
+}
+
+static int sqlite_query_diagnostics(void *handle, const struct diag_query *q, store_diag_row_fn row,
+                                    void *ctx, char *err, size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    struct sqlite_sql sql;
+    sqlite_diag_query_sql(q, &sql);
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, sql.text, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    int p = 1;
+    if (q->worker)
+        sqlite3_bind_text(stmt, p++, q->worker, -1, SQLITE_STATIC);
+    if (q->kind)
+        sqlite3_bind_text(stmt, p++, q->kind, -1, SQLITE_STATIC);
+    if (q->since_ms > 0)
+        sqlite3_bind_int64(stmt, p++, q->since_ms);
+    if (q->until_ms > 0)
+        sqlite3_bind_int64(stmt, p++, q->until_ms);
+    sqlite3_bind_int(stmt, p, q->limit);
+    struct sqlite_visit visit = {.diag = row, .ctx = ctx};
+    return sqlite_each_row(db, stmt, sqlite_diag_row, &visit, "query diagnostics", err, errlen);
 }
 
 const struct store_backend store_backend_sqlite = {
@@ -630,4 +862,10 @@ const struct store_backend store_backend_sqlite = {
     .load_workers = sqlite_load_workers,
     .load_pending_outbox = sqlite_load_pending_outbox,
     .query_events = sqlite_query_events,
+    .save_incident = sqlite_save_incident,
+    .max_incident_id = sqlite_max_incident_id,
+    .load_open_incidents = sqlite_load_open_incidents,
+    .query_incidents = sqlite_query_incidents,
+    .append_diagnostics = sqlite_append_diagnostics,
+    .query_diagnostics = sqlite_query_diagnostics,
 };

@@ -36,12 +36,18 @@ enum job_kind {
     JOB_APPEND_EVENT,
     JOB_OUTBOX_UPDATE,
     JOB_QUERY_EVENTS,
-    JOB_LOAD_WORKERS, /* synchronous: the caller waits for job->finished */
-    JOB_LOAD_OUTBOX,  /* synchronous */
+    JOB_SAVE_INCIDENT,
+    JOB_QUERY_INCIDENTS,
+    JOB_APPEND_DIAGS,
+    JOB_QUERY_DIAGS,
+    JOB_LOAD_WORKERS,    /* synchronous: the caller waits for job->finished */
+    JOB_LOAD_OUTBOX,     /* synchronous */
+    JOB_LOAD_INCIDENTS,  /* synchronous */
+    JOB_MAX_INCIDENT_ID, /* synchronous */
 };
 
-/* Growable arrays of records read from the database. The event and outbox lists own the
- * strings their records point to (details_json, text). */
+/* Growable arrays of records read from the database. The event, outbox, incident and diag
+ * lists own the strings their records point to (details_json, text, the *_json fields). */
 struct worker_list {
     struct worker_record *items;
     size_t n, cap;
@@ -54,6 +60,14 @@ struct outbox_list {
     struct outbox_record *items;
     size_t n, cap;
 };
+struct incident_list {
+    struct incident_record *items;
+    size_t n, cap;
+};
+struct diag_list {
+    struct diag_record *items;
+    size_t n, cap;
+};
 
 struct append_job {
     bool has_worker, has_event;
@@ -62,6 +76,35 @@ struct append_job {
     struct outbox_record *msgs; /* owned, and each owns its text */
     size_t n_msgs;
     store_event_done_cb done;
+    void *ctx;
+};
+
+struct incident_job {
+    struct incident_record inc; /* owns its JSON strings */
+    struct outbox_record *msgs; /* owned, and each owns its text */
+    size_t n_msgs;
+    store_incident_done_cb done;
+    void *ctx;
+};
+
+struct incident_query_job {
+    struct incident_query q;
+    struct incident_list result;
+    store_incidents_cb done;
+    void *ctx;
+};
+
+struct diag_append_job {
+    struct diag_list recs;
+    size_t stored, duplicates; /* set once committed */
+    store_backlog_done_cb done;
+    void *ctx;
+};
+
+struct diag_query_job {
+    struct diag_query q; /* owns q.worker and q.kind */
+    struct diag_list result;
+    store_diags_cb done;
     void *ctx;
 };
 
@@ -89,8 +132,14 @@ struct job {
         struct append_job append;
         struct update_job update;
         struct query_job query;
-        struct worker_list workers; /* JOB_LOAD_WORKERS */
-        struct outbox_list outbox;  /* JOB_LOAD_OUTBOX */
+        struct incident_job incident;             /* JOB_SAVE_INCIDENT */
+        struct incident_query_job incident_query; /* JOB_QUERY_INCIDENTS */
+        struct diag_append_job diag_append;       /* JOB_APPEND_DIAGS */
+        struct diag_query_job diag_query;         /* JOB_QUERY_DIAGS */
+        struct worker_list workers;               /* JOB_LOAD_WORKERS */
+        struct outbox_list outbox;                /* JOB_LOAD_OUTBOX */
+        struct incident_list incidents;           /* JOB_LOAD_INCIDENTS */
+        int64_t max_incident_id;                  /* JOB_MAX_INCIDENT_ID */
     } u;
 };
 
@@ -208,6 +257,56 @@ static void outbox_list_free(struct outbox_list *list)
     *list = (struct outbox_list){0};
 }
 
+static void incident_strings_free(struct incident_record *inc)
+{
+    free((char *)inc->scope_json); /* owned: see struct incident_list, struct incident_job */
+    free((char *)inc->workers_json);
+    free((char *)inc->evidence_json);
+    inc->scope_json = inc->workers_json = inc->evidence_json = NULL;
+}
+
+/* Copies src into dst with its own JSON strings (NULL ones get their defaults). Returns 0, or
+ * -1 when out of memory, with dst's strings freed. */
+static int incident_copy(struct incident_record *dst, const struct incident_record *src)
+{
+    *dst = *src;
+    TERMINATE(dst->classification);
+    dst->scope_json = strdup(src->scope_json ? src->scope_json : "{}");
+    dst->workers_json = strdup(src->workers_json ? src->workers_json : "[]");
+    dst->evidence_json = strdup(src->evidence_json ? src->evidence_json : "{}");
+    if (dst->scope_json && dst->workers_json && dst->evidence_json)
+        return 0;
+    incident_strings_free(dst);
+    return -1;
+}
+
+static void incident_list_free(struct incident_list *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        incident_strings_free(&list->items[i]);
+    free(list->items);
+    *list = (struct incident_list){0};
+}
+
+/* Copies src into dst with its own body (NULL gets "{}"). Returns 0 or -1 (out of memory). */
+static int diag_copy(struct diag_record *dst, const struct diag_record *src)
+{
+    *dst = *src;
+    TERMINATE(dst->worker);
+    TERMINATE(dst->record_id);
+    TERMINATE(dst->kind);
+    dst->body_json = strdup(src->body_json ? src->body_json : "{}");
+    return dst->body_json ? 0 : -1;
+}
+
+static void diag_list_free(struct diag_list *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free((char *)list->items[i].body_json); /* owned: see struct diag_list */
+    free(list->items);
+    *list = (struct diag_list){0};
+}
+
 /* Row visitors for the backend's reads: they copy into the job's lists. Out of memory is
  * worth a retry: the batch runs again after a pause. */
 static int worker_list_push(const struct worker_record *rec, void *ctx)
@@ -249,6 +348,26 @@ static int outbox_list_push(const struct outbox_record *rec, void *ctx)
     return 0;
 }
 
+static int incident_list_push(const struct incident_record *rec, void *ctx)
+{
+    struct incident_list *list = ctx;
+    if (array_reserve((void **)&list->items, &list->cap, list->n, sizeof *rec) != 0 ||
+        incident_copy(&list->items[list->n], rec) != 0)
+        return STORE_ERR_RETRY;
+    list->n++;
+    return 0;
+}
+
+static int diag_list_push(const struct diag_record *rec, void *ctx)
+{
+    struct diag_list *list = ctx;
+    if (array_reserve((void **)&list->items, &list->cap, list->n, sizeof *rec) != 0 ||
+        diag_copy(&list->items[list->n], rec) != 0)
+        return STORE_ERR_RETRY;
+    list->n++;
+    return 0;
+}
+
 /* ---- jobs ---- */
 
 static struct job *job_new(enum job_kind kind)
@@ -284,19 +403,54 @@ static void job_free(struct job *job)
     case JOB_LOAD_OUTBOX:
         outbox_list_free(&job->u.outbox);
         break;
+    case JOB_SAVE_INCIDENT:
+        incident_strings_free(&job->u.incident.inc);
+        outbox_msgs_free(job->u.incident.msgs, job->u.incident.n_msgs);
+        break;
+    case JOB_QUERY_INCIDENTS:
+        incident_list_free(&job->u.incident_query.result);
+        break;
+    case JOB_APPEND_DIAGS:
+        diag_list_free(&job->u.diag_append.recs);
+        break;
+    case JOB_QUERY_DIAGS:
+        free((char *)job->u.diag_query.q.worker);
+        free((char *)job->u.diag_query.q.kind);
+        diag_list_free(&job->u.diag_query.result);
+        break;
+    case JOB_LOAD_INCIDENTS:
+        incident_list_free(&job->u.incidents);
+        break;
+    case JOB_MAX_INCIDENT_ID:
+        break;
     }
     free(job);
 }
 
 static bool job_is_sync(const struct job *job)
 {
-    return job->kind == JOB_LOAD_WORKERS || job->kind == JOB_LOAD_OUTBOX;
+    return job->kind == JOB_LOAD_WORKERS || job->kind == JOB_LOAD_OUTBOX ||
+           job->kind == JOB_LOAD_INCIDENTS || job->kind == JOB_MAX_INCIDENT_ID;
 }
 
 static bool job_has_callback(const struct job *job)
 {
-    return (job->kind == JOB_APPEND_EVENT && job->u.append.done) ||
-           (job->kind == JOB_QUERY_EVENTS && job->u.query.done);
+    switch (job->kind) {
+    case JOB_APPEND_EVENT:
+        return job->u.append.done;
+    case JOB_QUERY_EVENTS:
+        return job->u.query.done;
+    case JOB_SAVE_INCIDENT:
+        return job->u.incident.done;
+    case JOB_QUERY_INCIDENTS:
+        return job->u.incident_query.done;
+    case JOB_APPEND_DIAGS:
+        return job->u.diag_append.done;
+    case JOB_QUERY_DIAGS:
+        return job->u.diag_query.done;
+    default:
+        return false;
+    }
 }
 
 /* A few words for log lines about a job. */
@@ -323,6 +477,25 @@ static void job_describe(const struct job *job, char *buf, size_t len)
     case JOB_LOAD_OUTBOX:
         snprintf(buf, len, "outbox load");
         break;
+    case JOB_SAVE_INCIDENT:
+        snprintf(buf, len, "save of incident %lld with %zu messages",
+                 (long long)job->u.incident.inc.id, job->u.incident.n_msgs);
+        break;
+    case JOB_QUERY_INCIDENTS:
+        snprintf(buf, len, "incident query");
+        break;
+    case JOB_APPEND_DIAGS:
+        snprintf(buf, len, "upload of %zu diagnostic records", job->u.diag_append.recs.n);
+        break;
+    case JOB_QUERY_DIAGS:
+        snprintf(buf, len, "diagnostics query");
+        break;
+    case JOB_LOAD_INCIDENTS:
+        snprintf(buf, len, "open incident load");
+        break;
+    case JOB_MAX_INCIDENT_ID:
+        snprintf(buf, len, "incident id read");
+        break;
     }
 }
 
@@ -348,9 +521,38 @@ static void job_reset(struct job *job)
     case JOB_LOAD_OUTBOX:
         outbox_list_free(&job->u.outbox);
         break;
+    case JOB_SAVE_INCIDENT:
+        for (size_t i = 0; i < job->u.incident.n_msgs; i++)
+            job->u.incident.msgs[i].id = 0;
+        break;
+    case JOB_QUERY_INCIDENTS:
+        incident_list_free(&job->u.incident_query.result);
+        break;
+    case JOB_APPEND_DIAGS:
+        job->u.diag_append.stored = job->u.diag_append.duplicates = 0;
+        break;
+    case JOB_QUERY_DIAGS:
+        diag_list_free(&job->u.diag_query.result);
+        break;
+    case JOB_LOAD_INCIDENTS:
+        incident_list_free(&job->u.incidents);
+        break;
+    case JOB_MAX_INCIDENT_ID:
+        job->u.max_incident_id = 0;
+        break;
     default:
         break;
     }
+}
+
+/* Inserts the messages and writes the ids they got into them. */
+static int job_run_outbox(struct store *s, struct outbox_record *msgs, size_t n, char *err,
+                          size_t errlen)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = s->backend->append_outbox(s->db, &msgs[i], &msgs[i].id, err, errlen);
+    return rc;
 }
 
 static int job_run_append(struct store *s, struct append_job *a, char *err, size_t errlen)
@@ -361,11 +563,23 @@ static int job_run_append(struct store *s, struct append_job *a, char *err, size
         rc = b->save_workers(s->db, &a->worker, 1, err, errlen);
     if (!rc && a->has_event)
         rc = b->append_event(s->db, &a->ev, &a->ev.id, err, errlen);
-    for (size_t i = 0; !rc && i < a->n_msgs; i++) {
-        if (a->has_event)
-            a->msgs[i].event_id = a->ev.id;
-        rc = b->append_outbox(s->db, &a->msgs[i], &a->msgs[i].id, err, errlen);
-    }
+    for (size_t i = 0; !rc && a->has_event && i < a->n_msgs; i++)
+        a->msgs[i].event_id = a->ev.id;
+    return rc ? rc : job_run_outbox(s, a->msgs, a->n_msgs, err, errlen);
+}
+
+static int job_run_incident(struct store *s, struct incident_job *inc, char *err, size_t errlen)
+{
+    int rc = s->backend->save_incident(s->db, &inc->inc, err, errlen);
+    return rc ? rc : job_run_outbox(s, inc->msgs, inc->n_msgs, err, errlen);
+}
+
+static int job_run_diags(struct store *s, struct diag_append_job *d, char *err, size_t errlen)
+{
+    int rc =
+        s->backend->append_diagnostics(s->db, d->recs.items, d->recs.n, &d->stored, err, errlen);
+    if (!rc)
+        d->duplicates = d->recs.n - d->stored;
     return rc;
 }
 
@@ -387,6 +601,20 @@ static int job_run(struct store *s, struct job *job, char *err, size_t errlen)
         return b->load_workers(s->db, worker_list_push, &job->u.workers, err, errlen);
     case JOB_LOAD_OUTBOX:
         return b->load_pending_outbox(s->db, outbox_list_push, &job->u.outbox, err, errlen);
+    case JOB_SAVE_INCIDENT:
+        return job_run_incident(s, &job->u.incident, err, errlen);
+    case JOB_QUERY_INCIDENTS:
+        return b->query_incidents(s->db, &job->u.incident_query.q, incident_list_push,
+                                  &job->u.incident_query.result, err, errlen);
+    case JOB_APPEND_DIAGS:
+        return job_run_diags(s, &job->u.diag_append, err, errlen);
+    case JOB_QUERY_DIAGS:
+        return b->query_diagnostics(s->db, &job->u.diag_query.q, diag_list_push,
+                                    &job->u.diag_query.result, err, errlen);
+    case JOB_LOAD_INCIDENTS:
+        return b->load_open_incidents(s->db, incident_list_push, &job->u.incidents, err, errlen);
+    case JOB_MAX_INCIDENT_ID:
+        return b->max_incident_id(s->db, &job->u.max_incident_id, err, errlen);
     }
     return STORE_ERR_JOB;
 }
@@ -394,12 +622,39 @@ static int job_run(struct store *s, struct job *job, char *err, size_t errlen)
 /* Runs the job's done callback on the loop thread. */
 static void job_complete(struct job *job)
 {
-    if (job->kind == JOB_APPEND_EVENT) {
+    switch (job->kind) {
+    case JOB_APPEND_EVENT: {
         struct append_job *a = &job->u.append;
         a->done(job->status, a->has_event ? &a->ev : NULL, a->msgs, a->n_msgs, a->ctx);
-    } else if (job->kind == JOB_QUERY_EVENTS) {
+        break;
+    }
+    case JOB_QUERY_EVENTS: {
         struct query_job *q = &job->u.query;
         q->done(job->status, q->result.items, q->result.n, q->ctx);
+        break;
+    }
+    case JOB_SAVE_INCIDENT: {
+        struct incident_job *inc = &job->u.incident;
+        inc->done(job->status, &inc->inc, inc->msgs, inc->n_msgs, inc->ctx);
+        break;
+    }
+    case JOB_QUERY_INCIDENTS: {
+        struct incident_query_job *q = &job->u.incident_query;
+        q->done(job->status, q->result.items, q->result.n, q->ctx);
+        break;
+    }
+    case JOB_APPEND_DIAGS: {
+        struct diag_append_job *d = &job->u.diag_append;
+        d->done(job->status, d->stored, d->duplicates, d->ctx);
+        break;
+    }
+    case JOB_QUERY_DIAGS: {
+        struct diag_query_job *q = &job->u.diag_query;
+        q->done(job->status, q->result.items, q->result.n, q->ctx);
+        break;
+    }
+    default:
+        break;
     }
 }
 
@@ -790,12 +1045,36 @@ void store_save_workers(struct store *s, const struct worker_record *recs, size_
     store_enqueue(s, job);
 }
 
+/* Copies messages for a job: ids cleared, created_ms defaulted to now, texts owned. Returns 0,
+ * or -1 when out of memory; *out then holds the *n_out copied so far, for outbox_msgs_free(). */
+static int outbox_msgs_copy(const struct outbox_record *msgs, size_t n, struct outbox_record **out,
+                            size_t *n_out)
+{
+    int64_t now = clock_wall_ms();
+    if (n == 0)
+        return 0;
+    *out = calloc(n, sizeof **out);
+    if (!*out)
+        return -1;
+    for (size_t i = 0; i < n; i++, (*n_out)++) {
+        struct outbox_record *m = &(*out)[i];
+        *m = msgs[i];
+        m->id = 0;
+        TERMINATE(m->channel);
+        if (!m->created_ms)
+            m->created_ms = now;
+        m->text = strdup(msgs[i].text ? msgs[i].text : "");
+        if (!m->text)
+            return -1;
+    }
+    return 0;
+}
+
 /* Copies the event and its messages into a; returns -1 when out of memory. */
 static int append_job_fill(struct append_job *a, const struct worker_record *worker,
                            const struct event_record *ev, const struct outbox_record *msgs,
                            size_t n_msgs)
 {
-    int64_t now = clock_wall_ms();
     if (worker) {
         a->has_worker = true;
         worker_copy(&a->worker, worker);
@@ -809,22 +1088,7 @@ static int append_job_fill(struct append_job *a, const struct worker_record *wor
         if (!a->ev.details_json)
             return -1;
     }
-    if (n_msgs == 0)
-        return 0;
-    a->msgs = calloc(n_msgs, sizeof *a->msgs);
-    if (!a->msgs)
-        return -1;
-    for (size_t i = 0; i < n_msgs; i++, a->n_msgs++) {
-        a->msgs[i] = msgs[i];
-        a->msgs[i].id = 0;
-        TERMINATE(a->msgs[i].channel);
-        if (!a->msgs[i].created_ms)
-            a->msgs[i].created_ms = now;
-        a->msgs[i].text = strdup(msgs[i].text ? msgs[i].text : "");
-        if (!a->msgs[i].text)
-            return -1;
-    }
-    return 0;
+    return outbox_msgs_copy(msgs, n_msgs, &a->msgs, &a->n_msgs);
 }
 
 void store_append_event(struct store *s, const struct worker_record *worker,
@@ -896,6 +1160,14 @@ void store_outbox_failed(struct store *s, int64_t id, int attempts, const char *
     store_outbox_update(s, &u);
 }
 
+/* A query's limit as the backends take it: 1..STORE_QUERY_LIMIT_MAX, the default for <= 0. */
+static int query_limit(int limit)
+{
+    if (limit <= 0)
+        return STORE_QUERY_LIMIT_DEFAULT;
+    return limit > STORE_QUERY_LIMIT_MAX ? STORE_QUERY_LIMIT_MAX : limit;
+}
+
 void store_query_events(struct store *s, const struct event_query *q, store_events_cb done,
                         void *ctx)
 {
@@ -913,10 +1185,7 @@ void store_query_events(struct store *s, const struct event_query *q, store_even
             done(-1, NULL, 0, ctx);
         return;
     }
-    if (qj->q.limit <= 0)
-        qj->q.limit = STORE_QUERY_LIMIT_DEFAULT;
-    if (qj->q.limit > STORE_QUERY_LIMIT_MAX)
-        qj->q.limit = STORE_QUERY_LIMIT_MAX;
+    qj->q.limit = query_limit(q->limit);
     qj->done = done;
     qj->ctx = ctx;
     store_enqueue(s, job);
@@ -951,4 +1220,166 @@ int store_load_pending_outbox(struct store *s,
         cb(&job->u.outbox.items[i], ctx);
     job_free(job);
     return rc;
+}
+
+/* ---- incidents ---- */
+
+int store_max_incident_id(struct store *s, int64_t *out, char *err, size_t errlen)
+{
+    struct job *job = s ? job_new(JOB_MAX_INCIDENT_ID) : NULL;
+    if (!job) {
+        snprintf(err, errlen, s ? "out of memory" : "no store");
+        return -1;
+    }
+    int rc = store_run_sync(s, job, err, errlen);
+    if (rc == 0)
+        *out = job->u.max_incident_id;
+    job_free(job);
+    return rc;
+}
+
+int store_load_open_incidents(struct store *s,
+                              void (*cb)(const struct incident_record *rec, void *ctx), void *ctx,
+                              char *err, size_t errlen)
+{
+    struct job *job = s ? job_new(JOB_LOAD_INCIDENTS) : NULL;
+    if (!job) {
+        snprintf(err, errlen, s ? "out of memory" : "no store");
+        return -1;
+    }
+    int rc = store_run_sync(s, job, err, errlen);
+    for (size_t i = 0; rc == 0 && i < job->u.incidents.n; i++)
+        cb(&job->u.incidents.items[i], ctx);
+    job_free(job);
+    return rc;
+}
+
+/* Copies the incident and its messages into j; returns -1 when out of memory. */
+static int incident_job_fill(struct incident_job *j, const struct incident_record *inc,
+                             const struct outbox_record *msgs, size_t n_msgs)
+{
+    if (incident_copy(&j->inc, inc) != 0)
+        return -1;
+    return outbox_msgs_copy(msgs, n_msgs, &j->msgs, &j->n_msgs);
+}
+
+void store_save_incident(struct store *s, const struct incident_record *inc,
+                         const struct outbox_record *msgs, size_t n_msgs,
+                         store_incident_done_cb done, void *ctx)
+{
+    struct job *job = s && inc ? job_new(JOB_SAVE_INCIDENT) : NULL;
+    if (job && incident_job_fill(&job->u.incident, inc, msgs, n_msgs) != 0) {
+        job_free(job);
+        job = NULL;
+    }
+    if (!job) {
+        if (s && inc)
+            store_out_of_memory("incident");
+        else if (s)
+            log_error("store: incident save without an incident; ignored");
+        if (done)
+            done(-1, inc, msgs, n_msgs, ctx);
+        return;
+    }
+    job->u.incident.done = done;
+    job->u.incident.ctx = ctx;
+    if (inc->id <= 0) {
+        log_error("store: incident has id %lld, expected a positive id; not written",
+                  (long long)inc->id);
+        job_fail(job, "incident id must be positive"); /* completes with -1 through the queue */
+    }
+    store_enqueue(s, job);
+}
+
+void store_query_incidents(struct store *s, const struct incident_query *q, store_incidents_cb done,
+                           void *ctx)
+{
+    struct job *job = s ? job_new(JOB_QUERY_INCIDENTS) : NULL;
+    if (!job) {
+        if (s)
+            store_out_of_memory("incident query");
+        if (done)
+            done(-1, NULL, 0, ctx);
+        return;
+    }
+    struct incident_query_job *qj = &job->u.incident_query;
+    qj->q = *q;
+    qj->q.limit = query_limit(q->limit);
+    qj->done = done;
+    qj->ctx = ctx;
+    store_enqueue(s, job);
+}
+
+void store_append_messages(struct store *s, const struct outbox_record *msgs, size_t n_msgs,
+                           store_event_done_cb done, void *ctx)
+{
+    store_append_event(s, NULL, NULL, msgs, n_msgs, done, ctx);
+}
+
+/* ---- agent diagnostics ---- */
+
+/* Copies the records into list, received_ms defaulted to now; returns -1 when out of memory
+ * (list then holds the records copied so far, for diag_list_free()). */
+static int diag_list_fill(struct diag_list *list, const struct diag_record *recs, size_t n)
+{
+    int64_t now = clock_wall_ms();
+    if (n == 0)
+        return 0;
+    list->items = calloc(n, sizeof *list->items);
+    if (!list->items)
+        return -1;
+    list->cap = n;
+    for (; list->n < n; list->n++) {
+        struct diag_record *d = &list->items[list->n];
+        if (diag_copy(d, &recs[list->n]) != 0)
+            return -1;
+        d->id = 0;
+        if (!d->received_ms)
+            d->received_ms = now;
+    }
+    return 0;
+}
+
+void store_append_diagnostics(struct store *s, const struct diag_record *recs, size_t n,
+                              store_backlog_done_cb done, void *ctx)
+{
+    struct job *job = s ? job_new(JOB_APPEND_DIAGS) : NULL;
+    if (job && diag_list_fill(&job->u.diag_append.recs, recs, n) != 0) {
+        job_free(job);
+        job = NULL;
+    }
+    if (!job) {
+        if (s)
+            store_out_of_memory("diagnostics upload");
+        if (done)
+            done(-1, 0, 0, ctx);
+        return;
+    }
+    job->u.diag_append.done = done;
+    job->u.diag_append.ctx = ctx;
+    store_enqueue(s, job);
+}
+
+void store_query_diagnostics(struct store *s, const struct diag_query *q, store_diags_cb done,
+                             void *ctx)
+{
+    struct job *job = s ? job_new(JOB_QUERY_DIAGS) : NULL;
+    struct diag_query_job *qj = job ? &job->u.diag_query : NULL;
+    if (qj) {
+        qj->q = *q;
+        qj->q.worker = q->worker ? strdup(q->worker) : NULL;
+        qj->q.kind = q->kind ? strdup(q->kind) : NULL;
+    }
+    if (!job || (q->worker && !qj->q.worker) || (q->kind && !qj->q.kind)) {
+        job_free(job);
+        if (s)
+            store_out_of_memory("diagnostics query");
+        if (done)
+            done(-1, NULL, 0, ctx);
+        return;
+    }
+    qj->q.limit = query_limit(q->limit);
+    qj->done = done;
+    qj->ctx = ctx;
+    store_enqueue(s, job);
 }

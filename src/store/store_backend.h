@@ -31,6 +31,8 @@ struct outbox_update {
 typedef int (*store_worker_row_fn)(const struct worker_record *rec, void *ctx);
 typedef int (*store_outbox_row_fn)(const struct outbox_record *rec, void *ctx);
 typedef int (*store_event_row_fn)(const struct event_record *rec, void *ctx);
+typedef int (*store_incident_row_fn)(const struct incident_record *rec, void *ctx);
+typedef int (*store_diag_row_fn)(const struct diag_record *rec, void *ctx);
 
 /* Every slot MUST be set. db is the handle open() made. Functions that can fail return 0 or a
  * store_backend_result and write a message (without the "store: " prefix) into err. Writes are
@@ -68,6 +70,25 @@ struct store_backend {
     /* Events matching q, newest (highest id) first, at most q->limit (already 1..1000). */
     int (*query_events)(void *db, const struct event_query *q, store_event_row_fn row, void *ctx,
                         char *err, size_t errlen);
+
+    /* Upserts by inc->id (> 0). NULL JSON fields are stored as "{}" or "[]"; closed_ms 0 is
+     * stored as "open". */
+    int (*save_incident)(void *db, const struct incident_record *inc, char *err, size_t errlen);
+    /* The largest incident id, 0 if there is none. */
+    int (*max_incident_id)(void *db, int64_t *id, char *err, size_t errlen);
+    /* Open incidents, oldest (lowest id) first. */
+    int (*load_open_incidents)(void *db, store_incident_row_fn row, void *ctx, char *err,
+                               size_t errlen);
+    /* Incidents matching q, newest (highest id) first, at most q->limit (already 1..1000). */
+    int (*query_incidents)(void *db, const struct incident_query *q, store_incident_row_fn row,
+                           void *ctx, char *err, size_t errlen);
+    /* Inserts the records (id ignored) that are not stored yet, by (worker, record_id), and
+     * adds how many were new to *stored. A record already stored is not an error. */
+    int (*append_diagnostics)(void *db, const struct diag_record *recs, size_t n, size_t *stored,
+                              char *err, size_t errlen);
+    /* Records matching q in time order (q->oldest_first), at most q->limit (already 1..1000). */
+    int (*query_diagnostics)(void *db, const struct diag_query *q, store_diag_row_fn row, void *ctx,
+                             char *err, size_t errlen);
 };
 
 /* The inverse of worker_state_name(): returns 0 and sets *out, or -1 for an unknown name. */
