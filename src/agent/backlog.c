@@ -1,0 +1,388 @@
+/* backlog.c — backlog.jsonl and backlog.offset: append, chunks for upload, acknowledgement and
+ * cutting to size; see backlog.h for the crash-safety rules. */
+#include "agent/backlog.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/logs.h"
+
+#define BACKLOG_METRIC_PREFIX "{\"kind\":\"metric\""
+
+struct backlog {
+    struct jsonl *file;
+    int64_t offset;
+    uint64_t generation;
+    char offset_path[PATH_MAX];
+};
+
+static int backlog_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int backlog_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Reads exactly len bytes at off; 0 or -1. */
+static int backlog_pread(const struct backlog *b, char *buf, size_t len, int64_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(jsonl_fd(b->file), buf + done, len - done, off + (int64_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* Replaces backlog.offset with value (temporary file + rename). */
+static int backlog_write_offset(struct backlog *b, int64_t value, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX + 8], text[32];
+    snprintf(tmp, sizeof tmp, "%s.tmp", b->offset_path);
+    int len = snprintf(text, sizeof text, "%" PRId64 "\n", value);
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return backlog_fail(err, errlen, "%s: %s", tmp, strerror(errno));
+    bool ok = fwrite(text, 1, (size_t)len, f) == (size_t)len;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, b->offset_path) != 0) {
+        int saved = errno;
+        unlink(tmp);
+        return backlog_fail(err, errlen, "%s: %s", b->offset_path, strerror(saved));
+    }
+    return 0;
+}
+
+/* The acknowledged offset on disk, or 0 when it cannot be trusted (see backlog.h). */
+static int64_t backlog_read_offset(const struct backlog *b)
+{
+    FILE *f = fopen(b->offset_path, "re");
+    if (!f)
+        return 0;
+    char text[32] = "";
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    while (*end == '\n' || *end == ' ')
+        end++;
+    if (errno || end == text || *end != '\0' || v <= 0 || v > jsonl_size(b->file))
+        return 0;
+    char before;
+    if (backlog_pread(b, &before, 1, v - 1) != 0 || before != '\n')
+        return 0;
+    return v;
+}
+
+/* Empties the file and resets the offset, in the order that can only ever resend records. */
+static int backlog_reset(struct backlog *b, char *err, size_t errlen)
+{
+    if (jsonl_truncate(b->file, err, errlen) != 0)
+        return -1;
+    b->offset = 0;
+    /* If this write fails the stale offset is past the end of the file and counts as 0. */
+    return backlog_write_offset(b, 0, err, errlen);
+}
+
+struct backlog *backlog_open(const char *logs_dir, char *err, size_t errlen)
+{
+    struct backlog *b = calloc(1, sizeof *b);
+    char path[PATH_MAX];
+    if (!b)
+        backlog_fail(err, errlen, "out of memory");
+    else if (snprintf(path, sizeof path, "%s/backlog.jsonl", logs_dir) >= (int)sizeof path ||
+             snprintf(b->offset_path, sizeof b->offset_path, "%s/backlog.offset", logs_dir) >=
+                 (int)sizeof b->offset_path)
+        backlog_fail(err, errlen, "%s: path too long", logs_dir);
+    else if ((b->file = jsonl_open(path, NULL, err, errlen)) != NULL) {
+        b->offset = backlog_read_offset(b);
+        if (b->offset > 0 && b->offset == jsonl_size(b->file))
+            backlog_reset(b, NULL, 0); /* all acknowledged before a crash */
+        return b;
+    }
+    backlog_free(b);
+    return NULL;
+}
+
+void backlog_free(struct backlog *b)
+{
+    if (!b)
+        return;
+    jsonl_free(b->file);
+    free(b);
+}
+
+int backlog_append(struct backlog *b, const char *kind, const char *record, size_t len, char *err,
+                   size_t errlen)
+{
+    if (len < 2 || record[0] != '{' || record[len - 1] != '}')
+        return backlog_fail(err, errlen, "backlog: a record must be a JSON object");
+    bool empty = len == 2;
+    size_t kind_len = strlen(kind);
+    size_t total = len + kind_len + 12;
+    char *line = malloc(total);
+    if (!line)
+        return backlog_fail(err, errlen, "out of memory");
+    int n = snprintf(line, total, "{\"kind\":\"%s\"%s%.*s", kind, empty ? "" : ",", (int)(len - 1),
+                     record + 1);
+    int rc = jsonl_append(b->file, line, (size_t)n, err, errlen);
+    free(line);
+    return rc;
+}
+
+int64_t backlog_size(const struct backlog *b)
+{
+    return jsonl_size(b->file);
+}
+
+int64_t backlog_offset(const struct backlog *b)
+{
+    return b->offset;
+}
+
+bool backlog_pending(const struct backlog *b)
+{
+    return b->offset < jsonl_size(b->file);
+}
+
+/* ---- chunks -----------------------------------------------------------------------------------
+ */
+
+/* Reads the pending bytes from b->offset: at least max_bytes of them (all if fewer), and more if
+ * needed to hold one complete line. *len excludes a trailing partial line. malloc'd. */
+static char *backlog_read_pending(struct backlog *b, size_t max_bytes, size_t *len)
+{
+    int64_t avail = jsonl_size(b->file) - b->offset;
+    size_t want = avail < (int64_t)max_bytes ? (size_t)avail : max_bytes;
+    for (;;) {
+        char *buf = malloc(want + 1);
+        if (!buf || backlog_pread(b, buf, want, b->offset) != 0) {
+            free(buf);
+            return NULL;
+        }
+        char *nl = want ? memrchr(buf, '\n', want) : NULL;
+        if (nl || (int64_t)want >= avail) {
+            *len = nl ? (size_t)(nl - buf) + 1 : 0;
+            return buf;
+        }
+        free(buf);
+        want = (int64_t)want * 2 < avail ? want * 2 : (size_t)avail;
+    }
+}
+
+static bool backlog_line_is_object(const char *line, size_t len)
+{
+    json_t *v = json_loadb(line, len, 0, NULL);
+    bool ok = json_is_object(v);
+    json_decref(v);
+    return ok;
+}
+
+/* Fills c from the lines in buf (len bytes of complete lines starting at b->offset). */
+static int backlog_build_chunk(const char *name, const char *buf, size_t len, int max_records,
+                               size_t max_bytes, struct backlog_chunk *c)
+{
+    json_t *jname = json_string(name);
+    char *quoted = jname ? json_dumps(jname, JSON_ENCODE_ANY) : NULL;
+    json_decref(jname);
+    size_t cap = len + (quoted ? strlen(quoted) : 0) + (size_t)max_records + 32;
+    char *body = quoted ? malloc(cap) : NULL;
+    if (!body) {
+        free(quoted);
+        return -1;
+    }
+    size_t n = (size_t)snprintf(body, cap, "{\"name\":%s,\"records\":[", quoted);
+    free(quoted);
+    size_t pos = 0;
+    while (pos < len && c->records < max_records) {
+        const char *line = buf + pos;
+        size_t line_len = (size_t)((const char *)memchr(line, '\n', len - pos) - line);
+        if (c->records > 0 && n + line_len + 3 > max_bytes)
+            break;
+        pos += line_len + 1;
+        if (!backlog_line_is_object(line, line_len)) {
+            c->skipped++;
+            continue;
+        }
+        if (c->records++ > 0)
+            body[n++] = ',';
+        memcpy(body + n, line, line_len);
+        n += line_len;
+    }
+    memcpy(body + n, "]}", 3);
+    c->body = body;
+    c->body_len = n + 2;
+    c->end = c->start + (int64_t)pos;
+    return 0;
+}
+
+int backlog_next_chunk(struct backlog *b, const char *name, int max_records, size_t max_bytes,
+                       struct backlog_chunk *out, char *err, size_t errlen)
+{
+    for (;;) {
+        *out = (struct backlog_chunk){
+            .start = b->offset, .end = b->offset, .generation = b->generation};
+        if (!backlog_pending(b))
+            return 0;
+        size_t len;
+        char *buf = backlog_read_pending(b, max_bytes, &len);
+        if (!buf)
+            return backlog_fail(err, errlen, "backlog: reading %s: %s", jsonl_path(b->file),
+                                errno ? strerror(errno) : "out of memory");
+        int rc = backlog_build_chunk(name, buf, len, max_records, max_bytes, out);
+        free(buf);
+        if (rc != 0)
+            return backlog_fail(err, errlen, "out of memory");
+        if (out->records > 0 || out->end == out->start)
+            return 0;
+        /* Only lines that are not records: step past them and look again. */
+        int skipped = out->skipped;
+        if (backlog_ack(b, out, err, errlen) < 0) {
+            backlog_chunk_free(out);
+            return -1;
+        }
+        backlog_chunk_free(out);
+        out->skipped = skipped;
+    }
+}
+
+void backlog_chunk_free(struct backlog_chunk *c)
+{
+    if (!c)
+        return;
+    free(c->body);
+    c->body = NULL;
+    c->body_len = 0;
+}
+
+int backlog_ack(struct backlog *b, const struct backlog_chunk *c, char *err, size_t errlen)
+{
+    if (c->generation != b->generation || c->start != b->offset || c->end <= c->start)
+        return 1;
+    if (c->end >= jsonl_size(b->file))
+        return backlog_reset(b, err, errlen) == 0 || b->offset == 0 ? 0 : -1;
+    if (backlog_write_offset(b, c->end, err, errlen) != 0)
+        return -1;
+    b->offset = c->end;
+    return 0;
+}
+
+/* ---- cutting to size --------------------------------------------------------------------------
+ */
+
+/* Marks lines to drop, oldest first, metrics before anything else, until need bytes are freed. */
+static void backlog_choose_drops(const char *buf, size_t len, int64_t need, bool *drop,
+                                 int *dropped_metrics, int *dropped_other)
+{
+    for (int pass = 0; pass < 2 && need > 0; pass++) {
+        size_t pos = 0;
+        for (int i = 0; pos < len && need > 0; i++) {
+            const char *line = buf + pos;
+            size_t line_len = (size_t)((const char *)memchr(line, '\n', len - pos) - line) + 1;
+            pos += line_len;
+            bool metric = !strncmp(line, BACKLOG_METRIC_PREFIX, strlen(BACKLOG_METRIC_PREFIX));
+            if (drop[i] || metric != (pass == 0))
+                continue;
+            drop[i] = true;
+            need -= (int64_t)line_len;
+            (*(metric ? dropped_metrics : dropped_other))++;
+        }
+    }
+}
+
+/* Copies the lines not marked in drop to the front of buf; returns the new length. */
+static size_t backlog_keep_lines(char *buf, size_t len, const bool *drop)
+{
+    size_t pos = 0, out = 0;
+    for (int i = 0; pos < len; i++) {
+        size_t line_len = (size_t)((char *)memchr(buf + pos, '\n', len - pos) - (buf + pos)) + 1;
+        if (!drop[i]) {
+            memmove(buf + out, buf + pos, line_len);
+            out += line_len;
+        }
+        pos += line_len;
+    }
+    return out;
+}
+
+/* Writes data to a temporary file beside the backlog, resets the offset, renames it in place. */
+static int backlog_replace(struct backlog *b, const char *data, size_t len, char *err,
+                           size_t errlen)
+{
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", jsonl_path(b->file));
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return backlog_fail(err, errlen, "%s: %s", tmp, strerror(errno));
+    bool ok = fwrite(data, 1, len, f) == len;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok) {
+        int saved = errno;
+        unlink(tmp);
+        return backlog_fail(err, errlen, "%s: %s", tmp, strerror(saved));
+    }
+    /* Offset 0 before the rename: a crash in between resends acknowledged records, never
+     * skips pending ones. */
+    if (backlog_write_offset(b, 0, err, errlen) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, jsonl_path(b->file)) != 0) {
+        int saved = errno;
+        unlink(tmp);
+        return backlog_fail(err, errlen, "%s: %s", jsonl_path(b->file), strerror(saved));
+    }
+    b->offset = 0;
+    b->generation++;
+    return jsonl_reopen(b->file, err, errlen);
+}
+
+int backlog_cut(struct backlog *b, int64_t cap, int *dropped_metrics, int *dropped_diagnostics,
+                char *err, size_t errlen)
+{
+    *dropped_metrics = *dropped_diagnostics = 0;
+    if (jsonl_size(b->file) <= cap)
+        return 0;
+    size_t len;
+    char *buf = backlog_read_pending(b, (size_t)(jsonl_size(b->file) - b->offset), &len);
+    if (!buf)
+        return backlog_fail(err, errlen, "backlog: reading %s: %s", jsonl_path(b->file),
+                            errno ? strerror(errno) : "out of memory");
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += buf[i] == '\n';
+    bool *drop = calloc((size_t)lines + 1, sizeof *drop);
+    if (!drop) {
+        free(buf);
+        return backlog_fail(err, errlen, "out of memory");
+    }
+    int64_t need = (int64_t)len - cap * 3 / 4;
+    backlog_choose_drops(buf, len, need, drop, dropped_metrics, dropped_diagnostics);
+    size_t kept = backlog_keep_lines(buf, len, drop);
+    int rc = backlog_replace(b, buf, kept, err, errlen);
+    if (rc != 0)
+        *dropped_metrics = *dropped_diagnostics = 0;
+    free(drop);
+    free(buf);
+    return rc;
+}
