@@ -6,6 +6,8 @@
 
 #include "agent/agent.h"
 #include "alert/telegram.h"
+#include "analyze/analyze.h"
+#include "probe/cli.h"
 #include "server/server.h"
 
 struct subcommand {
@@ -18,6 +20,8 @@ static const struct subcommand subcommands[] = {
     {"server", server_main, "central server: ingest, state, alerts, API, dashboards"},
     {"agent", agent_main, "on every machine: heartbeats to the server"},
     {"telegram", telegram_main, "Telegram helpers (chat-id)"},
+    {"analyze", analyze_main, "offline root-cause analysis of an agent's logs"},
+    {"probe", probe_main, "one network probe: ping, trace, tcp, dns, gateway"},
 };
 
 static void usage(FILE *out)

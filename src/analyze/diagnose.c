@@ -355,24 +355,46 @@ static void gateway_evidence(const struct worker_diagnosis *d, struct text *t)
                  d->gateway_checks);
 }
 
-static void external_evidence(const struct worker_diagnosis *d, struct text *t)
+/* Targets that failed alike are named together: "8.8.8.8 and 1.1.1.1 unreachable for 4m". */
+static bool failed_alike(const struct target_reachability *a, const struct target_reachability *b)
 {
-    int reachable = 0;
+    char da[32], db[32];
+    diagnosis_format_duration(a->unreachable_ms, da, sizeof da);
+    diagnosis_format_duration(b->unreachable_ms, db, sizeof db);
+    return b->unreachable && a->unreachable == b->unreachable && a->checks == b->checks &&
+           !strcmp(da, db);
+}
+
+static void unreachable_evidence(const struct worker_diagnosis *d, struct text *t)
+{
+    bool named[DIAGNOSIS_TARGETS_MAX] = {false};
     for (size_t i = 0; i < d->n_targets; i++) {
         const struct target_reachability *x = &d->targets[i];
-        if (!x->unreachable) {
-            reachable++;
+        if (!x->unreachable || named[i])
             continue;
-        }
+        text_part(t);
+        text_add(t, "%s", x->target);
+        for (size_t j = i + 1; j < d->n_targets; j++)
+            if (!named[j] && failed_alike(x, &d->targets[j])) {
+                named[j] = true;
+                text_add(t, " and %s", d->targets[j].target);
+            }
         char took[32];
         diagnosis_format_duration(x->unreachable_ms, took, sizeof took);
-        text_part(t);
-        text_add(t, "%s unreachable", x->target);
+        text_add(t, " unreachable");
         if (x->unreachable_ms >= 1000)
             text_add(t, " for %s", took);
         if (x->unreachable < x->checks)
             text_add(t, " (%d/%d checks)", x->unreachable, x->checks);
     }
+}
+
+static void external_evidence(const struct worker_diagnosis *d, struct text *t)
+{
+    unreachable_evidence(d, t);
+    int reachable = 0;
+    for (size_t i = 0; i < d->n_targets; i++)
+        reachable += !d->targets[i].unreachable;
     if (reachable == 0)
         return;
     text_part(t);

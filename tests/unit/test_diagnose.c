@@ -291,6 +291,28 @@ static void test_odd_records_are_skipped(void **state)
     assert_int_equal(diagnose_worker("x", NULL, 0, NULL), -1);
 }
 
+static void test_targets_that_failed_alike_are_named_together(void **state)
+{
+    (void)state;
+    struct records rs = {0};
+    struct worker_diagnosis d;
+    static const char *const diag =
+        "{\"time\":\"2026-11-21T10:%s.000Z\",\"trigger\":\"heartbeat failed\","
+        "\"gateway\":{\"addr\":\"10.1.0.1\",\"reachable\":true},\"external\":["
+        "{\"target\":\"8.8.8.8\",\"reachable\":false},{\"target\":\"1.1.1.1\",\"reachable\":false},"
+        "{\"target\":\"9.9.9.9\",\"reachable\":%s},{\"target\":\"192.0.2.53\",\"reachable\":true}]"
+        "}";
+    metric(&rs, "10:00:00", false, 0);
+    add(&rs, diag, "00:00", "false");
+    add(&rs, diag, "01:00", "true");
+    metric(&rs, "10:02:00", true, 0);
+    diagnose("w", &rs, &d);
+    assert_int_equal(d.n_targets, 4);
+    assert_text(&d, "w: gateway OK, 8.8.8.8 and 1.1.1.1 unreachable for 2m, 9.9.9.9 unreachable "
+                    "for 1m (1/2 checks), 192.0.2.53 reachable → upstream ISP");
+    release(&rs);
+}
+
 static void test_json(void **state)
 {
     (void)state;
@@ -425,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_server_side),
         cmocka_unit_test(test_unknown_and_no_failures),
         cmocka_unit_test(test_odd_records_are_skipped),
+        cmocka_unit_test(test_targets_that_failed_alike_are_named_together),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_group_text),
         cmocka_unit_test(test_durations),
