@@ -1,0 +1,189 @@
+/* rca.h — the correlation engine: groups worker DOWN transitions into incidents and classifies
+ * them (individual, network, widespread, server), so a person gets one message per incident
+ * instead of one per worker. Pure logic: no I/O, no clocks, no store, no libuv. Every time is
+ * wall-clock UTC milliseconds passed in by the caller; the caller saves what the engine reports
+ * and arms a timer for rca_next_deadline().
+ *
+ * How the server drives it (all calls on the loop thread):
+ *   rca_worker_down        a worker went DOWN (after its event is recorded)
+ *   rca_worker_up          a worker came back; returns whether to send its per-worker UP text
+ *   rca_worker_unreachable the canaries say the monitor is cut off, so this overdue worker is
+ *                          handed over instead of being marked DOWN (it is not counted as down)
+ *   rca_canaries           the server's own canary probes changed: all failing, or not
+ *   rca_tick               time passed (call at rca_next_deadline())
+ * Every change to an incident is reported through the one rca_change_cb, synchronously, before
+ * the call that caused it returns. The callback must not call back into the engine.
+ *
+ * Rules (docs/rca.md explains them for users):
+ *  - A DOWN joins the newest open incident whose window (opened + window_ms) is still open,
+ *    else it opens a new incident. While the canaries fail, the incident they made (or took
+ *    over) keeps its window open until they recover.
+ *  - An incident is held for hold_ms after its first worker before it is announced (OPENED),
+ *    so workers that go DOWN together are classified together. If a worker of a held incident
+ *    comes back, the incident is announced at once, so DOWN is always told before UP.
+ *  - Workers are grouped by site tag when they have one, else by the /24 (IPv4) or /48 (IPv6)
+ *    prefix of their address. With n workers in the incident and T = threshold:
+ *      server      the canaries failed during the incident, or n >= T and
+ *                  n >= server_fraction * fleet
+ *      widespread  n >= T and (two groups have >= 2 workers each, or no group reaches T)
+ *      network     one group has >= T workers (the scope is that group)
+ *      individual  otherwise
+ *    Workers that came back still count: an incident never shrinks.
+ *  - Per-worker texts (the core DOWN/UP messages) are kept for individual incidents only: a
+ *    worker's DOWN text is due when its incident is announced as individual, or when it joins
+ *    an incident already announced as individual (rca_incident_view.notify_down lists them); its
+ *    UP text is due exactly when its DOWN text was (rca_worker_up's return value). Workers of
+ *    network, widespread and server incidents get the incident texts instead.
+ *  - An incident closes when all its workers are back. Workers handed over as unreachable do not
+ *    need to come back: a server incident the canaries made closes when the canaries recover
+ *    and every worker that really went DOWN in it is back.
+ *
+ * Ownership: the engine copies every string it is given. Everything in a view handed to the
+ * callback is owned by the engine and valid only during the callback. */
+#ifndef FAULTLINE_RCA_H
+#define FAULTLINE_RCA_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits on what the engine accepts (the same as the store's worker fields). */
+#define RCA_NAME_MAX 64
+#define RCA_SITE_MAX 64
+#define RCA_IP_MAX 46
+/* rca_next_deadline() when nothing is pending. */
+#define RCA_NO_DEADLINE INT64_MAX
+
+/* Stored as text (rca_class_name); values are append-only. */
+enum rca_class { RCA_INDIVIDUAL = 0, RCA_NETWORK = 1, RCA_WIDESPREAD = 2, RCA_SERVER = 3 };
+
+/* What happened to an incident. Every change must be saved; only OPENED, GREW, RECLASSIFIED and
+ * CLOSED of incidents that are not individual carry an incident message. */
+enum rca_change {
+    RCA_OPENED,       /* announced after its hold: the first message */
+    RCA_GREW,         /* announced, and grew by >= 50% and by >= 2 workers since last told */
+    RCA_RECLASSIFIED, /* announced, and its class changed (previous_class is what was told) */
+    RCA_CLOSED,       /* all its workers are back (server: and the canaries recovered) */
+    RCA_UPDATED,      /* saved state changed, nothing to tell (held, a worker joined or left) */
+};
+
+struct rca_config {
+    int64_t window_ms;      /* RCA_WINDOW: how long an incident takes new DOWNs, >= 0 */
+    int64_t hold_ms;        /* how long a new incident waits before its first message, >= 0 */
+    int threshold;          /* RCA_THRESHOLD, >= 1 */
+    double server_fraction; /* share of the fleet down at once that means "server"; (0, 1] */
+};
+
+struct alert_incident; /* alert/format.h */
+
+/* One incident as the callback sees it. */
+struct rca_incident_view {
+    int64_t id;
+    enum rca_class classification;
+    enum rca_class previous_class; /* RECLASSIFIED: the class told before; else = classification */
+    bool announced;                /* false while held (and for incidents closed unannounced) */
+    int64_t opened_ms, updated_ms;
+    int64_t closed_ms; /* 0 while open */
+    int workers;       /* workers in it: went DOWN or handed over unreachable, back ones included */
+    int down;          /* of those, DOWN and not back */
+    int unreachable;   /* of those, handed over unreachable (never counted as down) */
+    int previous_workers; /* GREW: how many were told before; else = workers */
+    /* JSON text, as stored (store.h struct incident_record): scope is an object
+     * {"label","ips","prefixes","sites","groups":[{"key","site","ips","prefixes","workers",
+     * "names"}]} (for network: ips/prefixes/sites/label are those of the group at fault);
+     * workers is an array [{"name","ip","site","group","down_at","up_at"|null,"unreachable",
+     * "down_message"}] with ISO 8601 times; evidence is an object {"rule","reason","workers",
+     * "down","back","unreachable","fleet","groups","largest_group",...,"canaries",
+     * "announced",...}. The evidence also holds what rca_restore needs. */
+    const char *scope_json;
+    const char *workers_json;
+    const char *evidence_json;
+    /* Names whose per-worker DOWN text is due now (individual incidents only). */
+    const char *const *notify_down;
+    size_t n_notify_down;
+    /* The same incident in the shape alert_format_incident_* takes (alert/format.h). */
+    const struct alert_incident *alert;
+};
+
+typedef void (*rca_change_cb)(enum rca_change change, const struct rca_incident_view *inc,
+                              void *ctx);
+
+/* A stored incident to restore (the fields of store.h's struct incident_record). */
+struct rca_stored_incident {
+    int64_t id;
+    const char *classification;
+    const char *scope_json;
+    const char *workers_json;
+    const char *evidence_json;
+    int64_t opened_ms, updated_ms;
+    int64_t closed_ms;
+};
+
+struct rca;
+
+/* "individual", "network", "widespread", "server". */
+const char *rca_class_name(enum rca_class cls);
+/* Returns 0 and sets *out, or -1 for an unknown name. */
+int rca_class_parse(const char *name, enum rca_class *out);
+const char *rca_change_name(enum rca_change change);
+
+/* Makes an engine; first_id is the id of the first new incident (max stored id + 1). cb is
+ * required. Returns 0, or -1 with err naming the bad field. */
+int rca_new(const struct rca_config *cfg, int64_t first_id, rca_change_cb cb, void *ctx,
+            struct rca **out, char *err, size_t errlen);
+/* NULL is a no-op. Reports nothing. */
+void rca_free(struct rca *rca);
+
+/* Takes back an open incident saved before a restart (store_load_open_incidents, oldest first),
+ * with nothing reported. A held one is announced at rca_next_deadline() as usual. A server
+ * incident the canaries made stays open until rca_canaries() says they are OK: call
+ * rca_canaries(false, ...) at once when no canaries are configured. Closed incidents are
+ * ignored. Returns 0, or -1 with err naming the bad field (the engine is unchanged). */
+int rca_restore(struct rca *rca, const struct rca_stored_incident *rec, char *err, size_t errlen);
+
+/* A worker went DOWN at now_ms. ip is the address its heartbeats came from ("" if unknown), site
+ * its site tag ("" if none), fleet the number of workers monitored (UP or DOWN) at that moment.
+ * A worker already down in an open incident is ignored. Returns 0, or -1 with err for bad input
+ * (empty or long name, long site, an ip that is not an address); nothing changes then. */
+int rca_worker_down(struct rca *rca, const char *name, const char *ip, const char *site, int fleet,
+                    int64_t now_ms, char *err, size_t errlen);
+
+/* A worker the server did not mark DOWN because the canaries fail: it joins the server incident
+ * as unreachable. Requires rca_canaries(true, ...) first. Same arguments and errors as
+ * rca_worker_down; -1 also when the canaries are not failing. */
+int rca_worker_unreachable(struct rca *rca, const char *name, const char *ip, const char *site,
+                           int fleet, int64_t now_ms, char *err, size_t errlen);
+
+/* A worker is back at now_ms (a heartbeat after DOWN, or an unreachable worker heard again).
+ * Announces its incident first if it was held, then may close it. Returns true when the
+ * per-worker UP text should be sent: its DOWN text was sent, or the engine does not know the
+ * worker as down (the core behaviour applies). */
+bool rca_worker_up(struct rca *rca, const char *name, int64_t now_ms);
+
+/* The server's own canaries: failing is true when all of them fail. evidence_json (may be NULL)
+ * is a JSON value describing the probes; it is kept in the incident's evidence. When they
+ * start failing, the open incident (window still open) becomes a server incident, or a new
+ * server incident opens that takes the unreachable workers; when they recover, that incident
+ * stops taking workers and closes once its DOWN workers are back. Repeating the current state
+ * only refreshes the evidence. Returns 0, or -1 when evidence_json is not JSON. */
+int rca_canaries(struct rca *rca, bool failing, const char *evidence_json, int64_t now_ms,
+                 char *err, size_t errlen);
+
+/* Time passed: announces held incidents whose hold is over. */
+void rca_tick(struct rca *rca, int64_t now_ms);
+/* When rca_tick next has work (wall ms), or RCA_NO_DEADLINE. */
+int64_t rca_next_deadline(const struct rca *rca);
+
+/* The current analysis for GET /admin/api/analysis: {"classification" (the most serious open
+ * class, or "none"), "down", "unreachable", "canaries":{"failing","since","evidence"},
+ * "by_ip":{ip:[names]}, "by_site":{site:[names]}, "groups":[{"key","site","ips","prefixes",
+ * "workers":[names]}], "incidents":[{"id","classification","announced","opened_at","workers",
+ * "down","unreachable","scope","evidence"}]}. Only workers not back are listed. New
+ * reference; the caller decrefs it. NULL only when out of memory. */
+json_t *rca_analysis(const struct rca *rca, int64_t now_ms);
+
+/* Number of open incidents (for tests and /metrics). */
+size_t rca_open_count(const struct rca *rca);
+
+#endif

@@ -1,0 +1,757 @@
+/* test_rca.c — the correlation engine: grouping into incidents, the hold, classification, the
+ * per-worker verdicts, growth, closing, restore after a restart and the analysis JSON. Every
+ * change the engine reports is recorded, with the text the server would send for it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "alert/format.h"
+#include "server/rca.h"
+
+#define T0 1795255332000LL /* 2026-11-21 10:02:12 UTC */
+#define SEC 1000LL
+#define MAX_SEEN 64
+
+struct seen_change {
+    enum rca_change change;
+    int64_t id;
+    enum rca_class cls, previous;
+    bool announced;
+    int workers, down, unreachable;
+    int64_t opened_ms, updated_ms, closed_ms;
+    char notify[256]; /* names of notify_down, comma separated */
+    char text[1024];  /* the incident text for OPENED, GREW, RECLASSIFIED, CLOSED */
+    char *scope, *workers_json, *evidence;
+};
+
+struct recorder {
+    int n;
+    struct seen_change seen[MAX_SEEN];
+};
+
+static void render(enum rca_change change, const struct alert_incident *a, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (change == RCA_OPENED)
+        alert_format_incident_opened(a, buf, len);
+    else if (change == RCA_GREW)
+        alert_format_incident_grew(a, buf, len);
+    else if (change == RCA_RECLASSIFIED)
+        alert_format_incident_reclassified(a, buf, len);
+    else if (change == RCA_CLOSED)
+        alert_format_incident_closed(a, buf, len);
+}
+
+static void record(enum rca_change change, const struct rca_incident_view *v, void *ctx)
+{
+    struct recorder *r = ctx;
+    assert_true(r->n < MAX_SEEN);
+    struct seen_change *s = &r->seen[r->n++];
+    *s = (struct seen_change){.change = change,
+                              .id = v->id,
+                              .cls = v->classification,
+                              .previous = v->previous_class,
+                              .announced = v->announced,
+                              .workers = v->workers,
+                              .down = v->down,
+                              .unreachable = v->unreachable,
+                              .opened_ms = v->opened_ms,
+                              .updated_ms = v->updated_ms,
+                              .closed_ms = v->closed_ms,
+                              .scope = strdup(v->scope_json),
+                              .workers_json = strdup(v->workers_json),
+                              .evidence = strdup(v->evidence_json)};
+    for (size_t i = 0; i < v->n_notify_down; i++) {
+        size_t used = strlen(s->notify);
+        snprintf(s->notify + used, sizeof s->notify - used, "%s%s", i ? "," : "",
+                 v->notify_down[i]);
+    }
+    render(change, v->alert, s->text, sizeof s->text);
+}
+
+struct fixture {
+    struct recorder rec;
+    struct rca *rca;
+};
+
+static const struct rca_config CFG = {
+    .window_ms = 60 * SEC, .hold_ms = 30 * SEC, .threshold = 5, .server_fraction = 0.8};
+
+static void clear(struct recorder *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        free(r->seen[i].scope);
+        free(r->seen[i].workers_json);
+        free(r->seen[i].evidence);
+    }
+    r->n = 0;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    char err[256];
+    if (!f || rca_new(&CFG, 1, record, &f->rec, &f->rca, err, sizeof err) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    rca_free(f->rca);
+    clear(&f->rec);
+    free(f);
+    return 0;
+}
+
+static void down(struct fixture *f, const char *name, const char *ip, const char *site, int fleet,
+                 int64_t t)
+{
+    char err[256] = "";
+    if (rca_worker_down(f->rca, name, ip, site, fleet, t, err, sizeof err) != 0)
+        fail_msg("down %s: %s", name, err);
+}
+
+static int count(const struct recorder *r, enum rca_change change)
+{
+    int n = 0;
+    for (int i = 0; i < r->n; i++)
+        n += r->seen[i].change == change;
+    return n;
+}
+
+static const struct seen_change *last(const struct recorder *r)
+{
+    assert_true(r->n > 0);
+    return &r->seen[r->n - 1];
+}
+
+static const struct seen_change *find(const struct recorder *r, enum rca_change change)
+{
+    for (int i = 0; i < r->n; i++) {
+        if (r->seen[i].change == change)
+            return &r->seen[i];
+    }
+    fail_msg("no %s reported", rca_change_name(change));
+    return NULL;
+}
+
+/* value of a JSON text at a path of object keys, dumped compactly (caller frees) */
+static char *json_at(const char *text, const char *key, const char *key2)
+{
+    json_t *root = json_loads(text, 0, NULL);
+    assert_non_null(root);
+    json_t *v = json_object_get(root, key);
+    if (v && key2)
+        v = json_object_get(v, key2);
+    char *out = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("(missing)");
+    json_decref(root);
+    return out;
+}
+
+static void assert_json_at(const char *text, const char *key, const char *key2, const char *want)
+{
+    char *got = json_at(text, key, key2);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s%s%s: got %s, want %s", key, key2 ? "." : "", key2 ? key2 : "", got, want);
+    free(got);
+}
+
+/* Five workers of one site behind one address, DOWN over 20 s: held, then one network
+ * incident, no per-worker messages, then closed once all are back. */
+static void test_network_one_site(void **state)
+{
+    struct fixture *f = *state;
+    char name[16];
+    for (int i = 1; i <= 5; i++) {
+        snprintf(name, sizeof name, "box-%d", i);
+        down(f, name, "203.0.113.7", "fra1", 20, T0 + (i - 1) * 5 * SEC);
+    }
+    assert_int_equal(f->rec.n, 5);
+    assert_int_equal(count(&f->rec, RCA_UPDATED), 5);
+    assert_false(last(&f->rec)->announced);
+    assert_int_equal(last(&f->rec)->cls, RCA_NETWORK);
+    assert_int_equal(rca_next_deadline(f->rca), T0 + 30 * SEC);
+
+    rca_tick(f->rca, T0 + 30 * SEC - 1);
+    assert_int_equal(f->rec.n, 5);
+    rca_tick(f->rca, T0 + 30 * SEC);
+    assert_int_equal(f->rec.n, 6);
+    const struct seen_change *o = last(&f->rec);
+    assert_int_equal(o->change, RCA_OPENED);
+    assert_int_equal(o->id, 1);
+    assert_int_equal(o->cls, RCA_NETWORK);
+    assert_string_equal(o->notify, "");
+    assert_string_equal(o->text,
+                        "🔴 NETWORK ISSUE: 5 workers behind 203.0.113.7 (site fra1) went down\n"
+                        "box-1, box-2, box-3, box-4, box-5");
+    assert_string_equal(o->scope,
+                        "{\"label\":\"behind 203.0.113.7 (site fra1)\",\"ips\":[\"203.0.113.7\"],"
+                        "\"prefixes\":[\"203.0.113.0/24\"],\"sites\":[\"fra1\"],\"groups\":[{"
+                        "\"key\":\"site:fra1\",\"site\":\"fra1\",\"ips\":[\"203.0.113.7\"],"
+                        "\"prefixes\":[\"203.0.113.0/24\"],\"workers\":5,\"names\":[\"box-1\","
+                        "\"box-2\",\"box-3\",\"box-4\",\"box-5\"]}],\"group\":\"site:fra1\"}");
+    assert_json_at(o->evidence, "rule", NULL, "\"shared_group\"");
+    assert_json_at(o->evidence, "reason", NULL,
+                   "\"5 of 5 workers down share site fra1 (threshold 5)\"");
+    assert_json_at(o->evidence, "fleet", NULL, "20");
+    assert_json_at(o->evidence, "largest_group", "key", "\"site:fra1\"");
+    assert_int_equal(rca_next_deadline(f->rca), RCA_NO_DEADLINE);
+
+    /* Per-worker UP texts are not sent: the closing message covers them. */
+    for (int i = 1; i <= 5; i++) {
+        snprintf(name, sizeof name, "box-%d", i);
+        assert_false(rca_worker_up(f->rca, name, T0 + 4 * 60 * SEC));
+    }
+    assert_int_equal(count(&f->rec, RCA_CLOSED), 1);
+    const struct seen_change *c = last(&f->rec);
+    assert_int_equal(c->change, RCA_CLOSED);
+    assert_int_equal(c->closed_ms, T0 + 4 * 60 * SEC);
+    assert_string_equal(c->text, "✅ RESOLVED: network issue behind 203.0.113.7 (site fra1): 5 "
+                                 "workers back after 4m 00s");
+    assert_int_equal(rca_open_count(f->rca), 0);
+    /* A worker the engine does not know as down: the core behaviour applies. */
+    assert_true(rca_worker_up(f->rca, "box-1", T0 + 5 * 60 * SEC));
+}
+
+/* Two sites with two or more down each: widespread, even though the total only just reaches
+ * the threshold. */
+static void test_widespread_two_sites(void **state)
+{
+    struct fixture *f = *state;
+    down(f, "fra-1", "203.0.113.7", "fra1", 50, T0);
+    down(f, "fra-2", "203.0.113.8", "fra1", 50, T0 + SEC);
+    down(f, "fra-3", "203.0.113.9", "fra1", 50, T0 + 2 * SEC);
+    down(f, "ams-1", "198.51.100.1", "ams1", 50, T0 + 3 * SEC);
+    down(f, "ams-2", "198.51.100.1", "ams1", 50, T0 + 4 * SEC);
+    rca_tick(f->rca, T0 + 30 * SEC);
+    const struct seen_change *o = find(&f->rec, RCA_OPENED);
+    assert_int_equal(o->cls, RCA_WIDESPREAD);
+    assert_string_equal(o->notify, "");
+    assert_json_at(o->evidence, "rule", NULL, "\"groups_with_2_or_more\"");
+    assert_string_equal(o->text, "🔴 WIDESPREAD: 5 workers at 2 sites went down — possible DDoS "
+                                 "or upstream outage\nfra-1, fra-2, fra-3, ams-1, ams-2");
+    assert_json_at(o->scope, "sites", NULL, "[\"fra1\",\"ams1\"]");
+}
+
+/* Five workers in five different /24s: no place has enough for a network issue. */
+static void test_widespread_five_networks(void **state)
+{
+    struct fixture *f = *state;
+    char name[16], ip[32];
+    for (int i = 1; i <= 5; i++) {
+        snprintf(name, sizeof name, "w-%d", i);
+        snprintf(ip, sizeof ip, "198.51.%d.10", i);
+        down(f, name, ip, "", 100, T0 + i * SEC);
+    }
+    rca_tick(f->rca, T0 + 40 * SEC);
+    const struct seen_change *o = find(&f->rec, RCA_OPENED);
+    assert_int_equal(o->cls, RCA_WIDESPREAD);
+    assert_json_at(o->evidence, "rule", NULL, "\"spread\"");
+    assert_json_at(o->evidence, "groups", NULL, "5");
+    assert_string_equal(o->text, "🔴 WIDESPREAD: 5 workers in 5 networks went down — possible "
+                                 "DDoS or upstream outage\nw-1, w-2, w-3, w-4, w-5");
+}
+
+/* One worker: individual. Its DOWN text is due at announcement, its UP text when back; a
+ * second worker joining the announced incident gets its DOWN text at once. */
+static void test_individual(void **state)
+{
+    struct fixture *f = *state;
+    down(f, "brickbox-43", "203.0.113.7", "", 20, T0);
+    assert_int_equal(f->rec.n, 1);
+    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+    assert_string_equal(last(&f->rec)->notify, "");
+    rca_tick(f->rca, T0 + 30 * SEC);
+    const struct seen_change *o = last(&f->rec);
+    assert_int_equal(o->change, RCA_OPENED);
+    assert_int_equal(o->cls, RCA_INDIVIDUAL);
+    assert_string_equal(o->notify, "brickbox-43");
+    assert_string_equal(o->workers_json,
+                        "[{\"name\":\"brickbox-43\",\"ip\":\"203.0.113.7\",\"site\":\"\","
+                        "\"group\":\"net:203.0.113.0/24\",\"down_at\":\"2026-11-21T10:02:12.000Z\","
+                        "\"up_at\":null,\"unreachable\":false,\"down_message\":true}]");
+
+    down(f, "db-1", "192.0.2.5", "", 20, T0 + 40 * SEC);
+    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+    assert_int_equal(last(&f->rec)->cls, RCA_INDIVIDUAL);
+    assert_string_equal(last(&f->rec)->notify, "db-1");
+
+    assert_true(rca_worker_up(f->rca, "brickbox-43", T0 + 60 * SEC));
+    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+    assert_true(rca_worker_up(f->rca, "db-1", T0 + 90 * SEC));
+    assert_int_equal(last(&f->rec)->change, RCA_CLOSED);
+    assert_int_equal(count(&f->rec, RCA_OPENED), 1);
+    assert_int_equal(rca_open_count(f->rca), 0);
+}
+
+/* Most of the fleet at once (canaries fine): the monitor's side. */
+static void test_server_by_fleet_fraction(void **state)
+{
+    struct fixture *f = *state;
+    char name[16], ip[32];
+    for (int i = 1; i <= 5; i++) {
+        snprintf(name, sizeof name, "g-%d", i);
+        snprintf(ip, sizeof ip, "198.51.%d.10", i);
+        down(f, name, ip, "", 6, T0 + i * SEC);
+    }
+    rca_tick(f->rca, T0 + 31 * SEC);
+    const struct seen_change *o = find(&f->rec, RCA_OPENED);
+    assert_int_equal(o->cls, RCA_SERVER);
+    assert_string_equal(o->notify, "");
+    assert_json_at(o->evidence, "rule", NULL, "\"fleet_fraction\"");
+    assert_string_equal(o->text, "⚠️ The monitor itself may have lost connectivity: 5 of 6 "
+                                 "workers went silent at once; not counted as down\n"
+                                 "g-1, g-2, g-3, g-4, g-5");
+    /* 5 of 7 is below 80%: widespread. */
+    clear(&f->rec);
+    for (int i = 1; i <= 5; i++) {
+        snprintf(name, sizeof name, "h-%d", i);
+        snprintf(ip, sizeof ip, "198.51.%d.10", i);
+        down(f, name, ip, "", 7, T0 + 5 * 60 * SEC + i * SEC);
+    }
+    rca_tick(f->rca, T0 + 6 * 60 * SEC);
+    assert_int_equal(find(&f->rec, RCA_OPENED)->cls, RCA_WIDESPREAD);
+}
+
+/* The canaries fail: the server hands overdue workers over as unreachable. One server
+ * incident, nobody counted down, closed when the canaries recover. */
+static void test_server_by_canaries(void **state)
+{
+    struct fixture *f = *state;
+    char err[256] = "";
+    assert_int_equal(
+        rca_worker_unreachable(f->rca, "u-1", "203.0.113.7", "", 45, T0, err, sizeof err), -1);
+    assert_non_null(strstr(err, "canaries are not failing"));
+    assert_int_equal(f->rec.n, 0);
+
+    assert_int_equal(rca_canaries(f->rca, true, "{\"gateway\":\"down\",\"1.1.1.1\":\"down\"}", T0,
+                                  err, sizeof err),
+                     0);
+    assert_int_equal(f->rec.n, 1);
+    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+    assert_int_equal(last(&f->rec)->cls, RCA_SERVER);
+    assert_int_equal(last(&f->rec)->workers, 0);
+    assert_int_equal(rca_next_deadline(f->rca), RCA_NO_DEADLINE); /* nobody to tell about yet */
+
+    /* Handed over long after the window would have shut: still the same incident. */
+    int64_t t = T0 + 3 * 60 * SEC;
+    const char *names[] = {"u-1", "u-2", "u-3"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rca_worker_unreachable(f->rca, names[i], "203.0.113.7", "", 45,
+                                                t + i * SEC, err, sizeof err),
+                         0);
+    }
+    assert_int_equal(rca_next_deadline(f->rca), t + 30 * SEC);
+    rca_tick(f->rca, t + 30 * SEC);
+    const struct seen_change *o = find(&f->rec, RCA_OPENED);
+    assert_int_equal(o->cls, RCA_SERVER);
+    assert_int_equal(o->unreachable, 3);
+    assert_int_equal(o->down, 0);
+    assert_string_equal(o->notify, "");
+    assert_string_equal(o->text, "⚠️ The monitor itself lost connectivity; 3 workers "
+                                 "unreachable, not counted as down\nu-1, u-2, u-3");
+    assert_json_at(o->evidence, "canaries", "gateway", "\"down\"");
+    assert_json_at(o->evidence, "rule", NULL, "\"canaries\"");
+
+    json_t *a = rca_analysis(f->rca, t + 31 * SEC);
+    assert_int_equal(json_integer_value(json_object_get(a, "down")), 0);
+    assert_int_equal(json_integer_value(json_object_get(a, "unreachable")), 3);
+    assert_string_equal(json_string_value(json_object_get(a, "classification")), "server");
+    assert_true(json_is_true(json_object_get(json_object_get(a, "canaries"), "failing")));
+    json_decref(a);
+
+    /* An unreachable worker heard again gets no per-worker UP text. */
+    assert_false(rca_worker_up(f->rca, "u-2", t + 40 * SEC));
+    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+
+    assert_int_equal(rca_canaries(f->rca, false, NULL, t + 2 * 60 * SEC, err, sizeof err), 0);
+    const struct seen_change *c = last(&f->rec);
+    assert_int_equal(c->change, RCA_CLOSED);
+    assert_string_equal(c->text, "✅ RESOLVED: the monitor is connected again after 5m 00s; 3 "
+                                 "workers were unreachable, not counted as down");
+    assert_int_equal(rca_open_count(f->rca), 0);
+    /* After recovery, a DOWN is a new incident of its own. */
+    down(f, "u-1", "203.0.113.7", "", 45, t + 3 * 60 * SEC);
+    assert_int_equal(last(&f->rec)->id, 2);
+    assert_int_equal(last(&f->rec)->cls, RCA_INDIVIDUAL);
+    assert_int_equal(rca_canaries(f->rca, true, "not json", t, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not JSON"));
+}
+
+/* The canaries fail while an announced network incident is open: it becomes a server incident. */
+static void test_canaries_reclassify_open_incident(void **state)
+{
+    struct fixture *f = *state;
+    char name[16], err[256];
+    for (int i = 1; i <= 5; i++) {
+        snprintf(name, sizeof name, "box-%d", i);
+        down(f, name, "203.0.113.7", "fra1", 20, T0 + i * SEC);
+    }
+    rca_tick(f->rca, T0 + 31 * SEC);
+    assert_int_equal(rca_canaries(f->rca, true, "{}", T0 + 40 * SEC, err, sizeof err), 0);
+    const struct seen_change *r = last(&f->rec);
+    assert_int_equal(r->change, RCA_RECLASSIFIED);
+    assert_int_equal(r->cls, RCA_SERVER);
+    assert_int_equal(r->previous, RCA_NETWORK);
+    assert_string_equal(r->text,
+                        "⚠️ Now a monitor problem (was network issue): the monitor itself lost "
+                        "connectivity; 5 workers unreachable, not counted as down\n"
+                        "box-1, box-2, box-3, box-4, box-5");
+    /* Its DOWN workers must still come back before it closes. */
+    assert_int_equal(rca_canaries(f->rca, false, NULL, T0 + 50 * SEC, err, sizeof err), 0);
+    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+    for (int i = 1; i <= 5; i++) {
+        snprintf(name, sizeof name, "box-%d", i);
+        assert_false(rca_worker_up(f->rca, name, T0 + 60 * SEC));
+    }
+    assert_int_equal(last(&f->rec)->change, RCA_CLOSED);
+}
+
+/* A DOWN after the window of the open incident opens a new one. */
+static void test_window_expiry(void **state)
+{
+    struct fixture *f = *state;
+    down(f, "a", "203.0.113.1", "", 20, T0);
+    /* Past the hold, nobody has ticked yet: the join announces it. */
+    down(f, "b", "203.0.113.2", "", 20, T0 + 60 * SEC - 1);
+    assert_int_equal(last(&f->rec)->id, 1);
+    assert_int_equal(last(&f->rec)->change, RCA_OPENED);
+    assert_int_equal(last(&f->rec)->workers, 2);
+    assert_string_equal(last(&f->rec)->notify, "a,b");
+    down(f, "c", "203.0.113.3", "", 20, T0 + 60 * SEC);
+    assert_int_equal(last(&f->rec)->id, 2);
+    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+    assert_int_equal(last(&f->rec)->workers, 1);
+    assert_int_equal(rca_open_count(f->rca), 2);
+    assert_int_equal(rca_next_deadline(f->rca), T0 + 90 * SEC);
+    /* A duplicate DOWN changes nothing. */
+    int before = f->rec.n;
+    down(f, "a", "203.0.113.1", "", 20, T0 + 61 * SEC);
+    assert_int_equal(f->rec.n, before);
+}
+
+/* Growth by >= 50% and >= 2 since last told is reported once; smaller steps are not. */
+static void test_grows_a_lot_once(void **state)
+{
+    struct fixture *f = *state;
+    char name[16];
+    for (int i = 1; i <= 5; i++) {
+        snprintf(name, sizeof name, "box-%d", i);
+        down(f, name, "203.0.113.7", "fra1", 100, T0 + i * SEC);
+    }
+    rca_tick(f->rca, T0 + 31 * SEC);
+    clear(&f->rec);
+    for (int i = 6; i <= 11; i++) {
+        snprintf(name, sizeof name, "box-%d", i);
+        down(f, name, "203.0.113.7", "fra1", 100, T0 + 30 * SEC + i * SEC);
+    }
+    assert_int_equal(f->rec.n, 6);
+    assert_int_equal(count(&f->rec, RCA_GREW), 1);
+    const struct seen_change *g = find(&f->rec, RCA_GREW);
+    assert_int_equal(g->workers, 8);
+    assert_ptr_equal(g, &f->rec.seen[2]);
+    assert_string_equal(g->text, "🔴 NETWORK ISSUE growing: 8 workers down now (was 5), behind "
+                                 "203.0.113.7 (site fra1)\nbox-1, box-2, box-3, box-4, box-5, "
+                                 "+3 more");
+    assert_int_equal(count(&f->rec, RCA_UPDATED), 5);
+}
+
+/* A worker of a held incident comes back: DOWN is told (OPENED) before UP, then CLOSED. */
+static void test_up_before_hold_ends(void **state)
+{
+    struct fixture *f = *state;
+    down(f, "flaky", "203.0.113.7", "", 20, T0);
+    assert_true(rca_worker_up(f->rca, "flaky", T0 + 10 * SEC));
+    assert_int_equal(f->rec.n, 3);
+    assert_int_equal(f->rec.seen[0].change, RCA_UPDATED);
+    assert_int_equal(f->rec.seen[1].change, RCA_OPENED);
+    assert_string_equal(f->rec.seen[1].notify, "flaky");
+    assert_int_equal(f->rec.seen[1].down, 1);
+    assert_int_equal(f->rec.seen[2].change, RCA_CLOSED);
+    assert_int_equal(f->rec.seen[2].closed_ms, T0 + 10 * SEC);
+    assert_int_equal(rca_next_deadline(f->rca), RCA_NO_DEADLINE);
+
+    /* The same for a network incident: announced at once, no per-worker UP. */
+    clear(&f->rec);
+    char name[16];
+    for (int i = 1; i <= 5; i++) {
+        snprintf(name, sizeof name, "box-%d", i);
+        down(f, name, "203.0.113.7", "fra1", 20, T0 + 60 * SEC + i * SEC);
+    }
+    assert_false(rca_worker_up(f->rca, "box-2", T0 + 70 * SEC));
+    assert_int_equal(f->rec.seen[5].change, RCA_OPENED);
+    assert_int_equal(f->rec.seen[5].cls, RCA_NETWORK);
+    assert_int_equal(f->rec.seen[6].change, RCA_UPDATED);
+    assert_int_equal(f->rec.seen[6].down, 4);
+}
+
+/* IPv6 workers group by /48; a mapped IPv4 address is grouped as IPv4. */
+static void test_ipv6_prefix(void **state)
+{
+    struct fixture *f = *state;
+    const char *ips[] = {"2001:db8:1:a::1", "2001:db8:1:b::2", "2001:db8:1:ffff::3",
+                         "2001:DB8:1::4", "2001:db8:1:0:1::5"};
+    char name[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(name, sizeof name, "v6-%d", i + 1);
+        down(f, name, ips[i], "", 100, T0 + i * SEC);
+    }
+    down(f, "other", "2001:db8:2::1", "", 100, T0 + 6 * SEC);
+    down(f, "mapped", "::ffff:198.51.100.9", "", 100, T0 + 7 * SEC);
+    rca_tick(f->rca, T0 + 30 * SEC);
+    const struct seen_change *o = find(&f->rec, RCA_OPENED);
+    assert_int_equal(o->cls, RCA_NETWORK);
+    assert_json_at(o->scope, "prefixes", NULL, "[\"2001:db8:1::/48\"]");
+    assert_json_at(o->scope, "label", NULL, "\"behind 2001:db8:1::/48\"");
+    assert_json_at(o->scope, "ips", NULL,
+                   "[\"2001:db8:1:a::1\",\"2001:db8:1:b::2\",\"2001:db8:1:ffff::3\","
+                   "\"2001:db8:1::4\",\"2001:db8:1:0:1::5\"]");
+    assert_string_equal(o->text, "🔴 NETWORK ISSUE: 5 workers behind 2001:db8:1::/48 went down\n"
+                                 "v6-1, v6-2, v6-3, v6-4, v6-5\nAlso down elsewhere: other, "
+                                 "mapped");
+    json_t *a = rca_analysis(f->rca, T0 + 30 * SEC);
+    json_t *by_ip = json_object_get(a, "by_ip");
+    assert_non_null(json_object_get(by_ip, "198.51.100.9"));
+    json_t *groups = json_object_get(a, "groups");
+    assert_int_equal(json_array_size(groups), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(groups, 2), "key")),
+                        "net:198.51.100.0/24");
+    json_decref(a);
+}
+
+/* What the callback saw is enough to carry on after a restart. */
+static void test_restore_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    char name[16], err[256];
+    for (int i = 1; i <= 5; i++) {
+        snprintf(name, sizeof name, "box-%d", i);
+        down(f, name, "203.0.113.7", "fra1", 20, T0 + i * SEC);
+    }
+    rca_tick(f->rca, T0 + 31 * SEC);
+    down(f, "solo", "192.0.2.1", "", 20, T0 + 2 * 60 * SEC);
+    rca_tick(f->rca, T0 + 3 * 60 * SEC); /* solo: individual, its DOWN text sent */
+    down(f, "late", "198.51.100.1", "", 20, T0 + 4 * 60 * SEC); /* held */
+    assert_false(rca_worker_up(f->rca, "box-5", T0 + 4 * 60 * SEC + 1));
+    assert_int_equal(rca_open_count(f->rca), 3);
+
+    /* The latest saved state of each incident, as the store would keep it. */
+    struct rca *again;
+    struct recorder rec2 = {0};
+    assert_int_equal(rca_new(&CFG, 1, record, &rec2, &again, err, sizeof err), 0);
+    for (int64_t id = 1; id <= 3; id++) {
+        const struct seen_change *s = NULL;
+        for (int i = 0; i < f->rec.n; i++) {
+            if (f->rec.seen[i].id == id)
+                s = &f->rec.seen[i];
+        }
+        assert_non_null(s);
+        struct rca_stored_incident stored = {.id = id,
+                                             .classification = rca_class_name(s->cls),
+                                             .scope_json = s->scope,
+                                             .workers_json = s->workers_json,
+                                             .evidence_json = s->evidence,
+                                             .opened_ms = s->opened_ms,
+                                             .updated_ms = s->updated_ms};
+        if (rca_restore(again, &stored, err, sizeof err) != 0)
+            fail_msg("restore %lld: %s", (long long)id, err);
+    }
+    assert_int_equal(rec2.n, 0);
+    json_t *a1 = rca_analysis(f->rca, T0 + 5 * 60 * SEC);
+    json_t *a2 = rca_analysis(again, T0 + 5 * 60 * SEC);
+    char *t1 = json_dumps(a1, JSON_COMPACT), *t2 = json_dumps(a2, JSON_COMPACT);
+    assert_string_equal(t1, t2);
+    free(t1);
+    free(t2);
+    json_decref(a1);
+    json_decref(a2);
+
+    /* The held one is announced at its time; the ids go on after the restored ones. */
+    assert_int_equal(rca_next_deadline(again), T0 + 4 * 60 * SEC + 30 * SEC);
+    rca_tick(again, T0 + 5 * 60 * SEC);
+    assert_int_equal(rec2.seen[0].change, RCA_OPENED);
+    assert_int_equal(rec2.seen[0].id, 3);
+    assert_string_equal(rec2.seen[0].notify, "late");
+    /* Who gets a per-worker UP survives too. */
+    assert_true(rca_worker_up(again, "solo", T0 + 6 * 60 * SEC));
+    assert_false(rca_worker_up(again, "box-1", T0 + 6 * 60 * SEC));
+    assert_int_equal(
+        rca_worker_down(again, "new", "192.0.2.99", "", 20, T0 + 10 * 60 * SEC, err, sizeof err),
+        0);
+    assert_int_equal(rec2.seen[rec2.n - 1].id, 4);
+    for (int i = 2; i <= 4; i++) {
+        snprintf(name, sizeof name, "box-%d", i);
+        rca_worker_up(again, name, T0 + 11 * 60 * SEC);
+    }
+    assert_int_equal(rec2.seen[rec2.n - 1].change, RCA_CLOSED);
+    assert_string_equal(rec2.seen[rec2.n - 1].text, "✅ RESOLVED: network issue behind "
+                                                    "203.0.113.7 (site fra1): 5 workers back "
+                                                    "after 10m 59s");
+    rca_free(again);
+    clear(&rec2);
+}
+
+static void test_restore_bad_input(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    struct rca_stored_incident bad = {
+        .id = 7,
+        .workers_json = "[{\"name\":\"a\",\"ip\":\"\",\"site\":\"\",\"down_at\":\"yesterday\"}]",
+        .evidence_json = "{}",
+        .opened_ms = T0};
+    assert_int_equal(rca_restore(f->rca, &bad, err, sizeof err), -1);
+    assert_string_equal(err, "rca: workers[0].down_at must be an ISO 8601 time");
+    bad.workers_json = "{}";
+    assert_int_equal(rca_restore(f->rca, &bad, err, sizeof err), -1);
+    assert_non_null(strstr(err, "workers must be a JSON array"));
+    bad.workers_json =
+        "[{\"name\":\"a\",\"ip\":\"999.1.1.1\",\"down_at\":\"2026-11-21T10:00:00Z\"}]";
+    assert_int_equal(rca_restore(f->rca, &bad, err, sizeof err), -1);
+    assert_non_null(strstr(err, "999.1.1.1"));
+    bad.workers_json = "[]";
+    bad.evidence_json = "{\"announced\":true,\"announced_classification\":\"bogus\"}";
+    assert_int_equal(rca_restore(f->rca, &bad, err, sizeof err), -1);
+    assert_non_null(strstr(err, "announced_classification"));
+    assert_int_equal(rca_open_count(f->rca), 0);
+    bad.closed_ms = T0 + 1; /* closed ones are ignored */
+    assert_int_equal(rca_restore(f->rca, &bad, err, sizeof err), 0);
+    assert_int_equal(rca_open_count(f->rca), 0);
+}
+
+/* GET /admin/api/analysis: who is down, grouped by address and site, and the class. */
+static void test_analysis(void **state)
+{
+    struct fixture *f = *state;
+    json_t *a = rca_analysis(f->rca, T0);
+    assert_string_equal(json_string_value(json_object_get(a, "classification")), "none");
+    json_decref(a);
+
+    down(f, "fra-1", "203.0.113.7", "fra1", 50, T0);
+    down(f, "fra-2", "203.0.113.7", "fra1", 50, T0 + SEC);
+    down(f, "solo", "192.0.2.1", "", 50, T0 + 2 * SEC);
+    assert_true(rca_worker_up(f->rca, "solo", T0 + 3 * SEC));
+    a = rca_analysis(f->rca, T0 + 4 * SEC);
+    char *text = json_dumps(a, JSON_COMPACT);
+    assert_json_at(text, "classification", NULL, "\"individual\"");
+    assert_json_at(text, "down", NULL, "2");
+    assert_json_at(text, "unreachable", NULL, "0");
+    assert_json_at(text, "by_ip", NULL, "{\"203.0.113.7\":[\"fra-1\",\"fra-2\"]}");
+    assert_json_at(text, "by_site", NULL, "{\"fra1\":[\"fra-1\",\"fra-2\"]}");
+    assert_json_at(text, "groups", NULL,
+                   "[{\"key\":\"site:fra1\",\"site\":\"fra1\",\"ips\":[\"203.0.113.7\"],"
+                   "\"prefixes\":[\"203.0.113.0/24\"],\"workers\":[\"fra-1\",\"fra-2\"]}]");
+    assert_json_at(text, "canaries", NULL, "{\"failing\":false,\"since\":null,\"evidence\":null}");
+    json_t *incidents = json_object_get(a, "incidents");
+    assert_int_equal(json_array_size(incidents), 1);
+    json_t *inc = json_array_get(incidents, 0);
+    assert_int_equal(json_integer_value(json_object_get(inc, "workers")), 3);
+    assert_int_equal(json_integer_value(json_object_get(inc, "down")), 2);
+    assert_true(json_is_true(json_object_get(inc, "announced"))); /* solo came back */
+    free(text);
+    json_decref(a);
+}
+
+static void test_bad_input(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    char long_site[RCA_SITE_MAX + 2];
+    memset(long_site, 's', sizeof long_site - 1);
+    long_site[sizeof long_site - 1] = '\0';
+    assert_int_equal(rca_worker_down(f->rca, "a", "not-an-ip", "", 5, T0, err, sizeof err), -1);
+    assert_string_equal(err, "rca: ip \"not-an-ip\" of a is not an IPv4 or IPv6 address");
+    assert_int_equal(rca_worker_down(f->rca, "", "192.0.2.1", "", 5, T0, err, sizeof err), -1);
+    assert_non_null(strstr(err, "worker name"));
+    assert_int_equal(rca_worker_down(f->rca, NULL, "192.0.2.1", "", 5, T0, err, sizeof err), -1);
+    assert_int_equal(rca_worker_down(f->rca, "a", "192.0.2.1", long_site, 5, T0, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "site of a"));
+    assert_int_equal(f->rec.n, 0);
+    assert_int_equal(rca_open_count(f->rca), 0);
+    /* No address and no site still groups (as "unknown"). */
+    assert_int_equal(rca_worker_down(f->rca, "b", NULL, NULL, 5, T0, err, sizeof err), 0);
+    assert_string_equal(last(&f->rec)->workers_json,
+                        "[{\"name\":\"b\",\"ip\":\"\",\"site\":\"\",\"group\":\"net:unknown\","
+                        "\"down_at\":\"2026-11-21T10:02:12.000Z\",\"up_at\":null,"
+                        "\"unreachable\":false,\"down_message\":false}]");
+
+    struct rca *r;
+    struct rca_config cfg = CFG;
+    cfg.threshold = 0;
+    assert_int_equal(rca_new(&cfg, 1, record, NULL, &r, err, sizeof err), -1);
+    assert_string_equal(err, "rca: threshold 0 must be >= 1");
+    cfg = CFG;
+    cfg.server_fraction = 1.5;
+    assert_int_equal(rca_new(&cfg, 1, record, NULL, &r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "server_fraction 1.5"));
+    cfg = CFG;
+    cfg.hold_ms = -1;
+    assert_int_equal(rca_new(&cfg, 1, record, NULL, &r, err, sizeof err), -1);
+    assert_int_equal(rca_new(&CFG, 1, NULL, NULL, &r, err, sizeof err), -1);
+    assert_null(r);
+    rca_free(NULL);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    enum rca_class cls;
+    for (int i = RCA_INDIVIDUAL; i <= RCA_SERVER; i++) {
+        assert_int_equal(rca_class_parse(rca_class_name((enum rca_class)i), &cls), 0);
+        assert_int_equal(cls, i);
+    }
+    assert_int_equal(rca_class_parse("ddos", &cls), -1);
+    assert_string_equal(rca_change_name(RCA_RECLASSIFIED), "reclassified");
+}
+
+/* hold 0: announced with the DOWN itself. */
+static void test_no_hold(void **state)
+{
+    (void)state;
+    struct recorder rec = {0};
+    struct rca *r;
+    char err[256];
+    struct rca_config cfg = CFG;
+    cfg.hold_ms = 0;
+    assert_int_equal(rca_new(&cfg, 42, record, &rec, &r, err, sizeof err), 0);
+    assert_int_equal(rca_worker_down(r, "a", "192.0.2.1", "", 5, T0, err, sizeof err), 0);
+    assert_int_equal(rec.n, 1);
+    assert_int_equal(rec.seen[0].change, RCA_OPENED);
+    assert_int_equal(rec.seen[0].id, 42);
+    assert_string_equal(rec.seen[0].notify, "a");
+    rca_free(r);
+    clear(&rec);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_network_one_site, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_widespread_two_sites, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_widespread_five_networks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_individual, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_by_fleet_fraction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_by_canaries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_canaries_reclassify_open_incident, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_window_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grows_a_lot_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_up_before_hold_ends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ipv6_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_analysis, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_no_hold),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
