@@ -167,7 +167,7 @@ static int read_log_file(struct log_set *set, const char *path)
     }
     int failed = ferror(f);
     if (failed)
-        fprintf(stderr, "faultline analyze: %s: read error\n", path);
+        fprintf(stderr, "faultline analyze: %s: %s\n", path, strerror(errno));
     free(buf);
     fclose(f);
     return failed ? -1 : 0;
