@@ -1,4 +1,5 @@
-/* store.h — the server's durable state: workers, events and the notification outbox.
+/* store.h — the server's durable state: workers, events, the notification outbox, incidents
+ * and the diagnostics agents upload.
  *
  * What must never be lost (events, outbox messages) is written here before it is acted on.
  * One store thread owns the database connection: every write is queued to it and committed in
@@ -136,11 +137,12 @@ struct incident_record {
     const char *evidence_json; /* JSON object (text); NULL = "{}" */
     int64_t opened_ms;         /* wall clock, UTC ms */
     int64_t updated_ms;
-    int64_t closed_ms;         /* 0 while open */
+    int64_t closed_ms;         /* 0 while open (<= 0 is stored as open) */
 };
 
+/* The conditions that are set must all hold. */
 struct incident_query {
-    int limit;        /* 1..1000 */
+    int limit;        /* 1..1000; <= 0 means 100, more means 1000 */
     int open_only;    /* nonzero: closed_ms == 0 only */
     int64_t since_ms; /* opened or updated at or after; 0 = no bound */
     int64_t id;       /* nonzero: that incident only */
@@ -155,7 +157,8 @@ int store_load_open_incidents(struct store *store,
 
 /* Upserts the incident (by id) and appends its outbox messages, in one transaction; done (may
  * be NULL) runs on the loop thread with the committed message ids, like store_append_event.
- * Nothing is dropped: transient errors are retried. */
+ * Nothing is dropped: transient errors are retried. The messages' event_id is stored as given
+ * (0: none). An id <= 0 is refused: nothing is written and done gets status -1. */
 typedef void (*store_incident_done_cb)(int status, const struct incident_record *inc,
                                        const struct outbox_record *msgs, size_t n_msgs,
                                        void *ctx);
@@ -169,7 +172,8 @@ typedef void (*store_incidents_cb)(int status, const struct incident_record *inc
 void store_query_incidents(struct store *store, const struct incident_query *q,
                            store_incidents_cb done, void *ctx);
 
-/* Outbox messages that need no event or incident row (e.g. a backlog follow-up). */
+/* Outbox messages that need no event or incident row (e.g. a backlog follow-up). done (may be
+ * NULL) gets ev NULL and the messages with their ids. */
 void store_append_messages(struct store *store, const struct outbox_record *msgs, size_t n_msgs,
                            store_event_done_cb done, void *ctx);
 
@@ -185,22 +189,25 @@ struct diag_record {
     char record_id[DIAG_RECORD_ID_MAX + 1]; /* the agent's id for it */
     char kind[DIAG_KIND_MAX];               /* "metric" or "diagnostic" */
     int64_t time_ms;                        /* when the agent recorded it */
-    int64_t received_ms;                    /* when the server stored it */
+    int64_t received_ms;                    /* when the server stored it; 0 = now */
     const char *body_json;                  /* the record as uploaded (a JSON object, text) */
 };
 
+/* The conditions that are set must all hold. Ties in time are ordered by id. */
 struct diag_query {
-    int limit;          /* 1..1000 */
+    int limit;          /* 1..1000; <= 0 means 100, more means 1000 */
     const char *worker; /* NULL = all */
     const char *kind;   /* NULL = all */
     int64_t since_ms;   /* time_ms at or after; 0 = no bound */
     int64_t until_ms;   /* time_ms at or before; 0 = no bound */
-    int with_mtr;       /* nonzero: only diagnostics whose body has an "mtr" object */
+    int with_mtr;       /* nonzero: only bodies with an "mtr" object (not null, valid JSON) */
     int oldest_first;   /* nonzero: ascending time; else newest first */
 };
 
-/* Stores the records in one transaction; done gets how many were new and how many were
- * already stored. status < 0: nothing was stored (the store is closing). */
+/* Stores the records in one transaction; done (may be NULL) gets how many were new and how
+ * many were already stored (a record repeated within recs counts as a duplicate too).
+ * status < 0: nothing was stored (the store is closing). The store checks no field: the
+ * caller validates the upload (non-empty worker and record_id, body a JSON object). */
 typedef void (*store_backlog_done_cb)(int status, size_t stored, size_t duplicates, void *ctx);
 void store_append_diagnostics(struct store *store, const struct diag_record *recs, size_t n,
                               store_backlog_done_cb done, void *ctx);

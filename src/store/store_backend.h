@@ -71,7 +71,7 @@ struct store_backend {
     int (*query_events)(void *db, const struct event_query *q, store_event_row_fn row, void *ctx,
                         char *err, size_t errlen);
 
-    /* Upserts by inc->id (> 0). NULL JSON fields are stored as "{}" or "[]"; closed_ms 0 is
+    /* Upserts by inc->id (> 0). NULL JSON fields are stored as "{}" or "[]"; closed_ms <= 0 is
      * stored as "open". */
     int (*save_incident)(void *db, const struct incident_record *inc, char *err, size_t errlen);
     /* The largest incident id, 0 if there is none. */

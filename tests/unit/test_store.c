@@ -215,7 +215,7 @@ static void on_outbox(const struct outbox_record *rec, void *ctx)
     if (rows->n < MAX_IDS) {
         rows->recs[rows->n] = *rec;
         snprintf(rows->texts[rows->n], sizeof rows->texts[0], "%s", rec->text);
-        rows->recs[rows->n].text = rows->texts[rows->n];
+        rows->recs[rows->n].text = NULL; /* see texts: the struct is returned by value */
     }
     rows->n++;
 }
@@ -390,7 +390,7 @@ static void test_append_event_ids(void **state)
     assert_int_equal(out.n, 2);
     assert_int_equal(out.recs[0].event_id, r.event_id);
     assert_string_equal(out.recs[0].channel, "telegram");
-    assert_string_equal(out.recs[1].text, "gpu-07 down");
+    assert_string_equal(out.texts[1], "gpu-07 down");
 }
 
 static void test_append_messages_without_event(void **state)
@@ -559,7 +559,7 @@ static void test_reopen_keeps_data(void **state)
     struct outbox_rows out = load_outbox(fx);
     assert_int_equal(out.n, 1);
     assert_int_equal(out.recs[0].id, r.msg_ids[0]);
-    assert_string_equal(out.recs[0].text, "edge-1 is UP");
+    assert_string_equal(out.texts[0], "edge-1 is UP");
     struct event_query q = {.limit = 10};
     struct query_result events = query_and_wait(fx, &q);
     assert_int_equal(events.n, 1);
