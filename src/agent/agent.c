@@ -1,10 +1,13 @@
 /* agent.c — `faultline agent [NAME]`: one libuv loop that POSTs a heartbeat to the server every
  * PING_INTERVAL (never two at once), refreshes the GPU count on a worker thread every 10 minutes,
- * and stops cleanly on SIGTERM/SIGINT. See agent.h. */
+ * records every attempt in DATA_DIR/logs (logs.h), diagnoses failures on a worker thread
+ * (diag.h), keeps what it recorded during an outage in the backlog (backlog.h) and uploads it
+ * once heartbeats succeed again, and stops cleanly on SIGTERM/SIGINT. See agent.h. */
 #include "agent/agent.h"
 
 #include <ctype.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,7 +15,11 @@
 #include <string.h>
 #include <uv.h>
 
+#include "agent/backlog.h"
+#include "agent/diag.h"
+#include "agent/logs.h"
 #include "base/cli.h"
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/httpc.h"
 #include "base/label.h"
@@ -21,6 +28,10 @@
 
 #define AGENT_GPU_REFRESH_MS (10 * 60 * 1000)
 #define AGENT_EXCERPT_LEN 200
+#define AGENT_BACKLOG_RETRY_MIN_MS 1000
+#define AGENT_BACKLOG_RETRY_MAX_MS (60 * 1000)
+#define AGENT_BACKLOG_TIMEOUT_MS (30 * 1000)
+#define AGENT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
 struct agent {
     uv_loop_t loop;
@@ -47,10 +58,36 @@ struct agent {
     int gpu_rc;
     char gpu_err[256];
     char gpu_last_err[256]; /* logged once until it changes */
+    /* Logs (NULL when DATA_DIR/logs cannot be used: heartbeats go on without them). */
+    struct agent_logs *logs;
+    struct backlog *backlog;
+    int64_t start_wall_ms;
+    int64_t hb_wall_ms; /* when the heartbeat in flight was sent */
+    char log_last_err[256];
+    /* Diagnosis: at most one at a time; the first after a success at once, then at most every
+     * DIAG_INTERVAL. The record's id, time and trigger are fixed when it starts. */
+    struct diag_runner *diag;
+    int streak_diagnoses;
+    int64_t diag_started_mono;
+    int64_t diag_wall_ms;
+    char diag_id[LOGS_ID_MAX];
+    char diag_trigger[600];
+    int diag_failures;
+    /* Backlog upload: one chunk at a time; after a failure, a wait that doubles up to a cap. */
+    char backlog_url[320];
+    uv_timer_t backlog_timer;
+    bool upload_in_flight;
+    bool upload_waiting;
+    int64_t upload_retry_ms;
+    int chunk_records;
+    size_t chunk_bytes;
+    struct backlog_chunk chunk;
 };
 
 static const char *const agent_options[] = {
-    "API_KEY", "SERVER_ADDR", "SERVER_PORT", "PING_INTERVAL", "FAIL_TIMEOUT", "SITE", "LOG_LEVEL"};
+    "API_KEY",      "SERVER_ADDR",     "SERVER_PORT",     "PING_INTERVAL",     "FAIL_TIMEOUT",
+    "SITE",         "LOG_LEVEL",       "DATA_DIR",        "DIAG_INTERVAL",     "DIAG_TARGETS",
+    "DIAG_GATEWAY", "DIAG_PING_COUNT", "DIAG_MTR_ROUNDS", "DIAG_MTR_MAX_HOPS", "LOG_MAX_MB"};
 
 static const struct cli_spec agent_spec = {
     .command = "agent",
@@ -59,7 +96,11 @@ static const struct cli_spec agent_spec = {
         "Reports this machine to the faultline server: every PING_INTERVAL it POSTs a heartbeat\n"
         "(NAME, GPU count, version, uptime) to http://SERVER_ADDR:SERVER_PORT/api/v1/heartbeat.\n"
         "NAME defaults to the host name. FAIL_TIMEOUT is the agent's HTTP timeout. A failed\n"
-        "heartbeat is logged and retried at the next tick. SIGTERM or SIGINT stop it.",
+        "heartbeat is logged and retried at the next tick, and diagnosed (gateway, DIAG_TARGETS,\n"
+        "ping, TCP, DNS and an MTR path to the server) at once and then at most every\n"
+        "DIAG_INTERVAL. Every attempt and diagnosis is written to DATA_DIR/logs (at most\n"
+        "LOG_MAX_MB); what was recorded during an outage is uploaded to the server when it is\n"
+        "reachable again. SIGTERM or SIGINT stop it.",
     .options = agent_options,
     .option_count = (int)(sizeof agent_options / sizeof agent_options[0]),
     .max_positional = 1,
@@ -101,6 +142,216 @@ static void agent_describe_status(const struct httpc_response *res, char *buf, s
         snprintf(buf, len, "HTTP %ld", res->status);
 }
 
+/* ---- logs and backlog ------------------------------------------------------------------------ */
+
+/* Logs a problem with the log files once, and again only when it changes. */
+static void agent_note_log_error(struct agent *a, const char *err)
+{
+    if (strcmp(err, a->log_last_err) != 0)
+        log_warn("agent: logs: %s", err);
+    snprintf(a->log_last_err, sizeof a->log_last_err, "%s", err);
+}
+
+/* Keeps backlog.jsonl within its share and the folder within LOG_MAX_MB. */
+static void agent_logs_keep_bounds(struct agent *a)
+{
+    char err[256];
+    int64_t cap = agent_logs_backlog_cap(a->logs);
+    int64_t before = backlog_size(a->backlog);
+    int metrics = 0, diagnostics = 0;
+    if (before > cap) {
+        if (backlog_cut(a->backlog, cap, &metrics, &diagnostics, err, sizeof err) != 0)
+            agent_note_log_error(a, err);
+        else if (metrics + diagnostics > 0)
+            log_warn("agent: backlog over its share of LOG_MAX_MB (%lld > %lld bytes): dropped "
+                     "the %d oldest metric records and %d diagnostics not yet uploaded",
+                     (long long)before, (long long)cap, metrics, diagnostics);
+    }
+    agent_logs_enforce(a->logs, backlog_size(a->backlog));
+}
+
+/* Writes one record to its stream and, while the server is unreachable (or for a diagnosis),
+ * to the backlog. Takes the reference to record. */
+static void agent_record(struct agent *a, enum logs_stream stream, json_t *record, bool to_backlog)
+{
+    char *line = record ? json_dumps(record, AGENT_JSON_FLAGS) : NULL;
+    json_decref(record);
+    char err[256];
+    if (!line) {
+        agent_note_log_error(a, "out of memory formatting a record");
+        return;
+    }
+    size_t len = strlen(line);
+    if (agent_logs_append(a->logs, stream, line, len, err, sizeof err) != 0)
+        agent_note_log_error(a, err);
+    const char *kind = stream == LOGS_METRICS ? "metric" : "diagnostic";
+    if (to_backlog && backlog_append(a->backlog, kind, line, len, err, sizeof err) != 0)
+        agent_note_log_error(a, err);
+    free(line);
+    agent_logs_keep_bounds(a);
+}
+
+static json_t *agent_ms_json(double ms)
+{
+    return json_real(round(ms * 100.0) / 100.0);
+}
+
+/* The metrics.jsonl record of one heartbeat attempt (docs/rca.md). */
+static void agent_record_heartbeat(struct agent *a, const struct httpc_response *res, bool ok,
+                                   const char *why)
+{
+    if (!a->logs)
+        return;
+    char id[LOGS_ID_MAX], time[CLOCK_ISO_LEN];
+    agent_logs_next_id(a->logs, 'm', id, sizeof id);
+    clock_format_iso(a->hb_wall_ms, time, sizeof time);
+    json_t *rec = json_pack("{s:s, s:s, s:b, s:o, s:o, s:o}", "id", id, "time", time, "ok", ok,
+                            "latency_ms", agent_ms_json(res->elapsed_s * 1000.0), "status",
+                            res->status > 0 ? json_integer(res->status) : json_null(), "error",
+                            ok ? json_null() : json_string(why));
+    agent_record(a, LOGS_METRICS, rec, !ok);
+}
+
+/* ---- backlog upload ----------------------------------------------------------------------------
+ */
+
+static void agent_backlog_upload(struct agent *a);
+
+static void agent_on_backlog_retry(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    a->upload_waiting = false;
+    if (a->failures == 0)
+        agent_backlog_upload(a); /* else the next successful heartbeat starts it */
+}
+
+static void agent_backlog_retry_later(struct agent *a, const char *why)
+{
+    log_warn("agent: backlog upload failed: %s; retrying in %gs", why,
+             (double)a->upload_retry_ms / 1000.0);
+    a->upload_waiting = true;
+    uv_timer_start(&a->backlog_timer, agent_on_backlog_retry, (uint64_t)a->upload_retry_ms, 0);
+    a->upload_retry_ms *= 2;
+    if (a->upload_retry_ms > AGENT_BACKLOG_RETRY_MAX_MS)
+        a->upload_retry_ms = AGENT_BACKLOG_RETRY_MAX_MS;
+}
+
+static void agent_backlog_acknowledged(struct agent *a, const struct httpc_response *res)
+{
+    char err[256];
+    int records = a->chunk.records;
+    int rc = backlog_ack(a->backlog, &a->chunk, err, sizeof err);
+    backlog_chunk_free(&a->chunk);
+    if (rc < 0) {
+        agent_note_log_error(a, err);
+        agent_backlog_retry_later(a, "the acknowledged offset could not be saved");
+        return;
+    }
+    a->upload_retry_ms = AGENT_BACKLOG_RETRY_MIN_MS;
+    log_debug("agent: backlog: %d records acknowledged: %.200s", records, res->body);
+    if (backlog_pending(a->backlog))
+        agent_backlog_upload(a);
+    else
+        log_info("agent: backlog uploaded");
+}
+
+static void agent_on_backlog_response(const struct httpc_response *res, void *ctx)
+{
+    struct agent *a = ctx;
+    a->upload_in_flight = false;
+    if (a->stopping) {
+        backlog_chunk_free(&a->chunk);
+        return;
+    }
+    if (!res->error && res->status == 200) {
+        agent_backlog_acknowledged(a, res);
+        return;
+    }
+    backlog_chunk_free(&a->chunk);
+    if (res->status == 413 && a->chunk_records > 1) {
+        /* The server takes less than we send: smaller chunks from now on. */
+        a->chunk_records /= 2;
+        a->chunk_bytes /= 2;
+    }
+    char why[512];
+    if (res->error)
+        snprintf(why, sizeof why, "%s", res->error);
+    else
+        agent_describe_status(res, why, sizeof why);
+    agent_backlog_retry_later(a, why);
+}
+
+/* Sends the next chunk of the backlog, unless one is in flight or a retry wait runs. */
+static void agent_backlog_upload(struct agent *a)
+{
+    if (!a->backlog || a->upload_in_flight || a->upload_waiting || a->stopping ||
+        !backlog_pending(a->backlog))
+        return;
+    char err[256];
+    if (backlog_next_chunk(a->backlog, a->name, a->chunk_records, a->chunk_bytes, &a->chunk, err,
+                           sizeof err) != 0) {
+        agent_note_log_error(a, err);
+        return;
+    }
+    if (a->chunk.skipped > 0)
+        log_warn("agent: backlog: skipped %d lines that are not JSON objects", a->chunk.skipped);
+    if (a->chunk.records == 0)
+        return;
+    const char *headers[] = {a->auth_header, "Content-Type: application/json", NULL};
+    struct httpc_request req = {.method = "POST",
+                                .url = a->backlog_url,
+                                .headers = headers,
+                                .body = a->chunk.body,
+                                .body_len = a->chunk.body_len,
+                                .timeout_ms = AGENT_BACKLOG_TIMEOUT_MS};
+    if (httpc_start(a->http, &req, agent_on_backlog_response, a) == 0)
+        a->upload_in_flight = true;
+    else
+        backlog_chunk_free(&a->chunk);
+}
+
+/* ---- diagnosis ---------------------------------------------------------------------------------
+ */
+
+static void agent_on_diagnosis(const struct diag_report *r, void *ctx)
+{
+    struct agent *a = ctx;
+    if (a->stopping || !a->logs)
+        return;
+    char time[CLOCK_ISO_LEN], mtr_name[LOGS_MTR_NAME_MAX], err[256];
+    clock_format_iso(a->diag_wall_ms, time, sizeof time);
+    agent_logs_mtr_name(a->diag_wall_ms, mtr_name, sizeof mtr_name);
+    json_t *mtr = diag_mtr_file_json(r, a->diag_id, time);
+    char *text = mtr ? json_dumps(mtr, AGENT_JSON_FLAGS) : NULL;
+    json_decref(mtr);
+    if (!text || agent_logs_write_mtr(a->logs, mtr_name, text, strlen(text), err, sizeof err))
+        agent_note_log_error(a, text ? err : "out of memory formatting the mtr file");
+    free(text);
+    json_t *rec =
+        diag_record_json(r, a->diag_id, time, a->diag_trigger, a->diag_failures, mtr_name);
+    agent_record(a, LOGS_DIAGNOSTICS, rec, true);
+    log_info("agent: diagnosis %s written (method %s)", a->diag_id, diag_report_method(r));
+}
+
+/* Starts a diagnosis after a failed heartbeat: the first of a run of failures at once, then at
+ * most every DIAG_INTERVAL, never two at once. */
+static void agent_maybe_diagnose(struct agent *a, const char *why)
+{
+    if (!a->diag || !a->logs || diag_runner_busy(a->diag))
+        return;
+    int64_t now = clock_mono_ms();
+    if (a->streak_diagnoses > 0 && now - a->diag_started_mono < a->cfg->diag_interval_ms)
+        return;
+    a->diag_wall_ms = clock_wall_ms();
+    agent_logs_next_id(a->logs, 'd', a->diag_id, sizeof a->diag_id);
+    snprintf(a->diag_trigger, sizeof a->diag_trigger, "heartbeat failed: %s", why);
+    a->diag_failures = a->failures;
+    if (diag_runner_start(a->diag, agent_on_diagnosis, a) != 0)
+        return;
+    a->streak_diagnoses++;
+    a->diag_started_mono = now;
+}
+
 static void agent_on_response(const struct httpc_response *res, void *ctx)
 {
     struct agent *a = ctx;
@@ -112,6 +363,9 @@ static void agent_on_response(const struct httpc_response *res, void *ctx)
         if (a->failures > 0)
             log_info("agent: heartbeat ok again after %d failures", a->failures);
         a->failures = 0;
+        a->streak_diagnoses = 0;
+        agent_record_heartbeat(a, res, true, NULL);
+        agent_backlog_upload(a);
         return;
     }
     a->failures++;
@@ -121,6 +375,8 @@ static void agent_on_response(const struct httpc_response *res, void *ctx)
     else
         agent_describe_status(res, why, sizeof why);
     log_warn("agent: heartbeat failed: %s", why);
+    agent_record_heartbeat(a, res, false, why);
+    agent_maybe_diagnose(a, why);
 }
 
 static void agent_send_heartbeat(struct agent *a)
@@ -137,6 +393,7 @@ static void agent_send_heartbeat(struct agent *a)
                                 .body = body,
                                 .body_len = strlen(body),
                                 .timeout_ms = a->timeout_ms};
+    a->hb_wall_ms = clock_wall_ms();
     if (httpc_start(a->http, &req, agent_on_response, a) == 0)
         a->in_flight = true;
     else
@@ -218,10 +475,15 @@ static void agent_stop(struct agent *a)
     a->stopping = true;
     uv_timer_stop(&a->ping_timer);
     uv_timer_stop(&a->gpu_timer);
+    uv_timer_stop(&a->backlog_timer);
     httpc_close(a->http);
     a->http = NULL;
+    /* A diagnosis in progress stops after its current probe; the loop waits for it. */
+    diag_runner_free(a->diag);
+    a->diag = NULL;
     uv_close((uv_handle_t *)&a->ping_timer, NULL);
     uv_close((uv_handle_t *)&a->gpu_timer, NULL);
+    uv_close((uv_handle_t *)&a->backlog_timer, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     /* A running nvidia-smi cannot be cancelled; the loop waits for it (10 s at most). */
@@ -246,8 +508,7 @@ static int agent_configure(struct agent *a, const struct config *cfg, const char
         name = sys.hostname;
     }
     if (!label_valid(name)) {
-        snprintf(err, sizeof err, "NAME: expected " LABEL_RULE ", got \"%.100s\"",
-                 name);
+        snprintf(err, sizeof err, "NAME: expected " LABEL_RULE ", got \"%.100s\"", name);
         return cli_fail(&agent_spec, err);
     }
     if (config_require(cfg, "API_KEY", err, sizeof err) != 0)
@@ -258,6 +519,10 @@ static int agent_configure(struct agent *a, const struct config *cfg, const char
     snprintf(a->base_url, sizeof a->base_url, v6 ? "http://[%s]:%d" : "http://%s:%d",
              cfg->server_addr, cfg->server_port);
     snprintf(a->url, sizeof a->url, "%s/api/v1/heartbeat", a->base_url);
+    snprintf(a->backlog_url, sizeof a->backlog_url, "%s/api/v1/backlog", a->base_url);
+    a->chunk_records = BACKLOG_CHUNK_RECORDS;
+    a->chunk_bytes = BACKLOG_CHUNK_BYTES;
+    a->upload_retry_ms = AGENT_BACKLOG_RETRY_MIN_MS;
     int64_t t =
         cfg->fail_timeout_ms < cfg->ping_interval_ms ? cfg->fail_timeout_ms : cfg->ping_interval_ms;
     a->timeout_ms = (long)t;
@@ -269,6 +534,39 @@ static int agent_configure(struct agent *a, const struct config *cfg, const char
     return 0;
 }
 
+/* Opens DATA_DIR/logs and the backlog. Without them the agent still sends heartbeats. */
+static void agent_open_logs(struct agent *a)
+{
+    const struct config *cfg = a->cfg;
+    char err[512];
+    a->start_wall_ms = clock_wall_ms();
+    a->logs = agent_logs_open(cfg->data_dir, (int64_t)cfg->log_max_mb << 20, a->start_wall_ms, err,
+                              sizeof err);
+    if (a->logs)
+        a->backlog = backlog_open(agent_logs_dir(a->logs), err, sizeof err);
+    if (!a->logs || !a->backlog) {
+        log_warn("agent: logs disabled: %s", err);
+        agent_logs_free(a->logs);
+        a->logs = NULL;
+        return;
+    }
+    agent_logs_keep_bounds(a);
+    if (backlog_pending(a->backlog))
+        log_info("agent: %lld bytes of backlog from before a restart, uploaded once the server "
+                 "answers",
+                 (long long)(backlog_size(a->backlog) - backlog_offset(a->backlog)));
+    struct diag_settings ds = {.server_addr = cfg->server_addr,
+                               .server_port = cfg->server_port,
+                               .gateway = cfg->diag_gateway,
+                               .targets = cfg->diag_targets,
+                               .ping_count = cfg->diag_ping_count,
+                               .mtr_rounds = cfg->diag_mtr_rounds,
+                               .mtr_max_hops = cfg->diag_mtr_max_hops};
+    a->diag = diag_runner_new(&a->loop, &ds);
+    if (!a->diag)
+        log_warn("agent: diagnostics disabled: out of memory");
+}
+
 /* Sets up the handles on the (initialised) loop and starts the first GPU count; heartbeats follow
  * it. On -1 the handles are closing and the loop must still be run to release them. */
 static int agent_start(struct agent *a)
@@ -276,9 +574,12 @@ static int agent_start(struct agent *a)
     a->http = httpc_new(&a->loop);
     uv_timer_init(&a->loop, &a->ping_timer);
     uv_timer_init(&a->loop, &a->gpu_timer);
+    uv_timer_init(&a->loop, &a->backlog_timer);
     uv_signal_init(&a->loop, &a->sigterm);
     uv_signal_init(&a->loop, &a->sigint);
     a->ping_timer.data = a->gpu_timer.data = a->sigterm.data = a->sigint.data = a;
+    a->backlog_timer.data = a;
+    agent_open_logs(a);
     if (!a->http || uv_signal_start(&a->sigterm, agent_on_signal, SIGTERM) != 0 ||
         uv_signal_start(&a->sigint, agent_on_signal, SIGINT) != 0) {
         agent_stop(a);
@@ -318,8 +619,11 @@ int agent_main(int argc, char **argv)
         if (rc == 0)
             log_info("agent: stopped");
     }
-    if (a)
+    if (a) {
         free(a->auth_header);
+        backlog_free(a->backlog);
+        agent_logs_free(a->logs);
+    }
     free(a);
     config_free(&cfg);
     return rc;

@@ -1,13 +1,61 @@
 // fake-ingest.mjs — a stand-in for the faultline server's heartbeat endpoint, to watch what an
-// agent sends. Records every request; answers `status` (204 by default). stop()/listen() let a
-// test take it away and bring it back on the same port.
+// agent sends. Records every heartbeat request in `requests`; answers `status` (204 by default).
+// stop()/listen() let a test take it away and bring it back on the same port.
+//
+// It also takes POST /api/v1/backlog (docs/rca.md): each request goes to `backlogRequests`
+// (never to `requests`), its records are kept once per id in `backlogRecords` (in order of first
+// arrival; a repeated id counts as a duplicate, as the real server does), and it answers
+// 200 {"stored":N,"duplicates":M}. failBacklog(...modes) queues answers for the next backlog
+// requests, one mode each: a number is that HTTP status (nothing stored), 'hangup' stores the
+// records and then drops the connection without an answer (a lost answer). setBacklogStatus(s)
+// answers s to every backlog request from then on (200 again to accept).
 import http from 'node:http';
 import { waitFor } from './wait.mjs';
 
 export async function fakeIngest({ status = 204, port = 0 } = {}) {
   const requests = [];
+  const backlogRequests = [];
+  const backlogRecords = [];
+  const backlogIds = new Set();
+  const backlogModes = [];
   const sockets = new Set();
-  const state = { status };
+  const state = { status, backlogStatus: 200 };
+
+  function storeBacklog(json) {
+    let stored = 0;
+    let duplicates = 0;
+    for (const r of json?.records ?? []) {
+      if (backlogIds.has(r.id)) {
+        duplicates++;
+        continue;
+      }
+      backlogIds.add(r.id);
+      backlogRecords.push(r);
+      stored++;
+    }
+    return { stored, duplicates };
+  }
+
+  function answerJson(res, code, value) {
+    const b = JSON.stringify(value);
+    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(b) });
+    res.end(b);
+  }
+
+  function backlogHandler(req, res, entry) {
+    backlogRequests.push(entry);
+    const mode = backlogModes.length ? backlogModes.shift() : state.backlogStatus;
+    entry.answer = mode;
+    if (mode === 'hangup') {
+      storeBacklog(entry.json);
+      req.socket.destroy();
+    } else if (mode === 200) {
+      if (!entry.json || !Array.isArray(entry.json.records)) return answerJson(res, 400, { error: 'bad body', field: 'records' });
+      answerJson(res, 200, storeBacklog(entry.json));
+    } else {
+      answerJson(res, mode, { error: 'fake says no' });
+    }
+  }
   let server;
 
   function handler(req, res) {
@@ -21,7 +69,9 @@ export async function fakeIngest({ status = 204, port = 0 } = {}) {
       } catch {
         json = undefined;
       }
-      requests.push({ time: Date.now(), method: req.method, path: req.url, headers: req.headers, text, json });
+      const entry = { time: Date.now(), method: req.method, path: req.url, headers: req.headers, text, json };
+      if (req.method === 'POST' && req.url === '/api/v1/backlog') return backlogHandler(req, res, entry);
+      requests.push(entry);
       if (state.status === 204) {
         res.writeHead(204);
         res.end();
@@ -60,8 +110,16 @@ export async function fakeIngest({ status = 204, port = 0 } = {}) {
       return port;
     },
     requests,
+    backlogRequests,
+    backlogRecords,
     setStatus(s) {
       state.status = s;
+    },
+    setBacklogStatus(s) {
+      state.backlogStatus = s;
+    },
+    failBacklog(...modes) {
+      backlogModes.push(...modes);
     },
     listen,
     stop,

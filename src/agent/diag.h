@@ -1,0 +1,89 @@
+/* diag.h — the agent's diagnosis of a failed heartbeat (docs/rca.md "diagnostics.jsonl"): the
+ * default gateway, each DIAG_TARGETS target, ICMP to the server, TCP to SERVER_PORT, DNS of
+ * SERVER_ADDR when it is a name, and an MTR-style path to the server, all through probe.h.
+ *
+ * diag_run is blocking and meant for a worker thread; diag_runner wraps it in uv_queue_work so
+ * the agent's loop keeps its heartbeat rhythm, and refuses a second diagnosis while one runs.
+ *
+ * Time bound. SERVER_ADDR is resolved once (DNS probe, 2 s) and the other server probes use the
+ * address, so a dead resolver costs its timeout once. The ICMP probes run one after another
+ * (concurrent raw-socket probes could take each other's answers), TCP and DNS beside them on a
+ * second thread. Per probe: gateway 3 echoes, 0.5 s wait each; each target 3 echoes, 1 s each;
+ * server DIAG_PING_COUNT echoes (at most 100), 1 s each; trace DIAG_MTR_ROUNDS rounds (at most
+ * 20), 1 s each, over DIAG_MTR_MAX_HOPS (at most 64). With the defaults (2 targets, 10 echoes,
+ * 5 rounds) and nothing answering the worst case is 1.5 + 2 x 3 + 10 + 5 = 22.5 s, plus the
+ * 0.1 s spacing of echoes if the probe waits for each answer in turn (about 24 s); everything
+ * answering or refused at once it takes well under a second per probe. A cancel request
+ * (agent stopping) is seen between probes. */
+#ifndef FAULTLINE_AGENT_DIAG_H
+#define FAULTLINE_AGENT_DIAG_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "probe/probe.h"
+
+#define DIAG_MAX_TARGETS 16
+#define DIAG_MAX_PING_COUNT 100
+#define DIAG_MAX_MTR_ROUNDS 20
+
+/* What to probe. The strings are not copied: they must outlive any diagnosis using them. */
+struct diag_settings {
+    const char *server_addr; /* name or IP */
+    int server_port;
+    const char *gateway; /* DIAG_GATEWAY, or NULL for the routing table */
+    const char *targets; /* DIAG_TARGETS list ("gateway" allowed) */
+    int ping_count, mtr_rounds, mtr_max_hops;
+};
+
+/* What one diagnosis found. A probe that could not run has its error set. */
+struct diag_report {
+    bool has_gateway; /* a gateway was known (DIAG_GATEWAY or a default route) */
+    struct ping_result gateway;
+    int n_external;
+    struct ping_result external[DIAG_MAX_TARGETS];
+    struct ping_result server;
+    struct tcp_result tcp;
+    bool server_is_name; /* dns was probed */
+    struct dns_result dns;
+    struct trace_result trace;
+    char error[PROBE_ERROR_MAX]; /* a bad DIAG_TARGETS list; "" otherwise */
+    bool cancelled;              /* stopped early; the record is not written */
+};
+
+/* Runs every probe (blocking; see the time bound above). cancel may be NULL. */
+void diag_run(const struct diag_settings *s, const atomic_bool *cancel, struct diag_report *out);
+
+/* The ICMP method the report's probes used ("raw", ...), "none" when none ran. */
+const char *diag_report_method(const struct diag_report *r);
+
+/* The diagnostics.jsonl record of docs/rca.md (a new reference, or NULL when out of memory). */
+json_t *diag_record_json(const struct diag_report *r, const char *id, const char *time,
+                         const char *trigger, int failures, const char *mtr_file);
+
+/* The mtr/<time>.json object: {"id","time", then the members of the record's "mtr"}. */
+json_t *diag_mtr_file_json(const struct diag_report *r, const char *id, const char *time);
+
+/* ---- running it off the loop ---------------------------------------------------------------- */
+
+struct diag_runner;
+
+/* Called on the loop thread with the finished report (valid during the call only). Not called
+ * for a diagnosis that was cancelled. */
+typedef void (*diag_done_cb)(const struct diag_report *report, void *ctx);
+
+struct diag_runner *diag_runner_new(uv_loop_t *loop, const struct diag_settings *s);
+
+/* Starts a diagnosis on the loop's thread pool. Returns 0, or -1 when one is already running
+ * (or the work could not be queued). */
+int diag_runner_start(struct diag_runner *d, diag_done_cb done, void *ctx);
+
+bool diag_runner_busy(const struct diag_runner *d);
+
+/* Asks a running diagnosis to stop after its current probe and frees the runner once the
+ * work has finished (the loop must keep running until then). NULL is a no-op. */
+void diag_runner_free(struct diag_runner *d);
+
+#endif
