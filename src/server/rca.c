@@ -41,6 +41,8 @@ struct incident {
     int64_t window_end_ms;  /* takes new workers before this; INT64_MAX while canaries fail */
     int64_t announce_at_ms; /* 0: not yet known (no worker) or announced */
     int64_t canaries_ok_ms; /* canary_driven: when they recovered, 0 while failing */
+    bool dirty;             /* changed since last reported: UPDATED is due at save_at_ms */
+    int64_t save_at_ms;
     int fleet;
     json_t *canary_evidence; /* owned; NULL if none */
     char rule[32];
@@ -464,21 +466,39 @@ static void scope_label(const struct incident *inc, const struct group *grp, cha
     json_decref(prefixes);
 }
 
-static json_t *group_json(const struct incident *inc, const struct group *grp)
+/* Groups as JSON, built in one pass: groups_add each worker to by_key (an object key -> group,
+ * whose "ips" and "prefixes" are ordered sets while building), then groups_finish. */
+static void groups_add(json_t *by_key, const struct worker *w)
 {
-    json_t *ips = json_object(), *prefixes = json_object(), *names = json_array();
-    for (size_t i = 0; i < inc->n_workers; i++) {
-        const struct worker *w = &inc->workers[i];
-        if (strcmp(w->key, grp->first->key) != 0)
-            continue;
-        set_add(ips, w->ip);
-        set_add(prefixes, w->prefix);
-        json_array_append_new(names, json_string(w->name));
+    json_t *grp = json_object_get(by_key, w->key);
+    if (!grp) {
+        grp = json_pack("{s:s, s:s?, s:o, s:o, s:i, s:o}", "key", w->key, "site",
+                        w->site[0] ? w->site : NULL, "ips", json_object(), "prefixes",
+                        json_object(), "workers", 0, "names", json_array());
+        json_object_set_new(by_key, w->key, grp);
     }
-    return json_pack("{s:s, s:s?, s:o, s:o, s:i, s:o}", "key", grp->first->key, "site",
-                     grp->first->site[0] ? grp->first->site : NULL, "ips", set_to_array(ips),
-                     "prefixes", set_to_array(prefixes), "workers", (int)grp->count, "names",
-                     names);
+    set_add(json_object_get(grp, "ips"), w->ip);
+    set_add(json_object_get(grp, "prefixes"), w->prefix);
+    json_t *count = json_object_get(grp, "workers");
+    json_integer_set(count, json_integer_value(count) + 1);
+    json_array_append_new(json_object_get(grp, "names"), json_string(w->name));
+}
+
+/* [{"key","site","ips","prefixes","workers","names"}] in order of first worker; frees by_key. */
+static json_t *groups_finish(json_t *by_key)
+{
+    json_t *arr = json_array();
+    const char *key;
+    json_t *grp;
+    json_object_foreach(by_key, key, grp)
+    {
+        json_object_set_new(grp, "ips", set_to_array(json_incref(json_object_get(grp, "ips"))));
+        json_object_set_new(grp, "prefixes",
+                            set_to_array(json_incref(json_object_get(grp, "prefixes"))));
+        json_array_append(arr, grp);
+    }
+    json_decref(by_key);
+    return arr;
 }
 
 static json_t *scope_json(const struct incident *inc, const struct grouping *g, const char *label)
@@ -493,9 +513,10 @@ static json_t *scope_json(const struct incident *inc, const struct grouping *g, 
         set_add(prefixes, w->prefix);
         set_add(sites, w->site);
     }
-    json_t *groups = json_array();
-    for (size_t i = 0; i < g->n_groups; i++)
-        json_array_append_new(groups, group_json(inc, &g->groups[i]));
+    json_t *by_key = json_object();
+    for (size_t i = 0; i < inc->n_workers; i++)
+        groups_add(by_key, &inc->workers[i]);
+    json_t *groups = groups_finish(by_key);
     json_t *scope =
         json_pack("{s:s, s:o, s:o, s:o, s:o}", "label", label, "ips", set_to_array(ips), "prefixes",
                   set_to_array(prefixes), "sites", set_to_array(sites), "groups", groups);
@@ -562,6 +583,10 @@ static void report(struct rca *rca, struct incident *inc, enum rca_change change
                    enum rca_class previous_class, int previous_workers,
                    const char *const *notify_down, size_t n_notify_down)
 {
+    if (change != RCA_RECLASSIFIED)
+        previous_class = inc->cls;
+    if (change != RCA_GREW)
+        previous_workers = (int)inc->n_workers;
     struct grouping g;
     if (group_workers(inc, &g) != 0)
         return;
@@ -623,6 +648,7 @@ static void report(struct rca *rca, struct incident *inc, enum rca_change change
         .n_notify_down = n_notify_down,
         .alert = &alert,
     };
+    inc->dirty = false;
     rca->cb(change, &view, rca->ctx);
 out:
     free(names);
@@ -630,6 +656,17 @@ out:
     free(workers);
     free(evidence);
     grouping_free(&g);
+}
+
+/* A change with nothing to tell: reported now, or with others at most save_delay_ms later. */
+static void mark_updated(struct rca *rca, struct incident *inc)
+{
+    if (rca->cfg.save_delay_ms == 0) {
+        report(rca, inc, RCA_UPDATED, inc->told_cls, inc->told_workers, NULL, 0);
+    } else if (!inc->dirty) {
+        inc->dirty = true;
+        inc->save_at_ms = inc->updated_ms + rca->cfg.save_delay_ms;
+    }
 }
 
 static void reclassify(struct rca *rca, struct incident *inc)
@@ -669,7 +706,7 @@ static void close_or_update(struct rca *rca, struct incident *inc, int64_t now_m
 {
     inc->updated_ms = now_ms;
     if (!incident_done(inc)) {
-        report(rca, inc, RCA_UPDATED, inc->cls, (int)inc->n_workers, NULL, 0);
+        mark_updated(rca, inc);
         return;
     }
     inc->closed_ms = now_ms;
@@ -696,7 +733,7 @@ static void after_change(struct rca *rca, struct incident *inc, struct worker *w
         if (inc->announce_at_ms != 0 && now_ms >= inc->announce_at_ms)
             announce(rca, inc, now_ms);
         else
-            report(rca, inc, RCA_UPDATED, inc->cls, (int)inc->n_workers, NULL, 0);
+            mark_updated(rca, inc);
         return;
     }
     enum rca_class told = inc->told_cls;
@@ -713,7 +750,7 @@ static void after_change(struct rca *rca, struct incident *inc, struct worker *w
         inc->told_workers = (int)inc->n_workers;
         report(rca, inc, RCA_GREW, told, told_workers, NULL, 0);
     } else {
-        report(rca, inc, RCA_UPDATED, told, told_workers, NULL, 0);
+        mark_updated(rca, inc);
     }
 }
 
@@ -723,9 +760,10 @@ int rca_new(const struct rca_config *cfg, int64_t first_id, rca_change_cb cb, vo
             struct rca **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (cfg->window_ms < 0 || cfg->hold_ms < 0) {
-        set_err(err, errlen, "rca: window_ms (%lld) and hold_ms (%lld) must be >= 0",
-                (long long)cfg->window_ms, (long long)cfg->hold_ms);
+    if (cfg->window_ms < 0 || cfg->hold_ms < 0 || cfg->save_delay_ms < 0) {
+        set_err(err, errlen,
+                "rca: window_ms (%lld), hold_ms (%lld) and save_delay_ms (%lld) must be >= 0",
+                (long long)cfg->window_ms, (long long)cfg->hold_ms, (long long)cfg->save_delay_ms);
         return -1;
     }
     if (cfg->threshold < 1) {
@@ -892,6 +930,16 @@ void rca_tick(struct rca *rca, int64_t now_ms)
     for (struct incident *inc = rca->incidents; inc; inc = inc->next) {
         if (!inc->announced && inc->announce_at_ms != 0 && now_ms >= inc->announce_at_ms)
             announce(rca, inc, now_ms);
+        else if (inc->dirty && now_ms >= inc->save_at_ms)
+            report(rca, inc, RCA_UPDATED, inc->told_cls, inc->told_workers, NULL, 0);
+    }
+}
+
+void rca_flush(struct rca *rca)
+{
+    for (struct incident *inc = rca->incidents; inc; inc = inc->next) {
+        if (inc->dirty)
+            report(rca, inc, RCA_UPDATED, inc->told_cls, inc->told_workers, NULL, 0);
     }
 }
 
@@ -901,6 +949,8 @@ int64_t rca_next_deadline(const struct rca *rca)
     for (const struct incident *inc = rca->incidents; inc; inc = inc->next) {
         if (!inc->announced && inc->announce_at_ms != 0 && inc->announce_at_ms < next)
             next = inc->announce_at_ms;
+        if (inc->dirty && inc->save_at_ms < next)
+            next = inc->save_at_ms;
     }
     return next;
 }
@@ -1065,29 +1115,6 @@ static void list_add(json_t *lists, const char *key, const char *name)
     json_array_append_new(list, json_string(name));
 }
 
-/* Adds w to the fleet-wide group of its key in groups (an object key -> group). */
-static void analysis_group_add(json_t *groups, const struct worker *w)
-{
-    json_t *grp = json_object_get(groups, w->key);
-    if (!grp) {
-        grp = json_pack("{s:s, s:s?, s:o, s:o, s:o}", "key", w->key, "site",
-                        w->site[0] ? w->site : NULL, "ips", json_array(), "prefixes", json_array(),
-                        "workers", json_array());
-        json_object_set_new(groups, w->key, grp);
-    }
-    json_t *ips = json_object_get(grp, "ips"), *prefixes = json_object_get(grp, "prefixes");
-    bool have_ip = false, have_prefix = false;
-    size_t i;
-    json_t *v;
-    json_array_foreach(ips, i, v) have_ip |= strcmp(json_string_value(v), w->ip) == 0;
-    json_array_foreach(prefixes, i, v) have_prefix |= strcmp(json_string_value(v), w->prefix) == 0;
-    if (w->ip[0] && !have_ip)
-        json_array_append_new(ips, json_string(w->ip));
-    if (w->prefix[0] && !have_prefix)
-        json_array_append_new(prefixes, json_string(w->prefix));
-    json_array_append_new(json_object_get(grp, "workers"), json_string(w->name));
-}
-
 static json_t *analysis_incident(const struct rca *rca, const struct incident *inc)
 {
     struct grouping g;
@@ -1129,18 +1156,14 @@ json_t *rca_analysis(const struct rca *rca, int64_t now_ms)
             list_add(by_ip, w->ip[0] ? w->ip : "unknown", w->name);
             if (w->site[0])
                 list_add(by_site, w->site, w->name);
-            analysis_group_add(groups, w);
+            groups_add(groups, w);
         }
         if ((any_out || inc->canary_driven) &&
             (!worst || class_rank(inc->cls) > class_rank(worst->cls)))
             worst = inc;
         json_array_append_new(incidents, analysis_incident(rca, inc));
     }
-    json_t *group_list = json_array();
-    const char *key;
-    json_t *grp;
-    json_object_foreach(groups, key, grp) json_array_append(group_list, grp);
-    json_decref(groups);
+    json_t *group_list = groups_finish(groups);
     json_t *canaries = json_pack("{s:b, s:o, s:O?}", "failing", rca->canaries_failing, "since",
                                  iso_or_null(rca->canaries_failing ? rca->canaries_since_ms : 0),
                                  "evidence", rca->canary_evidence);

@@ -12,7 +12,10 @@
  *   rca_canaries           the server's own canary probes changed: all failing, or not
  *   rca_tick               time passed (call at rca_next_deadline())
  * Every change to an incident is reported through the one rca_change_cb, synchronously, before
- * the call that caused it returns. The callback must not call back into the engine.
+ * the call that caused it returns: at once when it carries a message or a per-worker DOWN
+ * text, and for plain UPDATED changes at most save_delay_ms later (from rca_tick, so a big
+ * outage is saved a few times rather than once per worker; rca_flush reports them at once).
+ * The callback must not call back into the engine.
  *
  * Rules (docs/rca.md explains them for users):
  *  - A DOWN joins the newest open incident whose window (opened + window_ms) is still open,
@@ -65,7 +68,8 @@ enum rca_change {
     RCA_GREW,         /* announced, and grew by >= 50% and by >= 2 workers since last told */
     RCA_RECLASSIFIED, /* announced, and its class changed (previous_class is what was told) */
     RCA_CLOSED,       /* all its workers are back (server: and the canaries recovered) */
-    RCA_UPDATED,      /* saved state changed, nothing to tell (held, a worker joined or left) */
+    RCA_UPDATED,      /* saved state changed, nothing to tell (held, a worker joined or left);
+                         may be delayed by save_delay_ms, one report for several changes */
 };
 
 struct rca_config {
@@ -73,6 +77,7 @@ struct rca_config {
     int64_t hold_ms;        /* how long a new incident waits before its first message, >= 0 */
     int threshold;          /* RCA_THRESHOLD, >= 1 */
     double server_fraction; /* share of the fleet down at once that means "server"; (0, 1] */
+    int64_t save_delay_ms;  /* how long a plain UPDATED may wait, >= 0 (0: report at once) */
 };
 
 struct alert_incident; /* alert/format.h */
@@ -132,7 +137,7 @@ const char *rca_change_name(enum rca_change change);
  * required. Returns 0, or -1 with err naming the bad field. */
 int rca_new(const struct rca_config *cfg, int64_t first_id, rca_change_cb cb, void *ctx,
             struct rca **out, char *err, size_t errlen);
-/* NULL is a no-op. Reports nothing. */
+/* NULL is a no-op. Reports nothing: call rca_flush first to save delayed changes. */
 void rca_free(struct rca *rca);
 
 /* Takes back an open incident saved before a restart (store_load_open_incidents, oldest first),
@@ -170,15 +175,19 @@ bool rca_worker_up(struct rca *rca, const char *name, int64_t now_ms);
 int rca_canaries(struct rca *rca, bool failing, const char *evidence_json, int64_t now_ms,
                  char *err, size_t errlen);
 
-/* Time passed: announces held incidents whose hold is over. */
+/* Time passed: announces held incidents whose hold is over and reports delayed UPDATED
+ * changes that are due. */
 void rca_tick(struct rca *rca, int64_t now_ms);
+/* Reports every delayed UPDATED change now (e.g. before shutting down). */
+void rca_flush(struct rca *rca);
 /* When rca_tick next has work (wall ms), or RCA_NO_DEADLINE. */
 int64_t rca_next_deadline(const struct rca *rca);
 
 /* The current analysis for GET /admin/api/analysis: {"classification" (the most serious open
  * class, or "none"), "down", "unreachable", "canaries":{"failing","since","evidence"},
  * "by_ip":{ip:[names]}, "by_site":{site:[names]}, "groups":[{"key","site","ips","prefixes",
- * "workers":[names]}], "incidents":[{"id","classification","announced","opened_at","workers",
+ * "workers":n,"names":[names]}],
+ * "incidents":[{"id","classification","announced","opened_at","workers",
  * "down","unreachable","scope","evidence"}]}. Only workers not back are listed. New
  * reference; the caller decrefs it. NULL only when out of memory. */
 json_t *rca_analysis(const struct rca *rca, int64_t now_ms);

@@ -646,9 +646,10 @@ static void test_analysis(void **state)
     assert_json_at(text, "unreachable", NULL, "0");
     assert_json_at(text, "by_ip", NULL, "{\"203.0.113.7\":[\"fra-1\",\"fra-2\"]}");
     assert_json_at(text, "by_site", NULL, "{\"fra1\":[\"fra-1\",\"fra-2\"]}");
-    assert_json_at(text, "groups", NULL,
-                   "[{\"key\":\"site:fra1\",\"site\":\"fra1\",\"ips\":[\"203.0.113.7\"],"
-                   "\"prefixes\":[\"203.0.113.0/24\"],\"workers\":[\"fra-1\",\"fra-2\"]}]");
+    assert_json_at(
+        text, "groups", NULL,
+        "[{\"key\":\"site:fra1\",\"site\":\"fra1\",\"ips\":[\"203.0.113.7\"],"
+        "\"prefixes\":[\"203.0.113.0/24\"],\"workers\":2,\"names\":[\"fra-1\",\"fra-2\"]}]");
     assert_json_at(text, "canaries", NULL, "{\"failing\":false,\"since\":null,\"evidence\":null}");
     json_t *incidents = json_object_get(a, "incidents");
     assert_int_equal(json_array_size(incidents), 1);
@@ -732,6 +733,47 @@ static void test_no_hold(void **state)
     clear(&rec);
 }
 
+/* With save_delay_ms, plain updates are reported together; messages still go at once. */
+static void test_save_delay(void **state)
+{
+    (void)state;
+    struct recorder rec = {0};
+    struct rca *r;
+    char err[256];
+    struct rca_config cfg = CFG;
+    cfg.save_delay_ms = 1000;
+    assert_int_equal(rca_new(&cfg, 1, record, &rec, &r, err, sizeof err), 0);
+    assert_int_equal(rca_worker_down(r, "a", "192.0.2.1", "", 50, T0, err, sizeof err), 0);
+    assert_int_equal(rca_worker_down(r, "b", "192.0.2.2", "", 50, T0 + 100, err, sizeof err), 0);
+    assert_int_equal(rca_worker_down(r, "c", "198.51.100.3", "", 50, T0 + 200, err, sizeof err), 0);
+    assert_int_equal(rec.n, 0);
+    assert_int_equal(rca_next_deadline(r), T0 + 1000);
+    rca_tick(r, T0 + 999);
+    assert_int_equal(rec.n, 0);
+    rca_tick(r, T0 + 1000);
+    assert_int_equal(rec.n, 1);
+    assert_int_equal(rec.seen[0].change, RCA_UPDATED);
+    assert_int_equal(rec.seen[0].workers, 3);
+    assert_int_equal(rca_next_deadline(r), T0 + 30 * SEC);
+    rca_tick(r, T0 + 30 * SEC);
+    assert_int_equal(rec.n, 2);
+    assert_int_equal(rec.seen[1].change, RCA_OPENED);
+    assert_string_equal(rec.seen[1].notify, "a,b,c");
+    /* A joining worker's DOWN text is due at once; a worker back is saved later. */
+    assert_int_equal(rca_worker_down(r, "d", "203.0.113.4", "", 50, T0 + 31 * SEC, err, sizeof err),
+                     0);
+    assert_int_equal(rec.n, 3);
+    assert_string_equal(rec.seen[2].notify, "d");
+    assert_true(rca_worker_up(r, "a", T0 + 40 * SEC));
+    assert_int_equal(rec.n, 3);
+    rca_flush(r);
+    assert_int_equal(rec.n, 4);
+    assert_int_equal(rec.seen[3].down, 3);
+    assert_int_equal(rca_next_deadline(r), RCA_NO_DEADLINE);
+    rca_free(r);
+    clear(&rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -752,6 +794,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_no_hold),
+        cmocka_unit_test(test_save_delay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
