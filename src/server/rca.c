@@ -756,6 +756,32 @@ static void after_change(struct rca *rca, struct incident *inc, struct worker *w
 
 /* ---- the public interface ------------------------------------------------------------------ */
 
+bool rca_message(enum rca_change change, const struct rca_incident_view *inc, char *buf,
+                 size_t buflen)
+{
+    if (buflen > 0)
+        buf[0] = '\0';
+    if (inc->classification == RCA_INDIVIDUAL || !inc->announced)
+        return false;
+    switch (change) {
+    case RCA_OPENED:
+        alert_format_incident_opened(inc->alert, buf, buflen);
+        return true;
+    case RCA_GREW:
+        alert_format_incident_grew(inc->alert, buf, buflen);
+        return true;
+    case RCA_RECLASSIFIED:
+        alert_format_incident_reclassified(inc->alert, buf, buflen);
+        return true;
+    case RCA_CLOSED:
+        alert_format_incident_closed(inc->alert, buf, buflen);
+        return true;
+    case RCA_UPDATED:
+        break;
+    }
+    return false;
+}
+
 int rca_new(const struct rca_config *cfg, int64_t first_id, rca_change_cb cb, void *ctx,
             struct rca **out, char *err, size_t errlen)
 {

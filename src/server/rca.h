@@ -61,8 +61,8 @@
 /* Stored as text (rca_class_name); values are append-only. */
 enum rca_class { RCA_INDIVIDUAL = 0, RCA_NETWORK = 1, RCA_WIDESPREAD = 2, RCA_SERVER = 3 };
 
-/* What happened to an incident. Every change must be saved; only OPENED, GREW, RECLASSIFIED and
- * CLOSED of incidents that are not individual carry an incident message. */
+/* What happened to an incident. Every change must be saved; OPENED, GREW, RECLASSIFIED and
+ * CLOSED of incidents that are not individual carry an incident message (rca_message). */
 enum rca_change {
     RCA_OPENED,       /* announced after its hold: the first message */
     RCA_GREW,         /* announced, and grew by >= 50% and by >= 2 workers since last told */
@@ -132,6 +132,12 @@ const char *rca_class_name(enum rca_class cls);
 /* Returns 0 and sets *out, or -1 for an unknown name. */
 int rca_class_parse(const char *name, enum rca_class *out);
 const char *rca_change_name(enum rca_change change);
+
+/* The incident message a change carries, written into buf (plain text, alert/format.h). Returns
+ * false, with buf "", when it carries none: UPDATED, anything of an individual incident (those
+ * keep their per-worker texts), and the CLOSED of an incident never announced. */
+bool rca_message(enum rca_change change, const struct rca_incident_view *inc, char *buf,
+                 size_t buflen);
 
 /* Makes an engine; first_id is the id of the first new incident (max stored id + 1). cb is
  * required. Returns 0, or -1 with err naming the bad field. */

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "alert/format.h"
 #include "server/rca.h"
 
 #define T0 1795255332000LL /* 2026-11-21 10:02:12 UTC */
@@ -25,7 +24,8 @@ struct seen_change {
     int workers, down, unreachable;
     int64_t opened_ms, updated_ms, closed_ms;
     char notify[256]; /* names of notify_down, comma separated */
-    char text[1024];  /* the incident text for OPENED, GREW, RECLASSIFIED, CLOSED */
+    bool message;     /* rca_message says it carries an incident message */
+    char text[1024];  /* and this is it */
     char *scope, *workers_json, *evidence;
 };
 
@@ -33,19 +33,6 @@ struct recorder {
     int n;
     struct seen_change seen[MAX_SEEN];
 };
-
-static void render(enum rca_change change, const struct alert_incident *a, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    if (change == RCA_OPENED)
-        alert_format_incident_opened(a, buf, len);
-    else if (change == RCA_GREW)
-        alert_format_incident_grew(a, buf, len);
-    else if (change == RCA_RECLASSIFIED)
-        alert_format_incident_reclassified(a, buf, len);
-    else if (change == RCA_CLOSED)
-        alert_format_incident_closed(a, buf, len);
-}
 
 static void record(enum rca_change change, const struct rca_incident_view *v, void *ctx)
 {
@@ -71,7 +58,8 @@ static void record(enum rca_change change, const struct rca_incident_view *v, vo
         snprintf(s->notify + used, sizeof s->notify - used, "%s%s", i ? "," : "",
                  v->notify_down[i]);
     }
-    render(change, v->alert, s->text, sizeof s->text);
+    s->message = rca_message(change, v, s->text, sizeof s->text);
+    assert_int_equal(s->message, s->text[0] != '\0');
 }
 
 struct fixture {
@@ -124,6 +112,14 @@ static int count(const struct recorder *r, enum rca_change change)
     int n = 0;
     for (int i = 0; i < r->n; i++)
         n += r->seen[i].change == change;
+    return n;
+}
+
+static int count_messages(const struct recorder *r)
+{
+    int n = 0;
+    for (int i = 0; i < r->n; i++)
+        n += r->seen[i].message;
     return n;
 }
 
@@ -217,6 +213,7 @@ static void test_network_one_site(void **state)
     assert_string_equal(c->text, "✅ RESOLVED: network issue behind 203.0.113.7 (site fra1): 5 "
                                  "workers back after 4m 00s");
     assert_int_equal(rca_open_count(f->rca), 0);
+    assert_int_equal(count_messages(&f->rec), 2); /* OPENED and CLOSED, nothing per worker */
     /* A worker the engine does not know as down: the core behaviour applies. */
     assert_true(rca_worker_up(f->rca, "box-1", T0 + 5 * 60 * SEC));
 }
@@ -274,6 +271,7 @@ static void test_individual(void **state)
     assert_int_equal(o->change, RCA_OPENED);
     assert_int_equal(o->cls, RCA_INDIVIDUAL);
     assert_string_equal(o->notify, "brickbox-43");
+    assert_false(o->message); /* per-worker texts instead */
     assert_string_equal(o->workers_json,
                         "[{\"name\":\"brickbox-43\",\"ip\":\"203.0.113.7\",\"site\":\"\","
                         "\"group\":\"net:203.0.113.0/24\",\"down_at\":\"2026-11-21T10:02:12.000Z\","
@@ -289,6 +287,7 @@ static void test_individual(void **state)
     assert_true(rca_worker_up(f->rca, "db-1", T0 + 90 * SEC));
     assert_int_equal(last(&f->rec)->change, RCA_CLOSED);
     assert_int_equal(count(&f->rec, RCA_OPENED), 1);
+    assert_int_equal(count_messages(&f->rec), 0);
     assert_int_equal(rca_open_count(f->rca), 0);
 }
 
@@ -415,6 +414,24 @@ static void test_canaries_reclassify_open_incident(void **state)
     assert_int_equal(last(&f->rec)->change, RCA_CLOSED);
 }
 
+/* The canaries fail and recover before any worker is handed over: saved, never told. */
+static void test_canary_blip(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    assert_int_equal(rca_canaries(f->rca, true, "{\"gateway\":\"timeout\"}", T0, err, sizeof err),
+                     0);
+    assert_int_equal(rca_canaries(f->rca, true, NULL, T0 + 10 * SEC, err, sizeof err), 0);
+    assert_int_equal(rca_canaries(f->rca, false, NULL, T0 + 20 * SEC, err, sizeof err), 0);
+    assert_int_equal(f->rec.n, 2);
+    assert_int_equal(f->rec.seen[0].change, RCA_UPDATED);
+    assert_int_equal(f->rec.seen[1].change, RCA_CLOSED);
+    assert_false(f->rec.seen[1].announced);
+    assert_int_equal(f->rec.seen[1].cls, RCA_SERVER);
+    assert_int_equal(count_messages(&f->rec), 0);
+    assert_int_equal(rca_open_count(f->rca), 0);
+}
+
 /* A DOWN after the window of the open incident opens a new one. */
 static void test_window_expiry(void **state)
 {
@@ -462,6 +479,24 @@ static void test_grows_a_lot_once(void **state)
                                  "203.0.113.7 (site fra1)\nbox-1, box-2, box-3, box-4, box-5, "
                                  "+3 more");
     assert_int_equal(count(&f->rec, RCA_UPDATED), 5);
+
+    /* 50% more but only one more worker is not "a lot". */
+    struct recorder rec = {0};
+    struct rca *r;
+    char err[256];
+    struct rca_config cfg = CFG;
+    cfg.threshold = 2;
+    cfg.hold_ms = 0;
+    assert_int_equal(rca_new(&cfg, 1, record, &rec, &r, err, sizeof err), 0);
+    const char *names[] = {"n-1", "n-2", "n-3", "n-4"};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(
+            rca_worker_down(r, names[i], "203.0.113.9", "", 100, T0 + i * SEC, err, sizeof err), 0);
+    assert_int_equal(rec.seen[1].change, RCA_RECLASSIFIED); /* individual, then network */
+    assert_int_equal(rec.seen[2].change, RCA_UPDATED);      /* 2 -> 3 */
+    assert_int_equal(rec.seen[3].change, RCA_GREW);         /* 2 -> 4 */
+    rca_free(r);
+    clear(&rec);
 }
 
 /* A worker of a held incident comes back: DOWN is told (OPENED) before UP, then CLOSED. */
@@ -784,6 +819,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_by_fleet_fraction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_by_canaries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_canaries_reclassify_open_incident, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_canary_blip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grows_a_lot_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_up_before_hold_ends, setup, teardown),
