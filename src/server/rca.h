@@ -5,12 +5,15 @@
  * and arms a timer for rca_next_deadline().
  *
  * How the server drives it (all calls on the loop thread):
- *   rca_worker_down        a worker went DOWN (after its event is recorded)
+ *   rca_worker_down        a worker went DOWN: record its event, but send no per-worker DOWN
+ *                          text then; the engine says when one is due (notify_down)
  *   rca_worker_up          a worker came back; returns whether to send its per-worker UP text
  *   rca_worker_unreachable the canaries say the monitor is cut off, so this overdue worker is
  *                          handed over instead of being marked DOWN (it is not counted as down)
  *   rca_canaries           the server's own canary probes changed: all failing, or not
  *   rca_tick               time passed (call at rca_next_deadline())
+ * and in the callback: save the incident (store_save_incident) with the messages it carries:
+ * rca_message's text, plus the per-worker DOWN text of each name in notify_down.
  * Every change to an incident is reported through the one rca_change_cb, synchronously, before
  * the call that caused it returns: at once when it carries a message or a per-worker DOWN
  * text, and for plain UPDATED changes at most save_delay_ms later (from rca_tick, so a big
@@ -74,7 +77,8 @@ enum rca_change {
 
 struct rca_config {
     int64_t window_ms;      /* RCA_WINDOW: how long an incident takes new DOWNs, >= 0 */
-    int64_t hold_ms;        /* how long a new incident waits before its first message, >= 0 */
+    int64_t hold_ms;        /* how long a new incident waits before its first message, >= 0
+                               (RCA_HOLD; the caller turns its 0 into PING_INTERVAL) */
     int threshold;          /* RCA_THRESHOLD, >= 1 */
     double server_fraction; /* share of the fleet down at once that means "server"; (0, 1] */
     int64_t save_delay_ms;  /* how long a plain UPDATED may wait, >= 0 (0: report at once) */
@@ -147,10 +151,11 @@ int rca_new(const struct rca_config *cfg, int64_t first_id, rca_change_cb cb, vo
 void rca_free(struct rca *rca);
 
 /* Takes back an open incident saved before a restart (store_load_open_incidents, oldest first),
- * with nothing reported. A held one is announced at rca_next_deadline() as usual. A server
- * incident the canaries made stays open until rca_canaries() says they are OK: call
- * rca_canaries(false, ...) at once when no canaries are configured. Closed incidents are
- * ignored. Returns 0, or -1 with err naming the bad field (the engine is unchanged). */
+ * with nothing reported; its class is recomputed from its workers. A held one is announced at
+ * rca_next_deadline() as usual. A server incident the canaries made stays open until rca_canaries()
+ * says they are OK: call rca_canaries(false, ...) at once when no canaries are configured. Closed
+ * incidents are ignored. Returns 0, or -1 with err naming the bad field (the engine is unchanged).
+ */
 int rca_restore(struct rca *rca, const struct rca_stored_incident *rec, char *err, size_t errlen);
 
 /* A worker went DOWN at now_ms. ip is the address its heartbeats came from ("" if unknown), site
@@ -192,9 +197,9 @@ int64_t rca_next_deadline(const struct rca *rca);
 /* The current analysis for GET /admin/api/analysis: {"classification" (the most serious open
  * class, or "none"), "down", "unreachable", "canaries":{"failing","since","evidence"},
  * "by_ip":{ip:[names]}, "by_site":{site:[names]}, "groups":[{"key","site","ips","prefixes",
- * "workers":n,"names":[names]}],
- * "incidents":[{"id","classification","announced","opened_at","workers",
- * "down","unreachable","scope","evidence"}]}. Only workers not back are listed. New
+ * "workers":n,"names":[names]}], "incidents":[{"id","classification","announced","opened_at",
+ * "workers","down","unreachable","scope","evidence"}], "at"}. Only workers not back are listed
+ * (unreachable ones while the canaries fail). New
  * reference; the caller decrefs it. NULL only when out of memory. */
 json_t *rca_analysis(const struct rca *rca, int64_t now_ms);
 
