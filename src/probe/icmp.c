@@ -492,7 +492,12 @@ static int try_method(struct icmp_socket *s, const struct icmp_method *m, char *
     s->method = NULL;
     char text[128];
     probe_strerror(-rc, text, sizeof text);
-    snprintf(err, errlen, "%s: %s", m->name, text);
+    const char *hint = "";
+    if (m->id == PROBE_METHOD_RAW && (rc == -EPERM || rc == -EACCES))
+        hint = " (needs root or CAP_NET_RAW)";
+    else if (m->id == PROBE_METHOD_DGRAM && (rc == -EPERM || rc == -EACCES))
+        hint = " (net.ipv4.ping_group_range excludes this group)";
+    snprintf(err, errlen, "%s: %s%s", m->name, text, hint);
     return -1;
 }
 
@@ -519,7 +524,7 @@ int icmp_open(struct icmp_socket *s, const struct probe_target *target, char *er
     for (size_t i = 0; i < ICMP_METHOD_COUNT; i++)
         if (try_method(s, &icmp_methods[i], tried[i], sizeof tried[i]) == 0)
             return 0;
-    snprintf(err, errlen, "no ICMP method may be used: %.50s; %.50s; %.50s", tried[0], tried[1],
+    snprintf(err, errlen, "no ICMP method may be used: %.60s; %.60s; %.60s", tried[0], tried[1],
              tried[2]);
     return -1;
 }
@@ -571,6 +576,20 @@ int icmp_wait(struct icmp_socket *s, int64_t until_ns, struct icmp_answer *a)
 /* ---- ping ------------------------------------------------------------------------------------ */
 
 #define PING_MAX_COUNT 10000
+/* A host sends ICMP errors to one peer in a burst of 6, then 1 per second (Linux icmp_ratelimit),
+ * so UDP probes answered by port unreachable go at most 1 per second after the first few: faster
+ * ones would be counted as lost although the target is fine. */
+#define UDP_FAST_PROBES 5
+#define UDP_SLOW_INTERVAL_MS 1000
+
+/* The wait before probe seq. */
+static int64_t ping_gap_ns(const struct icmp_socket *s, int seq, int interval_ms)
+{
+    if (icmp_method_id(s) == PROBE_METHOD_UDP && seq >= UDP_FAST_PROBES &&
+        interval_ms < UDP_SLOW_INTERVAL_MS)
+        interval_ms = UDP_SLOW_INTERVAL_MS;
+    return (int64_t)interval_ms * 1000000;
+}
 
 static int ping_fail(struct ping_result *out, const char *message)
 {
@@ -611,14 +630,14 @@ static int ping_exchange(struct icmp_socket *s, int count, int interval_ms, int 
     for (;;) {
         int64_t now = probe_now_ns();
         if (sent < count && now >= next_send) {
+            sent_ns[sent] = probe_now_ns(); /* before: on veth the answer may come inside sendto */
             int rc = icmp_send(s, sent, 0);
-            sent_ns[sent] = probe_now_ns();
             if (rc != 0) {
                 refused++;
                 *send_err = -rc;
             }
             sent++;
-            next_send = now + (int64_t)interval_ms * 1000000;
+            next_send = now + ping_gap_ns(s, sent, interval_ms);
         }
         if (sent == count &&
             (received + refused == count || now >= sent_ns[count - 1] + timeout_ns))

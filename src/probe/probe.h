@@ -43,7 +43,11 @@ struct ping_result {
     char error[PROBE_ERROR_MAX];          /* "" when the probe ran */
 };
 
-/* Sends count echo requests interval_ms apart and waits at most timeout_ms for each answer. */
+/* Sends count echo requests interval_ms apart and waits at most timeout_ms for each answer.
+ * With udp-recverr, requests after the fifth go at least 1 s apart: hosts rate-limit the port
+ * unreachable answers to 1 per second after a burst of 6, and faster probes would read as loss.
+ * Returns -1 also when every request was refused by the kernel (no route): then sent is count,
+ * received 0 and error says why. */
 int probe_ping(const char *target, int count, int interval_ms, int timeout_ms,
                struct ping_result *out);
 
@@ -69,7 +73,9 @@ struct trace_result {
     char error[PROBE_ERROR_MAX];
 };
 
-/* timeout_ms bounds the wait for each round's answers. */
+/* timeout_ms bounds the wait for each round's answers. Rounds start at least 1 s apart (routers
+ * rate-limit time exceeded per host), so a trace takes about rounds - 1 seconds or more. Hops
+ * past the last one that answered are cut to one, so hops[n_hops - 1] is where answers stop. */
 int probe_trace(const char *target, int max_hops, int rounds, int timeout_ms,
                 struct trace_result *out);
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define TRACE_MAX_ROUNDS 100
-#define TRACE_ROUND_GAP_MS 500
+#define TRACE_ROUND_GAP_MS 1000
 #define TRACE_DISCOVERY_STEP_MS 25
 
 struct trace_probe {
@@ -40,8 +40,9 @@ static int send_probe(struct trace_run *run, int ttl, int round)
     int seq = run->n_probes;
     if (seq >= run->capacity)
         return -1;
-    int rc = icmp_send(&run->sock, seq, ttl);
+    /* The time before sending: on veth the answer may be queued before sendto returns. */
     run->probes[seq] = (struct trace_probe){.ttl = ttl, .round = round, .sent_ns = probe_now_ns()};
+    int rc = icmp_send(&run->sock, seq, ttl);
     run->n_probes++;
     run->out->hops[ttl - 1].sent++;
     if (rc != 0) {
@@ -107,6 +108,16 @@ static int collect(struct trace_run *run, int64_t until_ns, int stop_seq, int ro
     }
 }
 
+/* Waits (reading what comes) until until_ns. */
+static int pause_until(struct trace_run *run, int64_t until_ns)
+{
+    struct icmp_answer a;
+    int rc;
+    while ((rc = icmp_wait(&run->sock, until_ns, &a)) == 1)
+        take_answer(run, &a);
+    return rc;
+}
+
 /* Round 0: one TTL after the other until the path ends, then the answers of them all. */
 static int discover_path(struct trace_run *run)
 {
@@ -125,19 +136,12 @@ static int discover_path(struct trace_run *run)
 static int probe_round(struct trace_run *run, int round)
 {
     int last = run->end_ttl ? run->end_ttl : run->max_hops;
-    for (int ttl = 1; ttl <= last; ttl++)
+    for (int ttl = 1; ttl <= last; ttl++) {
         send_probe(run, ttl, round);
+        if (pause_until(run, 0) < 0) /* answers already here: read them while they are fresh */
+            return -1;
+    }
     return collect(run, probe_now_ns() + run->timeout_ns, -1, round);
-}
-
-/* Waits (reading what comes) until until_ns. */
-static int pause_until(struct trace_run *run, int64_t until_ns)
-{
-    struct icmp_answer a;
-    int rc;
-    while ((rc = icmp_wait(&run->sock, until_ns, &a)) == 1)
-        take_answer(run, &a);
-    return rc;
 }
 
 /* How many hops the result shows: to the end of the path, else to one past the last hop that

@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "probe/probe.h"
@@ -140,6 +141,23 @@ static void test_ping_each_method_ipv6(void **state)
         check_ping_answered("::1", METHODS[i].env, METHODS[i].method);
 }
 
+/* Hosts answer UDP probes in a burst of 6, then once a second: the sixth waits a second. */
+static void test_udp_probes_after_the_fifth_are_spaced(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    setenv("FAULTLINE_ICMP_METHOD", "udp-recverr", 1);
+    struct ping_result r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = probe_ping("127.0.0.1", 6, 0, 1000, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    unsetenv("FAULTLINE_ICMP_METHOD");
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.received, 6);
+    double elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(elapsed >= 0.95 && elapsed < 3);
+}
+
 static void test_ping_default_method_as_root(void **state)
 {
     SKIP_WITHOUT_NETNS();
@@ -202,7 +220,7 @@ struct ping_thread {
 static void *ping_in_thread(void *arg)
 {
     struct ping_thread *t = arg;
-    t->rc = probe_ping("127.0.0.1", 8, 2, 1000, &t->r);
+    t->rc = probe_ping("127.0.0.1", 5, 2, 1000, &t->r);
     return NULL;
 }
 
@@ -222,10 +240,60 @@ static void test_pings_at_once_count_their_own_replies(void **state)
             if (t[i].rc != 0)
                 fail_msg("%s thread %d: %s", METHODS[m].env, i, t[i].r.error);
             assert_int_equal(t[i].r.method, METHODS[m].method);
-            assert_int_equal(t[i].r.sent, 8);
-            assert_int_equal(t[i].r.received, 8);
+            assert_int_equal(t[i].r.sent, 5);
+            assert_int_equal(t[i].r.received, 5);
         }
     }
+}
+
+/* Sends echo replies from 127.0.0.1 that answer nobody's probe (other ids, other payloads), as
+ * another pinger's replies look to a raw socket, until *stop. */
+static void *forge_replies(void *arg)
+{
+    volatile bool *stop = arg;
+    int fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (unsigned n = 0; fd >= 0 && !*stop; n++) {
+        uint8_t pkt[24] = {0, 0, 0, 0, (uint8_t)(n >> 8), (uint8_t)n, 0, (uint8_t)(n % 3)};
+        memset(pkt + 8, 0xa5, 16);
+        uint32_t sum = 0;
+        for (int i = 0; i < 24; i += 2)
+            sum += (uint32_t)(pkt[i] << 8 | pkt[i + 1]);
+        sum = (sum & 0xffff) + (sum >> 16);
+        sum = ~(sum + (sum >> 16)) & 0xffff;
+        pkt[2] = (uint8_t)(sum >> 8);
+        pkt[3] = (uint8_t)sum;
+        sendto(fd, pkt, sizeof pkt, 0, (struct sockaddr *)&lo, sizeof lo);
+        usleep(2000);
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static void test_raw_counts_no_reply_meant_for_others(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    if (geteuid() != 0) {
+        print_message("SKIP: not root\n");
+        skip();
+    }
+    /* The kernel stays silent: every reply the probe could see is forged. */
+    write_file("/proc/sys/net/ipv4/icmp_echo_ignore_all", "1");
+    volatile bool stop = false;
+    pthread_t forger;
+    assert_int_equal(pthread_create(&forger, NULL, forge_replies, (void *)&stop), 0);
+    setenv("FAULTLINE_ICMP_METHOD", "raw", 1);
+    struct ping_result r;
+    int rc = probe_ping("127.0.0.1", 3, 20, 200, &r);
+    unsetenv("FAULTLINE_ICMP_METHOD");
+    stop = true;
+    pthread_join(forger, NULL);
+    write_file("/proc/sys/net/ipv4/icmp_echo_ignore_all", "0");
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.sent, 3);
+    assert_int_equal(r.received, 0);
+    assert_true(r.loss_pct == 100.0);
 }
 
 static void test_trace_loopback_is_one_hop(void **state)
@@ -578,9 +646,11 @@ int main(void)
         cmocka_unit_test(test_ping_unknown_method_is_an_error),
         cmocka_unit_test(test_ping_each_method_ipv4),
         cmocka_unit_test(test_ping_each_method_ipv6),
+        cmocka_unit_test(test_udp_probes_after_the_fifth_are_spaced),
         cmocka_unit_test(test_ping_default_method_as_root),
         cmocka_unit_test(test_ping_without_route),
         cmocka_unit_test(test_pings_at_once_count_their_own_replies),
+        cmocka_unit_test(test_raw_counts_no_reply_meant_for_others),
         cmocka_unit_test(test_trace_loopback_is_one_hop),
         cmocka_unit_test(test_trace_without_route),
         cmocka_unit_test(test_unprivileged_user),

@@ -1,0 +1,370 @@
+/* cli.c — `faultline probe`: one probe of probe.h run from the command line, printed as a table
+ * (MTR-like for trace) or, with --json, as the object of probe_json.h. The probe's own options
+ * (--count, --rounds, ...) are read here; the rest (--help, --config, settings) goes through
+ * cli_parse like every subcommand. See cli.h. */
+#include "probe/cli.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cli.h"
+#include "probe/probe.h"
+#include "probe/probe_json.h"
+
+#define PING_INTERVAL_MS 250
+#define EXIT_ANSWERED 0
+#define EXIT_SILENT 1
+
+enum verb_bit { PING = 1, TRACE = 2, TCP = 4, DNS = 8, GATEWAY = 16, ALL = 31 };
+
+struct probe_args {
+    long count, rounds, max_hops, port;
+    double timeout_s;
+    bool json;
+    bool given[5]; /* which rows of probe_options were on the command line */
+};
+
+/* A numeric option of the probe itself. */
+struct probe_option {
+    const char *flag;
+    size_t offset; /* of its long (or, for --timeout, double) in struct probe_args */
+    double min, max;
+    const char *expected;
+    unsigned verbs; /* the verbs it applies to */
+};
+
+static const struct probe_option probe_options[] = {
+    {"--count", offsetof(struct probe_args, count), 1, 1000, "a number of probes 1..1000",
+     PING | GATEWAY},
+    {"--rounds", offsetof(struct probe_args, rounds), 1, 100, "a number of rounds 1..100", TRACE},
+    {"--max-hops", offsetof(struct probe_args, max_hops), 1, TRACE_MAX_HOPS,
+     "a number of hops 1..64", TRACE},
+    {"--port", offsetof(struct probe_args, port), 1, 65535, "a TCP port 1..65535", TCP},
+    {"--timeout", offsetof(struct probe_args, timeout_s), 0.001, 600,
+     "a positive number of seconds (at most 600)", ALL},
+};
+#define PROBE_OPTION_COUNT (sizeof probe_options / sizeof probe_options[0])
+
+static const char *const probe_settings[] = {"LOG_LEVEL"};
+
+static const struct cli_spec probe_cli = {
+    .command = "probe",
+    .usage = "probe ping|trace|tcp|dns|gateway [TARGET] [--count N] [--rounds K] [--max-hops H] "
+             "[--port P] [--timeout SECONDS] [--json]",
+    .description =
+        "Runs one network probe, as the agent does when it diagnoses a failed heartbeat.\n\n"
+        "  ping HOST       ICMP echo, --count probes (default 5) 250 ms apart\n"
+        "  trace HOST      MTR-style path: per hop address, loss, best/avg/worst RTT over\n"
+        "                  --rounds rounds (default 5), up to --max-hops hops (default 30)\n"
+        "  tcp HOST        TCP connect to --port (required); a refusal proves the host is up\n"
+        "  dns NAME        resolution time through the system's resolvers\n"
+        "  gateway         pings the default gateway of /proc/net/route\n\n"
+        "  --timeout SECONDS  wait for each answer (default 2)\n"
+        "  --json             print the result as one JSON object\n\n"
+        "ICMP goes through a raw socket (root or CAP_NET_RAW), else an ICMP datagram socket\n"
+        "(net.ipv4.ping_group_range), else UDP probes whose ICMP errors are read with IP_RECVERR\n"
+        "(any user); the output names the method. FAULTLINE_ICMP_METHOD=raw|icmp-datagram|\n"
+        "udp-recverr forces one.\n\n"
+        "Exit status: 0 the target answered (tcp: connected or refused), 1 it did not, 2 usage.",
+    .options = probe_settings,
+    .option_count = 1,
+    .max_positional = 2,
+};
+
+/* Prints "faultline probe: <message>" and the usage line; returns 2. */
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cli_fail(&probe_cli, msg);
+    fprintf(stderr, "usage: faultline %s\n", probe_cli.usage);
+    return CLI_EXIT_USAGE;
+}
+
+/* Stores text as the value of option o; 0, or 2 after printing what was expected. */
+static int set_option(struct probe_args *args, const struct probe_option *o, const char *text)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = text ? strtod(text, &end) : NAN;
+    bool whole = o->offset != offsetof(struct probe_args, timeout_s);
+    if (!text || !*text || *end || errno || !isfinite(v) || v < o->min || v > o->max ||
+        (whole && v != floor(v))) {
+        if (!text)
+            return usage_error("%s: expected %s, got nothing", o->flag, o->expected);
+        return usage_error("%s: expected %s, got \"%.60s\"", o->flag, o->expected, text);
+    }
+    char *field = (char *)args + o->offset;
+    if (whole)
+        *(long *)field = (long)v;
+    else
+        *(double *)field = v;
+    args->given[o - probe_options] = true;
+    return 0;
+}
+
+/* Takes the probe's own options out of argv (rest gets what is left, argv[0] first). */
+static int take_probe_options(int argc, char **argv, struct probe_args *args, char **rest,
+                              int *nrest)
+{
+    *nrest = 0;
+    rest[(*nrest)++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            args->json = true;
+            continue;
+        }
+        const struct probe_option *o = NULL;
+        const char *value = NULL;
+        for (size_t k = 0; k < PROBE_OPTION_COUNT && !o; k++) {
+            size_t n = strlen(probe_options[k].flag);
+            if (!strncmp(argv[i], probe_options[k].flag, n) &&
+                (argv[i][n] == '\0' || argv[i][n] == '=')) {
+                o = &probe_options[k];
+                value = argv[i][n] == '=' ? argv[i] + n + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            }
+        }
+        if (!o)
+            rest[(*nrest)++] = argv[i];
+        else if (set_option(args, o, value) != 0)
+            return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int timeout_ms(const struct probe_args *args)
+{
+    return (int)ceil(args->timeout_s * 1000.0);
+}
+
+/* Prints obj on one line; 0 or -1 when it could not be built. */
+static int print_json(json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(obj);
+    if (!text) {
+        fprintf(stderr, "faultline probe: cannot write the result as JSON\n");
+        return -1;
+    }
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
+/* The reason a probe could not run, after what was printed so far. */
+static void report_error(const char *error)
+{
+    fflush(stdout);
+    fprintf(stderr, "faultline probe: %s\n", error);
+}
+
+static void print_ping(const struct ping_result *r)
+{
+    if (r->error[0] && r->sent == 0) {
+        report_error(r->error);
+        return;
+    }
+    printf("ping %s (%s), method %s\n", r->target, r->addr, probe_method_name(r->method));
+    printf("%d sent, %d received, %.1f%% loss", r->sent, r->received, r->loss_pct);
+    if (r->received)
+        printf(", rtt min/avg/max %.2f/%.2f/%.2f ms", r->rtt_min_ms, r->rtt_avg_ms, r->rtt_max_ms);
+    printf("\n");
+    if (r->error[0])
+        report_error(r->error);
+}
+
+static int finish_ping(const struct probe_args *args, struct ping_result *r)
+{
+    if (args->json) {
+        if (print_json(ping_result_json(r)) != 0)
+            return EXIT_SILENT;
+    } else {
+        print_ping(r);
+    }
+    return r->received > 0 ? EXIT_ANSWERED : EXIT_SILENT;
+}
+
+static int run_ping(const struct probe_args *args, const char *target)
+{
+    struct ping_result r;
+    probe_ping(target, (int)args->count, PING_INTERVAL_MS, timeout_ms(args), &r);
+    return finish_ping(args, &r);
+}
+
+static int run_gateway(const struct probe_args *args, const char *target)
+{
+    char gw[PROBE_ADDR_MAX];
+    struct ping_result r;
+    if (probe_default_gateway(gw, sizeof gw) != 0) {
+        memset(&r, 0, sizeof r);
+        snprintf(r.target, sizeof r.target, "gateway");
+        snprintf(r.error, sizeof r.error, "no IPv4 default route in /proc/net/route");
+        return finish_ping(args, &r);
+    }
+    probe_ping(gw, (int)args->count, PING_INTERVAL_MS, timeout_ms(args), &r);
+    snprintf(r.target, sizeof r.target, "gateway");
+    return finish_ping(args, &r);
+}
+
+static void print_hop(const struct trace_hop *h)
+{
+    printf("%3d  %-39s %5.1f%% %5d", h->ttl, h->addr[0] ? h->addr : "???", h->loss_pct, h->sent);
+    if (h->received)
+        printf(" %8.2f %8.2f %8.2f\n", h->best_ms, h->avg_ms, h->worst_ms);
+    else
+        printf(" %8s %8s %8s\n", "-", "-", "-");
+}
+
+static int run_trace(const struct probe_args *args, const char *target)
+{
+    struct trace_result *r = malloc(sizeof *r);
+    if (!r) {
+        fprintf(stderr, "faultline probe: out of memory\n");
+        return EXIT_SILENT;
+    }
+    probe_trace(target, (int)args->max_hops, (int)args->rounds, timeout_ms(args), r);
+    int rc = r->reached ? EXIT_ANSWERED : EXIT_SILENT;
+    if (args->json) {
+        if (print_json(trace_result_json(r)) != 0)
+            rc = EXIT_SILENT;
+    } else if (r->error[0] && r->n_hops == 0) {
+        report_error(r->error);
+    } else {
+        printf("trace to %s (%s), method %s, rounds %d: %s\n", r->target, r->addr,
+               probe_method_name(r->method), r->rounds, r->reached ? "reached" : "not reached");
+        printf("HOP  %-39s %6s %5s %8s %8s %8s\n", "ADDRESS", "LOSS", "SENT", "BEST", "AVG",
+               "WORST");
+        for (int i = 0; i < r->n_hops; i++)
+            print_hop(&r->hops[i]);
+        if (r->error[0])
+            report_error(r->error);
+    }
+    free(r);
+    return rc;
+}
+
+static int run_tcp(const struct probe_args *args, const char *target)
+{
+    struct tcp_result r;
+    int ran = probe_tcp(target, (int)args->port, timeout_ms(args), &r);
+    if (args->json) {
+        if (print_json(tcp_result_json(&r)) != 0)
+            return EXIT_SILENT;
+    } else if (ran != 0) {
+        report_error(r.error);
+    } else if (r.ok) {
+        printf("tcp %s port %d: connected in %.2f ms\n", r.addr, r.port, r.connect_ms);
+    } else if (r.reachable) {
+        printf("tcp %s port %d: refused in %.2f ms (the host is reachable)\n", r.addr, r.port,
+               r.connect_ms);
+    } else {
+        printf("tcp %s port %d: %s (unreachable)\n", r.addr, r.port, r.error);
+    }
+    return r.reachable ? EXIT_ANSWERED : EXIT_SILENT;
+}
+
+static int run_dns(const struct probe_args *args, const char *target)
+{
+    struct dns_result r;
+    int ran = probe_dns(target, timeout_ms(args), &r);
+    if (args->json) {
+        if (print_json(dns_result_json(&r)) != 0)
+            return EXIT_SILENT;
+    } else if (ran != 0) {
+        report_error(r.error);
+    } else if (r.ok) {
+        printf("dns %s: %s in %.2f ms\n", r.name, r.addr, r.ms);
+    } else {
+        printf("dns %s: %s (after %.2f ms)\n", r.name, r.error, r.ms);
+    }
+    return r.ok ? EXIT_ANSWERED : EXIT_SILENT;
+}
+
+struct probe_verb {
+    const char *name;
+    unsigned bit;
+    bool takes_target;
+    int (*run)(const struct probe_args *args, const char *target);
+};
+
+static const struct probe_verb probe_verbs[] = {
+    {"ping", PING, true, run_ping},
+    {"trace", TRACE, true, run_trace},
+    {"tcp", TCP, true, run_tcp},
+    {"dns", DNS, true, run_dns},
+    {"gateway", GATEWAY, false, run_gateway},
+};
+
+/* Checks the verb against its target and options; NULL after printing a usage error. */
+static const struct probe_verb *pick_verb(char **positional, int n, const struct probe_args *args)
+{
+    if (n == 0) {
+        usage_error("expected what to probe: ping, trace, tcp, dns or gateway");
+        return NULL;
+    }
+    const struct probe_verb *v = NULL;
+    for (size_t i = 0; i < sizeof probe_verbs / sizeof probe_verbs[0]; i++)
+        if (!strcmp(positional[0], probe_verbs[i].name))
+            v = &probe_verbs[i];
+    if (!v) {
+        usage_error("unknown probe \"%.60s\" (expected ping, trace, tcp, dns or gateway)",
+                    positional[0]);
+        return NULL;
+    }
+    if (v->takes_target && n < 2) {
+        usage_error("%s: expected a TARGET (a host name or an IP address)", v->name);
+        return NULL;
+    }
+    if (!v->takes_target && n > 1) {
+        usage_error("%s: takes no TARGET, got \"%.60s\"", v->name, positional[1]);
+        return NULL;
+    }
+    for (size_t k = 0; k < PROBE_OPTION_COUNT; k++) {
+        if (args->given[k] && !(probe_options[k].verbs & v->bit)) {
+            usage_error("%s: does not apply to %s", probe_options[k].flag, v->name);
+            return NULL;
+        }
+    }
+    if (v->bit == TCP && args->port == 0) {
+        usage_error("tcp: expected --port P");
+        return NULL;
+    }
+    return v;
+}
+
+int probe_main(int argc, char **argv)
+{
+    struct probe_args args = {.count = 5, .rounds = 5, .max_hops = 30, .timeout_s = 2};
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (!rest)
+        return EXIT_SILENT;
+    int nrest = 0;
+    int rc = take_probe_options(argc, argv, &args, rest, &nrest);
+    if (rc != 0) {
+        free(rest);
+        return rc;
+    }
+    struct config cfg;
+    char *positional[2];
+    int npositional = 0;
+    enum cli_result parsed = cli_parse(&probe_cli, nrest, rest, &cfg, positional, &npositional);
+    if (parsed != CLI_RUN) {
+        rc = parsed == CLI_EXIT_OK ? 0 : CLI_EXIT_USAGE;
+    } else {
+        const struct probe_verb *v = pick_verb(positional, npositional, &args);
+        rc = v ? v->run(&args, v->takes_target ? positional[1] : NULL) : CLI_EXIT_USAGE;
+    }
+    config_free(&cfg);
+    free(rest);
+    return rc;
+}
