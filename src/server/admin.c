@@ -1,4 +1,5 @@
-/* admin.c — the admin page and JSON API (/admin, /admin/api/status, /events, /worker/NAME),
+/* admin.c — the admin page and JSON API (/admin, /admin/api/status, /events, /worker/NAME with
+ * its latest MTR; RCA endpoints are in admin_rca.c),
  * behind HTTP Basic with ADMIN_USER/ADMIN_PASS. Worker state comes from memory; events are read
  * from the store on its thread, with the connection suspended meanwhile. */
 #include <jansson.h>
@@ -23,10 +24,10 @@ struct admin_query {
     struct http_request *req;
     enum admin_view view;
     char worker[WORKER_NAME_MAX + 1];
+    json_t *reply; /* VIEW_WORKER: the answer, waiting for the latest MTR */
 };
 
-/* Answers and returns false unless the request carries the admin's credentials. */
-static bool admin_authorized(struct http_request *req, struct server *srv)
+bool admin_authorized(struct http_request *req, struct server *srv)
 {
     if (!srv->cfg.admin_pass) {
         http_respond_error(req, 403, "admin is disabled: set ADMIN_PASS to enable it", NULL);
@@ -44,7 +45,7 @@ static bool admin_authorized(struct http_request *req, struct server *srv)
     return true;
 }
 
-static json_t *iso_time(int64_t ms)
+json_t *admin_iso_time(int64_t ms)
 {
     if (ms <= 0)
         return json_null();
@@ -56,10 +57,11 @@ static json_t *iso_time(int64_t ms)
 static json_t *worker_json(const struct worker_record *w)
 {
     return json_pack("{s:s, s:s, s:o, s:s, s:i, s:s, s:I, s:s?, s:o, s:o}", "name", w->name,
-                     "state", worker_state_name(w->state), "last_seen", iso_time(w->last_seen_ms),
-                     "ip", w->ip, "gpus", w->gpus, "version", w->version, "uptime_s",
-                     (json_int_t)w->uptime_s, "site", w->site[0] ? w->site : NULL, "state_since",
-                     iso_time(w->state_since_ms), "first_seen", iso_time(w->first_seen_ms));
+                     "state", worker_state_name(w->state), "last_seen",
+                     admin_iso_time(w->last_seen_ms), "ip", w->ip, "gpus", w->gpus, "version",
+                     w->version, "uptime_s", (json_int_t)w->uptime_s, "site",
+                     w->site[0] ? w->site : NULL, "state_since", admin_iso_time(w->state_since_ms),
+                     "first_seen", admin_iso_time(w->first_seen_ms));
 }
 
 static json_t *events_json(const struct event_record *evs, size_t n)
@@ -67,16 +69,16 @@ static json_t *events_json(const struct event_record *evs, size_t n)
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *details = json_loads(evs[i].details_json ? evs[i].details_json : "{}", 0, NULL);
-        json_array_append_new(arr, json_pack("{s:I, s:o, s:s, s:s, s:o}", "id",
-                                             (json_int_t)evs[i].id, "time",
-                                             iso_time(evs[i].time_ms), "worker", evs[i].worker,
-                                             "kind", event_kind_name(evs[i].kind), "details",
-                                             details ? details : json_object()));
+        json_array_append_new(arr,
+                              json_pack("{s:I, s:o, s:s, s:s, s:o}", "id", (json_int_t)evs[i].id,
+                                        "time", admin_iso_time(evs[i].time_ms), "worker",
+                                        evs[i].worker, "kind", event_kind_name(evs[i].kind),
+                                        "details", details ? details : json_object()));
     }
     return arr;
 }
 
-static void respond_json(struct http_request *req, int status, json_t *value)
+void admin_respond_json(struct http_request *req, int status, json_t *value)
 {
     char *text = json_dumps(value, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(value);
@@ -101,25 +103,37 @@ void admin_api_status(struct http_request *req, void *ctx)
     fleet_each(srv->fleet, true, append_worker, workers);
     size_t counts[3];
     fleet_count_states(srv->fleet, counts);
-    respond_json(req, 200,
-                 json_pack("{s:o, s:I, s:{s:I, s:I, s:I}, s:f, s:o}", "workers", workers, "total",
-                           (json_int_t)fleet_count(srv->fleet), "counts", "up",
-                           (json_int_t)counts[WORKER_UP], "down", (json_int_t)counts[WORKER_DOWN],
-                           "unknown", (json_int_t)counts[WORKER_UNKNOWN], "fail_timeout_s",
-                           (double)srv->cfg.fail_timeout_ms / 1000.0, "server_time",
-                           iso_time(clock_wall_ms())));
+    admin_respond_json(req, 200,
+                       json_pack("{s:o, s:I, s:{s:I, s:I, s:I}, s:f, s:o}", "workers", workers,
+                                 "total", (json_int_t)fleet_count(srv->fleet), "counts", "up",
+                                 (json_int_t)counts[WORKER_UP], "down",
+                                 (json_int_t)counts[WORKER_DOWN], "unknown",
+                                 (json_int_t)counts[WORKER_UNKNOWN], "fail_timeout_s",
+                                 (double)srv->cfg.fail_timeout_ms / 1000.0, "server_time",
+                                 admin_iso_time(clock_wall_ms())));
 }
 
 static void html_escape(FILE *out, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '&': fputs("&amp;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default: fputc(*s, out);
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        case '\'':
+            fputs("&#39;", out);
+            break;
+        default:
+            fputc(*s, out);
         }
     }
 }
@@ -153,8 +167,8 @@ static void render_page(struct http_request *req, struct server *srv,
     FILE *out = open_memstream(&html, &len);
     size_t counts[3];
     fleet_count_states(srv->fleet, counts);
-    fprintf(out, "%s<h1>faultline</h1><p>%zu workers: %zu up, %zu down, %zu unknown</p>",
-            page_head, fleet_count(srv->fleet), counts[WORKER_UP], counts[WORKER_DOWN],
+    fprintf(out, "%s<h1>faultline</h1><p>%zu workers: %zu up, %zu down, %zu unknown</p>", page_head,
+            fleet_count(srv->fleet), counts[WORKER_UP], counts[WORKER_DOWN],
             counts[WORKER_UNKNOWN]);
     fputs("<h2>Workers</h2><table id=\"workers\"><tr><th>Name</th><th>State</th>"
           "<th>Last seen (UTC)</th><th>IP</th><th>GPUs</th><th>Version</th></tr>\n",
@@ -176,6 +190,15 @@ static void render_page(struct http_request *req, struct server *srv,
     free(html);
 }
 
+/* The last part of GET /admin/api/worker/NAME: its latest path probe (or null). */
+static void on_worker_mtr(json_t *mtr, void *ctx)
+{
+    struct admin_query *q = ctx;
+    json_object_set_new(q->reply, "mtr", mtr);
+    admin_respond_json(q->req, 200, q->reply);
+    free(q);
+}
+
 static void on_events(int status, const struct event_record *evs, size_t n, void *ctx)
 {
     struct admin_query *q = ctx;
@@ -185,11 +208,12 @@ static void on_events(int status, const struct event_record *evs, size_t n, void
         render_page(q->req, q->srv, evs, n);
     } else if (q->view == VIEW_WORKER) {
         const struct worker_record *w = fleet_find(q->srv->fleet, q->worker);
-        respond_json(q->req, 200,
-                     json_pack("{s:o, s:o}", "worker", w ? worker_json(w) : json_null(),
-                               "events", events_json(evs, n)));
+        q->reply = json_pack("{s:o, s:o}", "worker", w ? worker_json(w) : json_null(), "events",
+                             events_json(evs, n));
+        admin_latest_mtr(q->srv, q->worker, on_worker_mtr, q);
+        return;
     } else {
-        respond_json(q->req, 200, json_pack("{s:o}", "events", events_json(evs, n)));
+        admin_respond_json(q->req, 200, json_pack("{s:o}", "events", events_json(evs, n)));
     }
     free(q);
 }

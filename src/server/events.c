@@ -1,6 +1,7 @@
-/* events.c — the one place a worker's state change becomes durable: an event row plus, for
- * DOWN and for UP after DOWN, one notification per configured channel, all in one transaction.
- * Notifications go to the outbox only after the store has committed them. */
+/* events.c — the one place a worker's state change becomes durable: an event row plus, for an
+ * UP after an individual DOWN, one notification per configured channel, all in one transaction.
+ * DOWNs go to the correlation engine, which decides what to tell (incidents.c). Notifications
+ * go to the outbox only after the store has committed them. */
 #include <jansson.h>
 #include <stdlib.h>
 
@@ -66,23 +67,18 @@ static void on_event_committed(int status, const struct event_record *ev,
         outbox_enqueue(srv->outbox, msgs, n_msgs);
 }
 
-/* Fills msgs with one notification per configured channel (text is borrowed); returns how
- * many. A worker seen for the first time is news for the event log, not for a person at night. */
-static size_t compose_messages(struct server *srv, const struct worker_record *w,
-                               enum event_kind kind, enum worker_state prev_state,
-                               int64_t prev_since_ms, char *text, size_t textlen,
-                               struct outbox_record msgs[MAX_CHANNELS])
+/* Fills msgs with one UP notification per configured channel (text is borrowed); returns how
+ * many. DOWN texts are the correlation engine's to send (incidents.c), once it knows whether the
+ * worker went down alone; a worker seen for the first time is news for the event log only. */
+static size_t compose_up_messages(struct server *srv, const struct worker_record *w,
+                                  int64_t prev_since_ms, char *text, size_t textlen,
+                                  struct outbox_record msgs[MAX_CHANNELS])
 {
-    bool notify = kind == EVENT_DOWN || prev_state == WORKER_DOWN;
     const char *channels[MAX_CHANNELS];
-    size_t n = notify && srv->outbox ? outbox_channel_names(srv->outbox, channels, MAX_CHANNELS)
-                                     : 0;
+    size_t n = srv->outbox ? outbox_channel_names(srv->outbox, channels, MAX_CHANNELS) : 0;
     if (n == 0)
         return 0;
-    if (kind == EVENT_DOWN)
-        alert_format_down(w, w->state_since_ms, srv->cfg.fail_timeout_ms, text, textlen);
-    else
-        alert_format_up(w, w->state_since_ms, prev_since_ms, text, textlen);
+    alert_format_up(w, w->state_since_ms, prev_since_ms, text, textlen);
     for (size_t i = 0; i < n; i++) {
         msgs[i] = (struct outbox_record){.text = text, .created_ms = w->state_since_ms};
         snprintf(msgs[i].channel, sizeof msgs[i].channel, "%s", channels[i]);
@@ -109,11 +105,14 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
     char text[MESSAGE_MAX];
     struct outbox_record msgs[MAX_CHANNELS];
-    size_t n_msgs = compose_messages(srv, w, kind, prev_state, prev_since_ms, text, sizeof text,
-                                     msgs);
+    size_t n_msgs = 0;
+    if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(srv, w))
+        n_msgs = compose_up_messages(srv, w, prev_since_ms, text, sizeof text, msgs);
     *pe = (struct pending_event){.srv = srv, .heartbeat = heartbeat};
     if (heartbeat)
         http_suspend(heartbeat);
     store_append_event(srv->store, w, &ev, msgs, n_msgs, on_event_committed, pe);
     free(details);
+    if (kind == EVENT_DOWN)
+        incidents_worker_down(srv, w);
 }

@@ -25,6 +25,7 @@ struct fleet {
     struct worker *by_name; /* uthash head */
     struct worker *up_head, *up_tail;
     struct worker *changed_head;
+    size_t state_counts[3]; /* workers per enum worker_state, kept as states change */
 };
 
 struct transition worker_transition(enum worker_state from, enum worker_input input)
@@ -112,6 +113,7 @@ static struct worker *worker_add(struct fleet *f, const char *name)
         return NULL;
     snprintf(w->rec.name, sizeof w->rec.name, "%s", name);
     HASH_ADD_STR(f->by_name, rec.name, w);
+    f->state_counts[WORKER_UNKNOWN]++;
     return w;
 }
 
@@ -122,6 +124,8 @@ static void apply(struct fleet *f, struct worker *w, enum worker_input input, in
         return;
     enum worker_state prev = w->rec.state;
     int64_t prev_since = w->rec.state_since_ms;
+    f->state_counts[prev]--;
+    f->state_counts[t.next]++;
     w->rec.state = t.next;
     w->rec.state_since_ms = now_wall;
     mark_changed(f, w);
@@ -135,6 +139,8 @@ void fleet_restore(struct fleet *fleet, const struct worker_record *rec, int64_t
     HASH_FIND_STR(fleet->by_name, rec->name, w);
     if (!w && !(w = worker_add(fleet, rec->name)))
         return;
+    fleet->state_counts[w->rec.state]--;
+    fleet->state_counts[rec->state]++;
     w->rec = *rec;
     if (w->rec.state == WORKER_UP)
         up_list_append(fleet, w, now_mono + fleet->fail_timeout_ms);
@@ -174,6 +180,29 @@ int64_t fleet_expire(struct fleet *fleet, int64_t now_mono, int64_t now_wall)
     return fleet->up_head ? fleet->up_head->deadline_mono : -1;
 }
 
+int64_t fleet_next_deadline(const struct fleet *fleet)
+{
+    return fleet->up_head ? fleet->up_head->deadline_mono : -1;
+}
+
+size_t fleet_each_overdue(const struct fleet *fleet, int64_t now_mono,
+                          void (*fn)(const struct worker_record *w, void *ctx), void *ctx)
+{
+    size_t n = 0;
+    for (const struct worker *w = fleet->up_head; w && w->deadline_mono <= now_mono; w = w->next) {
+        if (fn)
+            fn(&w->rec, ctx);
+        n++;
+    }
+    return n;
+}
+
+void fleet_regrace(struct fleet *fleet, int64_t now_mono)
+{
+    for (struct worker *w = fleet->up_head; w; w = w->next)
+        w->deadline_mono = now_mono + fleet->fail_timeout_ms;
+}
+
 const struct worker_record *fleet_find(const struct fleet *fleet, const char *name)
 {
     struct worker *w = NULL;
@@ -188,9 +217,8 @@ size_t fleet_count(const struct fleet *fleet)
 
 void fleet_count_states(const struct fleet *fleet, size_t counts[3])
 {
-    counts[0] = counts[1] = counts[2] = 0;
-    for (const struct worker *w = fleet->by_name; w; w = w->hh.next)
-        counts[w->rec.state]++;
+    for (int i = 0; i < 3; i++)
+        counts[i] = fleet->state_counts[i];
 }
 
 static int by_name(const void *a, const void *b)

@@ -49,6 +49,18 @@ int fleet_heartbeat(struct fleet *fleet, const struct heartbeat *hb, const char 
  * deadline, or -1 when no worker is UP. */
 int64_t fleet_expire(struct fleet *fleet, int64_t now_mono, int64_t now_wall);
 
+/* The monotonic time the first UP worker becomes overdue, or -1 when no worker is UP. */
+int64_t fleet_next_deadline(const struct fleet *fleet);
+
+/* Calls fn (may be NULL) for each UP worker whose deadline has passed, earliest first, without
+ * changing anything; returns how many there are. Used while the server itself is cut off. */
+size_t fleet_each_overdue(const struct fleet *fleet, int64_t now_mono,
+                          void (*fn)(const struct worker_record *w, void *ctx), void *ctx);
+
+/* Gives every UP worker a fresh FAIL_TIMEOUT from now_mono (after the server's own outage, as
+ * after a restart: silence it could not hear is not the workers' fault). */
+void fleet_regrace(struct fleet *fleet, int64_t now_mono);
+
 /* Looks a worker up by name; NULL if unknown. Valid until the next fleet call. */
 const struct worker_record *fleet_find(const struct fleet *fleet, const char *name);
 

@@ -30,7 +30,8 @@ struct http_request {
     char *body;
     size_t body_len, body_cap;
     bool started;   /* the first call of the access handler has been seen */
-    bool too_large; /* body over HTTP_BODY_MAX: discarded, answered 413 */
+    bool too_large; /* body over body_max: discarded, answered 413 */
+    size_t body_max;
     bool suspended;
     bool answered;
     struct MHD_Response *pending; /* answer given while suspended, queued on resume */
@@ -70,8 +71,8 @@ static struct MHD_Response *make_response(const char *content_type, const char *
     return resp;
 }
 
-void http_respond(struct http_request *req, int status, const char *content_type,
-                  const char *body, size_t len)
+void http_respond(struct http_request *req, int status, const char *content_type, const char *body,
+                  size_t len)
 {
     queue(req, (unsigned)status, make_response(content_type, body, len));
 }
@@ -172,8 +173,7 @@ static void remember_client_ip(struct http_request *req)
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
         /* IPv4 clients of a dual-stack socket are shown as plain IPv4. */
         if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-            inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], req->client_ip,
-                      sizeof req->client_ip);
+            inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], req->client_ip, sizeof req->client_ip);
         else
             inet_ntop(AF_INET6, &sin6->sin6_addr, req->client_ip, sizeof req->client_ip);
     }
@@ -204,7 +204,7 @@ static void dispatch(struct http_request *req)
 {
     if (req->too_large) {
         char msg[64];
-        snprintf(msg, sizeof msg, "body larger than %d bytes", HTTP_BODY_MAX);
+        snprintf(msg, sizeof msg, "body larger than %zu bytes", req->body_max);
         http_respond_error(req, 413, msg, NULL);
         return;
     }
@@ -217,16 +217,26 @@ static void dispatch(struct http_request *req)
     }
 }
 
-static bool declared_too_large(struct MHD_Connection *conn)
+/* The body limit of the route a request is for: its own, or HTTP_BODY_MAX. */
+static size_t route_body_max(const struct http_server *srv, const char *method, const char *path)
 {
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX;
+    for (const struct http_route *r = srv->routes; r->path; r++)
+        if (r->body_max && !strcmp(r->method, method) &&
+            (r->prefix ? !strncmp(path, r->path, strlen(r->path)) : !strcmp(path, r->path)))
+            return r->body_max;
+    return HTTP_BODY_MAX;
+}
+
+static bool declared_too_large(struct MHD_Connection *conn, size_t body_max)
+{
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl && strtoull(cl, NULL, 10) > body_max;
 }
 
 static void body_append(struct http_request *req, const char *data, size_t len)
 {
-    if (req->too_large || req->body_len + len > HTTP_BODY_MAX) {
+    if (req->too_large || req->body_len + len > req->body_max) {
         req->too_large = true;
         return;
     }
@@ -249,9 +259,8 @@ static void body_append(struct http_request *req, const char *data, size_t len)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct http_request *req = *con_cls;
     if (!req) {
@@ -262,8 +271,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->conn = conn;
         req->method = method;
         req->path = url;
+        req->body_max = route_body_max(cls, method, url);
         *con_cls = req;
-        if (declared_too_large(conn)) {
+        if (declared_too_large(conn, req->body_max)) {
             req->too_large = true;
             dispatch(req);
         }
@@ -325,8 +335,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
     http_schedule(srv);
 }
 
-static int parse_listen(const char *addr, int port, struct sockaddr_storage *ss,
-                        unsigned *flags)
+static int parse_listen(const char *addr, int port, struct sockaddr_storage *ss, unsigned *flags)
 {
     memset(ss, 0, sizeof *ss);
     struct sockaddr_in *sin = (struct sockaddr_in *)ss;
@@ -365,11 +374,11 @@ struct http_server *http_server_start(uv_loop_t *loop, const char *addr, int por
         (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)20000,
         /* MHD clears a connection's pool for every request: 16 KiB instead of the default
          * 32 KiB measured 96k -> 114k heartbeats/s (BENCHMARKS.md); 8 KiB gained nothing. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_END);
     if (!srv->daemon) {
-        snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address here?)",
-                 addr, port);
+        snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address here?)", addr,
+                 port);
         free(srv);
         return NULL;
     }

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#define HTTP_BODY_MAX 8192
+#define HTTP_BODY_MAX 8192 /* unless a route says otherwise */
 
 struct http_request;
 struct http_server;
@@ -24,6 +24,7 @@ struct http_route {
     const char *path;   /* exact path, or a prefix when it ends with '/' and prefix is set */
     bool prefix;
     http_handler handler;
+    size_t body_max; /* largest body accepted (413 beyond it); 0 = HTTP_BODY_MAX */
 };
 
 /* Starts listening on addr:port. routes (terminated by a zero row) and ctx must outlive the

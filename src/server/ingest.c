@@ -18,14 +18,21 @@ static const char *presented_key(struct http_request *req)
     return http_header(req, "X-API-Key");
 }
 
-void ingest_heartbeat(struct http_request *req, void *ctx)
+bool ingest_authorized(struct http_request *req, const struct server *srv)
 {
-    struct server *srv = ctx;
     const char *key = presented_key(req);
     if (!key || !server_secret_equal(srv, key, srv->api_key_hash)) {
         http_respond_error(req, 401, key ? "invalid API key" : "missing API key", NULL);
-        return;
+        return false;
     }
+    return true;
+}
+
+void ingest_heartbeat(struct http_request *req, void *ctx)
+{
+    struct server *srv = ctx;
+    if (!ingest_authorized(req, srv))
+        return;
     size_t len;
     const char *body = http_body(req, &len);
     struct heartbeat hb;
@@ -36,8 +43,8 @@ void ingest_heartbeat(struct http_request *req, void *ctx)
         return;
     }
     srv->heartbeat_in_progress = req;
-    int rc = fleet_heartbeat(srv->fleet, &hb, http_client_ip(req), clock_mono_ms(),
-                             clock_wall_ms());
+    int rc =
+        fleet_heartbeat(srv->fleet, &hb, http_client_ip(req), clock_mono_ms(), clock_wall_ms());
     /* events.c takes the request when the heartbeat changed state, and answers it itself. */
     bool waits_for_commit = srv->heartbeat_in_progress == NULL;
     srv->heartbeat_in_progress = NULL;

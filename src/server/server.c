@@ -14,15 +14,19 @@
 #include "base/cli.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "server/canary.h"
 #include "server/server_internal.h"
 
 #define FLUSH_INTERVAL_MS 5000
 #define EXPIRE_MAX_WAIT_MS 1000
+#define EXPIRE_CANARY_WAIT_MS 50
+#define BACKLOG_BODY_MAX (1024 * 1024)
 
 static const char *const server_options[] = {
-    "API_KEY",       "LISTEN_ADDR", "SERVER_PORT",      "FAIL_TIMEOUT", "DATA_DIR",
-    "TELEGRAM_TOKEN", "CHAT_ID",    "TELEGRAM_API_URL", "ADMIN_USER",   "ADMIN_PASS",
-    "LOG_LEVEL"};
+    "API_KEY",       "LISTEN_ADDR",    "SERVER_PORT",  "FAIL_TIMEOUT",
+    "DATA_DIR",      "TELEGRAM_TOKEN", "CHAT_ID",      "TELEGRAM_API_URL",
+    "ADMIN_USER",    "ADMIN_PASS",     "LOG_LEVEL",    "RCA_WINDOW",
+    "RCA_THRESHOLD", "RCA_HOLD",       "RCA_CANARIES", "RCA_CANARY_INTERVAL"};
 
 static const struct cli_spec server_cli = {
     .command = "server",
@@ -37,13 +41,17 @@ static const struct cli_spec server_cli = {
 };
 
 static const struct http_route routes[] = {
-    {"GET", "/", false, public_index},
-    {"POST", "/api/v1/heartbeat", false, ingest_heartbeat},
-    {"GET", "/admin", false, admin_page},
-    {"GET", "/admin/", false, admin_page},
-    {"GET", "/admin/api/status", false, admin_api_status},
-    {"GET", "/admin/api/events", false, admin_api_events},
-    {"GET", "/admin/api/worker/", true, admin_api_worker},
+    {"GET", "/", false, public_index, 0},
+    {"POST", "/api/v1/heartbeat", false, ingest_heartbeat, 0},
+    {"GET", "/admin", false, admin_page, 0},
+    {"GET", "/admin/", false, admin_page, 0},
+    {"GET", "/admin/api/status", false, admin_api_status, 0},
+    {"GET", "/admin/api/events", false, admin_api_events, 0},
+    {"GET", "/admin/api/worker/", true, admin_api_worker, 0},
+    {"POST", "/api/v1/backlog", false, ingest_backlog, BACKLOG_BODY_MAX},
+    {"GET", "/admin/api/rca", false, admin_api_rca, 0},
+    {"GET", "/admin/api/analysis", false, admin_api_analysis, 0},
+    {"GET", "/admin/api/diagnostics", false, admin_api_diagnostics, 0},
     {0},
 };
 
@@ -63,10 +71,33 @@ bool server_secret_equal(const struct server *srv, const char *presented,
     return sodium_memcmp(mine, hash, sizeof mine) == 0;
 }
 
+/* Before a worker is declared DOWN, the server makes sure it can still reach the world: a
+ * canary round that started after the worker's deadline must have answered. While none
+ * answers, overdue workers are the server's outage, not theirs. Returns true when expiry must
+ * wait (and how long, in *wait). */
+static bool expiry_waits_for_canaries(struct server *srv, int64_t now, int64_t *wait)
+{
+    int64_t due = fleet_next_deadline(srv->fleet);
+    if (due < 0 || due > now || !canaries_guarding(srv->canaries))
+        return false;
+    *wait = EXPIRE_CANARY_WAIT_MS;
+    if (!canaries_verdict_since(srv->canaries, due))
+        return true;
+    if (!canaries_cut_off(srv->canaries))
+        return false;
+    server_cut_off_overdue(srv, now);
+    return true;
+}
+
 static void on_expire_timer(uv_timer_t *t)
 {
     struct server *srv = t->data;
     int64_t now = clock_mono_ms();
+    int64_t held;
+    if (expiry_waits_for_canaries(srv, now, &held)) {
+        uv_timer_start(t, on_expire_timer, (uint64_t)held, 0);
+        return;
+    }
     int64_t next = fleet_expire(srv->fleet, now, clock_wall_ms());
     int64_t wait = next < 0 ? EXPIRE_MAX_WAIT_MS : next - now;
     if (wait > EXPIRE_MAX_WAIT_MS)
@@ -100,6 +131,10 @@ static void stop_server(struct server *srv)
     log_info("server: stopping");
     if (srv->fleet)
         fleet_flush_changed(srv->fleet, save_workers, srv->store);
+    canaries_stop(srv->canaries);
+    srv->canaries = NULL;
+    incidents_close(srv);
+    followup_close(srv);
     outbox_close(srv->outbox);
     srv->outbox = NULL;
     /* The store answers suspended admin requests before the HTTP server goes away. */
@@ -158,8 +193,12 @@ static int open_state(struct server *srv, char *err, size_t errlen)
     if (!srv->fleet || store_load_workers(srv->store, restore_worker, srv->fleet, err, errlen))
         return -1;
     srv->outbox = outbox_new(srv->loop, srv->store, &srv->cfg, err, errlen);
-    if (!srv->outbox)
+    if (!srv->outbox || incidents_open(srv, err, errlen) != 0)
         return -1;
+    if (followup_open(srv) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return store_load_pending_outbox(srv->store, restore_message, srv->outbox, err, errlen);
 }
 
@@ -205,7 +244,15 @@ static int run(struct server *srv)
         return 1;
     }
     start_timers(srv);
-    const char *shown = strcmp(srv->cfg.listen_addr, "0.0.0.0") ? srv->cfg.listen_addr : "127.0.0.1";
+    srv->canaries =
+        canaries_start(srv->loop, &srv->cfg, server_canaries_changed, srv, err, sizeof err);
+    if (!srv->canaries) {
+        log_error("server: RCA_CANARIES: %s", err);
+        stop_server(srv);
+        return 1;
+    }
+    const char *shown =
+        strcmp(srv->cfg.listen_addr, "0.0.0.0") ? srv->cfg.listen_addr : "127.0.0.1";
     log_info("server: listening on http://%s%s%s:%d/ (workers known: %zu, FAIL_TIMEOUT %.1fs, "
              "admin %s)",
              strchr(shown, ':') ? "[" : "", shown, strchr(shown, ':') ? "]" : "",
@@ -246,6 +293,7 @@ int server_main(int argc, char **argv)
         uv_loop_close(srv.loop);
     }
     fleet_free(srv.fleet);
+    rca_free(srv.rca);
     config_free(&srv.cfg);
     return rc;
 }

@@ -227,7 +227,9 @@ function randomToken(prefix) {
 /**
  * Starts `faultline server` on 127.0.0.1 and waits until it is ready: a stderr line with
  * "listening on http://", or GET / answering 200. Defaults: a random API key and admin password,
- * FAIL_TIMEOUT 1.5, DATA_DIR in the server's own temp dir, Telegram pointed at a closed local port.
+ * FAIL_TIMEOUT 1.5, RCA_HOLD 0.3 (a DOWN is told 0.3 s after it happens), DATA_DIR in the server's own
+ * temp dir, Telegram pointed at a closed local port. The canaries keep their default targets: in the
+ * suites' network namespace they can never answer, so DOWN detection does not wait for them.
  * env values of null remove a setting (e.g. {ADMIN_PASS: null} for admin disabled).
  */
 export async function startServer({ env = {}, args = [], port, dataDir, cwd, readyTimeoutMs = 15000 } = {}) {
@@ -241,6 +243,7 @@ export async function startServer({ env = {}, args = [], port, dataDir, cwd, rea
     LISTEN_ADDR: '127.0.0.1',
     SERVER_PORT: String(port),
     FAIL_TIMEOUT: '1.5',
+    RCA_HOLD: '0.3',
     DATA_DIR: dataDir,
     TELEGRAM_API_URL: 'http://127.0.0.1:9',
     LOG_LEVEL: process.env.FAULTLINE_TEST_LOG_LEVEL || 'info',
