@@ -7,13 +7,17 @@
  *
  * Time bound. SERVER_ADDR is resolved once (DNS probe, 2 s) and the other server probes use the
  * address, so a dead resolver costs its timeout once. The ICMP probes run one after another
- * (concurrent raw-socket probes could take each other's answers), TCP and DNS beside them on a
- * second thread. Per probe: gateway 3 echoes, 0.5 s wait each; each target 3 echoes, 1 s each;
- * server DIAG_PING_COUNT echoes (at most 100), 1 s each; trace DIAG_MTR_ROUNDS rounds (at most
- * 20), 1 s each, over DIAG_MTR_MAX_HOPS (at most 64). With the defaults (2 targets, 10 echoes,
- * 5 rounds) and nothing answering the worst case is 1.5 + 2 x 3 + 10 + 5 = 22.5 s, plus the
- * 0.1 s spacing of echoes if the probe waits for each answer in turn (about 24 s); everything
- * answering or refused at once it takes well under a second per probe. A cancel request
+ * (concurrent raw-socket probes could take each other's answers); DNS then TCP (2 s each) run
+ * beside the gateway and target pings on a second thread. Echoes go 0.1 s apart and each may
+ * be answered within its wait: gateway 3 echoes, 0.5 s; each target 3 echoes, 1 s; server
+ * DIAG_PING_COUNT echoes (at most 100), 1 s; trace DIAG_MTR_ROUNDS rounds (at most 20) over
+ * DIAG_MTR_MAX_HOPS (at most 64), 1 s wait per round, rounds at least 1 s apart (probe/trace.c).
+ * Worst case with the defaults (2 targets, 10 echoes, 5 rounds, 30 hops) when nothing answers:
+ *   max(gateway 0.7 + targets 2 x 1.2, DNS 2 + TCP 2) = 4 s, server ping 0.9 + 1 = 1.9 s,
+ *   trace 30 x 25 ms + 1 s + 4 x 1 s = 5.75 s: about 11.7 s in all (10.8 s when SERVER_ADDR
+ *   is an IP address); with udp-recverr, whose echoes after the 5th go 1 s apart, the server
+ *   ping takes 6.4 s and the whole about 16 s. When everything answers or is refused at once
+ *   it is about the trace's round gaps (DIAG_MTR_ROUNDS - 1 seconds). A cancel request
  * (agent stopping) is seen between probes. */
 #ifndef FAULTLINE_AGENT_DIAG_H
 #define FAULTLINE_AGENT_DIAG_H
