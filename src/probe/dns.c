@@ -69,14 +69,17 @@ static void drive_channel(ares_channel channel, struct lookup *l, int64_t deadli
             return;
         }
         ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-        int mask = ares_getsock(channel, socks, ARES_GETSOCK_MAXNUM);
+        /* The bits of ares_getsock, read unsigned: its WRITABLE macro shifts 1 into the sign. */
+        unsigned mask = (unsigned)ares_getsock(channel, socks, ARES_GETSOCK_MAXNUM);
         struct pollfd pfds[ARES_GETSOCK_MAXNUM];
         nfds_t n = 0;
-        for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short events = (short)((ARES_GETSOCK_READABLE(mask, i) ? POLLIN : 0) |
-                                   (ARES_GETSOCK_WRITABLE(mask, i) ? POLLOUT : 0));
-            if (events)
-                pfds[n++] = (struct pollfd){.fd = socks[i], .events = events};
+        for (unsigned i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+            bool readable = (mask >> i) & 1u;
+            bool writable = (mask >> (i + ARES_GETSOCK_MAXNUM)) & 1u;
+            if (readable || writable)
+                pfds[n++] = (struct pollfd){
+                    .fd = socks[i],
+                    .events = (short)((readable ? POLLIN : 0) | (writable ? POLLOUT : 0))};
         }
         struct timeval max_tv = {.tv_sec = left_ns / 1000000000,
                                  .tv_usec = (left_ns % 1000000000) / 1000};

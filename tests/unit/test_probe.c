@@ -17,13 +17,17 @@
 #include <jansson.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -70,6 +74,30 @@ static void write_file(const char *path, const char *text)
     close(fd);
 }
 
+static bool own_resolv_conf; /* /etc/resolv.conf names 127.0.0.1, in a mount namespace of ours */
+static char resolv_path[] = "/tmp/faultline-test-resolv-XXXXXX";
+
+/* c-ares reads /etc/resolv.conf: in a private mount namespace, one naming our fake server. */
+static void use_own_resolv_conf(void)
+{
+    int fd = mkstemp(resolv_path);
+    if (fd < 0)
+        return;
+    close(fd);
+    write_file(resolv_path, "nameserver 127.0.0.1\n");
+    own_resolv_conf = unshare(CLONE_NEWNS) == 0 &&
+                      mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+                      mount(resolv_path, "/etc/resolv.conf", NULL, MS_BIND, NULL) == 0;
+}
+
+static int leave_netns(void **state)
+{
+    if (own_resolv_conf)
+        umount("/etc/resolv.conf");
+    unlink(resolv_path);
+    return 0;
+}
+
 static int enter_netns(void **state)
 {
     if (unshare(CLONE_NEWNET) != 0) {
@@ -84,6 +112,7 @@ static int enter_netns(void **state)
         return 0;
     }
     in_netns = true;
+    use_own_resolv_conf();
     /* Lets every group open ICMP datagram sockets, in this namespace only. */
     write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
     int fd = socket(AF_INET6, SOCK_DGRAM, 0);
@@ -470,6 +499,128 @@ static void test_dns_names(void **state)
     assert_true(r.ms < 2500);
 }
 
+/* A DNS server on 127.0.0.1:53 for the tests: answers every A query with 192.0.2.7 and every
+ * other query with no record, or (silent) reads queries and never answers. */
+struct fake_dns {
+    int fd;
+    bool silent;
+    atomic_bool stop;
+    atomic_int queries;
+    pthread_t thread;
+};
+
+static size_t dns_answer(const uint8_t *q, size_t len, uint8_t *out)
+{
+    size_t end = 12;
+    while (end < len && q[end] != 0)
+        end += (size_t)q[end] + 1;
+    end += 5; /* root label, QTYPE, QCLASS */
+    if (end > len || end + 16 > 512)
+        return 0;
+    bool a_query = q[end - 4] == 0 && q[end - 3] == 1;
+    memcpy(out, q, end);
+    out[2] = 0x81; /* response, recursion desired and available, no error */
+    out[3] = 0x80;
+    out[6] = 0;
+    out[7] = a_query ? 1 : 0; /* answers */
+    memset(out + 8, 0, 4);    /* no authority or additional records */
+    if (!a_query)
+        return end;
+    const uint8_t answer[16] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7};
+    memcpy(out + end, answer, sizeof answer);
+    return end + sizeof answer;
+}
+
+static void *serve_dns(void *arg)
+{
+    struct fake_dns *d = arg;
+    while (!atomic_load(&d->stop)) {
+        struct pollfd pfd = {.fd = d->fd, .events = POLLIN};
+        if (poll(&pfd, 1, 20) <= 0)
+            continue;
+        uint8_t q[512], out[512];
+        struct sockaddr_storage from;
+        socklen_t from_len = sizeof from;
+        ssize_t n = recvfrom(d->fd, q, sizeof q, 0, (struct sockaddr *)&from, &from_len);
+        if (n < 12)
+            continue;
+        atomic_fetch_add(&d->queries, 1);
+        size_t len = d->silent ? 0 : dns_answer(q, (size_t)n, out);
+        if (len)
+            sendto(d->fd, out, len, 0, (struct sockaddr *)&from, from_len);
+    }
+    return NULL;
+}
+
+static void fake_dns_start(struct fake_dns *d, bool silent)
+{
+    memset(d, 0, sizeof *d);
+    d->silent = silent;
+    d->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(d->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(pthread_create(&d->thread, NULL, serve_dns, d), 0);
+}
+
+static void fake_dns_stop(struct fake_dns *d)
+{
+    atomic_store(&d->stop, true);
+    pthread_join(d->thread, NULL);
+    close(d->fd);
+}
+
+#define SKIP_WITHOUT_FAKE_RESOLVER()                                                               \
+    do {                                                                                           \
+        SKIP_WITHOUT_NETNS();                                                                      \
+        if (!own_resolv_conf) {                                                                    \
+            print_message("SKIP: cannot point /etc/resolv.conf at a fake server\n");               \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static void test_dns_through_a_name_server(void **state)
+{
+    SKIP_WITHOUT_FAKE_RESOLVER();
+    struct fake_dns d;
+    fake_dns_start(&d, false);
+    struct dns_result r;
+    int rc = probe_dns("fl.probe-test.example", 2000, &r);
+    struct tcp_result t; /* the other probes resolve names the same way */
+    int tcp_rc = probe_tcp("fl.probe-test.example", 80, 200, &t);
+    fake_dns_stop(&d);
+    assert_int_equal(rc, 0);
+    if (!r.ok)
+        fail_msg("%s", r.error);
+    assert_string_equal(r.addr, "192.0.2.7");
+    assert_true(r.ms > 0 && r.ms < 2000);
+    assert_true(atomic_load(&d.queries) >= 1);
+    assert_int_equal(tcp_rc, 0);
+    assert_string_equal(t.addr, "192.0.2.7");
+    assert_false(t.reachable); /* no route to it in the namespace */
+}
+
+static void test_dns_deadline_with_a_silent_server(void **state)
+{
+    SKIP_WITHOUT_FAKE_RESOLVER();
+    struct fake_dns d;
+    fake_dns_start(&d, true);
+    struct dns_result r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = probe_dns("silent.probe-test.example", 400, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fake_dns_stop(&d);
+    double elapsed_ms =
+        (double)(t1.tv_sec - t0.tv_sec) * 1000 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_int_equal(rc, 0);
+    assert_false(r.ok);
+    assert_true(atomic_load(&d.queries) >= 1);
+    assert_non_null(strstr(r.error, "timeout after 400 ms"));
+    assert_true(elapsed_ms >= 350 && elapsed_ms < 1000);
+    assert_true(r.ms >= 350 && r.ms < 1000);
+}
+
 /* A route table in /proc/net/route's format: one line per {iface, dest, gateway, flags, metric,
  * mask}, addresses in dotted form converted to the kernel's hex. */
 struct route_row {
@@ -656,6 +807,8 @@ int main(void)
         cmocka_unit_test(test_unprivileged_user),
         cmocka_unit_test(test_tcp_accepted_refused_unreachable),
         cmocka_unit_test(test_dns_names),
+        cmocka_unit_test(test_dns_through_a_name_server),
+        cmocka_unit_test(test_dns_deadline_with_a_silent_server),
     };
-    return cmocka_run_group_tests(tests, enter_netns, NULL);
+    return cmocka_run_group_tests(tests, enter_netns, leave_netns);
 }
