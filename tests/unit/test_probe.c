@@ -279,10 +279,10 @@ static void test_pings_at_once_count_their_own_replies(void **state)
  * another pinger's replies look to a raw socket, until *stop. */
 static void *forge_replies(void *arg)
 {
-    volatile bool *stop = arg;
+    atomic_bool *stop = arg;
     int fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
     struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    for (unsigned n = 0; fd >= 0 && !*stop; n++) {
+    for (unsigned n = 0; fd >= 0 && !atomic_load(stop); n++) {
         uint8_t pkt[24] = {0, 0, 0, 0, (uint8_t)(n >> 8), (uint8_t)n, 0, (uint8_t)(n % 3)};
         memset(pkt + 8, 0xa5, 16);
         uint32_t sum = 0;
@@ -309,14 +309,14 @@ static void test_raw_counts_no_reply_meant_for_others(void **state)
     }
     /* The kernel stays silent: every reply the probe could see is forged. */
     write_file("/proc/sys/net/ipv4/icmp_echo_ignore_all", "1");
-    volatile bool stop = false;
+    atomic_bool stop = false;
     pthread_t forger;
-    assert_int_equal(pthread_create(&forger, NULL, forge_replies, (void *)&stop), 0);
+    assert_int_equal(pthread_create(&forger, NULL, forge_replies, &stop), 0);
     setenv("FAULTLINE_ICMP_METHOD", "raw", 1);
     struct ping_result r;
     int rc = probe_ping("127.0.0.1", 3, 20, 200, &r);
     unsetenv("FAULTLINE_ICMP_METHOD");
-    stop = true;
+    atomic_store(&stop, true);
     pthread_join(forger, NULL);
     write_file("/proc/sys/net/ipv4/icmp_echo_ignore_all", "0");
     assert_int_equal(rc, 0);
