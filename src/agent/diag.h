@@ -29,7 +29,7 @@
 
 #include "probe/probe.h"
 
-#define DIAG_MAX_TARGETS 16
+#define DIAG_MAX_TARGETS CONFIG_TARGETS_MAX
 #define DIAG_MAX_PING_COUNT 100
 #define DIAG_MAX_MTR_ROUNDS 20
 

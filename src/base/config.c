@@ -177,7 +177,8 @@ static const char *expected_text(enum option_type type)
     case OPT_LABEL: return LABEL_RULE;
     case OPT_COUNT: return "a whole number from 1 to 1000000";
     case OPT_TARGETS:
-        return "a comma-separated list of host or host:port (\"gateway\" allowed), or none";
+        return "a comma-separated list of at most 16 host or host:port entries (\"gateway\" "
+               "allowed), or none";
     }
     return "a valid value";
 }
@@ -195,7 +196,7 @@ static bool valid_for(enum option_type type, const char *v)
                !strcmp(v, "error");
     case OPT_CHAT: return valid_chat(v);
     case OPT_LABEL: return label_valid(v);
-    case OPT_TARGETS: return config_split_targets(v, NULL, 64, NULL, 0) >= 0;
+    case OPT_TARGETS: return config_split_targets(v, NULL, CONFIG_TARGETS_MAX, NULL, 0) >= 0;
     case OPT_SECONDS:
     case OPT_COUNT:
     case OPT_PORT: return true;

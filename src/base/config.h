@@ -47,6 +47,8 @@ struct config {
 /* One entry of a target list such as "gateway, 1.1.1.1, example.net:8443, [2001:db8::1]:53":
  * a host (name, IPv4, IPv6 literal without brackets, or the word "gateway") and a port (0 when
  * the entry names none). */
+#define CONFIG_TARGETS_MAX 16 /* entries a target list may have */
+
 struct config_target {
     char host[256];
     int port;

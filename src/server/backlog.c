@@ -113,6 +113,7 @@ static int parse_chunk(struct http_request *req, json_t *root, char worker[WORKE
     for (size_t i = 0; i < count; i++) {
         if (parse_record(req, json_array_get(records, i), i, &(*recs)[i]) != 0) {
             free_records(*recs, i);
+            *recs = NULL;
             return -1;
         }
         snprintf((*recs)[i].worker, sizeof(*recs)[i].worker, "%s", worker);

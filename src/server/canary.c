@@ -11,7 +11,7 @@
 #include "base/log.h"
 #include "probe/probe.h"
 
-#define CANARY_MAX 16
+#define CANARY_MAX CONFIG_TARGETS_MAX
 #define CANARY_TCP_PORT 443
 #define CANARY_PINGS 2
 #define CANARY_PING_GAP_MS 100

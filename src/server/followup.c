@@ -293,29 +293,38 @@ static void job_start(struct server *srv, const struct incident_record *inc)
 /* ---- step 1: which incidents the uploads explain -----------------------------------------------
  */
 
-static bool incident_has_worker(const struct incident_record *inc, const char *name)
+/* When the incident says the worker went DOWN (wall ms), or -1 when it is not one of its
+ * workers. */
+static int64_t incident_down_at(const struct incident_record *inc, const char *name)
 {
     json_t *workers = json_loads(inc->workers_json ? inc->workers_json : "[]", 0, NULL);
     size_t i;
     json_t *w;
-    bool found = false;
+    int64_t at = -1;
     json_array_foreach(workers, i, w)
     {
         const char *n = json_string_value(json_object_get(w, "name"));
-        if (n && !strcmp(n, name))
-            found = true;
+        const char *down = json_string_value(json_object_get(w, "down_at"));
+        if (n && !strcmp(n, name) && (!down || clock_parse_iso(down, &at) != 0))
+            at = inc->opened_ms;
     }
     json_decref(workers);
-    return found;
+    return at;
 }
 
-/* The records [first, last] belong to an incident when they overlap its span, stretched by
- * FAIL_TIMEOUT and RCA_WINDOW before it (the agent fails before the server notices). */
-static bool records_fit(const struct server *srv, const struct incident_record *inc,
-                        const struct followup_worker *w)
+/* How well records starting at first_ms explain the worker's DOWN in inc: the agent's first
+ * failure comes about FAIL_TIMEOUT before the server declares it DOWN. Lower is better; -1
+ * when the incident does not hold the worker or began long after the records end. */
+static int64_t fit_distance(const struct server *srv, const struct incident_record *inc,
+                            const struct followup_worker *w)
 {
-    int64_t from = inc->opened_ms - srv->cfg.fail_timeout_ms - srv->cfg.rca_window_ms;
-    return w->last_ms >= from && (inc->closed_ms <= 0 || w->first_ms <= inc->closed_ms + 60000);
+    int64_t down_at = incident_down_at(inc, w->name);
+    if (down_at < 0 || down_at > w->last_ms + srv->cfg.fail_timeout_ms + srv->cfg.rca_window_ms)
+        return -1;
+    if (inc->closed_ms > 0 && inc->closed_ms + 60000 < w->first_ms)
+        return -1;
+    int64_t d = down_at - (w->first_ms + srv->cfg.fail_timeout_ms);
+    return d < 0 ? -d : d;
 }
 
 struct incidents_read {
@@ -327,16 +336,20 @@ struct incidents_read {
 static void on_recent_incidents(int status, const struct incident_record *incs, size_t n, void *ctx)
 {
     struct incidents_read *rd = ctx;
-    /* Newest first: each worker's newest fitting incident; each incident diagnosed once. */
+    /* Each worker's best fitting incident; each incident diagnosed once. */
     bool *chosen = n ? calloc(n, sizeof *chosen) : NULL;
     for (size_t w = 0; status == 0 && chosen && w < rd->n; w++) {
+        size_t best = n;
+        int64_t best_d = -1;
         for (size_t i = 0; i < n; i++) {
-            if (records_fit(rd->srv, &incs[i], &rd->workers[w]) &&
-                incident_has_worker(&incs[i], rd->workers[w].name)) {
-                chosen[i] = true;
-                break;
+            int64_t d = fit_distance(rd->srv, &incs[i], &rd->workers[w]);
+            if (d >= 0 && (best == n || d < best_d)) {
+                best = i;
+                best_d = d;
             }
         }
+        if (best < n)
+            chosen[best] = true;
     }
     for (size_t i = 0; chosen && i < n; i++)
         if (chosen[i])
