@@ -25,6 +25,8 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+
+#include "base/config.h"
 #include <uv.h>
 
 #include "probe/probe.h"
