@@ -25,10 +25,9 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-
-#include "base/config.h"
 #include <uv.h>
 
+#include "base/config.h"
 #include "probe/probe.h"
 
 #define DIAG_MAX_TARGETS CONFIG_TARGETS_MAX
