@@ -56,7 +56,7 @@ export function allNamespaces(plan) {
 /** Runs cmd; resolves {stdout, stderr} on status 0, rejects with the command and stderr. */
 export function sh(cmd, args, { input, timeoutMs = 20000 } = {}) {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
@@ -71,7 +71,10 @@ export function sh(cmd, args, { input, timeoutMs = 20000 } = {}) {
       if (code === 0) resolve({ stdout, stderr });
       else reject(new Error(`${cmd} ${args.join(' ')} failed (status ${code}, signal ${signal}): ${stderr.trim()}`));
     });
-    p.stdin.end(input ?? '');
+    if (input !== undefined) {
+      p.stdin.on('error', () => {}); // a command that exits without reading: its status says why
+      p.stdin.end(input);
+    }
   });
 }
 

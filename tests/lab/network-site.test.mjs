@@ -1,0 +1,56 @@
+// network-site.test.mjs — scenario (a): one site's uplink is cut. The server must open exactly
+// one `network` incident naming the site and its public (NAT) address, send one "NETWORK ISSUE"
+// message instead of a per-worker DOWN message for each of the site's agents, and close the
+// incident with one message when the uplink is back.
+import assert from 'node:assert/strict';
+import { labScenario, perWorkerMessages, scopeText, workerNames, sleep } from './lib/lab.mjs';
+
+labScenario('(a) one site uplink cut → one network incident naming the site, no per-worker messages', async (lab, t) => {
+  const fra = lab.site('fra1');
+  const names = lab.siteAgents('fra1').sort();
+  await lab.cutUplink('fra1');
+
+  let incident;
+  await t.test('one network incident with all fra1 workers, scope naming fra1 and its address', async () => {
+    const first = await lab.waitIncident((i) => i.classification === 'network' && !i.closed_at, 30000, 'an open network incident');
+    incident = await lab.waitIncident(
+      (i) => i.id === first.id && workerNames(i).length >= names.length,
+      20000,
+      'the network incident holding all fra1 workers',
+    );
+    assert.deepEqual(workerNames(incident), names);
+    assert.ok(scopeText(incident).includes(fra.publicAddr), `scope names ${fra.publicAddr}: ${scopeText(incident)}`);
+    assert.ok(scopeText(incident).includes('fra1'), `scope names site fra1: ${scopeText(incident)}`);
+    assert.ok(incident.opened_at, 'opened_at is set');
+    assert.ok(incident.evidence, 'evidence is stored');
+    const all = await lab.incidents();
+    assert.equal(all.length, 1, `exactly one incident: ${JSON.stringify(all)}`);
+  });
+
+  await t.test('Telegram: one NETWORK ISSUE message, no per-worker DOWN message', async () => {
+    const msg = await lab.waitMessage(/NETWORK ISSUE/, 20000);
+    assert.ok(msg.text.includes(fra.publicAddr), `the message names ${fra.publicAddr}: ${msg.text}`);
+    await sleep(4000); // per-worker messages, if any were going to come, have come by now
+    const msgs = await lab.messages();
+    assert.equal(msgs.filter((m) => /NETWORK ISSUE/.test(m.text)).length, 1, JSON.stringify(msgs.map((m) => m.text)));
+    assert.deepEqual(perWorkerMessages(msgs, names, 'DOWN').map((m) => m.text), []);
+  });
+
+  const before = (await lab.messages()).length;
+  await lab.restore('fra1');
+  await lab.waitWorkers((ws) => ws.every((w) => w.state === 'up'), 20000, 'every worker up after restore');
+
+  await t.test('restore → the incident is closed with one resolved message', async () => {
+    const closed = await lab.waitIncident(
+      (i) => i.classification === 'network' && (incident ? i.id === incident.id : true) && i.closed_at,
+      30000,
+      'the network incident closed',
+    );
+    assert.ok(Date.parse(closed.closed_at) >= Date.parse(closed.opened_at));
+    await sleep(4000);
+    const after = (await lab.messages()).slice(before);
+    assert.deepEqual(perWorkerMessages(after, names, 'UP').map((m) => m.text), [], 'no per-worker UP messages');
+    assert.equal(after.length, 1, `one resolved message: ${JSON.stringify(after.map((m) => m.text))}`);
+    assert.ok(after[0].text.includes(fra.publicAddr) || after[0].text.includes('fra1'), after[0].text);
+  });
+});

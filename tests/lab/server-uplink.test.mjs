@@ -1,0 +1,38 @@
+// server-uplink.test.mjs — scenario (d): the server's own uplink is cut. Every agent goes silent
+// and the server's canaries (the ISP router and the "internet" host) fail at the same time, so
+// the outage is the server's: a `server` incident, and no worker counted down or announced DOWN.
+import assert from 'node:assert/strict';
+import { labScenario, perWorkerMessages, sleep } from './lib/lab.mjs';
+
+labScenario('(d) server uplink cut → server incident, no worker counted down', async (lab, t) => {
+  const names = lab.plan.sites.flatMap((s) => s.agents.map((a) => a.name));
+  await lab.cutServerUplink();
+
+  let incident;
+  await t.test('a server incident opens', async () => {
+    incident = await lab.waitIncident((i) => i.classification === 'server' && !i.closed_at, 30000, 'an open server incident');
+    assert.ok(incident.evidence, 'evidence (the failed canaries) is stored');
+  });
+
+  await t.test('no worker counted down while it lasts, no per-worker DOWN message', async () => {
+    const seenDown = new Set();
+    const until = Date.now() + 6000;
+    while (Date.now() < until) {
+      for (const w of (await lab.status()).workers) if (w.state === 'down') seenDown.add(w.name);
+      await sleep(250);
+    }
+    assert.deepEqual([...seenDown], [], 'workers shown down during a server outage');
+    const msgs = await lab.messages();
+    assert.deepEqual(perWorkerMessages(msgs, names, 'DOWN').map((m) => m.text), []);
+  });
+
+  await lab.restoreServerUplink();
+  await lab.waitWorkers((ws) => ws.every((w) => w.state === 'up'), 20000, 'every worker up after restore');
+  await t.test('restore → the server incident is closed', async () => {
+    await lab.waitIncident(
+      (i) => i.classification === 'server' && (incident ? i.id === incident.id : true) && i.closed_at,
+      30000,
+      'the server incident closed',
+    );
+  });
+});

@@ -1,0 +1,35 @@
+// widespread.test.mjs — scenario (b): two sites' uplinks are cut at once (8 of 11 workers, at two
+// public addresses in different /24s, below the 80% "server" share). The server must classify
+// the outage `widespread`, with the workers of both sites, without per-worker DOWN messages.
+import assert from 'node:assert/strict';
+import { labScenario, perWorkerMessages, scopeText, workerNames, sleep } from './lib/lab.mjs';
+
+labScenario('(b) two sites cut → widespread incident', async (lab, t) => {
+  const names = [...lab.siteAgents('fra1'), ...lab.siteAgents('ams1')].sort();
+  await Promise.all([lab.cutUplink('fra1'), lab.cutUplink('ams1')]);
+
+  let incident;
+  await t.test('a widespread incident with the workers of both sites', async () => {
+    incident = await lab.waitIncident(
+      (i) => i.classification === 'widespread' && !i.closed_at && names.every((n) => workerNames(i).includes(n)),
+      40000,
+      'an open widespread incident holding the fra1 and ams1 workers',
+    );
+    assert.ok(!workerNames(incident).some((n) => n.startsWith('nyc1')), `nyc1 is not in it: ${workerNames(incident)}`);
+    const scope = scopeText(incident);
+    assert.ok(scope.includes('fra1') || scope.includes(lab.site('fra1').publicAddr), `scope: ${scope}`);
+    assert.ok(scope.includes('ams1') || scope.includes(lab.site('ams1').publicAddr), `scope: ${scope}`);
+  });
+
+  await t.test('Telegram: a WIDESPREAD message, no per-worker DOWN message', async () => {
+    await lab.waitMessage(/WIDESPREAD/, 20000);
+    await sleep(3000);
+    const msgs = await lab.messages();
+    assert.deepEqual(perWorkerMessages(msgs, names, 'DOWN').map((m) => m.text), []);
+  });
+
+  await Promise.all([lab.restore('fra1'), lab.restore('ams1')]);
+  await t.test('restore → the incident is closed', async () => {
+    await lab.waitIncident((i) => i.classification === 'widespread' && i.closed_at, 30000, 'the widespread incident closed');
+  });
+});
