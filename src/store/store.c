@@ -1191,14 +1191,21 @@ void store_query_events(struct store *s, const struct event_query *q, store_even
     store_enqueue(s, job);
 }
 
+/* A job for a synchronous start-up read, or NULL with err set. */
+static struct job *sync_job_new(struct store *s, enum job_kind kind, char *err, size_t errlen)
+{
+    struct job *job = s ? job_new(kind) : NULL;
+    if (!job)
+        snprintf(err, errlen, s ? "out of memory" : "no store");
+    return job;
+}
+
 int store_load_workers(struct store *s, void (*cb)(const struct worker_record *rec, void *ctx),
                        void *ctx, char *err, size_t errlen)
 {
-    struct job *job = s ? job_new(JOB_LOAD_WORKERS) : NULL;
-    if (!job) {
-        snprintf(err, errlen, s ? "out of memory" : "no store");
+    struct job *job = sync_job_new(s, JOB_LOAD_WORKERS, err, errlen);
+    if (!job)
         return -1;
-    }
     int rc = store_run_sync(s, job, err, errlen);
     for (size_t i = 0; rc == 0 && i < job->u.workers.n; i++)
         cb(&job->u.workers.items[i], ctx);
@@ -1210,11 +1217,9 @@ int store_load_pending_outbox(struct store *s,
                               void (*cb)(const struct outbox_record *rec, void *ctx), void *ctx,
                               char *err, size_t errlen)
 {
-    struct job *job = s ? job_new(JOB_LOAD_OUTBOX) : NULL;
-    if (!job) {
-        snprintf(err, errlen, s ? "out of memory" : "no store");
+    struct job *job = sync_job_new(s, JOB_LOAD_OUTBOX, err, errlen);
+    if (!job)
         return -1;
-    }
     int rc = store_run_sync(s, job, err, errlen);
     for (size_t i = 0; rc == 0 && i < job->u.outbox.n; i++)
         cb(&job->u.outbox.items[i], ctx);
@@ -1226,11 +1231,9 @@ int store_load_pending_outbox(struct store *s,
 
 int store_max_incident_id(struct store *s, int64_t *out, char *err, size_t errlen)
 {
-    struct job *job = s ? job_new(JOB_MAX_INCIDENT_ID) : NULL;
-    if (!job) {
-        snprintf(err, errlen, s ? "out of memory" : "no store");
+    struct job *job = sync_job_new(s, JOB_MAX_INCIDENT_ID, err, errlen);
+    if (!job)
         return -1;
-    }
     int rc = store_run_sync(s, job, err, errlen);
     if (rc == 0)
         *out = job->u.max_incident_id;
@@ -1242,11 +1245,9 @@ int store_load_open_incidents(struct store *s,
                               void (*cb)(const struct incident_record *rec, void *ctx), void *ctx,
                               char *err, size_t errlen)
 {
-    struct job *job = s ? job_new(JOB_LOAD_INCIDENTS) : NULL;
-    if (!job) {
-        snprintf(err, errlen, s ? "out of memory" : "no store");
+    struct job *job = sync_job_new(s, JOB_LOAD_INCIDENTS, err, errlen);
+    if (!job)
         return -1;
-    }
     int rc = store_run_sync(s, job, err, errlen);
     for (size_t i = 0; rc == 0 && i < job->u.incidents.n; i++)
         cb(&job->u.incidents.items[i], ctx);
