@@ -179,7 +179,7 @@ static void job_finish(struct followup_job *job)
     char key[24];
     snprintf(key, sizeof key, "%lld", (long long)job->inc.id);
     json_t *diag = diagnosis_json(job, text);
-    if (job->inc.closed_ms <= 0)
+    if (job->inc.closed_ms <= 0 && srv->followup) /* NULL while the server stops */
         json_object_set(srv->followup->by_incident, key, diag);
     json_t *ev = json_loads(job->evidence ? job->evidence : "{}", 0, NULL);
     if (!json_is_object(ev)) {
