@@ -230,10 +230,13 @@ scenario('POST /api/v1/backlog: stored/duplicates, 400 naming the field, 401, 41
     let res;
     try {
       res = await postBacklog(srv, huge);
+      assertError(res, 413);
     } catch (err) {
-      assert.fail(`a 1.1 MiB body got no answer (${err.message}); expected 413`);
+      // The server answers 413 from the headers and closes without reading the body; the kernel
+      // may then reset the connection before the client reads the answer. A reset is a refusal
+      // too (the next subtest checks that nothing was stored); any other error is not.
+      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
     }
-    assertError(res, 413);
     const big = { name, records: [{ kind: 'diagnostic', id: 'd-big-1', time: iso(t0 + 3000), trigger: 'big', pad: 'y'.repeat(200 * 1024) }] };
     res = await postBacklog(srv, big);
     assert.equal(res.status, 200, res.text.slice(0, 300));
