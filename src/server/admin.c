@@ -254,32 +254,17 @@ static int parse_kinds(const char *text, unsigned *kinds)
 /* Fills q from ?limit=&type=&worker=&since=; answers 400 and returns -1 on a bad value. */
 static int parse_event_query(struct http_request *req, struct event_query *q)
 {
-    const char *limit = http_query(req, "limit"), *type = http_query(req, "type");
-    const char *since = http_query(req, "since");
-    char err[160];
-    *q = (struct event_query){.limit = PAGE_EVENTS, .worker = http_query(req, "worker")};
-    if (limit) {
-        char *end;
-        long v = strtol(limit, &end, 10);
-        if (*end || end == limit || v < 1 || v > 1000) {
-            snprintf(err, sizeof err, "limit: expected a number from 1 to 1000, got \"%.40s\"",
-                     limit);
-            http_respond_error(req, 400, err, "limit");
-            return -1;
-        }
-        q->limit = (int)v;
-    }
+    const char *type = http_query(req, "type");
+    *q = (struct event_query){.worker = http_query(req, "worker")};
+    if (admin_query_limit(req, PAGE_EVENTS, &q->limit) != 0)
+        return -1;
     if (type && parse_kinds(type, &q->kinds) != 0) {
+        char err[160];
         snprintf(err, sizeof err, "type: expected a list of up,down, got \"%.40s\"", type);
         http_respond_error(req, 400, err, "type");
         return -1;
     }
-    if (since && clock_parse_iso(since, &q->since_ms) != 0) {
-        snprintf(err, sizeof err, "since: expected an ISO 8601 UTC time, got \"%.40s\"", since);
-        http_respond_error(req, 400, err, "since");
-        return -1;
-    }
-    return 0;
+    return admin_query_time(req, "since", &q->since_ms);
 }
 
 void admin_api_events(struct http_request *req, void *ctx)
