@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "model/worker.h"
 
 /* "🔴 brickbox-43 is DOWN" + when, silence length, last-seen time and IP. */
 void alert_format_down(const struct worker_record *w, int64_t now_ms, int64_t fail_timeout_ms,

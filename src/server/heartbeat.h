@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "model/worker.h"
 
 struct heartbeat {
     char name[WORKER_NAME_MAX + 1];

@@ -25,10 +25,6 @@
 
 static const struct store_backend *const backends[] = {&store_backend_sqlite};
 
-static const char *const worker_state_names[] = {
-    [WORKER_UNKNOWN] = "unknown", [WORKER_UP] = "up", [WORKER_DOWN] = "down"};
-static const char *const event_kind_names[] = {[EVENT_UP] = "up", [EVENT_DOWN] = "down"};
-
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 enum job_kind {
@@ -163,45 +159,6 @@ struct store {
     size_t callbacks_due;  /* loop thread: queued jobs whose callback has not run */
     int callback_depth;    /* loop thread: > 0 while a done callback runs */
 };
-
-/* ---- names ---- */
-
-const char *worker_state_name(enum worker_state state)
-{
-    if ((unsigned)state < COUNT(worker_state_names))
-        return worker_state_names[state];
-    return "unknown";
-}
-
-int worker_state_parse(const char *name, enum worker_state *out)
-{
-    for (unsigned i = 0; name && i < COUNT(worker_state_names); i++) {
-        if (strcmp(name, worker_state_names[i]) == 0) {
-            *out = (enum worker_state)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* Never NULL: an unknown kind is "unknown", which event_kind_parse() rejects. */
-const char *event_kind_name(enum event_kind kind)
-{
-    if ((unsigned)kind < COUNT(event_kind_names) && event_kind_names[kind])
-        return event_kind_names[kind];
-    return "unknown";
-}
-
-int event_kind_parse(const char *name, enum event_kind *out)
-{
-    for (unsigned i = 0; name && i < COUNT(event_kind_names); i++) {
-        if (event_kind_names[i] && strcmp(name, event_kind_names[i]) == 0) {
-            *out = (enum event_kind)i;
-            return 0;
-        }
-    }
-    return -1;
-}
 
 /* ---- copies of the caller's records ---- */
 

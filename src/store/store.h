@@ -16,54 +16,11 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define WORKER_NAME_MAX 64
-#define WORKER_VERSION_MAX 32
-#define WORKER_SITE_MAX 64
-#define WORKER_IP_MAX 46
-#define CHANNEL_NAME_MAX 16
-
-/* Stored as text ("unknown", "up", "down"); values are append-only. */
-enum worker_state { WORKER_UNKNOWN = 0, WORKER_UP = 1, WORKER_DOWN = 2 };
-
-/* Stored as text ("up", "down"); values are append-only. */
-enum event_kind { EVENT_UP = 1, EVENT_DOWN = 2 };
-
-const char *worker_state_name(enum worker_state state);
-const char *event_kind_name(enum event_kind kind);
-/* Returns 0 and sets *out, or -1 for an unknown name. */
-int event_kind_parse(const char *name, enum event_kind *out);
-
-struct worker_record {
-    char name[WORKER_NAME_MAX + 1];
-    char ip[WORKER_IP_MAX];
-    char version[WORKER_VERSION_MAX + 1];
-    char site[WORKER_SITE_MAX + 1];
-    int gpus;
-    int64_t uptime_s;
-    enum worker_state state;
-    int64_t first_seen_ms;  /* wall clock, UTC ms */
-    int64_t last_seen_ms;   /* wall clock of the last heartbeat */
-    int64_t state_since_ms; /* wall clock of the last state change */
-};
-
-struct event_record {
-    int64_t id; /* assigned by the store */
-    int64_t time_ms;
-    char worker[WORKER_NAME_MAX + 1];
-    enum event_kind kind;
-    const char *details_json; /* a JSON object as text, or NULL for "{}" */
-};
-
-/* A notification waiting to be sent, or sent. */
-struct outbox_record {
-    int64_t id;       /* assigned by the store */
-    int64_t event_id; /* the event it tells of, 0 if none */
-    char channel[CHANNEL_NAME_MAX];
-    const char *text;
-    int attempts;
-    int64_t created_ms;
-    int64_t next_attempt_ms; /* wall clock; 0 = now */
-};
+#include "model/diagnostic.h"
+#include "model/event.h"
+#include "model/incident.h"
+#include "model/message.h"
+#include "model/worker.h"
 
 struct event_query {
     int limit;          /* 1..1000 */
@@ -127,19 +84,6 @@ void store_query_events(struct store *store, const struct event_query *q, store_
  * An incident is a group of workers that went DOWN within RCA_WINDOW, with its classification.
  * Ids are assigned by the server's loop (store_max_incident_id at start, then +1), so a save is
  * an upsert by id and the loop never waits for an id. */
-#define INCIDENT_CLASS_MAX 16
-
-struct incident_record {
-    int64_t id;
-    char classification[INCIDENT_CLASS_MAX]; /* "individual", "network", "widespread", "server" */
-    const char *scope_json;    /* JSON object (text); NULL = "{}" */
-    const char *workers_json;  /* JSON array (text); NULL = "[]" */
-    const char *evidence_json; /* JSON object (text); NULL = "{}" */
-    int64_t opened_ms;         /* wall clock, UTC ms */
-    int64_t updated_ms;
-    int64_t closed_ms;         /* 0 while open (<= 0 is stored as open) */
-};
-
 /* The conditions that are set must all hold. */
 struct incident_query {
     int limit;        /* 1..1000; <= 0 means 100, more means 1000 */
@@ -180,19 +124,6 @@ void store_append_messages(struct store *store, const struct outbox_record *msgs
 /* ---- agent diagnostics (backlog uploads) -----------------------------------------------------
  * Records an agent logged (a heartbeat attempt or a diagnosis), as uploaded. (worker, record_id)
  * is unique: storing a record again stores nothing, so a retried upload is harmless. */
-#define DIAG_KIND_MAX 16
-#define DIAG_RECORD_ID_MAX 64
-
-struct diag_record {
-    int64_t id; /* assigned by the store */
-    char worker[WORKER_NAME_MAX + 1];
-    char record_id[DIAG_RECORD_ID_MAX + 1]; /* the agent's id for it */
-    char kind[DIAG_KIND_MAX];               /* "metric" or "diagnostic" */
-    int64_t time_ms;                        /* when the agent recorded it */
-    int64_t received_ms;                    /* when the server stored it; 0 = now */
-    const char *body_json;                  /* the record as uploaded (a JSON object, text) */
-};
-
 /* The conditions that are set must all hold. Ties in time are ordered by id. */
 struct diag_query {
     int limit;          /* 1..1000; <= 0 means 100, more means 1000 */

@@ -91,9 +91,6 @@ struct store_backend {
                              char *err, size_t errlen);
 };
 
-/* The inverse of worker_state_name(): returns 0 and sets *out, or -1 for an unknown name. */
-int worker_state_parse(const char *name, enum worker_state *out);
-
 extern const struct store_backend store_backend_sqlite;
 
 #endif

@@ -1,0 +1,26 @@
+/* model/event.h — a recorded change of a worker's state (DOWN, UP). Events are written before
+ * anything is told about them. */
+#ifndef FAULTLINE_MODEL_EVENT_H
+#define FAULTLINE_MODEL_EVENT_H
+
+#include <stdint.h>
+
+#include "model/worker.h"
+
+/* Stored as text ("up", "down"); values are append-only. */
+enum event_kind { EVENT_UP = 1, EVENT_DOWN = 2 };
+
+/* Never NULL: an unknown kind is "unknown", which event_kind_parse() rejects. */
+const char *event_kind_name(enum event_kind kind);
+/* Returns 0 and sets *out, or -1 for an unknown name. */
+int event_kind_parse(const char *name, enum event_kind *out);
+
+struct event_record {
+    int64_t id; /* assigned by the store */
+    int64_t time_ms;
+    char worker[WORKER_NAME_MAX + 1];
+    enum event_kind kind;
+    const char *details_json; /* a JSON object as text, or NULL for "{}" */
+};
+
+#endif

@@ -1,0 +1,21 @@
+/* model/message.h — a notification for one channel, kept in the outbox until it is sent (or
+ * refused for good). */
+#ifndef FAULTLINE_MODEL_MESSAGE_H
+#define FAULTLINE_MODEL_MESSAGE_H
+
+#include <stdint.h>
+
+#define CHANNEL_NAME_MAX 16
+
+/* A notification waiting to be sent, or sent. */
+struct outbox_record {
+    int64_t id;       /* assigned by the store */
+    int64_t event_id; /* the event it tells of, 0 if none */
+    char channel[CHANNEL_NAME_MAX];
+    const char *text;
+    int attempts;
+    int64_t created_ms;
+    int64_t next_attempt_ms; /* wall clock; 0 = now */
+};
+
+#endif

@@ -1,0 +1,52 @@
+/* model/names.c — the text names of the model's enums, as stored and served. */
+#include <string.h>
+
+#include "model/event.h"
+#include "model/worker.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const worker_state_names[] = {
+    [WORKER_UNKNOWN] = "unknown", [WORKER_UP] = "up", [WORKER_DOWN] = "down"};
+static const char *const event_kind_names[] = {[EVENT_UP] = "up", [EVENT_DOWN] = "down"};
+
+/* Index of name in names (NULL slots skipped), or -1. */
+static int name_index(const char *const *names, unsigned count, const char *name)
+{
+    for (unsigned i = 0; name && i < count; i++)
+        if (names[i] && strcmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *worker_state_name(enum worker_state state)
+{
+    if ((unsigned)state < COUNT(worker_state_names))
+        return worker_state_names[state];
+    return "unknown";
+}
+
+int worker_state_parse(const char *name, enum worker_state *out)
+{
+    int i = name_index(worker_state_names, COUNT(worker_state_names), name);
+    if (i < 0)
+        return -1;
+    *out = (enum worker_state)i;
+    return 0;
+}
+
+const char *event_kind_name(enum event_kind kind)
+{
+    if ((unsigned)kind < COUNT(event_kind_names) && event_kind_names[kind])
+        return event_kind_names[kind];
+    return "unknown";
+}
+
+int event_kind_parse(const char *name, enum event_kind *out)
+{
+    int i = name_index(event_kind_names, COUNT(event_kind_names), name);
+    if (i < 0)
+        return -1;
+    *out = (enum event_kind)i;
+    return 0;
+}
