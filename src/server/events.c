@@ -1,14 +1,15 @@
-/* events.c — the one place a worker's state change becomes durable: an event row plus, for an
- * UP after an individual DOWN, one notification per configured channel, all in one transaction.
- * DOWNs go to the correlation engine, which decides what to tell (incidents.c). Notifications
- * go to the outbox only after the store has committed them. */
+/* events.c — worker state changes recorded as events, with their notifications (events.h). */
 #include <jansson.h>
 #include <stdlib.h>
 
 #include "alert/format.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "server/server_internal.h"
+#include "alert/outbox.h"
+#include "server/events.h"
+#include "server/http.h"
+#include "server/incidents.h"
+#include "store/store.h"
 
 #define MAX_CHANNELS 8
 #define MESSAGE_MAX 1024
@@ -32,10 +33,10 @@ static char *details_json(const struct worker_record *w, enum event_kind kind,
     return text;
 }
 
-/* What the commit callback needs: the server, and the heartbeat request to answer (or NULL
+/* What the commit callback needs: the recorder, and the heartbeat request to answer (or NULL
  * when a deadline, not a request, caused the change). */
 struct pending_event {
-    struct server *srv;
+    struct event_recorder *rec;
     struct http_request *heartbeat;
 };
 
@@ -53,7 +54,7 @@ static void on_event_committed(int status, const struct event_record *ev,
                                const struct outbox_record *msgs, size_t n_msgs, void *ctx)
 {
     struct pending_event *pe = ctx;
-    struct server *srv = pe->srv;
+    struct event_recorder *rec = pe->rec;
     answer_heartbeat(pe->heartbeat, status);
     free(pe);
     if (status != 0) {
@@ -63,19 +64,19 @@ static void on_event_committed(int status, const struct event_record *ev,
     }
     log_info("server: %s is %s (event %lld)", ev->worker, ev->kind == EVENT_UP ? "UP" : "DOWN",
              (long long)ev->id);
-    if (srv->outbox && n_msgs > 0)
-        outbox_enqueue(srv->outbox, msgs, n_msgs);
+    if (rec->outbox && n_msgs > 0)
+        outbox_enqueue(rec->outbox, msgs, n_msgs);
 }
 
 /* Fills msgs with one UP notification per configured channel (text is borrowed); returns how
  * many. DOWN texts are the correlation engine's to send (incidents.c), once it knows whether the
  * worker went down alone; a worker seen for the first time is news for the event log only. */
-static size_t compose_up_messages(struct server *srv, const struct worker_record *w,
+static size_t compose_up_messages(struct outbox *outbox, const struct worker_record *w,
                                   int64_t prev_since_ms, char *text, size_t textlen,
                                   struct outbox_record msgs[MAX_CHANNELS])
 {
     const char *channels[MAX_CHANNELS];
-    size_t n = srv->outbox ? outbox_channel_names(srv->outbox, channels, MAX_CHANNELS) : 0;
+    size_t n = outbox ? outbox_channel_names(outbox, channels, MAX_CHANNELS) : 0;
     if (n == 0)
         return 0;
     alert_format_up(w, w->state_since_ms, prev_since_ms, text, textlen);
@@ -87,12 +88,12 @@ static size_t compose_up_messages(struct server *srv, const struct worker_record
 }
 
 void events_on_transition(const struct worker_record *w, enum event_kind kind,
-                          enum worker_state prev_state, int64_t prev_since_ms, void *ctx)
+                          enum worker_state prev_state, int64_t prev_since_ms, void *cause,
+                          void *ctx)
 {
-    struct server *srv = ctx;
+    struct event_recorder *rec = ctx;
     /* The heartbeat that caused this change, if one did, is answered when the event is stored. */
-    struct http_request *heartbeat = srv->heartbeat_in_progress;
-    srv->heartbeat_in_progress = NULL;
+    struct http_request *heartbeat = cause;
     struct pending_event *pe = malloc(sizeof *pe);
     char *details = pe ? details_json(w, kind, prev_state, prev_since_ms) : NULL;
     if (!details) {
@@ -106,13 +107,13 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     char text[MESSAGE_MAX];
     struct outbox_record msgs[MAX_CHANNELS];
     size_t n_msgs = 0;
-    if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(srv, w))
-        n_msgs = compose_up_messages(srv, w, prev_since_ms, text, sizeof text, msgs);
-    *pe = (struct pending_event){.srv = srv, .heartbeat = heartbeat};
+    if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(rec->incidents, w))
+        n_msgs = compose_up_messages(rec->outbox, w, prev_since_ms, text, sizeof text, msgs);
+    *pe = (struct pending_event){.rec = rec, .heartbeat = heartbeat};
     if (heartbeat)
         http_suspend(heartbeat);
-    store_append_event(srv->store, w, &ev, msgs, n_msgs, on_event_committed, pe);
+    store_append_event(rec->store, w, &ev, msgs, n_msgs, on_event_committed, pe);
     free(details);
     if (kind == EVENT_DOWN)
-        incidents_worker_down(srv, w);
+        incidents_worker_down(rec->incidents, w);
 }

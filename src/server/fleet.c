@@ -117,11 +117,13 @@ static struct worker *worker_add(struct fleet *f, const char *name)
     return w;
 }
 
-static void apply(struct fleet *f, struct worker *w, enum worker_input input, int64_t now_wall)
+/* Returns true when the transition hook ran. */
+static bool apply(struct fleet *f, struct worker *w, enum worker_input input, int64_t now_wall,
+                  void *cause)
 {
     struct transition t = worker_transition(w->rec.state, input);
     if (t.next == w->rec.state)
-        return;
+        return false;
     enum worker_state prev = w->rec.state;
     int64_t prev_since = w->rec.state_since_ms;
     f->state_counts[prev]--;
@@ -129,8 +131,10 @@ static void apply(struct fleet *f, struct worker *w, enum worker_input input, in
     w->rec.state = t.next;
     w->rec.state_since_ms = now_wall;
     mark_changed(f, w);
-    if (t.emits_event && f->on_transition)
-        f->on_transition(&w->rec, t.kind, prev, prev_since, f->ctx);
+    if (!t.emits_event || !f->on_transition)
+        return false;
+    f->on_transition(&w->rec, t.kind, prev, prev_since, cause, f->ctx);
+    return true;
 }
 
 void fleet_restore(struct fleet *fleet, const struct worker_record *rec, int64_t now_mono)
@@ -147,7 +151,7 @@ void fleet_restore(struct fleet *fleet, const struct worker_record *rec, int64_t
 }
 
 int fleet_heartbeat(struct fleet *fleet, const struct heartbeat *hb, const char *ip,
-                    int64_t now_mono, int64_t now_wall)
+                    int64_t now_mono, int64_t now_wall, void *cause)
 {
     struct worker *w = NULL;
     HASH_FIND_STR(fleet->by_name, hb->name, w);
@@ -166,8 +170,7 @@ int fleet_heartbeat(struct fleet *fleet, const struct heartbeat *hb, const char 
     r->last_seen_ms = now_wall;
     mark_changed(fleet, w);
     up_list_append(fleet, w, now_mono + fleet->fail_timeout_ms);
-    apply(fleet, w, INPUT_HEARTBEAT, now_wall);
-    return 0;
+    return apply(fleet, w, INPUT_HEARTBEAT, now_wall, cause) ? 1 : 0;
 }
 
 int64_t fleet_expire(struct fleet *fleet, int64_t now_mono, int64_t now_wall)
@@ -175,7 +178,7 @@ int64_t fleet_expire(struct fleet *fleet, int64_t now_mono, int64_t now_wall)
     while (fleet->up_head && fleet->up_head->deadline_mono <= now_mono) {
         struct worker *w = fleet->up_head;
         up_list_remove(fleet, w);
-        apply(fleet, w, INPUT_TIMEOUT, now_wall);
+        apply(fleet, w, INPUT_TIMEOUT, now_wall, NULL);
     }
     return fleet->up_head ? fleet->up_head->deadline_mono : -1;
 }

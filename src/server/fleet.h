@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 #include "server/heartbeat.h"
-#include "store/store.h"
+#include "model/event.h"
+#include "model/worker.h"
 
 enum worker_input { INPUT_HEARTBEAT, INPUT_TIMEOUT };
 
@@ -26,11 +27,12 @@ struct transition {
 struct transition worker_transition(enum worker_state from, enum worker_input input);
 
 /* Called for each state change, after the worker's record is updated. prev_state and
- * prev_since_ms are what it was before (prev_since_ms: wall ms the previous state began). The
- * record is valid only during the call. */
+ * prev_since_ms are what it was before (prev_since_ms: wall ms the previous state began). cause
+ * is what fleet_heartbeat() was given (e.g. the request carrying the heartbeat), or NULL when a
+ * deadline caused the change. The record is valid only during the call. */
 typedef void (*fleet_transition_cb)(const struct worker_record *w, enum event_kind kind,
                                     enum worker_state prev_state, int64_t prev_since_ms,
-                                    void *ctx);
+                                    void *cause, void *ctx);
 
 struct fleet;
 
@@ -41,9 +43,10 @@ void fleet_free(struct fleet *fleet);
  * now_mono, so a server restart never causes a storm of false DOWNs. */
 void fleet_restore(struct fleet *fleet, const struct worker_record *rec, int64_t now_mono);
 
-/* Applies a heartbeat from ip. Returns 0, or -1 when out of memory. */
+/* Applies a heartbeat from ip. Returns 1 when it changed the worker's state (the transition
+ * hook ran and was handed cause), 0 when it did not, or -1 when out of memory. */
 int fleet_heartbeat(struct fleet *fleet, const struct heartbeat *hb, const char *ip,
-                    int64_t now_mono, int64_t now_wall);
+                    int64_t now_mono, int64_t now_wall, void *cause);
 
 /* Marks every UP worker whose deadline has passed DOWN. Returns the monotonic time of the next
  * deadline, or -1 when no worker is UP. */

@@ -1,12 +1,10 @@
-/* followup.c — the follow-up after an outage: once agents upload what they recorded while they
- * could not reach the server (backlog.c), the server waits FOLLOWUP_DELAY_MS for the other
- * agents of the same outage, finds the incident the records belong to, diagnoses every worker
- * of it from its stored records (analyze/diagnose.h) and sends one message naming where the
- * paths broke. The diagnosis is kept in the incident's evidence ("diagnosis"). A follow-up
- * whose text would repeat the last one is not sent again.
+/* followup.c — the follow-up after an outage (followup.h).
  *
- * Steps, each a store read answered on the loop thread: recent incidents → the records of each
- * affected incident's workers → diagnosis, message and incident saved in one transaction. */
+ * Steps: the timer fires → recent incidents are read from the store → each affected incident's
+ * workers' records are read (bodies copied into the job) → the records are parsed and diagnosed
+ * on libuv's thread pool, touching only the job → back on the loop, the message and the incident
+ * are saved in one transaction. f->jobs counts the steps in flight, so the state is freed only
+ * once the last one has come back. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +13,10 @@
 #include "analyze/diagnose.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "server/server_internal.h"
+#include "alert/outbox.h"
+#include "model/json.h"
+#include "server/followup.h"
+#include "store/store.h"
 
 #define FOLLOWUP_DELAY_MS 3000
 #define FOLLOWUP_INCIDENTS 200
@@ -30,62 +31,93 @@ struct followup_worker {
     int64_t first_ms, last_ms;
 };
 
-/* One incident being diagnosed: its stored row and its workers' records as they arrive. */
+/* The stored records of one worker, copied for the thread pool (owned by the job). */
+struct worker_records {
+    char **bodies;
+    size_t n;
+};
+
+/* One incident being diagnosed: its stored row, its workers' records as they arrive and, once
+ * the thread pool is done, their diagnoses and the text. Owned by the step in flight. */
 struct followup_job {
-    struct server *srv;
+    struct followup *f;
+    uv_work_t work;
     struct incident_record inc;
     char *scope, *workers_text, *evidence;
     char names[FOLLOWUP_MAX_WORKERS][WORKER_NAME_MAX + 1];
+    struct worker_records records[FOLLOWUP_MAX_WORKERS];
     size_t n_names, answered;
     struct worker_diagnosis diags[FOLLOWUP_MAX_WORKERS];
     size_t n_diags;
+    char text[FOLLOWUP_TEXT_MAX];
 };
 
-struct followup_state {
+struct followup {
+    struct store *store;
+    struct outbox *outbox; /* may be NULL */
+    struct followup_settings settings;
     uv_timer_t timer;
     struct followup_worker pending[FOLLOWUP_MAX_PENDING];
     size_t n_pending;
     /* Diagnoses of open incidents, merged into their evidence whenever the engine saves them. */
     json_t *by_incident; /* {"<id>": diagnosis} */
+    size_t jobs;         /* steps in flight (store reads, diagnoses) */
+    bool closing, timer_closed;
 };
 
 static void on_followup_timer(uv_timer_t *t);
 
-int followup_open(struct server *srv)
+struct followup *followup_open(uv_loop_t *loop, struct store *store, struct outbox *outbox,
+                               const struct followup_settings *settings)
 {
-    struct followup_state *f = calloc(1, sizeof *f);
+    struct followup *f = calloc(1, sizeof *f);
     if (!f || !(f->by_incident = json_object())) {
         free(f);
-        return -1;
+        return NULL;
     }
-    uv_timer_init(srv->loop, &f->timer);
-    f->timer.data = srv;
-    srv->followup = f;
-    return 0;
+    f->store = store;
+    f->outbox = outbox;
+    f->settings = *settings;
+    uv_timer_init(loop, &f->timer);
+    f->timer.data = f;
+    return f;
 }
 
-static void on_followup_closed(uv_handle_t *h)
+static void free_if_done(struct followup *f)
 {
-    struct server *srv = h->data;
-    json_decref(srv->followup_closing->by_incident);
-    free(srv->followup_closing);
-    srv->followup_closing = NULL;
-}
-
-void followup_close(struct server *srv)
-{
-    if (!srv->followup)
+    if (!f->closing || !f->timer_closed || f->jobs > 0)
         return;
-    srv->followup_closing = srv->followup;
-    srv->followup = NULL;
-    uv_close((uv_handle_t *)&srv->followup_closing->timer, on_followup_closed);
+    json_decref(f->by_incident);
+    free(f);
 }
 
-void followup_backlog_stored(struct server *srv, const char *worker, int64_t first_ms,
+/* A step in flight ended. */
+static void job_done(struct followup *f)
+{
+    f->jobs--;
+    free_if_done(f);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct followup *f = h->data;
+    f->timer_closed = true;
+    free_if_done(f);
+}
+
+void followup_close(struct followup *f)
+{
+    if (!f)
+        return;
+    f->closing = true;
+    f->outbox = NULL; /* closed before the store, whose last callbacks may still come */
+    uv_close((uv_handle_t *)&f->timer, on_timer_closed);
+}
+
+void followup_backlog_stored(struct followup *f, const char *worker, int64_t first_ms,
                              int64_t last_ms)
 {
-    struct followup_state *f = srv->followup;
-    if (!f)
+    if (!f || f->closing)
         return;
     size_t i = 0;
     while (i < f->n_pending && strcmp(f->pending[i].name, worker))
@@ -108,11 +140,11 @@ void followup_backlog_stored(struct server *srv, const char *worker, int64_t fir
 
 /* Evidence text with the diagnosis of that incident merged in, if there is one (malloc'd), or
  * NULL to keep evidence_json as it is. */
-char *followup_merge_evidence(struct server *srv, int64_t id, const char *evidence_json)
+char *followup_merge_evidence(struct followup *f, int64_t id, const char *evidence_json)
 {
     char key[24];
     snprintf(key, sizeof key, "%lld", (long long)id);
-    json_t *diag = srv->followup ? json_object_get(srv->followup->by_incident, key) : NULL;
+    json_t *diag = f && !f->closing ? json_object_get(f->by_incident, key) : NULL;
     if (!diag)
         return NULL;
     json_t *ev = json_loads(evidence_json ? evidence_json : "{}", 0, NULL);
@@ -126,31 +158,38 @@ char *followup_merge_evidence(struct server *srv, int64_t id, const char *eviden
     return text;
 }
 
-/* ---- step 3: diagnosis, message, save ------------------------------------------------------- */
+/* ---- step 3: diagnosis (thread pool), message, save (loop) ---------------------------------- */
 
 static void job_free(struct followup_job *job)
 {
+    struct followup *f = job->f;
+    for (size_t k = 0; k < job->n_names; k++) {
+        for (size_t i = 0; i < job->records[k].n; i++)
+            free(job->records[k].bodies[i]);
+        free(job->records[k].bodies);
+    }
     free(job->scope);
     free(job->workers_text);
     free(job->evidence);
     free(job);
+    job_done(f);
 }
 
 static void on_followup_saved(int status, const struct incident_record *inc,
                               const struct outbox_record *msgs, size_t n, void *ctx)
 {
-    struct server *srv = ctx;
-    if (status == 0 && srv->outbox && n > 0)
-        outbox_enqueue(srv->outbox, msgs, n);
+    struct followup *f = ctx;
+    if (status == 0 && f->outbox && n > 0)
+        outbox_enqueue(f->outbox, msgs, n);
 }
 
-static json_t *diagnosis_json(const struct followup_job *job, const char *text)
+static json_t *diagnosis_json(const struct followup_job *job)
 {
     json_t *workers = json_array();
     for (size_t i = 0; i < job->n_diags; i++)
         json_array_append_new(workers, worker_diagnosis_json(&job->diags[i]));
-    return json_pack("{s:s, s:o, s:o}", "text", text, "workers", workers, "at",
-                     admin_iso_time(clock_wall_ms()));
+    return json_pack("{s:s, s:o, s:o}", "text", job->text, "workers", workers, "at",
+                     json_time(clock_wall_ms()));
 }
 
 /* The text of the previous follow-up of this incident, from its stored evidence. */
@@ -164,49 +203,93 @@ static bool same_as_before(const char *evidence_json, const char *text)
     return same;
 }
 
-static void job_finish(struct followup_job *job)
+/* Thread pool: parses and diagnoses each worker's records and writes the text. Touches only
+ * the job. */
+static void diagnose_job(uv_work_t *work)
 {
-    struct server *srv = job->srv;
-    char text[FOLLOWUP_TEXT_MAX];
-    if (job->n_diags == 0)
-        goto done;
+    struct followup_job *job = work->data;
+    for (size_t k = 0; k < job->n_names; k++) {
+        struct worker_records *wr = &job->records[k];
+        json_t **records = wr->n ? calloc(wr->n, sizeof *records) : NULL;
+        size_t parsed = 0;
+        for (size_t i = 0; records && i < wr->n; i++) {
+            json_t *r = json_loads(wr->bodies[i], 0, NULL);
+            if (r)
+                records[parsed++] = r;
+        }
+        if (parsed > 0 &&
+            diagnose_worker(job->names[k], records, parsed, &job->diags[job->n_diags]) == 0 &&
+            job->diags[job->n_diags].records > 0)
+            job->n_diags++;
+        for (size_t i = 0; i < parsed; i++)
+            json_decref(records[i]);
+        free(records);
+    }
     if (job->n_diags == 1)
-        worker_diagnosis_text(&job->diags[0], text, sizeof text);
-    else
-        diagnosis_group_text(job->diags, job->n_diags, text, sizeof text);
-    if (same_as_before(job->evidence, text))
-        goto done;
-    char key[24];
-    snprintf(key, sizeof key, "%lld", (long long)job->inc.id);
-    json_t *diag = diagnosis_json(job, text);
-    if (job->inc.closed_ms <= 0 && srv->followup) /* NULL while the server stops */
-        json_object_set(srv->followup->by_incident, key, diag);
-    json_t *ev = json_loads(job->evidence ? job->evidence : "{}", 0, NULL);
+        worker_diagnosis_text(&job->diags[0], job->text, sizeof job->text);
+    else if (job->n_diags > 1)
+        diagnosis_group_text(job->diags, job->n_diags, job->text, sizeof job->text);
+}
+
+/* The incident's evidence with the diagnosis in it (malloc'd), or NULL when out of memory. */
+static char *evidence_with(const char *evidence_json, json_t *diag)
+{
+    json_t *ev = json_loads(evidence_json ? evidence_json : "{}", 0, NULL);
     if (!json_is_object(ev)) {
         json_decref(ev);
         ev = json_object();
     }
-    json_object_set_new(ev, "diagnosis", diag);
-    char *evidence = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_object_set(ev, "diagnosis", diag);
+    char *text = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(ev);
+    return text;
+}
+
+static void save_followup(struct followup_job *job)
+{
+    struct followup *f = job->f;
+    char key[24];
+    snprintf(key, sizeof key, "%lld", (long long)job->inc.id);
+    json_t *diag = diagnosis_json(job);
+    if (job->inc.closed_ms <= 0)
+        json_object_set(f->by_incident, key, diag);
+    char *evidence = evidence_with(job->evidence, diag);
+    json_decref(diag);
     struct incident_record rec = job->inc;
     rec.evidence_json = evidence;
     rec.updated_ms = clock_wall_ms();
     char message[FOLLOWUP_TEXT_MAX + 128];
     snprintf(message, sizeof message, "🔎 Follow-up on incident #%lld (%s):\n%s", (long long)rec.id,
-             rec.classification, text);
+             rec.classification, job->text);
     const char *channels[8];
-    size_t nch = srv->outbox ? outbox_channel_names(srv->outbox, channels, 8) : 0;
+    size_t nch = f->outbox ? outbox_channel_names(f->outbox, channels, 8) : 0;
     struct outbox_record msgs[8];
     for (size_t i = 0; i < nch; i++) {
         msgs[i] = (struct outbox_record){.text = message, .created_ms = rec.updated_ms};
         snprintf(msgs[i].channel, sizeof msgs[i].channel, "%s", channels[i]);
     }
-    log_info("server: follow-up on incident %lld: %s", (long long)rec.id, text);
-    store_save_incident(srv->store, &rec, msgs, nch, on_followup_saved, srv);
+    log_info("server: follow-up on incident %lld: %s", (long long)rec.id, job->text);
+    store_save_incident(f->store, &rec, msgs, nch, on_followup_saved, f);
     free(evidence);
-done:
+}
+
+/* Loop: the diagnosis is done. Dropped when the server is stopping. */
+static void on_diagnosed(uv_work_t *work, int status)
+{
+    struct followup_job *job = work->data;
+    if (status == 0 && !job->f->closing && job->n_diags > 0 &&
+        !same_as_before(job->evidence, job->text))
+        save_followup(job);
     job_free(job);
+}
+
+/* Every worker's records are in: diagnose them off the loop. */
+static void job_records_read(struct followup_job *job)
+{
+    job->work.data = job;
+    if (job->f->closing ||
+        uv_queue_work(job->f->timer.loop, &job->work, diagnose_job, on_diagnosed) != 0)
+        job_free(job);
 }
 
 /* ---- step 2: each worker's records ------------------------------------------------------------
@@ -217,30 +300,28 @@ struct worker_read {
     size_t index;
 };
 
-static void on_worker_records(int status, const struct diag_record *recs, size_t n, void *ctx)
+/* Copies the record bodies into the job; false when out of memory. */
+static bool keep_bodies(struct worker_records *wr, const struct diag_record *recs, size_t n)
 {
-    struct worker_read *wr = ctx;
-    struct followup_job *job = wr->job;
-    json_t **records = n ? calloc(n, sizeof *records) : NULL;
-    size_t parsed = 0;
-    for (size_t i = 0; status == 0 && records && i < n; i++) {
-        json_t *r = json_loads(recs[i].body_json, 0, NULL);
-        if (r)
-            records[parsed++] = r;
-    }
-    if (parsed > 0 &&
-        diagnose_worker(job->names[wr->index], records, parsed, &job->diags[job->n_diags]) == 0 &&
-        job->diags[job->n_diags].records > 0)
-        job->n_diags++;
-    for (size_t i = 0; i < parsed; i++)
-        json_decref(records[i]);
-    free(records);
-    free(wr);
-    if (++job->answered == job->n_names)
-        job_finish(job);
+    wr->bodies = n ? calloc(n, sizeof *wr->bodies) : NULL;
+    for (size_t i = 0; wr->bodies && i < n; i++)
+        if (recs[i].body_json && (wr->bodies[wr->n] = strdup(recs[i].body_json)))
+            wr->n++;
+    return n == 0 || wr->bodies;
 }
 
-static void job_start(struct server *srv, const struct incident_record *inc)
+static void on_worker_records(int status, const struct diag_record *recs, size_t n, void *ctx)
+{
+    struct worker_read *rd = ctx;
+    struct followup_job *job = rd->job;
+    if (status == 0 && !keep_bodies(&job->records[rd->index], recs, n))
+        log_error("server: out of memory reading the records of %s", job->names[rd->index]);
+    free(rd);
+    if (++job->answered == job->n_names)
+        job_records_read(job);
+}
+
+static void job_start(struct followup *f, const struct incident_record *inc)
 {
     struct followup_job *job = calloc(1, sizeof *job);
     json_t *workers =
@@ -249,7 +330,8 @@ static void job_start(struct server *srv, const struct incident_record *inc)
         free(job);
         return;
     }
-    job->srv = srv;
+    f->jobs++;
+    job->f = f;
     job->inc = *inc;
     job->scope = inc->scope_json ? strdup(inc->scope_json) : NULL;
     job->workers_text = inc->workers_json ? strdup(inc->workers_json) : NULL;
@@ -273,7 +355,7 @@ static void job_start(struct server *srv, const struct incident_record *inc)
     /* The records of the outage: from a FAIL_TIMEOUT before it opened (the agents noticed
      * before the server did) to its close, or now. */
     struct diag_query q = {.limit = FOLLOWUP_RECORDS,
-                           .since_ms = inc->opened_ms - srv->cfg.fail_timeout_ms - 60000,
+                           .since_ms = inc->opened_ms - f->settings.fail_timeout_ms - 60000,
                            .until_ms = inc->closed_ms > 0 ? inc->closed_ms + 60000 : 0,
                            .oldest_first = 1};
     size_t n_names = job->n_names;
@@ -281,12 +363,12 @@ static void job_start(struct server *srv, const struct incident_record *inc)
         struct worker_read *wr = malloc(sizeof *wr);
         if (!wr) {
             if (++job->answered == job->n_names)
-                job_finish(job);
+                job_records_read(job);
             continue;
         }
         *wr = (struct worker_read){.job = job, .index = k};
         q.worker = job->names[k];
-        store_query_diagnostics(srv->store, &q, on_worker_records, wr);
+        store_query_diagnostics(f->store, &q, on_worker_records, wr);
     }
 }
 
@@ -315,20 +397,20 @@ static int64_t incident_down_at(const struct incident_record *inc, const char *n
 /* How well records starting at first_ms explain the worker's DOWN in inc: the agent's first
  * failure comes about FAIL_TIMEOUT before the server declares it DOWN. Lower is better; -1
  * when the incident does not hold the worker or began long after the records end. */
-static int64_t fit_distance(const struct server *srv, const struct incident_record *inc,
-                            const struct followup_worker *w)
+static int64_t fit_distance(const struct followup_settings *set,
+                            const struct incident_record *inc, const struct followup_worker *w)
 {
     int64_t down_at = incident_down_at(inc, w->name);
-    if (down_at < 0 || down_at > w->last_ms + srv->cfg.fail_timeout_ms + srv->cfg.rca_window_ms)
+    if (down_at < 0 || down_at > w->last_ms + set->fail_timeout_ms + set->window_ms)
         return -1;
     if (inc->closed_ms > 0 && inc->closed_ms + 60000 < w->first_ms)
         return -1;
-    int64_t d = down_at - (w->first_ms + srv->cfg.fail_timeout_ms);
+    int64_t d = down_at - (w->first_ms + set->fail_timeout_ms);
     return d < 0 ? -d : d;
 }
 
 struct incidents_read {
-    struct server *srv;
+    struct followup *f;
     struct followup_worker *workers;
     size_t n;
 };
@@ -336,13 +418,14 @@ struct incidents_read {
 static void on_recent_incidents(int status, const struct incident_record *incs, size_t n, void *ctx)
 {
     struct incidents_read *rd = ctx;
+    struct followup *f = rd->f;
     /* Each worker's best fitting incident; each incident diagnosed once. */
-    bool *chosen = n ? calloc(n, sizeof *chosen) : NULL;
+    bool *chosen = n && !f->closing ? calloc(n, sizeof *chosen) : NULL;
     for (size_t w = 0; status == 0 && chosen && w < rd->n; w++) {
         size_t best = n;
         int64_t best_d = -1;
         for (size_t i = 0; i < n; i++) {
-            int64_t d = fit_distance(rd->srv, &incs[i], &rd->workers[w]);
+            int64_t d = fit_distance(&f->settings, &incs[i], &rd->workers[w]);
             if (d >= 0 && (best == n || d < best_d)) {
                 best = i;
                 best_d = d;
@@ -353,23 +436,23 @@ static void on_recent_incidents(int status, const struct incident_record *incs, 
     }
     for (size_t i = 0; chosen && i < n; i++)
         if (chosen[i])
-            job_start(rd->srv, &incs[i]);
+            job_start(f, &incs[i]);
     free(chosen);
     free(rd->workers);
     free(rd);
+    job_done(f);
 }
 
 static void on_followup_timer(uv_timer_t *t)
 {
-    struct server *srv = t->data;
-    struct followup_state *f = srv->followup;
+    struct followup *f = t->data;
     struct incidents_read *rd = calloc(1, sizeof *rd);
     if (!rd || !(rd->workers = malloc(f->n_pending * sizeof *rd->workers + 1))) {
         free(rd);
         f->n_pending = 0;
         return;
     }
-    rd->srv = srv;
+    rd->f = f;
     rd->n = f->n_pending;
     memcpy(rd->workers, f->pending, f->n_pending * sizeof *rd->workers);
     int64_t since = rd->workers[0].first_ms;
@@ -379,5 +462,6 @@ static void on_followup_timer(uv_timer_t *t)
     f->n_pending = 0;
     /* since_ms matches incidents opened or updated since: a closed one was updated at close. */
     struct incident_query q = {.limit = FOLLOWUP_INCIDENTS, .since_ms = since - 60000};
-    store_query_incidents(srv->store, &q, on_recent_incidents, rd);
+    f->jobs++;
+    store_query_incidents(f->store, &q, on_recent_incidents, rd);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 
 struct http_server {
@@ -17,8 +18,7 @@ struct http_server {
     uv_poll_t poll;
     uv_timer_t timer;
     int open_handles;
-    const struct http_route *routes;
-    void *ctx;
+    struct http_config cfg;
     struct MHD_Response *no_content;
 };
 
@@ -80,6 +80,17 @@ void http_respond(struct http_request *req, int status, const char *content_type
 void http_respond_json_text(struct http_request *req, int status, const char *json)
 {
     http_respond(req, status, "application/json", json, strlen(json));
+}
+
+void http_respond_json(struct http_request *req, int status, json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(value);
+    if (text)
+        http_respond_json_text(req, status, text);
+    else
+        http_respond_error(req, 500, "internal error", NULL);
+    free(text);
 }
 
 void http_respond_error(struct http_request *req, int status, const char *message,
@@ -183,7 +194,7 @@ static void remember_client_ip(struct http_request *req)
 static const struct http_route *route_find(struct http_request *req)
 {
     bool path_known = false;
-    for (const struct http_route *r = req->srv->routes; r->path; r++) {
+    for (const struct http_route *r = req->srv->cfg.routes; r->path; r++) {
         bool match = r->prefix ? strncmp(req->path, r->path, strlen(r->path)) == 0
                                : strcmp(req->path, r->path) == 0;
         if (!match)
@@ -209,8 +220,10 @@ static void dispatch(struct http_request *req)
         return;
     }
     const struct http_route *route = route_find(req);
-    if (route)
-        route->handler(req, req->srv->ctx);
+    struct http_server *srv = req->srv;
+    if (route && (route->access == HTTP_PUBLIC ||
+                  srv->cfg.authorize(req, route->access, srv->cfg.authorize_ctx)))
+        route->handler(req, srv->cfg.ctx);
     if (!req->answered && !req->suspended) {
         log_error("http: handler for %s %s gave no answer", req->method, req->path);
         http_respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", NULL);
@@ -220,7 +233,7 @@ static void dispatch(struct http_request *req)
 /* The body limit of the route a request is for: its own, or HTTP_BODY_MAX. */
 static size_t route_body_max(const struct http_server *srv, const char *method, const char *path)
 {
-    for (const struct http_route *r = srv->routes; r->path; r++)
+    for (const struct http_route *r = srv->cfg.routes; r->path; r++)
         if (r->body_max && !strcmp(r->method, method) &&
             (r->prefix ? !strncmp(path, r->path, strlen(r->path)) : !strcmp(path, r->path)))
             return r->body_max;
@@ -354,10 +367,11 @@ static int parse_listen(const char *addr, int port, struct sockaddr_storage *ss,
     return -1;
 }
 
-struct http_server *http_server_start(uv_loop_t *loop, const char *addr, int port,
-                                      const struct http_route *routes, void *ctx, char *err,
+struct http_server *http_server_start(uv_loop_t *loop, const struct http_config *cfg, char *err,
                                       size_t errlen)
 {
+    const char *addr = cfg->addr;
+    int port = cfg->port;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
     struct sockaddr_storage ss;
     if (parse_listen(addr, port, &ss, &flags) != 0) {
@@ -366,8 +380,7 @@ struct http_server *http_server_start(uv_loop_t *loop, const char *addr, int por
     }
     struct http_server *srv = calloc(1, sizeof *srv);
     srv->loop = loop;
-    srv->routes = routes;
-    srv->ctx = ctx;
+    srv->cfg = *cfg;
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -410,4 +423,35 @@ void http_server_stop(struct http_server *srv)
     MHD_destroy_response(srv->no_content);
     uv_close((uv_handle_t *)&srv->poll, on_handle_closed);
     uv_close((uv_handle_t *)&srv->timer, on_handle_closed);
+}
+
+/* ---- query parameters ---- */
+
+int http_query_int(struct http_request *req, const char *name, int min, int max, int fallback,
+                   int *out, char *err, size_t errlen)
+{
+    const char *text = http_query(req, name);
+    *out = fallback;
+    if (!text)
+        return 0;
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*end || end == text || v < min || v > max) {
+        snprintf(err, errlen, "%s: expected a number from %d to %d, got \"%.40s\"", name, min,
+                 max, text);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int http_query_time(struct http_request *req, const char *name, int64_t *out, char *err,
+                    size_t errlen)
+{
+    const char *text = http_query(req, name);
+    *out = 0;
+    if (!text || clock_parse_iso(text, out) == 0)
+        return 0;
+    snprintf(err, errlen, "%s: expected an ISO 8601 UTC time, got \"%.40s\"", name, text);
+    return -1;
 }

@@ -1,6 +1,8 @@
 /* http.h — the server's HTTP layer: libmicrohttpd in external-loop mode, its epoll fd polled by
  * libuv, so every handler runs on the loop thread that owns the server's state. Requests are
- * matched against a route table; bodies are collected up to a size limit (413 beyond it).
+ * matched against a route table; bodies are collected up to a size limit (413 beyond it). Each
+ * route says who may call it (its access column); the server's authorizer checks that in one
+ * place, before the handler runs, so a new route cannot forget it.
  *
  * A handler must answer exactly once, with one of the http_respond_* calls, either before it
  * returns or later (after http_suspend) from another callback on the loop thread. Request
@@ -9,7 +11,9 @@
 #define FAULTLINE_HTTP_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #define HTTP_BODY_MAX 8192 /* unless a route says otherwise */
@@ -19,18 +23,38 @@ struct http_server;
 
 typedef void (*http_handler)(struct http_request *req, void *ctx);
 
+/* Who may call a route. */
+enum http_access {
+    HTTP_PUBLIC, /* anyone */
+    HTTP_AGENT,  /* agents: the fleet's API key */
+    HTTP_ADMIN,  /* the admin: HTTP Basic */
+};
+
 struct http_route {
     const char *method; /* "GET", "POST" */
     const char *path;   /* exact path, or a prefix when it ends with '/' and prefix is set */
     bool prefix;
+    enum http_access access;
     http_handler handler;
     size_t body_max; /* largest body accepted (413 beyond it); 0 = HTTP_BODY_MAX */
 };
 
-/* Starts listening on addr:port. routes (terminated by a zero row) and ctx must outlive the
- * server. Returns NULL with err set (e.g. port in use). */
-struct http_server *http_server_start(uv_loop_t *loop, const char *addr, int port,
-                                      const struct http_route *routes, void *ctx, char *err,
+/* Decides whether req may reach a route of that access; when not, answers it (401, 403, ...)
+ * and returns false. Called for every request before its handler. */
+typedef bool (*http_authorizer)(struct http_request *req, enum http_access access, void *ctx);
+
+struct http_config {
+    const char *addr; /* an IPv4 or IPv6 address to listen on */
+    int port;
+    const struct http_route *routes; /* terminated by a zero row */
+    void *ctx;                       /* handed to every handler */
+    http_authorizer authorize;       /* checks every route that is not HTTP_PUBLIC */
+    void *authorize_ctx;
+};
+
+/* Starts listening. What cfg points to must outlive the server. Returns NULL with err set
+ * (e.g. port in use). */
+struct http_server *http_server_start(uv_loop_t *loop, const struct http_config *cfg, char *err,
                                       size_t errlen);
 
 /* Stops accepting, closes connections and handles; frees once libuv released them. */
@@ -55,6 +79,8 @@ void http_suspend(struct http_request *req);
 void http_respond(struct http_request *req, int status, const char *content_type,
                   const char *body, size_t len);
 void http_respond_json_text(struct http_request *req, int status, const char *json);
+/* Answers with value as JSON; takes the reference (NULL answers 500). */
+void http_respond_json(struct http_request *req, int status, json_t *value);
 /* {"error": message} (and "field" when field is not NULL). */
 void http_respond_error(struct http_request *req, int status, const char *message,
                         const char *field);
@@ -62,5 +88,13 @@ void http_respond_error(struct http_request *req, int status, const char *messag
 void http_respond_no_content(struct http_request *req);
 /* 401 with WWW-Authenticate: Basic realm=... */
 void http_respond_auth_required(struct http_request *req, const char *realm);
+
+/* Query parameters. Each returns 0 and sets *out (to fallback when the parameter is absent), or
+ * -1 with "NAME: expected ..., got \"VALUE\"" in err; the caller answers 400 naming NAME. */
+int http_query_int(struct http_request *req, const char *name, int min, int max, int fallback,
+                   int *out, char *err, size_t errlen);
+/* An ISO 8601 UTC time as wall-clock ms; absent: 0. */
+int http_query_time(struct http_request *req, const char *name, int64_t *out, char *err,
+                    size_t errlen);
 
 #endif

@@ -1,7 +1,4 @@
-/* incidents.c — wires the correlation engine (rca.h) into the running server: DOWN and UP
- * transitions and the canaries' verdict go in; every change the engine reports is saved with its
- * messages in one transaction (store_save_incident) and handed to the outbox only once
- * committed. Also GET /admin/api/analysis. Loop thread only. */
+/* incidents.c — the correlation engine wired into the running server (incidents.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +6,12 @@
 #include "alert/format.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "server/canary.h"
+#include "alert/outbox.h"
+#include "server/fleet.h"
+#include "server/followup.h"
+#include "server/incidents.h"
 #include "server/rca.h"
-#include "server/server_internal.h"
+#include "store/store.h"
 
 #define MAX_CHANNELS 8
 #define MESSAGE_MAX 2048
@@ -19,25 +19,37 @@
 #define SAVE_DELAY_MS 1000
 #define CUT_OFF_SCAN_MS 1000
 
+struct incidents {
+    struct store *store;
+    struct fleet *fleet;
+    struct outbox *outbox;     /* may be NULL */
+    struct followup *followup; /* may be NULL */
+    struct incidents_settings settings;
+    struct rca *rca;
+    uv_timer_t timer; /* fires at the engine's next deadline */
+    int64_t cut_off_scan_mono; /* last hand-over of overdue workers while cut off */
+    int64_t next_id;
+};
+
 static void on_incident_saved(int status, const struct incident_record *inc,
                               const struct outbox_record *msgs, size_t n_msgs, void *ctx)
 {
-    struct server *srv = ctx;
+    struct incidents *incs = ctx;
     if (status != 0) {
         log_error("server: incident %lld could not be stored; its messages are not sent",
                   (long long)inc->id);
         return;
     }
-    if (srv->outbox && n_msgs > 0)
-        outbox_enqueue(srv->outbox, msgs, n_msgs);
+    if (incs->outbox && n_msgs > 0)
+        outbox_enqueue(incs->outbox, msgs, n_msgs);
 }
 
 /* Adds one message per channel for text to msgs (texts are borrowed); returns the new count. */
-static size_t add_messages(struct server *srv, const char *text, int64_t now,
+static size_t add_messages(struct incidents *incs, const char *text, int64_t now,
                            struct outbox_record *msgs, size_t n, size_t max)
 {
     const char *channels[MAX_CHANNELS];
-    size_t nch = srv->outbox ? outbox_channel_names(srv->outbox, channels, MAX_CHANNELS) : 0;
+    size_t nch = incs->outbox ? outbox_channel_names(incs->outbox, channels, MAX_CHANNELS) : 0;
     for (size_t i = 0; i < nch && n < max; i++) {
         msgs[n] = (struct outbox_record){.text = text, .created_ms = now};
         snprintf(msgs[n].channel, sizeof msgs[n].channel, "%s", channels[i]);
@@ -48,15 +60,17 @@ static size_t add_messages(struct server *srv, const char *text, int64_t now,
 
 /* The per-worker DOWN texts the engine says are due (individual incidents). texts[i] are
  * malloc'd; returns how many were written. */
-static size_t down_texts(struct server *srv, const struct rca_incident_view *inc, char **texts)
+static size_t down_texts(struct incidents *incs, const struct rca_incident_view *inc,
+                         char **texts)
 {
     size_t n = 0;
     for (size_t i = 0; i < inc->n_notify_down; i++) {
-        const struct worker_record *w = fleet_find(srv->fleet, inc->notify_down[i]);
+        const struct worker_record *w = fleet_find(incs->fleet, inc->notify_down[i]);
         char *text = w ? malloc(MESSAGE_MAX) : NULL;
         if (!text)
             continue;
-        alert_format_down(w, w->state_since_ms, srv->cfg.fail_timeout_ms, text, MESSAGE_MAX);
+        alert_format_down(w, w->state_since_ms, incs->settings.fail_timeout_ms, text,
+                          MESSAGE_MAX);
         texts[n++] = text;
     }
     return n;
@@ -64,7 +78,7 @@ static size_t down_texts(struct server *srv, const struct rca_incident_view *inc
 
 static void on_rca_change(enum rca_change change, const struct rca_incident_view *inc, void *ctx)
 {
-    struct server *srv = ctx;
+    struct incidents *incs = ctx;
     struct incident_record rec = {.id = inc->id,
                                   .scope_json = inc->scope_json,
                                   .workers_json = inc->workers_json,
@@ -74,7 +88,7 @@ static void on_rca_change(enum rca_change change, const struct rca_incident_view
                                   .closed_ms = inc->closed_ms};
     snprintf(rec.classification, sizeof rec.classification, "%s",
              rca_class_name(inc->classification));
-    char *merged = followup_merge_evidence(srv, inc->id, inc->evidence_json);
+    char *merged = followup_merge_evidence(incs->followup, inc->id, inc->evidence_json);
     if (merged)
         rec.evidence_json = merged;
     size_t max = (inc->n_notify_down + 1) * MAX_CHANNELS;
@@ -85,17 +99,17 @@ static void on_rca_change(enum rca_change change, const struct rca_incident_view
     int64_t now = clock_wall_ms();
     if (msgs && texts) {
         if (rca_message(change, inc, incident_text, sizeof incident_text))
-            n_msgs = add_messages(srv, incident_text, now, msgs, n_msgs, max);
-        n_texts = down_texts(srv, inc, texts);
+            n_msgs = add_messages(incs, incident_text, now, msgs, n_msgs, max);
+        n_texts = down_texts(incs, inc, texts);
         for (size_t i = 0; i < n_texts; i++)
-            n_msgs = add_messages(srv, texts[i], now, msgs, n_msgs, max);
+            n_msgs = add_messages(incs, texts[i], now, msgs, n_msgs, max);
     } else {
         log_error("server: out of memory composing messages of incident %lld", (long long)inc->id);
     }
     if (change != RCA_UPDATED)
         log_info("server: incident %lld %s: %s, %d workers", (long long)inc->id,
                  rca_change_name(change), rec.classification, inc->workers);
-    store_save_incident(srv->store, &rec, msgs, n_msgs, on_incident_saved, srv);
+    store_save_incident(incs->store, &rec, msgs, n_msgs, on_incident_saved, incs);
     free(merged);
     for (size_t i = 0; i < n_texts; i++)
         free(texts[i]);
@@ -106,27 +120,27 @@ static void on_rca_change(enum rca_change change, const struct rca_incident_view
 static void on_rca_timer(uv_timer_t *t);
 
 /* Re-arms the engine's timer for its next deadline. Call after every engine call. */
-static void incidents_arm(struct server *srv)
+static void incidents_arm(struct incidents *incs)
 {
-    int64_t due = rca_next_deadline(srv->rca);
+    int64_t due = rca_next_deadline(incs->rca);
     if (due == RCA_NO_DEADLINE) {
-        uv_timer_stop(&srv->rca_timer);
+        uv_timer_stop(&incs->timer);
         return;
     }
     int64_t wait = due - clock_wall_ms();
-    uv_timer_start(&srv->rca_timer, on_rca_timer, (uint64_t)(wait < 1 ? 1 : wait), 0);
+    uv_timer_start(&incs->timer, on_rca_timer, (uint64_t)(wait < 1 ? 1 : wait), 0);
 }
 
 static void on_rca_timer(uv_timer_t *t)
 {
-    struct server *srv = t->data;
-    rca_tick(srv->rca, clock_wall_ms());
-    incidents_arm(srv);
+    struct incidents *incs = t->data;
+    rca_tick(incs->rca, clock_wall_ms());
+    incidents_arm(incs);
 }
 
 static void restore_incident(const struct incident_record *rec, void *ctx)
 {
-    struct server *srv = ctx;
+    struct incidents *incs = ctx;
     struct rca_stored_incident s = {.id = rec->id,
                                     .classification = rec->classification,
                                     .scope_json = rec->scope_json,
@@ -136,73 +150,96 @@ static void restore_incident(const struct incident_record *rec, void *ctx)
                                     .updated_ms = rec->updated_ms,
                                     .closed_ms = rec->closed_ms};
     char err[256];
-    if (rca_restore(srv->rca, &s, err, sizeof err) != 0)
+    if (rca_restore(incs->rca, &s, err, sizeof err) != 0)
         log_warn("server: incident %lld not restored: %s", (long long)rec->id, err);
 }
 
-int incidents_open(struct server *srv, char *err, size_t errlen)
+static void incidents_free(struct incidents *incs)
 {
-    int64_t max_id = 0;
-    if (store_max_incident_id(srv->store, &max_id, err, errlen) != 0)
+    rca_free(incs->rca);
+    free(incs);
+}
+
+int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet,
+                   struct outbox *outbox, struct followup *followup,
+                   const struct incidents_settings *settings, struct incidents **out, char *err,
+                   size_t errlen)
+{
+    struct incidents *incs = calloc(1, sizeof *incs);
+    if (!incs) {
+        snprintf(err, errlen, "out of memory");
         return -1;
+    }
+    *incs = (struct incidents){.store = store,
+                               .fleet = fleet,
+                               .outbox = outbox,
+                               .followup = followup,
+                               .settings = *settings};
+    int64_t max_id = 0;
     struct rca_config rc = {
-        .window_ms = srv->cfg.rca_window_ms,
-        .hold_ms = srv->cfg.rca_hold_ms > 0 ? srv->cfg.rca_hold_ms : srv->cfg.ping_interval_ms,
-        .threshold = srv->cfg.rca_threshold,
+        .window_ms = settings->window_ms,
+        .hold_ms = settings->hold_ms < settings->window_ms ? settings->hold_ms
+                                                          : settings->window_ms,
+        .threshold = settings->threshold,
         .server_fraction = SERVER_FRACTION,
         .save_delay_ms = SAVE_DELAY_MS,
     };
-    if (rc.hold_ms > rc.window_ms)
-        rc.hold_ms = rc.window_ms;
-    if (rca_new(&rc, max_id + 1, on_rca_change, srv, &srv->rca, err, errlen) != 0)
+    if (store_max_incident_id(store, &max_id, err, errlen) != 0 ||
+        rca_new(&rc, max_id + 1, on_rca_change, incs, &incs->rca, err, errlen) != 0 ||
+        store_load_open_incidents(store, restore_incident, incs, err, errlen) != 0) {
+        incidents_free(incs);
         return -1;
-    if (store_load_open_incidents(srv->store, restore_incident, srv, err, errlen) != 0)
-        return -1;
-    uv_timer_init(srv->loop, &srv->rca_timer);
-    srv->rca_timer.data = srv;
-    srv->rca_timer_started = true;
-    if (config_split_targets(srv->cfg.rca_canaries, NULL, 64, NULL, 0) <= 0)
-        rca_canaries(srv->rca, false, NULL, clock_wall_ms(), err, errlen);
-    incidents_arm(srv);
+    }
+    uv_timer_init(loop, &incs->timer);
+    incs->timer.data = incs;
+    if (!settings->canaries)
+        rca_canaries(incs->rca, false, NULL, clock_wall_ms(), err, errlen);
+    incidents_arm(incs);
+    *out = incs;
     return 0;
 }
 
-void incidents_close(struct server *srv)
+static void on_timer_closed(uv_handle_t *h)
 {
-    if (srv->rca)
-        rca_flush(srv->rca);
-    if (srv->rca_timer_started) {
-        uv_close((uv_handle_t *)&srv->rca_timer, NULL);
-        srv->rca_timer_started = false;
-    }
+    incidents_free(h->data);
 }
 
-static int monitored(const struct server *srv)
+void incidents_close(struct incidents *incs)
+{
+    if (!incs)
+        return;
+    rca_flush(incs->rca);
+    incs->outbox = NULL; /* closed before the store, whose last callbacks may still come */
+    incs->followup = NULL;
+    uv_close((uv_handle_t *)&incs->timer, on_timer_closed);
+}
+
+static int monitored(const struct incidents *incs)
 {
     size_t counts[3];
-    fleet_count_states(srv->fleet, counts);
+    fleet_count_states(incs->fleet, counts);
     return (int)(counts[WORKER_UP] + counts[WORKER_DOWN]);
 }
 
-void incidents_worker_down(struct server *srv, const struct worker_record *w)
+void incidents_worker_down(struct incidents *incs, const struct worker_record *w)
 {
     char err[256];
-    if (rca_worker_down(srv->rca, w->name, w->ip, w->site, monitored(srv), w->state_since_ms, err,
-                        sizeof err) != 0)
+    if (rca_worker_down(incs->rca, w->name, w->ip, w->site, monitored(incs), w->state_since_ms,
+                        err, sizeof err) != 0)
         log_warn("server: root-cause analysis skipped %s: %s", w->name, err);
-    incidents_arm(srv);
+    incidents_arm(incs);
 }
 
-bool incidents_worker_up(struct server *srv, const struct worker_record *w)
+bool incidents_worker_up(struct incidents *incs, const struct worker_record *w)
 {
-    bool tell = rca_worker_up(srv->rca, w->name, w->state_since_ms);
-    incidents_arm(srv);
+    bool tell = rca_worker_up(incs->rca, w->name, w->state_since_ms);
+    incidents_arm(incs);
     return tell;
 }
 
-void server_canaries_changed(bool cut_off, json_t *evidence, void *ctx)
+void incidents_canaries_changed(bool cut_off, json_t *evidence, void *ctx)
 {
-    struct server *srv = ctx;
+    struct incidents *incs = ctx;
     char *text = json_dumps(evidence, JSON_COMPACT);
     char err[256];
     int64_t now_mono = clock_mono_ms();
@@ -211,59 +248,52 @@ void server_canaries_changed(bool cut_off, json_t *evidence, void *ctx)
                  "are not counted as down");
     else
         log_info("server: canaries answer again; every worker gets a fresh FAIL_TIMEOUT");
-    if (rca_canaries(srv->rca, cut_off, text, clock_wall_ms(), err, sizeof err) != 0)
+    if (rca_canaries(incs->rca, cut_off, text, clock_wall_ms(), err, sizeof err) != 0)
         log_warn("server: canary evidence not kept: %s", err);
     free(text);
     if (cut_off) {
-        srv->cut_off_scan_mono = 0;
-        server_cut_off_overdue(srv, now_mono);
+        incs->cut_off_scan_mono = 0;
+        incidents_cut_off_overdue(incs, now_mono);
     } else {
-        fleet_regrace(srv->fleet, now_mono);
+        fleet_regrace(incs->fleet, now_mono);
     }
-    incidents_arm(srv);
+    incidents_arm(incs);
 }
 
 static void hand_over_unreachable(const struct worker_record *w, void *ctx)
 {
-    struct server *srv = ctx;
+    struct incidents *incs = ctx;
     char err[256];
-    if (rca_worker_unreachable(srv->rca, w->name, w->ip, w->site, monitored(srv), clock_wall_ms(),
-                               err, sizeof err) != 0)
+    if (rca_worker_unreachable(incs->rca, w->name, w->ip, w->site, monitored(incs),
+                               clock_wall_ms(), err, sizeof err) != 0)
         log_debug("server: %s not handed over as unreachable: %s", w->name, err);
 }
 
-void server_cut_off_overdue(struct server *srv, int64_t now_mono)
+void incidents_cut_off_overdue(struct incidents *incs, int64_t now_mono)
 {
-    if (srv->cut_off_scan_mono && now_mono - srv->cut_off_scan_mono < CUT_OFF_SCAN_MS)
+    if (incs->cut_off_scan_mono && now_mono - incs->cut_off_scan_mono < CUT_OFF_SCAN_MS)
         return;
-    srv->cut_off_scan_mono = now_mono;
-    fleet_each_overdue(srv->fleet, now_mono, hand_over_unreachable, srv);
-    incidents_arm(srv);
+    incs->cut_off_scan_mono = now_mono;
+    fleet_each_overdue(incs->fleet, now_mono, hand_over_unreachable, incs);
+    incidents_arm(incs);
 }
 
-void admin_api_analysis(struct http_request *req, void *ctx)
+json_t *incidents_analysis(struct incidents *incs, int64_t now_wall)
 {
-    struct server *srv = ctx;
-    if (!admin_authorized(req, srv))
-        return;
-    json_t *analysis = rca_analysis(srv->rca, clock_wall_ms());
-    if (!analysis) {
-        http_respond_error(req, 503, "server out of memory", NULL);
-        return;
-    }
+    json_t *analysis = rca_analysis(incs->rca, now_wall);
+    if (!analysis)
+        return NULL;
     size_t counts[3];
-    fleet_count_states(srv->fleet, counts);
-    json_object_set_new(analysis, "server_canaries", canaries_json(srv->canaries));
+    fleet_count_states(incs->fleet, counts);
     json_object_set_new(analysis, "fleet",
                         json_pack("{s:I, s:I, s:I}", "up", (json_int_t)counts[WORKER_UP], "down",
                                   (json_int_t)counts[WORKER_DOWN], "unknown",
                                   (json_int_t)counts[WORKER_UNKNOWN]));
-    json_object_set_new(
-        analysis, "thresholds",
-        json_pack(
-            "{s:f, s:i, s:f, s:f}", "window_s", (double)srv->cfg.rca_window_ms / 1000.0,
-            "threshold", srv->cfg.rca_threshold, "server_fraction", SERVER_FRACTION, "hold_s",
-            (double)(srv->cfg.rca_hold_ms > 0 ? srv->cfg.rca_hold_ms : srv->cfg.ping_interval_ms) /
-                1000.0));
-    admin_respond_json(req, 200, analysis);
+    const struct incidents_settings *set = &incs->settings;
+    json_object_set_new(analysis, "thresholds",
+                        json_pack("{s:f, s:i, s:f, s:f}", "window_s",
+                                  (double)set->window_ms / 1000.0, "threshold", set->threshold,
+                                  "server_fraction", SERVER_FRACTION, "hold_s",
+                                  (double)set->hold_ms / 1000.0));
+    return analysis;
 }

@@ -1,5 +1,7 @@
-/* server.c — `faultline server`: settings, store, restored workers, outbox, HTTP routes, the
- * deadline and flush timers, and an orderly stop on SIGTERM/SIGINT. */
+/* server.c — `faultline server`: assembles the modules (store, fleet, outbox, incidents,
+ * follow-ups, canaries, the HTTP API), runs the deadline and flush timers, and stops them in
+ * order on SIGTERM/SIGINT. The state of each module lives behind its own handle; struct server
+ * only holds the handles, and only this file sees it. */
 #include "server/server.h"
 
 #include <errno.h>
@@ -11,16 +13,43 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "alert/outbox.h"
 #include "base/cli.h"
 #include "base/clock.h"
+#include "base/config.h"
 #include "base/log.h"
+#include "server/api.h"
+#include "server/auth.h"
 #include "server/canary.h"
-#include "server/server_internal.h"
+#include "server/events.h"
+#include "server/fleet.h"
+#include "server/followup.h"
+#include "server/http.h"
+#include "server/incidents.h"
+#include "store/store.h"
 
 #define FLUSH_INTERVAL_MS 5000
 #define EXPIRE_MAX_WAIT_MS 1000
 #define EXPIRE_CANARY_WAIT_MS 50
-#define BACKLOG_BODY_MAX (1024 * 1024)
+
+struct server {
+    struct config cfg;
+    uv_loop_t *loop;
+    struct store *store;
+    struct outbox *outbox;
+    struct fleet *fleet;
+    struct auth *auth;
+    struct event_recorder recorder;
+    struct incidents *incidents;
+    struct followup *followup;
+    struct canaries *canaries;
+    struct api_context api;
+    struct http_server *http;
+    uv_timer_t expire_timer;
+    uv_timer_t flush_timer;
+    uv_signal_t sigterm, sigint;
+    bool timers_started;
+};
 
 static const char *const server_options[] = {
     "API_KEY",       "LISTEN_ADDR",    "SERVER_PORT",  "FAIL_TIMEOUT",
@@ -40,37 +69,6 @@ static const struct cli_spec server_cli = {
     .max_positional = 0,
 };
 
-static const struct http_route routes[] = {
-    {"GET", "/", false, public_index, 0},
-    {"POST", "/api/v1/heartbeat", false, ingest_heartbeat, 0},
-    {"GET", "/admin", false, admin_page, 0},
-    {"GET", "/admin/", false, admin_page, 0},
-    {"GET", "/admin/api/status", false, admin_api_status, 0},
-    {"GET", "/admin/api/events", false, admin_api_events, 0},
-    {"GET", "/admin/api/worker/", true, admin_api_worker, 0},
-    {"POST", "/api/v1/backlog", false, ingest_backlog, BACKLOG_BODY_MAX},
-    {"GET", "/admin/api/rca", false, admin_api_rca, 0},
-    {"GET", "/admin/api/analysis", false, admin_api_analysis, 0},
-    {"GET", "/admin/api/diagnostics", false, admin_api_diagnostics, 0},
-    {0},
-};
-
-void server_secret_hash(const struct server *srv, const char *secret,
-                        unsigned char out[crypto_shorthash_BYTES])
-{
-    crypto_shorthash(out, (const unsigned char *)secret, strlen(secret), srv->secret_hash_key);
-}
-
-/* SipHash instead of BLAKE2b: the API key is checked on every heartbeat, and BLAKE2b was 3% of
- * the server's CPU there (BENCHMARKS.md). Without the random key nobody can aim for a collision. */
-bool server_secret_equal(const struct server *srv, const char *presented,
-                         const unsigned char hash[crypto_shorthash_BYTES])
-{
-    unsigned char mine[crypto_shorthash_BYTES];
-    server_secret_hash(srv, presented, mine);
-    return sodium_memcmp(mine, hash, sizeof mine) == 0;
-}
-
 /* Before a worker is declared DOWN, the server makes sure it can still reach the world: a
  * canary round that started after the worker's deadline must have answered. While none
  * answers, overdue workers are the server's outage, not theirs. Returns true when expiry must
@@ -85,7 +83,7 @@ static bool expiry_waits_for_canaries(struct server *srv, int64_t now, int64_t *
         return true;
     if (!canaries_cut_off(srv->canaries))
         return false;
-    server_cut_off_overdue(srv, now);
+    incidents_cut_off_overdue(srv->incidents, now);
     return true;
 }
 
@@ -133,10 +131,13 @@ static void stop_server(struct server *srv)
         fleet_flush_changed(srv->fleet, save_workers, srv->store);
     canaries_stop(srv->canaries);
     srv->canaries = NULL;
-    incidents_close(srv);
-    followup_close(srv);
+    incidents_close(srv->incidents);
+    srv->incidents = NULL;
+    followup_close(srv->followup);
+    srv->followup = NULL;
     outbox_close(srv->outbox);
     srv->outbox = NULL;
+    srv->recorder.outbox = NULL; /* the store's last callbacks may still come */
     /* The store answers suspended admin requests before the HTTP server goes away. */
     store_close(srv->store);
     srv->store = NULL;
@@ -184,22 +185,64 @@ static int lock_data_dir(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+static int open_analysis(struct server *srv, char *err, size_t errlen)
+{
+    const struct config *cfg = &srv->cfg;
+    struct followup_settings fs = {.fail_timeout_ms = cfg->fail_timeout_ms,
+                                   .window_ms = cfg->rca_window_ms};
+    srv->followup = followup_open(srv->loop, srv->store, srv->outbox, &fs);
+    if (!srv->followup) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    struct incidents_settings is = {
+        .window_ms = cfg->rca_window_ms,
+        .hold_ms = cfg->rca_hold_ms > 0 ? cfg->rca_hold_ms : cfg->ping_interval_ms,
+        .threshold = cfg->rca_threshold,
+        .fail_timeout_ms = cfg->fail_timeout_ms,
+        .canaries = config_split_targets(cfg->rca_canaries, NULL, 64, NULL, 0) > 0,
+    };
+    return incidents_open(srv->loop, srv->store, srv->fleet, srv->outbox, srv->followup, &is,
+                          &srv->incidents, err, errlen);
+}
+
 static int open_state(struct server *srv, char *err, size_t errlen)
 {
     if (store_open(srv->loop, "sqlite", srv->cfg.data_dir, &srv->store, err, errlen) != 0 ||
         lock_data_dir(srv->cfg.data_dir, err, errlen) != 0)
         return -1;
-    srv->fleet = fleet_new(srv->cfg.fail_timeout_ms, events_on_transition, srv);
+    srv->fleet = fleet_new(srv->cfg.fail_timeout_ms, events_on_transition, &srv->recorder);
     if (!srv->fleet || store_load_workers(srv->store, restore_worker, srv->fleet, err, errlen))
         return -1;
     srv->outbox = outbox_new(srv->loop, srv->store, &srv->cfg, err, errlen);
-    if (!srv->outbox || incidents_open(srv, err, errlen) != 0)
+    if (!srv->outbox || open_analysis(srv, err, errlen) != 0)
         return -1;
-    if (followup_open(srv) != 0) {
-        snprintf(err, errlen, "out of memory");
+    srv->recorder = (struct event_recorder){
+        .store = srv->store, .outbox = srv->outbox, .incidents = srv->incidents};
+    return store_load_pending_outbox(srv->store, restore_message, srv->outbox, err, errlen);
+}
+
+static int start_http(struct server *srv, char *err, size_t errlen)
+{
+    srv->auth = auth_new(srv->cfg.api_key, srv->cfg.admin_user, srv->cfg.admin_pass);
+    if (!srv->auth) {
+        snprintf(err, errlen, "libsodium failed to initialise");
         return -1;
     }
-    return store_load_pending_outbox(srv->store, restore_message, srv->outbox, err, errlen);
+    srv->api = (struct api_context){.fleet = srv->fleet,
+                                    .store = srv->store,
+                                    .incidents = srv->incidents,
+                                    .canaries = srv->canaries,
+                                    .followup = srv->followup,
+                                    .fail_timeout_ms = srv->cfg.fail_timeout_ms};
+    struct http_config hc = {.addr = srv->cfg.listen_addr,
+                             .port = srv->cfg.server_port,
+                             .routes = api_routes,
+                             .ctx = &srv->api,
+                             .authorize = auth_check,
+                             .authorize_ctx = srv->auth};
+    srv->http = http_server_start(srv->loop, &hc, err, errlen);
+    return srv->http ? 0 : -1;
 }
 
 static void start_timers(struct server *srv)
@@ -217,40 +260,26 @@ static void start_timers(struct server *srv)
     srv->timers_started = true;
 }
 
-static void hash_secrets(struct server *srv)
-{
-    crypto_shorthash_keygen(srv->secret_hash_key);
-    server_secret_hash(srv, srv->cfg.api_key, srv->api_key_hash);
-    server_secret_hash(srv, srv->cfg.admin_user ? srv->cfg.admin_user : "", srv->admin_user_hash);
-    server_secret_hash(srv, srv->cfg.admin_pass ? srv->cfg.admin_pass : "", srv->admin_pass_hash);
-}
-
 static int run(struct server *srv)
 {
     char err[512];
-    if (sodium_init() < 0)
-        return cli_fail(&server_cli, "libsodium failed to initialise");
-    hash_secrets(srv);
     raise_fd_limit();
     srv->loop = uv_default_loop();
     if (open_state(srv, err, sizeof err) != 0) {
         log_error("server: %s", err);
         return 1;
     }
-    srv->http = http_server_start(srv->loop, srv->cfg.listen_addr, srv->cfg.server_port, routes,
-                                  srv, err, sizeof err);
-    if (!srv->http) {
+    srv->canaries = canaries_start(srv->loop, &srv->cfg, incidents_canaries_changed,
+                                   srv->incidents, err, sizeof err);
+    if (!srv->canaries) {
+        log_error("server: RCA_CANARIES: %s", err);
+        return 1;
+    }
+    if (start_http(srv, err, sizeof err) != 0) {
         log_error("server: %s", err);
         return 1;
     }
     start_timers(srv);
-    srv->canaries =
-        canaries_start(srv->loop, &srv->cfg, server_canaries_changed, srv, err, sizeof err);
-    if (!srv->canaries) {
-        log_error("server: RCA_CANARIES: %s", err);
-        stop_server(srv);
-        return 1;
-    }
     const char *shown =
         strcmp(srv->cfg.listen_addr, "0.0.0.0") ? srv->cfg.listen_addr : "127.0.0.1";
     log_info("server: listening on http://%s%s%s:%d/ (workers known: %zu, FAIL_TIMEOUT %.1fs, "
@@ -293,7 +322,7 @@ int server_main(int argc, char **argv)
         uv_loop_close(srv.loop);
     }
     fleet_free(srv.fleet);
-    rca_free(srv.rca);
+    auth_free(srv.auth);
     config_free(&srv.cfg);
     return rc;
 }

@@ -47,7 +47,7 @@ struct seen {
 };
 
 static void record(const struct worker_record *w, enum event_kind kind, enum worker_state prev,
-                   int64_t prev_since, void *ctx)
+                   int64_t prev_since, void *cause, void *ctx)
 {
     struct seen *s = ctx;
     assert_true(s->count < 8);
@@ -71,14 +71,14 @@ static void test_up_down_up_with_deadlines(void **state)
     struct seen s = {0};
     struct fleet *f = fleet_new(1000, record, &s);
     struct heartbeat a = hb("a"), b = hb("b");
-    assert_int_equal(fleet_heartbeat(f, &a, "10.0.0.1", 0, 5000), 0);
+    assert_int_equal(fleet_heartbeat(f, &a, "10.0.0.1", 0, 5000, NULL), 1); /* UNKNOWN -> UP */
     assert_int_equal(s.count, 1);
     assert_int_equal(s.kind[0], EVENT_UP);
     assert_int_equal(s.prev[0], WORKER_UNKNOWN);
-    fleet_heartbeat(f, &b, "10.0.0.2", 500, 5500);
+    fleet_heartbeat(f, &b, "10.0.0.2", 500, 5500, NULL);
     assert_int_equal(fleet_expire(f, 999, 5999), 1000); /* a's deadline is next */
     assert_int_equal(s.count, 2);
-    fleet_heartbeat(f, &a, "10.0.0.9", 900, 5900); /* a refreshed: b is now first */
+    fleet_heartbeat(f, &a, "10.0.0.9", 900, 5900, NULL); /* a refreshed: b is now first */
     assert_int_equal(fleet_expire(f, 1000, 6000), 1500);
     assert_int_equal(s.count, 2);
     assert_int_equal(fleet_expire(f, 1500, 6500), 1900);
@@ -91,7 +91,7 @@ static void test_up_down_up_with_deadlines(void **state)
     assert_int_equal(fleet_expire(f, 1900, 6900), -1);
     assert_int_equal(s.count, 4);
     /* b comes back: UP event with the time it went down */
-    fleet_heartbeat(f, &b, "10.0.0.2", 3000, 8000);
+    fleet_heartbeat(f, &b, "10.0.0.2", 3000, 8000, NULL);
     assert_int_equal(s.count, 5);
     assert_int_equal(s.kind[4], EVENT_UP);
     assert_int_equal(s.prev[4], WORKER_DOWN);
@@ -134,8 +134,8 @@ static void test_flush_changed_once(void **state)
     for (int i = 0; i < 10000; i++) {
         snprintf(name, sizeof name, "w%d", i);
         struct heartbeat h = hb(name);
-        fleet_heartbeat(f, &h, "::1", i, i);
-        fleet_heartbeat(f, &h, "::1", i, i);
+        fleet_heartbeat(f, &h, "::1", i, i, NULL);
+        fleet_heartbeat(f, &h, "::1", i, i, NULL);
     }
     saved = 0;
     fleet_flush_changed(f, count_saved, NULL);
@@ -159,7 +159,7 @@ static void test_sorted_iteration(void **state)
     const char *names[] = {"m", "c", "x", "a"};
     for (int i = 0; i < 4; i++) {
         struct heartbeat h = hb(names[i]);
-        fleet_heartbeat(f, &h, "1.2.3.4", 0, 0);
+        fleet_heartbeat(f, &h, "1.2.3.4", 0, 0, NULL);
     }
     order_n = 0;
     fleet_each(f, true, collect, NULL);

@@ -1,4 +1,4 @@
-/* backlog.c — POST /api/v1/backlog: what an agent recorded while it could not reach the server
+/* api_backlog.c — POST /api/v1/backlog (agents): what an agent recorded while it could not reach the server
  * (heartbeat attempts and diagnoses, docs/rca.md), uploaded in chunks once it can. Every record
  * is validated, then the chunk is committed in one transaction and only then answered
  * 200 {"stored":N,"duplicates":M}; (worker, id) is unique, so a retried chunk stores nothing
@@ -12,13 +12,15 @@
 #include "base/clock.h"
 #include "base/label.h"
 #include "base/log.h"
-#include "server/server_internal.h"
+#include "server/api.h"
+#include "server/followup.h"
+#include "store/store.h"
 
 #define BACKLOG_MAX_RECORDS 500
 
 /* A chunk on its way to the store: the request to answer and what to analyse afterwards. */
 struct backlog_upload {
-    struct server *srv;
+    struct followup *followup;
     struct http_request *req;
     char worker[WORKER_NAME_MAX + 1];
     int64_t first_ms, last_ms;
@@ -137,15 +139,13 @@ static void on_backlog_stored(int status, size_t stored, size_t duplicates, void
     log_info("server: backlog from %s: %zu records stored, %zu already had", up->worker, stored,
              duplicates);
     if (stored > 0)
-        followup_backlog_stored(up->srv, up->worker, up->first_ms, up->last_ms);
+        followup_backlog_stored(up->followup, up->worker, up->first_ms, up->last_ms);
     free(up);
 }
 
-void ingest_backlog(struct http_request *req, void *ctx)
+void api_backlog(struct http_request *req, void *ctx)
 {
-    struct server *srv = ctx;
-    if (!ingest_authorized(req, srv))
-        return;
+    struct api_context *api = ctx;
     size_t len;
     const char *body = http_body(req, &len);
     json_error_t jerr;
@@ -161,7 +161,7 @@ void ingest_backlog(struct http_request *req, void *ctx)
         http_respond_error(req, 503, "server out of memory", NULL);
     } else if (parse_chunk(req, root, up->worker, &recs, &n) == 0) {
         *up = (struct backlog_upload){
-            .srv = srv, .req = req, .first_ms = recs[0].time_ms, .last_ms = recs[0].time_ms};
+            .followup = api->followup, .req = req, .first_ms = recs[0].time_ms, .last_ms = recs[0].time_ms};
         snprintf(up->worker, sizeof up->worker, "%s", recs[0].worker);
         for (size_t i = 1; i < n; i++) {
             if (recs[i].time_ms < up->first_ms)
@@ -170,7 +170,7 @@ void ingest_backlog(struct http_request *req, void *ctx)
                 up->last_ms = recs[i].time_ms;
         }
         http_suspend(req);
-        store_append_diagnostics(srv->store, recs, n, on_backlog_stored, up);
+        store_append_diagnostics(api->store, recs, n, on_backlog_stored, up);
         up = NULL;
     }
     free(up);

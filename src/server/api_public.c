@@ -2,13 +2,14 @@
  * else (no names, addresses, states, versions or timings). */
 #include <stdio.h>
 
-#include "server/server_internal.h"
+#include "server/api.h"
+#include "server/fleet.h"
 
-void public_index(struct http_request *req, void *ctx)
+void api_public_index(struct http_request *req, void *ctx)
 {
-    struct server *srv = ctx;
+    struct api_context *api = ctx;
     char page[1024];
-    size_t n = fleet_count(srv->fleet);
+    size_t n = fleet_count(api->fleet);
     int len = snprintf(page, sizeof page,
                        "<!doctype html><html><head><meta charset=\"utf-8\">"
                        "<meta name=\"viewport\" content=\"width=device-width\">"

@@ -1,0 +1,53 @@
+/* api.h — the server's HTTP API: one file per resource (api_*.c), one route table
+ * (api_routes.c). Each route names who may call it (public, agent, admin); http.c checks that
+ * before a handler runs, so handlers never check credentials themselves.
+ *
+ * Adding a route: write its handler in the file of its resource (or a new api_NAME.c), declare
+ * it below, and add one row to api_routes[]. Handlers run on the loop thread and get the
+ * struct api_context as ctx; they answer with http_respond_* (http.h), the JSON shapes come
+ * from model/json.h, and store reads run on the store thread with the request suspended. */
+#ifndef FAULTLINE_API_H
+#define FAULTLINE_API_H
+
+#include <stdint.h>
+
+#include "server/http.h"
+
+/* What the handlers may reach: the server's modules, each behind its own interface. */
+struct api_context {
+    struct fleet *fleet;
+    struct store *store;
+    struct incidents *incidents;
+    struct canaries *canaries;
+    struct followup *followup;
+    int64_t fail_timeout_ms;
+};
+
+/* Terminated by a zero row. */
+extern const struct http_route api_routes[];
+
+/* api_public.c: GET / */
+void api_public_index(struct http_request *req, void *ctx);
+/* api_heartbeat.c: POST /api/v1/heartbeat */
+void api_heartbeat(struct http_request *req, void *ctx);
+/* api_backlog.c: POST /api/v1/backlog */
+void api_backlog(struct http_request *req, void *ctx);
+/* admin_page.c: GET /admin */
+void api_admin_page(struct http_request *req, void *ctx);
+/* api_workers.c: GET /admin/api/status, GET /admin/api/worker/NAME */
+void api_status(struct http_request *req, void *ctx);
+void api_worker(struct http_request *req, void *ctx);
+/* api_events.c: GET /admin/api/events */
+void api_events(struct http_request *req, void *ctx);
+/* api_incidents.c: GET /admin/api/rca, GET /admin/api/analysis */
+void api_incidents(struct http_request *req, void *ctx);
+void api_analysis(struct http_request *req, void *ctx);
+/* api_diagnostics.c: GET /admin/api/diagnostics */
+void api_diagnostics(struct http_request *req, void *ctx);
+
+/* api_diagnostics.c: the worker's latest path probe, {"time","record_id","mtr"} or null, handed
+ * to done (which owns the new reference) on the loop thread. */
+void api_latest_mtr(struct api_context *api, const char *worker, void (*done)(json_t *, void *),
+                    void *ctx);
+
+#endif

@@ -1,0 +1,29 @@
+/* api_heartbeat.c — POST /api/v1/heartbeat (agents): validates the body and hands the heartbeat
+ * to the fleet. This is the hot path: no allocation beyond the parse, no I/O. A heartbeat that
+ * changes a worker's state is handed to the event recorder with the fleet's transition (its
+ * cause) and answered there, once its event is committed, so a 204 always means "stored". */
+#include "base/clock.h"
+#include "server/api.h"
+#include "server/fleet.h"
+#include "server/heartbeat.h"
+
+void api_heartbeat(struct http_request *req, void *ctx)
+{
+    struct api_context *api = ctx;
+    size_t len;
+    const char *body = http_body(req, &len);
+    struct heartbeat hb;
+    const char *field;
+    char err[256];
+    if (heartbeat_parse(body, len, &hb, &field, err, sizeof err) != 0) {
+        http_respond_error(req, 400, err, field);
+        return;
+    }
+    int rc = fleet_heartbeat(api->fleet, &hb, http_client_ip(req), clock_mono_ms(),
+                             clock_wall_ms(), req);
+    if (rc < 0)
+        http_respond_error(req, 503, "server out of memory", NULL);
+    else if (rc == 0)
+        http_respond_no_content(req);
+    /* rc 1: the event recorder took the request (events.c). */
+}

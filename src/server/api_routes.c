@@ -1,0 +1,19 @@
+/* api_routes.c — every route the server answers, with who may call it (api.h). */
+#include "server/api.h"
+
+#define BACKLOG_BODY_MAX (1024 * 1024)
+
+const struct http_route api_routes[] = {
+    {"GET", "/", false, HTTP_PUBLIC, api_public_index, 0},
+    {"POST", "/api/v1/heartbeat", false, HTTP_AGENT, api_heartbeat, 0},
+    {"POST", "/api/v1/backlog", false, HTTP_AGENT, api_backlog, BACKLOG_BODY_MAX},
+    {"GET", "/admin", false, HTTP_ADMIN, api_admin_page, 0},
+    {"GET", "/admin/", false, HTTP_ADMIN, api_admin_page, 0},
+    {"GET", "/admin/api/status", false, HTTP_ADMIN, api_status, 0},
+    {"GET", "/admin/api/worker/", true, HTTP_ADMIN, api_worker, 0},
+    {"GET", "/admin/api/events", false, HTTP_ADMIN, api_events, 0},
+    {"GET", "/admin/api/rca", false, HTTP_ADMIN, api_incidents, 0},
+    {"GET", "/admin/api/analysis", false, HTTP_ADMIN, api_analysis, 0},
+    {"GET", "/admin/api/diagnostics", false, HTTP_ADMIN, api_diagnostics, 0},
+    {0},
+};

@@ -1,0 +1,28 @@
+/* events.h — the one place a worker's state change becomes durable: an event row plus, for an
+ * UP after an individual DOWN, one notification per channel, in one transaction. DOWNs go to the
+ * correlation engine (incidents.h), which decides what to tell. Notifications go to the outbox
+ * only once the store has committed them. Loop thread only. */
+#ifndef FAULTLINE_EVENTS_H
+#define FAULTLINE_EVENTS_H
+
+#include <stdint.h>
+
+#include "model/event.h"
+#include "model/worker.h"
+
+/* What the recorder writes to and tells; owned by the server, which fills it before the fleet
+ * reports its first transition. outbox may be NULL (no channel). */
+struct event_recorder {
+    struct store *store;
+    struct outbox *outbox;
+    struct incidents *incidents;
+};
+
+/* The fleet's transition hook (fleet.h), ctx is the struct event_recorder. cause is the
+ * heartbeat's struct http_request when a heartbeat caused the change: the recorder suspends it
+ * and answers it once the event is committed (204, or 503 when it could not be stored). */
+void events_on_transition(const struct worker_record *w, enum event_kind kind,
+                          enum worker_state prev_state, int64_t prev_since_ms, void *cause,
+                          void *ctx);
+
+#endif
