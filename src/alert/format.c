@@ -5,7 +5,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include "base/clock.h"
@@ -98,23 +97,20 @@ void alert_format_up(const struct worker_record *w, int64_t now_ms, int64_t down
 
 /* ---- incident texts ------------------------------------------------------------------------ */
 
-static bool is_class(const struct alert_incident *inc, const char *cls)
-{
-    return inc->classification && strcmp(inc->classification, cls) == 0;
-}
-
 /* How a class reads inside a sentence: "network issue". */
-static const char *class_phrase(const char *cls)
+static const char *class_phrase(enum incident_class cls)
 {
-    if (!cls)
-        return "unknown";
-    if (strcmp(cls, "network") == 0)
+    switch (cls) {
+    case INCIDENT_NETWORK:
         return "network issue";
-    if (strcmp(cls, "widespread") == 0)
+    case INCIDENT_WIDESPREAD:
         return "widespread outage";
-    if (strcmp(cls, "server") == 0)
+    case INCIDENT_SERVER:
         return "monitor problem";
-    return cls;
+    case INCIDENT_INDIVIDUAL:
+        break;
+    }
+    return incident_class_name(cls);
 }
 
 /* "1 worker", "5 workers". */
@@ -157,7 +153,7 @@ static void append_name_lines(char *buf, size_t buflen, size_t *used,
     if (!inc->names || inc->n_names == 0)
         return;
     size_t first = inc->n_names;
-    if (is_class(inc, "network") && inc->scope_workers > 0 &&
+    if (inc->classification == INCIDENT_NETWORK && inc->scope_workers > 0 &&
         (size_t)inc->scope_workers < inc->n_names)
         first = (size_t)inc->scope_workers;
     append(buf, buflen, used, "\n");
@@ -173,111 +169,95 @@ static void append_name_lines(char *buf, size_t buflen, size_t *used,
 static void append_what(char *buf, size_t buflen, size_t *used, const struct alert_incident *inc,
                         bool capital)
 {
-    if (is_class(inc, "network")) {
+    if (inc->classification == INCIDENT_NETWORK) {
         append_count(buf, buflen, used, inc->scope_workers, "worker");
         append(buf, buflen, used, " %s went down", inc->scope ? inc->scope : "");
-    } else if (is_class(inc, "widespread")) {
+    } else if (inc->classification == INCIDENT_WIDESPREAD) {
         append_count(buf, buflen, used, inc->workers, "worker");
         append(buf, buflen, used, " ");
         append_places(buf, buflen, used, inc);
         append(buf, buflen, used, " went down — possible DDoS or upstream outage");
-    } else if (is_class(inc, "server") && inc->canaries_failing) {
+    } else if (inc->canaries_failing) {
         append(buf, buflen, used, "%che monitor itself lost connectivity; ", capital ? 'T' : 't');
         append_count(buf, buflen, used, inc->workers, "worker");
         append(buf, buflen, used, " unreachable, not counted as down");
-    } else if (is_class(inc, "server")) {
+    } else {
         append(buf, buflen, used, "%che monitor itself may have lost connectivity: %d of ",
                capital ? 'T' : 't', inc->workers);
         append_count(buf, buflen, used, inc->fleet, "worker");
         append(buf, buflen, used, " went silent at once; not counted as down");
-    } else {
-        append_count(buf, buflen, used, inc->workers, "worker");
-        append(buf, buflen, used, " went down, no common cause found");
     }
 }
 
-static const char *class_emoji(const struct alert_incident *inc)
-{
-    return is_class(inc, "server") ? "⚠️" : "🔴";
-}
+/* The texts below are for network, widespread and server incidents (alert_format_incident_message
+ * sends none for individual ones): whatever is neither network nor widespread reads as server. */
 
-static void start(char *buf, size_t buflen)
+static void format_opened(const struct alert_incident *inc, char *buf, size_t buflen)
 {
-    if (buflen > 0)
-        buf[0] = '\0';
-}
-
-void alert_format_incident_opened(const struct alert_incident *inc, char *buf, size_t buflen)
-{
-    start(buf, buflen);
     size_t used = 0;
-    if (is_class(inc, "network"))
+    if (inc->classification == INCIDENT_NETWORK)
         append(buf, buflen, &used, "🔴 NETWORK ISSUE: ");
-    else if (is_class(inc, "widespread"))
+    else if (inc->classification == INCIDENT_WIDESPREAD)
         append(buf, buflen, &used, "🔴 WIDESPREAD: ");
-    else if (is_class(inc, "server"))
-        append(buf, buflen, &used, "⚠️ ");
     else
-        append(buf, buflen, &used, "🔴 INDIVIDUAL: ");
+        append(buf, buflen, &used, "⚠️ ");
     append_what(buf, buflen, &used, inc, true);
     append_name_lines(buf, buflen, &used, inc);
 }
 
-void alert_format_incident_grew(const struct alert_incident *inc, char *buf, size_t buflen)
+static void format_grew(const struct alert_incident *inc, char *buf, size_t buflen)
 {
-    start(buf, buflen);
     size_t used = 0;
-    if (is_class(inc, "server") && inc->canaries_failing) {
+    if (inc->classification == INCIDENT_NETWORK) {
+        append(buf, buflen, &used, "🔴 NETWORK ISSUE growing: %d workers down now (was %d), ",
+               inc->workers, inc->previous_workers);
+        if (inc->scope_workers < inc->workers)
+            append(buf, buflen, &used, "%d of them ", inc->scope_workers);
+        append(buf, buflen, &used, "%s", inc->scope ? inc->scope : "");
+    } else if (inc->classification == INCIDENT_WIDESPREAD) {
+        append(buf, buflen, &used, "🔴 WIDESPREAD growing: %d workers down now (was %d), ",
+               inc->workers, inc->previous_workers);
+        append_places(buf, buflen, &used, inc);
+    } else if (inc->canaries_failing) {
         append(buf, buflen, &used,
                "⚠️ The monitor is still cut off: %d workers unreachable now "
                "(was %d), not counted as down",
                inc->workers, inc->previous_workers);
-    } else if (is_class(inc, "server")) {
+    } else {
         append(buf, buflen, &used, "⚠️ Monitor problem growing: %d of ", inc->workers);
         append_count(buf, buflen, &used, inc->fleet, "worker");
         append(buf, buflen, &used, " silent now (was %d), not counted as down",
                inc->previous_workers);
-    } else {
-        const char *tag = is_class(inc, "network")      ? "NETWORK ISSUE growing"
-                          : is_class(inc, "widespread") ? "WIDESPREAD growing"
-                                                        : "INDIVIDUAL";
-        append(buf, buflen, &used, "🔴 %s: %d workers down now (was %d)", tag, inc->workers,
-               inc->previous_workers);
-        if (is_class(inc, "network") && inc->scope_workers < inc->workers)
-            append(buf, buflen, &used, ", %d of them %s", inc->scope_workers,
-                   inc->scope ? inc->scope : "");
-        else if (is_class(inc, "network"))
-            append(buf, buflen, &used, ", %s", inc->scope ? inc->scope : "");
-        else if (is_class(inc, "widespread")) {
-            append(buf, buflen, &used, ", ");
-            append_places(buf, buflen, &used, inc);
-        } else
-            append(buf, buflen, &used, ", no common cause found");
     }
     append_name_lines(buf, buflen, &used, inc);
 }
 
-void alert_format_incident_reclassified(const struct alert_incident *inc, char *buf, size_t buflen)
+static void format_reclassified(const struct alert_incident *inc, char *buf, size_t buflen)
 {
-    start(buf, buflen);
     size_t used = 0;
-    const char *now = is_class(inc, "network")      ? "Now a NETWORK ISSUE"
-                      : is_class(inc, "widespread") ? "Now WIDESPREAD"
-                      : is_class(inc, "server")     ? "Now a monitor problem"
-                                                    : "Now individual outages";
-    append(buf, buflen, &used, "%s %s (was %s): ", class_emoji(inc), now,
-           class_phrase(inc->previous_classification));
+    if (inc->classification == INCIDENT_NETWORK)
+        append(buf, buflen, &used, "🔴 Now a NETWORK ISSUE");
+    else if (inc->classification == INCIDENT_WIDESPREAD)
+        append(buf, buflen, &used, "🔴 Now WIDESPREAD");
+    else
+        append(buf, buflen, &used, "⚠️ Now a monitor problem");
+    append(buf, buflen, &used, " (was %s): ", class_phrase(inc->previous_classification));
     append_what(buf, buflen, &used, inc, false);
     append_name_lines(buf, buflen, &used, inc);
 }
 
-void alert_format_incident_closed(const struct alert_incident *inc, char *buf, size_t buflen)
+static void format_closed(const struct alert_incident *inc, char *buf, size_t buflen)
 {
-    start(buf, buflen);
     size_t used = 0;
     char took[32];
     format_since(inc->opened_ms, inc->closed_ms, took, sizeof took);
-    if (is_class(inc, "server") && inc->canaries_failing) {
+    if (inc->classification == INCIDENT_NETWORK) {
+        append(buf, buflen, &used, "✅ RESOLVED: network issue %s: ", inc->scope ? inc->scope : "");
+    } else if (inc->classification == INCIDENT_WIDESPREAD) {
+        append(buf, buflen, &used, "✅ RESOLVED: widespread outage ");
+        append_places(buf, buflen, &used, inc);
+        append(buf, buflen, &used, ": ");
+    } else if (inc->canaries_failing) {
         append(buf, buflen, &used, "✅ RESOLVED: the monitor is connected again after %s; ", took);
         if (inc->workers > 0) {
             append_count(buf, buflen, &used, inc->workers, "worker");
@@ -287,18 +267,35 @@ void alert_format_incident_closed(const struct alert_incident *inc, char *buf, s
             append(buf, buflen, &used, "no worker was affected");
         }
         return;
+    } else {
+        append(buf, buflen, &used, "✅ RESOLVED: monitor problem: ");
     }
-    append(buf, buflen, &used, "✅ RESOLVED: ");
-    if (is_class(inc, "network"))
-        append(buf, buflen, &used, "network issue %s: ", inc->scope ? inc->scope : "");
-    else if (is_class(inc, "widespread")) {
-        append(buf, buflen, &used, "widespread outage ");
-        append_places(buf, buflen, &used, inc);
-        append(buf, buflen, &used, ": ");
-    } else if (is_class(inc, "server"))
-        append(buf, buflen, &used, "monitor problem: ");
-    else
-        append(buf, buflen, &used, "individual outages: ");
     append_count(buf, buflen, &used, inc->workers, "worker");
     append(buf, buflen, &used, " back after %s", took);
+}
+
+bool alert_format_incident_message(enum incident_change change, const struct alert_incident *inc,
+                                   char *buf, size_t buflen)
+{
+    if (buflen > 0)
+        buf[0] = '\0';
+    if (inc->classification == INCIDENT_INDIVIDUAL || !inc->announced)
+        return false;
+    switch (change) {
+    case INCIDENT_OPENED:
+        format_opened(inc, buf, buflen);
+        return true;
+    case INCIDENT_GREW:
+        format_grew(inc, buf, buflen);
+        return true;
+    case INCIDENT_RECLASSIFIED:
+        format_reclassified(inc, buf, buflen);
+        return true;
+    case INCIDENT_CLOSED:
+        format_closed(inc, buf, buflen);
+        return true;
+    case INCIDENT_UPDATED:
+        break;
+    }
+    return false;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/incident.h"
 #include "model/worker.h"
 
 /* "🔴 brickbox-43 is DOWN" + when, silence length, last-seen time and IP. */
@@ -17,15 +18,17 @@ void alert_format_down(const struct worker_record *w, int64_t now_ms, int64_t fa
 void alert_format_up(const struct worker_record *w, int64_t now_ms, int64_t down_since_ms,
                      char *buf, size_t buflen);
 
-/* ---- incidents (server/rca.h) -----------------------------------------------------------------
- * One message per incident instead of one per worker. The correlation engine fills this struct
- * (rca_incident_view.alert); the texts read only it. Pointers are borrowed. */
+/* ---- incidents (model/incident.h) --------------------------------------------------------------
+ * One message per incident instead of one per worker. This is the incident as its texts see it;
+ * the correlation engine fills it (one function, in server/rca_alert.c) and the texts read only
+ * it. Pointers are borrowed. */
 #define ALERT_INCIDENT_NAMES 5 /* names listed before "+N more" */
 
 struct alert_incident {
     int64_t id;
-    const char *classification;          /* "individual", "network", "widespread", "server" */
-    const char *previous_classification; /* the class told before (reclassified), else NULL */
+    enum incident_class classification;
+    enum incident_class previous_classification; /* reclassified: the class told before */
+    bool announced;        /* false while held, and for incidents closed before being told */
     int workers;           /* workers in the incident (DOWN or unreachable), back ones included */
     int previous_workers;  /* how many were told before (grew) */
     int scope_workers;     /* network: workers of the group at fault (the first names) */
@@ -38,14 +41,16 @@ struct alert_incident {
     int64_t opened_ms, closed_ms;
 };
 
-/* "🔴 NETWORK ISSUE: 5 workers behind 203.0.113.7 (site fra1) went down\nbox-1, ..." and the
- * like for each class; the first message of an incident. */
-void alert_format_incident_opened(const struct alert_incident *inc, char *buf, size_t buflen);
-/* "🔴 NETWORK ISSUE growing: 12 workers behind ... now down (was 5)\n..." */
-void alert_format_incident_grew(const struct alert_incident *inc, char *buf, size_t buflen);
-/* "🔴 Now WIDESPREAD (was network issue): 14 workers at 6 sites went down ...\n..." */
-void alert_format_incident_reclassified(const struct alert_incident *inc, char *buf, size_t buflen);
-/* "✅ RESOLVED: network issue behind 203.0.113.7 (site fra1): 5 workers back after 4m 00s" */
-void alert_format_incident_closed(const struct alert_incident *inc, char *buf, size_t buflen);
+/* The incident message a change carries, written into buf; for a network incident, e.g.
+ *   opened        "🔴 NETWORK ISSUE: 5 workers behind 203.0.113.7 (site fra1) went down\nbox-1, ..."
+ *   grew          "🔴 NETWORK ISSUE growing: 12 workers down now (was 5), behind ...\n..."
+ *   reclassified  "🔴 Now WIDESPREAD (was network issue): 14 workers at 6 sites went down ...\n..."
+ *   closed        "✅ RESOLVED: network issue behind 203.0.113.7 (site fra1): 5 workers back
+ *                 after 4m 00s"
+ * and the like for the other classes. Returns false, with buf "", when the change carries none:
+ * UPDATED, any change of an individual incident (its workers get their own DOWN and UP texts),
+ * and any change of an incident never announced. Output that does not fit is cut. */
+bool alert_format_incident_message(enum incident_change change, const struct alert_incident *inc,
+                                   char *buf, size_t buflen);
 
 #endif

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "model/event.h"
+#include "model/incident.h"
 #include "model/worker.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -9,6 +10,15 @@
 static const char *const worker_state_names[] = {
     [WORKER_UNKNOWN] = "unknown", [WORKER_UP] = "up", [WORKER_DOWN] = "down"};
 static const char *const event_kind_names[] = {[EVENT_UP] = "up", [EVENT_DOWN] = "down"};
+static const char *const incident_class_names[] = {[INCIDENT_INDIVIDUAL] = "individual",
+                                                   [INCIDENT_NETWORK] = "network",
+                                                   [INCIDENT_WIDESPREAD] = "widespread",
+                                                   [INCIDENT_SERVER] = "server"};
+static const char *const incident_change_names[] = {[INCIDENT_OPENED] = "opened",
+                                                    [INCIDENT_GREW] = "grew",
+                                                    [INCIDENT_RECLASSIFIED] = "reclassified",
+                                                    [INCIDENT_CLOSED] = "closed",
+                                                    [INCIDENT_UPDATED] = "updated"};
 
 /* Index of name in names (NULL slots skipped), or -1. */
 static int name_index(const char *const *names, unsigned count, const char *name)
@@ -49,4 +59,27 @@ int event_kind_parse(const char *name, enum event_kind *out)
         return -1;
     *out = (enum event_kind)i;
     return 0;
+}
+
+const char *incident_class_name(enum incident_class cls)
+{
+    if ((unsigned)cls < COUNT(incident_class_names))
+        return incident_class_names[cls];
+    return "unknown";
+}
+
+int incident_class_parse(const char *name, enum incident_class *out)
+{
+    int i = name_index(incident_class_names, COUNT(incident_class_names), name);
+    if (i < 0)
+        return -1;
+    *out = (enum incident_class)i;
+    return 0;
+}
+
+const char *incident_change_name(enum incident_change change)
+{
+    if ((unsigned)change < COUNT(incident_change_names))
+        return incident_change_names[change];
+    return "unknown";
 }

@@ -76,19 +76,12 @@ static size_t down_texts(struct incidents *incs, const struct rca_incident_view 
     return n;
 }
 
-static void on_rca_change(enum rca_change change, const struct rca_incident_view *inc, void *ctx)
+static void on_rca_change(enum incident_change change, const struct rca_incident_view *inc,
+                          void *ctx)
 {
     struct incidents *incs = ctx;
-    struct incident_record rec = {.id = inc->id,
-                                  .scope_json = inc->scope_json,
-                                  .workers_json = inc->workers_json,
-                                  .evidence_json = inc->evidence_json,
-                                  .opened_ms = inc->opened_ms,
-                                  .updated_ms = inc->updated_ms,
-                                  .closed_ms = inc->closed_ms};
-    snprintf(rec.classification, sizeof rec.classification, "%s",
-             rca_class_name(inc->classification));
-    char *merged = followup_merge_evidence(incs->followup, inc->id, inc->evidence_json);
+    struct incident_record rec = inc->record;
+    char *merged = followup_merge_evidence(incs->followup, rec.id, rec.evidence_json);
     if (merged)
         rec.evidence_json = merged;
     size_t max = (inc->n_notify_down + 1) * MAX_CHANNELS;
@@ -98,17 +91,17 @@ static void on_rca_change(enum rca_change change, const struct rca_incident_view
     size_t n_msgs = 0, n_texts = 0;
     int64_t now = clock_wall_ms();
     if (msgs && texts) {
-        if (rca_message(change, inc, incident_text, sizeof incident_text))
+        if (alert_format_incident_message(change, inc->alert, incident_text, sizeof incident_text))
             n_msgs = add_messages(incs, incident_text, now, msgs, n_msgs, max);
         n_texts = down_texts(incs, inc, texts);
         for (size_t i = 0; i < n_texts; i++)
             n_msgs = add_messages(incs, texts[i], now, msgs, n_msgs, max);
     } else {
-        log_error("server: out of memory composing messages of incident %lld", (long long)inc->id);
+        log_error("server: out of memory composing messages of incident %lld", (long long)rec.id);
     }
-    if (change != RCA_UPDATED)
-        log_info("server: incident %lld %s: %s, %d workers", (long long)inc->id,
-                 rca_change_name(change), rec.classification, inc->workers);
+    if (change != INCIDENT_UPDATED)
+        log_info("server: incident %lld %s: %s, %d workers", (long long)rec.id,
+                 incident_change_name(change), rec.classification, inc->workers);
     store_save_incident(incs->store, &rec, msgs, n_msgs, on_incident_saved, incs);
     free(merged);
     for (size_t i = 0; i < n_texts; i++)
@@ -141,17 +134,16 @@ static void on_rca_timer(uv_timer_t *t)
 static void restore_incident(const struct incident_record *rec, void *ctx)
 {
     struct incidents *incs = ctx;
-    struct rca_stored_incident s = {.id = rec->id,
-                                    .classification = rec->classification,
-                                    .scope_json = rec->scope_json,
-                                    .workers_json = rec->workers_json,
-                                    .evidence_json = rec->evidence_json,
-                                    .opened_ms = rec->opened_ms,
-                                    .updated_ms = rec->updated_ms,
-                                    .closed_ms = rec->closed_ms};
     char err[256];
-    if (rca_restore(incs->rca, &s, err, sizeof err) != 0)
+    if (rca_restore(incs->rca, rec, err, sizeof err) != 0)
         log_warn("server: incident %lld not restored: %s", (long long)rec->id, err);
+}
+
+/* The id of the next new incident: max stored + 1, then one more each time. */
+static int64_t next_incident_id(void *ctx)
+{
+    struct incidents *incs = ctx;
+    return incs->next_id++;
 }
 
 static void incidents_free(struct incidents *incs)
@@ -185,11 +177,12 @@ int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet,
         .save_delay_ms = SAVE_DELAY_MS,
     };
     if (store_max_incident_id(store, &max_id, err, errlen) != 0 ||
-        rca_new(&rc, max_id + 1, on_rca_change, incs, &incs->rca, err, errlen) != 0 ||
+        rca_new(&rc, next_incident_id, incs, on_rca_change, incs, &incs->rca, err, errlen) != 0 ||
         store_load_open_incidents(store, restore_incident, incs, err, errlen) != 0) {
         incidents_free(incs);
         return -1;
     }
+    incs->next_id = max_id + 1; /* asked for only once an incident opens */
     uv_timer_init(loop, &incs->timer);
     incs->timer.data = incs;
     if (!settings->canaries)

@@ -13,7 +13,9 @@
  *   rca_canaries           the server's own canary probes changed: all failing, or not
  *   rca_tick               time passed (call at rca_next_deadline())
  * and in the callback: save the incident (store_save_incident) with the messages it carries:
- * rca_message's text, plus the per-worker DOWN text of each name in notify_down.
+ * the incident message (alert_format_incident_message of the view's alert), plus the per-worker
+ * DOWN text of each name in notify_down. New incidents take their ids from the next_id callback
+ * given to rca_new.
  * Every change to an incident is reported through the one rca_change_cb, synchronously, before
  * the call that caused it returns: at once when it carries a message or a per-worker DOWN
  * text, and for plain UPDATED changes at most save_delay_ms later (from rca_tick, so a big
@@ -45,7 +47,10 @@
  *    and every worker that really went DOWN in it is back.
  *
  * Ownership: the engine copies every string it is given. Everything in a view handed to the
- * callback is owned by the engine and valid only during the callback. */
+ * callback is owned by the engine and valid only during the callback.
+ *
+ * Files: rca_engine.c (state and transitions), rca_classify.c (places, groups, classes; pure),
+ * rca_codec.c (the stored JSON and restore), rca_alert.c (the text view), rca_analysis.c. */
 #ifndef FAULTLINE_RCA_H
 #define FAULTLINE_RCA_H
 
@@ -54,26 +59,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/incident.h"
+
 /* Limits on what the engine accepts (the same as the store's worker fields). */
 #define RCA_NAME_MAX 64
 #define RCA_SITE_MAX 64
 #define RCA_IP_MAX 46
 /* rca_next_deadline() when nothing is pending. */
 #define RCA_NO_DEADLINE INT64_MAX
-
-/* Stored as text (rca_class_name); values are append-only. */
-enum rca_class { RCA_INDIVIDUAL = 0, RCA_NETWORK = 1, RCA_WIDESPREAD = 2, RCA_SERVER = 3 };
-
-/* What happened to an incident. Every change must be saved; OPENED, GREW, RECLASSIFIED and
- * CLOSED of incidents that are not individual carry an incident message (rca_message). */
-enum rca_change {
-    RCA_OPENED,       /* announced after its hold: the first message */
-    RCA_GREW,         /* announced, and grew by >= 50% and by >= 2 workers since last told */
-    RCA_RECLASSIFIED, /* announced, and its class changed (previous_class is what was told) */
-    RCA_CLOSED,       /* all its workers are back (server: and the canaries recovered) */
-    RCA_UPDATED,      /* saved state changed, nothing to tell (held, a worker joined or left);
-                         may be delayed by save_delay_ms, one report for several changes */
-};
 
 struct rca_config {
     int64_t window_ms;      /* RCA_WINDOW: how long an incident takes new DOWNs, >= 0 */
@@ -86,67 +79,43 @@ struct rca_config {
 
 struct alert_incident; /* alert/format.h */
 
-/* One incident as the callback sees it. */
+/* One change of an incident as the callback sees it: the incident as it is stored, plus what
+ * the engine knows about the change. */
 struct rca_incident_view {
-    int64_t id;
-    enum rca_class classification;
-    enum rca_class previous_class; /* RECLASSIFIED: the class told before; else = classification */
-    bool announced;                /* false while held (and for incidents closed unannounced) */
-    int64_t opened_ms, updated_ms;
-    int64_t closed_ms; /* 0 while open */
-    int workers;       /* workers in it: went DOWN or handed over unreachable, back ones included */
-    int down;          /* of those, DOWN and not back */
-    int unreachable;   /* of those, handed over unreachable (never counted as down) */
-    int previous_workers; /* GREW: how many were told before; else = workers */
-    /* JSON text, as stored (store.h struct incident_record): scope is an object
+    /* The incident as the store keeps it (model/incident.h). Its JSON texts: scope is an object
      * {"label","ips","prefixes","sites","groups":[{"key","site","ips","prefixes","workers",
-     * "names"}]} (for network: ips/prefixes/sites/label are those of the group at fault);
-     * workers is an array [{"name","ip","site","group","down_at","up_at"|null,"unreachable",
-     * "down_message"}] with ISO 8601 times; evidence is an object {"rule","reason","workers",
-     * "down","back","unreachable","fleet","groups","largest_group",...,"canaries",
-     * "announced",...}. The evidence also holds what rca_restore needs. */
-    const char *scope_json;
-    const char *workers_json;
-    const char *evidence_json;
+     * "names"}]} (for network: ips/prefixes/sites/label are those of the group at fault, and
+     * "group" its key); workers is an array [{"name","ip","site","group","down_at",
+     * "up_at"|null,"unreachable","down_message"}] with ISO 8601 times; evidence is an object
+     * {"rule","reason","workers","down","back","unreachable","fleet","groups","largest_group",
+     * ...,"canaries","announced",...}. The evidence also holds what rca_restore needs. */
+    struct incident_record record;
+    enum incident_class previous_class; /* RECLASSIFIED: the class told before; else the class */
+    bool announced;  /* false while held (and for incidents closed unannounced) */
+    int workers;     /* workers in it: went DOWN or handed over unreachable, back ones included */
+    int down;        /* of those, DOWN and not back */
+    int unreachable; /* of those, handed over unreachable (never counted as down) */
+    int previous_workers; /* GREW: how many were told before; else = workers */
     /* Names whose per-worker DOWN text is due now (individual incidents only). */
     const char *const *notify_down;
     size_t n_notify_down;
-    /* The same incident in the shape alert_format_incident_* takes (alert/format.h). */
+    /* The same incident as its texts see it: alert_format_incident_message(change, alert, ...)
+     * writes the incident message this change carries (alert/format.h). */
     const struct alert_incident *alert;
 };
 
-typedef void (*rca_change_cb)(enum rca_change change, const struct rca_incident_view *inc,
+typedef void (*rca_change_cb)(enum incident_change change, const struct rca_incident_view *inc,
                               void *ctx);
 
-/* A stored incident to restore (the fields of store.h's struct incident_record). */
-struct rca_stored_incident {
-    int64_t id;
-    const char *classification;
-    const char *scope_json;
-    const char *workers_json;
-    const char *evidence_json;
-    int64_t opened_ms, updated_ms;
-    int64_t closed_ms;
-};
+/* The id of the next new incident (>= 1, never one already open), e.g. from the store. */
+typedef int64_t (*rca_next_id_fn)(void *ctx);
 
 struct rca;
 
-/* "individual", "network", "widespread", "server". */
-const char *rca_class_name(enum rca_class cls);
-/* Returns 0 and sets *out, or -1 for an unknown name. */
-int rca_class_parse(const char *name, enum rca_class *out);
-const char *rca_change_name(enum rca_change change);
-
-/* The incident message a change carries, written into buf (plain text, alert/format.h). Returns
- * false, with buf "", when it carries none: UPDATED, anything of an individual incident (those
- * keep their per-worker texts), and the CLOSED of an incident never announced. */
-bool rca_message(enum rca_change change, const struct rca_incident_view *inc, char *buf,
-                 size_t buflen);
-
-/* Makes an engine; first_id is the id of the first new incident (max stored id + 1). cb is
- * required. Returns 0, or -1 with err naming the bad field. */
-int rca_new(const struct rca_config *cfg, int64_t first_id, rca_change_cb cb, void *ctx,
-            struct rca **out, char *err, size_t errlen);
+/* Makes an engine. next_id (with id_ctx) gives each new incident its id; cb (with ctx) is told
+ * every change. Both are required. Returns 0, or -1 with err naming the bad field. */
+int rca_new(const struct rca_config *cfg, rca_next_id_fn next_id, void *id_ctx, rca_change_cb cb,
+            void *ctx, struct rca **out, char *err, size_t errlen);
 /* NULL is a no-op. Reports nothing: call rca_flush first to save delayed changes. */
 void rca_free(struct rca *rca);
 
@@ -156,7 +125,7 @@ void rca_free(struct rca *rca);
  * says they are OK: call rca_canaries(false, ...) at once when no canaries are configured. Closed
  * incidents are ignored. Returns 0, or -1 with err naming the bad field (the engine is unchanged).
  */
-int rca_restore(struct rca *rca, const struct rca_stored_incident *rec, char *err, size_t errlen);
+int rca_restore(struct rca *rca, const struct incident_record *rec, char *err, size_t errlen);
 
 /* A worker went DOWN at now_ms. ip is the address its heartbeats came from ("" if unknown), site
  * its site tag ("" if none), fleet the number of workers monitored (UP or DOWN) at that moment.

@@ -123,22 +123,21 @@ static void test_truncation(void **state)
 
 /* ---- incident texts ---------------------------------------------------------------------- */
 
-enum incident_kind { OPENED, GREW, RECLASSIFIED, CLOSED };
-
 static const char *const boxes[] = {"box-1", "box-2", "box-3", "box-4", "box-5",
                                     "box-6", "box-7", "far-1", "far-2"};
 
 struct incident_case {
     const char *what;
-    enum incident_kind kind;
+    enum incident_change change;
     struct alert_incident inc;
     const char *expected;
 };
 
 static const struct incident_case incident_cases[] = {
     {"network opened",
-     OPENED,
-     {.classification = "network",
+     INCIDENT_OPENED,
+     {.announced = true,
+      .classification = INCIDENT_NETWORK,
       .workers = 5,
       .scope_workers = 5,
       .scope = "behind 203.0.113.7 (site fra1)",
@@ -148,8 +147,9 @@ static const struct incident_case incident_cases[] = {
      "🔴 NETWORK ISSUE: 5 workers behind 203.0.113.7 (site fra1) went down\n"
      "box-1, box-2, box-3, box-4, box-5"},
     {"network opened, more names than shown, others elsewhere",
-     OPENED,
-     {.classification = "network",
+     INCIDENT_OPENED,
+     {.announced = true,
+      .classification = INCIDENT_NETWORK,
       .workers = 9,
       .scope_workers = 7,
       .scope = "behind 203.0.113.0/24",
@@ -159,13 +159,19 @@ static const struct incident_case incident_cases[] = {
      "🔴 NETWORK ISSUE: 7 workers behind 203.0.113.0/24 went down\n"
      "box-1, box-2, box-3, box-4, box-5, +2 more\nAlso down elsewhere: far-1, far-2"},
     {"widespread opened",
-     OPENED,
-     {.classification = "widespread", .workers = 14, .sites = 6, .names = boxes, .n_names = 9},
+     INCIDENT_OPENED,
+     {.announced = true,
+      .classification = INCIDENT_WIDESPREAD,
+      .workers = 14,
+      .sites = 6,
+      .names = boxes,
+      .n_names = 9},
      "🔴 WIDESPREAD: 14 workers at 6 sites went down — possible DDoS or upstream outage\n"
      "box-1, box-2, box-3, box-4, box-5, +4 more"},
     {"widespread opened, sites and networks",
-     OPENED,
-     {.classification = "widespread",
+     INCIDENT_OPENED,
+     {.announced = true,
+      .classification = INCIDENT_WIDESPREAD,
       .workers = 5,
       .sites = 1,
       .networks = 2,
@@ -174,26 +180,45 @@ static const struct incident_case incident_cases[] = {
      "🔴 WIDESPREAD: 5 workers at 1 site and 2 networks went down — possible DDoS or upstream "
      "outage\nbox-1, box-2, box-3, box-4, box-5"},
     {"widespread opened, networks only",
-     OPENED,
-     {.classification = "widespread", .workers = 5, .networks = 5, .names = boxes, .n_names = 5},
+     INCIDENT_OPENED,
+     {.announced = true,
+      .classification = INCIDENT_WIDESPREAD,
+      .workers = 5,
+      .networks = 5,
+      .names = boxes,
+      .n_names = 5},
      "🔴 WIDESPREAD: 5 workers in 5 networks went down — possible DDoS or upstream outage\n"
      "box-1, box-2, box-3, box-4, box-5"},
     {"server opened, canaries",
-     OPENED,
-     {.classification = "server", .workers = 40, .fleet = 45, .canaries_failing = true},
+     INCIDENT_OPENED,
+     {.announced = true,
+      .classification = INCIDENT_SERVER,
+      .workers = 40,
+      .fleet = 45,
+      .canaries_failing = true},
      "⚠️ The monitor itself lost connectivity; 40 workers unreachable, not counted as down"},
     {"server opened, most of the fleet",
-     OPENED,
-     {.classification = "server", .workers = 9, .fleet = 10, .names = boxes, .n_names = 9},
+     INCIDENT_OPENED,
+     {.announced = true,
+      .classification = INCIDENT_SERVER,
+      .workers = 9,
+      .fleet = 10,
+      .names = boxes,
+      .n_names = 9},
      "⚠️ The monitor itself may have lost connectivity: 9 of 10 workers went silent at once; "
      "not counted as down\nbox-1, box-2, box-3, box-4, box-5, +4 more"},
     {"individual opened",
-     OPENED,
-     {.classification = "individual", .workers = 1, .names = boxes, .n_names = 1},
-     "🔴 INDIVIDUAL: 1 worker went down, no common cause found\nbox-1"},
+     INCIDENT_OPENED,
+     {.announced = true,
+      .classification = INCIDENT_INDIVIDUAL,
+      .workers = 1,
+      .names = boxes,
+      .n_names = 1},
+     ""}, /* individual incidents keep their per-worker texts */
     {"network grew",
-     GREW,
-     {.classification = "network",
+     INCIDENT_GREW,
+     {.announced = true,
+      .classification = INCIDENT_NETWORK,
       .workers = 7,
       .previous_workers = 5,
       .scope_workers = 7,
@@ -203,8 +228,9 @@ static const struct incident_case incident_cases[] = {
      "🔴 NETWORK ISSUE growing: 7 workers down now (was 5), behind 203.0.113.7 (site fra1)\n"
      "box-1, box-2, box-3, box-4, box-5, +2 more"},
     {"network grew, some elsewhere",
-     GREW,
-     {.classification = "network",
+     INCIDENT_GREW,
+     {.announced = true,
+      .classification = INCIDENT_NETWORK,
       .workers = 9,
       .previous_workers = 5,
       .scope_workers = 7,
@@ -214,22 +240,35 @@ static const struct incident_case incident_cases[] = {
      "🔴 NETWORK ISSUE growing: 9 workers down now (was 5), 7 of them behind 203.0.113.7\n"
      "box-1, box-2, box-3, box-4, box-5, +2 more\nAlso down elsewhere: far-1, far-2"},
     {"widespread grew",
-     GREW,
-     {.classification = "widespread", .workers = 30, .previous_workers = 14, .sites = 9},
+     INCIDENT_GREW,
+     {.announced = true,
+      .classification = INCIDENT_WIDESPREAD,
+      .workers = 30,
+      .previous_workers = 14,
+      .sites = 9},
      "🔴 WIDESPREAD growing: 30 workers down now (was 14), at 9 sites"},
     {"server grew, canaries",
-     GREW,
-     {.classification = "server", .workers = 80, .previous_workers = 40, .canaries_failing = true},
+     INCIDENT_GREW,
+     {.announced = true,
+      .classification = INCIDENT_SERVER,
+      .workers = 80,
+      .previous_workers = 40,
+      .canaries_failing = true},
      "⚠️ The monitor is still cut off: 80 workers unreachable now (was 40), not counted as "
      "down"},
     {"server grew, most of the fleet",
-     GREW,
-     {.classification = "server", .workers = 44, .previous_workers = 40, .fleet = 45},
+     INCIDENT_GREW,
+     {.announced = true,
+      .classification = INCIDENT_SERVER,
+      .workers = 44,
+      .previous_workers = 40,
+      .fleet = 45},
      "⚠️ Monitor problem growing: 44 of 45 workers silent now (was 40), not counted as down"},
     {"individual to network",
-     RECLASSIFIED,
-     {.classification = "network",
-      .previous_classification = "individual",
+     INCIDENT_RECLASSIFIED,
+     {.announced = true,
+      .classification = INCIDENT_NETWORK,
+      .previous_classification = INCIDENT_INDIVIDUAL,
       .workers = 5,
       .scope_workers = 5,
       .scope = "at site fra1",
@@ -238,24 +277,27 @@ static const struct incident_case incident_cases[] = {
      "🔴 Now a NETWORK ISSUE (was individual): 5 workers at site fra1 went down\n"
      "box-1, box-2, box-3, box-4, box-5"},
     {"network to widespread",
-     RECLASSIFIED,
-     {.classification = "widespread",
-      .previous_classification = "network",
+     INCIDENT_RECLASSIFIED,
+     {.announced = true,
+      .classification = INCIDENT_WIDESPREAD,
+      .previous_classification = INCIDENT_NETWORK,
       .workers = 14,
       .sites = 6},
      "🔴 Now WIDESPREAD (was network issue): 14 workers at 6 sites went down — possible DDoS or "
      "upstream outage"},
     {"network to server",
-     RECLASSIFIED,
-     {.classification = "server",
-      .previous_classification = "network",
+     INCIDENT_RECLASSIFIED,
+     {.announced = true,
+      .classification = INCIDENT_SERVER,
+      .previous_classification = INCIDENT_NETWORK,
       .workers = 6,
       .canaries_failing = true},
      "⚠️ Now a monitor problem (was network issue): the monitor itself lost connectivity; "
      "6 workers unreachable, not counted as down"},
     {"network closed",
-     CLOSED,
-     {.classification = "network",
+     INCIDENT_CLOSED,
+     {.announced = true,
+      .classification = INCIDENT_NETWORK,
       .workers = 5,
       .scope_workers = 5,
       .scope = "behind 203.0.113.7 (site fra1)",
@@ -263,16 +305,18 @@ static const struct incident_case incident_cases[] = {
       .closed_ms = T0 + 240000},
      "✅ RESOLVED: network issue behind 203.0.113.7 (site fra1): 5 workers back after 4m 00s"},
     {"widespread closed",
-     CLOSED,
-     {.classification = "widespread",
+     INCIDENT_CLOSED,
+     {.announced = true,
+      .classification = INCIDENT_WIDESPREAD,
       .workers = 14,
       .sites = 6,
       .opened_ms = T0,
       .closed_ms = T0 + 750000},
      "✅ RESOLVED: widespread outage at 6 sites: 14 workers back after 12m 30s"},
     {"server closed, canaries",
-     CLOSED,
-     {.classification = "server",
+     INCIDENT_CLOSED,
+     {.announced = true,
+      .classification = INCIDENT_SERVER,
       .workers = 40,
       .canaries_failing = true,
       .opened_ms = T0,
@@ -280,42 +324,55 @@ static const struct incident_case incident_cases[] = {
      "✅ RESOLVED: the monitor is connected again after 3m 10s; 40 workers were unreachable, "
      "not counted as down"},
     {"server closed, canaries, nobody affected",
-     CLOSED,
-     {.classification = "server",
+     INCIDENT_CLOSED,
+     {.announced = true,
+      .classification = INCIDENT_SERVER,
       .canaries_failing = true,
       .opened_ms = T0,
       .closed_ms = T0 + 20000},
      "✅ RESOLVED: the monitor is connected again after 20s; no worker was affected"},
     {"server closed, most of the fleet",
-     CLOSED,
-     {.classification = "server",
+     INCIDENT_CLOSED,
+     {.announced = true,
+      .classification = INCIDENT_SERVER,
       .workers = 9,
       .fleet = 10,
       .opened_ms = T0,
       .closed_ms = T0 + 61000},
      "✅ RESOLVED: monitor problem: 9 workers back after 1m 01s"},
     {"individual closed",
-     CLOSED,
-     {.classification = "individual", .workers = 1, .opened_ms = T0, .closed_ms = T0 + 5000},
-     "✅ RESOLVED: individual outages: 1 worker back after 5s"},
+     INCIDENT_CLOSED,
+     {.announced = true,
+      .classification = INCIDENT_INDIVIDUAL,
+      .workers = 1,
+      .opened_ms = T0,
+      .closed_ms = T0 + 5000},
+     ""},
+    {"network updated: nothing to tell",
+     INCIDENT_UPDATED,
+     {.announced = true,
+      .classification = INCIDENT_NETWORK,
+      .workers = 5,
+      .scope_workers = 5,
+      .scope = "at site fra1"},
+     ""},
+    {"network closed before it was announced",
+     INCIDENT_CLOSED,
+     {.classification = INCIDENT_NETWORK,
+      .workers = 5,
+      .scope_workers = 5,
+      .scope = "at site fra1",
+      .opened_ms = T0,
+      .closed_ms = T0 + 5000},
+     ""},
 };
 
+/* Renders c into buf; checks that it says it carries a message exactly when one is expected. */
 static void render_incident(const struct incident_case *c, char *buf, size_t buflen)
 {
-    switch (c->kind) {
-    case OPENED:
-        alert_format_incident_opened(&c->inc, buf, buflen);
-        break;
-    case GREW:
-        alert_format_incident_grew(&c->inc, buf, buflen);
-        break;
-    case RECLASSIFIED:
-        alert_format_incident_reclassified(&c->inc, buf, buflen);
-        break;
-    case CLOSED:
-        alert_format_incident_closed(&c->inc, buf, buflen);
-        break;
-    }
+    bool carries = alert_format_incident_message(c->change, &c->inc, buf, buflen);
+    if (carries != (c->expected[0] != '\0'))
+        fail_msg("%s: carries a message: %d", c->what, carries);
 }
 
 static void test_incident_texts(void **state)

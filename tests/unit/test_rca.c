@@ -10,6 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "alert/format.h"
+#include "model/incident.h"
 #include "server/rca.h"
 
 #define T0 1795255332000LL /* 2026-11-21 10:02:12 UTC */
@@ -17,14 +19,14 @@
 #define MAX_SEEN 64
 
 struct seen_change {
-    enum rca_change change;
+    enum incident_change change;
     int64_t id;
-    enum rca_class cls, previous;
+    enum incident_class cls, previous;
     bool announced;
     int workers, down, unreachable;
     int64_t opened_ms, updated_ms, closed_ms;
     char notify[256]; /* names of notify_down, comma separated */
-    bool message;     /* rca_message says it carries an incident message */
+    bool message;     /* it carries an incident message (alert_format_incident_message) */
     char text[1024];  /* and this is it */
     char *scope, *workers_json, *evidence;
 };
@@ -34,36 +36,44 @@ struct recorder {
     struct seen_change seen[MAX_SEEN];
 };
 
-static void record(enum rca_change change, const struct rca_incident_view *v, void *ctx)
+static void record(enum incident_change change, const struct rca_incident_view *v, void *ctx)
 {
     struct recorder *r = ctx;
     assert_true(r->n < MAX_SEEN);
     struct seen_change *s = &r->seen[r->n++];
     *s = (struct seen_change){.change = change,
-                              .id = v->id,
-                              .cls = v->classification,
+                              .id = v->record.id,
                               .previous = v->previous_class,
                               .announced = v->announced,
                               .workers = v->workers,
                               .down = v->down,
                               .unreachable = v->unreachable,
-                              .opened_ms = v->opened_ms,
-                              .updated_ms = v->updated_ms,
-                              .closed_ms = v->closed_ms,
-                              .scope = strdup(v->scope_json),
-                              .workers_json = strdup(v->workers_json),
-                              .evidence = strdup(v->evidence_json)};
+                              .opened_ms = v->record.opened_ms,
+                              .updated_ms = v->record.updated_ms,
+                              .closed_ms = v->record.closed_ms,
+                              .scope = strdup(v->record.scope_json),
+                              .workers_json = strdup(v->record.workers_json),
+                              .evidence = strdup(v->record.evidence_json)};
+    assert_int_equal(incident_class_parse(v->record.classification, &s->cls), 0);
     for (size_t i = 0; i < v->n_notify_down; i++) {
         size_t used = strlen(s->notify);
         snprintf(s->notify + used, sizeof s->notify - used, "%s%s", i ? "," : "",
                  v->notify_down[i]);
     }
-    s->message = rca_message(change, v, s->text, sizeof s->text);
+    s->message = alert_format_incident_message(change, v->alert, s->text, sizeof s->text);
     assert_int_equal(s->message, s->text[0] != '\0');
+}
+
+/* The id source: hands out *ctx, then one more each time (as the server does). */
+static int64_t next_id(void *ctx)
+{
+    int64_t *id = ctx;
+    return (*id)++;
 }
 
 struct fixture {
     struct recorder rec;
+    int64_t next_id;
     struct rca *rca;
 };
 
@@ -84,7 +94,10 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     char err[256];
-    if (!f || rca_new(&CFG, 1, record, &f->rec, &f->rca, err, sizeof err) != 0)
+    if (!f)
+        return -1;
+    f->next_id = 1;
+    if (rca_new(&CFG, next_id, &f->next_id, record, &f->rec, &f->rca, err, sizeof err) != 0)
         return -1;
     *state = f;
     return 0;
@@ -107,7 +120,7 @@ static void down(struct fixture *f, const char *name, const char *ip, const char
         fail_msg("down %s: %s", name, err);
 }
 
-static int count(const struct recorder *r, enum rca_change change)
+static int count(const struct recorder *r, enum incident_change change)
 {
     int n = 0;
     for (int i = 0; i < r->n; i++)
@@ -129,13 +142,13 @@ static const struct seen_change *last(const struct recorder *r)
     return &r->seen[r->n - 1];
 }
 
-static const struct seen_change *find(const struct recorder *r, enum rca_change change)
+static const struct seen_change *find(const struct recorder *r, enum incident_change change)
 {
     for (int i = 0; i < r->n; i++) {
         if (r->seen[i].change == change)
             return &r->seen[i];
     }
-    fail_msg("no %s reported", rca_change_name(change));
+    fail_msg("no %s reported", incident_change_name(change));
     return NULL;
 }
 
@@ -171,9 +184,9 @@ static void test_network_one_site(void **state)
         down(f, name, "203.0.113.7", "fra1", 20, T0 + (i - 1) * 5 * SEC);
     }
     assert_int_equal(f->rec.n, 5);
-    assert_int_equal(count(&f->rec, RCA_UPDATED), 5);
+    assert_int_equal(count(&f->rec, INCIDENT_UPDATED), 5);
     assert_false(last(&f->rec)->announced);
-    assert_int_equal(last(&f->rec)->cls, RCA_NETWORK);
+    assert_int_equal(last(&f->rec)->cls, INCIDENT_NETWORK);
     assert_int_equal(rca_next_deadline(f->rca), T0 + 30 * SEC);
 
     rca_tick(f->rca, T0 + 30 * SEC - 1);
@@ -181,9 +194,9 @@ static void test_network_one_site(void **state)
     rca_tick(f->rca, T0 + 30 * SEC);
     assert_int_equal(f->rec.n, 6);
     const struct seen_change *o = last(&f->rec);
-    assert_int_equal(o->change, RCA_OPENED);
+    assert_int_equal(o->change, INCIDENT_OPENED);
     assert_int_equal(o->id, 1);
-    assert_int_equal(o->cls, RCA_NETWORK);
+    assert_int_equal(o->cls, INCIDENT_NETWORK);
     assert_string_equal(o->notify, "");
     assert_string_equal(o->text,
                         "🔴 NETWORK ISSUE: 5 workers behind 203.0.113.7 (site fra1) went down\n"
@@ -206,9 +219,9 @@ static void test_network_one_site(void **state)
         snprintf(name, sizeof name, "box-%d", i);
         assert_false(rca_worker_up(f->rca, name, T0 + 4 * 60 * SEC));
     }
-    assert_int_equal(count(&f->rec, RCA_CLOSED), 1);
+    assert_int_equal(count(&f->rec, INCIDENT_CLOSED), 1);
     const struct seen_change *c = last(&f->rec);
-    assert_int_equal(c->change, RCA_CLOSED);
+    assert_int_equal(c->change, INCIDENT_CLOSED);
     assert_int_equal(c->closed_ms, T0 + 4 * 60 * SEC);
     assert_string_equal(c->text, "✅ RESOLVED: network issue behind 203.0.113.7 (site fra1): 5 "
                                  "workers back after 4m 00s");
@@ -229,8 +242,8 @@ static void test_widespread_two_sites(void **state)
     down(f, "ams-1", "198.51.100.1", "ams1", 50, T0 + 3 * SEC);
     down(f, "ams-2", "198.51.100.1", "ams1", 50, T0 + 4 * SEC);
     rca_tick(f->rca, T0 + 30 * SEC);
-    const struct seen_change *o = find(&f->rec, RCA_OPENED);
-    assert_int_equal(o->cls, RCA_WIDESPREAD);
+    const struct seen_change *o = find(&f->rec, INCIDENT_OPENED);
+    assert_int_equal(o->cls, INCIDENT_WIDESPREAD);
     assert_string_equal(o->notify, "");
     assert_json_at(o->evidence, "rule", NULL, "\"groups_with_2_or_more\"");
     assert_string_equal(o->text, "🔴 WIDESPREAD: 5 workers at 2 sites went down — possible DDoS "
@@ -249,8 +262,8 @@ static void test_widespread_five_networks(void **state)
         down(f, name, ip, "", 100, T0 + i * SEC);
     }
     rca_tick(f->rca, T0 + 40 * SEC);
-    const struct seen_change *o = find(&f->rec, RCA_OPENED);
-    assert_int_equal(o->cls, RCA_WIDESPREAD);
+    const struct seen_change *o = find(&f->rec, INCIDENT_OPENED);
+    assert_int_equal(o->cls, INCIDENT_WIDESPREAD);
     assert_json_at(o->evidence, "rule", NULL, "\"spread\"");
     assert_json_at(o->evidence, "groups", NULL, "5");
     assert_string_equal(o->text, "🔴 WIDESPREAD: 5 workers in 5 networks went down — possible "
@@ -264,12 +277,12 @@ static void test_individual(void **state)
     struct fixture *f = *state;
     down(f, "brickbox-43", "203.0.113.7", "", 20, T0);
     assert_int_equal(f->rec.n, 1);
-    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+    assert_int_equal(last(&f->rec)->change, INCIDENT_UPDATED);
     assert_string_equal(last(&f->rec)->notify, "");
     rca_tick(f->rca, T0 + 30 * SEC);
     const struct seen_change *o = last(&f->rec);
-    assert_int_equal(o->change, RCA_OPENED);
-    assert_int_equal(o->cls, RCA_INDIVIDUAL);
+    assert_int_equal(o->change, INCIDENT_OPENED);
+    assert_int_equal(o->cls, INCIDENT_INDIVIDUAL);
     assert_string_equal(o->notify, "brickbox-43");
     assert_false(o->message); /* per-worker texts instead */
     assert_string_equal(o->workers_json,
@@ -278,15 +291,15 @@ static void test_individual(void **state)
                         "\"up_at\":null,\"unreachable\":false,\"down_message\":true}]");
 
     down(f, "db-1", "192.0.2.5", "", 20, T0 + 40 * SEC);
-    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
-    assert_int_equal(last(&f->rec)->cls, RCA_INDIVIDUAL);
+    assert_int_equal(last(&f->rec)->change, INCIDENT_UPDATED);
+    assert_int_equal(last(&f->rec)->cls, INCIDENT_INDIVIDUAL);
     assert_string_equal(last(&f->rec)->notify, "db-1");
 
     assert_true(rca_worker_up(f->rca, "brickbox-43", T0 + 60 * SEC));
-    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+    assert_int_equal(last(&f->rec)->change, INCIDENT_UPDATED);
     assert_true(rca_worker_up(f->rca, "db-1", T0 + 90 * SEC));
-    assert_int_equal(last(&f->rec)->change, RCA_CLOSED);
-    assert_int_equal(count(&f->rec, RCA_OPENED), 1);
+    assert_int_equal(last(&f->rec)->change, INCIDENT_CLOSED);
+    assert_int_equal(count(&f->rec, INCIDENT_OPENED), 1);
     assert_int_equal(count_messages(&f->rec), 0);
     assert_int_equal(rca_open_count(f->rca), 0);
 }
@@ -302,8 +315,8 @@ static void test_server_by_fleet_fraction(void **state)
         down(f, name, ip, "", 6, T0 + i * SEC);
     }
     rca_tick(f->rca, T0 + 31 * SEC);
-    const struct seen_change *o = find(&f->rec, RCA_OPENED);
-    assert_int_equal(o->cls, RCA_SERVER);
+    const struct seen_change *o = find(&f->rec, INCIDENT_OPENED);
+    assert_int_equal(o->cls, INCIDENT_SERVER);
     assert_string_equal(o->notify, "");
     assert_json_at(o->evidence, "rule", NULL, "\"fleet_fraction\"");
     assert_string_equal(o->text, "⚠️ The monitor itself may have lost connectivity: 5 of 6 "
@@ -317,7 +330,7 @@ static void test_server_by_fleet_fraction(void **state)
         down(f, name, ip, "", 7, T0 + 5 * 60 * SEC + i * SEC);
     }
     rca_tick(f->rca, T0 + 6 * 60 * SEC);
-    assert_int_equal(find(&f->rec, RCA_OPENED)->cls, RCA_WIDESPREAD);
+    assert_int_equal(find(&f->rec, INCIDENT_OPENED)->cls, INCIDENT_WIDESPREAD);
 }
 
 /* The canaries fail: the server hands overdue workers over as unreachable. One server
@@ -335,8 +348,8 @@ static void test_server_by_canaries(void **state)
                                   err, sizeof err),
                      0);
     assert_int_equal(f->rec.n, 1);
-    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
-    assert_int_equal(last(&f->rec)->cls, RCA_SERVER);
+    assert_int_equal(last(&f->rec)->change, INCIDENT_UPDATED);
+    assert_int_equal(last(&f->rec)->cls, INCIDENT_SERVER);
     assert_int_equal(last(&f->rec)->workers, 0);
     assert_int_equal(rca_next_deadline(f->rca), RCA_NO_DEADLINE); /* nobody to tell about yet */
 
@@ -350,8 +363,8 @@ static void test_server_by_canaries(void **state)
     }
     assert_int_equal(rca_next_deadline(f->rca), t + 30 * SEC);
     rca_tick(f->rca, t + 30 * SEC);
-    const struct seen_change *o = find(&f->rec, RCA_OPENED);
-    assert_int_equal(o->cls, RCA_SERVER);
+    const struct seen_change *o = find(&f->rec, INCIDENT_OPENED);
+    assert_int_equal(o->cls, INCIDENT_SERVER);
     assert_int_equal(o->unreachable, 3);
     assert_int_equal(o->down, 0);
     assert_string_equal(o->notify, "");
@@ -369,18 +382,18 @@ static void test_server_by_canaries(void **state)
 
     /* An unreachable worker heard again gets no per-worker UP text. */
     assert_false(rca_worker_up(f->rca, "u-2", t + 40 * SEC));
-    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+    assert_int_equal(last(&f->rec)->change, INCIDENT_UPDATED);
 
     assert_int_equal(rca_canaries(f->rca, false, NULL, t + 2 * 60 * SEC, err, sizeof err), 0);
     const struct seen_change *c = last(&f->rec);
-    assert_int_equal(c->change, RCA_CLOSED);
+    assert_int_equal(c->change, INCIDENT_CLOSED);
     assert_string_equal(c->text, "✅ RESOLVED: the monitor is connected again after 5m 00s; 3 "
                                  "workers were unreachable, not counted as down");
     assert_int_equal(rca_open_count(f->rca), 0);
     /* After recovery, a DOWN is a new incident of its own. */
     down(f, "u-1", "203.0.113.7", "", 45, t + 3 * 60 * SEC);
     assert_int_equal(last(&f->rec)->id, 2);
-    assert_int_equal(last(&f->rec)->cls, RCA_INDIVIDUAL);
+    assert_int_equal(last(&f->rec)->cls, INCIDENT_INDIVIDUAL);
     assert_int_equal(rca_canaries(f->rca, true, "not json", t, err, sizeof err), -1);
     assert_non_null(strstr(err, "not JSON"));
 }
@@ -397,21 +410,21 @@ static void test_canaries_reclassify_open_incident(void **state)
     rca_tick(f->rca, T0 + 31 * SEC);
     assert_int_equal(rca_canaries(f->rca, true, "{}", T0 + 40 * SEC, err, sizeof err), 0);
     const struct seen_change *r = last(&f->rec);
-    assert_int_equal(r->change, RCA_RECLASSIFIED);
-    assert_int_equal(r->cls, RCA_SERVER);
-    assert_int_equal(r->previous, RCA_NETWORK);
+    assert_int_equal(r->change, INCIDENT_RECLASSIFIED);
+    assert_int_equal(r->cls, INCIDENT_SERVER);
+    assert_int_equal(r->previous, INCIDENT_NETWORK);
     assert_string_equal(r->text,
                         "⚠️ Now a monitor problem (was network issue): the monitor itself lost "
                         "connectivity; 5 workers unreachable, not counted as down\n"
                         "box-1, box-2, box-3, box-4, box-5");
     /* Its DOWN workers must still come back before it closes. */
     assert_int_equal(rca_canaries(f->rca, false, NULL, T0 + 50 * SEC, err, sizeof err), 0);
-    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+    assert_int_equal(last(&f->rec)->change, INCIDENT_UPDATED);
     for (int i = 1; i <= 5; i++) {
         snprintf(name, sizeof name, "box-%d", i);
         assert_false(rca_worker_up(f->rca, name, T0 + 60 * SEC));
     }
-    assert_int_equal(last(&f->rec)->change, RCA_CLOSED);
+    assert_int_equal(last(&f->rec)->change, INCIDENT_CLOSED);
 }
 
 /* The canaries fail and recover before any worker is handed over: saved, never told. */
@@ -424,10 +437,10 @@ static void test_canary_blip(void **state)
     assert_int_equal(rca_canaries(f->rca, true, NULL, T0 + 10 * SEC, err, sizeof err), 0);
     assert_int_equal(rca_canaries(f->rca, false, NULL, T0 + 20 * SEC, err, sizeof err), 0);
     assert_int_equal(f->rec.n, 2);
-    assert_int_equal(f->rec.seen[0].change, RCA_UPDATED);
-    assert_int_equal(f->rec.seen[1].change, RCA_CLOSED);
+    assert_int_equal(f->rec.seen[0].change, INCIDENT_UPDATED);
+    assert_int_equal(f->rec.seen[1].change, INCIDENT_CLOSED);
     assert_false(f->rec.seen[1].announced);
-    assert_int_equal(f->rec.seen[1].cls, RCA_SERVER);
+    assert_int_equal(f->rec.seen[1].cls, INCIDENT_SERVER);
     assert_int_equal(count_messages(&f->rec), 0);
     assert_int_equal(rca_open_count(f->rca), 0);
 }
@@ -440,12 +453,12 @@ static void test_window_expiry(void **state)
     /* Past the hold, nobody has ticked yet: the join announces it. */
     down(f, "b", "203.0.113.2", "", 20, T0 + 60 * SEC - 1);
     assert_int_equal(last(&f->rec)->id, 1);
-    assert_int_equal(last(&f->rec)->change, RCA_OPENED);
+    assert_int_equal(last(&f->rec)->change, INCIDENT_OPENED);
     assert_int_equal(last(&f->rec)->workers, 2);
     assert_string_equal(last(&f->rec)->notify, "a,b");
     down(f, "c", "203.0.113.3", "", 20, T0 + 60 * SEC);
     assert_int_equal(last(&f->rec)->id, 2);
-    assert_int_equal(last(&f->rec)->change, RCA_UPDATED);
+    assert_int_equal(last(&f->rec)->change, INCIDENT_UPDATED);
     assert_int_equal(last(&f->rec)->workers, 1);
     assert_int_equal(rca_open_count(f->rca), 2);
     assert_int_equal(rca_next_deadline(f->rca), T0 + 90 * SEC);
@@ -471,14 +484,14 @@ static void test_grows_a_lot_once(void **state)
         down(f, name, "203.0.113.7", "fra1", 100, T0 + 30 * SEC + i * SEC);
     }
     assert_int_equal(f->rec.n, 6);
-    assert_int_equal(count(&f->rec, RCA_GREW), 1);
-    const struct seen_change *g = find(&f->rec, RCA_GREW);
+    assert_int_equal(count(&f->rec, INCIDENT_GREW), 1);
+    const struct seen_change *g = find(&f->rec, INCIDENT_GREW);
     assert_int_equal(g->workers, 8);
     assert_ptr_equal(g, &f->rec.seen[2]);
     assert_string_equal(g->text, "🔴 NETWORK ISSUE growing: 8 workers down now (was 5), behind "
                                  "203.0.113.7 (site fra1)\nbox-1, box-2, box-3, box-4, box-5, "
                                  "+3 more");
-    assert_int_equal(count(&f->rec, RCA_UPDATED), 5);
+    assert_int_equal(count(&f->rec, INCIDENT_UPDATED), 5);
 
     /* 50% more but only one more worker is not "a lot". */
     struct recorder rec = {0};
@@ -487,14 +500,15 @@ static void test_grows_a_lot_once(void **state)
     struct rca_config cfg = CFG;
     cfg.threshold = 2;
     cfg.hold_ms = 0;
-    assert_int_equal(rca_new(&cfg, 1, record, &rec, &r, err, sizeof err), 0);
+    int64_t id = 1;
+    assert_int_equal(rca_new(&cfg, next_id, &id, record, &rec, &r, err, sizeof err), 0);
     const char *names[] = {"n-1", "n-2", "n-3", "n-4"};
     for (int i = 0; i < 4; i++)
         assert_int_equal(
             rca_worker_down(r, names[i], "203.0.113.9", "", 100, T0 + i * SEC, err, sizeof err), 0);
-    assert_int_equal(rec.seen[1].change, RCA_RECLASSIFIED); /* individual, then network */
-    assert_int_equal(rec.seen[2].change, RCA_UPDATED);      /* 2 -> 3 */
-    assert_int_equal(rec.seen[3].change, RCA_GREW);         /* 2 -> 4 */
+    assert_int_equal(rec.seen[1].change, INCIDENT_RECLASSIFIED); /* individual, then network */
+    assert_int_equal(rec.seen[2].change, INCIDENT_UPDATED);      /* 2 -> 3 */
+    assert_int_equal(rec.seen[3].change, INCIDENT_GREW);         /* 2 -> 4 */
     rca_free(r);
     clear(&rec);
 }
@@ -506,11 +520,11 @@ static void test_up_before_hold_ends(void **state)
     down(f, "flaky", "203.0.113.7", "", 20, T0);
     assert_true(rca_worker_up(f->rca, "flaky", T0 + 10 * SEC));
     assert_int_equal(f->rec.n, 3);
-    assert_int_equal(f->rec.seen[0].change, RCA_UPDATED);
-    assert_int_equal(f->rec.seen[1].change, RCA_OPENED);
+    assert_int_equal(f->rec.seen[0].change, INCIDENT_UPDATED);
+    assert_int_equal(f->rec.seen[1].change, INCIDENT_OPENED);
     assert_string_equal(f->rec.seen[1].notify, "flaky");
     assert_int_equal(f->rec.seen[1].down, 1);
-    assert_int_equal(f->rec.seen[2].change, RCA_CLOSED);
+    assert_int_equal(f->rec.seen[2].change, INCIDENT_CLOSED);
     assert_int_equal(f->rec.seen[2].closed_ms, T0 + 10 * SEC);
     assert_int_equal(rca_next_deadline(f->rca), RCA_NO_DEADLINE);
 
@@ -522,9 +536,9 @@ static void test_up_before_hold_ends(void **state)
         down(f, name, "203.0.113.7", "fra1", 20, T0 + 60 * SEC + i * SEC);
     }
     assert_false(rca_worker_up(f->rca, "box-2", T0 + 70 * SEC));
-    assert_int_equal(f->rec.seen[5].change, RCA_OPENED);
-    assert_int_equal(f->rec.seen[5].cls, RCA_NETWORK);
-    assert_int_equal(f->rec.seen[6].change, RCA_UPDATED);
+    assert_int_equal(f->rec.seen[5].change, INCIDENT_OPENED);
+    assert_int_equal(f->rec.seen[5].cls, INCIDENT_NETWORK);
+    assert_int_equal(f->rec.seen[6].change, INCIDENT_UPDATED);
     assert_int_equal(f->rec.seen[6].down, 4);
 }
 
@@ -542,8 +556,8 @@ static void test_ipv6_prefix(void **state)
     down(f, "other", "2001:db8:2::1", "", 100, T0 + 6 * SEC);
     down(f, "mapped", "::ffff:198.51.100.9", "", 100, T0 + 7 * SEC);
     rca_tick(f->rca, T0 + 30 * SEC);
-    const struct seen_change *o = find(&f->rec, RCA_OPENED);
-    assert_int_equal(o->cls, RCA_NETWORK);
+    const struct seen_change *o = find(&f->rec, INCIDENT_OPENED);
+    assert_int_equal(o->cls, INCIDENT_NETWORK);
     assert_json_at(o->scope, "prefixes", NULL, "[\"2001:db8:1::/48\"]");
     assert_json_at(o->scope, "label", NULL, "\"behind 2001:db8:1::/48\"");
     assert_json_at(o->scope, "ips", NULL,
@@ -581,7 +595,8 @@ static void test_restore_round_trip(void **state)
     /* The latest saved state of each incident, as the store would keep it. */
     struct rca *again;
     struct recorder rec2 = {0};
-    assert_int_equal(rca_new(&CFG, 1, record, &rec2, &again, err, sizeof err), 0);
+    int64_t id2 = 4; /* as the server does: max stored id + 1 */
+    assert_int_equal(rca_new(&CFG, next_id, &id2, record, &rec2, &again, err, sizeof err), 0);
     for (int64_t id = 1; id <= 3; id++) {
         const struct seen_change *s = NULL;
         for (int i = 0; i < f->rec.n; i++) {
@@ -589,13 +604,14 @@ static void test_restore_round_trip(void **state)
                 s = &f->rec.seen[i];
         }
         assert_non_null(s);
-        struct rca_stored_incident stored = {.id = id,
-                                             .classification = rca_class_name(s->cls),
-                                             .scope_json = s->scope,
-                                             .workers_json = s->workers_json,
-                                             .evidence_json = s->evidence,
-                                             .opened_ms = s->opened_ms,
-                                             .updated_ms = s->updated_ms};
+        struct incident_record stored = {.id = id,
+                                         .scope_json = s->scope,
+                                         .workers_json = s->workers_json,
+                                         .evidence_json = s->evidence,
+                                         .opened_ms = s->opened_ms,
+                                         .updated_ms = s->updated_ms};
+        snprintf(stored.classification, sizeof stored.classification, "%s",
+                 incident_class_name(s->cls));
         if (rca_restore(again, &stored, err, sizeof err) != 0)
             fail_msg("restore %lld: %s", (long long)id, err);
     }
@@ -612,7 +628,7 @@ static void test_restore_round_trip(void **state)
     /* The held one is announced at its time; the ids go on after the restored ones. */
     assert_int_equal(rca_next_deadline(again), T0 + 4 * 60 * SEC + 30 * SEC);
     rca_tick(again, T0 + 5 * 60 * SEC);
-    assert_int_equal(rec2.seen[0].change, RCA_OPENED);
+    assert_int_equal(rec2.seen[0].change, INCIDENT_OPENED);
     assert_int_equal(rec2.seen[0].id, 3);
     assert_string_equal(rec2.seen[0].notify, "late");
     /* Who gets a per-worker UP survives too. */
@@ -626,7 +642,7 @@ static void test_restore_round_trip(void **state)
         snprintf(name, sizeof name, "box-%d", i);
         rca_worker_up(again, name, T0 + 11 * 60 * SEC);
     }
-    assert_int_equal(rec2.seen[rec2.n - 1].change, RCA_CLOSED);
+    assert_int_equal(rec2.seen[rec2.n - 1].change, INCIDENT_CLOSED);
     assert_string_equal(rec2.seen[rec2.n - 1].text, "✅ RESOLVED: network issue behind "
                                                     "203.0.113.7 (site fra1): 5 workers back "
                                                     "after 10m 59s");
@@ -638,7 +654,7 @@ static void test_restore_bad_input(void **state)
 {
     struct fixture *f = *state;
     char err[256];
-    struct rca_stored_incident bad = {
+    struct incident_record bad = {
         .id = 7,
         .workers_json = "[{\"name\":\"a\",\"ip\":\"\",\"site\":\"\",\"down_at\":\"yesterday\"}]",
         .evidence_json = "{}",
@@ -696,6 +712,12 @@ static void test_analysis(void **state)
     json_decref(a);
 }
 
+/* An id source that always hands out *ctx. */
+static int64_t stuck_id(void *ctx)
+{
+    return *(int64_t *)ctx;
+}
+
 static void test_bad_input(void **state)
 {
     struct fixture *f = *state;
@@ -723,30 +745,45 @@ static void test_bad_input(void **state)
     struct rca *r;
     struct rca_config cfg = CFG;
     cfg.threshold = 0;
-    assert_int_equal(rca_new(&cfg, 1, record, NULL, &r, err, sizeof err), -1);
+    assert_int_equal(rca_new(&cfg, next_id, &f->next_id, record, NULL, &r, err, sizeof err), -1);
     assert_string_equal(err, "rca: threshold 0 must be >= 1");
     cfg = CFG;
     cfg.server_fraction = 1.5;
-    assert_int_equal(rca_new(&cfg, 1, record, NULL, &r, err, sizeof err), -1);
+    assert_int_equal(rca_new(&cfg, next_id, &f->next_id, record, NULL, &r, err, sizeof err), -1);
     assert_non_null(strstr(err, "server_fraction 1.5"));
     cfg = CFG;
     cfg.hold_ms = -1;
-    assert_int_equal(rca_new(&cfg, 1, record, NULL, &r, err, sizeof err), -1);
-    assert_int_equal(rca_new(&CFG, 1, NULL, NULL, &r, err, sizeof err), -1);
+    assert_int_equal(rca_new(&cfg, next_id, &f->next_id, record, NULL, &r, err, sizeof err), -1);
+    assert_int_equal(rca_new(&CFG, next_id, &f->next_id, NULL, NULL, &r, err, sizeof err), -1);
+    assert_int_equal(rca_new(&CFG, NULL, NULL, record, NULL, &r, err, sizeof err), -1);
+    assert_string_equal(err, "rca: an id source and a change callback are required");
     assert_null(r);
     rca_free(NULL);
+
+    /* An id source that hands out an id already open: nothing opens. */
+    int64_t same = 1;
+    assert_int_equal(rca_new(&CFG, stuck_id, &same, record, &f->rec, &r, err, sizeof err), 0);
+    assert_int_equal(rca_worker_down(r, "c", "192.0.2.3", "", 5, T0, err, sizeof err), 0);
+    assert_int_equal(
+        rca_worker_down(r, "d", "192.0.2.4", "", 5, T0 + 2 * 60 * SEC, err, sizeof err), -1);
+    assert_string_equal(err, "rca: the id source gave 1, which is already open");
+    assert_int_equal(rca_open_count(r), 1);
+    rca_free(r);
 }
 
 static void test_names(void **state)
 {
     (void)state;
-    enum rca_class cls;
-    for (int i = RCA_INDIVIDUAL; i <= RCA_SERVER; i++) {
-        assert_int_equal(rca_class_parse(rca_class_name((enum rca_class)i), &cls), 0);
+    enum incident_class cls;
+    for (int i = INCIDENT_INDIVIDUAL; i <= INCIDENT_SERVER; i++) {
+        assert_int_equal(incident_class_parse(incident_class_name((enum incident_class)i), &cls),
+                         0);
         assert_int_equal(cls, i);
     }
-    assert_int_equal(rca_class_parse("ddos", &cls), -1);
-    assert_string_equal(rca_change_name(RCA_RECLASSIFIED), "reclassified");
+    assert_int_equal(incident_class_parse("ddos", &cls), -1);
+    assert_int_equal(incident_class_parse(NULL, &cls), -1);
+    assert_string_equal(incident_class_name(INCIDENT_NETWORK), "network");
+    assert_string_equal(incident_change_name(INCIDENT_RECLASSIFIED), "reclassified");
 }
 
 /* hold 0: announced with the DOWN itself. */
@@ -758,10 +795,11 @@ static void test_no_hold(void **state)
     char err[256];
     struct rca_config cfg = CFG;
     cfg.hold_ms = 0;
-    assert_int_equal(rca_new(&cfg, 42, record, &rec, &r, err, sizeof err), 0);
+    int64_t id = 42;
+    assert_int_equal(rca_new(&cfg, next_id, &id, record, &rec, &r, err, sizeof err), 0);
     assert_int_equal(rca_worker_down(r, "a", "192.0.2.1", "", 5, T0, err, sizeof err), 0);
     assert_int_equal(rec.n, 1);
-    assert_int_equal(rec.seen[0].change, RCA_OPENED);
+    assert_int_equal(rec.seen[0].change, INCIDENT_OPENED);
     assert_int_equal(rec.seen[0].id, 42);
     assert_string_equal(rec.seen[0].notify, "a");
     rca_free(r);
@@ -777,7 +815,8 @@ static void test_save_delay(void **state)
     char err[256];
     struct rca_config cfg = CFG;
     cfg.save_delay_ms = 1000;
-    assert_int_equal(rca_new(&cfg, 1, record, &rec, &r, err, sizeof err), 0);
+    int64_t id = 1;
+    assert_int_equal(rca_new(&cfg, next_id, &id, record, &rec, &r, err, sizeof err), 0);
     assert_int_equal(rca_worker_down(r, "a", "192.0.2.1", "", 50, T0, err, sizeof err), 0);
     assert_int_equal(rca_worker_down(r, "b", "192.0.2.2", "", 50, T0 + 100, err, sizeof err), 0);
     assert_int_equal(rca_worker_down(r, "c", "198.51.100.3", "", 50, T0 + 200, err, sizeof err), 0);
@@ -787,12 +826,12 @@ static void test_save_delay(void **state)
     assert_int_equal(rec.n, 0);
     rca_tick(r, T0 + 1000);
     assert_int_equal(rec.n, 1);
-    assert_int_equal(rec.seen[0].change, RCA_UPDATED);
+    assert_int_equal(rec.seen[0].change, INCIDENT_UPDATED);
     assert_int_equal(rec.seen[0].workers, 3);
     assert_int_equal(rca_next_deadline(r), T0 + 30 * SEC);
     rca_tick(r, T0 + 30 * SEC);
     assert_int_equal(rec.n, 2);
-    assert_int_equal(rec.seen[1].change, RCA_OPENED);
+    assert_int_equal(rec.seen[1].change, INCIDENT_OPENED);
     assert_string_equal(rec.seen[1].notify, "a,b,c");
     /* A joining worker's DOWN text is due at once; a worker back is saved later. */
     assert_int_equal(rca_worker_down(r, "d", "203.0.113.4", "", 50, T0 + 31 * SEC, err, sizeof err),
