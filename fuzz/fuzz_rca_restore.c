@@ -12,7 +12,7 @@
 
 #include "alert/format.h"
 #include "model/incident.h"
-#include "server/rca.h"
+#include "rca/rca.h"
 
 #define T0 1795255332000LL
 

@@ -20,7 +20,7 @@ void alert_format_up(const struct worker_record *w, int64_t now_ms, int64_t down
 
 /* ---- incidents (model/incident.h) --------------------------------------------------------------
  * One message per incident instead of one per worker. This is the incident as its texts see it;
- * the correlation engine fills it (one function, in server/rca_alert.c) and the texts read only
+ * the correlation engine fills it (one function, in rca/rca_alert.c) and the texts read only
  * it. Pointers are borrowed. */
 #define ALERT_INCIDENT_NAMES 5 /* names listed before "+N more" */
 

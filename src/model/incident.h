@@ -1,5 +1,5 @@
 /* model/incident.h — an incident: workers that went DOWN within RCA_WINDOW, grouped and
- * classified by the root-cause analysis (server/rca.h), as it is stored and served. Its enums'
+ * classified by the root-cause analysis (rca/rca.h), as it is stored and served. Its enums'
  * text names live in model/names.c. */
 #ifndef FAULTLINE_MODEL_INCIDENT_H
 #define FAULTLINE_MODEL_INCIDENT_H

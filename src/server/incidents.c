@@ -10,7 +10,7 @@
 #include "server/fleet.h"
 #include "server/followup.h"
 #include "server/incidents.h"
-#include "server/rca.h"
+#include "rca/rca.h"
 #include "store/store.h"
 
 #define MAX_CHANNELS 8

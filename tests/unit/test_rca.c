@@ -12,7 +12,7 @@
 
 #include "alert/format.h"
 #include "model/incident.h"
-#include "server/rca.h"
+#include "rca/rca.h"
 
 #define T0 1795255332000LL /* 2026-11-21 10:02:12 UTC */
 #define SEC 1000LL

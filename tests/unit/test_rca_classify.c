@@ -1,4 +1,4 @@
-/* test_rca_classify.c — places, groups and classes (server/rca_classify.h) as tables: each row is
+/* test_rca_classify.c — places, groups and classes (rca/rca_classify.h) as tables: each row is
  * a set of workers (name, address, site tag) and the settings, with the class, rule, number of
  * groups and scope label expected. Covers every rule of rca.h and docs/rca.md, the boundaries of
  * the threshold and of server_fraction, IPv4 /24 and IPv6 /48 prefixes and site tags. */
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "server/rca_classify.h"
+#include "rca/rca_classify.h"
 
 #define MAX_ROW_WORKERS 12
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "alert/format.h"
-#include "server/rca_state.h"
+#include "rca/rca_state.h"
 
 /* The view and the names it lists, in one allocation. */
 struct alert_view {

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "model/incident.h"
-#include "server/rca_state.h"
+#include "rca/rca_state.h"
 
 /* An ISO 8601 UTC time as a JSON string, or JSON null for 0. New reference. */
 json_t *rca_codec_time(int64_t ms);

@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #include "model/incident.h"
-#include "server/rca.h"
-#include "server/rca_classify.h"
+#include "rca/rca.h"
+#include "rca/rca_classify.h"
 
 /* An open incident; its workers in order of DOWN. */
 struct rca_incident {

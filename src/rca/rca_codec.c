@@ -1,5 +1,5 @@
 /* rca_codec.c — incidents to and from their stored JSON (see rca_codec.h). */
-#include "server/rca_codec.h"
+#include "rca/rca_codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,14 +2,14 @@
  * a list ordered by id, each with the workers that joined it in order of DOWN. The class is
  * recomputed from those workers on every change (rca_classify.c); every report carries the
  * incident as the store keeps it (rca_codec.c) and as its texts see it (rca_alert.c). */
-#include "server/rca.h"
+#include "rca/rca.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/rca_classify.h"
-#include "server/rca_codec.h"
-#include "server/rca_state.h"
+#include "rca/rca_classify.h"
+#include "rca/rca_codec.h"
+#include "rca/rca_state.h"
 
 /* ---- worker and incident state ------------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
 /* rca_classify.c — places, groups and classes (see rca_classify.h). */
-#include "server/rca_classify.h"
+#include "rca/rca_classify.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "model/incident.h"
-#include "server/rca.h"
+#include "rca/rca.h"
 
 #define RCA_PREFIX_MAX (RCA_IP_MAX + 4)
 #define RCA_KEY_MAX (RCA_SITE_MAX + RCA_IP_MAX + 16)

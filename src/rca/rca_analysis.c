@@ -1,9 +1,9 @@
 /* rca_analysis.c — the engine's current picture for GET /admin/api/analysis (rca_analysis in
  * rca.h): who is out now, by address, site and group, and each open incident. Read-only. */
-#include "server/rca.h"
+#include "rca/rca.h"
 
-#include "server/rca_codec.h"
-#include "server/rca_state.h"
+#include "rca/rca_codec.h"
+#include "rca/rca_state.h"
 
 /* Adds name to the list at key of lists (an object of arrays). */
 static void list_add(json_t *lists, const char *key, const char *name)
