@@ -73,11 +73,13 @@ struct agent {
     char diag_id[LOGS_ID_MAX];
     char diag_trigger[600];
     int diag_failures;
-    /* Backlog upload: one chunk at a time; after a failure, a wait that doubles up to a cap. */
+    /* Backlog upload: one chunk at a time; after a failure, a wait that doubles up to a cap; none
+     * while the backlog is being cut (upload_held: one was due, and starts when the cut ends). */
     char backlog_url[320];
     uv_timer_t backlog_timer;
     bool upload_in_flight;
     bool upload_waiting;
+    bool upload_held;
     int64_t upload_retry_ms;
     int chunk_records;
     size_t chunk_bytes;
@@ -152,22 +154,48 @@ static void agent_note_log_error(struct agent *a, const char *err)
     snprintf(a->log_last_err, sizeof a->log_last_err, "%s", err);
 }
 
-/* Keeps backlog.jsonl within its share and the folder within LOG_MAX_MB. */
+static void agent_on_backlog_cut(const struct backlog_cut_result *r, void *ctx);
+static void agent_backlog_upload(struct agent *a);
+
+/* Keeps backlog.jsonl within its share and the folder within LOG_MAX_MB. A backlog over its share
+ * is cut on the thread pool; the folder's budget is then applied when the cut is over, with the
+ * backlog's new size (agent_on_backlog_cut), so that nothing else is deleted for its old size. */
 static void agent_logs_keep_bounds(struct agent *a)
 {
+    if (backlog_cutting(a->backlog))
+        return; /* the end of the cut does it */
     char err[256];
-    int64_t cap = agent_logs_backlog_cap(a->logs);
-    int64_t before = backlog_size(a->backlog);
-    int metrics = 0, diagnostics = 0;
-    if (before > cap) {
-        if (backlog_cut(a->backlog, cap, &metrics, &diagnostics, err, sizeof err) != 0)
-            agent_note_log_error(a, err);
-        else if (metrics + diagnostics > 0)
-            log_warn("agent: backlog over its share of LOG_MAX_MB (%lld > %lld bytes): dropped "
-                     "the %d oldest metric records and %d diagnostics not yet uploaded",
-                     (long long)before, (long long)cap, metrics, diagnostics);
-    }
+    int rc = backlog_cut_start(a->backlog, &a->loop, agent_logs_backlog_cap(a->logs),
+                               agent_on_backlog_cut, a, err, sizeof err);
+    if (rc == 0)
+        return;
+    if (rc < 0)
+        agent_note_log_error(a, err);
     agent_logs_enforce(a->logs, backlog_size(a->backlog));
+}
+
+/* A cut is over (on the loop thread). After a stop it only reports: the loop waits for a running
+ * cut, which is short and leaves the files consistent whether it is committed or not. */
+static void agent_on_backlog_cut(const struct backlog_cut_result *r, void *ctx)
+{
+    struct agent *a = ctx;
+    if (r->rc != 0)
+        agent_note_log_error(a, r->err);
+    else if (r->dropped_metrics + r->dropped_diagnostics > 0)
+        log_warn("agent: backlog over its share of LOG_MAX_MB (%lld > %lld bytes): dropped "
+                 "the %d oldest metric records and %d diagnostics not yet uploaded",
+                 (long long)r->size_before, (long long)agent_logs_backlog_cap(a->logs),
+                 r->dropped_metrics, r->dropped_diagnostics);
+    if (a->stopping)
+        return;
+    if (r->rc == 0)
+        agent_logs_keep_bounds(a); /* cuts again only if records came in faster than it cut */
+    else
+        agent_logs_enforce(a->logs, backlog_size(a->backlog)); /* the next record tries again */
+    bool held = a->upload_held;
+    a->upload_held = false;
+    if (held && a->failures == 0)
+        agent_backlog_upload(a);
 }
 
 /* Writes one record to its stream and, while the server is unreachable (or for a diagnosis),
@@ -214,8 +242,6 @@ static void agent_record_heartbeat(struct agent *a, const struct httpc_response 
 
 /* ---- backlog upload ----------------------------------------------------------------------------
  */
-
-static void agent_backlog_upload(struct agent *a);
 
 static void agent_on_backlog_retry(uv_timer_t *t)
 {
@@ -281,12 +307,17 @@ static void agent_on_backlog_response(const struct httpc_response *res, void *ct
     agent_backlog_retry_later(a, why);
 }
 
-/* Sends the next chunk of the backlog, unless one is in flight or a retry wait runs. */
+/* Sends the next chunk of the backlog, unless one is in flight or a retry wait runs. During a cut
+ * it waits for the end of the cut (agent_on_backlog_cut). */
 static void agent_backlog_upload(struct agent *a)
 {
     if (!a->backlog || a->upload_in_flight || a->upload_waiting || a->stopping ||
         !backlog_pending(a->backlog))
         return;
+    if (backlog_cutting(a->backlog)) {
+        a->upload_held = true;
+        return;
+    }
     char err[256];
     if (backlog_next_chunk(a->backlog, a->name, a->chunk_records, a->chunk_bytes, &a->chunk, err,
                            sizeof err) != 0) {
@@ -486,7 +517,8 @@ static void agent_stop(struct agent *a)
     uv_close((uv_handle_t *)&a->backlog_timer, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
-    /* A running nvidia-smi cannot be cancelled; the loop waits for it (10 s at most). */
+    /* A running nvidia-smi cannot be cancelled; the loop waits for it (10 s at most), and so for
+     * a backlog cut (agent_on_backlog_cut). */
     if (a->gpu_busy && uv_cancel((uv_req_t *)&a->gpu_work) != 0)
         log_info("agent: waiting for the GPU count to finish");
 }

@@ -1,8 +1,10 @@
 /* backlog.c — backlog.jsonl and backlog.offset: append, chunks for upload, acknowledgement and
- * cutting to size; see backlog.h for the crash-safety rules. */
+ * cutting to size; see backlog.h for the crash-safety rules. Everything runs on the caller's
+ * thread but the cut's rewrite, which runs on the loop's thread pool (backlog_cut_job). */
 #include "agent/backlog.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -16,11 +18,37 @@
 
 #define BACKLOG_METRIC_PREFIX "{\"kind\":\"metric\""
 
+struct backlog_cut_job;
+
 struct backlog {
     struct jsonl *file;
     int64_t offset;
     uint64_t generation;
     char offset_path[PATH_MAX];
+    struct backlog_cut_job *cut; /* the cut in flight, or NULL; owned by the job itself */
+};
+
+/* One cut in flight. Ownership: backlog_cut_start allocates it and hands it to the thread pool;
+ * it owns itself from then on and backlog_cut_done (its after-work callback, on the loop thread)
+ * frees it. The worker thread touches only the fields marked "worker": their inputs are set
+ * before uv_queue_work and never changed after, their outputs are read on the loop thread only
+ * after the work is over (uv_queue_work orders the two). The worker never touches the backlog
+ * handle: it reads through its own descriptor, a duplicate that it closes itself, so that
+ * neither a reopen nor backlog_free can close it underneath. */
+struct backlog_cut_job {
+    uv_work_t work;
+    struct backlog *backlog; /* loop thread; NULL once backlog_free abandoned the job */
+    backlog_cut_cb cb;       /* loop thread */
+    void *ctx;
+    /* worker, input */
+    int fd;             /* dup of backlog.jsonl's descriptor */
+    int64_t start, end; /* the bytes to rewrite: [offset, size) when the cut started */
+    int64_t cap;
+    char path[PATH_MAX];         /* backlog.jsonl, for error texts */
+    char tmp_path[PATH_MAX + 8]; /* the new file, written by the worker */
+    /* worker, output */
+    int64_t read_end; /* end of the last whole line rewritten; later lines are carried over */
+    struct backlog_cut_result result;
 };
 
 static int backlog_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -37,12 +65,12 @@ static int backlog_fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-/* Reads exactly len bytes at off; 0 or -1. */
-static int backlog_pread(const struct backlog *b, char *buf, size_t len, int64_t off)
+/* Reads exactly len bytes of fd at off; 0 or -1. */
+static int backlog_pread(int fd, char *buf, size_t len, int64_t off)
 {
     size_t done = 0;
     while (done < len) {
-        ssize_t n = pread(jsonl_fd(b->file), buf + done, len - done, off + (int64_t)done);
+        ssize_t n = pread(fd, buf + done, len - done, off + (int64_t)done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -52,18 +80,30 @@ static int backlog_pread(const struct backlog *b, char *buf, size_t len, int64_t
     return 0;
 }
 
+/* Writes data to path, opened with mode ("we" replaces, "ae" appends). 0 or -1 with err. Safe
+ * on any thread. */
+static int backlog_write_file(const char *path, const char *mode, const char *data, size_t len,
+                              char *err, size_t errlen)
+{
+    FILE *f = fopen(path, mode);
+    if (!f)
+        return backlog_fail(err, errlen, "%s: %s", path, strerror(errno));
+    bool ok = fwrite(data, 1, len, f) == len;
+    ok = (fclose(f) == 0) && ok;
+    return ok ? 0 : backlog_fail(err, errlen, "%s: %s", path, strerror(errno));
+}
+
 /* Replaces backlog.offset with value (temporary file + rename). */
 static int backlog_write_offset(struct backlog *b, int64_t value, char *err, size_t errlen)
 {
     char tmp[PATH_MAX + 8], text[32];
     snprintf(tmp, sizeof tmp, "%s.tmp", b->offset_path);
     int len = snprintf(text, sizeof text, "%" PRId64 "\n", value);
-    FILE *f = fopen(tmp, "we");
-    if (!f)
-        return backlog_fail(err, errlen, "%s: %s", tmp, strerror(errno));
-    bool ok = fwrite(text, 1, (size_t)len, f) == (size_t)len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, b->offset_path) != 0) {
+    if (backlog_write_file(tmp, "we", text, (size_t)len, err, errlen) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, b->offset_path) != 0) {
         int saved = errno;
         unlink(tmp);
         return backlog_fail(err, errlen, "%s: %s", b->offset_path, strerror(saved));
@@ -89,7 +129,7 @@ static int64_t backlog_read_offset(const struct backlog *b)
     if (errno || end == text || *end != '\0' || v <= 0 || v > jsonl_size(b->file))
         return 0;
     char before;
-    if (backlog_pread(b, &before, 1, v - 1) != 0 || before != '\n')
+    if (backlog_pread(jsonl_fd(b->file), &before, 1, v - 1) != 0 || before != '\n')
         return 0;
     return v;
 }
@@ -128,6 +168,10 @@ void backlog_free(struct backlog *b)
 {
     if (!b)
         return;
+    if (b->cut) {
+        b->cut->backlog = NULL; /* abandoned: backlog_cut_done discards its result */
+        uv_cancel((uv_req_t *)&b->cut->work);
+    }
     jsonl_free(b->file);
     free(b);
 }
@@ -168,25 +212,33 @@ bool backlog_pending(const struct backlog *b)
 /* ---- chunks -----------------------------------------------------------------------------------
  */
 
+/* Reads the bytes [start, end) of fd; *len is the length of the whole lines in them (up to the
+ * last '\n'). malloc'd, NULL on failure. Safe on any thread. */
+static char *backlog_read_lines(int fd, int64_t start, int64_t end, size_t *len)
+{
+    size_t want = (size_t)(end - start);
+    char *buf = malloc(want + 1);
+    if (!buf || backlog_pread(fd, buf, want, start) != 0) {
+        free(buf);
+        return NULL;
+    }
+    char *nl = want ? memrchr(buf, '\n', want) : NULL;
+    *len = nl ? (size_t)(nl - buf) + 1 : 0;
+    return buf;
+}
+
 /* Reads the pending bytes from b->offset: at least max_bytes of them (all if fewer), and more if
  * needed to hold one complete line. *len excludes a trailing partial line. malloc'd. */
 static char *backlog_read_pending(struct backlog *b, size_t max_bytes, size_t *len)
 {
     int64_t avail = jsonl_size(b->file) - b->offset;
-    size_t want = avail < (int64_t)max_bytes ? (size_t)avail : max_bytes;
+    int64_t want = avail < (int64_t)max_bytes ? avail : (int64_t)max_bytes;
     for (;;) {
-        char *buf = malloc(want + 1);
-        if (!buf || backlog_pread(b, buf, want, b->offset) != 0) {
-            free(buf);
-            return NULL;
-        }
-        char *nl = want ? memrchr(buf, '\n', want) : NULL;
-        if (nl || (int64_t)want >= avail) {
-            *len = nl ? (size_t)(nl - buf) + 1 : 0;
+        char *buf = backlog_read_lines(jsonl_fd(b->file), b->offset, b->offset + want, len);
+        if (!buf || *len > 0 || want >= avail)
             return buf;
-        }
         free(buf);
-        want = (int64_t)want * 2 < avail ? want * 2 : (size_t)avail;
+        want = want * 2 < avail ? want * 2 : avail;
     }
 }
 
@@ -242,7 +294,7 @@ int backlog_next_chunk(struct backlog *b, const char *name, int max_records, siz
     for (;;) {
         *out = (struct backlog_chunk){
             .start = b->offset, .end = b->offset, .generation = b->generation};
-        if (!backlog_pending(b))
+        if (!backlog_pending(b) || b->cut)
             return 0;
         size_t len;
         char *buf = backlog_read_pending(b, max_bytes, &len);
@@ -277,7 +329,7 @@ void backlog_chunk_free(struct backlog_chunk *c)
 
 int backlog_ack(struct backlog *b, const struct backlog_chunk *c, char *err, size_t errlen)
 {
-    if (c->generation != b->generation || c->start != b->offset || c->end <= c->start)
+    if (b->cut || c->generation != b->generation || c->start != b->offset || c->end <= c->start)
         return 1;
     if (c->end >= jsonl_size(b->file))
         return backlog_reset(b, err, errlen) == 0 || b->offset == 0 ? 0 : -1;
@@ -325,64 +377,119 @@ static size_t backlog_keep_lines(char *buf, size_t len, const bool *drop)
     return out;
 }
 
-/* Writes data to a temporary file beside the backlog, resets the offset, renames it in place. */
-static int backlog_replace(struct backlog *b, const char *data, size_t len, char *err,
-                           size_t errlen)
+/* The worker: rewrites [start, end) of the backlog into tmp_path without the lines the cap
+ * forces out. Touches only the job (see struct backlog_cut_job). */
+static void backlog_cut_work(uv_work_t *w)
 {
-    char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", jsonl_path(b->file));
-    FILE *f = fopen(tmp, "we");
-    if (!f)
-        return backlog_fail(err, errlen, "%s: %s", tmp, strerror(errno));
-    bool ok = fwrite(data, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) {
-        int saved = errno;
-        unlink(tmp);
-        return backlog_fail(err, errlen, "%s: %s", tmp, strerror(saved));
-    }
-    /* Offset 0 before the rename: a crash in between resends acknowledged records, never
-     * skips pending ones. */
-    if (backlog_write_offset(b, 0, err, errlen) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, jsonl_path(b->file)) != 0) {
-        int saved = errno;
-        unlink(tmp);
-        return backlog_fail(err, errlen, "%s: %s", jsonl_path(b->file), strerror(saved));
-    }
-    b->offset = 0;
-    b->generation++;
-    return jsonl_reopen(b->file, err, errlen);
-}
-
-int backlog_cut(struct backlog *b, int64_t cap, int *dropped_metrics, int *dropped_diagnostics,
-                char *err, size_t errlen)
-{
-    *dropped_metrics = *dropped_diagnostics = 0;
-    if (jsonl_size(b->file) <= cap)
-        return 0;
+    struct backlog_cut_job *j = w->data;
+    struct backlog_cut_result *r = &j->result;
     size_t len;
-    char *buf = backlog_read_pending(b, (size_t)(jsonl_size(b->file) - b->offset), &len);
-    if (!buf)
-        return backlog_fail(err, errlen, "backlog: reading %s: %s", jsonl_path(b->file),
-                            errno ? strerror(errno) : "out of memory");
+    char *buf = backlog_read_lines(j->fd, j->start, j->end, &len);
+    if (!buf) {
+        r->rc = backlog_fail(r->err, sizeof r->err, "backlog: reading %s: %s", j->path,
+                             errno ? strerror(errno) : "out of memory");
+        return;
+    }
+    j->read_end = j->start + (int64_t)len;
     int lines = 0;
     for (size_t i = 0; i < len; i++)
         lines += buf[i] == '\n';
     bool *drop = calloc((size_t)lines + 1, sizeof *drop);
     if (!drop) {
         free(buf);
-        return backlog_fail(err, errlen, "out of memory");
+        r->rc = backlog_fail(r->err, sizeof r->err, "out of memory");
+        return;
     }
-    int64_t need = (int64_t)len - cap * 3 / 4;
-    backlog_choose_drops(buf, len, need, drop, dropped_metrics, dropped_diagnostics);
+    int64_t need = (int64_t)len - j->cap * 3 / 4;
+    backlog_choose_drops(buf, len, need, drop, &r->dropped_metrics, &r->dropped_diagnostics);
     size_t kept = backlog_keep_lines(buf, len, drop);
-    int rc = backlog_replace(b, buf, kept, err, errlen);
-    if (rc != 0)
-        *dropped_metrics = *dropped_diagnostics = 0;
+    r->rc = backlog_write_file(j->tmp_path, "we", buf, kept, r->err, sizeof r->err);
     free(drop);
     free(buf);
-    return rc;
+}
+
+/* On the loop thread, once the worker has written the new file: appends the records that came in
+ * meanwhile (whole lines, a few at most), resets the offset, and renames the new file into
+ * place, in the order that can only ever resend records. */
+static int backlog_cut_commit(struct backlog *b, const struct backlog_cut_job *j, char *err,
+                              size_t errlen)
+{
+    if (jsonl_size(b->file) > j->read_end) {
+        size_t len;
+        char *tail = backlog_read_lines(jsonl_fd(b->file), j->read_end, jsonl_size(b->file), &len);
+        int rc = tail ? backlog_write_file(j->tmp_path, "ae", tail, len, err, errlen)
+                      : backlog_fail(err, errlen, "backlog: reading %s: %s", j->path,
+                                     errno ? strerror(errno) : "out of memory");
+        free(tail);
+        if (rc != 0)
+            return -1;
+    }
+    if (backlog_write_offset(b, 0, err, errlen) != 0)
+        return -1;
+    if (rename(j->tmp_path, j->path) != 0)
+        return backlog_fail(err, errlen, "%s: %s", j->path, strerror(errno));
+    b->offset = 0;
+    b->generation++;
+    return jsonl_reopen(b->file, err, errlen);
+}
+
+/* The after-work callback, on the loop thread: commits the cut (unless it was cancelled, failed
+ * or abandoned), tells the caller, and frees the job. */
+static void backlog_cut_done(uv_work_t *w, int status)
+{
+    struct backlog_cut_job *j = w->data;
+    struct backlog *b = j->backlog;
+    struct backlog_cut_result *r = &j->result;
+    if (status != 0)
+        r->rc = backlog_fail(r->err, sizeof r->err, "backlog: cut cancelled");
+    else if (b && r->rc == 0)
+        r->rc = backlog_cut_commit(b, j, r->err, sizeof r->err);
+    if (r->rc != 0 || !b) {
+        unlink(j->tmp_path);
+        r->dropped_metrics = r->dropped_diagnostics = 0;
+    }
+    close(j->fd);
+    if (b) {
+        b->cut = NULL;
+        j->cb(r, j->ctx);
+    }
+    free(j);
+}
+
+int backlog_cut_start(struct backlog *b, uv_loop_t *loop, int64_t cap, backlog_cut_cb cb, void *ctx,
+                      char *err, size_t errlen)
+{
+    if (b->cut)
+        return BACKLOG_CUT_BUSY;
+    int64_t size = jsonl_size(b->file);
+    if (size <= cap)
+        return BACKLOG_CUT_NOT_NEEDED;
+    struct backlog_cut_job *j = malloc(sizeof *j);
+    if (!j)
+        return backlog_fail(err, errlen, "out of memory");
+    *j = (struct backlog_cut_job){.backlog = b,
+                                  .cb = cb,
+                                  .ctx = ctx,
+                                  .fd = fcntl(jsonl_fd(b->file), F_DUPFD_CLOEXEC, 0),
+                                  .start = b->offset,
+                                  .end = size,
+                                  .cap = cap,
+                                  .result.size_before = size};
+    snprintf(j->path, sizeof j->path, "%s", jsonl_path(b->file));
+    snprintf(j->tmp_path, sizeof j->tmp_path, "%s.tmp", j->path);
+    j->work.data = j;
+    int rc = j->fd < 0 ? -errno : uv_queue_work(loop, &j->work, backlog_cut_work, backlog_cut_done);
+    if (rc != 0) {
+        if (j->fd >= 0)
+            close(j->fd);
+        free(j);
+        return backlog_fail(err, errlen, "backlog: cannot start the cut: %s", uv_strerror(rc));
+    }
+    b->cut = j;
+    return 0;
+}
+
+bool backlog_cutting(const struct backlog *b)
+{
+    return b->cut != NULL;
 }

@@ -1,6 +1,6 @@
 /* test_agent_logs.c — the agent's log folder: the JSONL line writer and its crash repair,
  * rotation and the size budget, mtr file names and pruning, record ids, and the backlog's
- * offset, chunks, acknowledgement, reset and cutting. */
+ * offset, chunks, acknowledgement, reset and cutting (on a libuv loop's thread pool). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "agent/backlog.h"
 #include "agent/logs.h"
@@ -393,6 +394,43 @@ static void chunk_ids(const struct backlog_chunk *c, char *buf, size_t len)
     json_decref(body);
 }
 
+/* What a cut's callback saw. */
+struct cut_seen {
+    int calls;
+    struct backlog_cut_result result;
+};
+
+static void on_cut(const struct backlog_cut_result *r, void *ctx)
+{
+    struct cut_seen *seen = ctx;
+    seen->calls++;
+    seen->result = *r;
+}
+
+/* Cuts b to cap on a loop of its own and waits for the end: the cut's rc, or
+ * BACKLOG_CUT_NOT_NEEDED. */
+static int cut_on_loop(struct backlog *b, int64_t cap, int *dropped_metrics,
+                       int *dropped_diagnostics)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct cut_seen seen = {0};
+    char err[256];
+    int rc = backlog_cut_start(b, &loop, cap, on_cut, &seen, err, sizeof err);
+    *dropped_metrics = *dropped_diagnostics = 0;
+    if (rc == 0) {
+        assert_true(backlog_cutting(b));
+        uv_run(&loop, UV_RUN_DEFAULT);
+        assert_int_equal(seen.calls, 1);
+        assert_false(backlog_cutting(b));
+        rc = seen.result.rc;
+        *dropped_metrics = seen.result.dropped_metrics;
+        *dropped_diagnostics = seen.result.dropped_diagnostics;
+    }
+    assert_int_equal(uv_loop_close(&loop), 0);
+    return rc;
+}
+
 static void test_backlog_line_has_kind_first(void **state)
 {
     char *dir = make_dir();
@@ -573,7 +611,7 @@ static void test_backlog_cut_drops_oldest_metrics_first(void **state)
     int64_t line = backlog_size(b) / 210;
     int64_t cap = line * 100;
     int metrics = -1, diags = -1;
-    assert_int_equal(backlog_cut(b, cap, &metrics, &diags, err, sizeof err), 0);
+    assert_int_equal(cut_on_loop(b, cap, &metrics, &diags), 0);
     assert_true(backlog_size(b) <= cap * 3 / 4);
     assert_int_equal(diags, 0);
     assert_true(metrics > 100);
@@ -591,8 +629,7 @@ static void test_backlog_cut_drops_oldest_metrics_first(void **state)
     assert_non_null(last_metrics);
     backlog_chunk_free(&c);
     /* Under the cap: nothing to do. */
-    assert_int_equal(backlog_cut(b, cap, &metrics, &diags, err, sizeof err), 0);
-    assert_int_equal(metrics + diags, 0);
+    assert_int_equal(cut_on_loop(b, cap, &metrics, &diags), BACKLOG_CUT_NOT_NEEDED);
     backlog_free(b);
     remove_dir(dir);
 }
@@ -606,11 +643,176 @@ static void test_backlog_cut_drops_diagnostics_when_only_they_are_left(void **st
         backlog_add(b, i < 2 ? "metric" : "diagnostic", i);
     int64_t line = backlog_size(b) / 20;
     int metrics, diags;
-    assert_int_equal(backlog_cut(b, line * 8, &metrics, &diags, err, sizeof err), 0);
+    assert_int_equal(cut_on_loop(b, line * 8, &metrics, &diags), 0);
     assert_int_equal(metrics, 2);
     assert_true(diags >= 12);
     assert_true(backlog_size(b) <= line * 6 + 20);
     backlog_free(b);
+    remove_dir(dir);
+}
+
+/* A large backlog of equal-sized lines, record i a diagnostic when i % 1000 == 500 and a metric
+ * otherwise: written straight to <dir>/backlog.jsonl. Returns the line length. */
+#define BIG_RECORDS 50000
+#define BIG_LINE 200
+
+static void big_line(int i, char *buf)
+{
+    bool diag = i % 1000 == 500;
+    int n = snprintf(buf, BIG_LINE + 1, "{\"kind\":\"%s\",\"id\":\"%c-1-%07d\",\"pad\":\"",
+                     diag ? "diagnostic" : "metric", diag ? 'd' : 'm', i);
+    memset(buf + n, 'x', (size_t)(BIG_LINE - n - 3));
+    memcpy(buf + BIG_LINE - 3, "\"}\n", 4);
+}
+
+static char *write_big_backlog(const char *dir)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/backlog.jsonl", dir);
+    char *text = malloc((size_t)BIG_RECORDS * BIG_LINE + 1);
+    assert_non_null(text);
+    for (int i = 0; i < BIG_RECORDS; i++)
+        big_line(i, text + (size_t)i * BIG_LINE);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, (size_t)BIG_RECORDS * BIG_LINE, f),
+                     (size_t)BIG_RECORDS * BIG_LINE);
+    fclose(f);
+    return text;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    int64_t size = file_size(path);
+    char *buf = malloc((size_t)size + 1);
+    assert_non_null(buf);
+    *len = fread(buf, 1, (size_t)size, f);
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The cut runs on the thread pool and ends in its callback on the loop: meanwhile records are
+ * still appended (and kept), no chunk is read, no acknowledgement moves the offset, and a
+ * second cut is refused. The new file holds exactly what the rules keep, in order. */
+static void test_backlog_cut_runs_on_the_thread_pool(void **state)
+{
+    char *dir = make_dir();
+    char err[256], path[700], line[BIG_LINE + 1];
+    char *old = write_big_backlog(dir);
+    struct backlog *b = backlog_open(dir, err, sizeof err);
+    assert_non_null(b);
+    /* The first 100 records acknowledged; a chunk of the next ones is out for upload. */
+    struct backlog_chunk c, in_flight;
+    assert_int_equal(backlog_next_chunk(b, "box-1", 100, 1 << 20, &c, err, sizeof err), 0);
+    assert_int_equal(backlog_ack(b, &c, err, sizeof err), 0);
+    backlog_chunk_free(&c);
+    assert_int_equal(backlog_next_chunk(b, "box-1", 100, 1 << 20, &in_flight, err, sizeof err), 0);
+    assert_int_equal(in_flight.records, 100);
+
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct cut_seen seen = {0}, second = {0};
+    int64_t cap = (int64_t)BIG_RECORDS * BIG_LINE / 2;
+    assert_int_equal(backlog_cut_start(b, &loop, cap, on_cut, &seen, err, sizeof err), 0);
+    assert_true(backlog_cutting(b));
+    assert_int_equal(backlog_cut_start(b, &loop, cap, on_cut, &second, err, sizeof err),
+                     BACKLOG_CUT_BUSY);
+    for (int i = 0; i < 3; i++)
+        backlog_add(b, "metric", 900000 + i);
+    assert_int_equal(backlog_next_chunk(b, "box-1", 100, 1 << 20, &c, err, sizeof err), 0);
+    assert_int_equal(c.records, 0);
+    assert_int_equal(backlog_ack(b, &in_flight, err, sizeof err), 1);
+    assert_int_equal(backlog_offset(b), 100 * BIG_LINE);
+    assert_int_equal(seen.calls, 0); /* the result comes only through the loop */
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(second.calls, 0);
+    assert_int_equal(seen.result.rc, 0);
+    assert_int_equal(seen.result.size_before, (int64_t)BIG_RECORDS * BIG_LINE);
+    assert_false(backlog_cutting(b));
+    assert_int_equal(uv_loop_close(&loop), 0);
+
+    /* Expected: the pending records without the oldest metrics that free enough bytes to get
+     * under 3/4 of the cap (diagnostics all kept), then the three appended while it ran. */
+    int pending = BIG_RECORDS - 100;
+    int64_t need = (int64_t)pending * BIG_LINE - cap * 3 / 4;
+    int drop = (int)((need + BIG_LINE - 1) / BIG_LINE);
+    assert_int_equal(seen.result.dropped_metrics, drop);
+    assert_int_equal(seen.result.dropped_diagnostics, 0);
+    char *want = malloc((size_t)BIG_RECORDS * BIG_LINE + 1);
+    size_t want_len = 0;
+    int metrics_seen = 0;
+    for (int i = 100; i < BIG_RECORDS; i++) {
+        big_line(i, line);
+        if (line[9] == 'm' && metrics_seen++ < drop)
+            continue;
+        memcpy(want + want_len, line, BIG_LINE);
+        want_len += BIG_LINE;
+    }
+    for (int i = 0; i < 3; i++)
+        want_len +=
+            (size_t)sprintf(want + want_len,
+                            "{\"kind\":\"metric\",\"id\":\"m-1-%d\",\"time\":\"t\"}\n", 900000 + i);
+    size_t got_len;
+    snprintf(path, sizeof path, "%s/backlog.jsonl", dir);
+    char *got = read_file(path, &got_len);
+    assert_int_equal(got_len, want_len);
+    assert_memory_equal(got, want, want_len);
+    assert_int_equal(backlog_size(b), (int64_t)want_len);
+    assert_int_equal(backlog_offset(b), 0);
+    snprintf(path, sizeof path, "%s/backlog.offset", dir);
+    char *offset = read_all(path, NULL);
+    assert_string_equal(offset, "0\n");
+    snprintf(path, sizeof path, "%s/backlog.jsonl.tmp", dir);
+    assert_int_equal(file_size(path), -1);
+
+    /* The chunk that was out during the cut is stale; uploads start again from the new file. */
+    assert_int_equal(backlog_ack(b, &in_flight, err, sizeof err), 1);
+    backlog_chunk_free(&in_flight);
+    assert_int_equal(backlog_next_chunk(b, "box-1", 1, 1 << 20, &c, err, sizeof err), 0);
+    assert_int_equal(c.start, 0);
+    assert_int_equal(c.records, 1);
+    assert_int_equal(
+        memcmp(c.body + strlen("{\"name\":\"box-1\",\"records\":["), want, BIG_LINE - 1), 0);
+    backlog_chunk_free(&c);
+    free(offset);
+    free(got);
+    free(want);
+    free(old);
+    backlog_free(b);
+    remove_dir(dir);
+}
+
+/* backlog_free while a cut runs abandons it safely: no callback, the file as it was, no
+ * temporary file left once the loop has run. */
+static void test_backlog_free_abandons_a_running_cut(void **state)
+{
+    char *dir = make_dir();
+    char err[256], path[700];
+    char *old = write_big_backlog(dir);
+    struct backlog *b = backlog_open(dir, err, sizeof err);
+    assert_non_null(b);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct cut_seen seen = {0};
+    assert_int_equal(backlog_cut_start(b, &loop, 1000, on_cut, &seen, err, sizeof err), 0);
+    backlog_free(b);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(seen.calls, 0);
+    size_t len;
+    snprintf(path, sizeof path, "%s/backlog.jsonl", dir);
+    char *now = read_file(path, &len);
+    assert_int_equal(len, (size_t)BIG_RECORDS * BIG_LINE);
+    assert_memory_equal(now, old, len);
+    snprintf(path, sizeof path, "%s/backlog.jsonl.tmp", dir);
+    assert_int_equal(file_size(path), -1);
+    free(now);
+    free(old);
     remove_dir(dir);
 }
 
@@ -635,6 +837,8 @@ int main(void)
         cmocka_unit_test(test_backlog_skips_lines_that_are_not_records),
         cmocka_unit_test(test_backlog_cut_drops_oldest_metrics_first),
         cmocka_unit_test(test_backlog_cut_drops_diagnostics_when_only_they_are_left),
+        cmocka_unit_test(test_backlog_cut_runs_on_the_thread_pool),
+        cmocka_unit_test(test_backlog_free_abandons_a_running_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
