@@ -1,7 +1,7 @@
 # Makefile — builds build/faultline and its tests. The two commands a new user needs:
 #   make run    install what is missing, build, start a server and a local agent
 #   make test   install what is missing, build (plain and ASan+UBSan), run every test suite
-# Other targets: all, sanitize, unit, fuzz, bench, format, clean.
+# Other targets: all, sanitize, unit, check-includes, fuzz, bench, format, clean.
 
 VERSION := 0.1.0
 CC ?= cc
@@ -25,7 +25,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 
-.PHONY: all unit sanitize deps test-deps test run fuzz bench format clean help
+.PHONY: all unit sanitize check-includes deps test-deps test run fuzz bench format clean help
 all: $(BUILD)/faultline
 
 $(BUILD)/faultline: $(OBJ)
@@ -43,6 +43,11 @@ unit: $(UNIT_BIN)
 
 sanitize:
 	$(MAKE) BUILD=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all unit
+
+# The dependency rules between the modules (docs/architecture.md), and the check's self-test.
+check-includes:
+	scripts/check-includes
+	scripts/test-check-includes
 
 deps:
 	scripts/install-deps
