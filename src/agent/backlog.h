@@ -64,11 +64,11 @@ int backlog_next_chunk(struct backlog *b, const char *name, int max_records, siz
 void backlog_chunk_free(struct backlog_chunk *c);
 
 /* The server acknowledged chunk c: moves the offset to c->end, and when that is the end of the
- * file, empties the file and resets the offset to 0. A chunk read before a cut (or while one
- * runs: the file it came from is being replaced), or that no longer starts at the current
- * offset, is ignored (returns 1): it is sent again, and the server counts it as duplicates. Returns
- * 0, 1, or -1 with err when the offset could not be written (then it is unchanged: the chunk will
- * be sent again). */
+ * file, empties the file and resets the offset to 0. A chunk read before a cut (whose answer
+ * comes while the cut runs or after it: the file it came from is replaced), or that no longer
+ * starts at the current offset, is ignored (returns 1): it is sent again, and the server counts
+ * its records as duplicates. Returns 0, 1, or -1 with err when the offset could not be written
+ * (then it is unchanged: the chunk will be sent again). */
 int backlog_ack(struct backlog *b, const struct backlog_chunk *c, char *err, size_t errlen);
 
 /* ---- cutting to size, on the thread pool ------------------------------------------------- */
