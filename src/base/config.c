@@ -50,6 +50,8 @@ static const struct option options[] = {
     {"ADMIN_USER", OPT_TEXT, FIELD(admin_user), "admin", "admin login"},
     {"ADMIN_PASS", OPT_TEXT, FIELD(admin_pass), NULL, "admin password; admin pages off when unset"},
     {"DATA_DIR", OPT_TEXT, FIELD(data_dir), "./data", "where the database and logs live"},
+    {"STORE", OPT_TEXT, FIELD(store), NULL,
+     "server: the database, sqlite://PATH (default sqlite://DATA_DIR/faultline.db)"},
     {"TELEGRAM_API_URL", OPT_URL, FIELD(telegram_api_url), "https://api.telegram.org",
      "Telegram Bot API base URL"},
     {"LISTEN_ADDR", OPT_IP, FIELD(listen_addr), "0.0.0.0", "server: address to listen on"},

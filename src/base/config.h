@@ -24,6 +24,7 @@ struct config {
     char *admin_user;
     char *admin_pass;
     char *data_dir;
+    char *store; /* store URI; NULL: sqlite://DATA_DIR/faultline.db */
     char *telegram_api_url;
     char *listen_addr;
     char *log_level;

@@ -4,14 +4,10 @@
  * only holds the handles, and only this file sees it. */
 #include "server/server.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include "alert/outbox.h"
 #include "base/cli.h"
@@ -53,9 +49,10 @@ struct server {
 
 static const char *const server_options[] = {
     "API_KEY",       "LISTEN_ADDR",    "SERVER_PORT",  "FAIL_TIMEOUT",
-    "DATA_DIR",      "TELEGRAM_TOKEN", "CHAT_ID",      "TELEGRAM_API_URL",
-    "ADMIN_USER",    "ADMIN_PASS",     "LOG_LEVEL",    "RCA_WINDOW",
-    "RCA_THRESHOLD", "RCA_HOLD",       "RCA_CANARIES", "RCA_CANARY_INTERVAL"};
+    "DATA_DIR",      "STORE",          "TELEGRAM_TOKEN", "CHAT_ID",
+    "TELEGRAM_API_URL", "ADMIN_USER",  "ADMIN_PASS",   "LOG_LEVEL",
+    "RCA_WINDOW",    "RCA_THRESHOLD",  "RCA_HOLD",     "RCA_CANARIES",
+    "RCA_CANARY_INTERVAL"};
 
 static const struct cli_spec server_cli = {
     .command = "server",
@@ -166,22 +163,21 @@ static void raise_fd_limit(void)
     }
 }
 
-/* Two servers on one DATA_DIR would both send every alert: the first one holds a lock. The
- * descriptor stays open (and the lock held) until the process ends. */
-static int lock_data_dir(const char *dir, char *err, size_t errlen)
+/* STORE, or the default store in DATA_DIR. Returns 0, or -1 with err naming STORE. */
+static int store_uri(const struct config *cfg, char *uri, size_t len, char *err, size_t errlen)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/faultline.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open %.300s: %s", path, strerror(errno));
+    if (!cfg->store) {
+        if (store_default_uri(cfg->data_dir, uri, len) == 0)
+            return 0;
+        snprintf(err, errlen, "DATA_DIR: path is too long");
         return -1;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(err, errlen, "DATA_DIR %.300s is in use by another faultline server", dir);
-        close(fd);
+    char why[200];
+    if (store_uri_check(cfg->store, why, sizeof why) != 0) {
+        snprintf(err, errlen, "STORE: %s", why);
         return -1;
     }
+    snprintf(uri, len, "%s", cfg->store);
     return 0;
 }
 
@@ -208,8 +204,9 @@ static int open_analysis(struct server *srv, char *err, size_t errlen)
 
 static int open_state(struct server *srv, char *err, size_t errlen)
 {
-    if (store_open(srv->loop, "sqlite", srv->cfg.data_dir, &srv->store, err, errlen) != 0 ||
-        lock_data_dir(srv->cfg.data_dir, err, errlen) != 0)
+    char uri[4200];
+    if (store_uri(&srv->cfg, uri, sizeof uri, err, errlen) != 0 ||
+        store_open(srv->loop, uri, &srv->store, err, errlen) != 0)
         return -1;
     srv->fleet = fleet_new(srv->cfg.fail_timeout_ms, events_on_transition, &srv->recorder);
     if (!srv->fleet || store_load_workers(srv->store, restore_worker, srv->fleet, err, errlen))
@@ -303,9 +300,10 @@ int server_main(int argc, char **argv)
         config_free(&srv.cfg);
         return r == CLI_EXIT_OK ? 0 : 2;
     }
-    char err[256];
+    char err[256], uri[4200];
     int rc;
-    if (config_require(&srv.cfg, "API_KEY", err, sizeof err) != 0)
+    if (config_require(&srv.cfg, "API_KEY", err, sizeof err) != 0 ||
+        store_uri(&srv.cfg, uri, sizeof uri, err, sizeof err) != 0)
         rc = cli_fail(&server_cli, err);
     else if (!srv.cfg.telegram_token != !srv.cfg.chat_id)
         rc = cli_fail(&server_cli, srv.cfg.chat_id

@@ -1,59 +1,33 @@
-/* sqlite.c — the embedded store backend: DATA_DIR/faultline.db in WAL mode, synchronous=FULL so
- * a committed batch survives a crash or power loss. Only the store thread calls it (see
- * store_backend.h); prepared statements are kept in a small cache keyed by their SQL. */
+/* sqlite.c — the embedded store backend, sqlite://PATH: one database file in WAL mode,
+ * synchronous=FULL so a committed batch survives a crash or power loss, with the shared schema
+ * (schema.h) and an flock beside it so that one server at a time uses it. Only the store thread
+ * calls it (see store_backend.h); prepared statements are kept in a small cache keyed by their
+ * SQL. */
 #include "store/store_backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#define SQLITE_DB_FILE "faultline.db"
+#include "store/schema.h"
+
 #define SQLITE_BUSY_TIMEOUT_MS 5000
 #define SQLITE_STMT_CACHE 32
 #define SQLITE_DIR_MODE 0700
 
-/* Schema migrations: entry i moves user_version i to i + 1. Append only; never edit one that
- * has shipped. */
-static const char *const migrations[] = {
-    "CREATE TABLE workers("
-    " name TEXT PRIMARY KEY, state TEXT NOT NULL, ip TEXT NOT NULL, version TEXT NOT NULL,"
-    " site TEXT NOT NULL, gpus INTEGER NOT NULL, uptime_s INTEGER NOT NULL,"
-    " first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,"
-    " state_since_ms INTEGER NOT NULL);"
-    "CREATE TABLE events("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, worker TEXT NOT NULL,"
-    " kind TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}');"
-    "CREATE INDEX events_worker ON events(worker, id);"
-    "CREATE INDEX events_kind ON events(kind, id);"
-    "CREATE INDEX events_time ON events(time_ms);"
-    "CREATE TABLE outbox("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT, event_id INTEGER, channel TEXT NOT NULL,"
-    " text TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending'"
-    " CHECK (status IN ('pending', 'sent', 'failed')),"
-    " attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
-    " next_attempt_ms INTEGER NOT NULL DEFAULT 0, sent_ms INTEGER, last_error TEXT);"
-    "CREATE INDEX outbox_status ON outbox(status);",
-    /* 1 -> 2: incidents (root-cause analysis) and the diagnostics agents upload. An open
-     * incident has closed_ms NULL. */
-    "CREATE TABLE incidents("
-    " id INTEGER PRIMARY KEY, classification TEXT NOT NULL, scope TEXT NOT NULL,"
-    " workers TEXT NOT NULL, evidence TEXT NOT NULL, opened_ms INTEGER NOT NULL,"
-    " updated_ms INTEGER NOT NULL, closed_ms INTEGER);"
-    "CREATE INDEX incidents_open ON incidents(id) WHERE closed_ms IS NULL;"
-    "CREATE INDEX incidents_updated ON incidents(updated_ms);"
-    "CREATE TABLE diagnostics("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT, worker TEXT NOT NULL, record_id TEXT NOT NULL,"
-    " kind TEXT NOT NULL, time_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
-    " body TEXT NOT NULL, UNIQUE(worker, record_id));"
-    "CREATE INDEX diagnostics_worker_time ON diagnostics(worker, time_ms);"
-    "CREATE INDEX diagnostics_time ON diagnostics(time_ms);",
+/* How SQLite spells what schema.h leaves to the dialect. */
+static const struct schema_dialect sqlite_dialect = {
+    .int64 = "INTEGER",
+    .serial_id = "INTEGER PRIMARY KEY AUTOINCREMENT",
 };
-#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
 static const char SQL_COMMIT[] = "COMMIT";
@@ -89,6 +63,8 @@ static const char SQL_SAVE_INCIDENT[] =
     " scope = excluded.scope, workers = excluded.workers, evidence = excluded.evidence,"
     " opened_ms = excluded.opened_ms, updated_ms = excluded.updated_ms,"
     " closed_ms = excluded.closed_ms";
+static const char SQL_RESERVE_IDS[] =
+    "UPDATE sequences SET next_id = next_id + ?2 WHERE name = ?1 RETURNING next_id - ?2";
 static const char SQL_MAX_INCIDENT_ID[] = "SELECT COALESCE(MAX(id), 0) FROM incidents";
 #define SQL_INCIDENT_COLUMNS                                                                       \
     "SELECT id, classification, scope, workers, evidence, opened_ms, updated_ms, closed_ms"        \
@@ -107,6 +83,7 @@ struct sqlite_stmt_slot {
 /* The handle behind the backend's void *db. */
 struct sqlite_db {
     sqlite3 *conn;
+    int lock_fd; /* holds the flock on the lock file while open; -1: none */
     struct sqlite_stmt_slot cache[SQLITE_STMT_CACHE];
     unsigned next_evict; /* round robin once the cache is full */
 };
@@ -240,14 +217,18 @@ static int sqlite_mkdir_one(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : saved;
 }
 
-/* mkdir -p: creates dir and its missing parents. */
-static int sqlite_mkdir_p(const char *dir, char *err, size_t errlen)
+/* mkdir -p: creates the directories above the database file path and their missing parents. */
+static int sqlite_mkdir_parents(const char *file, char *err, size_t errlen)
 {
     char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
-        snprintf(err, errlen, "data directory path is too long: %s", dir);
+    if (snprintf(path, sizeof path, "%s", file) >= (int)sizeof path) {
+        snprintf(err, errlen, "database path is too long: %s", file);
         return -1;
     }
+    char *last = strrchr(path, '/');
+    if (!last || last == path)
+        return 0; /* in the working directory, or in / */
+    *last = '\0';
     for (char *p = path + 1;; p++) {
         bool end = *p == '\0';
         if (*p != '/' && !end)
@@ -255,7 +236,7 @@ static int sqlite_mkdir_p(const char *dir, char *err, size_t errlen)
         *p = '\0';
         int e = sqlite_mkdir_one(path);
         if (e) {
-            snprintf(err, errlen, "cannot create data directory %s: %s", path, strerror(e));
+            snprintf(err, errlen, "cannot create directory %s: %s", path, strerror(e));
             return -1;
         }
         if (end)
@@ -263,11 +244,44 @@ static int sqlite_mkdir_p(const char *dir, char *err, size_t errlen)
         *p = '/';
     }
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "data directory %s is not a directory", dir);
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s is not a directory", path);
         return -1;
     }
     return 0;
+}
+
+/* The lock file beside the database: PATH without a ".db" ending, plus ".lock" (the default
+ * DATA_DIR/faultline.db locks DATA_DIR/faultline.lock, as servers always have). */
+static int sqlite_lock_path(const char *db_path, char *out, size_t len)
+{
+    size_t n = strlen(db_path);
+    if (n > 3 && strcmp(db_path + n - 3, ".db") == 0)
+        n -= 3;
+    int w = snprintf(out, len, "%.*s.lock", (int)n, db_path);
+    return w >= 0 && (size_t)w < len ? 0 : -1;
+}
+
+/* Two servers on one database would both send every alert: the first one holds an flock on the
+ * lock file until it closes the database. Returns the locked descriptor, or -1 with err set. */
+static int sqlite_lock(const char *db_path, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if (sqlite_lock_path(db_path, path, sizeof path) != 0) {
+        snprintf(err, errlen, "database path is too long: %s", db_path);
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %.300s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, "database %.300s is in use by another faultline server", db_path);
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 static int sqlite_pragmas(struct sqlite_db *db, char *err, size_t errlen)
@@ -286,7 +300,21 @@ static int sqlite_pragmas(struct sqlite_db *db, char *err, size_t errlen)
     return sqlite_exec(db, "PRAGMA synchronous=FULL", "PRAGMA synchronous", err, errlen);
 }
 
-/* Brings the schema to SCHEMA_VERSION inside one write transaction. */
+/* Runs migration step v (schema.h) in SQLite's words. */
+static int sqlite_migrate_step(struct sqlite_db *db, int v, char *err, size_t errlen)
+{
+    char *sql = schema_migration_sql(v, &sqlite_dialect);
+    if (!sql) {
+        snprintf(err, errlen, "schema migration: out of memory");
+        return STORE_ERR_RETRY;
+    }
+    int rc = sqlite_exec(db, sql, "schema migration", err, errlen);
+    free(sql);
+    return rc;
+}
+
+/* Brings the schema to SCHEMA_VERSION inside one write transaction; the version is kept in
+ * PRAGMA user_version. */
 static int sqlite_migrate(struct sqlite_db *db, char *err, size_t errlen)
 {
     int version = 0;
@@ -300,7 +328,7 @@ static int sqlite_migrate(struct sqlite_db *db, char *err, size_t errlen)
         rc = STORE_ERR_JOB;
     }
     for (int v = version; !rc && v < SCHEMA_VERSION; v++)
-        rc = sqlite_exec(db, migrations[v], "schema migration", err, errlen);
+        rc = sqlite_migrate_step(db, v, err, errlen);
     if (!rc && version < SCHEMA_VERSION) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
@@ -320,25 +348,30 @@ static void sqlite_backend_close(void *handle)
         return;
     sqlite_cache_clear(db);
     sqlite3_close(db->conn);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd); /* after the database: the lock guards it to the end */
     free(db);
 }
 
-static int sqlite_backend_open(const char *data_dir, void **out, char *err, size_t errlen)
+/* PATH: not empty and not a directory (a trailing '/'). */
+static bool sqlite_location_valid(const char *path)
 {
-    char path[PATH_MAX];
-    if (!data_dir || !*data_dir) {
-        snprintf(err, errlen, "no data directory given");
+    size_t n = strlen(path);
+    return n > 0 && path[n - 1] != '/';
+}
+
+static int sqlite_backend_open(const char *path, void **out, char *err, size_t errlen)
+{
+    if (sqlite_mkdir_parents(path, err, errlen) != 0)
         return -1;
-    }
-    if (sqlite_mkdir_p(data_dir, err, errlen) != 0)
-        return -1;
-    if (snprintf(path, sizeof path, "%s/%s", data_dir, SQLITE_DB_FILE) >= (int)sizeof path) {
-        snprintf(err, errlen, "data directory path is too long: %s", data_dir);
-        return -1;
-    }
     struct sqlite_db *db = calloc(1, sizeof *db);
     if (!db) {
         snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    db->lock_fd = sqlite_lock(path, err, errlen);
+    if (db->lock_fd < 0) {
+        free(db);
         return -1;
     }
     int rc = sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
@@ -696,6 +729,32 @@ static int sqlite_save_incident(void *handle, const struct incident_record *inc,
     return sqlite_step_done(db, stmt, "save incident", err, errlen);
 }
 
+/* ---- ids ---- */
+
+static int sqlite_reserve_ids(void *handle, const char *sequence, int64_t count, int64_t *first,
+                              char *err, size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_RESERVE_IDS, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, sequence, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, count);
+    rc = sqlite3_step(stmt);
+    int result = 0;
+    if (rc == SQLITE_ROW) {
+        *first = sqlite3_column_int64(stmt, 0);
+    } else if (rc == SQLITE_DONE) {
+        snprintf(err, errlen, "reserve ids: no sequence \"%s\"", sequence);
+        result = STORE_ERR_JOB;
+    } else {
+        result = sqlite_fail(db, rc, "reserve ids", err, errlen);
+    }
+    sqlite3_reset(stmt);
+    return result;
+}
+
 static int sqlite_max_incident_id(void *handle, int64_t *id, char *err, size_t errlen)
 {
     struct sqlite_db *db = handle;
@@ -849,7 +908,9 @@ static int sqlite_query_diagnostics(void *handle, const struct diag_query *q, st
 }
 
 const struct store_backend store_backend_sqlite = {
-    .name = "sqlite",
+    .scheme = "sqlite",
+    .uri_form = "sqlite://PATH",
+    .location_valid = sqlite_location_valid,
     .open = sqlite_backend_open,
     .close = sqlite_backend_close,
     .begin = sqlite_begin,
@@ -863,6 +924,7 @@ const struct store_backend store_backend_sqlite = {
     .load_pending_outbox = sqlite_load_pending_outbox,
     .query_events = sqlite_query_events,
     .save_incident = sqlite_save_incident,
+    .reserve_ids = sqlite_reserve_ids,
     .max_incident_id = sqlite_max_incident_id,
     .load_open_incidents = sqlite_load_open_incidents,
     .query_incidents = sqlite_query_incidents,

@@ -1,11 +1,17 @@
 /* store.h — the server's durable state: workers, events, the notification outbox, incidents
- * and the diagnostics agents upload.
+ * and the diagnostics agents upload, plus the ids the database hands out.
  *
  * What must never be lost (events, outbox messages) is written here before it is acted on.
  * One store thread owns the database connection: every write is queued to it and committed in
- * batched transactions; completions come back on the libuv loop thread that opened the store.
- * A backend (SQLite embedded, PostgreSQL later) is a table of functions (struct store_backend,
- * store_backend.h) that the store thread calls; callers see only this header.
+ * batched transactions (transient errors are retried with backoff, nothing acknowledged is
+ * dropped); completions come back on the libuv loop thread that opened the store.
+ *
+ * Inside, each entity is one file (store_workers.c, store_events.c, store_outbox.c,
+ * store_incidents.c, store_diagnostics.c, store_ids.c) whose kinds of work are job tables
+ * (store_job.h) that store.c queues, batches and completes. A backend (SQLite embedded,
+ * PostgreSQL later) is a table of functions (struct store_backend, store_backend.h) opened from
+ * a URI such as sqlite:///var/lib/faultline/faultline.db; the schema all backends share is in
+ * schema.h. Callers see only this header.
  *
  * Ownership: every function that takes records copies what it needs before returning. Records
  * handed to callbacks are valid only during the callback. */
@@ -31,10 +37,25 @@ struct event_query {
 
 struct store;
 
-/* Opens (creating if needed) the database under data_dir (SQLite: data_dir/faultline.db, WAL)
- * and starts the store thread. backend is "sqlite". Returns 0, or -1 with err set. */
-int store_open(uv_loop_t *loop, const char *backend, const char *data_dir, struct store **out,
-               char *err, size_t errlen);
+/* Checks a store URI without opening anything: "sqlite://PATH" (PATH relative or absolute, a
+ * file, e.g. sqlite:///var/lib/faultline/faultline.db). Returns 0, or -1 with err saying what
+ * was expected, e.g.
+ *   expected sqlite://PATH, got "sqlite://"
+ *   unknown backend "postgres" (known: sqlite)
+ * (the caller puts the setting's name in front). */
+int store_uri_check(const char *uri, char *err, size_t errlen);
+
+/* Writes the URI of the default store of a data directory, "sqlite://DATA_DIR/faultline.db",
+ * into buf. Returns 0, or -1 when it does not fit. */
+int store_default_uri(const char *data_dir, char *buf, size_t len);
+
+/* Opens the store at uri (see store_uri_check), creating the database (and the directories
+ * above it) and migrating its schema as needed, refuses it when another server holds it
+ * (SQLite: a lock on PATH without its ".db", plus ".lock", e.g. DATA_DIR/faultline.lock; the
+ * error says "... is in use by another faultline server"), reserves the first block of ids and
+ * starts the store thread. Returns 0, or -1 with err set; if it fails after the store thread
+ * started, the loop must run once to free the store's handle, as after store_close(). */
+int store_open(uv_loop_t *loop, const char *uri, struct store **out, char *err, size_t errlen);
 
 /* Commits everything queued, stops the store thread and closes the database. Runs remaining
  * completion callbacks with their status before returning (work they queue is committed too).
@@ -82,8 +103,8 @@ void store_query_events(struct store *store, const struct event_query *q, store_
 
 /* ---- incidents (root-cause analysis) --------------------------------------------------------
  * An incident is a group of workers that went DOWN within RCA_WINDOW, with its classification.
- * Ids are assigned by the server's loop (store_max_incident_id at start, then +1), so a save is
- * an upsert by id and the loop never waits for an id. */
+ * Its id comes from store_next_incident_id before it is first saved, so a save is an upsert by
+ * id and the loop (almost) never waits for an id. */
 /* The conditions that are set must all hold. */
 struct incident_query {
     int limit;        /* 1..1000; <= 0 means 100, more means 1000 */
@@ -91,6 +112,13 @@ struct incident_query {
     int64_t since_ms; /* opened or updated at or after; 0 = no bound */
     int64_t id;       /* nonzero: that incident only */
 };
+
+/* A new incident id (> 0), on the loop thread: never handed out before, by this store or any
+ * other on the same database, and larger than every id stored before this store opened. Ids
+ * come in blocks reserved ahead in the background, so this waits for the database only when
+ * the block ran out and the next one has not arrived. -1 (logged) when the store is closed or
+ * the database refuses. Ids handed out but never saved are skipped for good. */
+int64_t store_next_incident_id(struct store *store);
 
 /* Largest incident id stored (0 if none). Synchronous, for start-up. */
 int store_max_incident_id(struct store *store, int64_t *out, char *err, size_t errlen);

@@ -1,9 +1,12 @@
 /* store_backend.h — what a database backend gives the store: one const table of functions that
- * only the store thread calls (store.c owns the queue, the thread and the loop completions).
- * Adding a backend is one file that defines a table plus one row in store.c's backends[]. */
+ * only the store thread calls (store.c owns the queue, the thread and the loop completions; the
+ * store_*.c entity files call the slots). A backend claims a URI scheme (sqlite://PATH) and
+ * applies the shared schema (schema.h) in its own dialect. Adding a backend is one file that
+ * defines a table plus one row in store.c's backends[]. */
 #ifndef FAULTLINE_STORE_BACKEND_H
 #define FAULTLINE_STORE_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,10 +41,14 @@ typedef int (*store_diag_row_fn)(const struct diag_record *rec, void *ctx);
  * store_backend_result and write a message (without the "store: " prefix) into err. Writes are
  * only called between begin() and commit()/rollback(); reads may be too. */
 struct store_backend {
-    const char *name; /* the name store_open() takes: "sqlite" */
+    const char *scheme;   /* the URI scheme it claims: "sqlite" for sqlite://PATH */
+    const char *uri_form; /* what its URIs look like, for error messages: "sqlite://PATH" */
+    /* Whether location (the URI after "scheme://") has the form uri_form says. */
+    bool (*location_valid)(const char *location);
 
-    /* Creates what is missing (directory, database, schema) and migrates old schemas. */
-    int (*open)(const char *data_dir, void **db, char *err, size_t errlen);
+    /* Opens location (already valid): creates what is missing (directory, database, schema),
+     * migrates old schemas and makes sure no other server uses the same database. */
+    int (*open)(const char *location, void **db, char *err, size_t errlen);
     void (*close)(void *db);
 
     /* begin() takes the write lock at once, so a batch never fails half-way for locking. */
@@ -74,6 +81,11 @@ struct store_backend {
     /* Upserts by inc->id (> 0). NULL JSON fields are stored as "{}" or "[]"; closed_ms <= 0 is
      * stored as "open". */
     int (*save_incident)(void *db, const struct incident_record *inc, char *err, size_t errlen);
+    /* Reserves count (> 0) ids of the named sequence (a row of the sequences table) and sets
+     * *first: [*first, *first + count) is this handle's alone, whoever else uses the database,
+     * once the transaction commits. */
+    int (*reserve_ids)(void *db, const char *sequence, int64_t count, int64_t *first, char *err,
+                       size_t errlen);
     /* The largest incident id, 0 if there is none. */
     int (*max_incident_id)(void *db, int64_t *id, char *err, size_t errlen);
     /* Open incidents, oldest (lowest id) first. */

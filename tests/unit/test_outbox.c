@@ -181,8 +181,9 @@ static void tick(uv_timer_t *t)
 
 static void harness_open_store(struct harness *h)
 {
-    char err[256];
-    assert_int_equal(store_open(&h->loop, "sqlite", h->dir, &h->store, err, sizeof err), 0);
+    char err[256], uri[128];
+    assert_int_equal(store_default_uri(h->dir, uri, sizeof uri), 0);
+    assert_int_equal(store_open(&h->loop, uri, &h->store, err, sizeof err), 0);
 }
 
 /* Opens everything; port 0 leaves Telegram unconfigured. */

@@ -36,8 +36,9 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 static void fixture_open(struct fixture *fx)
 {
-    char err[256] = "";
-    int rc = store_open(&fx->loop, "sqlite", fx->dir, &fx->store, err, sizeof err);
+    char err[256] = "", uri[128];
+    assert_int_equal(store_default_uri(fx->dir, uri, sizeof uri), 0);
+    int rc = store_open(&fx->loop, uri, &fx->store, err, sizeof err);
     if (rc != 0)
         fail_msg("store_open: %s", err);
 }
@@ -290,39 +291,111 @@ static void test_names(void **state)
 static void test_open_errors(void **state)
 {
     struct fixture *fx = *state;
-    char file[128], nested[128], err[256];
+    char file[128], err[256];
     snprintf(file, sizeof file, "%s/plain-file", fx->dir);
     FILE *f = fopen(file, "w");
     assert_non_null(f);
     fclose(f);
-    snprintf(nested, sizeof nested, "%s/a/b/c", fx->dir);
     static const struct {
-        const char *backend;
-        int use_file; /* 0: nested new dir, 1: a plain file, 2: empty */
+        const char *scheme, *path; /* the URI: scheme, the fixture's directory, path */
         int rc;
         const char *err_part;
     } rows[] = {
-        {"sqlite", 0, 0, ""},
-        {"mysql", 0, -1, "unknown store backend"},
-        {NULL, 0, -1, "unknown store backend"},
-        {"sqlite", 1, -1, "plain-file"},
-        {"sqlite", 2, -1, "no data directory"},
+        {"sqlite://", "/a/b/c/new.db", 0, ""},       /* missing directories are made */
+        {"SQLite://", "/upper-case-scheme.db", 0, ""}, /* schemes ignore case */
+        {"mysql://", "/x.db", -1, "unknown backend \"mysql\" (known: sqlite)"},
+        {"sqlite://", "/plain-file/x.db", -1, "plain-file"},
+        {"sqlite://", "/", -1, "expected sqlite://PATH"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        const char *dir = rows[i].use_file == 0 ? nested : rows[i].use_file == 1 ? file : "";
+        char uri[256];
+        snprintf(uri, sizeof uri, "%s%s%s", rows[i].scheme, fx->dir, rows[i].path);
         struct store *s = NULL;
         err[0] = '\0';
-        assert_int_equal(store_open(&fx->loop, rows[i].backend, dir, &s, err, sizeof err),
-                         rows[i].rc);
+        assert_int_equal(store_open(&fx->loop, uri, &s, err, sizeof err), rows[i].rc);
         if (rows[i].rc != 0) {
             assert_null(s);
-            assert_non_null(strstr(err, rows[i].err_part));
+            if (!strstr(err, rows[i].err_part))
+                fail_msg("%s: got \"%s\", expected \"%s\" in it", uri, err, rows[i].err_part);
             continue;
         }
         store_close(s);
         assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
     }
+    assert_int_equal(store_open(&fx->loop, NULL, NULL, err, sizeof err), -1);
     store_close(NULL);
+}
+
+/* Each form of STORE and what store_uri_check says about it, word for word. */
+static void test_uri_check(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *uri;
+        const char *err; /* NULL: valid */
+    } rows[] = {
+        {"sqlite://faultline.db", NULL},
+        {"sqlite://data/faultline.db", NULL},
+        {"sqlite://./data/faultline.db", NULL},
+        {"sqlite:///var/lib/faultline/faultline.db", NULL},
+        {"SQLITE:///tmp/x.db", NULL},
+        {"sqlite://", "expected sqlite://PATH, got \"sqlite://\""},
+        {"sqlite:///var/lib/faultline/", "expected sqlite://PATH, got \"sqlite:///var/lib/faultline/\""},
+        {"postgres://x", "unknown backend \"postgres\" (known: sqlite)"},
+        {"sqlite3://x.db", "unknown backend \"sqlite3\" (known: sqlite)"},
+        {"/var/lib/faultline/faultline.db",
+         "expected BACKEND://LOCATION (e.g. sqlite://PATH), got \"/var/lib/faultline/faultline.db\""},
+        {"sqlite:faultline.db",
+         "expected BACKEND://LOCATION (e.g. sqlite://PATH), got \"sqlite:faultline.db\""},
+        {"://x.db", "expected BACKEND://LOCATION (e.g. sqlite://PATH), got \"://x.db\""},
+        {"", "expected BACKEND://LOCATION (e.g. sqlite://PATH), got \"\""},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char err[256] = "";
+        int rc = store_uri_check(rows[i].uri, err, sizeof err);
+        if (!rows[i].err) {
+            if (rc != 0)
+                fail_msg("%s: refused: %s", rows[i].uri, err);
+            continue;
+        }
+        assert_int_equal(rc, -1);
+        assert_string_equal(err, rows[i].err);
+    }
+    char uri[64];
+    assert_int_equal(store_default_uri("./data", uri, sizeof uri), 0);
+    assert_string_equal(uri, "sqlite://./data/faultline.db");
+    assert_int_equal(store_default_uri("/var/lib/faultline", uri, 16), -1);
+}
+
+/* The SQLite backend locks beside its database: a second store on it is refused while the
+ * first is open, and opens once it closed. */
+static void test_lock_in_backend(void **state)
+{
+    struct fixture *fx = *state;
+    char uri[128], err[256] = "", lock[128];
+    assert_int_equal(store_default_uri(fx->dir, uri, sizeof uri), 0);
+    struct store *second = NULL;
+    assert_int_equal(store_open(&fx->loop, uri, &second, err, sizeof err), -1);
+    assert_null(second);
+    char expected[256];
+    snprintf(expected, sizeof expected,
+             "database %s/faultline.db is in use by another faultline server", fx->dir);
+    assert_string_equal(err, expected);
+    snprintf(lock, sizeof lock, "%s/faultline.lock", fx->dir);
+    assert_int_equal(access(lock, F_OK), 0); /* the name servers always used */
+
+    /* Another database in the same directory has its own lock. */
+    char other[160];
+    snprintf(other, sizeof other, "sqlite://%s/other", fx->dir);
+    assert_int_equal(store_open(&fx->loop, other, &second, err, sizeof err), 0);
+    snprintf(lock, sizeof lock, "%s/other.lock", fx->dir);
+    assert_int_equal(access(lock, F_OK), 0);
+    store_close(second);
+    assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+
+    fixture_close(fx);
+    assert_int_equal(store_open(&fx->loop, uri, &second, err, sizeof err), 0);
+    fx->store = second;
 }
 
 static void test_workers_roundtrip(void **state)
@@ -714,6 +787,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test(test_uri_check),
+        cmocka_unit_test_setup_teardown(test_lock_in_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workers_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_event_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_messages_without_event, setup, teardown),

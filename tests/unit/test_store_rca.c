@@ -39,7 +39,9 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 static void fixture_open(struct fixture *fx)
 {
     char err[256] = "";
-    if (store_open(&fx->loop, "sqlite", fx->dir, &fx->store, err, sizeof err) != 0)
+    char uri[128];
+    assert_int_equal(store_default_uri(fx->dir, uri, sizeof uri), 0);
+    if (store_open(&fx->loop, uri, &fx->store, err, sizeof err) != 0)
         fail_msg("store_open: %s", err);
 }
 
@@ -836,9 +838,10 @@ static void test_newer_schema_is_refused(void **state)
 {
     struct fixture *fx = *state;
     create_database(fx, "CREATE TABLE t(x); PRAGMA user_version = 999;");
-    char err[256] = "";
+    char err[256] = "", uri[128];
     struct store *s = NULL;
-    assert_int_equal(store_open(&fx->loop, "sqlite", fx->dir, &s, err, sizeof err), -1);
+    assert_int_equal(store_default_uri(fx->dir, uri, sizeof uri), 0);
+    assert_int_equal(store_open(&fx->loop, uri, &s, err, sizeof err), -1);
     assert_null(s);
     assert_non_null(strstr(err, "999"));
     assert_non_null(strstr(err, "newer"));
