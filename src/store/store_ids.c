@@ -22,6 +22,7 @@ struct ids_reserve_job {
     struct store *store;
     enum store_sequence seq;
     int64_t first; /* set once run */
+    bool taken;    /* a synchronous reservation already put the block in use */
 };
 
 static int ids_reserve_run(struct store_job *job, const struct store_backend *b, void *db,
@@ -37,7 +38,9 @@ static void ids_refill_complete(struct store_job *job)
 {
     struct ids_reserve_job *j = STORE_JOB_OF(job, struct ids_reserve_job);
     struct store_ids *ids = store_ids_of(j->store, j->seq);
-    ids->refilling = false;
+    ids->refill = NULL;
+    if (j->taken)
+        return;
     if (job->status != 0) {
         log_warn("store: cannot reserve %s ids ahead: %s", sequence_names[j->seq], job->err);
         return;
@@ -86,7 +89,9 @@ static struct store_job *ids_reserve_job_new(struct store *s, enum store_sequenc
     return job;
 }
 
-/* Reserves a block and waits for it: it becomes the block in use. */
+/* Reserves a block and waits for it: it becomes the block in use. A refill queued before it
+ * has been committed by then (the store thread keeps the order) though its completion has not
+ * run: its lower block goes first and this one becomes the spare, so ids keep increasing. */
 static int ids_reserve_now(struct store *s, enum store_sequence seq, char *err, size_t errlen)
 {
     struct store_job *job = ids_reserve_job_new(s, seq);
@@ -95,10 +100,19 @@ static int ids_reserve_now(struct store *s, enum store_sequence seq, char *err, 
         return -1;
     }
     int rc = store_run_sync(s, job, err, errlen);
+    struct store_ids *ids = store_ids_of(s, seq);
+    struct ids_reserve_job *refill =
+        ids->refill ? STORE_JOB_OF(ids->refill, struct ids_reserve_job) : NULL;
+    int64_t first = STORE_JOB_OF(job, struct ids_reserve_job)->first;
+    if (rc == 0 && refill && !refill->taken && refill->base.status == 0) {
+        refill->taken = true;
+        ids->spare_next = first;
+        ids->spare_end = first + STORE_ID_BLOCK;
+        first = refill->first;
+    }
     if (rc == 0) {
-        struct store_ids *ids = store_ids_of(s, seq);
-        ids->next = STORE_JOB_OF(job, struct ids_reserve_job)->first;
-        ids->end = ids->next + STORE_ID_BLOCK;
+        ids->next = first;
+        ids->end = first + STORE_ID_BLOCK;
     }
     ids_reserve_free(job);
     return rc;
@@ -107,13 +121,13 @@ static int ids_reserve_now(struct store *s, enum store_sequence seq, char *err, 
 static void ids_refill_if_low(struct store *s, enum store_sequence seq)
 {
     struct store_ids *ids = store_ids_of(s, seq);
-    if (ids->refilling || ids->spare_next < ids->spare_end || ids->end - ids->next >= STORE_ID_LOW)
+    if (ids->refill || ids->spare_next < ids->spare_end || ids->end - ids->next >= STORE_ID_LOW)
         return;
     struct store_job *job = ids_reserve_job_new(s, seq);
     if (!job)
         return; /* the next call tries again, or reserves synchronously */
     job->has_callback = true;
-    ids->refilling = true;
+    ids->refill = job;
     store_enqueue(s, job);
 }
 

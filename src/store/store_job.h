@@ -103,11 +103,12 @@ int store_outbox_msgs_run(const struct store_backend *b, void *db, struct outbox
 enum store_sequence { STORE_SEQUENCE_INCIDENTS, STORE_SEQUENCE_COUNT };
 
 /* One sequence's ids on the loop thread: [next, end) is the block in use, [spare_next,
- * spare_end) the one reserved ahead; refilling while a reservation job is queued. */
+ * spare_end) the one reserved ahead; refill is the reservation job queued ahead, until its
+ * completion runs. */
 struct store_ids {
     int64_t next, end;
     int64_t spare_next, spare_end;
-    bool refilling;
+    struct store_job *refill;
 };
 
 /* The loop thread's id state of seq (store.c keeps it on the handle). */

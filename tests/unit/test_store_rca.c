@@ -717,6 +717,92 @@ static void test_close_with_jobs_pending(void **state)
     assert_int_equal(load_outbox(fx).n, 1);
 }
 
+static void on_worker_count(const struct worker_record *rec, void *ctx);
+
+/* Counts the callbacks of the event entity's jobs (append and query). */
+struct event_calls {
+    int appended, queried, status_sum;
+    size_t events_seen;
+};
+
+static void on_event_appended(int status, const struct event_record *ev,
+                              const struct outbox_record *msgs, size_t n, void *ctx)
+{
+    struct event_calls *c = ctx;
+    c->appended++;
+    c->status_sum += status;
+}
+
+static void on_events_read(int status, const struct event_record *evs, size_t n, void *ctx)
+{
+    struct event_calls *c = ctx;
+    c->queried++;
+    c->status_sum += status;
+    c->events_seen = n;
+}
+
+/* One job of every kind each entity file defines, queued before the loop runs: they share
+ * batches, every callback runs once with status 0, and each read sees the writes queued
+ * before it. */
+static void test_every_entity_in_one_batch(void **state)
+{
+    struct fixture *fx = *state;
+    struct worker_record w = {.state = WORKER_UP, .gpus = 1};
+    snprintf(w.name, sizeof w.name, "gpu-01");
+    struct event_record ev = {.time_ms = 1000, .kind = EVENT_DOWN};
+    snprintf(ev.worker, sizeof ev.worker, "gpu-01");
+    struct outbox_record msg = make_msg("telegram", "gpu-01 is down");
+    int64_t id = store_next_incident_id(fx->store);
+    assert_true(id > 0);
+    struct incident_record inc = make_incident(id, "individual", 1000, 1000, 0);
+    struct diag_record d = make_diag("gpu-01", "m-1", "metric", 1000, "{}");
+    struct event_query eq = {.limit = 10};
+    struct incident_query iq = {.limit = 10};
+    struct diag_query dq = {.limit = 10};
+    struct event_calls events = {0};
+    struct save_result saved = {0}, appended = {0};
+    struct backlog_result uploaded = {0};
+    struct incident_rows incidents = {0};
+    struct diag_rows diags = {0};
+
+    store_save_workers(fx->store, &w, 1);                                /* store_workers.c */
+    store_append_event(fx->store, &w, &ev, &msg, 1, on_event_appended, &events); /* events */
+    store_append_messages(fx->store, &msg, 1, on_messages_appended, &appended);
+    store_query_events(fx->store, &eq, on_events_read, &events);
+    store_outbox_sent(fx->store, 1, 1, 2000);                            /* store_outbox.c */
+    store_outbox_retry(fx->store, 2, 1, 3000, "busy");
+    store_save_incident(fx->store, &inc, &msg, 1, on_incident_saved, &saved); /* incidents */
+    store_query_incidents(fx->store, &iq, on_incidents, &incidents);
+    store_append_diagnostics(fx->store, &d, 1, on_backlog, &uploaded);  /* diagnostics */
+    store_query_diagnostics(fx->store, &dq, on_diags, &diags);
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+
+    assert_int_equal(events.appended, 1);
+    assert_int_equal(events.queried, 1);
+    assert_int_equal(events.status_sum, 0);
+    assert_int_equal(events.events_seen, 1);
+    assert_int_equal(appended.calls, 1);
+    assert_int_equal(appended.status, 0);
+    assert_int_equal(saved.calls, 1);
+    assert_int_equal(saved.status, 0);
+    assert_int_equal(incidents.status, 0);
+    assert_int_equal(incidents.n, 1);
+    assert_int_equal(incidents.recs[0].id, id);
+    assert_int_equal(uploaded.stored, 1);
+    assert_int_equal(diags.n, 1);
+
+    /* The synchronous reads of each entity. */
+    struct outbox_rows pending = load_outbox(fx); /* 1 was sent: 2 (retried) and 3 remain */
+    assert_int_equal(pending.n, 2);
+    assert_int_equal(pending.recs[0].id, 2);
+    assert_int_equal(load_open_incidents(fx).n, 1);
+    assert_int_equal(max_incident_id(fx), id);
+    size_t workers = 0;
+    char err[256] = "";
+    assert_int_equal(store_load_workers(fx->store, on_worker_count, &workers, err, sizeof err), 0);
+    assert_int_equal(workers, 1);
+}
+
 static void on_commit_timer(uv_timer_t *timer)
 {
     sqlite3 *db = timer->data;
@@ -862,6 +948,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_jobs_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_database_is_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_entity_in_one_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_from_v1, setup_no_store, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup_no_store, teardown),
     };
