@@ -28,7 +28,6 @@ struct incidents {
     struct rca *rca;
     uv_timer_t timer; /* fires at the engine's next deadline */
     int64_t cut_off_scan_mono; /* last hand-over of overdue workers while cut off */
-    int64_t next_id;
 };
 
 static void on_incident_saved(int status, const struct incident_record *inc,
@@ -139,11 +138,12 @@ static void restore_incident(const struct incident_record *rec, void *ctx)
         log_warn("server: incident %lld not restored: %s", (long long)rec->id, err);
 }
 
-/* The id of the next new incident: max stored + 1, then one more each time. */
+/* The id of the next new incident, from the database's sequence (never reused, even by another
+ * server on the same database). */
 static int64_t next_incident_id(void *ctx)
 {
     struct incidents *incs = ctx;
-    return incs->next_id++;
+    return store_next_incident_id(incs->store);
 }
 
 static void incidents_free(struct incidents *incs)
@@ -167,7 +167,6 @@ int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet,
                                .outbox = outbox,
                                .followup = followup,
                                .settings = *settings};
-    int64_t max_id = 0;
     struct rca_config rc = {
         .window_ms = settings->window_ms,
         .hold_ms = settings->hold_ms < settings->window_ms ? settings->hold_ms
@@ -176,13 +175,11 @@ int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet,
         .server_fraction = SERVER_FRACTION,
         .save_delay_ms = SAVE_DELAY_MS,
     };
-    if (store_max_incident_id(store, &max_id, err, errlen) != 0 ||
-        rca_new(&rc, next_incident_id, incs, on_rca_change, incs, &incs->rca, err, errlen) != 0 ||
+    if (rca_new(&rc, next_incident_id, incs, on_rca_change, incs, &incs->rca, err, errlen) != 0 ||
         store_load_open_incidents(store, restore_incident, incs, err, errlen) != 0) {
         incidents_free(incs);
         return -1;
     }
-    incs->next_id = max_id + 1; /* asked for only once an incident opens */
     uv_timer_init(loop, &incs->timer);
     incs->timer.data = incs;
     if (!settings->canaries)
