@@ -18,6 +18,7 @@
 #include "agent/backlog.h"
 #include "agent/diag.h"
 #include "agent/logs.h"
+#include "agent/settings.h"
 #include "base/cli.h"
 #include "base/clock.h"
 #include "base/config.h"
@@ -36,6 +37,7 @@
 struct agent {
     uv_loop_t loop;
     const struct config *cfg;
+    const struct agent_settings *settings;
     char name[65];
     char base_url[300]; /* http://host:port, brackets around IPv6 literals */
     char url[320];      /* base_url + /api/v1/heartbeat */
@@ -121,8 +123,8 @@ static char *agent_heartbeat_body(const struct agent *a)
                           FAULTLINE_VERSION, "uptime_s", (json_int_t)sys.uptime_s);
     if (!o)
         return NULL;
-    if (a->cfg->site)
-        json_object_set_new(o, "site", json_string(a->cfg->site));
+    if (a->settings->site)
+        json_object_set_new(o, "site", json_string(a->settings->site));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return text;
@@ -371,7 +373,7 @@ static void agent_maybe_diagnose(struct agent *a, const char *why)
     if (!a->diag || !a->logs || diag_runner_busy(a->diag))
         return;
     int64_t now = clock_mono_ms();
-    if (a->streak_diagnoses > 0 && now - a->diag_started_mono < a->cfg->diag_interval_ms)
+    if (a->streak_diagnoses > 0 && now - a->diag_started_mono < a->settings->diag_interval_ms)
         return;
     a->diag_wall_ms = clock_wall_ms();
     agent_logs_next_id(a->logs, 'd', a->diag_id, sizeof a->diag_id);
@@ -531,7 +533,8 @@ static void agent_on_signal(uv_signal_t *s, int signum)
 
 /* Fills name, URLs, auth header and timeout from the settings. Returns 0, or 2 after printing a
  * usage error. */
-static int agent_configure(struct agent *a, const struct config *cfg, const char *name)
+static int agent_configure(struct agent *a, const struct config *cfg,
+                           const struct agent_settings *settings, const char *name)
 {
     struct host_facts sys = {0};
     char err[256];
@@ -546,10 +549,11 @@ static int agent_configure(struct agent *a, const struct config *cfg, const char
     if (config_require(cfg, "API_KEY", err, sizeof err) != 0)
         return cli_fail(&agent_spec, err);
     a->cfg = cfg;
+    a->settings = settings;
     snprintf(a->name, sizeof a->name, "%s", name);
-    bool v6 = strchr(cfg->server_addr, ':') != NULL;
+    bool v6 = strchr(settings->server_addr, ':') != NULL;
     snprintf(a->base_url, sizeof a->base_url, v6 ? "http://[%s]:%d" : "http://%s:%d",
-             cfg->server_addr, cfg->server_port);
+             settings->server_addr, cfg->server_port);
     snprintf(a->url, sizeof a->url, "%s/api/v1/heartbeat", a->base_url);
     snprintf(a->backlog_url, sizeof a->backlog_url, "%s/api/v1/backlog", a->base_url);
     a->chunk_records = BACKLOG_CHUNK_RECORDS;
@@ -570,9 +574,10 @@ static int agent_configure(struct agent *a, const struct config *cfg, const char
 static void agent_open_logs(struct agent *a)
 {
     const struct config *cfg = a->cfg;
+    const struct agent_settings *settings = a->settings;
     char err[512];
     a->start_wall_ms = clock_wall_ms();
-    a->logs = agent_logs_open(cfg->data_dir, (int64_t)cfg->log_max_mb << 20, a->start_wall_ms, err,
+    a->logs = agent_logs_open(cfg->data_dir, (int64_t)settings->log_max_mb << 20, a->start_wall_ms, err,
                               sizeof err);
     if (a->logs)
         a->backlog = backlog_open(agent_logs_dir(a->logs), err, sizeof err);
@@ -587,13 +592,13 @@ static void agent_open_logs(struct agent *a)
         log_info("agent: %lld bytes of backlog from before a restart, uploaded once the server "
                  "answers",
                  (long long)(backlog_size(a->backlog) - backlog_offset(a->backlog)));
-    struct diag_settings ds = {.server_addr = cfg->server_addr,
+    struct diag_settings ds = {.server_addr = settings->server_addr,
                                .server_port = cfg->server_port,
-                               .gateway = cfg->diag_gateway,
-                               .targets = cfg->diag_targets,
-                               .ping_count = cfg->diag_ping_count,
-                               .mtr_rounds = cfg->diag_mtr_rounds,
-                               .mtr_max_hops = cfg->diag_mtr_max_hops};
+                               .gateway = settings->diag_gateway,
+                               .targets = settings->diag_targets,
+                               .ping_count = settings->diag_ping_count,
+                               .mtr_rounds = settings->diag_mtr_rounds,
+                               .mtr_max_hops = settings->diag_mtr_max_hops};
     a->diag = diag_runner_new(&a->loop, &ds);
     if (!a->diag)
         log_warn("agent: diagnostics disabled: out of memory");
@@ -627,15 +632,18 @@ static int agent_start(struct agent *a)
 int agent_main(int argc, char **argv)
 {
     struct config cfg;
+    struct agent_settings settings;
     char *positional[1] = {NULL};
-    int npos = 0;
-    enum cli_result r = cli_parse(&agent_spec, argc, argv, &cfg, positional, &npos);
+    struct cli_args args = {.positional = positional};
+    config_init(&cfg);
+    config_attach(&cfg, &agent_settings_table, &settings);
+    enum cli_result r = cli_parse(&agent_spec, argc, argv, &cfg, &args);
     if (r != CLI_RUN) {
         config_free(&cfg);
         return r == CLI_EXIT_OK ? 0 : 2;
     }
     struct agent *a = calloc(1, sizeof *a);
-    int rc = a ? agent_configure(a, &cfg, npos > 0 ? positional[0] : NULL) : 1;
+    int rc = a ? agent_configure(a, &cfg, &settings, args.positional_count > 0 ? positional[0] : NULL) : 1;
     if (rc == 0 && uv_loop_init(&a->loop) != 0) {
         log_error("agent: cannot create the event loop");
         rc = 1;

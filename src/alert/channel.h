@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/config.h"
+#include "alert/settings.h"
 #include "base/httpc.h"
 
 enum alert_result {
@@ -29,8 +29,8 @@ struct alert_channel_type {
     /* MUST: short lower-case name, stored in outbox rows ("telegram"). */
     const char *name;
     /* MUST: returns the channel's state, or NULL when it is not configured (err empty) or
-     * misconfigured (err says why). The state may keep cfg and http for its lifetime. */
-    void *(*open)(const struct config *cfg, struct httpc *http, char *err, size_t errlen);
+     * misconfigured (err says why). The state may keep settings and http for its lifetime. */
+    void *(*open)(const struct alert_settings *settings, struct httpc *http, char *err, size_t errlen);
     /* MUST: sends text; done runs exactly once, on the loop thread. */
     void (*send)(void *state, const char *text, alert_sent_cb done, void *ctx);
     /* MUST: frees the state. Not called while a send is in flight. */

@@ -196,12 +196,12 @@ static void timer_free(uv_handle_t *handle)
 }
 
 /* Opens one channel into ch. Returns 1 if configured, 0 if not, -1 with err on failure. */
-static int channel_open(struct outbox *box, uv_loop_t *loop, const struct config *cfg,
+static int channel_open(struct outbox *box, uv_loop_t *loop, const struct alert_settings *settings,
                         const struct alert_channel_type *type, struct outbox_channel *ch, char *err,
                         size_t errlen)
 {
     err[0] = '\0';
-    void *state = type->open(cfg, box->http, err, errlen);
+    void *state = type->open(settings, box->http, err, errlen);
     if (!state && err[0])
         return -1;
     if (!state) {
@@ -222,7 +222,7 @@ static int channel_open(struct outbox *box, uv_loop_t *loop, const struct config
     return 1;
 }
 
-struct outbox *outbox_new(uv_loop_t *loop, struct store *store, const struct config *cfg, char *err,
+struct outbox *outbox_new(uv_loop_t *loop, struct store *store, const struct alert_settings *settings, char *err,
                           size_t errlen)
 {
     size_t n_types = 0;
@@ -240,7 +240,7 @@ struct outbox *outbox_new(uv_loop_t *loop, struct store *store, const struct con
         return NULL;
     }
     for (size_t i = 0; i < n_types; i++) {
-        int rc = channel_open(box, loop, cfg, alert_channel_types[i],
+        int rc = channel_open(box, loop, settings, alert_channel_types[i],
                               &box->channels[box->n_channels], err, errlen);
         if (rc < 0) {
             outbox_close(box);

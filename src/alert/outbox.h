@@ -9,14 +9,14 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "base/config.h"
+#include "alert/settings.h"
 #include "store/store.h"
 
 struct outbox;
 
 /* Opens every configured channel. Returns NULL with err set when a channel is misconfigured; a
  * channel that is simply not configured is left out (and logged once). cfg must outlive it. */
-struct outbox *outbox_new(uv_loop_t *loop, struct store *store, const struct config *cfg,
+struct outbox *outbox_new(uv_loop_t *loop, struct store *store, const struct alert_settings *settings,
                           char *err, size_t errlen);
 
 /* Fills names with the configured channels' names; returns how many (at most max). */

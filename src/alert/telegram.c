@@ -230,11 +230,11 @@ static char *join_url(const char *base, const char *token, const char *method)
     return url;
 }
 
-static void *telegram_open(const struct config *cfg, struct httpc *http, char *err, size_t errlen)
+static void *telegram_open(const struct alert_settings *settings, struct httpc *http, char *err, size_t errlen)
 {
     if (errlen)
         err[0] = '\0';
-    bool token = is_set(cfg->telegram_token), chat = is_set(cfg->chat_id);
+    bool token = is_set(settings->telegram_token), chat = is_set(settings->chat_id);
     if (!token && !chat)
         return NULL;
     /* Half a configuration is a mistake that would otherwise silently drop every alert. */
@@ -246,12 +246,12 @@ static void *telegram_open(const struct config *cfg, struct httpc *http, char *e
         return NULL;
     }
     struct telegram *tg = calloc(1, sizeof *tg);
-    const char *base = is_set(cfg->telegram_api_url) ? cfg->telegram_api_url : TELEGRAM_DEFAULT_API;
+    const char *base = is_set(settings->telegram_api_url) ? settings->telegram_api_url : TELEGRAM_DEFAULT_API;
     if (tg) {
         tg->http = http;
-        tg->token = strdup(cfg->telegram_token);
-        tg->chat_id = strdup(cfg->chat_id);
-        tg->send_url = join_url(base, cfg->telegram_token, "sendMessage");
+        tg->token = strdup(settings->telegram_token);
+        tg->chat_id = strdup(settings->chat_id);
+        tg->send_url = join_url(base, settings->telegram_token, "sendMessage");
     }
     if (!tg || !tg->token || !tg->chat_id || !tg->send_url) {
         telegram_close(tg);
@@ -501,20 +501,22 @@ static const struct cli_spec telegram_cli = {
     .options = telegram_cli_options,
     .option_count = 3,
     .max_positional = 1,
+    .json = true,
 };
 
-static int telegram_chat_id(const struct config *cfg, bool as_json)
+static int telegram_chat_id(const struct config *cfg, const struct alert_settings *settings,
+                            bool as_json)
 {
     char err[512], shown[1024];
     if (config_require(cfg, "TELEGRAM_TOKEN", err, sizeof err) != 0)
         return cli_fail(&telegram_cli, err);
-    const char *base = is_set(cfg->telegram_api_url) ? cfg->telegram_api_url : TELEGRAM_DEFAULT_API;
-    char *url = join_url(base, cfg->telegram_token, "getUpdates");
+    const char *base = is_set(settings->telegram_api_url) ? settings->telegram_api_url : TELEGRAM_DEFAULT_API;
+    char *url = join_url(base, settings->telegram_token, "getUpdates");
     struct fetch_buffer buf = {0};
     long status = 0;
     int rc = url ? fetch_url(url, &buf, &status, err, sizeof err) : -1;
     if (rc != 0) {
-        telegram_redact(url ? url : base, cfg->telegram_token, shown, sizeof shown);
+        telegram_redact(url ? url : base, settings->telegram_token, shown, sizeof shown);
         fprintf(stderr, "faultline telegram: cannot reach %s: %s\n", shown,
                 url ? err : "out of memory");
         free(url);
@@ -530,7 +532,7 @@ static int telegram_chat_id(const struct config *cfg, bool as_json)
         count = telegram_list_chats(buf.data, buf.len, as_json, stdout, err, sizeof err);
     free(buf.data);
     if (count < 0) {
-        telegram_redact(err, cfg->telegram_token, shown, sizeof shown);
+        telegram_redact(err, settings->telegram_token, shown, sizeof shown);
         fprintf(stderr, "faultline telegram: %s\n", shown);
         return 1;
     }
@@ -542,29 +544,21 @@ static int telegram_chat_id(const struct config *cfg, bool as_json)
 
 int telegram_main(int argc, char **argv)
 {
-    /* --json is an output switch, not a setting, so cli_parse never sees it. */
-    char **args = calloc((size_t)argc + 1, sizeof *args);
-    if (!args)
-        return 1;
-    bool as_json = false;
-    int n = 0;
-    for (int i = 0; i < argc; i++) {
-        if (i > 0 && strcmp(argv[i], "--json") == 0)
-            as_json = true;
-        else
-            args[n++] = argv[i];
-    }
     struct config cfg;
+    struct alert_settings settings;
     char *verb[1];
-    int verbs = 0, rc;
-    enum cli_result parsed = cli_parse(&telegram_cli, n, args, &cfg, verb, &verbs);
+    struct cli_args args = {.positional = verb};
+    config_init(&cfg);
+    config_attach(&cfg, &alert_settings_table, &settings);
+    int rc;
+    enum cli_result parsed = cli_parse(&telegram_cli, argc, argv, &cfg, &args);
     if (parsed != CLI_RUN) {
         rc = parsed == CLI_EXIT_OK ? 0 : 2;
-    } else if (verbs == 1 && strcmp(verb[0], "chat-id") == 0) {
-        rc = telegram_chat_id(&cfg, as_json);
+    } else if (args.positional_count == 1 && strcmp(verb[0], "chat-id") == 0) {
+        rc = telegram_chat_id(&cfg, &settings, args.json);
     } else {
         char msg[160];
-        if (verbs == 0)
+        if (args.positional_count == 0)
             snprintf(msg, sizeof msg, "expected a command: chat-id");
         else
             snprintf(msg, sizeof msg, "unknown command \"%.60s\" (expected chat-id)", verb[0]);
@@ -572,6 +566,5 @@ int telegram_main(int argc, char **argv)
         fprintf(stderr, "usage: faultline %s\n", telegram_cli.usage);
     }
     config_free(&cfg);
-    free(args);
     return rc;
 }

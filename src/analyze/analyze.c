@@ -525,32 +525,21 @@ static int analyze_files(char **files, int count, bool as_json)
 
 int analyze_main(int argc, char **argv)
 {
-    /* --json is an output switch, not a setting, so cli_parse never sees it. */
-    char **args = calloc((size_t)argc + 1, sizeof *args);
-    if (!args)
-        return 2;
-    bool as_json = false;
-    int n = 0;
-    for (int i = 0; i < argc; i++) {
-        if (i > 0 && strcmp(argv[i], "--json") == 0)
-            as_json = true;
-        else
-            args[n++] = argv[i];
-    }
     struct config cfg;
     char *files[ANALYZE_MAX_FILES];
-    int nfiles = 0, rc;
-    enum cli_result parsed = cli_parse(&analyze_cli, n, args, &cfg, files, &nfiles);
+    struct cli_args args = {.positional = files};
+    int rc;
+    config_init(&cfg);
+    enum cli_result parsed = cli_parse(&analyze_cli, argc, argv, &cfg, &args);
     if (parsed != CLI_RUN) {
         rc = parsed == CLI_EXIT_OK ? 0 : 2;
-    } else if (nfiles == 0) {
+    } else if (args.positional_count == 0) {
         rc = cli_fail(&analyze_cli, "expected one or more log files (metrics.jsonl, "
                                     "diagnostics.jsonl)");
         fprintf(stderr, "usage: faultline %s\n", analyze_cli.usage);
     } else {
-        rc = analyze_files(files, nfiles, as_json);
+        rc = analyze_files(files, args.positional_count, args.json);
     }
     config_free(&cfg);
-    free(args);
     return rc;
 }

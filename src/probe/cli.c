@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/num.h"
 #include "probe/probe.h"
 #include "probe/probe_json.h"
 
@@ -76,6 +77,7 @@ static const struct cli_spec probe_cli = {
     .options = probe_settings,
     .option_count = 1,
     .max_positional = 2,
+    .json = true,
 };
 
 /* Prints "faultline probe: <message>" and the usage line; returns 2. */
@@ -94,21 +96,25 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 /* Stores text as the value of option o; 0, or 2 after printing what was expected. */
 static int set_option(struct probe_args *args, const struct probe_option *o, const char *text)
 {
-    char *end = NULL;
-    errno = 0;
-    double v = text ? strtod(text, &end) : NAN;
-    bool whole = o->offset != offsetof(struct probe_args, timeout_s);
-    if (!text || !*text || *end || errno || !isfinite(v) || v < o->min || v > o->max ||
-        (whole && v != floor(v))) {
-        if (!text)
-            return usage_error("%s: expected %s, got nothing", o->flag, o->expected);
-        return usage_error("%s: expected %s, got \"%.60s\"", o->flag, o->expected, text);
-    }
+    char msg[300];
     char *field = (char *)args + o->offset;
-    if (whole)
-        *(long *)field = (long)v;
-    else
-        *(double *)field = v;
+    if (o->offset == offsetof(struct probe_args, timeout_s)) {
+        char *end = NULL;
+        errno = 0;
+        double v = text ? strtod(text, &end) : NAN;
+        if (!text || !*text || *end || errno || !isfinite(v) || v < o->min || v > o->max) {
+            if (!text)
+                return usage_error("%s: expected %s, got nothing", o->flag, o->expected);
+            return usage_error("%s: expected %s, got \"%.60s\"", o->flag, o->expected, text);
+        }
+        *(double *)(void *)field = v;
+    } else {
+        int64_t v;
+        if (num_parse_int64(o->flag, text, (int64_t)o->min, (int64_t)o->max, o->expected, &v, msg,
+                            sizeof msg) != 0)
+            return usage_error("%s", msg);
+        *(long *)(void *)field = (long)v;
+    }
     args->given[o - probe_options] = true;
     return 0;
 }
@@ -120,10 +126,6 @@ static int take_probe_options(int argc, char **argv, struct probe_args *args, ch
     *nrest = 0;
     rest[(*nrest)++] = argv[0];
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) {
-            args->json = true;
-            continue;
-        }
         const struct probe_option *o = NULL;
         const char *value = NULL;
         for (size_t k = 0; k < PROBE_OPTION_COUNT && !o; k++) {
@@ -356,12 +358,14 @@ int probe_main(int argc, char **argv)
     }
     struct config cfg;
     char *positional[2];
-    int npositional = 0;
-    enum cli_result parsed = cli_parse(&probe_cli, nrest, rest, &cfg, positional, &npositional);
+    struct cli_args cli = {.positional = positional};
+    config_init(&cfg);
+    enum cli_result parsed = cli_parse(&probe_cli, nrest, rest, &cfg, &cli);
     if (parsed != CLI_RUN) {
         rc = parsed == CLI_EXIT_OK ? 0 : CLI_EXIT_USAGE;
     } else {
-        const struct probe_verb *v = pick_verb(positional, npositional, &args);
+        args.json = cli.json;
+        const struct probe_verb *v = pick_verb(positional, cli.positional_count, &args);
         rc = v ? v->run(&args, v->takes_target ? positional[1] : NULL) : CLI_EXIT_USAGE;
     }
     config_free(&cfg);

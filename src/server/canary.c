@@ -179,7 +179,7 @@ static void on_timer(uv_timer_t *t)
         start_round(c);
 }
 
-struct canaries *canaries_start(uv_loop_t *loop, const struct config *cfg,
+struct canaries *canaries_start(uv_loop_t *loop, const struct rca_settings *settings,
                                 canary_change_cb on_change, void *ctx, char *err, size_t errlen)
 {
     struct canaries *c = calloc(1, sizeof *c);
@@ -187,7 +187,7 @@ struct canaries *canaries_start(uv_loop_t *loop, const struct config *cfg,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    c->n_targets = config_split_targets(cfg->rca_canaries, c->targets, CANARY_MAX, err, errlen);
+    c->n_targets = config_split_targets(settings->canaries, c->targets, CANARY_MAX, err, errlen);
     if (c->n_targets < 0) {
         free(c);
         return NULL;
@@ -199,7 +199,7 @@ struct canaries *canaries_start(uv_loop_t *loop, const struct config *cfg,
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
     if (c->n_targets > 0)
-        uv_timer_start(&c->timer, on_timer, 0, (uint64_t)cfg->rca_canary_interval_ms);
+        uv_timer_start(&c->timer, on_timer, 0, (uint64_t)settings->canary_interval_ms);
     return c;
 }
 

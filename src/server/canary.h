@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "base/config.h"
+#include "server/settings.h"
 
 struct canaries;
 
@@ -28,7 +28,7 @@ struct canaries;
 typedef void (*canary_change_cb)(bool cut_off, json_t *evidence, void *ctx);
 
 /* Starts probing (first round at once). Returns NULL with err set when RCA_CANARIES is bad. */
-struct canaries *canaries_start(uv_loop_t *loop, const struct config *cfg,
+struct canaries *canaries_start(uv_loop_t *loop, const struct rca_settings *settings,
                                 canary_change_cb on_change, void *ctx, char *err, size_t errlen);
 
 /* Stops the timer; rounds in flight finish and free the state once done. NULL is a no-op. */

@@ -22,6 +22,7 @@
 #include "server/followup.h"
 #include "server/http.h"
 #include "server/incidents.h"
+#include "server/settings.h"
 #include "store/store.h"
 
 #define FLUSH_INTERVAL_MS 5000
@@ -29,7 +30,10 @@
 #define EXPIRE_CANARY_WAIT_MS 50
 
 struct server {
-    struct config cfg;
+    struct config cfg; /* shared settings; the three below are attached to it */
+    struct server_settings settings;
+    struct rca_settings rca_settings;
+    struct alert_settings alert_settings;
     uv_loop_t *loop;
     struct store *store;
     struct outbox *outbox;
@@ -185,18 +189,18 @@ static int open_analysis(struct server *srv, char *err, size_t errlen)
 {
     const struct config *cfg = &srv->cfg;
     struct followup_settings fs = {.fail_timeout_ms = cfg->fail_timeout_ms,
-                                   .window_ms = cfg->rca_window_ms};
+                                   .window_ms = srv->rca_settings.window_ms};
     srv->followup = followup_open(srv->loop, srv->store, srv->outbox, &fs);
     if (!srv->followup) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     struct incidents_settings is = {
-        .window_ms = cfg->rca_window_ms,
-        .hold_ms = cfg->rca_hold_ms > 0 ? cfg->rca_hold_ms : cfg->ping_interval_ms,
-        .threshold = cfg->rca_threshold,
+        .window_ms = srv->rca_settings.window_ms,
+        .hold_ms = srv->rca_settings.hold_ms > 0 ? srv->rca_settings.hold_ms : cfg->ping_interval_ms,
+        .threshold = srv->rca_settings.threshold,
         .fail_timeout_ms = cfg->fail_timeout_ms,
-        .canaries = config_split_targets(cfg->rca_canaries, NULL, 64, NULL, 0) > 0,
+        .canaries = config_split_targets(srv->rca_settings.canaries, NULL, 64, NULL, 0) > 0,
     };
     return incidents_open(srv->loop, srv->store, srv->fleet, srv->outbox, srv->followup, &is,
                           &srv->incidents, err, errlen);
@@ -211,7 +215,7 @@ static int open_state(struct server *srv, char *err, size_t errlen)
     srv->fleet = fleet_new(srv->cfg.fail_timeout_ms, events_on_transition, &srv->recorder);
     if (!srv->fleet || store_load_workers(srv->store, restore_worker, srv->fleet, err, errlen))
         return -1;
-    srv->outbox = outbox_new(srv->loop, srv->store, &srv->cfg, err, errlen);
+    srv->outbox = outbox_new(srv->loop, srv->store, &srv->alert_settings, err, errlen);
     if (!srv->outbox || open_analysis(srv, err, errlen) != 0)
         return -1;
     srv->recorder = (struct event_recorder){
@@ -221,7 +225,7 @@ static int open_state(struct server *srv, char *err, size_t errlen)
 
 static int start_http(struct server *srv, char *err, size_t errlen)
 {
-    srv->auth = auth_new(srv->cfg.api_key, srv->cfg.admin_user, srv->cfg.admin_pass);
+    srv->auth = auth_new(srv->cfg.api_key, srv->settings.admin_user, srv->settings.admin_pass);
     if (!srv->auth) {
         snprintf(err, errlen, "libsodium failed to initialise");
         return -1;
@@ -232,7 +236,7 @@ static int start_http(struct server *srv, char *err, size_t errlen)
                                     .canaries = srv->canaries,
                                     .followup = srv->followup,
                                     .fail_timeout_ms = srv->cfg.fail_timeout_ms};
-    struct http_config hc = {.addr = srv->cfg.listen_addr,
+    struct http_config hc = {.addr = srv->settings.listen_addr,
                              .port = srv->cfg.server_port,
                              .routes = api_routes,
                              .ctx = &srv->api,
@@ -266,7 +270,7 @@ static int run(struct server *srv)
         log_error("server: %s", err);
         return 1;
     }
-    srv->canaries = canaries_start(srv->loop, &srv->cfg, incidents_canaries_changed,
+    srv->canaries = canaries_start(srv->loop, &srv->rca_settings, incidents_canaries_changed,
                                    srv->incidents, err, sizeof err);
     if (!srv->canaries) {
         log_error("server: RCA_CANARIES: %s", err);
@@ -278,13 +282,13 @@ static int run(struct server *srv)
     }
     start_timers(srv);
     const char *shown =
-        strcmp(srv->cfg.listen_addr, "0.0.0.0") ? srv->cfg.listen_addr : "127.0.0.1";
+        strcmp(srv->settings.listen_addr, "0.0.0.0") ? srv->settings.listen_addr : "127.0.0.1";
     log_info("server: listening on http://%s%s%s:%d/ (workers known: %zu, FAIL_TIMEOUT %.1fs, "
              "admin %s)",
              strchr(shown, ':') ? "[" : "", shown, strchr(shown, ':') ? "]" : "",
              srv->cfg.server_port, fleet_count(srv->fleet),
              (double)srv->cfg.fail_timeout_ms / 1000.0,
-             srv->cfg.admin_pass ? "on /admin" : "disabled (ADMIN_PASS unset)");
+             srv->settings.admin_pass ? "on /admin" : "disabled (ADMIN_PASS unset)");
     uv_run(srv->loop, UV_RUN_DEFAULT);
     log_info("server: stopped");
     return 0;
@@ -294,8 +298,12 @@ int server_main(int argc, char **argv)
 {
     struct server srv = {0};
     char *positional[1];
-    int npos;
-    enum cli_result r = cli_parse(&server_cli, argc, argv, &srv.cfg, positional, &npos);
+    struct cli_args args = {.positional = positional};
+    config_init(&srv.cfg);
+    config_attach(&srv.cfg, &server_settings_table, &srv.settings);
+    config_attach(&srv.cfg, &rca_settings_table, &srv.rca_settings);
+    config_attach(&srv.cfg, &alert_settings_table, &srv.alert_settings);
+    enum cli_result r = cli_parse(&server_cli, argc, argv, &srv.cfg, &args);
     if (r != CLI_RUN) {
         config_free(&srv.cfg);
         return r == CLI_EXIT_OK ? 0 : 2;
@@ -305,8 +313,8 @@ int server_main(int argc, char **argv)
     if (config_require(&srv.cfg, "API_KEY", err, sizeof err) != 0 ||
         store_uri(&srv.cfg, uri, sizeof uri, err, sizeof err) != 0)
         rc = cli_fail(&server_cli, err);
-    else if (!srv.cfg.telegram_token != !srv.cfg.chat_id)
-        rc = cli_fail(&server_cli, srv.cfg.chat_id
+    else if (!srv.alert_settings.telegram_token != !srv.alert_settings.chat_id)
+        rc = cli_fail(&server_cli, srv.alert_settings.chat_id
                                        ? "TELEGRAM_TOKEN: required when CHAT_ID is set (set both "
                                          "to send Telegram alerts, or neither)"
                                        : "CHAT_ID: required when TELEGRAM_TOKEN is set (set both "
