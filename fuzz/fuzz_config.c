@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct config cfg;
     config_init(&cfg);
     config_apply_env_text(&cfg, text, err, sizeof err);
-    config_apply_yaml_text(&cfg, text, size, err, sizeof err);
+    config_apply_yaml_text(&cfg, "fuzz.yaml", text, size, err, sizeof err);
     config_free(&cfg);
     free(text);
     return 0;

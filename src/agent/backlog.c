@@ -8,13 +8,13 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "agent/logs.h"
+#include "base/err.h"
 
 #define BACKLOG_METRIC_PREFIX "{\"kind\":\"metric\""
 
@@ -51,20 +51,6 @@ struct backlog_cut_job {
     struct backlog_cut_result result;
 };
 
-static int backlog_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int backlog_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* Reads exactly len bytes of fd at off; 0 or -1. */
 static int backlog_pread(int fd, char *buf, size_t len, int64_t off)
 {
@@ -87,10 +73,10 @@ static int backlog_write_file(const char *path, const char *mode, const char *da
 {
     FILE *f = fopen(path, mode);
     if (!f)
-        return backlog_fail(err, errlen, "%s: %s", path, strerror(errno));
+        return err_set(err, errlen, "%s: %s", path, strerror(errno));
     bool ok = fwrite(data, 1, len, f) == len;
     ok = (fclose(f) == 0) && ok;
-    return ok ? 0 : backlog_fail(err, errlen, "%s: %s", path, strerror(errno));
+    return ok ? 0 : err_set(err, errlen, "%s: %s", path, strerror(errno));
 }
 
 /* Replaces backlog.offset with value (temporary file + rename). */
@@ -106,7 +92,7 @@ static int backlog_write_offset(struct backlog *b, int64_t value, char *err, siz
     if (rename(tmp, b->offset_path) != 0) {
         int saved = errno;
         unlink(tmp);
-        return backlog_fail(err, errlen, "%s: %s", b->offset_path, strerror(saved));
+        return err_set(err, errlen, "%s: %s", b->offset_path, strerror(saved));
     }
     return 0;
 }
@@ -149,11 +135,11 @@ struct backlog *backlog_open(const char *logs_dir, char *err, size_t errlen)
     struct backlog *b = calloc(1, sizeof *b);
     char path[PATH_MAX];
     if (!b)
-        backlog_fail(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
     else if (snprintf(path, sizeof path, "%s/backlog.jsonl", logs_dir) >= (int)sizeof path ||
              snprintf(b->offset_path, sizeof b->offset_path, "%s/backlog.offset", logs_dir) >=
                  (int)sizeof b->offset_path)
-        backlog_fail(err, errlen, "%s: path too long", logs_dir);
+        err_set(err, errlen, "%s: path too long", logs_dir);
     else if ((b->file = jsonl_open(path, NULL, err, errlen)) != NULL) {
         b->offset = backlog_read_offset(b);
         if (b->offset > 0 && b->offset == jsonl_size(b->file))
@@ -180,13 +166,13 @@ int backlog_append(struct backlog *b, const char *kind, const char *record, size
                    size_t errlen)
 {
     if (len < 2 || record[0] != '{' || record[len - 1] != '}')
-        return backlog_fail(err, errlen, "backlog: a record must be a JSON object");
+        return err_set(err, errlen, "backlog: a record must be a JSON object");
     bool empty = len == 2;
     size_t kind_len = strlen(kind);
     size_t total = len + kind_len + 12;
     char *line = malloc(total);
     if (!line)
-        return backlog_fail(err, errlen, "out of memory");
+        return err_set(err, errlen, "out of memory");
     int n = snprintf(line, total, "{\"kind\":\"%s\"%s%.*s", kind, empty ? "" : ",", (int)(len - 1),
                      record + 1);
     int rc = jsonl_append(b->file, line, (size_t)n, err, errlen);
@@ -299,12 +285,12 @@ int backlog_next_chunk(struct backlog *b, const char *name, int max_records, siz
         size_t len;
         char *buf = backlog_read_pending(b, max_bytes, &len);
         if (!buf)
-            return backlog_fail(err, errlen, "backlog: reading %s: %s", jsonl_path(b->file),
+            return err_set(err, errlen, "backlog: reading %s: %s", jsonl_path(b->file),
                                 errno ? strerror(errno) : "out of memory");
         int rc = backlog_build_chunk(name, buf, len, max_records, max_bytes, out);
         free(buf);
         if (rc != 0)
-            return backlog_fail(err, errlen, "out of memory");
+            return err_set(err, errlen, "out of memory");
         if (out->records > 0 || out->end == out->start)
             return 0;
         /* Only lines that are not records: step past them and look again. */
@@ -386,7 +372,7 @@ static void backlog_cut_work(uv_work_t *w)
     size_t len;
     char *buf = backlog_read_lines(j->fd, j->start, j->end, &len);
     if (!buf) {
-        r->rc = backlog_fail(r->err, sizeof r->err, "backlog: reading %s: %s", j->path,
+        r->rc = err_set(r->err, sizeof r->err, "backlog: reading %s: %s", j->path,
                              errno ? strerror(errno) : "out of memory");
         return;
     }
@@ -397,7 +383,7 @@ static void backlog_cut_work(uv_work_t *w)
     bool *drop = calloc((size_t)lines + 1, sizeof *drop);
     if (!drop) {
         free(buf);
-        r->rc = backlog_fail(r->err, sizeof r->err, "out of memory");
+        r->rc = err_set(r->err, sizeof r->err, "out of memory");
         return;
     }
     int64_t need = (int64_t)len - j->cap * 3 / 4;
@@ -418,7 +404,7 @@ static int backlog_cut_commit(struct backlog *b, const struct backlog_cut_job *j
         size_t len;
         char *tail = backlog_read_lines(jsonl_fd(b->file), j->read_end, jsonl_size(b->file), &len);
         int rc = tail ? backlog_write_file(j->tmp_path, "ae", tail, len, err, errlen)
-                      : backlog_fail(err, errlen, "backlog: reading %s: %s", j->path,
+                      : err_set(err, errlen, "backlog: reading %s: %s", j->path,
                                      errno ? strerror(errno) : "out of memory");
         free(tail);
         if (rc != 0)
@@ -427,7 +413,7 @@ static int backlog_cut_commit(struct backlog *b, const struct backlog_cut_job *j
     if (backlog_write_offset(b, 0, err, errlen) != 0)
         return -1;
     if (rename(j->tmp_path, j->path) != 0)
-        return backlog_fail(err, errlen, "%s: %s", j->path, strerror(errno));
+        return err_set(err, errlen, "%s: %s", j->path, strerror(errno));
     b->offset = 0;
     b->generation++;
     return jsonl_reopen(b->file, err, errlen);
@@ -441,7 +427,7 @@ static void backlog_cut_done(uv_work_t *w, int status)
     struct backlog *b = j->backlog;
     struct backlog_cut_result *r = &j->result;
     if (status != 0)
-        r->rc = backlog_fail(r->err, sizeof r->err, "backlog: cut cancelled");
+        r->rc = err_set(r->err, sizeof r->err, "backlog: cut cancelled");
     else if (b && r->rc == 0)
         r->rc = backlog_cut_commit(b, j, r->err, sizeof r->err);
     if (r->rc != 0 || !b) {
@@ -466,7 +452,7 @@ int backlog_cut_start(struct backlog *b, uv_loop_t *loop, int64_t cap, backlog_c
         return BACKLOG_CUT_NOT_NEEDED;
     struct backlog_cut_job *j = malloc(sizeof *j);
     if (!j)
-        return backlog_fail(err, errlen, "out of memory");
+        return err_set(err, errlen, "out of memory");
     *j = (struct backlog_cut_job){.backlog = b,
                                   .cb = cb,
                                   .ctx = ctx,
@@ -483,7 +469,7 @@ int backlog_cut_start(struct backlog *b, uv_loop_t *loop, int64_t cap, backlog_c
         if (j->fd >= 0)
             close(j->fd);
         free(j);
-        return backlog_fail(err, errlen, "backlog: cannot start the cut: %s", uv_strerror(rc));
+        return err_set(err, errlen, "backlog: cannot start the cut: %s", uv_strerror(rc));
     }
     b->cut = j;
     return 0;

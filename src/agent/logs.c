@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,23 +15,10 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/err.h"
 
 #define LOGS_STACK_LINE 4096
 #define LOGS_REPAIR_BLOCK 4096
-
-static int logs_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int logs_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- one append-only JSONL file ------------------------------------------------------------- */
 
@@ -65,19 +51,19 @@ static int jsonl_repair(int fd, int64_t *size, int64_t *cut, char *err, size_t e
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
-        return logs_fail(err, errlen, "stat: %s", strerror(errno));
+        return err_set(err, errlen, "stat: %s", strerror(errno));
     *size = st.st_size;
     *cut = 0;
     if (*size == 0)
         return 0;
     char last;
     if (pread(fd, &last, 1, *size - 1) != 1)
-        return logs_fail(err, errlen, "read: %s", strerror(errno));
+        return err_set(err, errlen, "read: %s", strerror(errno));
     if (last == '\n')
         return 0;
     int64_t keep = jsonl_last_newline_end(fd, *size);
     if (keep < 0 || ftruncate(fd, keep) != 0)
-        return logs_fail(err, errlen, "cutting a partial last line: %s", strerror(errno));
+        return err_set(err, errlen, "cutting a partial last line: %s", strerror(errno));
     *cut = *size - keep;
     *size = keep;
     return 0;
@@ -88,11 +74,11 @@ static int jsonl_open_fd(struct jsonl *f, int64_t *repaired, char *err, size_t e
     int64_t cut = 0;
     int fd = open(f->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
-        return logs_fail(err, errlen, "%s: %s", f->path, strerror(errno));
+        return err_set(err, errlen, "%s: %s", f->path, strerror(errno));
     char why[200];
     if (jsonl_repair(fd, &f->size, &cut, why, sizeof why) != 0) {
         close(fd);
-        return logs_fail(err, errlen, "%s: %s", f->path, why);
+        return err_set(err, errlen, "%s: %s", f->path, why);
     }
     f->fd = fd;
     if (repaired)
@@ -104,11 +90,11 @@ struct jsonl *jsonl_open(const char *path, int64_t *repaired_bytes, char *err, s
 {
     struct jsonl *f = calloc(1, sizeof *f);
     if (!f) {
-        logs_fail(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return NULL;
     }
     if (strlen(path) >= sizeof f->path) {
-        logs_fail(err, errlen, "%s: path too long", path);
+        err_set(err, errlen, "%s: path too long", path);
         free(f);
         return NULL;
     }
@@ -132,11 +118,11 @@ void jsonl_free(struct jsonl *f)
 int jsonl_append(struct jsonl *f, const char *text, size_t len, char *err, size_t errlen)
 {
     if (memchr(text, '\n', len))
-        return logs_fail(err, errlen, "%s: a record must not contain a newline", f->path);
+        return err_set(err, errlen, "%s: a record must not contain a newline", f->path);
     char stack[LOGS_STACK_LINE];
     char *line = len < sizeof stack ? stack : malloc(len + 1);
     if (!line)
-        return logs_fail(err, errlen, "out of memory");
+        return err_set(err, errlen, "out of memory");
     memcpy(line, text, len);
     line[len] = '\n';
     ssize_t n;
@@ -153,7 +139,7 @@ int jsonl_append(struct jsonl *f, const char *text, size_t len, char *err, size_
     /* A short write (disk full) leaves part of a line: take it back so readers never see it. */
     if (n > 0 && ftruncate(f->fd, f->size) != 0)
         saved = errno;
-    return logs_fail(err, errlen, "%s: %s", f->path, n < 0 ? strerror(saved) : "short write");
+    return err_set(err, errlen, "%s: %s", f->path, n < 0 ? strerror(saved) : "short write");
 }
 
 int64_t jsonl_size(const struct jsonl *f)
@@ -174,7 +160,7 @@ int jsonl_fd(const struct jsonl *f)
 int jsonl_truncate(struct jsonl *f, char *err, size_t errlen)
 {
     if (ftruncate(f->fd, 0) != 0)
-        return logs_fail(err, errlen, "%s: %s", f->path, strerror(errno));
+        return err_set(err, errlen, "%s: %s", f->path, strerror(errno));
     f->size = 0;
     return 0;
 }
@@ -193,7 +179,7 @@ int jsonl_rotate(struct jsonl *f, char *err, size_t errlen)
     char older[PATH_MAX + 2];
     snprintf(older, sizeof older, "%s.1", f->path);
     if (rename(f->path, older) != 0)
-        return logs_fail(err, errlen, "%s: rotating to .1: %s", f->path, strerror(errno));
+        return err_set(err, errlen, "%s: rotating to .1: %s", f->path, strerror(errno));
     return jsonl_reopen(f, err, errlen);
 }
 
@@ -223,21 +209,21 @@ static int logs_mkdirs(const char *path, char *err, size_t errlen)
 {
     char buf[PATH_MAX];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return logs_fail(err, errlen, "%s: path too long", path);
+        return err_set(err, errlen, "%s: path too long", path);
     for (char *p = buf + 1;; p++) {
         bool end = *p == '\0';
         if (*p != '/' && !end)
             continue;
         *p = '\0';
         if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return logs_fail(err, errlen, "cannot create %s: %s", buf, strerror(errno));
+            return err_set(err, errlen, "cannot create %s: %s", buf, strerror(errno));
         if (end)
             break;
         *p = '/';
     }
     struct stat st;
     if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return logs_fail(err, errlen, "%s is not a directory", buf);
+        return err_set(err, errlen, "%s is not a directory", buf);
     return 0;
 }
 
@@ -280,7 +266,7 @@ static int logs_mtr_scan(struct agent_logs *l, char *err, size_t errlen)
     snprintf(dir, sizeof dir, "%s/mtr", l->dir);
     DIR *d = opendir(dir);
     if (!d)
-        return logs_fail(err, errlen, "%s: %s", dir, strerror(errno));
+        return err_set(err, errlen, "%s: %s", dir, strerror(errno));
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         char path[PATH_MAX + 300];
@@ -298,7 +284,7 @@ static int logs_mtr_scan(struct agent_logs *l, char *err, size_t errlen)
             continue; /* not ours: longer than any name we write */
         if (logs_mtr_add(l, name, st.st_size) != 0) {
             closedir(d);
-            return logs_fail(err, errlen, "out of memory");
+            return err_set(err, errlen, "out of memory");
         }
     }
     closedir(d);
@@ -338,14 +324,14 @@ struct agent_logs *agent_logs_open(const char *data_dir, int64_t max_bytes, int6
 {
     struct agent_logs *l = calloc(1, sizeof *l);
     if (!l) {
-        logs_fail(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return NULL;
     }
     l->budget = max_bytes;
     l->start_ms = start_wall_ms;
     char mtr_dir[PATH_MAX + 8];
     if (snprintf(l->dir, sizeof l->dir, "%s/logs", data_dir) >= (int)sizeof l->dir - 8) {
-        logs_fail(err, errlen, "DATA_DIR: path too long");
+        err_set(err, errlen, "DATA_DIR: path too long");
         goto fail;
     }
     snprintf(mtr_dir, sizeof mtr_dir, "%s/mtr", l->dir);
@@ -425,7 +411,7 @@ int agent_logs_write_mtr(struct agent_logs *l, const char *name, const char *jso
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return logs_fail(err, errlen, "%s: %s", tmp, strerror(errno));
+        return err_set(err, errlen, "%s: %s", tmp, strerror(errno));
     ssize_t n = write(fd, json, len);
     int saved = errno;
     close(fd);
@@ -433,10 +419,10 @@ int agent_logs_write_mtr(struct agent_logs *l, const char *name, const char *jso
         if (n == (ssize_t)len)
             saved = errno;
         unlink(tmp);
-        return logs_fail(err, errlen, "%s: %s", path, n >= 0 ? "short write" : strerror(saved));
+        return err_set(err, errlen, "%s: %s", path, n >= 0 ? "short write" : strerror(saved));
     }
     if (logs_mtr_add(l, name, (int64_t)len) != 0)
-        return logs_fail(err, errlen, "out of memory");
+        return err_set(err, errlen, "out of memory");
     return 0;
 }
 

@@ -3,10 +3,11 @@
 #include "probe/path.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/err.h"
 
 const char *path_segment_name(enum path_segment segment)
 {
@@ -24,20 +25,6 @@ const char *path_segment_name(enum path_segment segment)
 }
 
 /* ---- parsing ------------------------------------------------------------------------------ */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* A short rendering of a JSON value for error messages: "\"x\"", "true", "an object". */
 static void describe_value(const json_t *v, char *buf, size_t len)
@@ -64,7 +51,7 @@ static int wrong_type(char *err, size_t errlen, const char *field, const char *e
 {
     char shown[64];
     describe_value(v, shown, sizeof shown);
-    return fail(err, errlen, "%s: expected %s, got %s", field, expected, shown);
+    return err_set(err, errlen, "%s: expected %s, got %s", field, expected, shown);
 }
 
 /* Copies an optional string member; absent or null leaves dst "". */
@@ -207,7 +194,7 @@ int trace_result_from_json(const json_t *mtr, struct trace_result *out, char *er
     if (!hops || json_is_null(hops)) {
         if (out->error[0])
             return 0; /* a probe that could not run has no hops */
-        fail(err, errlen, "mtr.hops: expected an array of hops, got nothing");
+        err_set(err, errlen, "mtr.hops: expected an array of hops, got nothing");
         goto fail;
     }
     if (!json_is_array(hops)) {
