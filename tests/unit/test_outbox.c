@@ -170,6 +170,7 @@ struct harness {
     char dir[64];
     struct store *store;
     struct config cfg;
+    struct alert_settings alert;
     struct outbox *box;
     size_t enqueued;
 };
@@ -197,6 +198,7 @@ static void harness_start(struct harness *h, int port)
     assert_non_null(mkdtemp(h->dir));
     harness_open_store(h);
     config_init(&h->cfg);
+    config_attach(&h->cfg, &alert_settings_table, &h->alert);
     char err[256];
     if (port) {
         char url[64];
@@ -205,7 +207,7 @@ static void harness_start(struct harness *h, int port)
         assert_int_equal(config_set(&h->cfg, "CHAT_ID", "-100", err, sizeof err), 0);
         assert_int_equal(config_set(&h->cfg, "TELEGRAM_API_URL", url, err, sizeof err), 0);
     }
-    h->box = outbox_new(&h->loop, h->store, &h->cfg, err, sizeof err);
+    h->box = outbox_new(&h->loop, h->store, &h->alert, err, sizeof err);
     assert_non_null(h->box);
 }
 
@@ -451,7 +453,7 @@ static void test_restart_respects_next_attempt(void **state)
     assert_int_equal(config_set(&h.cfg, "CHAT_ID", "@ops", err, sizeof err), 0);
     assert_int_equal(config_set(&h.cfg, "TELEGRAM_API_URL", url, err, sizeof err), 0);
     harness_open_store(&h);
-    h.box = outbox_new(&h.loop, h.store, &h.cfg, err, sizeof err);
+    h.box = outbox_new(&h.loop, h.store, &h.alert, err, sizeof err);
     assert_non_null(h.box);
     h.enqueued = 0;
     assert_int_equal(store_load_pending_outbox(h.store, reload_one, &h, err, sizeof err), 0);
@@ -493,7 +495,7 @@ static void test_close_in_flight(void **state)
 
     char err[256];
     harness_open_store(&h);
-    h.box = outbox_new(&h.loop, h.store, &h.cfg, err, sizeof err);
+    h.box = outbox_new(&h.loop, h.store, &h.alert, err, sizeof err);
     h.enqueued = 0;
     assert_int_equal(store_load_pending_outbox(h.store, reload_one, &h, err, sizeof err), 0);
     assert_int_equal(h.enqueued, 1); /* resent after a restart: a duplicate, never a loss */
@@ -525,14 +527,16 @@ static void test_open_errors(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct config cfg;
+    struct alert_settings alert;
     config_init(&cfg);
+    config_attach(&cfg, &alert_settings_table, &alert);
     char err[256];
     assert_int_equal(config_set(&cfg, "TELEGRAM_TOKEN", TOKEN, err, sizeof err), 0);
-    assert_null(outbox_new(&loop, NULL, &cfg, err, sizeof err));
+    assert_null(outbox_new(&loop, NULL, &alert, err, sizeof err));
     assert_non_null(strstr(err, "CHAT_ID"));
     assert_null(strstr(err, TOKEN));
     assert_int_equal(config_set(&cfg, "CHAT_ID", "42", err, sizeof err), 0);
-    struct outbox *box = outbox_new(&loop, NULL, &cfg, err, sizeof err);
+    struct outbox *box = outbox_new(&loop, NULL, &alert, err, sizeof err);
     assert_non_null(box);
     const char *names[4];
     assert_int_equal(outbox_channel_names(box, names, 4), 1);
