@@ -43,6 +43,7 @@ static const struct cli_spec analyze_cli = {
     .options = analyze_cli_options,
     .option_count = 1,
     .max_positional = ANALYZE_MAX_FILES,
+    .json = true,
 };
 
 /* ---- reading the files -------------------------------------------------------------------- */
