@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/num.h"
 
 struct http_server {
     uv_loop_t *loop;
@@ -434,13 +435,11 @@ int http_query_int(struct http_request *req, const char *name, int min, int max,
     *out = fallback;
     if (!text)
         return 0;
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (*end || end == text || v < min || v > max) {
-        snprintf(err, errlen, "%s: expected a number from %d to %d, got \"%.40s\"", name, min,
-                 max, text);
+    char expected[64];
+    snprintf(expected, sizeof expected, "a number from %d to %d", min, max);
+    int64_t v;
+    if (num_parse_int64(name, text, min, max, expected, &v, err, errlen) != 0)
         return -1;
-    }
     *out = (int)v;
     return 0;
 }
