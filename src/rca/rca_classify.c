@@ -1,4 +1,5 @@
 /* rca_classify.c — places, groups and classes (see rca_classify.h). */
+#include "base/err.h"
 #include "rca/rca_classify.h"
 
 #include <arpa/inet.h>
@@ -7,16 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void rca_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Normalises ip (an IPv4-mapped IPv6 address becomes IPv4) and writes its /24 or /48 prefix.
  * Returns 0, or -1 when ip is not an address. */
@@ -54,17 +45,17 @@ int rca_worker_identify(struct rca_worker *w, const char *name, const char *ip, 
     ip = ip ? ip : "";
     site = site ? site : "";
     if (!name || !name[0] || strlen(name) > RCA_NAME_MAX) {
-        rca_fail(err, errlen, "rca: worker name \"%.80s\" must be 1..%d characters",
+        err_set(err, errlen, "rca: worker name \"%.80s\" must be 1..%d characters",
                  name ? name : "", RCA_NAME_MAX);
         return -1;
     }
     if (strlen(site) > RCA_SITE_MAX) {
-        rca_fail(err, errlen, "rca: site of %s is longer than %d characters", name, RCA_SITE_MAX);
+        err_set(err, errlen, "rca: site of %s is longer than %d characters", name, RCA_SITE_MAX);
         return -1;
     }
     char norm[RCA_IP_MAX] = "", prefix[RCA_PREFIX_MAX] = "";
     if (ip[0] && (strlen(ip) >= RCA_IP_MAX || ip_prefix(ip, norm, prefix) != 0)) {
-        rca_fail(err, errlen, "rca: ip \"%.80s\" of %s is not an IPv4 or IPv6 address", ip, name);
+        err_set(err, errlen, "rca: ip \"%.80s\" of %s is not an IPv4 or IPv6 address", ip, name);
         return -1;
     }
     snprintf(w->name, sizeof w->name, "%s", name);

@@ -54,9 +54,6 @@ struct rca_verdict {
     char reason[RCA_REASON_MAX];
 };
 
-/* Formats an error text ("rca: ...") into err; NULL or errlen 0: nothing. Used by every rca
- * file. */
-void rca_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Checks name (1..RCA_NAME_MAX), site (<= RCA_SITE_MAX, NULL = "") and ip (an IPv4 or IPv6
  * address, NULL or "" = unknown; an IPv4-mapped IPv6 address counts as IPv4) and sets w's

@@ -1,4 +1,5 @@
 /* rca_codec.c — incidents to and from their stored JSON (see rca_codec.h). */
+#include "base/err.h"
 #include "rca/rca_codec.h"
 
 #include <stdio.h>
@@ -183,7 +184,7 @@ static int decode_time(json_t *obj, const char *field, size_t index, bool nullab
     if (nullable && (!v || json_is_null(v)))
         return 0;
     if (!json_is_string(v) || clock_parse_iso(json_string_value(v), out) != 0) {
-        rca_fail(err, errlen, "rca: workers[%zu].%s must be an ISO 8601 time%s", index, field,
+        err_set(err, errlen, "rca: workers[%zu].%s must be an ISO 8601 time%s", index, field,
                  nullable ? " or null" : "");
         return -1;
     }
@@ -201,7 +202,7 @@ static int decode_workers(struct rca_incident *inc, const char *text, char *err,
     json_error_t jerr;
     json_t *arr = json_loads(text ? text : "[]", 0, &jerr);
     if (!json_is_array(arr)) {
-        rca_fail(err, errlen, "rca: workers must be a JSON array (%s)",
+        err_set(err, errlen, "rca: workers must be a JSON array (%s)",
                  arr ? "got another value" : jerr.text);
         json_decref(arr);
         return -1;
@@ -213,7 +214,7 @@ static int decode_workers(struct rca_incident *inc, const char *text, char *err,
         struct rca_worker *w = rca_incident_add_worker(inc);
         json_t *name = json_object_get(item, "name");
         if (!w || !json_is_string(name)) {
-            rca_fail(err, errlen, "rca: workers[%zu].name must be a string", i);
+            err_set(err, errlen, "rca: workers[%zu].name must be a string", i);
             goto fail;
         }
         if (rca_worker_identify(w, json_string_value(name), decode_string(item, "ip"),
@@ -236,7 +237,7 @@ static int decode_evidence(struct rca_incident *inc, const char *text, char *err
     json_error_t jerr;
     json_t *ev = json_loads(text ? text : "{}", 0, &jerr);
     if (!json_is_object(ev)) {
-        rca_fail(err, errlen, "rca: evidence must be a JSON object (%s)",
+        err_set(err, errlen, "rca: evidence must be a JSON object (%s)",
                  ev ? "got another value" : jerr.text);
         json_decref(ev);
         return -1;
@@ -247,7 +248,7 @@ static int decode_evidence(struct rca_incident *inc, const char *text, char *err
     inc->told_workers = (int)json_integer_value(json_object_get(ev, "announced_workers"));
     const char *told = json_string_value(json_object_get(ev, "announced_classification"));
     if (inc->announced && incident_class_parse(told, &inc->told_cls) != 0) {
-        rca_fail(err, errlen, "rca: evidence.announced_classification \"%s\" is not a class",
+        err_set(err, errlen, "rca: evidence.announced_classification \"%s\" is not a class",
                  told ? told : "");
         json_decref(ev);
         return -1;
@@ -257,7 +258,7 @@ static int decode_evidence(struct rca_incident *inc, const char *text, char *err
         inc->canary_evidence = json_incref(canaries);
     const char *ok = json_string_value(json_object_get(ev, "canaries_ok_at"));
     if (ok && clock_parse_iso(ok, &inc->canaries_ok_ms) != 0) {
-        rca_fail(err, errlen, "rca: evidence.canaries_ok_at \"%s\" is not an ISO 8601 time", ok);
+        err_set(err, errlen, "rca: evidence.canaries_ok_at \"%s\" is not an ISO 8601 time", ok);
         json_decref(ev);
         return -1;
     }

@@ -2,6 +2,7 @@
  * a list ordered by id, each with the workers that joined it in order of DOWN. The class is
  * recomputed from those workers on every change (rca_classify.c); every report carries the
  * incident as the store keeps it (rca_codec.c) and as its texts see it (rca_alert.c). */
+#include "base/err.h"
 #include "rca/rca.h"
 
 #include <stdlib.h>
@@ -139,13 +140,13 @@ static struct rca_incident *open_incident(struct rca *rca, int64_t now_ms, char 
 {
     int64_t id = rca->next_id(rca->id_ctx);
     if (id < 1 || is_open(rca, id)) {
-        rca_fail(err, errlen, "rca: the id source gave %lld, which is %s", (long long)id,
+        err_set(err, errlen, "rca: the id source gave %lld, which is %s", (long long)id,
                  id < 1 ? "not >= 1" : "already open");
         return NULL;
     }
     struct rca_incident *inc = calloc(1, sizeof *inc);
     if (!inc) {
-        rca_fail(err, errlen, "rca: out of memory");
+        err_set(err, errlen, "rca: out of memory");
         return NULL;
     }
     inc->id = id;
@@ -299,26 +300,26 @@ int rca_new(const struct rca_config *cfg, rca_next_id_fn next_id, void *id_ctx, 
 {
     *out = NULL;
     if (cfg->window_ms < 0 || cfg->hold_ms < 0 || cfg->save_delay_ms < 0) {
-        rca_fail(err, errlen,
+        err_set(err, errlen,
                  "rca: window_ms (%lld), hold_ms (%lld) and save_delay_ms (%lld) must be >= 0",
                  (long long)cfg->window_ms, (long long)cfg->hold_ms, (long long)cfg->save_delay_ms);
         return -1;
     }
     if (cfg->threshold < 1) {
-        rca_fail(err, errlen, "rca: threshold %d must be >= 1", cfg->threshold);
+        err_set(err, errlen, "rca: threshold %d must be >= 1", cfg->threshold);
         return -1;
     }
     if (!(cfg->server_fraction > 0.0 && cfg->server_fraction <= 1.0)) {
-        rca_fail(err, errlen, "rca: server_fraction %g must be in (0, 1]", cfg->server_fraction);
+        err_set(err, errlen, "rca: server_fraction %g must be in (0, 1]", cfg->server_fraction);
         return -1;
     }
     if (!next_id || !cb) {
-        rca_fail(err, errlen, "rca: an id source and a change callback are required");
+        err_set(err, errlen, "rca: an id source and a change callback are required");
         return -1;
     }
     struct rca *rca = calloc(1, sizeof *rca);
     if (!rca) {
-        rca_fail(err, errlen, "rca: out of memory");
+        err_set(err, errlen, "rca: out of memory");
         return -1;
     }
     *rca = (struct rca){.cfg = *cfg, .next_id = next_id, .id_ctx = id_ctx, .cb = cb, .ctx = ctx};
@@ -359,7 +360,7 @@ static int worker_joins(struct rca *rca, const char *name, const char *ip, const
             unlink_incident(rca, inc);
             rca_incident_free(inc);
         }
-        rca_fail(err, errlen, "rca: out of memory");
+        err_set(err, errlen, "rca: out of memory");
         return -1;
     }
     *w = id;
@@ -385,7 +386,7 @@ int rca_worker_unreachable(struct rca *rca, const char *name, const char *ip, co
                            int fleet, int64_t now_ms, char *err, size_t errlen)
 {
     if (!rca->canaries_failing) {
-        rca_fail(err, errlen,
+        err_set(err, errlen,
                  "rca: %s handed over as unreachable, but the canaries are not failing",
                  name ? name : "");
         return -1;
@@ -415,7 +416,7 @@ static int parse_evidence(const char *text, json_t **out, char *err, size_t errl
     json_error_t jerr;
     *out = json_loads(text, JSON_DECODE_ANY, &jerr);
     if (!*out) {
-        rca_fail(err, errlen, "rca: canary evidence is not JSON: %s", jerr.text);
+        err_set(err, errlen, "rca: canary evidence is not JSON: %s", jerr.text);
         return -1;
     }
     return 0;
@@ -502,16 +503,16 @@ int rca_restore(struct rca *rca, const struct incident_record *rec, char *err, s
     if (rec->closed_ms != 0)
         return 0;
     if (rec->id < 1) {
-        rca_fail(err, errlen, "rca: incident id %lld must be >= 1", (long long)rec->id);
+        err_set(err, errlen, "rca: incident id %lld must be >= 1", (long long)rec->id);
         return -1;
     }
     if (is_open(rca, rec->id)) {
-        rca_fail(err, errlen, "rca: incident %lld is already open", (long long)rec->id);
+        err_set(err, errlen, "rca: incident %lld is already open", (long long)rec->id);
         return -1;
     }
     struct rca_incident *inc = calloc(1, sizeof *inc);
     if (!inc) {
-        rca_fail(err, errlen, "rca: out of memory");
+        err_set(err, errlen, "rca: out of memory");
         return -1;
     }
     if (rca_codec_decode(rec, inc, err, errlen) != 0) {

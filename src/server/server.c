@@ -168,20 +168,21 @@ static void raise_fd_limit(void)
 }
 
 /* STORE, or the default store in DATA_DIR. Returns 0, or -1 with err naming STORE. */
-static int store_uri(const struct config *cfg, char *uri, size_t len, char *err, size_t errlen)
+static int store_uri(const struct server *srv, char *uri, size_t len, char *err, size_t errlen)
 {
-    if (!cfg->store) {
-        if (store_default_uri(cfg->data_dir, uri, len) == 0)
+    const char *store = srv->settings.store;
+    if (!store) {
+        if (store_default_uri(srv->cfg.data_dir, uri, len) == 0)
             return 0;
         snprintf(err, errlen, "DATA_DIR: path is too long");
         return -1;
     }
     char why[200];
-    if (store_uri_check(cfg->store, why, sizeof why) != 0) {
+    if (store_uri_check(store, why, sizeof why) != 0) {
         snprintf(err, errlen, "STORE: %s", why);
         return -1;
     }
-    snprintf(uri, len, "%s", cfg->store);
+    snprintf(uri, len, "%s", store);
     return 0;
 }
 
@@ -209,7 +210,7 @@ static int open_analysis(struct server *srv, char *err, size_t errlen)
 static int open_state(struct server *srv, char *err, size_t errlen)
 {
     char uri[4200];
-    if (store_uri(&srv->cfg, uri, sizeof uri, err, errlen) != 0 ||
+    if (store_uri(srv, uri, sizeof uri, err, errlen) != 0 ||
         store_open(srv->loop, uri, &srv->store, err, errlen) != 0)
         return -1;
     srv->fleet = fleet_new(srv->cfg.fail_timeout_ms, events_on_transition, &srv->recorder);
@@ -311,7 +312,7 @@ int server_main(int argc, char **argv)
     char err[256], uri[4200];
     int rc;
     if (config_require(&srv.cfg, "API_KEY", err, sizeof err) != 0 ||
-        store_uri(&srv.cfg, uri, sizeof uri, err, sizeof err) != 0)
+        store_uri(&srv, uri, sizeof uri, err, sizeof err) != 0)
         rc = cli_fail(&server_cli, err);
     else if (!srv.alert_settings.telegram_token != !srv.alert_settings.chat_id)
         rc = cli_fail(&server_cli, srv.alert_settings.chat_id

@@ -10,6 +10,8 @@ static const struct config_option server_options[] = {
      "admin password; admin pages off when unset", .flags = CONFIG_SECRET},
     {"LISTEN_ADDR", CONFIG_TEXT, SERVER(listen_addr), "0.0.0.0", "server: address to listen on",
      .check = config_check_ip, .expected = CONFIG_EXPECT_IP},
+    {"STORE", CONFIG_TEXT, SERVER(store), NULL,
+     .help = "server: the database, sqlite://PATH (default sqlite://DATA_DIR/faultline.db)"},
 };
 
 const struct config_table server_settings_table = {

@@ -14,6 +14,7 @@ struct server_settings {
     char *listen_addr;
     char *admin_user;
     char *admin_pass; /* NULL: admin pages off */
+    char *store;      /* STORE: the database's URI; NULL: sqlite://DATA_DIR/faultline.db */
 };
 
 /* Durations in ms. */
