@@ -240,22 +240,11 @@ void config_free(struct config *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
-/* Strips surrounding whitespace in place and returns the start. */
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && isspace((unsigned char)end[-1]))
-        *--end = '\0';
-    return s;
-}
-
 /* Turns the text after '=' into the value: quoted values keep everything inside the quotes,
  * unquoted ones lose a trailing " # comment". */
 static char *env_value(char *raw)
 {
-    raw = trim(raw);
+    raw = config_trim(raw);
     if (raw[0] == '"' || raw[0] == '\'') {
         char *close = strchr(raw + 1, raw[0]);
         if (close) {
@@ -269,7 +258,7 @@ static char *env_value(char *raw)
             break;
         }
     }
-    return trim(raw);
+    return config_trim(raw);
 }
 
 int config_apply_env_text(struct config *cfg, const char *text, char *err, size_t errlen)
@@ -281,11 +270,11 @@ int config_apply_env_text(struct config *cfg, const char *text, char *err, size_
     char *save = NULL;
     for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         line_no++;
-        char *s = trim(line);
+        char *s = config_trim(line);
         if (*s == '\0' || *s == '#')
             continue;
         if (strncmp(s, "export ", 7) == 0)
-            s = trim(s + 7);
+            s = config_trim(s + 7);
         char *eq = strchr(s, '=');
         if (!eq) {
             rc = err_set(err, errlen, "line %d: expected NAME=VALUE, got \"%.60s\"", line_no, s);
@@ -293,7 +282,7 @@ int config_apply_env_text(struct config *cfg, const char *text, char *err, size_
         }
         *eq = '\0';
         char inner[256];
-        int set = config_set(cfg, trim(s), env_value(eq + 1), inner, sizeof inner);
+        int set = config_set(cfg, config_trim(s), env_value(eq + 1), inner, sizeof inner);
         if (set == -1) {
             rc = err_set(err, errlen, "line %d: %s", line_no, inner);
             break;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/config.h"
+#include "base/config_internal.h"
 #include "base/err.h"
 #include "base/num.h"
 
@@ -37,8 +38,7 @@ bool config_check_targets(const char *v)
     return config_split_targets(v, NULL, CONFIG_TARGETS_MAX, NULL, 0) >= 0;
 }
 
-/* Strips surrounding whitespace in place and returns the start. */
-static char *trim(char *s)
+char *config_trim(char *s)
 {
     while (isspace((unsigned char)*s))
         s++;
@@ -101,7 +101,7 @@ int config_split_targets(const char *list, struct config_target *out, int max, c
     int n = 0;
     char *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *entry = trim(tok);
+        char *entry = config_trim(tok);
         if (!*entry)
             continue;
         if (n >= max || parse_target(entry, out ? &out[n] : NULL) != 0) {
