@@ -222,8 +222,8 @@ static int channel_open(struct outbox *box, uv_loop_t *loop, const struct alert_
     return 1;
 }
 
-struct outbox *outbox_new(uv_loop_t *loop, struct store *store, const struct alert_settings *settings, char *err,
-                          size_t errlen)
+struct outbox *outbox_new(uv_loop_t *loop, struct store *store,
+                          const struct alert_settings *settings, char *err, size_t errlen)
 {
     size_t n_types = 0;
     while (alert_channel_types[n_types])
@@ -251,11 +251,13 @@ struct outbox *outbox_new(uv_loop_t *loop, struct store *store, const struct ale
     return box;
 }
 
-size_t outbox_channel_names(const struct outbox *box, const char **names, size_t max)
+size_t outbox_address(const struct outbox *box, const char *text, int64_t created_ms,
+                      struct outbox_record *msgs, size_t n, size_t max)
 {
-    size_t n = 0;
-    for (size_t i = 0; box && i < box->n_channels && n < max; i++)
-        names[n++] = box->channels[i].type->name;
+    for (size_t i = 0; box && i < box->n_channels && n < max; i++, n++) {
+        msgs[n] = (struct outbox_record){.text = text, .created_ms = created_ms};
+        snprintf(msgs[n].channel, sizeof msgs[n].channel, "%s", box->channels[i].type->name);
+    }
     return n;
 }
 

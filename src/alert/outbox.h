@@ -7,6 +7,7 @@
 #define FAULTLINE_ALERT_OUTBOX_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "alert/settings.h"
@@ -16,11 +17,14 @@ struct outbox;
 
 /* Opens every configured channel. Returns NULL with err set when a channel is misconfigured; a
  * channel that is simply not configured is left out (and logged once). cfg must outlive it. */
-struct outbox *outbox_new(uv_loop_t *loop, struct store *store, const struct alert_settings *settings,
-                          char *err, size_t errlen);
+struct outbox *outbox_new(uv_loop_t *loop, struct store *store,
+                          const struct alert_settings *settings, char *err, size_t errlen);
 
-/* Fills names with the configured channels' names; returns how many (at most max). */
-size_t outbox_channel_names(const struct outbox *box, const char **names, size_t max);
+/* Addresses text (borrowed) to every configured channel: writes one pending message per
+ * channel, created at created_ms, into msgs[n..max) and returns the new count. NULL box (no
+ * outbox) adds nothing. The messages are stored with their event or incident, then enqueued. */
+size_t outbox_address(const struct outbox *box, const char *text, int64_t created_ms,
+                      struct outbox_record *msgs, size_t n, size_t max);
 
 /* Takes committed messages (copies them) and sends them. Messages for a channel that is not
  * configured are left pending in the store. */

@@ -68,23 +68,17 @@ static void on_event_committed(int status, const struct event_record *ev,
         outbox_enqueue(rec->outbox, msgs, n_msgs);
 }
 
-/* Fills msgs with one UP notification per configured channel (text is borrowed); returns how
- * many. DOWN texts are the correlation engine's to send (incidents.c), once it knows whether the
- * worker went down alone; a worker seen for the first time is news for the event log only. */
-static size_t compose_up_messages(struct outbox *outbox, const struct worker_record *w,
-                                  int64_t prev_since_ms, char *text, size_t textlen,
-                                  struct outbox_record msgs[MAX_CHANNELS])
+/* One UP notification per channel (text is borrowed); returns how many. DOWN texts are the
+ * correlation engine's to send (incidents.c), once it knows whether the worker went down alone;
+ * a worker seen for the first time is news for the event log only. */
+static size_t up_messages(const struct outbox *outbox, const struct worker_record *w,
+                          int64_t prev_since_ms, char *text, size_t textlen,
+                          struct outbox_record msgs[MAX_CHANNELS])
 {
-    const char *channels[MAX_CHANNELS];
-    size_t n = outbox ? outbox_channel_names(outbox, channels, MAX_CHANNELS) : 0;
-    if (n == 0)
+    if (!outbox)
         return 0;
     alert_format_up(w, w->state_since_ms, prev_since_ms, text, textlen);
-    for (size_t i = 0; i < n; i++) {
-        msgs[i] = (struct outbox_record){.text = text, .created_ms = w->state_since_ms};
-        snprintf(msgs[i].channel, sizeof msgs[i].channel, "%s", channels[i]);
-    }
-    return n;
+    return outbox_address(outbox, text, w->state_since_ms, msgs, 0, MAX_CHANNELS);
 }
 
 void events_on_transition(const struct worker_record *w, enum event_kind kind,
@@ -108,7 +102,7 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     struct outbox_record msgs[MAX_CHANNELS];
     size_t n_msgs = 0;
     if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(rec->incidents, w))
-        n_msgs = compose_up_messages(rec->outbox, w, prev_since_ms, text, sizeof text, msgs);
+        n_msgs = up_messages(rec->outbox, w, prev_since_ms, text, sizeof text, msgs);
     *pe = (struct pending_event){.rec = rec, .heartbeat = heartbeat};
     if (heartbeat)
         http_suspend(heartbeat);

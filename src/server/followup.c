@@ -24,6 +24,7 @@
 #define FOLLOWUP_RECORDS 1000
 #define FOLLOWUP_TEXT_MAX 3072
 #define FOLLOWUP_MAX_PENDING 1024
+#define FOLLOWUP_MAX_CHANNELS 8
 
 /* A worker whose backlog arrived, waiting for the timer. */
 struct followup_worker {
@@ -261,13 +262,8 @@ static void save_followup(struct followup_job *job)
     char message[FOLLOWUP_TEXT_MAX + 128];
     snprintf(message, sizeof message, "🔎 Follow-up on incident #%lld (%s):\n%s", (long long)rec.id,
              rec.classification, job->text);
-    const char *channels[8];
-    size_t nch = f->outbox ? outbox_channel_names(f->outbox, channels, 8) : 0;
-    struct outbox_record msgs[8];
-    for (size_t i = 0; i < nch; i++) {
-        msgs[i] = (struct outbox_record){.text = message, .created_ms = rec.updated_ms};
-        snprintf(msgs[i].channel, sizeof msgs[i].channel, "%s", channels[i]);
-    }
+    struct outbox_record msgs[FOLLOWUP_MAX_CHANNELS];
+    size_t nch = outbox_address(f->outbox, message, rec.updated_ms, msgs, 0, FOLLOWUP_MAX_CHANNELS);
     log_info("server: follow-up on incident %lld: %s", (long long)rec.id, job->text);
     store_save_incident(f->store, &rec, msgs, nch, on_followup_saved, f);
     free(evidence);
@@ -397,8 +393,8 @@ static int64_t incident_down_at(const struct incident_record *inc, const char *n
 /* How well records starting at first_ms explain the worker's DOWN in inc: the agent's first
  * failure comes about FAIL_TIMEOUT before the server declares it DOWN. Lower is better; -1
  * when the incident does not hold the worker or began long after the records end. */
-static int64_t fit_distance(const struct followup_settings *set,
-                            const struct incident_record *inc, const struct followup_worker *w)
+static int64_t fit_distance(const struct followup_settings *set, const struct incident_record *inc,
+                            const struct followup_worker *w)
 {
     int64_t down_at = incident_down_at(inc, w->name);
     if (down_at < 0 || down_at > w->last_ms + set->fail_timeout_ms + set->window_ms)

@@ -26,7 +26,7 @@ struct incidents {
     struct followup *followup; /* may be NULL */
     struct incidents_settings settings;
     struct rca *rca;
-    uv_timer_t timer; /* fires at the engine's next deadline */
+    uv_timer_t timer;          /* fires at the engine's next deadline */
     int64_t cut_off_scan_mono; /* last hand-over of overdue workers while cut off */
 };
 
@@ -43,24 +43,9 @@ static void on_incident_saved(int status, const struct incident_record *inc,
         outbox_enqueue(incs->outbox, msgs, n_msgs);
 }
 
-/* Adds one message per channel for text to msgs (texts are borrowed); returns the new count. */
-static size_t add_messages(struct incidents *incs, const char *text, int64_t now,
-                           struct outbox_record *msgs, size_t n, size_t max)
-{
-    const char *channels[MAX_CHANNELS];
-    size_t nch = incs->outbox ? outbox_channel_names(incs->outbox, channels, MAX_CHANNELS) : 0;
-    for (size_t i = 0; i < nch && n < max; i++) {
-        msgs[n] = (struct outbox_record){.text = text, .created_ms = now};
-        snprintf(msgs[n].channel, sizeof msgs[n].channel, "%s", channels[i]);
-        n++;
-    }
-    return n;
-}
-
 /* The per-worker DOWN texts the engine says are due (individual incidents). texts[i] are
  * malloc'd; returns how many were written. */
-static size_t down_texts(struct incidents *incs, const struct rca_incident_view *inc,
-                         char **texts)
+static size_t down_texts(struct incidents *incs, const struct rca_incident_view *inc, char **texts)
 {
     size_t n = 0;
     for (size_t i = 0; i < inc->n_notify_down; i++) {
@@ -68,8 +53,7 @@ static size_t down_texts(struct incidents *incs, const struct rca_incident_view 
         char *text = w ? malloc(MESSAGE_MAX) : NULL;
         if (!text)
             continue;
-        alert_format_down(w, w->state_since_ms, incs->settings.fail_timeout_ms, text,
-                          MESSAGE_MAX);
+        alert_format_down(w, w->state_since_ms, incs->settings.fail_timeout_ms, text, MESSAGE_MAX);
         texts[n++] = text;
     }
     return n;
@@ -91,10 +75,10 @@ static void on_rca_change(enum incident_change change, const struct rca_incident
     int64_t now = clock_wall_ms();
     if (msgs && texts) {
         if (alert_format_incident_message(change, inc->alert, incident_text, sizeof incident_text))
-            n_msgs = add_messages(incs, incident_text, now, msgs, n_msgs, max);
+            n_msgs = outbox_address(incs->outbox, incident_text, now, msgs, n_msgs, max);
         n_texts = down_texts(incs, inc, texts);
         for (size_t i = 0; i < n_texts; i++)
-            n_msgs = add_messages(incs, texts[i], now, msgs, n_msgs, max);
+            n_msgs = outbox_address(incs->outbox, texts[i], now, msgs, n_msgs, max);
     } else {
         log_error("server: out of memory composing messages of incident %lld", (long long)rec.id);
     }
@@ -152,10 +136,9 @@ static void incidents_free(struct incidents *incs)
     free(incs);
 }
 
-int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet,
-                   struct outbox *outbox, struct followup *followup,
-                   const struct incidents_settings *settings, struct incidents **out, char *err,
-                   size_t errlen)
+int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet, struct outbox *outbox,
+                   struct followup *followup, const struct incidents_settings *settings,
+                   struct incidents **out, char *err, size_t errlen)
 {
     struct incidents *incs = calloc(1, sizeof *incs);
     if (!incs) {
@@ -169,8 +152,8 @@ int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet,
                                .settings = *settings};
     struct rca_config rc = {
         .window_ms = settings->window_ms,
-        .hold_ms = settings->hold_ms < settings->window_ms ? settings->hold_ms
-                                                          : settings->window_ms,
+        .hold_ms =
+            settings->hold_ms < settings->window_ms ? settings->hold_ms : settings->window_ms,
         .threshold = settings->threshold,
         .server_fraction = SERVER_FRACTION,
         .save_delay_ms = SAVE_DELAY_MS,
@@ -214,8 +197,8 @@ static int monitored(const struct incidents *incs)
 void incidents_worker_down(struct incidents *incs, const struct worker_record *w)
 {
     char err[256];
-    if (rca_worker_down(incs->rca, w->name, w->ip, w->site, monitored(incs), w->state_since_ms,
-                        err, sizeof err) != 0)
+    if (rca_worker_down(incs->rca, w->name, w->ip, w->site, monitored(incs), w->state_since_ms, err,
+                        sizeof err) != 0)
         log_warn("server: root-cause analysis skipped %s: %s", w->name, err);
     incidents_arm(incs);
 }
@@ -254,8 +237,8 @@ static void hand_over_unreachable(const struct worker_record *w, void *ctx)
 {
     struct incidents *incs = ctx;
     char err[256];
-    if (rca_worker_unreachable(incs->rca, w->name, w->ip, w->site, monitored(incs),
-                               clock_wall_ms(), err, sizeof err) != 0)
+    if (rca_worker_unreachable(incs->rca, w->name, w->ip, w->site, monitored(incs), clock_wall_ms(),
+                               err, sizeof err) != 0)
         log_debug("server: %s not handed over as unreachable: %s", w->name, err);
 }
 
