@@ -139,6 +139,20 @@ void followup_backlog_stored(struct followup *f, const char *worker, int64_t fir
         uv_timer_start(&f->timer, on_followup_timer, FOLLOWUP_DELAY_MS, 0);
 }
 
+/* The incident's evidence with the diagnosis in it (malloc'd), or NULL when out of memory. */
+static char *evidence_with(const char *evidence_json, json_t *diag)
+{
+    json_t *ev = json_loads(evidence_json ? evidence_json : "{}", 0, NULL);
+    if (!json_is_object(ev)) {
+        json_decref(ev);
+        ev = json_object();
+    }
+    json_object_set(ev, "diagnosis", diag);
+    char *text = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(ev);
+    return text;
+}
+
 /* Evidence text with the diagnosis of that incident merged in, if there is one (malloc'd), or
  * NULL to keep evidence_json as it is. */
 char *followup_merge_evidence(struct followup *f, int64_t id, const char *evidence_json)
@@ -146,17 +160,7 @@ char *followup_merge_evidence(struct followup *f, int64_t id, const char *eviden
     char key[24];
     snprintf(key, sizeof key, "%lld", (long long)id);
     json_t *diag = f && !f->closing ? json_object_get(f->by_incident, key) : NULL;
-    if (!diag)
-        return NULL;
-    json_t *ev = json_loads(evidence_json ? evidence_json : "{}", 0, NULL);
-    if (!json_is_object(ev)) {
-        json_decref(ev);
-        return NULL;
-    }
-    json_object_set(ev, "diagnosis", diag);
-    char *text = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    json_decref(ev);
-    return text;
+    return diag ? evidence_with(evidence_json, diag) : NULL;
 }
 
 /* ---- step 3: diagnosis (thread pool), message, save (loop) ---------------------------------- */
@@ -230,20 +234,6 @@ static void diagnose_job(uv_work_t *work)
         worker_diagnosis_text(&job->diags[0], job->text, sizeof job->text);
     else if (job->n_diags > 1)
         diagnosis_group_text(job->diags, job->n_diags, job->text, sizeof job->text);
-}
-
-/* The incident's evidence with the diagnosis in it (malloc'd), or NULL when out of memory. */
-static char *evidence_with(const char *evidence_json, json_t *diag)
-{
-    json_t *ev = json_loads(evidence_json ? evidence_json : "{}", 0, NULL);
-    if (!json_is_object(ev)) {
-        json_decref(ev);
-        ev = json_object();
-    }
-    json_object_set(ev, "diagnosis", diag);
-    char *text = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    json_decref(ev);
-    return text;
 }
 
 static void save_followup(struct followup_job *job)
