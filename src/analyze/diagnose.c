@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "model/json.h"
 
 const char *diagnosis_verdict_id(enum diagnosis_verdict v)
 {
@@ -556,15 +557,6 @@ size_t diagnosis_group_text(const struct worker_diagnosis *ds, size_t n, char *b
 
 /* ---- JSON --------------------------------------------------------------------------------- */
 
-static json_t *iso_or_null(int64_t ms)
-{
-    char iso[CLOCK_ISO_LEN];
-    if (!ms)
-        return json_null();
-    clock_format_iso(ms, iso, sizeof iso);
-    return json_string(iso);
-}
-
 static json_t *external_json(const struct worker_diagnosis *d)
 {
     json_t *arr = json_array();
@@ -620,8 +612,8 @@ json_t *worker_diagnosis_json(const struct worker_diagnosis *d)
     worker_diagnosis_text(d, line, sizeof line);
     json_t *o =
         json_pack("{s:s?,s:o,s:o,s:f,s:i,s:i,s:i,s:s,s:s,s:s,s:s,s:o}", "worker",
-                  d->worker[0] ? d->worker : NULL, "start", iso_or_null(d->start_ms), "end",
-                  iso_or_null(d->end_ms), "duration_s", (double)(d->end_ms - d->start_ms) / 1000.0,
+                  d->worker[0] ? d->worker : NULL, "start", json_time(d->start_ms), "end",
+                  json_time(d->end_ms), "duration_s", (double)(d->end_ms - d->start_ms) / 1000.0,
                   "attempts", d->attempts, "failed_attempts", d->failed_attempts, "diagnoses",
                   d->diagnoses, "verdict", diagnosis_verdict_id(d->verdict), "diagnosis",
                   diagnosis_verdict_text(d->verdict), "evidence", evidence_text, "text", line,

@@ -1,5 +1,6 @@
 /* rca_analysis.c — the engine's current picture for GET /admin/api/analysis (rca_analysis in
  * rca.h): who is out now, by address, site and group, and each open incident. Read-only. */
+#include "model/json.h"
 #include "rca/rca.h"
 
 #include "rca/rca_codec.h"
@@ -30,7 +31,7 @@ static json_t *analysis_incident(const struct rca *rca, const struct rca_inciden
     json_t *item = json_pack(
         "{s:I, s:s, s:b, s:o, s:i, s:i, s:i, s:o, s:o}", "id", (json_int_t)inc->id,
         "classification", incident_class_name(inc->verdict.cls), "announced", inc->announced,
-        "opened_at", rca_codec_time(inc->opened_ms), "workers", (int)inc->n_workers, "down",
+        "opened_at", json_time(inc->opened_ms), "workers", (int)inc->n_workers, "down",
         (int)down, "unreachable", (int)unreachable, "scope", rca_codec_scope(inc, &g, label),
         "evidence", rca_codec_evidence(&rca->cfg, inc, &g));
     rca_grouping_free(&g);
@@ -72,11 +73,11 @@ json_t *rca_analysis(const struct rca *rca, int64_t now_ms)
     }
     json_t *group_list = rca_codec_groups_finish(groups);
     json_t *canaries = json_pack("{s:b, s:o, s:O?}", "failing", rca->canaries_failing, "since",
-                                 rca_codec_time(rca->canaries_failing ? rca->canaries_since_ms : 0),
+                                 json_time(rca->canaries_failing ? rca->canaries_since_ms : 0),
                                  "evidence", rca->canary_evidence);
     return json_pack("{s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "classification",
                      worst ? incident_class_name(worst->verdict.cls) : "none", "down", (int)down,
                      "unreachable", (int)unreachable, "canaries", canaries, "by_ip", by_ip,
                      "by_site", by_site, "groups", group_list, "incidents", incidents, "at",
-                     rca_codec_time(now_ms));
+                     json_time(now_ms));
 }

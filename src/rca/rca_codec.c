@@ -7,15 +7,7 @@
 #include <string.h>
 
 #include "base/clock.h"
-
-json_t *rca_codec_time(int64_t ms)
-{
-    if (ms == 0)
-        return json_null();
-    char buf[CLOCK_ISO_LEN];
-    clock_format_iso(ms, buf, sizeof buf);
-    return json_string(buf);
-}
+#include "model/json.h"
 
 /* ---- encoding ------------------------------------------------------------------------------ */
 
@@ -102,8 +94,8 @@ static json_t *workers_json(const struct rca_incident *inc)
         const struct rca_worker *w = &inc->workers[i];
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:b}", "name",
                                              w->name, "ip", w->ip, "site", w->site, "group", w->key,
-                                             "down_at", rca_codec_time(w->down_ms), "up_at",
-                                             rca_codec_time(w->up_ms), "unreachable",
+                                             "down_at", json_time(w->down_ms), "up_at",
+                                             json_time(w->up_ms), "unreachable",
                                              w->unreachable, "down_message", w->down_message));
     }
     return arr;
@@ -130,7 +122,7 @@ json_t *rca_codec_evidence(const struct rca_config *cfg, const struct rca_incide
     json_object_set_new(ev, "canary_driven", json_boolean(inc->canary_driven));
     json_object_set_new(ev, "canaries",
                         inc->canary_evidence ? json_incref(inc->canary_evidence) : json_null());
-    json_object_set_new(ev, "canaries_ok_at", rca_codec_time(inc->canaries_ok_ms));
+    json_object_set_new(ev, "canaries_ok_at", json_time(inc->canaries_ok_ms));
     json_object_set_new(ev, "announced", json_boolean(inc->announced));
     json_object_set_new(ev, "announced_classification",
                         inc->announced ? json_string(incident_class_name(inc->told_cls))

@@ -13,9 +13,6 @@
 #include "model/incident.h"
 #include "rca/rca_state.h"
 
-/* An ISO 8601 UTC time as a JSON string, or JSON null for 0. New reference. */
-json_t *rca_codec_time(int64_t ms);
-
 /* The scope object of inc (g its grouping, label its scope label or ""). New reference. */
 json_t *rca_codec_scope(const struct rca_incident *inc, const struct rca_grouping *g,
                         const char *label);
