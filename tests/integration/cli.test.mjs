@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
 import { freePort } from './lib/faultline.mjs';
-import { heartbeat, hb } from './lib/http.mjs';
+import { adminJson, heartbeat, hb } from './lib/http.mjs';
 
 scenario('faultline --version prints "faultline X.Y.Z"', async (ctx) => {
   const r = await ctx.run(['--version']);
@@ -50,6 +50,9 @@ const CONFIG_ERRORS = [
   { env: { LOG_LEVEL: 'loud' }, name: 'LOG_LEVEL', value: 'loud', expected: /expected/ },
   { env: { CHAT_ID: 'general' }, name: 'CHAT_ID', value: 'general', expected: /expected/ },
   { env: { API_KEY: null }, name: 'API_KEY', value: null, expected: /API_KEY/ },
+  { env: { STORE: 'sqlite://' }, name: 'STORE', value: 'sqlite://', expected: /STORE: expected sqlite:\/\/PATH, got "sqlite:\/\/"/ },
+  { env: { STORE: 'faultline.db' }, name: 'STORE', value: 'faultline.db', expected: /STORE: expected BACKEND:\/\/LOCATION/ },
+  { env: { STORE: 'postgres://db/faultline' }, name: 'STORE', value: null, expected: /STORE: unknown backend "postgres" \(known: sqlite\)/, what: 'STORE with an unknown backend' },
   // Half a Telegram set-up is a configuration error, not a silent "no alerts".
   { env: { TELEGRAM_TOKEN: '123:abc' }, name: 'CHAT_ID', value: null, expected: /TELEGRAM_TOKEN/, what: 'TELEGRAM_TOKEN without CHAT_ID' },
   { env: { CHAT_ID: '-100123' }, name: 'TELEGRAM_TOKEN', value: null, expected: /CHAT_ID/, what: 'CHAT_ID without TELEGRAM_TOKEN' },
@@ -142,6 +145,31 @@ scenario('an unknown key in the --config file exits 2 naming the key and the lin
   assert.equal(r.timedOut, false, `server kept running; stderr:\n${r.stderr}`);
   assert.equal(r.code, 2, `exit status; stderr:\n${r.stderr}`);
   assert.match(r.stderr, /line 2: fail_timout: not a faultline setting/);
+});
+
+scenario('a section no module reads yet is refused with its file, line and column', async (ctx) => {
+  const dir = ctx.tmpdir();
+  fs.writeFileSync(path.join(dir, 'faultline.yaml'), 'api_key: k\nchannels:\n  - name: ops\n');
+  const r = await ctx.run(['server', '--config', 'faultline.yaml'], { cwd: dir, timeoutMs: 5000 });
+  assert.equal(r.timedOut, false, `server kept running; stderr:\n${r.stderr}`);
+  assert.equal(r.code, 2, `exit status; stderr:\n${r.stderr}`);
+  assert.match(r.stderr, /faultline\.yaml:2:1: channels: not supported by this version of faultline/);
+});
+
+scenario('STORE puts the database where it says, and the server keeps it across a restart', async (ctx) => {
+  const dir = ctx.tmpdir();
+  const db = path.join(dir, 'elsewhere', 'fleet.db');
+  const s1 = await ctx.server({ env: { STORE: `sqlite://${db}` } });
+  // A first heartbeat is answered once its event is committed.
+  assert.equal((await heartbeat(s1, hb('stored-elsewhere'))).status, 204);
+  assert.ok(fs.existsSync(db), `${db} exists`);
+  assert.ok(fs.existsSync(path.join(dir, 'elsewhere', 'fleet.lock')), 'the lock sits beside the database');
+  assert.equal(fs.existsSync(path.join(s1.dataDir, 'faultline.db')), false, 'nothing in DATA_DIR');
+  await s1.kill9();
+  const s2 = await ctx.restart(s1);
+  const body = await adminJson(s2, '/admin/api/events?worker=stored-elsewhere');
+  assert.equal(body.events.length, 1);
+  assert.equal(body.events[0].kind, 'up');
 });
 
 scenario('a second server on the same DATA_DIR refuses to start and the first keeps serving', async (ctx) => {
