@@ -277,7 +277,10 @@ int config_apply_env_text(struct config *cfg, const char *text, char *err, size_
             s = config_trim(s + 7);
         char *eq = strchr(s, '=');
         if (!eq) {
-            rc = err_set(err, errlen, "line %d: expected NAME=VALUE, got \"%.60s\"", line_no, s);
+            /* "API_KEY: value" is a common slip: show the name, never what follows it. */
+            int shown = (int)strcspn(s, ":");
+            rc = err_set(err, errlen, "line %d: expected NAME=VALUE, got \"%.*s%s\"", line_no,
+                         shown > 60 ? 60 : shown, s, s[shown] ? ": ..." : "");
             break;
         }
         *eq = '\0';

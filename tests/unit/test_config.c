@@ -174,6 +174,9 @@ static void test_env_text_errors_name_the_line(void **state)
     assert_string_equal(err, "line 2: FAIL_TIMEOUT: expected a positive number of seconds, got \"abc\"");
     assert_int_equal(config_apply_env_text(&cfg, "just words\n", err, sizeof err), -1);
     assert_string_equal(err, "line 1: expected NAME=VALUE, got \"just words\"");
+    /* YAML-style "NAME: value" in .env: the value (a secret, often) is not echoed. */
+    assert_int_equal(config_apply_env_text(&cfg, "API_KEY: s3cret-token\n", err, sizeof err), -1);
+    assert_string_equal(err, "line 1: expected NAME=VALUE, got \"API_KEY: ...\"");
     config_free(&cfg);
 }
 
