@@ -1,19 +1,18 @@
 /* main.c — faultline's entry point: finds the subcommand in a table and hands it argv. Each
  * subcommand lives in its own part of the tree and returns the process exit status
  * (0 ok, 1 failure found, 2 usage or configuration error). It also tells the config module
- * every module's settings table, so that every command accepts (and checks) every setting. */
+ * every module's settings table (settings_tables.c), so that every command accepts (and checks)
+ * every setting. */
 #include <stdio.h>
 #include <string.h>
 
 #include "agent/agent.h"
-#include "agent/settings.h"
-#include "alert/settings.h"
 #include "alert/telegram.h"
 #include "analyze/analyze.h"
 #include "base/config.h"
 #include "probe/cli.h"
 #include "server/server.h"
-#include "server/settings.h"
+#include "settings_tables.h"
 
 struct subcommand {
     const char *name;
@@ -29,14 +28,6 @@ static const struct subcommand subcommands[] = {
     {"probe", probe_main, "one network probe: ping, trace, tcp, dns, gateway"},
 };
 
-/* A new module with settings adds its table here. */
-static const struct config_table *const settings_tables[] = {
-    &server_settings_table,
-    &rca_settings_table,
-    &alert_settings_table,
-    &agent_settings_table,
-};
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: faultline <command> [options]\n\ncommands:\n");
@@ -48,7 +39,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    config_register_tables(settings_tables, sizeof settings_tables / sizeof settings_tables[0]);
+    config_register_tables(settings_tables, settings_table_count);
     if (argc < 2) {
         usage(stderr);
         return 2;

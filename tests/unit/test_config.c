@@ -15,6 +15,7 @@
 #include "alert/settings.h"
 #include "base/cli.h"
 #include "base/config.h"
+#include "settings_tables.h"
 #include "base/err.h"
 #include "base/num.h"
 #include "server/settings.h"
@@ -37,9 +38,6 @@ static void all_init(struct all *a)
     assert_int_equal(config_attach(&a->cfg, &agent_settings_table, &a->agent), 0);
 }
 
-static const struct config_table *const module_tables[] = {
-    &server_settings_table, &rca_settings_table, &alert_settings_table, &agent_settings_table};
-#define MODULE_TABLE_COUNT (sizeof module_tables / sizeof module_tables[0])
 
 static void test_defaults(void **state)
 {
@@ -298,19 +296,19 @@ static void test_require(void **state)
 /* ---- module tables ------------------------------------------------------------------------ */
 
 /* No two modules claim one name, and every row is complete. */
-static void test_module_tables_are_well_formed(void **state)
+static void test_settings_tables_are_well_formed(void **state)
 {
-    for (size_t t = 0; t < MODULE_TABLE_COUNT; t++) {
-        const struct config_table *table = module_tables[t];
+    for (size_t t = 0; t < settings_table_count; t++) {
+        const struct config_table *table = settings_tables[t];
         assert_non_null(table->module);
         for (size_t i = 0; i < table->option_count; i++) {
             const struct config_option *opt = &table->options[i];
             assert_non_null(opt->help);
             assert_true(opt->kind != CONFIG_INT || opt->min <= opt->max);
             assert_true(opt->check == NULL || opt->expected != NULL);
-            for (size_t u = t; u < MODULE_TABLE_COUNT; u++)
-                for (size_t k = u == t ? i + 1 : 0; k < module_tables[u]->option_count; k++)
-                    assert_string_not_equal(opt->name, module_tables[u]->options[k].name);
+            for (size_t u = t; u < settings_table_count; u++)
+                for (size_t k = u == t ? i + 1 : 0; k < settings_tables[u]->option_count; k++)
+                    assert_string_not_equal(opt->name, settings_tables[u]->options[k].name);
             struct config cfg;
             config_init(&cfg);
             char err[256];
@@ -325,7 +323,7 @@ static void test_module_tables_are_well_formed(void **state)
  * checked) from every source, so one .env or YAML file serves the server and the agent. */
 static void test_registered_tables_are_checked_not_kept(void **state)
 {
-    config_register_tables(module_tables, MODULE_TABLE_COUNT);
+    config_register_tables(settings_tables, settings_table_count);
     struct config cfg;
     struct agent_settings agent;
     config_init(&cfg);
@@ -616,7 +614,7 @@ int main(void)
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_flag_errors),
         cmocka_unit_test(test_require),
-        cmocka_unit_test(test_module_tables_are_well_formed),
+        cmocka_unit_test(test_settings_tables_are_well_formed),
         cmocka_unit_test(test_registered_tables_are_checked_not_kept),
         cmocka_unit_test(test_attach_limit),
         cmocka_unit_test(test_section_reader_gets_the_nodes),
