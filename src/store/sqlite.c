@@ -65,7 +65,6 @@ static const char SQL_SAVE_INCIDENT[] =
     " closed_ms = excluded.closed_ms";
 static const char SQL_RESERVE_IDS[] =
     "UPDATE sequences SET next_id = next_id + ?2 WHERE name = ?1 RETURNING next_id - ?2";
-static const char SQL_MAX_INCIDENT_ID[] = "SELECT COALESCE(MAX(id), 0) FROM incidents";
 #define SQL_INCIDENT_COLUMNS                                                                       \
     "SELECT id, classification, scope, workers, evidence, opened_ms, updated_ms, closed_ms"        \
     " FROM incidents"
@@ -755,23 +754,6 @@ static int sqlite_reserve_ids(void *handle, const char *sequence, int64_t count,
     return result;
 }
 
-static int sqlite_max_incident_id(void *handle, int64_t *id, char *err, size_t errlen)
-{
-    struct sqlite_db *db = handle;
-    sqlite3_stmt *stmt;
-    int rc = sqlite_stmt(db, SQL_MAX_INCIDENT_ID, &stmt, err, errlen);
-    if (rc)
-        return rc;
-    rc = sqlite3_step(stmt);
-    int result = 0;
-    if (rc == SQLITE_ROW)
-        *id = sqlite3_column_int64(stmt, 0);
-    else
-        result = sqlite_fail(db, rc, "max incident id", err, errlen);
-    sqlite3_reset(stmt);
-    return result;
-}
-
 /* Columns in the order of SQL_INCIDENT_COLUMNS; closed_ms NULL (open) reads as 0. */
 static int sqlite_incident_row(sqlite3_stmt *stmt, void *arg)
 {
@@ -925,7 +907,6 @@ const struct store_backend store_backend_sqlite = {
     .query_events = sqlite_query_events,
     .save_incident = sqlite_save_incident,
     .reserve_ids = sqlite_reserve_ids,
-    .max_incident_id = sqlite_max_incident_id,
     .load_open_incidents = sqlite_load_open_incidents,
     .query_incidents = sqlite_query_incidents,
     .append_diagnostics = sqlite_append_diagnostics,

@@ -120,8 +120,6 @@ struct incident_query {
  * the database refuses. Ids handed out but never saved are skipped for good. */
 int64_t store_next_incident_id(struct store *store);
 
-/* Largest incident id stored (0 if none). Synchronous, for start-up. */
-int store_max_incident_id(struct store *store, int64_t *out, char *err, size_t errlen);
 /* Open incidents, oldest first. Synchronous, for start-up. */
 int store_load_open_incidents(struct store *store,
                               void (*cb)(const struct incident_record *rec, void *ctx), void *ctx,

@@ -86,8 +86,6 @@ struct store_backend {
      * once the transaction commits. */
     int (*reserve_ids)(void *db, const char *sequence, int64_t count, int64_t *first, char *err,
                        size_t errlen);
-    /* The largest incident id, 0 if there is none. */
-    int (*max_incident_id)(void *db, int64_t *id, char *err, size_t errlen);
     /* Open incidents, oldest (lowest id) first. */
     int (*load_open_incidents)(void *db, store_incident_row_fn row, void *ctx, char *err,
                                size_t errlen);
