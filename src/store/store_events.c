@@ -8,6 +8,15 @@
 #include "base/log.h"
 #include "store/store_job.h"
 
+/* Copies src into dst with its own details ("{}" when NULL); -1 when out of memory. */
+static int event_copy(struct event_record *dst, const struct event_record *src)
+{
+    *dst = *src;
+    STORE_TERMINATE(dst->worker);
+    dst->details_json = strdup(src->details_json ? src->details_json : "{}");
+    return dst->details_json ? 0 : -1;
+}
+
 struct event_append_job {
     struct store_job base;
     bool has_worker, has_event;
@@ -85,12 +94,9 @@ static int event_append_fill(struct event_append_job *a, const struct worker_rec
     }
     if (ev) {
         a->has_event = true;
-        a->ev = *ev;
-        a->ev.id = 0;
-        STORE_TERMINATE(a->ev.worker);
-        a->ev.details_json = strdup(ev->details_json ? ev->details_json : "{}");
-        if (!a->ev.details_json)
+        if (event_copy(&a->ev, ev) != 0)
             return -1;
+        a->ev.id = 0;
     }
     return store_outbox_msgs_copy(msgs, n_msgs, &a->msgs, &a->n_msgs);
 }
@@ -146,15 +152,10 @@ struct event_query_job {
 static int event_query_push(const struct event_record *rec, void *ctx)
 {
     struct event_query_job *q = ctx;
-    char *details = strdup(rec->details_json ? rec->details_json : "{}");
-    if (!details || store_array_reserve((void **)&q->items, &q->cap, q->n, sizeof *rec)) {
-        free(details);
+    if (store_array_reserve((void **)&q->items, &q->cap, q->n, sizeof *rec) ||
+        event_copy(&q->items[q->n], rec) != 0)
         return STORE_ERR_RETRY;
-    }
-    struct event_record *ev = &q->items[q->n++];
-    *ev = *rec;
-    STORE_TERMINATE(ev->worker);
-    ev->details_json = details;
+    q->n++;
     return 0;
 }
 

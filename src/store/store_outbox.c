@@ -15,6 +15,15 @@ void store_outbox_msgs_free(struct outbox_record *msgs, size_t n)
     free(msgs);
 }
 
+/* Copies src into dst with its own text; -1 when out of memory (dst->text is then NULL). */
+static int outbox_copy(struct outbox_record *dst, const struct outbox_record *src)
+{
+    *dst = *src;
+    STORE_TERMINATE(dst->channel);
+    dst->text = strdup(src->text ? src->text : "");
+    return dst->text ? 0 : -1;
+}
+
 int store_outbox_msgs_copy(const struct outbox_record *msgs, size_t n, struct outbox_record **out,
                            size_t *n_out)
 {
@@ -26,14 +35,11 @@ int store_outbox_msgs_copy(const struct outbox_record *msgs, size_t n, struct ou
         return -1;
     for (size_t i = 0; i < n; i++, (*n_out)++) {
         struct outbox_record *m = &(*out)[i];
-        *m = msgs[i];
+        if (outbox_copy(m, &msgs[i]) != 0)
+            return -1;
         m->id = 0;
-        STORE_TERMINATE(m->channel);
         if (!m->created_ms)
             m->created_ms = now;
-        m->text = strdup(msgs[i].text ? msgs[i].text : "");
-        if (!m->text)
-            return -1;
     }
     return 0;
 }
@@ -136,15 +142,10 @@ struct outbox_load_job {
 static int outbox_load_push(const struct outbox_record *rec, void *ctx)
 {
     struct outbox_load_job *j = ctx;
-    char *text = strdup(rec->text ? rec->text : "");
-    if (!text || store_array_reserve((void **)&j->items, &j->cap, j->n, sizeof *rec)) {
-        free(text);
+    if (store_array_reserve((void **)&j->items, &j->cap, j->n, sizeof *rec) ||
+        outbox_copy(&j->items[j->n], rec) != 0)
         return STORE_ERR_RETRY;
-    }
-    struct outbox_record *msg = &j->items[j->n++];
-    *msg = *rec;
-    STORE_TERMINATE(msg->channel);
-    msg->text = text;
+    j->n++;
     return 0;
 }
 
