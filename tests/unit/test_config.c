@@ -15,6 +15,7 @@
 #include "alert/settings.h"
 #include "base/cli.h"
 #include "base/config.h"
+#include "base/log.h"
 #include "settings_tables.h"
 #include "base/err.h"
 #include "base/num.h"
@@ -570,8 +571,39 @@ static void test_num_parse_int64(void **state)
 
 /* --json is a field of the spec: taken out of argv anywhere after the command, an unknown option
  * for commands that do not print JSON. */
+extern char **environ;
+
+/* cli_parse reads the environment and ./.env: run it with neither (an empty environment, a
+ * fresh working directory), and put the log level back afterwards. */
+struct cli_sandbox {
+    char **saved_environ;
+    char saved_cwd[4096];
+    char dir[64];
+};
+
+static void cli_sandbox_enter(struct cli_sandbox *sb)
+{
+    static char *empty[] = {NULL};
+    assert_non_null(getcwd(sb->saved_cwd, sizeof sb->saved_cwd));
+    snprintf(sb->dir, sizeof sb->dir, "/tmp/faultline-cli-XXXXXX");
+    assert_non_null(mkdtemp(sb->dir));
+    assert_int_equal(chdir(sb->dir), 0);
+    sb->saved_environ = environ;
+    environ = empty;
+}
+
+static void cli_sandbox_leave(struct cli_sandbox *sb)
+{
+    environ = sb->saved_environ;
+    assert_int_equal(chdir(sb->saved_cwd), 0);
+    assert_int_equal(rmdir(sb->dir), 0);
+    log_set_level(LOG_INFO);
+}
+
 static void test_cli_json(void **state)
 {
+    struct cli_sandbox sb;
+    cli_sandbox_enter(&sb);
     static const char *const no_options[] = {"LOG_LEVEL"};
     struct cli_spec spec = {.command = "t", .usage = "t", .description = "d",
                             .options = no_options, .option_count = 1, .max_positional = 2,
@@ -598,6 +630,7 @@ static void test_cli_json(void **state)
     config_init(&cfg);
     assert_int_equal(cli_parse(&spec, 2, json, &cfg, &args), CLI_EXIT_USAGE);
     config_free(&cfg);
+    cli_sandbox_leave(&sb);
 }
 
 int main(void)
