@@ -76,11 +76,12 @@ struct agent {
     char diag_trigger[600];
     int diag_failures;
     /* Backlog upload: one chunk at a time; after a failure, a wait that doubles up to a cap; none
-     * while the backlog is being cut (the end of the cut starts it). */
+     * while the backlog is being cut (upload_held: one was due, and starts when the cut ends). */
     char backlog_url[320];
     uv_timer_t backlog_timer;
     bool upload_in_flight;
     bool upload_waiting;
+    bool upload_held;
     int64_t upload_retry_ms;
     int chunk_records;
     size_t chunk_bytes;
@@ -193,7 +194,9 @@ static void agent_on_backlog_cut(const struct backlog_cut_result *r, void *ctx)
         agent_logs_keep_bounds(a); /* cuts again only if records came in faster than it cut */
     else
         agent_logs_enforce(a->logs, backlog_size(a->backlog)); /* the next record tries again */
-    if (a->failures == 0)
+    bool held = a->upload_held;
+    a->upload_held = false;
+    if (held && a->failures == 0)
         agent_backlog_upload(a);
 }
 
@@ -313,8 +316,10 @@ static void agent_backlog_upload(struct agent *a)
     if (!a->backlog || a->upload_in_flight || a->upload_waiting || a->stopping ||
         !backlog_pending(a->backlog))
         return;
-    if (backlog_cutting(a->backlog))
-        return; /* agent_on_backlog_cut starts it */
+    if (backlog_cutting(a->backlog)) {
+        a->upload_held = true;
+        return;
+    }
     char err[256];
     if (backlog_next_chunk(a->backlog, a->name, a->chunk_records, a->chunk_bytes, &a->chunk, err,
                            sizeof err) != 0) {
