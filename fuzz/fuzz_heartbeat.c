@@ -7,8 +7,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct heartbeat hb;
-    const char *field;
-    char err[256];
-    heartbeat_parse((const char *)data, size, &hb, &field, err, sizeof err);
+    char field[HEARTBEAT_FIELD_MAX], err[256];
+    heartbeat_parse((const char *)data, size, &hb, field, sizeof field, err, sizeof err);
     return 0;
 }

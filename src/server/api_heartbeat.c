@@ -13,10 +13,9 @@ void api_heartbeat(struct http_request *req, void *ctx)
     size_t len;
     const char *body = http_body(req, &len);
     struct heartbeat hb;
-    const char *field;
-    char err[256];
-    if (heartbeat_parse(body, len, &hb, &field, err, sizeof err) != 0) {
-        http_respond_error(req, 400, err, field);
+    char field[HEARTBEAT_FIELD_MAX], err[256];
+    if (heartbeat_parse(body, len, &hb, field, sizeof field, err, sizeof err) != 0) {
+        http_respond_error(req, 400, err, field[0] ? field : NULL);
         return;
     }
     int rc = fleet_heartbeat(api->fleet, &hb, http_client_ip(req), clock_mono_ms(),

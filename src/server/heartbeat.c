@@ -15,6 +15,7 @@
 #include <jsmn.h>
 
 #include "base/label.h"
+#include "server/json_input.h"
 
 #define GPUS_MAX 4096
 #define TOKENS_MAX 512
@@ -24,14 +25,15 @@ struct member {
     const char *body;
     const jsmntok_t *value;
     const char *key;
-    const char **field;
+    char *field;
+    size_t fieldlen;
     char *err;
     size_t errlen;
 };
 
 static int bad(const struct member *m, const char *what)
 {
-    *m->field = m->key;
+    snprintf(m->field, m->fieldlen, "%s", m->key);
     snprintf(m->err, m->errlen, "%s: %s", m->key, what);
     return -1;
 }
@@ -52,7 +54,7 @@ static int take_string(const struct member *m, char *dst, size_t cap, bool label
         return bad(m, "expected a string");
     const char *s = m->body + m->value->start;
     size_t n = (size_t)(m->value->end - m->value->start);
-    char what[112];
+    char what[224], shown[176];
     if (n > cap) {
         snprintf(what, sizeof what, "expected at most %zu characters, got %zu", cap, n);
         return bad(m, what);
@@ -60,7 +62,8 @@ static int take_string(const struct member *m, char *dst, size_t cap, bool label
     memcpy(dst, s, n);
     dst[n] = '\0';
     if (label && n > 0 && !label_valid(dst)) {
-        snprintf(what, sizeof what, "expected letters, digits or ._-:()@+, got \"%.40s\"", dst);
+        json_input_printable(dst, n < 40 ? n : 40, shown, sizeof shown);
+        snprintf(what, sizeof what, "expected letters, digits or ._-:()@+, got \"%s\"", shown);
         dst[0] = '\0';
         return bad(m, what);
     }
@@ -189,14 +192,14 @@ static int validate_value(const char *body, const jsmntok_t *tok, int i, int cou
     return i;
 }
 
-static int whole_body_error(const char **field, char *err, size_t errlen, const char *what)
+static int whole_body_error(char *field, char *err, size_t errlen, const char *what)
 {
-    *field = NULL;
+    field[0] = '\0';
     snprintf(err, errlen, "body: %s", what);
     return -1;
 }
 
-static int tokenize(const char *body, size_t len, jsmntok_t *tok, int *count, const char **field,
+static int tokenize(const char *body, size_t len, jsmntok_t *tok, int *count, char *field,
                     char *err, size_t errlen)
 {
     jsmn_parser parser;
@@ -220,17 +223,33 @@ static int tokenize(const char *body, size_t len, jsmntok_t *tok, int *count, co
     return 0;
 }
 
-int heartbeat_parse(const char *body, size_t len, struct heartbeat *out, const char **field,
-                    char *err, size_t errlen)
+/* Refuses bytes that are not UTF-8 anywhere in the body, unknown members included, naming the
+ * member that holds the first of them (or the body when it is outside any member). */
+static int check_utf8(const char *body, size_t len, char *field, size_t fieldlen, char *err,
+                      size_t errlen)
+{
+    size_t bad = json_input_utf8_error(body, len);
+    if (bad == len)
+        return 0;
+    json_input_path_at(body, len, bad, field, fieldlen);
+    snprintf(err, errlen, "%s: expected UTF-8 text, got the byte 0x%02X at offset %zu",
+             field[0] ? field : "body", (unsigned char)body[bad], bad);
+    return -1;
+}
+
+int heartbeat_parse(const char *body, size_t len, struct heartbeat *out, char *field,
+                    size_t fieldlen, char *err, size_t errlen)
 {
     jsmntok_t tok[TOKENS_MAX];
     int count;
-    *field = NULL;
+    field[0] = '\0';
     memset(out, 0, sizeof *out);
-    if (tokenize(body, len, tok, &count, field, err, errlen) != 0)
+    if (tokenize(body, len, tok, &count, field, err, errlen) != 0 ||
+        check_utf8(body, len, field, fieldlen, err, errlen) != 0)
         return -1;
     bool seen[KNOWN_KEYS] = {false};
-    struct member m = {.body = body, .field = field, .err = err, .errlen = errlen};
+    struct member m = {
+        .body = body, .field = field, .fieldlen = fieldlen, .err = err, .errlen = errlen};
     for (int i = 1; i < count; i = skip_value(tok, i + 1, count)) {
         for (size_t k = 0; k < KNOWN_KEYS; k++) {
             if (!key_is(body, &tok[i], known_keys[k]))
@@ -247,7 +266,7 @@ int heartbeat_parse(const char *body, size_t len, struct heartbeat *out, const c
         }
     }
     if (!out->name[0]) {
-        *field = "name";
+        snprintf(field, fieldlen, "name");
         snprintf(err, errlen, seen[0] ? "name: expected " LABEL_RULE ", got \"\""
                                       : "name: required");
         return -1;

@@ -17,11 +17,14 @@ struct heartbeat {
     int64_t uptime_s;
 };
 
+#define HEARTBEAT_FIELD_MAX 128
+
 /* Parses a JSON object {"name": str, "gpus": int, "version": str, "uptime_s": number,
- * "site": str}; only name is required, unknown members are ignored. Returns 0, or -1 with a
- * message in err and the offending member's name in *field (NULL when the body as a whole is
- * wrong). */
-int heartbeat_parse(const char *body, size_t len, struct heartbeat *out, const char **field,
-                    char *err, size_t errlen);
+ * "site": str}; only name is required, unknown members are ignored (but must be valid JSON and
+ * UTF-8 like the rest). Returns 0, or -1 with a message in err and in field (fieldlen bytes,
+ * HEARTBEAT_FIELD_MAX is enough) the path of the offending member ("site", "extra.note"), ""
+ * when the body as a whole is wrong. */
+int heartbeat_parse(const char *body, size_t len, struct heartbeat *out, char *field,
+                    size_t fieldlen, char *err, size_t errlen);
 
 #endif

@@ -15,9 +15,9 @@ static void test_full_body(void **state)
                        "\"name\":\"brickbox-43(4)\",\"gpus\":4,\"version\":\"0.1.0\","
                        "\"uptime_s\":12345.6,\"site\":\"fra1\",\"more\":[1,2]} \n";
     struct heartbeat hb;
-    const char *field;
-    char err[256];
-    assert_int_equal(heartbeat_parse(body, strlen(body), &hb, &field, err, sizeof err), 0);
+    char field[HEARTBEAT_FIELD_MAX], err[256];
+    assert_int_equal(heartbeat_parse(body, strlen(body), &hb, field, sizeof field, err, sizeof err),
+                     0);
     assert_string_equal(hb.name, "brickbox-43(4)");
     assert_int_equal(hb.gpus, 4);
     assert_string_equal(hb.version, "0.1.0");
@@ -29,9 +29,9 @@ static void test_only_name(void **state)
 {
     const char *body = "{\"name\":\"n\"}";
     struct heartbeat hb;
-    const char *field;
-    char err[256];
-    assert_int_equal(heartbeat_parse(body, strlen(body), &hb, &field, err, sizeof err), 0);
+    char field[HEARTBEAT_FIELD_MAX], err[256];
+    assert_int_equal(heartbeat_parse(body, strlen(body), &hb, field, sizeof field, err, sizeof err),
+                     0);
     assert_int_equal(hb.gpus, 0);
     assert_string_equal(hb.version, "");
 }
@@ -80,23 +80,41 @@ static const struct bad_body bad_bodies[] = {
     {"{\"name\":\"a\",\"gpus\":1e3}", "gpus", "gpus: expected a whole number"},
     {"{\"name\":\"a\",\"site\":\"bad site\"}", "site", "site: expected letters"},
     {"{\"name\":\"a\",\"name\":\"b\"}", NULL, "duplicate"},
+    /* Bytes that are not UTF-8 are named where they are, in unknown members too. */
+    {"{\"name\":\"a\xff\"}", "name", "name: expected UTF-8 text, got the byte 0xFF at offset 10"},
+    {"{\"name\":\"a\",\"extra\":{\"note\":[\"ok\",\"\xc3\"]}}", "extra.note[1]",
+     "extra.note[1]: expected UTF-8 text, got the byte 0xC3 at offset 35"},
+    {"{\"name\":\"a\",\"k\xe9y\":1}", "k\\xE9y", "k\\xE9y: expected UTF-8 text, got the byte 0xE9"},
+    {"{\"name\":\"a\",\"x\":\"\xed\xa0\x80\"}", "x", "x: expected UTF-8 text, got the byte 0xED"},
+    {"{\"name\":\"a\",\"x\":\"\xc0\xaf\"}", "x", "x: expected UTF-8 text, got the byte 0xC0"},
+    {"{\"name\":\"a\",\"x\":\"\xf4\x90\x80\x80\"}", "x", "expected UTF-8 text"},
+    /* A name shown back is cut at 40 bytes without splitting a character into bad UTF-8. */
+    {"{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9\"}", "name",
+     "got \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\xC3\""},
 };
+
+/* Valid UTF-8 in members faultline does not know is accepted. */
+static void test_utf8_unknown_member(void **state)
+{
+    const char *body = "{\"name\":\"a\",\"note\":\"caf\xc3\xa9 \xf0\x9f\x94\xa5\"}";
+    struct heartbeat hb;
+    char field[HEARTBEAT_FIELD_MAX], err[256];
+    assert_int_equal(heartbeat_parse(body, strlen(body), &hb, field, sizeof field, err, sizeof err),
+                     0);
+}
 
 static void test_bad_bodies(void **state)
 {
     for (size_t i = 0; i < sizeof bad_bodies / sizeof bad_bodies[0]; i++) {
         const struct bad_body *c = &bad_bodies[i];
         struct heartbeat hb;
-        const char *field = "unset";
-        char err[256] = "";
-        int rc = heartbeat_parse(c->body, strlen(c->body), &hb, &field, err, sizeof err);
+        char field[HEARTBEAT_FIELD_MAX] = "unset", err[256] = "";
+        int rc = heartbeat_parse(c->body, strlen(c->body), &hb, field, sizeof field, err,
+                                 sizeof err);
         if (rc != -1 || !strstr(err, c->message_part))
             fail_msg("body %s: rc %d, err \"%s\", wanted \"%s\"", c->body, rc, err,
                      c->message_part);
-        if (c->field)
-            assert_string_equal(field, c->field);
-        else
-            assert_null(field);
+        assert_string_equal(field, c->field ? c->field : "");
     }
 }
 
@@ -114,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_full_body),
         cmocka_unit_test(test_only_name),
         cmocka_unit_test(test_bad_bodies),
+        cmocka_unit_test(test_utf8_unknown_member),
         cmocka_unit_test(test_name_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
