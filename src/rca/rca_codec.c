@@ -92,8 +92,9 @@ static json_t *workers_json(const struct rca_incident *inc)
     json_t *arr = json_array();
     for (size_t i = 0; i < inc->n_workers; i++) {
         const struct rca_worker *w = &inc->workers[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:b}", "name",
-                                             w->name, "ip", w->ip, "site", w->site, "group", w->key,
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s, s:o, s:o, s:b, s:b}", "name",
+                                             w->name, "ip", w->ip, "site",
+                                             w->site[0] ? w->site : NULL, "group", w->key,
                                              "down_at", json_time(w->down_ms), "up_at",
                                              json_time(w->up_ms), "unreachable",
                                              w->unreachable, "down_message", w->down_message));

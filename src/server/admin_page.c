@@ -89,7 +89,7 @@ static void render_page(struct http_request *req, struct fleet *fleet,
     }
     fputs("</table></body></html>\n", out);
     fclose(out);
-    http_respond(req, 200, "text/html; charset=utf-8", html, len);
+    http_respond_page(req, 200, html, len);
     free(html);
 }
 

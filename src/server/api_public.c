@@ -1,5 +1,5 @@
-/* public.c — GET /, the only page anyone may read: how many systems are monitored, and nothing
- * else (no names, addresses, states, versions or timings). */
+/* api_public.c — GET /, the only page anyone may read: how many systems are monitored, and
+ * nothing else (no names, addresses, states, versions or timings). */
 #include <stdio.h>
 
 #include "server/api.h"
@@ -16,7 +16,7 @@ void api_public_index(struct http_request *req, void *ctx)
                        "<title>faultline</title><style>body{font-family:system-ui,sans-serif;"
                        "display:flex;align-items:center;justify-content:center;height:90vh;"
                        "color:#222}h1{font-weight:500}</style></head><body>"
-                       "<h1 id=\"count\">%zu systems monitored</h1></body></html>\n",
-                       n);
-    http_respond(req, 200, "text/html; charset=utf-8", page, (size_t)len);
+                       "<h1 id=\"count\">%zu %s monitored</h1></body></html>\n",
+                       n, n == 1 ? "system" : "systems");
+    http_respond_page(req, 200, page, (size_t)len);
 }

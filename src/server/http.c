@@ -78,6 +78,15 @@ void http_respond(struct http_request *req, int status, const char *content_type
     queue(req, (unsigned)status, make_response(content_type, body, len));
 }
 
+void http_respond_page(struct http_request *req, int status, const char *html, size_t len)
+{
+    struct MHD_Response *resp = make_response("text/html; charset=utf-8", html, len);
+    MHD_add_response_header(resp, "Content-Security-Policy", HTTP_PAGE_CSP);
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    queue(req, (unsigned)status, resp);
+}
+
 void http_respond_json_text(struct http_request *req, int status, const char *json)
 {
     http_respond(req, status, "application/json", json, strlen(json));

@@ -84,6 +84,13 @@ void http_respond_json(struct http_request *req, int status, json_t *value);
 /* {"error": message} (and "field" when field is not NULL). */
 void http_respond_error(struct http_request *req, int status, const char *message,
                         const char *field);
+/* An HTML page (text/html; charset=utf-8) with the headers that keep it from being framed or
+ * from running anything but its own inline styles: Content-Security-Policy (HTTP_PAGE_CSP),
+ * Referrer-Policy: no-referrer and X-Frame-Options: DENY. */
+#define HTTP_PAGE_CSP                                                                              \
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "       \
+    "frame-ancestors 'none'"
+void http_respond_page(struct http_request *req, int status, const char *html, size_t len);
 /* 204 No Content, from a response built once. */
 void http_respond_no_content(struct http_request *req);
 /* 401 with WWW-Authenticate: Basic realm=... */
