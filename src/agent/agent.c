@@ -85,6 +85,9 @@ struct agent {
     int64_t upload_retry_ms;
     int chunk_records;
     size_t chunk_bytes;
+    int chunk_records_once; /* > 0: the next chunk holds at most this many (records before a
+                               refused one go first) */
+    int set_aside;          /* records the server refused, set aside since the agent started */
     struct backlog_chunk chunk;
 };
 
@@ -283,6 +286,34 @@ static void agent_backlog_acknowledged(struct agent *a, const struct httpc_respo
         log_info("agent: backlog uploaded");
 }
 
+/* A 400 that names the record to blame ({"record":{"index":N,"id":...}}, docs/api.md): sets
+ * that record aside, or first sends the records before it, and goes on at once. Returns false
+ * when the answer names no record or setting it aside failed (the caller retries later). */
+static bool agent_backlog_refused_record(struct agent *a, const struct httpc_response *res)
+{
+    json_t *body = res->status == 400 ? json_loadb(res->body, res->body_len, 0, NULL) : NULL;
+    json_t *record = json_object_get(body, "record");
+    json_t *index = json_object_get(record, "index");
+    const char *reason = json_string_value(json_object_get(body, "error"));
+    const char *id = json_string_value(json_object_get(record, "id"));
+    char err[256];
+    int rc = -1;
+    if (json_is_integer(index) && json_integer_value(index) < a->chunk.records)
+        rc = backlog_set_aside(a->backlog, &a->chunk, (int)json_integer_value(index), id,
+                               reason ? reason : "refused", err, sizeof err);
+    if (rc == 0)
+        log_warn("agent: backlog: the server refused record %s (%s); set aside in "
+                 "backlog.rejected.jsonl, %d since start",
+                 id ? id : "without a valid id", reason ? reason : "no reason given",
+                 ++a->set_aside);
+    else if (rc == 1 && json_integer_value(index) > 0)
+        a->chunk_records_once = (int)json_integer_value(index);
+    else if (json_is_integer(index))
+        agent_note_log_error(a, rc < 0 ? err : "the refused chunk is gone");
+    json_decref(body);
+    return rc >= 0;
+}
+
 static void agent_on_backlog_response(const struct httpc_response *res, void *ctx)
 {
     struct agent *a = ctx;
@@ -293,6 +324,11 @@ static void agent_on_backlog_response(const struct httpc_response *res, void *ct
     }
     if (!res->error && res->status == 200) {
         agent_backlog_acknowledged(a, res);
+        return;
+    }
+    if (agent_backlog_refused_record(a, res)) {
+        backlog_chunk_free(&a->chunk);
+        agent_backlog_upload(a);
         return;
     }
     backlog_chunk_free(&a->chunk);
@@ -321,7 +357,11 @@ static void agent_backlog_upload(struct agent *a)
         return;
     }
     char err[256];
-    if (backlog_next_chunk(a->backlog, a->name, a->chunk_records, a->chunk_bytes, &a->chunk, err,
+    int max_records = a->chunk_records_once > 0 && a->chunk_records_once < a->chunk_records
+                          ? a->chunk_records_once
+                          : a->chunk_records;
+    a->chunk_records_once = 0;
+    if (backlog_next_chunk(a->backlog, a->name, max_records, a->chunk_bytes, &a->chunk, err,
                            sizeof err) != 0) {
         agent_note_log_error(a, err);
         return;

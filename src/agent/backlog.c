@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/logs.h"
+#include "base/clock.h"
 #include "base/err.h"
 
 #define BACKLOG_METRIC_PREFIX "{\"kind\":\"metric\""
@@ -22,6 +23,7 @@ struct backlog_cut_job;
 
 struct backlog {
     struct jsonl *file;
+    struct jsonl *rejected; /* backlog.rejected.jsonl */
     int64_t offset;
     uint64_t generation;
     char offset_path[PATH_MAX];
@@ -133,14 +135,17 @@ static int backlog_reset(struct backlog *b, char *err, size_t errlen)
 struct backlog *backlog_open(const char *logs_dir, char *err, size_t errlen)
 {
     struct backlog *b = calloc(1, sizeof *b);
-    char path[PATH_MAX];
+    char path[PATH_MAX], rejected[PATH_MAX];
     if (!b)
         err_set(err, errlen, "out of memory");
     else if (snprintf(path, sizeof path, "%s/backlog.jsonl", logs_dir) >= (int)sizeof path ||
+             snprintf(rejected, sizeof rejected, "%s/backlog.rejected.jsonl", logs_dir) >=
+                 (int)sizeof rejected ||
              snprintf(b->offset_path, sizeof b->offset_path, "%s/backlog.offset", logs_dir) >=
                  (int)sizeof b->offset_path)
         err_set(err, errlen, "%s: path too long", logs_dir);
-    else if ((b->file = jsonl_open(path, NULL, err, errlen)) != NULL) {
+    else if ((b->file = jsonl_open(path, NULL, err, errlen)) != NULL &&
+             (b->rejected = jsonl_open(rejected, NULL, err, errlen)) != NULL) {
         b->offset = backlog_read_offset(b);
         if (b->offset > 0 && b->offset == jsonl_size(b->file))
             backlog_reset(b, NULL, 0); /* all acknowledged before a crash */
@@ -159,6 +164,7 @@ void backlog_free(struct backlog *b)
         uv_cancel((uv_req_t *)&b->cut->work);
     }
     jsonl_free(b->file);
+    jsonl_free(b->rejected);
     free(b);
 }
 
@@ -323,6 +329,80 @@ int backlog_ack(struct backlog *b, const struct backlog_chunk *c, char *err, siz
         return -1;
     b->offset = c->end;
     return 0;
+}
+
+/* ---- records the server refuses ----------------------------------------------------------------
+ */
+
+/* Finds the record number index of the lines buf[0..len) (counted as backlog_build_chunk
+ * counts them: JSON objects only): its place and length. false if there are fewer. */
+static bool backlog_find_record(const char *buf, size_t len, int index, size_t *at, size_t *n)
+{
+    for (size_t pos = 0; pos < len;) {
+        const char *line = buf + pos;
+        size_t line_len = (size_t)((const char *)memchr(line, '\n', len - pos) - line);
+        if (backlog_line_is_object(line, line_len) && index-- == 0) {
+            *at = pos;
+            *n = line_len;
+            return true;
+        }
+        pos += line_len + 1;
+    }
+    return false;
+}
+
+/* Appends {"time":..., "error": reason, "record": record} to backlog.rejected.jsonl, rotating
+ * it first when it is over BACKLOG_REJECTED_MAX. */
+static int backlog_write_rejected(struct backlog *b, const char *record, size_t len,
+                                  const char *reason, char *err, size_t errlen)
+{
+    char now[CLOCK_ISO_LEN];
+    clock_format_iso(clock_wall_ms(), now, sizeof now);
+    json_t *rec = json_loadb(record, len, 0, NULL);
+    json_t *line = json_pack("{s:s, s:s, s:o}", "time", now, "error", reason, "record", rec);
+    char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(line);
+    if (!text)
+        return err_set(err, errlen, "out of memory");
+    if (jsonl_size(b->rejected) > BACKLOG_REJECTED_MAX)
+        jsonl_rotate(b->rejected, NULL, 0); /* if that fails, the file only grows a little more */
+    int rc = jsonl_append(b->rejected, text, strlen(text), err, errlen);
+    free(text);
+    return rc;
+}
+
+int backlog_set_aside(struct backlog *b, const struct backlog_chunk *c, int index,
+                      const char *expected_id, const char *reason, char *err, size_t errlen)
+{
+    if (b->cut || c->generation != b->generation || c->start != b->offset || c->end <= c->start)
+        return 1;
+    if (index < 0 || index >= c->records)
+        return err_set(err, errlen, "backlog: the server named record %d of a chunk of %d", index,
+                       c->records);
+    size_t len, at, n;
+    char *buf = backlog_read_lines(jsonl_fd(b->file), c->start, c->end, &len);
+    if (!buf)
+        return err_set(err, errlen, "backlog: reading %s: %s", jsonl_path(b->file),
+                       errno ? strerror(errno) : "out of memory");
+    int rc = 1;
+    json_t *rec = NULL;
+    if (!backlog_find_record(buf, len, index, &at, &n))
+        rc = err_set(err, errlen, "backlog: record %d is no longer in the file", index);
+    else if (expected_id && (rec = json_loadb(buf + at, n, 0, NULL)) &&
+             strcmp(expected_id, json_string_value(json_object_get(rec, "id")) ?: ""))
+        rc = err_set(err, errlen, "backlog: the server named id \"%s\" for record %d, which has another",
+                     expected_id, index);
+    else if (index == 0) {
+        struct backlog_chunk past = *c;
+        past.end = c->start + (int64_t)(at + n + 1);
+        rc = backlog_write_rejected(b, buf + at, n, reason, err, errlen) != 0 ||
+                     backlog_ack(b, &past, err, errlen) < 0
+                 ? -1
+                 : 0;
+    }
+    json_decref(rec);
+    free(buf);
+    return rc;
 }
 
 /* ---- cutting to size --------------------------------------------------------------------------

@@ -2,7 +2,9 @@
  * DATA_DIR/logs/backlog.jsonl until the server has acknowledged it (docs/rca.md "Backlog
  * upload"). Each line is a metrics or diagnostics record with "kind" put first. backlog.offset
  * holds how many bytes of backlog.jsonl the server has acknowledged (decimal text, replaced
- * atomically: temporary file + rename).
+ * atomically: temporary file + rename). A record the server refuses (its 400 names it) is set
+ * aside in backlog.rejected.jsonl, with the server's reason, so that it blocks nothing
+ * (backlog_set_aside); that file rotates to .1 past BACKLOG_REJECTED_MAX bytes.
  *
  * The upload itself (HTTP, retries) is the agent's; this module gives it the next chunk to send
  * and moves the offset when a chunk is acknowledged, so records go out oldest first, are never
@@ -27,6 +29,7 @@
 
 #define BACKLOG_CHUNK_RECORDS 100
 #define BACKLOG_CHUNK_BYTES (256 * 1024)
+#define BACKLOG_REJECTED_MAX (1024 * 1024)
 
 struct backlog;
 
@@ -70,6 +73,17 @@ void backlog_chunk_free(struct backlog_chunk *c);
  * its records as duplicates. Returns 0, 1, or -1 with err when the offset could not be written
  * (then it is unchanged: the chunk will be sent again). */
 int backlog_ack(struct backlog *b, const struct backlog_chunk *c, char *err, size_t errlen);
+
+/* The server refused chunk c because of its record number index (0 is the first record of
+ * c->body; expected_id, when not NULL, is the id the server gave for it and must be that
+ * record's). When that record is the first of c, appends {"time": now, "error": reason,
+ * "record": the record} to backlog.rejected.jsonl and moves the offset past the record: returns
+ * 0. When records come before it, changes nothing and returns 1: send those index records
+ * first (backlog_next_chunk with max_records = index), then this one comes first. Also returns
+ * 1, changing nothing, for a chunk backlog_ack would ignore. Returns -1 with err when index or
+ * expected_id do not match the chunk or a file could not be written: nothing is set aside. */
+int backlog_set_aside(struct backlog *b, const struct backlog_chunk *c, int index,
+                      const char *expected_id, const char *reason, char *err, size_t errlen);
 
 /* ---- cutting to size, on the thread pool ------------------------------------------------- */
 

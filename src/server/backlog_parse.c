@@ -144,6 +144,28 @@ static long record_of_path(const char *path)
     return sscanf(path, "records[%ld%c", &i, &close) == 2 && close == ']' ? i : -1;
 }
 
+/* The id of records[index] of a body jansson refused, read leniently (repeated members allowed,
+ * bytes that are not UTF-8 read as spaces, which no valid id holds) so that the refusal can name
+ * it; "" when it has no valid one. */
+static void lenient_record_id(const char *body, size_t len, long index,
+                              char id[DIAG_RECORD_ID_MAX + 1])
+{
+    id[0] = '\0';
+    char *copy = index >= 0 ? malloc(len) : NULL;
+    if (!copy)
+        return;
+    memcpy(copy, body, len);
+    for (size_t at = 0; (at += json_input_utf8_error(copy + at, len - at)) < len;)
+        copy[at] = ' ';
+    json_t *root = json_loadb(copy, len, 0, NULL);
+    json_t *rec = json_array_get(json_object_get(root, "records"), (size_t)index);
+    const char *text = json_string_value(json_object_get(rec, "id"));
+    if (text && printable_id(text))
+        snprintf(id, DIAG_RECORD_ID_MAX + 1, "%s", text);
+    json_decref(root);
+    free(copy);
+}
+
 /* Loads the body as JSON, refusing with the place named what jansson refuses without one. */
 static json_t *load(const char *body, size_t len, struct backlog_error *err)
 {
@@ -154,6 +176,7 @@ static json_t *load(const char *body, size_t len, struct backlog_error *err)
         fail(err, 400, field, record_of_path(field),
              "%s: expected UTF-8 text, got the byte 0x%02X at offset %zu",
              field[0] ? field : "body", (unsigned char)body[bad], bad);
+        lenient_record_id(body, len, err->record, err->record_id);
         return NULL;
     }
     json_error_t jerr;
@@ -167,6 +190,7 @@ static json_t *load(const char *body, size_t len, struct backlog_error *err)
         json_input_path_at(body, len, (size_t)jerr.position - 1, field, sizeof field);
         fail(err, 400, field, record_of_path(field), "%s: member given twice",
              field[0] ? field : "body");
+        lenient_record_id(body, len, err->record, err->record_id);
     } else
         fail(err, 400, NULL, -1, "body: not valid JSON (%s)", text);
     return NULL;

@@ -91,18 +91,20 @@ static const struct bad_chunk bad_chunks[] = {
     /* Repeated members, at any depth, named where they are. */
     {CHUNK(REC("m-1", "2026-11-21T10:00:00Z") ",{\"kind\":\"metric\",\"id\":\"m-2\",\"time\":"
            "\"2026-11-21T10:00:00Z\",\"time\":\"2026-11-21T10:00:01Z\"}"),
-     "records[1].time: member given twice", "records[1].time", 1, ""},
+     "records[1].time: member given twice", "records[1].time", 1, "m-2"},
     {CHUNK("{\"kind\":\"metric\",\"id\":\"m-1\",\"time\":\"2026-11-21T10:00:00Z\",\"gw\":{\"a\":1,"
            "\"a\":2}}"),
-     "records[0].gw.a: member given twice", "records[0].gw.a", 0, ""},
+     "records[0].gw.a: member given twice", "records[0].gw.a", 0, "m-1"},
     {"{\"name\":\"a\",\"name\":\"b\",\"records\":[]}", "name: member given twice", "name", -1, ""},
     /* Bytes that are not UTF-8, in members faultline does not know too. */
     {CHUNK("{\"kind\":\"metric\",\"id\":\"m-1\",\"time\":\"2026-11-21T10:00:00Z\",\"error\":\"x\xff\"}"),
      "records[0].error: expected UTF-8 text, got the byte 0xFF at offset 96", "records[0].error",
-     0, ""},
+     0, "m-1"},
     {CHUNK("{\"kind\":\"metric\",\"id\":\"m-1\",\"time\":\"2026-11-21T10:00:00Z\",\"e\xe9\":1}"),
      "records[0].e\\xE9: expected UTF-8 text, got the byte 0xE9 at offset 88",
-     "records[0].e\\xE9", 0, ""},
+     "records[0].e\\xE9", 0, "m-1"},
+    {CHUNK("{\"kind\":\"metric\",\"id\":\"m-\xff\",\"time\":\"2026-11-21T10:00:00Z\"}"),
+     "records[0].id: expected UTF-8 text, got the byte 0xFF at offset 53", "records[0].id", 0, ""},
     {"{\"name\":\"gpu\xc0\xaf\"}", "name: expected UTF-8 text, got the byte 0xC0 at offset 12",
      "name", -1, ""},
     /* The chunk as a whole. */
