@@ -394,6 +394,58 @@ static void chunk_ids(const struct backlog_chunk *c, char *buf, size_t len)
     json_decref(body);
 }
 
+/* A refused record: the ones before it go first (1), then it is set aside with its reason (0)
+ * and the offset moves past it; a wrong id or index changes nothing (-1). */
+static void test_backlog_set_aside(void **state)
+{
+    char *dir = make_dir();
+    char err[256], ids[200], path[700];
+    struct backlog *b = backlog_open(dir, err, sizeof err);
+    assert_non_null(b);
+    for (int i = 0; i < 5; i++)
+        backlog_add(b, "metric", i);
+    struct backlog_chunk c;
+    assert_int_equal(backlog_next_chunk(b, "box-1", 100, BACKLOG_CHUNK_BYTES, &c, err, sizeof err),
+                     0);
+    assert_int_equal(backlog_set_aside(b, &c, 2, "m-1-2", "bad", err, sizeof err), 1);
+    assert_int_equal(backlog_offset(b), 0);
+    assert_int_equal(backlog_set_aside(b, &c, 2, "m-1-3", "bad", err, sizeof err), -1);
+    assert_string_equal(err, "backlog: the server named id \"m-1-3\" for record 2, which has another");
+    assert_int_equal(backlog_set_aside(b, &c, 5, NULL, "bad", err, sizeof err), -1);
+    backlog_chunk_free(&c);
+    /* The two before it, then it alone at the front. */
+    assert_int_equal(backlog_next_chunk(b, "box-1", 2, BACKLOG_CHUNK_BYTES, &c, err, sizeof err), 0);
+    assert_int_equal(backlog_ack(b, &c, err, sizeof err), 0);
+    backlog_chunk_free(&c);
+    assert_int_equal(backlog_next_chunk(b, "box-1", 100, BACKLOG_CHUNK_BYTES, &c, err, sizeof err),
+                     0);
+    assert_int_equal(backlog_set_aside(b, &c, 0, "m-1-2", "records[0].time: expected a time", err,
+                                       sizeof err),
+                     0);
+    assert_int_equal(backlog_set_aside(b, &c, 0, "m-1-2", "again", err, sizeof err), 1);
+    backlog_chunk_free(&c);
+    assert_int_equal(backlog_next_chunk(b, "box-1", 100, BACKLOG_CHUNK_BYTES, &c, err, sizeof err),
+                     0);
+    chunk_ids(&c, ids, sizeof ids);
+    assert_string_equal(ids, "m-1-3,m-1-4");
+    assert_int_equal(backlog_ack(b, &c, err, sizeof err), 0);
+    backlog_chunk_free(&c);
+    assert_false(backlog_pending(b));
+    snprintf(path, sizeof path, "%s/backlog.rejected.jsonl", dir);
+    char *text = read_all(path, NULL);
+    json_t *line = json_loads(text, 0, NULL);
+    assert_non_null(line);
+    assert_string_equal(json_string_value(json_object_get(line, "error")),
+                        "records[0].time: expected a time");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(line, "record"), "id")), "m-1-2");
+    assert_non_null(json_string_value(json_object_get(line, "time")));
+    json_decref(line);
+    free(text);
+    backlog_free(b);
+    remove_dir(dir);
+}
+
 /* What a cut's callback saw. */
 struct cut_seen {
     int calls;
@@ -832,6 +884,7 @@ int main(void)
         cmocka_unit_test(test_mtr_write_leaves_no_temporary_file),
         cmocka_unit_test(test_backlog_line_has_kind_first),
         cmocka_unit_test(test_backlog_chunks_ack_and_reset),
+        cmocka_unit_test(test_backlog_set_aside),
         cmocka_unit_test(test_backlog_untrusted_offset_counts_as_zero),
         cmocka_unit_test(test_backlog_all_acknowledged_before_a_crash_is_reset),
         cmocka_unit_test(test_backlog_skips_lines_that_are_not_records),
