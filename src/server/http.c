@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/num.h"
+#include "server/json_input.h"
 
 struct http_server {
     uv_loop_t *loop;
@@ -106,6 +107,14 @@ void http_respond_json(struct http_request *req, int status, json_t *value)
 void http_respond_error(struct http_request *req, int status, const char *message,
                         const char *field)
 {
+    /* A message quoting a value from outside may hold bytes that are not UTF-8: show those as
+     * \xNN rather than fail to encode the answer. */
+    char shown[1024];
+    size_t len = strlen(message);
+    if (json_input_utf8_error(message, len) < len) {
+        json_input_printable(message, len, shown, sizeof shown);
+        message = shown;
+    }
     json_t *obj = json_pack("{s:s}", "error", message);
     if (field)
         json_object_set_new(obj, "field", json_string(field));
