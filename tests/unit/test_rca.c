@@ -286,7 +286,7 @@ static void test_individual(void **state)
     assert_string_equal(o->notify, "brickbox-43");
     assert_false(o->message); /* per-worker texts instead */
     assert_string_equal(o->workers_json,
-                        "[{\"name\":\"brickbox-43\",\"ip\":\"203.0.113.7\",\"site\":\"\","
+                        "[{\"name\":\"brickbox-43\",\"ip\":\"203.0.113.7\",\"site\":null,"
                         "\"group\":\"net:203.0.113.0/24\",\"down_at\":\"2026-11-21T10:02:12.000Z\","
                         "\"up_at\":null,\"unreachable\":false,\"down_message\":true}]");
 
@@ -738,7 +738,7 @@ static void test_bad_input(void **state)
     /* No address and no site still groups (as "unknown"). */
     assert_int_equal(rca_worker_down(f->rca, "b", NULL, NULL, 5, T0, err, sizeof err), 0);
     assert_string_equal(last(&f->rec)->workers_json,
-                        "[{\"name\":\"b\",\"ip\":\"\",\"site\":\"\",\"group\":\"net:unknown\","
+                        "[{\"name\":\"b\",\"ip\":\"\",\"site\":null,\"group\":\"net:unknown\","
                         "\"down_at\":\"2026-11-21T10:02:12.000Z\",\"up_at\":null,"
                         "\"unreachable\":false,\"down_message\":false}]");
 
