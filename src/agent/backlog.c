@@ -386,11 +386,13 @@ int backlog_set_aside(struct backlog *b, const struct backlog_chunk *c, int inde
                        errno ? strerror(errno) : "out of memory");
     int rc = 1;
     json_t *rec = NULL;
+    const char *id = NULL;
     if (!backlog_find_record(buf, len, index, &at, &n))
         rc = err_set(err, errlen, "backlog: record %d is no longer in the file", index);
     else if (expected_id && (rec = json_loadb(buf + at, n, 0, NULL)) &&
-             strcmp(expected_id, json_string_value(json_object_get(rec, "id")) ?: ""))
-        rc = err_set(err, errlen, "backlog: the server named id \"%s\" for record %d, which has another",
+             (!(id = json_string_value(json_object_get(rec, "id"))) || strcmp(expected_id, id)))
+        rc = err_set(err, errlen,
+                     "backlog: the server named id \"%s\" for record %d, which has another",
                      expected_id, index);
     else if (index == 0) {
         struct backlog_chunk past = *c;

@@ -149,5 +149,6 @@ void clock_format_duration(int64_t ms, char *buf, size_t buflen)
     else if (s < 86400)
         snprintf(buf, buflen, "%lldh %02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
     else
-        snprintf(buf, buflen, "%lldd %02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+        snprintf(buf, buflen, "%lldd %02lldh", (long long)(s / 86400),
+                 (long long)(s % 86400 / 3600));
 }

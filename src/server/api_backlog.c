@@ -1,7 +1,7 @@
-/* api_backlog.c — POST /api/v1/backlog (agents): what an agent recorded while it could not reach the server
- * (heartbeat attempts and diagnoses, docs/rca.md), uploaded in chunks once it can. Every record
- * is validated (backlog_parse.h), then the chunk is committed in one transaction and only then
- * answered 200 {"stored":N,"duplicates":M}; (worker, id) is unique, so a retried chunk stores
+/* api_backlog.c — POST /api/v1/backlog (agents): what an agent recorded while it could not reach
+ * the server (heartbeat attempts and diagnoses, docs/rca.md), uploaded in chunks once it can. Every
+ * record is validated (backlog_parse.h), then the chunk is committed in one transaction and only
+ * then answered 200 {"stored":N,"duplicates":M}; (worker, id) is unique, so a retried chunk stores
  * nothing twice. A refused chunk stores nothing, and its 400 names the record to blame in
  * "record" so that the agent can set that one aside. Once stored, the worker's records are
  * handed to the follow-up analysis. */
@@ -31,10 +31,10 @@ static void respond_refused(struct http_request *req, const struct backlog_error
     if (body && err->field[0])
         json_object_set_new(body, "field", json_string(err->field));
     if (body && err->record >= 0)
-        json_object_set_new(body, "record",
-                            json_pack("{s:I,s:o}", "index", (json_int_t)err->record, "id",
-                                      err->record_id[0] ? json_string(err->record_id)
-                                                        : json_null()));
+        json_object_set_new(
+            body, "record",
+            json_pack("{s:I,s:o}", "index", (json_int_t)err->record, "id",
+                      err->record_id[0] ? json_string(err->record_id) : json_null()));
     http_respond_json(req, err->status, body);
 }
 

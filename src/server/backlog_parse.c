@@ -123,7 +123,8 @@ static int check_ids(const struct backlog_records *r, struct backlog_error *err)
     int rc = 0;
     for (size_t k = 1; k < r->count && rc == 0; k++) {
         const struct diag_record *first = &r->records[order[k - 1]], *again = &r->records[order[k]];
-        if (strcmp(first->record_id, again->record_id) || !strcmp(first->body_json, again->body_json))
+        if (strcmp(first->record_id, again->record_id) ||
+            !strcmp(first->body_json, again->body_json))
             continue;
         char field[48];
         snprintf(field, sizeof field, "records[%zu].id", order[k]);

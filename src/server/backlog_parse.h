@@ -25,10 +25,10 @@ struct backlog_records {
 
 /* Why a chunk was refused. */
 struct backlog_error {
-    int status;                     /* 400, or 503 when memory ran out */
-    char message[384];              /* "records[1].time: expected ..., got ..." (UTF-8) */
-    char field[BACKLOG_FIELD_MAX];  /* "records[1].time"; "" when the body as a whole is wrong */
-    long record;                    /* index of the record to blame, -1 when none is */
+    int status;                    /* 400, or 503 when memory ran out */
+    char message[384];             /* "records[1].time: expected ..., got ..." (UTF-8) */
+    char field[BACKLOG_FIELD_MAX]; /* "records[1].time"; "" when the body as a whole is wrong */
+    long record;                   /* index of the record to blame, -1 when none is */
     char record_id[DIAG_RECORD_ID_MAX + 1]; /* its id when that is valid, else "" */
 };
 

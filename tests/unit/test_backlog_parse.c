@@ -14,10 +14,17 @@
 
 static void test_good_chunk(void **state)
 {
-    const char *body = "{\"name\":\"gpu-01\",\"records\":[" REC("m-2", "2026-11-21T10:00:05.500Z") ","
-                       REC("m-1", "2026-11-21T11:00:00+01:00") "," REC("m-2", "2026-11-21T10:00:05.500Z")
-                       ",{\"kind\":\"diagnostic\",\"id\":\"d-1\",\"time\":\"1795255210\","
-                       "\"note\":\"caf\xc3\xa9\"}]}";
+    const char *body =
+        "{\"name\":\"gpu-01\",\"records\":[" REC("m-2", "2026-11-21T10:00:05.500Z") "," REC(
+            "m-1",
+            "2026-11-21T11:00:00+01:00") "," REC("m-2",
+                                                 "2026-11-21T10:00:05.500Z") ",{\"kind\":"
+                                                                             "\"diagnostic\","
+                                                                             "\"id\":\"d-1\","
+                                                                             "\"time\":"
+                                                                             "\"1795255210\","
+                                                                             "\"note\":"
+                                                                             "\"caf\xc3\xa9\"}]}";
     struct backlog_records r;
     struct backlog_error err;
     assert_int_equal(backlog_parse(body, strlen(body), 1795255300000LL, &r, &err), 0);
@@ -84,25 +91,28 @@ static const struct bad_chunk bad_chunks[] = {
      "records[0].id", 0, ""},
     {CHUNK("[1]"), "records[0]: expected a JSON object, got [1]", "records[0]", 0, ""},
     /* One id, two contents: refused, naming the second and its id. */
-    {CHUNK(REC("m-1", "2026-11-21T10:00:00Z") "," REC("m-2", "2026-11-21T10:00:01Z") ","
-           REC("m-1", "2026-11-21T10:00:02Z")),
+    {CHUNK(REC("m-1", "2026-11-21T10:00:00Z") "," REC("m-2", "2026-11-21T10:00:01Z") "," REC(
+         "m-1", "2026-11-21T10:00:02Z")),
      "records[2].id: \"m-1\" is already the id of records[0], whose content differs",
      "records[2].id", 2, "m-1"},
     /* Repeated members, at any depth, named where they are. */
-    {CHUNK(REC("m-1", "2026-11-21T10:00:00Z") ",{\"kind\":\"metric\",\"id\":\"m-2\",\"time\":"
-           "\"2026-11-21T10:00:00Z\",\"time\":\"2026-11-21T10:00:01Z\"}"),
+    {CHUNK(
+         REC("m-1",
+             "2026-11-21T10:00:00Z") ",{\"kind\":\"metric\",\"id\":\"m-2\",\"time\":"
+                                     "\"2026-11-21T10:00:00Z\",\"time\":\"2026-11-21T10:00:01Z\"}"),
      "records[1].time: member given twice", "records[1].time", 1, "m-2"},
     {CHUNK("{\"kind\":\"metric\",\"id\":\"m-1\",\"time\":\"2026-11-21T10:00:00Z\",\"gw\":{\"a\":1,"
            "\"a\":2}}"),
      "records[0].gw.a: member given twice", "records[0].gw.a", 0, "m-1"},
     {"{\"name\":\"a\",\"name\":\"b\",\"records\":[]}", "name: member given twice", "name", -1, ""},
     /* Bytes that are not UTF-8, in members faultline does not know too. */
-    {CHUNK("{\"kind\":\"metric\",\"id\":\"m-1\",\"time\":\"2026-11-21T10:00:00Z\",\"error\":\"x\xff\"}"),
-     "records[0].error: expected UTF-8 text, got the byte 0xFF at offset 96", "records[0].error",
-     0, "m-1"},
+    {CHUNK("{\"kind\":\"metric\",\"id\":\"m-1\",\"time\":\"2026-11-21T10:00:00Z\",\"error\":"
+           "\"x\xff\"}"),
+     "records[0].error: expected UTF-8 text, got the byte 0xFF at offset 96", "records[0].error", 0,
+     "m-1"},
     {CHUNK("{\"kind\":\"metric\",\"id\":\"m-1\",\"time\":\"2026-11-21T10:00:00Z\",\"e\xe9\":1}"),
-     "records[0].e\\xE9: expected UTF-8 text, got the byte 0xE9 at offset 88",
-     "records[0].e\\xE9", 0, "m-1"},
+     "records[0].e\\xE9: expected UTF-8 text, got the byte 0xE9 at offset 88", "records[0].e\\xE9",
+     0, "m-1"},
     {CHUNK("{\"kind\":\"metric\",\"id\":\"m-\xff\",\"time\":\"2026-11-21T10:00:00Z\"}"),
      "records[0].id: expected UTF-8 text, got the byte 0xFF at offset 53", "records[0].id", 0, ""},
     {"{\"name\":\"gpu\xc0\xaf\"}", "name: expected UTF-8 text, got the byte 0xC0 at offset 12",
@@ -117,8 +127,8 @@ static const struct bad_chunk bad_chunks[] = {
     {"[]", "body: expected a JSON object", "", -1, ""},
     {"xx", "body: not valid JSON ('[' or '{' expected near 'xx')", "", -1, ""},
     {"{\"name\":\"a\",\"records\":[\"\\u0000\"]}",
-     "body: not valid JSON (\\u0000 is not allowed without JSON_ALLOW_NUL near '\"\\u0000\"')",
-     "", -1, ""},
+     "body: not valid JSON (\\u0000 is not allowed without JSON_ALLOW_NUL near '\"\\u0000\"')", "",
+     -1, ""},
 };
 
 static void test_bad_chunks(void **state)

@@ -43,24 +43,24 @@ static void test_accepted(void **state)
 }
 
 static const char *const bad_times[] = {
-    "2026-02-30T10:00:00Z",   /* no such day */
-    "2026-02-29T10:00:00Z",   /* not a leap year */
-    "2100-02-29T10:00:00Z",   /* not a leap year either, and out of range */
-    "2026-04-31T10:00:00Z",   /* April has 30 days */
-    "2026-13-01T10:00:00Z",   /* no such month */
+    "2026-02-30T10:00:00Z", /* no such day */
+    "2026-02-29T10:00:00Z", /* not a leap year */
+    "2100-02-29T10:00:00Z", /* not a leap year either, and out of range */
+    "2026-04-31T10:00:00Z", /* April has 30 days */
+    "2026-13-01T10:00:00Z", /* no such month */
     "2026-00-10T10:00:00Z",
     "2026-11-00T10:00:00Z",
-    "2026-11-21T23:59:60Z",   /* leap seconds are refused */
+    "2026-11-21T23:59:60Z", /* leap seconds are refused */
     "2026-11-21T24:00:00Z",
     "2026-11-21T10:60:00Z",
-    "2026-11-21T10:00:00",    /* no zone */
-    "2026-11-21T10:00:00.5",  /* no zone */
+    "2026-11-21T10:00:00",   /* no zone */
+    "2026-11-21T10:00:00.5", /* no zone */
     "2026-11-21T10:00:00z",
     "2026-11-21T10:00:00+0000",
     "2026-11-21T10:00:00+24:00",
     "2026-11-21T10:00:00+01:60",
     "2026-11-21T10:00:00Z ",
-    "2026-11-21T10:00:00.Z",  /* a fraction needs a digit */
+    "2026-11-21T10:00:00.Z", /* a fraction needs a digit */
     "2026-11-21T10:00:00.1234567890Z",
     "2026-11-21 10:00:00Z",
     "2026-11-21T10:00Z",
@@ -68,10 +68,10 @@ static const char *const bad_times[] = {
     "2026-1-21T10:00:00Z",
     " 2026-11-21T10:00:00Z",
     "+2026-11-21T10:00:00Z",
-    "1999-12-31T23:59:59.999Z", /* before the range */
-    "2100-01-01T00:00:00Z",     /* the end of the range is not in it */
+    "1999-12-31T23:59:59.999Z",  /* before the range */
+    "2100-01-01T00:00:00Z",      /* the end of the range is not in it */
     "2000-01-01T00:30:00+01:00", /* 1999 in UTC */
-    "9223372036854775807",      /* overflowed to -1000 once */
+    "9223372036854775807",       /* overflowed to -1000 once */
     "4102444800",
     "946684799",
     "0",

@@ -109,8 +109,8 @@ static void test_bad_bodies(void **state)
         const struct bad_body *c = &bad_bodies[i];
         struct heartbeat hb;
         char field[HEARTBEAT_FIELD_MAX] = "unset", err[256] = "";
-        int rc = heartbeat_parse(c->body, strlen(c->body), &hb, field, sizeof field, err,
-                                 sizeof err);
+        int rc =
+            heartbeat_parse(c->body, strlen(c->body), &hb, field, sizeof field, err, sizeof err);
         if (rc != -1 || !strstr(err, c->message_part))
             fail_msg("body %s: rc %d, err \"%s\", wanted \"%s\"", c->body, rc, err,
                      c->message_part);
