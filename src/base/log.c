@@ -46,3 +46,15 @@ void log_write(enum log_level level, const char *fmt, ...)
     }
     fputs(line, stderr);
 }
+
+bool log_limit_pass(struct log_limit *limit, int64_t now_ms, unsigned *held_back)
+{
+    if (limit->last_ms && now_ms - limit->last_ms < limit->interval_ms) {
+        limit->held_back++;
+        return false;
+    }
+    *held_back = limit->held_back;
+    limit->held_back = 0;
+    limit->last_ms = now_ms;
+    return true;
+}

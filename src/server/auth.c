@@ -1,12 +1,18 @@
-/* auth.c — the API key and admin credentials, as keyed hashes compared in constant time. */
+/* auth.c — the API key and admin credentials, as keyed hashes compared in constant time, and
+ * the throttle on addresses that keep presenting wrong ones. */
 #include "server/auth.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/clock.h"
+#include "base/log.h"
+
 #define REALM "faultline admin"
+#define FAILURE_LOG_INTERVAL_MS 100 /* at most ten lines a second about failed attempts */
 
 struct auth {
     unsigned char hash_key[crypto_shorthash_KEYBYTES];
@@ -14,6 +20,7 @@ struct auth {
     unsigned char admin_user[crypto_shorthash_BYTES];
     unsigned char admin_pass[crypto_shorthash_BYTES];
     bool admin_enabled;
+    struct log_limit failure_log;
 };
 
 static void secret_hash(const struct auth *a, const char *secret,
@@ -42,6 +49,7 @@ struct auth *auth_new(const char *api_key, const char *admin_user, const char *a
     secret_hash(a, admin_user ? admin_user : "", a->admin_user);
     secret_hash(a, admin_pass ? admin_pass : "", a->admin_pass);
     a->admin_enabled = admin_pass != NULL;
+    a->failure_log.interval_ms = FAILURE_LOG_INTERVAL_MS;
     return a;
 }
 
@@ -61,16 +69,36 @@ static const char *presented_key(struct http_request *req)
     return http_header(req, "X-API-Key");
 }
 
-static bool agent_allowed(struct http_request *req, const struct auth *a)
+/* A wrong secret was presented (a missing one is no attempt): it counts against the address,
+ * and the first of a window and the one that starts the throttle are logged, within the
+ * log's budget. */
+static void attempt_failed(struct http_request *req, struct auth *a, const char *what)
+{
+    int failures = http_client_auth_failed(req);
+    int64_t now = clock_mono_ms();
+    unsigned held_back;
+    if ((failures == 1 || http_client_auth_wait_ms(req) > 0) &&
+        log_limit_pass(&a->failure_log, now, &held_back))
+        log_warn("auth: %s from %s (%d in this window of %llds%s); %u more lines held back",
+                 what, http_client_ip(req), failures,
+                 (long long)(http_client_auth_window_ms(req) / 1000),
+                 http_client_auth_wait_ms(req) > 0 ? ", now answered 429" : "", held_back);
+}
+
+static bool agent_allowed(struct http_request *req, struct auth *a)
 {
     const char *key = presented_key(req);
-    if (key && secret_equal(a, key, a->api_key))
+    if (key && secret_equal(a, key, a->api_key)) {
+        http_client_agent_seen(req);
         return true;
+    }
+    if (key)
+        attempt_failed(req, a, "invalid API key");
     http_respond_error(req, 401, key ? "invalid API key" : "missing API key", NULL);
     return false;
 }
 
-static bool admin_allowed(struct http_request *req, const struct auth *a)
+static bool admin_allowed(struct http_request *req, struct auth *a)
 {
     if (!a->admin_enabled) {
         http_respond_error(req, 403, "admin is disabled: set ADMIN_PASS to enable it", NULL);
@@ -83,20 +111,23 @@ static bool admin_allowed(struct http_request *req, const struct auth *a)
     bool pass_ok = ok && secret_equal(a, pass, a->admin_pass);
     if (user_ok && pass_ok)
         return true;
+    if (ok)
+        attempt_failed(req, a, "wrong admin user or password");
     http_respond_auth_required(req, REALM);
     return false;
 }
 
 bool auth_check(struct http_request *req, enum http_access access, void *ctx)
 {
-    const struct auth *a = ctx;
-    switch (access) {
-    case HTTP_PUBLIC:
+    struct auth *a = ctx;
+    if (access == HTTP_PUBLIC)
         return true;
-    case HTTP_AGENT:
-        return agent_allowed(req, a);
-    case HTTP_ADMIN:
-        return admin_allowed(req, a);
+    /* Checked before the secret, so a throttled address learns nothing about its guesses. */
+    int64_t wait_ms = http_client_auth_wait_ms(req);
+    if (wait_ms > 0) {
+        http_respond_retry_after(req, 429, "too many failed attempts from this address; try again later",
+                                 (wait_ms + 999) / 1000);
+        return false;
     }
-    return false;
+    return access == HTTP_AGENT ? agent_allowed(req, a) : admin_allowed(req, a);
 }

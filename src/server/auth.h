@@ -17,7 +17,11 @@ struct auth *auth_new(const char *api_key, const char *admin_user, const char *a
 void auth_free(struct auth *auth);
 
 /* The http_authorizer (ctx is the struct auth): answers 401 ("missing API key", "invalid API
- * key"), 401 with a Basic challenge, or 403 (admin disabled) and returns false when refused. */
+ * key"), 401 with a Basic challenge, or 403 (admin disabled) and returns false when refused.
+ * An address that presented wrong secrets too often (http_limits.auth_max_failures within
+ * auth_window_ms) gets 429 with Retry-After before its secret is looked at; failed attempts are
+ * logged with the address, at most ten lines a second. A valid API key marks the address as an
+ * agent's (http_client_agent_seen). */
 bool auth_check(struct http_request *req, enum http_access access, void *ctx);
 
 #endif

@@ -3,6 +3,9 @@
 #include "server/http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -13,26 +16,76 @@
 #include "base/log.h"
 #include "base/num.h"
 #include "server/json_input.h"
+#include "server/clients.h"
+
+/* A connection answered before its body was read is drained this long, at most this many
+ * bytes, before it is closed; at most LINGER_MAX of them at once (beyond, closed at once). */
+#define LINGER_MS 2000
+#define LINGER_BYTES (16 * 1024 * 1024)
+#define LINGER_MAX 256
+#define SWEEP_MS 1000
+/* An address stays an agent's this long after its last valid API key (clients.h). */
+#define AGENT_MEMORY_MS (60 * 60 * 1000)
+
+/* Where a connection is in its current request. */
+enum conn_phase {
+    CONN_WAITING, /* for the headers of its next request, until deadline_ms */
+    CONN_BODY,    /* the headers are in; its body streams (at min_body_rate after the grace) */
+    CONN_HANDLED, /* answered, or with its handler */
+};
+
+/* One TCP connection (MHD's socket context), on the server's list for the sweep. */
+struct http_conn {
+    struct http_server *srv;
+    struct http_conn *prev, *next;
+    struct client_addr addr;
+    bool counted; /* clients_connected succeeded */
+    int fd;
+    enum conn_phase phase;
+    int64_t deadline_ms;   /* CONN_WAITING */
+    int64_t body_since_ms; /* CONN_BODY */
+    size_t body_received;
+    bool closing;  /* shut down by the sweep */
+    bool linger;   /* answered before its body was read: drain before the close */
+};
+
+/* A closed connection's socket, drained until the client stops sending (see LINGER_*). */
+struct http_linger {
+    struct http_server *srv;
+    struct http_linger *prev, *next;
+    uv_poll_t poll;
+    int fd;
+    size_t drained;
+    int64_t deadline_ms;
+};
 
 struct http_server {
     uv_loop_t *loop;
     struct MHD_Daemon *daemon;
     uv_poll_t poll;
     uv_timer_t timer;
+    uv_timer_t sweep;
     int open_handles;
     struct http_config cfg;
     struct MHD_Response *no_content;
+    struct clients *clients;
+    struct http_conn *conns;     /* every open connection */
+    struct http_linger *lingers; /* every draining socket */
+    int linger_count;
+    size_t body_memory; /* bytes reserved by bodies in flight */
+    struct log_limit refused_log, closed_log;
 };
 
 struct http_request {
     struct http_server *srv;
     struct MHD_Connection *conn;
+    struct http_conn *hc; /* NULL only when its socket context could not be allocated */
+    const struct http_route *route;
     const char *method;
     const char *path;
     char *body;
     size_t body_len, body_cap;
-    bool started;   /* the first call of the access handler has been seen */
-    bool too_large; /* body over body_max: discarded, answered 413 */
+    size_t reserved; /* of srv->body_memory */
     size_t body_max;
     bool suspended;
     bool answered;
@@ -124,6 +177,20 @@ void http_respond_error(struct http_request *req, int status, const char *messag
     json_decref(obj);
 }
 
+void http_respond_retry_after(struct http_request *req, int status, const char *message,
+                              int64_t seconds)
+{
+    json_t *obj = json_pack("{s:s}", "error", message);
+    char *text = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    struct MHD_Response *resp = make_response("application/json", text ? text : "", text ? strlen(text) : 0);
+    free(text);
+    char value[24];
+    snprintf(value, sizeof value, "%lld", (long long)(seconds > 0 ? seconds : 1));
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, value);
+    queue(req, (unsigned)status, resp);
+}
+
 void http_respond_no_content(struct http_request *req)
 {
     if (req->suspended) {
@@ -182,6 +249,31 @@ const char *http_client_ip(struct http_request *req)
     return req->client_ip;
 }
 
+void http_client_agent_seen(struct http_request *req)
+{
+    if (req->hc)
+        clients_agent_seen(req->srv->clients, &req->hc->addr, (int64_t)uv_now(req->srv->loop));
+}
+
+int http_client_auth_failed(struct http_request *req)
+{
+    return req->hc ? clients_auth_failed(req->srv->clients, &req->hc->addr,
+                                         (int64_t)uv_now(req->srv->loop))
+                   : 0;
+}
+
+int64_t http_client_auth_wait_ms(struct http_request *req)
+{
+    return req->hc ? clients_auth_wait_ms(req->srv->clients, &req->hc->addr,
+                                          (int64_t)uv_now(req->srv->loop))
+                   : 0;
+}
+
+int64_t http_client_auth_window_ms(const struct http_request *req)
+{
+    return req->srv->cfg.limits.auth_window_ms;
+}
+
 bool http_basic_auth(struct http_request *req, const char **user, const char **pass)
 {
     if (!req->auth_user)
@@ -209,6 +301,43 @@ static void remember_client_ip(struct http_request *req)
     }
 }
 
+/* ---- what the headers decide (see http.h): framing, route, length, credentials, memory ---- */
+
+struct framing {
+    int content_lengths;
+    bool transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct framing *f = cls;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        f->content_lengths++;
+    else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        f->transfer_encoding = true;
+    return MHD_YES;
+}
+
+/* RFC 9112 section 6.3: a length given twice, or with a transfer coding, makes the body's end
+ * ambiguous (request smuggling); such a request is refused, and its connection closed. */
+static bool framing_ok(struct http_request *req)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_lengths > 1) {
+        http_respond_error(req, MHD_HTTP_BAD_REQUEST, "Content-Length given more than once",
+                           "Content-Length");
+        return false;
+    }
+    if (f.content_lengths && f.transfer_encoding) {
+        http_respond_error(req, MHD_HTTP_BAD_REQUEST,
+                           "Content-Length and Transfer-Encoding together", "Content-Length");
+        return false;
+    }
+    return true;
+}
+
 /* Finds the route; on a path match with the wrong method answers 405 and returns NULL. */
 static const struct http_route *route_find(struct http_request *req)
 {
@@ -230,25 +359,6 @@ static const struct http_route *route_find(struct http_request *req)
     return NULL;
 }
 
-static void dispatch(struct http_request *req)
-{
-    if (req->too_large) {
-        char msg[64];
-        snprintf(msg, sizeof msg, "body larger than %zu bytes", req->body_max);
-        http_respond_error(req, 413, msg, NULL);
-        return;
-    }
-    const struct http_route *route = route_find(req);
-    struct http_server *srv = req->srv;
-    if (route && (route->access == HTTP_PUBLIC ||
-                  srv->cfg.authorize(req, route->access, srv->cfg.authorize_ctx)))
-        route->handler(req, srv->cfg.ctx);
-    if (!req->answered && !req->suspended) {
-        log_error("http: handler for %s %s gave no answer", req->method, req->path);
-        http_respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", NULL);
-    }
-}
-
 /* The body limit of the route a request is for: its own, or HTTP_BODY_MAX. */
 static size_t route_body_max(const struct http_server *srv, const char *method, const char *path)
 {
@@ -259,19 +369,78 @@ static size_t route_body_max(const struct http_server *srv, const char *method, 
     return HTTP_BODY_MAX;
 }
 
-static bool declared_too_large(struct MHD_Connection *conn, size_t body_max)
+static void respond_too_large(struct http_request *req)
 {
-    const char *cl =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return cl && strtoull(cl, NULL, 10) > body_max;
+    char msg[64];
+    snprintf(msg, sizeof msg, "body larger than %zu bytes", req->body_max);
+    http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
 }
 
-static void body_append(struct http_request *req, const char *data, size_t len)
+/* The declared Content-Length (0 when none or chunked). */
+static size_t declared_length(const struct http_request *req)
 {
-    if (req->too_large || req->body_len + len > req->body_max) {
-        req->too_large = true;
-        return;
+    const char *cl =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+    return n > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)n;
+}
+
+static bool has_body(const struct http_request *req)
+{
+    return declared_length(req) > 0 ||
+           MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+/* Takes bytes from the budget for bodies in flight; answers 503 and returns false when it is
+ * spent. */
+static bool body_reserve(struct http_request *req, size_t total)
+{
+    struct http_server *srv = req->srv;
+    if (total <= req->reserved)
+        return true;
+    size_t more = total - req->reserved;
+    if (srv->body_memory + more > srv->cfg.limits.body_memory_max) {
+        http_respond_retry_after(req, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                 "server busy: too many request bodies in flight", 1);
+        return false;
     }
+    srv->body_memory += more;
+    req->reserved = total;
+    return true;
+}
+
+/* Runs every check the headers allow; true when the request may go on to its body. */
+static bool request_screen(struct http_request *req)
+{
+    struct http_server *srv = req->srv;
+    if (!framing_ok(req))
+        return false;
+    size_t declared = declared_length(req);
+    if (declared > req->body_max) {
+        respond_too_large(req);
+        return false;
+    }
+    req->route = route_find(req);
+    if (!req->route)
+        return false;
+    if (req->route->access != HTTP_PUBLIC &&
+        !srv->cfg.authorize(req, req->route->access, srv->cfg.authorize_ctx))
+        return false;
+    return body_reserve(req, declared);
+}
+
+/* ---- the body ---- */
+
+/* Appends a piece of the body; answers 413 (or 503) and returns false when it may not grow. */
+static bool body_append(struct http_request *req, const char *data, size_t len)
+{
+    if (req->body_len + len > req->body_max) {
+        respond_too_large(req);
+        return false;
+    }
+    if (!body_reserve(req, req->body_len + len))
+        return false;
     if (req->body_len + len + 1 > req->body_cap) {
         /* Heartbeats are a few hundred bytes: start small enough for malloc's fast path. */
         size_t cap = req->body_cap ? req->body_cap * 2 : 512;
@@ -279,8 +448,8 @@ static void body_append(struct http_request *req, const char *data, size_t len)
             cap *= 2;
         char *bigger = realloc(req->body, cap);
         if (!bigger) {
-            req->too_large = true;
-            return;
+            http_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "server out of memory", NULL);
+            return false;
         }
         req->body = bigger;
         req->body_cap = cap;
@@ -288,6 +457,52 @@ static void body_append(struct http_request *req, const char *data, size_t len)
     memcpy(req->body + req->body_len, data, len);
     req->body_len += len;
     req->body[req->body_len] = '\0';
+    return true;
+}
+
+static void request_run(struct http_request *req)
+{
+    if (req->hc)
+        req->hc->phase = CONN_HANDLED;
+    req->route->handler(req, req->srv->cfg.ctx);
+    if (!req->answered && !req->suspended) {
+        log_error("http: handler for %s %s gave no answer", req->method, req->path);
+        http_respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", NULL);
+    }
+}
+
+/* An answer before the body was read: the connection will close; drain it first. */
+static void answered_early(struct http_request *req)
+{
+    if (!req->hc)
+        return;
+    req->hc->phase = CONN_HANDLED;
+    req->hc->linger = has_body(req);
+}
+
+static enum MHD_Result request_begin(struct http_server *srv, struct MHD_Connection *conn,
+                                     const char *url, const char *method, void **con_cls)
+{
+    struct http_request *req = calloc(1, sizeof *req);
+    if (!req)
+        return MHD_NO;
+    req->srv = srv;
+    req->conn = conn;
+    req->method = method;
+    req->path = url;
+    req->body_max = route_body_max(srv, method, url);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    req->hc = info ? info->socket_context : NULL;
+    *con_cls = req;
+    if (req->hc) {
+        req->hc->phase = CONN_BODY;
+        req->hc->body_since_ms = (int64_t)uv_now(srv->loop);
+        req->hc->body_received = 0;
+    }
+    if (!request_screen(req))
+        answered_early(req);
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -295,36 +510,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_data_size, void **con_cls)
 {
     struct http_request *req = *con_cls;
-    if (!req) {
-        req = calloc(1, sizeof *req);
-        if (!req)
-            return MHD_NO;
-        req->srv = cls;
-        req->conn = conn;
-        req->method = method;
-        req->path = url;
-        req->body_max = route_body_max(cls, method, url);
-        *con_cls = req;
-        if (declared_too_large(conn, req->body_max)) {
-            req->too_large = true;
-            dispatch(req);
-        }
-        return MHD_YES;
-    }
+    if (!req)
+        return request_begin(cls, conn, url, method, con_cls);
     if (req->pending) { /* resumed after an asynchronous answer */
         MHD_queue_response(conn, req->pending_status, req->pending);
         MHD_destroy_response(req->pending);
         req->pending = NULL;
         return MHD_YES;
     }
+    size_t len = *upload_data_size;
+    *upload_data_size = 0;
     if (req->answered)
         return MHD_YES;
-    if (*upload_data_size > 0) {
-        body_append(req, upload_data, *upload_data_size);
-        *upload_data_size = 0;
+    if (len > 0) {
+        if (req->hc)
+            req->hc->body_received += len;
+        if (!body_append(req, upload_data, len))
+            answered_early(req);
         return MHD_YES;
     }
-    dispatch(req);
+    request_run(req);
     return MHD_YES;
 }
 
@@ -334,6 +539,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct http_request *req = *con_cls;
     if (!req)
         return;
+    struct http_server *srv = cls;
+    srv->body_memory -= req->reserved;
+    if (req->hc) {
+        req->hc->phase = CONN_WAITING;
+        req->hc->deadline_ms = (int64_t)uv_now(srv->loop) + srv->cfg.limits.idle_timeout_ms;
+    }
     if (req->pending)
         MHD_destroy_response(req->pending);
     free(req->body);
@@ -341,6 +552,207 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     MHD_free(req->auth_pass);
     free(req);
     *con_cls = NULL;
+}
+
+/* ---- connections: admission, deadlines, the lingering close ---- */
+
+static void format_addr(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    const void *bytes = sa->sa_family == AF_INET
+                            ? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr
+                            : (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (!inet_ntop(sa->sa_family, bytes, out, (socklen_t)outlen))
+        snprintf(out, outlen, "?");
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+    struct http_server *srv = cls;
+    struct client_addr addr;
+    if (client_addr_from_sockaddr(sa, &addr) != 0)
+        return MHD_YES;
+    enum clients_verdict v = clients_admit(srv->clients, &addr, (int64_t)uv_now(srv->loop));
+    if (v == CLIENTS_ADMIT)
+        return MHD_YES;
+    unsigned held_back;
+    if (log_limit_pass(&srv->refused_log, (int64_t)uv_now(srv->loop), &held_back)) {
+        char ip[INET6_ADDRSTRLEN];
+        format_addr(sa, ip, sizeof ip);
+        const struct http_limits *lim = &srv->cfg.limits;
+        if (v == CLIENTS_ADDR_FULL)
+            log_warn("http: refused a connection from %s: it holds %d already "
+                     "(HTTP_MAX_CONNECTIONS_PER_ADDR); %u more refusals not logged",
+                     ip, lim->max_per_addr, held_back);
+        else
+            log_warn("http: refused a connection from %s: %d open, the last %d are kept for "
+                     "agents (HTTP_AGENT_RESERVE); %u more refusals not logged",
+                     ip, clients_open_total(srv->clients), lim->agent_reserve, held_back);
+    }
+    return MHD_NO;
+}
+
+static void conn_opened(struct http_server *srv, struct MHD_Connection *conn, void **socket_ctx)
+{
+    const union MHD_ConnectionInfo *addr =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *fd =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct http_conn *hc = calloc(1, sizeof *hc);
+    *socket_ctx = hc;
+    if (!hc || !addr || !fd) /* without its record the connection still works, uncapped */
+        return;
+    hc->srv = srv;
+    hc->fd = fd->connect_fd;
+    hc->phase = CONN_WAITING;
+    hc->deadline_ms = (int64_t)uv_now(srv->loop) + srv->cfg.limits.header_timeout_ms;
+    hc->counted = client_addr_from_sockaddr(addr->client_addr, &hc->addr) == 0 &&
+                  clients_connected(srv->clients, &hc->addr) == 0;
+    hc->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = hc;
+    srv->conns = hc;
+}
+
+static void linger_start(struct http_server *srv, int fd);
+
+static void conn_closed(struct http_server *srv, struct http_conn *hc)
+{
+    if (!hc)
+        return;
+    if (hc->srv) {
+        if (hc->prev)
+            hc->prev->next = hc->next;
+        else
+            srv->conns = hc->next;
+        if (hc->next)
+            hc->next->prev = hc->prev;
+        if (hc->counted)
+            clients_disconnected(srv->clients, &hc->addr);
+        if (hc->linger && !hc->closing)
+            linger_start(srv, hc->fd);
+    }
+    free(hc);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        conn_opened(cls, conn, socket_ctx);
+    else
+        conn_closed(cls, *socket_ctx);
+}
+
+static void linger_end(struct http_linger *l);
+
+static void on_linger_readable(uv_poll_t *p, int status, int events)
+{
+    struct http_linger *l = p->data;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(l->fd, buf, sizeof buf);
+        if (n > 0 && (l->drained += (size_t)n) < LINGER_BYTES)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && status == 0)
+            return;
+        linger_end(l);
+        return;
+    }
+}
+
+static void on_linger_closed(uv_handle_t *h)
+{
+    struct http_linger *l = h->data;
+    struct http_server *srv = l->srv;
+    close(l->fd);
+    free(l);
+    if (--srv->open_handles == 0)
+        free(srv);
+}
+
+static void linger_end(struct http_linger *l)
+{
+    struct http_server *srv = l->srv;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        srv->lingers = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    srv->linger_count--;
+    uv_poll_stop(&l->poll);
+    uv_close((uv_handle_t *)&l->poll, on_linger_closed);
+}
+
+/* Called while MHD still holds fd: a duplicate keeps the socket open past MHD's close, so the
+ * answer is sent in full and the client's remaining body read away instead of reset. */
+static void linger_start(struct http_server *srv, int fd)
+{
+    if (srv->linger_count >= LINGER_MAX)
+        return;
+    struct http_linger *l = calloc(1, sizeof *l);
+    if (!l)
+        return;
+    l->fd = dup(fd);
+    if (l->fd < 0 || uv_poll_init(srv->loop, &l->poll, l->fd) != 0) {
+        if (l->fd >= 0)
+            close(l->fd);
+        free(l);
+        return;
+    }
+    shutdown(l->fd, SHUT_WR);
+    l->srv = srv;
+    l->poll.data = l;
+    l->deadline_ms = (int64_t)uv_now(srv->loop) + LINGER_MS;
+    l->next = srv->lingers;
+    if (srv->lingers)
+        srv->lingers->prev = l;
+    srv->lingers = l;
+    srv->linger_count++;
+    srv->open_handles++;
+    uv_poll_start(&l->poll, UV_READABLE | UV_DISCONNECT, on_linger_readable);
+}
+
+/* Why a connection is past its time, or NULL. */
+static const char *conn_overdue(const struct http_conn *hc, const struct http_limits *lim,
+                                int64_t now)
+{
+    if (hc->phase == CONN_WAITING && now > hc->deadline_ms)
+        return "request headers not complete in time (HTTP_HEADER_TIMEOUT, HTTP_IDLE_TIMEOUT)";
+    int64_t rated = now - hc->body_since_ms - lim->header_timeout_ms;
+    if (hc->phase == CONN_BODY && rated > 0 &&
+        (double)hc->body_received < (double)lim->min_body_rate * (double)rated / 1000.0)
+        return "body slower than HTTP_MIN_BODY_RATE";
+    return NULL;
+}
+
+/* Every SWEEP_MS: closes connections past their deadline, ends lingering drains past theirs,
+ * and lets the per-address table forget. */
+static void on_sweep(uv_timer_t *t)
+{
+    struct http_server *srv = t->data;
+    int64_t now = (int64_t)uv_now(srv->loop);
+    for (struct http_conn *hc = srv->conns; hc; hc = hc->next) {
+        const char *why = hc->closing ? NULL : conn_overdue(hc, &srv->cfg.limits, now);
+        if (!why)
+            continue;
+        /* MHD sees the end of the stream at its next run and closes the connection. */
+        shutdown(hc->fd, SHUT_RDWR);
+        hc->closing = true;
+        unsigned held_back;
+        if (log_limit_pass(&srv->closed_log, now, &held_back)) {
+            char ip[INET6_ADDRSTRLEN] = "?";
+            inet_ntop(AF_INET6, hc->addr.bytes, ip, sizeof ip);
+            log_info("http: closed a connection from %s: %s; %u more closes not logged", ip,
+                     why, held_back);
+        }
+    }
+    for (struct http_linger *l = srv->lingers, *next; l; l = next) {
+        next = l->next;
+        if (now > l->deadline_ms)
+            linger_end(l);
+    }
+    clients_sweep(srv->clients, now);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -400,17 +812,29 @@ struct http_server *http_server_start(uv_loop_t *loop, const struct http_config 
     struct http_server *srv = calloc(1, sizeof *srv);
     srv->loop = loop;
     srv->cfg = *cfg;
-    srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)20000,
+    srv->clients = clients_new(&(struct clients_limits){
+        .max_connections = cfg->limits.max_connections,
+        .max_per_addr = cfg->limits.max_per_addr,
+        .agent_reserve = cfg->limits.agent_reserve,
+        .auth_max_failures = cfg->limits.auth_max_failures,
+        .auth_window_ms = cfg->limits.auth_window_ms,
+        .agent_memory_ms = AGENT_MEMORY_MS,
+    });
+    srv->refused_log.interval_ms = srv->closed_log.interval_ms = 1000;
+    unsigned idle_s = (unsigned)((cfg->limits.idle_timeout_ms + 999) / 1000);
+    srv->daemon = srv->clients ? MHD_start_daemon(
+        flags, (uint16_t)port, on_accept, srv, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->limits.max_connections,
         /* MHD clears a connection's pool for every request: 16 KiB instead of the default
          * 32 KiB measured 96k -> 114k heartbeats/s (BENCHMARKS.md); 8 KiB gained nothing. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_END);
+        (unsigned)1024, MHD_OPTION_END) : NULL;
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address here?)", addr,
                  port);
+        clients_free(srv->clients);
         free(srv);
         return NULL;
     }
@@ -418,9 +842,11 @@ struct http_server *http_server_start(uv_loop_t *loop, const struct http_config 
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     uv_poll_init(loop, &srv->poll, info->epoll_fd);
     uv_timer_init(loop, &srv->timer);
-    srv->poll.data = srv->timer.data = srv;
-    srv->open_handles = 2;
+    uv_timer_init(loop, &srv->sweep);
+    srv->poll.data = srv->timer.data = srv->sweep.data = srv;
+    srv->open_handles = 3;
     uv_poll_start(&srv->poll, UV_READABLE, on_poll);
+    uv_timer_start(&srv->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     http_schedule(srv);
     return srv;
 }
@@ -438,10 +864,16 @@ void http_server_stop(struct http_server *srv)
         return;
     uv_poll_stop(&srv->poll);
     uv_timer_stop(&srv->timer);
-    MHD_stop_daemon(srv->daemon);
+    uv_timer_stop(&srv->sweep);
+    MHD_stop_daemon(srv->daemon); /* closes every connection (conn_closed) */
     MHD_destroy_response(srv->no_content);
+    while (srv->lingers)
+        linger_end(srv->lingers);
+    clients_free(srv->clients);
+    srv->clients = NULL;
     uv_close((uv_handle_t *)&srv->poll, on_handle_closed);
     uv_close((uv_handle_t *)&srv->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->sweep, on_handle_closed);
 }
 
 /* ---- query parameters ---- */

@@ -4,6 +4,17 @@
  * route says who may call it (its access column); the server's authorizer checks that in one
  * place, before the handler runs, so a new route cannot forget it.
  *
+ * Everything that needs only the headers is decided before a byte of the body is read, in this
+ * order: framing (one Content-Length, not with Transfer-Encoding: 400), the route (404, 405),
+ * the declared length (413), the caller's credentials (401, 403, 429) and the memory left for
+ * bodies in flight (503). A body that grows past its limit while it streams (chunked) is
+ * answered 413 at once. A connection answered before its body was read is closed with a bounded
+ * lingering drain, so the client reads the answer instead of a reset.
+ *
+ * Connections are limited per client address and in total, with a reserve for the addresses
+ * agents proved the API key from (clients.h); headers must be complete within a deadline and a
+ * body must keep a minimum rate, or the connection is closed (struct http_limits).
+ *
  * A handler must answer exactly once, with one of the http_respond_* calls, either before it
  * returns or later (after http_suspend) from another callback on the loop thread. Request
  * fields stay valid until the response is sent. */
@@ -43,6 +54,21 @@ struct http_route {
  * and returns false. Called for every request before its handler. */
 typedef bool (*http_authorizer)(struct http_request *req, enum http_access access, void *ctx);
 
+/* Limits against clients that would exhaust the server; every field is required. */
+struct http_limits {
+    int max_connections;       /* open connections, all clients together */
+    int max_per_addr;          /* open connections one address may hold (agents' excepted) */
+    int agent_reserve;         /* of max_connections, held for agents' addresses */
+    int64_t header_timeout_ms; /* a new connection's first request headers complete by then;
+                                * also the grace before the body rate counts */
+    int64_t idle_timeout_ms;   /* a kept-alive connection's next request headers by then */
+    int min_body_rate;         /* bytes per second a body must average after the grace */
+    size_t body_memory_max;    /* bytes of request bodies in flight, all requests together */
+    int auth_max_failures;     /* failed authentications per address within auth_window_ms
+                                * before 429 */
+    int64_t auth_window_ms;
+};
+
 struct http_config {
     const char *addr; /* an IPv4 or IPv6 address to listen on */
     int port;
@@ -50,6 +76,7 @@ struct http_config {
     void *ctx;                       /* handed to every handler */
     http_authorizer authorize;       /* checks every route that is not HTTP_PUBLIC */
     void *authorize_ctx;
+    struct http_limits limits;
 };
 
 /* Starts listening. What cfg points to must outlive the server. Returns NULL with err set
@@ -67,6 +94,16 @@ const char *http_header(const struct http_request *req, const char *name); /* NU
 const char *http_query(const struct http_request *req, const char *name);  /* NULL if absent */
 const char *http_body(const struct http_request *req, size_t *len);
 const char *http_client_ip(struct http_request *req); /* "203.0.113.7", formatted on first use */
+
+/* The client's address, as the per-address limits see it (clients.h). The authorizer reports
+ * here: a valid API key makes the address an agent's (it may use the connection reserve); a
+ * wrong credential counts against the address and returns its failures in the current window.
+ * http_client_auth_wait_ms is 0 when the address may try credentials now, else the ms it must
+ * wait (answer 429 with http_respond_retry_after). */
+void http_client_agent_seen(struct http_request *req);
+int http_client_auth_failed(struct http_request *req);
+int64_t http_client_auth_wait_ms(struct http_request *req);
+int64_t http_client_auth_window_ms(const struct http_request *req);
 
 /* Credentials from an "Authorization: Basic" header; returns false if none. The strings are
  * owned by the request. */
@@ -91,6 +128,9 @@ void http_respond_error(struct http_request *req, int status, const char *messag
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "       \
     "frame-ancestors 'none'"
 void http_respond_page(struct http_request *req, int status, const char *html, size_t len);
+/* {"error": message} with Retry-After: seconds (429, 503). */
+void http_respond_retry_after(struct http_request *req, int status, const char *message,
+                              int64_t seconds);
 /* 204 No Content, from a response built once. */
 void http_respond_no_content(struct http_request *req);
 /* 401 with WWW-Authenticate: Basic realm=... */

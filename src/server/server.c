@@ -237,12 +237,30 @@ static int start_http(struct server *srv, char *err, size_t errlen)
                                     .canaries = srv->canaries,
                                     .followup = srv->followup,
                                     .fail_timeout_ms = srv->cfg.fail_timeout_ms};
-    struct http_config hc = {.addr = srv->settings.listen_addr,
-                             .port = srv->cfg.server_port,
-                             .routes = api_routes,
-                             .ctx = &srv->api,
-                             .authorize = auth_check,
-                             .authorize_ctx = srv->auth};
+    const struct server_settings *set = &srv->settings;
+    if (set->http_agent_reserve >= set->http_max_connections) {
+        snprintf(err, errlen,
+                 "HTTP_AGENT_RESERVE: expected less than HTTP_MAX_CONNECTIONS (%d), got \"%d\"",
+                 set->http_max_connections, set->http_agent_reserve);
+        return -1;
+    }
+    struct http_config hc = {
+        .addr = set->listen_addr,
+        .port = srv->cfg.server_port,
+        .routes = api_routes,
+        .ctx = &srv->api,
+        .authorize = auth_check,
+        .authorize_ctx = srv->auth,
+        .limits = {.max_connections = set->http_max_connections,
+                   .max_per_addr = set->http_max_per_addr,
+                   .agent_reserve = set->http_agent_reserve,
+                   .header_timeout_ms = set->http_header_timeout_ms,
+                   .idle_timeout_ms = set->http_idle_timeout_ms,
+                   .min_body_rate = set->http_min_body_rate,
+                   .body_memory_max = (size_t)set->http_body_memory_mib * 1024 * 1024,
+                   .auth_max_failures = set->auth_max_failures,
+                   .auth_window_ms = set->auth_failure_window_ms},
+    };
     srv->http = http_server_start(srv->loop, &hc, err, errlen);
     return srv->http ? 0 : -1;
 }

@@ -1,5 +1,5 @@
-/* settings.h — the server's own settings: where it listens and who may use the admin pages
- * (struct server_settings), and root-cause analysis with its canaries (struct rca_settings),
+/* settings.h — the server's own settings: where it listens, who may use the admin pages and
+ * what one client may take of it (struct server_settings), and root-cause analysis with its canaries (struct rca_settings),
  * with their option tables. API_KEY, SERVER_PORT, FAIL_TIMEOUT, PING_INTERVAL and DATA_DIR are
  * shared (struct config); Telegram is alert/settings.h. */
 #ifndef FAULTLINE_SERVER_SETTINGS_H
@@ -15,6 +15,16 @@ struct server_settings {
     char *admin_user;
     char *admin_pass; /* NULL: admin pages off */
     char *store;      /* STORE: the database's URI; NULL: sqlite://DATA_DIR/faultline.db */
+    /* Against clients that would exhaust the server (http.h, struct http_limits). */
+    int http_max_connections;
+    int http_max_per_addr;
+    int http_agent_reserve; /* less than http_max_connections (checked by the server) */
+    int64_t http_header_timeout_ms;
+    int64_t http_idle_timeout_ms;
+    int http_min_body_rate;   /* bytes per second */
+    int http_body_memory_mib; /* request bodies in flight, all together */
+    int auth_max_failures;
+    int64_t auth_failure_window_ms;
 };
 
 /* Durations in ms. */
