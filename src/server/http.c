@@ -93,6 +93,7 @@ struct http_request {
     unsigned pending_status;
     char client_ip[INET6_ADDRSTRLEN];
     char *auth_user, *auth_pass;
+    char refusal[64]; /* the message of a refused body */
 };
 
 static void http_schedule(struct http_server *srv);
@@ -369,13 +370,6 @@ static size_t route_body_max(const struct http_server *srv, const char *method, 
     return HTTP_BODY_MAX;
 }
 
-static void respond_too_large(struct http_request *req)
-{
-    char msg[64];
-    snprintf(msg, sizeof msg, "body larger than %zu bytes", req->body_max);
-    http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
-}
-
 /* The declared Content-Length (0 when none or chunked). */
 static size_t declared_length(const struct http_request *req)
 {
@@ -392,22 +386,65 @@ static bool has_body(const struct http_request *req)
                                        MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
-/* Takes bytes from the budget for bodies in flight; answers 503 and returns false when it is
- * spent. */
-static bool body_reserve(struct http_request *req, size_t total)
+/* Whether the body may grow to total bytes: 0 (its memory then taken from the budget for bodies
+ * in flight), or the status to refuse it with, its message in req->refusal. Bodies within
+ * HTTP_BODY_MAX are not counted: the connection limit bounds them. */
+static int body_admit(struct http_request *req, size_t total)
 {
     struct http_server *srv = req->srv;
-    if (total <= req->reserved)
-        return true;
+    if (total > req->body_max) {
+        snprintf(req->refusal, sizeof req->refusal, "body larger than %zu bytes", req->body_max);
+        return MHD_HTTP_CONTENT_TOO_LARGE;
+    }
+    if (req->body_max <= HTTP_BODY_MAX || total <= req->reserved)
+        return 0;
     size_t more = total - req->reserved;
     if (srv->body_memory + more > srv->cfg.limits.body_memory_max) {
-        http_respond_retry_after(req, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                 "server busy: too many request bodies in flight", 1);
-        return false;
+        snprintf(req->refusal, sizeof req->refusal,
+                 "server busy: too many request bodies in flight");
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
     }
     srv->body_memory += more;
     req->reserved = total;
-    return true;
+    return 0;
+}
+
+/* Answers a refusal of body_admit (or of memory) from the headers. */
+static void refuse(struct http_request *req, int status)
+{
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        http_respond_retry_after(req, status, req->refusal, 1);
+    else
+        http_respond_error(req, status, req->refusal, NULL);
+}
+
+/* Refuses a body while it streams. libmicrohttpd 0.9 takes no answer between the headers and
+ * the end of the body, so the answer is written to the socket here, and MHD told to close the
+ * connection, which then lingers (conn_closed). Over TLS the socket is not ours to write: there
+ * the connection is only closed. */
+static enum MHD_Result refuse_mid_body(struct http_request *req, int status)
+{
+    req->answered = true;
+    if (!req->hc || MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION))
+        return MHD_NO;
+    json_t *obj = json_pack("{s:s}", "error", req->refusal);
+    char *json = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    char text[512];
+    int len = snprintf(text, sizeof text,
+                       "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+                       "X-Content-Type-Options: nosniff\r\n%s\r\n%s",
+                       status, MHD_get_reason_phrase_for((unsigned)status),
+                       json ? strlen(json) : 0,
+                       status == MHD_HTTP_SERVICE_UNAVAILABLE ? "Retry-After: 1\r\n" : "",
+                       json ? json : "");
+    free(json);
+    if (len > 0 && (size_t)len < sizeof text &&
+        send(req->hc->fd, text, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) == len)
+        req->hc->linger = true;
+    req->hc->phase = CONN_HANDLED;
+    return MHD_NO;
 }
 
 /* Runs every check the headers allow; true when the request may go on to its body. */
@@ -418,7 +455,7 @@ static bool request_screen(struct http_request *req)
         return false;
     size_t declared = declared_length(req);
     if (declared > req->body_max) {
-        respond_too_large(req);
+        refuse(req, body_admit(req, declared));
         return false;
     }
     req->route = route_find(req);
@@ -427,20 +464,20 @@ static bool request_screen(struct http_request *req)
     if (req->route->access != HTTP_PUBLIC &&
         !srv->cfg.authorize(req, req->route->access, srv->cfg.authorize_ctx))
         return false;
-    return body_reserve(req, declared);
+    int status = body_admit(req, declared);
+    if (status)
+        refuse(req, status);
+    return status == 0;
 }
 
 /* ---- the body ---- */
 
-/* Appends a piece of the body; answers 413 (or 503) and returns false when it may not grow. */
-static bool body_append(struct http_request *req, const char *data, size_t len)
+/* Appends a piece of the body; returns 0, or the status to refuse it with (body_admit). */
+static int body_append(struct http_request *req, const char *data, size_t len)
 {
-    if (req->body_len + len > req->body_max) {
-        respond_too_large(req);
-        return false;
-    }
-    if (!body_reserve(req, req->body_len + len))
-        return false;
+    int status = body_admit(req, req->body_len + len);
+    if (status)
+        return status;
     if (req->body_len + len + 1 > req->body_cap) {
         /* Heartbeats are a few hundred bytes: start small enough for malloc's fast path. */
         size_t cap = req->body_cap ? req->body_cap * 2 : 512;
@@ -448,8 +485,8 @@ static bool body_append(struct http_request *req, const char *data, size_t len)
             cap *= 2;
         char *bigger = realloc(req->body, cap);
         if (!bigger) {
-            http_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "server out of memory", NULL);
-            return false;
+            snprintf(req->refusal, sizeof req->refusal, "server out of memory");
+            return MHD_HTTP_SERVICE_UNAVAILABLE;
         }
         req->body = bigger;
         req->body_cap = cap;
@@ -457,7 +494,7 @@ static bool body_append(struct http_request *req, const char *data, size_t len)
     memcpy(req->body + req->body_len, data, len);
     req->body_len += len;
     req->body[req->body_len] = '\0';
-    return true;
+    return 0;
 }
 
 static void request_run(struct http_request *req)
@@ -525,9 +562,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (len > 0) {
         if (req->hc)
             req->hc->body_received += len;
-        if (!body_append(req, upload_data, len))
-            answered_early(req);
-        return MHD_YES;
+        int status = body_append(req, upload_data, len);
+        return status ? refuse_mid_body(req, status) : MHD_YES;
     }
     request_run(req);
     return MHD_YES;
