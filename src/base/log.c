@@ -47,14 +47,27 @@ void log_write(enum log_level level, const char *fmt, ...)
     fputs(line, stderr);
 }
 
-bool log_limit_pass(struct log_limit *limit, int64_t now_ms, unsigned *held_back)
+bool log_limit_pass(struct log_limit *limit, int64_t now_ms, char *note, size_t notelen)
 {
-    if (limit->last_ms && now_ms - limit->last_ms < limit->interval_ms) {
+    if (!limit->refilled_ms) {
+        limit->tokens = limit->burst;
+        limit->refilled_ms = now_ms;
+    }
+    int64_t gained = (now_ms - limit->refilled_ms) / limit->interval_ms;
+    if (gained > 0) {
+        limit->tokens = gained >= limit->burst - limit->tokens ? limit->burst
+                                                               : limit->tokens + (unsigned)gained;
+        limit->refilled_ms += gained * limit->interval_ms;
+    }
+    if (limit->tokens == 0) {
         limit->held_back++;
         return false;
     }
-    *held_back = limit->held_back;
+    limit->tokens--;
+    if (limit->held_back)
+        snprintf(note, notelen, " (%u similar lines held back)", limit->held_back);
+    else
+        snprintf(note, notelen, "%s", "");
     limit->held_back = 0;
-    limit->last_ms = now_ms;
     return true;
 }

@@ -6,6 +6,7 @@
 #define FAULTLINE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
@@ -19,16 +20,20 @@ int log_level_parse(const char *text, enum log_level *out);
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A budget for lines an outsider can cause (one per failed login, one per refused connection):
- * at most one line per interval_ms. Set interval_ms; the rest starts at zero. */
+ * a burst of up to `burst` lines, then one more every interval_ms. Set interval_ms and burst;
+ * the rest starts at zero. */
 struct log_limit {
     int64_t interval_ms;
-    int64_t last_ms;
+    unsigned burst;
+    unsigned tokens;
+    int64_t refilled_ms;
     unsigned held_back; /* lines not written since the last one */
 };
 
-/* True when a line may be written at now_ms; *held_back then gets how many were not written
- * since the last one (to say so in the line). False counts one more held back. */
-bool log_limit_pass(struct log_limit *limit, int64_t now_ms, unsigned *held_back);
+/* True when a line may be written at now_ms; note then gets "" or, when lines were held back
+ * since the last one, " (N similar lines held back)" to end the line with. False counts one
+ * more held back. */
+bool log_limit_pass(struct log_limit *limit, int64_t now_ms, char *note, size_t notelen);
 
 #define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_write(LOG_INFO, __VA_ARGS__)

@@ -12,7 +12,9 @@
 #include "base/log.h"
 
 #define REALM "faultline admin"
-#define FAILURE_LOG_INTERVAL_MS 100 /* at most ten lines a second about failed attempts */
+/* Lines about failed attempts: 20 at once, then ten a second. */
+#define FAILURE_LOG_BURST 20
+#define FAILURE_LOG_INTERVAL_MS 100
 
 struct auth {
     unsigned char hash_key[crypto_shorthash_KEYBYTES];
@@ -50,6 +52,7 @@ struct auth *auth_new(const char *api_key, const char *admin_user, const char *a
     secret_hash(a, admin_pass ? admin_pass : "", a->admin_pass);
     a->admin_enabled = admin_pass != NULL;
     a->failure_log.interval_ms = FAILURE_LOG_INTERVAL_MS;
+    a->failure_log.burst = FAILURE_LOG_BURST;
     return a;
 }
 
@@ -76,13 +79,12 @@ static void attempt_failed(struct http_request *req, struct auth *a, const char 
 {
     int failures = http_client_auth_failed(req);
     int64_t now = clock_mono_ms();
-    unsigned held_back;
-    if ((failures == 1 || http_client_auth_wait_ms(req) > 0) &&
-        log_limit_pass(&a->failure_log, now, &held_back))
-        log_warn("auth: %s from %s (%d in this window of %llds%s); %u more lines held back",
-                 what, http_client_ip(req), failures,
-                 (long long)(http_client_auth_window_ms(req) / 1000),
-                 http_client_auth_wait_ms(req) > 0 ? ", now answered 429" : "", held_back);
+    bool throttled = http_client_auth_wait_ms(req) > 0;
+    char note[64];
+    if ((failures == 1 || throttled) && log_limit_pass(&a->failure_log, now, note, sizeof note))
+        log_warn("auth: %s from %s (%d in this window of %llds%s)%s", what, http_client_ip(req),
+                 failures, (long long)(http_client_auth_window_ms(req) / 1000),
+                 throttled ? ", now answered 429" : "", note);
 }
 
 static bool agent_allowed(struct http_request *req, struct auth *a)

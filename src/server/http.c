@@ -39,7 +39,8 @@ struct http_conn {
     struct http_server *srv;
     struct http_conn *prev, *next;
     struct client_addr addr;
-    bool counted; /* clients_connected succeeded */
+    char ip[INET6_ADDRSTRLEN]; /* for http_client_ip and the log */
+    bool counted;              /* clients_connected succeeded */
     int fd;
     enum conn_phase phase;
     int64_t deadline_ms;   /* CONN_WAITING */
@@ -245,6 +246,8 @@ const char *http_body(const struct http_request *req, size_t *len)
 
 const char *http_client_ip(struct http_request *req)
 {
+    if (req->hc)
+        return req->hc->ip;
     if (!req->client_ip[0])
         remember_client_ip(req);
     return req->client_ip;
@@ -284,22 +287,26 @@ bool http_basic_auth(struct http_request *req, const char **user, const char **p
     return req->auth_user && req->auth_pass;
 }
 
+/* "203.0.113.7" or "2001:db8::7"; IPv4 clients of a dual-stack socket shown as plain IPv4. */
+static void format_client_ip(const struct sockaddr *sa, char out[INET6_ADDRSTRLEN])
+{
+    if (sa && sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  INET6_ADDRSTRLEN);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+            inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], out, INET6_ADDRSTRLEN);
+        else
+            inet_ntop(AF_INET6, &sin6->sin6_addr, out, INET6_ADDRSTRLEN);
+    }
+}
+
 static void remember_client_ip(struct http_request *req)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = info ? info->client_addr : NULL;
-    if (sa && sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-                  req->client_ip, sizeof req->client_ip);
-    } else if (sa && sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-        /* IPv4 clients of a dual-stack socket are shown as plain IPv4. */
-        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-            inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], req->client_ip, sizeof req->client_ip);
-        else
-            inet_ntop(AF_INET6, &sin6->sin6_addr, req->client_ip, sizeof req->client_ip);
-    }
+    format_client_ip(info ? info->client_addr : NULL, req->client_ip);
 }
 
 /* ---- what the headers decide (see http.h): framing, route, length, credentials, memory ---- */
@@ -592,15 +599,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- connections: admission, deadlines, the lingering close ---- */
 
-static void format_addr(const struct sockaddr *sa, char *out, size_t outlen)
-{
-    const void *bytes = sa->sa_family == AF_INET
-                            ? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr
-                            : (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-    if (!inet_ntop(sa->sa_family, bytes, out, (socklen_t)outlen))
-        snprintf(out, outlen, "?");
-}
-
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
 {
     struct http_server *srv = cls;
@@ -610,19 +608,19 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t
     enum clients_verdict v = clients_admit(srv->clients, &addr, (int64_t)uv_now(srv->loop));
     if (v == CLIENTS_ADMIT)
         return MHD_YES;
-    unsigned held_back;
-    if (log_limit_pass(&srv->refused_log, (int64_t)uv_now(srv->loop), &held_back)) {
-        char ip[INET6_ADDRSTRLEN];
-        format_addr(sa, ip, sizeof ip);
+    char note[64];
+    if (log_limit_pass(&srv->refused_log, (int64_t)uv_now(srv->loop), note, sizeof note)) {
+        char ip[INET6_ADDRSTRLEN] = "";
+        format_client_ip(sa, ip);
         const struct http_limits *lim = &srv->cfg.limits;
         if (v == CLIENTS_ADDR_FULL)
             log_warn("http: refused a connection from %s: it holds %d already "
-                     "(HTTP_MAX_CONNECTIONS_PER_ADDR); %u more refusals not logged",
-                     ip, lim->max_per_addr, held_back);
+                     "(HTTP_MAX_CONNECTIONS_PER_ADDR)%s",
+                     ip, lim->max_per_addr, note);
         else
             log_warn("http: refused a connection from %s: %d open, the last %d are kept for "
-                     "agents (HTTP_AGENT_RESERVE); %u more refusals not logged",
-                     ip, clients_open_total(srv->clients), lim->agent_reserve, held_back);
+                     "agents (HTTP_AGENT_RESERVE)%s",
+                     ip, clients_open_total(srv->clients), lim->agent_reserve, note);
     }
     return MHD_NO;
 }
@@ -641,6 +639,7 @@ static void conn_opened(struct http_server *srv, struct MHD_Connection *conn, vo
     hc->fd = fd->connect_fd;
     hc->phase = CONN_WAITING;
     hc->deadline_ms = (int64_t)uv_now(srv->loop) + srv->cfg.limits.header_timeout_ms;
+    format_client_ip(addr->client_addr, hc->ip);
     hc->counted = client_addr_from_sockaddr(addr->client_addr, &hc->addr) == 0 &&
                   clients_connected(srv->clients, &hc->addr) == 0;
     hc->next = srv->conns;
@@ -775,13 +774,9 @@ static void on_sweep(uv_timer_t *t)
         /* MHD sees the end of the stream at its next run and closes the connection. */
         shutdown(hc->fd, SHUT_RDWR);
         hc->closing = true;
-        unsigned held_back;
-        if (log_limit_pass(&srv->closed_log, now, &held_back)) {
-            char ip[INET6_ADDRSTRLEN] = "?";
-            inet_ntop(AF_INET6, hc->addr.bytes, ip, sizeof ip);
-            log_info("http: closed a connection from %s: %s; %u more closes not logged", ip,
-                     why, held_back);
-        }
+        char note[64];
+        if (log_limit_pass(&srv->closed_log, now, note, sizeof note))
+            log_info("http: closed a connection from %s: %s%s", hc->ip, why, note);
     }
     for (struct http_linger *l = srv->lingers, *next; l; l = next) {
         next = l->next;
@@ -856,7 +851,7 @@ struct http_server *http_server_start(uv_loop_t *loop, const struct http_config 
         .auth_window_ms = cfg->limits.auth_window_ms,
         .agent_memory_ms = AGENT_MEMORY_MS,
     });
-    srv->refused_log.interval_ms = srv->closed_log.interval_ms = 1000;
+    srv->refused_log = srv->closed_log = (struct log_limit){.interval_ms = 1000, .burst = 5};
     unsigned idle_s = (unsigned)((cfg->limits.idle_timeout_ms + 999) / 1000);
     srv->daemon = srv->clients ? MHD_start_daemon(
         flags, (uint16_t)port, on_accept, srv, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,

@@ -8,8 +8,8 @@ import { waitFor } from './lib/wait.mjs';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
-async function populated(ctx) {
-  const srv = await ctx.server({ env: { FAIL_TIMEOUT: '1.5' } });
+async function populated(ctx, env = {}) {
+  const srv = await ctx.server({ env: { FAIL_TIMEOUT: '1.5', ...env } });
   assert.equal((await heartbeat(srv, hb('adm-gone-box', { gpus: 1, version: '0.9.0', uptime_s: 10 }))).status, 204);
   await waitFor(async () => (await events(srv)).some((e) => e.kind === 'down'), 5000, { message: 'adm-gone-box DOWN' });
   const b1 = hb('adm-box-1', { gpus: 8, version: '3.1.4', uptime_s: 4242, site: 'dc-west' });
@@ -106,7 +106,8 @@ const BAD_CREDENTIALS = [
 ];
 
 scenario('bad admin credentials → 401 with WWW-Authenticate: Basic', async (ctx, t) => {
-  const srv = await populated(ctx);
+  // 12 wrong attempts from one address: above the default throttle (tests/security has that).
+  const srv = await populated(ctx, { AUTH_MAX_FAILURES: '100' });
   for (const c of BAD_CREDENTIALS) {
     for (const path of ['/admin', '/admin/api/status', '/admin/api/events', '/admin/api/worker/adm-box-1']) {
       await t.test(`${c.what}: ${path}`, async () => {
