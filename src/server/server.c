@@ -238,12 +238,6 @@ static int start_http(struct server *srv, char *err, size_t errlen)
                                     .followup = srv->followup,
                                     .fail_timeout_ms = srv->cfg.fail_timeout_ms};
     const struct server_settings *set = &srv->settings;
-    if (set->http_agent_reserve >= set->http_max_connections) {
-        snprintf(err, errlen,
-                 "HTTP_AGENT_RESERVE: expected less than HTTP_MAX_CONNECTIONS (%d), got \"%d\"",
-                 set->http_max_connections, set->http_agent_reserve);
-        return -1;
-    }
     struct http_config hc = {
         .addr = set->listen_addr,
         .port = srv->cfg.server_port,
@@ -330,6 +324,7 @@ int server_main(int argc, char **argv)
     char err[256], uri[4200];
     int rc;
     if (config_require(&srv.cfg, "API_KEY", err, sizeof err) != 0 ||
+        server_settings_check(&srv.settings, err, sizeof err) != 0 ||
         store_uri(&srv, uri, sizeof uri, err, sizeof err) != 0)
         rc = cli_fail(&server_cli, err);
     else if (!srv.alert_settings.telegram_token != !srv.alert_settings.chat_id)

@@ -1,6 +1,8 @@
 /* settings.c — the server's and the root-cause analysis' option tables; see settings.h. */
 #include "server/settings.h"
 
+#include <stdio.h>
+
 #define SERVER(f) offsetof(struct server_settings, f)
 #define RCA(f) offsetof(struct rca_settings, f)
 
@@ -42,6 +44,16 @@ const struct config_table server_settings_table = {
     .options = server_options,
     .option_count = sizeof server_options / sizeof server_options[0],
 };
+
+int server_settings_check(const struct server_settings *s, char *err, size_t errlen)
+{
+    if (s->http_agent_reserve < s->http_max_connections)
+        return 0;
+    snprintf(err, errlen,
+             "HTTP_AGENT_RESERVE: expected less than HTTP_MAX_CONNECTIONS (%d), got \"%d\"",
+             s->http_max_connections, s->http_agent_reserve);
+    return -1;
+}
 
 static const struct config_option rca_options[] = {
     {"RCA_WINDOW", CONFIG_SECONDS, RCA(window_ms), "60",

@@ -5,6 +5,7 @@
 #ifndef FAULTLINE_SERVER_SETTINGS_H
 #define FAULTLINE_SERVER_SETTINGS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/config.h"
@@ -37,6 +38,10 @@ struct rca_settings {
 };
 
 extern const struct config_table server_settings_table;
+
+/* What the table cannot check one setting at a time: HTTP_AGENT_RESERVE below
+ * HTTP_MAX_CONNECTIONS. Returns 0, or -1 with "NAME: expected ..., got \"VALUE\"" in err. */
+int server_settings_check(const struct server_settings *s, char *err, size_t errlen);
 extern const struct config_table rca_settings_table;
 
 #endif

@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../integration/lib/faultline.mjs';
+import { runFaultline, startServer } from '../integration/lib/faultline.mjs';
 import { heartbeat, hb, request } from '../integration/lib/http.mjs';
 import { connect, response, write, endedWithin, head, rssKb } from './lib/raw.mjs';
 
@@ -232,9 +232,10 @@ async function waitHeld(s, held) {
   assert.equal(r.status, 200);
 }
 
-test('HTTP_AGENT_RESERVE must be below HTTP_MAX_CONNECTIONS', { timeout: 30000 }, async () => {
-  await assert.rejects(
-    startServer({ env: { RCA_CANARIES: 'none', HTTP_MAX_CONNECTIONS: '100', HTTP_AGENT_RESERVE: '100' } }),
-    /HTTP_AGENT_RESERVE: expected less than HTTP_MAX_CONNECTIONS \(100\), got "100"/,
-  );
+test('HTTP_AGENT_RESERVE must be below HTTP_MAX_CONNECTIONS: exit status 2 naming both', { timeout: 30000 }, async () => {
+  const r = await runFaultline(['server'], {
+    env: { API_KEY: 'k', LISTEN_ADDR: '127.0.0.1', RCA_CANARIES: 'none', HTTP_MAX_CONNECTIONS: '100', HTTP_AGENT_RESERVE: '100' },
+  });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /HTTP_AGENT_RESERVE: expected less than HTTP_MAX_CONNECTIONS \(100\), got "100"/);
 });
