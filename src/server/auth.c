@@ -127,7 +127,8 @@ bool auth_check(struct http_request *req, enum http_access access, void *ctx)
     /* Checked before the secret, so a throttled address learns nothing about its guesses. */
     int64_t wait_ms = http_client_auth_wait_ms(req);
     if (wait_ms > 0) {
-        http_respond_retry_after(req, 429, "too many failed attempts from this address; try again later",
+        http_respond_retry_after(req, 429,
+                                 "too many failed attempts from this address; try again later",
                                  (wait_ms + 999) / 1000);
         return false;
     }

@@ -8,10 +8,10 @@
 
 struct client {
     struct client_addr addr;
-    int open;                 /* connections open now */
-    int64_t agent_until_ms;   /* counts as an agent's address until then */
-    int64_t window_start_ms;  /* start of the current window of failed authentications */
-    int failures;             /* failed authentications in that window */
+    int open;                /* connections open now */
+    int64_t agent_until_ms;  /* counts as an agent's address until then */
+    int64_t window_start_ms; /* start of the current window of failed authentications */
+    int failures;            /* failed authentications in that window */
     UT_hash_handle hh;
 };
 

@@ -17,9 +17,9 @@
 struct clients;
 
 struct clients_limits {
-    int max_connections;  /* all addresses together */
-    int max_per_addr;     /* connections one address may hold, unless agents use it */
-    int agent_reserve;    /* of max_connections, the part only agents' addresses may use */
+    int max_connections;   /* all addresses together */
+    int max_per_addr;      /* connections one address may hold, unless agents use it */
+    int agent_reserve;     /* of max_connections, the part only agents' addresses may use */
     int auth_max_failures; /* failed attempts within auth_window_ms before 429 */
     int64_t auth_window_ms;
     int64_t agent_memory_ms; /* an address is an agent's this long after its last valid key */

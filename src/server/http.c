@@ -46,8 +46,8 @@ struct http_conn {
     int64_t deadline_ms;   /* CONN_WAITING */
     int64_t body_since_ms; /* CONN_BODY */
     size_t body_received;
-    bool closing;  /* shut down by the sweep */
-    bool linger;   /* answered before its body was read: drain before the close */
+    bool closing; /* shut down by the sweep */
+    bool linger;  /* answered before its body was read: drain before the close */
 };
 
 /* A closed connection's socket, drained until the client stops sending (see LINGER_*). */
@@ -185,7 +185,8 @@ void http_respond_retry_after(struct http_request *req, int status, const char *
     json_t *obj = json_pack("{s:s}", "error", message);
     char *text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
-    struct MHD_Response *resp = make_response("application/json", text ? text : "", text ? strlen(text) : 0);
+    struct MHD_Response *resp =
+        make_response("application/json", text ? text : "", text ? strlen(text) : 0);
     free(text);
     char value[24];
     snprintf(value, sizeof value, "%lld", (long long)(seconds > 0 ? seconds : 1));
@@ -442,8 +443,7 @@ static enum MHD_Result refuse_mid_body(struct http_request *req, int status)
                        "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: application/json\r\n"
                        "Content-Length: %zu\r\nCache-Control: no-store\r\n"
                        "X-Content-Type-Options: nosniff\r\n%s\r\n%s",
-                       status, MHD_get_reason_phrase_for((unsigned)status),
-                       json ? strlen(json) : 0,
+                       status, MHD_get_reason_phrase_for((unsigned)status), json ? strlen(json) : 0,
                        status == MHD_HTTP_SERVICE_UNAVAILABLE ? "Retry-After: 1\r\n" : "",
                        json ? json : "");
     free(json);
@@ -829,6 +829,30 @@ static int parse_listen(const char *addr, int port, struct sockaddr_storage *ss,
     return -1;
 }
 
+/* The server's state before MHD starts; NULL when out of memory. */
+static struct http_server *server_new(uv_loop_t *loop, const struct http_config *cfg)
+{
+    struct http_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return NULL;
+    srv->loop = loop;
+    srv->cfg = *cfg;
+    srv->clients = clients_new(&(struct clients_limits){
+        .max_connections = cfg->limits.max_connections,
+        .max_per_addr = cfg->limits.max_per_addr,
+        .agent_reserve = cfg->limits.agent_reserve,
+        .auth_max_failures = cfg->limits.auth_max_failures,
+        .auth_window_ms = cfg->limits.auth_window_ms,
+        .agent_memory_ms = AGENT_MEMORY_MS,
+    });
+    if (!srv->clients) {
+        free(srv);
+        return NULL;
+    }
+    srv->refused_log = srv->closed_log = (struct log_limit){.interval_ms = 1000, .burst = 5};
+    return srv;
+}
+
 struct http_server *http_server_start(uv_loop_t *loop, const struct http_config *cfg, char *err,
                                       size_t errlen)
 {
@@ -840,28 +864,20 @@ struct http_server *http_server_start(uv_loop_t *loop, const struct http_config 
         snprintf(err, errlen, "LISTEN_ADDR: expected an IPv4 or IPv6 address, got \"%s\"", addr);
         return NULL;
     }
-    struct http_server *srv = calloc(1, sizeof *srv);
-    srv->loop = loop;
-    srv->cfg = *cfg;
-    srv->clients = clients_new(&(struct clients_limits){
-        .max_connections = cfg->limits.max_connections,
-        .max_per_addr = cfg->limits.max_per_addr,
-        .agent_reserve = cfg->limits.agent_reserve,
-        .auth_max_failures = cfg->limits.auth_max_failures,
-        .auth_window_ms = cfg->limits.auth_window_ms,
-        .agent_memory_ms = AGENT_MEMORY_MS,
-    });
-    srv->refused_log = srv->closed_log = (struct log_limit){.interval_ms = 1000, .burst = 5};
-    unsigned idle_s = (unsigned)((cfg->limits.idle_timeout_ms + 999) / 1000);
-    srv->daemon = srv->clients ? MHD_start_daemon(
+    struct http_server *srv = server_new(loop, cfg);
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->daemon = MHD_start_daemon(
         flags, (uint16_t)port, on_accept, srv, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->limits.max_connections,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((cfg->limits.idle_timeout_ms + 999) / 1000),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->limits.max_connections,
         /* MHD clears a connection's pool for every request: 16 KiB instead of the default
          * 32 KiB measured 96k -> 114k heartbeats/s (BENCHMARKS.md); 8 KiB gained nothing. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_END) : NULL;
+        (unsigned)1024, MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address here?)", addr,
                  port);

@@ -113,8 +113,8 @@ bool http_basic_auth(struct http_request *req, const char **user, const char **p
 void http_suspend(struct http_request *req);
 
 /* Answers. body is copied. */
-void http_respond(struct http_request *req, int status, const char *content_type,
-                  const char *body, size_t len);
+void http_respond(struct http_request *req, int status, const char *content_type, const char *body,
+                  size_t len);
 void http_respond_json_text(struct http_request *req, int status, const char *json);
 /* Answers with value as JSON; takes the reference (NULL answers 500). */
 void http_respond_json(struct http_request *req, int status, json_t *value);

@@ -1,7 +1,7 @@
 /* settings.h — the server's own settings: where it listens, who may use the admin pages and
- * what one client may take of it (struct server_settings), and root-cause analysis with its canaries (struct rca_settings),
- * with their option tables. API_KEY, SERVER_PORT, FAIL_TIMEOUT, PING_INTERVAL and DATA_DIR are
- * shared (struct config); Telegram is alert/settings.h. */
+ * what one client may take of it (struct server_settings), and root-cause analysis with its
+ * canaries (struct rca_settings), with their option tables. API_KEY, SERVER_PORT, FAIL_TIMEOUT,
+ * PING_INTERVAL and DATA_DIR are shared (struct config); Telegram is alert/settings.h. */
 #ifndef FAULTLINE_SERVER_SETTINGS_H
 #define FAULTLINE_SERVER_SETTINGS_H
 

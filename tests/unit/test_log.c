@@ -18,12 +18,17 @@ static void test_limit_allows_a_burst_then_one_per_interval(void **state)
         bool passes;
         const char *note;
     } steps[] = {
-        {1000, true, ""},  {1000, true, ""},  {1000, true, ""},
-        {1000, false, NULL}, {1050, false, NULL},
+        {1000, true, ""},
+        {1000, true, ""},
+        {1000, true, ""},
+        {1000, false, NULL},
+        {1050, false, NULL},
         {1100, true, " (2 similar lines held back)"},
         {1100, false, NULL},
         {2000, true, " (1 similar lines held back)"}, /* refilled to the burst, no more */
-        {2000, true, ""},  {2000, true, ""},  {2000, false, NULL},
+        {2000, true, ""},
+        {2000, true, ""},
+        {2000, false, NULL},
     };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         assert_int_equal(log_limit_pass(&limit, steps[i].at_ms, note, sizeof note),
