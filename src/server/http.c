@@ -1,5 +1,8 @@
 /* http.c — libmicrohttpd driven by libuv: MHD's epoll fd is watched with a uv_poll_t and MHD's
- * own timeouts with a uv_timer_t, so MHD_run runs on the loop thread; see http.h. */
+ * own timeouts with a uv_timer_t, so MHD_run runs on the loop thread; see http.h. Around MHD:
+ * an accept policy and a record per connection (from MHD's connection notifications) for the
+ * per-address limits (clients.h) and the deadlines, a sweep every second that enforces them,
+ * and the lingering close of connections answered before their body. */
 #include "server/http.h"
 
 #include <arpa/inet.h>
