@@ -317,37 +317,59 @@ static void remember_client_ip(struct http_request *req)
 
 struct framing {
     int content_lengths;
-    bool transfer_encoding;
+    int transfer_encodings;
+    const char *last_coding; /* the last Transfer-Encoding header's value */
 };
 
 static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *value)
 {
     struct framing *f = cls;
-    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
         f->content_lengths++;
-    else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-        f->transfer_encoding = true;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->transfer_encodings++;
+        f->last_coding = value ? value : "";
+    }
     return MHD_YES;
 }
 
-/* RFC 9112 section 6.3: a length given twice, or with a transfer coding, makes the body's end
- * ambiguous (request smuggling); such a request is refused, and its connection closed. */
+/* Whether the last coding of a Transfer-Encoding value ("gzip, chunked") is chunked. */
+static bool chunked_last(const char *value)
+{
+    const char *comma = strrchr(value, ',');
+    const char *last = comma ? comma + 1 : value;
+    last += strspn(last, " \t");
+    size_t len = strcspn(last, " \t");
+    return len == 7 && !strncasecmp(last, "chunked", 7);
+}
+
+/* RFC 9112 section 6.3: a length given twice, a length with a transfer coding, or a body
+ * whose end is not the end of a chunked coding make the body's end ambiguous (request
+ * smuggling); such a request is refused, and its connection closed. libmicrohttpd reads only a
+ * single "chunked" (anything else waited for the client to close). */
 static bool framing_ok(struct http_request *req)
 {
     struct framing f = {0};
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_framing, &f);
+    const char *problem = NULL, *field = MHD_HTTP_HEADER_CONTENT_LENGTH;
+    int status = MHD_HTTP_BAD_REQUEST;
     if (f.content_lengths > 1) {
-        http_respond_error(req, MHD_HTTP_BAD_REQUEST, "Content-Length given more than once",
-                           "Content-Length");
-        return false;
+        problem = "Content-Length given more than once";
+    } else if (f.content_lengths && f.transfer_encodings) {
+        problem = "Content-Length and Transfer-Encoding together";
+    } else if (f.transfer_encodings) {
+        field = MHD_HTTP_HEADER_TRANSFER_ENCODING;
+        if (!chunked_last(f.last_coding)) {
+            problem = "Transfer-Encoding: chunked must be the last coding";
+        } else if (f.transfer_encodings > 1 || strchr(f.last_coding, ',')) {
+            problem = "Transfer-Encoding: only chunked is supported";
+            status = MHD_HTTP_NOT_IMPLEMENTED;
+        }
     }
-    if (f.content_lengths && f.transfer_encoding) {
-        http_respond_error(req, MHD_HTTP_BAD_REQUEST,
-                           "Content-Length and Transfer-Encoding together", "Content-Length");
-        return false;
-    }
-    return true;
+    if (problem)
+        http_respond_error(req, status, problem, field);
+    return !problem;
 }
 
 /* Finds the route; on a path match with the wrong method answers 405 and returns NULL. */
