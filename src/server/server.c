@@ -56,7 +56,10 @@ static const char *const server_options[] = {
     "DATA_DIR",      "STORE",          "TELEGRAM_TOKEN", "CHAT_ID",
     "TELEGRAM_API_URL", "ADMIN_USER",  "ADMIN_PASS",   "LOG_LEVEL",
     "RCA_WINDOW",    "RCA_THRESHOLD",  "RCA_HOLD",     "RCA_CANARIES",
-    "RCA_CANARY_INTERVAL"};
+    "RCA_CANARY_INTERVAL",
+    "HTTP_MAX_CONNECTIONS", "HTTP_MAX_CONNECTIONS_PER_ADDR", "HTTP_AGENT_RESERVE",
+    "HTTP_HEADER_TIMEOUT", "HTTP_IDLE_TIMEOUT", "HTTP_MIN_BODY_RATE", "HTTP_BODY_MEMORY_MB",
+    "AUTH_MAX_FAILURES", "AUTH_FAILURE_WINDOW"};
 
 static const struct cli_spec server_cli = {
     .command = "server",
