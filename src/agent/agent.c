@@ -6,6 +6,7 @@
 #include "agent/agent.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include "base/cli.h"
 #include "base/clock.h"
 #include "base/config.h"
+#include "base/err.h"
 #include "base/httpc.h"
 #include "base/label.h"
 #include "base/log.h"
@@ -39,10 +41,11 @@ struct agent {
     const struct config *cfg;
     const struct agent_settings *settings;
     char name[65];
-    char base_url[300]; /* http://host:port, brackets around IPv6 literals */
-    char url[320];      /* base_url + /api/v1/heartbeat */
-    char *auth_header;  /* "Authorization: Bearer <API_KEY>", owned */
-    long timeout_ms;    /* min(FAIL_TIMEOUT, PING_INTERVAL) */
+    char server_host[256]; /* SERVER_ADDR without its scheme and brackets */
+    char base_url[300];    /* http(s)://host:port, brackets around IPv6 literals */
+    char url[320];         /* base_url + /api/v1/heartbeat */
+    char *auth_header;     /* "Authorization: Bearer <API_KEY>", owned */
+    long timeout_ms;       /* min(FAIL_TIMEOUT, PING_INTERVAL) */
     struct httpc *http;
     uv_timer_t ping_timer;
     uv_timer_t gpu_timer;
@@ -94,14 +97,16 @@ struct agent {
 static const char *const agent_options[] = {
     "API_KEY",      "SERVER_ADDR",     "SERVER_PORT",     "PING_INTERVAL",     "FAIL_TIMEOUT",
     "SITE",         "LOG_LEVEL",       "DATA_DIR",        "DIAG_INTERVAL",     "DIAG_TARGETS",
-    "DIAG_GATEWAY", "DIAG_PING_COUNT", "DIAG_MTR_ROUNDS", "DIAG_MTR_MAX_HOPS", "LOG_MAX_MB"};
+    "DIAG_GATEWAY", "DIAG_PING_COUNT", "DIAG_MTR_ROUNDS", "DIAG_MTR_MAX_HOPS", "LOG_MAX_MB",
+    "SERVER_TLS",   "SERVER_CA"};
 
 static const struct cli_spec agent_spec = {
     .command = "agent",
     .usage = "agent [NAME]",
     .description =
         "Reports this machine to the faultline server: every PING_INTERVAL it POSTs a heartbeat\n"
-        "(NAME, GPU count, version, uptime) to http://SERVER_ADDR:SERVER_PORT/api/v1/heartbeat.\n"
+        "(NAME, GPU count, version, uptime) to http://SERVER_ADDR:SERVER_PORT/api/v1/heartbeat\n"
+        "(HTTPS, verified, with SERVER_ADDR=https://HOST or SERVER_TLS=1; never plain HTTP then).\n"
         "NAME defaults to the host name. FAIL_TIMEOUT is the agent's HTTP timeout. A failed\n"
         "heartbeat is logged and retried at the next tick, and diagnosed (gateway, DIAG_TARGETS,\n"
         "ping, TCP, DNS and an MTR path to the server) at once and then at most every\n"
@@ -376,7 +381,8 @@ static void agent_backlog_upload(struct agent *a)
                                 .headers = headers,
                                 .body = a->chunk.body,
                                 .body_len = a->chunk.body_len,
-                                .timeout_ms = AGENT_BACKLOG_TIMEOUT_MS};
+                                .timeout_ms = AGENT_BACKLOG_TIMEOUT_MS,
+                                .ca_file = a->settings->server_ca};
     if (httpc_start(a->http, &req, agent_on_backlog_response, a) == 0)
         a->upload_in_flight = true;
     else
@@ -465,7 +471,8 @@ static void agent_send_heartbeat(struct agent *a)
                                 .headers = headers,
                                 .body = body,
                                 .body_len = strlen(body),
-                                .timeout_ms = a->timeout_ms};
+                                .timeout_ms = a->timeout_ms,
+                                .ca_file = a->settings->server_ca};
     a->hb_wall_ms = clock_wall_ms();
     if (httpc_start(a->http, &req, agent_on_response, a) == 0)
         a->in_flight = true;
@@ -571,6 +578,33 @@ static void agent_on_signal(uv_signal_t *s, int signum)
     agent_stop(s->data);
 }
 
+/* The server's host and scheme from SERVER_ADDR, SERVER_TLS and SERVER_CA. Once HTTPS is asked
+ * for, anything that would end in plain HTTP is an error. Returns 0, or -1 with err set. */
+static int agent_server_url(struct agent *a, bool *https, char *err, size_t errlen)
+{
+    const struct agent_settings *s = a->settings;
+    agent_server_addr_split(s->server_addr, a->server_host, sizeof a->server_host, https);
+    if (s->server_tls && !*https && strncmp(s->server_addr, "http://", 7) == 0)
+        return err_set(err, errlen,
+                       "SERVER_TLS: 1 asks for HTTPS only, but SERVER_ADDR is \"%.200s\" (plain "
+                       "HTTP): write https:// or leave the scheme out",
+                       s->server_addr);
+    *https = *https || s->server_tls;
+    if (!s->server_ca)
+        return 0;
+    if (!*https)
+        return err_set(err, errlen,
+                       "SERVER_CA: only used over HTTPS, but SERVER_ADDR \"%.200s\" is plain "
+                       "HTTP: write https://HOST or set SERVER_TLS=1",
+                       s->server_addr);
+    FILE *f = fopen(s->server_ca, "r");
+    if (!f)
+        return err_set(err, errlen, "SERVER_CA: cannot read \"%.200s\": %s", s->server_ca,
+                       strerror(errno));
+    fclose(f);
+    return 0;
+}
+
 /* Fills name, URLs, auth header and timeout from the settings. Returns 0, or 2 after printing a
  * usage error. */
 static int agent_configure(struct agent *a, const struct config *cfg,
@@ -591,9 +625,12 @@ static int agent_configure(struct agent *a, const struct config *cfg,
     a->cfg = cfg;
     a->settings = settings;
     snprintf(a->name, sizeof a->name, "%s", name);
-    bool v6 = strchr(settings->server_addr, ':') != NULL;
-    snprintf(a->base_url, sizeof a->base_url, v6 ? "http://[%s]:%d" : "http://%s:%d",
-             settings->server_addr, cfg->server_port);
+    bool https;
+    if (agent_server_url(a, &https, err, sizeof err) != 0)
+        return cli_fail(&agent_spec, err);
+    bool v6 = strchr(a->server_host, ':') != NULL;
+    snprintf(a->base_url, sizeof a->base_url, "%s://%s%s%s:%d", https ? "https" : "http",
+             v6 ? "[" : "", a->server_host, v6 ? "]" : "", cfg->server_port);
     snprintf(a->url, sizeof a->url, "%s/api/v1/heartbeat", a->base_url);
     snprintf(a->backlog_url, sizeof a->backlog_url, "%s/api/v1/backlog", a->base_url);
     a->chunk_records = BACKLOG_CHUNK_RECORDS;
@@ -632,7 +669,7 @@ static void agent_open_logs(struct agent *a)
         log_info("agent: %lld bytes of backlog from before a restart, uploaded once the server "
                  "answers",
                  (long long)(backlog_size(a->backlog) - backlog_offset(a->backlog)));
-    struct diag_settings ds = {.server_addr = settings->server_addr,
+    struct diag_settings ds = {.server_addr = a->server_host,
                                .server_port = cfg->server_port,
                                .gateway = settings->diag_gateway,
                                .targets = settings->diag_targets,

@@ -3,12 +3,54 @@
 
 #include "base/label.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #define FIELD(f) offsetof(struct agent_settings, f)
 #define COUNT .min = 1, .max = 1000000
 
+bool agent_server_addr_split(const char *addr, char *host, size_t hostlen, bool *https)
+{
+    bool tls = strncmp(addr, "https://", 8) == 0;
+    bool scheme = tls || strncmp(addr, "http://", 7) == 0;
+    const char *h = addr + (tls ? 8 : scheme ? 7 : 0);
+    size_t len = strlen(h);
+    if (scheme && h[0] == '[' && len > 2 && h[len - 1] == ']') {
+        h++; /* [IPv6] */
+        len -= 2;
+    }
+    char name[254];
+    if (len == 0 || len >= sizeof name)
+        return false;
+    memcpy(name, h, len);
+    name[len] = '\0';
+    /* After a scheme, a colon can only be inside an IPv6 address: "host:port" is refused. */
+    if (!config_check_host(name) || (scheme && strchr(name, ':') && !config_check_ip(name)))
+        return false;
+    if (host)
+        snprintf(host, hostlen, "%s", name);
+    if (https)
+        *https = tls;
+    return true;
+}
+
+static bool agent_check_server_addr(const char *v)
+{
+    return agent_server_addr_split(v, NULL, 0, NULL);
+}
+
 static const struct config_option agent_options[] = {
-    {"SERVER_ADDR", CONFIG_TEXT, FIELD(server_addr), "127.0.0.1", "server host the agent reports to",
-     .check = config_check_host, .expected = CONFIG_EXPECT_HOST},
+    {"SERVER_ADDR", CONFIG_TEXT, FIELD(server_addr), "127.0.0.1",
+     "server host the agent reports to; https://HOST for HTTPS", .check = agent_check_server_addr,
+     .expected = "a host name or IP address, alone or after http:// or https:// (the port is "
+                 "SERVER_PORT)",
+     .flags = CONFIG_TRIM_SLASH},
+    {"SERVER_TLS", CONFIG_INT, FIELD(server_tls), "0",
+     "agent: 1 = HTTPS only (SERVER_ADDR may then omit https://); 0 = as SERVER_ADDR says",
+     .min = 0, .max = 1},
+    {"SERVER_CA", CONFIG_TEXT, FIELD(server_ca), NULL,
+     .help = "agent: PEM file of the CAs that sign the server's certificate (default: the "
+             "system's)"},
     {"SITE", CONFIG_TEXT, FIELD(site), NULL, "agent: site tag sent with heartbeats",
      .check = label_valid, .expected = LABEL_RULE},
     {"DIAG_INTERVAL", CONFIG_SECONDS, FIELD(diag_interval_ms), "60",

@@ -168,6 +168,21 @@ static CURLcode httpc_xfer_set_method(CURL *easy, const struct httpc_request *re
     return rc;
 }
 
+/* An https:// URL may only be fetched over TLS, verified (curl's defaults, stated here so that
+ * they cannot drift) against ca_file or the system's CAs. */
+static CURLcode httpc_xfer_set_tls(CURL *easy, const struct httpc_request *req)
+{
+    bool https = req->url && strncmp(req->url, "https://", 8) == 0;
+    CURLcode rc = curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, https ? "https" : "http,https");
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (rc == CURLE_OK && req->ca_file)
+        rc = curl_easy_setopt(easy, CURLOPT_CAINFO, req->ca_file);
+    return rc;
+}
+
 /* Creates the easy handle and copies the request into it. Returns 0, or -1 with x->error set. */
 static int httpc_xfer_setup(struct httpc_xfer *x, const struct httpc_request *req)
 {
@@ -194,7 +209,7 @@ static int httpc_xfer_setup(struct httpc_xfer *x, const struct httpc_request *re
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(e, CURLOPT_USERAGENT, "faultline/" FAULTLINE_VERSION);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        rc = httpc_xfer_set_tls(e, req);
     if (rc == CURLE_OK)
         rc = httpc_xfer_set_method(e, req);
     if (rc != CURLE_OK) {

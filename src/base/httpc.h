@@ -1,6 +1,6 @@
 /* httpc.h — non-blocking HTTP client on the libuv loop (libcurl multi interface driven by
  * uv_poll and uv_timer). Used by the agent for heartbeats and by alert channels; nothing here
- * blocks the loop.
+ * blocks the loop. An https:// URL is fetched over verified TLS only: never plain HTTP.
  *
  * Ownership: httpc_start copies the request (URL, headers, body) before returning. The response
  * passed to the callback, and its body, are valid only during the callback. */
@@ -17,6 +17,8 @@ struct httpc_request {
     const char *body;           /* may be NULL */
     size_t body_len;
     long timeout_ms; /* whole transfer; 0 = 30 s */
+    const char *ca_file; /* PEM file of the CAs an https:// server must chain to; NULL: the
+                          * system's. The certificate and its name are always verified. */
 };
 
 struct httpc_response {

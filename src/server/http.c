@@ -20,6 +20,7 @@
 #include "base/num.h"
 #include "server/json_input.h"
 #include "server/clients.h"
+#include "server/tls.h"
 
 /* A connection answered before its body was read is drained this long, at most this many
  * bytes, before it is closed; at most LINGER_MAX of them at once (beyond, closed at once). */
@@ -78,6 +79,7 @@ struct http_server {
     int linger_count;
     size_t body_memory; /* bytes reserved by bodies in flight */
     struct log_limit refused_log, closed_log;
+    char hsts[48]; /* Strict-Transport-Security value; "" for none */
 };
 
 struct http_request {
@@ -120,7 +122,8 @@ static void queue(struct http_request *req, unsigned status, struct MHD_Response
     MHD_destroy_response(resp);
 }
 
-static struct MHD_Response *make_response(const char *content_type, const char *body, size_t len)
+static struct MHD_Response *make_response(const struct http_server *srv, const char *content_type,
+                                          const char *body, size_t len)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -128,18 +131,20 @@ static struct MHD_Response *make_response(const char *content_type, const char *
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (srv->hsts[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_STRICT_TRANSPORT_SECURITY, srv->hsts);
     return resp;
 }
 
 void http_respond(struct http_request *req, int status, const char *content_type, const char *body,
                   size_t len)
 {
-    queue(req, (unsigned)status, make_response(content_type, body, len));
+    queue(req, (unsigned)status, make_response(req->srv, content_type, body, len));
 }
 
 void http_respond_page(struct http_request *req, int status, const char *html, size_t len)
 {
-    struct MHD_Response *resp = make_response("text/html; charset=utf-8", html, len);
+    struct MHD_Response *resp = make_response(req->srv, "text/html; charset=utf-8", html, len);
     MHD_add_response_header(resp, "Content-Security-Policy", HTTP_PAGE_CSP);
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -189,7 +194,7 @@ void http_respond_retry_after(struct http_request *req, int status, const char *
     char *text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
     struct MHD_Response *resp =
-        make_response("application/json", text ? text : "", text ? strlen(text) : 0);
+        make_response(req->srv, "application/json", text ? text : "", text ? strlen(text) : 0);
     free(text);
     char value[24];
     snprintf(value, sizeof value, "%lld", (long long)(seconds > 0 ? seconds : 1));
@@ -210,7 +215,7 @@ void http_respond_no_content(struct http_request *req)
 void http_respond_auth_required(struct http_request *req, const char *realm)
 {
     static const char body[] = "{\"error\":\"authentication required\"}";
-    struct MHD_Response *resp = make_response("application/json", body, sizeof body - 1);
+    struct MHD_Response *resp = make_response(req->srv, "application/json", body, sizeof body - 1);
     req->answered = true;
     MHD_queue_basic_auth_fail_response(req->conn, realm, resp);
     MHD_destroy_response(resp);
@@ -878,6 +883,26 @@ static struct http_server *server_new(uv_loop_t *loop, const struct http_config 
     return srv;
 }
 
+/* HTTPS: MHD's TLS flag, the certificate callback (tls.h) and the HSTS value; plain HTTP:
+ * nothing (opts holds only its end). */
+static int use_tls(struct http_server *srv, unsigned *flags, struct MHD_OptionItem opts[2],
+                   char *err, size_t errlen)
+{
+    opts[0] = opts[1] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    if (!srv->cfg.tls)
+        return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES) {
+        snprintf(err, errlen, "TLS_CERT: this libmicrohttpd was built without HTTPS support");
+        return -1;
+    }
+    *flags |= MHD_USE_TLS;
+    opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+                                      (void *)tls_credentials_callback(srv->cfg.tls)};
+    if (srv->cfg.hsts_max_age_s > 0)
+        snprintf(srv->hsts, sizeof srv->hsts, "max-age=%d", srv->cfg.hsts_max_age_s);
+    return 0;
+}
+
 struct http_server *http_server_start(uv_loop_t *loop, const struct http_config *cfg, char *err,
                                       size_t errlen)
 {
@@ -894,6 +919,12 @@ struct http_server *http_server_start(uv_loop_t *loop, const struct http_config 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    struct MHD_OptionItem tls_opts[2];
+    if (use_tls(srv, &flags, tls_opts, err, errlen) != 0) {
+        clients_free(srv->clients);
+        free(srv);
+        return NULL;
+    }
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)port, on_accept, srv, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
@@ -902,7 +933,7 @@ struct http_server *http_server_start(uv_loop_t *loop, const struct http_config 
         /* MHD clears a connection's pool for every request: 16 KiB instead of the default
          * 32 KiB measured 96k -> 114k heartbeats/s (BENCHMARKS.md); 8 KiB gained nothing. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_END);
+        (unsigned)1024, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address here?)", addr,
                  port);
@@ -911,6 +942,9 @@ struct http_server *http_server_start(uv_loop_t *loop, const struct http_config 
         return NULL;
     }
     srv->no_content = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (srv->hsts[0])
+        MHD_add_response_header(srv->no_content, MHD_HTTP_HEADER_STRICT_TRANSPORT_SECURITY,
+                                srv->hsts);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     uv_poll_init(loop, &srv->poll, info->epoll_fd);
     uv_timer_init(loop, &srv->timer);

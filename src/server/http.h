@@ -31,6 +31,7 @@
 
 struct http_request;
 struct http_server;
+struct tls_credentials;
 
 typedef void (*http_handler)(struct http_request *req, void *ctx);
 
@@ -77,6 +78,8 @@ struct http_config {
     http_authorizer authorize;       /* checks every route that is not HTTP_PUBLIC */
     void *authorize_ctx;
     struct http_limits limits;
+    struct tls_credentials *tls; /* HTTPS with these (tls.h); NULL: plain HTTP */
+    int hsts_max_age_s;          /* over HTTPS, Strict-Transport-Security: max-age=N; 0: none */
 };
 
 /* Starts listening. What cfg points to must outlive the server. Returns NULL with err set

@@ -1,7 +1,7 @@
 /* server.c — `faultline server`: assembles the modules (store, fleet, outbox, incidents,
- * follow-ups, canaries, the HTTP API), runs the deadline and flush timers, and stops them in
- * order on SIGTERM/SIGINT. The state of each module lives behind its own handle; struct server
- * only holds the handles, and only this file sees it. */
+ * follow-ups, canaries, the HTTP API), runs the deadline and flush timers, reloads the TLS
+ * certificate on SIGHUP, and stops them in order on SIGTERM/SIGINT. The state of each module lives
+ * behind its own handle; struct server only holds the handles, and only this file sees it. */
 #include "server/server.h"
 
 #include <stdio.h>
@@ -23,6 +23,7 @@
 #include "server/http.h"
 #include "server/incidents.h"
 #include "server/settings.h"
+#include "server/tls.h"
 #include "store/store.h"
 
 #define FLUSH_INTERVAL_MS 5000
@@ -45,9 +46,10 @@ struct server {
     struct canaries *canaries;
     struct api_context api;
     struct http_server *http;
+    struct tls_credentials *tls; /* NULL: plain HTTP */
     uv_timer_t expire_timer;
     uv_timer_t flush_timer;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     bool timers_started;
 };
 
@@ -59,7 +61,7 @@ static const char *const server_options[] = {
     "RCA_CANARY_INTERVAL",
     "HTTP_MAX_CONNECTIONS", "HTTP_MAX_CONNECTIONS_PER_ADDR", "HTTP_AGENT_RESERVE",
     "HTTP_HEADER_TIMEOUT", "HTTP_IDLE_TIMEOUT", "HTTP_MIN_BODY_RATE", "HTTP_BODY_MEMORY_MB",
-    "AUTH_MAX_FAILURES", "AUTH_FAILURE_WINDOW"};
+    "AUTH_MAX_FAILURES", "AUTH_FAILURE_WINDOW", "TLS_CERT", "TLS_KEY", "TLS_HSTS"};
 
 static const struct cli_spec server_cli = {
     .command = "server",
@@ -67,7 +69,8 @@ static const struct cli_spec server_cli = {
     .description = "Receives heartbeats on POST /api/v1/heartbeat, marks a worker DOWN after\n"
                    "FAIL_TIMEOUT seconds of silence and UP when it returns, stores every change\n"
                    "in DATA_DIR/faultline.db and notifies Telegram. Serves the public page on /,\n"
-                   "the admin page on /admin and the admin API under /admin/api/.",
+                   "the admin page on /admin and the admin API under /admin/api/. With TLS_CERT\n"
+                   "and TLS_KEY it serves HTTPS only, and SIGHUP reloads them.",
     .options = server_options,
     .option_count = sizeof server_options / sizeof server_options[0],
     .max_positional = 0,
@@ -147,11 +150,14 @@ static void stop_server(struct server *srv)
     srv->store = NULL;
     http_server_stop(srv->http);
     srv->http = NULL;
+    tls_credentials_close(srv->tls);
+    srv->tls = NULL;
     if (srv->timers_started) {
         uv_close((uv_handle_t *)&srv->expire_timer, NULL);
         uv_close((uv_handle_t *)&srv->flush_timer, NULL);
         uv_close((uv_handle_t *)&srv->sigterm, NULL);
         uv_close((uv_handle_t *)&srv->sigint, NULL);
+        uv_close((uv_handle_t *)&srv->sighup, NULL);
         srv->timers_started = false;
     }
 }
@@ -159,6 +165,39 @@ static void stop_server(struct server *srv)
 static void on_signal(uv_signal_t *s, int signum)
 {
     stop_server(s->data);
+}
+
+/* SIGHUP: new TLS files (certbot, acme.sh) are read while the server keeps serving. */
+static void on_sighup(uv_signal_t *s, int signum)
+{
+    struct server *srv = s->data;
+    if (srv->tls)
+        tls_credentials_reload(srv->tls, srv->loop);
+    else
+        log_info("server: SIGHUP: nothing to reload (TLS_CERT is not set)");
+}
+
+/* TLS_CERT and TLS_KEY, read and checked before anything starts. Returns 0, or -1 with err
+ * naming the setting. */
+static int open_tls(struct server *srv, char *err, size_t errlen)
+{
+    const struct server_settings *s = &srv->settings;
+    if (!s->tls_cert != !s->tls_key) {
+        snprintf(err, errlen, "%s: required when %s is set (set both to serve HTTPS, or neither)",
+                 s->tls_cert ? "TLS_KEY" : "TLS_CERT", s->tls_cert ? "TLS_CERT" : "TLS_KEY");
+        return -1;
+    }
+    if (!s->tls_cert) {
+        if (s->tls_hsts_s > 0)
+            log_warn("server: TLS_HSTS is not sent over plain HTTP; set TLS_CERT and TLS_KEY");
+        return 0;
+    }
+    srv->tls = tls_credentials_open(s->tls_cert, s->tls_key, err, errlen);
+    if (!srv->tls)
+        return -1;
+    if (tls_credentials_expired(srv->tls))
+        log_warn("server: TLS_CERT has expired: %s", tls_credentials_about(srv->tls));
+    return 0;
 }
 
 static void raise_fd_limit(void)
@@ -257,6 +296,8 @@ static int start_http(struct server *srv, char *err, size_t errlen)
                    .body_memory_max = (size_t)set->http_body_memory_mib * 1024 * 1024,
                    .auth_max_failures = set->auth_max_failures,
                    .auth_window_ms = set->auth_failure_window_ms},
+        .tls = srv->tls,
+        .hsts_max_age_s = set->tls_hsts_s,
     };
     srv->http = http_server_start(srv->loop, &hc, err, errlen);
     return srv->http ? 0 : -1;
@@ -268,12 +309,14 @@ static void start_timers(struct server *srv)
     uv_timer_init(srv->loop, &srv->flush_timer);
     uv_signal_init(srv->loop, &srv->sigterm);
     uv_signal_init(srv->loop, &srv->sigint);
+    uv_signal_init(srv->loop, &srv->sighup);
     srv->expire_timer.data = srv->flush_timer.data = srv;
-    srv->sigterm.data = srv->sigint.data = srv;
+    srv->sigterm.data = srv->sigint.data = srv->sighup.data = srv;
     uv_timer_start(&srv->expire_timer, on_expire_timer, 1, 0);
     uv_timer_start(&srv->flush_timer, on_flush_timer, FLUSH_INTERVAL_MS, FLUSH_INTERVAL_MS);
     uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
     uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    uv_signal_start(&srv->sighup, on_sighup, SIGHUP);
     srv->timers_started = true;
 }
 
@@ -299,12 +342,14 @@ static int run(struct server *srv)
     start_timers(srv);
     const char *shown =
         strcmp(srv->settings.listen_addr, "0.0.0.0") ? srv->settings.listen_addr : "127.0.0.1";
-    log_info("server: listening on http://%s%s%s:%d/ (workers known: %zu, FAIL_TIMEOUT %.1fs, "
+    log_info("server: listening on %s://%s%s%s:%d/ (workers known: %zu, FAIL_TIMEOUT %.1fs, "
              "admin %s)",
-             strchr(shown, ':') ? "[" : "", shown, strchr(shown, ':') ? "]" : "",
-             srv->cfg.server_port, fleet_count(srv->fleet),
+             srv->tls ? "https" : "http", strchr(shown, ':') ? "[" : "", shown,
+             strchr(shown, ':') ? "]" : "", srv->cfg.server_port, fleet_count(srv->fleet),
              (double)srv->cfg.fail_timeout_ms / 1000.0,
              srv->settings.admin_pass ? "on /admin" : "disabled (ADMIN_PASS unset)");
+    if (srv->tls)
+        log_info("server: TLS certificate: %s", tls_credentials_about(srv->tls));
     uv_run(srv->loop, UV_RUN_DEFAULT);
     log_info("server: stopped");
     return 0;
@@ -324,7 +369,7 @@ int server_main(int argc, char **argv)
         config_free(&srv.cfg);
         return r == CLI_EXIT_OK ? 0 : 2;
     }
-    char err[256], uri[4200];
+    char err[512], uri[4200];
     int rc;
     if (config_require(&srv.cfg, "API_KEY", err, sizeof err) != 0 ||
         server_settings_check(&srv.settings, err, sizeof err) != 0 ||
@@ -336,6 +381,8 @@ int server_main(int argc, char **argv)
                                          "to send Telegram alerts, or neither)"
                                        : "CHAT_ID: required when TELEGRAM_TOKEN is set (set both "
                                          "to send Telegram alerts, or neither)");
+    else if (open_tls(&srv, err, sizeof err) != 0)
+        rc = cli_fail(&server_cli, err);
     else
         rc = run(&srv);
     if (srv.loop) {
@@ -344,6 +391,7 @@ int server_main(int argc, char **argv)
         uv_run(srv.loop, UV_RUN_DEFAULT);
         uv_loop_close(srv.loop);
     }
+    tls_credentials_close(srv.tls); /* when startup failed before the loop ran */
     fleet_free(srv.fleet);
     auth_free(srv.auth);
     config_free(&srv.cfg);

@@ -37,6 +37,12 @@ static const struct config_option server_options[] = {
      .min = 1, .max = 1000000},
     {"AUTH_FAILURE_WINDOW", CONFIG_SECONDS, SERVER(auth_failure_window_ms), "60",
      .help = "server: seconds over which AUTH_MAX_FAILURES counts"},
+    {"TLS_CERT", CONFIG_TEXT, SERVER(tls_cert), NULL,
+     .help = "server: PEM certificate chain; with TLS_KEY it serves HTTPS (reloaded on SIGHUP)"},
+    {"TLS_KEY", CONFIG_TEXT, SERVER(tls_key), NULL, .help = "server: PEM private key of TLS_CERT"},
+    {"TLS_HSTS", CONFIG_INT, SERVER(tls_hsts_s), "0",
+     "server: seconds browsers keep to HTTPS (Strict-Transport-Security max-age); 0 = not sent",
+     .min = 0, .max = 1000000000},
 };
 
 const struct config_table server_settings_table = {

@@ -1,7 +1,8 @@
-/* settings.h — the server's own settings: where it listens, who may use the admin pages and
- * what one client may take of it (struct server_settings), and root-cause analysis with its
- * canaries (struct rca_settings), with their option tables. API_KEY, SERVER_PORT, FAIL_TIMEOUT,
- * PING_INTERVAL and DATA_DIR are shared (struct config); Telegram is alert/settings.h. */
+/* settings.h — the server's own settings: where it listens (over HTTP or HTTPS), who may use
+ * the admin pages and what one client may take of it (struct server_settings), and root-cause
+ * analysis with its canaries (struct rca_settings), with their option tables. API_KEY,
+ * SERVER_PORT, FAIL_TIMEOUT, PING_INTERVAL and DATA_DIR are shared (struct config); Telegram is
+ * alert/settings.h. */
 #ifndef FAULTLINE_SERVER_SETTINGS_H
 #define FAULTLINE_SERVER_SETTINGS_H
 
@@ -26,6 +27,9 @@ struct server_settings {
     int http_body_memory_mib; /* request bodies in flight, all together */
     int auth_max_failures;
     int64_t auth_failure_window_ms;
+    char *tls_cert;   /* TLS_CERT: PEM chain; with tls_key, the server speaks HTTPS only */
+    char *tls_key;    /* TLS_KEY: its PEM private key */
+    int tls_hsts_s;   /* TLS_HSTS: Strict-Transport-Security max-age over HTTPS; 0: none */
 };
 
 /* Durations in ms. */

@@ -81,7 +81,11 @@ static const struct bad_value bad_values[] = {
     {"TELEGRAM_API_URL", "ftp://x", "TELEGRAM_API_URL: expected an http:// or https:// URL, got \"ftp://x\""},
     {"CHAT_ID", "12abc", "CHAT_ID: expected a numeric chat id (e.g. -123456789) or @channel, got \"12abc\""},
     {"LOG_LEVEL", "loud", "LOG_LEVEL: expected one of debug, info, warn, error, got \"loud\""},
-    {"SERVER_ADDR", "a b", "SERVER_ADDR: expected a host name or IP address, got \"a b\""},
+    {"SERVER_ADDR", "a b",
+     "SERVER_ADDR: expected a host name or IP address, alone or after http:// or https:// (the "
+     "port is SERVER_PORT), got \"a b\""},
+    {"SERVER_TLS", "yes", "SERVER_TLS: expected a whole number from 0 to 1, got \"yes\""},
+    {"TLS_HSTS", "-1", "TLS_HSTS: expected a whole number from 0 to 1000000000, got \"-1\""},
     {"SITE", "fra 1", "SITE: expected 1-64 letters, digits or ._-:()@+, got \"fra 1\""},
     {"RCA_THRESHOLD", "0", "RCA_THRESHOLD: expected a whole number from 1 to 1000000, got \"0\""},
     {"LOG_MAX_MB", "5.5", "LOG_MAX_MB: expected a whole number from 1 to 1000000, got \"5.5\""},
@@ -98,6 +102,43 @@ static void test_bad_values_name_setting_value_and_expectation(void **state)
         assert_int_equal(config_set(&a.cfg, bad_values[i].name, bad_values[i].value, err, sizeof err), -1);
         assert_string_equal(err, bad_values[i].message);
         config_free(&a.cfg);
+    }
+}
+
+struct server_addr_case {
+    const char *addr;
+    bool ok;
+    const char *host;
+    bool https;
+};
+
+static const struct server_addr_case server_addr_cases[] = {
+    {"monitor.example.net", true, "monitor.example.net", false},
+    {"192.0.2.7", true, "192.0.2.7", false},
+    {"2001:db8::1", true, "2001:db8::1", false},
+    {"http://monitor.example.net", true, "monitor.example.net", false},
+    {"https://monitor.example.net", true, "monitor.example.net", true},
+    {"https://[2001:db8::1]", true, "2001:db8::1", true},
+    {"https://2001:db8::1", true, "2001:db8::1", true},
+    {"https://monitor.example.net:8443", false, NULL, false}, /* the port is SERVER_PORT */
+    {"https://", false, NULL, false},
+    {"https://[]", false, NULL, false},
+    {"ftp://monitor.example.net", false, NULL, false},
+    {"https://a b", false, NULL, false},
+    {"https://x/path", false, NULL, false},
+};
+
+static void test_server_addr_split(void **state)
+{
+    for (size_t i = 0; i < sizeof server_addr_cases / sizeof server_addr_cases[0]; i++) {
+        const struct server_addr_case *c = &server_addr_cases[i];
+        char host[256] = "";
+        bool https = !c->https;
+        assert_int_equal(agent_server_addr_split(c->addr, host, sizeof host, &https), c->ok);
+        if (!c->ok)
+            continue;
+        assert_string_equal(host, c->host);
+        assert_int_equal(https, c->https);
     }
 }
 
@@ -638,6 +679,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_bad_values_name_setting_value_and_expectation),
+        cmocka_unit_test(test_server_addr_split),
         cmocka_unit_test(test_secrets_are_not_echoed),
         cmocka_unit_test(test_good_values),
         cmocka_unit_test(test_env_text_like_the_reference),

@@ -226,7 +226,7 @@ function randomToken(prefix) {
 
 /**
  * Starts `faultline server` on 127.0.0.1 and waits until it is ready: a stderr line with
- * "listening on http://", or GET / answering 200. Defaults: a random API key and admin password,
+ * "listening on http://" (https:// with TLS_CERT), or GET / answering 200. Defaults: a random API key and admin password,
  * FAIL_TIMEOUT 1.5, RCA_HOLD 0.3 (a DOWN is told 0.3 s after it happens), DATA_DIR in the server's own
  * temp dir, Telegram pointed at a closed local port. The canaries keep their default targets: in the
  * suites' network namespace they can never answer, so DOWN detection does not wait for them.
@@ -251,7 +251,7 @@ export async function startServer({ env = {}, args = [], port, dataDir, cwd, rea
   };
   for (const k of Object.keys(fullEnv)) if (fullEnv[k] === null || fullEnv[k] === undefined) delete fullEnv[k];
   const h = spawnFaultline(['server', ...args], { env: fullEnv, cwd, label: 'faultline server' });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${fullEnv.TLS_CERT ? 'https' : 'http'}://127.0.0.1:${port}`;
   Object.assign(h, {
     port,
     url,
@@ -268,7 +268,7 @@ export async function startServer({ env = {}, args = [], port, dataDir, cwd, rea
   const deadline = Date.now() + readyTimeoutMs;
   let ready = false;
   while (!ready) {
-    if (/listening on http:\/\//.test(h.stderr)) break;
+    if (/listening on https?:\/\//.test(h.stderr)) break;
     if (h.exit) {
       h.expectedExit = true;
       throw new Error(
