@@ -128,6 +128,11 @@ scenario('tls: TLS_HSTS sends Strict-Transport-Security over HTTPS only', async 
   const res = await request(plain.url + '/');
   assert.equal(res.status, 200);
   assert.equal(res.headers['strict-transport-security'], undefined, 'never over plain HTTP');
+
+  // SIGHUP without TLS: logged, and the server goes on.
+  plain.signal('SIGHUP');
+  await waitFor(() => /server: SIGHUP: nothing to reload \(TLS_CERT is not set\)/.test(plain.logs), 5000);
+  assert.equal((await request(plain.url + '/')).status, 200);
 });
 
 scenario('tls: a missing, unreadable or mismatched TLS_CERT or TLS_KEY stops the start with status 2', async (ctx) => {
