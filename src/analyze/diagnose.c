@@ -13,15 +13,15 @@
 
 const char *diagnosis_verdict_id(enum diagnosis_verdict v)
 {
-    static const char *const ids[] = {"unknown", "local_network", "upstream", "server_path",
-                                      "server_side"};
+    static const char *const ids[] = {"unknown",     "local_network", "upstream",
+                                      "server_path", "server_side",   "site_uplink"};
     return (unsigned)v < sizeof ids / sizeof ids[0] ? ids[v] : "unknown";
 }
 
 const char *diagnosis_verdict_text(enum diagnosis_verdict v)
 {
-    static const char *const texts[] = {"unknown", "local network", "upstream ISP",
-                                        "path to server", "server side"};
+    static const char *const texts[] = {"unknown",        "local network", "upstream ISP",
+                                        "path to server", "server side",   "site uplink"};
     return (unsigned)v < sizeof texts / sizeof texts[0] ? texts[v] : "unknown";
 }
 
@@ -217,6 +217,31 @@ static void read_dns(const json_t *n, struct worker_diagnosis *d)
         copy_string(d->dns_error, sizeof d->dns_error, json_object_get(n, "error"));
 }
 
+/* The gateway answered this diagnosis's pings, so hop 1 is healthy whatever its trace replies
+ * say: several agents tracing through one gateway at once meet its ICMP rate limit. A fault
+ * "at hop 1" then begins after it. */
+static void trust_gateway_ping(const json_t *gateway, const struct trace_result *t,
+                               struct path_fault *f)
+{
+    if (!f->found || f->ttl != 1 || !probe_ran(gateway) ||
+        !json_is_true(json_object_get(gateway, "reachable")))
+        return;
+    const char *gw = json_string_value(json_object_get(gateway, "addr"));
+    f->last_good_ttl = 1;
+    snprintf(f->last_good_addr, sizeof f->last_good_addr, "%s",
+             t->hops[0].addr[0] ? t->hops[0].addr : (gw ? gw : ""));
+    f->ttl = 2;
+    f->addr[0] = '\0';
+    f->loss_pct = 100;
+    f->segment = PATH_SEGMENT_TRANSIT;
+    if (t->n_hops > 1 && t->hops[1].ttl == 2 && t->hops[1].addr[0] && t->hops[1].received > 0) {
+        snprintf(f->addr, sizeof f->addr, "%s", t->hops[1].addr);
+        f->loss_pct = t->hops[1].loss_pct;
+        if (t->addr[0] && !strcmp(t->addr, f->addr))
+            f->segment = PATH_SEGMENT_TARGET;
+    }
+}
+
 /* Reads every diagnostic; faults[] gets one entry per readable mtr (d->traces of them). */
 static void read_diagnostics(const struct timed_record *rs, size_t n, struct path_fault *faults,
                              struct worker_diagnosis *d)
@@ -239,8 +264,10 @@ static void read_diagnostics(const struct timed_record *rs, size_t n, struct pat
         char err[160];
         if (trace && json_is_object(mtr) &&
             trace_result_from_json(mtr, trace, err, sizeof err) == 0 &&
-            path_fault_of(trace, &faults[d->traces]) == 0)
+            path_fault_of(trace, &faults[d->traces]) == 0) {
+            trust_gateway_ping(json_object_get(r, "gateway"), trace, &faults[d->traces]);
             d->traces++;
+        }
     }
     free(trace);
 }
@@ -279,8 +306,10 @@ static enum diagnosis_verdict verdict_of(const struct worker_diagnosis *d)
         return VERDICT_SERVER_SIDE;
     if (f->found && f->segment == PATH_SEGMENT_TARGET)
         return VERDICT_SERVER_SIDE;
+    if (f->found && external_down(d))
+        return f->last_good_ttl == 1 ? VERDICT_SITE_UPLINK : VERDICT_UPSTREAM;
     if (f->found)
-        return external_down(d) ? VERDICT_UPSTREAM : VERDICT_SERVER_PATH;
+        return VERDICT_SERVER_PATH;
     if (external_down(d))
         return VERDICT_UPSTREAM;
     if (server_answers(d) || d->traces > 0)
@@ -436,7 +465,8 @@ static void server_evidence(const struct worker_diagnosis *d, struct text *t)
         text_add(t, "server answered HTTP %d", d->http_status);
         return;
     }
-    if (d->verdict == VERDICT_LOCAL_NETWORK || d->verdict == VERDICT_UPSTREAM)
+    if (d->verdict == VERDICT_LOCAL_NETWORK || d->verdict == VERDICT_UPSTREAM ||
+        d->verdict == VERDICT_SITE_UPLINK)
         return;
     if (d->server_checks) {
         text_part(t);
@@ -520,32 +550,114 @@ size_t worker_diagnosis_text(const struct worker_diagnosis *d, char *buf, size_t
     return text_end(&t);
 }
 
-static void group_headline(const struct worker_diagnosis *ds, size_t n, struct text *t)
+const char *diagnosis_place_id(enum diagnosis_place p)
 {
-    struct path_fault *faults = calloc(n ? n : 1, sizeof *faults);
-    struct path_fault common = {0};
-    if (faults) {
-        for (size_t i = 0; i < n; i++)
-            faults[i] = ds[i].fault;
-        path_faults_common(faults, n, &common);
-        free(faults);
-    }
-    if (common.found && common.agreeing >= 2 && common.last_good_ttl)
-        text_add(t, "paths of %d/%zu agents stop after hop %d (%s): likely fault point",
-                 common.agreeing, n, common.last_good_ttl, common.last_good_addr);
-    else if (common.found && common.agreeing >= 2)
-        text_add(t, "paths of %d/%zu agents get no answer from hop 1: their local networks",
-                 common.agreeing, n);
-    else if (common.found)
-        text_add(t, "no fault point shared by the paths of %zu agents", n);
-    else
-        text_add(t, "%zu agent%s, no path fault recorded", n, n == 1 ? "" : "s");
+    static const char *const ids[] = {"none", "local_networks", "site_uplink", "fault_point",
+                                      "server_uplink"};
+    return (unsigned)p < sizeof ids / sizeof ids[0] ? ids[p] : "none";
 }
 
-size_t diagnosis_group_text(const struct worker_diagnosis *ds, size_t n, char *buf, size_t len)
+/* Adds addr to the list of distinct gateways (at most DIAGNOSIS_HEADLINE_GATEWAYS). */
+static void add_gateway(struct diagnosis_headline *h, const char *addr)
+{
+    for (int i = 0; i < h->n_gateways; i++)
+        if (!strcmp(h->gateways[i], addr))
+            return;
+    if (h->n_gateways < DIAGNOSIS_HEADLINE_GATEWAYS)
+        snprintf(h->gateways[h->n_gateways++], PROBE_ADDR_MAX, "%s", addr);
+}
+
+static void set_hop(struct diagnosis_headline *h, const struct path_fault *f)
+{
+    h->agreeing = f->agreeing;
+    h->hop = f->last_good_ttl;
+    snprintf(h->addr, sizeof h->addr, "%s", f->last_good_addr);
+}
+
+int diagnosis_headline_of(const struct worker_diagnosis *ds, size_t n, bool server_cut_off,
+                          struct diagnosis_headline *out)
+{
+    memset(out, 0, sizeof *out);
+    out->agents = (int)n;
+    struct path_fault *faults = calloc(n ? n : 1, sizeof *faults);
+    if (!faults)
+        return -1;
+    int local = 0, uplink = 0, outside_ok = 0;
+    size_t n_faults = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct worker_diagnosis *d = &ds[i];
+        out->diagnosed += d->diagnoses > 0;
+        local += d->verdict == VERDICT_LOCAL_NETWORK;
+        if (d->verdict == VERDICT_SITE_UPLINK) {
+            uplink++;
+            add_gateway(out, d->fault.last_good_addr);
+        }
+        outside_ok += d->diagnoses > 0 && d->n_targets > 0 && !external_down(d);
+        if (d->fault.found && d->fault.segment != PATH_SEGMENT_LOCAL)
+            faults[n_faults++] = d->fault;
+        out->any_fault = out->any_fault || d->fault.found;
+    }
+    struct path_fault common;
+    path_faults_common(faults, n_faults, &common);
+    free(faults);
+    size_t most = n / 2 + 1; /* a strict majority of the agents */
+    if (server_cut_off && (size_t)outside_ok >= most && common.found &&
+        (size_t)common.agreeing >= most && common.last_good_ttl) {
+        out->place = DIAGNOSIS_PLACE_SERVER_UPLINK;
+        set_hop(out, &common);
+        out->outside_ok = outside_ok;
+    } else if ((size_t)local >= most) {
+        out->place = DIAGNOSIS_PLACE_LOCAL_NETWORKS;
+        out->agreeing = local;
+    } else if ((size_t)uplink >= most) {
+        out->place = DIAGNOSIS_PLACE_SITE_UPLINK;
+        out->agreeing = uplink;
+    } else if (common.found && common.agreeing >= 2 && (size_t)common.agreeing >= most &&
+               common.last_good_ttl) {
+        out->place = DIAGNOSIS_PLACE_FAULT_POINT;
+        set_hop(out, &common);
+    }
+    return 0;
+}
+
+static void headline_text(const struct diagnosis_headline *h, struct text *t)
+{
+    switch (h->place) {
+    case DIAGNOSIS_PLACE_SERVER_UPLINK:
+        text_add(t,
+                 "the server's own uplink: %d/%d agents reached the outside, their paths to the "
+                 "server stop after hop %d (%s), and the server's own canaries failed",
+                 h->outside_ok, h->agents, h->hop, h->addr);
+        return;
+    case DIAGNOSIS_PLACE_LOCAL_NETWORKS:
+        text_add(t, "%d/%d agents lost their local network (gateway or hop 1 silent)",
+                 h->agreeing, h->agents);
+        return;
+    case DIAGNOSIS_PLACE_SITE_UPLINK:
+        text_add(t, "paths of %d/%d agents stop right after their gateway%s (", h->agreeing,
+                 h->agents, h->n_gateways > 1 ? "s" : "");
+        for (int i = 0; i < h->n_gateways; i++)
+            text_add(t, "%s%s", i ? ", " : "", h->gateways[i]);
+        text_add(t, "): %s", h->n_gateways > 1 ? "the sites' uplinks" : "the site's uplink");
+        return;
+    case DIAGNOSIS_PLACE_FAULT_POINT:
+        text_add(t, "paths of %d/%d agents stop after hop %d (%s): likely fault point",
+                 h->agreeing, h->agents, h->hop, h->addr);
+        return;
+    case DIAGNOSIS_PLACE_NONE:
+        break;
+    }
+    if (h->any_fault)
+        text_add(t, "no fault point shared by the paths of %d agents", h->agents);
+    else
+        text_add(t, "%d agent%s, no path fault recorded", h->agents, h->agents == 1 ? "" : "s");
+}
+
+size_t diagnosis_group_text(const struct worker_diagnosis *ds, size_t n,
+                            const struct diagnosis_headline *h, char *buf, size_t len)
 {
     struct text t = {.buf = buf, .len = len};
-    group_headline(ds, n, &t);
+    headline_text(h, &t);
     for (size_t i = 0; i < n && i < DIAGNOSIS_GROUP_LINES; i++) {
         text_add(&t, "\n");
         worker_line(&ds[i], &t);

@@ -82,6 +82,8 @@ static void on_rca_change(enum incident_change change, const struct rca_incident
     } else {
         log_error("server: out of memory composing messages of incident %lld", (long long)rec.id);
     }
+    if (change == INCIDENT_CLOSED)
+        followup_incident_closed(incs->followup, rec.id, rec.closed_ms);
     if (change != INCIDENT_UPDATED)
         log_info("server: incident %lld %s: %s, %d workers", (long long)rec.id,
                  incident_change_name(change), rec.classification, inc->workers);

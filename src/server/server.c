@@ -56,7 +56,7 @@ static const char *const server_options[] = {
     "DATA_DIR",      "STORE",          "TELEGRAM_TOKEN", "CHAT_ID",
     "TELEGRAM_API_URL", "ADMIN_USER",  "ADMIN_PASS",   "LOG_LEVEL",
     "RCA_WINDOW",    "RCA_THRESHOLD",  "RCA_HOLD",     "RCA_CANARIES",
-    "RCA_CANARY_INTERVAL"};
+    "RCA_CANARY_INTERVAL", "RCA_FOLLOWUP_WAIT"};
 
 static const struct cli_spec server_cli = {
     .command = "server",
@@ -190,7 +190,8 @@ static int open_analysis(struct server *srv, char *err, size_t errlen)
 {
     const struct config *cfg = &srv->cfg;
     struct followup_settings fs = {.fail_timeout_ms = cfg->fail_timeout_ms,
-                                   .window_ms = srv->rca_settings.window_ms};
+                                   .window_ms = srv->rca_settings.window_ms,
+                                   .wait_ms = srv->rca_settings.followup_wait_ms};
     srv->followup = followup_open(srv->loop, srv->store, srv->outbox, &fs);
     if (!srv->followup) {
         snprintf(err, errlen, "out of memory");
