@@ -160,6 +160,7 @@ int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet, st
         .server_fraction = SERVER_FRACTION,
         .save_delay_ms = SAVE_DELAY_MS,
     };
+    rc.pace_ms = rc.hold_ms;
     if (rca_new(&rc, next_incident_id, incs, on_rca_change, incs, &incs->rca, err, errlen) != 0 ||
         store_load_open_incidents(store, restore_incident, incs, err, errlen) != 0) {
         incidents_free(incs);
