@@ -242,9 +242,36 @@ static void trust_gateway_ping(const json_t *gateway, const struct trace_result 
     }
 }
 
-/* Reads every diagnostic; faults[] gets one entry per readable mtr (d->traces of them). */
+/* A path that did not reach its target and comes back to an address it passed (A B C B C ...)
+ * is a routing loop: every hop answers, yet nothing gets past the last new hop (C). The fault
+ * begins after that hop. Returns whether t loops. */
+static bool find_loop(const struct trace_result *t, struct path_fault *f)
+{
+    if (t->reached)
+        return false;
+    for (int i = 1; i < t->n_hops; i++) {
+        const struct trace_hop *h = &t->hops[i];
+        for (int j = 0; h->addr[0] && j < i; j++) {
+            if (strcmp(t->hops[j].addr, h->addr) != 0)
+                continue;
+            *f = (struct path_fault){.found = true,
+                                     .ttl = h->ttl,
+                                     .last_good_ttl = t->hops[i - 1].ttl,
+                                     .loss_pct = 100,
+                                     .agreeing = 1,
+                                     .segment = PATH_SEGMENT_TRANSIT};
+            snprintf(f->addr, sizeof f->addr, "%s", h->addr);
+            snprintf(f->last_good_addr, sizeof f->last_good_addr, "%s", t->hops[i - 1].addr);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reads every diagnostic; faults[] gets one entry per readable mtr (d->traces of them), loops[]
+ * whether that trace looped. */
 static void read_diagnostics(const struct timed_record *rs, size_t n, struct path_fault *faults,
-                             struct worker_diagnosis *d)
+                             bool *loops, struct worker_diagnosis *d)
 {
     struct trace_result *trace = malloc(sizeof *trace);
     for (size_t i = 0; i < n; i++) {
@@ -266,6 +293,7 @@ static void read_diagnostics(const struct timed_record *rs, size_t n, struct pat
             trace_result_from_json(mtr, trace, err, sizeof err) == 0 &&
             path_fault_of(trace, &faults[d->traces]) == 0) {
             trust_gateway_ping(json_object_get(r, "gateway"), trace, &faults[d->traces]);
+            loops[d->traces] = find_loop(trace, &faults[d->traces]);
             d->traces++;
         }
     }
@@ -328,17 +356,23 @@ int diagnose_worker(const char *worker, json_t *const *records, size_t n,
     size_t count;
     struct timed_record *rs = timed_records(records, n, &count, &out->skipped);
     struct path_fault *faults = calloc(count ? count : 1, sizeof *faults);
-    if (!rs || !faults) {
+    bool *loops = calloc(count ? count : 1, sizeof *loops);
+    if (!rs || !faults || !loops) {
         free(rs);
         free(faults);
+        free(loops);
         return -1;
     }
     find_outage(rs, count, out);
-    read_diagnostics(rs, count, faults, out);
+    read_diagnostics(rs, count, faults, loops, out);
     path_faults_common(faults, (size_t)out->traces, &out->fault);
+    /* the common fault point is a loop when a trace that looped is one of those sharing it */
+    for (int i = 0; i < out->traces && out->fault.found && !out->fault_loops; i++)
+        out->fault_loops = loops[i] && !strcmp(faults[i].last_good_addr, out->fault.last_good_addr);
     out->verdict = verdict_of(out);
     free(rs);
     free(faults);
+    free(loops);
     return 0;
 }
 
@@ -445,7 +479,9 @@ static void path_evidence(const struct worker_diagnosis *d, struct text *t)
         return;
     }
     text_part(t);
-    if (f->segment == PATH_SEGMENT_TARGET && f->last_good_ttl)
+    if (d->fault_loops)
+        text_add(t, "path loops after hop %d (%s)", f->last_good_ttl, f->last_good_addr);
+    else if (f->segment == PATH_SEGMENT_TARGET && f->last_good_ttl)
         text_add(t, "path answers up to hop %d (%s), the server does not", f->last_good_ttl,
                  f->last_good_addr);
     else if (f->last_good_ttl)
@@ -557,14 +593,18 @@ const char *diagnosis_place_id(enum diagnosis_place p)
     return (unsigned)p < sizeof ids / sizeof ids[0] ? ids[p] : "none";
 }
 
-/* Adds addr to the list of distinct gateways (at most DIAGNOSIS_HEADLINE_GATEWAYS). */
+/* Adds addr to the sorted list of distinct gateways (at most DIAGNOSIS_HEADLINE_GATEWAYS). */
 static void add_gateway(struct diagnosis_headline *h, const char *addr)
 {
-    for (int i = 0; i < h->n_gateways; i++)
-        if (!strcmp(h->gateways[i], addr))
-            return;
-    if (h->n_gateways < DIAGNOSIS_HEADLINE_GATEWAYS)
-        snprintf(h->gateways[h->n_gateways++], PROBE_ADDR_MAX, "%s", addr);
+    int at = 0;
+    while (at < h->n_gateways && strcmp(h->gateways[at], addr) < 0)
+        at++;
+    if ((at < h->n_gateways && !strcmp(h->gateways[at], addr)) ||
+        h->n_gateways == DIAGNOSIS_HEADLINE_GATEWAYS)
+        return;
+    memmove(h->gateways[at + 1], h->gateways[at], (size_t)(h->n_gateways - at) * PROBE_ADDR_MAX);
+    snprintf(h->gateways[at], PROBE_ADDR_MAX, "%s", addr);
+    h->n_gateways++;
 }
 
 static void set_hop(struct diagnosis_headline *h, const struct path_fault *f)
@@ -630,8 +670,8 @@ static void headline_text(const struct diagnosis_headline *h, struct text *t)
                  h->outside_ok, h->agents, h->hop, h->addr);
         return;
     case DIAGNOSIS_PLACE_LOCAL_NETWORKS:
-        text_add(t, "%d/%d agents lost their local network (gateway or hop 1 silent)",
-                 h->agreeing, h->agents);
+        text_add(t, "%d/%d agents lost their local network (gateway or hop 1 silent)", h->agreeing,
+                 h->agents);
         return;
     case DIAGNOSIS_PLACE_SITE_UPLINK:
         text_add(t, "paths of %d/%d agents stop right after their gateway%s (", h->agreeing,
@@ -641,8 +681,8 @@ static void headline_text(const struct diagnosis_headline *h, struct text *t)
         text_add(t, "): %s", h->n_gateways > 1 ? "the sites' uplinks" : "the site's uplink");
         return;
     case DIAGNOSIS_PLACE_FAULT_POINT:
-        text_add(t, "paths of %d/%d agents stop after hop %d (%s): likely fault point",
-                 h->agreeing, h->agents, h->hop, h->addr);
+        text_add(t, "paths of %d/%d agents stop after hop %d (%s): likely fault point", h->agreeing,
+                 h->agents, h->hop, h->addr);
         return;
     case DIAGNOSIS_PLACE_NONE:
         break;

@@ -18,7 +18,9 @@
  *   6. the server answers ICMP or refuses TCP, or its path is clean          → server side
  *   7. otherwise                                                             → unknown
  * A fault "at hop 1" counts only when the gateway did not answer that diagnosis's pings: an
- * answering gateway is healthy, and the missing trace replies are its ICMP rate limit. */
+ * answering gateway is healthy, and the missing trace replies are its ICMP rate limit. A path
+ * that comes back to a hop it passed is a routing loop: the fault begins after its last new
+ * hop. */
 #ifndef FAULTLINE_ANALYZE_DIAGNOSE_H
 #define FAULTLINE_ANALYZE_DIAGNOSE_H
 
@@ -79,6 +81,7 @@ struct worker_diagnosis {
     char dns_error[DIAGNOSIS_ERROR_MAX];
     int traces;              /* diagnoses with a readable mtr */
     struct path_fault fault; /* the most common fault of those traces; agreeing = how many */
+    bool fault_loops;        /* those traces come back to a hop they passed: a routing loop */
     enum diagnosis_verdict verdict;
 };
 

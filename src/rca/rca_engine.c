@@ -141,7 +141,7 @@ static struct rca_incident *open_incident(struct rca *rca, int64_t now_ms, char 
     int64_t id = rca->next_id(rca->id_ctx);
     if (id < 1 || is_open(rca, id)) {
         err_set(err, errlen, "rca: the id source gave %lld, which is %s", (long long)id,
-                 id < 1 ? "not >= 1" : "already open");
+                id < 1 ? "not >= 1" : "already open");
         return NULL;
     }
     struct rca_incident *inc = calloc(1, sizeof *inc);
@@ -329,10 +329,10 @@ int rca_new(const struct rca_config *cfg, rca_next_id_fn next_id, void *id_ctx, 
     *out = NULL;
     if (cfg->window_ms < 0 || cfg->hold_ms < 0 || cfg->save_delay_ms < 0 || cfg->pace_ms < 0) {
         err_set(err, errlen,
-                 "rca: window_ms (%lld), hold_ms (%lld), save_delay_ms (%lld) and pace_ms (%lld) "
-                 "must be >= 0",
-                 (long long)cfg->window_ms, (long long)cfg->hold_ms, (long long)cfg->save_delay_ms,
-                 (long long)cfg->pace_ms);
+                "rca: window_ms (%lld), hold_ms (%lld), save_delay_ms (%lld) and pace_ms (%lld) "
+                "must be >= 0",
+                (long long)cfg->window_ms, (long long)cfg->hold_ms, (long long)cfg->save_delay_ms,
+                (long long)cfg->pace_ms);
         return -1;
     }
     if (cfg->threshold < 1) {
@@ -416,9 +416,8 @@ int rca_worker_unreachable(struct rca *rca, const char *name, const char *ip, co
                            int fleet, int64_t now_ms, char *err, size_t errlen)
 {
     if (!rca->canaries_failing) {
-        err_set(err, errlen,
-                 "rca: %s handed over as unreachable, but the canaries are not failing",
-                 name ? name : "");
+        err_set(err, errlen, "rca: %s handed over as unreachable, but the canaries are not failing",
+                name ? name : "");
         return -1;
     }
     return worker_joins(rca, name, ip, site, fleet, now_ms, true, err, errlen);

@@ -323,8 +323,7 @@ static void diagnose_job(uv_work_t *work)
     else if (job->n_diags == 1 && job->headline.place != DIAGNOSIS_PLACE_SERVER_UPLINK)
         worker_diagnosis_text(&job->diags[0], job->text, sizeof job->text);
     else
-        diagnosis_group_text(job->diags, job->n_diags, &job->headline, job->text,
-                             sizeof job->text);
+        diagnosis_group_text(job->diags, job->n_diags, &job->headline, job->text, sizeof job->text);
 }
 
 /* correction: a follow-up was sent before, with another headline. */

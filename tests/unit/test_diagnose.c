@@ -523,17 +523,20 @@ static void test_headline_site_uplinks(void **state)
     assert_int_equal(h.place, DIAGNOSIS_PLACE_SITE_UPLINK);
 }
 
-/* An agent that reaches the outside while its path to the server ends at the core router. */
-static void cut_from_server(struct worker_diagnosis *d, const char *name, const char *gateway)
+/* An agent that reaches the outside while its path to the server, whose uplink is cut, loops
+ * between its ISP's router and the core router in front of the server. */
+static void cut_from_server(struct worker_diagnosis *d, const char *name, const char *gateway,
+                            const char *isp)
 {
     struct records rs = {0};
-    char hops[512];
+    char hops[1024];
+#define HOP(ttl, addr)                                                                             \
+    "{\"ttl\":" #ttl ",\"addr\":\"" addr "\",\"sent\":3,\"received\":3,\"loss_pct\":0}"
     snprintf(hops, sizeof hops,
-             "{\"ttl\":1,\"addr\":\"%s\",\"sent\":5,\"received\":2,\"loss_pct\":60},"
-             "{\"ttl\":2,\"addr\":\"203.0.113.1\",\"sent\":5,\"received\":5,\"loss_pct\":0},"
-             "{\"ttl\":3,\"addr\":\"198.18.0.2\",\"sent\":5,\"received\":5,\"loss_pct\":0},"
-             "{\"ttl\":4,\"addr\":\"\",\"sent\":5,\"received\":0,\"loss_pct\":100}",
-             gateway);
+             HOP(1, "%s") "," HOP(2, "%s") "," HOP(3, "198.18.0.2") "," HOP(4, "%s") "," HOP(
+                 5, "198.18.0.2") "," HOP(6, "%s"),
+             gateway, isp, isp, isp);
+#undef HOP
     metric(&rs, "10:00:00", false, 0);
     diagnostic(&rs, "10:00:01", true, true, 100, false, false, hops);
     metric(&rs, "10:00:20", true, 0);
@@ -546,19 +549,20 @@ static void test_headline_server_uplink(void **state)
     (void)state;
     struct worker_diagnosis ds[4];
     char buf[4096];
-    cut_from_server(&ds[0], "fra1-01", "10.1.0.1");
-    cut_from_server(&ds[1], "fra1-02", "10.1.0.1");
-    cut_from_server(&ds[2], "ams1-01", "10.2.0.1");
+    cut_from_server(&ds[0], "fra1-01", "10.1.0.1", "203.0.113.1");
+    cut_from_server(&ds[1], "fra1-02", "10.1.0.1", "203.0.113.1");
+    cut_from_server(&ds[2], "ams1-01", "10.2.0.1", "198.18.20.1");
+    assert_true(ds[2].fault_loops);
     assert_int_equal(ds[0].verdict, VERDICT_SERVER_PATH);
     group_text(ds, 3, true, buf, sizeof buf);
     assert_string_equal(
         buf, "the server's own uplink: 3/3 agents reached the outside, their paths to the server "
              "stop after hop 3 (198.18.0.2), and the server's own canaries failed\n"
-             "fra1-01: gateway OK, 8.8.8.8 reachable, loss began after hop 3 (198.18.0.2), "
+             "fra1-01: gateway OK, 8.8.8.8 reachable, path loops after hop 3 (198.18.0.2), "
              "server 100% ICMP loss, TCP timeout after 2000 ms → path to server\n"
-             "fra1-02: gateway OK, 8.8.8.8 reachable, loss began after hop 3 (198.18.0.2), "
+             "fra1-02: gateway OK, 8.8.8.8 reachable, path loops after hop 3 (198.18.0.2), "
              "server 100% ICMP loss, TCP timeout after 2000 ms → path to server\n"
-             "ams1-01: gateway OK, 8.8.8.8 reachable, loss began after hop 3 (198.18.0.2), "
+             "ams1-01: gateway OK, 8.8.8.8 reachable, path loops after hop 3 (198.18.0.2), "
              "server 100% ICMP loss, TCP timeout after 2000 ms → path to server");
     /* Without the canaries' word it is a shared fault point, not the server's uplink. */
     group_text(ds, 3, false, buf, sizeof buf);

@@ -536,9 +536,8 @@ static void test_messages_are_paced(void **state)
         for (; n < totals[step]; n++) {
             char name[16];
             snprintf(name, sizeof name, "w-%02d", n + 1);
-            assert_int_equal(rca_worker_unreachable(r, name, "203.0.113.7", "", 20, t, err,
-                                                    sizeof err),
-                             0);
+            assert_int_equal(
+                rca_worker_unreachable(r, name, "203.0.113.7", "", 20, t, err, sizeof err), 0);
         }
     }
     /* The hold: nothing told before T0 + 3 s. */
@@ -569,12 +568,10 @@ static void test_messages_are_paced(void **state)
     assert_int_equal(rca_worker_down(r, "a-1", "203.0.113.9", "", 100, T0, err, sizeof err), 0);
     assert_int_equal(rca_worker_down(r, "a-2", "203.0.113.9", "", 100, T0 + SEC, err, sizeof err),
                      0);
-    assert_int_equal(rca_worker_down(r, "b-1", "198.51.100.9", "", 100, T0 + 2 * SEC, err,
-                                     sizeof err),
-                     0);
-    assert_int_equal(rca_worker_down(r, "b-2", "198.51.100.9", "", 100, T0 + 3 * SEC, err,
-                                     sizeof err),
-                     0);
+    assert_int_equal(
+        rca_worker_down(r, "b-1", "198.51.100.9", "", 100, T0 + 2 * SEC, err, sizeof err), 0);
+    assert_int_equal(
+        rca_worker_down(r, "b-2", "198.51.100.9", "", 100, T0 + 3 * SEC, err, sizeof err), 0);
     assert_int_equal(count(&rec, INCIDENT_RECLASSIFIED), 0);
     assert_int_equal(rca_next_deadline(r), T0 + 10 * SEC);
     rca_tick(r, T0 + 10 * SEC);
