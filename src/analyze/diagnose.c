@@ -270,12 +270,34 @@ static bool find_loop(const struct trace_result *t, struct path_fault *f)
 
 /* Reads every diagnostic; faults[] gets one entry per readable mtr (d->traces of them), loops[]
  * whether that trace looped. */
+/* The diagnosis found the way open: its path reached the server without a fault. Beside
+ * diagnoses that found it closed, it ran as the outage ended (the heartbeat that triggered it
+ * failed before; its first probes may still have failed). trace is scratch space. */
+static bool found_the_way_open(const json_t *r, struct trace_result *trace)
+{
+    const json_t *mtr = json_object_get(r, "mtr");
+    struct path_fault f;
+    char err[160];
+    return json_is_object(mtr) && trace_result_from_json(mtr, trace, err, sizeof err) == 0 &&
+           path_fault_of(trace, &f) == 0 && trace->reached && !f.found;
+}
+
 static void read_diagnostics(const struct timed_record *rs, size_t n, struct path_fault *faults,
                              bool *loops, struct worker_diagnosis *d)
 {
+    /* Diagnoses that found the way open say nothing about the fault: they are left out,
+     * unless every diagnosis did. */
     struct trace_result *trace = malloc(sizeof *trace);
-    for (size_t i = 0; i < n; i++) {
+    bool *open = calloc(n ? n : 1, sizeof *open);
+    bool any_closed = false;
+    for (size_t i = 0; i < n && trace && open; i++) {
         if (rs[i].kind != RECORD_DIAGNOSTIC)
+            continue;
+        open[i] = found_the_way_open(rs[i].json, trace);
+        any_closed = any_closed || !open[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rs[i].kind != RECORD_DIAGNOSTIC || (any_closed && open && open[i]))
             continue;
         const json_t *r = rs[i].json;
         size_t next = i + 1;
@@ -298,6 +320,7 @@ static void read_diagnostics(const struct timed_record *rs, size_t n, struct pat
         }
     }
     free(trace);
+    free(open);
 }
 
 /* ---- the verdict -------------------------------------------------------------------------- */

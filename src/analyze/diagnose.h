@@ -20,7 +20,8 @@
  * A fault "at hop 1" counts only when the gateway did not answer that diagnosis's pings: an
  * answering gateway is healthy, and the missing trace replies are its ICMP rate limit. A path
  * that comes back to a hop it passed is a routing loop: the fault begins after its last new
- * hop. */
+ * hop. A diagnosis that found the way open (its path reached the server without a fault) ran
+ * as the outage ended and is left out, unless all of them did. */
 #ifndef FAULTLINE_ANALYZE_DIAGNOSE_H
 #define FAULTLINE_ANALYZE_DIAGNOSE_H
 

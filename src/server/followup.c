@@ -260,12 +260,36 @@ static void job_free(struct followup_job *job)
     job_done(f);
 }
 
+/* The follow-up and its messages are committed: they go out, and the incident's diagnosis
+ * keeps the messages' ids ("messages": {"telegram": id}), which a correction replaces. */
 static void on_followup_saved(int status, const struct incident_record *inc,
                               const struct outbox_record *msgs, size_t n, void *ctx)
 {
     struct followup *f = ctx;
-    if (status == 0 && f->outbox && n > 0)
+    if (status != 0 || n == 0)
+        return;
+    if (f->outbox)
         outbox_enqueue(f->outbox, msgs, n);
+    json_t *ev = json_loads(inc->evidence_json ? inc->evidence_json : "{}", 0, NULL);
+    json_t *diag = json_object_get(ev, "diagnosis");
+    json_t *ids = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(ids, msgs[i].channel, json_integer(msgs[i].id));
+    if (json_is_object(diag) && json_object_set_new(diag, "messages", ids) == 0) {
+        char key[24];
+        snprintf(key, sizeof key, "%lld", (long long)inc->id);
+        if (!f->closing && json_object_get(f->by_incident, key))
+            json_object_set(f->by_incident, key, diag);
+        char *text = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        struct incident_record rec = *inc;
+        rec.evidence_json = text;
+        if (text)
+            store_save_incident(f->store, &rec, NULL, 0, NULL, NULL);
+        free(text);
+    } else {
+        json_decref(ids);
+    }
+    json_decref(ev);
 }
 
 static json_t *diagnosis_json(const struct followup_job *job)
@@ -278,21 +302,19 @@ static json_t *diagnosis_json(const struct followup_job *job)
                      json_time(clock_wall_ms()));
 }
 
-/* The headline of the follow-up already sent for this incident (from the diagnosis kept for an
- * open incident, else its stored evidence), written into buf; false when none was sent. */
-static bool sent_before(const struct followup_job *job, char *buf, size_t len)
+/* The diagnosis of the follow-up already sent for this incident (kept for an open incident,
+ * else from its stored evidence): a new reference, or NULL when none was sent. */
+static json_t *sent_before(const struct followup_job *job)
 {
     char key[24];
     snprintf(key, sizeof key, "%lld", (long long)job->inc.id);
-    json_t *ev = json_loads(job->evidence ? job->evidence : "{}", 0, NULL);
     json_t *diag = json_object_get(job->f->by_incident, key);
-    if (!diag)
-        diag = json_object_get(ev, "diagnosis");
-    const char *headline = json_string_value(json_object_get(diag, "headline"));
-    bool sent = diag != NULL;
-    snprintf(buf, len, "%s", headline ? headline : "");
+    if (diag)
+        return json_incref(diag);
+    json_t *ev = json_loads(job->evidence ? job->evidence : "{}", 0, NULL);
+    diag = json_incref(json_object_get(ev, "diagnosis"));
     json_decref(ev);
-    return sent;
+    return diag;
 }
 
 /* Thread pool: parses and diagnoses each worker's records and writes the text. Touches only
@@ -326,9 +348,11 @@ static void diagnose_job(uv_work_t *work)
         diagnosis_group_text(job->diags, job->n_diags, &job->headline, job->text, sizeof job->text);
 }
 
-/* correction: a follow-up was sent before, with another headline. */
-static void save_followup(struct followup_job *job, bool correction)
+/* before: the diagnosis of the follow-up sent before (NULL: none), whose messages this one
+ * corrects. */
+static void save_followup(struct followup_job *job, const json_t *before)
 {
+    bool correction = before != NULL;
     struct followup *f = job->f;
     char key[24];
     snprintf(key, sizeof key, "%lld", (long long)job->inc.id);
@@ -346,6 +370,9 @@ static void save_followup(struct followup_job *job, bool correction)
              rec.classification, job->text);
     struct outbox_record msgs[FOLLOWUP_MAX_CHANNELS];
     size_t nch = outbox_address(f->outbox, message, rec.updated_ms, msgs, 0, FOLLOWUP_MAX_CHANNELS);
+    for (size_t i = 0; correction && i < nch; i++)
+        msgs[i].replaces = json_integer_value(
+            json_object_get(json_object_get(before, "messages"), msgs[i].channel));
     log_info("server: follow-up on incident %lld: %s", (long long)rec.id, job->text);
     store_save_incident(f->store, &rec, msgs, nch, on_followup_saved, f);
     free(evidence);
@@ -367,14 +394,16 @@ static void on_diagnosed(uv_work_t *work, int status)
 {
     struct followup_job *job = work->data;
     struct followup *f = job->f;
-    char before[32];
-    bool sent = sent_before(job, before, sizeof before);
+    json_t *before = sent_before(job);
+    bool sent = before != NULL;
+    const char *told = json_string_value(json_object_get(before, "headline"));
     bool all_uploaded = job->n_diags == job->n_names;
     bool useful = status == 0 && !f->closing && any_diagnostics(job);
     if (useful && !sent && (all_uploaded || job->due))
-        save_followup(job, false);
-    else if (useful && sent && strcmp(before, diagnosis_place_id(job->headline.place)) != 0)
-        save_followup(job, true);
+        save_followup(job, NULL);
+    else if (useful && sent && strcmp(told ? told : "", diagnosis_place_id(job->headline.place)))
+        save_followup(job, before);
+    json_decref(before);
     if (sent || job->due || (useful && all_uploaded))
         unwatch(f, job->inc.id);
     job_free(job);

@@ -458,6 +458,30 @@ static void test_gateway_ping_decides_hop_1(void **state)
                     "(10.1.0.1) → site uplink");
     assert_string_equal(diagnosis_verdict_id(d.verdict), "site_uplink");
 
+    /* A last diagnosis that ran as the uplink came back (its pings still failed, its path went
+     * through) changes nothing. */
+    struct records late = {0};
+    metric(&late, "10:00:00", false, 0);
+    diagnostic(&late, "10:00:01", true, false, 100, false, false,
+               "{\"ttl\":1,\"addr\":\"10.1.0.1\",\"sent\":5,\"received\":1,\"loss_pct\":80},"
+               "{\"ttl\":2,\"addr\":\"\",\"sent\":5,\"received\":0,\"loss_pct\":100}");
+    add(&late,
+        "{\"id\":\"d-1-9\",\"time\":\"2026-11-21T10:00:09.000Z\",\"trigger\":\"heartbeat failed\","
+        "\"gateway\":{\"addr\":\"10.1.0.1\",\"reachable\":true},"
+        "\"external\":[{\"target\":\"8.8.8.8\",\"reachable\":false}],"
+        "\"tcp\":{\"ok\":false,\"reachable\":false,\"error\":\"No route to host\"},"
+        "\"mtr\":{\"addr\":\"203.0.113.10\",\"reached\":true,\"hops\":["
+        "{\"ttl\":1,\"addr\":\"10.1.0.1\",\"sent\":5,\"received\":5,\"loss_pct\":0},"
+        "{\"ttl\":2,\"addr\":\"203.0.113.10\",\"sent\":5,\"received\":5,\"loss_pct\":0}]}}");
+    metric(&late, "10:00:10", true, 0);
+    diagnose("fra1-09", &late, &d);
+    assert_int_equal(d.diagnoses, 2);
+    assert_int_equal(d.traces, 1);
+    assert_int_equal(d.verdict, VERDICT_SITE_UPLINK);
+    assert_text(&d, "fra1-09: gateway OK, 8.8.8.8 unreachable for 8s, loss began after hop 1 "
+                    "(10.1.0.1) → site uplink");
+    release(&late);
+
     /* The same trace with the gateway silent to pings too: the local network. */
     struct records rs = {0};
     metric(&rs, "10:00:00", false, 0);
