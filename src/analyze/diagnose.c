@@ -637,6 +637,22 @@ static void set_hop(struct diagnosis_headline *h, const struct path_fault *f)
     snprintf(h->addr, sizeof h->addr, "%s", f->last_good_addr);
 }
 
+/* The verdict most of the workers whose paths stop after addr share (ties: the earlier). */
+static enum diagnosis_verdict verdict_at(const struct worker_diagnosis *ds, size_t n,
+                                         const char *addr)
+{
+    int count[VERDICT_SITE_UPLINK + 1] = {0};
+    enum diagnosis_verdict best = VERDICT_UNKNOWN;
+    for (size_t i = 0; i < n; i++) {
+        if (!ds[i].fault.found || strcmp(ds[i].fault.last_good_addr, addr) ||
+            (unsigned)ds[i].verdict > VERDICT_SITE_UPLINK)
+            continue;
+        if (++count[ds[i].verdict] > count[best])
+            best = ds[i].verdict;
+    }
+    return best;
+}
+
 int diagnosis_headline_of(const struct worker_diagnosis *ds, size_t n, bool server_cut_off,
                           struct diagnosis_headline *out)
 {
@@ -679,6 +695,7 @@ int diagnosis_headline_of(const struct worker_diagnosis *ds, size_t n, bool serv
                common.last_good_ttl) {
         out->place = DIAGNOSIS_PLACE_FAULT_POINT;
         set_hop(out, &common);
+        out->verdict = verdict_at(ds, n, common.last_good_addr);
     }
     return 0;
 }
@@ -704,8 +721,11 @@ static void headline_text(const struct diagnosis_headline *h, struct text *t)
         text_add(t, "): %s", h->n_gateways > 1 ? "the sites' uplinks" : "the site's uplink");
         return;
     case DIAGNOSIS_PLACE_FAULT_POINT:
-        text_add(t, "paths of %d/%d agents stop after hop %d (%s): likely fault point", h->agreeing,
-                 h->agents, h->hop, h->addr);
+        text_add(t, "paths of %d/%d agents stop after hop %d (%s): ", h->agreeing, h->agents,
+                 h->hop, h->addr);
+        if (h->verdict != VERDICT_UNKNOWN)
+            text_add(t, "%s, ", diagnosis_verdict_text(h->verdict));
+        text_add(t, "likely fault point");
         return;
     case DIAGNOSIS_PLACE_NONE:
         break;

@@ -137,6 +137,7 @@ struct diagnosis_headline {
     int agreeing;   /* workers whose evidence makes the place */
     int outside_ok; /* server_uplink: workers that reached their outside targets */
     int hop;        /* server_uplink, fault_point: the last hop that answered */
+    enum diagnosis_verdict verdict; /* fault_point: the verdict of most paths stopping there */
     char addr[PROBE_ADDR_MAX];
     char gateways[DIAGNOSIS_HEADLINE_GATEWAYS][PROBE_ADDR_MAX]; /* site_uplink: distinct ones */
     int n_gateways;
@@ -149,7 +150,8 @@ int diagnosis_headline_of(const struct worker_diagnosis *ds, size_t n, bool serv
                           struct diagnosis_headline *out);
 
 /* Several workers of one incident: the headline h (diagnosis_headline_of) as a first line, e.g.
- * "paths of 5/5 agents stop right after their gateway (10.1.0.1): the site's uplink", then one
+ * "paths of 5/5 agents stop right after their gateway (10.1.0.1): the site's uplink" or "paths
+ * of 5/5 agents stop after hop 2 (203.0.113.1): upstream ISP, likely fault point", then one
  * line per worker (at most DIAGNOSIS_GROUP_LINES, then "… and N more"), separated by '\n'.
  * Returns as worker_diagnosis_evidence. */
 #define DIAGNOSIS_GROUP_LINES 5

@@ -4,13 +4,15 @@
 // router, the last hop that answered, as the fault point. The chat: the incident, the resolve,
 // the follow-up.
 import assert from 'node:assert/strict';
-import { labScenario, workerNames } from './lib/lab.mjs';
+import { labScenario, workerNames, sh } from './lib/lab.mjs';
 import { chatAfterFollowUp, kinds } from './lib/chat.mjs';
 
 labScenario('(f) the ISP black-holes one site → the follow-up names the ISP hop', { lab: { serverEnv: { RCA_FOLLOWUP_WAIT: '30' } } }, async (lab, t) => {
   const fra = lab.site('fra1');
   const names = lab.siteAgents('fra1').sort();
-  await lab.addLoss(lab.ns.isp, fra.ispIface, 100);
+  // every packet the ISP router forwards to or from fra1 is dropped (lab.clearLoss removes it)
+  for (const dir of ['iifname', 'oifname'])
+    await sh('ip', ['netns', 'exec', lab.ns.isp, 'nft', 'add', 'rule', 'inet', 'lab', 'lab_fwd', dir, fra.ispIface, 'drop']);
 
   let incident;
   await t.test('one network incident with every fra1 worker', async () => {
@@ -35,7 +37,7 @@ labScenario('(f) the ISP black-holes one site → the follow-up names the ISP ho
     assert.ok(incident, 'no incident was opened');
     const chat = await chatAfterFollowUp(lab, t, names);
     assert.deepEqual(kinds(chat.texts), ['incident', 'resolved', 'follow-up'], JSON.stringify(chat.texts));
-    assert.equal(chat.headline, `paths of 5/5 agents stop after hop 2 (${fra.ispAddr}): likely fault point`);
+    assert.equal(chat.headline, `paths of 5/5 agents stop after hop 2 (${fra.ispAddr}): upstream ISP, likely fault point`);
     for (const line of chat.followUp.split('\n').slice(2, 7))
       assert.match(line, new RegExp(`^fra1-0\\d: gateway OK, .*loss began after hop 2 \\(${fra.ispAddr.replaceAll('.', '\\.')}\\) → upstream ISP$`), line);
   });

@@ -399,7 +399,7 @@ static void test_group_text(void **state)
     const char *line = "gateway OK, 8.8.8.8 unreachable for 45s, loss began after hop 2 ";
     char expected[2048];
     snprintf(expected, sizeof expected,
-             "paths of 6/7 agents stop after hop 2 (10.0.0.1): likely fault point\n"
+             "paths of 6/7 agents stop after hop 2 (10.0.0.1): upstream ISP, likely fault point\n"
              "w1: %s(10.0.0.1) → upstream ISP\nw2: %s(10.0.0.1) → upstream ISP\n"
              "w3: %s(10.0.0.1) → upstream ISP\nw4: %s(172.16.0.1) → upstream ISP\n"
              "w5: %s(10.0.0.1) → upstream ISP\n… and 2 more",
@@ -591,7 +591,8 @@ static void test_headline_server_uplink(void **state)
     /* Without the canaries' word it is a shared fault point, not the server's uplink. */
     group_text(ds, 3, false, buf, sizeof buf);
     assert_string_equal(strtok(buf, "\n"),
-                        "paths of 3/3 agents stop after hop 3 (198.18.0.2): likely fault point");
+                        "paths of 3/3 agents stop after hop 3 (198.18.0.2): path to server, likely "
+                        "fault point");
 
     /* Local networks, by their gateways. */
     struct records rs = {0};
