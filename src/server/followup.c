@@ -261,7 +261,9 @@ static void job_free(struct followup_job *job)
 }
 
 /* The follow-up and its messages are committed: they go out, and the incident's diagnosis
- * keeps the messages' ids ("messages": {"telegram": id}), which a correction replaces. */
+ * keeps the messages' ids ("messages": {"telegram": id}), which a correction replaces. An open
+ * incident gets them with its next save by the engine (followup_merge_evidence), which may
+ * have changed it since; a closed one is saved again here. */
 static void on_followup_saved(int status, const struct incident_record *inc,
                               const struct outbox_record *msgs, size_t n, void *ctx)
 {
@@ -280,7 +282,8 @@ static void on_followup_saved(int status, const struct incident_record *inc,
         snprintf(key, sizeof key, "%lld", (long long)inc->id);
         if (!f->closing && json_object_get(f->by_incident, key))
             json_object_set(f->by_incident, key, diag);
-        char *text = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        char *text = inc->closed_ms > 0 ? json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10))
+                                        : NULL;
         struct incident_record rec = *inc;
         rec.evidence_json = text;
         if (text)
