@@ -261,19 +261,22 @@ static bool grew_a_lot(const struct rca_incident *inc)
     return now - told >= 2 && 2 * (int64_t)now >= 3 * (int64_t)told;
 }
 
+/* An announced incident changed class or grew a lot since it was last told. */
+static bool change_due(const struct rca_incident *inc)
+{
+    return inc->verdict.cls != inc->told_cls ||
+           (inc->verdict.cls != INCIDENT_INDIVIDUAL && grew_a_lot(inc));
+}
+
 /* Tells the class change or the growth of an announced incident, if one is due; true if told. */
 static bool tell_change(struct rca *rca, struct rca_incident *inc, int64_t now_ms)
 {
-    enum incident_class cls = inc->verdict.cls, told = inc->told_cls;
-    int told_workers = inc->told_workers;
-    enum incident_change change;
-    if (cls != told)
-        change = INCIDENT_RECLASSIFIED;
-    else if (cls != INCIDENT_INDIVIDUAL && grew_a_lot(inc))
-        change = INCIDENT_GREW;
-    else
+    if (!change_due(inc))
         return false;
-    inc->told_cls = cls;
+    enum incident_class told = inc->told_cls;
+    int told_workers = inc->told_workers;
+    enum incident_change change = inc->verdict.cls != told ? INCIDENT_RECLASSIFIED : INCIDENT_GREW;
+    inc->told_cls = inc->verdict.cls;
     inc->told_workers = (int)inc->n_workers;
     inc->told_ms = now_ms;
     inc->tell_at_ms = 0;
@@ -285,9 +288,7 @@ static bool tell_change(struct rca *rca, struct rca_incident *inc, int64_t now_m
  * (with the figures of then). */
 static bool tell_change_paced(struct rca *rca, struct rca_incident *inc, int64_t now_ms)
 {
-    bool due = inc->verdict.cls != inc->told_cls ||
-               (inc->verdict.cls != INCIDENT_INDIVIDUAL && grew_a_lot(inc));
-    if (!due)
+    if (!change_due(inc))
         return false;
     if (now_ms >= inc->told_ms + rca->cfg.pace_ms)
         return tell_change(rca, inc, now_ms);
@@ -571,8 +572,8 @@ int rca_restore(struct rca *rca, const struct incident_record *rec, char *err, s
         inc->announce_at_ms = inc->workers[0].down_ms + rca->cfg.hold_ms;
     /* a change not yet told before the restart is told a pace after the last save */
     inc->told_ms = inc->updated_ms;
-    if (inc->announced)
-        tell_change_paced(rca, inc, inc->updated_ms);
+    if (inc->announced && change_due(inc))
+        inc->tell_at_ms = inc->told_ms + rca->cfg.pace_ms;
     insert_incident(rca, inc);
     return 0;
 }

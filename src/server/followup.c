@@ -282,8 +282,8 @@ static void on_followup_saved(int status, const struct incident_record *inc,
         snprintf(key, sizeof key, "%lld", (long long)inc->id);
         if (!f->closing && json_object_get(f->by_incident, key))
             json_object_set(f->by_incident, key, diag);
-        char *text = inc->closed_ms > 0 ? json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10))
-                                        : NULL;
+        char *text =
+            inc->closed_ms > 0 ? json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
         struct incident_record rec = *inc;
         rec.evidence_json = text;
         if (text)

@@ -547,6 +547,29 @@ static void test_messages_are_paced(void **state)
     assert_int_equal(opened->workers, 6);
     assert_int_equal(count(&rec, INCIDENT_GREW), 0);
     assert_int_equal(rca_next_deadline(r), T0 + 6 * SEC);
+
+    /* Restored from its last save, the growth not yet told is told a pace after that save. */
+    const struct seen_change *saved = last(&rec);
+    struct incident_record stored = {.id = saved->id,
+                                     .scope_json = saved->scope,
+                                     .workers_json = saved->workers_json,
+                                     .evidence_json = saved->evidence,
+                                     .opened_ms = saved->opened_ms,
+                                     .updated_ms = saved->updated_ms};
+    snprintf(stored.classification, sizeof stored.classification, "server");
+    struct recorder rec2 = {0};
+    struct rca *again;
+    int64_t id2 = 2;
+    assert_int_equal(rca_new(&cfg, next_id, &id2, record, &rec2, &again, err, sizeof err), 0);
+    assert_int_equal(rca_restore(again, &stored, err, sizeof err), 0);
+    assert_int_equal(rec2.n, 0);
+    assert_int_equal(rca_next_deadline(again), saved->updated_ms + 3 * SEC);
+    rca_tick(again, saved->updated_ms + 3 * SEC);
+    assert_int_equal(count(&rec2, INCIDENT_GREW), 1);
+    assert_int_equal(last(&rec2)->workers, 14);
+    rca_free(again);
+    clear(&rec2);
+
     rca_tick(r, T0 + 5 * SEC);
     assert_int_equal(count(&rec, INCIDENT_GREW), 0);
     rca_tick(r, T0 + 6 * SEC);
