@@ -512,7 +512,7 @@ static void test_headline_site_uplinks(void **state)
     struct worker_diagnosis ds[8];
     char buf[4096];
     for (int i = 0; i < 5; i++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, "fra1-0%d", i + 1);
         behind_cut_uplink(&ds[i], name, "10.1.0.1");
     }
