@@ -34,7 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         worker_diagnosis_evidence(&d[0], buf, sizeof buf);
         json_decref(worker_diagnosis_json(&d[0]));
         d[1] = d[0];
-        diagnosis_group_text(d, 2, buf, sizeof buf);
+        struct diagnosis_headline h;
+        if (diagnosis_headline_of(d, 2, size % 2, &h) == 0)
+            diagnosis_group_text(d, 2, &h, buf, sizeof buf);
     }
     for (size_t i = 0; i < n; i++)
         json_decref(records[i]);

@@ -1,7 +1,9 @@
 /* channel.h — an alert channel (Telegram today; Slack, PagerDuty, email, webhook, exec later) is
  * one const table of functions plus one row in alert_channel_types (channels.c). A channel turns
  * a message into a delivery attempt and reports the outcome; it never touches the store: the
- * outbox (outbox.h) decides about retries and records results. */
+ * outbox (outbox.h) decides about retries and records results. A channel that can change a
+ * message it delivered (Telegram's editMessageText) says so with edit: corrections then replace
+ * the text in place instead of arriving as new messages. */
 #ifndef FAULTLINE_ALERT_CHANNEL_H
 #define FAULTLINE_ALERT_CHANNEL_H
 
@@ -10,6 +12,7 @@
 
 #include "alert/settings.h"
 #include "base/httpc.h"
+#include "model/message.h"
 
 enum alert_result {
     ALERT_SENT,     /* delivered */
@@ -21,6 +24,8 @@ struct alert_outcome {
     enum alert_result result;
     int64_t retry_after_ms; /* > 0 when the peer said how long to wait (Telegram 429) */
     char error[256];        /* what went wrong, for logs and the outbox row */
+    char ref[CHANNEL_REF_MAX]; /* ALERT_SENT: the channel's id of the message in the chat
+                                  (Telegram: message_id), for a later edit; "" when none */
 };
 
 typedef void (*alert_sent_cb)(const struct alert_outcome *outcome, void *ctx);
@@ -33,7 +38,11 @@ struct alert_channel_type {
     void *(*open)(const struct alert_settings *settings, struct httpc *http, char *err, size_t errlen);
     /* MUST: sends text; done runs exactly once, on the loop thread. */
     void (*send)(void *state, const char *text, alert_sent_cb done, void *ctx);
-    /* MUST: frees the state. Not called while a send is in flight. */
+    /* MAY (NULL: the channel cannot edit): replaces the text of the message it delivered as ref
+     * (alert_outcome.ref of that send) with text; done runs exactly once, on the loop thread,
+     * with ref set again on success. */
+    void (*edit)(void *state, const char *ref, const char *text, alert_sent_cb done, void *ctx);
+    /* MUST: frees the state. Not called while a send or edit is in flight. */
     void (*close)(void *state);
 };
 

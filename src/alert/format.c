@@ -165,7 +165,7 @@ static void append_name_lines(char *buf, size_t buflen, size_t *used,
 }
 
 /* The sentence that says what happened, without its opening: "5 workers behind 203.0.113.7
- * (site fra1) went down". capital: start the server sentence with a capital letter. */
+ * (site fra1) went down". capital: start the cut-off server sentence with a capital letter. */
 static void append_what(char *buf, size_t buflen, size_t *used, const struct alert_incident *inc,
                         bool capital)
 {
@@ -182,10 +182,12 @@ static void append_what(char *buf, size_t buflen, size_t *used, const struct ale
         append_count(buf, buflen, used, inc->workers, "worker");
         append(buf, buflen, used, " unreachable, not counted as down");
     } else {
-        append(buf, buflen, used, "%che monitor itself may have lost connectivity: %d of ",
-               capital ? 'T' : 't', inc->workers);
+        /* the 80% rule: the canaries answer, so these workers are recorded DOWN */
+        append(buf, buflen, used, "%d of ", inc->workers);
         append_count(buf, buflen, used, inc->fleet, "worker");
-        append(buf, buflen, used, " went silent at once; not counted as down");
+        append(buf, buflen, used,
+               " went down at once — likely the monitor's own connection (its canaries still "
+               "answer, so they count as down)");
     }
 }
 
@@ -226,8 +228,7 @@ static void format_grew(const struct alert_incident *inc, char *buf, size_t bufl
     } else {
         append(buf, buflen, &used, "⚠️ Monitor problem growing: %d of ", inc->workers);
         append_count(buf, buflen, &used, inc->fleet, "worker");
-        append(buf, buflen, &used, " silent now (was %d), not counted as down",
-               inc->previous_workers);
+        append(buf, buflen, &used, " down now (was %d)", inc->previous_workers);
     }
     append_name_lines(buf, buflen, &used, inc);
 }

@@ -1,7 +1,11 @@
 /* outbox.c — delivers committed notifications (see outbox.h). Each configured channel has a
  * queue of copied messages in id order and one uv_timer; the head message is sent, and on
  * failure it stays at the head until it goes through, so people read events in the order they
- * happened. Every outcome is written back to the store (sent / retry / failed).
+ * happened. Every outcome is written back to the store (sent / retry / failed), with the
+ * channel's id of a delivered message (its ref). A correction (it replaces an earlier message)
+ * edits that message in place when the channel can edit and the ref is known, else it is sent
+ * as a new message; a correction queued behind the message it replaces gets its ref once that
+ * is delivered.
  *
  * Shutdown: outbox_close abandons an attempt in flight. Its row is still pending in the store,
  * so it is sent again after a restart: a duplicate is preferable to a lost alert. */
@@ -26,7 +30,9 @@ struct outbox_msg {
     struct outbox_msg *next;
     int64_t id;
     int attempts;
-    int64_t next_attempt_ms; /* wall clock; 0 = now */
+    int64_t next_attempt_ms;   /* wall clock; 0 = now */
+    int64_t replaces;          /* a correction: the message it replaces; 0 if none */
+    char ref[CHANNEL_REF_MAX]; /* a correction: the chat's id of the message it edits */
     char *text;
 };
 
@@ -36,6 +42,7 @@ struct outbox_channel;
  * closed meanwhile, channel is NULL and the callback only frees it. */
 struct outbox_attempt {
     struct outbox_channel *channel;
+    bool edit; /* an edit of the message the head replaces, not a send */
 };
 
 struct outbox_channel {
@@ -143,27 +150,44 @@ static void channel_retry_later(struct outbox_channel *ch, const struct alert_ou
              outcome->error, shown);
 }
 
+/* msg was delivered as ref: corrections of it waiting in the queue will edit it. */
+static void pass_ref_on(struct outbox_channel *ch, const struct outbox_msg *msg, const char *ref)
+{
+    for (struct outbox_msg *m = msg->next; ref[0] && m; m = m->next)
+        if (m->replaces == msg->id)
+            snprintf(m->ref, sizeof m->ref, "%s", ref);
+}
+
 static void outbox_attempt_done(const struct alert_outcome *outcome, void *ctx)
 {
     struct outbox_attempt *attempt = ctx;
     struct outbox_channel *ch = attempt->channel;
+    bool edit = attempt->edit;
     free(attempt);
     if (!ch)
         return; /* abandoned by outbox_close */
     ch->flight = NULL;
     struct outbox_msg *msg = ch->head;
     msg->attempts++;
+    const char *ref = outcome->ref[0] ? outcome->ref : edit ? msg->ref : "";
     switch (outcome->result) {
     case ALERT_SENT:
-        store_outbox_sent(ch->box->store, msg->id, msg->attempts, clock_wall_ms());
-        log_debug("%s: sent message %lld (attempt %d)", ch->type->name, (long long)msg->id,
-                  msg->attempts);
+        store_outbox_sent(ch->box->store, msg->id, msg->attempts, clock_wall_ms(), ref);
+        log_debug("%s: %s message %lld (attempt %d)", ch->type->name, edit ? "edited" : "sent",
+                  (long long)msg->id, msg->attempts);
+        pass_ref_on(ch, msg, ref);
         queue_pop(ch);
         break;
     case ALERT_RETRY:
         channel_retry_later(ch, outcome);
         break;
     case ALERT_REJECTED:
+        if (edit) { /* e.g. the message was deleted from the chat: send it as a new one */
+            log_warn("%s: message %lld could not edit the one it replaces (%s); sending it anew",
+                     ch->type->name, (long long)msg->id, outcome->error);
+            msg->ref[0] = '\0';
+            break;
+        }
         store_outbox_failed(ch->box->store, msg->id, msg->attempts, outcome->error);
         log_error("%s: message %lld refused for good (attempt %d): %s; marked failed",
                   ch->type->name, (long long)msg->id, msg->attempts, outcome->error);
@@ -183,9 +207,14 @@ static void outbox_send_head(uv_timer_t *timer)
         uv_timer_start(ch->timer, outbox_send_head, OUTBOX_BACKOFF_FIRST_MS, 0);
         return;
     }
+    struct outbox_msg *msg = ch->head;
     attempt->channel = ch;
+    attempt->edit = msg->replaces && msg->ref[0] && ch->type->edit;
     ch->flight = attempt;
-    ch->type->send(ch->state, ch->head->text, outbox_attempt_done, attempt);
+    if (attempt->edit)
+        ch->type->edit(ch->state, msg->ref, msg->text, outbox_attempt_done, attempt);
+    else
+        ch->type->send(ch->state, msg->text, outbox_attempt_done, attempt);
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
@@ -293,6 +322,8 @@ void outbox_enqueue(struct outbox *box, const struct outbox_record *msgs, size_t
         msg->id = msgs[i].id;
         msg->attempts = msgs[i].attempts;
         msg->next_attempt_ms = msgs[i].next_attempt_ms;
+        msg->replaces = msgs[i].replaces;
+        snprintf(msg->ref, sizeof msg->ref, "%s", msgs[i].ref);
         queue_insert(ch, msg);
         channel_schedule(ch);
     }

@@ -1,5 +1,6 @@
-/* telegram.c — the Telegram Bot API channel (sendMessage through the loop's HTTP client, each
- * answer sorted into sent / retry / rejected by telegram_classify) and the
+/* telegram.c — the Telegram Bot API channel (sendMessage, and editMessageText for corrections,
+ * through the loop's HTTP client, each answer sorted into sent / retry / rejected by
+ * telegram_classify; a delivered message's message_id is its ref) and the
  * `faultline telegram chat-id` helper that lists the chats the bot has seen (getUpdates).
  * The bot token is part of every URL, so URLs and error texts are redacted before anyone sees
  * them: "…/bot<redacted>/sendMessage". */
@@ -51,9 +52,12 @@ static void set_outcome(struct alert_outcome *out, enum alert_result result, lon
 static void classify_success(json_t *root, long status, const char *desc, struct alert_outcome *out)
 {
     json_t *ok = root ? json_object_get(root, "ok") : NULL;
-    if (json_is_true(ok))
+    json_t *id = json_object_get(json_object_get(root, "result"), "message_id");
+    if (json_is_true(ok)) {
         out->result = ALERT_SENT;
-    else if (!ok)
+        if (json_is_integer(id))
+            snprintf(out->ref, sizeof out->ref, "%lld", (long long)json_integer_value(id));
+    } else if (!ok)
         set_outcome(out, ALERT_RETRY, status, NULL, "unreadable answer");
     else
         set_outcome(out, ALERT_RETRY, status, desc, "answer not ok");
@@ -80,6 +84,8 @@ static void classify_refusal(json_t *root, long status, const char *desc, struct
         snprintf(hint, sizeof hint, "the group became a supergroup: set CHAT_ID=%lld",
                  (long long)json_integer_value(moved));
         set_outcome(out, ALERT_REJECTED, status, desc, hint);
+    } else if (desc && strstr(desc, "message is not modified")) {
+        out->result = ALERT_SENT; /* an edit to the text it already has */
     } else if (status == 403) {
         set_outcome(out, ALERT_REJECTED, status, desc,
                     "the bot cannot post there: add it to the chat or check CHAT_ID");
@@ -154,15 +160,24 @@ static json_t *text_value(const char *text)
     return v;
 }
 
-char *telegram_message_json(const char *chat_id, const char *text)
+char *telegram_message_json(const char *chat_id, const char *ref, const char *text)
 {
     json_t *msg = json_object();
     if (!msg)
         return NULL;
     json_object_set_new(msg, "chat_id", chat_id_value(chat_id ? chat_id : ""));
+    size_t members = 3;
+    if (ref) {
+        char *end;
+        errno = 0;
+        long long id = strtoll(ref, &end, 10);
+        json_object_set_new(msg, "message_id",
+                            *ref && !*end && errno == 0 && id > 0 ? json_integer(id) : NULL);
+        members++;
+    }
     json_object_set_new(msg, "text", text_value(text ? text : ""));
     json_object_set_new(msg, "disable_web_page_preview", json_true());
-    char *out = json_object_size(msg) == 3 ? json_dumps(msg, JSON_COMPACT) : NULL;
+    char *out = json_object_size(msg) == members ? json_dumps(msg, JSON_COMPACT) : NULL;
     json_decref(msg);
     return out;
 }
@@ -195,6 +210,7 @@ struct telegram {
     char *token;
     char *chat_id;
     char *send_url; /* contains the token: never log it unredacted */
+    char *edit_url; /* the same */
 };
 
 /* One attempt. It holds its own copy of the token so that its callback, which httpc may run
@@ -218,6 +234,7 @@ static void telegram_close(void *state)
     free(tg->token);
     free(tg->chat_id);
     free(tg->send_url);
+    free(tg->edit_url);
     free(tg);
 }
 
@@ -230,7 +247,8 @@ static char *join_url(const char *base, const char *token, const char *method)
     return url;
 }
 
-static void *telegram_open(const struct alert_settings *settings, struct httpc *http, char *err, size_t errlen)
+static void *telegram_open(const struct alert_settings *settings, struct httpc *http, char *err,
+                           size_t errlen)
 {
     if (errlen)
         err[0] = '\0';
@@ -246,14 +264,16 @@ static void *telegram_open(const struct alert_settings *settings, struct httpc *
         return NULL;
     }
     struct telegram *tg = calloc(1, sizeof *tg);
-    const char *base = is_set(settings->telegram_api_url) ? settings->telegram_api_url : TELEGRAM_DEFAULT_API;
+    const char *base =
+        is_set(settings->telegram_api_url) ? settings->telegram_api_url : TELEGRAM_DEFAULT_API;
     if (tg) {
         tg->http = http;
         tg->token = strdup(settings->telegram_token);
         tg->chat_id = strdup(settings->chat_id);
         tg->send_url = join_url(base, settings->telegram_token, "sendMessage");
+        tg->edit_url = join_url(base, settings->telegram_token, "editMessageText");
     }
-    if (!tg || !tg->token || !tg->chat_id || !tg->send_url) {
+    if (!tg || !tg->token || !tg->chat_id || !tg->send_url || !tg->edit_url) {
         telegram_close(tg);
         snprintf(err, errlen, "telegram: out of memory");
         return NULL;
@@ -274,11 +294,11 @@ static void telegram_attempt_done(const struct httpc_response *res, void *ctx)
     free(at);
 }
 
-static void telegram_send(void *state, const char *text, alert_sent_cb done, void *ctx)
+/* POSTs body (owned) to url; done runs once with the outcome. */
+static void telegram_post(struct telegram *tg, const char *url, char *body, alert_sent_cb done,
+                          void *ctx)
 {
     static const char *const headers[] = {"Content-Type: application/json", NULL};
-    struct telegram *tg = state;
-    char *body = telegram_message_json(tg->chat_id, text);
     struct telegram_attempt *at = calloc(1, sizeof *at);
     if (at) {
         at->done = done;
@@ -286,7 +306,7 @@ static void telegram_send(void *state, const char *text, alert_sent_cb done, voi
         at->token = strdup(tg->token);
     }
     struct httpc_request req = {.method = "POST",
-                                .url = tg->send_url,
+                                .url = url,
                                 .headers = headers,
                                 .body = body,
                                 .body_len = body ? strlen(body) : 0,
@@ -301,15 +321,30 @@ static void telegram_send(void *state, const char *text, alert_sent_cb done, voi
         return;
     }
     char shown[512];
-    telegram_redact(tg->send_url, tg->token, shown, sizeof shown);
+    telegram_redact(url, tg->token, shown, sizeof shown);
     log_debug("telegram: POST %s", shown);
     free(body);
+}
+
+static void telegram_send(void *state, const char *text, alert_sent_cb done, void *ctx)
+{
+    struct telegram *tg = state;
+    telegram_post(tg, tg->send_url, telegram_message_json(tg->chat_id, NULL, text), done, ctx);
+}
+
+/* editMessageText answers with the message, whose message_id is ref again. */
+static void telegram_edit(void *state, const char *ref, const char *text, alert_sent_cb done,
+                          void *ctx)
+{
+    struct telegram *tg = state;
+    telegram_post(tg, tg->edit_url, telegram_message_json(tg->chat_id, ref, text), done, ctx);
 }
 
 const struct alert_channel_type alert_channel_telegram = {
     .name = "telegram",
     .open = telegram_open,
     .send = telegram_send,
+    .edit = telegram_edit,
     .close = telegram_close,
 };
 
@@ -510,7 +545,8 @@ static int telegram_chat_id(const struct config *cfg, const struct alert_setting
     char err[512], shown[1024];
     if (config_require(cfg, "TELEGRAM_TOKEN", err, sizeof err) != 0)
         return cli_fail(&telegram_cli, err);
-    const char *base = is_set(settings->telegram_api_url) ? settings->telegram_api_url : TELEGRAM_DEFAULT_API;
+    const char *base =
+        is_set(settings->telegram_api_url) ? settings->telegram_api_url : TELEGRAM_DEFAULT_API;
     char *url = join_url(base, settings->telegram_token, "getUpdates");
     struct fetch_buffer buf = {0};
     long status = 0;

@@ -1,4 +1,4 @@
-/* telegram.h — the Telegram Bot API channel (sendMessage) and the `faultline telegram chat-id`
+/* telegram.h — the Telegram Bot API channel (sendMessage, editMessageText) and the `faultline telegram chat-id`
  * helper that lists chats the bot has seen (getUpdates). TELEGRAM_API_URL sets the base URL. */
 #ifndef FAULTLINE_ALERT_TELEGRAM_H
 #define FAULTLINE_ALERT_TELEGRAM_H
@@ -19,9 +19,10 @@ int telegram_main(int argc, char **argv);
  * transport_error what went wrong before an answer (NULL if one came), body the answer. */
 void telegram_classify(long status, const char *transport_error, const char *body, size_t body_len,
                        struct alert_outcome *out);
-/* Returns the sendMessage body as JSON text (caller frees), or NULL if out of memory. A numeric
- * chat_id is sent as a number, "@name" as a string; invalid UTF-8 in text becomes '?'. */
-char *telegram_message_json(const char *chat_id, const char *text);
+/* Returns the sendMessage body as JSON text (caller frees), or with ref (a message_id) the
+ * editMessageText body; NULL if out of memory or ref is not a message id. A numeric chat_id is
+ * sent as a number, "@name" as a string; invalid UTF-8 in text becomes '?'. */
+char *telegram_message_json(const char *chat_id, const char *ref, const char *text);
 /* Copies text into out (always NUL-terminated) with every occurrence of token replaced by
  * "<redacted>". */
 void telegram_redact(const char *text, const char *token, char *out, size_t outlen);

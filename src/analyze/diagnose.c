@@ -13,15 +13,15 @@
 
 const char *diagnosis_verdict_id(enum diagnosis_verdict v)
 {
-    static const char *const ids[] = {"unknown", "local_network", "upstream", "server_path",
-                                      "server_side"};
+    static const char *const ids[] = {"unknown",     "local_network", "upstream",
+                                      "server_path", "server_side",   "site_uplink"};
     return (unsigned)v < sizeof ids / sizeof ids[0] ? ids[v] : "unknown";
 }
 
 const char *diagnosis_verdict_text(enum diagnosis_verdict v)
 {
-    static const char *const texts[] = {"unknown", "local network", "upstream ISP",
-                                        "path to server", "server side"};
+    static const char *const texts[] = {"unknown",        "local network", "upstream ISP",
+                                        "path to server", "server side",   "site uplink"};
     return (unsigned)v < sizeof texts / sizeof texts[0] ? texts[v] : "unknown";
 }
 
@@ -217,13 +217,87 @@ static void read_dns(const json_t *n, struct worker_diagnosis *d)
         copy_string(d->dns_error, sizeof d->dns_error, json_object_get(n, "error"));
 }
 
-/* Reads every diagnostic; faults[] gets one entry per readable mtr (d->traces of them). */
-static void read_diagnostics(const struct timed_record *rs, size_t n, struct path_fault *faults,
-                             struct worker_diagnosis *d)
+/* The gateway answered this diagnosis's pings, so hop 1 is healthy whatever its trace replies
+ * say: several agents tracing through one gateway at once meet its ICMP rate limit. A fault
+ * "at hop 1" then begins after it. */
+static void trust_gateway_ping(const json_t *gateway, const struct trace_result *t,
+                               struct path_fault *f)
 {
+    if (!f->found || f->ttl != 1 || !probe_ran(gateway) ||
+        !json_is_true(json_object_get(gateway, "reachable")))
+        return;
+    const char *gw = json_string_value(json_object_get(gateway, "addr"));
+    f->last_good_ttl = 1;
+    snprintf(f->last_good_addr, sizeof f->last_good_addr, "%s",
+             t->hops[0].addr[0] ? t->hops[0].addr : (gw ? gw : ""));
+    f->ttl = 2;
+    f->addr[0] = '\0';
+    f->loss_pct = 100;
+    f->segment = PATH_SEGMENT_TRANSIT;
+    if (t->n_hops > 1 && t->hops[1].ttl == 2 && t->hops[1].addr[0] && t->hops[1].received > 0) {
+        snprintf(f->addr, sizeof f->addr, "%s", t->hops[1].addr);
+        f->loss_pct = t->hops[1].loss_pct;
+        if (t->addr[0] && !strcmp(t->addr, f->addr))
+            f->segment = PATH_SEGMENT_TARGET;
+    }
+}
+
+/* A path that did not reach its target and comes back to an address it passed (A B C B C ...)
+ * is a routing loop: every hop answers, yet nothing gets past the last new hop (C). The fault
+ * begins after that hop. Returns whether t loops. */
+static bool find_loop(const struct trace_result *t, struct path_fault *f)
+{
+    if (t->reached)
+        return false;
+    for (int i = 1; i < t->n_hops; i++) {
+        const struct trace_hop *h = &t->hops[i];
+        for (int j = 0; h->addr[0] && j < i; j++) {
+            if (strcmp(t->hops[j].addr, h->addr) != 0)
+                continue;
+            *f = (struct path_fault){.found = true,
+                                     .ttl = h->ttl,
+                                     .last_good_ttl = t->hops[i - 1].ttl,
+                                     .loss_pct = 100,
+                                     .agreeing = 1,
+                                     .segment = PATH_SEGMENT_TRANSIT};
+            snprintf(f->addr, sizeof f->addr, "%s", h->addr);
+            snprintf(f->last_good_addr, sizeof f->last_good_addr, "%s", t->hops[i - 1].addr);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reads every diagnostic; faults[] gets one entry per readable mtr (d->traces of them), loops[]
+ * whether that trace looped. */
+/* The diagnosis found the way open: its path reached the server without a fault. Beside
+ * diagnoses that found it closed, it ran as the outage ended (the heartbeat that triggered it
+ * failed before; its first probes may still have failed). trace is scratch space. */
+static bool found_the_way_open(const json_t *r, struct trace_result *trace)
+{
+    const json_t *mtr = json_object_get(r, "mtr");
+    struct path_fault f;
+    char err[160];
+    return json_is_object(mtr) && trace_result_from_json(mtr, trace, err, sizeof err) == 0 &&
+           path_fault_of(trace, &f) == 0 && trace->reached && !f.found;
+}
+
+static void read_diagnostics(const struct timed_record *rs, size_t n, struct path_fault *faults,
+                             bool *loops, struct worker_diagnosis *d)
+{
+    /* Diagnoses that found the way open say nothing about the fault: they are left out,
+     * unless every diagnosis did. */
     struct trace_result *trace = malloc(sizeof *trace);
-    for (size_t i = 0; i < n; i++) {
+    bool *open = calloc(n ? n : 1, sizeof *open);
+    bool any_closed = false;
+    for (size_t i = 0; i < n && trace && open; i++) {
         if (rs[i].kind != RECORD_DIAGNOSTIC)
+            continue;
+        open[i] = found_the_way_open(rs[i].json, trace);
+        any_closed = any_closed || !open[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rs[i].kind != RECORD_DIAGNOSTIC || (any_closed && open && open[i]))
             continue;
         const json_t *r = rs[i].json;
         size_t next = i + 1;
@@ -239,10 +313,14 @@ static void read_diagnostics(const struct timed_record *rs, size_t n, struct pat
         char err[160];
         if (trace && json_is_object(mtr) &&
             trace_result_from_json(mtr, trace, err, sizeof err) == 0 &&
-            path_fault_of(trace, &faults[d->traces]) == 0)
+            path_fault_of(trace, &faults[d->traces]) == 0) {
+            trust_gateway_ping(json_object_get(r, "gateway"), trace, &faults[d->traces]);
+            loops[d->traces] = find_loop(trace, &faults[d->traces]);
             d->traces++;
+        }
     }
     free(trace);
+    free(open);
 }
 
 /* ---- the verdict -------------------------------------------------------------------------- */
@@ -279,8 +357,10 @@ static enum diagnosis_verdict verdict_of(const struct worker_diagnosis *d)
         return VERDICT_SERVER_SIDE;
     if (f->found && f->segment == PATH_SEGMENT_TARGET)
         return VERDICT_SERVER_SIDE;
+    if (f->found && external_down(d))
+        return f->last_good_ttl == 1 ? VERDICT_SITE_UPLINK : VERDICT_UPSTREAM;
     if (f->found)
-        return external_down(d) ? VERDICT_UPSTREAM : VERDICT_SERVER_PATH;
+        return VERDICT_SERVER_PATH;
     if (external_down(d))
         return VERDICT_UPSTREAM;
     if (server_answers(d) || d->traces > 0)
@@ -299,17 +379,23 @@ int diagnose_worker(const char *worker, json_t *const *records, size_t n,
     size_t count;
     struct timed_record *rs = timed_records(records, n, &count, &out->skipped);
     struct path_fault *faults = calloc(count ? count : 1, sizeof *faults);
-    if (!rs || !faults) {
+    bool *loops = calloc(count ? count : 1, sizeof *loops);
+    if (!rs || !faults || !loops) {
         free(rs);
         free(faults);
+        free(loops);
         return -1;
     }
     find_outage(rs, count, out);
-    read_diagnostics(rs, count, faults, out);
+    read_diagnostics(rs, count, faults, loops, out);
     path_faults_common(faults, (size_t)out->traces, &out->fault);
+    /* the common fault point is a loop when a trace that looped is one of those sharing it */
+    for (int i = 0; i < out->traces && out->fault.found && !out->fault_loops; i++)
+        out->fault_loops = loops[i] && !strcmp(faults[i].last_good_addr, out->fault.last_good_addr);
     out->verdict = verdict_of(out);
     free(rs);
     free(faults);
+    free(loops);
     return 0;
 }
 
@@ -416,7 +502,9 @@ static void path_evidence(const struct worker_diagnosis *d, struct text *t)
         return;
     }
     text_part(t);
-    if (f->segment == PATH_SEGMENT_TARGET && f->last_good_ttl)
+    if (d->fault_loops)
+        text_add(t, "path loops after hop %d (%s)", f->last_good_ttl, f->last_good_addr);
+    else if (f->segment == PATH_SEGMENT_TARGET && f->last_good_ttl)
         text_add(t, "path answers up to hop %d (%s), the server does not", f->last_good_ttl,
                  f->last_good_addr);
     else if (f->last_good_ttl)
@@ -436,7 +524,8 @@ static void server_evidence(const struct worker_diagnosis *d, struct text *t)
         text_add(t, "server answered HTTP %d", d->http_status);
         return;
     }
-    if (d->verdict == VERDICT_LOCAL_NETWORK || d->verdict == VERDICT_UPSTREAM)
+    if (d->verdict == VERDICT_LOCAL_NETWORK || d->verdict == VERDICT_UPSTREAM ||
+        d->verdict == VERDICT_SITE_UPLINK)
         return;
     if (d->server_checks) {
         text_part(t);
@@ -520,32 +609,138 @@ size_t worker_diagnosis_text(const struct worker_diagnosis *d, char *buf, size_t
     return text_end(&t);
 }
 
-static void group_headline(const struct worker_diagnosis *ds, size_t n, struct text *t)
+const char *diagnosis_place_id(enum diagnosis_place p)
 {
-    struct path_fault *faults = calloc(n ? n : 1, sizeof *faults);
-    struct path_fault common = {0};
-    if (faults) {
-        for (size_t i = 0; i < n; i++)
-            faults[i] = ds[i].fault;
-        path_faults_common(faults, n, &common);
-        free(faults);
-    }
-    if (common.found && common.agreeing >= 2 && common.last_good_ttl)
-        text_add(t, "paths of %d/%zu agents stop after hop %d (%s): likely fault point",
-                 common.agreeing, n, common.last_good_ttl, common.last_good_addr);
-    else if (common.found && common.agreeing >= 2)
-        text_add(t, "paths of %d/%zu agents get no answer from hop 1: their local networks",
-                 common.agreeing, n);
-    else if (common.found)
-        text_add(t, "no fault point shared by the paths of %zu agents", n);
-    else
-        text_add(t, "%zu agent%s, no path fault recorded", n, n == 1 ? "" : "s");
+    static const char *const ids[] = {"none", "local_networks", "site_uplink", "fault_point",
+                                      "server_uplink"};
+    return (unsigned)p < sizeof ids / sizeof ids[0] ? ids[p] : "none";
 }
 
-size_t diagnosis_group_text(const struct worker_diagnosis *ds, size_t n, char *buf, size_t len)
+/* Adds addr to the sorted list of distinct gateways (at most DIAGNOSIS_HEADLINE_GATEWAYS). */
+static void add_gateway(struct diagnosis_headline *h, const char *addr)
+{
+    int at = 0;
+    while (at < h->n_gateways && strcmp(h->gateways[at], addr) < 0)
+        at++;
+    if ((at < h->n_gateways && !strcmp(h->gateways[at], addr)) ||
+        h->n_gateways == DIAGNOSIS_HEADLINE_GATEWAYS)
+        return;
+    memmove(h->gateways[at + 1], h->gateways[at], (size_t)(h->n_gateways - at) * PROBE_ADDR_MAX);
+    snprintf(h->gateways[at], PROBE_ADDR_MAX, "%s", addr);
+    h->n_gateways++;
+}
+
+static void set_hop(struct diagnosis_headline *h, const struct path_fault *f)
+{
+    h->agreeing = f->agreeing;
+    h->hop = f->last_good_ttl;
+    snprintf(h->addr, sizeof h->addr, "%s", f->last_good_addr);
+}
+
+/* The verdict most of the workers whose paths stop after addr share (ties: the earlier). */
+static enum diagnosis_verdict verdict_at(const struct worker_diagnosis *ds, size_t n,
+                                         const char *addr)
+{
+    int count[VERDICT_SITE_UPLINK + 1] = {0};
+    enum diagnosis_verdict best = VERDICT_UNKNOWN;
+    for (size_t i = 0; i < n; i++) {
+        if (!ds[i].fault.found || strcmp(ds[i].fault.last_good_addr, addr) ||
+            (unsigned)ds[i].verdict > VERDICT_SITE_UPLINK)
+            continue;
+        if (++count[ds[i].verdict] > count[best])
+            best = ds[i].verdict;
+    }
+    return best;
+}
+
+int diagnosis_headline_of(const struct worker_diagnosis *ds, size_t n, bool server_cut_off,
+                          struct diagnosis_headline *out)
+{
+    memset(out, 0, sizeof *out);
+    out->agents = (int)n;
+    struct path_fault *faults = calloc(n ? n : 1, sizeof *faults);
+    if (!faults)
+        return -1;
+    int local = 0, uplink = 0, outside_ok = 0;
+    size_t n_faults = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct worker_diagnosis *d = &ds[i];
+        out->diagnosed += d->diagnoses > 0;
+        local += d->verdict == VERDICT_LOCAL_NETWORK;
+        if (d->verdict == VERDICT_SITE_UPLINK) {
+            uplink++;
+            add_gateway(out, d->fault.last_good_addr);
+        }
+        outside_ok += d->diagnoses > 0 && d->n_targets > 0 && !external_down(d);
+        if (d->fault.found && d->fault.segment != PATH_SEGMENT_LOCAL)
+            faults[n_faults++] = d->fault;
+        out->any_fault = out->any_fault || d->fault.found;
+    }
+    struct path_fault common;
+    path_faults_common(faults, n_faults, &common);
+    free(faults);
+    size_t most = n / 2 + 1; /* a strict majority of the agents */
+    if (server_cut_off && (size_t)outside_ok >= most && common.found &&
+        (size_t)common.agreeing >= most && common.last_good_ttl) {
+        out->place = DIAGNOSIS_PLACE_SERVER_UPLINK;
+        set_hop(out, &common);
+        out->outside_ok = outside_ok;
+    } else if ((size_t)local >= most) {
+        out->place = DIAGNOSIS_PLACE_LOCAL_NETWORKS;
+        out->agreeing = local;
+    } else if ((size_t)uplink >= most) {
+        out->place = DIAGNOSIS_PLACE_SITE_UPLINK;
+        out->agreeing = uplink;
+    } else if (common.found && common.agreeing >= 2 && (size_t)common.agreeing >= most &&
+               common.last_good_ttl) {
+        out->place = DIAGNOSIS_PLACE_FAULT_POINT;
+        set_hop(out, &common);
+        out->verdict = verdict_at(ds, n, common.last_good_addr);
+    }
+    return 0;
+}
+
+static void headline_text(const struct diagnosis_headline *h, struct text *t)
+{
+    switch (h->place) {
+    case DIAGNOSIS_PLACE_SERVER_UPLINK:
+        text_add(t,
+                 "the server's own uplink: %d/%d agents reached the outside, their paths to the "
+                 "server stop after hop %d (%s), and the server's own canaries failed",
+                 h->outside_ok, h->agents, h->hop, h->addr);
+        return;
+    case DIAGNOSIS_PLACE_LOCAL_NETWORKS:
+        text_add(t, "%d/%d agents lost their local network (gateway or hop 1 silent)", h->agreeing,
+                 h->agents);
+        return;
+    case DIAGNOSIS_PLACE_SITE_UPLINK:
+        text_add(t, "paths of %d/%d agents stop right after their gateway%s (", h->agreeing,
+                 h->agents, h->n_gateways > 1 ? "s" : "");
+        for (int i = 0; i < h->n_gateways; i++)
+            text_add(t, "%s%s", i ? ", " : "", h->gateways[i]);
+        text_add(t, "): %s", h->n_gateways > 1 ? "the sites' uplinks" : "the site's uplink");
+        return;
+    case DIAGNOSIS_PLACE_FAULT_POINT:
+        text_add(t, "paths of %d/%d agents stop after hop %d (%s): ", h->agreeing, h->agents,
+                 h->hop, h->addr);
+        if (h->verdict != VERDICT_UNKNOWN)
+            text_add(t, "%s, ", diagnosis_verdict_text(h->verdict));
+        text_add(t, "likely fault point");
+        return;
+    case DIAGNOSIS_PLACE_NONE:
+        break;
+    }
+    if (h->any_fault)
+        text_add(t, "no fault point shared by the paths of %d agents", h->agents);
+    else
+        text_add(t, "%d agent%s, no path fault recorded", h->agents, h->agents == 1 ? "" : "s");
+}
+
+size_t diagnosis_group_text(const struct worker_diagnosis *ds, size_t n,
+                            const struct diagnosis_headline *h, char *buf, size_t len)
 {
     struct text t = {.buf = buf, .len = len};
-    group_headline(ds, n, &t);
+    headline_text(h, &t);
     for (size_t i = 0; i < n && i < DIAGNOSIS_GROUP_LINES; i++) {
         text_add(&t, "\n");
         worker_line(&ds[i], &t);

@@ -11,14 +11,21 @@
  *   1. the gateway failed in most of its checks, or the path fault is hop 1 → local network
  *   2. failed heartbeats got an HTTP answer (a status)                       → server side
  *   3. a path fault at the target (the hop before it answers)                → server side
- *   4. a path fault past the gateway: external targets unreachable           → ISP/upstream
+ *   4. a path fault past the gateway: external targets unreachable           → site uplink when
+ *                                     the path stops right after the gateway, else ISP/upstream;
  *                                     external targets reachable             → path to server
  *   5. no path fault: external targets unreachable                           → ISP/upstream
  *   6. the server answers ICMP or refuses TCP, or its path is clean          → server side
- *   7. otherwise                                                             → unknown */
+ *   7. otherwise                                                             → unknown
+ * A fault "at hop 1" counts only when the gateway did not answer that diagnosis's pings: an
+ * answering gateway is healthy, and the missing trace replies are its ICMP rate limit. A path
+ * that comes back to a hop it passed is a routing loop: the fault begins after its last new
+ * hop. A diagnosis that found the way open (its path reached the server without a fault) ran
+ * as the outage ended and is left out, unless all of them did. */
 #ifndef FAULTLINE_ANALYZE_DIAGNOSE_H
 #define FAULTLINE_ANALYZE_DIAGNOSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,11 +44,14 @@ enum diagnosis_verdict {
     VERDICT_UPSTREAM,
     VERDICT_SERVER_PATH,
     VERDICT_SERVER_SIDE,
+    VERDICT_SITE_UPLINK, /* the path stops right after the gateway, the outside is unreachable */
 };
 
-/* For machines: "unknown", "local_network", "upstream", "server_path", "server_side". */
+/* For machines: "unknown", "local_network", "upstream", "server_path", "server_side",
+ * "site_uplink". */
 const char *diagnosis_verdict_id(enum diagnosis_verdict v);
-/* For people: "unknown", "local network", "upstream ISP", "path to server", "server side". */
+/* For people: "unknown", "local network", "upstream ISP", "path to server", "server side",
+ * "site uplink". */
 const char *diagnosis_verdict_text(enum diagnosis_verdict v);
 
 /* One external target (DIAG_TARGETS) over the diagnoses of the outage. */
@@ -72,6 +82,7 @@ struct worker_diagnosis {
     char dns_error[DIAGNOSIS_ERROR_MAX];
     int traces;              /* diagnoses with a readable mtr */
     struct path_fault fault; /* the most common fault of those traces; agreeing = how many */
+    bool fault_loops;        /* those traces come back to a hop they passed: a routing loop */
     enum diagnosis_verdict verdict;
 };
 
@@ -97,12 +108,55 @@ size_t worker_diagnosis_evidence(const struct worker_diagnosis *d, char *buf, si
  * began after hop 3 (198.51.100.1) → upstream ISP". Returns as worker_diagnosis_evidence. */
 size_t worker_diagnosis_text(const struct worker_diagnosis *d, char *buf, size_t len);
 
-/* Several workers of one incident: a first line naming the fault point their paths share
- * ("paths of 5/5 agents stop after hop 2 (10.0.0.1): likely fault point" when >= 2 agree),
- * then one line per worker (at most DIAGNOSIS_GROUP_LINES, then "… and N more"), separated by
- * '\n'. Returns as worker_diagnosis_evidence. */
+/* Where the paths of several workers of one incident broke, from the strongest evidence
+ * (docs/rca.md). First match wins, each needing a strict majority of the n agents:
+ *   server_uplink   the server's canaries failed, the agents reached their outside targets, and
+ *                   their paths to the server stop after one and the same hop
+ *   local_networks  their verdict is local network
+ *   site_uplink     their verdict is site uplink (paths stop right after their gateways)
+ *   fault_point     at least 2 paths stop after one and the same hop past the gateway
+ *   none            no place the evidence agrees on
+ * Stored values: append only. */
+enum diagnosis_place {
+    DIAGNOSIS_PLACE_NONE = 0,
+    DIAGNOSIS_PLACE_LOCAL_NETWORKS,
+    DIAGNOSIS_PLACE_SITE_UPLINK,
+    DIAGNOSIS_PLACE_FAULT_POINT,
+    DIAGNOSIS_PLACE_SERVER_UPLINK,
+};
+
+/* "none", "local_networks", "site_uplink", "fault_point", "server_uplink". */
+const char *diagnosis_place_id(enum diagnosis_place p);
+
+#define DIAGNOSIS_HEADLINE_GATEWAYS 3
+
+struct diagnosis_headline {
+    enum diagnosis_place place;
+    int agents;     /* workers diagnosed */
+    int diagnosed;  /* of those, workers with at least one diagnosis record */
+    int agreeing;   /* workers whose evidence makes the place */
+    int outside_ok; /* server_uplink: workers that reached their outside targets */
+    int hop;        /* server_uplink, fault_point: the last hop that answered */
+    enum diagnosis_verdict verdict; /* fault_point: the verdict of most paths stopping there */
+    char addr[PROBE_ADDR_MAX];
+    char gateways[DIAGNOSIS_HEADLINE_GATEWAYS][PROBE_ADDR_MAX]; /* site_uplink: distinct ones */
+    int n_gateways;
+    bool any_fault; /* some path fault was found */
+};
+
+/* The headline of the n diagnoses of one incident; server_cut_off: the server's own canaries
+ * failed during it. Returns 0, or -1 when out of memory. */
+int diagnosis_headline_of(const struct worker_diagnosis *ds, size_t n, bool server_cut_off,
+                          struct diagnosis_headline *out);
+
+/* Several workers of one incident: the headline h (diagnosis_headline_of) as a first line, e.g.
+ * "paths of 5/5 agents stop right after their gateway (10.1.0.1): the site's uplink" or "paths
+ * of 5/5 agents stop after hop 2 (203.0.113.1): upstream ISP, likely fault point", then one
+ * line per worker (at most DIAGNOSIS_GROUP_LINES, then "… and N more"), separated by '\n'.
+ * Returns as worker_diagnosis_evidence. */
 #define DIAGNOSIS_GROUP_LINES 5
-size_t diagnosis_group_text(const struct worker_diagnosis *ds, size_t n, char *buf, size_t len);
+size_t diagnosis_group_text(const struct worker_diagnosis *ds, size_t n,
+                            const struct diagnosis_headline *h, char *buf, size_t len);
 
 /* "45s", "4m", "4m 30s", "1h 5m", "2d 3h". */
 void diagnosis_format_duration(int64_t ms, char *buf, size_t len);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #define CHANNEL_NAME_MAX 16
+#define CHANNEL_REF_MAX 32
 
 /* A notification waiting to be sent, or sent. */
 struct outbox_record {
@@ -16,6 +17,12 @@ struct outbox_record {
     int attempts;
     int64_t created_ms;
     int64_t next_attempt_ms; /* wall clock; 0 = now */
+    /* A correction: the message (outbox id) whose text it replaces, edited in place where the
+     * channel can; 0 for a new message. */
+    int64_t replaces;
+    /* The channel's id of the message in the chat ("" when not known): of this one once
+     * delivered; of a correction, that of the message it replaces, which it edits. */
+    char ref[CHANNEL_REF_MAX];
 };
 
 #endif

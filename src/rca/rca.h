@@ -29,6 +29,10 @@
  *  - An incident is held for hold_ms after its first worker before it is announced (OPENED),
  *    so workers that go DOWN together are classified together. If a worker of a held incident
  *    comes back, the incident is announced at once, so DOWN is always told before UP.
+ *  - After it is announced, an incident is told again when its class changes (RECLASSIFIED) or
+ *    it grows by half again and by at least 2 (GREW), at most once per pace_ms: a change that
+ *    comes sooner waits until pace_ms after the last message and is then told with the latest
+ *    figures (or not at all, when it no longer holds).
  *  - Workers are grouped by site tag when they have one, else by the /24 (IPv4) or /48 (IPv6)
  *    prefix of their address. With n workers in the incident and T = threshold:
  *      server      the canaries failed during the incident, or n >= T and
@@ -75,6 +79,8 @@ struct rca_config {
     int threshold;          /* RCA_THRESHOLD, >= 1 */
     double server_fraction; /* share of the fleet down at once that means "server"; (0, 1] */
     int64_t save_delay_ms;  /* how long a plain UPDATED may wait, >= 0 (0: report at once) */
+    int64_t pace_ms;        /* the least time between two messages of one incident (GREW and
+                               RECLASSIFIED wait for it), >= 0; the server uses the hold */
 };
 
 struct alert_incident; /* alert/format.h */

@@ -141,7 +141,7 @@ static struct rca_incident *open_incident(struct rca *rca, int64_t now_ms, char 
     int64_t id = rca->next_id(rca->id_ctx);
     if (id < 1 || is_open(rca, id)) {
         err_set(err, errlen, "rca: the id source gave %lld, which is %s", (long long)id,
-                 id < 1 ? "not >= 1" : "already open");
+                id < 1 ? "not >= 1" : "already open");
         return NULL;
     }
     struct rca_incident *inc = calloc(1, sizeof *inc);
@@ -233,6 +233,7 @@ static void announce(struct rca *rca, struct rca_incident *inc, int64_t now_ms)
     inc->announce_at_ms = 0;
     inc->told_cls = inc->verdict.cls;
     inc->told_workers = (int)inc->n_workers;
+    inc->told_ms = now_ms;
     inc->updated_ms = now_ms;
     report(rca, inc, INCIDENT_OPENED, inc->verdict.cls, (int)inc->n_workers, notify, n_notify);
     free(notify);
@@ -260,6 +261,42 @@ static bool grew_a_lot(const struct rca_incident *inc)
     return now - told >= 2 && 2 * (int64_t)now >= 3 * (int64_t)told;
 }
 
+/* An announced incident changed class or grew a lot since it was last told. */
+static bool change_due(const struct rca_incident *inc)
+{
+    return inc->verdict.cls != inc->told_cls ||
+           (inc->verdict.cls != INCIDENT_INDIVIDUAL && grew_a_lot(inc));
+}
+
+/* Tells the class change or the growth of an announced incident, if one is due; true if told. */
+static bool tell_change(struct rca *rca, struct rca_incident *inc, int64_t now_ms)
+{
+    if (!change_due(inc))
+        return false;
+    enum incident_class told = inc->told_cls;
+    int told_workers = inc->told_workers;
+    enum incident_change change = inc->verdict.cls != told ? INCIDENT_RECLASSIFIED : INCIDENT_GREW;
+    inc->told_cls = inc->verdict.cls;
+    inc->told_workers = (int)inc->n_workers;
+    inc->told_ms = now_ms;
+    inc->tell_at_ms = 0;
+    report(rca, inc, change, told, told_workers, NULL, 0);
+    return true;
+}
+
+/* A class change or growth is due: told now, or once pace_ms has passed since the last message
+ * (with the figures of then). */
+static bool tell_change_paced(struct rca *rca, struct rca_incident *inc, int64_t now_ms)
+{
+    if (!change_due(inc))
+        return false;
+    if (now_ms >= inc->told_ms + rca->cfg.pace_ms)
+        return tell_change(rca, inc, now_ms);
+    if (inc->tell_at_ms == 0)
+        inc->tell_at_ms = inc->told_ms + rca->cfg.pace_ms;
+    return false;
+}
+
 /* After a worker joined (w) or the class may have changed (w NULL): the one report due. */
 static void after_change(struct rca *rca, struct rca_incident *inc, struct rca_worker *w,
                          int64_t now_ms)
@@ -276,19 +313,11 @@ static void after_change(struct rca *rca, struct rca_incident *inc, struct rca_w
         return;
     }
     enum incident_class cls = inc->verdict.cls, told = inc->told_cls;
-    int told_workers = inc->told_workers;
-    if (cls != told) {
-        inc->told_cls = cls;
-        inc->told_workers = (int)inc->n_workers;
-        report(rca, inc, INCIDENT_RECLASSIFIED, told, told_workers, NULL, 0);
-    } else if (cls == INCIDENT_INDIVIDUAL && w && !w->unreachable && !w->down_message) {
+    if (cls == told && cls == INCIDENT_INDIVIDUAL && w && !w->unreachable && !w->down_message) {
         w->down_message = true;
         const char *name = w->name;
-        report(rca, inc, INCIDENT_UPDATED, told, told_workers, &name, 1);
-    } else if (cls != INCIDENT_INDIVIDUAL && grew_a_lot(inc)) {
-        inc->told_workers = (int)inc->n_workers;
-        report(rca, inc, INCIDENT_GREW, told, told_workers, NULL, 0);
-    } else {
+        report(rca, inc, INCIDENT_UPDATED, told, inc->told_workers, &name, 1);
+    } else if (!tell_change_paced(rca, inc, now_ms)) {
         mark_updated(rca, inc);
     }
 }
@@ -299,10 +328,12 @@ int rca_new(const struct rca_config *cfg, rca_next_id_fn next_id, void *id_ctx, 
             void *ctx, struct rca **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (cfg->window_ms < 0 || cfg->hold_ms < 0 || cfg->save_delay_ms < 0) {
+    if (cfg->window_ms < 0 || cfg->hold_ms < 0 || cfg->save_delay_ms < 0 || cfg->pace_ms < 0) {
         err_set(err, errlen,
-                 "rca: window_ms (%lld), hold_ms (%lld) and save_delay_ms (%lld) must be >= 0",
-                 (long long)cfg->window_ms, (long long)cfg->hold_ms, (long long)cfg->save_delay_ms);
+                "rca: window_ms (%lld), hold_ms (%lld), save_delay_ms (%lld) and pace_ms (%lld) "
+                "must be >= 0",
+                (long long)cfg->window_ms, (long long)cfg->hold_ms, (long long)cfg->save_delay_ms,
+                (long long)cfg->pace_ms);
         return -1;
     }
     if (cfg->threshold < 1) {
@@ -386,9 +417,8 @@ int rca_worker_unreachable(struct rca *rca, const char *name, const char *ip, co
                            int fleet, int64_t now_ms, char *err, size_t errlen)
 {
     if (!rca->canaries_failing) {
-        err_set(err, errlen,
-                 "rca: %s handed over as unreachable, but the canaries are not failing",
-                 name ? name : "");
+        err_set(err, errlen, "rca: %s handed over as unreachable, but the canaries are not failing",
+                name ? name : "");
         return -1;
     }
     return worker_joins(rca, name, ip, site, fleet, now_ms, true, err, errlen);
@@ -463,6 +493,11 @@ int rca_canaries(struct rca *rca, bool failing, const char *evidence_json, int64
 void rca_tick(struct rca *rca, int64_t now_ms)
 {
     for (struct rca_incident *inc = rca->incidents; inc; inc = inc->next) {
+        if (inc->tell_at_ms != 0 && now_ms >= inc->tell_at_ms) {
+            inc->tell_at_ms = 0;
+            if (tell_change(rca, inc, now_ms))
+                continue;
+        }
         if (!inc->announced && inc->announce_at_ms != 0 && now_ms >= inc->announce_at_ms)
             announce(rca, inc, now_ms);
         else if (inc->dirty && now_ms >= inc->save_at_ms)
@@ -486,6 +521,8 @@ int64_t rca_next_deadline(const struct rca *rca)
             next = inc->announce_at_ms;
         if (inc->dirty && inc->save_at_ms < next)
             next = inc->save_at_ms;
+        if (inc->tell_at_ms != 0 && inc->tell_at_ms < next)
+            next = inc->tell_at_ms;
     }
     return next;
 }
@@ -533,6 +570,10 @@ int rca_restore(struct rca *rca, const struct incident_record *rec, char *err, s
     }
     if (!inc->announced && inc->n_workers > 0)
         inc->announce_at_ms = inc->workers[0].down_ms + rca->cfg.hold_ms;
+    /* a change not yet told before the restart is told a pace after the last save */
+    inc->told_ms = inc->updated_ms;
+    if (inc->announced && change_due(inc))
+        inc->tell_at_ms = inc->told_ms + rca->cfg.pace_ms;
     insert_incident(rca, inc);
     return 0;
 }

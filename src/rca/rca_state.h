@@ -20,6 +20,8 @@ struct rca_incident {
     struct rca_verdict verdict;   /* recomputed from the workers on every change */
     enum incident_class told_cls; /* as last announced */
     int told_workers;             /* workers when last announced */
+    int64_t told_ms;              /* when last announced (OPENED, GREW or RECLASSIFIED) */
+    int64_t tell_at_ms;           /* a paced GREW or RECLASSIFIED is due then; 0: none */
     bool announced;
     bool canary_driven; /* the canaries failed during it: class server */
     int64_t opened_ms, updated_ms, closed_ms;

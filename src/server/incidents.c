@@ -82,6 +82,8 @@ static void on_rca_change(enum incident_change change, const struct rca_incident
     } else {
         log_error("server: out of memory composing messages of incident %lld", (long long)rec.id);
     }
+    if (change == INCIDENT_CLOSED)
+        followup_incident_closed(incs->followup, rec.id, rec.closed_ms);
     if (change != INCIDENT_UPDATED)
         log_info("server: incident %lld %s: %s, %d workers", (long long)rec.id,
                  incident_change_name(change), rec.classification, inc->workers);
@@ -158,6 +160,7 @@ int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet, st
         .server_fraction = SERVER_FRACTION,
         .save_delay_ms = SAVE_DELAY_MS,
     };
+    rc.pace_ms = rc.hold_ms;
     if (rca_new(&rc, next_incident_id, incs, on_rca_change, incs, &incs->rca, err, errlen) != 0 ||
         store_load_open_incidents(store, restore_incident, incs, err, errlen) != 0) {
         incidents_free(incs);

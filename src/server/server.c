@@ -58,7 +58,7 @@ static const char *const server_options[] = {
     "DATA_DIR",      "STORE",          "TELEGRAM_TOKEN", "CHAT_ID",
     "TELEGRAM_API_URL", "ADMIN_USER",  "ADMIN_PASS",   "LOG_LEVEL",
     "RCA_WINDOW",    "RCA_THRESHOLD",  "RCA_HOLD",     "RCA_CANARIES",
-    "RCA_CANARY_INTERVAL",
+    "RCA_CANARY_INTERVAL", "RCA_FOLLOWUP_WAIT",
     "HTTP_MAX_CONNECTIONS", "HTTP_MAX_CONNECTIONS_PER_ADDR", "HTTP_AGENT_RESERVE",
     "HTTP_HEADER_TIMEOUT", "HTTP_IDLE_TIMEOUT", "HTTP_MIN_BODY_RATE", "HTTP_BODY_MEMORY_MB",
     "AUTH_MAX_FAILURES", "AUTH_FAILURE_WINDOW", "TLS_CERT", "TLS_KEY", "TLS_HSTS"};
@@ -232,7 +232,8 @@ static int open_analysis(struct server *srv, char *err, size_t errlen)
 {
     const struct config *cfg = &srv->cfg;
     struct followup_settings fs = {.fail_timeout_ms = cfg->fail_timeout_ms,
-                                   .window_ms = srv->rca_settings.window_ms};
+                                   .window_ms = srv->rca_settings.window_ms,
+                                   .wait_ms = srv->rca_settings.followup_wait_ms};
     srv->followup = followup_open(srv->loop, srv->store, srv->outbox, &fs);
     if (!srv->followup) {
         snprintf(err, errlen, "out of memory");

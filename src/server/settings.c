@@ -70,6 +70,9 @@ static const struct config_option rca_options[] = {
     {"RCA_HOLD", CONFIG_SECONDS, RCA(hold_ms), NULL,
      .help = "server: seconds a new incident waits for more DOWNs before its first message "
      "(default PING_INTERVAL)"},
+    {"RCA_FOLLOWUP_WAIT", CONFIG_SECONDS, RCA(followup_wait_ms), "60",
+     .help = "server: seconds after an incident closes that its follow-up waits for the agents' "
+     "uploads"},
     {"RCA_CANARIES", CONFIG_TEXT, RCA(canaries), "gateway,1.1.1.1",
      "server: hosts it probes (ICMP and TCP) to tell its own outage from the fleet's; none = off",
      .check = config_check_targets, .expected = CONFIG_EXPECT_TARGETS},

@@ -37,6 +37,7 @@ struct rca_settings {
     int64_t window_ms;
     int threshold;
     int64_t hold_ms;  /* 0: the same as PING_INTERVAL */
+    int64_t followup_wait_ms;
     char *canaries;   /* target list (config_split_targets); "none" = no canaries */
     int64_t canary_interval_ms;
 };

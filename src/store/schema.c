@@ -46,6 +46,10 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE TABLE sequences(name TEXT PRIMARY KEY, next_id {int64} NOT NULL);"
     "INSERT INTO sequences(name, next_id)"
     " SELECT 'incidents', COALESCE(MAX(id), 0) + 1 FROM incidents;",
+    /* 3 -> 4: corrections edit the message they replace: each message keeps the channel's id
+     * of it in the chat (ref), a correction the id of the message it replaces. */
+    "ALTER TABLE outbox ADD COLUMN replaces {int64};"
+    "ALTER TABLE outbox ADD COLUMN ref TEXT;",
 };
 
 /* The placeholder at p (just after its '{'), or -1 when '{' starts no placeholder (e.g. the

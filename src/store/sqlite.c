@@ -41,11 +41,12 @@ static const char SQL_SAVE_WORKER[] =
 static const char SQL_APPEND_EVENT[] =
     "INSERT INTO events(time_ms, worker, kind, details) VALUES(?1, ?2, ?3, ?4)";
 static const char SQL_APPEND_OUTBOX[] =
-    "INSERT INTO outbox(event_id, channel, text, status, attempts, created_ms, next_attempt_ms)"
-    " VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6)";
+    "INSERT INTO outbox(event_id, channel, text, status, attempts, created_ms, next_attempt_ms,"
+    " replaces, ref) VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8)";
+static const char SQL_OUTBOX_REF[] = "SELECT ref FROM outbox WHERE id = ?1";
 static const char SQL_OUTBOX_SENT[] =
-    "UPDATE outbox SET status = 'sent', attempts = ?2, sent_ms = ?3, last_error = NULL"
-    " WHERE id = ?1";
+    "UPDATE outbox SET status = 'sent', attempts = ?2, sent_ms = ?3, last_error = NULL,"
+    " ref = COALESCE(?5, ref) WHERE id = ?1";
 static const char SQL_OUTBOX_RETRY[] = "UPDATE outbox SET status = 'pending', attempts = ?2,"
                                        " next_attempt_ms = ?3, last_error = ?4 WHERE id = ?1";
 static const char SQL_OUTBOX_FAILED[] =
@@ -53,8 +54,10 @@ static const char SQL_OUTBOX_FAILED[] =
 static const char SQL_LOAD_WORKERS[] =
     "SELECT name, state, ip, version, site, gpus, uptime_s, first_seen_ms, last_seen_ms,"
     " state_since_ms FROM workers ORDER BY name";
+/* A correction's ref: its own, or that of the message it replaces if that was delivered since. */
 static const char SQL_LOAD_OUTBOX[] =
-    "SELECT id, event_id, channel, text, attempts, created_ms, next_attempt_ms FROM outbox"
+    "SELECT id, event_id, channel, text, attempts, created_ms, next_attempt_ms, replaces,"
+    " COALESCE(ref, (SELECT r.ref FROM outbox r WHERE r.id = outbox.replaces)) FROM outbox"
     " WHERE status = 'pending' ORDER BY id";
 static const char SQL_SAVE_INCIDENT[] =
     "INSERT INTO incidents(id, classification, scope, workers, evidence, opened_ms, updated_ms,"
@@ -452,12 +455,32 @@ static int sqlite_append_event(void *handle, const struct event_record *ev, int6
     return rc;
 }
 
-static int sqlite_append_outbox(void *handle, const struct outbox_record *msg, int64_t *id,
-                                char *err, size_t errlen)
+/* The ref of message id into msg->ref ("" when it has none). */
+static int sqlite_outbox_ref(struct sqlite_db *db, int64_t id, struct outbox_record *msg, char *err,
+                             size_t errlen)
+{
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_OUTBOX_REF, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    int step = sqlite3_step(stmt);
+    const unsigned char *ref = step == SQLITE_ROW ? sqlite3_column_text(stmt, 0) : NULL;
+    snprintf(msg->ref, sizeof msg->ref, "%s", ref ? (const char *)ref : "");
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = sqlite_fail(db, step, "read outbox ref", err, errlen);
+    sqlite3_reset(stmt);
+    return rc;
+}
+
+static int sqlite_append_outbox(void *handle, struct outbox_record *msg, int64_t *id, char *err,
+                                size_t errlen)
 {
     struct sqlite_db *db = handle;
     sqlite3_stmt *stmt;
-    int rc = sqlite_stmt(db, SQL_APPEND_OUTBOX, &stmt, err, errlen);
+    int rc = msg->replaces ? sqlite_outbox_ref(db, msg->replaces, msg, err, errlen) : 0;
+    if (!rc)
+        rc = sqlite_stmt(db, SQL_APPEND_OUTBOX, &stmt, err, errlen);
     if (rc)
         return rc;
     if (msg->event_id)
@@ -467,6 +490,10 @@ static int sqlite_append_outbox(void *handle, const struct outbox_record *msg, i
     sqlite3_bind_int(stmt, 4, msg->attempts);
     sqlite3_bind_int64(stmt, 5, msg->created_ms);
     sqlite3_bind_int64(stmt, 6, msg->next_attempt_ms);
+    if (msg->replaces)
+        sqlite3_bind_int64(stmt, 7, msg->replaces);
+    if (msg->ref[0])
+        sqlite3_bind_text(stmt, 8, msg->ref, -1, SQLITE_STATIC);
     rc = sqlite_step_done(db, stmt, "append outbox message", err, errlen);
     if (!rc)
         *id = sqlite3_last_insert_rowid(db->conn);
@@ -497,6 +524,8 @@ static int sqlite_outbox_update(void *handle, const struct outbox_update *u, cha
         sqlite3_bind_int64(stmt, 3, u->time_ms);
     if (u->error)
         sqlite3_bind_text(stmt, 4, u->error, -1, SQLITE_STATIC);
+    if (u->ref && u->ref[0])
+        sqlite3_bind_text(stmt, 5, u->ref, -1, SQLITE_STATIC);
     return sqlite_step_done(db, stmt, "update outbox message", err, errlen);
 }
 
@@ -576,6 +605,8 @@ static int sqlite_outbox_row(sqlite3_stmt *stmt, void *arg)
     m.attempts = sqlite3_column_int(stmt, 4);
     m.created_ms = sqlite3_column_int64(stmt, 5);
     m.next_attempt_ms = sqlite3_column_int64(stmt, 6);
+    m.replaces = sqlite3_column_int64(stmt, 7);
+    sqlite_copy_text(m.ref, sizeof m.ref, stmt, 8);
     return v->outbox(&m, v->ctx);
 }
 

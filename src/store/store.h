@@ -89,8 +89,10 @@ void store_append_event(struct store *store, const struct worker_record *worker,
                         const struct event_record *ev, const struct outbox_record *msgs,
                         size_t n_msgs, store_event_done_cb done, void *ctx);
 
-/* Outbox bookkeeping, fire and forget. */
-void store_outbox_sent(struct store *store, int64_t id, int attempts, int64_t sent_ms);
+/* Outbox bookkeeping, fire and forget. ref: the channel's id of the delivered message (NULL or
+ * "" when it gave none), kept so that a correction can edit it. */
+void store_outbox_sent(struct store *store, int64_t id, int attempts, int64_t sent_ms,
+                       const char *ref);
 void store_outbox_retry(struct store *store, int64_t id, int attempts, int64_t next_attempt_ms,
                         const char *error);
 /* The channel refused the message for good (e.g. bad chat id): kept, marked failed. */

@@ -26,6 +26,7 @@ struct outbox_update {
     int attempts;              /* PENDING, FAILED */
     int64_t time_ms;           /* SENT: sent_ms; PENDING: next_attempt_ms; FAILED: unused */
     const char *error;         /* PENDING, FAILED: last error, may be NULL */
+    const char *ref;           /* SENT: the channel's id of the message, NULL or "" if none */
 };
 
 /* Row visitors: the record is valid only during the call; return 0 to go on, or a negative
@@ -64,8 +65,9 @@ struct store_backend {
     /* Inserts ev (ev->id ignored) and sets *id. NULL details_json is stored as "{}". */
     int (*append_event)(void *db, const struct event_record *ev, int64_t *id, char *err,
                         size_t errlen);
-    /* Inserts a pending message (msg->id ignored) and sets *id. */
-    int (*append_outbox)(void *db, const struct outbox_record *msg, int64_t *id, char *err,
+    /* Inserts a pending message (msg->id ignored) and sets *id. A correction (msg->replaces)
+     * gets msg->ref from the message it replaces. */
+    int (*append_outbox)(void *db, struct outbox_record *msg, int64_t *id, char *err,
                          size_t errlen);
     /* An unknown id is not an error. */
     int (*outbox_update)(void *db, const struct outbox_update *u, char *err, size_t errlen);

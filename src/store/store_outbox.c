@@ -20,6 +20,7 @@ static int outbox_copy(struct outbox_record *dst, const struct outbox_record *sr
 {
     *dst = *src;
     STORE_TERMINATE(dst->channel);
+    STORE_TERMINATE(dst->ref);
     dst->text = strdup(src->text ? src->text : "");
     return dst->text ? 0 : -1;
 }
@@ -57,7 +58,7 @@ int store_outbox_msgs_run(const struct store_backend *b, void *db, struct outbox
 
 struct outbox_update_job {
     struct store_job base;
-    struct outbox_update u; /* owns u.error */
+    struct outbox_update u; /* owns u.error and u.ref */
 };
 
 static int outbox_update_run(struct store_job *job, const struct store_backend *b, void *db,
@@ -70,6 +71,7 @@ static void outbox_update_free(struct store_job *job)
 {
     struct outbox_update_job *j = STORE_JOB_OF(job, struct outbox_update_job);
     free((char *)j->u.error);
+    free((char *)j->u.ref);
     free(j);
 }
 
@@ -92,22 +94,29 @@ static void store_outbox_update(struct store *s, const struct outbox_update *u)
         return;
     struct store_job *job = store_job_new(&outbox_update_ops, sizeof(struct outbox_update_job));
     char *error = u->error ? strdup(u->error) : NULL;
-    if (!job || (u->error && !error)) {
+    char *ref = u->ref ? strdup(u->ref) : NULL;
+    if (!job || (u->error && !error) || (u->ref && !ref)) {
         free(job);
         free(error);
+        free(ref);
         store_out_of_memory("outbox update");
         return;
     }
     struct outbox_update_job *j = STORE_JOB_OF(job, struct outbox_update_job);
     j->u = *u;
     j->u.error = error;
+    j->u.ref = ref;
     store_enqueue(s, job);
 }
 
-void store_outbox_sent(struct store *s, int64_t id, int attempts, int64_t sent_ms)
+void store_outbox_sent(struct store *s, int64_t id, int attempts, int64_t sent_ms,
+                       const char *ref)
 {
-    struct outbox_update u = {
-        .id = id, .status = OUTBOX_SENT, .attempts = attempts, .time_ms = sent_ms};
+    struct outbox_update u = {.id = id,
+                              .status = OUTBOX_SENT,
+                              .attempts = attempts,
+                              .time_ms = sent_ms,
+                              .ref = ref && ref[0] ? ref : NULL};
     store_outbox_update(s, &u);
 }
 

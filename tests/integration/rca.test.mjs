@@ -423,6 +423,56 @@ scenario('backlog of a down worker → one "🔎 Follow-up" naming the last good
   assert.ok(closed.evidence?.diagnosis?.text, `diagnosis kept after close: ${JSON.stringify(closed.evidence).slice(0, 400)}`);
 });
 
+/** Failed heartbeats only, no diagnosis: what an agent uploads when its diagnoses did not run. */
+function heartbeatsOnlyBacklog(name, fromMs) {
+  const metric = (id, at) => ({ kind: 'metric', id, time: iso(at), ok: false, latency_ms: 5000.1, status: null, error: 'timeout after 5000 ms' });
+  return { name, records: [metric('m-hb-1', fromMs + 100), metric('m-hb-2', fromMs + 600)] };
+}
+
+/** Stops the heartbeats of names at once; resolves once each got its DOWN message. */
+async function stopAll(tg, stops, names) {
+  await Promise.all(stops.map((stop) => stop()));
+  const at = Date.now();
+  for (const n of names) await tg.waitForMessage((m) => m.text.startsWith(`🔴 ${n} is DOWN`), (FAIL_TIMEOUT_S + 3) * 1000);
+  return at;
+}
+
+scenario('the follow-up waits for every worker or RCA_FOLLOWUP_WAIT after the close; never one without diagnostics', async (ctx) => {
+  const { tg, srv } = await setup(ctx, { RCA_FOLLOWUP_WAIT: '3' });
+  const all = ['fw-a', 'fw-b', 'fw-c', 'fw-quiet'];
+  const stops = Object.fromEntries(all.map((n) => [n, ctx.pulse(srv, hb(n))]));
+  await waitState(srv, all, 'up', 5000);
+
+  // An incident whose only upload holds failed heartbeats and no diagnosis: no follow-up.
+  const quietAt = await stopAll(tg, [stops['fw-quiet']], ['fw-quiet']);
+  const quiet = await waitIncident(srv, (i) => hasWorker(i, 'fw-quiet'), 3000, 'the incident of fw-quiet');
+  assert.deepEqual((await postBacklog(srv, heartbeatsOnlyBacklog('fw-quiet', quietAt))).json, { stored: 2, duplicates: 0 });
+  ctx.pulse(srv, hb('fw-quiet'));
+  await waitIncident(srv, (i) => i.id === quiet.id && i.closed_at, 5000, 'the fw-quiet incident closed');
+
+  // Three workers in one incident: two upload while it lasts, the third never does. The
+  // follow-up waits for the third until RCA_FOLLOWUP_WAIT after the incident closed.
+  const names = ['fw-a', 'fw-b', 'fw-c'];
+  const downAt = await stopAll(tg, names.map((n) => stops[n]), names);
+  const inc = await waitIncident(srv, (i) => names.every((n) => hasWorker(i, n)), 3000, 'one incident with fw-a, fw-b and fw-c');
+  assert.deepEqual((await postBacklog(srv, outageBacklog('fw-a', downAt))).json, { stored: 5, duplicates: 0 });
+  assert.deepEqual((await postBacklog(srv, heartbeatsOnlyBacklog('fw-b', downAt))).json, { stored: 2, duplicates: 0 });
+  for (const n of names) ctx.pulse(srv, hb(n));
+  const closed = await waitIncident(srv, (i) => i.id === inc.id && i.closed_at, 5000, 'the incident closed');
+  const fu = await tg.waitForMessage((m) => m.text.startsWith('🔎 Follow-up'), 15000);
+  assert.ok(fu.time >= Date.parse(closed.closed_at) + 3000, `sent ${fu.time - Date.parse(closed.closed_at)} ms after the close, not before RCA_FOLLOWUP_WAIT`);
+  assert.match(fu.text, new RegExp(`^🔎 Follow-up on incident #${inc.id} \\(individual\\):\nno fault point shared by the paths of 2 agents\n`));
+  // fw-a's two diagnoses lie 0.9 s apart: too short for "for Ns"; fw-c uploaded nothing.
+  assert.equal(
+    fu.text.split('\n').slice(2).join('\n'),
+    'fw-a: gateway OK, 8.8.8.8 unreachable, loss began after hop 3 (198.51.100.1) → upstream ISP\n' +
+      'fw-b: 2 failed heartbeats, no diagnostics → cause unknown',
+  );
+  // fw-quiet's wait ended before this one's: it would have been sent by now.
+  const fus = tg.messages.filter((m) => m.text.startsWith('🔎'));
+  assert.deepEqual(fus.map((m) => m.text), [fu.text], `one follow-up, none for incident #${quiet.id}: ${texts(tg)}`);
+});
+
 // ---- 6. canaries ---------------------------------------------------------------------------------
 
 const CANARY_IF = 'fl-canary0';

@@ -1,5 +1,6 @@
 // individual.test.mjs — scenario (c): one agent is killed. Its outage is `individual` and keeps
-// the per-worker DOWN message of the core issue.
+// the per-worker DOWN message of the core issue: the chat holds that one message, and no
+// follow-up (a dead agent uploads nothing, and a follow-up is never sent without diagnostics).
 import assert from 'node:assert/strict';
 import { labScenario, perWorkerMessages, workerNames, sleep } from './lib/lab.mjs';
 
@@ -26,5 +27,9 @@ labScenario('(c) one agent killed → individual incident and its DOWN message',
     assert.equal(inc.classification, 'individual');
     assert.deepEqual(workerNames(inc), [victim]);
     assert.equal((await lab.incidents()).length, 1);
+    const texts = (await lab.messages()).map((m) => m.text);
+    t.diagnostic(`the chat:\n${texts.join('\n\n')}`);
+    assert.equal(texts.length, 1, JSON.stringify(texts));
+    assert.match(texts[0], new RegExp(`^🔴 ${victim} is DOWN\nNo heartbeat for \\d+s \\(limit 3s\\)\\.\nLast seen: .* from ${lab.site('nyc1').publicAddr}\nSite: nyc1$`));
   });
 });

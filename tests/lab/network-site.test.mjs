@@ -1,11 +1,13 @@
 // network-site.test.mjs — scenario (a): one site's uplink is cut. The server must open exactly
 // one `network` incident naming the site and its public (NAT) address, send one "NETWORK ISSUE"
-// message instead of a per-worker DOWN message for each of the site's agents, and close the
-// incident with one RESOLVED message when the uplink is back (the agents' follow-up aside).
+// message instead of a per-worker DOWN message for each of the site's agents, close the
+// incident with one RESOLVED message when the uplink is back, and send one follow-up whose
+// headline names the site's uplink: the chat holds those three messages and nothing else.
 import assert from 'node:assert/strict';
 import { labScenario, perWorkerMessages, scopeText, workerNames, sleep } from './lib/lab.mjs';
+import { chatAfterFollowUp, kinds } from './lib/chat.mjs';
 
-labScenario('(a) one site uplink cut → one network incident naming the site, no per-worker messages', async (lab, t) => {
+labScenario('(a) one site uplink cut → one network incident naming the site, no per-worker messages', { lab: { serverEnv: { RCA_FOLLOWUP_WAIT: '30' } } }, async (lab, t) => {
   const fra = lab.site('fra1');
   const names = lab.siteAgents('fra1').sort();
   await lab.cutUplink('fra1');
@@ -56,7 +58,14 @@ labScenario('(a) one site uplink cut → one network incident naming the site, n
     const resolved = after.filter((m) => /RESOLVED/.test(m.text));
     assert.equal(resolved.length, 1, `one resolved message: ${texts}`);
     assert.ok(resolved[0].text.includes(fra.publicAddr), resolved[0].text);
-    // Besides it, only the follow-up of the agents' uploaded diagnoses may come.
-    assert.deepEqual(after.filter((m) => m !== resolved[0] && !/Follow-up/i.test(m.text)).map((m) => m.text), [], texts);
+  });
+
+  await t.test('the chat: the incident, the resolve and one follow-up naming the site\'s uplink', async () => {
+    const chat = await chatAfterFollowUp(lab, t, names);
+    assert.deepEqual(kinds(chat.texts), ['incident', 'resolved', 'follow-up'], JSON.stringify(chat.texts));
+    assert.match(chat.followUp, new RegExp(`^🔎 Follow-up on incident #${incident.id} \\(network\\):\n`));
+    assert.equal(chat.headline, `paths of 5/5 agents stop right after their gateway (${fra.gwAddr}): the site's uplink`);
+    for (const line of chat.followUp.split('\n').slice(2, 7))
+      assert.match(line, new RegExp(`^fra1-0\\d: gateway OK, .*loss began after hop 1 \\(${fra.gwAddr.replaceAll('.', '\\.')}\\) → site uplink$`), line);
   });
 });

@@ -1,10 +1,13 @@
 // server-uplink.test.mjs — scenario (d): the server's own uplink is cut. Every agent goes silent
 // and the server's canaries (the ISP router and the "internet" host) fail at the same time, so
 // the outage is the server's: a `server` incident, and no worker counted down or announced DOWN.
+// The chat: one message after the hold, one RESOLVED, and a follow-up that holds the agents'
+// paths against the server's canaries and names the server's own uplink.
 import assert from 'node:assert/strict';
-import { labScenario, perWorkerMessages, sleep } from './lib/lab.mjs';
+import { labScenario, perWorkerMessages, sleep, ADDR } from './lib/lab.mjs';
+import { chatAfterFollowUp, kinds } from './lib/chat.mjs';
 
-labScenario('(d) server uplink cut → server incident, no worker counted down', async (lab, t) => {
+labScenario('(d) server uplink cut → server incident, no worker counted down', { lab: { serverEnv: { RCA_FOLLOWUP_WAIT: '30' } } }, async (lab, t) => {
   const names = lab.plan.sites.flatMap((s) => s.agents.map((a) => a.name));
   await lab.cutServerUplink();
 
@@ -35,5 +38,18 @@ labScenario('(d) server uplink cut → server incident, no worker counted down',
       30000,
       'the server incident closed',
     );
+  });
+
+  await t.test('the chat: one incident message, the resolve, one follow-up naming the server\'s uplink', async () => {
+    const chat = await chatAfterFollowUp(lab, t, names);
+    assert.deepEqual(kinds(chat.texts), ['incident', 'resolved', 'follow-up'], JSON.stringify(chat.texts));
+    assert.match(chat.texts[0], /^⚠️ The monitor itself lost connectivity; 11 workers unreachable, not counted as down\n/);
+    // Every path loops between the site's ISP router and the core router, whose link to the
+    // server is down: the last new hop is the core router.
+    assert.equal(
+      chat.headline,
+      `the server's own uplink: 11/11 agents reached the outside, their paths to the server stop after hop 3 (${ADDR.coreUp}), and the server's own canaries failed`,
+    );
+    assert.doesNotMatch(chat.followUp, /local network|cause unknown/);
   });
 });

@@ -1,10 +1,12 @@
 // widespread.test.mjs — scenario (b): two sites' uplinks are cut at once (8 of 11 workers, at two
 // public addresses in different /24s, below the 80% "server" share). The server must classify
-// the outage `widespread`, with the workers of both sites, without per-worker DOWN messages.
+// the outage `widespread`, with the workers of both sites, without per-worker DOWN messages;
+// after the restore, one RESOLVED and one follow-up naming both sites' uplinks.
 import assert from 'node:assert/strict';
 import { labScenario, perWorkerMessages, scopeText, workerNames, sleep } from './lib/lab.mjs';
+import { chatAfterFollowUp, kinds } from './lib/chat.mjs';
 
-labScenario('(b) two sites cut → widespread incident', async (lab, t) => {
+labScenario('(b) two sites cut → widespread incident', { lab: { serverEnv: { RCA_FOLLOWUP_WAIT: '30' } } }, async (lab, t) => {
   const names = [...lab.siteAgents('fra1'), ...lab.siteAgents('ams1')].sort();
   await Promise.all([lab.cutUplink('fra1'), lab.cutUplink('ams1')]);
 
@@ -32,5 +34,14 @@ labScenario('(b) two sites cut → widespread incident', async (lab, t) => {
   await t.test('restore → the incident is closed', async () => {
     assert.ok(incident, 'no widespread incident was opened, so none can close');
     await lab.waitIncident((i) => i.id === incident.id && i.closed_at, 30000, 'the widespread incident closed');
+  });
+
+  await t.test('the chat: the incident, the resolve and one follow-up naming both uplinks', async () => {
+    const chat = await chatAfterFollowUp(lab, t, names);
+    assert.deepEqual(kinds(chat.texts), ['incident', 'resolved', 'follow-up'], JSON.stringify(chat.texts));
+    assert.match(chat.texts[0], /^🔴 WIDESPREAD: 8 workers at 2 sites went down/);
+    const gws = [lab.site('fra1').gwAddr, lab.site('ams1').gwAddr].sort().join(', ');
+    assert.equal(chat.headline, `paths of 8/8 agents stop right after their gateways (${gws}): the sites' uplinks`);
+    assert.doesNotMatch(chat.followUp, /cause unknown|local network/);
   });
 });

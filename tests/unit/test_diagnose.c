@@ -376,6 +376,14 @@ static void behind(struct worker_diagnosis *d, const char *name, const char *rou
     release(&rs);
 }
 
+static size_t group_text(const struct worker_diagnosis *ds, size_t n, bool cut_off, char *buf,
+                         size_t len)
+{
+    struct diagnosis_headline h;
+    assert_int_equal(diagnosis_headline_of(ds, n, cut_off, &h), 0);
+    return diagnosis_group_text(ds, n, &h, buf, len);
+}
+
 static void test_group_text(void **state)
 {
     (void)state;
@@ -391,17 +399,21 @@ static void test_group_text(void **state)
     const char *line = "gateway OK, 8.8.8.8 unreachable for 45s, loss began after hop 2 ";
     char expected[2048];
     snprintf(expected, sizeof expected,
-             "paths of 6/7 agents stop after hop 2 (10.0.0.1): likely fault point\n"
+             "paths of 6/7 agents stop after hop 2 (10.0.0.1): upstream ISP, likely fault point\n"
              "w1: %s(10.0.0.1) → upstream ISP\nw2: %s(10.0.0.1) → upstream ISP\n"
              "w3: %s(10.0.0.1) → upstream ISP\nw4: %s(172.16.0.1) → upstream ISP\n"
              "w5: %s(10.0.0.1) → upstream ISP\n… and 2 more",
              line, line, line, line, line);
-    size_t n = diagnosis_group_text(ds, 7, buf, sizeof buf);
+    size_t n = group_text(ds, 7, false, buf, sizeof buf);
     assert_string_equal(buf, expected);
     assert_int_equal(n, strlen(expected));
+    struct diagnosis_headline h;
+    assert_int_equal(diagnosis_headline_of(ds, 7, false, &h), 0);
+    assert_int_equal(h.place, DIAGNOSIS_PLACE_FAULT_POINT);
+    assert_string_equal(diagnosis_place_id(h.place), "fault_point");
 
     /* Two agents that do not agree. */
-    n = diagnosis_group_text(&ds[2], 2, buf, sizeof buf);
+    n = group_text(&ds[2], 2, false, buf, sizeof buf);
     snprintf(expected, sizeof expected,
              "no fault point shared by the paths of 2 agents\n"
              "w3: %s(10.0.0.1) → upstream ISP\nw4: %s(172.16.0.1) → upstream ISP",
@@ -410,10 +422,192 @@ static void test_group_text(void **state)
 
     /* A short buffer gets a cut, terminated text and the length the whole would need. */
     char small[16];
-    size_t need = diagnosis_group_text(ds, 7, small, sizeof small);
+    size_t need = group_text(ds, 7, false, small, sizeof small);
     assert_int_equal(strlen(small), sizeof small - 1);
     assert_true(need > 300);
-    assert_int_equal(diagnosis_group_text(ds, 7, NULL, 0), need);
+    assert_int_equal(group_text(ds, 7, false, NULL, 0), need);
+}
+
+/* One agent of a site whose uplink is cut, tracing at the same moment as the others: the gateway
+ * answers every ping but only some of the trace's probes (its ICMP rate limit). */
+static void behind_cut_uplink(struct worker_diagnosis *d, const char *name, const char *gateway)
+{
+    struct records rs = {0};
+    char hops[512];
+    snprintf(hops, sizeof hops,
+             "{\"ttl\":1,\"addr\":\"%s\",\"sent\":5,\"received\":1,\"loss_pct\":80},"
+             "{\"ttl\":2,\"addr\":\"\",\"sent\":5,\"received\":0,\"loss_pct\":100},"
+             "{\"ttl\":3,\"addr\":\"\",\"sent\":5,\"received\":0,\"loss_pct\":100}",
+             gateway);
+    metric(&rs, "10:00:00", false, 0);
+    diagnostic(&rs, "10:00:01", true, false, 100, false, false, hops);
+    metric(&rs, "10:00:31", true, 0);
+    diagnose(name, &rs, d);
+    release(&rs);
+}
+
+static void test_gateway_ping_decides_hop_1(void **state)
+{
+    (void)state;
+    struct worker_diagnosis d;
+    behind_cut_uplink(&d, "fra1-01", "10.1.0.1");
+    assert_int_equal(d.verdict, VERDICT_SITE_UPLINK);
+    assert_int_equal(d.fault.segment, PATH_SEGMENT_TRANSIT);
+    assert_int_equal(d.fault.last_good_ttl, 1);
+    assert_text(&d, "fra1-01: gateway OK, 8.8.8.8 unreachable for 30s, loss began after hop 1 "
+                    "(10.1.0.1) → site uplink");
+    assert_string_equal(diagnosis_verdict_id(d.verdict), "site_uplink");
+
+    /* A last diagnosis that ran as the uplink came back (its pings still failed, its path went
+     * through) changes nothing. */
+    struct records late = {0};
+    metric(&late, "10:00:00", false, 0);
+    diagnostic(&late, "10:00:01", true, false, 100, false, false,
+               "{\"ttl\":1,\"addr\":\"10.1.0.1\",\"sent\":5,\"received\":1,\"loss_pct\":80},"
+               "{\"ttl\":2,\"addr\":\"\",\"sent\":5,\"received\":0,\"loss_pct\":100}");
+    add(&late,
+        "{\"id\":\"d-1-9\",\"time\":\"2026-11-21T10:00:09.000Z\",\"trigger\":\"heartbeat failed\","
+        "\"gateway\":{\"addr\":\"10.1.0.1\",\"reachable\":true},"
+        "\"external\":[{\"target\":\"8.8.8.8\",\"reachable\":false}],"
+        "\"tcp\":{\"ok\":false,\"reachable\":false,\"error\":\"No route to host\"},"
+        "\"mtr\":{\"addr\":\"203.0.113.10\",\"reached\":true,\"hops\":["
+        "{\"ttl\":1,\"addr\":\"10.1.0.1\",\"sent\":5,\"received\":5,\"loss_pct\":0},"
+        "{\"ttl\":2,\"addr\":\"203.0.113.10\",\"sent\":5,\"received\":5,\"loss_pct\":0}]}}");
+    metric(&late, "10:00:10", true, 0);
+    diagnose("fra1-09", &late, &d);
+    assert_int_equal(d.diagnoses, 2);
+    assert_int_equal(d.traces, 1);
+    assert_int_equal(d.verdict, VERDICT_SITE_UPLINK);
+    assert_text(&d, "fra1-09: gateway OK, 8.8.8.8 unreachable for 8s, loss began after hop 1 "
+                    "(10.1.0.1) → site uplink");
+    release(&late);
+
+    /* The same trace with the gateway silent to pings too: the local network. */
+    struct records rs = {0};
+    metric(&rs, "10:00:00", false, 0);
+    diagnostic(&rs, "10:00:01", false, false, 100, false, false,
+               "{\"ttl\":1,\"addr\":\"10.1.0.1\",\"sent\":5,\"received\":1,\"loss_pct\":80},"
+               "{\"ttl\":2,\"addr\":\"\",\"sent\":5,\"received\":0,\"loss_pct\":100}");
+    diagnose("fra1-02", &rs, &d);
+    assert_int_equal(d.verdict, VERDICT_LOCAL_NETWORK);
+    assert_text(&d, "fra1-02: gateway unreachable, 8.8.8.8 unreachable, loss from hop 1 "
+                    "(10.1.0.1, 80%) → local network");
+    release(&rs);
+
+    /* Loss at the gateway with later hops answering is rate limiting: no fault at all. */
+    metric(&rs, "10:00:00", false, 0);
+    diagnostic(&rs, "10:00:01", true, true, 100, false, true,
+               "{\"ttl\":1,\"addr\":\"10.1.0.1\",\"sent\":5,\"received\":1,\"loss_pct\":80},"
+               "{\"ttl\":2,\"addr\":\"203.0.113.1\",\"sent\":5,\"received\":5,\"loss_pct\":0},"
+               "{\"ttl\":3,\"addr\":\"203.0.113.10\",\"sent\":5,\"received\":5,\"loss_pct\":0}");
+    metric(&rs, "10:00:31", true, 0);
+    diagnose("fra1-03", &rs, &d);
+    assert_false(d.fault.found);
+    release(&rs);
+}
+
+static void test_headline_site_uplinks(void **state)
+{
+    (void)state;
+    struct worker_diagnosis ds[8];
+    char buf[4096];
+    for (int i = 0; i < 5; i++) {
+        char name[24];
+        snprintf(name, sizeof name, "fra1-0%d", i + 1);
+        behind_cut_uplink(&ds[i], name, "10.1.0.1");
+    }
+    const char *line = "gateway OK, 8.8.8.8 unreachable for 30s, loss began after hop 1";
+    char expected[2048];
+    snprintf(expected, sizeof expected,
+             "paths of 5/5 agents stop right after their gateway (10.1.0.1): the site's uplink\n"
+             "fra1-01: %s (10.1.0.1) → site uplink\nfra1-02: %s (10.1.0.1) → site uplink\n"
+             "fra1-03: %s (10.1.0.1) → site uplink\nfra1-04: %s (10.1.0.1) → site uplink\n"
+             "fra1-05: %s (10.1.0.1) → site uplink",
+             line, line, line, line, line);
+    group_text(ds, 5, false, buf, sizeof buf);
+    assert_string_equal(buf, expected);
+
+    /* Two sites cut, and one agent whose last diagnosis never ran a trace. */
+    behind_cut_uplink(&ds[5], "ams1-01", "10.2.0.1");
+    behind_cut_uplink(&ds[6], "ams1-02", "10.2.0.1");
+    struct records rs = {0};
+    metric(&rs, "10:00:00", false, 0);
+    metric(&rs, "10:00:01", false, 0);
+    diagnose("ams1-03", &rs, &ds[7]);
+    release(&rs);
+    struct diagnosis_headline h;
+    assert_int_equal(diagnosis_headline_of(ds, 8, false, &h), 0);
+    assert_int_equal(h.place, DIAGNOSIS_PLACE_SITE_UPLINK);
+    assert_int_equal(h.diagnosed, 7);
+    diagnosis_group_text(ds, 8, &h, buf, sizeof buf);
+    assert_string_equal(strtok(buf, "\n"), "paths of 7/8 agents stop right after their gateways "
+                                           "(10.1.0.1, 10.2.0.1): the sites' uplinks");
+    /* The canaries failing changes nothing when the outside was not reachable. */
+    assert_int_equal(diagnosis_headline_of(ds, 8, true, &h), 0);
+    assert_int_equal(h.place, DIAGNOSIS_PLACE_SITE_UPLINK);
+}
+
+/* An agent that reaches the outside while its path to the server, whose uplink is cut, loops
+ * between its ISP's router and the core router in front of the server. */
+static void cut_from_server(struct worker_diagnosis *d, const char *name, const char *gateway,
+                            const char *isp)
+{
+    struct records rs = {0};
+    char hops[1024];
+#define HOP(ttl, addr)                                                                             \
+    "{\"ttl\":" #ttl ",\"addr\":\"" addr "\",\"sent\":3,\"received\":3,\"loss_pct\":0}"
+    snprintf(hops, sizeof hops,
+             HOP(1, "%s") "," HOP(2, "%s") "," HOP(3, "198.18.0.2") "," HOP(4, "%s") "," HOP(
+                 5, "198.18.0.2") "," HOP(6, "%s"),
+             gateway, isp, isp, isp);
+#undef HOP
+    metric(&rs, "10:00:00", false, 0);
+    diagnostic(&rs, "10:00:01", true, true, 100, false, false, hops);
+    metric(&rs, "10:00:20", true, 0);
+    diagnose(name, &rs, d);
+    release(&rs);
+}
+
+static void test_headline_server_uplink(void **state)
+{
+    (void)state;
+    struct worker_diagnosis ds[4];
+    char buf[4096];
+    cut_from_server(&ds[0], "fra1-01", "10.1.0.1", "203.0.113.1");
+    cut_from_server(&ds[1], "fra1-02", "10.1.0.1", "203.0.113.1");
+    cut_from_server(&ds[2], "ams1-01", "10.2.0.1", "198.18.20.1");
+    assert_true(ds[2].fault_loops);
+    assert_int_equal(ds[0].verdict, VERDICT_SERVER_PATH);
+    group_text(ds, 3, true, buf, sizeof buf);
+    assert_string_equal(
+        buf, "the server's own uplink: 3/3 agents reached the outside, their paths to the server "
+             "stop after hop 3 (198.18.0.2), and the server's own canaries failed\n"
+             "fra1-01: gateway OK, 8.8.8.8 reachable, path loops after hop 3 (198.18.0.2), "
+             "server 100% ICMP loss, TCP timeout after 2000 ms → path to server\n"
+             "fra1-02: gateway OK, 8.8.8.8 reachable, path loops after hop 3 (198.18.0.2), "
+             "server 100% ICMP loss, TCP timeout after 2000 ms → path to server\n"
+             "ams1-01: gateway OK, 8.8.8.8 reachable, path loops after hop 3 (198.18.0.2), "
+             "server 100% ICMP loss, TCP timeout after 2000 ms → path to server");
+    /* Without the canaries' word it is a shared fault point, not the server's uplink. */
+    group_text(ds, 3, false, buf, sizeof buf);
+    assert_string_equal(strtok(buf, "\n"),
+                        "paths of 3/3 agents stop after hop 3 (198.18.0.2): path to server, likely "
+                        "fault point");
+
+    /* Local networks, by their gateways. */
+    struct records rs = {0};
+    for (int i = 0; i < 3; i++) {
+        metric(&rs, "10:10:00", false, 0);
+        diagnostic(&rs, "10:10:01", false, false, 100, false, false, SILENT_HOPS);
+        diagnose("lan", &rs, &ds[i]);
+        release(&rs);
+    }
+    struct diagnosis_headline h;
+    assert_int_equal(diagnosis_headline_of(ds, 3, true, &h), 0);
+    assert_int_equal(h.place, DIAGNOSIS_PLACE_LOCAL_NETWORKS);
+    diagnosis_group_text(ds, 3, &h, buf, sizeof buf);
+    assert_string_equal(strtok(buf, "\n"),
+                        "3/3 agents lost their local network (gateway or hop 1 silent)");
 }
 
 static void test_durations(void **state)
@@ -450,6 +644,9 @@ int main(void)
         cmocka_unit_test(test_targets_that_failed_alike_are_named_together),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_group_text),
+        cmocka_unit_test(test_gateway_ping_decides_hop_1),
+        cmocka_unit_test(test_headline_site_uplinks),
+        cmocka_unit_test(test_headline_server_uplink),
         cmocka_unit_test(test_durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

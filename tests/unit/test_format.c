@@ -205,8 +205,8 @@ static const struct incident_case incident_cases[] = {
       .fleet = 10,
       .names = boxes,
       .n_names = 9},
-     "⚠️ The monitor itself may have lost connectivity: 9 of 10 workers went silent at once; "
-     "not counted as down\nbox-1, box-2, box-3, box-4, box-5, +4 more"},
+     "⚠️ 9 of 10 workers went down at once — likely the monitor's own connection (its canaries "
+     "still answer, so they count as down)\nbox-1, box-2, box-3, box-4, box-5, +4 more"},
     {"individual opened",
      INCIDENT_OPENED,
      {.announced = true,
@@ -263,7 +263,7 @@ static const struct incident_case incident_cases[] = {
       .workers = 44,
       .previous_workers = 40,
       .fleet = 45},
-     "⚠️ Monitor problem growing: 44 of 45 workers silent now (was 40), not counted as down"},
+     "⚠️ Monitor problem growing: 44 of 45 workers down now (was 40)"},
     {"individual to network",
      INCIDENT_RECLASSIFIED,
      {.announced = true,

@@ -280,6 +280,11 @@ static bool all_delivered(struct harness *h)
     return h->enqueued >= want_enqueued && outbox_pending(h->box) == 0;
 }
 
+static bool enqueued_enough(struct harness *h)
+{
+    return h->enqueued >= want_enqueued;
+}
+
 /* ---- reading the database behind the store's back (after store_close) --------------------- */
 
 struct row {
@@ -429,6 +434,102 @@ static void reload_one(const struct outbox_record *rec, void *ctx)
     h->enqueued++;
 }
 
+/* What the follow-up does: remember the ids of the committed messages, then send them. */
+static int64_t committed_id;
+
+static void messages_committed(int status, const struct event_record *ev,
+                               const struct outbox_record *msgs, size_t n, void *ctx)
+{
+    (void)ev;
+    assert_int_equal(status, 0);
+    assert_int_equal(n, 1);
+    committed_id = msgs[0].id;
+    event_committed(status, NULL, msgs, n, ctx);
+}
+
+/* One Telegram message with text, replacing the message replaces (0: none). */
+static void append_message(struct harness *h, const char *text, int64_t replaces)
+{
+    struct outbox_record msg = {.text = text, .created_ms = clock_wall_ms(), .replaces = replaces};
+    snprintf(msg.channel, sizeof msg.channel, "telegram");
+    store_append_messages(h->store, &msg, 1, messages_committed, h);
+}
+
+static size_t read_refs(const char *dir, char refs[][CHANNEL_REF_MAX], size_t max)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/faultline.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT coalesce(ref, '') FROM outbox ORDER BY id", -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    size_t n = 0;
+    while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(refs[n], CHANNEL_REF_MAX, "%s", sqlite3_column_text(st, 0));
+        n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A correction edits the message it replaces (editMessageText with the message_id Telegram gave
+ * it), also when it was queued before that message was delivered; an edit Telegram refuses
+ * (the message is gone) is sent as a new message. */
+static void test_correction_edits_in_place(void **state)
+{
+    (void)state;
+    static const struct fake_reply replies[] = {
+        {200, "{\"ok\":true,\"result\":{\"message_id\":77}}", 300},
+        {200, "{\"ok\":true,\"result\":{\"message_id\":77}}", 0},
+        {400, "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: message to edit "
+              "not found\"}",
+         0},
+        {200, "{\"ok\":true,\"result\":{\"message_id\":78}}", 0},
+    };
+    struct fake_server srv;
+    fake_start(&srv, replies, 4);
+    struct harness h;
+    harness_start(&h, srv.port);
+    want_enqueued = 1;
+    append_message(&h, "first", 0);
+    harness_run_until(&h, enqueued_enough, 5000);
+    int64_t first = committed_id;
+    /* the first is in flight (its answer takes 300 ms): the correction is queued behind it */
+    want_enqueued = 2;
+    append_message(&h, "second", first);
+    harness_run_until(&h, all_delivered, 5000);
+    want_enqueued = 3;
+    append_message(&h, "third", committed_id);
+    harness_run_until(&h, all_delivered, 5000);
+    harness_stop(&h);
+    fake_stop(&srv);
+
+    assert_int_equal(srv.served, 4);
+    assert_string_equal(srv.requests[0].line, "POST /bot" TOKEN "/sendMessage HTTP/1.1");
+    assert_string_equal(srv.requests[1].line, "POST /bot" TOKEN "/editMessageText HTTP/1.1");
+    assert_string_equal(srv.requests[1].body, "{\"chat_id\":-100,\"message_id\":77,\"text\":"
+                                              "\"second\",\"disable_web_page_preview\":true}");
+    assert_string_equal(srv.requests[2].line, "POST /bot" TOKEN "/editMessageText HTTP/1.1");
+    assert_string_equal(srv.requests[2].body, "{\"chat_id\":-100,\"message_id\":77,\"text\":"
+                                              "\"third\",\"disable_web_page_preview\":true}");
+    assert_string_equal(srv.requests[3].line, "POST /bot" TOKEN "/sendMessage HTTP/1.1");
+    assert_string_equal(srv.requests[3].body,
+                        "{\"chat_id\":-100,\"text\":\"third\",\"disable_web_page_preview\":true}");
+    struct row rows[3];
+    assert_int_equal(read_rows(h.dir, rows, 3), 3);
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(rows[i].status, "sent");
+    char refs[3][CHANNEL_REF_MAX];
+    assert_int_equal(read_refs(h.dir, refs, 3), 3);
+    assert_string_equal(refs[0], "77");
+    assert_string_equal(refs[1], "77");
+    assert_string_equal(refs[2], "78");
+    harness_cleanup_dir(&h);
+}
+
 /* A message pending at a restart, due in 1 s: the restarted outbox waits for it, then sends. */
 static void test_restart_respects_next_attempt(void **state)
 {
@@ -556,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_retry_then_sent_in_order),
         cmocka_unit_test(test_429_waits_retry_after),
         cmocka_unit_test(test_rejected_moves_on),
+        cmocka_unit_test(test_correction_edits_in_place),
         cmocka_unit_test(test_restart_respects_next_attempt),
         cmocka_unit_test(test_close_in_flight),
         cmocka_unit_test(test_not_configured),

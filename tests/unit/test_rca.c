@@ -319,9 +319,9 @@ static void test_server_by_fleet_fraction(void **state)
     assert_int_equal(o->cls, INCIDENT_SERVER);
     assert_string_equal(o->notify, "");
     assert_json_at(o->evidence, "rule", NULL, "\"fleet_fraction\"");
-    assert_string_equal(o->text, "⚠️ The monitor itself may have lost connectivity: 5 of 6 "
-                                 "workers went silent at once; not counted as down\n"
-                                 "g-1, g-2, g-3, g-4, g-5");
+    assert_string_equal(o->text, "⚠️ 5 of 6 workers went down at once — likely the monitor's "
+                                 "own connection (its canaries still answer, so they count as "
+                                 "down)\ng-1, g-2, g-3, g-4, g-5");
     /* 5 of 7 is below 80%: widespread. */
     clear(&f->rec);
     for (int i = 1; i <= 5; i++) {
@@ -509,6 +509,99 @@ static void test_grows_a_lot_once(void **state)
     assert_int_equal(rec.seen[1].change, INCIDENT_RECLASSIFIED); /* individual, then network */
     assert_int_equal(rec.seen[2].change, INCIDENT_UPDATED);      /* 2 -> 3 */
     assert_int_equal(rec.seen[3].change, INCIDENT_GREW);         /* 2 -> 4 */
+    rca_free(r);
+    clear(&rec);
+}
+
+/* With a pace, growth and reclassification are told at most once per pace, with the latest
+ * figures: a cut-off server's count rising 2, 4, 6, 9, 14 within seconds makes the first
+ * message after the hold and one update, not five messages. */
+static void test_messages_are_paced(void **state)
+{
+    (void)state;
+    struct recorder rec = {0};
+    struct rca *r;
+    char err[256];
+    struct rca_config cfg = CFG;
+    cfg.hold_ms = 3 * SEC;
+    cfg.pace_ms = 3 * SEC;
+    int64_t id = 1;
+    assert_int_equal(rca_new(&cfg, next_id, &id, record, &rec, &r, err, sizeof err), 0);
+    assert_int_equal(rca_canaries(r, true, "{}", T0, err, sizeof err), 0);
+    static const int totals[] = {2, 4, 6, 9, 14};
+    int n = 0;
+    for (int step = 0; step < 5; step++) {
+        int64_t t = T0 + step * SEC;
+        rca_tick(r, t);
+        for (; n < totals[step]; n++) {
+            char name[16];
+            snprintf(name, sizeof name, "w-%02d", n + 1);
+            assert_int_equal(
+                rca_worker_unreachable(r, name, "203.0.113.7", "", 20, t, err, sizeof err), 0);
+        }
+    }
+    /* The hold: nothing told before T0 + 3 s. */
+    assert_int_equal(count_messages(&rec), 1);
+    const struct seen_change *opened = find(&rec, INCIDENT_OPENED);
+    assert_int_equal(opened->updated_ms, T0 + 3 * SEC);
+    assert_int_equal(opened->workers, 6);
+    assert_int_equal(count(&rec, INCIDENT_GREW), 0);
+    assert_int_equal(rca_next_deadline(r), T0 + 6 * SEC);
+
+    /* Restored from its last save, the growth not yet told is told a pace after that save. */
+    const struct seen_change *saved = last(&rec);
+    struct incident_record stored = {.id = saved->id,
+                                     .scope_json = saved->scope,
+                                     .workers_json = saved->workers_json,
+                                     .evidence_json = saved->evidence,
+                                     .opened_ms = saved->opened_ms,
+                                     .updated_ms = saved->updated_ms};
+    snprintf(stored.classification, sizeof stored.classification, "server");
+    struct recorder rec2 = {0};
+    struct rca *again;
+    int64_t id2 = 2;
+    assert_int_equal(rca_new(&cfg, next_id, &id2, record, &rec2, &again, err, sizeof err), 0);
+    assert_int_equal(rca_restore(again, &stored, err, sizeof err), 0);
+    assert_int_equal(rec2.n, 0);
+    assert_int_equal(rca_next_deadline(again), saved->updated_ms + 3 * SEC);
+    rca_tick(again, saved->updated_ms + 3 * SEC);
+    assert_int_equal(count(&rec2, INCIDENT_GREW), 1);
+    assert_int_equal(last(&rec2)->workers, 14);
+    rca_free(again);
+    clear(&rec2);
+
+    rca_tick(r, T0 + 5 * SEC);
+    assert_int_equal(count(&rec, INCIDENT_GREW), 0);
+    rca_tick(r, T0 + 6 * SEC);
+    assert_int_equal(count(&rec, INCIDENT_GREW), 1);
+    assert_string_equal(last(&rec)->text, "⚠️ The monitor is still cut off: 14 workers "
+                                          "unreachable now (was 6), not counted as down\n"
+                                          "w-01, w-02, w-03, w-04, w-05, +9 more");
+    assert_int_equal(count_messages(&rec), 2);
+    rca_free(r);
+    clear(&rec);
+
+    /* A reclassification due within the pace is told when it ends, with the class of then. */
+    cfg = CFG;
+    cfg.hold_ms = 0;
+    cfg.pace_ms = 10 * SEC;
+    cfg.threshold = 2;
+    id = 1;
+    assert_int_equal(rca_new(&cfg, next_id, &id, record, &rec, &r, err, sizeof err), 0);
+    assert_int_equal(rca_worker_down(r, "a-1", "203.0.113.9", "", 100, T0, err, sizeof err), 0);
+    assert_int_equal(rca_worker_down(r, "a-2", "203.0.113.9", "", 100, T0 + SEC, err, sizeof err),
+                     0);
+    assert_int_equal(
+        rca_worker_down(r, "b-1", "198.51.100.9", "", 100, T0 + 2 * SEC, err, sizeof err), 0);
+    assert_int_equal(
+        rca_worker_down(r, "b-2", "198.51.100.9", "", 100, T0 + 3 * SEC, err, sizeof err), 0);
+    assert_int_equal(count(&rec, INCIDENT_RECLASSIFIED), 0);
+    assert_int_equal(rca_next_deadline(r), T0 + 10 * SEC);
+    rca_tick(r, T0 + 10 * SEC);
+    assert_int_equal(count(&rec, INCIDENT_RECLASSIFIED), 1);
+    assert_int_equal(last(&rec)->cls, INCIDENT_WIDESPREAD);
+    assert_int_equal(last(&rec)->previous, INCIDENT_INDIVIDUAL);
+    assert_int_equal(last(&rec)->workers, 4);
     rca_free(r);
     clear(&rec);
 }
@@ -869,6 +962,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_no_hold),
+        cmocka_unit_test(test_messages_are_paced),
         cmocka_unit_test(test_save_delay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

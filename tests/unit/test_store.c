@@ -526,7 +526,7 @@ static void test_outbox_transitions(void **state)
     for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
         int m = steps[s].msg;
         if (steps[s].op == SENT) {
-            store_outbox_sent(fx->store, r.msg_ids[m], 1, steps[s].time_ms);
+            store_outbox_sent(fx->store, r.msg_ids[m], 1, steps[s].time_ms, NULL);
             model[m].pending = 0;
         } else if (steps[s].op == RETRY) {
             store_outbox_retry(fx->store, r.msg_ids[m], steps[s].attempts, steps[s].time_ms,
@@ -719,7 +719,7 @@ static void on_append_mark_sent(int status, const struct event_record *ev,
     struct store *store = ctx;
     assert_int_equal(status, 0);
     for (size_t i = 0; i < n; i++)
-        store_outbox_sent(store, msgs[i].id, 1, 42);
+        store_outbox_sent(store, msgs[i].id, 1, 42, NULL);
 }
 
 static void test_callback_writes_during_close(void **state)

@@ -196,6 +196,8 @@ static void test_migration_starts_after_max_id(void **state)
     fixture_open(fx); /* creates the current schema: take it back to version 2 */
     fixture_close(fx);
     exec_sql(fx, "DROP TABLE sequences;"
+                 "ALTER TABLE outbox DROP COLUMN replaces;"
+                 "ALTER TABLE outbox DROP COLUMN ref;"
                  "INSERT INTO incidents VALUES(7, 'network', '{}', '[]', '{}', 1, 1, NULL);"
                  "INSERT INTO incidents VALUES(42, 'server', '{}', '[]', '{}', 2, 2, 3);"
                  "PRAGMA user_version = 2;");

@@ -768,7 +768,7 @@ static void test_every_entity_in_one_batch(void **state)
     store_append_event(fx->store, &w, &ev, &msg, 1, on_event_appended, &events); /* events */
     store_append_messages(fx->store, &msg, 1, on_messages_appended, &appended);
     store_query_events(fx->store, &eq, on_events_read, &events);
-    store_outbox_sent(fx->store, 1, 1, 2000);                            /* store_outbox.c */
+    store_outbox_sent(fx->store, 1, 1, 2000, NULL);                           /* store_outbox.c */
     store_outbox_retry(fx->store, 2, 1, 3000, "busy");
     store_save_incident(fx->store, &inc, &msg, 1, on_incident_saved, &saved); /* incidents */
     store_query_incidents(fx->store, &iq, on_incidents, &incidents);

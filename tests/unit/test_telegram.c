@@ -129,11 +129,44 @@ static void test_message_json(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof body_cases / sizeof body_cases[0]; i++) {
-        char *json = telegram_message_json(body_cases[i].chat_id, body_cases[i].text);
+        char *json = telegram_message_json(body_cases[i].chat_id, NULL, body_cases[i].text);
         assert_non_null(json);
         assert_string_equal(json, body_cases[i].expected);
         free(json);
     }
+}
+
+/* A correction edits the message it replaces: editMessageText's body names it by message_id,
+ * sendMessage's answer gives that id (the ref), and an edit to the same text counts as sent. */
+static void test_edit(void **state)
+{
+    (void)state;
+    char *json = telegram_message_json("-100123", "42", "new text");
+    assert_string_equal(json, "{\"chat_id\":-100123,\"message_id\":42,\"text\":\"new text\","
+                              "\"disable_web_page_preview\":true}");
+    free(json);
+    assert_null(telegram_message_json("-100123", "x42", "new text"));
+    assert_null(telegram_message_json("-100123", "", "new text"));
+
+    struct alert_outcome out;
+    const char *sent = "{\"ok\":true,\"result\":{\"message_id\":7,\"text\":\"hi\"}}";
+    telegram_classify(200, NULL, sent, strlen(sent), &out);
+    assert_int_equal(out.result, ALERT_SENT);
+    assert_string_equal(out.ref, "7");
+    const char *no_id = "{\"ok\":true,\"result\":true}";
+    telegram_classify(200, NULL, no_id, strlen(no_id), &out);
+    assert_int_equal(out.result, ALERT_SENT);
+    assert_string_equal(out.ref, "");
+    const char *same = "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: message is "
+                       "not modified: specified new message content and reply markup are exactly "
+                       "the same as a current content and reply markup of the message\"}";
+    telegram_classify(400, NULL, same, strlen(same), &out);
+    assert_int_equal(out.result, ALERT_SENT);
+    const char *gone = "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: message "
+                       "to edit not found\"}";
+    telegram_classify(400, NULL, gone, strlen(gone), &out);
+    assert_int_equal(out.result, ALERT_REJECTED);
+    assert_non_null(alert_channel_telegram.edit);
 }
 
 struct redact_case {
@@ -266,9 +299,13 @@ static void test_cli_exit_statuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_classify),     cmocka_unit_test(test_classify_long_description),
-        cmocka_unit_test(test_message_json), cmocka_unit_test(test_redact),
-        cmocka_unit_test(test_list_chats),   cmocka_unit_test(test_cli_exit_statuses),
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_classify_long_description),
+        cmocka_unit_test(test_message_json),
+        cmocka_unit_test(test_edit),
+        cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_list_chats),
+        cmocka_unit_test(test_cli_exit_statuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

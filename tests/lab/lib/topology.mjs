@@ -93,6 +93,10 @@ function veth(nsA, ifA, nsB, ifB) {
 // turn into fake loss).
 const BASE = 'ip link set lo up\nsysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_msgs_per_sec=100000\n';
 const ROUTER = BASE + 'sysctl -qw net.ipv4.ip_forward=1\n';
+// A site's gateway keeps the kernel's default ICMP rate limit, as in life: when a site's agents
+// trace at the same moment, some of its "time exceeded" answers are dropped while it still
+// answers every ping.
+const GATEWAY = 'ip link set lo up\nsysctl -qw net.ipv4.ip_forward=1\n';
 
 // The loss-injection table of a router: an empty forward chain that addLoss fills.
 const LOSS_TABLE = `table inet lab {
@@ -147,7 +151,7 @@ export async function buildTopology(plan) {
 
   for (const s of plan.sites) {
     let gw =
-      ROUTER +
+      GATEWAY +
       `ip addr add ${s.publicAddr}/24 dev wan0\nip link set wan0 up\nip route add default via ${s.ispAddr}\n` +
       `ip link add name br0 type bridge\nip addr add ${s.gwAddr}/24 dev br0\nip link set br0 up\n`;
     for (const a of s.agents) gw += `ip link set ${a.port} master br0\nip link set ${a.port} up\n`;
