@@ -95,6 +95,46 @@ void alert_format_up(const struct worker_record *w, int64_t now_ms, int64_t down
         append(buf, buflen, &used, "\nSite: %s", w->site);
 }
 
+static void gpus_text(int gpus, char *buf, size_t len)
+{
+    if (gpus == WORKER_GPUS_FAILED)
+        snprintf(buf, len, "GPU_ERR");
+    else
+        snprintf(buf, len, "%d", gpus);
+}
+
+void alert_format_gpus(const struct worker_record *w, int prev_gpus, int64_t now_ms, char *buf,
+                       size_t buflen)
+{
+    if (buflen == 0)
+        return;
+    buf[0] = '\0';
+    size_t used = 0;
+    char before[16], after[16], at[40];
+    gpus_text(prev_gpus, before, sizeof before);
+    gpus_text(w->gpus, after, sizeof after);
+    format_utc(now_ms, at, sizeof at);
+    bool failed = w->gpus == WORKER_GPUS_FAILED;
+    bool lost = failed || (prev_gpus != WORKER_GPUS_FAILED && w->gpus < prev_gpus);
+    int fewer = lost && !failed ? prev_gpus - w->gpus : 0;
+    if (failed)
+        append(buf, buflen, &used, "🟠 %s lost its GPUs: the GPU check failed (%s → %s)", w->name,
+               before, after);
+    else if (fewer == 1)
+        append(buf, buflen, &used, "🟠 %s lost a GPU: %s → %s", w->name, before, after);
+    else if (lost)
+        append(buf, buflen, &used, "🟠 %s lost %d GPUs: %s → %s", w->name, fewer, before, after);
+    else
+        append(buf, buflen, &used, "🟢 %s has its GPU%s back: %s → %s", w->name,
+               w->gpus - (prev_gpus < 0 ? 0 : prev_gpus) == 1 ? "" : "s", before, after);
+    append(buf, buflen, &used, "\nAt %s", at);
+    if (w->ip[0])
+        append(buf, buflen, &used, " from %s", w->ip);
+    append(buf, buflen, &used, ".");
+    if (w->site[0])
+        append(buf, buflen, &used, "\nSite: %s", w->site);
+}
+
 /* ---- incident texts ------------------------------------------------------------------------ */
 
 /* How a class reads inside a sentence: "network issue". */

@@ -18,6 +18,13 @@ void alert_format_down(const struct worker_record *w, int64_t now_ms, int64_t fa
 void alert_format_up(const struct worker_record *w, int64_t now_ms, int64_t down_since_ms,
                      char *buf, size_t buflen);
 
+/* A machine's GPU count changed (w->gpus is the new count, WORKER_GPUS_FAILED when its GPU check
+ * failed): "🟠 brickbox-43 lost a GPU: 4 → 3", "... lost 2 GPUs: 4 → 2", "... lost its GPUs: the
+ * GPU check failed (4 → GPU_ERR)"; back: "🟢 brickbox-43 has its GPU back: 3 → 4", "... has its
+ * GPUs back: GPU_ERR → 4"; then when and from where. */
+void alert_format_gpus(const struct worker_record *w, int prev_gpus, int64_t now_ms, char *buf,
+                       size_t buflen);
+
 /* ---- incidents (model/incident.h) --------------------------------------------------------------
  * One message per incident instead of one per worker. This is the incident as its texts see it;
  * the correlation engine fills it (one function, in rca/rca_alert.c) and the texts read only

@@ -1,5 +1,5 @@
-/* model/event.h — a recorded change of a worker's state (DOWN, UP). Events are written before
- * anything is told about them. */
+/* model/event.h — a recorded change of a worker's state (DOWN, UP) or of its GPU count. Events
+ * are written before anything is told about them. */
 #ifndef FAULTLINE_MODEL_EVENT_H
 #define FAULTLINE_MODEL_EVENT_H
 
@@ -7,8 +7,9 @@
 
 #include "model/worker.h"
 
-/* Stored as text ("up", "down"); values are append-only. */
-enum event_kind { EVENT_UP = 1, EVENT_DOWN = 2 };
+/* Stored as text ("up", "down", "gpu_lost", "gpu_back"); values are append-only. GPU_LOST: a
+ * machine reports fewer GPUs than before or its GPU check fails; GPU_BACK: more again. */
+enum event_kind { EVENT_UP = 1, EVENT_DOWN = 2, EVENT_GPU_LOST = 3, EVENT_GPU_BACK = 4 };
 
 /* Never NULL: an unknown kind is "unknown", which event_kind_parse() rejects. */
 const char *event_kind_name(enum event_kind kind);

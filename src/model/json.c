@@ -1,6 +1,8 @@
 /* model/json.c — the JSON shapes of workers, events, incidents and diagnostics (model/json.h). */
 #include "model/json.h"
 
+#include <stdbool.h>
+
 #include "base/clock.h"
 
 json_t *json_time(int64_t ms)
@@ -23,9 +25,11 @@ json_t *json_stored(const char *text, json_t *fallback)
 
 json_t *worker_json(const struct worker_record *w)
 {
-    return json_pack("{s:s, s:s, s:o, s:s, s:i, s:s, s:I, s:s?, s:o, s:o}", "name", w->name,
+    bool failed = w->gpus == WORKER_GPUS_FAILED;
+    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:b, s:s, s:I, s:s?, s:o, s:o}", "name", w->name,
                      "state", worker_state_name(w->state), "last_seen", json_time(w->last_seen_ms),
-                     "ip", w->ip, "gpus", w->gpus, "version", w->version, "uptime_s",
+                     "ip", w->ip, "gpus", failed ? json_null() : json_integer(w->gpus),
+                     "gpu_error", failed, "version", w->version, "uptime_s",
                      (json_int_t)w->uptime_s, "site", w->site[0] ? w->site : NULL, "state_since",
                      json_time(w->state_since_ms), "first_seen", json_time(w->first_seen_ms));
 }

@@ -19,8 +19,8 @@ json_t *json_time(int64_t ms);
  * text is NULL or not JSON. */
 json_t *json_stored(const char *text, json_t *fallback);
 
-/* {"name","state","last_seen","ip","gpus","version","uptime_s","site"|null,"state_since",
- * "first_seen"} */
+/* {"name","state","last_seen","ip","gpus"|null,"gpu_error","version","uptime_s","site"|null,
+ * "state_since","first_seen"}: gpus is null and gpu_error true when the GPU check failed. */
 json_t *worker_json(const struct worker_record *w);
 
 /* {"id","time","worker","kind","details"} */

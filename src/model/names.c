@@ -9,7 +9,10 @@
 
 static const char *const worker_state_names[] = {
     [WORKER_UNKNOWN] = "unknown", [WORKER_UP] = "up", [WORKER_DOWN] = "down"};
-static const char *const event_kind_names[] = {[EVENT_UP] = "up", [EVENT_DOWN] = "down"};
+static const char *const event_kind_names[] = {[EVENT_UP] = "up",
+                                               [EVENT_DOWN] = "down",
+                                               [EVENT_GPU_LOST] = "gpu_lost",
+                                               [EVENT_GPU_BACK] = "gpu_back"};
 static const char *const incident_class_names[] = {[INCIDENT_INDIVIDUAL] = "individual",
                                                    [INCIDENT_NETWORK] = "network",
                                                    [INCIDENT_WIDESPREAD] = "widespread",

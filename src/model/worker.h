@@ -9,6 +9,8 @@
 #define WORKER_VERSION_MAX 32
 #define WORKER_SITE_MAX 64
 #define WORKER_IP_MAX 46
+/* gpus of a machine whose GPU check failed (the uptime-rca-bot's clients send NAME(GPU_ERR)). */
+#define WORKER_GPUS_FAILED (-1)
 
 /* Stored as text ("unknown", "up", "down"); values are append-only. */
 enum worker_state { WORKER_UNKNOWN = 0, WORKER_UP = 1, WORKER_DOWN = 2 };
@@ -23,7 +25,7 @@ struct worker_record {
     char ip[WORKER_IP_MAX];
     char version[WORKER_VERSION_MAX + 1];
     char site[WORKER_SITE_MAX + 1];
-    int gpus;
+    int gpus; /* the GPU count, or WORKER_GPUS_FAILED */
     int64_t uptime_s;
     enum worker_state state;
     int64_t first_seen_ms;  /* wall clock, UTC ms */

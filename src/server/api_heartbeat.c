@@ -4,6 +4,7 @@
  * cause) and answered there, once its event is committed, so a 204 always means "stored". */
 #include "base/clock.h"
 #include "server/api.h"
+#include "server/events.h"
 #include "server/fleet.h"
 #include "server/heartbeat.h"
 
@@ -18,8 +19,9 @@ void api_heartbeat(struct http_request *req, void *ctx)
         http_respond_error(req, 400, err, field[0] ? field : NULL);
         return;
     }
+    struct heartbeat_answer answer = {.req = req};
     int rc = fleet_heartbeat(api->fleet, &hb, http_client_ip(req), clock_mono_ms(),
-                             clock_wall_ms(), req);
+                             clock_wall_ms(), &answer);
     if (rc < 0)
         http_respond_error(req, 503, "server out of memory", NULL);
     else if (rc == 0)

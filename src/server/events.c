@@ -1,5 +1,6 @@
 /* events.c — worker state changes recorded as events, with their notifications (events.h). */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "alert/format.h"
@@ -33,21 +34,23 @@ static char *details_json(const struct worker_record *w, enum event_kind kind,
     return text;
 }
 
-/* What the commit callback needs: the recorder, and the heartbeat request to answer (or NULL
- * when a deadline, not a request, caused the change). */
+/* What the commit callback needs: the recorder, and the heartbeat to answer (req NULL when a
+ * deadline, not a request, caused the change). */
 struct pending_event {
     struct event_recorder *rec;
-    struct http_request *heartbeat;
+    struct heartbeat_answer heartbeat;
 };
 
-static void answer_heartbeat(struct http_request *req, int status)
+static void answer_heartbeat(const struct heartbeat_answer *a, int status)
 {
-    if (!req)
+    if (!a->req)
         return;
-    if (status == 0)
-        http_respond_no_content(req);
+    if (status != 0)
+        http_respond_error(a->req, 503, "event store unavailable; heartbeat not recorded", NULL);
+    else if (a->ok_json)
+        http_respond_json_text(a->req, 200, a->ok_json);
     else
-        http_respond_error(req, 503, "event store unavailable; heartbeat not recorded", NULL);
+        http_respond_no_content(a->req);
 }
 
 static void on_event_committed(int status, const struct event_record *ev,
@@ -55,15 +58,19 @@ static void on_event_committed(int status, const struct event_record *ev,
 {
     struct pending_event *pe = ctx;
     struct event_recorder *rec = pe->rec;
-    answer_heartbeat(pe->heartbeat, status);
+    answer_heartbeat(&pe->heartbeat, status);
     free(pe);
     if (status != 0) {
         log_error("server: event %s for %s could not be stored; its notifications are not sent",
                   event_kind_name(ev->kind), ev->worker);
         return;
     }
-    log_info("server: %s is %s (event %lld)", ev->worker, ev->kind == EVENT_UP ? "UP" : "DOWN",
-             (long long)ev->id);
+    if (ev->kind == EVENT_UP || ev->kind == EVENT_DOWN)
+        log_info("server: %s is %s (event %lld)", ev->worker, ev->kind == EVENT_UP ? "UP" : "DOWN",
+                 (long long)ev->id);
+    else
+        log_info("server: %s: %s (event %lld)", ev->worker, event_kind_name(ev->kind),
+                 (long long)ev->id);
     if (rec->outbox && n_msgs > 0)
         outbox_enqueue(rec->outbox, msgs, n_msgs);
 }
@@ -87,13 +94,15 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
 {
     struct event_recorder *rec = ctx;
     /* The heartbeat that caused this change, if one did, is answered when the event is stored. */
-    struct http_request *heartbeat = cause;
+    struct heartbeat_answer heartbeat = {0};
+    if (cause)
+        heartbeat = *(const struct heartbeat_answer *)cause;
     struct pending_event *pe = malloc(sizeof *pe);
     char *details = pe ? details_json(w, kind, prev_state, prev_since_ms) : NULL;
     if (!details) {
         free(pe);
         log_error("server: out of memory recording %s for %s", event_kind_name(kind), w->name);
-        answer_heartbeat(heartbeat, -1);
+        answer_heartbeat(&heartbeat, -1);
         return;
     }
     struct event_record ev = {.time_ms = w->state_since_ms, .kind = kind, .details_json = details};
@@ -104,10 +113,42 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(rec->incidents, w))
         n_msgs = up_messages(rec->outbox, w, prev_since_ms, text, sizeof text, msgs);
     *pe = (struct pending_event){.rec = rec, .heartbeat = heartbeat};
-    if (heartbeat)
-        http_suspend(heartbeat);
+    if (heartbeat.req)
+        http_suspend(heartbeat.req);
     store_append_event(rec->store, w, &ev, msgs, n_msgs, on_event_committed, pe);
     free(details);
     if (kind == EVENT_DOWN)
         incidents_worker_down(rec->incidents, w);
+}
+
+static json_t *gpus_value(int gpus)
+{
+    return gpus == WORKER_GPUS_FAILED ? json_null() : json_integer(gpus);
+}
+
+void events_on_gpu_change(const struct worker_record *w, int prev_gpus, void *ctx)
+{
+    struct event_recorder *rec = ctx;
+    bool lost = w->gpus == WORKER_GPUS_FAILED ||
+                (prev_gpus != WORKER_GPUS_FAILED && w->gpus < prev_gpus);
+    enum event_kind kind = lost ? EVENT_GPU_LOST : EVENT_GPU_BACK;
+    json_t *d = json_pack("{s:s, s:o, s:o, s:b}", "ip", w->ip, "from", gpus_value(prev_gpus),
+                          "to", gpus_value(w->gpus), "gpu_error", w->gpus == WORKER_GPUS_FAILED);
+    char *details = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    struct pending_event *pe = details ? malloc(sizeof *pe) : NULL;
+    if (!pe) {
+        free(details);
+        log_error("server: out of memory recording %s for %s", event_kind_name(kind), w->name);
+        return;
+    }
+    *pe = (struct pending_event){.rec = rec};
+    struct event_record ev = {.time_ms = w->last_seen_ms, .kind = kind, .details_json = details};
+    snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
+    char text[MESSAGE_MAX];
+    struct outbox_record msgs[MAX_CHANNELS];
+    alert_format_gpus(w, prev_gpus, w->last_seen_ms, text, sizeof text);
+    size_t n_msgs = outbox_address(rec->outbox, text, w->last_seen_ms, msgs, 0, MAX_CHANNELS);
+    store_append_event(rec->store, w, &ev, msgs, n_msgs, on_event_committed, pe);
+    free(details);
 }

@@ -22,6 +22,8 @@ struct fleet {
     int64_t fail_timeout_ms;
     fleet_transition_cb on_transition;
     void *ctx;
+    fleet_gpus_cb on_gpus;
+    void *gpus_ctx;
     struct worker *by_name; /* uthash head */
     struct worker *up_head, *up_tail;
     struct worker *changed_head;
@@ -52,6 +54,12 @@ struct fleet *fleet_new(int64_t fail_timeout_ms, fleet_transition_cb on_transiti
     f->on_transition = on_transition;
     f->ctx = ctx;
     return f;
+}
+
+void fleet_on_gpu_change(struct fleet *fleet, fleet_gpus_cb on_gpus, void *ctx)
+{
+    fleet->on_gpus = on_gpus;
+    fleet->gpus_ctx = ctx;
 }
 
 void fleet_free(struct fleet *fleet)
@@ -155,6 +163,7 @@ int fleet_heartbeat(struct fleet *fleet, const struct heartbeat *hb, const char 
 {
     struct worker *w = NULL;
     HASH_FIND_STR(fleet->by_name, hb->name, w);
+    bool first = !w;
     if (!w) {
         if (!(w = worker_add(fleet, hb->name)))
             return -1;
@@ -162,6 +171,7 @@ int fleet_heartbeat(struct fleet *fleet, const struct heartbeat *hb, const char 
         w->rec.state_since_ms = now_wall;
     }
     struct worker_record *r = &w->rec;
+    int prev_gpus = r->gpus;
     snprintf(r->ip, sizeof r->ip, "%s", ip);
     memcpy(r->version, hb->version, sizeof r->version);
     memcpy(r->site, hb->site, sizeof r->site);
@@ -170,7 +180,10 @@ int fleet_heartbeat(struct fleet *fleet, const struct heartbeat *hb, const char 
     r->last_seen_ms = now_wall;
     mark_changed(fleet, w);
     up_list_append(fleet, w, now_mono + fleet->fail_timeout_ms);
-    return apply(fleet, w, INPUT_HEARTBEAT, now_wall, cause) ? 1 : 0;
+    bool changed = apply(fleet, w, INPUT_HEARTBEAT, now_wall, cause);
+    if (!first && prev_gpus != r->gpus && fleet->on_gpus)
+        fleet->on_gpus(r, prev_gpus, fleet->gpus_ctx);
+    return changed ? 1 : 0;
 }
 
 int64_t fleet_expire(struct fleet *fleet, int64_t now_mono, int64_t now_wall)

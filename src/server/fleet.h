@@ -34,10 +34,18 @@ typedef void (*fleet_transition_cb)(const struct worker_record *w, enum event_ki
                                     enum worker_state prev_state, int64_t prev_since_ms,
                                     void *cause, void *ctx);
 
+/* Called when a heartbeat reports another GPU count than the worker's last one: fewer GPUs, a
+ * failed GPU check (WORKER_GPUS_FAILED) or more again. prev_gpus is the count before; w holds
+ * the new one and is valid only during the call. Not called for a worker's first heartbeat. */
+typedef void (*fleet_gpus_cb)(const struct worker_record *w, int prev_gpus, void *ctx);
+
 struct fleet;
 
 struct fleet *fleet_new(int64_t fail_timeout_ms, fleet_transition_cb on_transition, void *ctx);
 void fleet_free(struct fleet *fleet);
+
+/* Sets the GPU count hook (NULL: GPU counts are kept but not told). */
+void fleet_on_gpu_change(struct fleet *fleet, fleet_gpus_cb on_gpus, void *ctx);
 
 /* Adds a worker restored from the store. An UP worker gets a fresh grace of FAIL_TIMEOUT from
  * now_mono, so a server restart never causes a storm of false DOWNs. */

@@ -257,6 +257,8 @@ static int open_state(struct server *srv, char *err, size_t errlen)
         store_open(srv->loop, uri, &srv->store, err, errlen) != 0)
         return -1;
     srv->fleet = fleet_new(srv->cfg.fail_timeout_ms, events_on_transition, &srv->recorder);
+    if (srv->fleet && srv->settings.gpu_alerts)
+        fleet_on_gpu_change(srv->fleet, events_on_gpu_change, &srv->recorder);
     if (!srv->fleet || store_load_workers(srv->store, restore_worker, srv->fleet, err, errlen))
         return -1;
     srv->outbox = outbox_new(srv->loop, srv->store, &srv->alert_settings, err, errlen);

@@ -12,6 +12,9 @@ static const struct config_option server_options[] = {
      "admin password; admin pages off when unset", .flags = CONFIG_SECRET},
     {"LISTEN_ADDR", CONFIG_TEXT, SERVER(listen_addr), "0.0.0.0", "server: address to listen on",
      .check = config_check_ip, .expected = CONFIG_EXPECT_IP},
+    {"GPU_ALERTS", CONFIG_INT, SERVER(gpu_alerts), "1",
+     "server: 1 = tell when a machine loses a GPU or its GPU check fails, and when they return; "
+     "0 = off", .min = 0, .max = 1},
     {"STORE", CONFIG_TEXT, SERVER(store), NULL,
      .help = "server: the database, sqlite://PATH (default sqlite://DATA_DIR/faultline.db)"},
     {"HTTP_MAX_CONNECTIONS", CONFIG_INT, SERVER(http_max_connections), "20000",

@@ -30,6 +30,7 @@ struct server_settings {
     char *tls_cert;   /* TLS_CERT: PEM chain; with tls_key, the server speaks HTTPS only */
     char *tls_key;    /* TLS_KEY: its PEM private key */
     int tls_hsts_s;   /* TLS_HSTS: Strict-Transport-Security max-age over HTTPS; 0: none */
+    int gpu_alerts;   /* GPU_ALERTS: 1 tells GPU count changes (events.h), 0 does not */
 };
 
 /* Durations in ms. */
