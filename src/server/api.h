@@ -32,6 +32,8 @@ void api_public_index(struct http_request *req, void *ctx);
 void api_heartbeat(struct http_request *req, void *ctx);
 /* api_backlog.c: POST /api/v1/backlog */
 void api_backlog(struct http_request *req, void *ctx);
+/* api_ping.c: GET and POST /ping/NAME (the uptime-rca-bot's clients) */
+void api_ping(struct http_request *req, void *ctx);
 /* admin_page.c: GET /admin */
 void api_admin_page(struct http_request *req, void *ctx);
 /* api_workers.c: GET /admin/api/status, GET /admin/api/worker/NAME */
@@ -49,5 +51,12 @@ void api_diagnostics(struct http_request *req, void *ctx);
  * to done (which owns the new reference) on the loop thread. */
 void api_latest_mtr(struct api_context *api, const char *worker, void (*done)(json_t *, void *),
                     void *ctx);
+/* api_diagnostics.c: the worker's newest stored diagnosis (as in GET /admin/api/diagnostics) or
+ * null, handed to done like api_latest_mtr. */
+void api_latest_diagnostic(struct api_context *api, const char *worker,
+                           void (*done)(json_t *, void *), void *ctx);
+/* api_incidents.c: the body of GET /admin/api/analysis (a new reference, NULL when out of
+ * memory); also the "health" of GET /admin/api/status. */
+json_t *api_analysis_json(struct api_context *api);
 
 #endif

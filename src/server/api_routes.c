@@ -7,6 +7,8 @@ const struct http_route api_routes[] = {
     {"GET", "/", false, HTTP_PUBLIC, api_public_index, 0},
     {"POST", "/api/v1/heartbeat", false, HTTP_AGENT, api_heartbeat, 0},
     {"POST", "/api/v1/backlog", false, HTTP_AGENT, api_backlog, BACKLOG_BODY_MAX},
+    {"GET", "/ping/", true, HTTP_AGENT_QUERY, api_ping, 0},
+    {"POST", "/ping/", true, HTTP_AGENT_QUERY, api_ping, BACKLOG_BODY_MAX},
     {"GET", "/admin", false, HTTP_ADMIN, api_admin_page, 0},
     {"GET", "/admin/", false, HTTP_ADMIN, api_admin_page, 0},
     {"GET", "/admin/api/status", false, HTTP_ADMIN, api_status, 0},

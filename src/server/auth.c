@@ -63,13 +63,15 @@ void auth_free(struct auth *auth)
     free(auth);
 }
 
-/* The key from "Authorization: Bearer KEY" or "X-API-Key: KEY"; NULL if neither. */
-static const char *presented_key(struct http_request *req)
+/* The key from "Authorization: Bearer KEY" or "X-API-Key: KEY", then (from_query) from
+ * ?api_key=KEY; NULL if none. */
+static const char *presented_key(struct http_request *req, bool from_query)
 {
     const char *header = http_header(req, "Authorization");
     if (header && strncasecmp(header, "Bearer ", 7) == 0)
         return header + 7;
-    return http_header(req, "X-API-Key");
+    header = http_header(req, "X-API-Key");
+    return header || !from_query ? header : http_query(req, "api_key");
 }
 
 /* A wrong secret was presented (a missing one is no attempt): it counts against the address,
@@ -87,9 +89,9 @@ static void attempt_failed(struct http_request *req, struct auth *a, const char 
                  throttled ? ", now answered 429" : "", note);
 }
 
-static bool agent_allowed(struct http_request *req, struct auth *a)
+static bool agent_allowed(struct http_request *req, struct auth *a, bool from_query)
 {
-    const char *key = presented_key(req);
+    const char *key = presented_key(req, from_query);
     if (key && secret_equal(a, key, a->api_key)) {
         http_client_agent_seen(req);
         return true;
@@ -132,5 +134,7 @@ bool auth_check(struct http_request *req, enum http_access access, void *ctx)
                                  (wait_ms + 999) / 1000);
         return false;
     }
-    return access == HTTP_AGENT ? agent_allowed(req, a) : admin_allowed(req, a);
+    if (access == HTTP_ADMIN)
+        return admin_allowed(req, a);
+    return agent_allowed(req, a, access == HTTP_AGENT_QUERY);
 }

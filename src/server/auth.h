@@ -1,7 +1,8 @@
-/* auth.h — who may call what: the fleet's API key for agents (Bearer or X-API-Key) and HTTP
- * Basic for the admin, checked for every route by its access column (http.h). Secrets are kept
- * as keyed hashes (SipHash with a random key made at start), so checking a presented secret
- * takes the same time whatever it has in common with the real one. */
+/* auth.h — who may call what: the fleet's API key for agents (Bearer or X-API-Key; also
+ * ?api_key= on HTTP_AGENT_QUERY routes) and HTTP Basic for the admin, checked for every route by
+ * its access column (http.h). Secrets are kept as keyed hashes (SipHash with a random key made
+ * at start), so checking a presented secret takes the same time whatever it has in common with
+ * the real one. */
 #ifndef FAULTLINE_AUTH_H
 #define FAULTLINE_AUTH_H
 

@@ -40,6 +40,7 @@ enum http_access {
     HTTP_PUBLIC, /* anyone */
     HTTP_AGENT,  /* agents: the fleet's API key */
     HTTP_ADMIN,  /* the admin: HTTP Basic */
+    HTTP_AGENT_QUERY, /* as HTTP_AGENT, and also ?api_key=KEY (the uptime-rca-bot's clients) */
 };
 
 struct http_route {

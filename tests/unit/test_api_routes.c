@@ -1,5 +1,6 @@
 /* test_api_routes.c — the route table's access column: every admin path asks for the admin,
- * every agent path for the API key, and only the public page is open to anyone. A route added
+ * every agent path for the API key (the
+ * uptime-rca-bot's /ping/ also from ?api_key=), and only the public page is open to anyone. A route added
  * without the right access fails here before it can leak anything. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,8 @@ static void test_access_follows_the_path(void **state)
             assert_int_equal(r->access, HTTP_ADMIN);
         else if (starts_with(r->path, "/api/"))
             assert_int_equal(r->access, HTTP_AGENT);
+        else if (starts_with(r->path, "/ping/"))
+            assert_int_equal(r->access, HTTP_AGENT_QUERY);
         else
             assert_string_equal(r->path, "/");
         assert_non_null(r->handler);
