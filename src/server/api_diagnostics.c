@@ -1,8 +1,9 @@
 /* api_diagnostics.c — GET /admin/api/diagnostics (admin): the records agents uploaded with
- * their backlogs, filtered by ?worker&kind&since&until&limit; and the latest path probe of one
- * worker, for GET /admin/api/worker/NAME. Store reads run on the store thread with the request
+ * their backlogs, filtered by ?worker&kind&since&until&limit; and the latest diagnosis and path
+ * probe of one worker, for GET /admin/api/worker/NAME. Store reads run on the store thread with the request
  * suspended. */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,16 +63,20 @@ void api_diagnostics(struct http_request *req, void *ctx)
     store_query_diagnostics(api->store, &q, on_diagnostics, req);
 }
 
-struct latest_mtr {
-    void (*done)(json_t *mtr, void *ctx);
+struct latest_record {
+    void (*done)(json_t *record, void *ctx);
     void *ctx;
+    bool mtr_only;
 };
 
-static void on_latest_mtr(int status, const struct diag_record *recs, size_t n, void *ctx)
+static void on_latest_record(int status, const struct diag_record *recs, size_t n, void *ctx)
 {
-    struct latest_mtr *lm = ctx;
+    struct latest_record *lr = ctx;
     json_t *out = json_null();
-    if (status == 0 && n > 0) {
+    if (status == 0 && n > 0 && !lr->mtr_only) {
+        json_decref(out);
+        out = diagnostic_json(&recs[0]);
+    } else if (status == 0 && n > 0) {
         json_t *body = json_stored(recs[0].body_json, json_object());
         json_t *mtr = json_object_get(body, "mtr");
         if (json_is_object(mtr)) {
@@ -81,19 +86,32 @@ static void on_latest_mtr(int status, const struct diag_record *recs, size_t n, 
         }
         json_decref(body);
     }
-    lm->done(out, lm->ctx);
-    free(lm);
+    lr->done(out, lr->ctx);
+    free(lr);
+}
+
+/* The worker's newest diagnosis (with an mtr when mtr_only) handed to done, as the caller says. */
+static void latest_record(struct api_context *api, const char *worker, bool mtr_only,
+                          void (*done)(json_t *, void *), void *ctx)
+{
+    struct latest_record *lr = malloc(sizeof *lr);
+    if (!lr) {
+        done(json_null(), ctx);
+        return;
+    }
+    *lr = (struct latest_record){.done = done, .ctx = ctx, .mtr_only = mtr_only};
+    struct diag_query q = {.limit = 1, .worker = worker, .kind = "diagnostic", .with_mtr = mtr_only};
+    store_query_diagnostics(api->store, &q, on_latest_record, lr);
 }
 
 void api_latest_mtr(struct api_context *api, const char *worker, void (*done)(json_t *, void *),
                     void *ctx)
 {
-    struct latest_mtr *lm = malloc(sizeof *lm);
-    if (!lm) {
-        done(json_null(), ctx);
-        return;
-    }
-    *lm = (struct latest_mtr){.done = done, .ctx = ctx};
-    struct diag_query q = {.limit = 1, .worker = worker, .kind = "diagnostic", .with_mtr = 1};
-    store_query_diagnostics(api->store, &q, on_latest_mtr, lm);
+    latest_record(api, worker, true, done, ctx);
+}
+
+void api_latest_diagnostic(struct api_context *api, const char *worker,
+                           void (*done)(json_t *, void *), void *ctx)
+{
+    latest_record(api, worker, false, done, ctx);
 }

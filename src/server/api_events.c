@@ -1,14 +1,17 @@
-/* api_events.c — GET /admin/api/events (admin): recorded DOWN and UP events, newest first,
- * filtered by ?limit&type&worker&since, read on the store thread with the request suspended. */
+/* api_events.c — GET /admin/api/events (admin): recorded events (DOWN, UP, GPU lost and back),
+ * newest first, filtered by ?limit&type&worker&since (or the uptime-rca-bot's since_minutes),
+ * read on the store thread with the request suspended; answered with their count. */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "model/json.h"
 #include "server/api.h"
 #include "store/store.h"
 
 #define EVENTS_DEFAULT_LIMIT 50
+#define EVENTS_MAX_MINUTES (366 * 24 * 60)
 
 /* Parses "down,up" into a kinds mask; returns -1 on an unknown kind. */
 static int parse_kinds(const char *text, unsigned *kinds)
@@ -35,11 +38,17 @@ static const char *parse_query(struct http_request *req, struct event_query *q, 
     if (http_query_int(req, "limit", 1, 1000, EVENTS_DEFAULT_LIMIT, &q->limit, err, errlen))
         return "limit";
     if (type && parse_kinds(type, &q->kinds) != 0) {
-        snprintf(err, errlen, "type: expected a list of up,down, got \"%.40s\"", type);
+        snprintf(err, errlen, "type: expected a list of up,down,gpu_lost,gpu_back, got \"%.40s\"", type);
         return "type";
     }
     if (http_query_time(req, "since", &q->since_ms, err, errlen))
         return "since";
+    int minutes;
+    if (http_query_int(req, "since_minutes", 1, EVENTS_MAX_MINUTES, 0, &minutes, err, errlen))
+        return "since_minutes";
+    int64_t since = minutes ? clock_wall_ms() - (int64_t)minutes * 60000 : 0;
+    if (since > q->since_ms)
+        q->since_ms = since;
     return NULL;
 }
 
@@ -53,7 +62,7 @@ static void on_events(int status, const struct event_record *evs, size_t n, void
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(list, event_json(&evs[i]));
-    http_respond_json(req, 200, json_pack("{s:o}", "events", list));
+    http_respond_json(req, 200, json_pack("{s:I, s:o}", "count", (json_int_t)n, "events", list));
 }
 
 void api_events(struct http_request *req, void *ctx)

@@ -45,14 +45,20 @@ void api_incidents(struct http_request *req, void *ctx)
     store_query_incidents(api->store, &q, on_incidents, req);
 }
 
+json_t *api_analysis_json(struct api_context *api)
+{
+    json_t *analysis = incidents_analysis(api->incidents, clock_wall_ms());
+    if (analysis)
+        json_object_set_new(analysis, "server_canaries", canaries_json(api->canaries));
+    return analysis;
+}
+
 void api_analysis(struct http_request *req, void *ctx)
 {
-    struct api_context *api = ctx;
-    json_t *analysis = incidents_analysis(api->incidents, clock_wall_ms());
+    json_t *analysis = api_analysis_json(ctx);
     if (!analysis) {
         http_respond_error(req, 503, "server out of memory", NULL);
         return;
     }
-    json_object_set_new(analysis, "server_canaries", canaries_json(api->canaries));
     http_respond_json(req, 200, analysis);
 }

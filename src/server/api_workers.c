@@ -1,10 +1,14 @@
 /* api_workers.c — the workers (admin): GET /admin/api/status lists every worker with its state
  * from memory; GET /admin/api/worker/NAME shows one, with its recent events (read from the
- * store, the request suspended meanwhile) and its latest path probe. */
+ * store, the request suspended meanwhile), its latest diagnosis and its latest path probe. Both
+ * also carry the uptime-rca-bot's fields where they do not clash with faultline's
+ * (docs/migration.md): timestamp, active_workers, health; status, last_seen, recent_events,
+ * last_diagnostics. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/uptimebot.h"
 #include "base/clock.h"
 #include "model/json.h"
 #include "server/api.h"
@@ -26,14 +30,16 @@ void api_status(struct http_request *req, void *ctx)
     fleet_each(api->fleet, true, append_worker, workers);
     size_t counts[3];
     fleet_count_states(api->fleet, counts);
-    http_respond_json(req, 200,
-                      json_pack("{s:o, s:I, s:{s:I, s:I, s:I}, s:f, s:o}", "workers", workers,
-                                "total", (json_int_t)fleet_count(api->fleet), "counts", "up",
-                                (json_int_t)counts[WORKER_UP], "down",
-                                (json_int_t)counts[WORKER_DOWN], "unknown",
-                                (json_int_t)counts[WORKER_UNKNOWN], "fail_timeout_s",
-                                (double)api->fail_timeout_ms / 1000.0, "server_time",
-                                json_time(clock_wall_ms())));
+    int64_t now = clock_wall_ms();
+    http_respond_json(
+        req, 200,
+        json_pack("{s:o, s:I, s:{s:I, s:I, s:I}, s:f, s:o, s:o, s:I, s:o?}", "workers", workers,
+                  "total", (json_int_t)fleet_count(api->fleet), "counts", "up",
+                  (json_int_t)counts[WORKER_UP], "down", (json_int_t)counts[WORKER_DOWN],
+                  "unknown", (json_int_t)counts[WORKER_UNKNOWN], "fail_timeout_s",
+                  (double)api->fail_timeout_ms / 1000.0, "server_time", json_time(now),
+                  "timestamp", json_time(now), "active_workers", (json_int_t)counts[WORKER_UP],
+                  "health", api_analysis_json(api)));
 }
 
 /* GET /admin/api/worker/NAME while the store and the latest MTR are read. */
@@ -52,6 +58,13 @@ static void on_worker_mtr(json_t *mtr, void *ctx)
     free(v);
 }
 
+static void on_worker_diagnostic(json_t *record, void *ctx)
+{
+    struct worker_view *v = ctx;
+    json_object_set_new(v->reply, "last_diagnostics", record);
+    api_latest_mtr(v->api, v->name, on_worker_mtr, v);
+}
+
 static void on_worker_events(int status, const struct event_record *evs, size_t n, void *ctx)
 {
     struct worker_view *v = ctx;
@@ -64,15 +77,23 @@ static void on_worker_events(int status, const struct event_record *evs, size_t 
     json_t *events = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(events, event_json(&evs[i]));
-    v->reply = json_pack("{s:o, s:o}", "worker", w ? worker_json(w) : json_null(), "events",
-                         events);
-    api_latest_mtr(v->api, v->name, on_worker_mtr, v);
+    v->reply = json_pack("{s:o, s:O, s:o, s:s, s:o}", "worker", w ? worker_json(w) : json_null(),
+                         "events", events, "recent_events", events, "status",
+                         worker_state_name(w ? w->state : WORKER_UNKNOWN), "last_seen",
+                         json_time(w ? w->last_seen_ms : 0));
+    api_latest_diagnostic(v->api, v->name, on_worker_diagnostic, v);
 }
 
 void api_worker(struct http_request *req, void *ctx)
 {
     struct api_context *api = ctx;
     const char *name = http_path(req) + strlen(WORKER_PREFIX);
+    char base[WORKER_NAME_MAX + 1], err[160];
+    int gpus;
+    /* The bot's URLs name a worker with its GPU count: brickbox-43(4) is brickbox-43. */
+    if (!fleet_find(api->fleet, name) &&
+        uptimebot_name_parse(name, base, &gpus, err, sizeof err) == 0)
+        name = base;
     if (!fleet_find(api->fleet, name)) {
         http_respond_error(req, 404, "unknown worker", "name");
         return;
