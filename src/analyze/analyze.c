@@ -1,5 +1,6 @@
 /* analyze.c — `faultline analyze`: reads an agent's metrics.jsonl and diagnostics.jsonl (and
- * their rotated .1 files, and mtr/<time>.json files), splits the heartbeats into outage periods,
+ * their rotated .1 files, and mtr/<time>.json files), or the uptime-rca-bot client's (mapped by
+ * analyze/uptimebot.h, rotated *.old files too), splits the heartbeats into outage periods,
  * diagnoses each period from the diagnoses recorded inside it, and ranks the hops of all
  * recorded paths by loss; see analyze.h. */
 #include "analyze/analyze.h"
@@ -13,6 +14,7 @@
 #include <jansson.h>
 
 #include "analyze/diagnose.h"
+#include "analyze/uptimebot.h"
 #include "base/cli.h"
 #include "base/clock.h"
 #include "probe/path.h"
@@ -36,8 +38,10 @@ static const struct cli_spec analyze_cli = {
         "highest loss over all recorded paths.\n\n"
         "Files are recognised by their lines: lines with \"ok\" are heartbeats, lines with\n"
         "\"trigger\" or \"mtr\" are diagnoses. Rotated files (metrics.jsonl.1) and mtr/*.json\n"
-        "files may be given too, in any order. Lines that cannot be read are skipped with a\n"
-        "warning naming file:line.\n\n"
+        "files may be given too, in any order. The uptime-rca-bot client's logs are read as\n"
+        "well (metrics.jsonl, diagnostics.jsonl, mtr/*.json, rotated *.old files), told apart\n"
+        "by their fields. Lines that cannot be read are skipped with a warning naming\n"
+        "file:line.\n\n"
         "  --json   print one JSON object instead of the table\n\n"
         "Exit status: 0 no outage found, 1 outages found, 2 usage error or unreadable file.",
     .options = analyze_cli_options,
@@ -103,12 +107,25 @@ static json_t *diagnosis_of_mtr(json_t *mtr)
 /* Files one record of a line, or says why not. Takes the reference to j. */
 static void add_record(struct log_set *set, json_t *j, const char *file, size_t line)
 {
-    char why[160];
+    char why[300];
     struct record_list *list = NULL;
     if (!json_is_object(j)) {
         skip_line(set, file, line, "expected a JSON object");
         json_decref(j);
         return;
+    }
+    if (uptimebot_format_of(j) != UPTIMEBOT_NONE) {
+        char field[96], err[256];
+        int64_t file_ms = 0;
+        uptimebot_mtr_file_time(file, &file_ms);
+        json_t *mapped = uptimebot_record_map(j, file_ms, field, sizeof field, err, sizeof err);
+        json_decref(j);
+        if (!mapped) {
+            snprintf(why, sizeof why, "uptime-rca-bot record: %s", err);
+            skip_line(set, file, line, why);
+            return;
+        }
+        j = mapped;
     }
     if (json_is_boolean(json_object_get(j, "ok")))
         list = &set->metrics;
@@ -141,6 +158,20 @@ static bool is_blank(const char *s, size_t n)
     return true;
 }
 
+/* A file that is one JSON object over several lines (the bot's `mtr -j` output): filed whole.
+ * Returns true when it was one. */
+static bool read_whole_object(struct log_set *set, FILE *f, const char *path)
+{
+    json_t *j = json_loadf(f, 0, NULL);
+    if (json_is_object(j)) {
+        add_record(set, j, path, 1);
+        return true;
+    }
+    json_decref(j);
+    rewind(f);
+    return false;
+}
+
 /* Reads one file, a record per line. Returns 0, or -1 when it cannot be opened or read. */
 static int read_log_file(struct log_set *set, const char *path)
 {
@@ -148,6 +179,10 @@ static int read_log_file(struct log_set *set, const char *path)
     if (!f) {
         fprintf(stderr, "faultline analyze: %s: %s\n", path, strerror(errno));
         return -1;
+    }
+    if (read_whole_object(set, f, path)) {
+        fclose(f);
+        return 0;
     }
     char *buf = NULL;
     size_t cap = 0, line = 0;
@@ -196,6 +231,31 @@ static void sort_unique(struct record_list *l)
             dup = dup || (json_string_value(json_object_get(l->items[k].json, "id")) &&
                           !strcmp(id, json_string_value(json_object_get(l->items[k].json, "id"))));
         if (dup)
+            json_decref(l->items[i].json);
+        else
+            l->items[kept++] = l->items[i];
+    }
+    l->n = kept;
+}
+
+/* The uptime-rca-bot's client writes each diagnosis' path to mtr/ too: a lone path (a record
+ * without probes) whose "mtr_id" a diagnosis has is that diagnosis again. */
+static bool has_path_of(const json_t *diagnosis, const char *mtr_id)
+{
+    const char *id = json_string_value(json_object_get(diagnosis, "mtr_id"));
+    return json_object_get(diagnosis, "gateway") && id && !strcmp(id, mtr_id);
+}
+
+static void drop_copied_paths(struct record_list *l)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const json_t *r = l->items[i].json;
+        const char *id = json_string_value(json_object_get(r, "mtr_id"));
+        bool copy = false;
+        for (size_t k = 0; id && !json_object_get(r, "gateway") && !copy && k < l->n; k++)
+            copy = k != i && has_path_of(l->items[k].json, id);
+        if (copy)
             json_decref(l->items[i].json);
         else
             l->items[kept++] = l->items[i];
@@ -484,6 +544,7 @@ static int analyze_logs(struct log_set *set, struct analysis *a)
 {
     sort_unique(&set->metrics);
     sort_unique(&set->diagnostics);
+    drop_copied_paths(&set->diagnostics);
     a->attempts = set->metrics.n;
     for (size_t i = 0; i < set->metrics.n; i++)
         a->failures += metric_failed(&set->metrics.items[i]);
