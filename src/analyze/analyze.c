@@ -22,6 +22,9 @@
 #define ANALYZE_MAX_FILES 8
 #define ANALYZE_MAX_WARNINGS 20 /* per run; the rest are only counted */
 #define ANALYZE_WORST_HOPS 5
+/* A record may span this many lines (the bot's diagnostics with `mtr -j` in them) and bytes. */
+#define ANALYZE_RECORD_LINES 2000
+#define ANALYZE_RECORD_BYTES (4 * 1024 * 1024)
 /* Without heartbeats, diagnoses further apart than this belong to different outages. */
 #define ANALYZE_DIAG_GAP_MS (5 * 60 * 1000)
 
@@ -172,6 +175,59 @@ static bool read_whole_object(struct log_set *set, FILE *f, const char *path)
     return false;
 }
 
+/* A record being read: its text so far, which may span lines (the uptime-rca-bot's client puts
+ * the indented output of `mtr -j` inside its diagnostics lines), and its first line. */
+struct pending_record {
+    char *text;
+    size_t len, cap, first_line, lines;
+};
+
+static int pending_add(struct pending_record *p, const char *s, size_t n)
+{
+    if (p->len + n + 1 > p->cap) {
+        size_t cap = (p->len + n + 1) * 2;
+        char *text = realloc(p->text, cap);
+        if (!text)
+            return -1;
+        p->text = text;
+        p->cap = cap;
+    }
+    memcpy(p->text + p->len, s, n);
+    p->len += n;
+    p->text[p->len] = '\0';
+    p->lines++;
+    return 0;
+}
+
+/* Adds a line to the record being read and files the record once it parses. An object that
+ * runs to the end of its line unfinished waits for the next (up to ANALYZE_RECORD_LINES); one
+ * that cannot join is skipped, and the line that did not fit is read again alone. */
+static void read_line(struct log_set *set, struct pending_record *p, const char *path,
+                      const char *line, size_t n, size_t number)
+{
+    bool joining = p->len > 0;
+    if (!joining)
+        p->first_line = number;
+    json_error_t jerr;
+    json_t *j = pending_add(p, line, n) == 0
+                    ? json_loadb(p->text, p->len, JSON_DECODE_ANY, &jerr)
+                    : NULL;
+    if (j) {
+        add_record(set, j, path, p->first_line);
+    } else if (json_error_code(&jerr) == json_error_premature_end_of_input &&
+               (size_t)jerr.position >= p->len && p->text[strspn(p->text, " \t")] == '{' &&
+               p->lines < ANALYZE_RECORD_LINES && p->len < ANALYZE_RECORD_BYTES) {
+        return;
+    } else {
+        char why[200];
+        snprintf(why, sizeof why, "not JSON (%s at column %d)", jerr.text, jerr.column);
+        skip_line(set, path, p->first_line, joining ? "not JSON (cut short)" : why);
+    }
+    p->len = p->lines = 0;
+    if (!j && joining)
+        read_line(set, p, path, line, n, number);
+}
+
 /* Reads one file, a record per line. Returns 0, or -1 when it cannot be opened or read. */
 static int read_log_file(struct log_set *set, const char *path)
 {
@@ -187,23 +243,18 @@ static int read_log_file(struct log_set *set, const char *path)
     char *buf = NULL;
     size_t cap = 0, line = 0;
     ssize_t n;
+    struct pending_record pending = {0};
     while ((n = getline(&buf, &cap, f)) >= 0) {
         line++;
-        if (is_blank(buf, (size_t)n))
-            continue;
-        json_error_t jerr;
-        json_t *j = json_loadb(buf, (size_t)n, JSON_DECODE_ANY, &jerr);
-        if (j) {
-            add_record(set, j, path, line);
-        } else {
-            char why[200];
-            snprintf(why, sizeof why, "not JSON (%s at column %d)", jerr.text, jerr.column);
-            skip_line(set, path, line, why);
-        }
+        if (!is_blank(buf, (size_t)n) || pending.len > 0)
+            read_line(set, &pending, path, buf, (size_t)n, line);
     }
+    if (pending.len > 0)
+        skip_line(set, path, pending.first_line, "not JSON (cut short)");
     int failed = ferror(f);
     if (failed)
         fprintf(stderr, "faultline analyze: %s: %s\n", path, strerror(errno));
+    free(pending.text);
     free(buf);
     fclose(f);
     return failed ? -1 : 0;

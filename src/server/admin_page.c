@@ -50,7 +50,10 @@ static void page_worker_row(const struct worker_record *w, void *ctx)
     html_escape(out, w->name);
     fprintf(out, "</td><td>%s</td><td>%s</td><td>", worker_state_name(w->state), seen);
     html_escape(out, w->ip);
-    fprintf(out, "</td><td>%d</td><td>", w->gpus);
+    if (w->gpus == WORKER_GPUS_FAILED)
+        fputs("</td><td>GPU_ERR</td><td>", out);
+    else
+        fprintf(out, "</td><td>%d</td><td>", w->gpus);
     html_escape(out, w->version);
     fputs("</td></tr>\n", out);
 }

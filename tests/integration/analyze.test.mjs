@@ -180,3 +180,85 @@ scenario('analyze --help describes the command and exits 0', async (ctx) => {
   assert.match(r.stdout, /--json/);
   assert.match(r.stdout, /Exit status: 0 no outage found, 1 outages found, 2/);
 });
+
+// ---- the uptime-rca-bot client's logs (tests/fixtures/analyze/uptime-bot/make-fixtures.py) ----
+
+const BOT = path.join(FIXTURES, 'uptime-bot');
+const BOT_FILES = [
+  path.join(BOT, 'metrics.jsonl.20261121_093950.old'),
+  path.join(BOT, 'metrics.jsonl'),
+  path.join(BOT, 'diagnostics.jsonl'),
+  ...['mtr_20261121_093955.json', 'mtr_20261121_100035.json', 'mtr_20261121_100205.json'].map((f) => path.join(BOT, 'mtr', f)),
+];
+const BOT_OUTAGE_1 = {
+  start: '2026-11-21T10:00:00.000Z',
+  end: '2026-11-21T10:04:00.000Z',
+  duration_s: 240,
+  failed_attempts: 8,
+  diagnosis: 'upstream ISP',
+  verdict: 'upstream',
+  evidence: 'gateway OK, 8.8.8.8 unreachable for 3m 25s, loss began after hop 3 (198.51.100.1)',
+};
+const BOT_OUTAGE_2 = {
+  start: '2026-11-21T10:15:00.000Z',
+  end: '2026-11-21T10:16:00.000Z',
+  duration_s: 60,
+  failed_attempts: 2,
+  diagnosis: 'unknown',
+  verdict: 'unknown',
+  evidence: '2 failed heartbeats, no diagnostics',
+};
+
+scenario('analyze reads the uptime-rca-bot client logs (rotated .old, metrics, diagnostics, mtr files) as a table', async (ctx) => {
+  const r = await ctx.run(['analyze', ...BOT_FILES]);
+  assert.equal(r.code, 1, `exit status 1 when outages are found (stderr: ${r.stderr})`);
+  assert.equal(r.stderr, '', 'every line of the bot logs is read, the indented mtr -j output included');
+  const out = r.stdout;
+  assert.match(out, /^attempts\s+73$/m);
+  assert.match(out, /^failures\s+10 \(13\.7%\)$/m);
+  assert.match(out, /^outages\s+2$/m);
+  assert.match(out, /^1\s+2026-11-21 10:00:00\s+2026-11-21 10:04:00\s+4m\s+8\s+upstream ISP$/m);
+  assert.ok(out.includes(`     ${BOT_OUTAGE_1.evidence}\n`), out);
+  assert.match(out, /^2\s+2026-11-21 10:15:00\s+2026-11-21 10:16:00\s+1m\s+2\s+unknown$/m);
+  assert.ok(out.includes(`     ${BOT_OUTAGE_2.evidence}\n`), out);
+});
+
+scenario('analyze --json on the uptime-rca-bot logs: each mtr shape read, the mtr/ copies of a diagnosis counted once', async (ctx) => {
+  const r = await ctx.run(['analyze', '--json', ...BOT_FILES]);
+  assert.equal(r.code, 1, r.stderr);
+  const o = JSON.parse(r.stdout);
+  assert.equal(o.attempts, 73, '40 heartbeats in the rotated .old file + 33 (gpu_error lines count as failed)');
+  assert.equal(o.failures, 10);
+  assert.equal(o.skipped_lines, 0);
+  assert.deepEqual(o.periods.map(pick), [BOT_OUTAGE_1, BOT_OUTAGE_2]);
+  assert.equal(o.periods[0].diagnoses, 2, 'the two diagnoses, not their copies in mtr/');
+  const fault = o.periods[0].details.path_fault;
+  assert.equal(fault.last_good_ttl, 3);
+  assert.equal(fault.last_good_addr, '198.51.100.1');
+  assert.equal(fault.agreeing, 2, 'the mtr -r hops and the traceroute hops stop after hop 3 alike');
+  // The start-up diagnosis (mtr -j) adds the server as hop 4; mtr -r's 33% at hop 2 is averaged.
+  assert.deepEqual(
+    o.worst_hops.map((h) => [h.ttl, h.addr, h.samples, Math.round(h.loss_pct * 10) / 10]),
+    [[2, '100.64.0.1', 3, 11.1], [4, '203.0.113.10', 1, 0], [3, '198.51.100.1', 3, 0], [1, '10.1.0.1', 3, 0]],
+  );
+});
+
+scenario('analyze names the member of a bot line it cannot read, and reads the rest', async (ctx) => {
+  const dir = ctx.tmpdir();
+  const file = path.join(dir, 'diagnostics.jsonl');
+  fs.writeFileSync(file, [
+    '{"ts":"2026-11-21T10:00:35Z","worker":"gpu-1(8)","gateway":"10.1.0.1","gw_loss_pct":"lots","gw_avg_ms":0.4,"external_loss_pct":0,"external_avg_ms":9,"bot_loss_pct":100,"bot_avg_ms":-1,"dns_ok":1,"dns_ms":3,"tcp_port_ok":0,"mtr":{"ts":"2026-11-21T10:00:40Z","target":"203.0.113.10","hops":[]}}',
+    '{"ts":"2026-11-21T10:01:35Z","worker":"gpu-1(8)","gateway":"10.1.0.1","gw_loss_pct":0,"gw_avg_ms":0.4,"external_loss_pct":0,"external_avg_ms":9,"bot_loss_pct":100,"bot_avg_ms":-1,"dns_ok":1,"dns_ms":3,"tcp_port_ok":0,"mtr":{"ts":"2026-11-21T10:01:40Z","target":"203.0.113.10","hops":[{"hop":1,"host":"10.1.0.1","loss":0,"avg":0.4},{"hop":2,"host":"???","loss":"x","avg":0}]}}',
+    '{"ts":"2026-11-21T10:02:35Z","worker":"gpu-1(8)","status":"maybe","http":"000","latency_ms":5,"error":"","consecutive_failures":3}',
+    '',
+  ].join('\n'));
+  const r = await ctx.run(['analyze', file, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const warnings = r.stderr.trim().split('\n');
+  assert.deepEqual(warnings, [
+    `faultline analyze: ${file}:1: skipped: uptime-rca-bot record: gw_loss_pct: expected a number from 0 to 100, got "lots"`,
+    `faultline analyze: ${file}:2: skipped: uptime-rca-bot record: mtr.hops[1].loss: expected a number from 0 to 100, got "x"`,
+    `faultline analyze: ${file}:3: skipped: uptime-rca-bot record: status: expected "ok", "fail" or "gpu_error", got "maybe"`,
+  ]);
+  assert.equal(JSON.parse(r.stdout).skipped_lines, 3);
+});
