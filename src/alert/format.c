@@ -72,6 +72,8 @@ void alert_format_down(const struct worker_record *w, int64_t now_ms, int64_t fa
         append(buf, buflen, &used, "\nSite: %s", w->site);
     if (w->gpus > 0)
         append(buf, buflen, &used, "\nGPUs: %d", w->gpus);
+    else if (w->gpus == WORKER_GPUS_FAILED)
+        append(buf, buflen, &used, "\nGPUs: the GPU check failed");
 }
 
 void alert_format_up(const struct worker_record *w, int64_t now_ms, int64_t down_since_ms,

@@ -1,4 +1,5 @@
-/* test_fleet.c — the worker state machine, deadlines, restore grace and change tracking. */
+/* test_fleet.c — the worker state machine, deadlines, restore grace, change tracking and GPU
+ * count changes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -168,9 +169,53 @@ static void test_sorted_iteration(void **state)
     fleet_free(f);
 }
 
+/* The GPU hook: every change of count after the first heartbeat, with the count before. */
+struct gpu_changes {
+    int count;
+    int prev[8], now[8];
+};
+
+static void record_gpus(const struct worker_record *w, int prev_gpus, void *ctx)
+{
+    struct gpu_changes *c = ctx;
+    assert_true(c->count < 8);
+    c->prev[c->count] = prev_gpus;
+    c->now[c->count] = w->gpus;
+    c->count++;
+}
+
+static void test_gpu_changes(void **state)
+{
+    struct seen seen = {0};
+    struct gpu_changes changes = {0};
+    struct fleet *f = fleet_new(1000, record, &seen);
+    fleet_on_gpu_change(f, record_gpus, &changes);
+    struct heartbeat h = hb("gpu-box");
+    const int sent[] = {4, 4, 3, WORKER_GPUS_FAILED, WORKER_GPUS_FAILED, 4, 8};
+    for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++) {
+        h.gpus = sent[i];
+        fleet_heartbeat(f, &h, "10.0.0.1", (int64_t)i, (int64_t)i, NULL);
+    }
+    assert_int_equal(changes.count, 4); /* not the first heartbeat, not an unchanged count */
+    const int prev[] = {4, 3, WORKER_GPUS_FAILED, 4}, now[] = {3, WORKER_GPUS_FAILED, 4, 8};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(changes.prev[i], prev[i]);
+        assert_int_equal(changes.now[i], now[i]);
+    }
+    assert_int_equal(fleet_find(f, "gpu-box")->gpus, 8);
+    /* Without a hook the count is kept all the same. */
+    fleet_on_gpu_change(f, NULL, NULL);
+    h.gpus = 2;
+    fleet_heartbeat(f, &h, "10.0.0.1", 10, 10, NULL);
+    assert_int_equal(changes.count, 4);
+    assert_int_equal(fleet_find(f, "gpu-box")->gpus, 2);
+    fleet_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gpu_changes),
         cmocka_unit_test(test_transition_table),
         cmocka_unit_test(test_up_down_up_with_deadlines),
         cmocka_unit_test(test_restore_gives_grace),

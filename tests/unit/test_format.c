@@ -1,4 +1,4 @@
-/* test_format.c — the DOWN and UP texts and the incident texts, exactly as people will read
+/* test_format.c — the DOWN, UP and GPU texts and the incident texts, exactly as people will read
  * them. Each row is a worker or an incident, the times involved and the expected text. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,14 +12,14 @@
 
 #define T0 1795255332000LL /* 2026-11-21 10:02:12 UTC */
 
-enum kind { DOWN, UP };
+enum kind { DOWN, UP, GPUS };
 
 struct format_case {
     const char *what;
     enum kind kind;
     struct worker_record worker;
     int64_t now_ms;
-    int64_t extra_ms; /* DOWN: fail timeout; UP: down since */
+    int64_t extra_ms; /* DOWN: fail timeout; UP: down since; GPUS: the count before */
     const char *expected;
 };
 
@@ -78,6 +78,44 @@ static const struct format_case cases[] = {
      T0 - 2 * 86400000LL - 3 * 3600000LL,
      "🟢 gpu-7 is UP\nBack at 2026-11-21 10:05:12 UTC from 198.51.100.2, after 2d 03h down.\n"
      "Site: fra1"},
+    {"down, GPU check failed",
+     DOWN,
+     {.name = "gpu-9", .ip = "192.0.2.9", .gpus = WORKER_GPUS_FAILED, .last_seen_ms = T0},
+     T0 + 60000,
+     30000,
+     "🔴 gpu-9 is DOWN\nNo heartbeat for 1m 00s (limit 30s).\n"
+     "Last seen: 2026-11-21 10:02:12 UTC from 192.0.2.9\nGPUs: the GPU check failed"},
+    {"a GPU lost",
+     GPUS,
+     {.name = "brickbox-43", .ip = "203.0.113.7", .gpus = 3},
+     T0,
+     4,
+     "🟠 brickbox-43 lost a GPU: 4 → 3\nAt 2026-11-21 10:02:12 UTC from 203.0.113.7."},
+    {"two GPUs lost",
+     GPUS,
+     {.name = "brickbox-43", .ip = "203.0.113.7", .gpus = 2},
+     T0,
+     4,
+     "🟠 brickbox-43 lost 2 GPUs: 4 → 2\nAt 2026-11-21 10:02:12 UTC from 203.0.113.7."},
+    {"the GPU check failing",
+     GPUS,
+     {.name = "gpu-7", .ip = "198.51.100.2", .site = "fra1", .gpus = WORKER_GPUS_FAILED},
+     T0,
+     8,
+     "🟠 gpu-7 lost its GPUs: the GPU check failed (8 → GPU_ERR)\n"
+     "At 2026-11-21 10:02:12 UTC from 198.51.100.2.\nSite: fra1"},
+    {"a GPU back",
+     GPUS,
+     {.name = "brickbox-43", .ip = "203.0.113.7", .gpus = 4},
+     T0,
+     3,
+     "🟢 brickbox-43 has its GPU back: 3 → 4\nAt 2026-11-21 10:02:12 UTC from 203.0.113.7."},
+    {"the GPU check working again, no ip",
+     GPUS,
+     {.name = "edge", .gpus = 4},
+     T0,
+     WORKER_GPUS_FAILED,
+     "🟢 edge has its GPUs back: GPU_ERR → 4\nAt 2026-11-21 10:02:12 UTC."},
     {"up, down time unknown, no ip",
      UP,
      {.name = "edge"},
@@ -90,8 +128,10 @@ static void render(const struct format_case *c, char *buf, size_t buflen)
 {
     if (c->kind == DOWN)
         alert_format_down(&c->worker, c->now_ms, c->extra_ms, buf, buflen);
-    else
+    else if (c->kind == UP)
         alert_format_up(&c->worker, c->now_ms, c->extra_ms, buf, buflen);
+    else
+        alert_format_gpus(&c->worker, (int)c->extra_ms, c->now_ms, buf, buflen);
 }
 
 static void test_texts(void **state)
