@@ -61,16 +61,18 @@ static const char *const server_options[] = {
     "RCA_CANARY_INTERVAL", "RCA_FOLLOWUP_WAIT",
     "HTTP_MAX_CONNECTIONS", "HTTP_MAX_CONNECTIONS_PER_ADDR", "HTTP_AGENT_RESERVE",
     "HTTP_HEADER_TIMEOUT", "HTTP_IDLE_TIMEOUT", "HTTP_MIN_BODY_RATE", "HTTP_BODY_MEMORY_MB",
-    "AUTH_MAX_FAILURES", "AUTH_FAILURE_WINDOW", "TLS_CERT", "TLS_KEY", "TLS_HSTS"};
+    "AUTH_MAX_FAILURES", "AUTH_FAILURE_WINDOW", "TLS_CERT", "TLS_KEY", "TLS_HSTS", "GPU_ALERTS"};
 
 static const struct cli_spec server_cli = {
     .command = "server",
     .usage = "server [--config FILE] [--SETTING VALUE ...]",
-    .description = "Receives heartbeats on POST /api/v1/heartbeat, marks a worker DOWN after\n"
-                   "FAIL_TIMEOUT seconds of silence and UP when it returns, stores every change\n"
-                   "in DATA_DIR/faultline.db and notifies Telegram. Serves the public page on /,\n"
-                   "the admin page on /admin and the admin API under /admin/api/. With TLS_CERT\n"
-                   "and TLS_KEY it serves HTTPS only, and SIGHUP reloads them.",
+    .description = "Receives heartbeats on POST /api/v1/heartbeat (and the uptime-rca-bot's\n"
+                   "clients on /ping/NAME), marks a worker DOWN after FAIL_TIMEOUT seconds of\n"
+                   "silence and UP when it returns, tells when a machine loses a GPU, stores\n"
+                   "every change in DATA_DIR/faultline.db and notifies Telegram. Serves the\n"
+                   "public page on /, the admin page on /admin and the admin API under\n"
+                   "/admin/api/. With TLS_CERT and TLS_KEY it serves HTTPS only, and SIGHUP\n"
+                   "reloads them.",
     .options = server_options,
     .option_count = sizeof server_options / sizeof server_options[0],
     .max_positional = 0,
