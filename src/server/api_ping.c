@@ -122,7 +122,7 @@ static void take_backlog(struct api_context *api, struct http_request *req, cons
     if (!records) {
         if (!root)
             snprintf(err, sizeof err, "body: not valid JSON (%.100s)", jerr.text);
-        http_respond_error(req, 400, err, root ? "backlog" : NULL);
+        http_respond_error(req, 400, err, json_object_get(root, "backlog") ? "backlog" : NULL);
         json_decref(root);
         return;
     }

@@ -142,6 +142,10 @@ scenario('a wrong or missing key gets 401 (the bot answered 200 with "status": 0
   const wrong = await request(`${srv.url}/ping/brickbox-43(4)?api_key=not-the-key`);
   assert.equal(wrong.status, 401);
   assert.deepEqual(wrong.json, { error: 'invalid API key' });
+  // A header wins over the query: a wrong X-API-Key is refused even with the right ?api_key=.
+  const header = await request(`${srv.url}/ping/brickbox-43(4)?api_key=${srv.apiKey}`, { headers: { 'X-API-Key': 'not-the-key' } });
+  assert.equal(header.status, 401);
+  assert.deepEqual(header.json, { error: 'invalid API key' });
   const missing = await request(`${srv.url}/ping/brickbox-43(4)`);
   assert.equal(missing.status, 401);
   assert.deepEqual(missing.json, { error: 'missing API key' });
@@ -150,7 +154,7 @@ scenario('a wrong or missing key gets 401 (the bot answered 200 with "status": 0
   assert.deepEqual((await adminJson(srv, '/admin/api/status')).workers.map((w) => w.name), ['marker-box']);
 });
 
-scenario('a bad worker name is refused naming what was expected', async (ctx) => {
+scenario('a bad worker name is refused naming what was expected; a bad body loses only itself', async (ctx) => {
   const srv = await ctx.server();
   const r = await request(`${srv.url}/ping/brickbox-43(four)?api_key=${srv.apiKey}`);
   assert.equal(r.status, 400);
@@ -158,6 +162,17 @@ scenario('a bad worker name is refused naming what was expected', async (ctx) =>
     error: 'worker: expected NAME(N) with N a whole number from 0 to 4096 or GPU_ERR, got "brickbox-43(four)"',
     field: 'worker',
   });
+  // A body that is no backlog is refused, but the heartbeat it came with counts.
+  const post = (body) => request(`${srv.url}/ping/box-9(2)?api_key=${srv.apiKey}`, { method: 'POST', body });
+  const notJson = await post('{"backlog":[');
+  assert.equal(notJson.status, 400);
+  assert.match(notJson.json.error, /^body: not valid JSON \(/);
+  const notArray = await post({ backlog: 'none', recovery: true });
+  assert.deepEqual([notArray.status, notArray.json], [400, { error: 'backlog: expected an array of at most 500 records', field: 'backlog' }]);
+  const other = await post({ hello: 1 });
+  assert.deepEqual([other.status, other.json], [400, { error: 'body: expected {"backlog": [...]} with at most 500 records' }]);
+  const w = (await adminJson(srv, '/admin/api/status')).workers;
+  assert.deepEqual(w.map((x) => [x.name, x.state, x.gpus]), [['box-9', 'up', 2]]);
 });
 
 scenario('NAME(4) → NAME(3) → NAME(GPU_ERR) → NAME(4): one worker, each change an event and a message', async (ctx) => {
