@@ -74,8 +74,8 @@ static bool is_mtr(const json_t *j)
 {
     const json_t *hops = json_object_get(j, "hops");
     return json_is_array(json_object_get(json_object_get(j, "report"), "hubs")) ||
-           (json_is_array(hops) && (json_array_size(hops) == 0 ||
-                                    has(json_array_get(hops, 0), "hop")));
+           (json_is_array(hops) &&
+            (json_array_size(hops) == 0 || has(json_array_get(hops, 0), "hop")));
 }
 
 enum uptimebot_format uptimebot_format_of(const json_t *j)
@@ -183,8 +183,7 @@ static int string(const struct reader *rd, const json_t *obj, const char *key, c
     return 0;
 }
 
-static int record_time(const struct reader *rd, const json_t *bot, int64_t fallback_ms,
-                       int64_t *ms)
+static int record_time(const struct reader *rd, const json_t *bot, int64_t fallback_ms, int64_t *ms)
 {
     const json_t *ts = json_object_get(bot, "ts");
     if (!ts && fallback_ms > 0) {
@@ -267,9 +266,10 @@ static void set_reached(json_t *mtr, const char *target)
     const char *addr = json_string_value(json_object_get(last, "addr"));
     bool reached = addr && addr[0] && json_integer_value(json_object_get(last, "received")) > 0;
     json_object_set_new(mtr, "reached", json_boolean(reached));
-    json_object_set_new(mtr, "addr", json_string(reached              ? addr
-                                                 : is_ip_address(target) ? target
-                                                                         : ""));
+    json_object_set_new(mtr, "addr",
+                        json_string(reached                 ? addr
+                                    : is_ip_address(target) ? target
+                                                            : ""));
 }
 
 /* Maps any mtr shape (path names it for errors) to faultline's mtr object. */
@@ -293,9 +293,9 @@ static json_t *mtr_of(const struct reader *rd, const json_t *m, const char *path
     snprintf(p, sizeof p, "%s.%s", path, hub ? "report.hubs" : "hops");
     if (!json_is_array(hops))
         return bad(rd, p, hops, "an array of hops"), NULL;
-    json_t *out = json_pack("{s:s, s:s, s:[]}", "target", target, "method",
-                            json_is_string(json_object_get(m, "type")) ? "traceroute" : "mtr",
-                            "hops");
+    json_t *out =
+        json_pack("{s:s, s:s, s:[]}", "target", target, "method",
+                  json_is_string(json_object_get(m, "type")) ? "traceroute" : "mtr", "hops");
     size_t i;
     const json_t *h;
     json_array_foreach(hops, i, h)
@@ -395,7 +395,8 @@ static json_t *metric_of(const struct reader *rd, const json_t *bot)
         return NULL;
     bool ok = !strcmp(status, "ok");
     if (!ok && strcmp(status, "fail") && strcmp(status, "gpu_error"))
-        return bad(rd, "status", json_object_get(bot, "status"), "\"ok\", \"fail\" or \"gpu_error\""),
+        return bad(rd, "status", json_object_get(bot, "status"),
+                   "\"ok\", \"fail\" or \"gpu_error\""),
                NULL;
     if (!strcmp(status, "gpu_error"))
         snprintf(error, sizeof error, "GPU check failed, no heartbeat sent (nvidia-smi)");
@@ -404,8 +405,8 @@ static json_t *metric_of(const struct reader *rd, const json_t *bot)
     json_t *r = record_head(rd, bot, "metric", 0);
     if (r && json_object_update_new(
                  r, json_pack("{s:b, s:f, s:o, s:o}", "ok", ok, "latency_ms", latency, "status",
-                              http >= 100 ? json_integer((json_int_t)http) : json_null(),
-                              "error", ok ? json_null() : json_string(error))) != 0) {
+                              http >= 100 ? json_integer((json_int_t)http) : json_null(), "error",
+                              ok ? json_null() : json_string(error))) != 0) {
         json_decref(r);
         return NULL;
     }
@@ -462,16 +463,15 @@ static int add_probes(json_t *r, const char *gateway, const char *server,
                       const struct bot_numbers *n)
 {
     json_t *server_probe =
-        n->has_bot_loss ? json_pack("{s:s, s:f, s:o}", "addr", server, "loss_pct", n->bot_loss,
-                                    "rtt_avg_ms",
-                                    n->has_bot_avg && n->bot_avg >= 0 ? json_real(n->bot_avg)
-                                                                      : json_null())
-                        : json_null();
-    json_t *tcp = n->has_tcp_ok ? json_pack("{s:b, s:b, s:o}", "ok", n->tcp_ok, "reachable",
-                                            n->tcp_ok, "error",
-                                            n->tcp_ok ? json_null()
-                                                      : json_string("no connection within 3 s"))
-                                : json_null();
+        n->has_bot_loss
+            ? json_pack("{s:s, s:f, s:o}", "addr", server, "loss_pct", n->bot_loss, "rtt_avg_ms",
+                        n->has_bot_avg && n->bot_avg >= 0 ? json_real(n->bot_avg) : json_null())
+            : json_null();
+    json_t *tcp =
+        n->has_tcp_ok
+            ? json_pack("{s:b, s:b, s:o}", "ok", n->tcp_ok, "reachable", n->tcp_ok, "error",
+                        n->tcp_ok ? json_null() : json_string("no connection within 3 s"))
+            : json_null();
     /* The bot looks SERVER_ADDR up even when it is an address; faultline's agent does not. */
     json_t *dns = n->has_dns_ok && !is_ip_address(server)
                       ? json_pack("{s:s, s:b, s:o, s:o}", "name", server, "ok", n->dns_ok, "ms",
@@ -482,10 +482,10 @@ static int add_probes(json_t *r, const char *gateway, const char *server,
         n->has_ext_loss
             ? json_pack("[o]", icmp_json("8.8.8.8", n->ext_loss, n->has_ext_avg ? n->ext_avg : -1))
             : json_array();
-    return json_object_update_new(
-        r, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "trigger",
-                     "uptime-rca-bot client diagnostics", "gateway", gateway_of(gateway, n),
-                     "external", external, "server", server_probe, "tcp", tcp, "dns", dns));
+    return json_object_update_new(r, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "trigger",
+                                               "uptime-rca-bot client diagnostics", "gateway",
+                                               gateway_of(gateway, n), "external", external,
+                                               "server", server_probe, "tcp", tcp, "dns", dns));
 }
 
 static json_t *diagnostic_of(const struct reader *rd, const json_t *bot)
@@ -496,7 +496,7 @@ static json_t *diagnostic_of(const struct reader *rd, const json_t *bot)
         return NULL;
     const json_t *m = json_object_get(bot, "mtr");
     const json_t *tr = json_object_get(bot, "traceroute");
-    json_t *mtr = m && !json_is_null(m)   ? mtr_of(rd, m, "mtr")
+    json_t *mtr = m && !json_is_null(m)     ? mtr_of(rd, m, "mtr")
                   : tr && !json_is_null(tr) ? mtr_of_traceroute_text(rd, tr)
                                             : json_null();
     json_t *r = mtr ? record_head(rd, bot, "diagnostic", 0) : NULL;
@@ -523,16 +523,20 @@ static json_t *mtr_file_of(const struct reader *rd, const json_t *bot, int64_t f
     return r;
 }
 
-json_t *uptimebot_record_map(const json_t *bot, int64_t fallback_ms, char *field,
-                             size_t fieldlen, char *err, size_t errlen)
+json_t *uptimebot_record_map(const json_t *bot, int64_t fallback_ms, char *field, size_t fieldlen,
+                             char *err, size_t errlen)
 {
     struct reader rd = {.field = field, .fieldlen = fieldlen, .err = err, .errlen = errlen};
     field[0] = err[0] = '\0';
     switch (uptimebot_format_of(bot)) {
-    case UPTIMEBOT_METRIC: return metric_of(&rd, bot);
-    case UPTIMEBOT_DIAGNOSTIC: return diagnostic_of(&rd, bot);
-    case UPTIMEBOT_MTR: return mtr_file_of(&rd, bot, fallback_ms);
-    case UPTIMEBOT_NONE: break;
+    case UPTIMEBOT_METRIC:
+        return metric_of(&rd, bot);
+    case UPTIMEBOT_DIAGNOSTIC:
+        return diagnostic_of(&rd, bot);
+    case UPTIMEBOT_MTR:
+        return mtr_file_of(&rd, bot, fallback_ms);
+    case UPTIMEBOT_NONE:
+        break;
     }
     if (!json_is_object(bot))
         return bad(&rd, "record", bot, "a JSON object"), NULL;

@@ -50,12 +50,13 @@ enum uptimebot_format uptimebot_format_of(const json_t *j);
  *                "tcp","dns","mtr","worker"} (an mtr file: a diagnostic with only "mtr")
  * "id" is "bot-" and 16 hex digits of a hash of the record's content, so the same record sent
  * twice maps to the same id; "mtr_id" is the same for the mtr object alone, so a copy of a
- * diagnosis' path in an mtr file can be told (both records have it). fallback_ms is the time of a record without "ts" (an `mtr -j`
- * file: the caller takes it from the file name); 0 makes "ts" required. On a record that does
- * not fit, returns NULL with field naming the member ("gw_loss_pct", "mtr.hops[2].loss") and err
- * "gw_loss_pct: expected a number from 0 to 100, got \"x\"". */
-json_t *uptimebot_record_map(const json_t *bot, int64_t fallback_ms, char *field,
-                             size_t fieldlen, char *err, size_t errlen);
+ * diagnosis' path in an mtr file can be told (both records have it). fallback_ms is the time of a
+ * record without "ts" (an `mtr -j` file: the caller takes it from the file name); 0 makes "ts"
+ * required. On a record that does not fit, returns NULL with field naming the member
+ * ("gw_loss_pct", "mtr.hops[2].loss") and err "gw_loss_pct: expected a number from 0 to 100, got
+ * \"x\"". */
+json_t *uptimebot_record_map(const json_t *bot, int64_t fallback_ms, char *field, size_t fieldlen,
+                             char *err, size_t errlen);
 
 /* The time in the name of a bot's mtr file, "mtr_20261121_100005.json" (any folder before it),
  * read as UTC. Returns 0 and sets *ms, or -1 when the name has no such time. */

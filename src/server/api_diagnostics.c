@@ -1,7 +1,7 @@
 /* api_diagnostics.c — GET /admin/api/diagnostics (admin): the records agents uploaded with
  * their backlogs, filtered by ?worker&kind&since&until&limit; and the latest diagnosis and path
- * probe of one worker, for GET /admin/api/worker/NAME. Store reads run on the store thread with the request
- * suspended. */
+ * probe of one worker, for GET /admin/api/worker/NAME. Store reads run on the store thread with
+ * the request suspended. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -100,7 +100,8 @@ static void latest_record(struct api_context *api, const char *worker, bool mtr_
         return;
     }
     *lr = (struct latest_record){.done = done, .ctx = ctx, .mtr_only = mtr_only};
-    struct diag_query q = {.limit = 1, .worker = worker, .kind = "diagnostic", .with_mtr = mtr_only};
+    struct diag_query q = {
+        .limit = 1, .worker = worker, .kind = "diagnostic", .with_mtr = mtr_only};
     store_query_diagnostics(api->store, &q, on_latest_record, lr);
 }
 

@@ -38,7 +38,8 @@ static const char *parse_query(struct http_request *req, struct event_query *q, 
     if (http_query_int(req, "limit", 1, 1000, EVENTS_DEFAULT_LIMIT, &q->limit, err, errlen))
         return "limit";
     if (type && parse_kinds(type, &q->kinds) != 0) {
-        snprintf(err, errlen, "type: expected a list of up,down,gpu_lost,gpu_back, got \"%.40s\"", type);
+        snprintf(err, errlen,
+                 "type: expected a list of up,down,gpu_lost,gpu_back, got \"%.40s\"", type);
         return "type";
     }
     if (http_query_time(req, "since", &q->since_ms, err, errlen))

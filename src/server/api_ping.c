@@ -185,8 +185,8 @@ void api_ping(struct http_request *req, void *ctx)
     /* A plain heartbeat is answered once a state change it causes is stored (events.h); one that
      * carries a backlog is answered once the backlog is. */
     struct heartbeat_answer answer = {.req = req, .ok_json = PING_OK};
-    int rc = fleet_heartbeat(api->fleet, &hb, http_client_ip(req), clock_mono_ms(),
-                             clock_wall_ms(), backlog ? NULL : &answer);
+    int rc = fleet_heartbeat(api->fleet, &hb, http_client_ip(req), clock_mono_ms(), clock_wall_ms(),
+                             backlog ? NULL : &answer);
     if (rc < 0)
         http_respond_error(req, 503, "server out of memory", NULL);
     else if (backlog)

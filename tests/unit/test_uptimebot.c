@@ -300,15 +300,16 @@ static void test_errors_name_the_member(void **state)
          "tcp_port_ok: expected 0 or 1, got 2"},
         {"{\"ts\":\"2026-11-21T10:00:00Z\",\"dns_ok\":1,\"mtr\":\"none\"}", "mtr",
          "mtr: expected an object (mtr -j, mtr -r hops or traceroute hops), got \"none\""},
-        {"{\"ts\":\"2026-11-21T10:00:00Z\",\"dns_ok\":1,\"mtr\":{\"target\":\"x\",\"hops\":[{\"hop\":"
+        {"{\"ts\":\"2026-11-21T10:00:00Z\",\"dns_ok\":1,\"mtr\":{\"target\":\"x\",\"hops\":[{"
+         "\"hop\":"
          "1,\"host\":\"a\",\"loss\":0},{\"hop\":2,\"host\":\"b\",\"loss\":\"?\"}]}}",
          "mtr.hops[1].loss", "mtr.hops[1].loss: expected a number from 0 to 100, got \"?\""},
         {"{\"ts\":\"2026-11-21T10:00:00Z\",\"dns_ok\":1,\"mtr\":{\"report\":{\"mtr\":{},\"hubs\":"
          "[{\"host\":\"a\"}]}}}",
          "mtr.report.hubs[0].count",
          "mtr.report.hubs[0].count: expected a hop number from 1 to 255, got nothing"},
-        {"{\"ts\":\"2026-11-21T10:00:00Z\",\"dns_ok\":1,\"traceroute\":\"1-10.0.0.1\"}", "traceroute",
-         "traceroute: expected a string \"HOP:HOST,...\", got \"1-10.0.0.1\""},
+        {"{\"ts\":\"2026-11-21T10:00:00Z\",\"dns_ok\":1,\"traceroute\":\"1-10.0.0.1\"}",
+         "traceroute", "traceroute: expected a string \"HOP:HOST,...\", got \"1-10.0.0.1\""},
         {"{\"ts\":\"2026-11-21T10:00:00Z\",\"status\":\"down\",\"http\":\"200\"}", "status",
          "status: expected \"ok\", \"fail\" or \"gpu_error\", got \"down\""},
         {"{\"ts\":\"2026-11-21T10:00:00Z\",\"status\":\"ok\",\"http\":\"2xx\"}", "http",
