@@ -19,7 +19,7 @@
 #include "base/clock.h"
 #include "probe/path.h"
 
-#define ANALYZE_MAX_FILES 8
+#define ANALYZE_MAX_FILES 256 /* the bot client keeps its last 99 mtr files */
 #define ANALYZE_MAX_WARNINGS 20 /* per run; the rest are only counted */
 #define ANALYZE_WORST_HOPS 5
 /* A record may span this many lines (the bot's diagnostics with `mtr -j` in them) and bytes. */

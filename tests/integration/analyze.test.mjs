@@ -262,3 +262,20 @@ scenario('analyze names the member of a bot line it cannot read, and reads the r
   ]);
   assert.equal(JSON.parse(r.stdout).skipped_lines, 3);
 });
+
+scenario('analyze takes a whole mtr/ folder of the bot client (it keeps 99 files); copies of one path count once', async (ctx) => {
+  const dir = ctx.tmpdir();
+  const src = fs.readFileSync(path.join(BOT, 'mtr', 'mtr_20261121_100035.json'));
+  const files = [];
+  for (let i = 0; i < 99; i++) {
+    const f = path.join(dir, `mtr_20261121_10${String(Math.floor(i / 60)).padStart(2, '0')}${String(i % 60).padStart(2, '0')}.json`);
+    fs.writeFileSync(f, src);
+    files.push(f);
+  }
+  const r = await ctx.run(['analyze', '--json', path.join(BOT, 'metrics.jsonl'), ...files]);
+  assert.equal(r.code, 1, r.stderr);
+  const o = JSON.parse(r.stdout);
+  assert.equal(o.skipped_lines, 0);
+  assert.equal(o.periods[0].diagnoses, 1, 'the same path (same content and time) once');
+  assert.equal(o.periods[0].verdict, 'server_path', 'a path alone: loss past the gateway, nothing said of the outside');
+});
