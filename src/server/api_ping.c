@@ -24,6 +24,9 @@
 #define PING_OK "{\"status\":1,\"msg\":\"Heartbeat received\"}"
 #define PING_BACKLOG_MAX 500
 #define PING_VERSION "uptime-rca-bot"
+/* The client diagnoses after its 2nd failed heartbeat and every 5th after: 150 s apart at
+ * PING_INTERVAL 30. Records further apart than this are not one outage. */
+#define PING_OUTAGE_GAP_MS (10 * 60 * 1000)
 
 /* A backlog on its way to the store: the request to answer and what to tell afterwards. */
 struct ping_backlog {
@@ -94,6 +97,28 @@ static bool map_record(struct ping_backlog *b, const json_t *rec, size_t i, int6
     return false;
 }
 
+static int by_time(const void *a, const void *b)
+{
+    const struct diag_record *x = a, *y = b;
+    return (x->time_ms > y->time_ms) - (x->time_ms < y->time_ms);
+}
+
+/* The span of the last outage in the records: the client keeps its last diagnoses, the one it
+ * ran when it started included, which may be days older than the outage it reports; the
+ * follow-up looks for the incident that the latest run of them (no gap over
+ * PING_OUTAGE_GAP_MS) explains. Sorts recs by time. */
+static void outage_span(struct diag_record *recs, size_t n, int64_t *first_ms, int64_t *last_ms)
+{
+    if (n == 0)
+        return;
+    qsort(recs, n, sizeof *recs, by_time);
+    size_t i = n - 1;
+    while (i > 0 && recs[i].time_ms - recs[i - 1].time_ms <= PING_OUTAGE_GAP_MS)
+        i--;
+    *first_ms = recs[i].time_ms;
+    *last_ms = recs[n - 1].time_ms;
+}
+
 /* The records of a POST body: its "backlog" array, or the body itself when it is one record
  * (older clients posted one diagnosis). NULL with err when neither. */
 static const json_t *backlog_of(const json_t *body, json_t **one, char *err, size_t errlen)
@@ -141,14 +166,10 @@ static void take_backlog(struct api_context *api, struct http_request *req, cons
     snprintf(b->worker, sizeof b->worker, "%s", worker);
     int64_t now = clock_wall_ms();
     for (size_t i = 0; i < count; i++) {
-        if (!map_record(b, json_array_get(records, i), i, now, &recs[n]))
-            continue;
-        if (n == 0 || recs[n].time_ms < b->first_ms)
-            b->first_ms = recs[n].time_ms;
-        if (n == 0 || recs[n].time_ms > b->last_ms)
-            b->last_ms = recs[n].time_ms;
-        n++;
+        if (map_record(b, json_array_get(records, i), i, now, &recs[n]))
+            n++;
     }
+    outage_span(recs, n, &b->first_ms, &b->last_ms);
     json_decref(one);
     json_decref(root);
     if (n == 0) {

@@ -304,3 +304,40 @@ scenario('a bot client that stops goes DOWN, comes back UP, and its recovery bac
   assert.equal(since.count, 3);
   assert.equal(since.events.length, 3);
 });
+
+scenario('the start-up diagnosis a client keeps in its backlog does not send the follow-up to an older incident', async (ctx) => {
+  const tg = await ctx.telegram();
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: tg.token, CHAT_ID: '-100', TELEGRAM_API_URL: tg.url } });
+  const worker = 'brickbox-44(4)';
+  const startedAt = Date.now() - 3600000; // the client's start-up diagnosis, an hour ago: all well
+  const downs = () => tg.messages.filter((m) => m.text.startsWith('🔴 brickbox-44 is DOWN')).length;
+  const ups = () => tg.messages.filter((m) => m.text.startsWith('🟢 brickbox-44 is UP')).length;
+  let stoppedAt;
+  for (let outage = 1; outage <= 2; outage++) {
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await ping(srv, worker), '200');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    stoppedAt = Date.now();
+    await waitFor(() => downs() === outage, srv.failTimeoutMs + 4000, { message: `DOWN ${outage}` });
+    assert.equal(await ping(srv, worker), '200');
+    await waitFor(() => ups() === outage, 3000, { message: `UP ${outage}` });
+  }
+  const incidents = (await adminJson(srv, '/admin/api/rca')).incidents;
+  assert.equal(incidents.length, 2);
+  const second = Math.max(...incidents.map((i) => i.id));
+  const t = Math.floor(stoppedAt / 1000) * 1000;
+  const stop = pingLoop(srv, worker);
+  let follow;
+  try {
+    const r = await sendBacklog(srv, worker, [
+      diagLine(worker, isoSeconds(startedAt), mtrJson()).replace('"external_loss_pct":100', '"external_loss_pct":0'),
+      diagLine(worker, isoSeconds(t), mtrText(isoSeconds(t))),
+    ]);
+    assert.deepEqual([r.stored, r.refused], [2, []]);
+    follow = await tg.waitForMessage((m) => m.text.startsWith('🔎 Follow-up'), 8000);
+  } finally {
+    await stop();
+  }
+  assert.match(follow.text, new RegExp(`^🔎 Follow-up on incident #${second} \\(individual\\):\\nbrickbox-44: gateway OK, 8\\.8\\.8\\.8 unreachable, loss began after hop 3 \\(198\\.51\\.100\\.1\\) → upstream ISP$`));
+});
