@@ -28,8 +28,9 @@ struct transition worker_transition(enum worker_state from, enum worker_input in
 
 /* Called for each state change, after the worker's record is updated. prev_state and
  * prev_since_ms are what it was before (prev_since_ms: wall ms the previous state began). cause
- * is what fleet_heartbeat() was given (e.g. the request carrying the heartbeat), or NULL when a
- * deadline caused the change. The record is valid only during the call. */
+ * is what fleet_heartbeat() was given (the server hands the heartbeat's struct heartbeat_answer,
+ * events.h), or NULL when a deadline caused the change. The record is valid only during the
+ * call. */
 typedef void (*fleet_transition_cb)(const struct worker_record *w, enum event_kind kind,
                                     enum worker_state prev_state, int64_t prev_since_ms,
                                     void *cause, void *ctx);
