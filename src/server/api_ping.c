@@ -18,6 +18,7 @@
 #include "server/events.h"
 #include "server/fleet.h"
 #include "server/followup.h"
+#include "server/json_input.h"
 #include "store/store.h"
 
 #define PING_PREFIX "/ping/"
@@ -136,18 +137,40 @@ static const json_t *backlog_of(const json_t *body, json_t **one, char *err, siz
     return NULL;
 }
 
+/* The body as JSON, or NULL with err (and field, when one member is to blame) as the backlog of
+ * faultline's agents is refused: bytes that are not UTF-8 named by their member, repeated
+ * members refused. */
+static json_t *load_body(const char *body, size_t len, char *field, size_t fieldlen, char *err,
+                         size_t errlen)
+{
+    size_t bad = json_input_utf8_error(body, len);
+    if (bad < len) {
+        json_input_path_at(body, len, bad, field, fieldlen);
+        snprintf(err, errlen, "%s: expected UTF-8 text, got the byte 0x%02X at offset %zu",
+                 field[0] ? field : "body", (unsigned char)body[bad], bad);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        char text[160];
+        json_input_printable(jerr.text, strlen(jerr.text), text, sizeof text);
+        snprintf(err, errlen, "body: not valid JSON (%s)", text);
+    }
+    return root;
+}
+
 /* Stores what a POST carries, and answers; the heartbeat is already counted. */
 static void take_backlog(struct api_context *api, struct http_request *req, const char *worker,
                          const char *body, size_t len)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, 0, &jerr), *one = NULL;
-    char err[160];
+    char err[256], field[96] = "";
+    json_t *root = load_body(body, len, field, sizeof field, err, sizeof err), *one = NULL;
     const json_t *records = root ? backlog_of(root, &one, err, sizeof err) : NULL;
     if (!records) {
-        if (!root)
-            snprintf(err, sizeof err, "body: not valid JSON (%.100s)", jerr.text);
-        http_respond_error(req, 400, err, json_object_get(root, "backlog") ? "backlog" : NULL);
+        if (root && json_object_get(root, "backlog"))
+            snprintf(field, sizeof field, "backlog");
+        http_respond_error(req, 400, err, field[0] ? field : NULL);
         json_decref(root);
         return;
     }

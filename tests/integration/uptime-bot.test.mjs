@@ -169,6 +169,15 @@ scenario('a bad worker name is refused naming what was expected; a bad body lose
   assert.match(notJson.json.error, /^body: not valid JSON \(/);
   const notArray = await post({ backlog: 'none', recovery: true });
   assert.deepEqual([notArray.status, notArray.json], [400, { error: 'backlog: expected an array of at most 500 records', field: 'backlog' }]);
+  const latin1 = Buffer.concat([Buffer.from('{"backlog":[{"ts":"2026-11-21T10:00:35Z","worker":"caf'), Buffer.from([0xe9]), Buffer.from('"}]}')]);
+  const notUtf8 = await post(latin1);
+  assert.deepEqual([notUtf8.status, notUtf8.json], [
+    400,
+    { error: 'backlog[0].worker: expected UTF-8 text, got the byte 0xE9 at offset 54', field: 'backlog[0].worker' },
+  ]);
+  const twice = await post('{"backlog":[],"backlog":[]}');
+  assert.equal(twice.status, 400);
+  assert.match(twice.json.error, /^body: not valid JSON \(duplicate object key/);
   const other = await post({ hello: 1 });
   assert.deepEqual([other.status, other.json], [400, { error: 'body: expected {"backlog": [...]} with at most 500 records' }]);
   const w = (await adminJson(srv, '/admin/api/status')).workers;
