@@ -1,9 +1,14 @@
--- heartbeat.lua — wrk script for bench/ingest/run: one POST per request, each to a different
--- simulated agent, cycling through BENCH_AGENTS names (agent-000000 .. agent-<N-1>).
+-- heartbeat.lua — wrk script for bench/ingest/run and bench/metrics/run: one request per
+-- simulated agent, each to a different agent, cycling through BENCH_AGENTS names
+-- (agent-000000 .. agent-<N-1>).
 --
 -- Configuration comes from the environment (wrk passes it through):
 --   HB_MODE     json (faultline, nginx): POST /api/v1/heartbeat with a ~300-byte JSON body
 --               pushgw (pushgateway):    POST /metrics/job/heartbeat/instance/<name>, text body
+--               prom (faultline):        POST /api/v1/metrics/<name>, HB_SERIES series in text
+--                                        format, as an agent pushes them
+--               pushgw-prom (pushgateway): PUT /metrics/job/agent/instance/<name>, the same body
+--   HB_SERIES   series per push in the prom modes (default 50)
 --   HB_AGENTS   number of distinct names (default 100000)
 --   HB_THREADS  must equal wrk -t: thread i sends names i, i+T, i+2T, ... so the threads
 --               together cover every name and no two threads send the same one
@@ -73,10 +78,84 @@ local function json_body(i, name)
    return core .. ',"labels":"' .. text:sub(1, fill) .. '"}'
 end
 
+-- An agent's push: node_exporter's host series and two GPUs under dcgm-exporter's names, 50 in
+-- all (then bench_extra_series up to HB_SERIES), values varying per agent. Each family has its
+-- TYPE line before its samples.
+local series = tonumber(os.getenv("HB_SERIES") or "50")
+local function prom_body(i)
+   local out, n, family = {}, 0, nil
+   local function add(name, typ, labels, value)
+      if n >= series then return end
+      if name ~= family then
+         out[#out + 1] = string.format("# TYPE %s %s\n", name, typ)
+         family = name
+      end
+      out[#out + 1] = string.format("%s%s %s\n", name, labels, value)
+      n = n + 1
+   end
+   local v = (i * 7919) % 1000003
+   for _, m in ipairs({ "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal" }) do
+      add("node_cpu_seconds_total", "counter", string.format('{cpu="all",mode="%s"}', m),
+          string.format("%.2f", v * 3.7 + #m * 1000.25))
+   end
+   add("node_load1", "gauge", "", string.format("%.2f", (v % 800) / 100))
+   add("node_load5", "gauge", "", string.format("%.2f", (v % 700) / 100))
+   add("node_load15", "gauge", "", string.format("%.2f", (v % 600) / 100))
+   add("node_memory_MemTotal_bytes", "gauge", "", "2151618412544")
+   add("node_memory_MemAvailable_bytes", "gauge", "", tostring(1000000000000 + v * 4096))
+   add("node_memory_SwapTotal_bytes", "gauge", "", "0")
+   add("node_memory_SwapFree_bytes", "gauge", "", "0")
+   local fs = { { "/dev/nvme0n1p2", "ext4", "/" }, { "/dev/md0", "xfs", "/data" } }
+   for _, f in ipairs({ "node_filesystem_size_bytes", "node_filesystem_avail_bytes",
+                        "node_filesystem_free_bytes" }) do
+      for k, m in ipairs(fs) do
+         add(f, "gauge", string.format('{device="%s",fstype="%s",mountpoint="%s"}', m[1], m[2], m[3]),
+             tostring(k * 1920383410176 - v * 512))
+      end
+   end
+   for _, f in ipairs({ "node_disk_read_bytes_total", "node_disk_written_bytes_total" }) do
+      for _, d in ipairs({ "nvme0n1", "nvme1n1" }) do
+         add(f, "counter", string.format('{device="%s"}', d), tostring(v * 65536 + #f))
+      end
+   end
+   for _, f in ipairs({ "node_network_receive_bytes_total", "node_network_transmit_bytes_total",
+                        "node_network_receive_packets_total", "node_network_transmit_packets_total" }) do
+      add(f, "counter", '{device="eth0"}', tostring(v * 1500 + #f))
+   end
+   add("node_boot_time_seconds", "gauge", "", tostring(1795000000 - v))
+   add("node_filefd_allocated", "gauge", "", tostring(2000 + v % 5000))
+   add("node_time_seconds", "gauge", "", string.format("%.3f", 1795255200 + v / 1000))
+   local dcgm = {
+      { "DCGM_FI_DEV_GPU_UTIL", v % 101 }, { "DCGM_FI_DEV_FB_USED", 40000 + v % 40000 },
+      { "DCGM_FI_DEV_FB_FREE", 81559 - 40000 - v % 40000 }, { "DCGM_FI_DEV_GPU_TEMP", 30 + v % 55 },
+      { "DCGM_FI_DEV_POWER_USAGE", string.format("%.3f", 70 + (v % 62000) / 100) },
+      { "DCGM_FI_DEV_SM_CLOCK", 1980 }, { "DCGM_FI_DEV_ECC_SBE_AGG_TOTAL", 0 },
+      { "DCGM_FI_DEV_ECC_DBE_AGG_TOTAL", 0 }, { "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", 1 },
+   }
+   for _, d in ipairs(dcgm) do
+      for g = 0, 1 do
+         add(d[1], "gauge", string.format(
+            '{gpu="%d",UUID="GPU-%08x-8d2c-4b1e-9f3a-%012x",modelName="NVIDIA H100 80GB HBM3"}',
+            g, i, g), tostring(d[2]))
+      end
+   end
+   local k = 0
+   while n < series do
+      add("bench_extra_series", "gauge", string.format('{n="%d"}', k), tostring(k))
+      k = k + 1
+   end
+   return table.concat(out)
+end
+
 function init(args)
    local headers, path
-   if mode == "pushgw" then
+   if mode == "pushgw" or mode == "pushgw-prom" then
       headers = { ["Content-Type"] = "text/plain; version=0.0.4" }
+   elseif mode == "prom" then
+      headers = {
+         ["Authorization"] = "Bearer " .. (os.getenv("HB_KEY") or "bench"),
+         ["Content-Type"] = "text/plain; version=0.0.4",
+      }
    else
       headers = {
          ["Authorization"] = "Bearer " .. (os.getenv("HB_KEY") or "bench"),
@@ -93,6 +172,11 @@ function init(args)
       if mode == "pushgw" then
          local body = string.format("heartbeat_uptime_seconds %d\n", 100000 + (i * 7919) % 900000)
          req = wrk.format("POST", "/metrics/job/heartbeat/instance/" .. name, headers, body)
+      elseif mode == "pushgw-prom" then
+         -- PUT replaces the whole group, as a push to faultline replaces the worker's samples.
+         req = wrk.format("PUT", "/metrics/job/agent/instance/" .. name, headers, prom_body(i))
+      elseif mode == "prom" then
+         req = wrk.format("POST", "/api/v1/metrics/" .. name, headers, prom_body(i))
       else
          req = wrk.format("POST", path, headers, json_body(i, name))
       end
