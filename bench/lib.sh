@@ -250,3 +250,20 @@ run_wrk() {
       "server CPU ${R_CPU[$t]} us/request; wrk CPU ${wcpu}s; other processes ${R_OTHER[$t]}% of the CPUs"
   log "  busiest server threads (% of one core, user/system): $(printf '%s\n' "$threads_cpu" | head -3 | cut -d' ' -f2- | paste -sd, - | sed 's/,/, /g')"
 }
+
+# probe MODE PORT [PAD] [SCHEME]: one request for agent-000000 (one of the benchmark's own names),
+# sent by wrk with heartbeat.lua so it is byte for byte what the load sends; prints the HTTP
+# status. The request and the answer are kept in $tmp/probe.out.
+probe() {
+  local mode=$1 port=$2 pad=${3:-field} scheme=${4:-http}
+  rm -f "$tmp/probe.out"
+  HB_MODE=$mode HB_AGENTS=1 HB_THREADS=1 HB_PAD=$pad HB_PROBE=$tmp/probe.out \
+    timeout 20 "$WRK" -t1 -c1 -d10s --timeout 5s -s "$LUA" "$scheme://127.0.0.1:$port/" \
+    > "$tmp/probe.wrk" 2>&1 || true
+  sed -n 's/^STATUS \([0-9]*\)$/\1/p' "$tmp/probe.out" 2>/dev/null | head -1 | grep . || echo 000
+}
+probe_body_len() {
+  awk '/^RESPONSE-BODY$/ { exit } b { n += length($0) + 1 } /^\r?$/ && !b { b = 1 } END { print n - 1 }' \
+    "$tmp/probe.out"
+}
+probe_answer() { sed -n '/^RESPONSE-BODY$/,$p' "$tmp/probe.out" 2>/dev/null | sed 1d | head -c 300; }
