@@ -164,10 +164,12 @@ test('every faultline_* name the dashboard and the alerts use is documented in d
   const used = new Set();
   const sources = [JSON.stringify(dashboard), fs.readFileSync(path.join(PROM_DIR, 'alerts.yml'), 'utf8')];
   for (const s of sources) {
-    for (const m of s.matchAll(/\b(faultline_[a-z_]+?)(_bucket|_sum|_count)?\b/g)) {
-      if (!m[1].startsWith('faultline_dashboard')) used.add(m[1]);
-    }
+    for (const m of s.matchAll(/\bfaultline_[a-z_]+\b/g)) used.add(m[0]);
   }
   assert.ok(used.size >= 10, `only ${used.size} faultline_* names found`);
-  for (const name of used) assert.ok(documented.has(name), `${name} is used but not in docs/metrics.md`);
+  for (const name of used) {
+    // A histogram's or summary's series are documented under the family's name.
+    const family = name.replace(/_(bucket|sum|count)$/, '');
+    assert.ok(documented.has(name) || documented.has(family), `${name} is used but not in docs/metrics.md`);
+  }
 });
