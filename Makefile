@@ -1,7 +1,8 @@
 # Makefile — builds build/faultline and its tests. The two commands a new user needs:
 #   make run    install what is missing, build, start a server and a local agent
-#   make test   install what is missing, build (plain and ASan+UBSan), run every test suite
-# Other targets: all, sanitize, unit, check-includes, fuzz, bench, format, clean.
+#   make test   install what is missing, build (plain, ASan+UBSan, fuzzers), run every test suite
+# Other targets: all, sanitize, unit, check-includes, fuzz (every fuzzer for FUZZ_SECONDS, 60),
+# bench, format, clean. docs/testing.md says how to run each suite alone.
 
 VERSION := 0.1.0
 CC ?= cc
@@ -58,14 +59,15 @@ test-deps:
 test: test-deps
 	$(MAKE) all unit
 	$(MAKE) sanitize
+	$(MAKE) -C fuzz
 	scripts/run-tests
 
 run: deps
 	$(MAKE) all
 	scripts/run-local
 
-fuzz:
-	$(MAKE) -C fuzz
+fuzz: test-deps
+	$(MAKE) -C fuzz run
 
 bench: test-deps
 	$(MAKE) all
@@ -78,6 +80,6 @@ clean:
 	rm -rf build build-san build-fuzz
 
 help:
-	@sed -n '1,5p' Makefile
+	@sed -n '1,6p' Makefile
 
 -include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
