@@ -6,7 +6,7 @@ import { scenario } from './lib/scenario.mjs';
 import { heartbeat, hb, request, basicAuth, adminGet, adminJson, events } from './lib/http.mjs';
 import { waitFor } from './lib/wait.mjs';
 
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/; // docs/api.md: UTC, with milliseconds
 
 async function populated(ctx, env = {}) {
   const srv = await ctx.server({ env: { FAIL_TIMEOUT: '1.5', ...env } });

@@ -19,8 +19,9 @@ scenario('agent: first heartbeat at once, then one every PING_INTERVAL, with the
   const first = fake.requests[0];
   assert.equal(first.method, 'POST');
   assert.equal(first.path, '/api/v1/heartbeat');
-  const auth = first.headers.authorization === `Bearer ${KEY}` || first.headers['x-api-key'] === KEY;
-  assert.ok(auth, `authenticated with the key: ${JSON.stringify(first.headers)}`);
+  // docs/configuration.md: the agent sends its key as "Authorization: Bearer API_KEY".
+  assert.equal(first.headers.authorization, `Bearer ${KEY}`, `authenticated with the key: ${JSON.stringify(first.headers)}`);
+  assert.equal(first.headers['x-api-key'], undefined);
   assert.match(String(first.headers['content-type']), /application\/json/);
   for (const r of fake.requests) {
     assert.ok(r.json, `JSON body: ${r.text}`);
@@ -59,7 +60,9 @@ scenario('agent: 401 from the server is logged, the agent keeps running', async 
   const agent = ctx.agent('agent-401-box', { port: fake.port, apiKey: KEY });
   await fake.waitForRequests(3, 4000);
   assert.ok(agent.alive);
-  await waitFor(() => /401/.test(agent.stderr), 2000, { message: 'agent logs the 401' });
+  await waitFor(() => /agent: heartbeat failed: HTTP 401: \{"error":"fake says no"\}\n/.test(agent.stderr), 2000, {
+    message: 'agent logs the 401 with the answer',
+  });
 });
 
 scenario('agent: SIGTERM → exit 0 within 2 s', async (ctx) => {

@@ -8,7 +8,7 @@ import { waitFor, sleep } from './lib/wait.mjs';
 
 const FAIL_TIMEOUT_S = 1.5;
 const PING_S = 0.3;
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/; // docs/api.md: UTC, with milliseconds
 const CHAT = '-1009876543';
 
 async function setup(ctx, extraEnv = {}) {

@@ -53,6 +53,12 @@ const CONFIG_ERRORS = [
   { env: { STORE: 'sqlite://' }, name: 'STORE', value: 'sqlite://', expected: /STORE: expected sqlite:\/\/PATH, got "sqlite:\/\/"/ },
   { env: { STORE: 'faultline.db' }, name: 'STORE', value: 'faultline.db', expected: /STORE: expected BACKEND:\/\/LOCATION/ },
   { env: { STORE: 'postgres://db/faultline' }, name: 'STORE', value: null, expected: /STORE: unknown backend "postgres" \(known: sqlite\)/, what: 'STORE with an unknown backend' },
+  { env: { RCA_WINDOW: '0' }, name: 'RCA_WINDOW', value: '0', expected: /RCA_WINDOW: expected a positive number of seconds, got "0"/ },
+  { env: { RCA_THRESHOLD: '0' }, name: 'RCA_THRESHOLD', value: '0', expected: /RCA_THRESHOLD: expected a whole number from 1 to 1000000, got "0"/ },
+  { env: { RCA_THRESHOLD: '1000001' }, name: 'RCA_THRESHOLD', value: '1000001', expected: /RCA_THRESHOLD: expected a whole number from 1 to 1000000/ },
+  { env: { RCA_HOLD: '-1' }, name: 'RCA_HOLD', value: '-1', expected: /RCA_HOLD: expected a positive number of seconds/ },
+  { env: { RCA_CANARY_INTERVAL: 'x' }, name: 'RCA_CANARY_INTERVAL', value: 'x', expected: /RCA_CANARY_INTERVAL: expected a positive number of seconds/ },
+  { env: { RCA_CANARIES: 'bad/host' }, name: 'RCA_CANARIES', value: 'bad/host', expected: /RCA_CANARIES: expected a comma-separated list of at most 16 host or host:port entries/ },
   // Half a Telegram set-up is a configuration error, not a silent "no alerts".
   { env: { TELEGRAM_TOKEN: '123:abc' }, name: 'CHAT_ID', value: null, expected: /TELEGRAM_TOKEN/, what: 'TELEGRAM_TOKEN without CHAT_ID' },
   { env: { CHAT_ID: '-100123' }, name: 'TELEGRAM_TOKEN', value: null, expected: /CHAT_ID/, what: 'CHAT_ID without TELEGRAM_TOKEN' },
@@ -78,6 +84,14 @@ const AGENT_CONFIG_ERRORS = [
   { env: { PING_INTERVAL: 'often' }, name: 'PING_INTERVAL', value: 'often', expected: /expected a positive number of seconds/ },
   { env: { SERVER_PORT: '0' }, name: 'SERVER_PORT', value: '0', expected: /expected .*port/ },
   { env: { API_KEY: null }, name: 'API_KEY', value: null, expected: /API_KEY/ },
+  { env: { DIAG_INTERVAL: '0' }, name: 'DIAG_INTERVAL', value: '0', expected: /DIAG_INTERVAL: expected a positive number of seconds/ },
+  { env: { DIAG_TARGETS: 'bad/host' }, name: 'DIAG_TARGETS', value: 'bad/host', expected: /DIAG_TARGETS: expected a comma-separated list of at most 16 host or host:port entries \("gateway" allowed\), or none/ },
+  { env: { DIAG_GATEWAY: 'a b' }, name: 'DIAG_GATEWAY', value: 'a b', expected: /DIAG_GATEWAY: expected a host name or IP address/ },
+  { env: { DIAG_PING_COUNT: '0' }, name: 'DIAG_PING_COUNT', value: '0', expected: /DIAG_PING_COUNT: expected a whole number from 1 to 1000000/ },
+  { env: { DIAG_MTR_ROUNDS: '1.5' }, name: 'DIAG_MTR_ROUNDS', value: '1.5', expected: /DIAG_MTR_ROUNDS: expected a whole number from 1 to 1000000/ },
+  { env: { DIAG_MTR_MAX_HOPS: '1000001' }, name: 'DIAG_MTR_MAX_HOPS', value: '1000001', expected: /DIAG_MTR_MAX_HOPS: expected a whole number from 1 to 1000000/ },
+  { env: { LOG_MAX_MB: '0' }, name: 'LOG_MAX_MB', value: '0', expected: /LOG_MAX_MB: expected a whole number from 1 to 1000000, got "0"/ },
+  { env: { LOG_MAX_MB: '1000001' }, name: 'LOG_MAX_MB', value: '1000001', expected: /LOG_MAX_MB: expected a whole number from 1 to 1000000/ },
 ];
 for (const c of AGENT_CONFIG_ERRORS) {
   const what = c.value === null ? `${c.name} missing` : `${c.name}=${JSON.stringify(c.value)}`;

@@ -10,7 +10,7 @@ import { scenario } from './lib/scenario.mjs';
 import { adminJson, adminGet, heartbeat, hb, request, workerStatus } from './lib/http.mjs';
 import { waitFor, sleep } from './lib/wait.mjs';
 
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/; // docs/api.md: UTC, with milliseconds
 const CHAT = '-1001234567';
 const FAIL_TIMEOUT_S = 1.5;
 
@@ -395,7 +395,8 @@ scenario('backlog of a down worker → one "🔎 Follow-up" naming the last good
   assert.equal(inc.classification, 'individual');
 
   const backlog = outageBacklog(name, stoppedAt);
-  assert.ok(Date.parse(backlog.records.at(-1).time) < Date.now(), 'records lie inside the outage');
+  const lastSeen = Date.parse((await workerStatus(srv, name)).last_seen);
+  assert.ok(Date.parse(backlog.records[0].time) > lastSeen, `records lie inside the outage (last heartbeat ${new Date(lastSeen).toISOString()})`);
   const res = await postBacklog(srv, backlog);
   assert.deepEqual(res.json, { stored: 5, duplicates: 0 });
 
@@ -411,11 +412,18 @@ scenario('backlog of a down worker → one "🔎 Follow-up" naming the last good
   assert.ok(withDiag.evidence.diagnosis.text.includes('198.51.100.1'), JSON.stringify(withDiag.evidence.diagnosis));
   assert.ok(Array.isArray(withDiag.evidence.diagnosis.workers) && withDiag.evidence.diagnosis.workers.some((w) => w.worker === name));
 
-  const again = await postBacklog(srv, backlog);
-  assert.deepEqual(again.json, { stored: 0, duplicates: 5 });
-  await sleep(5000); // the follow-up waits 3 s for other agents' uploads
+  // A later upload of new records that leave the text unchanged: a follow-up is worked out
+  // again and not sent. The marker: 4 s on (the follow-up waits 3 s), an upload that changes
+  // the text is followed up; the unchanged one would have come before it.
+  const renamed = (b, suffix) => ({ ...b, records: b.records.map((r) => ({ ...r, id: `${r.id}-${suffix}` })) });
+  const again = await postBacklog(srv, renamed(backlog, 'again'));
+  assert.deepEqual(again.json, { stored: 5, duplicates: 0 });
+  await sleep(4000);
+  const longer = await postBacklog(srv, renamed(outageBacklog(name, stoppedAt + 1500), 'later'));
+  assert.deepEqual(longer.json, { stored: 5, duplicates: 0 });
+  const fu2 = await tg.waitForMessage((m) => m.text.startsWith('🔎 Follow-up') && m.text !== fu.text, 10000, 'the follow-up of the longer outage');
   const fus = tg.messages.filter((m) => m.text.startsWith('🔎 Follow-up'));
-  assert.equal(fus.length, 1, `one follow-up: ${texts(tg)}`);
+  assert.deepEqual(fus.map((m) => m.text), [fu.text, fu2.text], `no repeat of the unchanged follow-up: ${texts(tg)}`);
 
   // The worker comes back: its incident closes and the diagnosis stays in the evidence.
   ctx.pulse(srv, hb(name));

@@ -49,6 +49,6 @@ scenario('telegram chat-id without TELEGRAM_TOKEN exits 2 naming it', async (ctx
 scenario('telegram chat-id with a token Telegram refuses fails with its description', async (ctx) => {
   const tg = await ctx.telegram({ token: 'the-right-token' });
   const r = await ctx.run(['telegram', 'chat-id'], { env: { TELEGRAM_TOKEN: 'a-wrong-token', TELEGRAM_API_URL: tg.url } });
-  assert.notEqual(r.code, 0, `exit status; stdout: ${r.stdout} stderr: ${r.stderr}`);
+  assert.equal(r.code, 1, `exit status; stdout: ${r.stdout} stderr: ${r.stderr}`);
   assert.match(r.stderr, /Not Found|404/);
 });

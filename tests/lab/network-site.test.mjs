@@ -4,7 +4,7 @@
 // incident with one RESOLVED message when the uplink is back, and send one follow-up whose
 // headline names the site's uplink: the chat holds those three messages and nothing else.
 import assert from 'node:assert/strict';
-import { labScenario, perWorkerMessages, scopeText, workerNames, sleep } from './lib/lab.mjs';
+import { labScenario, perWorkerMessages, workerNames, sleep } from './lib/lab.mjs';
 import { chatAfterFollowUp, kinds } from './lib/chat.mjs';
 
 labScenario('(a) one site uplink cut → one network incident naming the site, no per-worker messages', { lab: { serverEnv: { RCA_FOLLOWUP_WAIT: '30' } } }, async (lab, t) => {
@@ -21,10 +21,12 @@ labScenario('(a) one site uplink cut → one network incident naming the site, n
       'the network incident holding all fra1 workers',
     );
     assert.deepEqual(workerNames(incident), names);
-    assert.ok(scopeText(incident).includes(fra.publicAddr), `scope names ${fra.publicAddr}: ${scopeText(incident)}`);
-    assert.ok(scopeText(incident).includes('fra1'), `scope names site fra1: ${scopeText(incident)}`);
-    assert.ok(incident.opened_at, 'opened_at is set');
-    assert.ok(incident.evidence, 'evidence is stored');
+    // docs/api.md: scope is an object naming the group at fault, its addresses and sites.
+    assert.deepEqual(incident.scope.ips, [fra.publicAddr], `scope: ${JSON.stringify(incident.scope)}`);
+    assert.deepEqual(incident.scope.sites, ['fra1'], `scope: ${JSON.stringify(incident.scope)}`);
+    assert.equal(incident.scope.group, 'site:fra1');
+    assert.match(incident.opened_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    assert.equal(incident.evidence.rule, 'shared_group');
     const all = await lab.incidents();
     assert.equal(all.length, 1, `exactly one incident: ${JSON.stringify(all)}`);
   });

@@ -279,7 +279,9 @@ static void test_precedence(void **state)
     snprintf(yaml, sizeof yaml, "%s/c.yaml", dir);
     snprintf(env, sizeof env, "%s/.env", dir);
     FILE *f = fopen(yaml, "w");
-    fputs("SERVER_PORT: 1111\nFAIL_TIMEOUT: 11\nPING_INTERVAL: 11\nADMIN_USER: yaml\n", f);
+    fputs("SERVER_PORT: 1111\nFAIL_TIMEOUT: 11\nPING_INTERVAL: 11\nADMIN_USER: yaml\n"
+          "TELEGRAM_API_URL: http://yaml.example\n",
+          f);
     fclose(f);
     f = fopen(env, "w");
     fputs("SERVER_PORT=2222\nFAIL_TIMEOUT=22\nPING_INTERVAL=22\n", f);
@@ -296,7 +298,7 @@ static void test_precedence(void **state)
     assert_int_equal(a.cfg.fail_timeout_ms, 33000);
     assert_int_equal(a.cfg.ping_interval_ms, 22000);
     assert_string_equal(a.server.admin_user, "yaml");
-    assert_int_equal(a.alert.telegram_api_url[0], 'h');
+    assert_string_equal(a.alert.telegram_api_url, "http://yaml.example"); /* YAML alone */
     config_free(&a.cfg);
     unlink(yaml);
     unlink(env);

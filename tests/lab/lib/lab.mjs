@@ -22,6 +22,7 @@
 //   exec(ns, argv, {user, env, timeoutMs})                    a short command in a namespace
 //   waitFor(pred, ms, message) / waitIncident(pred, ms) / waitWorkers(pred, ms)
 //   close() → problems[]                                      stop everything, delete namespaces
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -476,14 +477,15 @@ export function labScenario(name, opts, fn) {
   });
 }
 
-/** JSON text of an incident's scope (a string or an object, whichever the server sends). */
-export function scopeText(incident) {
-  return typeof incident.scope === 'string' ? incident.scope : JSON.stringify(incident.scope ?? '');
-}
-
-/** Names of an incident's workers (objects with "name", or plain strings). */
+/** Names of an incident's workers, sorted; each worker is an object with its "name" (docs/api.md). */
 export function workerNames(incident) {
-  return (incident.workers ?? []).map((w) => (typeof w === 'string' ? w : w.name)).sort();
+  assert.ok(Array.isArray(incident.workers), `incident ${incident.id}: workers is an array`);
+  return incident.workers
+    .map((w) => {
+      assert.equal(typeof w.name, 'string', `incident ${incident.id}: a worker without a name: ${JSON.stringify(w)}`);
+      return w.name;
+    })
+    .sort();
 }
 
 /** Per-worker DOWN / UP messages of the core issue ("🔴 NAME is DOWN", "🟢 NAME is UP"). */
