@@ -31,7 +31,6 @@ scenario('kill -9 and restart: events kept, states kept, no false DOWN, dead wor
   await waitEvent(srv, 'rs-dying-box', 'up', 5000);
   await waitEvent(srv, 'rs-dead-box', 'down', (FAIL_TIMEOUT_S + 2) * 1000);
   await tg.waitForMessage((m) => m.text.startsWith('🔴 rs-dead-box is DOWN'), 3000);
-  await sleep(500); // a few more heartbeats, and let the store commit
   const before = (await events(srv, { limit: 1000 })).map(pick);
   assert.deepEqual(
     before.map((e) => `${e.worker}:${e.kind}`).sort(),

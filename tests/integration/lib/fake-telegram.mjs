@@ -5,7 +5,7 @@
 //   tg.messages                  delivered sendMessage bodies: {time, chat_id, text, message_id}
 //   tg.attempts                  every sendMessage attempt: {time, status, text, chat_id, mode}
 //   tg.requests                  every request at all: {time, method, path, status}
-//   tg.setMode('fail502' | 'ok' | '429' | 'hang', {retryAfter})
+//   tg.setMode('fail502' | 'ok' | '429' | '425' | 'hang', {retryAfter})
 //   tg.failNext(n, mode)         the next n sendMessage attempts fail with mode, then back to mode
 //   tg.onAttempt = async (a) => {...}   runs before each sendMessage attempt is answered
 //   tg.waitForMessage(pred, ms)  resolves with the first delivered message matching pred
@@ -46,6 +46,10 @@ export async function fakeTelegram({ token = 'TESTTOKEN:abc', mode = 'ok', retry
         description: `Too Many Requests: retry after ${state.retryAfter}`,
         parameters: { retry_after: state.retryAfter },
       });
+    }
+    if (effective === '425') {
+      attempt.status = 425;
+      return sendJson(res, entry, 425, { ok: false, error_code: 425, description: 'Too Early' });
     }
     if (effective === 'hang') {
       attempt.status = -1; // never answered

@@ -161,13 +161,24 @@ export function spawnFaultline(args, { env = {}, cwd, label } = {}) {
       proc.kill(sig);
     } catch {}
   };
-  /** SIGKILL and wait; complains only about sanitizer reports printed before. */
+  /**
+   * SIGKILL and wait. Throws when the process had died before the kill (it did not end by the
+   * SIGKILL: already gone, or gone while the kill was on its way) or printed a sanitizer report.
+   */
   h.kill9 = async () => {
+    if (h.killed9) return h.exited;
+    const diedAlready = h.exit && !h.expectedExit;
     h.expectedExit = true;
+    h.killed9 = true;
     h.signal('SIGKILL');
     await h.exited;
+    const problems = [];
+    if (diedAlready || h.exit.signal !== 'SIGKILL')
+      problems.push(`had died before the deliberate kill (code ${h.exit.code}, signal ${h.exit.signal})`);
     const rep = sanitizerReport(h.stderr);
-    if (rep) throw new Error(`${h.label} (pid ${h.pid}) printed a sanitizer report:\n${rep}`);
+    if (rep) problems.push(`printed a sanitizer report:\n${rep}`);
+    if (problems.length)
+      throw new Error(`${h.label} (pid ${h.pid}) ${problems.join('; ')}\n--- its stderr (tail) ---\n${tail(h.stderr)}`);
     return h.exit;
   };
   /**

@@ -113,10 +113,20 @@ function spawnIn(ns, argv, { env = {}, cwd, label, user } = {}) {
         proc.kill(sig);
       } catch {}
   };
+  /** SIGKILL and wait; throws when the process had died before the deliberate kill. */
   h.kill9 = async () => {
+    if (h.killed9) return h.exited;
+    const diedAlready = h.exit && !h.expectedExit;
     h.expectedExit = true;
+    h.killed9 = true;
     h.signal('SIGKILL');
     await h.exited;
+    if (diedAlready || h.exit.signal !== 'SIGKILL')
+      throw new Error(
+        `${h.label} (pid ${h.pid}) had died before the deliberate kill (code ${h.exit.code}, signal ${h.exit.signal})\n` +
+          `--- its stderr (tail) ---\n${tail(h.stderr, 2000)}`,
+      );
+    return h.exit;
   };
   /** SIGTERM; returns the problems: no clean exit 0 within graceMs, died on its own, sanitizer. */
   h.stop = async ({ graceMs = 8000 } = {}) => {
