@@ -622,6 +622,8 @@ static int agent_configure(struct agent *a, const struct config *cfg,
     }
     if (config_require(cfg, "API_KEY", err, sizeof err) != 0)
         return cli_fail(&agent_spec, err);
+    if (cfg->server_port == 0) /* the server's "any free port" means nothing to an agent */
+        return cli_fail(&agent_spec, "SERVER_PORT: expected " CONFIG_EXPECT_PORT ", got \"0\"");
     a->cfg = cfg;
     a->settings = settings;
     snprintf(a->name, sizeof a->name, "%s", name);

@@ -25,7 +25,7 @@ static const struct config_option shared_options[] = {
     {"API_KEY", CONFIG_TEXT, SHARED(api_key), NULL, "shared secret between agents and server",
      .flags = CONFIG_SECRET},
     {"SERVER_PORT", CONFIG_INT, SHARED(server_port), "5000", "server HTTP port",
-     .expected = CONFIG_EXPECT_PORT, .min = 1, .max = 65535},
+     .expected = CONFIG_EXPECT_PORT, .min = 0, .max = 65535}, /* 0: the server picks (agents refuse it) */
     {"FAIL_TIMEOUT", CONFIG_SECONDS, SHARED(fail_timeout_ms), "180",
      .help = "server: seconds without heartbeat before DOWN; agent: HTTP timeout"},
     {"PING_INTERVAL", CONFIG_SECONDS, SHARED(ping_interval_ms), "30",

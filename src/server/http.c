@@ -957,6 +957,12 @@ struct http_server *http_server_start(uv_loop_t *loop, const struct http_config 
     return srv;
 }
 
+int http_server_port(const struct http_server *srv)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
     struct http_server *srv = h->data;

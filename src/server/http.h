@@ -91,6 +91,9 @@ struct http_server *http_server_start(uv_loop_t *loop, const struct http_config 
 /* Stops accepting, closes connections and handles; frees once libuv released them. */
 void http_server_stop(struct http_server *srv);
 
+/* The port it listens on: the configured one, or the one the system picked for port 0. */
+int http_server_port(const struct http_server *srv);
+
 /* Request accessors. */
 const char *http_method(const struct http_request *req);
 const char *http_path(const struct http_request *req);

@@ -344,6 +344,7 @@ static int run(struct server *srv)
         log_error("server: %s", err);
         return 1;
     }
+    srv->cfg.server_port = http_server_port(srv->http); /* SERVER_PORT=0: the one picked */
     start_timers(srv);
     const char *shown =
         strcmp(srv->settings.listen_addr, "0.0.0.0") ? srv->settings.listen_addr : "127.0.0.1";

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
-import { freePort } from './lib/faultline.mjs';
 import { adminJson, heartbeat, hb } from './lib/http.mjs';
 
 scenario('faultline --version prints "faultline X.Y.Z"', async (ctx) => {
@@ -67,9 +66,8 @@ const CONFIG_ERRORS = [
 for (const c of CONFIG_ERRORS) {
   const what = c.what ?? (c.value === null ? `${c.name} missing` : `${c.name}=${JSON.stringify(c.value)}`);
   scenario(`server with ${what} exits 2 naming ${c.name}`, async (ctx) => {
-    const port = await freePort();
     const r = await ctx.run(['server'], {
-      env: { API_KEY: 'k', LISTEN_ADDR: '127.0.0.1', SERVER_PORT: String(port), DATA_DIR: 'data', ...c.env },
+      env: { API_KEY: 'k', LISTEN_ADDR: '127.0.0.1', SERVER_PORT: '0', DATA_DIR: 'data', ...c.env },
       timeoutMs: 5000,
     });
     assert.equal(r.timedOut, false, `server kept running with ${what}; stderr:\n${r.stderr}`);
@@ -96,9 +94,9 @@ const AGENT_CONFIG_ERRORS = [
 for (const c of AGENT_CONFIG_ERRORS) {
   const what = c.value === null ? `${c.name} missing` : `${c.name}=${JSON.stringify(c.value)}`;
   scenario(`agent with ${what} exits 2 naming ${c.name}`, async (ctx) => {
-    const port = await freePort();
+    // Port 9 (discard): closed here, and never reached, since the agent stops at its settings.
     const r = await ctx.run(['agent', 'cfg-box'], {
-      env: { API_KEY: 'k', SERVER_ADDR: '127.0.0.1', SERVER_PORT: String(port), PING_INTERVAL: '0.3', ...c.env },
+      env: { API_KEY: 'k', SERVER_ADDR: '127.0.0.1', SERVER_PORT: '9', PING_INTERVAL: '0.3', ...c.env },
       timeoutMs: 5000,
     });
     assert.equal(r.timedOut, false, `agent kept running with ${what}; stderr:\n${r.stderr}`);
@@ -112,8 +110,7 @@ for (const c of AGENT_CONFIG_ERRORS) {
 scenario('a bad value in .env of the working directory exits 2 naming it', async (ctx) => {
   const dir = ctx.tmpdir();
   fs.writeFileSync(path.join(dir, '.env'), 'API_KEY=from-dotenv\nFAIL_TIMEOUT=xyz\n');
-  const port = await freePort();
-  const r = await ctx.run(['server'], { cwd: dir, env: { LISTEN_ADDR: '127.0.0.1', SERVER_PORT: String(port) }, timeoutMs: 5000 });
+  const r = await ctx.run(['server'], { cwd: dir, env: { LISTEN_ADDR: '127.0.0.1', SERVER_PORT: '0' }, timeoutMs: 5000 });
   assert.equal(r.timedOut, false, `server kept running; stderr:\n${r.stderr}`);
   assert.equal(r.code, 2, `exit status; stderr:\n${r.stderr}`);
   assert.match(r.stderr, /FAIL_TIMEOUT/);
@@ -188,9 +185,8 @@ scenario('STORE puts the database where it says, and the server keeps it across 
 
 scenario('a second server on the same DATA_DIR refuses to start and the first keeps serving', async (ctx) => {
   const first = await ctx.server();
-  const port = await freePort();
   const r = await ctx.run(['server'], {
-    env: { API_KEY: 'k', LISTEN_ADDR: '127.0.0.1', SERVER_PORT: String(port), DATA_DIR: first.dataDir },
+    env: { API_KEY: 'k', LISTEN_ADDR: '127.0.0.1', SERVER_PORT: '0', DATA_DIR: first.dataDir },
     timeoutMs: 5000,
   });
   assert.equal(r.timedOut, false, `second server kept running; stderr:\n${r.stderr}`);

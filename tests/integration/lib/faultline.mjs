@@ -16,7 +16,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request } from './http.mjs';
 import { sleep } from './wait.mjs';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -83,7 +82,10 @@ export function removeTempDir(d) {
   tempDirs.delete(d);
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
+/**
+ * A port that was free a moment ago on 127.0.0.1: only for a port that must be known before its
+ * server starts (an agent started first). Servers otherwise bind port 0 (startServer).
+ */
 export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -235,16 +237,23 @@ function randomToken(prefix) {
   return prefix + Math.random().toString(36).slice(2, 10) + Math.random().toString(36).slice(2, 10);
 }
 
+/** The port in the server's "listening on http://ADDR:PORT/" line, or undefined. */
+export function listeningPort(stderr) {
+  const m = /listening on https?:\/\/(?:\[[^\]]*\]|[^/:\s]+):(\d+)\//.exec(stderr);
+  return m ? Number(m[1]) : undefined;
+}
+
 /**
- * Starts `faultline server` on 127.0.0.1 and waits until it is ready: a stderr line with
- * "listening on http://" (https:// with TLS_CERT), or GET / answering 200. Defaults: a random API key and admin password,
- * FAIL_TIMEOUT 1.5, RCA_HOLD 0.3 (a DOWN is told 0.3 s after it happens), DATA_DIR in the server's own
- * temp dir, Telegram pointed at a closed local port. The canaries keep their default targets: in the
- * suites' network namespace they can never answer, so DOWN detection does not wait for them.
+ * Starts `faultline server` on 127.0.0.1 and waits until it is ready: its "listening on
+ * http://127.0.0.1:PORT/" line (https:// with TLS_CERT). Without a port it binds port 0 and the
+ * port is read back from that line, so no other process can take it in between. Defaults: a
+ * random API key and admin password, FAIL_TIMEOUT 1.5, RCA_HOLD 0.3 (a DOWN is told 0.3 s after
+ * it happens), DATA_DIR in the server's own temp dir, Telegram pointed at a closed local port.
+ * The canaries keep their default targets: in the suites' network namespace they can never
+ * answer, so DOWN detection does not wait for them.
  * env values of null remove a setting (e.g. {ADMIN_PASS: null} for admin disabled).
  */
-export async function startServer({ env = {}, args = [], port, dataDir, cwd, readyTimeoutMs = 15000 } = {}) {
-  port = port ?? (await freePort());
+export async function startServer({ env = {}, args = [], port = 0, dataDir, cwd, readyTimeoutMs = 15000 } = {}) {
   cwd = cwd ?? makeTempDir('faultline-srv-');
   dataDir = dataDir ?? path.join(cwd, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -262,10 +271,7 @@ export async function startServer({ env = {}, args = [], port, dataDir, cwd, rea
   };
   for (const k of Object.keys(fullEnv)) if (fullEnv[k] === null || fullEnv[k] === undefined) delete fullEnv[k];
   const h = spawnFaultline(['server', ...args], { env: fullEnv, cwd, label: 'faultline server' });
-  const url = `${fullEnv.TLS_CERT ? 'https' : 'http'}://127.0.0.1:${port}`;
   Object.assign(h, {
-    port,
-    url,
     env: fullEnv,
     dataDir,
     apiKey: fullEnv.API_KEY,
@@ -273,13 +279,18 @@ export async function startServer({ env = {}, args = [], port, dataDir, cwd, rea
     adminPass: fullEnv.ADMIN_PASS,
     failTimeoutMs: Number(fullEnv.FAIL_TIMEOUT) * 1000,
   });
+  // On the same port: agents keep reporting to it.
   h.restart = (opts = {}) =>
-    startServer({ env: { ...fullEnv, ...(opts.env ?? {}) }, args, port, dataDir, cwd, readyTimeoutMs: opts.readyTimeoutMs ?? readyTimeoutMs });
+    startServer({ env: { ...fullEnv, ...(opts.env ?? {}) }, args, port: h.port, dataDir, cwd, readyTimeoutMs: opts.readyTimeoutMs ?? readyTimeoutMs });
 
   const deadline = Date.now() + readyTimeoutMs;
-  let ready = false;
-  while (!ready) {
-    if (/listening on https?:\/\//.test(h.stderr)) break;
+  for (;;) {
+    const bound = listeningPort(h.stderr);
+    if (bound !== undefined) {
+      h.port = bound;
+      h.url = `${fullEnv.TLS_CERT ? 'https' : 'http'}://127.0.0.1:${bound}`;
+      break;
+    }
     if (h.exit) {
       h.expectedExit = true;
       throw new Error(
@@ -290,11 +301,7 @@ export async function startServer({ env = {}, args = [], port, dataDir, cwd, rea
       await h.kill9().catch(() => {});
       throw new Error(`faultline server not ready within ${readyTimeoutMs} ms\n--- stderr ---\n${tail(h.stderr)}`);
     }
-    try {
-      const res = await request(url + '/', { timeoutMs: 1000 });
-      if (res.status === 200) ready = true;
-    } catch {}
-    if (!ready) await sleep(50);
+    await sleep(20);
   }
   h.readyTime = Date.now();
   return h;
