@@ -281,7 +281,13 @@ export async function startServer({ env = {}, args = [], port = 0, dataDir, cwd,
   });
   // On the same port: agents keep reporting to it.
   h.restart = (opts = {}) =>
-    startServer({ env: { ...fullEnv, ...(opts.env ?? {}) }, args, port: h.port, dataDir, cwd, readyTimeoutMs: opts.readyTimeoutMs ?? readyTimeoutMs });
+    startServer({
+      env: { ...fullEnv, SERVER_PORT: String(h.port), ...(opts.env ?? {}) },
+      args,
+      dataDir,
+      cwd,
+      readyTimeoutMs: opts.readyTimeoutMs ?? readyTimeoutMs,
+    });
 
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
