@@ -412,18 +412,30 @@ scenario('backlog of a down worker → one "🔎 Follow-up" naming the last good
   assert.ok(withDiag.evidence.diagnosis.text.includes('198.51.100.1'), JSON.stringify(withDiag.evidence.diagnosis));
   assert.ok(Array.isArray(withDiag.evidence.diagnosis.workers) && withDiag.evidence.diagnosis.workers.some((w) => w.worker === name));
 
-  // A later upload of new records that leave the text unchanged: a follow-up is worked out
-  // again and not sent. The marker: 4 s on (the follow-up waits 3 s), an upload that changes
-  // the text is followed up; the unchanged one would have come before it.
+  // A later upload of new records with the same verdict sends nothing (docs/api.md, "Follow-up").
+  // The marker, a pass later (a pass starts 3 s after an upload): an upload that changes the
+  // verdict sends a correction; a repeat of the unchanged follow-up would have come before it.
   const renamed = (b, suffix) => ({ ...b, records: b.records.map((r) => ({ ...r, id: `${r.id}-${suffix}` })) });
   const again = await postBacklog(srv, renamed(backlog, 'again'));
   assert.deepEqual(again.json, { stored: 5, duplicates: 0 });
   await sleep(4000);
-  const longer = await postBacklog(srv, renamed(outageBacklog(name, stoppedAt + 1500), 'later'));
-  assert.deepEqual(longer.json, { stored: 5, duplicates: 0 });
-  const fu2 = await tg.waitForMessage((m) => m.text.startsWith('🔎 Follow-up') && m.text !== fu.text, 10000, 'the follow-up of the longer outage');
-  const fus = tg.messages.filter((m) => m.text.startsWith('🔎 Follow-up'));
-  assert.deepEqual(fus.map((m) => m.text), [fu.text, fu2.text], `no repeat of the unchanged follow-up: ${texts(tg)}`);
+  const template = backlog.records.find((r) => r.kind === 'diagnostic');
+  const lost = (ttl) => ({ ttl, addr: '', sent: 5, received: 0, loss_pct: 100, best_ms: null, avg_ms: null, worst_ms: null });
+  const gatewayDown = Array.from({ length: 6 }, (_, i) => ({
+    ...template,
+    id: `d-gw-${i}`,
+    time: iso(stoppedAt + 1500 + i * 100),
+    gateway: { addr: '10.1.0.1', reachable: false, sent: 3, received: 0, loss_pct: 100, rtt_ms: null },
+    mtr: { ...template.mtr, hops: [lost(1), lost(2), lost(3)] },
+  }));
+  const changed = await postBacklog(srv, { name, records: gatewayDown });
+  assert.deepEqual(changed.json, { stored: 6, duplicates: 0 });
+  const edit = await waitFor(() => tg.edits[0], 10000, { message: () => `a correction of the follow-up (messages: ${texts(tg)})` });
+  assert.equal(edit.message_id, fu.message_id, 'the correction edits the follow-up');
+  assert.match(edit.text, new RegExp(`^🔎 Correction to the follow-up on incident #${inc.id}\\b`), edit.text);
+  const fus = tg.messages.filter((m) => m.text.startsWith('🔎'));
+  assert.deepEqual(fus.map((m) => m.text), [fu.text], `no repeat of the unchanged follow-up: ${texts(tg)}`);
+  assert.equal(tg.edits.length, 1, `one correction: ${JSON.stringify(tg.edits.map((e) => e.text))}`);
 
   // The worker comes back: its incident closes and the diagnosis stays in the evidence.
   ctx.pulse(srv, hb(name));

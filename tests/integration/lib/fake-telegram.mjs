@@ -3,6 +3,7 @@
 //   const tg = await fakeTelegram({ token: 'T', mode: 'ok' });
 //   tg.url                       base URL to pass as TELEGRAM_API_URL
 //   tg.messages                  delivered sendMessage bodies: {time, chat_id, text, message_id}
+//   tg.edits                     editMessageText bodies of a delivered message: {time, chat_id, message_id, text}
 //   tg.attempts                  every sendMessage attempt: {time, status, text, chat_id, mode}
 //   tg.requests                  every request at all: {time, method, path, status}
 //   tg.setMode('fail502' | 'ok' | '429' | '425' | 'hang', {retryAfter})
@@ -18,6 +19,7 @@ import { waitFor } from './wait.mjs';
 export async function fakeTelegram({ token = 'TESTTOKEN:abc', mode = 'ok', retryAfter = 1, updates = [] } = {}) {
   const state = { mode, retryAfter, failQueue: [], messageId: 100, updates };
   const messages = [];
+  const edits = [];
   const attempts = [];
   const requests = [];
   const sockets = new Set();
@@ -65,6 +67,19 @@ export async function fakeTelegram({ token = 'TESTTOKEN:abc', mode = 'ok', retry
     });
   }
 
+  // An edit of a message this fake delivered: recorded, answered with the message as Telegram does.
+  function answerEdit(res, entry, bodyText) {
+    let body;
+    try {
+      body = JSON.parse(bodyText);
+    } catch {}
+    const msg = messages.find((m) => m.message_id === body?.message_id);
+    if (!msg || typeof body.text !== 'string' || body.text === '')
+      return sendJson(res, entry, 400, { ok: false, error_code: 400, description: 'Bad Request: message to edit not found' });
+    edits.push({ time: Date.now(), chat_id: body.chat_id, message_id: body.message_id, text: body.text });
+    return sendJson(res, entry, 200, { ok: true, result: { message_id: msg.message_id, chat: { id: msg.chat_id }, text: body.text } });
+  }
+
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -78,6 +93,7 @@ export async function fakeTelegram({ token = 'TESTTOKEN:abc', mode = 'ok', retry
       if (!m || m[1] !== token) return sendJson(res, entry, 404, { ok: false, error_code: 404, description: 'Not Found' });
       const method = m[2];
       if (method === 'getUpdates') return sendJson(res, entry, 200, { ok: true, result: state.updates });
+      if (method === 'editMessageText') return answerEdit(res, entry, bodyText);
       if (method !== 'sendMessage') return sendJson(res, entry, 404, { ok: false, error_code: 404, description: 'Not Found: method not found' });
 
       let body;
@@ -118,6 +134,7 @@ export async function fakeTelegram({ token = 'TESTTOKEN:abc', mode = 'ok', retry
     token,
     url: `http://127.0.0.1:${port}`,
     messages,
+    edits,
     attempts,
     requests,
     onAttempt: null,
