@@ -53,11 +53,13 @@ scenario('Telegram failing with 502 for a while: DOWN and UP arrive, in order, a
   tg.setMode('ok');
   const downMsg = await tg.waitForMessage((m) => m.text.startsWith(downPrefix), 10000);
   const upMsg = await tg.waitForMessage((m) => m.text.startsWith(`🟢 ${name} is UP`), 10000);
-  // Delivered at the next retry the backoff planned: 1 s after the first failure, then doubling.
+  // Delivered at the next retry the backoff planned (1 s after the first failure, then
+  // doubling), not before it; late by at most a few seconds of a loaded machine, far from the
+  // 5-minute cap.
   const failures = downAttempts.filter((a) => a.status === 502);
   const planned = failures.at(-1).time + 1000 * 2 ** (failures.length - 1);
   assert.ok(
-    downMsg.time >= planned - 150 && downMsg.time <= planned + 1000,
+    downMsg.time >= planned - 150 && downMsg.time <= planned + 5000,
     `delivered ${downMsg.time - planned} ms from the retry planned after ${failures.length} failures`,
   );
   assert.ok(downMsg.message_id < upMsg.message_id, 'DOWN delivered before UP');
