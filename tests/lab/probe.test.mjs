@@ -6,12 +6,6 @@ import assert from 'node:assert/strict';
 import { labScenario, ADDR } from './lib/lab.mjs';
 import { BIN } from '../integration/lib/faultline.mjs';
 
-/** The trace object of the command's JSON output (bare, or under "mtr"/"trace"/"result"). */
-function traceOf(stdout) {
-  const j = JSON.parse(stdout);
-  return j.hops ? j : (j.mtr ?? j.trace ?? j.result ?? j);
-}
-
 labScenario('probe trace from an agent namespace: raw, icmp-datagram, udp-recverr', { lab: { startAgents: false } }, async (lab, t) => {
   const fra = lab.site('fra1');
   const ns = fra.agents[0].ns;
@@ -29,7 +23,8 @@ labScenario('probe trace from an agent namespace: raw, icmp-datagram, udp-recver
     await t.test(`${c.method}: says so and lists the routers hop by hop`, async () => {
       const r = await lab.exec(ns, [BIN, 'probe', 'trace', ADDR.server, '--json'], { ...c.opts, timeoutMs: 60000 });
       assert.equal(r.code, 0, `status ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-      const tr = traceOf(r.stdout);
+      // docs/faultline.1: one JSON object, the path probe of docs/rca.md ("method", "reached", "hops").
+      const tr = JSON.parse(r.stdout);
       assert.equal(tr.method, c.method, r.stdout);
       assert.equal(tr.reached, true, r.stdout);
       assert.deepEqual(
