@@ -1,8 +1,9 @@
 // api-promises.test.mjs — what docs/api.md and docs/configuration.md promise that no other suite
 // checks: the headers of every answer and HEAD, the ways to send the key, the heartbeat's limits,
 // event details, status fields and order, query parameters and their 400s, the backlog's 500
-// records, "204 only after the UP event is committed", Telegram's 425 and retry_after cap, the
-// bot token kept out of the logs, .env parsing, DATA_DIR's mode and a port in use.
+// records, "204 only after the UP event is committed", Telegram's 425 and the caps of
+// retry_after and of the backoff, the bot token kept out of the logs, .env parsing, DATA_DIR's
+// mode and a port in use.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -267,6 +268,20 @@ scenario('Telegram: 425 is retried; a retry_after beyond a day waits a day; the 
   assert.ok(!logs.includes('SECRET-token-value'), 'the bot token is in the log');
   assert.match(logs, /<redacted>/);
   assert.ok(!JSON.stringify(outboxRows(srv)).includes('SECRET-token-value'), 'the bot token is in the outbox');
+});
+
+scenario('Telegram backoff: doubling stops at 5 minutes', async (ctx) => {
+  const tg = await ctx.telegram({ mode: 'fail502' });
+  const srv = await ctx.server({ env: { FAIL_TIMEOUT: '1', TELEGRAM_TOKEN: tg.token, CHAT_ID: '-1001', TELEGRAM_API_URL: tg.url } });
+  assert.equal((await heartbeat(srv, hb('tg-capped'))).status, 204);
+  await waitFor(() => outboxRows(srv).find((r) => r.attempts === 1), 8000, { message: 'a first failed attempt in the outbox' });
+  // As if it had failed 12 times: the 13th failure would wait 2^12 s without the cap.
+  await srv.kill9();
+  execFileSync('sqlite3', [path.join(srv.dataDir, 'faultline.db'), "UPDATE outbox SET attempts = 12, next_attempt_ms = 0 WHERE status != 'sent'"]);
+  const srv2 = await ctx.restart(srv);
+  const row = await waitFor(() => outboxRows(srv2).find((r) => r.attempts === 13), 8000, { message: 'the 13th failed attempt' });
+  const wait = row.next_attempt_ms - Date.now();
+  assert.ok(wait > 300e3 - 10e3 && wait <= 300e3, `next attempt in ${wait} ms (5 minutes is 300000)`);
 });
 
 // ---- settings: .env, DATA_DIR, a port in use ----------------------------------------------------
