@@ -9,7 +9,9 @@
 // A test file that fails without running a test (it crashed while loading) is one failed leaf.
 export default async function* leafCount(source) {
   const counts = { pass: 0, fail: 0, skip: 0 };
-  // Per file, per nesting level: whether the test now open at that level has reported a child.
+  // Per nesting level: whether the test now open at that level has reported a child. node
+  // reports a test's subtests before it and one test file after another, so the levels of
+  // one file never mix with another's; "file" (where test() was called) only adds safety.
   const hasChildren = new Map();
   for await (const event of source) {
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
