@@ -135,7 +135,7 @@ scenario('event details (up from unknown, down, up from down) and status fields,
   const down = await waitFor(async () => (await events(srv)).find((e) => e.worker === 'ev-b' && e.kind === 'down'), 5000, {
     message: 'ev-b DOWN',
   });
-  assert.equal((await heartbeat(srv, hb('ev-b', { site: 'fra1' }))).status, 204);
+  assert.equal((await heartbeat(srv, hb('ev-b', { gpus: 3, site: 'fra1' }))).status, 204);
   const evs = (await events(srv)).filter((e) => e.worker === 'ev-b');
   assert.deepEqual(evs.map((e) => e.kind), ['up', 'down', 'up']);
   const [back, , first] = evs;
@@ -167,7 +167,7 @@ scenario('event details (up from unknown, down, up from down) and status fields,
     assert.ok(k in b, `workers[] has "${k}"`);
   assert.equal(b.state_since, back.time);
   assert.equal(b.first_seen, first.time);
-  assert.deepEqual([b.gpus, b.version, b.uptime_s, b.site], [2, '0.0.1-test', 1234, 'fra1'], 'replaced by the last heartbeat');
+  assert.deepEqual([b.gpus, b.version, b.uptime_s, b.site], [3, '0.0.1-test', 1234, 'fra1'], 'replaced by the last heartbeat');
 });
 
 // ---- query parameters ---------------------------------------------------------------------------
@@ -188,7 +188,7 @@ scenario('query parameters of events, rca and diagnostics, and their 400s naming
   const BAD = [
     ['/admin/api/events?limit=0', 'limit: expected a number from 1 to 1000, got "0"', 'limit'],
     ['/admin/api/events?limit=1001', 'limit: expected a number from 1 to 1000, got "1001"', 'limit'],
-    ['/admin/api/events?type=flap', 'type: expected a list of up,down, got "flap"', 'type'],
+    ['/admin/api/events?type=flap', 'type: expected a list of up,down,gpu_lost,gpu_back, got "flap"', 'type'],
     ['/admin/api/events?since=yesterday', 'since: expected an ISO 8601 UTC time, got "yesterday"', 'since'],
     ['/admin/api/events?since=2026-11-21', 'since: expected an ISO 8601 UTC time, got "2026-11-21"', 'since'],
     ['/admin/api/rca?limit=0', 'limit: expected a number from 1 to 1000, got "0"', 'limit'],
