@@ -80,6 +80,6 @@ clean:
 	rm -rf build build-san build-fuzz
 
 help:
-	@sed -n '1,6p' Makefile
+	@sed -n '1,5p' Makefile
 
 -include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
