@@ -4,9 +4,13 @@
  * one transaction through the backend (store_backend.h) and hands finished jobs back via a
  * uv_async_t.
  *
- * Threads: store->lock guards todo, done, closing and job->finished; everything else in struct
- * store belongs to the loop thread, except db and backend, which only the store thread touches
- * between store_open() and the join in store_close(). */
+ * Reads run apart from the writes taken with them, after those commit; while the writes keep
+ * failing (a full disk), reads are served during the backoff, so the admin pages keep answering.
+ *
+ * Threads: store->lock guards todo, reads_queued, done, closing and job->finished; everything
+ * else in struct store belongs to the loop thread, except db, backend, held_reads and
+ * serving_reads, which only the store thread touches between store_open() and the join in
+ * store_close(). */
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -45,10 +49,13 @@ struct store {
     uv_cond_t sync_done;   /* to synchronous callers: a job finished */
     struct job_queue todo; /* for the store thread */
     struct job_queue done; /* for the loop thread */
+    size_t reads_queued;   /* read jobs (ops->reads) in todo */
     bool closing;          /* store_close() has begun: drain, then stop */
     bool closed;           /* loop thread: store_close() is over */
     size_t callbacks_due;  /* loop thread: queued jobs whose callback has not run */
     int callback_depth;    /* loop thread: > 0 while a done callback runs */
+    struct store_job *held_reads; /* store thread: reads taken with the writes now running */
+    bool serving_reads;           /* store thread: reads_serve() is running */
     struct store_ids ids[STORE_SEQUENCE_COUNT]; /* loop thread */
 };
 
@@ -148,6 +155,33 @@ static struct store_job *queue_take_all(struct job_queue *q)
     return head;
 }
 
+/* The todo queue, under s->lock: it counts the reads it holds. */
+static void todo_push(struct store *s, struct store_job *job)
+{
+    queue_push(&s->todo, job);
+    if (job->ops->reads)
+        s->reads_queued++;
+}
+
+static struct store_job *todo_take_all(struct store *s)
+{
+    s->reads_queued = 0;
+    return queue_take_all(&s->todo);
+}
+
+/* Takes the reads out of todo, in order, and leaves the writes. */
+static struct store_job *todo_take_reads(struct store *s)
+{
+    struct job_queue reads = {0}, writes = {0};
+    for (struct store_job *j = queue_take_all(&s->todo), *next; j; j = next) {
+        next = j->next;
+        queue_push(j->ops->reads ? &reads : &writes, j);
+    }
+    s->todo = writes;
+    s->reads_queued = 0;
+    return reads.head;
+}
+
 static size_t jobs_count(const struct store_job *first, const struct store_job *end)
 {
     size_t n = 0;
@@ -174,21 +208,32 @@ static int batch_try(struct store *s, struct store_job *first, struct store_job 
     }
     return rc;
 }
-/* Sleeps delay_ms, or less if store_close() begins meanwhile. Returns the next delay. */
+static void reads_serve(struct store *s);
+
+/* Sleeps delay_ms, or less if store_close() begins meanwhile, serving the reads queued
+ * meanwhile. Returns the next delay. */
 static int backoff_wait(struct store *s, int delay_ms)
 {
     uv_mutex_lock(&s->lock);
     bool was_closing = s->closing;
     uint64_t deadline = uv_hrtime() + (uint64_t)delay_ms * 1000000u;
-    for (uint64_t now = uv_hrtime(); now < deadline && s->closing == was_closing; now = uv_hrtime())
+    for (uint64_t now = uv_hrtime(); now < deadline && s->closing == was_closing;
+         now = uv_hrtime()) {
+        if (s->reads_queued > 0 && !s->serving_reads) {
+            s->held_reads = todo_take_reads(s);
+            uv_mutex_unlock(&s->lock);
+            reads_serve(s);
+            uv_mutex_lock(&s->lock);
+            continue;
+        }
         uv_cond_timedwait(&s->wake, &s->lock, deadline - now);
+    }
     bool began_closing = s->closing && !was_closing;
     uv_mutex_unlock(&s->lock);
     if (began_closing)
         return STORE_BACKOFF_FIRST_MS;
     return delay_ms * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : delay_ms * 2;
 }
-
 static bool store_is_closing(struct store *s)
 {
     uv_mutex_lock(&s->lock);
@@ -205,6 +250,47 @@ static void batch_fail(struct store_job *first, struct store_job *end, const cha
 }
 
 static void batch_commit(struct store *s, struct store_job *first, struct store_job *end);
+
+/* The store is closing and the database still refuses jobs [first, end): they fail, and the log
+ * says how many writes of each kind were not stored, then what each carried, one line each
+ * ("store: not stored: event append {...}"), so nothing is lost silently. */
+static void batch_give_up(struct store_job *first, struct store_job *end, const char *err)
+{
+    const char *kinds[8];
+    size_t counts[8], n_kinds = 0, writes = 0;
+    for (const struct store_job *j = first; j != end; j = j->next) {
+        if (j->status != 0 || j->ops->reads)
+            continue;
+        writes++;
+        size_t k = 0;
+        while (k < n_kinds && kinds[k] != j->ops->name)
+            k++;
+        if (k == n_kinds && n_kinds < 8) {
+            kinds[n_kinds] = j->ops->name;
+            counts[n_kinds++] = 0;
+        }
+        if (k < n_kinds)
+            counts[k]++;
+    }
+    char what[256] = "";
+    for (size_t k = 0, len = 0; k < n_kinds && len < sizeof what; k++)
+        len += (size_t)snprintf(what + len, sizeof what - len, "%s%zu %s", k ? ", " : "",
+                                counts[k], kinds[k]);
+    if (writes > 0)
+        log_error("store: %s; stopping, so %zu writes are not stored (%s); each follows as "
+                  "\"store: not stored: ...\"",
+                  err, writes, what);
+    for (struct store_job *j = first; j != end; j = j->next) {
+        if (j->status != 0 || j->ops->reads)
+            continue;
+        char *record = j->ops->record ? j->ops->record(j) : NULL;
+        char described[128];
+        job_describe(j, described, sizeof described);
+        log_error("store: not stored: %s %s", j->ops->name, record ? record : described);
+        free(record);
+    }
+    batch_fail(first, end, err);
+}
 
 /* A job in the batch can never succeed: commit each job alone so only that one fails. */
 static void batch_isolate(struct store *s, struct store_job *first, struct store_job *end, const char *err)
@@ -237,13 +323,13 @@ static void batch_commit(struct store *s, struct store_job *first, struct store_
             batch_isolate(s, first, end, err);
             return;
         }
-        size_t n = jobs_count(first, end);
         if (store_is_closing(s) && ++close_attempts > STORE_CLOSE_ATTEMPTS) {
-            log_error("store: %s; closing, so %zu jobs are given up", err, n);
-            batch_fail(first, end, err);
+            batch_give_up(first, end, err);
             return;
         }
-        log_warn("store: %s; retrying %zu jobs in %d ms", err, n, delay_ms);
+        log_warn("store: %s; retrying %zu jobs in %d ms", err, jobs_count(first, end), delay_ms);
+        if (!s->serving_reads)
+            reads_serve(s); /* the reads taken with these writes need not wait for them */
         delay_ms = backoff_wait(s, delay_ms);
     }
 }
@@ -277,10 +363,33 @@ static void batch_finish(struct store *s, struct store_job *batch)
         uv_async_send(s->async);
 }
 
+/* Commits s->held_reads, if any, as a batch of their own. */
+static void reads_serve(struct store *s)
+{
+    struct store_job *reads = s->held_reads;
+    s->held_reads = NULL;
+    if (!reads)
+        return;
+    s->serving_reads = true;
+    batch_commit(s, reads, NULL);
+    s->serving_reads = false;
+    batch_finish(s, reads);
+}
+
+/* Commits the writes of a batch, then its reads (sooner when the writes keep failing). */
 static void store_process(struct store *s, struct store_job *batch)
 {
-    batch_commit(s, batch, NULL);
-    batch_finish(s, batch);
+    struct job_queue writes = {0}, reads = {0};
+    for (struct store_job *j = batch, *next; j; j = next) {
+        next = j->next;
+        queue_push(j->ops->reads ? &reads : &writes, j);
+    }
+    s->held_reads = reads.head;
+    if (writes.head) {
+        batch_commit(s, writes.head, NULL);
+        batch_finish(s, writes.head);
+    }
+    reads_serve(s);
 }
 
 static void store_thread_main(void *arg)
@@ -290,7 +399,7 @@ static void store_thread_main(void *arg)
         uv_mutex_lock(&s->lock);
         while (!s->todo.head && !s->closing)
             uv_cond_wait(&s->wake, &s->lock);
-        struct store_job *batch = queue_take_all(&s->todo);
+        struct store_job *batch = todo_take_all(s);
         uv_mutex_unlock(&s->lock);
         if (!batch)
             return; /* closing, and nothing is left */
@@ -298,7 +407,6 @@ static void store_thread_main(void *arg)
     }
 }
 
-/* ---- the loop side ---- */
 /* ---- the loop side ---- */
 
 static void store_free(struct store *s)
@@ -362,7 +470,7 @@ void store_enqueue(struct store *s, struct store_job *job)
     if (job->has_callback && s->callbacks_due++ == 0)
         uv_ref((uv_handle_t *)s->async);
     uv_mutex_lock(&s->lock);
-    queue_push(&s->todo, job);
+    todo_push(s, job);
     uv_cond_signal(&s->wake);
     uv_mutex_unlock(&s->lock);
 }
@@ -375,10 +483,10 @@ int store_run_sync(struct store *s, struct store_job *job, char *err, size_t err
     }
     job->sync = true;
     uv_mutex_lock(&s->lock);
-    queue_push(&s->todo, job);
+    todo_push(s, job);
     if (s->closing) {
         /* Called from a callback inside store_close(): the thread is gone, so run it here. */
-        struct store_job *batch = queue_take_all(&s->todo);
+        struct store_job *batch = todo_take_all(s);
         uv_mutex_unlock(&s->lock);
         store_process(s, batch);
         uv_mutex_lock(&s->lock);
@@ -508,7 +616,7 @@ void store_close(struct store *s)
     for (;;) {
         store_run_completions(s);
         uv_mutex_lock(&s->lock);
-        struct store_job *batch = queue_take_all(&s->todo);
+        struct store_job *batch = todo_take_all(s);
         uv_mutex_unlock(&s->lock);
         if (!batch)
             break;
