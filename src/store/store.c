@@ -8,8 +8,8 @@
  * failing (a full disk), reads are served during the backoff, so the admin pages keep answering.
  *
  * Threads: store->lock guards todo, reads_queued, done, closing and job->finished; everything
- * else in struct store belongs to the loop thread, except db, backend, held_reads and
- * serving_reads, which only the store thread touches between store_open() and the join in
+ * else in struct store belongs to the loop thread, except db, backend, held_reads,
+ * serving_reads and gave_up, which only the store thread touches between store_open() and the join in
  * store_close(). */
 #include "store/store.h"
 
@@ -56,6 +56,7 @@ struct store {
     int callback_depth;    /* loop thread: > 0 while a done callback runs */
     struct store_job *held_reads; /* store thread: reads taken with the writes now running */
     bool serving_reads;           /* store thread: reads_serve() is running */
+    bool gave_up;                 /* store thread: closing, the database refused for good */
     struct store_ids ids[STORE_SEQUENCE_COUNT]; /* loop thread */
 };
 
@@ -169,17 +170,17 @@ static struct store_job *todo_take_all(struct store *s)
     return queue_take_all(&s->todo);
 }
 
-/* Takes the reads out of todo, in order, and leaves the writes. */
-static struct store_job *todo_take_reads(struct store *s)
+/* Takes the reads (or the writes) out of todo, in order, and leaves the others. */
+static struct store_job *todo_take(struct store *s, bool reads)
 {
-    struct job_queue reads = {0}, writes = {0};
+    struct job_queue taken = {0}, left = {0};
     for (struct store_job *j = queue_take_all(&s->todo), *next; j; j = next) {
         next = j->next;
-        queue_push(j->ops->reads ? &reads : &writes, j);
+        queue_push(j->ops->reads == reads ? &taken : &left, j);
     }
-    s->todo = writes;
-    s->reads_queued = 0;
-    return reads.head;
+    s->todo = left;
+    s->reads_queued = reads ? 0 : s->reads_queued;
+    return taken.head;
 }
 
 static size_t jobs_count(const struct store_job *first, const struct store_job *end)
@@ -220,7 +221,7 @@ static int backoff_wait(struct store *s, int delay_ms)
     for (uint64_t now = uv_hrtime(); now < deadline && s->closing == was_closing;
          now = uv_hrtime()) {
         if (s->reads_queued > 0 && !s->serving_reads) {
-            s->held_reads = todo_take_reads(s);
+            s->held_reads = todo_take(s, true);
             uv_mutex_unlock(&s->lock);
             reads_serve(s);
             uv_mutex_lock(&s->lock);
@@ -251,9 +252,20 @@ static void batch_fail(struct store_job *first, struct store_job *end, const cha
 
 static void batch_commit(struct store *s, struct store_job *first, struct store_job *end);
 
+/* Appends the writes still queued to the batch that starts at first (the store is closing). */
+static void batch_append_queued_writes(struct store *s, struct store_job *first)
+{
+    while (first->next)
+        first = first->next;
+    uv_mutex_lock(&s->lock);
+    first->next = todo_take(s, false);
+    uv_mutex_unlock(&s->lock);
+}
+
 /* The store is closing and the database still refuses jobs [first, end): they fail, and the log
- * says how many writes of each kind were not stored, then what each carried, one line each
- * ("store: not stored: event append {...}"), so nothing is lost silently. */
+ * says how many writes of each kind were not stored ("event append: 2, worker save: 1"), then
+ * what each carried, one line each ("store: not stored: event append {...}"), so nothing is
+ * lost silently. */
 static void batch_give_up(struct store_job *first, struct store_job *end, const char *err)
 {
     const char *kinds[8];
@@ -274,8 +286,8 @@ static void batch_give_up(struct store_job *first, struct store_job *end, const 
     }
     char what[256] = "";
     for (size_t k = 0, len = 0; k < n_kinds && len < sizeof what; k++)
-        len += (size_t)snprintf(what + len, sizeof what - len, "%s%zu %s", k ? ", " : "",
-                                counts[k], kinds[k]);
+        len += (size_t)snprintf(what + len, sizeof what - len, "%s%s: %zu", k ? ", " : "",
+                                kinds[k], counts[k]);
     if (writes > 0)
         log_error("store: %s; stopping, so %zu writes are not stored (%s); each follows as "
                   "\"store: not stored: ...\"",
@@ -309,8 +321,9 @@ static void batch_isolate(struct store *s, struct store_job *first, struct store
 }
 
 /* Commits jobs [first, end). Transient errors are retried with backoff (100 ms doubling to
- * 5 s) until they pass, or, once the store is closing, STORE_CLOSE_ATTEMPTS times; then the
- * jobs fail with status -1. */
+ * 5 s) until they pass, or, once the store is closing, STORE_CLOSE_ATTEMPTS times (once, after
+ * a batch was given up); then the jobs fail with status -1, with the writes queued behind them,
+ * and the log accounts for them (batch_give_up). */
 static void batch_commit(struct store *s, struct store_job *first, struct store_job *end)
 {
     char err[STORE_ERR_LEN];
@@ -323,7 +336,11 @@ static void batch_commit(struct store *s, struct store_job *first, struct store_
             batch_isolate(s, first, end, err);
             return;
         }
-        if (store_is_closing(s) && ++close_attempts > STORE_CLOSE_ATTEMPTS) {
+        if (store_is_closing(s) &&
+            ++close_attempts > (s->gave_up ? 1 : STORE_CLOSE_ATTEMPTS)) {
+            if (!end) /* the writes queued behind these cannot pass either: one account */
+                batch_append_queued_writes(s, first);
+            s->gave_up = true;
             batch_give_up(first, end, err);
             return;
         }
