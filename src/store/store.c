@@ -7,7 +7,7 @@
  * Reads run apart from the writes taken with them, after those commit; while the writes keep
  * failing (a full disk), reads are served during the backoff, so the admin pages keep answering.
  *
- * Threads: store->lock guards todo, reads_queued, done, closing and job->finished; everything
+ * Threads: store->lock guards todo, todo_count, reads_queued, done, closing and job->finished; everything
  * else in struct store belongs to the loop thread, except db, backend, held_reads,
  * serving_reads and gave_up, which only the store thread touches between store_open() and the join in
  * store_close(). */
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "store/store_backend.h"
@@ -26,6 +27,13 @@
 #define STORE_BACKOFF_FIRST_MS 100
 #define STORE_BACKOFF_MAX_MS 5000
 #define STORE_CLOSE_ATTEMPTS 5 /* retries of a failing batch once store_close() was called */
+/* Group commit under load: after a batch of at least STORE_GATHER_BUSY jobs, the next one waits
+ * up to STORE_GATHER_US (or until STORE_GATHER_ENOUGH jobs are queued) for more to share its
+ * fsync. An idle store commits at once. */
+#define STORE_GATHER_BUSY 8
+#define STORE_GATHER_US 1000
+#define STORE_GATHER_ENOUGH 256
+#define STORE_GATHER_STEP_US 250
 #define STORE_QUERY_LIMIT_DEFAULT 100
 #define STORE_QUERY_LIMIT_MAX 1000
 #define STORE_DEFAULT_DB_FILE "faultline.db"
@@ -50,6 +58,7 @@ struct store {
     struct job_queue todo; /* for the store thread */
     struct job_queue done; /* for the loop thread */
     size_t reads_queued;   /* read jobs (ops->reads) in todo */
+    size_t todo_count;     /* jobs in todo */
     bool closing;          /* store_close() has begun: drain, then stop */
     bool closed;           /* loop thread: store_close() is over */
     size_t callbacks_due;  /* loop thread: queued jobs whose callback has not run */
@@ -160,13 +169,14 @@ static struct store_job *queue_take_all(struct job_queue *q)
 static void todo_push(struct store *s, struct store_job *job)
 {
     queue_push(&s->todo, job);
+    s->todo_count++;
     if (job->ops->reads)
         s->reads_queued++;
 }
 
 static struct store_job *todo_take_all(struct store *s)
 {
-    s->reads_queued = 0;
+    s->reads_queued = s->todo_count = 0;
     return queue_take_all(&s->todo);
 }
 
@@ -176,7 +186,9 @@ static struct store_job *todo_take(struct store *s, bool reads)
     struct job_queue taken = {0}, left = {0};
     for (struct store_job *j = queue_take_all(&s->todo), *next; j; j = next) {
         next = j->next;
-        queue_push(j->ops->reads == reads ? &taken : &left, j);
+        bool take = j->ops->reads == reads;
+        queue_push(take ? &taken : &left, j);
+        s->todo_count -= take;
     }
     s->todo = left;
     s->reads_queued = reads ? 0 : s->reads_queued;
@@ -409,13 +421,31 @@ static void store_process(struct store *s, struct store_job *batch)
     reads_serve(s);
 }
 
+/* After a busy batch: lets more jobs queue up to share the next commit, for STORE_GATHER_US at
+ * most. Sleeps with s->lock released, so the loop queues without waking this thread. */
+static void gather_wait(struct store *s)
+{
+    for (int slept_us = 0; slept_us < STORE_GATHER_US; slept_us += STORE_GATHER_STEP_US) {
+        uv_mutex_lock(&s->lock);
+        bool enough = s->closing || s->todo_count >= STORE_GATHER_ENOUGH;
+        uv_mutex_unlock(&s->lock);
+        if (enough)
+            return;
+        nanosleep(&(struct timespec){.tv_nsec = STORE_GATHER_STEP_US * 1000L}, NULL);
+    }
+}
+
 static void store_thread_main(void *arg)
 {
     struct store *s = arg;
+    size_t last_batch = 0;
     for (;;) {
+        if (last_batch >= STORE_GATHER_BUSY)
+            gather_wait(s);
         uv_mutex_lock(&s->lock);
         while (!s->todo.head && !s->closing)
             uv_cond_wait(&s->wake, &s->lock);
+        last_batch = s->todo_count;
         struct store_job *batch = todo_take_all(s);
         uv_mutex_unlock(&s->lock);
         if (!batch)
