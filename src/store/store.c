@@ -4,12 +4,13 @@
  * one transaction through the backend (store_backend.h) and hands finished jobs back via a
  * uv_async_t.
  *
- * Reads run apart from the writes taken with them, after those commit; while the writes keep
- * failing (a full disk), reads are served during the backoff, so the admin pages keep answering.
+ * Reads run apart from the writes taken with them, after those commit, each outside any
+ * transaction; while the writes keep failing (a full disk), reads are served during the
+ * backoff, so the admin pages keep answering.
  *
- * Threads: store->lock guards todo, todo_count, reads_queued, done, closing and job->finished; everything
- * else in struct store belongs to the loop thread, except db, backend, held_reads,
- * serving_reads and gave_up, which only the store thread touches between store_open() and the join in
+ * Threads: store->lock guards todo, todo_count, reads_queued, done, closing and job->finished;
+ * everything else in struct store belongs to the loop thread, except db, backend, held_reads
+ * and gave_up, which only the store thread touches between store_open() and the join in
  * store_close(). */
 #include "store/store.h"
 
@@ -64,7 +65,6 @@ struct store {
     size_t callbacks_due;  /* loop thread: queued jobs whose callback has not run */
     int callback_depth;    /* loop thread: > 0 while a done callback runs */
     struct store_job *held_reads; /* store thread: reads taken with the writes now running */
-    bool serving_reads;           /* store thread: reads_serve() is running */
     bool gave_up;                 /* store thread: closing, the database refused for good */
     struct store_ids ids[STORE_SEQUENCE_COUNT]; /* loop thread */
 };
@@ -232,7 +232,7 @@ static int backoff_wait(struct store *s, int delay_ms)
     uint64_t deadline = uv_hrtime() + (uint64_t)delay_ms * 1000000u;
     for (uint64_t now = uv_hrtime(); now < deadline && s->closing == was_closing;
          now = uv_hrtime()) {
-        if (s->reads_queued > 0 && !s->serving_reads) {
+        if (s->reads_queued > 0) {
             s->held_reads = todo_take(s, true);
             uv_mutex_unlock(&s->lock);
             reads_serve(s);
@@ -357,8 +357,7 @@ static void batch_commit(struct store *s, struct store_job *first, struct store_
             return;
         }
         log_warn("store: %s; retrying %zu jobs in %d ms", err, jobs_count(first, end), delay_ms);
-        if (!s->serving_reads)
-            reads_serve(s); /* the reads taken with these writes need not wait for them */
+        reads_serve(s); /* the reads taken with these writes need not wait for them */
         delay_ms = backoff_wait(s, delay_ms);
     }
 }
@@ -392,16 +391,24 @@ static void batch_finish(struct store *s, struct store_job *batch)
         uv_async_send(s->async);
 }
 
-/* Commits s->held_reads, if any, as a batch of their own. */
+/* Runs s->held_reads, if any, and hands them on. */
 static void reads_serve(struct store *s)
 {
     struct store_job *reads = s->held_reads;
     s->held_reads = NULL;
     if (!reads)
         return;
-    s->serving_reads = true;
-    batch_commit(s, reads, NULL);
-    s->serving_reads = false;
+    /* Each read alone, outside any transaction: in WAL mode a read never waits for the write
+     * lock, so a batch of writes that keeps failing cannot hold it up. */
+    for (struct store_job *j = reads; j; j = j->next) {
+        char err[STORE_ERR_LEN];
+        if (j->status != 0 || j->ops->run(j, s->backend, s->db, err, sizeof err) == 0)
+            continue;
+        char what[128];
+        job_describe(j, what, sizeof what);
+        log_warn("store: %s; the %s failed", err, what);
+        store_job_fail(j, err);
+    }
     batch_finish(s, reads);
 }
 

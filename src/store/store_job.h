@@ -21,9 +21,10 @@ struct store_job;
 /* A kind of job. run and free MUST be set; the others MAY be NULL (or false). */
 struct store_job_ops {
     const char *name; /* for log lines: "worker save" */
-    /* Reads only. A read runs after the writes taken with it have committed, so it sees every
-     * write queued before it; while those writes keep failing (a full disk), it runs at once,
-     * on what the database holds, instead of waiting behind them. */
+    /* Reads only. A read runs outside any transaction, after the writes taken with it have
+     * committed, so it sees every write queued before it; while those writes keep failing (a
+     * full disk), it runs at once, on what the database holds, instead of waiting behind them.
+     * A read that fails is not retried: it completes with status -1. */
     bool reads;
     /* Store thread, inside the batch's open transaction: does the work through the backend.
      * Returns 0 or a store_backend_result, with err set. */
