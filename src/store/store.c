@@ -247,6 +247,7 @@ static int backoff_wait(struct store *s, int delay_ms)
         return STORE_BACKOFF_FIRST_MS;
     return delay_ms * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : delay_ms * 2;
 }
+
 static bool store_is_closing(struct store *s)
 {
     uv_mutex_lock(&s->lock);
@@ -310,7 +311,10 @@ static void batch_give_up(struct store_job *first, struct store_job *end, const 
         char *record = j->ops->record ? j->ops->record(j) : NULL;
         char described[128];
         job_describe(j, described, sizeof described);
-        log_error("store: not stored: %s %s", j->ops->name, record ? record : described);
+        if (record)
+            log_error("store: not stored: %s %s", j->ops->name, record);
+        else
+            log_error("store: not stored: %s", described);
         free(record);
     }
     batch_fail(first, end, err);
