@@ -1,8 +1,9 @@
 // disk-full.test.mjs — DATA_DIR on a full file system (a 4 MiB tmpfs, mounted in the suite's
 // private mount namespace and filled with a file): a heartbeat that changes a state gets 503 with
-// Retry-After within 2 s, the admin pages keep answering, /admin/api/status marks the state
-// "recorded": false; once the file is removed, the queued event is written with no action, and a
-// stop while the disk is full logs how many writes were not stored and what each carried.
+// Retry-After within 2 s (an agent keeps trying), the admin pages keep answering,
+// /admin/api/status marks the state "recorded": false; once the file is removed, the queued
+// events are written with no action, and a stop while the disk is full logs how many writes were
+// not stored and what each carried.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -94,6 +95,11 @@ scenario('disk full: 503 with Retry-After within 2 s, admin reads answer, unreco
 
   // The agent's next heartbeat is refused the same way while the event is not on disk.
   assertRefused(await heartbeat(srv, hb('df-new')), 'repeated heartbeat');
+  // A real agent that starts now is told 503 and keeps trying.
+  const agent = ctx.agent('df-agent', { server: srv });
+  await waitFor(() => agent.stderr.match(/heartbeat failed: HTTP 503\b/g)?.length >= 2, 10000, {
+    message: 'the agent sees 503 twice',
+  });
 
   // Room again: the queued event is written (the store retries at most 5 s apart), nothing else to do.
   fs.unlinkSync(filler);
@@ -103,11 +109,15 @@ scenario('disk full: 503 with Retry-After within 2 s, admin reads answer, unreco
   });
   assert.equal((await workerStatus(srv, 'df-new')).recorded, true);
   assert.equal((await heartbeat(srv, hb('df-new'))).status, 204);
+  await waitFor(() => /heartbeat ok again after \d+ failures/.test(agent.stderr), 10000, {
+    message: 'the agent gets through once there is room',
+  });
   assert.deepEqual(
-    (await events(srv)).map((e) => `${e.worker}:${e.kind}`),
-    ['df-new:up', 'df-before:up'],
+    (await events(srv)).map((e) => `${e.worker}:${e.kind}`).sort(),
+    ['df-agent:up', 'df-before:up', 'df-new:up'],
     'each event once',
   );
+  assert.equal((await workerStatus(srv, 'df-agent')).recorded, true);
 });
 
 scenario('disk full at a stop: the writes not stored are counted and logged with their content', { skip }, async (ctx, t) => {
