@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { scenario } from '../integration/lib/scenario.mjs';
 import { makeTempDir } from '../integration/lib/faultline.mjs';
-import { adminGet, events, heartbeat, hb, workerStatus } from '../integration/lib/http.mjs';
+import { adminGet, events, heartbeat, hb, request, workerStatus } from '../integration/lib/http.mjs';
 import { waitFor } from '../integration/lib/wait.mjs';
 
 const TMPFS_SIZE = '4m';
@@ -93,8 +93,14 @@ scenario('disk full: 503 with Retry-After within 2 s, admin reads answer, unreco
   assert.equal(byName['df-new'].recorded, false);
   assert.equal(byName['df-before'].recorded, true);
 
-  // The agent's next heartbeat is refused the same way while the event is not on disk.
+  // The agent's next heartbeat is refused the same way while the event is not on disk, and so
+  // is the uptime-rca-bot's ping of a new worker (its state change) and its repeat.
   assertRefused(await heartbeat(srv, hb('df-new')), 'repeated heartbeat');
+  const ping = () => request(`${srv.url}/ping/df-ping(2)?api_key=${srv.apiKey}`, { timeoutMs: 5000 });
+  const pinged = await timed(ping());
+  assertRefused(pinged.res, 'first ping of df-ping');
+  assert.ok(pinged.ms < 2000, `ping answered in ${pinged.ms} ms`);
+  assertRefused(await ping(), 'repeated ping');
   // A real agent that starts now is told 503 and keeps trying.
   const agent = ctx.agent('df-agent', { server: srv });
   await waitFor(() => agent.stderr.match(/heartbeat failed: HTTP 503\b/g)?.length >= 2, 10000, {
@@ -114,7 +120,7 @@ scenario('disk full: 503 with Retry-After within 2 s, admin reads answer, unreco
   });
   assert.deepEqual(
     (await events(srv)).map((e) => `${e.worker}:${e.kind}`).sort(),
-    ['df-agent:up', 'df-before:up', 'df-new:up'],
+    ['df-agent:up', 'df-before:up', 'df-new:up', 'df-ping:up'],
     'each event once',
   );
   assert.equal((await workerStatus(srv, 'df-agent')).recorded, true);
