@@ -1,7 +1,8 @@
 /* api_heartbeat.c — POST /api/v1/heartbeat (agents): validates the body and hands the heartbeat
  * to the fleet. This is the hot path: no allocation beyond the parse, no I/O. A heartbeat that
  * changes a worker's state is handed to the event recorder with the fleet's transition (its
- * cause) and answered there, once its event is committed, so a 204 always means "stored". */
+ * cause) and answered there, once its event is committed, so a 204 always means "stored"; while
+ * a worker's state is not on disk yet, its heartbeats get 503 with Retry-After. */
 #include "base/clock.h"
 #include "server/api.h"
 #include "server/events.h"
@@ -22,9 +23,11 @@ void api_heartbeat(struct http_request *req, void *ctx)
     struct heartbeat_answer answer = {.req = req};
     int rc = fleet_heartbeat(api->fleet, &hb, http_client_ip(req), clock_mono_ms(),
                              clock_wall_ms(), &answer);
-    if (rc < 0)
+    if (rc == FLEET_HEARTBEAT_NO_MEMORY)
         http_respond_error(req, 503, "server out of memory", NULL);
-    else if (rc == 0)
+    else if (rc == FLEET_HEARTBEAT_SEEN)
         http_respond_no_content(req);
+    else if (rc == FLEET_HEARTBEAT_UNRECORDED)
+        events_refuse_heartbeat(req);
     /* rc 1: the event recorder took the request (events.c). */
 }

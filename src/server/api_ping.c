@@ -235,7 +235,9 @@ void api_ping(struct http_request *req, void *ctx)
         http_respond_error(req, 503, "server out of memory", NULL);
     else if (backlog)
         take_backlog(api, req, hb.name, body, len);
-    else if (rc == 0)
+    else if (rc == FLEET_HEARTBEAT_UNRECORDED)
+        events_refuse_heartbeat(req);
+    else if (rc == FLEET_HEARTBEAT_SEEN)
         http_respond_json_text(req, 200, PING_OK);
     /* rc 1 without a backlog: the event recorder took the request (events.c). */
 }

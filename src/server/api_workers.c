@@ -18,16 +18,26 @@
 #define WORKER_PREFIX "/admin/api/worker/"
 #define WORKER_EVENTS 20
 
+struct status_list {
+    json_t *workers;
+    const struct fleet *fleet;
+};
+
+/* The worker's JSON shape, plus "recorded": false while its state's event is not on disk. */
 static void append_worker(const struct worker_record *w, void *ctx)
 {
-    json_array_append_new(ctx, worker_json(w));
+    struct status_list *list = ctx;
+    json_t *obj = worker_json(w);
+    json_object_set_new(obj, "recorded", json_boolean(fleet_is_recorded(list->fleet, w->name)));
+    json_array_append_new(list->workers, obj);
 }
 
 void api_status(struct http_request *req, void *ctx)
 {
     struct api_context *api = ctx;
     json_t *workers = json_array();
-    fleet_each(api->fleet, true, append_worker, workers);
+    struct status_list list = {.workers = workers, .fleet = api->fleet};
+    fleet_each(api->fleet, true, append_worker, &list);
     size_t counts[3];
     fleet_count_states(api->fleet, counts);
     int64_t now = clock_wall_ms();

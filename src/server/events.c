@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "alert/outbox.h"
 #include "server/events.h"
+#include "server/fleet.h"
 #include "server/http.h"
 #include "server/incidents.h"
 #include "store/store.h"
@@ -34,23 +35,95 @@ static char *details_json(const struct worker_record *w, enum event_kind kind,
     return text;
 }
 
-/* What the commit callback needs: the recorder, and the heartbeat to answer (req NULL when a
- * deadline, not a request, caused the change). */
+/* What the commit callback needs: the recorder, the worker and which of its state changes this
+ * is, and the heartbeat to answer (req NULL when a deadline, not a request, caused the change,
+ * or once the wait for the commit ended). */
 struct pending_event {
     struct event_recorder *rec;
+    char worker[WORKER_NAME_MAX + 1];
+    uint64_t seq; /* fleet_state_seq() of the change; 0: not a change of state */
     struct heartbeat_answer heartbeat;
+    int64_t wait_until_mono;
+    struct pending_event *prev, *next; /* in rec's waiting list while heartbeat.req is set */
 };
 
-static void answer_heartbeat(const struct heartbeat_answer *a, int status)
+static const char HEARTBEAT_NOT_RECORDED[] = "event store unavailable; heartbeat not recorded";
+
+void events_refuse_heartbeat(struct http_request *req)
 {
-    if (!a->req)
-        return;
-    if (status != 0)
-        http_respond_error(a->req, 503, "event store unavailable; heartbeat not recorded", NULL);
-    else if (a->ok_json)
-        http_respond_json_text(a->req, 200, a->ok_json);
+    http_respond_retry_after(req, 503, HEARTBEAT_NOT_RECORDED, EVENTS_RETRY_AFTER_S);
+}
+
+static void waiting_remove(struct event_recorder *rec, struct pending_event *pe)
+{
+    if (pe->prev)
+        pe->prev->next = pe->next;
     else
-        http_respond_no_content(a->req);
+        rec->waiting_head = pe->next;
+    if (pe->next)
+        pe->next->prev = pe->prev;
+    else
+        rec->waiting_tail = pe->prev;
+    pe->prev = pe->next = NULL;
+}
+
+static void on_wait_timer(uv_timer_t *t);
+
+static void wait_timer_arm(struct event_recorder *rec)
+{
+    if (!rec->started || !rec->waiting_head)
+        return;
+    int64_t wait = rec->waiting_head->wait_until_mono - clock_mono_ms();
+    uv_timer_start(&rec->wait_timer, on_wait_timer, (uint64_t)(wait > 0 ? wait : 0), 0);
+}
+
+/* Every wait is EVENTS_COMMIT_WAIT_MS long, so the list is in deadline order. */
+static void waiting_append(struct event_recorder *rec, struct pending_event *pe)
+{
+    pe->wait_until_mono = clock_mono_ms() + EVENTS_COMMIT_WAIT_MS;
+    pe->prev = rec->waiting_tail;
+    pe->next = NULL;
+    if (rec->waiting_tail)
+        rec->waiting_tail->next = pe;
+    else
+        rec->waiting_head = pe;
+    rec->waiting_tail = pe;
+    if (pe == rec->waiting_head)
+        wait_timer_arm(rec);
+}
+
+/* The event is still not on disk: the heartbeats that waited longest get their 503. */
+static void on_wait_timer(uv_timer_t *t)
+{
+    struct event_recorder *rec = t->data;
+    int64_t now = clock_mono_ms();
+    while (rec->waiting_head && rec->waiting_head->wait_until_mono <= now) {
+        struct pending_event *pe = rec->waiting_head;
+        waiting_remove(rec, pe);
+        log_warn("server: the event of %s is not on disk after %d ms; its heartbeat gets 503",
+                 pe->worker, EVENTS_COMMIT_WAIT_MS);
+        events_refuse_heartbeat(pe->heartbeat.req);
+        pe->heartbeat.req = NULL;
+    }
+    wait_timer_arm(rec);
+}
+
+int events_recorder_start(struct event_recorder *rec, uv_loop_t *loop)
+{
+    int rc = uv_timer_init(loop, &rec->wait_timer);
+    if (rc == 0) {
+        rec->wait_timer.data = rec;
+        rec->started = true;
+    }
+    return rc;
+}
+
+void events_recorder_stop(struct event_recorder *rec)
+{
+    if (!rec->started)
+        return;
+    rec->started = false;
+    uv_close((uv_handle_t *)&rec->wait_timer, NULL);
 }
 
 static void on_event_committed(int status, const struct event_record *ev,
@@ -58,7 +131,18 @@ static void on_event_committed(int status, const struct event_record *ev,
 {
     struct pending_event *pe = ctx;
     struct event_recorder *rec = pe->rec;
-    answer_heartbeat(&pe->heartbeat, status);
+    const struct heartbeat_answer *a = &pe->heartbeat;
+    if (a->req) {
+        waiting_remove(rec, pe);
+        if (status != 0)
+            events_refuse_heartbeat(a->req);
+        else if (a->ok_json)
+            http_respond_json_text(a->req, 200, a->ok_json);
+        else
+            http_respond_no_content(a->req);
+    }
+    if (rec->fleet && pe->seq > 0)
+        fleet_state_settled(rec->fleet, pe->worker, pe->seq, status == 0);
     free(pe);
     if (status != 0) {
         log_error("server: event %s for %s could not be stored; its notifications are not sent",
@@ -97,12 +181,13 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     struct heartbeat_answer heartbeat = {0};
     if (cause)
         heartbeat = *(const struct heartbeat_answer *)cause;
-    struct pending_event *pe = malloc(sizeof *pe);
+    struct pending_event *pe = calloc(1, sizeof *pe);
     char *details = pe ? details_json(w, kind, prev_state, prev_since_ms) : NULL;
     if (!details) {
         free(pe);
         log_error("server: out of memory recording %s for %s", event_kind_name(kind), w->name);
-        answer_heartbeat(&heartbeat, -1);
+        if (heartbeat.req)
+            events_refuse_heartbeat(heartbeat.req);
         return;
     }
     struct event_record ev = {.time_ms = w->state_since_ms, .kind = kind, .details_json = details};
@@ -112,9 +197,14 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     size_t n_msgs = 0;
     if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(rec->incidents, w))
         n_msgs = up_messages(rec->outbox, w, prev_since_ms, text, sizeof text, msgs);
-    *pe = (struct pending_event){.rec = rec, .heartbeat = heartbeat};
-    if (heartbeat.req)
+    pe->rec = rec;
+    pe->heartbeat = heartbeat;
+    pe->seq = rec->fleet ? fleet_state_seq(rec->fleet, w->name) : 0;
+    snprintf(pe->worker, sizeof pe->worker, "%s", w->name);
+    if (heartbeat.req) {
         http_suspend(heartbeat.req);
+        waiting_append(rec, pe);
+    }
     store_append_event(rec->store, w, &ev, msgs, n_msgs, on_event_committed, pe);
     free(details);
     if (kind == EVENT_DOWN)
@@ -136,13 +226,14 @@ void events_on_gpu_change(const struct worker_record *w, int prev_gpus, void *ct
                           "to", gpus_value(w->gpus), "gpu_error", w->gpus == WORKER_GPUS_FAILED);
     char *details = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
-    struct pending_event *pe = details ? malloc(sizeof *pe) : NULL;
+    struct pending_event *pe = details ? calloc(1, sizeof *pe) : NULL;
     if (!pe) {
         free(details);
         log_error("server: out of memory recording %s for %s", event_kind_name(kind), w->name);
         return;
     }
-    *pe = (struct pending_event){.rec = rec};
+    pe->rec = rec;
+    snprintf(pe->worker, sizeof pe->worker, "%s", w->name);
     struct event_record ev = {.time_ms = w->last_seen_ms, .kind = kind, .details_json = details};
     snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
     char text[MESSAGE_MAX];

@@ -1,20 +1,24 @@
-/* fleet.c — worker registry (uthash by name), deadline list and state machine; see fleet.h. */
+/* fleet.c — worker registry (uthash by name), deadline list, state machine and what is due for
+ * saving (a FIFO of workers); see fleet.h. */
 #include "server/fleet.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
 
-#define FLUSH_CHUNK 4096
-
 struct worker {
     struct worker_record rec;
     int64_t deadline_mono;      /* when an UP worker becomes overdue */
     struct worker *prev, *next; /* UP list, earliest deadline first */
-    struct worker *changed_next;
+    struct worker *due_next;    /* FIFO of workers due for saving */
+    int64_t saved_last_seen_ms; /* rec.last_seen_ms when the record was last handed for saving */
+    uint64_t state_seq;         /* state changes handed to the hook so far */
+    uint64_t settled_seq;       /* the latest of them written or refused for good */
+    uint64_t recorded_seq;      /* the latest of them known to be on disk */
     bool in_up_list;
-    bool changed;
+    bool due;
     UT_hash_handle hh;
 };
 
@@ -26,8 +30,9 @@ struct fleet {
     void *gpus_ctx;
     struct worker *by_name; /* uthash head */
     struct worker *up_head, *up_tail;
-    struct worker *changed_head;
-    size_t state_counts[3]; /* workers per enum worker_state, kept as states change */
+    struct worker *due_head, *due_tail;
+    struct worker_record *slice; /* FLEET_SAVE_SLICE records handed to save, reused */
+    size_t state_counts[3];      /* workers per enum worker_state, kept as states change */
 };
 
 struct transition worker_transition(enum worker_state from, enum worker_input input)
@@ -72,6 +77,7 @@ void fleet_free(struct fleet *fleet)
         HASH_DEL(fleet->by_name, w);
         free(w);
     }
+    free(fleet->slice);
     free(fleet);
 }
 
@@ -105,13 +111,17 @@ static void up_list_append(struct fleet *f, struct worker *w, int64_t deadline)
     w->in_up_list = true;
 }
 
-static void mark_changed(struct fleet *f, struct worker *w)
+static void mark_due(struct fleet *f, struct worker *w)
 {
-    if (w->changed)
+    if (w->due)
         return;
-    w->changed = true;
-    w->changed_next = f->changed_head;
-    f->changed_head = w;
+    w->due = true;
+    w->due_next = NULL;
+    if (f->due_tail)
+        f->due_tail->due_next = w;
+    else
+        f->due_head = w;
+    f->due_tail = w;
 }
 
 static struct worker *worker_add(struct fleet *f, const char *name)
@@ -138,9 +148,12 @@ static bool apply(struct fleet *f, struct worker *w, enum worker_input input, in
     f->state_counts[t.next]++;
     w->rec.state = t.next;
     w->rec.state_since_ms = now_wall;
-    mark_changed(f, w);
-    if (!t.emits_event || !f->on_transition)
+    if (!t.emits_event || !f->on_transition) {
+        mark_due(f, w);
         return false;
+    }
+    w->state_seq++;
+    w->saved_last_seen_ms = w->rec.last_seen_ms; /* the event's transaction saves the record */
     f->on_transition(&w->rec, t.kind, prev, prev_since, cause, f->ctx);
     return true;
 }
@@ -154,8 +167,17 @@ void fleet_restore(struct fleet *fleet, const struct worker_record *rec, int64_t
     fleet->state_counts[w->rec.state]--;
     fleet->state_counts[rec->state]++;
     w->rec = *rec;
+    w->saved_last_seen_ms = rec->last_seen_ms;
     if (w->rec.state == WORKER_UP)
         up_list_append(fleet, w, now_mono + fleet->fail_timeout_ms);
+}
+
+/* Whether a heartbeat changes what the stored record says beyond its last_seen and uptime_s. */
+static bool heartbeat_changes_record(const struct worker_record *r, const struct heartbeat *hb,
+                                     const char *ip)
+{
+    return strcmp(r->ip, ip) != 0 || strcmp(r->version, hb->version) != 0 ||
+           strcmp(r->site, hb->site) != 0 || r->gpus != hb->gpus;
 }
 
 int fleet_heartbeat(struct fleet *fleet, const struct heartbeat *hb, const char *ip,
@@ -166,24 +188,28 @@ int fleet_heartbeat(struct fleet *fleet, const struct heartbeat *hb, const char 
     bool first = !w;
     if (!w) {
         if (!(w = worker_add(fleet, hb->name)))
-            return -1;
+            return FLEET_HEARTBEAT_NO_MEMORY;
         w->rec.first_seen_ms = now_wall;
         w->rec.state_since_ms = now_wall;
     }
     struct worker_record *r = &w->rec;
     int prev_gpus = r->gpus;
+    bool record_changed = heartbeat_changes_record(r, hb, ip);
     snprintf(r->ip, sizeof r->ip, "%s", ip);
     memcpy(r->version, hb->version, sizeof r->version);
     memcpy(r->site, hb->site, sizeof r->site);
     r->gpus = hb->gpus;
     r->uptime_s = hb->uptime_s;
     r->last_seen_ms = now_wall;
-    mark_changed(fleet, w);
     up_list_append(fleet, w, now_mono + fleet->fail_timeout_ms);
     bool changed = apply(fleet, w, INPUT_HEARTBEAT, now_wall, cause);
     if (!first && prev_gpus != r->gpus && fleet->on_gpus)
         fleet->on_gpus(r, prev_gpus, fleet->gpus_ctx);
-    return changed ? 1 : 0;
+    if (changed)
+        return FLEET_HEARTBEAT_CHANGED; /* saved with the event */
+    if (record_changed || now_wall - w->saved_last_seen_ms >= FLEET_LAST_SEEN_LAG_MS)
+        mark_due(fleet, w);
+    return w->settled_seq == w->state_seq ? FLEET_HEARTBEAT_SEEN : FLEET_HEARTBEAT_UNRECORDED;
 }
 
 int64_t fleet_expire(struct fleet *fleet, int64_t now_mono, int64_t now_wall)
@@ -219,11 +245,38 @@ void fleet_regrace(struct fleet *fleet, int64_t now_mono)
         w->deadline_mono = now_mono + fleet->fail_timeout_ms;
 }
 
-const struct worker_record *fleet_find(const struct fleet *fleet, const char *name)
+static struct worker *worker_find(const struct fleet *fleet, const char *name)
 {
     struct worker *w = NULL;
     HASH_FIND_STR(fleet->by_name, name, w);
+    return w;
+}
+
+const struct worker_record *fleet_find(const struct fleet *fleet, const char *name)
+{
+    struct worker *w = worker_find(fleet, name);
     return w ? &w->rec : NULL;
+}
+
+uint64_t fleet_state_seq(const struct fleet *fleet, const char *name)
+{
+    struct worker *w = worker_find(fleet, name);
+    return w ? w->state_seq : 0;
+}
+
+void fleet_state_settled(struct fleet *fleet, const char *name, uint64_t seq, bool on_disk)
+{
+    struct worker *w = worker_find(fleet, name);
+    if (w && seq > w->settled_seq)
+        w->settled_seq = seq;
+    if (w && on_disk && seq > w->recorded_seq)
+        w->recorded_seq = seq;
+}
+
+bool fleet_is_recorded(const struct fleet *fleet, const char *name)
+{
+    struct worker *w = worker_find(fleet, name);
+    return !w || w->recorded_seq == w->state_seq;
 }
 
 size_t fleet_count(const struct fleet *fleet)
@@ -262,28 +315,41 @@ void fleet_each(const struct fleet *fleet, bool sorted,
     free(all);
 }
 
-void fleet_flush_changed(struct fleet *fleet,
-                         void (*save)(const struct worker_record *recs, size_t n, void *ctx),
-                         void *ctx)
+size_t fleet_save_due(struct fleet *fleet, size_t max,
+                      void (*save)(const struct worker_record *recs, size_t n, void *ctx),
+                      void *ctx)
 {
-    if (!fleet->changed_head)
-        return;
-    struct worker_record *batch = malloc(FLUSH_CHUNK * sizeof *batch);
-    if (!batch)
-        return; /* the marks stay; the next flush tries again */
-    size_t n = 0;
-    while (fleet->changed_head) {
-        struct worker *w = fleet->changed_head;
-        fleet->changed_head = w->changed_next;
-        w->changed = false;
-        w->changed_next = NULL;
-        batch[n++] = w->rec;
-        if (n == FLUSH_CHUNK) {
-            save(batch, n, ctx);
+    if (!fleet->due_head)
+        return 0;
+    if (!fleet->slice && !(fleet->slice = malloc(FLEET_SAVE_SLICE * sizeof *fleet->slice)))
+        return 0; /* the workers stay due; the next call tries again */
+    size_t handed = 0, n = 0;
+    while (fleet->due_head && handed < max) {
+        struct worker *w = fleet->due_head;
+        fleet->due_head = w->due_next;
+        if (!fleet->due_head)
+            fleet->due_tail = NULL;
+        w->due = false;
+        w->due_next = NULL;
+        w->saved_last_seen_ms = w->rec.last_seen_ms;
+        fleet->slice[n++] = w->rec;
+        handed++;
+        if (n == FLEET_SAVE_SLICE) {
+            save(fleet->slice, n, ctx);
             n = 0;
         }
     }
     if (n)
-        save(batch, n, ctx);
-    free(batch);
+        save(fleet->slice, n, ctx);
+    return handed;
+}
+
+void fleet_save_all(struct fleet *fleet,
+                    void (*save)(const struct worker_record *recs, size_t n, void *ctx),
+                    void *ctx)
+{
+    for (struct worker *w = fleet->by_name; w; w = w->hh.next)
+        if (w->rec.last_seen_ms != w->saved_last_seen_ms)
+            mark_due(fleet, w);
+    fleet_save_due(fleet, SIZE_MAX, save, ctx);
 }

@@ -3,7 +3,15 @@
  * Workers are found by name in a hash table; UP workers also sit in a list ordered by their
  * deadline (a heartbeat moves a worker to the tail), so finding who is overdue costs O(1) per
  * check no matter how many workers there are. Every transition goes through one hook, which the
- * server uses to record the event and notify. Lives on the loop thread; no locks. */
+ * server uses to record the event and notify (the event's transaction saves the worker's
+ * record too); the fleet knows which states are on disk yet.
+ *
+ * Saving the rest is incremental: a worker is due for saving when a heartbeat changes its ip,
+ * version, site or gpus, or when its last heartbeat is FLEET_LAST_SEEN_LAG_MS newer than the
+ * one saved; the server hands the store a small slice of due workers at a time. So on disk,
+ * last_seen_ms and uptime_s may lag by up to that much (plus the slices' wait) after a crash;
+ * a clean stop saves every worker whose last heartbeat is not saved yet. Lives on the loop
+ * thread; no locks. */
 #ifndef FAULTLINE_FLEET_H
 #define FAULTLINE_FLEET_H
 
@@ -14,6 +22,9 @@
 #include "server/heartbeat.h"
 #include "model/event.h"
 #include "model/worker.h"
+
+#define FLEET_LAST_SEEN_LAG_MS 60000 /* how far a saved last_seen may lag behind */
+#define FLEET_SAVE_SLICE 2048         /* records per call of a save callback */
 
 enum worker_input { INPUT_HEARTBEAT, INPUT_TIMEOUT };
 
@@ -52,8 +63,16 @@ void fleet_on_gpu_change(struct fleet *fleet, fleet_gpus_cb on_gpus, void *ctx);
  * now_mono, so a server restart never causes a storm of false DOWNs. */
 void fleet_restore(struct fleet *fleet, const struct worker_record *rec, int64_t now_mono);
 
-/* Applies a heartbeat from ip. Returns 1 when it changed the worker's state (the transition
- * hook ran and was handed cause), 0 when it did not, or -1 when out of memory. */
+/* What fleet_heartbeat() did. */
+enum fleet_heartbeat_result {
+    FLEET_HEARTBEAT_NO_MEMORY = -1,
+    FLEET_HEARTBEAT_SEEN = 0,       /* no state change, and the worker's state is on disk */
+    FLEET_HEARTBEAT_CHANGED = 1,    /* the transition hook ran and was handed cause */
+    FLEET_HEARTBEAT_UNRECORDED = 2, /* no state change, but the state's event is still queued */
+};
+
+/* Applies a heartbeat from ip (its time counts even when the result is not SEEN). Returns an
+ * enum fleet_heartbeat_result. */
 int fleet_heartbeat(struct fleet *fleet, const struct heartbeat *hb, const char *ip,
                     int64_t now_mono, int64_t now_wall, void *cause);
 
@@ -76,6 +95,15 @@ void fleet_regrace(struct fleet *fleet, int64_t now_mono);
 /* Looks a worker up by name; NULL if unknown. Valid until the next fleet call. */
 const struct worker_record *fleet_find(const struct fleet *fleet, const char *name);
 
+/* Which state change of the worker the hook saw last (1, 2, ...; 0: none since it was loaded).
+ * The recorder passes it back to fleet_state_settled() once that change's event is on disk
+ * (on_disk true) or was refused for good (false). */
+uint64_t fleet_state_seq(const struct fleet *fleet, const char *name);
+void fleet_state_settled(struct fleet *fleet, const char *name, uint64_t seq, bool on_disk);
+/* False while the worker's latest state change is not on disk (its event is queued, or was
+ * refused); true for unknown names. */
+bool fleet_is_recorded(const struct fleet *fleet, const char *name);
+
 size_t fleet_count(const struct fleet *fleet);
 void fleet_count_states(const struct fleet *fleet, size_t counts[3]);
 
@@ -83,10 +111,16 @@ void fleet_count_states(const struct fleet *fleet, size_t counts[3]);
 void fleet_each(const struct fleet *fleet, bool sorted,
                 void (*fn)(const struct worker_record *w, void *ctx), void *ctx);
 
-/* Hands the records changed since the last call to save (an array of n copies, freed by the
- * fleet after save returns), then forgets they were changed. */
-void fleet_flush_changed(struct fleet *fleet,
-                         void (*save)(const struct worker_record *recs, size_t n, void *ctx),
-                         void *ctx);
+/* Hands up to max workers due for saving (oldest first) to save, as arrays of at most
+ * FLEET_SAVE_SLICE copies owned by the fleet and valid during the call; they are no longer due.
+ * Returns how many it handed. */
+size_t fleet_save_due(struct fleet *fleet, size_t max,
+                      void (*save)(const struct worker_record *recs, size_t n, void *ctx),
+                      void *ctx);
+
+/* Hands every worker whose last heartbeat is not saved yet, and those due (at a stop). */
+void fleet_save_all(struct fleet *fleet,
+                    void (*save)(const struct worker_record *recs, size_t n, void *ctx),
+                    void *ctx);
 
 #endif

@@ -1,5 +1,5 @@
 /* server.c — `faultline server`: assembles the modules (store, fleet, outbox, incidents,
- * follow-ups, canaries, the HTTP API), runs the deadline and flush timers, reloads the TLS
+ * follow-ups, canaries, the HTTP API), runs the deadline and save timers, reloads the TLS
  * certificate on SIGHUP, and stops them in order on SIGTERM/SIGINT. The state of each module lives
  * behind its own handle; struct server only holds the handles, and only this file sees it. */
 #include "server/server.h"
@@ -26,7 +26,8 @@
 #include "server/tls.h"
 #include "store/store.h"
 
-#define FLUSH_INTERVAL_MS 5000
+#define SAVE_INTERVAL_MS 1000 /* how often due workers are handed to the store */
+#define SAVE_PER_TICK 4096    /* at most this many each time (fleet.h: due workers) */
 #define EXPIRE_MAX_WAIT_MS 1000
 #define EXPIRE_CANARY_WAIT_MS 50
 
@@ -48,7 +49,7 @@ struct server {
     struct http_server *http;
     struct tls_credentials *tls; /* NULL: plain HTTP */
     uv_timer_t expire_timer;
-    uv_timer_t flush_timer;
+    uv_timer_t save_timer;
     uv_signal_t sigterm, sigint, sighup;
     bool timers_started;
 };
@@ -117,10 +118,11 @@ static void save_workers(const struct worker_record *recs, size_t n, void *ctx)
     store_save_workers(ctx, recs, n);
 }
 
-static void on_flush_timer(uv_timer_t *t)
+/* A small slice of the workers due for saving, so the loop never copies the whole fleet. */
+static void on_save_timer(uv_timer_t *t)
 {
     struct server *srv = t->data;
-    fleet_flush_changed(srv->fleet, save_workers, srv->store);
+    fleet_save_due(srv->fleet, SAVE_PER_TICK, save_workers, srv->store);
 }
 
 static void restore_worker(const struct worker_record *rec, void *ctx)
@@ -137,7 +139,7 @@ static void stop_server(struct server *srv)
 {
     log_info("server: stopping");
     if (srv->fleet)
-        fleet_flush_changed(srv->fleet, save_workers, srv->store);
+        fleet_save_all(srv->fleet, save_workers, srv->store);
     canaries_stop(srv->canaries);
     srv->canaries = NULL;
     incidents_close(srv->incidents);
@@ -150,13 +152,14 @@ static void stop_server(struct server *srv)
     /* The store answers suspended admin requests before the HTTP server goes away. */
     store_close(srv->store);
     srv->store = NULL;
+    events_recorder_stop(&srv->recorder);
     http_server_stop(srv->http);
     srv->http = NULL;
     tls_credentials_close(srv->tls);
     srv->tls = NULL;
     if (srv->timers_started) {
         uv_close((uv_handle_t *)&srv->expire_timer, NULL);
-        uv_close((uv_handle_t *)&srv->flush_timer, NULL);
+        uv_close((uv_handle_t *)&srv->save_timer, NULL);
         uv_close((uv_handle_t *)&srv->sigterm, NULL);
         uv_close((uv_handle_t *)&srv->sigint, NULL);
         uv_close((uv_handle_t *)&srv->sighup, NULL);
@@ -266,8 +269,14 @@ static int open_state(struct server *srv, char *err, size_t errlen)
     srv->outbox = outbox_new(srv->loop, srv->store, &srv->alert_settings, err, errlen);
     if (!srv->outbox || open_analysis(srv, err, errlen) != 0)
         return -1;
-    srv->recorder = (struct event_recorder){
-        .store = srv->store, .outbox = srv->outbox, .incidents = srv->incidents};
+    srv->recorder = (struct event_recorder){.store = srv->store,
+                                            .outbox = srv->outbox,
+                                            .incidents = srv->incidents,
+                                            .fleet = srv->fleet};
+    if (events_recorder_start(&srv->recorder, srv->loop) != 0) {
+        snprintf(err, errlen, "cannot create the event recorder's timer");
+        return -1;
+    }
     return store_load_pending_outbox(srv->store, restore_message, srv->outbox, err, errlen);
 }
 
@@ -311,14 +320,14 @@ static int start_http(struct server *srv, char *err, size_t errlen)
 static void start_timers(struct server *srv)
 {
     uv_timer_init(srv->loop, &srv->expire_timer);
-    uv_timer_init(srv->loop, &srv->flush_timer);
+    uv_timer_init(srv->loop, &srv->save_timer);
     uv_signal_init(srv->loop, &srv->sigterm);
     uv_signal_init(srv->loop, &srv->sigint);
     uv_signal_init(srv->loop, &srv->sighup);
-    srv->expire_timer.data = srv->flush_timer.data = srv;
+    srv->expire_timer.data = srv->save_timer.data = srv;
     srv->sigterm.data = srv->sigint.data = srv->sighup.data = srv;
     uv_timer_start(&srv->expire_timer, on_expire_timer, 1, 0);
-    uv_timer_start(&srv->flush_timer, on_flush_timer, FLUSH_INTERVAL_MS, FLUSH_INTERVAL_MS);
+    uv_timer_start(&srv->save_timer, on_save_timer, SAVE_INTERVAL_MS, SAVE_INTERVAL_MS);
     uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
     uv_signal_start(&srv->sigint, on_signal, SIGINT);
     uv_signal_start(&srv->sighup, on_sighup, SIGHUP);

@@ -4,9 +4,14 @@
  * one transaction through the backend (store_backend.h) and hands finished jobs back via a
  * uv_async_t.
  *
- * Threads: store->lock guards todo, done, closing and job->finished; everything else in struct
- * store belongs to the loop thread, except db and backend, which only the store thread touches
- * between store_open() and the join in store_close(). */
+ * Reads run apart from the writes taken with them, after those commit, each outside any
+ * transaction; while the writes keep failing (a full disk), reads are served during the
+ * backoff, so the admin pages keep answering.
+ *
+ * Threads: store->lock guards todo, todo_count, reads_queued, done, closing and job->finished;
+ * everything else in struct store belongs to the loop thread, except db, backend, held_reads
+ * and gave_up, which only the store thread touches between store_open() and the join in
+ * store_close(). */
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -14,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "store/store_backend.h"
@@ -22,6 +28,13 @@
 #define STORE_BACKOFF_FIRST_MS 100
 #define STORE_BACKOFF_MAX_MS 5000
 #define STORE_CLOSE_ATTEMPTS 5 /* retries of a failing batch once store_close() was called */
+/* Group commit under load: after a batch of at least STORE_GATHER_BUSY jobs, the next one waits
+ * up to STORE_GATHER_US (or until STORE_GATHER_ENOUGH jobs are queued) for more to share its
+ * fsync. An idle store commits at once. */
+#define STORE_GATHER_BUSY 8
+#define STORE_GATHER_US 1000
+#define STORE_GATHER_ENOUGH 256
+#define STORE_GATHER_STEP_US 250
 #define STORE_QUERY_LIMIT_DEFAULT 100
 #define STORE_QUERY_LIMIT_MAX 1000
 #define STORE_DEFAULT_DB_FILE "faultline.db"
@@ -45,10 +58,14 @@ struct store {
     uv_cond_t sync_done;   /* to synchronous callers: a job finished */
     struct job_queue todo; /* for the store thread */
     struct job_queue done; /* for the loop thread */
+    size_t reads_queued;   /* read jobs (ops->reads) in todo */
+    size_t todo_count;     /* jobs in todo */
     bool closing;          /* store_close() has begun: drain, then stop */
     bool closed;           /* loop thread: store_close() is over */
     size_t callbacks_due;  /* loop thread: queued jobs whose callback has not run */
     int callback_depth;    /* loop thread: > 0 while a done callback runs */
+    struct store_job *held_reads; /* store thread: reads taken with the writes now running */
+    bool gave_up;                 /* store thread: closing, the database refused for good */
     struct store_ids ids[STORE_SEQUENCE_COUNT]; /* loop thread */
 };
 
@@ -148,6 +165,36 @@ static struct store_job *queue_take_all(struct job_queue *q)
     return head;
 }
 
+/* The todo queue, under s->lock: it counts the reads it holds. */
+static void todo_push(struct store *s, struct store_job *job)
+{
+    queue_push(&s->todo, job);
+    s->todo_count++;
+    if (job->ops->reads)
+        s->reads_queued++;
+}
+
+static struct store_job *todo_take_all(struct store *s)
+{
+    s->reads_queued = s->todo_count = 0;
+    return queue_take_all(&s->todo);
+}
+
+/* Takes the reads (or the writes) out of todo, in order, and leaves the others. */
+static struct store_job *todo_take(struct store *s, bool reads)
+{
+    struct job_queue taken = {0}, left = {0};
+    for (struct store_job *j = queue_take_all(&s->todo), *next; j; j = next) {
+        next = j->next;
+        bool take = j->ops->reads == reads;
+        queue_push(take ? &taken : &left, j);
+        s->todo_count -= take;
+    }
+    s->todo = left;
+    s->reads_queued = reads ? 0 : s->reads_queued;
+    return taken.head;
+}
+
 static size_t jobs_count(const struct store_job *first, const struct store_job *end)
 {
     size_t n = 0;
@@ -174,14 +221,26 @@ static int batch_try(struct store *s, struct store_job *first, struct store_job 
     }
     return rc;
 }
-/* Sleeps delay_ms, or less if store_close() begins meanwhile. Returns the next delay. */
+static void reads_serve(struct store *s);
+
+/* Sleeps delay_ms, or less if store_close() begins meanwhile, serving the reads queued
+ * meanwhile. Returns the next delay. */
 static int backoff_wait(struct store *s, int delay_ms)
 {
     uv_mutex_lock(&s->lock);
     bool was_closing = s->closing;
     uint64_t deadline = uv_hrtime() + (uint64_t)delay_ms * 1000000u;
-    for (uint64_t now = uv_hrtime(); now < deadline && s->closing == was_closing; now = uv_hrtime())
+    for (uint64_t now = uv_hrtime(); now < deadline && s->closing == was_closing;
+         now = uv_hrtime()) {
+        if (s->reads_queued > 0) {
+            s->held_reads = todo_take(s, true);
+            uv_mutex_unlock(&s->lock);
+            reads_serve(s);
+            uv_mutex_lock(&s->lock);
+            continue;
+        }
         uv_cond_timedwait(&s->wake, &s->lock, deadline - now);
+    }
     bool began_closing = s->closing && !was_closing;
     uv_mutex_unlock(&s->lock);
     if (began_closing)
@@ -206,6 +265,61 @@ static void batch_fail(struct store_job *first, struct store_job *end, const cha
 
 static void batch_commit(struct store *s, struct store_job *first, struct store_job *end);
 
+/* Appends the writes still queued to the batch that starts at first (the store is closing). */
+static void batch_append_queued_writes(struct store *s, struct store_job *first)
+{
+    while (first->next)
+        first = first->next;
+    uv_mutex_lock(&s->lock);
+    first->next = todo_take(s, false);
+    uv_mutex_unlock(&s->lock);
+}
+
+/* The store is closing and the database still refuses jobs [first, end): they fail, and the log
+ * says how many writes of each kind were not stored ("event append: 2, worker save: 1"), then
+ * what each carried, one line each ("store: not stored: event append {...}"), so nothing is
+ * lost silently. */
+static void batch_give_up(struct store_job *first, struct store_job *end, const char *err)
+{
+    const char *kinds[8];
+    size_t counts[8], n_kinds = 0, writes = 0;
+    for (const struct store_job *j = first; j != end; j = j->next) {
+        if (j->status != 0 || j->ops->reads)
+            continue;
+        writes++;
+        size_t k = 0;
+        while (k < n_kinds && kinds[k] != j->ops->name)
+            k++;
+        if (k == n_kinds && n_kinds < 8) {
+            kinds[n_kinds] = j->ops->name;
+            counts[n_kinds++] = 0;
+        }
+        if (k < n_kinds)
+            counts[k]++;
+    }
+    char what[256] = "";
+    for (size_t k = 0, len = 0; k < n_kinds && len < sizeof what; k++)
+        len += (size_t)snprintf(what + len, sizeof what - len, "%s%s: %zu", k ? ", " : "",
+                                kinds[k], counts[k]);
+    if (writes > 0)
+        log_error("store: %s; stopping, so %zu writes are not stored (%s); each follows as "
+                  "\"store: not stored: ...\"",
+                  err, writes, what);
+    for (struct store_job *j = first; j != end; j = j->next) {
+        if (j->status != 0 || j->ops->reads)
+            continue;
+        char *record = j->ops->record ? j->ops->record(j) : NULL;
+        char described[128];
+        job_describe(j, described, sizeof described);
+        if (record)
+            log_error("store: not stored: %s %s", j->ops->name, record);
+        else
+            log_error("store: not stored: %s", described);
+        free(record);
+    }
+    batch_fail(first, end, err);
+}
+
 /* A job in the batch can never succeed: commit each job alone so only that one fails. */
 static void batch_isolate(struct store *s, struct store_job *first, struct store_job *end, const char *err)
 {
@@ -223,8 +337,9 @@ static void batch_isolate(struct store *s, struct store_job *first, struct store
 }
 
 /* Commits jobs [first, end). Transient errors are retried with backoff (100 ms doubling to
- * 5 s) until they pass, or, once the store is closing, STORE_CLOSE_ATTEMPTS times; then the
- * jobs fail with status -1. */
+ * 5 s) until they pass, or, once the store is closing, STORE_CLOSE_ATTEMPTS times (once, after
+ * a batch was given up); then the jobs fail with status -1, with the writes queued behind them,
+ * and the log accounts for them (batch_give_up). */
 static void batch_commit(struct store *s, struct store_job *first, struct store_job *end)
 {
     char err[STORE_ERR_LEN];
@@ -237,13 +352,16 @@ static void batch_commit(struct store *s, struct store_job *first, struct store_
             batch_isolate(s, first, end, err);
             return;
         }
-        size_t n = jobs_count(first, end);
-        if (store_is_closing(s) && ++close_attempts > STORE_CLOSE_ATTEMPTS) {
-            log_error("store: %s; closing, so %zu jobs are given up", err, n);
-            batch_fail(first, end, err);
+        if (store_is_closing(s) &&
+            ++close_attempts > (s->gave_up ? 1 : STORE_CLOSE_ATTEMPTS)) {
+            if (!end) /* the writes queued behind these cannot pass either: one account */
+                batch_append_queued_writes(s, first);
+            s->gave_up = true;
+            batch_give_up(first, end, err);
             return;
         }
-        log_warn("store: %s; retrying %zu jobs in %d ms", err, n, delay_ms);
+        log_warn("store: %s; retrying %zu jobs in %d ms", err, jobs_count(first, end), delay_ms);
+        reads_serve(s); /* the reads taken with these writes need not wait for them */
         delay_ms = backoff_wait(s, delay_ms);
     }
 }
@@ -277,20 +395,69 @@ static void batch_finish(struct store *s, struct store_job *batch)
         uv_async_send(s->async);
 }
 
+/* Runs s->held_reads, if any, and hands them on. */
+static void reads_serve(struct store *s)
+{
+    struct store_job *reads = s->held_reads;
+    s->held_reads = NULL;
+    if (!reads)
+        return;
+    /* Each read alone, outside any transaction: in WAL mode a read never waits for the write
+     * lock, so a batch of writes that keeps failing cannot hold it up. */
+    for (struct store_job *j = reads; j; j = j->next) {
+        char err[STORE_ERR_LEN];
+        if (j->status != 0 || j->ops->run(j, s->backend, s->db, err, sizeof err) == 0)
+            continue;
+        char what[128];
+        job_describe(j, what, sizeof what);
+        log_warn("store: %s; the %s failed", err, what);
+        store_job_fail(j, err);
+    }
+    batch_finish(s, reads);
+}
+
+/* Commits the writes of a batch, then its reads (sooner when the writes keep failing). */
 static void store_process(struct store *s, struct store_job *batch)
 {
-    batch_commit(s, batch, NULL);
-    batch_finish(s, batch);
+    struct job_queue writes = {0}, reads = {0};
+    for (struct store_job *j = batch, *next; j; j = next) {
+        next = j->next;
+        queue_push(j->ops->reads ? &reads : &writes, j);
+    }
+    s->held_reads = reads.head;
+    if (writes.head) {
+        batch_commit(s, writes.head, NULL);
+        batch_finish(s, writes.head);
+    }
+    reads_serve(s);
+}
+
+/* After a busy batch: lets more jobs queue up to share the next commit, for STORE_GATHER_US at
+ * most. Sleeps with s->lock released, so the loop queues without waking this thread. */
+static void gather_wait(struct store *s)
+{
+    for (int slept_us = 0; slept_us < STORE_GATHER_US; slept_us += STORE_GATHER_STEP_US) {
+        uv_mutex_lock(&s->lock);
+        bool enough = s->closing || s->todo_count >= STORE_GATHER_ENOUGH;
+        uv_mutex_unlock(&s->lock);
+        if (enough)
+            return;
+        nanosleep(&(struct timespec){.tv_nsec = STORE_GATHER_STEP_US * 1000L}, NULL);
+    }
 }
 
 static void store_thread_main(void *arg)
 {
     struct store *s = arg;
+    size_t last_batch = 0;
     for (;;) {
+        if (last_batch >= STORE_GATHER_BUSY)
+            gather_wait(s);
         uv_mutex_lock(&s->lock);
         while (!s->todo.head && !s->closing)
             uv_cond_wait(&s->wake, &s->lock);
-        struct store_job *batch = queue_take_all(&s->todo);
+        last_batch = s->todo_count;
+        struct store_job *batch = todo_take_all(s);
         uv_mutex_unlock(&s->lock);
         if (!batch)
             return; /* closing, and nothing is left */
@@ -298,7 +465,6 @@ static void store_thread_main(void *arg)
     }
 }
 
-/* ---- the loop side ---- */
 /* ---- the loop side ---- */
 
 static void store_free(struct store *s)
@@ -362,7 +528,7 @@ void store_enqueue(struct store *s, struct store_job *job)
     if (job->has_callback && s->callbacks_due++ == 0)
         uv_ref((uv_handle_t *)s->async);
     uv_mutex_lock(&s->lock);
-    queue_push(&s->todo, job);
+    todo_push(s, job);
     uv_cond_signal(&s->wake);
     uv_mutex_unlock(&s->lock);
 }
@@ -375,10 +541,10 @@ int store_run_sync(struct store *s, struct store_job *job, char *err, size_t err
     }
     job->sync = true;
     uv_mutex_lock(&s->lock);
-    queue_push(&s->todo, job);
+    todo_push(s, job);
     if (s->closing) {
         /* Called from a callback inside store_close(): the thread is gone, so run it here. */
-        struct store_job *batch = queue_take_all(&s->todo);
+        struct store_job *batch = todo_take_all(s);
         uv_mutex_unlock(&s->lock);
         store_process(s, batch);
         uv_mutex_lock(&s->lock);
@@ -508,7 +674,7 @@ void store_close(struct store *s)
     for (;;) {
         store_run_completions(s);
         uv_mutex_lock(&s->lock);
-        struct store_job *batch = queue_take_all(&s->todo);
+        struct store_job *batch = todo_take_all(s);
         uv_mutex_unlock(&s->lock);
         if (!batch)
             break;

@@ -181,6 +181,7 @@ static void diag_query_free(struct store_job *job)
 
 static const struct store_job_ops diag_query_ops = {
     .name = "diagnostics query",
+    .reads = true,
     .run = diag_query_run,
     .complete = diag_query_complete,
     .reset = diag_query_reset,

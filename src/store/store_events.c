@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "model/json.h"
 #include "store/store_job.h"
 
 /* Copies src into dst with its own details ("{}" when NULL); -1 when out of memory. */
@@ -74,6 +75,27 @@ static void event_append_describe(const struct store_job *job, char *buf, size_t
              a->n_msgs);
 }
 
+/* {"event":{...},"worker":{...},"messages":[{"channel","text"}]}, the parts the job has. */
+static char *event_append_record(const struct store_job *job)
+{
+    const struct event_append_job *a = STORE_JOB_OF(job, const struct event_append_job);
+    json_t *rec = json_object(), *msgs = json_array();
+    if (a->has_event) {
+        json_t *ev = event_json(&a->ev);
+        json_object_del(ev, "id");
+        json_object_set_new(rec, "event", ev);
+    }
+    if (a->has_worker)
+        json_object_set_new(rec, "worker", worker_json(&a->worker));
+    for (size_t i = 0; i < a->n_msgs; i++)
+        json_array_append_new(msgs, json_pack("{s:s, s:s}", "channel", a->msgs[i].channel,
+                                              "text", a->msgs[i].text));
+    json_object_set_new(rec, "messages", msgs);
+    char *text = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(rec);
+    return text;
+}
+
 static const struct store_job_ops event_append_ops = {
     .name = "event append",
     .run = event_append_run,
@@ -81,6 +103,7 @@ static const struct store_job_ops event_append_ops = {
     .reset = event_append_reset,
     .free = event_append_free,
     .describe = event_append_describe,
+    .record = event_append_record,
 };
 
 /* Copies the worker, the event and its messages into a; returns -1 when out of memory. */
@@ -192,6 +215,7 @@ static void event_query_free(struct store_job *job)
 
 static const struct store_job_ops event_query_ops = {
     .name = "event query",
+    .reads = true,
     .run = event_query_run,
     .complete = event_query_complete,
     .reset = event_query_reset,

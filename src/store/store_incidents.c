@@ -178,6 +178,7 @@ static void incident_query_complete(struct store_job *job)
 
 static const struct store_job_ops incident_query_ops = {
     .name = "incident query",
+    .reads = true,
     .run = incident_query_run,
     .complete = incident_query_complete,
     .reset = incident_read_reset,
@@ -214,6 +215,7 @@ static int incident_load_open_run(struct store_job *job, const struct store_back
 
 static const struct store_job_ops incident_load_open_ops = {
     .name = "open incident load",
+    .reads = true,
     .run = incident_load_open_run,
     .reset = incident_read_reset,
     .free = incident_read_free,

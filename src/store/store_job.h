@@ -18,9 +18,14 @@
 
 struct store_job;
 
-/* A kind of job. run and free MUST be set; the others MAY be NULL. */
+/* A kind of job. run and free MUST be set; the others MAY be NULL (or false). */
 struct store_job_ops {
     const char *name; /* for log lines: "worker save" */
+    /* Reads only. A read runs outside any transaction, after the writes taken with it have
+     * committed, so it sees every write queued before it; while those writes keep failing (a
+     * full disk), it runs at once, on what the database holds, instead of waiting behind them.
+     * A read that fails is not retried: it completes with status -1. */
+    bool reads;
     /* Store thread, inside the batch's open transaction: does the work through the backend.
      * Returns 0 or a store_backend_result, with err set. */
     int (*run)(struct store_job *job, const struct store_backend *backend, void *db, char *err,
@@ -36,6 +41,10 @@ struct store_job_ops {
     /* A few words for log lines, more precise than name (e.g. "event of gpu-01 with 2
      * messages"). NULL: name. */
     void (*describe)(const struct store_job *job, char *buf, size_t len);
+    /* What a write carries, as one line of JSON, for the log when the store closes while the
+     * database still refuses it (e.g. {"worker":"gpu-01","kind":"up",...}). The caller frees
+     * the text. NULL: only described. */
+    char *(*record)(const struct store_job *job);
 };
 
 /* The part of every job that store.c owns. An entity job embeds it as `base`. */

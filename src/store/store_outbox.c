@@ -181,6 +181,7 @@ static void outbox_load_free(struct store_job *job)
 
 static const struct store_job_ops outbox_load_ops = {
     .name = "outbox load",
+    .reads = true,
     .run = outbox_load_run,
     .reset = outbox_load_reset,
     .free = outbox_load_free,

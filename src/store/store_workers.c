@@ -93,6 +93,7 @@ static void worker_load_reset(struct store_job *job)
 
 static const struct store_job_ops worker_load_ops = {
     .name = "worker load",
+    .reads = true,
     .run = worker_load_run,
     .reset = worker_load_reset,
     .free = worker_job_free,

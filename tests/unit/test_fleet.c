@@ -125,10 +125,13 @@ static void test_restore_gives_grace(void **state)
 static size_t saved;
 static void count_saved(const struct worker_record *recs, size_t n, void *ctx)
 {
+    assert_true(n <= FLEET_SAVE_SLICE);
     saved += n;
 }
 
-static void test_flush_changed_once(void **state)
+/* A worker is due for saving once per change of its record, not per heartbeat, and the due
+ * ones are handed out in bounded slices. */
+static void test_save_due_in_slices(void **state)
 {
     struct fleet *f = fleet_new(1000, NULL, NULL);
     char name[32];
@@ -139,11 +142,76 @@ static void test_flush_changed_once(void **state)
         fleet_heartbeat(f, &h, "::1", i, i, NULL);
     }
     saved = 0;
-    fleet_flush_changed(f, count_saved, NULL);
+    assert_int_equal(fleet_save_due(f, 3000, count_saved, NULL), 3000);
+    assert_int_equal(saved, 3000);
+    assert_int_equal(fleet_save_due(f, SIZE_MAX, count_saved, NULL), 7000);
+    assert_int_equal(fleet_save_due(f, SIZE_MAX, count_saved, NULL), 0);
     assert_int_equal(saved, 10000);
+    fleet_free(f);
+}
+
+static void test_save_due_only_on_change_or_lag(void **state)
+{
+    struct fleet *f = fleet_new(1000 * 1000, NULL, NULL);
+    struct heartbeat h = hb("a");
+    fleet_heartbeat(f, &h, "10.0.0.1", 0, 1000, NULL);
     saved = 0;
-    fleet_flush_changed(f, count_saved, NULL);
+    fleet_save_due(f, SIZE_MAX, count_saved, NULL);
+    assert_int_equal(saved, 1);
+    /* Same record, newer last_seen within the lag: not due. */
+    fleet_heartbeat(f, &h, "10.0.0.1", 10, 1000 + FLEET_LAST_SEEN_LAG_MS - 1, NULL);
+    assert_int_equal(fleet_save_due(f, SIZE_MAX, count_saved, NULL), 0);
+    /* The lag reached: due. */
+    fleet_heartbeat(f, &h, "10.0.0.1", 20, 1000 + FLEET_LAST_SEEN_LAG_MS, NULL);
+    assert_int_equal(fleet_save_due(f, SIZE_MAX, count_saved, NULL), 1);
+    /* A new ip, version, site or gpus: due at once. */
+    fleet_heartbeat(f, &h, "10.0.0.2", 30, 2000 + FLEET_LAST_SEEN_LAG_MS, NULL);
+    assert_int_equal(fleet_save_due(f, SIZE_MAX, count_saved, NULL), 1);
+    h.gpus = 8;
+    fleet_heartbeat(f, &h, "10.0.0.2", 40, 3000 + FLEET_LAST_SEEN_LAG_MS, NULL);
+    assert_int_equal(fleet_save_due(f, SIZE_MAX, count_saved, NULL), 1);
+    /* At a stop, a last_seen newer than the saved one is saved however small the lag. */
+    fleet_heartbeat(f, &h, "10.0.0.2", 50, 4000 + FLEET_LAST_SEEN_LAG_MS, NULL);
+    saved = 0;
+    fleet_save_all(f, count_saved, NULL);
+    assert_int_equal(saved, 1);
+    saved = 0;
+    fleet_save_all(f, count_saved, NULL);
     assert_int_equal(saved, 0);
+    fleet_free(f);
+}
+
+/* A state whose event the hook took is unrecorded until the recorder says it is on disk; the
+ * worker's heartbeats say so meanwhile. A state change saves the record with its event. */
+static void test_recorded_states(void **state)
+{
+    struct seen s = {0};
+    struct fleet *f = fleet_new(1000, record, &s);
+    struct heartbeat h = hb("a");
+    assert_int_equal(fleet_heartbeat(f, &h, "::1", 0, 0, NULL), FLEET_HEARTBEAT_CHANGED);
+    assert_false(fleet_is_recorded(f, "a"));
+    uint64_t seq = fleet_state_seq(f, "a");
+    assert_int_equal(seq, 1);
+    assert_int_equal(fleet_heartbeat(f, &h, "::1", 1, 1, NULL), FLEET_HEARTBEAT_UNRECORDED);
+    fleet_state_settled(f, "a", seq, true);
+    assert_true(fleet_is_recorded(f, "a"));
+    assert_int_equal(fleet_heartbeat(f, &h, "::1", 2, 2, NULL), FLEET_HEARTBEAT_SEEN);
+    /* DOWN, then UP again before the DOWN is on disk: only the newest recorded counts. */
+    fleet_expire(f, 2000, 2000);
+    assert_int_equal(fleet_heartbeat(f, &h, "::1", 2001, 2001, NULL), FLEET_HEARTBEAT_CHANGED);
+    fleet_state_settled(f, "a", 2, true);
+    assert_false(fleet_is_recorded(f, "a"));
+    fleet_state_settled(f, "a", 3, true);
+    assert_true(fleet_is_recorded(f, "a"));
+    assert_true(fleet_is_recorded(f, "nobody"));
+    /* An event refused for good leaves the state unrecorded, but heartbeats pass again. */
+    fleet_expire(f, 4100, 4100);
+    assert_int_equal(fleet_heartbeat(f, &h, "::1", 4101, 4101, NULL), FLEET_HEARTBEAT_CHANGED);
+    assert_int_equal(fleet_heartbeat(f, &h, "::1", 4102, 4102, NULL), FLEET_HEARTBEAT_UNRECORDED);
+    fleet_state_settled(f, "a", 5, false);
+    assert_false(fleet_is_recorded(f, "a"));
+    assert_int_equal(fleet_heartbeat(f, &h, "::1", 4103, 4103, NULL), FLEET_HEARTBEAT_SEEN);
+    assert_int_equal(fleet_save_due(f, SIZE_MAX, count_saved, NULL), 0);
     fleet_free(f);
 }
 
@@ -219,7 +287,9 @@ int main(void)
         cmocka_unit_test(test_transition_table),
         cmocka_unit_test(test_up_down_up_with_deadlines),
         cmocka_unit_test(test_restore_gives_grace),
-        cmocka_unit_test(test_flush_changed_once),
+        cmocka_unit_test(test_save_due_in_slices),
+        cmocka_unit_test(test_save_due_only_on_change_or_lag),
+        cmocka_unit_test(test_recorded_states),
         cmocka_unit_test(test_sorted_iteration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -759,6 +759,57 @@ static void test_busy_database_is_retried(void **state)
     sqlite3_close(db);
 }
 
+/* A read queued behind a batch of writes that keeps failing (here another writer holds the
+ * lock, as a full disk would refuse them), and what it saw of them when it was answered. */
+struct read_behind_failing_write {
+    struct fixture *fx;
+    struct append_result append;
+    struct query_result query;
+    int appends_done_at_query;
+};
+
+static void on_query_behind_write(int status, const struct event_record *evs, size_t n, void *ctx)
+{
+    struct read_behind_failing_write *r = ctx;
+    r->appends_done_at_query = r->append.calls;
+    on_query(status, evs, n, &r->query);
+}
+
+static void on_queue_query(uv_timer_t *timer)
+{
+    struct read_behind_failing_write *r = timer->data;
+    struct event_query q = {.limit = 10};
+    store_query_events(r->fx->store, &q, on_query_behind_write, r);
+    uv_close((uv_handle_t *)timer, NULL);
+}
+
+static void test_reads_pass_failing_writes(void **state)
+{
+    struct fixture *fx = *state;
+    sqlite3 *db = open_side_connection(fx);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    uv_timer_t commit, query;
+    assert_int_equal(uv_timer_init(&fx->loop, &commit), 0);
+    assert_int_equal(uv_timer_init(&fx->loop, &query), 0);
+    commit.data = db;
+    struct read_behind_failing_write r = {.fx = fx};
+    query.data = &r;
+    assert_int_equal(uv_timer_start(&commit, on_commit_timer, 9000, 0), 0);
+    assert_int_equal(uv_timer_start(&query, on_queue_query, 200, 0), 0);
+
+    struct event_record ev = make_event("gpu-13", EVENT_UP, 1000, NULL);
+    store_append_event(fx->store, NULL, &ev, NULL, 0, on_append, &r.append);
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.query.calls, 1);
+    assert_int_equal(r.query.status, 0);
+    assert_int_equal(r.query.n, 0);                 /* what was on disk */
+    assert_int_equal(r.appends_done_at_query, 0);  /* answered while the write still failed */
+    assert_int_equal(r.append.calls, 1);
+    assert_int_equal(r.append.status, 0);          /* and the write passed later */
+    assert_int_equal(query_and_wait(fx, &(struct event_query){.limit = 10}).n, 1);
+    sqlite3_close(db);
+}
+
 static void test_big_batch(void **state)
 {
     struct fixture *fx = *state;
@@ -800,6 +851,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_inside_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_writes_during_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_database_is_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_pass_failing_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
