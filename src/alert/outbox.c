@@ -53,6 +53,7 @@ struct outbox_channel {
     struct outbox_msg *head, *tail;
     size_t count;
     struct outbox_attempt *flight; /* non-NULL while the head is being sent */
+    unsigned long long sent, failed; /* outbox_stats */
 };
 
 struct outbox {
@@ -172,6 +173,7 @@ static void outbox_attempt_done(const struct alert_outcome *outcome, void *ctx)
     const char *ref = outcome->ref[0] ? outcome->ref : edit ? msg->ref : "";
     switch (outcome->result) {
     case ALERT_SENT:
+        ch->sent++;
         store_outbox_sent(ch->box->store, msg->id, msg->attempts, clock_wall_ms(), ref);
         log_debug("%s: %s message %lld (attempt %d)", ch->type->name, edit ? "edited" : "sent",
                   (long long)msg->id, msg->attempts);
@@ -179,9 +181,11 @@ static void outbox_attempt_done(const struct alert_outcome *outcome, void *ctx)
         queue_pop(ch);
         break;
     case ALERT_RETRY:
+        ch->failed++;
         channel_retry_later(ch, outcome);
         break;
     case ALERT_REJECTED:
+        ch->failed++;
         if (edit) { /* e.g. the message was deleted from the chat: send it as a new one */
             log_warn("%s: message %lld could not edit the one it replaces (%s); sending it anew",
                      ch->type->name, (long long)msg->id, outcome->error);
@@ -335,6 +339,15 @@ size_t outbox_pending(const struct outbox *box)
     for (size_t i = 0; box && i < box->n_channels; i++)
         n += box->channels[i].count;
     return n;
+}
+
+size_t outbox_stats(const struct outbox *box, struct outbox_channel_stats *out, size_t max)
+{
+    for (size_t i = 0; box && i < box->n_channels && i < max; i++) {
+        const struct outbox_channel *ch = &box->channels[i];
+        out[i] = (struct outbox_channel_stats){ch->type->name, ch->count, ch->sent, ch->failed};
+    }
+    return box ? box->n_channels : 0;
 }
 
 void outbox_close(struct outbox *box)

@@ -33,6 +33,16 @@ void outbox_enqueue(struct outbox *box, const struct outbox_record *msgs, size_t
 /* Number of messages not yet delivered (queued or waiting to retry). */
 size_t outbox_pending(const struct outbox *box);
 
+/* What one configured channel did since the server started (/metrics). */
+struct outbox_channel_stats {
+    const char *channel; /* its type's name, static */
+    size_t pending;      /* queued or waiting to retry */
+    unsigned long long sent;   /* delivered (sent or edited) */
+    unsigned long long failed; /* attempts that did not deliver (retried, or refused for good) */
+};
+/* Fills out with up to max channels; returns how many there are. NULL box: 0. */
+size_t outbox_stats(const struct outbox *box, struct outbox_channel_stats *out, size_t max);
+
 /* Stops sending (in-flight attempts are abandoned; they stay pending in the store), closes
  * channels and frees. NULL is a no-op. */
 void outbox_close(struct outbox *box);

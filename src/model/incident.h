@@ -16,6 +16,7 @@ enum incident_class {
     INCIDENT_WIDESPREAD = 2, /* several places at once */
     INCIDENT_SERVER = 3,     /* the monitor itself */
 };
+#define INCIDENT_CLASS_COUNT 4
 
 /* What happened to an incident. Every change is saved; OPENED, GREW, RECLASSIFIED and CLOSED
  * of announced incidents that are not individual carry an incident message

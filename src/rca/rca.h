@@ -180,5 +180,7 @@ json_t *rca_analysis(const struct rca *rca, int64_t now_ms);
 
 /* Number of open incidents (for tests and /metrics). */
 size_t rca_open_count(const struct rca *rca);
+/* Adds the open incidents to counts, indexed by their current class (/metrics). */
+void rca_open_by_class(const struct rca *rca, size_t counts[INCIDENT_CLASS_COUNT]);
 
 #endif

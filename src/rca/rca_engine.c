@@ -535,6 +535,13 @@ size_t rca_open_count(const struct rca *rca)
     return n;
 }
 
+void rca_open_by_class(const struct rca *rca, size_t counts[INCIDENT_CLASS_COUNT])
+{
+    for (const struct rca_incident *inc = rca->incidents; inc; inc = inc->next)
+        if ((unsigned)inc->verdict.cls < INCIDENT_CLASS_COUNT)
+            counts[inc->verdict.cls]++;
+}
+
 int rca_restore(struct rca *rca, const struct incident_record *rec, char *err, size_t errlen)
 {
     if (rec->closed_ms != 0)

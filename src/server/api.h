@@ -13,6 +13,11 @@
 
 #include "server/http.h"
 
+/* Agents' metrics pushes: the largest body (413 beyond it), and the largest text once a gzip
+ * body is inflated. */
+#define METRICS_BODY_MAX (8 * 1024 * 1024)
+#define METRICS_TEXT_MAX (64 * 1024 * 1024)
+
 /* What the handlers may reach: the server's modules, each behind its own interface. */
 struct api_context {
     struct fleet *fleet;
@@ -20,6 +25,9 @@ struct api_context {
     struct incidents *incidents;
     struct canaries *canaries;
     struct followup *followup;
+    struct outbox *outbox;
+    struct agent_metrics *agent_metrics;
+    struct server_metrics *metrics;
     int64_t fail_timeout_ms;
 };
 
@@ -44,6 +52,10 @@ void api_events(struct http_request *req, void *ctx);
 /* api_incidents.c: GET /admin/api/rca, GET /admin/api/analysis */
 void api_incidents(struct http_request *req, void *ctx);
 void api_analysis(struct http_request *req, void *ctx);
+/* api_metrics.c: POST /api/v1/metrics/NAME, GET /metrics, GET /status */
+void api_metrics_push(struct http_request *req, void *ctx);
+void api_metrics(struct http_request *req, void *ctx);
+void api_metrics_status(struct http_request *req, void *ctx);
 /* api_diagnostics.c: GET /admin/api/diagnostics */
 void api_diagnostics(struct http_request *req, void *ctx);
 

@@ -8,6 +8,7 @@
 #include "server/events.h"
 #include "server/fleet.h"
 #include "server/heartbeat.h"
+#include "server/server_metrics.h"
 
 void api_heartbeat(struct http_request *req, void *ctx)
 {
@@ -20,6 +21,7 @@ void api_heartbeat(struct http_request *req, void *ctx)
         http_respond_error(req, 400, err, field[0] ? field : NULL);
         return;
     }
+    server_metrics_heartbeat(api->metrics);
     struct heartbeat_answer answer = {.req = req};
     int rc = fleet_heartbeat(api->fleet, &hb, http_client_ip(req), clock_mono_ms(),
                              clock_wall_ms(), &answer);

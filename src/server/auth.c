@@ -21,7 +21,10 @@ struct auth {
     unsigned char api_key[crypto_shorthash_BYTES];
     unsigned char admin_user[crypto_shorthash_BYTES];
     unsigned char admin_pass[crypto_shorthash_BYTES];
+    unsigned char metrics_token[crypto_shorthash_BYTES];
     bool admin_enabled;
+    bool metrics_token_set;
+    bool metrics_public;
     struct log_limit failure_log;
 };
 
@@ -41,7 +44,8 @@ static bool secret_equal(const struct auth *a, const char *presented,
     return sodium_memcmp(mine, hash, sizeof mine) == 0;
 }
 
-struct auth *auth_new(const char *api_key, const char *admin_user, const char *admin_pass)
+struct auth *auth_new(const char *api_key, const char *admin_user, const char *admin_pass,
+                      const char *metrics_token, bool metrics_public)
 {
     struct auth *a = sodium_init() < 0 ? NULL : calloc(1, sizeof *a);
     if (!a)
@@ -50,7 +54,10 @@ struct auth *auth_new(const char *api_key, const char *admin_user, const char *a
     secret_hash(a, api_key ? api_key : "", a->api_key);
     secret_hash(a, admin_user ? admin_user : "", a->admin_user);
     secret_hash(a, admin_pass ? admin_pass : "", a->admin_pass);
+    secret_hash(a, metrics_token ? metrics_token : "", a->metrics_token);
     a->admin_enabled = admin_pass != NULL;
+    a->metrics_token_set = metrics_token != NULL;
+    a->metrics_public = metrics_public;
     a->failure_log.interval_ms = FAILURE_LOG_INTERVAL_MS;
     a->failure_log.burst = FAILURE_LOG_BURST;
     return a;
@@ -121,10 +128,33 @@ static bool admin_allowed(struct http_request *req, struct auth *a)
     return false;
 }
 
+/* A scraper: the metrics token as a bearer token, else the admin login. */
+static bool metrics_allowed(struct http_request *req, struct auth *a)
+{
+    const char *header = http_header(req, "Authorization");
+    bool bearer = header && strncasecmp(header, "Bearer ", 7) == 0;
+    if (bearer && a->metrics_token_set && secret_equal(a, header + 7, a->metrics_token))
+        return true;
+    if (bearer) {
+        attempt_failed(req, a, "invalid metrics token");
+        http_respond_error(req, 401, "invalid metrics token", NULL);
+        return false;
+    }
+    if (!a->metrics_token_set && !a->admin_enabled) {
+        http_respond_error(req, 403, "metrics are closed: set METRICS_TOKEN, ADMIN_PASS or "
+                           "METRICS_PUBLIC=1", NULL);
+        return false;
+    }
+    if (header || !a->metrics_token_set)
+        return admin_allowed(req, a);
+    http_respond_error(req, 401, "missing metrics token", NULL);
+    return false;
+}
+
 bool auth_check(struct http_request *req, enum http_access access, void *ctx)
 {
     struct auth *a = ctx;
-    if (access == HTTP_PUBLIC)
+    if (access == HTTP_PUBLIC || (access == HTTP_METRICS && a->metrics_public))
         return true;
     /* Checked before the secret, so a throttled address learns nothing about its guesses. */
     int64_t wait_ms = http_client_auth_wait_ms(req);
@@ -136,5 +166,7 @@ bool auth_check(struct http_request *req, enum http_access access, void *ctx)
     }
     if (access == HTTP_ADMIN)
         return admin_allowed(req, a);
+    if (access == HTTP_METRICS)
+        return metrics_allowed(req, a);
     return agent_allowed(req, a, access == HTTP_AGENT_QUERY);
 }

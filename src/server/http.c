@@ -100,6 +100,8 @@ struct http_request {
     char client_ip[INET6_ADDRSTRLEN];
     char *auth_user, *auth_pass;
     char refusal[64]; /* the message of a refused body */
+    uint64_t start_ns; /* uv_hrtime() when its headers were in */
+    unsigned status;   /* of its answer; 0 until answered */
 };
 
 static void http_schedule(struct http_server *srv);
@@ -109,6 +111,7 @@ static void remember_client_ip(struct http_request *req);
 static void queue(struct http_request *req, unsigned status, struct MHD_Response *resp)
 {
     req->answered = true;
+    req->status = status;
     if (req->suspended) {
         req->pending = resp;
         req->pending_status = status;
@@ -122,11 +125,10 @@ static void queue(struct http_request *req, unsigned status, struct MHD_Response
     MHD_destroy_response(resp);
 }
 
-static struct MHD_Response *make_response(const struct http_server *srv, const char *content_type,
-                                          const char *body, size_t len)
+static struct MHD_Response *response_with(const struct http_server *srv, const char *content_type,
+                                          const char *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, mode);
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -134,6 +136,23 @@ static struct MHD_Response *make_response(const struct http_server *srv, const c
     if (srv->hsts[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_STRICT_TRANSPORT_SECURITY, srv->hsts);
     return resp;
+}
+
+static struct MHD_Response *make_response(const struct http_server *srv, const char *content_type,
+                                          const char *body, size_t len)
+{
+    return response_with(srv, content_type, body, len, MHD_RESPMEM_MUST_COPY);
+}
+
+void http_respond_take(struct http_request *req, int status, const char *content_type,
+                       const char *encoding, char *body, size_t len)
+{
+    struct MHD_Response *resp = response_with(req->srv, content_type, body, len,
+                                              MHD_RESPMEM_MUST_FREE);
+    if (encoding)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    queue(req, (unsigned)status, resp);
 }
 
 void http_respond(struct http_request *req, int status, const char *content_type, const char *body,
@@ -209,6 +228,7 @@ void http_respond_no_content(struct http_request *req)
         return;
     }
     req->answered = true;
+    req->status = MHD_HTTP_NO_CONTENT;
     MHD_queue_response(req->conn, MHD_HTTP_NO_CONTENT, req->srv->no_content);
 }
 
@@ -217,6 +237,7 @@ void http_respond_auth_required(struct http_request *req, const char *realm)
     static const char body[] = "{\"error\":\"authentication required\"}";
     struct MHD_Response *resp = make_response(req->srv, "application/json", body, sizeof body - 1);
     req->answered = true;
+    req->status = MHD_HTTP_UNAUTHORIZED;
     MHD_queue_basic_auth_fail_response(req->conn, realm, resp);
     MHD_destroy_response(resp);
 }
@@ -564,6 +585,7 @@ static enum MHD_Result request_begin(struct http_server *srv, struct MHD_Connect
     req->conn = conn;
     req->method = method;
     req->path = url;
+    req->start_ns = uv_hrtime();
     req->body_max = route_body_max(srv, method, url);
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -614,6 +636,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     struct http_server *srv = cls;
     srv->body_memory -= req->reserved;
+    if (srv->cfg.observe && req->status)
+        srv->cfg.observe(srv->cfg.observe_ctx, req->route, (int)req->status,
+                         (double)(uv_hrtime() - req->start_ns) / 1e9);
     if (req->hc) {
         req->hc->phase = CONN_WAITING;
         req->hc->deadline_ms = (int64_t)uv_now(srv->loop) + srv->cfg.limits.idle_timeout_ms;

@@ -41,6 +41,7 @@ enum http_access {
     HTTP_AGENT,  /* agents: the fleet's API key */
     HTTP_ADMIN,  /* the admin: HTTP Basic */
     HTTP_AGENT_QUERY, /* as HTTP_AGENT, and also ?api_key=KEY (the uptime-rca-bot's clients) */
+    HTTP_METRICS, /* a scraper: METRICS_TOKEN, or the admin (auth.h) */
 };
 
 struct http_route {
@@ -81,6 +82,10 @@ struct http_config {
     struct http_limits limits;
     struct tls_credentials *tls; /* HTTPS with these (tls.h); NULL: plain HTTP */
     int hsts_max_age_s;          /* over HTTPS, Strict-Transport-Security: max-age=N; 0: none */
+    /* Told of every answered request (may be NULL): its route (NULL when none matched), its
+     * status and the seconds from its headers to the end of its answer. */
+    void (*observe)(void *ctx, const struct http_route *route, int status, double seconds);
+    void *observe_ctx;
 };
 
 /* Starts listening. What cfg points to must outlive the server. Returns NULL with err set
@@ -128,6 +133,10 @@ void http_respond_json(struct http_request *req, int status, json_t *value);
 /* {"error": message} (and "field" when field is not NULL). */
 void http_respond_error(struct http_request *req, int status, const char *message,
                         const char *field);
+/* Answers with body, which it takes (malloc'd; freed once sent), with Content-Encoding:
+ * encoding unless NULL, and Vary: Accept-Encoding. */
+void http_respond_take(struct http_request *req, int status, const char *content_type,
+                       const char *encoding, char *body, size_t len);
 /* An HTML page (text/html; charset=utf-8) with the headers that keep it from being framed or
  * from running anything but its own inline styles: Content-Security-Policy (HTTP_PAGE_CSP),
  * Referrer-Policy: no-referrer and X-Frame-Options: DENY. */

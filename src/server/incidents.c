@@ -254,6 +254,14 @@ void incidents_cut_off_overdue(struct incidents *incs, int64_t now_mono)
     incidents_arm(incs);
 }
 
+void incidents_count_open(const struct incidents *inc, size_t counts[INCIDENT_CLASS_COUNT])
+{
+    for (size_t i = 0; i < INCIDENT_CLASS_COUNT; i++)
+        counts[i] = 0;
+    if (inc)
+        rca_open_by_class(inc->rca, counts);
+}
+
 json_t *incidents_analysis(struct incidents *incs, int64_t now_wall)
 {
     json_t *analysis = rca_analysis(incs->rca, now_wall);

@@ -51,6 +51,9 @@ void incidents_cut_off_overdue(struct incidents *inc, int64_t now_mono);
 
 /* GET /admin/api/analysis without the canaries: rca_analysis() plus "fleet" counts and
  * "thresholds". New reference; NULL when out of memory. */
+/* The open incidents by class: counts[cls] (zeroed first). */
+void incidents_count_open(const struct incidents *inc, size_t counts[INCIDENT_CLASS_COUNT]);
+
 json_t *incidents_analysis(struct incidents *inc, int64_t now_wall);
 
 #endif

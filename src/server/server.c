@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "server/agent_metrics.h"
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/canary.h"
@@ -22,6 +23,7 @@
 #include "server/followup.h"
 #include "server/http.h"
 #include "server/incidents.h"
+#include "server/server_metrics.h"
 #include "server/settings.h"
 #include "server/tls.h"
 #include "store/store.h"
@@ -45,6 +47,8 @@ struct server {
     struct incidents *incidents;
     struct followup *followup;
     struct canaries *canaries;
+    struct agent_metrics *agent_metrics;
+    struct server_metrics *metrics;
     struct api_context api;
     struct http_server *http;
     struct tls_credentials *tls; /* NULL: plain HTTP */
@@ -62,7 +66,8 @@ static const char *const server_options[] = {
     "RCA_CANARY_INTERVAL", "RCA_FOLLOWUP_WAIT",
     "HTTP_MAX_CONNECTIONS", "HTTP_MAX_CONNECTIONS_PER_ADDR", "HTTP_AGENT_RESERVE",
     "HTTP_HEADER_TIMEOUT", "HTTP_IDLE_TIMEOUT", "HTTP_MIN_BODY_RATE", "HTTP_BODY_MEMORY_MB",
-    "AUTH_MAX_FAILURES", "AUTH_FAILURE_WINDOW", "TLS_CERT", "TLS_KEY", "TLS_HSTS", "GPU_ALERTS"};
+    "AUTH_MAX_FAILURES", "AUTH_FAILURE_WINDOW", "TLS_CERT", "TLS_KEY", "TLS_HSTS", "GPU_ALERTS",
+    "METRICS_TOKEN", "METRICS_PUBLIC", "METRICS_TTL", "METRICS_MAX_SERIES"};
 
 static const struct cli_spec server_cli = {
     .command = "server",
@@ -72,8 +77,9 @@ static const struct cli_spec server_cli = {
                    "silence and UP when it returns, tells when a machine loses a GPU, stores\n"
                    "every change in DATA_DIR/faultline.db and notifies Telegram. Serves the\n"
                    "public page on /, the admin page on /admin and the admin API under\n"
-                   "/admin/api/. With TLS_CERT and TLS_KEY it serves HTTPS only, and SIGHUP\n"
-                   "reloads them.",
+                   "/admin/api/. Agents push metrics to POST /api/v1/metrics/NAME; Prometheus\n"
+                   "scrapes them, with the server's own, from /metrics (METRICS_TOKEN). With\n"
+                   "TLS_CERT and TLS_KEY it serves HTTPS only, and SIGHUP reloads them.",
     .options = server_options,
     .option_count = sizeof server_options / sizeof server_options[0],
     .max_positional = 0,
@@ -123,6 +129,7 @@ static void on_save_timer(uv_timer_t *t)
 {
     struct server *srv = t->data;
     fleet_save_due(srv->fleet, SAVE_PER_TICK, save_workers, srv->store);
+    agent_metrics_expire(srv->agent_metrics, clock_mono_ms());
 }
 
 static void restore_worker(const struct worker_record *rec, void *ctx)
@@ -148,6 +155,7 @@ static void stop_server(struct server *srv)
     srv->followup = NULL;
     outbox_close(srv->outbox);
     srv->outbox = NULL;
+    srv->api.outbox = NULL; /* a scrape until the HTTP server stops reads no closed outbox */
     srv->recorder.outbox = NULL; /* the store's last callbacks may still come */
     /* The store answers suspended admin requests before the HTTP server goes away. */
     store_close(srv->store);
@@ -282,9 +290,18 @@ static int open_state(struct server *srv, char *err, size_t errlen)
 
 static int start_http(struct server *srv, char *err, size_t errlen)
 {
-    srv->auth = auth_new(srv->cfg.api_key, srv->settings.admin_user, srv->settings.admin_pass);
+    const struct server_settings *set = &srv->settings;
+    srv->auth = auth_new(srv->cfg.api_key, set->admin_user, set->admin_pass, set->metrics_token,
+                         set->metrics_public == 1);
     if (!srv->auth) {
         snprintf(err, errlen, "libsodium failed to initialise");
+        return -1;
+    }
+    srv->agent_metrics = agent_metrics_new((size_t)set->metrics_max_series, set->metrics_ttl_ms,
+                                           server_metrics_reserved);
+    srv->metrics = server_metrics_new(api_routes, clock_wall_ms());
+    if (!srv->agent_metrics || !srv->metrics) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     srv->api = (struct api_context){.fleet = srv->fleet,
@@ -292,8 +309,10 @@ static int start_http(struct server *srv, char *err, size_t errlen)
                                     .incidents = srv->incidents,
                                     .canaries = srv->canaries,
                                     .followup = srv->followup,
+                                    .outbox = srv->outbox,
+                                    .agent_metrics = srv->agent_metrics,
+                                    .metrics = srv->metrics,
                                     .fail_timeout_ms = srv->cfg.fail_timeout_ms};
-    const struct server_settings *set = &srv->settings;
     struct http_config hc = {
         .addr = set->listen_addr,
         .port = srv->cfg.server_port,
@@ -312,6 +331,8 @@ static int start_http(struct server *srv, char *err, size_t errlen)
                    .auth_window_ms = set->auth_failure_window_ms},
         .tls = srv->tls,
         .hsts_max_age_s = set->tls_hsts_s,
+        .observe = server_metrics_observe,
+        .observe_ctx = srv->metrics,
     };
     srv->http = http_server_start(srv->loop, &hc, err, errlen);
     return srv->http ? 0 : -1;
@@ -409,6 +430,8 @@ int server_main(int argc, char **argv)
     tls_credentials_close(srv.tls); /* when startup failed before the loop ran */
     fleet_free(srv.fleet);
     auth_free(srv.auth);
+    agent_metrics_free(srv.agent_metrics);
+    server_metrics_free(srv.metrics);
     config_free(&srv.cfg);
     return rc;
 }

@@ -46,6 +46,15 @@ static const struct config_option server_options[] = {
     {"TLS_HSTS", CONFIG_INT, SERVER(tls_hsts_s), "0",
      "server: seconds browsers keep to HTTPS (Strict-Transport-Security max-age); 0 = not sent",
      .min = 0, .max = 1000000000},
+    {"METRICS_TOKEN", CONFIG_TEXT, SERVER(metrics_token), NULL,
+     "server: bearer token Prometheus scrapes /metrics with; unset: the admin login only",
+     .flags = CONFIG_SECRET},
+    {"METRICS_PUBLIC", CONFIG_INT, SERVER(metrics_public), "0",
+     "server: 1 lets anyone read /metrics and /status (they name workers)", .min = 0, .max = 1},
+    {"METRICS_TTL", CONFIG_SECONDS, SERVER(metrics_ttl_ms), "60",
+     .help = "server: seconds after an agent's last push that its metrics are dropped"},
+    {"METRICS_MAX_SERIES", CONFIG_INT, SERVER(metrics_max_series), "10000",
+     "server: series kept per agent; the rest of a push is refused", .min = 1, .max = 10000000},
 };
 
 const struct config_table server_settings_table = {

@@ -31,6 +31,11 @@ struct server_settings {
     char *tls_key;    /* TLS_KEY: its PEM private key */
     int tls_hsts_s;   /* TLS_HSTS: Strict-Transport-Security max-age over HTTPS; 0: none */
     int gpu_alerts;   /* GPU_ALERTS: 1 tells GPU count changes (events.h), 0 does not */
+    /* Agents' pushed metrics and GET /metrics. */
+    char *metrics_token;       /* METRICS_TOKEN: the scrapers' bearer token; NULL: admin only */
+    int metrics_public;        /* METRICS_PUBLIC: 1 lets anyone read /metrics and /status */
+    int64_t metrics_ttl_ms;    /* METRICS_TTL: an agent silent this long is dropped */
+    int metrics_max_series;    /* METRICS_MAX_SERIES: series kept per agent */
 };
 
 /* Durations in ms. */

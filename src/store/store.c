@@ -67,6 +67,8 @@ struct store {
     struct store_job *held_reads; /* store thread: reads taken with the writes now running */
     bool gave_up;                 /* store thread: closing, the database refused for good */
     struct store_ids ids[STORE_SEQUENCE_COUNT]; /* loop thread */
+    unsigned long long batches; /* under lock: store_get_stats */
+    double commit_seconds;
 };
 
 /* ---- jobs ---- */
@@ -426,7 +428,12 @@ static void store_process(struct store *s, struct store_job *batch)
     }
     s->held_reads = reads.head;
     if (writes.head) {
+        uint64_t start = uv_hrtime();
         batch_commit(s, writes.head, NULL);
+        uv_mutex_lock(&s->lock);
+        s->batches++;
+        s->commit_seconds += (double)(uv_hrtime() - start) / 1e9;
+        uv_mutex_unlock(&s->lock);
         batch_finish(s, writes.head);
     }
     reads_serve(s);
@@ -658,6 +665,13 @@ int store_open(uv_loop_t *loop, const char *uri, struct store **out, char *err, 
     }
     *out = s;
     return 0;
+}
+
+void store_get_stats(struct store *s, struct store_stats *out)
+{
+    uv_mutex_lock(&s->lock);
+    *out = (struct store_stats){s->todo_count, s->batches, s->commit_seconds};
+    uv_mutex_unlock(&s->lock);
 }
 
 void store_close(struct store *s)

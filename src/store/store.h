@@ -65,6 +65,15 @@ int store_open(uv_loop_t *loop, const char *uri, struct store **out, char *err, 
  * while done callbacks are outstanding. */
 void store_close(struct store *store);
 
+/* For /metrics (loop thread): jobs waiting for the store thread, and the batches it committed
+ * with the seconds they took (begin to commit, retries included). */
+struct store_stats {
+    size_t queued;
+    unsigned long long batches;
+    double commit_seconds;
+};
+void store_get_stats(struct store *store, struct store_stats *out);
+
 /* Startup reads: synchronous, for use before the loop runs (on the loop's thread); they see
  * every write queued before them. cb is called once per record, on the caller's thread. */
 int store_load_workers(struct store *store,
