@@ -525,7 +525,7 @@ static int read_sample(struct reader *r, const char *s, const char *end,
                       shown(s, (size_t)(e - s), q, sizeof q));
     }
     char *name = scratch_put(r, s, n);
-    const char *p = s + n;
+    const char *p = skip_blanks(s + n, end);
     int rc = 0;
     if (p < end && *p == '{')
         p++, rc = read_labels(r, &p, end, name);

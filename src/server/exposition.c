@@ -17,7 +17,7 @@ char *expo_reserve(struct expo *b, size_t len)
 {
     if (b->oom)
         return NULL;
-    if (b->len + len > b->cap) {
+    if (b->len + len > b->cap || !b->data) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + len)
             cap *= 2;

@@ -1,6 +1,7 @@
 /* test_api_routes.c — the route table's access column: every admin path asks for the admin,
- * every agent path for the API key (the
- * uptime-rca-bot's /ping/ also from ?api_key=), and only the public page is open to anyone. A route added
+ * every agent path for the API key (the uptime-rca-bot's /ping/ also from ?api_key=), the
+ * scrapers' paths (/metrics, /status) for the metrics token, and only the public page is open
+ * to anyone. A route added
  * without the right access fails here before it can leak anything. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,11 +28,13 @@ static void test_access_follows_the_path(void **state)
             assert_int_equal(r->access, HTTP_AGENT);
         else if (starts_with(r->path, "/ping/"))
             assert_int_equal(r->access, HTTP_AGENT_QUERY);
+        else if (!strcmp(r->path, "/metrics") || !strcmp(r->path, "/status"))
+            assert_int_equal(r->access, HTTP_METRICS);
         else
             assert_string_equal(r->path, "/");
         assert_non_null(r->handler);
     }
-    assert_true(n >= 11);
+    assert_true(n >= 16);
 }
 
 static void test_public_page_is_the_only_public_route(void **state)

@@ -1,0 +1,182 @@
+/* test_agent_metrics.c — the agents' pushed samples: the exact /metrics text they make (worker
+ * and site labels added, metrics grouped across agents), a push replacing the last one, the
+ * TTL, the series cap with its one summary error, and the refusals of what the server owns
+ * (the worker and site labels, its own metric names) or of a TYPE other agents disagree with. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "server/agent_metrics.h"
+#include "server/exposition.h"
+
+#define TTL 60000
+
+static char refusals[2048];
+
+static void on_refused(void *ctx, size_t line, const char *error)
+{
+    size_t n = strlen(refusals);
+    snprintf(refusals + n, sizeof refusals - n, "%zu: %s\n", line, error);
+}
+
+static bool reserved(const char *name)
+{
+    return !strcmp(name, "process_open_fds");
+}
+
+static struct agent_metrics_push push(struct agent_metrics *am, const char *worker,
+                                      const char *site, const char *text, int64_t now)
+{
+    struct agent_metrics_push r;
+    refusals[0] = '\0';
+    assert_int_equal(agent_metrics_push(am, worker, site, text, strlen(text), now,
+                                        1700000000000 + now, on_refused, NULL, &r),
+                     0);
+    return r;
+}
+
+/* The render as a C string (freed by the caller). */
+static char *render(struct agent_metrics *am, int64_t now)
+{
+    struct expo out = {0};
+    agent_metrics_render(am, now, &out);
+    assert_false(out.oom);
+    char *text = malloc(out.len + 1);
+    memcpy(text, out.data, out.len);
+    text[out.len] = '\0';
+    expo_free(&out);
+    return text;
+}
+
+static void test_render_groups_metrics_across_agents(void **state)
+{
+    struct agent_metrics *am = agent_metrics_new(100, TTL, reserved);
+    struct agent_metrics_push r =
+        push(am, "gpu-01", "lab", "# HELP node_load1 Load.\n# TYPE node_load1 gauge\n"
+                                  "node_load1 0.5\nzeta 1\nalpha{a=\"q\\\"\"} 2\n", 1000);
+    assert_int_equal(r.accepted, 3);
+    assert_int_equal(r.refused, 0);
+    push(am, "gpu-02", NULL, "alpha 3\n# TYPE node_load1 gauge\nnode_load1 1.25\n", 2000);
+    char *text = render(am, 3000);
+    assert_string_equal(text, "# HELP alpha Pushed by the agents (no HELP given).\n"
+                              "# TYPE alpha untyped\n"
+                              "alpha{a=\"q\\\"\",site=\"lab\",worker=\"gpu-01\"} 2\n"
+                              "alpha{worker=\"gpu-02\"} 3\n"
+                              "# HELP node_load1 Load.\n"
+                              "# TYPE node_load1 gauge\n"
+                              "node_load1{site=\"lab\",worker=\"gpu-01\"} 0.5\n"
+                              "node_load1{worker=\"gpu-02\"} 1.25\n"
+                              "# HELP zeta Pushed by the agents (no HELP given).\n"
+                              "# TYPE zeta untyped\n"
+                              "zeta{site=\"lab\",worker=\"gpu-01\"} 1\n"
+                              "# HELP faultline_push_time_seconds When the worker last pushed its "
+                              "metrics, in seconds since the epoch.\n"
+                              "# TYPE faultline_push_time_seconds gauge\n"
+                              "faultline_push_time_seconds{worker=\"gpu-01\"} 1700000001\n"
+                              "faultline_push_time_seconds{worker=\"gpu-02\"} 1700000002\n");
+    free(text);
+    struct agent_metrics_summary sum;
+    agent_metrics_summarize(am, 3000, &sum);
+    assert_int_equal(sum.agents, 2);
+    assert_int_equal(sum.series, 5);
+    assert_int_equal(sum.last_push_wall_ms, 1700000002000);
+    agent_metrics_free(am);
+}
+
+static void test_push_replaces_and_ttl_drops(void **state)
+{
+    struct agent_metrics *am = agent_metrics_new(100, TTL, reserved);
+    push(am, "w", NULL, "a 1\nb 2\n", 0);
+    push(am, "w", NULL, "b 3\n", 10000);
+    char *text = render(am, 10000 + TTL);
+    assert_non_null(strstr(text, "b{worker=\"w\"} 3\n"));
+    assert_null(strstr(text, "# TYPE a "));
+    free(text);
+    text = render(am, 10000 + TTL + 1);
+    assert_string_equal(text, "");
+    free(text);
+    struct agent_metrics_summary sum;
+    agent_metrics_summarize(am, 10000 + TTL + 1, &sum);
+    assert_int_equal(sum.agents, 0);
+    assert_int_equal(sum.last_push_wall_ms, 0);
+    agent_metrics_free(am);
+}
+
+static void test_series_cap(void **state)
+{
+    struct agent_metrics *am = agent_metrics_new(2, TTL, NULL);
+    struct agent_metrics_push r = push(am, "w", NULL, "a 1\nbad{ 1\nb 2\nc 3\nd 4\n", 0);
+    assert_int_equal(r.accepted, 2);
+    assert_int_equal(r.refused, 3);
+    assert_string_equal(refusals, "2: label name \"1\" of metric \"bad\": expected "
+                                  "[a-zA-Z_][a-zA-Z0-9_]* not starting with \"__\"\n"
+                                  "4: over the series cap (METRICS_MAX_SERIES, 2): 2 samples from "
+                                  "this line on refused\n");
+    agent_metrics_free(am);
+}
+
+static void test_refuses_what_the_server_owns(void **state)
+{
+    struct agent_metrics *am = agent_metrics_new(100, TTL, reserved);
+    struct agent_metrics_push r = push(am, "w", NULL,
+                                       "a{worker=\"x\"} 1\na{site=\"y\"} 1\nprocess_open_fds 3\n"
+                                       "ok 1\n",
+                                       0);
+    assert_int_equal(r.accepted, 1);
+    assert_string_equal(refusals,
+                        "1: label \"worker\" of metric \"a\": reserved (the server adds the worker "
+                        "and site labels)\n"
+                        "2: label \"site\" of metric \"a\": reserved (the server adds the worker "
+                        "and site labels)\n"
+                        "3: metric \"process_open_fds\": reserved for the server's own metrics\n");
+    agent_metrics_free(am);
+}
+
+static void test_type_is_the_same_for_every_agent(void **state)
+{
+    struct agent_metrics *am = agent_metrics_new(100, TTL, NULL);
+    push(am, "w1", NULL, "# TYPE jobs counter\njobs 1\n", 0);
+    struct agent_metrics_push r = push(am, "w2", NULL, "# TYPE jobs gauge\njobs 2\n", 0);
+    assert_int_equal(r.accepted, 0);
+    assert_string_equal(refusals, "2: metric \"jobs\": TYPE gauge here, but other workers push it "
+                                  "as counter\n");
+    /* once w1 no longer has it, w2's TYPE stands */
+    push(am, "w1", NULL, "other 1\n", 0);
+    r = push(am, "w2", NULL, "# TYPE jobs gauge\njobs 2\n", 0);
+    assert_int_equal(r.accepted, 1);
+    char *text = render(am, 0);
+    assert_non_null(strstr(text, "# TYPE jobs gauge\njobs{worker=\"w2\"} 2\n"));
+    free(text);
+    agent_metrics_free(am);
+}
+
+static void test_histogram_keeps_its_family(void **state)
+{
+    struct agent_metrics *am = agent_metrics_new(100, TTL, NULL);
+    push(am, "w", NULL, "# HELP lat Latency.\n# TYPE lat histogram\nlat_bucket{le=\"+Inf\"} 2\n"
+                        "lat_sum 0.5\nlat_count 2\n", 0);
+    char *text = render(am, 0);
+    assert_true(strncmp(text, "# HELP lat Latency.\n# TYPE lat histogram\n"
+                              "lat_bucket{le=\"+Inf\",worker=\"w\"} 2\nlat_sum{worker=\"w\"} 0.5\n"
+                              "lat_count{worker=\"w\"} 2\n", 116) == 0);
+    free(text);
+    agent_metrics_free(am);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_render_groups_metrics_across_agents),
+        cmocka_unit_test(test_push_replaces_and_ttl_drops),
+        cmocka_unit_test(test_series_cap),
+        cmocka_unit_test(test_refuses_what_the_server_owns),
+        cmocka_unit_test(test_type_is_the_same_for_every_agent),
+        cmocka_unit_test(test_histogram_keeps_its_family),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
