@@ -452,7 +452,8 @@ static int read_labels(struct reader *r, const char **s, const char *end, const 
         if (r->labels[i].value[0])
             r->labels[kept++] = r->labels[i];
     r->nlabels = kept;
-    qsort(r->labels, r->nlabels, sizeof *r->labels, label_cmp);
+    if (r->nlabels > 1)
+        qsort(r->labels, r->nlabels, sizeof *r->labels, label_cmp);
     *s = p + 1;
     return 0;
 }

@@ -239,7 +239,8 @@ static int pending_cmp(const void *a, const void *b)
 /* Moves the rendered lines into the agent, grouped by metric. Returns 0 or -1 (out of memory). */
 static int agent_fill(struct agent *a, struct push_ctx *p)
 {
-    qsort(p->pending, p->npending, sizeof *p->pending, pending_cmp);
+    if (p->npending)
+        qsort(p->pending, p->npending, sizeof *p->pending, pending_cmp);
     a->text = malloc(p->lines.len ? p->lines.len : 1);
     a->spans = calloc(p->npending ? p->npending : 1, sizeof *a->spans);
     if (!a->text || !a->spans)
