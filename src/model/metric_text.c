@@ -128,8 +128,11 @@ static bool utf8_valid(const unsigned char *s, size_t len)
 {
     for (size_t i = 0; i < len;) {
         unsigned char c = s[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                              : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t n = c < 0x80             ? 1
+                   : (c & 0xe0) == 0xc0 ? 2
+                   : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4
+                                        : 0;
         if (n == 0 || i + n > len || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4))
             return false;
         for (size_t k = 1; k < n; k++)
@@ -229,8 +232,10 @@ static int read_descriptor(struct reader *r, bool is_type, const char *s, const 
         if (f->typed)
             return refuse(r, "TYPE of metric \"%s\" given twice", f->name);
         if (f->sampled)
-            return refuse(r, "TYPE of metric \"%s\" after its samples: expected it before the "
-                             "first one", f->name);
+            return refuse(r,
+                          "TYPE of metric \"%s\" after its samples: expected it before the "
+                          "first one",
+                          f->name);
         size_t tlen = (size_t)(end - rest);
         while (tlen && (rest[tlen - 1] == ' ' || rest[tlen - 1] == '\t'))
             tlen--;
@@ -240,8 +245,10 @@ static int read_descriptor(struct reader *r, bool is_type, const char *s, const 
                 f->typed = true;
                 return 0;
             }
-        return refuse(r, "TYPE of metric \"%s\": expected counter, gauge, histogram, summary or "
-                         "untyped, got \"%s\"", f->name, shown(rest, tlen, q, sizeof q));
+        return refuse(r,
+                      "TYPE of metric \"%s\": expected counter, gauge, histogram, summary or "
+                      "untyped, got \"%s\"",
+                      f->name, shown(rest, tlen, q, sizeof q));
     }
     if (f->helped)
         return refuse(r, "HELP of metric \"%s\" given twice", f->name);
@@ -365,8 +372,10 @@ static int read_label_value(struct reader *r, const char **s, const char *end, c
     char q[QUOTE_MAX * 4 + 8];
     const char *p = *s;
     if (p >= end || *p != '"')
-        return refuse(r, "value of label \"%s\" of metric \"%s\": expected a string in double "
-                         "quotes", label, metric);
+        return refuse(r,
+                      "value of label \"%s\" of metric \"%s\": expected a string in double "
+                      "quotes",
+                      label, metric);
     char *o = r->scratch + r->scratch_len, *start = o;
     for (p++; p < end && *p != '"'; p++) {
         if (*p != '\\') {
@@ -374,9 +383,10 @@ static int read_label_value(struct reader *r, const char **s, const char *end, c
             continue;
         }
         if (p + 1 == end || (p[1] != '\\' && p[1] != '"' && p[1] != 'n'))
-            return refuse(r, "value of label \"%s\" of metric \"%s\": bad escape \"\\%s\"; "
-                             "expected \\\\, \\\" or \\n", label, metric,
-                          shown(p + 1, p + 1 < end ? 1 : 0, q, sizeof q));
+            return refuse(r,
+                          "value of label \"%s\" of metric \"%s\": bad escape \"\\%s\"; "
+                          "expected \\\\, \\\" or \\n",
+                          label, metric, shown(p + 1, p + 1 < end ? 1 : 0, q, sizeof q));
         p++;
         *o++ = *p == 'n' ? '\n' : *p;
     }
@@ -442,8 +452,10 @@ static int read_labels(struct reader *r, const char **s, const char *end, const 
         if (p < end && *p == ',')
             p = skip_blanks(p + 1, end);
         else if (p < end && *p != '}')
-            return refuse(r, "labels of metric \"%s\": expected \",\" or \"}\" after the value "
-                             "of \"%s\", got \"%s\"", metric, name, shown(p, 1, q, sizeof q));
+            return refuse(r,
+                          "labels of metric \"%s\": expected \",\" or \"}\" after the value "
+                          "of \"%s\", got \"%s\"",
+                          metric, name, shown(p, 1, q, sizeof q));
     }
     if (p >= end)
         return refuse(r, "labels of metric \"%s\": no closing \"}\"", metric);
@@ -459,8 +471,7 @@ static int read_labels(struct reader *r, const char **s, const char *end, const 
 }
 
 /* A float as Go's ParseFloat reads one in decimal, or NaN/Inf with an optional sign. */
-static int read_value(struct reader *r, const char *s, size_t len, const char *metric,
-                      double *out)
+static int read_value(struct reader *r, const char *s, size_t len, const char *metric, double *out)
 {
     char q[QUOTE_MAX * 4 + 8], buf[128];
     const char *t = s + (len && (*s == '+' || *s == '-'));
@@ -486,8 +497,10 @@ static int read_value(struct reader *r, const char *s, size_t len, const char *m
         ok = ok && digits && i == tl;
     }
     if (!ok)
-        return refuse(r, "value of metric \"%s\": expected a float (or NaN, +Inf, -Inf), got "
-                         "\"%s\"", metric, shown(s, len, q, sizeof q));
+        return refuse(r,
+                      "value of metric \"%s\": expected a float (or NaN, +Inf, -Inf), got "
+                      "\"%s\"",
+                      metric, shown(s, len, q, sizeof q));
     memcpy(buf, s, len);
     buf[len] = '\0';
     *out = strtod(buf, NULL); /* out of range: +-HUGE_VAL or 0, as Go gives +-Inf */
@@ -508,8 +521,11 @@ static int read_timestamp(struct reader *r, const char *s, size_t len, const cha
         (void)strtoll(buf, NULL, 10);
         ok = errno == 0;
     }
-    return ok ? 0 : refuse(r, "timestamp of metric \"%s\": expected an integer of milliseconds, "
-                              "got \"%s\"", metric, shown(s, len, q, sizeof q));
+    return ok ? 0
+              : refuse(r,
+                       "timestamp of metric \"%s\": expected an integer of milliseconds, "
+                       "got \"%s\"",
+                       metric, shown(s, len, q, sizeof q));
 }
 
 /* One sample line. Returns 0 and fills *out, 1 when refused, -1 when out of memory. */
@@ -689,7 +705,8 @@ static int append_sample(void *ctx, const struct metric_text_sample *s, char *er
         .labels = s->nlabels ? calloc(s->nlabels, sizeof *m->labels) : NULL,
         .value = s->value,
         .type = !strcmp(s->type, "counter") ? "counter"
-                : !strcmp(s->type, "gauge") ? "gauge" : "untyped",
+                : !strcmp(s->type, "gauge") ? "gauge"
+                                            : "untyped",
     };
     list->count++; /* from here metric_list_free frees what was made */
     if (!m->name || (s->nlabels && !m->labels))

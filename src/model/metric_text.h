@@ -23,13 +23,13 @@
 
 /* One accepted sample, valid only during the call that receives it. */
 struct metric_text_sample {
-    size_t line;                      /* 1-based */
-    const char *family;               /* the metric its TYPE/HELP name (name less _bucket, _sum
-                                       * or _count for histograms and summaries) */
-    const char *type;                 /* static: "counter", "gauge", "histogram", "summary",
-                                       * "untyped" (no TYPE line) */
-    const char *help;                 /* the HELP text, unescaped, or NULL */
-    const char *name;                 /* the sample's own name */
+    size_t line;                       /* 1-based */
+    const char *family;                /* the metric its TYPE/HELP name (name less _bucket, _sum
+                                        * or _count for histograms and summaries) */
+    const char *type;                  /* static: "counter", "gauge", "histogram", "summary",
+                                        * "untyped" (no TYPE line) */
+    const char *help;                  /* the HELP text, unescaped, or NULL */
+    const char *name;                  /* the sample's own name */
     const struct metric_label *labels; /* sorted by name */
     size_t nlabels;
     double value;

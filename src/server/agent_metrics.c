@@ -95,9 +95,10 @@ void agent_metrics_free(struct agent_metrics *am)
         return;
     struct agent *a, *tmp;
     HASH_ITER(hh, am->agents, a, tmp)
-        agent_drop(am, a);
+    agent_drop(am, a);
     struct family *f, *ftmp;
-    HASH_ITER(hh, am->families, f, ftmp) { /* only those an out-of-memory push left behind */
+    HASH_ITER(hh, am->families, f, ftmp)
+    { /* only those an out-of-memory push left behind */
         f->refs = 1;
         family_unref(am, f);
     }
@@ -169,8 +170,10 @@ static bool sample_allowed(struct push_ctx *p, const struct metric_text_sample *
 {
     for (size_t i = 0; i < s->nlabels; i++)
         if (!strcmp(s->labels[i].name, "worker") || !strcmp(s->labels[i].name, "site")) {
-            snprintf(err, errlen, "label \"%s\" of metric \"%s\": reserved (the server adds the "
-                     "worker and site labels)", s->labels[i].name, s->name);
+            snprintf(err, errlen,
+                     "label \"%s\" of metric \"%s\": reserved (the server adds the "
+                     "worker and site labels)",
+                     s->labels[i].name, s->name);
             return false;
         }
     if (p->am->reserved && p->am->reserved(s->family)) {
@@ -299,8 +302,10 @@ int agent_metrics_push(struct agent_metrics *am, const char *worker, const char 
     int rc = p.ours.oom ? -1 : metric_text_each(text, len, on_sample, push_refused, &p);
     if (rc >= 0 && p.over && refused) {
         char err[160];
-        snprintf(err, sizeof err, "over the series cap (METRICS_MAX_SERIES, %zu): %zu samples "
-                 "from this line on refused", am->max_series, p.over);
+        snprintf(err, sizeof err,
+                 "over the series cap (METRICS_MAX_SERIES, %zu): %zu samples "
+                 "from this line on refused",
+                 am->max_series, p.over);
         refused(ctx, p.over_first, err);
     }
     if (rc >= 0)
@@ -322,10 +327,10 @@ size_t agent_metrics_expire(struct agent_metrics *am, int64_t now_mono)
     size_t dropped = 0;
     struct agent *a, *tmp;
     HASH_ITER(hh, am->agents, a, tmp)
-        if (now_mono - a->pushed_mono > am->ttl_ms) {
-            agent_drop(am, a);
-            dropped++;
-        }
+    if (now_mono - a->pushed_mono > am->ttl_ms) {
+        agent_drop(am, a);
+        dropped++;
+    }
     return dropped;
 }
 

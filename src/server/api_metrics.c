@@ -116,8 +116,8 @@ static void on_refused(void *ctx, size_t line, const char *error)
 {
     struct refusals *r = ctx;
     if (r->count++ < REFUSED_LISTED)
-        json_array_append_new(r->list, json_pack("{s:I, s:s}", "line", (json_int_t)line,
-                                                 "error", error));
+        json_array_append_new(r->list,
+                              json_pack("{s:I, s:s}", "line", (json_int_t)line, "error", error));
     else if (r->count == REFUSED_LISTED + 1)
         r->first_unlisted = line;
 }
@@ -176,10 +176,10 @@ void api_metrics_push(struct http_request *req, void *ctx)
         return;
     struct refusals refused = {.list = json_array()};
     struct agent_metrics_push result;
-    int rc = refused.list ? agent_metrics_push(api->agent_metrics, name, w->site, text, len,
-                                               clock_mono_ms(), clock_wall_ms(), on_refused,
-                                               &refused, &result)
-                          : -1;
+    int rc = refused.list
+                 ? agent_metrics_push(api->agent_metrics, name, w->site, text, len, clock_mono_ms(),
+                                      clock_wall_ms(), on_refused, &refused, &result)
+                 : -1;
     free(owned);
     if (rc != 0) {
         json_decref(refused.list);
@@ -188,9 +188,9 @@ void api_metrics_push(struct http_request *req, void *ctx)
     }
     if (refused.count > REFUSED_LISTED) {
         snprintf(err, sizeof err, "and %zu more lines refused", refused.count - REFUSED_LISTED);
-        json_array_append_new(refused.list, json_pack("{s:I, s:s}", "line",
-                                                      (json_int_t)refused.first_unlisted,
-                                                      "error", err));
+        json_array_append_new(
+            refused.list,
+            json_pack("{s:I, s:s}", "line", (json_int_t)refused.first_unlisted, "error", err));
     }
     server_metrics_push(api->metrics, result.accepted, result.refused);
     http_respond_json(req, 200,

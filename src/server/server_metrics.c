@@ -150,9 +150,8 @@ static void render_http(const struct server_metrics *m, struct expo *out)
     for (size_t i = 0; i <= m->nroutes; i++)
         for (size_t s = 0; s < m->stats[i].nstatuses; s++) {
             snprintf(status, sizeof status, "%d", m->stats[i].statuses[s].status);
-            expo_sample(out, "faultline_http_requests_total",
-                        (double)m->stats[i].statuses[s].count, 2, "route", route_label(m, i),
-                        "status", status);
+            expo_sample(out, "faultline_http_requests_total", (double)m->stats[i].statuses[s].count,
+                        2, "route", route_label(m, i), "status", status);
         }
     expo_family(out, "faultline_http_request_duration_seconds", "histogram",
                 "Seconds from a request's headers to the end of its answer, by route.");
@@ -180,8 +179,8 @@ static void render_http(const struct server_metrics *m, struct expo *out)
 static void write_worker_up(const struct worker_record *w, void *ctx)
 {
     if (w->site[0])
-        expo_sample(ctx, "faultline_worker_up", w->state == WORKER_UP, 2, "site", w->site,
-                    "worker", w->name);
+        expo_sample(ctx, "faultline_worker_up", w->state == WORKER_UP, 2, "site", w->site, "worker",
+                    w->name);
     else
         expo_sample(ctx, "faultline_worker_up", w->state == WORKER_UP, 1, "worker", w->name);
 }
@@ -224,8 +223,8 @@ static void render_outbox(const struct server_metrics_sources *src, struct expo 
     expo_family(out, "faultline_notifications_failed_total", "counter",
                 "Notification attempts that did not deliver (retried or refused), by channel.");
     for (size_t i = 0; i < n; i++)
-        expo_sample(out, "faultline_notifications_failed_total", (double)ch[i].failed, 1,
-                    "channel", ch[i].channel);
+        expo_sample(out, "faultline_notifications_failed_total", (double)ch[i].failed, 1, "channel",
+                    ch[i].channel);
 }
 
 static void render_store(const struct server_metrics_sources *src, struct expo *out)
@@ -233,8 +232,7 @@ static void render_store(const struct server_metrics_sources *src, struct expo *
     struct store_stats st = {0};
     if (src->store)
         store_get_stats(src->store, &st);
-    expo_family(out, "faultline_store_queue_jobs", "gauge",
-                "Writes waiting for the store thread.");
+    expo_family(out, "faultline_store_queue_jobs", "gauge", "Writes waiting for the store thread.");
     expo_sample(out, "faultline_store_queue_jobs", (double)st.queued, 0);
     expo_family(out, "faultline_store_commit_seconds", "summary",
                 "Seconds the store took to commit its batches of writes.");

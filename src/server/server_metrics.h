@@ -32,8 +32,7 @@ void server_metrics_free(struct server_metrics *m);
 void server_metrics_heartbeat(struct server_metrics *m);
 void server_metrics_push(struct server_metrics *m, size_t accepted, size_t refused);
 /* The http_config.observe hook (ctx is the struct server_metrics). */
-void server_metrics_observe(void *ctx, const struct http_route *route, int status,
-                            double seconds);
+void server_metrics_observe(void *ctx, const struct http_route *route, int status, double seconds);
 
 /* Whether name is one of the metrics the server writes itself (agents may not push it). */
 bool server_metrics_reserved(const char *name);

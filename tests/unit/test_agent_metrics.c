@@ -56,9 +56,10 @@ static char *render(struct agent_metrics *am, int64_t now)
 static void test_render_groups_metrics_across_agents(void **state)
 {
     struct agent_metrics *am = agent_metrics_new(100, TTL, reserved);
-    struct agent_metrics_push r =
-        push(am, "gpu-01", "lab", "# HELP node_load1 Load.\n# TYPE node_load1 gauge\n"
-                                  "node_load1 0.5\nzeta 1\nalpha{a=\"q\\\"\"} 2\n", 1000);
+    struct agent_metrics_push r = push(am, "gpu-01", "lab",
+                                       "# HELP node_load1 Load.\n# TYPE node_load1 gauge\n"
+                                       "node_load1 0.5\nzeta 1\nalpha{a=\"q\\\"\"} 2\n",
+                                       1000);
     assert_int_equal(r.accepted, 3);
     assert_int_equal(r.refused, 0);
     push(am, "gpu-02", NULL, "alpha 3\n# TYPE node_load1 gauge\nnode_load1 1.25\n", 2000);
@@ -158,12 +159,16 @@ static void test_type_is_the_same_for_every_agent(void **state)
 static void test_histogram_keeps_its_family(void **state)
 {
     struct agent_metrics *am = agent_metrics_new(100, TTL, NULL);
-    push(am, "w", NULL, "# HELP lat Latency.\n# TYPE lat histogram\nlat_bucket{le=\"+Inf\"} 2\n"
-                        "lat_sum 0.5\nlat_count 2\n", 0);
+    push(am, "w", NULL,
+         "# HELP lat Latency.\n# TYPE lat histogram\nlat_bucket{le=\"+Inf\"} 2\n"
+         "lat_sum 0.5\nlat_count 2\n",
+         0);
     char *text = render(am, 0);
-    assert_true(strncmp(text, "# HELP lat Latency.\n# TYPE lat histogram\n"
-                              "lat_bucket{le=\"+Inf\",worker=\"w\"} 2\nlat_sum{worker=\"w\"} 0.5\n"
-                              "lat_count{worker=\"w\"} 2\n", 116) == 0);
+    assert_true(strncmp(text,
+                        "# HELP lat Latency.\n# TYPE lat histogram\n"
+                        "lat_bucket{le=\"+Inf\",worker=\"w\"} 2\nlat_sum{worker=\"w\"} 0.5\n"
+                        "lat_count{worker=\"w\"} 2\n",
+                        116) == 0);
     free(text);
     agent_metrics_free(am);
 }

@@ -25,8 +25,8 @@ static int on_sample(void *ctx, const struct metric_text_sample *s, char *err, s
     n += (size_t)snprintf(seen->samples + n, sizeof seen->samples - n, "%zu %s/%s/%s %s{", s->line,
                           s->family, s->type, s->help ? s->help : "-", s->name);
     for (size_t i = 0; i < s->nlabels; i++)
-        n += (size_t)snprintf(seen->samples + n, sizeof seen->samples - n, "%s%s=%s",
-                              i ? "," : "", s->labels[i].name, s->labels[i].value);
+        n += (size_t)snprintf(seen->samples + n, sizeof seen->samples - n, "%s%s=%s", i ? "," : "",
+                              s->labels[i].name, s->labels[i].value);
     snprintf(seen->samples + n, sizeof seen->samples - n, "} %g\n", s->value);
     return 0;
 }
@@ -99,12 +99,12 @@ static const struct bad_line bad_lines[] = {
     {"2up 1", "metric name \"2up\": expected [a-zA-Z_:][a-zA-Z0-9_:]*"},
     {"up-time 1", "metric name \"up-time\": expected [a-zA-Z_:][a-zA-Z0-9_:]*"},
     {"caf\xc3\xa9 1", "metric name \"caf\\xc3\\xa9\": expected [a-zA-Z_:][a-zA-Z0-9_:]*"},
-    {"up{2x=\"1\"} 1",
-     "label name \"2x\" of metric \"up\": expected [a-zA-Z_][a-zA-Z0-9_]* not starting with \"__\""},
+    {"up{2x=\"1\"} 1", "label name \"2x\" of metric \"up\": expected [a-zA-Z_][a-zA-Z0-9_]* not "
+                       "starting with \"__\""},
     {"up{__name__=\"x\"} 1", "label name \"__name__\" of metric \"up\": expected "
                              "[a-zA-Z_][a-zA-Z0-9_]* not starting with \"__\""},
-    {"up{a:b=\"x\"} 1",
-     "label name \"a:b\" of metric \"up\": expected [a-zA-Z_][a-zA-Z0-9_]* not starting with \"__\""},
+    {"up{a:b=\"x\"} 1", "label name \"a:b\" of metric \"up\": expected [a-zA-Z_][a-zA-Z0-9_]* not "
+                        "starting with \"__\""},
     {"up{a=\"1\",a=\"2\"} 1", "label \"a\" of metric \"up\" given twice"},
     {"up{a=1} 1", "value of label \"a\" of metric \"up\": expected a string in double quotes"},
     {"up{a=\"x\\t\"} 1",
@@ -228,12 +228,9 @@ static void test_empty_and_binary_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepts_valid_text),
-        cmocka_unit_test(test_refuses_each_bad_line),
-        cmocka_unit_test(test_line_too_long),
-        cmocka_unit_test(test_callback_may_refuse),
-        cmocka_unit_test(test_parse_into_list),
-        cmocka_unit_test(test_empty_and_binary_input),
+        cmocka_unit_test(test_accepts_valid_text), cmocka_unit_test(test_refuses_each_bad_line),
+        cmocka_unit_test(test_line_too_long),      cmocka_unit_test(test_callback_may_refuse),
+        cmocka_unit_test(test_parse_into_list),    cmocka_unit_test(test_empty_and_binary_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
