@@ -29,6 +29,8 @@ struct api_context {
     struct agent_metrics *agent_metrics;
     struct server_metrics *metrics;
     int64_t fail_timeout_ms;
+    uv_loop_t *loop;
+    struct scrape_gzip *gzips; /* api_metrics.c: /metrics answers being compressed */
 };
 
 /* Terminated by a zero row. */
@@ -56,6 +58,8 @@ void api_analysis(struct http_request *req, void *ctx);
 void api_metrics_push(struct http_request *req, void *ctx);
 void api_metrics(struct http_request *req, void *ctx);
 void api_metrics_status(struct http_request *req, void *ctx);
+/* Before the HTTP server stops: answers still being compressed are dropped when done. */
+void api_metrics_stop(struct api_context *api);
 /* api_diagnostics.c: GET /admin/api/diagnostics */
 void api_diagnostics(struct http_request *req, void *ctx);
 

@@ -161,6 +161,7 @@ static void stop_server(struct server *srv)
     store_close(srv->store);
     srv->store = NULL;
     events_recorder_stop(&srv->recorder);
+    api_metrics_stop(&srv->api);
     http_server_stop(srv->http);
     srv->http = NULL;
     tls_credentials_close(srv->tls);
@@ -312,7 +313,8 @@ static int start_http(struct server *srv, char *err, size_t errlen)
                                     .outbox = srv->outbox,
                                     .agent_metrics = srv->agent_metrics,
                                     .metrics = srv->metrics,
-                                    .fail_timeout_ms = srv->cfg.fail_timeout_ms};
+                                    .fail_timeout_ms = srv->cfg.fail_timeout_ms,
+                                    .loop = srv->loop};
     struct http_config hc = {
         .addr = set->listen_addr,
         .port = srv->cfg.server_port,

@@ -3,7 +3,7 @@
 // CPU metric with their worker and site labels, then loses them once the agent stops and
 // METRICS_TTL passes; /metrics and /status refuse scrapers without the token; the live output
 // with many agents passes `promtool check metrics`; a push's refusals, the series cap and gzip
-// both ways answer exactly as docs/api.md says.
+// both ways (and a gzip bomb) answer exactly as docs/api.md says.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -225,6 +225,11 @@ scenario('gzip both ways: a gzip push, and /metrics gzip-encoded when the scrape
   assert.match(text, /\nzipped_value\{site="eu",worker="box-1"\} 7\n/);
   const refused = await scrape(srv, { headers: { 'Accept-Encoding': 'gzip;q=0, identity' } });
   assert.equal(refused.headers['content-encoding'], undefined);
+  // a small body that inflates past 64 MiB is refused, and the last push stays
+  const bomb = await push(srv, 'box-1', zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024 + 1, 'a')), { headers: { 'Content-Encoding': 'gzip' } });
+  assert.equal(bomb.status, 400);
+  assert.equal(bomb.text, '{"error":"body: larger than 67108864 bytes once inflated","field":"body"}');
+  assert.match((await scrape(srv)).text, /\nzipped_value\{site="eu",worker="box-1"\} 7\n/);
 });
 
 scenario('/status sums up the fleet and the pushes', async (ctx) => {
