@@ -58,7 +58,8 @@ void api_analysis(struct http_request *req, void *ctx);
 void api_metrics_push(struct http_request *req, void *ctx);
 void api_metrics(struct http_request *req, void *ctx);
 void api_metrics_status(struct http_request *req, void *ctx);
-/* Before the HTTP server stops: answers still being compressed are dropped when done. */
+/* Before the HTTP server stops: scrapes whose answer is still being compressed are resumed
+ * (their connections close as the server stops) and the compressed text dropped when done. */
 void api_metrics_stop(struct api_context *api);
 /* api_diagnostics.c: GET /admin/api/diagnostics */
 void api_diagnostics(struct http_request *req, void *ctx);

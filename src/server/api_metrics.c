@@ -266,8 +266,11 @@ static void gzip_answer(struct api_context *api, struct http_request *req, struc
 
 void api_metrics_stop(struct api_context *api)
 {
-    for (struct scrape_gzip *job = api->gzips; job; job = job->next)
+    /* libmicrohttpd stops only without suspended connections (else it aborts): resume them. */
+    for (struct scrape_gzip *job = api->gzips; job; job = job->next) {
+        http_respond_retry_after(job->req, 503, "server stopping", 1);
         job->req = NULL;
+    }
     api->gzips = NULL;
 }
 
