@@ -19,6 +19,7 @@
 /* A metric named by a TYPE or HELP line, or by a sample without them. */
 struct family {
     char *name;
+    size_t len;       /* of name */
     const char *type; /* static; NULL until TYPE (or the first sample) */
     char *help;
     bool typed, helped, sampled;
@@ -167,7 +168,7 @@ static int families_grow(struct reader *r)
     for (size_t i = 0; i < r->fam_cap; i++) {
         if (!r->families[i].name)
             continue;
-        size_t j = fnv1a(r->families[i].name, strlen(r->families[i].name)) & (cap - 1);
+        size_t j = fnv1a(r->families[i].name, r->families[i].len) & (cap - 1);
         while (f[j].name)
             j = (j + 1) & (cap - 1);
         f[j] = r->families[i];
@@ -186,7 +187,7 @@ static struct family *family_find(struct reader *r, const char *name, size_t len
     if (r->fam_cap) {
         size_t j = fnv1a(name, len) & (r->fam_cap - 1);
         for (; r->families[j].name; j = (j + 1) & (r->fam_cap - 1))
-            if (strlen(r->families[j].name) == len && !memcmp(r->families[j].name, name, len))
+            if (r->families[j].len == len && !memcmp(r->families[j].name, name, len))
                 return &r->families[j];
     }
     if (!create)
@@ -205,7 +206,7 @@ static struct family *family_find(struct reader *r, const char *name, size_t len
     size_t j = fnv1a(name, len) & (r->fam_cap - 1);
     while (r->families[j].name)
         j = (j + 1) & (r->fam_cap - 1);
-    r->families[j] = (struct family){.name = copy};
+    r->families[j] = (struct family){.name = copy, .len = len};
     r->fam_count++;
     return &r->families[j];
 }
@@ -552,6 +553,8 @@ static int read_sample(struct reader *r, const char *s, const char *end,
     const char *ve = token_end(p, end);
     if (read_value(r, p, (size_t)(ve - p), name, &out->value) != 0)
         return 1;
+    const char *value_text = p;
+    size_t value_len = (size_t)(ve - p);
     p = skip_blanks(ve, end);
     if (p < end) {
         const char *te = token_end(p, end);
@@ -579,7 +582,9 @@ static int read_sample(struct reader *r, const char *s, const char *end,
                                        .name = name,
                                        .labels = r->labels,
                                        .nlabels = r->nlabels,
-                                       .value = out->value};
+                                       .value = out->value,
+                                       .value_text = value_text,
+                                       .value_len = value_len};
     return 0;
 }
 

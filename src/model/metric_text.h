@@ -33,6 +33,8 @@ struct metric_text_sample {
     const struct metric_label *labels; /* sorted by name */
     size_t nlabels;
     double value;
+    const char *value_text; /* the value as written (valid for Prometheus), not NUL-terminated */
+    size_t value_len;
 };
 
 /* Reads text and hands each valid sample to on_sample, in order. on_sample returns 0 to count it

@@ -115,6 +115,8 @@ struct pending {
 
 struct push_ctx {
     struct agent_metrics *am;
+    const char *last_key;       /* the reader's name of the last sample's metric, while kept */
+    struct family *last_family; /* and its family here */
     struct expo lines;
     struct expo ours; /* site="S",worker="W" */
     struct pending *pending;
@@ -164,9 +166,8 @@ static struct family *family_for(struct agent_metrics *am, const struct metric_t
     return f;
 }
 
-/* Whether the sample may be kept; when not, why in err. */
-static bool sample_allowed(struct push_ctx *p, const struct metric_text_sample *s, char *err,
-                           size_t errlen)
+/* Whether the sample's labels leave out the server's own; when not, why in err. */
+static bool labels_allowed(const struct metric_text_sample *s, char *err, size_t errlen)
 {
     for (size_t i = 0; i < s->nlabels; i++)
         if (!strcmp(s->labels[i].name, "worker") || !strcmp(s->labels[i].name, "site")) {
@@ -176,6 +177,15 @@ static bool sample_allowed(struct push_ctx *p, const struct metric_text_sample *
                      s->labels[i].name, s->name);
             return false;
         }
+    return true;
+}
+
+/* Whether the sample may be kept; when not, why in err. */
+static bool sample_allowed(struct push_ctx *p, const struct metric_text_sample *s, char *err,
+                           size_t errlen)
+{
+    if (!labels_allowed(s, err, errlen))
+        return false;
     if (p->am->reserved && p->am->reserved(s->family)) {
         snprintf(err, errlen, "metric \"%s\": reserved for the server's own metrics", s->family);
         return false;
@@ -193,7 +203,9 @@ static bool sample_allowed(struct push_ctx *p, const struct metric_text_sample *
 static int on_sample(void *ctx, const struct metric_text_sample *s, char *err, size_t errlen)
 {
     struct push_ctx *p = ctx;
-    if (!sample_allowed(p, s, err, errlen))
+    /* Samples of one metric come together: the metric's checks and lookup are done once. */
+    bool same = s->family == p->last_key;
+    if (!(same ? labels_allowed(s, err, errlen) : sample_allowed(p, s, err, errlen)))
         return 1;
     if (p->npending >= p->am->max_series) {
         if (p->over++ == 0)
@@ -209,9 +221,11 @@ static int on_sample(void *ctx, const struct metric_text_sample *s, char *err, s
         p->pending = n;
         p->cap = cap;
     }
-    struct family *f = family_for(p->am, s);
+    struct family *f = same ? p->last_family : family_for(p->am, s);
     if (!f)
         return -1;
+    p->last_key = s->family;
+    p->last_family = f;
     size_t start = p->lines.len;
     expo_puts(&p->lines, s->name);
     expo_puts(&p->lines, "{");
@@ -223,7 +237,7 @@ static int on_sample(void *ctx, const struct metric_text_sample *s, char *err, s
     }
     expo_write(&p->lines, p->ours.data, p->ours.len);
     expo_puts(&p->lines, "} ");
-    expo_value(&p->lines, s->value);
+    expo_write(&p->lines, s->value_text, s->value_len);
     expo_puts(&p->lines, "\n");
     if (p->lines.oom)
         return -1;
