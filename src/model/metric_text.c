@@ -35,6 +35,7 @@ struct series_slot {
 
 struct reader {
     struct family *families; /* open addressing, fam_cap a power of two */
+    struct family *last;     /* the last sample's (NULL after a TYPE or HELP line, or a grow) */
     size_t fam_count, fam_cap;
     struct series_slot *series;
     size_t series_count, series_cap;
@@ -176,6 +177,7 @@ static int families_grow(struct reader *r)
     free(r->families);
     r->families = f;
     r->fam_cap = cap;
+    r->last = NULL;
     return 0;
 }
 
@@ -218,6 +220,7 @@ static const char *const TYPES[] = {"counter", "gauge", "histogram", "summary", 
 static int read_descriptor(struct reader *r, bool is_type, const char *s, const char *end)
 {
     const char *what = is_type ? "TYPE" : "HELP";
+    r->last = NULL;
     char q[QUOTE_MAX * 4 + 8];
     s = skip_blanks(s, end);
     size_t n = name_len(s, end, true);
@@ -287,6 +290,9 @@ static struct family *family_of(struct reader *r, const char *name, bool *oom)
         bool histogram, summary;
     } parts[] = {{"_bucket", true, false}, {"_sum", true, true}, {"_count", true, true}};
     size_t len = strlen(name);
+    /* Samples of one metric come together: the last one's answer is most often right. */
+    if (r->last && r->last->len == len && !memcmp(r->last->name, name, len))
+        return r->last;
     struct family *own = family_find(r, name, len, false, oom);
     if (own && own->typed)
         return own;
@@ -440,7 +446,7 @@ static int read_labels(struct reader *r, const char **s, const char *end, const 
         }
         char *name = scratch_put(r, p, n);
         for (size_t i = 0; i < r->nlabels; i++)
-            if (!strcmp(r->labels[i].name, name))
+            if (r->labels[i].name[0] == name[0] && !strcmp(r->labels[i].name, name))
                 return refuse(r, "label \"%s\" of metric \"%s\" given twice", name, metric);
         p = skip_blanks(after + 1, end);
         char *value = NULL;
@@ -569,6 +575,7 @@ static int read_sample(struct reader *r, const char *s, const char *end,
     struct family *f = family_of(r, name, &oom);
     if (!f)
         return -1;
+    r->last = f;
     long long first = series_add(r, name);
     if (first < 0)
         return -1;

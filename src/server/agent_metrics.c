@@ -170,7 +170,8 @@ static struct family *family_for(struct agent_metrics *am, const struct metric_t
 static bool labels_allowed(const struct metric_text_sample *s, char *err, size_t errlen)
 {
     for (size_t i = 0; i < s->nlabels; i++)
-        if (!strcmp(s->labels[i].name, "worker") || !strcmp(s->labels[i].name, "site")) {
+        if ((s->labels[i].name[0] == 'w' && !strcmp(s->labels[i].name, "worker")) ||
+            (s->labels[i].name[0] == 's' && !strcmp(s->labels[i].name, "site"))) {
             snprintf(err, errlen,
                      "label \"%s\" of metric \"%s\": reserved (the server adds the "
                      "worker and site labels)",

@@ -147,7 +147,8 @@ static int push_body(struct http_request *req, const char **text, size_t *len, c
         return -1;
     }
     if (gunzip(*text, *len, METRICS_TEXT_MAX, owned, len, err, sizeof err) != 0) {
-        http_respond_error(req, strstr(err, "memory") ? 503 : 400, err, "body");
+        bool memory = strstr(err, "memory") != NULL;
+        http_respond_error(req, memory ? 503 : 400, err, memory ? NULL : "body");
         return -1;
     }
     *text = *owned;

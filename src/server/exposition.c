@@ -61,30 +61,34 @@ void expo_printf(struct expo *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* s with each byte of specials escaped by a backslash, and a newline as \n. */
+/* s with each byte of specials (a newline among them) escaped: a newline as \n, the others
+ * behind a backslash. */
 static void write_escaped(struct expo *b, const char *s, const char *specials)
 {
-    for (const char *run = s;; s++) {
-        if (*s && *s != '\n' && !strchr(specials, *s))
-            continue;
-        expo_write(b, run, (size_t)(s - run));
+    for (;;) {
+        size_t plain = strcspn(s, specials);
+        expo_write(b, s, plain);
+        s += plain;
         if (!*s)
             return;
-        expo_write(b, *s == '\n' ? "\\n" : "\\", *s == '\n' ? 2 : 1);
-        run = *s == '\n' ? s + 1 : s;
+        if (*s == '\n')
+            expo_write(b, "\\n", 2);
+        else
+            expo_write(b, (const char[]){'\\', *s}, 2);
+        s++;
     }
 }
 
 void expo_family(struct expo *b, const char *name, const char *type, const char *help)
 {
     expo_printf(b, "# HELP %s ", name);
-    write_escaped(b, help, "\\");
+    write_escaped(b, help, "\\\n");
     expo_printf(b, "\n# TYPE %s %s\n", name, type);
 }
 
 void expo_label_value(struct expo *b, const char *value)
 {
-    write_escaped(b, value, "\\\"");
+    write_escaped(b, value, "\\\"\n");
 }
 
 void expo_value(struct expo *b, double value)
