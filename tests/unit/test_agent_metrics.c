@@ -173,6 +173,18 @@ static void test_histogram_keeps_its_family(void **state)
     agent_metrics_free(am);
 }
 
+static void test_escapes_survive(void **state)
+{
+    struct agent_metrics *am = agent_metrics_new(100, TTL, NULL);
+    push(am, "w", "a\\b", "# HELP e Two\\nlines \\\\ here.\ne{v=\"q\\\"x\\ny\\\\z\"} -Inf\n", 0);
+    char *text = render(am, 0);
+    const char *expected = "# HELP e Two\\nlines \\\\ here.\n# TYPE e untyped\n"
+                           "e{v=\"q\\\"x\\ny\\\\z\",site=\"a\\\\b\",worker=\"w\"} -Inf\n";
+    assert_true(strncmp(text, expected, strlen(expected)) == 0);
+    free(text);
+    agent_metrics_free(am);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_refuses_what_the_server_owns),
         cmocka_unit_test(test_type_is_the_same_for_every_agent),
         cmocka_unit_test(test_histogram_keeps_its_family),
+        cmocka_unit_test(test_escapes_survive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
