@@ -91,7 +91,7 @@ void expo_label_value(struct expo *b, const char *value)
     write_escaped(b, value, "\\\"\n");
 }
 
-void expo_value(struct expo *b, double value)
+static void expo_value(struct expo *b, double value)
 {
     if (isnan(value))
         expo_puts(b, "NaN");

@@ -26,9 +26,8 @@ char *expo_reserve(struct expo *b, size_t len);
 void expo_family(struct expo *b, const char *name, const char *type, const char *help);
 /* A label value, escaped (\\, \" and \n), without its quotes. */
 void expo_label_value(struct expo *b, const char *value);
-/* A sample value: NaN, +Inf, -Inf, or the shortest text that reads back the same. */
-void expo_value(struct expo *b, double value);
-/* "name{l1="v1",...} value\n" from nlabels name/value pairs of C strings. */
+/* "name{l1="v1",...} value\n" from nlabels name/value pairs of C strings; the value as NaN,
+ * +Inf, -Inf, or the shortest text that reads back the same. */
 void expo_sample(struct expo *b, const char *name, double value, size_t nlabels, ...);
 
 #endif
