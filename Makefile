@@ -40,6 +40,13 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
+# The NVML stand-in that test_collect loads with dlopen, as the agent loads libnvidia-ml.so.
+$(BUILD)/tests/libfake-nvml.so: tests/unit/fake_nvml.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -Wall -Wextra -Werror -Wno-unused-parameter -shared -fPIC -o $@ $<
+
+$(BUILD)/tests/test_collect: $(BUILD)/tests/libfake-nvml.so
+
 unit: $(UNIT_BIN)
 
 sanitize:

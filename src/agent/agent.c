@@ -1,11 +1,12 @@
 /* agent.c — `faultline agent [NAME]`: one libuv loop that POSTs a heartbeat to the server every
- * PING_INTERVAL (never two at once), refreshes the GPU count on a worker thread every 10 minutes,
- * records every attempt in DATA_DIR/logs (logs.h), diagnoses failures on a worker thread
+ * PING_INTERVAL (never two at once), pushes the host's metrics every METRICS_INTERVAL (push.h,
+ * whose walk of the collectors also gives the heartbeat its GPU count and uptime), records every attempt in DATA_DIR/logs (logs.h), diagnoses failures on a worker thread
  * (diag.h), keeps what it recorded during an outage in the backlog (backlog.h) and uploads it
  * once heartbeats succeed again, and stops cleanly on SIGTERM/SIGINT. See agent.h. */
 #include "agent/agent.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -19,6 +20,7 @@
 #include "agent/backlog.h"
 #include "agent/diag.h"
 #include "agent/logs.h"
+#include "agent/push.h"
 #include "agent/settings.h"
 #include "base/cli.h"
 #include "base/clock.h"
@@ -29,7 +31,6 @@
 #include "base/log.h"
 #include "collect/collect.h"
 
-#define AGENT_GPU_REFRESH_MS (10 * 60 * 1000)
 #define AGENT_EXCERPT_LEN 200
 #define AGENT_BACKLOG_RETRY_MIN_MS 1000
 #define AGENT_BACKLOG_RETRY_MAX_MS (60 * 1000)
@@ -48,21 +49,19 @@ struct agent {
     long timeout_ms;       /* min(FAIL_TIMEOUT, PING_INTERVAL) */
     struct httpc *http;
     uv_timer_t ping_timer;
-    uv_timer_t gpu_timer;
     uv_signal_t sigterm, sigint;
     bool in_flight; /* a heartbeat is waiting for its answer */
     int failures;   /* heartbeats failed in a row */
     bool stopping;
-    /* GPU count. gpu_result and gpu_err are written by the worker thread while gpu_busy, and
-     * read on the loop thread once the work is done. */
-    uv_work_t gpu_work;
-    bool gpu_busy;
-    bool gpu_known; /* the first count has arrived; heartbeats start then */
+    /* Metrics, and the heartbeat's facts from their walk. */
+    struct push *push;
+    char metrics_url[400]; /* base_url + /api/v1/metrics/NAME */
+    struct collect_options collect_options;
+    struct collect_exec *exec; /* METRICS_EXEC, owned */
+    size_t exec_count;
+    bool facts_known; /* the first walk is over; heartbeats start then */
     int gpus;
-    struct host_facts gpu_result;
-    int gpu_rc;
-    char gpu_err[256];
-    char gpu_last_err[256]; /* logged once until it changes */
+    int64_t boot_time_s; /* -1: unknown */
     /* Logs (NULL when DATA_DIR/logs cannot be used: heartbeats go on without them). */
     struct agent_logs *logs;
     struct backlog *backlog;
@@ -98,7 +97,8 @@ static const char *const agent_options[] = {
     "API_KEY",      "SERVER_ADDR",     "SERVER_PORT",     "PING_INTERVAL",     "FAIL_TIMEOUT",
     "SITE",         "LOG_LEVEL",       "DATA_DIR",        "DIAG_INTERVAL",     "DIAG_TARGETS",
     "DIAG_GATEWAY", "DIAG_PING_COUNT", "DIAG_MTR_ROUNDS", "DIAG_MTR_MAX_HOPS", "LOG_MAX_MB",
-    "SERVER_TLS",   "SERVER_CA"};
+    "SERVER_TLS",   "SERVER_CA",       "METRICS_INTERVAL", "METRICS_TEXTFILE_DIR", "METRICS_EXEC",
+    "METRICS_PER_CPU"};
 
 static const struct cli_spec agent_spec = {
     .command = "agent",
@@ -112,7 +112,9 @@ static const struct cli_spec agent_spec = {
         "ping, TCP, DNS and an MTR path to the server) at once and then at most every\n"
         "DIAG_INTERVAL. Every attempt and diagnosis is written to DATA_DIR/logs (at most\n"
         "LOG_MAX_MB); what was recorded during an outage is uploaded to the server when it is\n"
-        "reachable again. SIGTERM or SIGINT stop it.",
+        "reachable again. Every METRICS_INTERVAL it pushes the host's metrics (CPU, memory,\n"
+        "disks, network, GPUs, METRICS_TEXTFILE_DIR's *.prom files and METRICS_EXEC's output) to\n"
+        "/api/v1/metrics/NAME on the same server. SIGTERM or SIGINT stop it.",
     .options = agent_options,
     .option_count = (int)(sizeof agent_options / sizeof agent_options[0]),
     .max_positional = 1,
@@ -123,12 +125,10 @@ static const struct cli_spec agent_spec = {
 /* The JSON body, malloc'd (caller frees), or NULL if out of memory. */
 static char *agent_heartbeat_body(const struct agent *a)
 {
-    struct host_facts sys = {0};
-    char err[256];
-    if (collect_system.collect(&sys, err, sizeof err) != 0)
-        log_debug("agent: %s", err);
+    int64_t uptime_s = a->boot_time_s >= 0 ? clock_wall_ms() / 1000 - a->boot_time_s : 0;
     json_t *o = json_pack("{s:s, s:i, s:s, s:I}", "name", a->name, "gpus", a->gpus, "version",
-                          FAULTLINE_VERSION, "uptime_s", (json_int_t)sys.uptime_s);
+                          FAULTLINE_VERSION, "uptime_s",
+                          (json_int_t)(uptime_s > 0 ? uptime_s : 0));
     if (!o)
         return NULL;
     if (a->settings->site)
@@ -491,59 +491,21 @@ static void agent_on_tick(uv_timer_t *t)
     agent_send_heartbeat(a);
 }
 
-/* ---- GPU count, off the loop thread ------------------------------------------------------------
+/* ---- the heartbeat's facts, from each metrics walk ------------------------------------------
  */
 
-static void agent_gpu_work(uv_work_t *w)
+static void agent_on_facts(const struct push_facts *f, void *ctx)
 {
-    struct agent *a = w->data;
-    a->gpu_result = (struct host_facts){.gpu_source = "none"};
-    a->gpu_err[0] = '\0';
-    a->gpu_rc = collect_gpu.collect(&a->gpu_result, a->gpu_err, sizeof a->gpu_err);
-}
-
-/* Logs a GPU-count error once, and again only when it changes. */
-static void agent_gpu_note_error(struct agent *a)
-{
-    if (a->gpu_rc == 0) {
-        a->gpu_last_err[0] = '\0';
-        return;
-    }
-    if (strcmp(a->gpu_err, a->gpu_last_err) != 0)
-        log_warn("agent: GPU count: %s (reporting %d)", a->gpu_err, a->gpu_result.gpus);
-    snprintf(a->gpu_last_err, sizeof a->gpu_last_err, "%s", a->gpu_err);
-}
-
-static void agent_gpu_done(uv_work_t *w, int status)
-{
-    struct agent *a = w->data;
-    a->gpu_busy = false;
-    if (status != 0 || a->stopping)
-        return;
-    agent_gpu_note_error(a);
-    int n = a->gpu_result.gpus;
-    if (a->gpu_known && n != a->gpus)
-        log_info("agent: GPU count changed from %d to %d", a->gpus, n);
-    a->gpus = n;
-    if (!a->gpu_known) {
-        a->gpu_known = true;
-        log_debug("agent: %d GPUs (%s)", n, a->gpu_result.gpu_source);
+    struct agent *a = ctx;
+    if (a->facts_known && f->gpus != a->gpus)
+        log_info("agent: GPU count changed from %d to %d", a->gpus, f->gpus);
+    a->gpus = f->gpus;
+    a->boot_time_s = f->boot_time_s;
+    if (!a->facts_known) {
+        a->facts_known = true;
+        log_debug("agent: %d GPUs", f->gpus);
         uv_timer_start(&a->ping_timer, agent_on_tick, 0, (uint64_t)a->cfg->ping_interval_ms);
     }
-}
-
-static void agent_gpu_refresh(struct agent *a)
-{
-    if (a->gpu_busy || a->stopping)
-        return;
-    a->gpu_work.data = a;
-    if (uv_queue_work(&a->loop, &a->gpu_work, agent_gpu_work, agent_gpu_done) == 0)
-        a->gpu_busy = true;
-}
-
-static void agent_on_gpu_timer(uv_timer_t *t)
-{
-    agent_gpu_refresh(t->data);
 }
 
 /* ---- start and stop ------------------------------------------------------------------------- */
@@ -554,7 +516,7 @@ static void agent_stop(struct agent *a)
         return;
     a->stopping = true;
     uv_timer_stop(&a->ping_timer);
-    uv_timer_stop(&a->gpu_timer);
+    bool walking = push_stop(a->push);
     uv_timer_stop(&a->backlog_timer);
     httpc_close(a->http);
     a->http = NULL;
@@ -562,14 +524,13 @@ static void agent_stop(struct agent *a)
     diag_runner_free(a->diag);
     a->diag = NULL;
     uv_close((uv_handle_t *)&a->ping_timer, NULL);
-    uv_close((uv_handle_t *)&a->gpu_timer, NULL);
     uv_close((uv_handle_t *)&a->backlog_timer, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
-    /* A running nvidia-smi cannot be cancelled; the loop waits for it (10 s at most), and so for
-     * a backlog cut (agent_on_backlog_cut). */
-    if (a->gpu_busy && uv_cancel((uv_req_t *)&a->gpu_work) != 0)
-        log_info("agent: waiting for the GPU count to finish");
+    /* A running walk of the collectors cannot be cancelled; the loop waits for it (its commands
+     * are killed at their timeouts), and so for a backlog cut (agent_on_backlog_cut). */
+    if (walking)
+        log_info("agent: waiting for the metrics walk to finish");
 }
 
 static void agent_on_signal(uv_signal_t *s, int signum)
@@ -605,16 +566,37 @@ static int agent_server_url(struct agent *a, bool *https, char *err, size_t errl
     return 0;
 }
 
+/* The collectors' options from the METRICS_* settings. Returns 0, or -1 with err set. */
+static int agent_configure_metrics(struct agent *a, char *err, size_t errlen)
+{
+    const struct agent_settings *s = a->settings;
+    a->boot_time_s = -1;
+    a->collect_options.per_cpu = s->metrics_per_cpu;
+    if (s->metrics_textfile_dir) {
+        DIR *d = opendir(s->metrics_textfile_dir);
+        if (!d)
+            return err_set(err, errlen, "METRICS_TEXTFILE_DIR: cannot read \"%.200s\": %s",
+                           s->metrics_textfile_dir, strerror(errno));
+        closedir(d);
+        a->collect_options.textfile_dir = s->metrics_textfile_dir;
+    }
+    if (collect_exec_parse(s->metrics_exec, &a->exec, &a->exec_count, err, errlen) != 0)
+        return -1;
+    a->collect_options.exec = a->exec;
+    a->collect_options.exec_count = a->exec_count;
+    return 0;
+}
+
 /* Fills name, URLs, auth header and timeout from the settings. Returns 0, or 2 after printing a
  * usage error. */
 static int agent_configure(struct agent *a, const struct config *cfg,
                            const struct agent_settings *settings, const char *name)
 {
-    struct host_facts sys = {0};
-    char err[256];
+    char hostname[65];
+    char err[512];
     if (!name) {
-        collect_system.collect(&sys, err, sizeof err);
-        name = sys.hostname;
+        collect_hostname(hostname, sizeof hostname, err, sizeof err);
+        name = hostname;
     }
     if (!label_valid(name)) {
         snprintf(err, sizeof err, "NAME: expected " LABEL_RULE ", got \"%.100s\"", name);
@@ -635,6 +617,9 @@ static int agent_configure(struct agent *a, const struct config *cfg,
              v6 ? "[" : "", a->server_host, v6 ? "]" : "", cfg->server_port);
     snprintf(a->url, sizeof a->url, "%s/api/v1/heartbeat", a->base_url);
     snprintf(a->backlog_url, sizeof a->backlog_url, "%s/api/v1/backlog", a->base_url);
+    snprintf(a->metrics_url, sizeof a->metrics_url, "%s/api/v1/metrics/%s", a->base_url, a->name);
+    if (agent_configure_metrics(a, err, sizeof err) != 0)
+        return cli_fail(&agent_spec, err);
     a->chunk_records = BACKLOG_CHUNK_RECORDS;
     a->chunk_bytes = BACKLOG_CHUNK_BYTES;
     a->upload_retry_ms = AGENT_BACKLOG_RETRY_MIN_MS;
@@ -689,22 +674,35 @@ static int agent_start(struct agent *a)
 {
     a->http = httpc_new(&a->loop);
     uv_timer_init(&a->loop, &a->ping_timer);
-    uv_timer_init(&a->loop, &a->gpu_timer);
     uv_timer_init(&a->loop, &a->backlog_timer);
     uv_signal_init(&a->loop, &a->sigterm);
     uv_signal_init(&a->loop, &a->sigint);
-    a->ping_timer.data = a->gpu_timer.data = a->sigterm.data = a->sigint.data = a;
+    a->ping_timer.data = a->sigterm.data = a->sigint.data = a;
     a->backlog_timer.data = a;
     agent_open_logs(a);
-    if (!a->http || uv_signal_start(&a->sigterm, agent_on_signal, SIGTERM) != 0 ||
+    int64_t every_ms = (int64_t)a->settings->metrics_interval_s * 1000;
+    struct push_config pc = {
+        .url = a->metrics_url,
+        .auth_header = a->auth_header,
+        .ca_file = a->settings->server_ca,
+        .interval_ms = every_ms,
+        .timeout_ms = (long)(every_ms > 0 && every_ms < a->cfg->fail_timeout_ms
+                                 ? every_ms
+                                 : a->cfg->fail_timeout_ms),
+        .options = &a->collect_options,
+    };
+    a->push = a->http ? push_new(&a->loop, a->http, &pc) : NULL;
+    if (!a->push || uv_signal_start(&a->sigterm, agent_on_signal, SIGTERM) != 0 ||
         uv_signal_start(&a->sigint, agent_on_signal, SIGINT) != 0) {
         agent_stop(a);
         return -1;
     }
-    uv_timer_start(&a->gpu_timer, agent_on_gpu_timer, AGENT_GPU_REFRESH_MS, AGENT_GPU_REFRESH_MS);
-    agent_gpu_refresh(a);
-    log_info("agent: %s reporting to %s every %gs", a->name, a->base_url,
-             (double)a->cfg->ping_interval_ms / 1000.0);
+    if (push_start(a->push, agent_on_facts, a) != 0) {
+        agent_stop(a);
+        return -1;
+    }
+    log_info("agent: %s reporting to %s every %gs, metrics every %ds", a->name, a->base_url,
+             (double)a->cfg->ping_interval_ms / 1000.0, a->settings->metrics_interval_s);
     return 0;
 }
 
@@ -740,6 +738,8 @@ int agent_main(int argc, char **argv)
     }
     if (a) {
         free(a->auth_header);
+        push_free(a->push);
+        collect_exec_free(a->exec, a->exec_count);
         backlog_free(a->backlog);
         agent_logs_free(a->logs);
     }

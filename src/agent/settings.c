@@ -2,6 +2,7 @@
 #include "agent/settings.h"
 
 #include "base/label.h"
+#include "collect/collect.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,18 @@ static const struct config_option agent_options[] = {
      .help = "agent: most hops the path probe follows", COUNT},
     {"LOG_MAX_MB", CONFIG_INT, FIELD(log_max_mb), "50",
      .help = "agent: megabytes its logs/ directory may use, rotated beyond", COUNT},
+    {"METRICS_INTERVAL", CONFIG_INT, FIELD(metrics_interval_s), "15",
+     .help = "agent: seconds between metrics pushes to /api/v1/metrics/NAME; 0: no push",
+     .min = 0, .max = 86400},
+    {"METRICS_TEXTFILE_DIR", CONFIG_TEXT, FIELD(metrics_textfile_dir), NULL,
+     .help = "agent: directory whose *.prom files (Prometheus text format) are pushed too"},
+    {"METRICS_EXEC", CONFIG_TEXT, FIELD(metrics_exec), NULL,
+     .help = "agent: commands whose output (Prometheus text format) is pushed too: "
+             "NAME:TIMEOUT:COMMAND [ARGS...];...",
+     .check = collect_exec_valid, .expected = COLLECT_EXEC_EXPECTED},
+    {"METRICS_PER_CPU", CONFIG_INT, FIELD(metrics_per_cpu), "1",
+     .help = "agent: 1 = node_cpu_seconds_total per CPU, as node_exporter; 0 = one cpu=\"all\"",
+     .min = 0, .max = 1},
 };
 
 const struct config_table agent_settings_table = {

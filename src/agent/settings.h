@@ -24,6 +24,10 @@ struct agent_settings {
     int diag_mtr_rounds;
     int diag_mtr_max_hops;
     int log_max_mb;
+    int metrics_interval_s;     /* METRICS_INTERVAL; 0: no push */
+    char *metrics_textfile_dir; /* NULL: no textfile metrics */
+    char *metrics_exec;         /* METRICS_EXEC (collect_exec_parse); NULL: none */
+    int metrics_per_cpu;        /* METRICS_PER_CPU: 1 = node_cpu_seconds_total per CPU */
 };
 
 extern const struct config_table agent_settings_table;

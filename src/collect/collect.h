@@ -1,44 +1,103 @@
-/* collect.h — host collectors shared by the agent, report and monitor: each fills its part of
- * struct host_facts. A collector is a const table row (name + function); adding one is a new
- * file under src/collect/ plus one row in collect_table below.
+/* collect.h — host collectors shared by the agent (and later `faultline report`): each appends
+ * metric samples (model/metric.h) under node_exporter's names for host metrics and
+ * dcgm-exporter's for GPUs. A collector is a const table row (name, function, timeout); adding
+ * one is a new file under src/collect/ plus one row in collect_table (collect.c).
  *
- * Collectors may block (the GPU one runs nvidia-smi for up to 10 s): callers on the event loop run
- * them on a worker thread (uv_queue_work). They keep no state and are safe to call from any
- * thread, but not twice at once on the same host_facts. */
+ * Collectors read files and may run commands (nvidia-smi, METRICS_EXEC), so they block: callers
+ * on an event loop run them on a worker thread (uv_queue_work). They keep no state and are safe
+ * to call from any thread, but not twice at once on the same list. */
 #ifndef FAULTLINE_COLLECT_H
 #define FAULTLINE_COLLECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct host_facts {
-    char hostname[65];
-    int64_t uptime_s;       /* seconds since boot */
-    int gpus;               /* NVIDIA GPUs; 0 on a machine without any (normal, not an error) */
-    const char *gpu_source; /* static text: "nvml", "nvidia-smi" or "none" */
+#include "model/metric.h"
+
+#define COLLECT_EXEC_NAME_MAX 64
+#define COLLECT_EXEC_MAX 16      /* commands METRICS_EXEC may list */
+#define COLLECT_EXEC_ARGS_MAX 32 /* words one command may have, its path included */
+
+/* One METRICS_EXEC command: run without a shell, killed after timeout_ms. */
+struct collect_exec {
+    char name[COLLECT_EXEC_NAME_MAX]; /* [a-z0-9_-]+, the collector label of its errors */
+    int timeout_ms;
+    char *argv[COLLECT_EXEC_ARGS_MAX + 1]; /* NULL-terminated, owned (collect_exec_free) */
+};
+
+/* What the collectors read. Zeroed options collect this host with the defaults. */
+struct collect_options {
+    const char *root;         /* prefix of /proc, /sys and mount points (tests); NULL: "" */
+    bool per_cpu;             /* node_cpu_seconds_total per CPU; false: one cpu="all" */
+    const char *textfile_dir; /* METRICS_TEXTFILE_DIR; NULL: no textfile metrics */
+    const struct collect_exec *exec;
+    size_t exec_count;
+    const char *nvml_library; /* NULL: $FAULTLINE_NVML_LIB, else libnvidia-ml.so.1 */
+    const char *nvidia_smi;   /* NULL: $FAULTLINE_NVIDIA_SMI, else nvidia-smi from PATH */
 };
 
 struct collector {
     const char *name;
-    /* Fills its fields of out. Returns 0, or -1 with what went wrong in err; on -1 its fields
-     * hold safe defaults (0, ""). */
-    int (*collect)(struct host_facts *out, char *err, size_t errlen);
+    /* Appends its samples to out. Returns 0, or -1 with what went wrong in err; on -1 the
+     * samples it could read are still appended (a broken mount does not hide the others). */
+    int (*collect)(struct metric_list *out, const struct collect_options *opts, char *err,
+                   size_t errlen);
+    int timeout_ms; /* the longest one run may take (its commands are killed then); 0: it
+                     * only reads local files */
 };
 
-extern const struct collector collect_system; /* hostname, uptime_s */
-extern const struct collector collect_gpu;    /* gpus, gpu_source */
+extern const struct collector collect_system;   /* CPU, load, memory, disks, network, uptime */
+extern const struct collector collect_gpu;      /* NVML, else nvidia-smi; none without GPUs */
+extern const struct collector collect_textfile; /* *.prom files in textfile_dir */
+extern const struct collector collect_exec;     /* the METRICS_EXEC commands */
 
 /* The registration table, in run order (collect.c), and its length. */
 extern const struct collector *const collect_table[];
 extern const size_t collect_count;
 
-/* Runs every collector over a zeroed out. A failing collector does not stop the others. Returns
- * 0, or -1 with the first error as "name: text" in err. */
-int collect_all(struct host_facts *out, char *err, size_t errlen);
+/* Runs every collector into out and adds node_exporter's
+ * node_scrape_collector_success{collector} and node_scrape_collector_duration_seconds{collector}
+ * for each. A failing collector does not stop the others. Returns 0, or -1 with the failures as
+ * "name: text; name: text" in err. */
+int collect_all(struct metric_list *out, const struct collect_options *opts, char *err,
+                size_t errlen);
 
-/* GPU count from `PATH -L` (lines that start with "GPU "), run without a shell, killed after
- * timeout_ms. A missing binary is 0 GPUs and not an error; a failing or hanging one is 0 GPUs and
- * -1 with the reason in err. Exposed for tests; collect_gpu uses it as its fallback. */
-int collect_gpu_count_smi(const char *path, int timeout_ms, int *gpus, char *err, size_t errlen);
+/* ---- facts the heartbeat sends, read from the samples --------------------------------------- */
+
+/* The host name (gethostname), NUL-terminated. Returns 0, or -1 with err set and buf "". */
+int collect_hostname(char *buf, size_t len, char *err, size_t errlen);
+
+/* faultline_gpus's value: NVIDIA GPUs found (0 without any), or -1 when the list has none. */
+int collect_gpu_count(const struct metric_list *list);
+
+/* node_boot_time_seconds's value, or -1 when the list has none. */
+int64_t collect_boot_time(const struct metric_list *list);
+
+/* ---- commands ------------------------------------------------------------------------------ */
+
+/* Runs argv (argv[0] found in PATH) without a shell, in its own process group, stdin and stderr
+ * on /dev/null, and reads its stdout until it exits or timeout_ms pass (the group is killed
+ * then). Keeps the first cap bytes; *out is malloc'd and NUL-terminated, the caller frees it.
+ * Returns 0 on exit status 0; 1 when argv[0] does not exist (nothing run, *out NULL); -1 with
+ * the reason in err otherwise (*out holds what was read, or NULL). */
+int collect_run(char *const argv[], int timeout_ms, size_t cap, char **out, size_t *len,
+                char *err, size_t errlen);
+
+/* ---- METRICS_EXEC ---------------------------------------------------------------------------- */
+
+#define COLLECT_EXEC_EXPECTED                                                                     \
+    "commands separated by ';', each NAME:TIMEOUT:COMMAND [ARGS...] with NAME of "               \
+    "[a-z0-9_-], TIMEOUT seconds from 0.1 to 300 and COMMAND a path or a name found in PATH "     \
+    "(at most 16 commands of 32 words; no shell, no quotes)"
+
+/* Parses METRICS_EXEC (COLLECT_EXEC_EXPECTED) into *cmds (malloc'd, free with
+ * collect_exec_free). Empty text is no commands. Returns 0, or -1 with err naming the entry. */
+int collect_exec_parse(const char *text, struct collect_exec **cmds, size_t *count, char *err,
+                       size_t errlen);
+void collect_exec_free(struct collect_exec *cmds, size_t count);
+
+/* Whether text parses (the METRICS_EXEC check of the option table). */
+bool collect_exec_valid(const char *text);
 
 #endif

@@ -1,197 +1,293 @@
-/* gpu.c — the "gpu" collector: how many NVIDIA GPUs this machine has. Asks NVML (loaded at run
- * time, never linked, so the binary runs where no driver is installed), else counts the "GPU n:"
- * lines of `nvidia-smi -L`, else reports 0: a machine without a GPU is normal.
- * FAULTLINE_NVML_LIB and FAULTLINE_NVIDIA_SMI override the library and binary (tests use them). */
+/* gpu.c — the "gpu" collector: per NVIDIA GPU, utilisation, memory, temperature, power, clocks,
+ * ECC errors and clocks-throttle reasons under dcgm-exporter's names (DCGM_FI_DEV_*, labels gpu,
+ * UUID, device, modelName), plus faultline_gpus for the heartbeat. Asks NVML (loaded at run
+ * time, never linked, so the binary runs where no driver is installed), else parses
+ * `nvidia-smi --query-gpu`, else reports 0 GPUs: a machine without a GPU is normal. */
 #include "collect/collect.h"
 
 #include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "base/clock.h"
+#include "base/err.h"
 
-#define GPU_SMI_TIMEOUT_MS 10000
+#define GPU_TIMEOUT_MS 10000
 #define GPU_SMI_OUTPUT_CAP 65536
+#define GPU_MAX 64
 
-extern char **environ;
+/* What one GPU reports; has_* is false where the GPU or driver does not say. */
+struct gpu_reading {
+    char index[12];
+    char uuid[96];
+    char name[96];
+    double util, mem_util, fb_used_mib, fb_free_mib, fb_total_mib, temp_c, power_w, sm_mhz,
+        mem_mhz, ecc_sbe, ecc_dbe, throttle;
+    bool has_util, has_mem_util, has_fb, has_temp, has_power, has_sm, has_mem_clock, has_ecc,
+        has_throttle;
+};
 
-typedef int (*nvml_init_fn)(void);
-typedef int (*nvml_count_fn)(unsigned int *count);
-typedef int (*nvml_shutdown_fn)(void);
-
-static const char *gpu_env(const char *name, const char *fallback)
+static const char *gpu_setting(const char *value, const char *env, const char *fallback)
 {
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
+    const char *e = getenv(env);
+    return value ? value : e && *e ? e : fallback;
 }
 
-/* Returns 0 and sets *gpus when NVML answered, -1 when it is missing or fails. */
-static int gpu_count_nvml(const char *lib, int *gpus)
+static void gpu_add(struct metric_list *out, const struct gpu_reading *g, const char *name,
+                    const char *help, const char *type, bool has, double value)
+{
+    if (!has)
+        return;
+    char device[24];
+    snprintf(device, sizeof device, "nvidia%s", g->index);
+    metric_list_add(out, name, help, type, value, 4, "gpu", g->index, "UUID", g->uuid, "device",
+                    device, "modelName", g->name);
+}
+
+static void gpu_emit(struct metric_list *out, const struct gpu_reading *g)
+{
+    gpu_add(out, g, "DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", "gauge", g->has_util,
+            g->util);
+    gpu_add(out, g, "DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).", "gauge",
+            g->has_mem_util, g->mem_util);
+    gpu_add(out, g, "DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", "gauge", g->has_fb,
+            g->fb_used_mib);
+    gpu_add(out, g, "DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", "gauge", g->has_fb,
+            g->fb_free_mib);
+    gpu_add(out, g, "DCGM_FI_DEV_FB_TOTAL", "Framebuffer memory total (in MiB).", "gauge",
+            g->has_fb, g->fb_total_mib);
+    gpu_add(out, g, "DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", "gauge", g->has_temp,
+            g->temp_c);
+    gpu_add(out, g, "DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", "gauge", g->has_power,
+            g->power_w);
+    gpu_add(out, g, "DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", "gauge", g->has_sm,
+            g->sm_mhz);
+    gpu_add(out, g, "DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).", "gauge",
+            g->has_mem_clock, g->mem_mhz);
+    gpu_add(out, g, "DCGM_FI_DEV_ECC_SBE_AGG_TOTAL", "Total single-bit persistent ECC errors.",
+            "counter", g->has_ecc, g->ecc_sbe);
+    gpu_add(out, g, "DCGM_FI_DEV_ECC_DBE_AGG_TOTAL", "Total double-bit persistent ECC errors.",
+            "counter", g->has_ecc, g->ecc_dbe);
+    gpu_add(out, g, "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS",
+            "Current clock throttle reasons (bitmask of NVML's nvmlClocksThrottleReasons).",
+            "gauge", g->has_throttle, g->throttle);
+}
+
+static void gpu_emit_count(struct metric_list *out, int gpus, const char *source)
+{
+    metric_list_add(out, "faultline_gpus",
+                    "NVIDIA GPUs on this machine, and what counted them (nvml, nvidia-smi, none).",
+                    "gauge", gpus, 1, "source", source);
+}
+
+/* ---- NVML ------------------------------------------------------------------------------------ */
+
+typedef void *nvml_device;
+struct nvml_utilization {
+    unsigned int gpu, memory;
+};
+struct nvml_memory {
+    unsigned long long total, free, used;
+};
+
+/* The NVML entry points used; any but the first four may be missing (older drivers). */
+struct nvml {
+    int (*init)(void);
+    int (*shutdown)(void);
+    int (*count)(unsigned int *);
+    int (*handle)(unsigned int, nvml_device *);
+    int (*uuid)(nvml_device, char *, unsigned int);
+    int (*name)(nvml_device, char *, unsigned int);
+    int (*utilization)(nvml_device, struct nvml_utilization *);
+    int (*memory)(nvml_device, struct nvml_memory *);
+    int (*temperature)(nvml_device, int, unsigned int *);
+    int (*power)(nvml_device, unsigned int *);
+    int (*clock)(nvml_device, int, unsigned int *);
+    int (*ecc)(nvml_device, int, int, unsigned long long *);
+    int (*throttle)(nvml_device, unsigned long long *);
+};
+
+#define NVML_SUCCESS 0
+#define NVML_TEMPERATURE_GPU 0
+#define NVML_CLOCK_SM 1
+#define NVML_CLOCK_MEM 2
+#define NVML_ECC_CORRECTED 0
+#define NVML_ECC_UNCORRECTED 1
+#define NVML_ECC_AGGREGATE 1
+
+static void *gpu_sym(void *h, const char *name)
+{
+    return dlsym(h, name);
+}
+
+static void gpu_nvml_bind(void *h, struct nvml *n)
+{
+    /* POSIX guarantees that a dlsym result converts to a function pointer. */
+    *(void **)&n->init = gpu_sym(h, "nvmlInit_v2");
+    *(void **)&n->shutdown = gpu_sym(h, "nvmlShutdown");
+    *(void **)&n->count = gpu_sym(h, "nvmlDeviceGetCount_v2");
+    *(void **)&n->handle = gpu_sym(h, "nvmlDeviceGetHandleByIndex_v2");
+    *(void **)&n->uuid = gpu_sym(h, "nvmlDeviceGetUUID");
+    *(void **)&n->name = gpu_sym(h, "nvmlDeviceGetName");
+    *(void **)&n->utilization = gpu_sym(h, "nvmlDeviceGetUtilizationRates");
+    *(void **)&n->memory = gpu_sym(h, "nvmlDeviceGetMemoryInfo");
+    *(void **)&n->temperature = gpu_sym(h, "nvmlDeviceGetTemperature");
+    *(void **)&n->power = gpu_sym(h, "nvmlDeviceGetPowerUsage");
+    *(void **)&n->clock = gpu_sym(h, "nvmlDeviceGetClockInfo");
+    *(void **)&n->ecc = gpu_sym(h, "nvmlDeviceGetTotalEccErrors");
+    *(void **)&n->throttle = gpu_sym(h, "nvmlDeviceGetCurrentClocksThrottleReasons");
+}
+
+static void gpu_nvml_read(const struct nvml *n, unsigned int i, nvml_device d,
+                          struct gpu_reading *g)
+{
+    snprintf(g->index, sizeof g->index, "%u", i);
+    if (!n->uuid || n->uuid(d, g->uuid, sizeof g->uuid) != NVML_SUCCESS)
+        g->uuid[0] = '\0';
+    if (!n->name || n->name(d, g->name, sizeof g->name) != NVML_SUCCESS)
+        g->name[0] = '\0';
+    struct nvml_utilization u;
+    if ((g->has_util = n->utilization && n->utilization(d, &u) == NVML_SUCCESS)) {
+        g->has_mem_util = true;
+        g->util = u.gpu;
+        g->mem_util = u.memory;
+    }
+    struct nvml_memory m;
+    if ((g->has_fb = n->memory && n->memory(d, &m) == NVML_SUCCESS)) {
+        g->fb_used_mib = (double)(m.used >> 20);
+        g->fb_free_mib = (double)(m.free >> 20);
+        g->fb_total_mib = (double)(m.total >> 20);
+    }
+    unsigned int v;
+    if ((g->has_temp = n->temperature && n->temperature(d, NVML_TEMPERATURE_GPU, &v) == 0))
+        g->temp_c = v;
+    if ((g->has_power = n->power && n->power(d, &v) == NVML_SUCCESS))
+        g->power_w = v / 1000.0; /* NVML says milliwatts */
+    if ((g->has_sm = n->clock && n->clock(d, NVML_CLOCK_SM, &v) == NVML_SUCCESS))
+        g->sm_mhz = v;
+    if ((g->has_mem_clock = n->clock && n->clock(d, NVML_CLOCK_MEM, &v) == NVML_SUCCESS))
+        g->mem_mhz = v;
+    unsigned long long sbe, dbe, reasons;
+    if ((g->has_ecc = n->ecc &&
+                      n->ecc(d, NVML_ECC_CORRECTED, NVML_ECC_AGGREGATE, &sbe) == NVML_SUCCESS &&
+                      n->ecc(d, NVML_ECC_UNCORRECTED, NVML_ECC_AGGREGATE, &dbe) == NVML_SUCCESS)) {
+        g->ecc_sbe = (double)sbe;
+        g->ecc_dbe = (double)dbe;
+    }
+    if ((g->has_throttle = n->throttle && n->throttle(d, &reasons) == NVML_SUCCESS))
+        g->throttle = (double)reasons;
+}
+
+/* Returns 0 and appends every GPU NVML lists, or -1 when NVML is missing or fails. */
+static int gpu_collect_nvml(const char *lib, struct metric_list *out)
 {
     void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return -1;
-    nvml_init_fn init = (nvml_init_fn)dlsym(h, "nvmlInit_v2");
-    nvml_count_fn count = (nvml_count_fn)dlsym(h, "nvmlDeviceGetCount_v2");
-    nvml_shutdown_fn shutdown = (nvml_shutdown_fn)dlsym(h, "nvmlShutdown");
+    struct nvml n = {0};
+    gpu_nvml_bind(h, &n);
     int rc = -1;
-    unsigned int n = 0;
-    if (init && count && shutdown && init() == 0) { /* 0 is NVML_SUCCESS */
-        if (count(&n) == 0) {
-            *gpus = (int)n;
+    unsigned int count = 0;
+    if (n.init && n.shutdown && n.count && n.handle && n.init() == NVML_SUCCESS) {
+        if (n.count(&count) == NVML_SUCCESS) {
             rc = 0;
+            for (unsigned int i = 0; i < count && i < GPU_MAX; i++) {
+                nvml_device d = NULL;
+                struct gpu_reading g = {0};
+                if (n.handle(i, &d) != NVML_SUCCESS)
+                    continue;
+                gpu_nvml_read(&n, i, d, &g);
+                gpu_emit(out, &g);
+            }
+            gpu_emit_count(out, (int)count, "nvml");
         }
-        shutdown();
+        n.shutdown();
     }
     dlclose(h);
     return rc;
 }
 
-/* Starts `path -L` in its own process group, stdout into a pipe, stdin and stderr on /dev/null,
- * no inherited descriptors and default signal handling. Returns 0, or the errno of the failure. */
-static int gpu_smi_spawn(const char *path, pid_t *pid, int *out_fd)
+/* ---- nvidia-smi -------------------------------------------------------------------------------
+ */
+
+#define GPU_SMI_FIELDS                                                                            \
+    "index,uuid,name,utilization.gpu,utilization.memory,memory.used,memory.free,memory.total,"    \
+    "temperature.gpu,power.draw,clocks.sm,clocks.mem,ecc.errors.corrected.aggregate.total,"       \
+    "ecc.errors.uncorrected.aggregate.total,clocks_throttle_reasons.active"
+#define GPU_SMI_FIELD_COUNT 15
+
+/* A field's number; false for "[N/A]", "[Not Supported]" and other non-numbers. */
+static bool gpu_smi_number(const char *text, double *v)
 {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0)
-        return errno;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETPGROUP);
-    char *argv[] = {(char *)path, "-L", NULL};
-    int rc = posix_spawnp(pid, path, &fa, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    close(pipefd[1]);
-    if (rc != 0) {
-        close(pipefd[0]);
-        return rc;
+    char *end;
+    *v = text[0] == '0' && text[1] == 'x' ? (double)strtoull(text, &end, 16) : strtod(text, &end);
+    return end != text && *end == '\0';
+}
+
+/* One CSV line of GPU_SMI_FIELDS (", " between fields, no units). Returns false when it does not
+ * have them all. */
+static bool gpu_smi_line(char *line, struct gpu_reading *g)
+{
+    char *f[GPU_SMI_FIELD_COUNT];
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(line, ",", &save); t && n < GPU_SMI_FIELD_COUNT;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        size_t len = strlen(t);
+        while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '\r'))
+            t[--len] = '\0';
+        f[n++] = t;
     }
-    *out_fd = pipefd[0];
-    return 0;
+    if (n != GPU_SMI_FIELD_COUNT)
+        return false;
+    snprintf(g->index, sizeof g->index, "%s", f[0]);
+    snprintf(g->uuid, sizeof g->uuid, "%s", f[1]);
+    snprintf(g->name, sizeof g->name, "%s", f[2]);
+    g->has_util = gpu_smi_number(f[3], &g->util);
+    g->has_mem_util = gpu_smi_number(f[4], &g->mem_util);
+    g->has_fb = gpu_smi_number(f[5], &g->fb_used_mib) && gpu_smi_number(f[6], &g->fb_free_mib) &&
+                gpu_smi_number(f[7], &g->fb_total_mib);
+    g->has_temp = gpu_smi_number(f[8], &g->temp_c);
+    g->has_power = gpu_smi_number(f[9], &g->power_w);
+    g->has_sm = gpu_smi_number(f[10], &g->sm_mhz);
+    g->has_mem_clock = gpu_smi_number(f[11], &g->mem_mhz);
+    g->has_ecc = gpu_smi_number(f[12], &g->ecc_sbe) && gpu_smi_number(f[13], &g->ecc_dbe);
+    g->has_throttle = gpu_smi_number(f[14], &g->throttle);
+    return true;
 }
 
-/* Reads fd until EOF or the deadline; keeps the first GPU_SMI_OUTPUT_CAP bytes. Returns 0 at EOF,
- * -1 on timeout or read error. */
-static int gpu_smi_read(int fd, int64_t deadline_ms, char *buf, size_t cap, size_t *len)
+/* Appends the GPUs `smi --query-gpu` lists. A missing binary is no GPUs and not an error; a
+ * failing or hanging one is no GPUs and -1 with the reason in err. */
+static int gpu_collect_smi(const char *smi, struct metric_list *out, char *err, size_t errlen)
 {
-    char scratch[4096];
-    *len = 0;
-    for (;;) {
-        int64_t left = deadline_ms - clock_mono_ms();
-        if (left <= 0)
-            return -1;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int pr = poll(&p, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            return -1;
-        bool room = *len < cap - 1;
-        ssize_t n = room ? read(fd, buf + *len, cap - 1 - *len) : read(fd, scratch, sizeof scratch);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        if (room)
-            *len += (size_t)n;
-    }
-    buf[*len] = '\0';
-    return 0;
-}
-
-/* Counts lines that start with "GPU " (MIG devices are indented and are not counted). */
-static int gpu_count_lines(const char *text)
-{
-    int n = 0;
-    for (const char *line = text; line; line = strchr(line, '\n')) {
-        if (*line == '\n')
-            line++;
-        if (strncmp(line, "GPU ", 4) == 0)
-            n++;
-    }
-    return n;
-}
-
-static int gpu_fail(char *err, size_t errlen, const char *path, const char *why)
-{
-    snprintf(err, errlen, "%s -L: %s", path, why);
-    return -1;
-}
-
-int collect_gpu_count_smi(const char *path, int timeout_ms, int *gpus, char *err, size_t errlen)
-{
-    *gpus = 0;
-    pid_t pid = -1;
-    int fd = -1;
-    int spawn_rc = gpu_smi_spawn(path, &pid, &fd);
-    if (spawn_rc == ENOENT)
-        return 0; /* no NVIDIA tools installed: no GPUs */
-    if (spawn_rc != 0)
-        return gpu_fail(err, errlen, path, strerror(spawn_rc));
-    char *out = malloc(GPU_SMI_OUTPUT_CAP);
+    char *argv[] = {(char *)smi, "--query-gpu=" GPU_SMI_FIELDS,
+                    "--format=csv,noheader,nounits", NULL};
+    char *text = NULL;
     size_t len = 0;
-    int read_rc =
-        out ? gpu_smi_read(fd, clock_mono_ms() + timeout_ms, out, GPU_SMI_OUTPUT_CAP, &len) : -1;
-    close(fd);
-    if (read_rc != 0)
-        kill(-pid, SIGKILL); /* the whole group: a wrapper script's children too */
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    int rc = 0;
-    char why[96];
-    if (read_rc != 0) {
-        snprintf(why, sizeof why, out ? "no answer within %d ms, killed" : "out of memory",
-                 timeout_ms);
-        rc = gpu_fail(err, errlen, path, why);
-    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(why, sizeof why, "exit status %d",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        rc = gpu_fail(err, errlen, path, why);
-    } else {
-        *gpus = gpu_count_lines(out);
+    int rc = collect_run(argv, GPU_TIMEOUT_MS, GPU_SMI_OUTPUT_CAP, &text, &len, err, errlen);
+    int gpus = 0;
+    for (char *save = NULL, *line = rc == 0 ? strtok_r(text, "\n", &save) : NULL;
+         line && gpus < GPU_MAX; line = strtok_r(NULL, "\n", &save)) {
+        struct gpu_reading g = {0};
+        if (!gpu_smi_line(line, &g))
+            continue;
+        gpu_emit(out, &g);
+        gpus++;
     }
-    free(out);
-    return rc;
+    free(text);
+    gpu_emit_count(out, gpus, gpus > 0 ? "nvidia-smi" : "none");
+    return rc < 0 ? -1 : 0;
 }
 
-static int gpu_collect(struct host_facts *out, char *err, size_t errlen)
+static int gpu_collect(struct metric_list *out, const struct collect_options *opts, char *err,
+                       size_t errlen)
 {
-    int n = 0;
-    if (gpu_count_nvml(gpu_env("FAULTLINE_NVML_LIB", "libnvidia-ml.so.1"), &n) == 0) {
-        out->gpus = n;
-        out->gpu_source = "nvml";
+    const char *lib = gpu_setting(opts->nvml_library, "FAULTLINE_NVML_LIB", "libnvidia-ml.so.1");
+    if (gpu_collect_nvml(lib, out) == 0)
         return 0;
-    }
-    const char *smi = gpu_env("FAULTLINE_NVIDIA_SMI", "nvidia-smi");
-    int rc = collect_gpu_count_smi(smi, GPU_SMI_TIMEOUT_MS, &n, err, errlen);
-    out->gpus = n;
-    out->gpu_source = n > 0 ? "nvidia-smi" : "none";
-    return rc;
+    const char *smi = gpu_setting(opts->nvidia_smi, "FAULTLINE_NVIDIA_SMI", "nvidia-smi");
+    return gpu_collect_smi(smi, out, err, errlen);
 }
 
-const struct collector collect_gpu = {"gpu", gpu_collect};
+const struct collector collect_gpu = {"gpu", gpu_collect, GPU_TIMEOUT_MS};

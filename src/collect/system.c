@@ -1,59 +1,410 @@
-/* system.c — the "system" collector: host name and seconds since boot. Both are cheap, local
- * reads (/proc/uptime, falling back to sysinfo(2)), safe to call on the loop thread. */
+/* system.c — the "system" collector: CPU time, load, memory and swap, file systems (skipping
+ * pseudo ones), disk I/O, network traffic, boot time, file descriptors and uname, read from /proc
+ * and statvfs(3) under node_exporter's names and labels, so dashboards made for node_exporter
+ * work unchanged. Every path is read under opts->root, so tests run it over a fixture tree. */
 #include "collect/collect.h"
 
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/sysinfo.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
-/* Seconds since boot from /proc/uptime ("12345.67 54321.00"), or -1. */
-static int64_t system_proc_uptime(void)
+#include "base/clock.h"
+#include "base/err.h"
+
+#define SYSTEM_LINE_MAX 4096
+#define SYSTEM_MOUNTS_MAX 512
+
+/* node_exporter's defaults: file systems that hold no user data, and mount points under the
+ * kernel's and the container runtimes' own trees. */
+static const char *const system_pseudo_fs[] = {
+    "autofs",    "binfmt_misc", "bpf",        "cgroup",   "cgroup2", "configfs",
+    "debugfs",   "devpts",      "devtmpfs",   "fusectl",  "hugetlbfs", "iso9660",
+    "mqueue",    "nsfs",        "overlay",    "proc",     "procfs",  "pstore",
+    "rpc_pipefs", "securityfs", "selinuxfs",  "squashfs", "erofs",   "sysfs",
+    "tracefs"};
+#define SYSTEM_SKIP_MOUNT_RE                                                                      \
+    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
+/* Partitions, RAM and loop devices: their I/O is counted on the whole disk already. */
+#define SYSTEM_SKIP_DISK_RE "^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme[0-9]+n[0-9]+p)[0-9]+$"
+
+struct system_ctx {
+    struct metric_list *out;
+    const char *root;
+    char *err;
+    size_t errlen;
+    int rc;
+};
+
+/* Records the first failure; the other readers go on. */
+static void system_fail(struct system_ctx *c, const char *what, const char *why)
 {
-    FILE *f = fopen("/proc/uptime", "re");
+    if (c->rc == 0)
+        err_set(c->err, c->errlen, "%s: %s", what, why);
+    c->rc = -1;
+}
+
+static FILE *system_open(struct system_ctx *c, const char *path)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s%s", c->root, path);
+    FILE *f = fopen(full, "re");
     if (!f)
-        return -1;
-    double up = -1;
-    if (fscanf(f, "%lf", &up) != 1)
-        up = -1;
+        system_fail(c, full, strerror(errno));
+    return f;
+}
+
+static void system_gauge(struct system_ctx *c, const char *name, const char *help, double v)
+{
+    metric_list_add(c->out, name, help, "gauge", v, 0);
+}
+
+/* ---- /proc/stat ------------------------------------------------------------------------------ */
+
+static const char *const system_cpu_modes[] = {"user", "nice",    "system", "idle",
+                                               "iowait", "irq", "softirq", "steal"};
+
+static void system_cpu_line(struct system_ctx *c, const char *line, bool per_cpu, double hz)
+{
+    char cpu[32];
+    unsigned long long t[8] = {0};
+    int n = sscanf(line, "cpu%31s %llu %llu %llu %llu %llu %llu %llu %llu", cpu, &t[0], &t[1],
+                   &t[2], &t[3], &t[4], &t[5], &t[6], &t[7]);
+    bool total = line[3] == ' ';
+    if (total)
+        n = 1 + sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &t[0], &t[1], &t[2],
+                       &t[3], &t[4], &t[5], &t[6], &t[7]);
+    if (n < 5 || total == per_cpu)
+        return;
+    for (size_t m = 0; m < 8; m++)
+        metric_list_add(c->out, "node_cpu_seconds_total",
+                        "Seconds the CPUs spent in each mode.", "counter", (double)t[m] / hz, 2,
+                        "cpu", total ? "all" : cpu, "mode", system_cpu_modes[m]);
+}
+
+static void system_stat(struct system_ctx *c, bool per_cpu)
+{
+    FILE *f = system_open(c, "/proc/stat");
+    if (!f)
+        return;
+    long hz = sysconf(_SC_CLK_TCK);
+    char line[SYSTEM_LINE_MAX];
+    unsigned long long v;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "cpu", 3) == 0)
+            system_cpu_line(c, line, per_cpu, hz > 0 ? (double)hz : 100.0);
+        else if (sscanf(line, "btime %llu", &v) == 1)
+            system_gauge(c, "node_boot_time_seconds", "Node boot time, in unixtime.", (double)v);
+        else if (sscanf(line, "ctxt %llu", &v) == 1)
+            metric_list_add(c->out, "node_context_switches_total",
+                            "Total number of context switches.", "counter", (double)v, 0);
+        else if (sscanf(line, "intr %llu", &v) == 1)
+            metric_list_add(c->out, "node_intr_total", "Total number of interrupts serviced.",
+                            "counter", (double)v, 0);
+        else if (sscanf(line, "processes %llu", &v) == 1)
+            metric_list_add(c->out, "node_forks_total", "Total number of forks.", "counter",
+                            (double)v, 0);
+        else if (sscanf(line, "procs_running %llu", &v) == 1)
+            system_gauge(c, "node_procs_running", "Number of processes in runnable state.",
+                         (double)v);
+        else if (sscanf(line, "procs_blocked %llu", &v) == 1)
+            system_gauge(c, "node_procs_blocked", "Number of processes blocked waiting for I/O.",
+                         (double)v);
+    }
     fclose(f);
-    return up >= 0 ? (int64_t)up : -1;
 }
 
-static int system_uptime(int64_t *uptime_s, char *err, size_t errlen)
+/* ---- load, memory, file descriptors -------------------------------------------------------- */
+
+static void system_load(struct system_ctx *c)
 {
-    int64_t up = system_proc_uptime();
-    if (up < 0) {
-        struct sysinfo si;
-        if (sysinfo(&si) != 0) {
-            snprintf(err, errlen, "uptime: %s", strerror(errno));
-            return -1;
+    FILE *f = system_open(c, "/proc/loadavg");
+    if (!f)
+        return;
+    double l1, l5, l15;
+    if (fscanf(f, "%lf %lf %lf", &l1, &l5, &l15) == 3) {
+        system_gauge(c, "node_load1", "1m load average.", l1);
+        system_gauge(c, "node_load5", "5m load average.", l5);
+        system_gauge(c, "node_load15", "15m load average.", l15);
+    } else {
+        system_fail(c, "/proc/loadavg", "not three load averages");
+    }
+    fclose(f);
+}
+
+/* Every /proc/meminfo line, as node_exporter names it: "Active(anon): 12 kB" is
+ * node_memory_Active_anon_bytes 12288; a line without kB keeps its number and has no suffix. */
+static void system_meminfo(struct system_ctx *c)
+{
+    FILE *f = system_open(c, "/proc/meminfo");
+    if (!f)
+        return;
+    char line[SYSTEM_LINE_MAX];
+    while (fgets(line, sizeof line, f)) {
+        char key[64], unit[8] = "";
+        unsigned long long v;
+        if (sscanf(line, "%63[^:]: %llu %7s", key, &v, unit) < 2)
+            continue;
+        for (char *p = key; *p; p++)
+            if (*p == '(')
+                *p = '_';
+        key[strcspn(key, ")")] = '\0';
+        bool kb = strcmp(unit, "kB") == 0;
+        char name[128];
+        snprintf(name, sizeof name, "node_memory_%s%s", key, kb ? "_bytes" : "");
+        if (!metric_name_valid(name))
+            continue;
+        metric_list_add(c->out, name, "Memory information field from /proc/meminfo.", "gauge",
+                        kb ? (double)v * 1024.0 : (double)v, 0);
+    }
+    fclose(f);
+}
+
+static void system_filefd(struct system_ctx *c)
+{
+    FILE *f = system_open(c, "/proc/sys/fs/file-nr");
+    if (!f)
+        return;
+    unsigned long long allocated, unused, max;
+    if (fscanf(f, "%llu %llu %llu", &allocated, &unused, &max) == 3) {
+        system_gauge(c, "node_filefd_allocated", "File descriptor statistics: allocated.",
+                     (double)allocated);
+        system_gauge(c, "node_filefd_maximum", "File descriptor statistics: maximum.",
+                     (double)max);
+    }
+    fclose(f);
+}
+
+/* ---- file systems ---------------------------------------------------------------------------- */
+
+/* Undoes /proc/mounts' octal escapes ("\040" is a space) in place. */
+static void system_unescape_mount(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 3;
+        } else {
+            *w++ = *r;
         }
-        up = si.uptime;
     }
-    *uptime_s = up;
-    return 0;
+    *w = '\0';
 }
 
-static int system_hostname(char *buf, size_t len, char *err, size_t errlen)
+static bool system_pseudo(const char *fstype)
 {
-    if (gethostname(buf, len) != 0) {
-        snprintf(err, errlen, "hostname: %s", strerror(errno));
-        buf[0] = '\0';
-        return -1;
+    for (size_t i = 0; i < sizeof system_pseudo_fs / sizeof system_pseudo_fs[0]; i++)
+        if (strcmp(fstype, system_pseudo_fs[i]) == 0)
+            return true;
+    return false;
+}
+
+struct system_mount {
+    char device[256], mountpoint[1024], fstype[64];
+    bool readonly;
+};
+
+static void system_filesystem(struct system_ctx *c, const struct system_mount *m)
+{
+    char full[2048];
+    snprintf(full, sizeof full, "%s%s", c->root, m->mountpoint);
+    struct statvfs st;
+    if (statvfs(full, &st) != 0)
+        return; /* gone since it was listed, or not ours to read: node_exporter skips it too */
+    struct {
+        const char *name, *help;
+        double value;
+    } fields[] = {
+        {"node_filesystem_size_bytes", "Filesystem size in bytes.",
+         (double)st.f_blocks * (double)st.f_frsize},
+        {"node_filesystem_free_bytes", "Filesystem free space in bytes.",
+         (double)st.f_bfree * (double)st.f_frsize},
+        {"node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes.",
+         (double)st.f_bavail * (double)st.f_frsize},
+        {"node_filesystem_files", "Filesystem total file nodes.", (double)st.f_files},
+        {"node_filesystem_files_free", "Filesystem total free file nodes.", (double)st.f_ffree},
+        {"node_filesystem_readonly", "Filesystem read-only status.",
+         m->readonly || (st.f_flag & ST_RDONLY) ? 1.0 : 0.0},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        metric_list_add(c->out, fields[i].name, fields[i].help, "gauge", fields[i].value, 3,
+                        "device", m->device, "fstype", m->fstype, "mountpoint", m->mountpoint);
+}
+
+/* Reads /proc/mounts into mounts; returns how many. */
+static size_t system_read_mounts(struct system_ctx *c, struct system_mount *mounts,
+                                 const regex_t *skip)
+{
+    FILE *f = system_open(c, "/proc/mounts");
+    if (!f)
+        return 0;
+    size_t n = 0;
+    char line[SYSTEM_LINE_MAX];
+    while (n < SYSTEM_MOUNTS_MAX && fgets(line, sizeof line, f)) {
+        struct system_mount *m = &mounts[n];
+        char opts[1024];
+        if (sscanf(line, "%255s %1023s %63s %1023s", m->device, m->mountpoint, m->fstype, opts) !=
+            4)
+            continue;
+        system_unescape_mount(m->device);
+        system_unescape_mount(m->mountpoint);
+        if (system_pseudo(m->fstype) || regexec(skip, m->mountpoint, 0, NULL, 0) == 0)
+            continue;
+        m->readonly = strncmp(opts, "ro", 2) == 0 && (opts[2] == ',' || opts[2] == '\0');
+        n++;
     }
-    buf[len - 1] = '\0'; /* gethostname may truncate without terminating */
-    return 0;
+    fclose(f);
+    return n;
 }
 
-static int system_collect(struct host_facts *out, char *err, size_t errlen)
+static void system_filesystems(struct system_ctx *c)
 {
-    out->uptime_s = 0;
-    int rc = system_hostname(out->hostname, sizeof out->hostname, err, errlen);
-    if (system_uptime(&out->uptime_s, err, errlen) != 0)
-        rc = -1;
-    return rc;
+    regex_t skip;
+    struct system_mount *mounts = calloc(SYSTEM_MOUNTS_MAX, sizeof *mounts);
+    if (!mounts || regcomp(&skip, SYSTEM_SKIP_MOUNT_RE, REG_EXTENDED | REG_NOSUB) != 0) {
+        free(mounts);
+        system_fail(c, "file systems", "out of memory");
+        return;
+    }
+    size_t n = system_read_mounts(c, mounts, &skip);
+    regfree(&skip);
+    for (size_t i = 0; i < n; i++) {
+        bool covered = false; /* a later mount on the same point hides this one */
+        for (size_t j = i + 1; j < n && !covered; j++)
+            covered = strcmp(mounts[i].mountpoint, mounts[j].mountpoint) == 0;
+        if (!covered)
+            system_filesystem(c, &mounts[i]);
+    }
+    free(mounts);
 }
 
-const struct collector collect_system = {"system", system_collect};
+/* ---- disks and network --------------------------------------------------------------------- */
+
+static void system_counter(struct system_ctx *c, const char *name, const char *help, double v,
+                           const char *device)
+{
+    metric_list_add(c->out, name, help, "counter", v, 1, "device", device);
+}
+
+static void system_diskstats(struct system_ctx *c)
+{
+    regex_t skip;
+    if (regcomp(&skip, SYSTEM_SKIP_DISK_RE, REG_EXTENDED | REG_NOSUB) != 0) {
+        system_fail(c, "disks", "out of memory");
+        return;
+    }
+    FILE *f = system_open(c, "/proc/diskstats");
+    char line[SYSTEM_LINE_MAX];
+    while (f && fgets(line, sizeof line, f)) {
+        char dev[64];
+        unsigned long long v[11];
+        if (sscanf(line, "%*u %*u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                   dev, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
+                   &v[10]) != 12 ||
+            regexec(&skip, dev, 0, NULL, 0) == 0)
+            continue;
+        system_counter(c, "node_disk_reads_completed_total",
+                       "The total number of reads completed successfully.", (double)v[0], dev);
+        system_counter(c, "node_disk_reads_merged_total", "The total number of reads merged.",
+                       (double)v[1], dev);
+        system_counter(c, "node_disk_read_bytes_total",
+                       "The total number of bytes read successfully.", (double)v[2] * 512.0, dev);
+        system_counter(c, "node_disk_read_time_seconds_total",
+                       "The total number of seconds spent by all reads.", (double)v[3] / 1000.0,
+                       dev);
+        system_counter(c, "node_disk_writes_completed_total",
+                       "The total number of writes completed successfully.", (double)v[4], dev);
+        system_counter(c, "node_disk_writes_merged_total", "The number of writes merged.",
+                       (double)v[5], dev);
+        system_counter(c, "node_disk_written_bytes_total",
+                       "The total number of bytes written successfully.", (double)v[6] * 512.0,
+                       dev);
+        system_counter(c, "node_disk_write_time_seconds_total",
+                       "This is the total number of seconds spent by all writes.",
+                       (double)v[7] / 1000.0, dev);
+        metric_list_add(c->out, "node_disk_io_now", "The number of I/Os currently in progress.",
+                        "gauge", (double)v[8], 1, "device", dev);
+        system_counter(c, "node_disk_io_time_seconds_total", "Total seconds spent doing I/Os.",
+                       (double)v[9] / 1000.0, dev);
+        system_counter(c, "node_disk_io_time_weighted_seconds_total",
+                       "The weighted number of seconds spent doing I/Os.", (double)v[10] / 1000.0,
+                       dev);
+    }
+    if (f)
+        fclose(f);
+    regfree(&skip);
+}
+
+static void system_netdev(struct system_ctx *c)
+{
+    FILE *f = system_open(c, "/proc/net/dev");
+    char line[SYSTEM_LINE_MAX];
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        unsigned long long v[16];
+        if (!colon)
+            continue; /* the two header lines */
+        *colon = '\0';
+        char *dev = line + strspn(line, " ");
+        if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+                   &v[11]) != 12)
+            continue;
+        system_counter(c, "node_network_receive_bytes_total",
+                       "Network device statistic receive_bytes.", (double)v[0], dev);
+        system_counter(c, "node_network_receive_packets_total",
+                       "Network device statistic receive_packets.", (double)v[1], dev);
+        system_counter(c, "node_network_receive_errs_total",
+                       "Network device statistic receive_errs.", (double)v[2], dev);
+        system_counter(c, "node_network_receive_drop_total",
+                       "Network device statistic receive_drop.", (double)v[3], dev);
+        system_counter(c, "node_network_transmit_bytes_total",
+                       "Network device statistic transmit_bytes.", (double)v[8], dev);
+        system_counter(c, "node_network_transmit_packets_total",
+                       "Network device statistic transmit_packets.", (double)v[9], dev);
+        system_counter(c, "node_network_transmit_errs_total",
+                       "Network device statistic transmit_errs.", (double)v[10], dev);
+        system_counter(c, "node_network_transmit_drop_total",
+                       "Network device statistic transmit_drop.", (double)v[11], dev);
+    }
+    if (f)
+        fclose(f);
+}
+
+static void system_uname(struct system_ctx *c)
+{
+    struct utsname u;
+    if (uname(&u) != 0) {
+        system_fail(c, "uname", strerror(errno));
+        return;
+    }
+    metric_list_add(c->out, "node_uname_info",
+                    "Labeled system information as provided by the uname system call.", "gauge",
+                    1, 6, "sysname", u.sysname, "release", u.release, "version", u.version,
+                    "machine", u.machine, "nodename", u.nodename, "domainname", u.domainname);
+}
+
+static int system_collect(struct metric_list *out, const struct collect_options *opts, char *err,
+                          size_t errlen)
+{
+    struct system_ctx c = {out, opts->root ? opts->root : "", err, errlen, 0};
+    system_stat(&c, opts->per_cpu);
+    system_load(&c);
+    system_meminfo(&c);
+    system_filefd(&c);
+    system_filesystems(&c);
+    system_diskstats(&c);
+    system_netdev(&c);
+    system_uname(&c);
+    system_gauge(&c, "node_time_seconds", "System time in seconds since epoch (1970).",
+                 (double)clock_wall_ms() / 1000.0);
+    return c.rc;
+}
+
+const struct collector collect_system = {"system", system_collect, 0};
