@@ -109,19 +109,6 @@ int metric_list_add(struct metric_list *list, const char *name, const char *help
     return metric_list_add_labels(list, name, help, type, value, labels, nlabels);
 }
 
-int metric_list_move(struct metric_list *to, struct metric_list *from)
-{
-    if (from->count == 0)
-        return 0;
-    if (metric_list_reserve(to, from->count) != 0)
-        return -1;
-    memcpy(to->items + to->count, from->items, from->count * sizeof *from->items);
-    to->count += from->count;
-    free(from->items);
-    *from = (struct metric_list){0};
-    return 0;
-}
-
 const struct metric_sample *metric_list_find(const struct metric_list *list, const char *name,
                                              const char *label, const char *value)
 {

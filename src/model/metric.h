@@ -44,10 +44,6 @@ int metric_list_add_labels(struct metric_list *list, const char *name, const cha
                            const char *type, double value, const struct metric_label *labels,
                            size_t nlabels);
 
-/* Moves every sample of from to the end of to, leaving from empty. Returns 0, or -1 when out of
- * memory (both unchanged). */
-int metric_list_move(struct metric_list *to, struct metric_list *from);
-
 /* The first sample called name whose labels include label=value (label NULL: any), or NULL. */
 const struct metric_sample *metric_list_find(const struct metric_list *list, const char *name,
                                              const char *label, const char *value);
