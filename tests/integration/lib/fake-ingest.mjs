@@ -9,6 +9,10 @@
 // requests, one mode each: a number is that HTTP status (nothing stored), 'hangup' stores the
 // records and then drops the connection without an answer (a lost answer). setBacklogStatus(s)
 // answers s to every backlog request from then on (200 again to accept).
+//
+// POST /api/v1/metrics/NAME (docs/api.md) goes to `metricsRequests` (never to `requests`); it is
+// answered 200 {"accepted":N,"refused":[],"series":N} with N the sample lines of the body, or
+// what setMetricsAnswer(status, body) set.
 import http from 'node:http';
 import { waitFor } from './wait.mjs';
 
@@ -19,7 +23,8 @@ export async function fakeIngest({ status = 204, port = 0 } = {}) {
   const backlogIds = new Set();
   const backlogModes = [];
   const sockets = new Set();
-  const state = { status, backlogStatus: 200 };
+  const metricsRequests = [];
+  const state = { status, backlogStatus: 200, metricsAnswer: null };
 
   function storeBacklog(json) {
     let stored = 0;
@@ -56,6 +61,12 @@ export async function fakeIngest({ status = 204, port = 0 } = {}) {
       answerJson(res, mode, { error: 'fake says no' });
     }
   }
+  function metricsHandler(res, entry) {
+    metricsRequests.push(entry);
+    if (state.metricsAnswer) return answerJson(res, state.metricsAnswer.status, state.metricsAnswer.body);
+    const n = entry.text.split('\n').filter((l) => l && !l.startsWith('#')).length;
+    answerJson(res, 200, { accepted: n, refused: [], series: n });
+  }
   let server;
 
   function handler(req, res) {
@@ -71,6 +82,7 @@ export async function fakeIngest({ status = 204, port = 0 } = {}) {
       }
       const entry = { time: Date.now(), method: req.method, path: req.url, headers: req.headers, text, json };
       if (req.method === 'POST' && req.url === '/api/v1/backlog') return backlogHandler(req, res, entry);
+      if (req.method === 'POST' && req.url.startsWith('/api/v1/metrics/')) return metricsHandler(res, entry);
       requests.push(entry);
       if (state.status === 204) {
         res.writeHead(204);
@@ -112,6 +124,10 @@ export async function fakeIngest({ status = 204, port = 0 } = {}) {
     requests,
     backlogRequests,
     backlogRecords,
+    metricsRequests,
+    setMetricsAnswer(status, body) {
+      state.metricsAnswer = { status, body };
+    },
     setStatus(s) {
       state.status = s;
     },
@@ -127,6 +143,11 @@ export async function fakeIngest({ status = 204, port = 0 } = {}) {
     waitForRequests(n, timeoutMs = 5000) {
       return waitFor(() => requests.length >= n && requests, timeoutMs, {
         message: () => `${n} heartbeat request(s) at the fake server (got ${requests.length})`,
+      });
+    },
+    waitForMetrics(n, timeoutMs = 5000) {
+      return waitFor(() => metricsRequests.length >= n && metricsRequests, timeoutMs, {
+        message: () => `${n} metrics push(es) at the fake server (got ${metricsRequests.length})`,
       });
     },
   };
