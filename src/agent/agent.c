@@ -527,8 +527,8 @@ static void agent_stop(struct agent *a)
     uv_close((uv_handle_t *)&a->backlog_timer, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
-    /* A running walk of the collectors cannot be cancelled; the loop waits for it (its commands
-     * are killed at their timeouts), and so for a backlog cut (agent_on_backlog_cut). */
+    /* A running collector is waited for (its commands are killed), and so is a backlog cut
+     * (agent_on_backlog_cut). */
     if (walking)
         log_info("agent: waiting for the metrics walk to finish");
 }

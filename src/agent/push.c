@@ -1,6 +1,8 @@
-/* push.c — the agent's metrics walk and push; see push.h. The walk (collectors, then the text
- * body) runs on libuv's thread pool and touches only the fields marked as its own; the loop
- * thread reads them once the work is done. */
+/* push.c — the agent's metrics walk and push; see push.h. The walk is one job on libuv's thread
+ * pool per collector, in table order; the last one also writes the text body. Each job touches
+ * only the fields marked as the walk's; the loop thread reads them between jobs. The heartbeat's
+ * facts go out as soon as the steps that give them are done, so a slow METRICS_EXEC command
+ * never holds back the first heartbeat. */
 #include "agent/push.h"
 
 #include <jansson.h>
@@ -17,18 +19,22 @@ struct push {
     uv_loop_t *loop;
     struct httpc *http;
     struct push_config config;
+    struct collect_options options; /* config's, with cancel pointing to stop */
+    atomic_bool stop;               /* set by push_stop: running commands are killed */
     uv_timer_t timer;
     push_facts_cb facts;
     void *facts_ctx;
     bool stopping;
     bool pushing; /* a push waits for its answer */
-    /* The walk's own while walking (set on the pool thread, read on the loop thread after). */
+    /* The walk's own while walking (set on the pool thread, read on the loop thread between
+     * steps). */
     uv_work_t work;
     bool walking;
-    struct push_facts walk_facts;
-    char *walk_body; /* malloc'd, NULL when out of memory or not pushing */
+    size_t walk_step; /* index in collect_table of the collector running or next */
+    bool walk_told;   /* the facts of this walk have gone to the heartbeat */
+    struct metric_list walk_list;
+    char *walk_body; /* malloc'd by the last step; NULL when out of memory or not pushing */
     size_t walk_body_len;
-    size_t walk_series;
     char walk_err[1024];
     /* Logged once until they change. */
     char last_walk_err[1024];
@@ -43,6 +49,9 @@ struct push *push_new(uv_loop_t *loop, struct httpc *http, const struct push_con
     p->loop = loop;
     p->http = http;
     p->config = *config;
+    p->options = *config->options;
+    atomic_init(&p->stop, false);
+    p->options.cancel = &p->stop;
     uv_timer_init(loop, &p->timer);
     p->timer.data = p;
     return p;
@@ -50,22 +59,13 @@ struct push *push_new(uv_loop_t *loop, struct httpc *http, const struct push_con
 
 /* ---- the walk, on the pool ------------------------------------------------------------------ */
 
-static void push_walk(uv_work_t *w)
+static void push_walk_step(uv_work_t *w)
 {
     struct push *p = w->data;
-    struct metric_list list = {0};
-    p->walk_err[0] = '\0';
-    collect_all(&list, p->config.options, p->walk_err, sizeof p->walk_err);
-    p->walk_facts.gpus = collect_gpu_count(&list);
-    if (p->walk_facts.gpus < 0)
-        p->walk_facts.gpus = 0;
-    p->walk_facts.boot_time_s = collect_boot_time(&list);
-    p->walk_series = list.count;
-    p->walk_body = NULL;
-    if (p->config.interval_ms > 0 &&
-        metric_list_to_text(&list, &p->walk_body, &p->walk_body_len) != 0)
+    collect_one(p->walk_step, &p->walk_list, &p->options, p->walk_err, sizeof p->walk_err);
+    if (p->walk_step + 1 == collect_count && p->config.interval_ms > 0 &&
+        metric_list_to_text(&p->walk_list, &p->walk_body, &p->walk_body_len) != 0)
         snprintf(p->walk_err, sizeof p->walk_err, "out of memory writing the metrics");
-    metric_list_free(&list);
 }
 
 /* ---- the push, on the loop ------------------------------------------------------------------ */
@@ -129,24 +129,49 @@ static void push_send(struct push *p, char *body, size_t len)
         push_note(p, "out of memory starting the request");
 }
 
-static void push_walked(uv_work_t *w, int status)
+/* Hands the heartbeat its facts once the walk has the GPU count (boot time comes before it). */
+static void push_tell_facts(struct push *p)
 {
-    struct push *p = w->data;
-    p->walking = false;
-    char *body = p->walk_body;
-    p->walk_body = NULL;
-    if (status != 0 || p->stopping) {
-        free(body);
+    int gpus = collect_gpu_count(&p->walk_list);
+    if (p->walk_told || gpus < 0)
         return;
-    }
+    p->walk_told = true;
+    struct push_facts f = {.gpus = gpus, .boot_time_s = collect_boot_time(&p->walk_list)};
+    p->facts(&f, p->facts_ctx);
+}
+
+static void push_walk_over(struct push *p)
+{
+    p->walking = false;
     if (strcmp(p->walk_err, p->last_walk_err) != 0 && p->walk_err[0])
         log_warn("agent: metrics: %s", p->walk_err);
     snprintf(p->last_walk_err, sizeof p->last_walk_err, "%s", p->walk_err);
-    log_debug("agent: %zu metric samples collected", p->walk_series);
-    p->facts(&p->walk_facts, p->facts_ctx);
+    log_debug("agent: %zu metric samples collected", p->walk_list.count);
+    metric_list_free(&p->walk_list);
+    char *body = p->walk_body;
+    p->walk_body = NULL;
     if (body)
         push_send(p, body, p->walk_body_len);
     free(body);
+}
+
+static void push_step_done(uv_work_t *w, int status)
+{
+    struct push *p = w->data;
+    if (status != 0 || p->stopping) {
+        p->walking = false;
+        metric_list_free(&p->walk_list);
+        free(p->walk_body);
+        p->walk_body = NULL;
+        return;
+    }
+    push_tell_facts(p);
+    if (++p->walk_step == collect_count) {
+        push_walk_over(p);
+        return;
+    }
+    if (uv_queue_work(p->loop, &p->work, push_walk_step, push_step_done) != 0)
+        push_walk_over(p);
 }
 
 static void push_on_tick(uv_timer_t *t)
@@ -156,8 +181,11 @@ static void push_on_tick(uv_timer_t *t)
         log_debug("agent: the previous metrics walk still runs, skipping this tick");
         return;
     }
+    p->walk_step = 0;
+    p->walk_told = false;
+    p->walk_err[0] = '\0';
     p->work.data = p;
-    if (uv_queue_work(p->loop, &p->work, push_walk, push_walked) == 0)
+    if (uv_queue_work(p->loop, &p->work, push_walk_step, push_step_done) == 0)
         p->walking = true;
 }
 
@@ -175,6 +203,7 @@ bool push_stop(struct push *p)
     if (!p || p->stopping)
         return false;
     p->stopping = true;
+    atomic_store(&p->stop, true);
     uv_timer_stop(&p->timer);
     uv_close((uv_handle_t *)&p->timer, NULL);
     return p->walking && uv_cancel((uv_req_t *)&p->work) != 0;
@@ -182,5 +211,7 @@ bool push_stop(struct push *p)
 
 void push_free(struct push *p)
 {
+    if (p)
+        metric_list_free(&p->walk_list);
     free(p);
 }

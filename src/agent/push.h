@@ -43,8 +43,8 @@ struct push *push_new(uv_loop_t *loop, struct httpc *http, const struct push_con
 int push_start(struct push *p, push_facts_cb facts, void *ctx);
 
 /* Stops the timer and ignores the answer of a push in flight (the caller closes http). A walk in
- * progress cannot be cancelled once it runs: the loop waits for it, then it is dropped. Returns
- * true when such a walk is running. */
+ * progress stops after its current collector, whose commands are killed within 100 ms; the loop
+ * waits for that. Returns true when such a walk is running. */
 bool push_stop(struct push *p);
 
 /* Frees the pusher once its loop has stopped running; NULL is a no-op. */

@@ -1,4 +1,4 @@
-/* collect.c — the collector registration table, the walk that runs every collector, and the
+/* collect.c — the collector registration table, the step that runs one collector, and the
  * heartbeat's facts read back from the samples; the collectors themselves live one per file
  * beside it (system.c, gpu.c, textfile.c, exec.c). */
 #include "collect/collect.h"
@@ -24,30 +24,23 @@ static void collect_note_failure(char *err, size_t errlen, const char *name, con
     snprintf(err + used, errlen - used, "%s%s: %s", used ? "; " : "", name, text);
 }
 
-int collect_all(struct metric_list *out, const struct collect_options *opts, char *err,
-                size_t errlen)
+int collect_one(size_t index, struct metric_list *out, const struct collect_options *opts,
+                char *err, size_t errlen)
 {
-    int rc = 0;
-    if (errlen)
-        err[0] = '\0';
-    for (size_t i = 0; i < collect_count; i++) {
-        const struct collector *c = collect_table[i];
-        char e[512] = "";
-        int64_t t0 = clock_mono_ms();
-        int crc = c->collect(out, opts, e, sizeof e);
-        double seconds = (double)(clock_mono_ms() - t0) / 1000.0;
-        if (crc != 0) {
-            collect_note_failure(err, errlen, c->name, e);
-            rc = -1;
-        }
-        metric_list_add(out, "node_scrape_collector_success",
-                        "node_exporter: Whether a collector succeeded.", "gauge", crc == 0, 1,
-                        "collector", c->name);
-        metric_list_add(out, "node_scrape_collector_duration_seconds",
-                        "node_exporter: Duration of a collector scrape.", "gauge", seconds, 1,
-                        "collector", c->name);
-    }
-    return rc;
+    const struct collector *c = collect_table[index];
+    char e[512] = "";
+    int64_t t0 = clock_mono_ms();
+    int rc = c->collect(out, opts, e, sizeof e);
+    double seconds = (double)(clock_mono_ms() - t0) / 1000.0;
+    if (rc != 0)
+        collect_note_failure(err, errlen, c->name, e);
+    metric_list_add(out, "node_scrape_collector_success",
+                    "node_exporter: Whether a collector succeeded.", "gauge", rc == 0, 1,
+                    "collector", c->name);
+    metric_list_add(out, "node_scrape_collector_duration_seconds",
+                    "node_exporter: Duration of a collector scrape.", "gauge", seconds, 1,
+                    "collector", c->name);
+    return rc == 0 ? 0 : -1;
 }
 
 int collect_hostname(char *buf, size_t len, char *err, size_t errlen)

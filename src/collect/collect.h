@@ -9,6 +9,7 @@
 #ifndef FAULTLINE_COLLECT_H
 #define FAULTLINE_COLLECT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,7 @@ struct collect_options {
     size_t exec_count;
     const char *nvml_library; /* NULL: $FAULTLINE_NVML_LIB, else libnvidia-ml.so.1 */
     const char *nvidia_smi;   /* NULL: $FAULTLINE_NVIDIA_SMI, else nvidia-smi from PATH */
+    const atomic_bool *cancel; /* NULL, or set by another thread to kill running commands */
 };
 
 struct collector {
@@ -56,12 +58,13 @@ extern const struct collector collect_exec;     /* the METRICS_EXEC commands */
 extern const struct collector *const collect_table[];
 extern const size_t collect_count;
 
-/* Runs every collector into out and adds node_exporter's
+/* Runs collect_table[index] into out (a walk of the table calls it for index 0 to
+ * collect_count - 1, in turn; a failing collector does not stop the others) and adds node_exporter's
  * node_scrape_collector_success{collector} and node_scrape_collector_duration_seconds{collector}
- * for each. A failing collector does not stop the others. Returns 0, or -1 with the failures as
- * "name: text; name: text" in err. */
-int collect_all(struct metric_list *out, const struct collect_options *opts, char *err,
-                size_t errlen);
+ * for it. Returns 0, or -1 with "name: text" appended to err (after "; " when err already holds
+ * a failure). */
+int collect_one(size_t index, struct metric_list *out, const struct collect_options *opts,
+                char *err, size_t errlen);
 
 /* ---- facts the heartbeat sends, read from the samples --------------------------------------- */
 
@@ -77,12 +80,12 @@ int64_t collect_boot_time(const struct metric_list *list);
 /* ---- commands ------------------------------------------------------------------------------ */
 
 /* Runs argv (argv[0] found in PATH) without a shell, in its own process group, stdin and stderr
- * on /dev/null, and reads its stdout until it exits or timeout_ms pass (the group is killed
- * then). Keeps the first cap bytes; *out is malloc'd and NUL-terminated, the caller frees it.
+ * on /dev/null, and reads its stdout until it exits, timeout_ms pass or *cancel (when not NULL)
+ * becomes true, within 100 ms (the group is killed then). Keeps the first cap bytes; *out is malloc'd and NUL-terminated, the caller frees it.
  * Returns 0 on exit status 0; 1 when argv[0] does not exist (nothing run, *out NULL); -1 with
  * the reason in err otherwise (*out holds what was read, or NULL). */
-int collect_run(char *const argv[], int timeout_ms, size_t cap, char **out, size_t *len,
-                char *err, size_t errlen);
+int collect_run(char *const argv[], int timeout_ms, const atomic_bool *cancel, size_t cap,
+                char **out, size_t *len, char *err, size_t errlen);
 
 /* ---- METRICS_EXEC ---------------------------------------------------------------------------- */
 

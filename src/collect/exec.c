@@ -138,13 +138,13 @@ static void exec_refused(void *ctx, size_t line, const char *error)
 }
 
 /* Runs one command into out. Returns 0, or -1 with err set. */
-static int exec_one(const struct collect_exec *cmd, struct metric_list *out, char *err,
-                    size_t errlen)
+static int exec_one(const struct collect_exec *cmd, const atomic_bool *cancel,
+                    struct metric_list *out, char *err, size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;
     char why[384];
-    int rc = collect_run(cmd->argv, cmd->timeout_ms, EXEC_OUTPUT_CAP, &text, &len, why,
+    int rc = collect_run(cmd->argv, cmd->timeout_ms, cancel, EXEC_OUTPUT_CAP, &text, &len, why,
                          sizeof why);
     if (rc == 1)
         return err_set(err, errlen, "%s: %s: not found", cmd->name, cmd->argv[0]);
@@ -166,7 +166,7 @@ static int exec_collect(struct metric_list *out, const struct collect_options *o
     int rc = 0;
     for (size_t i = 0; i < opts->exec_count; i++) {
         char e[512];
-        if (exec_one(&opts->exec[i], out, e, sizeof e) != 0 && rc == 0)
+        if (exec_one(&opts->exec[i], opts->cancel, out, e, sizeof e) != 0 && rc == 0)
             rc = err_set(err, errlen, "%s", e);
     }
     return rc;

@@ -259,13 +259,15 @@ static bool gpu_smi_line(char *line, struct gpu_reading *g)
 
 /* Appends the GPUs `smi --query-gpu` lists. A missing binary is no GPUs and not an error; a
  * failing or hanging one is no GPUs and -1 with the reason in err. */
-static int gpu_collect_smi(const char *smi, struct metric_list *out, char *err, size_t errlen)
+static int gpu_collect_smi(const char *smi, const atomic_bool *cancel, struct metric_list *out,
+                           char *err, size_t errlen)
 {
     char *argv[] = {(char *)smi, "--query-gpu=" GPU_SMI_FIELDS,
                     "--format=csv,noheader,nounits", NULL};
     char *text = NULL;
     size_t len = 0;
-    int rc = collect_run(argv, GPU_TIMEOUT_MS, GPU_SMI_OUTPUT_CAP, &text, &len, err, errlen);
+    int rc =
+        collect_run(argv, GPU_TIMEOUT_MS, cancel, GPU_SMI_OUTPUT_CAP, &text, &len, err, errlen);
     int gpus = 0;
     for (char *save = NULL, *line = rc == 0 ? strtok_r(text, "\n", &save) : NULL;
          line && gpus < GPU_MAX; line = strtok_r(NULL, "\n", &save)) {
@@ -287,7 +289,7 @@ static int gpu_collect(struct metric_list *out, const struct collect_options *op
     if (gpu_collect_nvml(lib, out) == 0)
         return 0;
     const char *smi = gpu_setting(opts->nvidia_smi, "FAULTLINE_NVIDIA_SMI", "nvidia-smi");
-    return gpu_collect_smi(smi, out, err, errlen);
+    return gpu_collect_smi(smi, opts->cancel, out, err, errlen);
 }
 
 const struct collector collect_gpu = {"gpu", gpu_collect, GPU_TIMEOUT_MS};

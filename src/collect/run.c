@@ -54,21 +54,24 @@ static int run_spawn(char *const argv[], pid_t *pid, int *out_fd)
     return 0;
 }
 
-/* Reads fd until EOF or the deadline; keeps the first cap - 1 bytes and drains the rest. Returns
- * 0 at EOF, -1 on timeout or read error. */
-static int run_read(int fd, int64_t deadline_ms, char *buf, size_t cap, size_t *len)
+#define RUN_CANCEL_CHECK_MS 100
+
+/* Reads fd until EOF, the deadline or *cancel; keeps the first cap - 1 bytes and drains the rest.
+ * Returns 0 at EOF, -1 on timeout, cancel or read error. */
+static int run_read(int fd, int64_t deadline_ms, const atomic_bool *cancel, char *buf, size_t cap,
+                    size_t *len)
 {
     char scratch[4096];
     *len = 0;
     for (;;) {
         int64_t left = deadline_ms - clock_mono_ms();
-        if (left <= 0)
+        if (left <= 0 || (cancel && atomic_load(cancel)))
             return -1;
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int pr = poll(&p, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
+        int pr = poll(&p, 1, (int)(left < RUN_CANCEL_CHECK_MS ? left : RUN_CANCEL_CHECK_MS));
+        if ((pr < 0 && errno == EINTR) || pr == 0)
             continue;
-        if (pr <= 0)
+        if (pr < 0)
             return -1;
         bool room = *len < cap - 1;
         ssize_t n = room ? read(fd, buf + *len, cap - 1 - *len) : read(fd, scratch, sizeof scratch);
@@ -85,8 +88,8 @@ static int run_read(int fd, int64_t deadline_ms, char *buf, size_t cap, size_t *
     return 0;
 }
 
-int collect_run(char *const argv[], int timeout_ms, size_t cap, char **out, size_t *len,
-                char *err, size_t errlen)
+int collect_run(char *const argv[], int timeout_ms, const atomic_bool *cancel, size_t cap,
+                char **out, size_t *len, char *err, size_t errlen)
 {
     *out = NULL;
     *len = 0;
@@ -98,7 +101,7 @@ int collect_run(char *const argv[], int timeout_ms, size_t cap, char **out, size
     if (spawn_rc != 0)
         return err_set(err, errlen, "%s: %s", argv[0], strerror(spawn_rc));
     char *buf = malloc(cap);
-    int read_rc = buf ? run_read(fd, clock_mono_ms() + timeout_ms, buf, cap, len) : -1;
+    int read_rc = buf ? run_read(fd, clock_mono_ms() + timeout_ms, cancel, buf, cap, len) : -1;
     close(fd);
     if (read_rc != 0)
         kill(-pid, SIGKILL); /* the whole group: a wrapper script's children too */
@@ -110,6 +113,8 @@ int collect_run(char *const argv[], int timeout_ms, size_t cap, char **out, size
     *out = buf;
     if (read_rc != 0) {
         buf[*len] = '\0';
+        if (cancel && atomic_load(cancel))
+            return err_set(err, errlen, "%s: killed, the agent is stopping", argv[0]);
         return err_set(err, errlen, "%s: no answer within %d ms, killed", argv[0], timeout_ms);
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

@@ -156,6 +156,21 @@ scenario('lines the server refuses are logged once, with the first error; the ag
   assert.ok(agent.alive);
 });
 
+scenario('a hanging METRICS_EXEC command holds back neither the heartbeats nor SIGTERM', async (ctx) => {
+  const dir = ctx.tmpdir('faultline-metrics-');
+  const hang = writeScript(dir, 'hang', 'sleep 120');
+  const fake = await ctx.ingest();
+  const agent = ctx.agent('hang-box', { port: fake.port, apiKey: KEY, env: { METRICS_INTERVAL: '1', METRICS_EXEC: `slow:120:${hang}` } });
+  const started = Date.now();
+  const [hb] = await fake.waitForRequests(1, 3000);
+  assert.ok(hb.time - started < 2000, `first heartbeat ${hb.time - started} ms after start`);
+  await fake.waitForRequests(4, 3000);
+  assert.equal(fake.metricsRequests.length, 0, 'the walk is still in its exec step');
+  const t0 = Date.now();
+  await agent.stop({ graceMs: 2000 });
+  assert.ok(Date.now() - t0 < 2000);
+});
+
 scenario('bad METRICS_* settings stop the agent with an error naming them', async () => {
   const env = { API_KEY: KEY, SERVER_ADDR: '127.0.0.1', SERVER_PORT: '9' };
   let r = await runFaultline(['agent', 'x'], { env: { ...env, METRICS_EXEC: 'raid' } });

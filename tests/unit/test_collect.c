@@ -371,12 +371,30 @@ static void test_run_hanging_is_killed(void **state)
     size_t len = 0;
     char err[600] = "";
     double t0 = now_s();
-    assert_int_equal(collect_run(argv, 300, 1024, &out, &len, err, sizeof err), -1);
+    assert_int_equal(collect_run(argv, 300, NULL, 1024, &out, &len, err, sizeof err), -1);
     assert_true(now_s() - t0 < 3.0);
     char expected[600];
     snprintf(expected, sizeof expected, "%s: no answer within 300 ms, killed", argv[0]);
     assert_string_equal(err, expected);
     assert_string_equal(out, "up 1\n");
+    free(out);
+}
+
+/* A stopping agent kills a running command at once, whatever its timeout. */
+static void test_run_cancelled(void **state)
+{
+    char *argv[] = {(char *)script("hang-long", "sleep 30"), NULL};
+    atomic_bool cancel;
+    atomic_init(&cancel, true);
+    char *out = NULL;
+    size_t len = 0;
+    char err[600] = "";
+    double t0 = now_s();
+    assert_int_equal(collect_run(argv, 60000, &cancel, 1024, &out, &len, err, sizeof err), -1);
+    assert_true(now_s() - t0 < 1.0);
+    char expected[600];
+    snprintf(expected, sizeof expected, "%s: killed, the agent is stopping", argv[0]);
+    assert_string_equal(err, expected);
     free(out);
 }
 
@@ -522,14 +540,17 @@ static void test_exec_commands(void **state)
 
 /* ---- the table ------------------------------------------------------------------------------ */
 
-static void test_collect_all(void **state)
+static void test_walk(void **state)
 {
     struct collect_options o = *fixture_root(true);
     o.nvml_library = fake_nvml;
     o.textfile_dir = "/nonexistent/textfiles";
     struct metric_list l = {0};
     char err[512] = "";
-    assert_int_equal(collect_all(&l, &o, err, sizeof err), -1);
+    int failed = 0;
+    for (size_t i = 0; i < collect_count; i++)
+        failed += collect_one(i, &l, &o, err, sizeof err) != 0;
+    assert_int_equal(failed, 1);
     assert_string_equal(err, "textfile: /nonexistent/textfiles: No such file or directory");
     assert_true(value_of(&l, "node_scrape_collector_success", "collector", "system") == 1);
     assert_true(value_of(&l, "node_scrape_collector_success", "collector", "gpu") == 1);
@@ -572,11 +593,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_gpu_none),
         cmocka_unit_test(test_gpu_smi_failing),
         cmocka_unit_test(test_run_hanging_is_killed),
+        cmocka_unit_test(test_run_cancelled),
         cmocka_unit_test(test_textfile),
         cmocka_unit_test(test_textfile_missing_dir),
         cmocka_unit_test(test_exec_parse),
         cmocka_unit_test(test_exec_commands),
-        cmocka_unit_test(test_collect_all),
+        cmocka_unit_test(test_walk),
         cmocka_unit_test(test_hostname),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
