@@ -88,7 +88,8 @@ int metric_list_add_labels(struct metric_list *list, const char *name, const cha
         metric_sample_free(&s);
         return -1;
     }
-    qsort(s.labels, s.nlabels, sizeof *s.labels, metric_label_cmp);
+    if (s.nlabels > 1)
+        qsort(s.labels, s.nlabels, sizeof *s.labels, metric_label_cmp);
     list->items[list->count++] = s;
     return 0;
 }
