@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "base/log.h"
 
@@ -33,7 +34,8 @@ struct push {
     size_t walk_step; /* index in collect_table of the collector running or next */
     bool walk_told;   /* the facts of this walk have gone to the heartbeat */
     struct metric_list walk_list;
-    char *walk_body; /* malloc'd by the last step; NULL when out of memory or not pushing */
+    char *walk_body; /* gzip'd text, malloc'd by the last step; NULL when out of memory or not
+                      * pushing */
     size_t walk_body_len;
     char walk_err[1024];
     /* Logged once until they change. */
@@ -59,13 +61,43 @@ struct push *push_new(uv_loop_t *loop, struct httpc *http, const struct push_con
 
 /* ---- the walk, on the pool ------------------------------------------------------------------ */
 
+/* text in gzip format, malloc'd into *out (the caller frees it). Returns 0, or -1 when out of
+ * memory. */
+static int push_gzip(const char *text, size_t len, char **out, size_t *out_len)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
+        return -1;
+    size_t cap = deflateBound(&z, (uLong)len);
+    *out = malloc(cap);
+    z.next_in = (Bytef *)text;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)*out;
+    z.avail_out = (uInt)cap;
+    int rc = *out ? deflate(&z, Z_FINISH) : Z_MEM_ERROR;
+    *out_len = z.total_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static void push_walk_step(uv_work_t *w)
 {
     struct push *p = w->data;
     collect_one(p->walk_step, &p->walk_list, &p->options, p->walk_err, sizeof p->walk_err);
-    if (p->walk_step + 1 == collect_count && p->config.interval_ms > 0 &&
-        metric_list_to_text(&p->walk_list, &p->walk_body, &p->walk_body_len) != 0)
+    if (p->walk_step + 1 < collect_count || p->config.interval_ms == 0)
+        return;
+    char *text;
+    size_t len;
+    if (metric_list_to_text(&p->walk_list, &text, &len) != 0 ||
+        push_gzip(text, len, &p->walk_body, &p->walk_body_len) != 0)
         snprintf(p->walk_err, sizeof p->walk_err, "out of memory writing the metrics");
+    free(text);
 }
 
 /* ---- the push, on the loop ------------------------------------------------------------------ */
@@ -115,7 +147,7 @@ static void push_send(struct push *p, char *body, size_t len)
         return;
     }
     const char *headers[] = {p->config.auth_header, "Content-Type: text/plain; version=0.0.4",
-                             NULL};
+                             "Content-Encoding: gzip", NULL};
     struct httpc_request req = {.method = "POST",
                                 .url = p->config.url,
                                 .headers = headers,

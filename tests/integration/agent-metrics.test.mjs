@@ -1,5 +1,5 @@
 // agent-metrics.test.mjs — what `faultline agent NAME` pushes every METRICS_INTERVAL, watched at a
-// fake server: POST /api/v1/metrics/NAME with the heartbeat's key, Prometheus text that promtool
+// fake server: POST /api/v1/metrics/NAME with the heartbeat's key, gzip'd Prometheus text that promtool
 // accepts, node_exporter's names for the host, a textfile's and a METRICS_EXEC command's samples,
 // GPUs from a fake nvidia-smi under dcgm-exporter's names (and their count in the heartbeat,
 // following a change); METRICS_INTERVAL=0 pushes nothing; lines the server refuses are logged;
@@ -64,6 +64,8 @@ scenario('agent pushes host, textfile and exec metrics as Prometheus text with t
   assert.equal(first.path, '/api/v1/metrics/metrics-box-1');
   assert.equal(first.headers.authorization, `Bearer ${KEY}`);
   assert.equal(first.headers['content-type'], 'text/plain; version=0.0.4');
+  assert.equal(first.headers['content-encoding'], 'gzip');
+  assert.ok(first.bytes < first.text.length / 3, `gzip: ${first.bytes} bytes for ${first.text.length}`);
   const list = samples(first.text);
   const idle = find(list, 'node_cpu_seconds_total', { cpu: '0', mode: 'idle' });
   assert.ok(idle && idle[2] > 0, 'CPU 0 idle seconds');

@@ -10,10 +10,12 @@
 // records and then drops the connection without an answer (a lost answer). setBacklogStatus(s)
 // answers s to every backlog request from then on (200 again to accept).
 //
-// POST /api/v1/metrics/NAME (docs/api.md) goes to `metricsRequests` (never to `requests`); it is
+// POST /api/v1/metrics/NAME (docs/api.md) goes to `metricsRequests` (never to `requests`), its
+// `text` ungzipped when it came with Content-Encoding: gzip (`bytes` is what was sent); it is
 // answered 200 {"accepted":N,"refused":[],"series":N} with N the sample lines of the body, or
 // what setMetricsAnswer(status, body) set.
 import http from 'node:http';
+import zlib from 'node:zlib';
 import { waitFor } from './wait.mjs';
 
 export async function fakeIngest({ status = 204, port = 0 } = {}) {
@@ -73,14 +75,21 @@ export async function fakeIngest({ status = 204, port = 0 } = {}) {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      const gzip = req.headers['content-encoding'] === 'gzip';
+      let text;
+      try {
+        text = (gzip ? zlib.gunzipSync(raw) : raw).toString('utf8');
+      } catch {
+        text = '';
+      }
       let json;
       try {
         json = JSON.parse(text);
       } catch {
         json = undefined;
       }
-      const entry = { time: Date.now(), method: req.method, path: req.url, headers: req.headers, text, json };
+      const entry = { time: Date.now(), method: req.method, path: req.url, headers: req.headers, text, json, bytes: raw.length };
       if (req.method === 'POST' && req.url === '/api/v1/backlog') return backlogHandler(req, res, entry);
       if (req.method === 'POST' && req.url.startsWith('/api/v1/metrics/')) return metricsHandler(res, entry);
       requests.push(entry);
