@@ -2,7 +2,9 @@
 // fake server: POST /api/v1/metrics/NAME with the heartbeat's key, gzip'd Prometheus text that promtool
 // accepts, node_exporter's names for the host, a textfile's and a METRICS_EXEC command's samples,
 // GPUs from a fake nvidia-smi under dcgm-exporter's names (and their count in the heartbeat,
-// following a change); METRICS_INTERVAL=0 pushes nothing; lines the server refuses are logged;
+// following a change, which the real server records as gpu_lost and gpu_back); a hanging command
+// holds back neither heartbeats nor SIGTERM; METRICS_INTERVAL=0 pushes nothing; lines the server
+// refuses are logged;
 // bad METRICS_* settings stop the agent with an error naming them.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,6 +12,7 @@ import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
 import { runFaultline } from './lib/faultline.mjs';
 import { havePromtool, promtoolProblems } from './lib/promtool.mjs';
+import { events } from './lib/http.mjs';
 import { waitFor } from './lib/wait.mjs';
 
 const KEY = 'agent-metrics-key-1';
@@ -133,6 +136,29 @@ scenario('GPUs from nvidia-smi under dcgm-exporter names; the heartbeat follows 
   await waitFor(() => /GPU count changed from 2 to 1/.test(agent.stderr), 2000, { message: 'the change is logged' });
   const last = fake.metricsRequests.at(-1);
   assert.deepEqual(find(samples(last.text), 'faultline_gpus'), ['faultline_gpus', { source: 'nvidia-smi' }, 1]);
+});
+
+scenario('a real agent whose nvidia-smi loses a GPU makes the server record gpu_lost, then gpu_back', async (ctx) => {
+  const dir = ctx.tmpdir('faultline-metrics-');
+  const countFile = path.join(dir, 'count');
+  fs.writeFileSync(countFile, '2');
+  const smi = writeScript(dir, 'nvidia-smi', [
+    'echo "0, GPU-aaaa, NVIDIA L4, 1, 0, 0, 22000, 22000, 30, 20.00, 300, 6000, 0, 0, 0x0"',
+    `[ "$(cat '${countFile}')" = 2 ] && echo "1, GPU-bbbb, NVIDIA L4, 1, 0, 0, 22000, 22000, 30, 20.00, 300, 6000, 0, 0, 0x0"`,
+    'exit 0',
+  ].join('\n'));
+  const srv = await ctx.server();
+  ctx.agent('gpu-agent-1', {
+    server: srv,
+    env: { METRICS_INTERVAL: '1', FAULTLINE_NVML_LIB: '/nonexistent/libnvidia-ml.so.1', FAULTLINE_NVIDIA_SMI: smi },
+  });
+  await waitFor(async () => (await events(srv)).some((e) => e.worker === 'gpu-agent-1' && e.kind === 'up'), 5000, { message: 'the agent is UP' });
+  fs.writeFileSync(countFile, '1');
+  const lost = await waitFor(async () => (await events(srv, { type: 'gpu_lost' })).find((e) => e.worker === 'gpu-agent-1'), 6000, { message: 'gpu_lost' });
+  assert.deepEqual([lost.details.from, lost.details.to], [2, 1]);
+  fs.writeFileSync(countFile, '2');
+  const back = await waitFor(async () => (await events(srv, { type: 'gpu_back' })).find((e) => e.worker === 'gpu-agent-1'), 6000, { message: 'gpu_back' });
+  assert.deepEqual([back.details.from, back.details.to], [1, 2]);
 });
 
 scenario('METRICS_INTERVAL=0 pushes nothing; heartbeats go on', async (ctx) => {
