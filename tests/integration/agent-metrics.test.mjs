@@ -1,11 +1,11 @@
-// agent-metrics.test.mjs — what `faultline agent NAME` pushes every METRICS_INTERVAL, watched at a
-// fake server: POST /api/v1/metrics/NAME with the heartbeat's key, gzip'd Prometheus text that promtool
-// accepts, node_exporter's names for the host, a textfile's and a METRICS_EXEC command's samples,
-// GPUs from a fake nvidia-smi under dcgm-exporter's names (and their count in the heartbeat,
-// following a change, which the real server records as gpu_lost and gpu_back); a hanging command
-// holds back neither heartbeats nor SIGTERM; METRICS_INTERVAL=0 pushes nothing; lines the server
-// refuses are logged;
-// bad METRICS_* settings stop the agent with an error naming them.
+// agent-metrics.test.mjs — what `faultline agent NAME` pushes every METRICS_INTERVAL, watched at
+// a fake server: POST /api/v1/metrics/NAME with the heartbeat's key, gzip'd Prometheus text that
+// promtool accepts, node_exporter's names for the host, a textfile's and a METRICS_EXEC
+// command's samples, GPUs from a fake nvidia-smi under dcgm-exporter's names (and their count in
+// the heartbeat, following a change, which the real server records as gpu_lost and gpu_back); a
+// hanging command holds back neither heartbeats nor SIGTERM; METRICS_INTERVAL=0 pushes nothing;
+// lines the server refuses are logged; bad METRICS_* settings stop the agent with an error
+// naming them.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
