@@ -6,11 +6,10 @@
 #include "collect/collect.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "base/err.h"
 
 #define GPU_TIMEOUT_MS 10000
 #define GPU_SMI_OUTPUT_CAP 65536
@@ -178,32 +177,68 @@ static void gpu_nvml_read(const struct nvml *n, unsigned int i, nvml_device d,
         g->throttle = (double)reasons;
 }
 
-/* Returns 0 and appends every GPU NVML lists, or -1 when NVML is missing or fails. */
-static int gpu_collect_nvml(const char *lib, struct metric_list *out)
+/* NVML stays loaded and initialised between walks (nvmlInit takes up to a second on a machine
+ * without persistence mode); it is dropped after a failure, so the next walk loads it again.
+ * The lock makes the gpu collector safe to call from any thread. */
+static pthread_mutex_t gpu_nvml_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *handle; /* NULL: not loaded */
+    char path[4096];
+    struct nvml api;
+} gpu_nvml;
+
+static void gpu_nvml_drop(void)
 {
+    if (!gpu_nvml.handle)
+        return;
+    gpu_nvml.api.shutdown();
+    dlclose(gpu_nvml.handle);
+    gpu_nvml.handle = NULL;
+}
+
+/* Loads and initialises lib unless it already is. Returns 0, or -1 when it is missing or fails. */
+static int gpu_nvml_ready(const char *lib)
+{
+    if (gpu_nvml.handle && strcmp(gpu_nvml.path, lib) == 0)
+        return 0;
+    gpu_nvml_drop();
     void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return -1;
     struct nvml n = {0};
     gpu_nvml_bind(h, &n);
-    int rc = -1;
-    unsigned int count = 0;
-    if (n.init && n.shutdown && n.count && n.handle && n.init() == NVML_SUCCESS) {
-        if (n.count(&count) == NVML_SUCCESS) {
-            rc = 0;
-            for (unsigned int i = 0; i < count && i < GPU_MAX; i++) {
-                nvml_device d = NULL;
-                struct gpu_reading g = {0};
-                if (n.handle(i, &d) != NVML_SUCCESS)
-                    continue;
-                gpu_nvml_read(&n, i, d, &g);
-                gpu_emit(out, &g);
-            }
-            gpu_emit_count(out, (int)count, "nvml");
-        }
-        n.shutdown();
+    if (!n.init || !n.shutdown || !n.count || !n.handle || n.init() != NVML_SUCCESS) {
+        dlclose(h);
+        return -1;
     }
-    dlclose(h);
+    gpu_nvml.handle = h;
+    gpu_nvml.api = n;
+    snprintf(gpu_nvml.path, sizeof gpu_nvml.path, "%s", lib);
+    return 0;
+}
+
+/* Returns 0 and appends every GPU NVML lists, or -1 when NVML is missing or fails. */
+static int gpu_collect_nvml(const char *lib, struct metric_list *out)
+{
+    pthread_mutex_lock(&gpu_nvml_lock);
+    unsigned int count = 0;
+    int rc = gpu_nvml_ready(lib);
+    const struct nvml *n = &gpu_nvml.api;
+    if (rc == 0 && n->count(&count) != NVML_SUCCESS) {
+        gpu_nvml_drop();
+        rc = -1;
+    }
+    for (unsigned int i = 0; rc == 0 && i < count && i < GPU_MAX; i++) {
+        nvml_device d = NULL;
+        struct gpu_reading g = {0};
+        if (n->handle(i, &d) != NVML_SUCCESS)
+            continue;
+        gpu_nvml_read(n, i, d, &g);
+        gpu_emit(out, &g);
+    }
+    if (rc == 0)
+        gpu_emit_count(out, (int)count, "nvml");
+    pthread_mutex_unlock(&gpu_nvml_lock);
     return rc;
 }
 
