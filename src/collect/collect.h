@@ -87,6 +87,11 @@ int64_t collect_boot_time(const struct metric_list *list);
 int collect_run(char *const argv[], int timeout_ms, const atomic_bool *cancel, size_t cap,
                 char **out, size_t *len, char *err, size_t errlen);
 
+/* Appends the GPUs of `nvidia-smi --query-gpu=...` output (gpu.c's fields, CSV without header
+ * or units; text is modified) and returns how many; lines that are not a GPU are skipped.
+ * Exposed for the fuzz target; collect_gpu runs it on nvidia-smi's output. */
+int collect_gpu_smi_parse(char *text, struct metric_list *out);
+
 /* ---- METRICS_EXEC ---------------------------------------------------------------------------- */
 
 #define COLLECT_EXEC_EXPECTED                                                                     \

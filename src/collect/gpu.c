@@ -292,6 +292,20 @@ static bool gpu_smi_line(char *line, struct gpu_reading *g)
     return true;
 }
 
+int collect_gpu_smi_parse(char *text, struct metric_list *out)
+{
+    int gpus = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && gpus < GPU_MAX;
+         line = strtok_r(NULL, "\n", &save)) {
+        struct gpu_reading g = {0};
+        if (!gpu_smi_line(line, &g))
+            continue;
+        gpu_emit(out, &g);
+        gpus++;
+    }
+    return gpus;
+}
+
 /* Appends the GPUs `smi --query-gpu` lists. A missing binary is no GPUs and not an error; a
  * failing or hanging one is no GPUs and -1 with the reason in err. */
 static int gpu_collect_smi(const char *smi, const atomic_bool *cancel, struct metric_list *out,
@@ -303,15 +317,7 @@ static int gpu_collect_smi(const char *smi, const atomic_bool *cancel, struct me
     size_t len = 0;
     int rc =
         collect_run(argv, GPU_TIMEOUT_MS, cancel, GPU_SMI_OUTPUT_CAP, &text, &len, err, errlen);
-    int gpus = 0;
-    for (char *save = NULL, *line = rc == 0 ? strtok_r(text, "\n", &save) : NULL;
-         line && gpus < GPU_MAX; line = strtok_r(NULL, "\n", &save)) {
-        struct gpu_reading g = {0};
-        if (!gpu_smi_line(line, &g))
-            continue;
-        gpu_emit(out, &g);
-        gpus++;
-    }
+    int gpus = rc == 0 ? collect_gpu_smi_parse(text, out) : 0;
     free(text);
     gpu_emit_count(out, gpus, gpus > 0 ? "nvidia-smi" : "none");
     return rc < 0 ? -1 : 0;
