@@ -66,8 +66,7 @@ struct push *push_new(uv_loop_t *loop, struct httpc *http, const struct push_con
 static int push_gzip(const char *text, size_t len, char **out, size_t *out_len)
 {
     z_stream z = {0};
-    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-        Z_OK)
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
     size_t cap = deflateBound(&z, (uLong)len);
     *out = malloc(cap);
@@ -130,7 +129,8 @@ static void push_on_response(const struct httpc_response *res, void *ctx)
         json_t *refused = json_object_get(body, "refused");
         json_t *first = json_array_get(refused, 0);
         if (first)
-            snprintf(problem, sizeof problem, "the server refused %zu lines, the first: line %lld: %s",
+            snprintf(problem, sizeof problem,
+                     "the server refused %zu lines, the first: line %lld: %s",
                      json_array_size(refused),
                      (long long)json_integer_value(json_object_get(first, "line")),
                      json_string_value(json_object_get(first, "error")) ?: "no reason given");

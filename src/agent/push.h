@@ -1,9 +1,9 @@
 /* push.h — the agent's metrics: every METRICS_INTERVAL it walks the collector table
  * (collect/collect.h) on libuv's thread pool, hands the heartbeat its facts (GPU count, boot
  * time), and POSTs the samples in Prometheus text format, gzip'd, to /api/v1/metrics/NAME on
- * the server the heartbeats go to, with the same key. One walk and one push at a time: a tick that finds
- * either still running is skipped. A failed push is logged (once until the reason changes) and
- * not retried: the next walk sends fresher values. */
+ * the server the heartbeats go to, with the same key. One walk and one push at a time: a tick that
+ * finds either still running is skipped. A failed push is logged (once until the reason changes)
+ * and not retried: the next walk sends fresher values. */
 #ifndef FAULTLINE_AGENT_PUSH_H
 #define FAULTLINE_AGENT_PUSH_H
 

@@ -1,6 +1,6 @@
-/* settings.h — the agent's own settings (where the server is and over what, SITE, the diagnosis and its logs):
- * the struct agent.c reads and its option table. FAIL_TIMEOUT, PING_INTERVAL, SERVER_PORT,
- * API_KEY and DATA_DIR are shared (struct config). */
+/* settings.h — the agent's own settings (where the server is and over what, SITE, the diagnosis and
+ * its logs): the struct agent.c reads and its option table. FAIL_TIMEOUT, PING_INTERVAL,
+ * SERVER_PORT, API_KEY and DATA_DIR are shared (struct config). */
 #ifndef FAULTLINE_AGENT_SETTINGS_H
 #define FAULTLINE_AGENT_SETTINGS_H
 

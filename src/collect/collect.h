@@ -34,8 +34,8 @@ struct collect_options {
     const char *textfile_dir; /* METRICS_TEXTFILE_DIR; NULL: no textfile metrics */
     const struct collect_exec *exec;
     size_t exec_count;
-    const char *nvml_library; /* NULL: $FAULTLINE_NVML_LIB, else libnvidia-ml.so.1 */
-    const char *nvidia_smi;   /* NULL: $FAULTLINE_NVIDIA_SMI, else nvidia-smi from PATH */
+    const char *nvml_library;  /* NULL: $FAULTLINE_NVML_LIB, else libnvidia-ml.so.1 */
+    const char *nvidia_smi;    /* NULL: $FAULTLINE_NVIDIA_SMI, else nvidia-smi from PATH */
     const atomic_bool *cancel; /* NULL, or set by another thread to kill running commands */
 };
 
@@ -59,10 +59,10 @@ extern const struct collector *const collect_table[];
 extern const size_t collect_count;
 
 /* Runs collect_table[index] into out (a walk of the table calls it for index 0 to
- * collect_count - 1, in turn; a failing collector does not stop the others) and adds node_exporter's
- * node_scrape_collector_success{collector} and node_scrape_collector_duration_seconds{collector}
- * for it. Returns 0, or -1 with "name: text" appended to err (after "; " when err already holds
- * a failure). */
+ * collect_count - 1, in turn; a failing collector does not stop the others) and adds
+ * node_exporter's node_scrape_collector_success{collector} and
+ * node_scrape_collector_duration_seconds{collector} for it. Returns 0, or -1 with "name: text"
+ * appended to err (after "; " when err already holds a failure). */
 int collect_one(size_t index, struct metric_list *out, const struct collect_options *opts,
                 char *err, size_t errlen);
 
@@ -81,9 +81,10 @@ int64_t collect_boot_time(const struct metric_list *list);
 
 /* Runs argv (argv[0] found in PATH) without a shell, in its own process group, stdin and stderr
  * on /dev/null, and reads its stdout until it exits, timeout_ms pass or *cancel (when not NULL)
- * becomes true, within 100 ms (the group is killed then). Keeps the first cap bytes; *out is malloc'd and NUL-terminated, the caller frees it.
- * Returns 0 on exit status 0; 1 when argv[0] does not exist (nothing run, *out NULL); -1 with
- * the reason in err otherwise (*out holds what was read, or NULL). */
+ * becomes true, within 100 ms (the group is killed then). Keeps the first cap bytes; *out is
+ * malloc'd and NUL-terminated, the caller frees it. Returns 0 on exit status 0; 1 when argv[0] does
+ * not exist (nothing run, *out NULL); -1 with the reason in err otherwise (*out holds what was
+ * read, or NULL). */
 int collect_run(char *const argv[], int timeout_ms, const atomic_bool *cancel, size_t cap,
                 char **out, size_t *len, char *err, size_t errlen);
 
@@ -94,9 +95,9 @@ int collect_gpu_smi_parse(char *text, struct metric_list *out);
 
 /* ---- METRICS_EXEC ---------------------------------------------------------------------------- */
 
-#define COLLECT_EXEC_EXPECTED                                                                     \
-    "commands separated by ';', each NAME:TIMEOUT:COMMAND [ARGS...] with NAME of "               \
-    "[a-z0-9_-], TIMEOUT seconds from 0.1 to 300 and COMMAND a path or a name found in PATH "     \
+#define COLLECT_EXEC_EXPECTED                                                                      \
+    "commands separated by ';', each NAME:TIMEOUT:COMMAND [ARGS...] with NAME of "                 \
+    "[a-z0-9_-], TIMEOUT seconds from 0.1 to 300 and COMMAND a path or a name found in PATH "      \
     "(at most 16 commands of 32 words; no shell, no quotes)"
 
 /* Parses METRICS_EXEC (COLLECT_EXEC_EXPECTED) into *cmds (malloc'd, free with

@@ -53,8 +53,7 @@ static int exec_words(char *command, struct collect_exec *cmd, size_t entry, cha
 }
 
 /* One "NAME:TIMEOUT:COMMAND ARGS" entry (the 1-based entry-th) into cmd. */
-static int exec_entry(char *text, size_t entry, struct collect_exec *cmd, char *err,
-                      size_t errlen)
+static int exec_entry(char *text, size_t entry, struct collect_exec *cmd, char *err, size_t errlen)
 {
     char *first = strchr(text, ':');
     char *second = first ? strchr(first + 1, ':') : NULL;

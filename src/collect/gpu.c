@@ -20,8 +20,8 @@ struct gpu_reading {
     char index[12];
     char uuid[96];
     char name[96];
-    double util, mem_util, fb_used_mib, fb_free_mib, fb_total_mib, temp_c, power_w, sm_mhz,
-        mem_mhz, ecc_sbe, ecc_dbe, throttle;
+    double util, mem_util, fb_used_mib, fb_free_mib, fb_total_mib, temp_c, power_w, sm_mhz, mem_mhz,
+        ecc_sbe, ecc_dbe, throttle;
     bool has_util, has_mem_util, has_fb, has_temp, has_power, has_sm, has_mem_clock, has_ecc,
         has_throttle;
 };
@@ -245,9 +245,9 @@ static int gpu_collect_nvml(const char *lib, struct metric_list *out)
 /* ---- nvidia-smi -------------------------------------------------------------------------------
  */
 
-#define GPU_SMI_FIELDS                                                                            \
-    "index,uuid,name,utilization.gpu,utilization.memory,memory.used,memory.free,memory.total,"    \
-    "temperature.gpu,power.draw,clocks.sm,clocks.mem,ecc.errors.corrected.aggregate.total,"       \
+#define GPU_SMI_FIELDS                                                                             \
+    "index,uuid,name,utilization.gpu,utilization.memory,memory.used,memory.free,memory.total,"     \
+    "temperature.gpu,power.draw,clocks.sm,clocks.mem,ecc.errors.corrected.aggregate.total,"        \
     "ecc.errors.uncorrected.aggregate.total,clocks_throttle_reasons.active"
 #define GPU_SMI_FIELD_COUNT 15
 
@@ -311,8 +311,8 @@ int collect_gpu_smi_parse(char *text, struct metric_list *out)
 static int gpu_collect_smi(const char *smi, const atomic_bool *cancel, struct metric_list *out,
                            char *err, size_t errlen)
 {
-    char *argv[] = {(char *)smi, "--query-gpu=" GPU_SMI_FIELDS,
-                    "--format=csv,noheader,nounits", NULL};
+    char *argv[] = {(char *)smi, "--query-gpu=" GPU_SMI_FIELDS, "--format=csv,noheader,nounits",
+                    NULL};
     char *text = NULL;
     size_t len = 0;
     int rc =

@@ -22,12 +22,11 @@
 /* node_exporter's defaults: file systems that hold no user data, and mount points under the
  * kernel's and the container runtimes' own trees. */
 static const char *const system_pseudo_fs[] = {
-    "autofs",    "binfmt_misc", "bpf",        "cgroup",   "cgroup2", "configfs",
-    "debugfs",   "devpts",      "devtmpfs",   "fusectl",  "hugetlbfs", "iso9660",
-    "mqueue",    "nsfs",        "overlay",    "proc",     "procfs",  "pstore",
-    "rpc_pipefs", "securityfs", "selinuxfs",  "squashfs", "erofs",   "sysfs",
-    "tracefs"};
-#define SYSTEM_SKIP_MOUNT_RE                                                                      \
+    "autofs",   "binfmt_misc", "bpf",     "cgroup",    "cgroup2",    "configfs",   "debugfs",
+    "devpts",   "devtmpfs",    "fusectl", "hugetlbfs", "iso9660",    "mqueue",     "nsfs",
+    "overlay",  "proc",        "procfs",  "pstore",    "rpc_pipefs", "securityfs", "selinuxfs",
+    "squashfs", "erofs",       "sysfs",   "tracefs"};
+#define SYSTEM_SKIP_MOUNT_RE                                                                       \
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
 /* Partitions, RAM and loop devices: their I/O is counted on the whole disk already. */
 #define SYSTEM_SKIP_DISK_RE "^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme[0-9]+n[0-9]+p)[0-9]+$"
@@ -65,8 +64,8 @@ static void system_gauge(struct system_ctx *c, const char *name, const char *hel
 
 /* ---- /proc/stat ------------------------------------------------------------------------------ */
 
-static const char *const system_cpu_modes[] = {"user", "nice",    "system", "idle",
-                                               "iowait", "irq", "softirq", "steal"};
+static const char *const system_cpu_modes[] = {"user",   "nice", "system",  "idle",
+                                               "iowait", "irq",  "softirq", "steal"};
 
 static void system_cpu_line(struct system_ctx *c, const char *line, bool per_cpu, double hz)
 {
@@ -81,9 +80,9 @@ static void system_cpu_line(struct system_ctx *c, const char *line, bool per_cpu
     if (n < 5 || total == per_cpu)
         return;
     for (size_t m = 0; m < 8; m++)
-        metric_list_add(c->out, "node_cpu_seconds_total",
-                        "Seconds the CPUs spent in each mode.", "counter", (double)t[m] / hz, 2,
-                        "cpu", total ? "all" : cpu, "mode", system_cpu_modes[m]);
+        metric_list_add(c->out, "node_cpu_seconds_total", "Seconds the CPUs spent in each mode.",
+                        "counter", (double)t[m] / hz, 2, "cpu", total ? "all" : cpu, "mode",
+                        system_cpu_modes[m]);
 }
 
 static void system_stat(struct system_ctx *c, bool per_cpu)
@@ -173,8 +172,7 @@ static void system_filefd(struct system_ctx *c)
     if (fscanf(f, "%llu %llu %llu", &allocated, &unused, &max) == 3) {
         system_gauge(c, "node_filefd_allocated", "File descriptor statistics: allocated.",
                      (double)allocated);
-        system_gauge(c, "node_filefd_maximum", "File descriptor statistics: maximum.",
-                     (double)max);
+        system_gauge(c, "node_filefd_maximum", "File descriptor statistics: maximum.", (double)max);
     }
     fclose(f);
 }
@@ -304,8 +302,8 @@ static void system_diskstats(struct system_ctx *c)
     while (f && fgets(line, sizeof line, f)) {
         char dev[64];
         unsigned long long v[11];
-        if (sscanf(line, "%*u %*u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-                   dev, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
+        if (sscanf(line, "%*u %*u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", dev,
+                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
                    &v[10]) != 12 ||
             regexec(&skip, dev, 0, NULL, 0) == 0)
             continue;
@@ -352,8 +350,8 @@ static void system_netdev(struct system_ctx *c)
             continue; /* the two header lines */
         *colon = '\0';
         char *dev = line + strspn(line, " ");
-        if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+        if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
                    &v[11]) != 12)
             continue;
         system_counter(c, "node_network_receive_bytes_total",
@@ -385,9 +383,9 @@ static void system_uname(struct system_ctx *c)
         return;
     }
     metric_list_add(c->out, "node_uname_info",
-                    "Labeled system information as provided by the uname system call.", "gauge",
-                    1, 6, "sysname", u.sysname, "release", u.release, "version", u.version,
-                    "machine", u.machine, "nodename", u.nodename, "domainname", u.domainname);
+                    "Labeled system information as provided by the uname system call.", "gauge", 1,
+                    6, "sysname", u.sysname, "release", u.release, "version", u.version, "machine",
+                    u.machine, "nodename", u.nodename, "domainname", u.domainname);
 }
 
 static int system_collect(struct metric_list *out, const struct collect_options *opts, char *err,

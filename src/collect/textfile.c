@@ -47,8 +47,7 @@ static int textfile_read(const char *path, char **text, size_t *len, struct stat
         return err_set(err, errlen, "%s: %s", path, strerror(errno));
     if (fstat(fileno(f), st) != 0 || st->st_size > TEXTFILE_MAX_BYTES) {
         fclose(f);
-        return err_set(err, errlen, "%s: larger than %d bytes, skipped", path,
-                       TEXTFILE_MAX_BYTES);
+        return err_set(err, errlen, "%s: larger than %d bytes, skipped", path, TEXTFILE_MAX_BYTES);
     }
     *text = malloc((size_t)st->st_size + 1);
     *len = *text ? fread(*text, 1, (size_t)st->st_size, f) : 0;
@@ -76,8 +75,9 @@ static int textfile_one(const char *dir, const char *name, struct metric_list *o
     struct textfile_refusals r = {path, err, errlen, 0};
     int accepted = metric_text_parse(text, len, out, textfile_refused, &r);
     free(text);
-    metric_list_add(out, "node_textfile_mtime_seconds", "Unixtime mtime of textfiles successfully read.",
-                    "gauge", (double)st.st_mtim.tv_sec, 1, "file", name);
+    metric_list_add(out, "node_textfile_mtime_seconds",
+                    "Unixtime mtime of textfiles successfully read.", "gauge",
+                    (double)st.st_mtim.tv_sec, 1, "file", name);
     if (accepted < 0)
         return err_set(err, errlen, "%s: out of memory", path);
     if (r.count > 1) {

@@ -83,9 +83,9 @@ static const char *label_of(const struct metric_sample *s, const char *name)
 /* promtool's remarks on the names dashboards expect, which faultline keeps on purpose:
  * node_exporter's node_memory_MemTotal_bytes, dcgm-exporter's modelName and UUID labels and its
  * ECC counters without a _total suffix. A parse error or any other remark fails the test. */
-#define PROMTOOL_EXPECTED                                                                         \
+#define PROMTOOL_EXPECTED                                                                          \
     "^node_memory_[A-Za-z0-9_]* metric names should be written in .snake_case. not .camelCase.$|"  \
-    "^DCGM_FI_DEV_[A-Z_]* label names should be written in .snake_case. not .camelCase.$|"        \
+    "^DCGM_FI_DEV_[A-Z_]* label names should be written in .snake_case. not .camelCase.$|"         \
     "^DCGM_FI_DEV_ECC_[A-Z_]* counter metrics should have \"_total\" suffix$"
 
 /* Runs `promtool check metrics` on the list's text where promtool is installed; its output but
@@ -142,12 +142,11 @@ static const struct collect_options *fixture_root(bool per_cpu)
                             "/dev/sdb1 /mnt/big\\040disk xfs ro,noatime 0 0\n");
     put("root/mnt/big disk/.keep", "");
     put("root/run/.keep", "");
-    put("root/proc/diskstats",
-        "   8       0 sda 100 5 2000 300 200 6 4000 500 2 700 800 0 0 0 0\n"
-        "   8       1 sda1 90 5 1800 250 190 6 3800 450 0 600 700 0 0 0 0\n"
-        "   7       0 loop0 1 0 8 0 0 0 0 0 0 0 0\n"
-        " 259       0 nvme0n1 10 0 80 1 20 0 160 2 0 3 4 0 0 0 0\n"
-        " 259       1 nvme0n1p1 9 0 72 1 19 0 150 2 0 3 4 0 0 0 0\n");
+    put("root/proc/diskstats", "   8       0 sda 100 5 2000 300 200 6 4000 500 2 700 800 0 0 0 0\n"
+                               "   8       1 sda1 90 5 1800 250 190 6 3800 450 0 600 700 0 0 0 0\n"
+                               "   7       0 loop0 1 0 8 0 0 0 0 0 0 0 0\n"
+                               " 259       0 nvme0n1 10 0 80 1 20 0 160 2 0 3 4 0 0 0 0\n"
+                               " 259       1 nvme0n1p1 9 0 72 1 19 0 150 2 0 3 4 0 0 0 0\n");
     put("root/proc/net/dev",
         "Inter-|   Receive                                                |  Transmit\n"
         " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets "
@@ -285,9 +284,9 @@ static void test_gpu_nvml(void **state)
     assert_true(value_of(&l, "DCGM_FI_DEV_ECC_SBE_AGG_TOTAL", "gpu", "0") == 12);
     assert_true(value_of(&l, "DCGM_FI_DEV_ECC_DBE_AGG_TOTAL", "gpu", "0") == 1);
     assert_true(value_of(&l, "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", "gpu", "0") == 0x40);
-    assert_string_equal(label_of(metric_list_find(&l, "DCGM_FI_DEV_GPU_UTIL", "gpu", "1"),
-                                 "modelName"),
-                        "NVIDIA L4");
+    assert_string_equal(
+        label_of(metric_list_find(&l, "DCGM_FI_DEV_GPU_UTIL", "gpu", "1"), "modelName"),
+        "NVIDIA L4");
     /* what the second GPU does not report is left out, not sent as 0 */
     assert_null(metric_list_find(&l, "DCGM_FI_DEV_POWER_USAGE", "gpu", "1"));
     assert_null(metric_list_find(&l, "DCGM_FI_DEV_ECC_SBE_AGG_TOTAL", "gpu", "1"));
