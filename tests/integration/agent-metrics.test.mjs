@@ -2,7 +2,8 @@
 // a fake server: POST /api/v1/metrics/NAME with the heartbeat's key, gzip'd Prometheus text that
 // promtool accepts, node_exporter's names for the host, a textfile's and a METRICS_EXEC
 // command's samples, GPUs from a fake nvidia-smi under dcgm-exporter's names (and their count in
-// the heartbeat, following a change, which the real server records as gpu_lost and gpu_back); a
+// the heartbeat, following a change, which the real server records as gpu_lost and gpu_back); the
+// real server takes a real agent's push whole and serves it in /metrics with worker and site; a
 // hanging command holds back neither heartbeats nor SIGTERM; METRICS_INTERVAL=0 pushes nothing;
 // lines the server refuses are logged; bad METRICS_* settings stop the agent with an error
 // naming them.
@@ -12,7 +13,7 @@ import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
 import { runFaultline } from './lib/faultline.mjs';
 import { havePromtool, promtoolProblems } from './lib/promtool.mjs';
-import { events } from './lib/http.mjs';
+import { events, request } from './lib/http.mjs';
 import { waitFor } from './lib/wait.mjs';
 
 const KEY = 'agent-metrics-key-1';
@@ -159,6 +160,30 @@ scenario('a real agent whose nvidia-smi loses a GPU makes the server record gpu_
   fs.writeFileSync(countFile, '2');
   const back = await waitFor(async () => (await events(srv, { type: 'gpu_back' })).find((e) => e.worker === 'gpu-agent-1'), 6000, { message: 'gpu_back' });
   assert.deepEqual([back.details.from, back.details.to], [1, 2]);
+});
+
+scenario('a real agent\'s push reaches the real server: its samples are in /metrics with worker and site, promtool-clean', async (ctx) => {
+  const dir = ctx.tmpdir('faultline-metrics-');
+  fs.writeFileSync(path.join(dir, 'jobs.prom'), '# TYPE jobs_done_total counter\njobs_done_total{queue="render"} 7\n');
+  const srv = await ctx.server({ env: { METRICS_TOKEN: 'agent-metrics-token' } });
+  const agent = ctx.agent('real-push-box', {
+    server: srv,
+    env: { METRICS_INTERVAL: '1', METRICS_TEXTFILE_DIR: dir, SITE: 'fra1', LOG_LEVEL: 'debug' },
+  });
+  const scrape = () => request(`${srv.url}/metrics`, { headers: { Authorization: 'Bearer agent-metrics-token' } });
+  const res = await waitFor(async () => {
+    const r = await scrape();
+    return r.status === 200 && r.text.includes('jobs_done_total{queue="render",site="fra1",worker="real-push-box"} 7') && r;
+  }, 6000, { message: 'the textfile sample in /metrics' });
+  assert.match(res.text, /^node_cpu_seconds_total\{cpu="0",mode="idle",site="fra1",worker="real-push-box"\} \d/m);
+  assert.match(res.text, /^node_memory_MemTotal_bytes\{site="fra1",worker="real-push-box"\} \d/m);
+  assert.match(res.text, /^faultline_gpus\{source="none",site="fra1",worker="real-push-box"\} 0$/m);
+  assert.deepEqual(promtoolProblems(res.text), []);
+  // what the server answered the agent: every line accepted, none refused
+  const answer = await waitFor(() => /agent: metrics pushed: (\{"accepted":\d+,"refused":\[\],"series":\d+\})/.exec(agent.stderr), 3000, { message: 'a push answer in the agent log' });
+  const body = JSON.parse(answer[1]);
+  assert.equal(body.accepted, body.series);
+  assert.ok(body.series > 50, `${body.series} series`);
 });
 
 scenario('METRICS_INTERVAL=0 pushes nothing; heartbeats go on', async (ctx) => {
