@@ -126,11 +126,15 @@ static const struct cli_spec agent_spec = {
 static char *agent_heartbeat_body(const struct agent *a)
 {
     int64_t uptime_s = a->boot_time_s >= 0 ? clock_wall_ms() / 1000 - a->boot_time_s : 0;
-    json_t *o = json_pack("{s:s, s:i, s:s, s:I}", "name", a->name, "gpus", a->gpus, "version",
+    bool gpu_error = a->gpus == COLLECT_GPUS_FAILED;
+    json_t *o = json_pack("{s:s, s:o, s:s, s:I}", "name", a->name, "gpus",
+                          gpu_error ? json_null() : json_integer(a->gpus), "version",
                           FAULTLINE_VERSION, "uptime_s",
                           (json_int_t)(uptime_s > 0 ? uptime_s : 0));
     if (!o)
         return NULL;
+    if (gpu_error)
+        json_object_set_new(o, "gpu_error", json_true());
     if (a->settings->site)
         json_object_set_new(o, "site", json_string(a->settings->site));
     char *text = json_dumps(o, JSON_COMPACT);
@@ -497,7 +501,9 @@ static void agent_on_tick(uv_timer_t *t)
 static void agent_on_facts(const struct push_facts *f, void *ctx)
 {
     struct agent *a = ctx;
-    if (a->facts_known && f->gpus != a->gpus)
+    if (a->facts_known && f->gpus != a->gpus && f->gpus == COLLECT_GPUS_FAILED)
+        log_warn("agent: the GPU check failed (%d GPUs before)", a->gpus);
+    else if (a->facts_known && f->gpus != a->gpus)
         log_info("agent: GPU count changed from %d to %d", a->gpus, f->gpus);
     a->gpus = f->gpus;
     a->boot_time_s = f->boot_time_s;

@@ -165,7 +165,7 @@ static void push_send(struct push *p, char *body, size_t len)
 static void push_tell_facts(struct push *p)
 {
     int gpus = collect_gpu_count(&p->walk_list);
-    if (p->walk_told || gpus < 0)
+    if (p->walk_told || gpus == COLLECT_GPUS_UNKNOWN)
         return;
     p->walk_told = true;
     struct push_facts f = {.gpus = gpus, .boot_time_s = collect_boot_time(&p->walk_list)};

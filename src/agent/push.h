@@ -16,7 +16,7 @@
 
 /* What the heartbeat takes from a walk. */
 struct push_facts {
-    int gpus;            /* 0 without GPUs */
+    int gpus;            /* 0 without GPUs; COLLECT_GPUS_FAILED when the check failed */
     int64_t boot_time_s; /* unixtime, -1 when unknown */
 };
 

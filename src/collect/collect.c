@@ -56,7 +56,11 @@ int collect_hostname(char *buf, size_t len, char *err, size_t errlen)
 int collect_gpu_count(const struct metric_list *list)
 {
     const struct metric_sample *s = metric_list_find(list, "faultline_gpus", NULL, NULL);
-    return s ? (int)s->value : -1;
+    if (!s)
+        return COLLECT_GPUS_UNKNOWN;
+    if (metric_list_find(list, "faultline_gpus", "source", "failed"))
+        return COLLECT_GPUS_FAILED;
+    return (int)s->value;
 }
 
 int64_t collect_boot_time(const struct metric_list *list)

@@ -71,7 +71,11 @@ int collect_one(size_t index, struct metric_list *out, const struct collect_opti
 /* The host name (gethostname), NUL-terminated. Returns 0, or -1 with err set and buf "". */
 int collect_hostname(char *buf, size_t len, char *err, size_t errlen);
 
-/* faultline_gpus's value: NVIDIA GPUs found (0 without any), or -1 when the list has none. */
+/* faultline_gpus's value: NVIDIA GPUs found (0 without any), COLLECT_GPUS_FAILED when the GPU
+ * check failed (nvidia-smi failing or hanging: source="failed"), or COLLECT_GPUS_UNKNOWN when the
+ * list has no faultline_gpus. */
+#define COLLECT_GPUS_UNKNOWN (-1)
+#define COLLECT_GPUS_FAILED (-2)
 int collect_gpu_count(const struct metric_list *list);
 
 /* node_boot_time_seconds's value, or -1 when the list has none. */

@@ -75,7 +75,8 @@ static void gpu_emit(struct metric_list *out, const struct gpu_reading *g)
 static void gpu_emit_count(struct metric_list *out, int gpus, const char *source)
 {
     metric_list_add(out, "faultline_gpus",
-                    "NVIDIA GPUs on this machine, and what counted them (nvml, nvidia-smi, none).",
+                    "NVIDIA GPUs on this machine, and what counted them (nvml, nvidia-smi, none, or "
+                    "failed when nvidia-smi failed or hung).",
                     "gauge", gpus, 1, "source", source);
 }
 
@@ -319,7 +320,7 @@ static int gpu_collect_smi(const char *smi, const atomic_bool *cancel, struct me
         collect_run(argv, GPU_TIMEOUT_MS, cancel, GPU_SMI_OUTPUT_CAP, &text, &len, err, errlen);
     int gpus = rc == 0 ? collect_gpu_smi_parse(text, out) : 0;
     free(text);
-    gpu_emit_count(out, gpus, gpus > 0 ? "nvidia-smi" : "none");
+    gpu_emit_count(out, gpus, rc < 0 ? "failed" : gpus > 0 ? "nvidia-smi" : "none");
     return rc < 0 ? -1 : 0;
 }
 

@@ -129,17 +129,32 @@ static bool key_is(const char *body, const jsmntok_t *key, const char *name)
            memcmp(body + key->start, name, n) == 0;
 }
 
-static const char *const known_keys[] = {"name", "version", "site", "gpus", "uptime_s"};
+static int take_gpu_error(const struct member *m, bool *gpu_error)
+{
+    const char *s = m->body + m->value->start;
+    size_t n = (size_t)(m->value->end - m->value->start);
+    if (is_null(m))
+        return 0;
+    if (m->value->type == JSMN_PRIMITIVE && n == 4 && !memcmp(s, "true", 4))
+        *gpu_error = true;
+    else if (!(m->value->type == JSMN_PRIMITIVE && n == 5 && !memcmp(s, "false", 5)))
+        return bad(m, "expected true or false");
+    return 0;
+}
+
+static const char *const known_keys[] = {"name", "version", "site", "gpus", "uptime_s",
+                                         "gpu_error"};
 #define KNOWN_KEYS (sizeof known_keys / sizeof known_keys[0])
 
-static int take_member(struct member *m, int which, struct heartbeat *out)
+static int take_member(struct member *m, int which, struct heartbeat *out, bool *gpu_error)
 {
     switch (which) {
     case 0: return take_string(m, out->name, WORKER_NAME_MAX, true);
     case 1: return take_string(m, out->version, WORKER_VERSION_MAX, false);
     case 2: return take_string(m, out->site, WORKER_SITE_MAX, true);
     case 3: return take_gpus(m, out);
-    default: return take_uptime(m, out);
+    case 4: return take_uptime(m, out);
+    default: return take_gpu_error(m, gpu_error);
     }
 }
 
@@ -248,6 +263,7 @@ int heartbeat_parse(const char *body, size_t len, struct heartbeat *out, char *f
         check_utf8(body, len, field, fieldlen, err, errlen) != 0)
         return -1;
     bool seen[KNOWN_KEYS] = {false};
+    bool gpu_error = false;
     struct member m = {
         .body = body, .field = field, .fieldlen = fieldlen, .err = err, .errlen = errlen};
     for (int i = 1; i < count; i = skip_value(tok, i + 1, count)) {
@@ -261,7 +277,7 @@ int heartbeat_parse(const char *body, size_t len, struct heartbeat *out, char *f
             seen[k] = true;
             m.key = known_keys[k];
             m.value = &tok[i + 1];
-            if (take_member(&m, (int)k, out) != 0)
+            if (take_member(&m, (int)k, out, &gpu_error) != 0)
                 return -1;
         }
     }
@@ -271,5 +287,7 @@ int heartbeat_parse(const char *body, size_t len, struct heartbeat *out, char *f
                                       : "name: required");
         return -1;
     }
+    if (gpu_error)
+        out->gpus = WORKER_GPUS_FAILED;
     return 0;
 }

@@ -13,14 +13,15 @@ struct heartbeat {
     char name[WORKER_NAME_MAX + 1];
     char version[WORKER_VERSION_MAX + 1];
     char site[WORKER_SITE_MAX + 1];
-    int gpus;
+    int gpus;          /* WORKER_GPUS_FAILED when the body says "gpu_error": true */
     int64_t uptime_s;
 };
 
 #define HEARTBEAT_FIELD_MAX 128
 
 /* Parses a JSON object {"name": str, "gpus": int, "version": str, "uptime_s": number,
- * "site": str}; only name is required, unknown members are ignored (but must be valid JSON and
+ * "site": str, "gpu_error": bool}; "gpu_error": true (the machine's GPU check failed) wins over
+ * gpus. Only name is required, unknown members are ignored (but must be valid JSON and
  * UTF-8 like the rest). Returns 0, or -1 with a message in err and in field (fieldlen bytes,
  * HEARTBEAT_FIELD_MAX is enough) the path of the offending member ("site", "extra.note"), ""
  * when the body as a whole is wrong. */

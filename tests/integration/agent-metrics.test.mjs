@@ -109,6 +109,7 @@ scenario('GPUs from nvidia-smi under dcgm-exporter names; the heartbeat follows 
   const smi = writeScript(dir, 'nvidia-smi', [
     'case "$1" in --query-gpu=*) ;; *) exit 3 ;; esac',
     'echo "0, GPU-aaaa, NVIDIA H100 80GB HBM3, 87, 30, 1024, 80535, 81559, 64, 301.50, 1755, 2619, 0, 0, 0x0000000000000000"',
+    `[ "$(cat '${countFile}')" = fail ] && { echo 'NVIDIA-SMI has failed' >&2; exit 9; }`,
     `[ "$(cat '${countFile}')" = 2 ] && echo "1, GPU-bbbb, NVIDIA H100 80GB HBM3, 5, 0, 0, 81559, 81559, 33, 70.25, 345, 2619, 3, 0, 0x0000000000000004"`,
     'exit 0',
   ].join('\n'));
@@ -145,6 +146,7 @@ scenario('a real agent whose nvidia-smi loses a GPU makes the server record gpu_
   fs.writeFileSync(countFile, '2');
   const smi = writeScript(dir, 'nvidia-smi', [
     'echo "0, GPU-aaaa, NVIDIA L4, 1, 0, 0, 22000, 22000, 30, 20.00, 300, 6000, 0, 0, 0x0"',
+    `[ "$(cat '${countFile}')" = fail ] && { echo 'NVIDIA-SMI has failed' >&2; exit 9; }`,
     `[ "$(cat '${countFile}')" = 2 ] && echo "1, GPU-bbbb, NVIDIA L4, 1, 0, 0, 22000, 22000, 30, 20.00, 300, 6000, 0, 0, 0x0"`,
     'exit 0',
   ].join('\n'));
@@ -160,6 +162,10 @@ scenario('a real agent whose nvidia-smi loses a GPU makes the server record gpu_
   fs.writeFileSync(countFile, '2');
   const back = await waitFor(async () => (await events(srv, { type: 'gpu_back' })).find((e) => e.worker === 'gpu-agent-1'), 6000, { message: 'gpu_back' });
   assert.deepEqual([back.details.from, back.details.to], [1, 2]);
+  // A failing nvidia-smi is a failed GPU check (gpu_error), not "0 GPUs".
+  fs.writeFileSync(countFile, 'fail');
+  const failed = await waitFor(async () => (await events(srv, { type: 'gpu_lost' })).find((e) => e.worker === 'gpu-agent-1' && e.details.gpu_error), 6000, { message: 'gpu_lost with gpu_error' });
+  assert.deepEqual([failed.details.from, failed.details.to, failed.details.gpu_error], [2, null, true]);
 });
 
 scenario('a real agent\'s push reaches the real server: its samples are in /metrics with worker and site, promtool-clean', async (ctx) => {

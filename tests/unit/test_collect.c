@@ -351,7 +351,8 @@ static void test_gpu_smi_failing(void **state)
     char expected[600];
     snprintf(expected, sizeof expected, "%s: exit status 9", smi);
     assert_string_equal(err, expected);
-    assert_int_equal(collect_gpu_count(&l), 0);
+    assert_int_equal(collect_gpu_count(&l), COLLECT_GPUS_FAILED);
+    assert_non_null(metric_list_find(&l, "faultline_gpus", "source", "failed"));
     metric_list_free(&l);
 }
 

@@ -36,6 +36,28 @@ static void test_only_name(void **state)
     assert_string_equal(hb.version, "");
 }
 
+/* "gpu_error": true is a failed GPU check, whatever gpus says; false and null change nothing. */
+static void test_gpu_error(void **state)
+{
+    static const struct {
+        const char *body;
+        int gpus;
+    } cases[] = {
+        {"{\"name\":\"n\",\"gpus\":null,\"gpu_error\":true}", WORKER_GPUS_FAILED},
+        {"{\"name\":\"n\",\"gpu_error\":true,\"gpus\":4}", WORKER_GPUS_FAILED},
+        {"{\"name\":\"n\",\"gpus\":4,\"gpu_error\":false}", 4},
+        {"{\"name\":\"n\",\"gpus\":4,\"gpu_error\":null}", 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct heartbeat hb;
+        char field[HEARTBEAT_FIELD_MAX], err[256];
+        assert_int_equal(heartbeat_parse(cases[i].body, strlen(cases[i].body), &hb, field,
+                                         sizeof field, err, sizeof err),
+                         0);
+        assert_int_equal(hb.gpus, cases[i].gpus);
+    }
+}
+
 struct bad_body {
     const char *body;
     const char *field; /* NULL: the body as a whole */
@@ -78,6 +100,9 @@ static const struct bad_body bad_bodies[] = {
     {"{\"name\":\"a\",\"version\":\"caf\xc3\xa9\"}", "version", "printable ASCII"},
     {"{\"name\":\"a\",\"gpus\":true}", "gpus", "gpus: expected a whole number"},
     {"{\"name\":\"a\",\"gpus\":1e3}", "gpus", "gpus: expected a whole number"},
+    {"{\"name\":\"a\",\"gpu_error\":1}", "gpu_error", "gpu_error: expected true or false"},
+    {"{\"name\":\"a\",\"gpu_error\":\"true\"}", "gpu_error",
+     "gpu_error: expected true or false"},
     {"{\"name\":\"a\",\"site\":\"bad site\"}", "site", "site: expected letters"},
     {"{\"name\":\"a\",\"name\":\"b\"}", NULL, "duplicate"},
     /* Bytes that are not UTF-8 are named where they are, in unknown members too. */
@@ -131,6 +156,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_body),
         cmocka_unit_test(test_only_name),
+        cmocka_unit_test(test_gpu_error),
         cmocka_unit_test(test_bad_bodies),
         cmocka_unit_test(test_utf8_unknown_member),
         cmocka_unit_test(test_name_rule),
