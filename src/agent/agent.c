@@ -52,6 +52,7 @@ struct agent {
     uv_signal_t sigterm, sigint;
     bool in_flight; /* a heartbeat is waiting for its answer */
     int failures;   /* heartbeats failed in a row */
+    int busy;       /* 503 answers in a row (the server could not record them) */
     bool stopping;
     /* Metrics, and the heartbeat's facts from their walk. */
     struct push *push;
@@ -435,6 +436,26 @@ static void agent_maybe_diagnose(struct agent *a, const char *why)
     a->diag_started_mono = now;
 }
 
+static void agent_on_tick(uv_timer_t *t);
+
+/* The server answered 503: it is reachable but cannot record the heartbeat now (its disk is
+ * full, say). Not a network failure, so no diagnosis: the next heartbeat goes after the server's
+ * Retry-After (at least 1 s, at most PING_INTERVAL), then at the usual interval. */
+static void agent_server_busy(struct agent *a, const struct httpc_response *res)
+{
+    char why[512];
+    agent_describe_status(res, why, sizeof why);
+    int64_t interval_ms = a->cfg->ping_interval_ms;
+    int64_t retry_ms = (res->retry_after_s > 0 ? (int64_t)res->retry_after_s : 1) * 1000;
+    if (retry_ms > interval_ms)
+        retry_ms = interval_ms;
+    a->busy++;
+    log_warn("agent: heartbeat not recorded, the server is busy (%s); retrying in %.1f s", why,
+             (double)retry_ms / 1000.0);
+    agent_record_heartbeat(a, res, false, why);
+    uv_timer_start(&a->ping_timer, agent_on_tick, (uint64_t)retry_ms, (uint64_t)interval_ms);
+}
+
 static void agent_on_response(const struct httpc_response *res, void *ctx)
 {
     struct agent *a = ctx;
@@ -445,10 +466,17 @@ static void agent_on_response(const struct httpc_response *res, void *ctx)
         log_debug("agent: heartbeat ok (HTTP %ld in %.3f s)", res->status, res->elapsed_s);
         if (a->failures > 0)
             log_info("agent: heartbeat ok again after %d failures", a->failures);
+        if (a->busy > 0)
+            log_info("agent: heartbeat recorded again after %d busy answers", a->busy);
         a->failures = 0;
+        a->busy = 0;
         a->streak_diagnoses = 0;
         agent_record_heartbeat(a, res, true, NULL);
         agent_backlog_upload(a);
+        return;
+    }
+    if (!res->error && res->status == 503) {
+        agent_server_busy(a, res);
         return;
     }
     a->failures++;

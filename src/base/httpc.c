@@ -4,6 +4,7 @@
 #include "base/httpc.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -92,7 +93,12 @@ static void httpc_xfer_free(struct httpc_xfer *x)
  * be off every list and out of the multi handle. */
 static void httpc_xfer_finish(struct httpc_xfer *x, long status, const char *error)
 {
+    curl_off_t retry_after = 0;
+    if (!x->easy || curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK ||
+        retry_after < 0)
+        retry_after = 0;
     struct httpc_response res = {
+        .retry_after_s = retry_after > LONG_MAX ? LONG_MAX : (long)retry_after,
         .status = status,
         .error = error,
         .body = x->body ? x->body : "",

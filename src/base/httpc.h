@@ -27,6 +27,7 @@ struct httpc_response {
     const char *body;  /* NUL-terminated, at most 1 MiB kept */
     size_t body_len;
     double elapsed_s;
+    long retry_after_s; /* the answer's Retry-After in seconds (a delay or a date), 0 if none */
 };
 
 typedef void (*httpc_done_cb)(const struct httpc_response *res, void *ctx);

@@ -101,11 +101,17 @@ scenario('disk full: 503 with Retry-After within 2 s, admin reads answer, unreco
   assertRefused(pinged.res, 'first ping of df-ping');
   assert.ok(pinged.ms < 2000, `ping answered in ${pinged.ms} ms`);
   assertRefused(await ping(), 'repeated ping');
-  // A real agent that starts now is told 503 and keeps trying.
-  const agent = ctx.agent('df-agent', { server: srv });
-  await waitFor(() => agent.stderr.match(/heartbeat failed: HTTP 503\b/g)?.length >= 2, 10000, {
+  // A real agent that starts now is told 503 and keeps trying after the Retry-After (capped at
+  // its PING_INTERVAL), without counting a network failure or diagnosing its path.
+  const agent = ctx.agent('df-agent', { server: srv, env: { PING_INTERVAL: '10', FAIL_TIMEOUT: '10' } });
+  const agentRetry = '5.0'; // the server's Retry-After: 5, under the agent's PING_INTERVAL of 10 s
+  const busy = /heartbeat not recorded, the server is busy \(HTTP 503: \{"error":"event store unavailable; heartbeat not recorded"\}\); retrying in (\d+\.\d) s/g;
+  await waitFor(() => agent.stderr.match(busy)?.length >= 2, 10000, {
     message: 'the agent sees 503 twice',
   });
+  const delays = [...agent.stderr.matchAll(busy)].map((m) => m[1]);
+  assert.deepEqual(new Set(delays), new Set([agentRetry]), 'retry after min(Retry-After, PING_INTERVAL)');
+  assert.doesNotMatch(agent.stderr, /heartbeat failed|diagnos/);
 
   // Room again: the queued event is written (the store retries at most 5 s apart), nothing else to do.
   fs.unlinkSync(filler);
@@ -115,7 +121,7 @@ scenario('disk full: 503 with Retry-After within 2 s, admin reads answer, unreco
   });
   assert.equal((await workerStatus(srv, 'df-new')).recorded, true);
   assert.equal((await heartbeat(srv, hb('df-new'))).status, 204);
-  await waitFor(() => /heartbeat ok again after \d+ failures/.test(agent.stderr), 10000, {
+  await waitFor(() => /heartbeat recorded again after \d+ busy answers/.test(agent.stderr), 10000, {
     message: 'the agent gets through once there is room',
   });
   assert.deepEqual(
