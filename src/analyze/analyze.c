@@ -19,7 +19,7 @@
 #include "base/clock.h"
 #include "probe/path.h"
 
-#define ANALYZE_MAX_FILES 256 /* the bot client keeps its last 99 mtr files */
+#define ANALYZE_MAX_FILES 256   /* the bot client keeps its last 99 mtr files */
 #define ANALYZE_MAX_WARNINGS 20 /* per run; the rest are only counted */
 #define ANALYZE_WORST_HOPS 5
 /* A record may span this many lines (the bot's diagnostics with `mtr -j` in them) and bytes. */
@@ -143,7 +143,8 @@ static void add_record(struct log_set *set, json_t *j, const char *file, size_t 
         skip_line(set, file, line,
                   "neither a heartbeat (\"ok\") nor a diagnosis (\"trigger\", \"mtr\")");
     } else if (!time || clock_parse_iso(time, &r.time_ms) != 0) {
-        snprintf(why, sizeof why, "\"time\": expected an ISO 8601 UTC time, got %s%.40s%s",
+        snprintf(why, sizeof why,
+                 "\"time\": expected an ISO 8601 time with Z or a +HH:MM offset, got %s%.40s%s",
                  time ? "\"" : "", time ? time : "nothing", time ? "\"" : "");
         skip_line(set, file, line, why);
     } else if (record_list_push(list, r) == 0) {
@@ -209,9 +210,8 @@ static void read_line(struct log_set *set, struct pending_record *p, const char 
     if (!joining)
         p->first_line = number;
     json_error_t jerr;
-    json_t *j = pending_add(p, line, n) == 0
-                    ? json_loadb(p->text, p->len, JSON_DECODE_ANY, &jerr)
-                    : NULL;
+    json_t *j =
+        pending_add(p, line, n) == 0 ? json_loadb(p->text, p->len, JSON_DECODE_ANY, &jerr) : NULL;
     if (j) {
         add_record(set, j, path, p->first_line);
     } else if (json_error_code(&jerr) == json_error_premature_end_of_input &&

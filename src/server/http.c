@@ -99,7 +99,7 @@ struct http_request {
     unsigned pending_status;
     char client_ip[INET6_ADDRSTRLEN];
     char *auth_user, *auth_pass;
-    char refusal[64]; /* the message of a refused body */
+    char refusal[64];  /* the message of a refused body */
     uint64_t start_ns; /* uv_hrtime() when its headers were in */
     unsigned status;   /* of its answer; 0 until answered */
 };
@@ -126,7 +126,8 @@ static void queue(struct http_request *req, unsigned status, struct MHD_Response
 }
 
 static struct MHD_Response *response_with(const struct http_server *srv, const char *content_type,
-                                          const char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+                                          const char *body, size_t len,
+                                          enum MHD_ResponseMemoryMode mode)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, mode);
     if (content_type)
@@ -147,8 +148,8 @@ static struct MHD_Response *make_response(const struct http_server *srv, const c
 void http_respond_take(struct http_request *req, int status, const char *content_type,
                        const char *encoding, char *body, size_t len)
 {
-    struct MHD_Response *resp = response_with(req->srv, content_type, body, len,
-                                              MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp =
+        response_with(req->srv, content_type, body, len, MHD_RESPMEM_MUST_FREE);
     if (encoding)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
@@ -1038,6 +1039,7 @@ int http_query_time(struct http_request *req, const char *name, int64_t *out, ch
     *out = 0;
     if (!text || clock_parse_iso(text, out) == 0)
         return 0;
-    snprintf(err, errlen, "%s: expected an ISO 8601 UTC time, got \"%.40s\"", name, text);
+    snprintf(err, errlen, "%s: expected an ISO 8601 time with Z or a +HH:MM offset, got \"%.40s\"",
+             name, text);
     return -1;
 }

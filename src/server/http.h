@@ -156,7 +156,7 @@ void http_respond_auth_required(struct http_request *req, const char *realm);
  * -1 with "NAME: expected ..., got \"VALUE\"" in err; the caller answers 400 naming NAME. */
 int http_query_int(struct http_request *req, const char *name, int min, int max, int fallback,
                    int *out, char *err, size_t errlen);
-/* An ISO 8601 UTC time as wall-clock ms; absent: 0. */
+/* An ISO 8601 time with a zone (clock_parse_iso) as wall-clock ms; absent: 0. */
 int http_query_time(struct http_request *req, const char *name, int64_t *out, char *err,
                     size_t errlen);
 

@@ -102,7 +102,7 @@ scenario('analyze skips malformed lines with a warning naming file:line, and nev
   assert.equal(warnings.length, 5, r.stderr);
   assert.match(r.stderr, new RegExp(`${METRICS}:38: skipped: not JSON`));
   assert.match(r.stderr, new RegExp(`${METRICS}:63: skipped: not JSON`));
-  assert.match(r.stderr, new RegExp(`${METRICS}:64: skipped: "time": expected an ISO 8601 UTC time, got "yesterday"`));
+  assert.match(r.stderr, new RegExp(`${METRICS}:64: skipped: "time": expected an ISO 8601 time with Z or a \\+HH:MM offset, got "yesterday"`));
   assert.match(r.stderr, new RegExp(`${DIAGNOSTICS}:5: skipped: not JSON`));
   assert.match(r.stderr, new RegExp(`${DIAGNOSTICS}:6: skipped: neither a heartbeat`));
 
@@ -130,7 +130,7 @@ scenario('analyze skips malformed lines with a warning naming file:line, and nev
   assert.match(j.stderr, /junk\.jsonl:1: skipped/);
   assert.match(j.stderr, /junk\.jsonl:2: skipped: not JSON/);
   assert.match(j.stderr, /junk\.jsonl:3: skipped: expected a JSON object/);
-  assert.match(j.stderr, /junk\.jsonl:7: skipped: "time": expected an ISO 8601 UTC time, got nothing/);
+  assert.match(j.stderr, /junk\.jsonl:7: skipped: "time": expected an ISO 8601 time with Z or a \+HH:MM offset, got nothing/);
 });
 
 scenario('analyze exits 0 when no outage is found', async (ctx) => {

@@ -189,12 +189,12 @@ scenario('query parameters of events, rca and diagnostics, and their 400s naming
     ['/admin/api/events?limit=0', 'limit: expected a number from 1 to 1000, got "0"', 'limit'],
     ['/admin/api/events?limit=1001', 'limit: expected a number from 1 to 1000, got "1001"', 'limit'],
     ['/admin/api/events?type=flap', 'type: expected a list of up,down,gpu_lost,gpu_back, got "flap"', 'type'],
-    ['/admin/api/events?since=yesterday', 'since: expected an ISO 8601 UTC time, got "yesterday"', 'since'],
-    ['/admin/api/events?since=2026-11-21', 'since: expected an ISO 8601 UTC time, got "2026-11-21"', 'since'],
+    ['/admin/api/events?since=yesterday', 'since: expected an ISO 8601 time with Z or a +HH:MM offset, got "yesterday"', 'since'],
+    ['/admin/api/events?since=2026-11-21', 'since: expected an ISO 8601 time with Z or a +HH:MM offset, got "2026-11-21"', 'since'],
     ['/admin/api/rca?limit=0', 'limit: expected a number from 1 to 1000, got "0"', 'limit'],
-    ['/admin/api/rca?since=yesterday', 'since: expected an ISO 8601 UTC time, got "yesterday"', 'since'],
+    ['/admin/api/rca?since=yesterday', 'since: expected an ISO 8601 time with Z or a +HH:MM offset, got "yesterday"', 'since'],
     ['/admin/api/diagnostics?kind=log', 'kind: expected metric or diagnostic', 'kind'],
-    ['/admin/api/diagnostics?until=yesterday', 'until: expected an ISO 8601 UTC time, got "yesterday"', 'until'],
+    ['/admin/api/diagnostics?until=yesterday', 'until: expected an ISO 8601 time with Z or a +HH:MM offset, got "yesterday"', 'until'],
     ['/admin/api/diagnostics?limit=5000', 'limit: expected a number from 1 to 1000, got "5000"', 'limit'],
   ];
   for (const [p, error, field] of BAD) {
