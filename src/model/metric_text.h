@@ -25,10 +25,13 @@
 struct metric_text_sample {
     size_t line;                       /* 1-based */
     const char *family;                /* the metric its TYPE/HELP name (name less _bucket, _sum
-                                        * or _count for histograms and summaries) */
+                                        * or _count for histograms and summaries); the same
+                                        * pointer for every sample of a metric, until
+                                        * metric_text_each returns */
     const char *type;                  /* static: "counter", "gauge", "histogram", "summary",
                                         * "untyped" (no TYPE line) */
-    const char *help;                  /* the HELP text, unescaped, or NULL */
+    const char *help;                  /* the HELP text, unescaped, or NULL (kept as long
+                                        * as family) */
     const char *name;                  /* the sample's own name */
     const struct metric_label *labels; /* sorted by name */
     size_t nlabels;

@@ -1,8 +1,8 @@
 /* agent_metrics.c — agents' pushed samples, kept as ready text (agent_metrics.h). Two hash
- * tables: the agents by name, and the metrics (families) any agent holds, each with the number
- * of agents holding it. An agent's text is its sample lines grouped by metric, each group a
- * span; a scrape sorts the metrics by name, buckets every agent's spans by metric (a counting
- * sort) and copies them. */
+ * tables on the loop: the agents by name, and the metrics (families) any agent holds. Each agent
+ * holds one block: its sample lines grouped by metric, each group a span naming its family once
+ * swapped in. A scrape's snapshot holds references to the blocks and families; writing it sorts
+ * the metrics by name, buckets every block's spans by metric (a counting sort) and copies them. */
 #include "server/agent_metrics.h"
 
 #include <stdbool.h>
@@ -19,32 +19,47 @@ struct family {
     char *name;
     const char *type; /* static, from metric_text */
     char *help;       /* NULL: DEFAULT_HELP */
-    size_t refs;      /* agents holding samples of it */
-    size_t index;     /* its place in name order, during a render */
+    size_t holders;   /* agents whose block has it; in the table while > 0 */
+    size_t refs;      /* holders, plus the snapshots using it */
     UT_hash_handle hh;
 };
 
+/* One metric's lines in a block. */
 struct span {
-    struct family *family;
-    size_t offset, len;
+    struct family *family; /* NULL until swapped in */
+    size_t name, help;     /* offsets in the block's names; help NO_HELP when none */
+    const char *type;
+    size_t offset, len;        /* in the block's text */
+    size_t first_line, nlines; /* in the block's lines, until swapped in */
 };
 
-struct agent {
-    char *name;
+#define NO_HELP ((size_t)-1)
+
+struct agent_block {
+    size_t refs; /* its agent, and the snapshots writing it; moved on the loop only */
+    char *worker;
+    int64_t pushed_wall;
     char *text;
     struct span *spans;
     size_t nspans;
     size_t series;
-    int64_t pushed_mono, pushed_wall;
+    size_t refused;
+    char *names;  /* the spans' metric names and HELP texts, NUL-terminated */
+    size_t *lines; /* each kept sample's line number, in span order; NULL once swapped in */
+};
+
+struct agent {
+    char *name;
+    struct agent_block *block; /* NULL: none */
+    int64_t pushed_mono;
     UT_hash_handle hh;
 };
 
 struct agent_metrics {
     struct family *families;
     struct agent *agents;
-    size_t max_series;
+    struct agent_metrics_limits limits;
     int64_t ttl_ms;
-    bool (*reserved)(const char *name);
 };
 
 struct agent_metrics *agent_metrics_new(size_t max_series, int64_t ttl_ms,
@@ -52,33 +67,61 @@ struct agent_metrics *agent_metrics_new(size_t max_series, int64_t ttl_ms,
 {
     struct agent_metrics *am = calloc(1, sizeof *am);
     if (am) {
-        am->max_series = max_series;
+        am->limits = (struct agent_metrics_limits){max_series, reserved};
         am->ttl_ms = ttl_ms;
-        am->reserved = reserved;
     }
     return am;
 }
 
-static void family_unref(struct agent_metrics *am, struct family *f)
+void agent_metrics_limits(const struct agent_metrics *am, struct agent_metrics_limits *out)
+{
+    *out = am->limits;
+}
+
+static void family_unref(struct family *f)
 {
     if (--f->refs > 0)
         return;
-    HASH_DEL(am->families, f);
     free(f->name);
     free(f->help);
     free(f);
 }
 
-/* Lets go of the agent's samples; the agent stays (with none). */
+static void family_unhold(struct agent_metrics *am, struct family *f)
+{
+    if (--f->holders == 0)
+        HASH_DEL(am->families, f);
+    family_unref(f);
+}
+
+void agent_block_free(struct agent_block *b)
+{
+    if (!b)
+        return;
+    free(b->worker);
+    free(b->text);
+    free(b->spans);
+    free(b->names);
+    free(b->lines);
+    free(b);
+}
+
+static void block_unref(struct agent_block *b)
+{
+    if (--b->refs == 0)
+        agent_block_free(b);
+}
+
+/* Lets go of the agent's block; the agent stays (with none). */
 static void agent_clear(struct agent_metrics *am, struct agent *a)
 {
-    for (size_t i = 0; i < a->nspans; i++)
-        family_unref(am, a->spans[i].family);
-    free(a->spans);
-    free(a->text);
-    a->spans = NULL;
-    a->text = NULL;
-    a->nspans = a->series = 0;
+    struct agent_block *b = a->block;
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->nspans; i++)
+        family_unhold(am, b->spans[i].family);
+    block_unref(b);
+    a->block = NULL;
 }
 
 static void agent_drop(struct agent_metrics *am, struct agent *a)
@@ -96,28 +139,25 @@ void agent_metrics_free(struct agent_metrics *am)
     struct agent *a, *tmp;
     HASH_ITER(hh, am->agents, a, tmp)
     agent_drop(am, a);
-    struct family *f, *ftmp;
-    HASH_ITER(hh, am->families, f, ftmp)
-    { /* only those an out-of-memory push left behind */
-        f->refs = 1;
-        family_unref(am, f);
-    }
     free(am);
 }
 
-/* ---- a push ---- */
+/* ---- building a block (any thread) ---- */
 
-/* A sample line, rendered, waiting to be grouped by metric. */
+/* A sample line, written, waiting to be grouped by metric. */
 struct pending {
-    struct family *family;
-    size_t offset, len;
+    uintptr_t key;    /* the reader's name of its metric: one per metric while it reads */
+    size_t name, help; /* in names */
+    const char *type;
+    size_t line, offset, len;
 };
 
-struct push_ctx {
-    struct agent_metrics *am;
-    const char *last_key;       /* the reader's name of the last sample's metric, while kept */
-    struct family *last_family; /* and its family here */
+struct build {
+    const struct agent_metrics_limits *limits;
+    uintptr_t last_key; /* the last kept sample's metric */
+    size_t last_name, last_help;
     struct expo lines;
+    struct expo names;
     struct expo ours; /* site="S",worker="W" */
     struct pending *pending;
     size_t npending, cap;
@@ -128,9 +168,9 @@ struct push_ctx {
     void *ctx;
 };
 
-static void push_refused(void *ctx, size_t line, const char *error)
+static void build_refused(void *ctx, size_t line, const char *error)
 {
-    struct push_ctx *p = ctx;
+    struct build *p = ctx;
     p->refused++;
     if (p->hold_refusal) {
         p->hold_refusal = false;
@@ -138,32 +178,6 @@ static void push_refused(void *ctx, size_t line, const char *error)
     }
     if (p->refused_cb)
         p->refused_cb(p->ctx, line, error);
-}
-
-static char *dup_text(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    return d ? memcpy(d, s, n) : NULL;
-}
-
-/* The metric s belongs to, created (with no holder yet) when new; NULL when out of memory. */
-static struct family *family_for(struct agent_metrics *am, const struct metric_text_sample *s)
-{
-    struct family *f;
-    HASH_FIND_STR(am->families, s->family, f);
-    if (f)
-        return f;
-    f = calloc(1, sizeof *f);
-    if (!f || !(f->name = dup_text(s->family)) || (s->help && !(f->help = dup_text(s->help)))) {
-        if (f)
-            free(f->name);
-        free(f);
-        return NULL;
-    }
-    f->type = s->type;
-    HASH_ADD_KEYPTR(hh, am->families, f->name, strlen(f->name), f);
-    return f;
 }
 
 /* Whether the sample's labels leave out the server's own; when not, why in err. */
@@ -181,34 +195,32 @@ static bool labels_allowed(const struct metric_text_sample *s, char *err, size_t
     return true;
 }
 
-/* Whether the sample may be kept; when not, why in err. */
-static bool sample_allowed(struct push_ctx *p, const struct metric_text_sample *s, char *err,
+/* Notes the sample's metric as the one at hand (its name and HELP copied). Returns whether it
+ * may be pushed; when not, why in err. */
+static bool metric_allowed(struct build *p, const struct metric_text_sample *s, char *err,
                            size_t errlen)
 {
-    if (!labels_allowed(s, err, errlen))
-        return false;
-    if (p->am->reserved && p->am->reserved(s->family)) {
+    if (p->limits->reserved && p->limits->reserved(s->family)) {
         snprintf(err, errlen, "metric \"%s\": reserved for the server's own metrics", s->family);
         return false;
     }
-    struct family *f;
-    HASH_FIND_STR(p->am->families, s->family, f);
-    if (f && strcmp(f->type, s->type) != 0) {
-        snprintf(err, errlen, "metric \"%s\": TYPE %s here, but other workers push it as %s",
-                 s->family, s->type, f->type);
-        return false;
-    }
+    p->last_key = (uintptr_t)s->family;
+    p->last_name = p->names.len;
+    expo_write(&p->names, s->family, strlen(s->family) + 1);
+    p->last_help = s->help ? p->names.len : NO_HELP;
+    if (s->help)
+        expo_write(&p->names, s->help, strlen(s->help) + 1);
     return true;
 }
 
 static int on_sample(void *ctx, const struct metric_text_sample *s, char *err, size_t errlen)
 {
-    struct push_ctx *p = ctx;
-    /* Samples of one metric come together: the metric's checks and lookup are done once. */
-    bool same = s->family == p->last_key;
-    if (!(same ? labels_allowed(s, err, errlen) : sample_allowed(p, s, err, errlen)))
+    struct build *p = ctx;
+    /* Samples of one metric come together: the metric's checks and copy are done once. */
+    if (!labels_allowed(s, err, errlen) ||
+        ((uintptr_t)s->family != p->last_key && !metric_allowed(p, s, err, errlen)))
         return 1;
-    if (p->npending >= p->am->max_series) {
+    if (p->npending >= p->limits->max_series) {
         if (p->over++ == 0)
             p->over_first = s->line;
         p->hold_refusal = true;
@@ -222,11 +234,6 @@ static int on_sample(void *ctx, const struct metric_text_sample *s, char *err, s
         p->pending = n;
         p->cap = cap;
     }
-    struct family *f = same ? p->last_family : family_for(p->am, s);
-    if (!f)
-        return -1;
-    p->last_key = s->family;
-    p->last_family = f;
     size_t start = p->lines.len;
     expo_puts(&p->lines, s->name);
     expo_puts(&p->lines, "{");
@@ -240,41 +247,160 @@ static int on_sample(void *ctx, const struct metric_text_sample *s, char *err, s
     expo_puts(&p->lines, "} ");
     expo_write(&p->lines, s->value_text, s->value_len);
     expo_puts(&p->lines, "\n");
-    if (p->lines.oom)
+    if (p->lines.oom || p->names.oom)
         return -1;
-    p->pending[p->npending++] = (struct pending){f, start, p->lines.len - start};
+    p->pending[p->npending++] = (struct pending){p->last_key,  p->last_name, p->last_help,
+                                                 s->type,      s->line,      start,
+                                                 p->lines.len - start};
     return 0;
 }
 
 static int pending_cmp(const void *a, const void *b)
 {
     const struct pending *x = a, *y = b;
-    if (x->family != y->family)
-        return x->family < y->family ? -1 : 1;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* Moves the rendered lines into the agent, grouped by metric. Returns 0 or -1 (out of memory). */
-static int agent_fill(struct agent *a, struct push_ctx *p)
+/* Moves the written lines into b, grouped by metric. Returns 0 or -1 (out of memory). */
+static int block_fill(struct agent_block *b, struct build *p)
 {
     if (p->npending)
         qsort(p->pending, p->npending, sizeof *p->pending, pending_cmp);
-    a->text = malloc(p->lines.len ? p->lines.len : 1);
-    a->spans = calloc(p->npending ? p->npending : 1, sizeof *a->spans);
-    if (!a->text || !a->spans)
+    b->text = malloc(p->lines.len ? p->lines.len : 1);
+    b->spans = calloc(p->npending ? p->npending : 1, sizeof *b->spans);
+    b->lines = malloc((p->npending ? p->npending : 1) * sizeof *b->lines);
+    if (!b->text || !b->spans || !b->lines)
         return -1;
     size_t len = 0;
+    uintptr_t key = 0;
     for (size_t i = 0; i < p->npending; i++) {
         const struct pending *q = &p->pending[i];
-        if (a->nspans == 0 || a->spans[a->nspans - 1].family != q->family) {
-            a->spans[a->nspans++] = (struct span){q->family, len, 0};
-            q->family->refs++;
-        }
-        memcpy(a->text + len, p->lines.data + q->offset, q->len);
+        if (b->nspans == 0 || key != q->key)
+            b->spans[b->nspans++] = (struct span){.name = q->name,
+                                                  .help = q->help,
+                                                  .type = q->type,
+                                                  .offset = len,
+                                                  .first_line = i};
+        key = q->key;
+        memcpy(b->text + len, p->lines.data + q->offset, q->len);
         len += q->len;
-        a->spans[a->nspans - 1].len += q->len;
+        b->spans[b->nspans - 1].len += q->len;
+        b->spans[b->nspans - 1].nlines++;
+        b->lines[i] = q->line;
     }
-    a->series = p->npending;
+    b->series = p->npending;
+    b->names = p->names.data; /* taken */
+    p->names = (struct expo){0};
+    return 0;
+}
+
+static char *dup_text(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    return d ? memcpy(d, s, n) : NULL;
+}
+
+struct agent_block *agent_block_build(const struct agent_metrics_limits *limits,
+                                      const char *worker, const char *site, const char *text,
+                                      size_t len,
+                                      void (*refused)(void *ctx, size_t line, const char *error),
+                                      void *ctx)
+{
+    struct agent_block *b = calloc(1, sizeof *b);
+    struct build p = {.limits = limits, .refused_cb = refused, .ctx = ctx};
+    if (site && *site) {
+        expo_puts(&p.ours, "site=\"");
+        expo_label_value(&p.ours, site);
+        expo_puts(&p.ours, "\",");
+    }
+    expo_puts(&p.ours, "worker=\"");
+    expo_label_value(&p.ours, worker);
+    expo_puts(&p.ours, "\"");
+    int rc = !b || !(b->worker = dup_text(worker)) || p.ours.oom
+                 ? -1
+                 : metric_text_each(text, len, on_sample, build_refused, &p);
+    if (rc >= 0 && p.over && refused) {
+        char err[160];
+        snprintf(err, sizeof err,
+                 "over the series cap (METRICS_MAX_SERIES, %zu): %zu samples "
+                 "from this line on refused",
+                 limits->max_series, p.over);
+        refused(ctx, p.over_first, err);
+    }
+    if (rc >= 0)
+        rc = block_fill(b, &p);
+    expo_free(&p.lines);
+    expo_free(&p.names);
+    expo_free(&p.ours);
+    free(p.pending);
+    if (rc < 0) {
+        agent_block_free(b);
+        return NULL;
+    }
+    b->refused = p.refused;
+    return b;
+}
+
+/* ---- swapping a block in (the loop) ---- */
+
+/* The metric called name, created (with no holder yet) when new; NULL when out of memory. */
+static struct family *family_for(struct agent_metrics *am, const char *name, const char *type,
+                                 const char *help)
+{
+    struct family *f;
+    HASH_FIND_STR(am->families, name, f);
+    if (f)
+        return f;
+    f = calloc(1, sizeof *f);
+    if (!f || !(f->name = dup_text(name)) || (help && !(f->help = dup_text(help)))) {
+        if (f)
+            free(f->name);
+        free(f);
+        return NULL;
+    }
+    f->type = type;
+    HASH_ADD_KEYPTR(hh, am->families, f->name, strlen(f->name), f);
+    return f;
+}
+
+/* Gives each span of b its family, leaving out (and refusing) those whose TYPE other agents
+ * push differently. Returns 0 or -1 (out of memory). */
+static int block_hold(struct agent_metrics *am, struct agent_block *b,
+                      void (*refused)(void *ctx, size_t line, const char *error), void *ctx)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < b->nspans; i++) {
+        struct span *s = &b->spans[i];
+        const char *name = b->names + s->name;
+        struct family *f;
+        HASH_FIND_STR(am->families, name, f);
+        if (f && strcmp(f->type, s->type) != 0) {
+            char err[512];
+            snprintf(err, sizeof err, "metric \"%s\": TYPE %s here, but other workers push it as %s",
+                     name, s->type, f->type);
+            for (size_t l = 0; l < s->nlines; l++)
+                if (refused)
+                    refused(ctx, b->lines[s->first_line + l], err);
+            b->series -= s->nlines;
+            b->refused += s->nlines;
+            continue;
+        }
+        if (!f && !(f = family_for(am, name, s->type,
+                                   s->help == NO_HELP ? NULL : b->names + s->help))) {
+            b->nspans = kept; /* the spans kept so far are let go by the caller */
+            return -1;
+        }
+        f->holders++;
+        f->refs++;
+        s->family = f;
+        b->spans[kept++] = *s;
+    }
+    b->nspans = kept;
+    free(b->lines);
+    b->lines = NULL;
     return 0;
 }
 
@@ -293,46 +419,45 @@ static struct agent *agent_get(struct agent_metrics *am, const char *worker)
     return a;
 }
 
+int agent_metrics_swap(struct agent_metrics *am, const char *worker, struct agent_block *b,
+                       int64_t now_mono, int64_t now_wall,
+                       void (*refused)(void *ctx, size_t line, const char *error), void *ctx,
+                       struct agent_metrics_push *result)
+{
+    *result = (struct agent_metrics_push){.refused = b->refused};
+    struct agent *a = agent_get(am, worker);
+    if (!a) {
+        agent_block_free(b);
+        return -1;
+    }
+    agent_clear(am, a); /* first, so its own metrics do not stand in the way of a new TYPE */
+    a->pushed_mono = now_mono;
+    b->pushed_wall = now_wall;
+    b->refs = 1;
+    a->block = b;
+    if (block_hold(am, b, refused, ctx) != 0) {
+        agent_clear(am, a);
+        return -1;
+    }
+    result->accepted = b->series;
+    result->refused = b->refused;
+    return 0;
+}
+
 int agent_metrics_push(struct agent_metrics *am, const char *worker, const char *site,
                        const char *text, size_t len, int64_t now_mono, int64_t now_wall,
                        void (*refused)(void *ctx, size_t line, const char *error), void *ctx,
                        struct agent_metrics_push *result)
 {
+    struct agent_block *b = agent_block_build(&am->limits, worker, site, text, len, refused, ctx);
+    if (b)
+        return agent_metrics_swap(am, worker, b, now_mono, now_wall, refused, ctx, result);
     *result = (struct agent_metrics_push){0};
-    struct agent *a = agent_get(am, worker);
-    if (!a)
-        return -1;
-    agent_clear(am, a); /* first, so its own metrics do not stand in the way of a new TYPE */
-    a->pushed_mono = now_mono;
-    a->pushed_wall = now_wall;
-    struct push_ctx p = {.am = am, .refused_cb = refused, .ctx = ctx};
-    if (site && *site) {
-        expo_puts(&p.ours, "site=\"");
-        expo_label_value(&p.ours, site);
-        expo_puts(&p.ours, "\",");
-    }
-    expo_puts(&p.ours, "worker=\"");
-    expo_label_value(&p.ours, worker);
-    expo_puts(&p.ours, "\"");
-    int rc = p.ours.oom ? -1 : metric_text_each(text, len, on_sample, push_refused, &p);
-    if (rc >= 0 && p.over && refused) {
-        char err[160];
-        snprintf(err, sizeof err,
-                 "over the series cap (METRICS_MAX_SERIES, %zu): %zu samples "
-                 "from this line on refused",
-                 am->max_series, p.over);
-        refused(ctx, p.over_first, err);
-    }
-    if (rc >= 0)
-        rc = agent_fill(a, &p);
-    if (rc < 0)
+    struct agent *a;
+    HASH_FIND_STR(am->agents, worker, a);
+    if (a)
         agent_clear(am, a);
-    result->accepted = a->series;
-    result->refused = p.refused;
-    expo_free(&p.lines);
-    expo_free(&p.ours);
-    free(p.pending);
-    return rc < 0 ? -1 : 0;
+    return -1;
 }
 
 /* ---- scrapes ---- */
@@ -349,86 +474,152 @@ size_t agent_metrics_expire(struct agent_metrics *am, int64_t now_mono)
     return dropped;
 }
 
+struct agent_metrics_snapshot {
+    struct family **families; /* in name order */
+    size_t nfamilies;
+    struct agent_block **blocks;
+    size_t nblocks;
+};
+
 static int family_name_cmp(const void *a, const void *b)
 {
     return strcmp((*(struct family *const *)a)->name, (*(struct family *const *)b)->name);
 }
 
-/* One agent's block of one metric. */
-struct block {
+struct agent_metrics_snapshot *agent_metrics_snapshot(struct agent_metrics *am, int64_t now_mono)
+{
+    agent_metrics_expire(am, now_mono);
+    struct agent_metrics_snapshot *snap = calloc(1, sizeof *snap);
+    size_t nfam = HASH_COUNT(am->families), nagents = HASH_COUNT(am->agents);
+    if (!snap || !(snap->families = malloc((nfam ? nfam : 1) * sizeof *snap->families)) ||
+        !(snap->blocks = malloc((nagents ? nagents : 1) * sizeof *snap->blocks))) {
+        if (snap)
+            free(snap->families);
+        free(snap);
+        return NULL;
+    }
+    for (struct family *f = am->families; f; f = f->hh.next) {
+        f->refs++;
+        snap->families[snap->nfamilies++] = f;
+    }
+    for (struct agent *a = am->agents; a; a = a->hh.next)
+        if (a->block) {
+            a->block->refs++;
+            snap->blocks[snap->nblocks++] = a->block;
+        }
+    qsort(snap->families, snap->nfamilies, sizeof *snap->families, family_name_cmp);
+    return snap;
+}
+
+void agent_metrics_snapshot_free(struct agent_metrics_snapshot *snap)
+{
+    if (!snap)
+        return;
+    for (size_t i = 0; i < snap->nfamilies; i++)
+        family_unref(snap->families[i]);
+    for (size_t i = 0; i < snap->nblocks; i++)
+        block_unref(snap->blocks[i]);
+    free(snap->families);
+    free(snap->blocks);
+    free(snap);
+}
+
+/* A metric of the snapshot by address, with its place in name order. */
+struct family_place {
+    const struct family *family;
+    size_t index;
+};
+
+static int place_cmp(const void *a, const void *b)
+{
+    const struct family_place *x = a, *y = b;
+    return (uintptr_t)x->family < (uintptr_t)y->family   ? -1
+           : (uintptr_t)x->family > (uintptr_t)y->family ? 1
+                                                         : 0;
+}
+
+/* One block's lines of one metric. */
+struct piece {
     const char *text;
     size_t len;
 };
 
-/* The metrics in name order, each with its index set; NULL when out of memory. */
-static struct family **families_sorted(struct agent_metrics *am, size_t *n)
+static void write_blocks(const struct agent_metrics_snapshot *snap, struct expo *out)
 {
-    *n = HASH_COUNT(am->families);
-    struct family **order = malloc((*n ? *n : 1) * sizeof *order);
-    if (!order)
-        return NULL;
-    size_t i = 0;
-    for (struct family *f = am->families; f; f = f->hh.next)
-        order[i++] = f;
-    qsort(order, *n, sizeof *order, family_name_cmp);
-    for (i = 0; i < *n; i++)
-        order[i]->index = i;
-    return order;
-}
-
-static void render_blocks(struct agent_metrics *am, struct expo *out)
-{
-    size_t nfam, nblocks = 0, bytes = 0;
-    struct family **order = families_sorted(am, &nfam);
+    size_t nfam = snap->nfamilies, npieces = 0, bytes = 0;
+    struct family_place *places = malloc((nfam ? nfam : 1) * sizeof *places);
     size_t *first = calloc(nfam + 1, sizeof *first);
-    struct block *blocks = NULL;
-    if (!order || !first)
+    size_t *index = NULL; /* each span's metric, in name order, block after block */
+    struct piece *pieces = NULL;
+    if (!places || !first)
         goto oom;
-    for (struct agent *a = am->agents; a; a = a->hh.next) {
-        nblocks += a->nspans;
-        for (size_t i = 0; i < a->nspans; i++) {
-            first[a->spans[i].family->index + 1]++;
-            bytes += a->spans[i].len;
+    for (size_t i = 0; i < nfam; i++)
+        places[i] = (struct family_place){snap->families[i], i};
+    qsort(places, nfam, sizeof *places, place_cmp);
+    for (size_t b = 0; b < snap->nblocks; b++)
+        npieces += snap->blocks[b]->nspans;
+    index = malloc((npieces ? npieces : 1) * sizeof *index);
+    pieces = malloc((npieces ? npieces : 1) * sizeof *pieces);
+    if (!index || !pieces)
+        goto oom;
+    for (size_t b = 0, k = 0; b < snap->nblocks; b++)
+        for (size_t i = 0; i < snap->blocks[b]->nspans; i++, k++) {
+            const struct span *s = &snap->blocks[b]->spans[i];
+            struct family_place key = {s->family, 0};
+            const struct family_place *at = bsearch(&key, places, nfam, sizeof *places, place_cmp);
+            index[k] = at->index; /* every held metric is in the snapshot */
+            first[index[k] + 1]++;
+            bytes += s->len;
         }
-    }
-    blocks = malloc((nblocks ? nblocks : 1) * sizeof *blocks);
-    if (!blocks || !expo_reserve(out, bytes + nfam * 256))
+    if (!expo_reserve(out, bytes + nfam * 256))
         goto oom;
     for (size_t i = 1; i <= nfam; i++)
         first[i] += first[i - 1];
-    size_t *next = first; /* first[i] becomes where metric i's next block goes */
-    for (struct agent *a = am->agents; a; a = a->hh.next)
-        for (size_t i = 0; i < a->nspans; i++) {
-            const struct span *s = &a->spans[i];
-            blocks[next[s->family->index]++] = (struct block){a->text + s->offset, s->len};
+    size_t *next = first; /* first[i] becomes where metric i's next piece goes */
+    for (size_t b = 0, k = 0; b < snap->nblocks; b++)
+        for (size_t i = 0; i < snap->blocks[b]->nspans; i++, k++) {
+            const struct span *s = &snap->blocks[b]->spans[i];
+            pieces[next[index[k]]++] = (struct piece){snap->blocks[b]->text + s->offset, s->len};
         }
-    /* next[i] is now the end of metric i's blocks, and so the start of metric i+1's */
-    for (size_t f = 0, b = 0; f < nfam; f++) {
-        expo_family(out, order[f]->name, order[f]->type,
-                    order[f]->help ? order[f]->help : DEFAULT_HELP);
-        for (; b < next[f]; b++)
-            expo_write(out, blocks[b].text, blocks[b].len);
+    /* next[i] is now the end of metric i's pieces, and so the start of metric i+1's */
+    for (size_t f = 0, p = 0; f < nfam; f++) {
+        const struct family *fam = snap->families[f];
+        expo_family(out, fam->name, fam->type, fam->help ? fam->help : DEFAULT_HELP);
+        for (; p < next[f]; p++)
+            expo_write(out, pieces[p].text, pieces[p].len);
     }
     goto done;
 oom:
     out->oom = true;
 done:
-    free(blocks);
+    free(pieces);
+    free(index);
     free(first);
-    free(order);
+    free(places);
+}
+
+void agent_metrics_snapshot_write(const struct agent_metrics_snapshot *snap, struct expo *out)
+{
+    write_blocks(snap, out);
+    if (!snap->nblocks)
+        return;
+    expo_family(out, "faultline_push_time_seconds", "gauge",
+                "When the worker last pushed its metrics, in seconds since the epoch.");
+    for (size_t b = 0; b < snap->nblocks; b++)
+        expo_sample(out, "faultline_push_time_seconds",
+                    (double)snap->blocks[b]->pushed_wall / 1000.0, 1, "worker",
+                    snap->blocks[b]->worker);
 }
 
 void agent_metrics_render(struct agent_metrics *am, int64_t now_mono, struct expo *out)
 {
-    agent_metrics_expire(am, now_mono);
-    render_blocks(am, out);
-    if (!am->agents)
+    struct agent_metrics_snapshot *snap = agent_metrics_snapshot(am, now_mono);
+    if (!snap) {
+        out->oom = true;
         return;
-    expo_family(out, "faultline_push_time_seconds", "gauge",
-                "When the worker last pushed its metrics, in seconds since the epoch.");
-    for (struct agent *a = am->agents; a; a = a->hh.next)
-        expo_sample(out, "faultline_push_time_seconds", (double)a->pushed_wall / 1000.0, 1,
-                    "worker", a->name);
+    }
+    agent_metrics_snapshot_write(snap, out);
+    agent_metrics_snapshot_free(snap);
 }
 
 void agent_metrics_summarize(struct agent_metrics *am, int64_t now_mono,
@@ -438,8 +629,10 @@ void agent_metrics_summarize(struct agent_metrics *am, int64_t now_mono,
     *out = (struct agent_metrics_summary){0};
     for (struct agent *a = am->agents; a; a = a->hh.next) {
         out->agents++;
-        out->series += a->series;
-        if (a->pushed_wall > out->last_push_wall_ms)
-            out->last_push_wall_ms = a->pushed_wall;
+        if (!a->block)
+            continue;
+        out->series += a->block->series;
+        if (a->block->pushed_wall > out->last_push_wall_ms)
+            out->last_push_wall_ms = a->block->pushed_wall;
     }
 }

@@ -30,7 +30,7 @@ struct api_context {
     struct server_metrics *metrics;
     int64_t fail_timeout_ms;
     uv_loop_t *loop;
-    struct scrape_gzip *gzips; /* api_metrics.c: /metrics answers being compressed */
+    struct pool_job *pool_jobs; /* api_metrics.c: requests waiting on the thread pool */
 };
 
 /* Terminated by a zero row. */

@@ -1,9 +1,11 @@
 /* api_metrics.c — agents' metrics and the scrapers' view of the server:
  *   POST /api/v1/metrics/NAME (agents): the worker's samples in Prometheus text format,
  *        gzip allowed; bad lines are refused by line, the rest kept (agent_metrics.h);
- *   GET /metrics (scrapers): the server's own metrics and every agent's, gzip when asked
- *        (written on the loop, compressed on the thread pool with the request suspended);
- *   GET /status (scrapers): a JSON summary. */
+ *   GET /metrics (scrapers): the server's own metrics and every agent's, gzip when asked;
+ *   GET /status (scrapers): a JSON summary.
+ * The first two do their heavy part on the thread pool with the request suspended: a push is
+ * inflated and read into the agent's block there, and only swapped in on the loop; a scrape
+ * takes a snapshot of the agents' blocks on the loop and is written (and compressed) there. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,53 +107,221 @@ static bool accepts_gzip(const char *header)
     return false;
 }
 
+/* ---- work on the thread pool, the request suspended ---- */
+
+/* A request answered from the thread pool: it waits suspended while run works there, then
+ * finish answers it on the loop. req is NULL once the server stops (api_metrics_stop has
+ * answered it); finish then only frees. */
+struct pool_job {
+    uv_work_t work;
+    struct api_context *api;
+    struct http_request *req;
+    struct pool_job *prev, *next; /* api->pool_jobs */
+    bool cancelled;
+    void (*run)(struct pool_job *job);    /* on the pool */
+    void (*finish)(struct pool_job *job); /* on the loop; frees the job */
+};
+
+static void pool_run(uv_work_t *w)
+{
+    struct pool_job *job = w->data;
+    job->run(job);
+}
+
+static void pool_done(uv_work_t *w, int status)
+{
+    struct pool_job *job = w->data;
+    if (job->req) {
+        if (job->prev)
+            job->prev->next = job->next;
+        else
+            job->api->pool_jobs = job->next;
+        if (job->next)
+            job->next->prev = job->prev;
+    }
+    job->cancelled = status != 0;
+    job->finish(job);
+}
+
+/* Queues job (its run and finish set) for req and suspends req. Returns 0, or -1 when the pool
+ * refused it (req not answered, job not freed). */
+static int pool_start(struct api_context *api, struct http_request *req, struct pool_job *job)
+{
+    job->api = api;
+    job->req = req;
+    job->work.data = job;
+    if (uv_queue_work(api->loop, &job->work, pool_run, pool_done) != 0)
+        return -1;
+    job->next = api->pool_jobs;
+    if (api->pool_jobs)
+        api->pool_jobs->prev = job;
+    api->pool_jobs = job;
+    http_suspend(req);
+    return 0;
+}
+
+void api_metrics_stop(struct api_context *api)
+{
+    /* libmicrohttpd stops only without suspended connections (else it aborts): answer them. */
+    for (struct pool_job *job = api->pool_jobs; job; job = job->next) {
+        http_respond_retry_after(job->req, 503, "server stopping", 1);
+        job->req = NULL;
+    }
+    api->pool_jobs = NULL;
+}
+
 /* ---- POST /api/v1/metrics/NAME ---- */
 
+/* The refused lines of a push: the first REFUSED_LISTED + 1 from reading it (on the pool) and as
+ * many from swapping it in (on the loop), merged in line order when answering. */
+struct refusal {
+    size_t line;
+    char *error; /* NULL when out of memory */
+};
+
 struct refusals {
-    json_t *list;
+    struct refusal *items; /* room for 2 * (REFUSED_LISTED + 1) */
+    size_t n, limit;
     size_t count;
-    size_t first_unlisted;
 };
 
 static void on_refused(void *ctx, size_t line, const char *error)
 {
     struct refusals *r = ctx;
-    if (r->count++ < REFUSED_LISTED)
-        json_array_append_new(r->list,
-                              json_pack("{s:I, s:s}", "line", (json_int_t)line, "error", error));
-    else if (r->count == REFUSED_LISTED + 1)
-        r->first_unlisted = line;
+    r->count++;
+    if (r->n >= r->limit ||
+        (!r->items && !(r->items = malloc(2 * (REFUSED_LISTED + 1) * sizeof *r->items))))
+        return;
+    size_t len = strlen(error) + 1;
+    char *copy = malloc(len);
+    r->items[r->n++] = (struct refusal){line, copy ? memcpy(copy, error, len) : NULL};
 }
 
-/* The push's body as text: as sent, or inflated. *owned is what to free. Returns 0, or answers
- * the request and returns -1. */
-static int push_body(struct http_request *req, const char **text, size_t *len, char **owned)
+static void refusals_free(struct refusals *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->items[i].error);
+    free(r->items);
+}
+
+static int refusal_cmp(const void *a, const void *b)
+{
+    const struct refusal *x = a, *y = b;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* [{"line": N, "error": "..."}, ...]: the first REFUSED_LISTED in line order, then the rest
+ * summed up on the first of them. */
+static json_t *refusals_json(struct refusals *r)
+{
+    json_t *list = json_array();
+    if (r->n)
+        qsort(r->items, r->n, sizeof *r->items, refusal_cmp);
+    for (size_t i = 0; list && i < r->n && i < REFUSED_LISTED; i++)
+        json_array_append_new(list, json_pack("{s:I, s:s}", "line", (json_int_t)r->items[i].line,
+                                              "error",
+                                              r->items[i].error ? r->items[i].error
+                                                                : "server out of memory"));
+    if (list && r->count > REFUSED_LISTED && r->n > REFUSED_LISTED) {
+        char err[80];
+        snprintf(err, sizeof err, "and %zu more lines refused", r->count - REFUSED_LISTED);
+        json_array_append_new(list, json_pack("{s:I, s:s}", "line",
+                                              (json_int_t)r->items[REFUSED_LISTED].line, "error",
+                                              err));
+    }
+    return list;
+}
+
+/* A push read on the thread pool: inflated when gzip'd, then read into the agent's block. */
+struct push_job {
+    struct pool_job base;
+    struct agent_metrics_limits limits;
+    const char *worker, *site; /* in text, after the body */
+    bool gzipped;
+    size_t len;
+    /* what the pool made of it */
+    struct agent_block *block;
+    int status; /* an error to answer, with err and field; 0: none */
+    char err[160];
+    const char *field;
+    struct refusals refused;
+    char text[]; /* the body, then worker and site, NUL-terminated */
+};
+
+static void push_run(struct pool_job *base)
+{
+    struct push_job *job = (struct push_job *)base;
+    const char *text = job->text;
+    size_t len = job->len;
+    char *inflated = NULL;
+    if (job->gzipped) {
+        if (gunzip(text, len, METRICS_TEXT_MAX, &inflated, &len, job->err, sizeof job->err) !=
+            0) {
+            bool memory = strstr(job->err, "memory") != NULL;
+            job->status = memory ? 503 : 400;
+            job->field = memory ? NULL : "body";
+            return;
+        }
+        text = inflated;
+    }
+    job->block = agent_block_build(&job->limits, job->worker, job->site, text, len, on_refused,
+                                   &job->refused);
+    if (!job->block) {
+        job->status = 503;
+        snprintf(job->err, sizeof job->err, "server out of memory");
+    }
+    free(inflated);
+}
+
+/* Swaps the block in and answers. */
+static void push_finish(struct pool_job *base)
+{
+    struct push_job *job = (struct push_job *)base;
+    struct http_request *req = base->req;
+    struct agent_metrics_push result;
+    if (!req) {
+        agent_block_free(job->block);
+    } else if (base->cancelled) {
+        http_respond_retry_after(req, 503, "server stopping", 1);
+    } else if (job->status) {
+        http_respond_error(req, job->status, job->err, job->field);
+    } else {
+        job->refused.limit = job->refused.n + REFUSED_LISTED + 1;
+        json_t *list = NULL;
+        if (agent_metrics_swap(base->api->agent_metrics, job->worker, job->block, clock_mono_ms(),
+                               clock_wall_ms(), on_refused, &job->refused, &result) != 0 ||
+            !(list = refusals_json(&job->refused))) {
+            http_respond_error(req, 503, "server out of memory", NULL);
+        } else {
+            server_metrics_push(base->api->metrics, result.accepted, result.refused);
+            http_respond_json(req, 200,
+                              json_pack("{s:I, s:o, s:I}", "accepted", (json_int_t)result.accepted,
+                                        "refused", list, "series", (json_int_t)result.accepted));
+        }
+    }
+    refusals_free(&job->refused);
+    free(job);
+}
+
+/* Checks the push's headers; returns 0, or answers the request and returns -1. */
+static int push_headers(struct http_request *req, bool *gzipped)
 {
     const char *type = http_header(req, "Content-Type");
     const char *encoding = http_header(req, "Content-Encoding");
     char err[160];
-    *owned = NULL;
-    *text = http_body(req, len);
     if (type && strncasecmp(type, "text/plain", 10) != 0) {
         snprintf(err, sizeof err, "Content-Type: expected text/plain; version=0.0.4, got \"%.60s\"",
                  type);
         http_respond_error(req, 415, err, "Content-Type");
         return -1;
     }
-    if (!encoding || !strcasecmp(encoding, "identity"))
-        return 0;
-    if (strcasecmp(encoding, "gzip") != 0) {
+    *gzipped = encoding && strcasecmp(encoding, "identity") != 0;
+    if (*gzipped && strcasecmp(encoding, "gzip") != 0) {
         snprintf(err, sizeof err, "Content-Encoding: expected gzip or none, got \"%.60s\"",
                  encoding);
         http_respond_error(req, 415, err, "Content-Encoding");
         return -1;
     }
-    if (gunzip(*text, *len, METRICS_TEXT_MAX, owned, len, err, sizeof err) != 0) {
-        bool memory = strstr(err, "memory") != NULL;
-        http_respond_error(req, memory ? 503 : 400, err, memory ? NULL : "body");
-        return -1;
-    }
-    *text = *owned;
     return 0;
 }
 
@@ -171,131 +341,103 @@ void api_metrics_push(struct http_request *req, void *ctx)
         http_respond_error(req, 404, err, "name");
         return;
     }
-    const char *text;
-    size_t len;
-    char *owned;
-    if (push_body(req, &text, &len, &owned) != 0)
+    bool gzipped;
+    if (push_headers(req, &gzipped) != 0)
         return;
-    struct refusals refused = {.list = json_array()};
-    struct agent_metrics_push result;
-    int rc = refused.list
-                 ? agent_metrics_push(api->agent_metrics, name, w->site, text, len, clock_mono_ms(),
-                                      clock_wall_ms(), on_refused, &refused, &result)
-                 : -1;
-    free(owned);
-    if (rc != 0) {
-        json_decref(refused.list);
+    /* The body is copied: the pool may still read it after the server answered the request. */
+    size_t len, name_len = strlen(name), site_len = strlen(w->site);
+    const char *body = http_body(req, &len);
+    struct push_job *job = malloc(sizeof *job + len + name_len + site_len + 3);
+    if (!job) {
         http_respond_error(req, 503, "server out of memory", NULL);
         return;
     }
-    if (refused.count > REFUSED_LISTED) {
-        snprintf(err, sizeof err, "and %zu more lines refused", refused.count - REFUSED_LISTED);
-        json_array_append_new(
-            refused.list,
-            json_pack("{s:I, s:s}", "line", (json_int_t)refused.first_unlisted, "error", err));
+    *job = (struct push_job){.base = {.run = push_run, .finish = push_finish},
+                             .gzipped = gzipped,
+                             .len = len};
+    agent_metrics_limits(api->agent_metrics, &job->limits);
+    job->refused.limit = REFUSED_LISTED + 1;
+    memcpy(job->text, body, len);
+    job->text[len] = '\0';
+    job->worker = memcpy(job->text + len + 1, name, name_len + 1);
+    job->site = memcpy(job->text + len + 2 + name_len, w->site, site_len + 1);
+    if (pool_start(api, req, &job->base) != 0) {
+        free(job);
+        http_respond_error(req, 503, "server busy", NULL);
     }
-    server_metrics_push(api->metrics, result.accepted, result.refused);
-    http_respond_json(req, 200,
-                      json_pack("{s:I, s:o, s:I}", "accepted", (json_int_t)result.accepted,
-                                "refused", refused.list, "series", (json_int_t)result.accepted));
 }
 
 /* ---- GET /metrics, GET /status ---- */
 
-/* A /metrics answer compressed on the thread pool (a scrape of 500,000 series is 40 MB of text:
- * about 100 ms of deflate). The request waits suspended; req is NULL once the server stops. */
-struct scrape_gzip {
-    uv_work_t work;
-    struct api_context *api;
-    struct http_request *req;
-    struct scrape_gzip *prev, *next; /* api->gzips */
+/* A /metrics answer written on the thread pool from a snapshot of the agents' blocks, after the
+ * server's own metrics written on the loop, and gzip'd there when asked (a scrape of 500,000
+ * series is 40 MB of text: tens of ms to copy, about 100 ms of deflate). */
+struct scrape_job {
+    struct pool_job base;
     struct expo text;
+    struct agent_metrics_snapshot *snap;
+    bool gzip;
     char *zipped;
     size_t zipped_len;
 };
 
-static void gzip_work(uv_work_t *w)
+static void scrape_run(struct pool_job *base)
 {
-    struct scrape_gzip *job = w->data;
-    job->zipped = gzip(job->text.data, job->text.len, &job->zipped_len);
-    expo_free(&job->text);
-}
-
-static void gzip_done(uv_work_t *w, int status)
-{
-    struct scrape_gzip *job = w->data;
-    if (job->req) {
-        if (job->prev)
-            job->prev->next = job->next;
-        else
-            job->api->gzips = job->next;
-        if (job->next)
-            job->next->prev = job->prev;
-        if (job->zipped)
-            http_respond_take(job->req, 200, CONTENT_TYPE, "gzip", job->zipped, job->zipped_len);
-        else
-            http_respond_error(job->req, 503, "server out of memory", NULL);
-    } else {
-        free(job->zipped);
-    }
-    expo_free(&job->text); /* left when the work was cancelled */
-    free(job);
-}
-
-/* Takes text: answers req with it gzip'd, from the thread pool. */
-static void gzip_answer(struct api_context *api, struct http_request *req, struct expo *text)
-{
-    struct scrape_gzip *job = calloc(1, sizeof *job);
-    if (!job) {
-        expo_free(text);
-        http_respond_error(req, 503, "server out of memory", NULL);
-        return;
-    }
-    *job = (struct scrape_gzip){.api = api, .req = req, .next = api->gzips, .text = *text};
-    job->work.data = job;
-    if (uv_queue_work(api->loop, &job->work, gzip_work, gzip_done) != 0) {
+    struct scrape_job *job = (struct scrape_job *)base;
+    agent_metrics_snapshot_write(job->snap, &job->text);
+    if (job->gzip && !job->text.oom) {
+        job->zipped = gzip(job->text.data, job->text.len, &job->zipped_len);
         expo_free(&job->text);
-        free(job);
-        http_respond_error(req, 503, "server busy", NULL);
-        return;
     }
-    if (api->gzips)
-        api->gzips->prev = job;
-    api->gzips = job;
-    http_suspend(req);
 }
 
-void api_metrics_stop(struct api_context *api)
+static void scrape_finish(struct pool_job *base)
 {
-    /* libmicrohttpd stops only without suspended connections (else it aborts): resume them. */
-    for (struct scrape_gzip *job = api->gzips; job; job = job->next) {
-        http_respond_retry_after(job->req, 503, "server stopping", 1);
-        job->req = NULL;
+    struct scrape_job *job = (struct scrape_job *)base;
+    struct http_request *req = base->req;
+    agent_metrics_snapshot_free(job->snap);
+    if (!req) {
+        free(job->zipped);
+    } else if (base->cancelled) {
+        http_respond_retry_after(req, 503, "server stopping", 1);
+    } else if (job->gzip ? !job->zipped : job->text.oom) {
+        free(job->zipped);
+        http_respond_error(req, 503, "server out of memory", NULL);
+    } else if (job->gzip) {
+        http_respond_take(req, 200, CONTENT_TYPE, "gzip", job->zipped, job->zipped_len);
+    } else {
+        http_respond_take(req, 200, CONTENT_TYPE, NULL, job->text.data, job->text.len);
+        job->text = (struct expo){0};
     }
-    api->gzips = NULL;
+    expo_free(&job->text);
+    free(job);
 }
 
 void api_metrics(struct http_request *req, void *ctx)
 {
     struct api_context *api = ctx;
-    struct expo out = {0};
     int64_t now = clock_mono_ms();
+    struct scrape_job *job = calloc(1, sizeof *job);
+    if (!job || !(job->snap = agent_metrics_snapshot(api->agent_metrics, now))) {
+        free(job);
+        http_respond_error(req, 503, "server out of memory", NULL);
+        return;
+    }
+    job->base = (struct pool_job){.run = scrape_run, .finish = scrape_finish};
+    job->gzip = accepts_gzip(http_header(req, "Accept-Encoding"));
     struct server_metrics_sources src = {.fleet = api->fleet,
                                          .incidents = api->incidents,
                                          .outbox = api->outbox,
                                          .store = api->store,
                                          .agents = api->agent_metrics};
-    server_metrics_render(api->metrics, &src, now, &out);
-    agent_metrics_render(api->agent_metrics, now, &out);
-    if (out.oom) {
-        expo_free(&out);
-        http_respond_error(req, 503, "server out of memory", NULL);
-        return;
+    server_metrics_render(api->metrics, &src, now, &job->text);
+    if (job->text.oom || pool_start(api, req, &job->base) != 0) {
+        bool busy = !job->text.oom;
+        agent_metrics_snapshot_free(job->snap);
+        expo_free(&job->text);
+        free(job);
+        http_respond_error(req, 503, busy ? "server busy" : "server out of memory", NULL);
     }
-    if (accepts_gzip(http_header(req, "Accept-Encoding")))
-        gzip_answer(api, req, &out);
-    else
-        http_respond_take(req, 200, CONTENT_TYPE, NULL, out.data, out.len);
 }
 
 void api_metrics_status(struct http_request *req, void *ctx)
