@@ -3,7 +3,8 @@
 // CPU metric with their worker and site labels, then loses them once the agent stops and
 // METRICS_TTL passes; /metrics and /status refuse scrapers without the token; the live output
 // with many agents passes `promtool check metrics`; a push's refusals, the series cap and gzip
-// both ways (and a gzip bomb) answer exactly as docs/api.md says.
+// both ways (and a gzip bomb) answer exactly as docs/api.md says; a server stopped with a scrape
+// or a push waiting on the thread pool answers it and exits cleanly.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -291,4 +292,20 @@ scenario('a server stopped while a gzip scrape is being compressed exits cleanly
   await new Promise((res) => setTimeout(res, 5));
   await srv.stop(); // exit status 0 and no sanitizer report, or it throws
   await scraping;
+});
+
+scenario('a server stopped while a push is read on the thread pool exits cleanly', async (ctx) => {
+  const srv = await ctx.server({ env: { METRICS_TOKEN: TOKEN } });
+  await joined(srv, 'slow-1');
+  // 16 MB once inflated, every line after the first a repeat to refuse: hundreds of ms of
+  // reading on the thread pool (seconds under ASan) while the request waits suspended, and
+  // SIGTERM lands meanwhile. The server must resume the request before its HTTP layer stops
+  // (else libmicrohttpd aborts), and wait for the work before freeing what it reads.
+  const body = zlib.gzipSync(Buffer.from('a 1\n'.repeat(4 * 1024 * 1024)));
+  const pushing = push(srv, 'slow-1', body, { headers: { 'Content-Encoding': 'gzip' } }).catch((err) => err);
+  await new Promise((res) => setTimeout(res, 100));
+  await srv.stop({ graceMs: 30000 }); // exit status 0 and no sanitizer report, or it throws
+  // The HTTP layer closes its connections as it stops: the push gets no answer.
+  const r = await pushing;
+  assert.equal(r.code, 'ECONNRESET', `expected the connection closed, got ${r.status} ${r.text}`);
 });

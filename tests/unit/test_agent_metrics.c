@@ -1,7 +1,11 @@
 /* test_agent_metrics.c — the agents' pushed samples: the exact /metrics text they make (worker
  * and site labels added, metrics grouped across agents), a push replacing the last one, the
  * TTL, the series cap with its one summary error, and the refusals of what the server owns
- * (the worker and site labels, its own metric names) or of a TYPE other agents disagree with. */
+ * (the worker and site labels, its own metric names) or of a TYPE other agents disagree with;
+ * a block built apart and swapped in later; and a scrape's snapshot, which keeps the blocks it
+ * took whole while pushes replace them, expiry drops their agents, and another thread writes
+ * it. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -185,6 +189,146 @@ static void test_escapes_survive(void **state)
     agent_metrics_free(am);
 }
 
+/* The snapshot written, as a C string (freed by the caller). */
+static char *written(const struct agent_metrics_snapshot *snap)
+{
+    struct expo out = {0};
+    agent_metrics_snapshot_write(snap, &out);
+    assert_false(out.oom);
+    char *text = malloc(out.len + 1);
+    memcpy(text, out.data, out.len);
+    text[out.len] = '\0';
+    expo_free(&out);
+    return text;
+}
+
+static const char OLD_SCRAPE[] = "# HELP a Pushed by the agents (no HELP given).\n"
+                                 "# TYPE a untyped\n"
+                                 "a{worker=\"w1\"} 1\n"
+                                 "# HELP gone Goes away.\n"
+                                 "# TYPE gone counter\n"
+                                 "gone{worker=\"w2\"} 7\n"
+                                 "# HELP faultline_push_time_seconds When the worker last pushed "
+                                 "its metrics, in seconds since the epoch.\n"
+                                 "# TYPE faultline_push_time_seconds gauge\n"
+                                 "faultline_push_time_seconds{worker=\"w1\"} 1700000000\n"
+                                 "faultline_push_time_seconds{worker=\"w2\"} 1700000000\n";
+
+static struct agent_metrics *old_fleet(void)
+{
+    struct agent_metrics *am = agent_metrics_new(100, TTL, NULL);
+    push(am, "w1", NULL, "a 1\n", 0);
+    push(am, "w2", NULL, "# HELP gone Goes away.\n# TYPE gone counter\ngone 7\n", 0);
+    return am;
+}
+
+static void test_snapshot_keeps_the_blocks_it_took(void **state)
+{
+    struct agent_metrics *am = old_fleet();
+    struct agent_metrics_snapshot *snap = agent_metrics_snapshot(am, 0);
+    assert_non_null(snap);
+    /* w1's block replaced, "a" given another TYPE, w2 and its metric "gone" expired */
+    push(am, "w1", NULL, "# TYPE a gauge\na 2\n", TTL);
+    assert_int_equal(agent_metrics_expire(am, TTL + 1), 1);
+    char *text = written(snap);
+    assert_string_equal(text, OLD_SCRAPE);
+    free(text);
+    agent_metrics_snapshot_free(snap);
+    text = render(am, TTL + 1);
+    assert_non_null(strstr(text, "# TYPE a gauge\na{worker=\"w1\"} 2\n"));
+    assert_null(strstr(text, "gone"));
+    free(text);
+    agent_metrics_free(am);
+}
+
+static void test_snapshot_outlives_the_agent_metrics(void **state)
+{
+    struct agent_metrics *am = old_fleet();
+    struct agent_metrics_snapshot *snap = agent_metrics_snapshot(am, 0);
+    agent_metrics_free(am); /* as when the server stops with a scrape on the thread pool */
+    char *text = written(snap);
+    assert_string_equal(text, OLD_SCRAPE);
+    free(text);
+    agent_metrics_snapshot_free(snap);
+}
+
+struct writer {
+    const struct agent_metrics_snapshot *snap;
+    int rounds;
+    int torn; /* writes that differed from OLD_SCRAPE */
+};
+
+static void *write_rounds(void *arg)
+{
+    struct writer *w = arg;
+    for (int i = 0; i < w->rounds; i++) {
+        char *text = written(w->snap);
+        w->torn += strcmp(text, OLD_SCRAPE) != 0;
+        free(text);
+    }
+    return NULL;
+}
+
+/* As on the server: the snapshot is written on another thread while the loop's pushes replace
+ * its blocks; every write is the old scrape, whole. (Under ASan a block freed early shows.) */
+static void test_snapshot_written_while_pushes_replace_it(void **state)
+{
+    struct agent_metrics *am = old_fleet();
+    struct agent_metrics_snapshot *snap = agent_metrics_snapshot(am, 0);
+    struct writer w = {snap, 200, 0};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, write_rounds, &w), 0);
+    for (int i = 0; i < 2000; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "a %d\nnew_%d 1\n", i, i % 7);
+        struct agent_metrics_push r;
+        assert_int_equal(agent_metrics_push(am, i % 2 ? "w1" : "w2", NULL, text, strlen(text), 1,
+                                            1, NULL, NULL, &r),
+                         0);
+    }
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_int_equal(w.torn, 0);
+    agent_metrics_snapshot_free(snap);
+    char *text = render(am, 1);
+    assert_non_null(strstr(text, "a{worker=\"w1\"} 1999\na{worker=\"w2\"} 1998\n"));
+    free(text);
+    agent_metrics_free(am);
+}
+
+/* A block built apart (as on the thread pool) meets the other agents' TYPEs only when swapped
+ * in: the disagreeing metric is refused there, line by line, and the rest kept. */
+static void test_block_built_apart_then_swapped(void **state)
+{
+    struct agent_metrics *am = agent_metrics_new(100, TTL, NULL);
+    push(am, "w1", NULL, "# TYPE jobs counter\njobs{q=\"a\"} 1\n", 0);
+    struct agent_metrics_limits limits;
+    agent_metrics_limits(am, &limits);
+    const char *text = "# TYPE jobs gauge\njobs{q=\"a\"} 2\nok 1\njobs{q=\"b\"} 3\nbad{ 1\n";
+    refusals[0] = '\0';
+    struct agent_block *b =
+        agent_block_build(&limits, "w2", "lab", text, strlen(text), on_refused, NULL);
+    assert_non_null(b);
+    assert_string_equal(refusals, "5: label name \"1\" of metric \"bad\": expected "
+                                  "[a-zA-Z_][a-zA-Z0-9_]* not starting with \"__\"\n");
+    /* one never swapped in is freed as it is */
+    struct agent_block *unused =
+        agent_block_build(&limits, "w3", NULL, text, strlen(text), NULL, NULL);
+    agent_block_free(unused);
+    refusals[0] = '\0';
+    struct agent_metrics_push r;
+    assert_int_equal(agent_metrics_swap(am, "w2", b, 0, 1700000000000, on_refused, NULL, &r), 0);
+    assert_int_equal(r.accepted, 1);
+    assert_int_equal(r.refused, 3);
+    assert_string_equal(refusals,
+                        "2: metric \"jobs\": TYPE gauge here, but other workers push it as counter\n"
+                        "4: metric \"jobs\": TYPE gauge here, but other workers push it as counter\n");
+    char *out = render(am, 0);
+    assert_non_null(strstr(out, "ok{site=\"lab\",worker=\"w2\"} 1\n"));
+    assert_null(strstr(out, "jobs{q=\"a\",site=\"lab\""));
+    free(out);
+    agent_metrics_free(am);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +339,10 @@ int main(void)
         cmocka_unit_test(test_type_is_the_same_for_every_agent),
         cmocka_unit_test(test_histogram_keeps_its_family),
         cmocka_unit_test(test_escapes_survive),
+        cmocka_unit_test(test_snapshot_keeps_the_blocks_it_took),
+        cmocka_unit_test(test_snapshot_outlives_the_agent_metrics),
+        cmocka_unit_test(test_snapshot_written_while_pushes_replace_it),
+        cmocka_unit_test(test_block_built_apart_then_swapped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
