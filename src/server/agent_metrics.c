@@ -27,7 +27,7 @@ struct family {
 /* One metric's lines in a block. */
 struct span {
     struct family *family; /* NULL until swapped in */
-    size_t name, help;     /* offsets in the block's names; help NO_HELP when none */
+    size_t name, help;     /* offsets in the block's names until swapped in; NO_HELP: none */
     const char *type;
     size_t offset, len;        /* in the block's text */
     size_t first_line, nlines; /* in the block's lines, until swapped in */
@@ -44,8 +44,9 @@ struct agent_block {
     size_t nspans;
     size_t series;
     size_t refused;
-    char *names;  /* the spans' metric names and HELP texts, NUL-terminated */
-    size_t *lines; /* each kept sample's line number, in span order; NULL once swapped in */
+    /* Until swapped in (NULL after): */
+    char *names;   /* the spans' metric names and HELP texts, NUL-terminated */
+    size_t *lines; /* each kept sample's line number, in span order */
 };
 
 struct agent {
@@ -144,6 +145,8 @@ void agent_metrics_free(struct agent_metrics *am)
 
 /* ---- building a block (any thread) ---- */
 
+#define RUNS_TRACKED 64 /* runs of samples checked for a metric met before; then sorted anyway */
+
 /* A sample line, written, waiting to be grouped by metric. */
 struct pending {
     uintptr_t key;    /* the reader's name of its metric: one per metric while it reads */
@@ -156,6 +159,9 @@ struct build {
     const struct agent_metrics_limits *limits;
     uintptr_t last_key; /* the last kept sample's metric */
     size_t last_name, last_help;
+    uintptr_t runs[RUNS_TRACKED]; /* the metrics of the runs of samples so far */
+    size_t nruns;
+    bool scattered; /* a metric's samples came in two runs or more: sort them together */
     struct expo lines;
     struct expo names;
     struct expo ours; /* site="S",worker="W" */
@@ -205,6 +211,12 @@ static bool metric_allowed(struct build *p, const struct metric_text_sample *s, 
         return false;
     }
     p->last_key = (uintptr_t)s->family;
+    for (size_t i = 0; i < p->nruns && !p->scattered; i++)
+        p->scattered = p->runs[i] == p->last_key;
+    if (p->nruns < RUNS_TRACKED)
+        p->runs[p->nruns++] = p->last_key;
+    else
+        p->scattered = true;
     p->last_name = p->names.len;
     expo_write(&p->names, s->family, strlen(s->family) + 1);
     p->last_help = s->help ? p->names.len : NO_HELP;
@@ -266,13 +278,19 @@ static int pending_cmp(const void *a, const void *b)
 /* Moves the written lines into b, grouped by metric. Returns 0 or -1 (out of memory). */
 static int block_fill(struct agent_block *b, struct build *p)
 {
-    if (p->npending)
-        qsort(p->pending, p->npending, sizeof *p->pending, pending_cmp);
-    b->text = malloc(p->lines.len ? p->lines.len : 1);
     b->spans = calloc(p->npending ? p->npending : 1, sizeof *b->spans);
     b->lines = malloc((p->npending ? p->npending : 1) * sizeof *b->lines);
-    if (!b->text || !b->spans || !b->lines)
+    if (!b->spans || !b->lines)
         return -1;
+    if (p->scattered) {
+        qsort(p->pending, p->npending, sizeof *p->pending, pending_cmp);
+        if (!(b->text = malloc(p->lines.len)))
+            return -1;
+    } else { /* grouped as they came (the usual case): the lines are the text as they are */
+        char *fitted = realloc(p->lines.data, p->lines.len ? p->lines.len : 1);
+        b->text = fitted ? fitted : p->lines.data;
+        p->lines = (struct expo){0};
+    }
     size_t len = 0;
     uintptr_t key = 0;
     for (size_t i = 0; i < p->npending; i++) {
@@ -284,7 +302,8 @@ static int block_fill(struct agent_block *b, struct build *p)
                                                   .offset = len,
                                                   .first_line = i};
         key = q->key;
-        memcpy(b->text + len, p->lines.data + q->offset, q->len);
+        if (p->scattered)
+            memcpy(b->text + len, p->lines.data + q->offset, q->len);
         len += q->len;
         b->spans[b->nspans - 1].len += q->len;
         b->spans[b->nspans - 1].nlines++;
@@ -399,8 +418,10 @@ static int block_hold(struct agent_metrics *am, struct agent_block *b,
         b->spans[kept++] = *s;
     }
     b->nspans = kept;
-    free(b->lines);
+    free(b->lines); /* needed no more: the families hold the names */
+    free(b->names);
     b->lines = NULL;
+    b->names = NULL;
     return 0;
 }
 

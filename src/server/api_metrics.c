@@ -273,6 +273,28 @@ static void push_run(struct pool_job *base)
     free(inflated);
 }
 
+/* 200 with what the push did. */
+static void push_answer(struct api_context *api, struct http_request *req,
+                        const struct agent_metrics_push *result, struct refusals *refused)
+{
+    server_metrics_push(api->metrics, result->accepted, result->refused);
+    if (refused->count == 0) { /* the usual answer, written without building JSON values */
+        char json[96];
+        snprintf(json, sizeof json, "{\"accepted\":%zu,\"refused\":[],\"series\":%zu}",
+                 result->accepted, result->accepted);
+        http_respond_json_text(req, 200, json);
+        return;
+    }
+    json_t *list = refusals_json(refused);
+    if (!list) {
+        http_respond_error(req, 503, "server out of memory", NULL);
+        return;
+    }
+    http_respond_json(req, 200,
+                      json_pack("{s:I, s:o, s:I}", "accepted", (json_int_t)result->accepted,
+                                "refused", list, "series", (json_int_t)result->accepted));
+}
+
 /* Swaps the block in and answers. */
 static void push_finish(struct pool_job *base)
 {
@@ -287,17 +309,11 @@ static void push_finish(struct pool_job *base)
         http_respond_error(req, job->status, job->err, job->field);
     } else {
         job->refused.limit = job->refused.n + REFUSED_LISTED + 1;
-        json_t *list = NULL;
         if (agent_metrics_swap(base->api->agent_metrics, job->worker, job->block, clock_mono_ms(),
-                               clock_wall_ms(), on_refused, &job->refused, &result) != 0 ||
-            !(list = refusals_json(&job->refused))) {
+                               clock_wall_ms(), on_refused, &job->refused, &result) != 0)
             http_respond_error(req, 503, "server out of memory", NULL);
-        } else {
-            server_metrics_push(base->api->metrics, result.accepted, result.refused);
-            http_respond_json(req, 200,
-                              json_pack("{s:I, s:o, s:I}", "accepted", (json_int_t)result.accepted,
-                                        "refused", list, "series", (json_int_t)result.accepted));
-        }
+        else
+            push_answer(base->api, req, &result, &job->refused);
     }
     refusals_free(&job->refused);
     free(job);

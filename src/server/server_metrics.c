@@ -129,6 +129,8 @@ void server_metrics_observe(void *ctx, const struct http_route *route, int statu
 
 bool server_metrics_reserved(const char *name)
 {
+    if (name[0] != 'f' && name[0] != 'p') /* every one starts "faultline_" or "process_" */
+        return false;
     for (size_t i = 0; i < sizeof OWN_METRICS / sizeof OWN_METRICS[0]; i++)
         if (!strcmp(name, OWN_METRICS[i]))
             return true;

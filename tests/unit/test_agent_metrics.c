@@ -189,6 +189,21 @@ static void test_escapes_survive(void **state)
     agent_metrics_free(am);
 }
 
+/* A metric whose samples come apart in the push still comes out as one group. */
+static void test_scattered_metric_comes_out_together(void **state)
+{
+    struct agent_metrics *am = agent_metrics_new(100, TTL, NULL);
+    struct agent_metrics_push r = push(am, "w", NULL, "a 1\nb 2\na{x=\"1\"} 3\nb{x=\"1\"} 4\n", 0);
+    assert_int_equal(r.accepted, 4);
+    char *text = render(am, 0);
+    assert_non_null(strstr(text, "# TYPE a untyped\na{worker=\"w\"} 1\na{x=\"1\",worker=\"w\"} 3\n"
+                                 "# HELP b"));
+    assert_non_null(strstr(text, "# TYPE b untyped\nb{worker=\"w\"} 2\nb{x=\"1\",worker=\"w\"} 4\n"
+                                 "# HELP faultline_push_time_seconds"));
+    free(text);
+    agent_metrics_free(am);
+}
+
 /* The snapshot written, as a C string (freed by the caller). */
 static char *written(const struct agent_metrics_snapshot *snap)
 {
@@ -339,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_type_is_the_same_for_every_agent),
         cmocka_unit_test(test_histogram_keeps_its_family),
         cmocka_unit_test(test_escapes_survive),
+        cmocka_unit_test(test_scattered_metric_comes_out_together),
         cmocka_unit_test(test_snapshot_keeps_the_blocks_it_took),
         cmocka_unit_test(test_snapshot_outlives_the_agent_metrics),
         cmocka_unit_test(test_snapshot_written_while_pushes_replace_it),
