@@ -103,6 +103,7 @@ static struct timed_record *timed_records(json_t *const *records, size_t n, size
 static void find_outage(const struct timed_record *rs, size_t n, struct worker_diagnosis *d)
 {
     int64_t last_failure = 0;
+    bool unanswered = false; /* a failed heartbeat got no HTTP answer at all */
     for (size_t i = 0; i < n; i++) {
         bool failed = rs[i].kind == RECORD_DIAGNOSTIC;
         if (rs[i].kind == RECORD_METRIC) {
@@ -112,6 +113,7 @@ static void find_outage(const struct timed_record *rs, size_t n, struct worker_d
             json_int_t status = json_integer_value(json_object_get(rs[i].json, "status"));
             if (failed && status > 0)
                 d->http_status = (int)status;
+            unanswered |= failed && status <= 0;
         } else {
             d->diagnoses++;
         }
@@ -121,6 +123,10 @@ static void find_outage(const struct timed_record *rs, size_t n, struct worker_d
             last_failure = rs[i].time_ms;
         }
     }
+    /* An answer that follows unanswered attempts (a 503 while the server writes the UP event
+     * of an outage that just ended) says the path works again, not that the server failed. */
+    if (unanswered)
+        d->http_status = 0;
     d->end_ms = last_failure;
     for (size_t i = 0; i < n && last_failure; i++)
         if (rs[i].kind == RECORD_METRIC && rs[i].time_ms > last_failure &&

@@ -68,7 +68,8 @@ struct worker_diagnosis {
     int64_t start_ms, end_ms;
     int records, skipped; /* records read; records neither metric nor diagnostic, or untimed */
     int attempts, failed_attempts, diagnoses;
-    int http_status; /* the last HTTP status a failed heartbeat got (0: none) */
+    int http_status; /* the last HTTP status a failed heartbeat got; 0 when none did, or when
+                      * some failed heartbeats got no answer at all (the path failed those) */
     char gateway_addr[PROBE_ADDR_MAX];
     int gateway_checks, gateway_ok;
     size_t n_targets;

@@ -238,6 +238,23 @@ static void test_server_side(void **state)
     release(&rs);
 }
 
+/* A 503 that ends an outage of unanswered heartbeats (the server writing the UP event of the
+ * outage that just ended) says the path works again: the path's evidence decides. */
+static void test_answer_after_outage_is_not_server_side(void **state)
+{
+    (void)state;
+    struct records rs = {0};
+    struct worker_diagnosis d;
+    upstream_outage(&rs);
+    metric(&rs, "10:03:59", false, 503);
+    diagnose("brickbox-43", &rs, &d);
+    assert_int_equal(d.http_status, 0);
+    assert_int_equal(d.verdict, VERDICT_UPSTREAM);
+    assert_text(&d, "brickbox-43: gateway OK, 8.8.8.8 unreachable for 4m, loss began after hop 3 "
+                    "(198.51.100.1) → upstream ISP");
+    release(&rs);
+}
+
 static void test_unknown_and_no_failures(void **state)
 {
     (void)state;
@@ -639,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_local_network),
         cmocka_unit_test(test_path_to_server),
         cmocka_unit_test(test_server_side),
+        cmocka_unit_test(test_answer_after_outage_is_not_server_side),
         cmocka_unit_test(test_unknown_and_no_failures),
         cmocka_unit_test(test_odd_records_are_skipped),
         cmocka_unit_test(test_targets_that_failed_alike_are_named_together),
