@@ -11,13 +11,13 @@ export default async function* leafCount(source) {
   const counts = { pass: 0, fail: 0, skip: 0 };
   // Per nesting level: whether the test now open at that level has reported a child. node
   // reports a test's subtests before it and one test file after another, so the levels of
-  // one file never mix with another's; "file" (where test() was called) only adds safety.
-  const hasChildren = new Map();
+  // one file never mix with another's. Not keyed by "file": that is where test() was called,
+  // and a helper that wraps test() (the lab's labScenario) puts a parent in another file than
+  // its subtests.
+  const levels = [];
   for await (const event of source) {
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const { nesting, name, file = '', skip, todo } = event.data;
-    const levels = hasChildren.get(file) ?? [];
-    hasChildren.set(file, levels);
     const isParent = Boolean(levels[nesting]);
     levels[nesting] = false;
     if (nesting > 0) levels[nesting - 1] = true;
