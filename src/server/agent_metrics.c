@@ -465,22 +465,6 @@ int agent_metrics_swap(struct agent_metrics *am, const char *worker, struct agen
     return 0;
 }
 
-int agent_metrics_push(struct agent_metrics *am, const char *worker, const char *site,
-                       const char *text, size_t len, int64_t now_mono, int64_t now_wall,
-                       void (*refused)(void *ctx, size_t line, const char *error), void *ctx,
-                       struct agent_metrics_push *result)
-{
-    struct agent_block *b = agent_block_build(&am->limits, worker, site, text, len, refused, ctx);
-    if (b)
-        return agent_metrics_swap(am, worker, b, now_mono, now_wall, refused, ctx, result);
-    *result = (struct agent_metrics_push){0};
-    struct agent *a;
-    HASH_FIND_STR(am->agents, worker, a);
-    if (a)
-        agent_clear(am, a);
-    return -1;
-}
-
 /* ---- scrapes ---- */
 
 size_t agent_metrics_expire(struct agent_metrics *am, int64_t now_mono)
@@ -630,17 +614,6 @@ void agent_metrics_snapshot_write(const struct agent_metrics_snapshot *snap, str
         expo_sample(out, "faultline_push_time_seconds",
                     (double)snap->blocks[b]->pushed_wall / 1000.0, 1, "worker",
                     snap->blocks[b]->worker);
-}
-
-void agent_metrics_render(struct agent_metrics *am, int64_t now_mono, struct expo *out)
-{
-    struct agent_metrics_snapshot *snap = agent_metrics_snapshot(am, now_mono);
-    if (!snap) {
-        out->oom = true;
-        return;
-    }
-    agent_metrics_snapshot_write(snap, out);
-    agent_metrics_snapshot_free(snap);
 }
 
 void agent_metrics_summarize(struct agent_metrics *am, int64_t now_mono,

@@ -72,12 +72,6 @@ int agent_metrics_swap(struct agent_metrics *am, const char *worker, struct agen
                        void (*refused)(void *ctx, size_t line, const char *error), void *ctx,
                        struct agent_metrics_push *result);
 
-/* Both steps at once, on the loop. */
-int agent_metrics_push(struct agent_metrics *am, const char *worker, const char *site,
-                       const char *text, size_t len, int64_t now_mono, int64_t now_wall,
-                       void (*refused)(void *ctx, size_t line, const char *error), void *ctx,
-                       struct agent_metrics_push *result);
-
 /* Drops every agent that has not pushed for the TTL; returns how many. */
 size_t agent_metrics_expire(struct agent_metrics *am, int64_t now_mono);
 
@@ -95,8 +89,6 @@ void agent_metrics_snapshot_write(const struct agent_metrics_snapshot *snap, str
 /* On the loop: lets go of the blocks and metrics. */
 void agent_metrics_snapshot_free(struct agent_metrics_snapshot *snap);
 
-/* The three steps at once, on the loop. */
-void agent_metrics_render(struct agent_metrics *am, int64_t now_mono, struct expo *out);
 
 struct agent_metrics_summary {
     size_t agents; /* pushing within the TTL */

@@ -33,13 +33,26 @@ static bool reserved(const char *name)
     return !strcmp(name, "process_open_fds");
 }
 
+/* A push as the server does it: the block built (on the pool there), then swapped in. */
+static int push_text(struct agent_metrics *am, const char *worker, const char *site,
+                     const char *text, int64_t now_mono, int64_t now_wall,
+                     void (*refused)(void *ctx, size_t line, const char *error),
+                     struct agent_metrics_push *r)
+{
+    struct agent_metrics_limits limits;
+    agent_metrics_limits(am, &limits);
+    struct agent_block *b =
+        agent_block_build(&limits, worker, site, text, strlen(text), refused, NULL);
+    assert_non_null(b);
+    return agent_metrics_swap(am, worker, b, now_mono, now_wall, refused, NULL, r);
+}
+
 static struct agent_metrics_push push(struct agent_metrics *am, const char *worker,
                                       const char *site, const char *text, int64_t now)
 {
     struct agent_metrics_push r;
     refusals[0] = '\0';
-    assert_int_equal(agent_metrics_push(am, worker, site, text, strlen(text), now,
-                                        1700000000000 + now, on_refused, NULL, &r),
+    assert_int_equal(push_text(am, worker, site, text, now, 1700000000000 + now, on_refused, &r),
                      0);
     return r;
 }
@@ -48,7 +61,10 @@ static struct agent_metrics_push push(struct agent_metrics *am, const char *work
 static char *render(struct agent_metrics *am, int64_t now)
 {
     struct expo out = {0};
-    agent_metrics_render(am, now, &out);
+    struct agent_metrics_snapshot *snap = agent_metrics_snapshot(am, now);
+    assert_non_null(snap);
+    agent_metrics_snapshot_write(snap, &out);
+    agent_metrics_snapshot_free(snap);
     assert_false(out.oom);
     char *text = malloc(out.len + 1);
     memcpy(text, out.data, out.len);
@@ -297,9 +313,7 @@ static void test_snapshot_written_while_pushes_replace_it(void **state)
         char text[64];
         snprintf(text, sizeof text, "a %d\nnew_%d 1\n", i, i % 7);
         struct agent_metrics_push r;
-        assert_int_equal(agent_metrics_push(am, i % 2 ? "w1" : "w2", NULL, text, strlen(text), 1,
-                                            1, NULL, NULL, &r),
-                         0);
+        assert_int_equal(push_text(am, i % 2 ? "w1" : "w2", NULL, text, 1, 1, NULL, &r), 0);
     }
     assert_int_equal(pthread_join(thread, NULL), 0);
     assert_int_equal(w.torn, 0);
