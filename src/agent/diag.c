@@ -1,17 +1,17 @@
 /* diag.c — one diagnosis of the agent's path to its server (probes in the order and with the
- * time bounds described in diag.h), its JSON record, and the runner that keeps it off the
- * loop thread. */
+ * time bounds described in diag.h) as a state machine on the agent's loop, over a probe env of
+ * its own, and its JSON record. */
 #include "agent/diag.h"
 
 #include <arpa/inet.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/config.h"
 #include "probe/probe_json.h"
+#include "probe/probe_type.h"
 
 #define DIAG_ECHO_SPACING_MS 100
 #define DIAG_GATEWAY_ECHOES 3
@@ -25,11 +25,6 @@
 static int diag_clamp(int v, int lo, int hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
-}
-
-static bool diag_cancelled(const atomic_bool *cancel)
-{
-    return cancel && atomic_load(cancel);
 }
 
 static bool diag_is_ip(const char *host)
@@ -47,112 +42,269 @@ static void diag_ping_not_run(struct ping_result *r, const char *target, const c
     r->loss_pct = 100;
 }
 
-/* ---- the server side: DNS then TCP, on a second thread ----------------------------------------
- */
+/* The steps of the ICMP side, one after another (the server side, DNS then TCP, runs beside
+ * the gateway and target pings). */
+enum diag_step {
+    DIAG_GATEWAY, /* pinging the gateway */
+    DIAG_TARGETS, /* pinging DIAG_TARGETS, next_target the next one */
+    DIAG_JOIN,    /* waiting for the server side's address */
+    DIAG_SERVER,  /* pinging the server */
+    DIAG_TRACE,   /* the path to the server */
+    DIAG_DONE,
+};
 
-struct diag_server_side {
-    const struct diag_settings *s;
-    struct diag_report *r;
-    char addr[PROBE_ADDR_MAX]; /* the server's address, "" when it could not be resolved */
+struct diag_runner {
+    uv_loop_t *loop;
+    struct diag_settings settings;
+    struct probe_env *env;
+    bool busy;
+    diag_done_cb done;
+    void *ctx;
+    struct diag_report *report;
+    enum diag_step step;
+    /* In flight (NULL when not). */
+    struct probe_ping *ping;
+    struct probe_trace *trace;
+    struct probe_dns_run *dns;
+    struct probe_run *tcp;
+    void *tcp_options;
+    /* The gateway and targets. */
+    char gw[PROBE_HOST_MAX];
+    struct config_target targets[DIAG_MAX_TARGETS];
+    int n_targets, next_target;
+    /* The server side. */
+    bool side_done;
+    char server_addr[PROBE_ADDR_MAX]; /* "" when it could not be resolved */
     char why[PROBE_ERROR_MAX];
 };
 
-static void *diag_server_side_run(void *arg)
+static void diag_next(struct diag_runner *d);
+static void diag_stop(struct diag_runner *d);
+
+/* ---- the server side: DNS then TCP ------------------------------------------------------------
+ */
+
+static void side_finished(struct diag_runner *d)
 {
-    struct diag_server_side *side = arg;
-    const struct diag_settings *s = side->s;
-    struct diag_report *r = side->r;
-    r->server_is_name = !diag_is_ip(s->server_addr);
-    if (!r->server_is_name) {
-        snprintf(side->addr, sizeof side->addr, "%s", s->server_addr);
-    } else {
-        probe_dns(s->server_addr, DIAG_DNS_TIMEOUT_MS, &r->dns);
-        if (r->dns.ok)
-            snprintf(side->addr, sizeof side->addr, "%s", r->dns.addr);
-        else
-            snprintf(side->why, sizeof side->why, "cannot resolve %.80s: %.60s", s->server_addr,
-                     r->dns.error);
-    }
-    if (side->addr[0]) {
-        probe_tcp(side->addr, s->server_port, DIAG_TCP_TIMEOUT_MS, &r->tcp);
-    } else {
-        r->tcp = (struct tcp_result){.port = s->server_port};
-        snprintf(r->tcp.error, sizeof r->tcp.error, "%s", side->why);
-    }
-    return NULL;
+    d->side_done = true;
+    if (d->step == DIAG_JOIN)
+        diag_next(d);
 }
 
-/* ---- the ICMP probes, one after another ---------------------------------------------------- */
-
-static void diag_probe_gateway(const struct diag_settings *s, struct diag_report *r, char *gw,
-                               size_t gwlen)
+static void on_tcp(const struct probe_result *r, void *ctx)
 {
-    gw[0] = '\0';
-    if (s->gateway)
-        snprintf(gw, gwlen, "%s", s->gateway);
-    else if (probe_default_gateway(gw, gwlen) != 0)
-        gw[0] = '\0';
-    r->has_gateway = gw[0] != '\0';
-    if (r->has_gateway)
-        probe_ping(gw, DIAG_GATEWAY_ECHOES, DIAG_ECHO_SPACING_MS, DIAG_GATEWAY_WAIT_MS,
-                   &r->gateway);
+    struct diag_runner *d = ctx;
+    struct tcp_result *t = &d->report->tcp;
+    d->tcp = NULL;
+    snprintf(t->addr, sizeof t->addr, "%s", r->addr[0] ? r->addr : d->server_addr);
+    t->ok = r->connected;
+    t->reachable = r->reachable;
+    t->connect_ms = r->reachable ? r->response_time_ms : 0;
+    snprintf(t->error, sizeof t->error, "%s", r->error);
+    side_finished(d);
 }
 
-static void diag_probe_targets(const struct diag_settings *s, const atomic_bool *cancel,
-                               const char *gw, struct diag_report *r)
+static void side_tcp(struct diag_runner *d)
 {
-    struct config_target targets[DIAG_MAX_TARGETS];
-    int n = config_split_targets(s->targets, targets, DIAG_MAX_TARGETS, r->error, sizeof r->error);
-    for (int i = 0; i < n && !diag_cancelled(cancel); i++) {
-        struct ping_result *p = &r->external[r->n_external++];
-        bool is_gateway = !strcmp(targets[i].host, "gateway");
-        if (is_gateway && !gw[0]) {
-            diag_ping_not_run(p, "gateway", "no default gateway");
+    struct tcp_result *t = &d->report->tcp;
+    *t = (struct tcp_result){.port = d->settings.server_port};
+    if (!d->server_addr[0]) {
+        snprintf(t->error, sizeof t->error, "%s", d->why);
+        side_finished(d);
+        return;
+    }
+    const struct probe_type *tcp = probe_type_find("tcp");
+    char target[PROBE_ADDR_MAX + 16];
+    bool v6 = strchr(d->server_addr, ':') != NULL;
+    snprintf(target, sizeof target, "%s%s%s:%d", v6 ? "[" : "", d->server_addr, v6 ? "]" : "",
+             d->settings.server_port);
+    json_t *def = json_pack("{s:s}", "target", target);
+    const char *field;
+    char err[PROBE_ERROR_MAX] = "out of memory";
+    d->tcp_options = def ? tcp->parse(def, &field, err, sizeof err) : NULL;
+    json_decref(def);
+    if (d->tcp_options)
+        d->tcp = tcp->start(d->env, d->tcp_options, DIAG_TCP_TIMEOUT_MS, on_tcp, d, err, sizeof err);
+    if (!d->tcp) {
+        snprintf(t->addr, sizeof t->addr, "%s", d->server_addr);
+        snprintf(t->error, sizeof t->error, "%s", err);
+        side_finished(d);
+    }
+}
+
+static void on_dns(const struct dns_result *r, void *ctx)
+{
+    struct diag_runner *d = ctx;
+    d->dns = NULL;
+    d->report->dns = *r;
+    if (r->ok)
+        snprintf(d->server_addr, sizeof d->server_addr, "%s", r->addr);
+    else
+        snprintf(d->why, sizeof d->why, "cannot resolve %.80s: %.60s", d->settings.server_addr,
+                 r->error);
+    side_tcp(d);
+}
+
+static void side_start(struct diag_runner *d)
+{
+    const char *server = d->settings.server_addr;
+    d->report->server_is_name = !diag_is_ip(server);
+    if (!d->report->server_is_name) {
+        snprintf(d->server_addr, sizeof d->server_addr, "%s", server);
+        side_tcp(d);
+        return;
+    }
+    d->dns = probe_dns_start(d->env, server, DIAG_DNS_TIMEOUT_MS, on_dns, d, &d->report->dns);
+    if (!d->dns) {
+        snprintf(d->why, sizeof d->why, "cannot resolve %.80s: %.60s", server,
+                 d->report->dns.error);
+        side_tcp(d);
+    }
+}
+
+/* ---- the ICMP side: one probe after another --------------------------------------------------
+ */
+
+static void on_ping(const struct ping_result *r, void *ctx)
+{
+    struct diag_runner *d = ctx;
+    struct diag_report *rep = d->report;
+    d->ping = NULL;
+    if (d->step == DIAG_GATEWAY) {
+        rep->gateway = *r;
+    } else if (d->step == DIAG_TARGETS) {
+        struct ping_result *p = &rep->external[rep->n_external++];
+        *p = *r;
+        snprintf(p->target, sizeof p->target, "%.255s", d->targets[d->next_target++].host);
+    } else {
+        rep->server = *r;
+        snprintf(rep->server.target, sizeof rep->server.target, "%s", d->settings.server_addr);
+    }
+    diag_next(d);
+}
+
+static void on_trace(const struct trace_result *r, void *ctx)
+{
+    struct diag_runner *d = ctx;
+    d->trace = NULL;
+    d->report->trace = *r;
+    snprintf(d->report->trace.target, sizeof d->report->trace.target, "%s",
+             d->settings.server_addr);
+    diag_next(d);
+}
+
+/* Starts the next target's ping; false when none is left. */
+static bool ping_next_target(struct diag_runner *d)
+{
+    struct diag_report *rep = d->report;
+    while (d->next_target < d->n_targets) {
+        const char *host = d->targets[d->next_target].host;
+        bool is_gateway = !strcmp(host, "gateway");
+        if (is_gateway && !d->gw[0]) {
+            diag_ping_not_run(&rep->external[rep->n_external++], "gateway", "no default gateway");
+            d->next_target++;
             continue;
         }
-        probe_ping(is_gateway ? gw : targets[i].host, DIAG_TARGET_ECHOES, DIAG_ECHO_SPACING_MS,
-                   DIAG_ECHO_WAIT_MS, p);
-        snprintf(p->target, sizeof p->target, "%.255s", targets[i].host);
+        struct ping_result failed;
+        d->ping = probe_ping_start(d->env, is_gateway ? d->gw : host, DIAG_TARGET_ECHOES,
+                                   DIAG_ECHO_SPACING_MS, DIAG_ECHO_WAIT_MS, on_ping, d, &failed);
+        if (d->ping)
+            return true;
+        rep->external[rep->n_external] = failed;
+        snprintf(rep->external[rep->n_external++].target, sizeof failed.target, "%.255s", host);
+        d->next_target++;
+    }
+    return false;
+}
+
+static void finish(struct diag_runner *d)
+{
+    d->step = DIAG_DONE;
+    d->busy = false;
+    if (d->done)
+        d->done(d->report, d->ctx);
+}
+
+/* Moves the ICMP side on: from the step that just ended to the next one that starts. */
+static void diag_next(struct diag_runner *d)
+{
+    const struct diag_settings *s = &d->settings;
+    struct diag_report *rep = d->report;
+    switch (d->step) {
+    case DIAG_GATEWAY:
+        d->step = DIAG_TARGETS;
+        if (ping_next_target(d))
+            return;
+        /* fall through */
+    case DIAG_TARGETS:
+        if (d->step == DIAG_TARGETS && ping_next_target(d))
+            return;
+        d->step = DIAG_JOIN;
+        if (!d->side_done)
+            return;
+        /* fall through */
+    case DIAG_JOIN:
+        d->step = DIAG_SERVER;
+        if (!d->server_addr[0]) {
+            diag_ping_not_run(&rep->server, s->server_addr, d->why);
+            snprintf(rep->trace.target, sizeof rep->trace.target, "%s", s->server_addr);
+            snprintf(rep->trace.error, sizeof rep->trace.error, "%s", d->why);
+            finish(d);
+            return;
+        }
+        d->ping = probe_ping_start(d->env, d->server_addr, diag_clamp(s->ping_count, 1,
+                                   DIAG_MAX_PING_COUNT), DIAG_ECHO_SPACING_MS, DIAG_ECHO_WAIT_MS,
+                                   on_ping, d, &rep->server);
+        if (d->ping)
+            return;
+        snprintf(rep->server.target, sizeof rep->server.target, "%s", s->server_addr);
+        /* fall through */
+    case DIAG_SERVER:
+        d->step = DIAG_TRACE;
+        d->trace = probe_trace_start(d->env, d->server_addr,
+                                     diag_clamp(s->mtr_max_hops, 1, TRACE_MAX_HOPS),
+                                     diag_clamp(s->mtr_rounds, 1, DIAG_MAX_MTR_ROUNDS),
+                                     DIAG_TRACE_ROUND_MS, on_trace, d, &rep->trace);
+        if (d->trace)
+            return;
+        snprintf(rep->trace.target, sizeof rep->trace.target, "%s", s->server_addr);
+        /* fall through */
+    case DIAG_TRACE:
+    case DIAG_DONE:
+        finish(d);
+        return;
     }
 }
 
-static void diag_probe_server_path(const struct diag_settings *s, const atomic_bool *cancel,
-                                   const struct diag_server_side *side, struct diag_report *r)
+/* Starts everything: the server side, and the gateway ping (or the targets). */
+static void diag_begin(struct diag_runner *d)
 {
-    if (!side->addr[0]) {
-        diag_ping_not_run(&r->server, s->server_addr, side->why);
-        snprintf(r->trace.target, sizeof r->trace.target, "%s", s->server_addr);
-        snprintf(r->trace.error, sizeof r->trace.error, "%s", side->why);
-        return;
+    const struct diag_settings *s = &d->settings;
+    struct diag_report *rep = d->report;
+    memset(rep, 0, sizeof *rep);
+    d->side_done = false;
+    d->server_addr[0] = d->why[0] = '\0';
+    d->next_target = 0;
+    diag_stop(d); /* the last diagnosis's TCP options */
+    d->n_targets = config_split_targets(s->targets, d->targets, DIAG_MAX_TARGETS, rep->error,
+                                        sizeof rep->error);
+    if (d->n_targets < 0)
+        d->n_targets = 0;
+    d->gw[0] = '\0';
+    if (s->gateway)
+        snprintf(d->gw, sizeof d->gw, "%s", s->gateway);
+    else if (probe_default_gateway(d->gw, sizeof d->gw) != 0)
+        d->gw[0] = '\0';
+    rep->has_gateway = d->gw[0] != '\0';
+    d->step = DIAG_GATEWAY;
+    side_start(d);
+    if (rep->has_gateway) {
+        d->ping = probe_ping_start(d->env, d->gw, DIAG_GATEWAY_ECHOES, DIAG_ECHO_SPACING_MS,
+                                   DIAG_GATEWAY_WAIT_MS, on_ping, d, &rep->gateway);
+        if (d->ping)
+            return;
     }
-    int count = diag_clamp(s->ping_count, 1, DIAG_MAX_PING_COUNT);
-    probe_ping(side->addr, count, DIAG_ECHO_SPACING_MS, DIAG_ECHO_WAIT_MS, &r->server);
-    snprintf(r->server.target, sizeof r->server.target, "%s", s->server_addr);
-    if (diag_cancelled(cancel))
-        return;
-    int rounds = diag_clamp(s->mtr_rounds, 1, DIAG_MAX_MTR_ROUNDS);
-    int hops = diag_clamp(s->mtr_max_hops, 1, TRACE_MAX_HOPS);
-    probe_trace(side->addr, hops, rounds, DIAG_TRACE_ROUND_MS, &r->trace);
-    snprintf(r->trace.target, sizeof r->trace.target, "%s", s->server_addr);
-}
-
-void diag_run(const struct diag_settings *s, const atomic_bool *cancel, struct diag_report *out)
-{
-    memset(out, 0, sizeof *out);
-    struct diag_server_side side = {.s = s, .r = out};
-    pthread_t thread;
-    bool threaded = pthread_create(&thread, NULL, diag_server_side_run, &side) == 0;
-    if (!threaded)
-        diag_server_side_run(&side);
-    char gw[PROBE_HOST_MAX];
-    diag_probe_gateway(s, out, gw, sizeof gw);
-    if (!diag_cancelled(cancel))
-        diag_probe_targets(s, cancel, gw, out);
-    if (threaded)
-        pthread_join(thread, NULL);
-    if (!diag_cancelled(cancel))
-        diag_probe_server_path(s, cancel, &side, out);
-    out->cancelled = diag_cancelled(cancel);
+    diag_next(d);
 }
 
 const char *diag_report_method(const struct diag_report *r)
@@ -225,69 +377,32 @@ json_t *diag_mtr_file_json(const struct diag_report *r, const char *id, const ch
 
 /* ---- the runner ------------------------------------------------------------------------------ */
 
-struct diag_runner {
-    uv_loop_t *loop;
-    struct diag_settings settings;
-    uv_work_t work;
-    bool busy;
-    bool freed; /* diag_runner_free was called while busy: free when the work is done */
-    atomic_bool cancel;
-    struct diag_report *report;
-    diag_done_cb done;
-    void *ctx;
-};
-
 struct diag_runner *diag_runner_new(uv_loop_t *loop, const struct diag_settings *s)
 {
     struct diag_runner *d = calloc(1, sizeof *d);
+    char err[PROBE_ERROR_MAX];
     if (!d)
         return NULL;
     d->report = malloc(sizeof *d->report);
-    if (!d->report) {
+    d->env = d->report ? probe_env_new(loop, err, sizeof err) : NULL;
+    if (!d->env) {
+        free(d->report);
         free(d);
         return NULL;
     }
     d->loop = loop;
     d->settings = *s;
-    atomic_init(&d->cancel, false);
-    d->work.data = d;
     return d;
-}
-
-static void diag_runner_work(uv_work_t *w)
-{
-    struct diag_runner *d = w->data;
-    diag_run(&d->settings, &d->cancel, d->report);
-}
-
-static void diag_runner_release(struct diag_runner *d)
-{
-    free(d->report);
-    free(d);
-}
-
-static void diag_runner_after(uv_work_t *w, int status)
-{
-    struct diag_runner *d = w->data;
-    d->busy = false;
-    if (d->freed) {
-        diag_runner_release(d);
-        return;
-    }
-    if (status == 0 && !d->report->cancelled && d->done)
-        d->done(d->report, d->ctx);
 }
 
 int diag_runner_start(struct diag_runner *d, diag_done_cb done, void *ctx)
 {
-    if (d->busy || d->freed)
+    if (d->busy)
         return -1;
     d->done = done;
     d->ctx = ctx;
-    atomic_store(&d->cancel, false);
-    if (uv_queue_work(d->loop, &d->work, diag_runner_work, diag_runner_after) != 0)
-        return -1;
     d->busy = true;
+    diag_begin(d);
     return 0;
 }
 
@@ -296,15 +411,29 @@ bool diag_runner_busy(const struct diag_runner *d)
     return d->busy;
 }
 
+/* Stops what is in flight (no callbacks) and frees what the last diagnosis held. */
+static void diag_stop(struct diag_runner *d)
+{
+    probe_ping_cancel(d->ping);
+    probe_trace_cancel(d->trace);
+    probe_dns_cancel(d->dns);
+    if (d->tcp)
+        probe_type_find("tcp")->cancel(d->tcp);
+    if (d->tcp_options)
+        probe_type_find("tcp")->free_options(d->tcp_options);
+    d->ping = NULL;
+    d->trace = NULL;
+    d->dns = NULL;
+    d->tcp = NULL;
+    d->tcp_options = NULL;
+}
+
 void diag_runner_free(struct diag_runner *d)
 {
     if (!d)
         return;
-    if (!d->busy) {
-        diag_runner_release(d);
-        return;
-    }
-    d->freed = true;
-    atomic_store(&d->cancel, true);
-    uv_cancel((uv_req_t *)&d->work); /* succeeds only if it has not started */
+    diag_stop(d);
+    probe_env_close(d->env);
+    free(d->report);
+    free(d);
 }

@@ -1,14 +1,15 @@
 /* diag.h — the agent's diagnosis of a failed heartbeat (docs/rca.md "diagnostics.jsonl"): the
  * default gateway, each DIAG_TARGETS target, ICMP to the server, TCP to SERVER_PORT, DNS of
- * SERVER_ADDR when it is a name, and an MTR-style path to the server, all through probe.h.
+ * SERVER_ADDR when it is a name, and an MTR-style path to the server, all through probe.h and
+ * the probe table's tcp type.
  *
- * diag_run is blocking and meant for a worker thread; diag_runner wraps it in uv_queue_work so
- * the agent's loop keeps its heartbeat rhythm, and refuses a second diagnosis while one runs.
+ * A diagnosis is a state machine on the agent's loop (no thread, nothing blocks: the probes are
+ * loop-driven), run by a diag_runner that refuses a second diagnosis while one runs.
  *
  * Time bound. SERVER_ADDR is resolved once (DNS probe, 2 s) and the other server probes use the
  * address, so a dead resolver costs its timeout once. The ICMP probes run one after another
- * (concurrent raw-socket probes could take each other's answers); DNS then TCP (2 s each) run
- * beside the gateway and target pings on a second thread. Echoes go 0.1 s apart and each may
+ * (so that they do not crowd each other's answers); DNS then TCP (2 s each) run beside the
+ * gateway and target pings. Echoes go 0.1 s apart and each may
  * be answered within its wait: gateway 3 echoes, 0.5 s; each target 3 echoes, 1 s; server
  * DIAG_PING_COUNT echoes (at most 100), 1 s; trace DIAG_MTR_ROUNDS rounds (at most 20) over
  * DIAG_MTR_MAX_HOPS (at most 64), 1 s wait per round, rounds at least 1 s apart (probe/trace.c).
@@ -18,12 +19,11 @@
  *   is an IP address); with udp-recverr, whose echoes after the 5th go 1 s apart, the server
  *   ping takes 6.4 s and the whole about 16 s. When everything answers or is refused at once
  *   it is about the trace's round gaps (DIAG_MTR_ROUNDS - 1 seconds). A cancel request
- * (agent stopping) is seen between probes. */
+ * (agent stopping: diag_runner_free) cancels the probes in flight. */
 #ifndef FAULTLINE_AGENT_DIAG_H
 #define FAULTLINE_AGENT_DIAG_H
 
 #include <jansson.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -55,11 +55,7 @@ struct diag_report {
     struct dns_result dns;
     struct trace_result trace;
     char error[PROBE_ERROR_MAX]; /* a bad DIAG_TARGETS list; "" otherwise */
-    bool cancelled;              /* stopped early; the record is not written */
 };
-
-/* Runs every probe (blocking; see the time bound above). cancel may be NULL. */
-void diag_run(const struct diag_settings *s, const atomic_bool *cancel, struct diag_report *out);
 
 /* The ICMP method the report's probes used ("raw", ...), "none" when none ran. */
 const char *diag_report_method(const struct diag_report *r);
@@ -71,7 +67,7 @@ json_t *diag_record_json(const struct diag_report *r, const char *id, const char
 /* The mtr/<time>.json object: {"id","time", then the members of the record's "mtr"}. */
 json_t *diag_mtr_file_json(const struct diag_report *r, const char *id, const char *time);
 
-/* ---- running it off the loop ---------------------------------------------------------------- */
+/* ---- running it on the loop ------------------------------------------------------------------ */
 
 struct diag_runner;
 
@@ -81,14 +77,14 @@ typedef void (*diag_done_cb)(const struct diag_report *report, void *ctx);
 
 struct diag_runner *diag_runner_new(uv_loop_t *loop, const struct diag_settings *s);
 
-/* Starts a diagnosis on the loop's thread pool. Returns 0, or -1 when one is already running
- * (or the work could not be queued). */
+/* Starts a diagnosis on the runner's loop. Returns 0, or -1 when one is already running. done
+ * runs on the loop when it ends (possibly before this returns, when nothing could be probed). */
 int diag_runner_start(struct diag_runner *d, diag_done_cb done, void *ctx);
 
 bool diag_runner_busy(const struct diag_runner *d);
 
-/* Asks a running diagnosis to stop after its current probe and frees the runner once the
- * work has finished (the loop must keep running until then). NULL is a no-op. */
+/* Cancels a running diagnosis (done is not called) and frees the runner; its probe env is
+ * freed once its handles are closed (the loop must keep running until then). NULL is a no-op. */
 void diag_runner_free(struct diag_runner *d);
 
 #endif

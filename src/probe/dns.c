@@ -1,193 +1,428 @@
-/* dns.c — name resolution with a deadline through c-ares: probe_dns (how long the system's
- * resolvers take, probe.h) and probe_resolve (the address the other probes send to,
- * probe_internal.h). One c-ares channel per call, driven by poll on the calling thread, so calls
- * on several threads never share state. */
+/* dns.c — the `dns` probe type: one query of `record` (A, AAAA, CNAME, MX, TXT, NS, SOA or PTR;
+ * default A) for the target name, to `server` (host:port) or the system's resolvers, on a c-ares
+ * channel on the loop (resolve.c); fills [DNS_RCODE] and [DNS_ANSWER] (the records of that type,
+ * as text). Also probe_dns_start (probe.h): how long the system's resolvers take to resolve a
+ * name, for diagnostics. */
 #include "probe/probe_internal.h"
 
 #include <ares.h>
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdbool.h>
+#include <arpa/nameser.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-/* What one lookup found. */
-struct lookup {
-    bool done;
-    int status; /* ARES_SUCCESS or the c-ares error */
-    struct probe_target found;
+#define DNS_ANSWERS_MAX 32
+#define DNS_TEXT_MAX 1024
+
+struct dns_options {
+    char name[PROBE_HOST_MAX];
+    char server[PROBE_HOST_MAX + 8]; /* "" for the system's resolvers */
+    int qtype;
 };
 
-static pthread_once_t ares_once = PTHREAD_ONCE_INIT;
-static int ares_init_status = ARES_SUCCESS; /* written once, under ares_once */
+static const struct {
+    const char *name;
+    int qtype;
+} record_types[] = {
+    {"A", ns_t_a},   {"AAAA", ns_t_aaaa}, {"CNAME", ns_t_cname}, {"MX", ns_t_mx},
+    {"TXT", ns_t_txt}, {"NS", ns_t_ns},   {"SOA", ns_t_soa},     {"PTR", ns_t_ptr},
+};
+#define RECORD_TYPES (sizeof record_types / sizeof record_types[0])
 
-static void ares_global_init(void)
-{
-    ares_init_status = ares_library_init(ARES_LIB_INIT_ALL);
-}
+/* ---- options -------------------------------------------------------------------------------- */
 
-/* Keeps the first IPv4 address, else the first IPv6 one. */
-static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+static void *dns_parse(const json_t *def, const char **field, char *err, size_t errlen)
 {
-    struct lookup *l = arg;
-    l->done = true;
-    l->status = status;
-    if (status != ARES_SUCCESS || !res)
-        goto out;
-    const struct ares_addrinfo_node *pick = NULL;
-    for (const struct ares_addrinfo_node *n = res->nodes; n; n = n->ai_next) {
-        if (n->ai_family == AF_INET && (!pick || pick->ai_family != AF_INET))
-            pick = n;
-        else if (n->ai_family == AF_INET6 && !pick)
-            pick = n;
+    const char *target = probe_opt_target(def, field, err, errlen);
+    if (!target)
+        return NULL;
+    if (strlen(target) >= PROBE_HOST_MAX) {
+        snprintf(err, errlen, "a name of at most %d characters", PROBE_HOST_MAX - 1);
+        return NULL;
     }
-    if (!pick || pick->ai_addrlen > sizeof l->found.sa) {
-        l->status = ARES_ENODATA;
-        goto out;
+    const char *server = NULL, *record = "A";
+    if (probe_opt_string(def, "server", &server, field, err, errlen) < 0 ||
+        probe_opt_string(def, "record", &record, field, err, errlen) < 0)
+        return NULL;
+    struct dns_options *o = calloc(1, sizeof *o);
+    if (!o) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
-    memset(&l->found, 0, sizeof l->found);
-    memcpy(&l->found.sa, pick->ai_addr, pick->ai_addrlen);
-    l->found.sa_len = pick->ai_addrlen;
-    l->found.family = pick->ai_family;
-    probe_addr_text(pick->ai_addr, l->found.addr, sizeof l->found.addr);
-out:
-    if (res)
-        ares_freeaddrinfo(res);
+    snprintf(o->name, sizeof o->name, "%s", target);
+    o->qtype = -1;
+    for (size_t i = 0; i < RECORD_TYPES; i++)
+        if (!strcasecmp(record, record_types[i].name))
+            o->qtype = record_types[i].qtype;
+    if (o->qtype < 0) {
+        *field = "record";
+        snprintf(err, errlen, "expected A, AAAA, CNAME, MX, TXT, NS, SOA or PTR, got \"%.40s\"",
+                 record);
+        free(o);
+        return NULL;
+    }
+    if (server) {
+        char host[PROBE_HOST_MAX];
+        int port;
+        if (probe_opt_host_port(server, host, sizeof host, &port, err, errlen) != 0) {
+            *field = "server";
+            free(o);
+            return NULL;
+        }
+        snprintf(o->server, sizeof o->server, "%s", server);
+    }
+    return o;
 }
 
-/* Waits on the channel's sockets until the lookup is done or deadline_ns passes. */
-static void drive_channel(ares_channel channel, struct lookup *l, int64_t deadline_ns)
+static void dns_free_options(void *options)
 {
-    while (!l->done) {
-        int64_t left_ns = deadline_ns - probe_now_ns();
-        if (left_ns <= 0) {
-            ares_cancel(channel); /* calls on_addrinfo with ARES_ECANCELLED */
-            l->done = true;
-            l->status = ARES_ETIMEOUT;
-            return;
-        }
-        ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-        /* The bits of ares_getsock, read unsigned: its WRITABLE macro shifts 1 into the sign. */
-        unsigned mask = (unsigned)ares_getsock(channel, socks, ARES_GETSOCK_MAXNUM);
-        struct pollfd pfds[ARES_GETSOCK_MAXNUM];
-        nfds_t n = 0;
-        for (unsigned i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            bool readable = (mask >> i) & 1u;
-            bool writable = (mask >> (i + ARES_GETSOCK_MAXNUM)) & 1u;
-            if (readable || writable)
-                pfds[n++] = (struct pollfd){
-                    .fd = socks[i],
-                    .events = (short)((readable ? POLLIN : 0) | (writable ? POLLOUT : 0))};
-        }
-        struct timeval max_tv = {.tv_sec = left_ns / 1000000000,
-                                 .tv_usec = (left_ns % 1000000000) / 1000};
-        struct timeval tv_buf;
-        struct timeval *tv = ares_timeout(channel, &max_tv, &tv_buf);
-        int wait_ms = (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000);
-        int ready = poll(pfds, n, wait_ms);
-        if (ready <= 0) {
-            ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD); /* timeouts, retries */
-            continue;
-        }
-        for (nfds_t i = 0; i < n && !l->done; i++) {
-            short r = pfds[i].revents;
-            if (!r)
-                continue;
-            ares_process_fd(channel,
-                            r & (POLLIN | POLLERR | POLLHUP) ? pfds[i].fd : ARES_SOCKET_BAD,
-                            r & POLLOUT ? pfds[i].fd : ARES_SOCKET_BAD);
-        }
+    free(options);
+}
+
+/* ---- reading the answer --------------------------------------------------------------------- */
+
+static const char *rcode_name(int rcode)
+{
+    static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                        "NOTIMP",  "REFUSED"};
+    return rcode >= 0 && rcode < 6 ? names[rcode] : NULL;
+}
+
+/* The rcode c-ares reported when there is no packet to read it from. */
+static const char *status_rcode(int status)
+{
+    switch (status) {
+    case ARES_SUCCESS:
+    case ARES_ENODATA:
+        return "NOERROR";
+    case ARES_ENOTFOUND:
+        return "NXDOMAIN";
+    case ARES_ESERVFAIL:
+        return "SERVFAIL";
+    case ARES_EREFUSED:
+        return "REFUSED";
+    case ARES_ENOTIMP:
+        return "NOTIMP";
+    case ARES_EFORMERR:
+        return "FORMERR";
+    default:
+        return "";
     }
 }
 
-/* Resolves name within timeout_ms: ARES_SUCCESS and l->found, or the c-ares error. */
-static int lookup_name(const char *name, int timeout_ms, struct lookup *l)
+static unsigned be16(const unsigned char *p)
 {
-    memset(l, 0, sizeof *l);
-    pthread_once(&ares_once, ares_global_init);
-    if (ares_init_status != ARES_SUCCESS)
-        return ares_init_status;
-    struct ares_options opts = {.timeout = timeout_ms / 2 > 100 ? timeout_ms / 2 : 100, .tries = 2};
-    ares_channel channel;
-    int rc = ares_init_options(&channel, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
-    if (rc != ARES_SUCCESS)
-        return rc;
-    struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC};
-    int64_t deadline = probe_now_ns() + (int64_t)timeout_ms * 1000000;
-    ares_getaddrinfo(channel, name, NULL, &hints, on_addrinfo, l);
-    drive_channel(channel, l, deadline);
-    ares_destroy(channel);
-    return l->status;
+    return (unsigned)p[0] << 8 | p[1];
 }
 
-/* An IP literal as a target, or false. */
-static bool parse_literal(const char *host, struct probe_target *out)
+static unsigned long be32(const unsigned char *p)
 {
-    memset(out, 0, sizeof *out);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&out->sa;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->sa;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        out->sa_len = sizeof *v4;
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        out->sa_len = sizeof *v6;
-    } else {
+    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
+}
+
+/* A name at p inside the packet into out; the bytes it takes there in *used. false if bad. */
+static bool read_name(const unsigned char *p, const unsigned char *abuf, int alen, char *out,
+                      size_t cap, long *used)
+{
+    char *name = NULL;
+    if (ares_expand_name(p, abuf, alen, &name, used) != ARES_SUCCESS)
         return false;
-    }
-    out->family = out->sa.ss_family;
-    probe_addr_text((struct sockaddr *)&out->sa, out->addr, sizeof out->addr);
+    snprintf(out, cap, "%s", name);
+    ares_free_string(name);
     return true;
 }
 
-static void lookup_error(const char *name, int status, int timeout_ms, char *err, size_t errlen)
+/* One record's data as text; false when it does not hold what its type says. */
+static bool rdata_text(int type, const unsigned char *rd, unsigned rdlen,
+                       const unsigned char *abuf, int alen, char *out, size_t cap)
 {
-    if (status == ARES_ETIMEOUT)
-        snprintf(err, errlen, "resolving %.100s: timeout after %d ms", name, timeout_ms);
+    long used;
+    char a[DNS_TEXT_MAX], b[DNS_TEXT_MAX];
+    switch (type) {
+    case ns_t_a:
+        return rdlen == 4 && inet_ntop(AF_INET, rd, out, (socklen_t)cap);
+    case ns_t_aaaa:
+        return rdlen == 16 && inet_ntop(AF_INET6, rd, out, (socklen_t)cap);
+    case ns_t_cname:
+    case ns_t_ns:
+    case ns_t_ptr:
+        return read_name(rd, abuf, alen, out, cap, &used);
+    case ns_t_mx:
+        if (rdlen < 3 || !read_name(rd + 2, abuf, alen, a, sizeof a, &used))
+            return false;
+        snprintf(out, cap, "%u %.1000s", be16(rd), a);
+        return true;
+    case ns_t_txt: {
+        size_t n = 0;
+        for (unsigned i = 0; i < rdlen;) {
+            unsigned len = rd[i++];
+            if (i + len > rdlen)
+                return false;
+            for (unsigned k = 0; k < len && n + 1 < cap; k++)
+                out[n++] = (char)rd[i + k];
+            i += len;
+        }
+        out[n] = '\0';
+        return true;
+    }
+    case ns_t_soa: {
+        long used2;
+        if (!read_name(rd, abuf, alen, a, sizeof a, &used) ||
+            rd + used >= abuf + alen ||
+            !read_name(rd + used, abuf, alen, b, sizeof b, &used2) ||
+            (unsigned long)(used + used2 + 20) > rdlen)
+            return false;
+        const unsigned char *n = rd + used + used2;
+        snprintf(out, cap, "%.400s %.400s %lu %lu %lu %lu %lu", a, b, be32(n), be32(n + 4), be32(n + 8),
+                 be32(n + 12), be32(n + 16));
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+/* The answers of type qtype in the packet, as texts (each malloc'd, into texts[]). Returns how
+ * many, or -1 when the packet is malformed. */
+static int parse_answers(const unsigned char *abuf, int alen, int qtype, char **texts, int max)
+{
+    if (alen < NS_HFIXEDSZ)
+        return -1;
+    unsigned qd = be16(abuf + 4), an = be16(abuf + 6);
+    const unsigned char *p = abuf + NS_HFIXEDSZ, *end = abuf + alen;
+    char name[DNS_TEXT_MAX];
+    long used;
+    for (unsigned i = 0; i < qd; i++) {
+        if (!read_name(p, abuf, alen, name, sizeof name, &used) || p + used + 4 > end)
+            return -1;
+        p += used + 4;
+    }
+    int n = 0;
+    for (unsigned i = 0; i < an; i++) {
+        if (!read_name(p, abuf, alen, name, sizeof name, &used) || p + used + 10 > end)
+            return -1;
+        p += used;
+        int type = (int)be16(p);
+        unsigned rdlen = be16(p + 8);
+        p += 10;
+        if (p + rdlen > end)
+            return -1;
+        char text[DNS_TEXT_MAX];
+        if (type == qtype && n < max && rdata_text(type, p, rdlen, abuf, alen, text, sizeof text))
+            if ((texts[n] = strdup(text)))
+                n++;
+        p += rdlen;
+    }
+    return n;
+}
+
+/* ---- the run --------------------------------------------------------------------------------- */
+
+/* What c-ares calls back into; the run lets go of it (run = NULL) when it ends first. */
+struct dns_token {
+    struct dns_run *run;
+};
+
+struct dns_run {
+    struct probe_env *env;
+    const struct dns_options *o;
+    probe_done_cb done;
+    void *ctx;
+    uv_timer_t timer;
+    struct dns_token *token;
+    bool answered, finished;
+    int status, timeout_ms;
+    unsigned char *abuf;
+    int alen;
+    int64_t start_ns, end_ns;
+    char error[PROBE_ERROR_MAX];
+};
+
+static void on_dns_closed(uv_handle_t *h)
+{
+    struct dns_run *r = h->data;
+    struct probe_env *env = r->env;
+    free(r->abuf);
+    free(r);
+    probe_env_release(env);
+}
+
+static void dns_end(struct dns_run *r)
+{
+    r->finished = true;
+    if (r->token)
+        r->token->run = NULL;
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->timer, on_dns_closed);
+}
+
+static void dns_report(struct dns_run *r)
+{
+    struct probe_result res = {.ran = true, .timed_out = !r->answered};
+    char *texts[DNS_ANSWERS_MAX];
+    int n = 0;
+    res.response_time_ms = probe_ns_to_ms((r->answered ? r->end_ns : probe_now_ns()) - r->start_ns);
+    if (!r->answered) {
+        snprintf(res.error, sizeof res.error, "timeout after %d ms", r->timeout_ms);
+    } else {
+        const char *rcode = r->abuf && r->alen >= NS_HFIXEDSZ ? rcode_name(r->abuf[3] & 0x0f)
+                                                              : status_rcode(r->status);
+        snprintf(res.dns_rcode, sizeof res.dns_rcode, "%s", rcode ? rcode : "");
+        if (!rcode && r->abuf)
+            snprintf(res.dns_rcode, sizeof res.dns_rcode, "RCODE%d", r->abuf[3] & 0x0f);
+        n = r->abuf ? parse_answers(r->abuf, r->alen, r->o->qtype, texts, DNS_ANSWERS_MAX) : 0;
+        if (n < 0) {
+            snprintf(res.error, sizeof res.error, "malformed answer");
+            n = 0;
+        } else if (!r->abuf && !res.dns_rcode[0]) {
+            snprintf(res.error, sizeof res.error, "%s", ares_strerror(r->status));
+        }
+        res.connected = res.dns_rcode[0] != '\0';
+    }
+    res.dns_answers = (const char *const *)texts;
+    res.n_dns_answers = (size_t)n;
+    r->done(&res, r->ctx);
+    for (int i = 0; i < n; i++)
+        free(texts[i]);
+}
+
+static void on_dns_timer(uv_timer_t *t)
+{
+    struct dns_run *r = t->data;
+    if (r->error[0]) { /* could not query at all */
+        struct probe_result res = {.ran = false};
+        snprintf(res.error, sizeof res.error, "%s", r->error);
+        r->done(&res, r->ctx);
+    } else {
+        dns_report(r);
+    }
+    dns_end(r);
+}
+
+static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    struct dns_token *token = arg;
+    struct dns_run *r = token->run;
+    free(token);
+    if (!r)
+        return;
+    r->token = NULL;
+    r->answered = true;
+    r->status = status;
+    r->end_ns = probe_now_ns();
+    if (abuf && alen > 0 && (r->abuf = malloc((size_t)alen))) {
+        memcpy(r->abuf, abuf, (size_t)alen);
+        r->alen = alen;
+    }
+    uv_timer_start(&r->timer, on_dns_timer, 0, 0);
+}
+
+static struct probe_run *dns_start(struct probe_env *env, const void *options, int timeout_ms,
+                                   probe_done_cb done, void *ctx, char *err, size_t errlen)
+{
+    const struct dns_options *o = options;
+    struct probe_ares *channel = probe_ares_channel(env, o->server[0] ? o->server : NULL, err,
+                                                    errlen);
+    struct dns_run *r = channel ? calloc(1, sizeof *r) : NULL;
+    if (r)
+        r->token = malloc(sizeof *r->token);
+    if (!r || !r->token) {
+        if (channel)
+            snprintf(err, errlen, "out of memory");
+        if (r)
+            free(r);
+        return NULL;
+    }
+    r->env = env;
+    r->o = o;
+    r->done = done;
+    r->ctx = ctx;
+    r->timeout_ms = timeout_ms;
+    r->start_ns = probe_now_ns();
+    r->token->run = r;
+    uv_timer_init(env->loop, &r->timer);
+    r->timer.data = r;
+    probe_env_hold(env);
+    uv_timer_start(&r->timer, on_dns_timer, (uint64_t)timeout_ms, 0);
+    ares_query(probe_ares_handle(channel), o->name, ns_c_in, o->qtype, on_answer, r->token);
+    probe_ares_kick(channel);
+    return (struct probe_run *)r;
+}
+
+static void dns_cancel(struct probe_run *run)
+{
+    dns_end((struct dns_run *)run);
+}
+
+const struct probe_type probe_type_dns = {
+    .name = "dns",
+    .placeholders = PH_BIT(PH_DNS_RCODE) | PH_BIT(PH_DNS_ANSWER) | PH_BIT(PH_RESPONSE_TIME) |
+                    PH_BIT(PH_CONNECTED),
+    .default_condition = "[DNS_RCODE] == \"NOERROR\"",
+    .parse = dns_parse,
+    .free_options = dns_free_options,
+    .start = dns_start,
+    .cancel = dns_cancel,
+};
+
+/* ---- probe_dns_start: resolution time, for diagnostics -------------------------------------- */
+
+struct probe_dns_run {
+    struct probe_resolve *resolving;
+    dns_done_cb done;
+    void *ctx;
+    int64_t start_ns;
+    struct dns_result result;
+};
+
+static void on_resolved(int status, const struct probe_target *t, const char *err, void *ctx)
+{
+    struct probe_dns_run *d = ctx;
+    d->result.ms = probe_ns_to_ms(probe_now_ns() - d->start_ns);
+    d->result.ok = status == 0;
+    if (status == 0)
+        snprintf(d->result.addr, sizeof d->result.addr, "%s", t->addr);
     else
-        snprintf(err, errlen, "resolving %.100s: %s", name, ares_strerror(status));
+        snprintf(d->result.error, sizeof d->result.error, "%s", err);
+    if (status == 0 && probe_parse_literal(d->result.name, &(struct probe_target){0}))
+        d->result.ms = 0; /* nothing was resolved */
+    d->done(&d->result, d->ctx);
+    free(d);
 }
 
-int probe_resolve(const char *host, int timeout_ms, struct probe_target *out, char *err,
-                  size_t errlen)
+struct probe_dns_run *probe_dns_start(struct probe_env *env, const char *name, int timeout_ms,
+                                      dns_done_cb done, void *ctx, struct dns_result *failed)
 {
-    if (parse_literal(host, out))
-        return 0;
-    struct lookup l;
-    int status = lookup_name(host, timeout_ms, &l);
-    if (status != ARES_SUCCESS) {
-        lookup_error(host, status, timeout_ms, err, errlen);
-        return -1;
-    }
-    *out = l.found;
-    return 0;
-}
-
-int probe_dns(const char *name, int timeout_ms, struct dns_result *out)
-{
-    memset(out, 0, sizeof *out);
-    snprintf(out->name, sizeof out->name, "%s", name ? name : "");
+    memset(failed, 0, sizeof *failed);
+    snprintf(failed->name, sizeof failed->name, "%s", name ? name : "");
     if (!name || !*name || timeout_ms < 1) {
-        snprintf(out->error, sizeof out->error, "expected a name to resolve and a timeout");
-        return -1;
+        snprintf(failed->error, sizeof failed->error, "expected a name to resolve and a timeout");
+        return NULL;
     }
-    struct probe_target t;
-    int64_t start = probe_now_ns();
-    if (parse_literal(name, &t)) { /* nothing to resolve */
-        out->ok = true;
-        snprintf(out->addr, sizeof out->addr, "%s", t.addr);
-        return 0;
+    struct probe_dns_run *d = calloc(1, sizeof *d);
+    if (!d) {
+        snprintf(failed->error, sizeof failed->error, "out of memory");
+        return NULL;
     }
-    struct lookup l;
-    int status = lookup_name(name, timeout_ms, &l);
-    out->ms = probe_ns_to_ms(probe_now_ns() - start);
-    if (status != ARES_SUCCESS) {
-        lookup_error(name, status, timeout_ms, out->error, sizeof out->error);
-        return 0; /* the probe ran: the resolvers did not answer with an address */
+    d->done = done;
+    d->ctx = ctx;
+    d->result = *failed;
+    d->start_ns = probe_now_ns();
+    d->resolving = probe_resolve(env, name, timeout_ms, on_resolved, d);
+    if (!d->resolving) {
+        free(d);
+        snprintf(failed->error, sizeof failed->error, "out of memory");
+        return NULL;
     }
-    out->ok = true;
-    snprintf(out->addr, sizeof out->addr, "%s", l.found.addr);
-    return 0;
+    return d;
+}
+
+void probe_dns_cancel(struct probe_dns_run *d)
+{
+    if (!d)
+        return;
+    probe_resolve_cancel(d->resolving);
+    free(d);
 }

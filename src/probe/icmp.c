@@ -1,8 +1,10 @@
-/* icmp.c — ICMP echo (probe_ping) and the sockets behind probe_trace: a table of methods (raw,
- * icmp-datagram, udp-recverr), each able to open a socket, send a probe with a chosen TTL and
- * read what comes back, tried in that order unless FAULTLINE_ICMP_METHOD names one. Answers are
- * matched to probes by echo id (raw sockets see every ICMP packet on the host), sequence number
- * (UDP: destination port) and a random cookie carried in every probe. See probe_internal.h. */
+/* icmp.c — the env's ICMP sockets, one per address family, shared by every ping and trace of
+ * the loop: a table of methods (raw, icmp-datagram, udp-recverr), each able to open a socket,
+ * send a probe with a chosen TTL to any address and read what comes back, tried in that order
+ * unless FAULTLINE_ICMP_METHOD names one. The socket is watched by a uv_poll; each answer is
+ * matched to its probe by echo id (raw sockets see every ICMP packet on the host), sequence
+ * number (UDP: destination port) and a random cookie carried in every probe, then handed to
+ * the client (struct icmp_client) that took that sequence number. See probe_internal.h. */
 #include "probe/probe_internal.h"
 
 #include <arpa/inet.h>
@@ -10,7 +12,6 @@
 #include <linux/errqueue.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,17 +31,37 @@
 #define UDP_BASE_PORT 33434  /* the traceroute ports: nothing listens there */
 #define PACKET_MAX 1500
 
+/* One socket of one method, for one address family, owned by the env. */
+struct icmp_socket {
+    const struct icmp_method *method;
+    struct probe_env *env;
+    int fd;
+    int family;
+    uint16_t id;       /* echo identifier (raw sockets: ours; datagram: the kernel's) */
+    uint8_t cookie[8]; /* random bytes in every probe, checked in answers that quote them */
+    uv_poll_t poll;
+    struct icmp_client **owner; /* [ICMP_SEQ_MAX + 1]: who took each sequence number */
+    int next_seq;
+};
+
+/* A packet read from the socket that answers one of our probes. */
+struct icmp_packet {
+    enum icmp_packet_kind kind;
+    int seq;
+    char from[PROBE_ADDR_MAX];
+};
+
 /* A method: how probes are sent and answers read. Every slot MUST be set. */
 struct icmp_method {
     enum probe_method id;
     const char *name;
     /* Creates s->fd (non-blocking) with the options the method needs; returns 0 or -errno. */
     int (*open)(struct icmp_socket *s);
-    /* Sends probe seq with TTL ttl (0: default); returns 0 or -errno. */
-    int (*send)(struct icmp_socket *s, int seq, int ttl);
-    /* Reads one queued packet or error: 1 an answer to one of our probes (in *a), 0 something
+    /* Sends probe seq to dst with TTL ttl (0: default); returns 0 or -errno. */
+    int (*send)(struct icmp_socket *s, const struct probe_target *dst, int seq, int ttl);
+    /* Reads one queued packet or error: 1 an answer to one of our probes (in *p), 0 something
      * else was consumed, -1 nothing is queued. */
-    int (*recv)(struct icmp_socket *s, struct icmp_answer *a);
+    int (*recv)(struct icmp_socket *s, struct icmp_packet *p);
 };
 
 void probe_strerror(int errnum, char *buf, size_t len)
@@ -60,12 +81,7 @@ void probe_addr_text(const struct sockaddr *sa, char *buf, size_t len)
 
 static bool is_v6(const struct icmp_socket *s)
 {
-    return s->target.family == AF_INET6;
-}
-
-static bool from_target(const struct icmp_socket *s, const char *from)
-{
-    return strcmp(from, s->target.addr) == 0;
+    return s->family == AF_INET6;
 }
 
 /* ---- shared pieces -------------------------------------------------------------------------- */
@@ -138,23 +154,23 @@ static size_t build_echo(const struct icmp_socket *s, int seq, uint8_t *pkt)
 static int set_ttl(const struct icmp_socket *s, int ttl)
 {
     if (ttl <= 0)
-        return 0;
+        ttl = 64;
     int rc = is_v6(s) ? setsockopt(s->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl)
                       : setsockopt(s->fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
     return rc == 0 ? 0 : -errno;
 }
 
 static int send_to(const struct icmp_socket *s, const void *buf, size_t len,
-                   const struct sockaddr_storage *dst)
+                   const struct sockaddr_storage *dst, socklen_t dst_len)
 {
-    if (sendto(s->fd, buf, len, 0, (const struct sockaddr *)dst, s->target.sa_len) < 0)
+    if (sendto(s->fd, buf, len, 0, (const struct sockaddr *)dst, dst_len) < 0)
         return -errno;
     return 0;
 }
 
 static int open_socket(struct icmp_socket *s, int type, int protocol)
 {
-    s->fd = socket(s->target.family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    s->fd = socket(s->family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     return s->fd < 0 ? -errno : 0;
 }
 
@@ -167,16 +183,15 @@ static int enable_recverr(const struct icmp_socket *s)
 }
 
 /* Sorts an ICMP error by type: time exceeded, unreachable, or 0 for what a probe ignores
- * (packet too big, parameter problem, ...). An error sent by the target itself proves it is
- * there. */
-static int classify_error(const struct icmp_socket *s, int type, const char *from)
+ * (packet too big, parameter problem, ...). */
+static int classify_error(const struct icmp_socket *s, int type)
 {
     int time_exceeded = is_v6(s) ? ICMP6_TIME_EXCEEDED : ICMP4_TIME_EXCEEDED;
     int unreachable = is_v6(s) ? ICMP6_DST_UNREACH : ICMP4_DEST_UNREACH;
     if (type == time_exceeded)
-        return ICMP_ANSWER_TIME_EXCEEDED;
+        return ICMP_PACKET_TIME_EXCEEDED;
     if (type == unreachable)
-        return from_target(s, from) ? ICMP_ANSWER_TARGET : ICMP_ANSWER_UNREACHABLE;
+        return ICMP_PACKET_UNREACH;
     return 0;
 }
 
@@ -233,12 +248,12 @@ static int read_datagram(const struct icmp_socket *s, uint8_t *buf, size_t cap, 
     return 1;
 }
 
-static void answer(struct icmp_answer *a, int kind, int seq, const char *from)
+static int packet(struct icmp_packet *p, int kind, int seq, const char *from)
 {
-    a->kind = (enum icmp_answer_kind)kind;
-    a->seq = seq;
-    snprintf(a->from, sizeof a->from, "%s", from);
-    a->at_ns = probe_now_ns();
+    p->kind = (enum icmp_packet_kind)kind;
+    p->seq = seq;
+    snprintf(p->from, sizeof p->from, "%s", from);
+    return 1;
 }
 
 /* Checks a quoted or echoed ICMP echo header and payload: our type, id (when check_id) and
@@ -251,7 +266,8 @@ static bool echo_is_ours(const struct icmp_socket *s, const uint8_t *icmp, size_
     if (check_id && read_be16(icmp + 4) != s->id)
         return false;
     *seq = read_be16(icmp + 6);
-    return payload_matches(s, icmp + ECHO_HEADER_LEN, len - ECHO_HEADER_LEN, *seq);
+    return *seq <= ICMP_SEQ_MAX &&
+           payload_matches(s, icmp + ECHO_HEADER_LEN, len - ECHO_HEADER_LEN, *seq);
 }
 
 /* ---- raw: SOCK_RAW, root or CAP_NET_RAW ------------------------------------------------------ */
@@ -278,14 +294,14 @@ static int raw_open(struct icmp_socket *s)
     return rc == 0 ? 0 : -errno;
 }
 
-static int raw_send(struct icmp_socket *s, int seq, int ttl)
+static int raw_send(struct icmp_socket *s, const struct probe_target *dst, int seq, int ttl)
 {
     uint8_t pkt[ECHO_HEADER_LEN + PROBE_PAYLOAD_LEN];
     size_t len = build_echo(s, seq, pkt);
     if (!is_v6(s)) /* the kernel fills the ICMPv6 checksum, never the ICMPv4 one */
         write_be16(pkt + 2, inet_checksum(pkt, len));
     int rc = set_ttl(s, ttl);
-    return rc != 0 ? rc : send_to(s, pkt, len, &s->target.sa);
+    return rc != 0 ? rc : send_to(s, pkt, len, &dst->sa, dst->sa_len);
 }
 
 /* The probe an ICMPv4 error quotes: the original IP header, then our echo request. */
@@ -295,8 +311,7 @@ static bool raw4_quoted_probe(const struct icmp_socket *s, const uint8_t *inner,
     if (len < 20 || (inner[0] >> 4) != 4 || inner[9] != IPPROTO_ICMP)
         return false;
     size_t ihl = (size_t)(inner[0] & 0x0f) * 4;
-    const struct sockaddr_in *dst = (const struct sockaddr_in *)&s->target.sa;
-    if (ihl < 20 || len < ihl || memcmp(inner + 16, &dst->sin_addr, 4) != 0)
+    if (ihl < 20 || len < ihl)
         return false;
     return echo_is_ours(s, inner + ihl, len - ihl, ICMP4_ECHO_REQUEST, true, seq);
 }
@@ -305,14 +320,12 @@ static bool raw4_quoted_probe(const struct icmp_socket *s, const uint8_t *inner,
 static bool raw6_quoted_probe(const struct icmp_socket *s, const uint8_t *inner, size_t len,
                               int *seq)
 {
-    const struct sockaddr_in6 *dst = (const struct sockaddr_in6 *)&s->target.sa;
-    if (len < 40 || (inner[0] >> 4) != 6 || inner[6] != IPPROTO_ICMPV6 ||
-        memcmp(inner + 24, &dst->sin6_addr, 16) != 0)
+    if (len < 40 || (inner[0] >> 4) != 6 || inner[6] != IPPROTO_ICMPV6)
         return false;
     return echo_is_ours(s, inner + 40, len - 40, ICMP6_ECHO_REQUEST, true, seq);
 }
 
-static int raw_recv(struct icmp_socket *s, struct icmp_answer *a)
+static int raw_recv(struct icmp_socket *s, struct icmp_packet *p)
 {
     uint8_t buf[PACKET_MAX];
     size_t len;
@@ -334,19 +347,14 @@ static int raw_recv(struct icmp_socket *s, struct icmp_answer *a)
         return 0;
     int seq;
     int reply = is_v6(s) ? ICMP6_ECHO_REPLY : ICMP4_ECHO_REPLY;
-    if (icmp[0] == reply) {
-        if (!from_target(s, from) || !echo_is_ours(s, icmp, len, reply, true, &seq))
-            return 0;
-        answer(a, ICMP_ANSWER_TARGET, seq, from);
-        return 1;
-    }
-    int kind = classify_error(s, icmp[0], from);
+    if (icmp[0] == reply)
+        return echo_is_ours(s, icmp, len, reply, true, &seq)
+                   ? packet(p, ICMP_PACKET_REPLY, seq, from)
+                   : 0;
+    int kind = classify_error(s, icmp[0]);
     bool ours = is_v6(s) ? raw6_quoted_probe(s, icmp + 8, len - 8, &seq)
                          : raw4_quoted_probe(s, icmp + 8, len - 8, &seq);
-    if (!kind || !ours)
-        return 0;
-    answer(a, kind, seq, from);
-    return 1;
+    return kind && ours ? packet(p, kind, seq, from) : 0;
 }
 
 /* ---- icmp-datagram: SOCK_DGRAM/IPPROTO_ICMP, net.ipv4.ping_group_range ----------------------- */
@@ -357,26 +365,25 @@ static int dgram_open(struct icmp_socket *s)
     return rc != 0 ? rc : enable_recverr(s);
 }
 
-static int dgram_send(struct icmp_socket *s, int seq, int ttl)
+static int dgram_send(struct icmp_socket *s, const struct probe_target *dst, int seq, int ttl)
 {
     uint8_t pkt[ECHO_HEADER_LEN + PROBE_PAYLOAD_LEN];
     size_t len = build_echo(s, seq, pkt); /* the kernel sets id and checksum */
     int rc = set_ttl(s, ttl);
-    return rc != 0 ? rc : send_to(s, pkt, len, &s->target.sa);
+    return rc != 0 ? rc : send_to(s, pkt, len, &dst->sa, dst->sa_len);
 }
 
-static int dgram_recv(struct icmp_socket *s, struct icmp_answer *a)
+static int dgram_recv(struct icmp_socket *s, struct icmp_packet *p)
 {
     struct queued_error e;
     int seq;
     int request = is_v6(s) ? ICMP6_ECHO_REQUEST : ICMP4_ECHO_REQUEST;
     if (read_error_queue(s, &e) == 1) {
         /* The error queue holds the ICMP part of the probe the error quotes. */
-        int kind = e.from_icmp ? classify_error(s, e.type, e.offender) : 0;
+        int kind = e.from_icmp ? classify_error(s, e.type) : 0;
         if (!kind || !echo_is_ours(s, e.payload, e.payload_len, request, false, &seq))
             return 0;
-        answer(a, kind, seq, e.offender);
-        return 1;
+        return packet(p, kind, seq, e.offender);
     }
     uint8_t buf[PACKET_MAX];
     size_t len;
@@ -388,10 +395,9 @@ static int dgram_recv(struct icmp_socket *s, struct icmp_answer *a)
     probe_addr_text((struct sockaddr *)&from_sa, from, sizeof from);
     int reply = is_v6(s) ? ICMP6_ECHO_REPLY : ICMP4_ECHO_REPLY;
     /* The kernel hands this socket only replies carrying its id. */
-    if (!from_target(s, from) || !echo_is_ours(s, buf, len, reply, false, &seq))
+    if (!echo_is_ours(s, buf, len, reply, false, &seq))
         return 0;
-    answer(a, ICMP_ANSWER_TARGET, seq, from);
-    return 1;
+    return packet(p, ICMP_PACKET_REPLY, seq, from);
 }
 
 /* ---- udp-recverr: UDP to a closed port, ICMP errors from the error queue, any user ---------- */
@@ -410,6 +416,11 @@ static void set_port(struct sockaddr_storage *sa, uint16_t port)
         ((struct sockaddr_in *)sa)->sin_port = htons(port);
 }
 
+void probe_target_set_port(struct probe_target *t, int port)
+{
+    set_port(&t->sa, (uint16_t)port);
+}
+
 static int get_port(const struct sockaddr_storage *sa)
 {
     if (sa->ss_family == AF_INET6)
@@ -419,28 +430,28 @@ static int get_port(const struct sockaddr_storage *sa)
     return -1;
 }
 
-static int udp_send(struct icmp_socket *s, int seq, int ttl)
+static int udp_send(struct icmp_socket *s, const struct probe_target *target, int seq, int ttl)
 {
     uint8_t payload[PROBE_PAYLOAD_LEN];
     fill_payload(s, seq, payload);
-    struct sockaddr_storage dst = s->target.sa;
+    struct sockaddr_storage dst = target->sa;
     set_port(&dst, (uint16_t)(UDP_BASE_PORT + seq));
     int rc = set_ttl(s, ttl);
-    return rc != 0 ? rc : send_to(s, payload, sizeof payload, &dst);
+    return rc != 0 ? rc : send_to(s, payload, sizeof payload, &dst, target->sa_len);
 }
 
-static int udp_recv(struct icmp_socket *s, struct icmp_answer *a)
+static int udp_recv(struct icmp_socket *s, struct icmp_packet *p)
 {
     struct queued_error e;
     if (read_error_queue(s, &e) == 1) {
-        /* The original destination port tells the probe; the payload, when quoted, confirms. */
+        /* The original destination port tells the probe; the payload, when quoted, confirms.
+         * Port unreachable is how the target answers. */
         int seq = get_port(&e.original_dst) - UDP_BASE_PORT;
-        int kind = e.from_icmp ? classify_error(s, e.type, e.offender) : 0;
+        int kind = e.from_icmp ? classify_error(s, e.type) : 0;
         if (!kind || seq < 0 || seq > ICMP_SEQ_MAX ||
             !payload_matches(s, e.payload, e.payload_len, seq))
             return 0;
-        answer(a, kind, seq, e.offender);
-        return 1;
+        return packet(p, kind, seq, e.offender);
     }
     uint8_t buf[PACKET_MAX];
     size_t len;
@@ -452,10 +463,9 @@ static int udp_recv(struct icmp_socket *s, struct icmp_answer *a)
     char from[PROBE_ADDR_MAX];
     probe_addr_text((struct sockaddr *)&from_sa, from, sizeof from);
     int seq = get_port(&from_sa) - UDP_BASE_PORT;
-    if (!from_target(s, from) || seq < 0 || seq > ICMP_SEQ_MAX)
+    if (seq < 0 || seq > ICMP_SEQ_MAX)
         return 0;
-    answer(a, ICMP_ANSWER_TARGET, seq, from);
-    return 1;
+    return packet(p, ICMP_PACKET_REPLY, seq, from);
 }
 
 /* ---- the table ------------------------------------------------------------------------------- */
@@ -477,7 +487,7 @@ const char *probe_method_name(enum probe_method method)
 
 enum probe_method icmp_method_id(const struct icmp_socket *s)
 {
-    return s->method ? s->method->id : PROBE_METHOD_NONE;
+    return s && s->method ? s->method->id : PROBE_METHOD_NONE;
 }
 
 static int try_method(struct icmp_socket *s, const struct icmp_method *m, char *err, size_t errlen)
@@ -501,14 +511,8 @@ static int try_method(struct icmp_socket *s, const struct icmp_method *m, char *
     return -1;
 }
 
-int icmp_open(struct icmp_socket *s, const struct probe_target *target, char *err, size_t errlen)
+static int open_method(struct icmp_socket *s, char *err, size_t errlen)
 {
-    memset(s, 0, sizeof *s);
-    s->fd = -1;
-    s->target = *target;
-    set_port(&s->target.sa, 0);
-    random_bytes(&s->id, sizeof s->id);
-    random_bytes(s->cookie, sizeof s->cookie);
     const char *forced = getenv("FAULTLINE_ICMP_METHOD");
     if (forced && *forced) {
         for (size_t i = 0; i < ICMP_METHOD_COUNT; i++)
@@ -529,171 +533,131 @@ int icmp_open(struct icmp_socket *s, const struct probe_target *target, char *er
     return -1;
 }
 
-void icmp_close(struct icmp_socket *s)
+/* Hands one packet to the client that owns its sequence number, judged against its target:
+ * a reply or an unreachable from the target itself is the target's answer. */
+static void dispatch(struct icmp_socket *s, const struct icmp_packet *p)
 {
-    if (s->fd >= 0)
-        close(s->fd);
+    struct icmp_client *c = s->owner[p->seq];
+    if (!c)
+        return;
+    bool from_target = strcmp(p->from, c->target.addr) == 0;
+    struct icmp_answer a = {.seq = p->seq, .at_ns = probe_now_ns()};
+    snprintf(a.from, sizeof a.from, "%s", p->from);
+    if (p->kind == ICMP_PACKET_REPLY) {
+        if (!from_target)
+            return;
+        a.kind = ICMP_ANSWER_TARGET;
+    } else if (p->kind == ICMP_PACKET_UNREACH) {
+        a.kind = from_target ? ICMP_ANSWER_TARGET : ICMP_ANSWER_UNREACHABLE;
+    } else {
+        a.kind = ICMP_ANSWER_TIME_EXCEEDED;
+    }
+    c->on_answer(c, &a);
+}
+
+/* Reads everything queued. An error queued by IP_RECVERR makes the socket report POLLERR, on
+ * which libuv stops the watcher: it is restarted once the queues are empty. */
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    struct icmp_socket *s = h->data;
+    struct icmp_packet p;
+    int rc;
+    while ((rc = s->method->recv(s, &p)) >= 0)
+        if (rc == 1)
+            dispatch(s, &p);
+    int pending;
+    socklen_t len = sizeof pending;
+    getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &pending, &len);
+    if (status < 0 && !uv_is_closing((uv_handle_t *)h))
+        uv_poll_start(h, UV_READABLE, on_readable);
+}
+
+struct icmp_socket *icmp_socket_get(struct probe_env *env, int family, char *err, size_t errlen)
+{
+    int slot = family == AF_INET6 ? 1 : 0;
+    if (env->icmp[slot])
+        return env->icmp[slot];
+    struct icmp_socket *s = calloc(1, sizeof *s);
+    if (s)
+        s->owner = calloc(ICMP_SEQ_MAX + 1, sizeof *s->owner);
+    if (!s || !s->owner) {
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->env = env;
     s->fd = -1;
+    s->family = family;
+    random_bytes(&s->id, sizeof s->id);
+    random_bytes(s->cookie, sizeof s->cookie);
+    if (open_method(s, err, errlen) != 0 || uv_poll_init(env->loop, &s->poll, s->fd) != 0) {
+        if (s->fd >= 0 && s->method)
+            snprintf(err, errlen, "cannot watch the ICMP socket");
+        if (s->fd >= 0)
+            close(s->fd);
+        free(s->owner);
+        free(s);
+        return NULL;
+    }
+    s->poll.data = s;
+    uv_poll_start(&s->poll, UV_READABLE, on_readable);
+    env->icmp[slot] = s;
+    return s;
+}
+
+int icmp_seq_take(struct icmp_socket *s, struct icmp_client *c)
+{
+    for (int tries = 0; tries <= ICMP_SEQ_MAX; tries++) {
+        int seq = s->next_seq;
+        s->next_seq = seq == ICMP_SEQ_MAX ? 0 : seq + 1;
+        if (!s->owner[seq]) {
+            s->owner[seq] = c;
+            return seq;
+        }
+    }
+    return -1;
+}
+
+void icmp_seq_release(struct icmp_socket *s, int seq)
+{
+    if (seq >= 0 && seq <= ICMP_SEQ_MAX)
+        s->owner[seq] = NULL;
 }
 
 /* An ICMP error that arrived for an earlier probe is also left pending on the socket, and the
- * next send returns it instead of sending; the error itself stays queued for icmp_wait. */
+ * next send returns it instead of sending; the error itself stays queued for the reader. */
 static bool maybe_pending_error(int rc)
 {
     return rc == -ECONNREFUSED || rc == -EHOSTUNREACH || rc == -ENETUNREACH || rc == -EPROTO ||
            rc == -EHOSTDOWN || rc == -ENONET;
 }
 
-int icmp_send(struct icmp_socket *s, int seq, int ttl)
+int icmp_send(struct icmp_socket *s, const struct icmp_client *c, int seq, int ttl)
 {
-    int rc = s->method->send(s, seq, ttl);
+    int rc = s->method->send(s, &c->target, seq, ttl);
     if (maybe_pending_error(rc))
-        rc = s->method->send(s, seq, ttl);
+        rc = s->method->send(s, &c->target, seq, ttl);
     return rc;
 }
 
-int icmp_wait(struct icmp_socket *s, int64_t until_ns, struct icmp_answer *a)
+static void on_socket_closed(uv_handle_t *h)
 {
-    for (;;) {
-        int rc;
-        while ((rc = s->method->recv(s, a)) >= 0)
-            if (rc == 1)
-                return 1;
-        /* Both queues are empty: clear a pending error so that poll does not report it again. */
-        int pending;
-        socklen_t len = sizeof pending;
-        getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &pending, &len);
-        int64_t left = until_ns - probe_now_ns();
-        if (left <= 0)
-            return 0;
-        struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-        int wait_ms = (int)((left + 999999) / 1000000);
-        if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
-            return -1;
-    }
+    struct icmp_socket *s = h->data;
+    struct probe_env *env = s->env;
+    close(s->fd);
+    free(s->owner);
+    free(s);
+    probe_env_release(env);
 }
 
-/* ---- ping ------------------------------------------------------------------------------------ */
-
-#define PING_MAX_COUNT 10000
-/* A host sends ICMP errors to one peer in a burst of 6, then 1 per second (Linux icmp_ratelimit),
- * so UDP probes answered by port unreachable go at most 1 per second after the first few: faster
- * ones would be counted as lost although the target is fine. */
-#define UDP_FAST_PROBES 5
-#define UDP_SLOW_INTERVAL_MS 1000
-
-/* The wait before probe seq. */
-static int64_t ping_gap_ns(const struct icmp_socket *s, int seq, int interval_ms)
+void icmp_close_all(struct probe_env *env)
 {
-    if (icmp_method_id(s) == PROBE_METHOD_UDP && seq >= UDP_FAST_PROBES &&
-        interval_ms < UDP_SLOW_INTERVAL_MS)
-        interval_ms = UDP_SLOW_INTERVAL_MS;
-    return (int64_t)interval_ms * 1000000;
-}
-
-static int ping_fail(struct ping_result *out, const char *message)
-{
-    snprintf(out->error, sizeof out->error, "%s", message);
-    return -1;
-}
-
-/* Turns the RTTs of the answers into the result's statistics. */
-static void ping_summarize(struct ping_result *out, const double *rtt_ms, const bool *answered,
-                           int sent)
-{
-    double sum = 0;
-    out->received = 0;
-    for (int i = 0; i < sent; i++) {
-        if (!answered[i])
+    for (int i = 0; i < 2; i++) {
+        struct icmp_socket *s = env->icmp[i];
+        if (!s)
             continue;
-        if (out->received == 0 || rtt_ms[i] < out->rtt_min_ms)
-            out->rtt_min_ms = rtt_ms[i];
-        if (out->received == 0 || rtt_ms[i] > out->rtt_max_ms)
-            out->rtt_max_ms = rtt_ms[i];
-        sum += rtt_ms[i];
-        out->received++;
+        env->icmp[i] = NULL;
+        probe_env_hold(env);
+        uv_close((uv_handle_t *)&s->poll, on_socket_closed);
     }
-    out->sent = sent;
-    out->rtt_avg_ms = out->received ? sum / out->received : 0;
-    out->loss_pct = sent ? 100.0 * (sent - out->received) / sent : 0;
-}
-
-/* Sends count probes interval_ms apart, collecting answers as they come; a probe is lost when
- * no answer came within timeout_ms of sending it. Returns the number of sends the kernel
- * refused, with the last reason in send_err. */
-static int ping_exchange(struct icmp_socket *s, int count, int interval_ms, int timeout_ms,
-                         int64_t *sent_ns, double *rtt_ms, bool *answered, int *send_err)
-{
-    int64_t timeout_ns = (int64_t)timeout_ms * 1000000;
-    int64_t next_send = probe_now_ns();
-    int sent = 0, refused = 0, received = 0;
-    for (;;) {
-        int64_t now = probe_now_ns();
-        if (sent < count && now >= next_send) {
-            sent_ns[sent] = probe_now_ns(); /* before: on veth the answer may come inside sendto */
-            int rc = icmp_send(s, sent, 0);
-            if (rc != 0) {
-                refused++;
-                *send_err = -rc;
-            }
-            sent++;
-            next_send = now + ping_gap_ns(s, sent, interval_ms);
-        }
-        if (sent == count &&
-            (received + refused == count || now >= sent_ns[count - 1] + timeout_ns))
-            return refused;
-        int64_t until = sent < count ? next_send : sent_ns[count - 1] + timeout_ns;
-        struct icmp_answer a;
-        int rc = icmp_wait(s, until, &a);
-        if (rc < 0)
-            return refused;
-        if (rc == 1 && a.kind == ICMP_ANSWER_TARGET && a.seq < sent && !answered[a.seq] &&
-            a.at_ns - sent_ns[a.seq] <= timeout_ns) {
-            answered[a.seq] = true;
-            rtt_ms[a.seq] = probe_ns_to_ms(a.at_ns - sent_ns[a.seq]);
-            received++;
-        }
-    }
-}
-
-int probe_ping(const char *target, int count, int interval_ms, int timeout_ms,
-               struct ping_result *out)
-{
-    memset(out, 0, sizeof *out);
-    snprintf(out->target, sizeof out->target, "%s", target ? target : "");
-    if (!target || !*target)
-        return ping_fail(out, "expected a host to ping");
-    if (count < 1 || count > PING_MAX_COUNT || interval_ms < 0 || timeout_ms < 1)
-        return ping_fail(out, "expected 1..10000 probes, interval >= 0, timeout >= 1 ms");
-    struct probe_target t;
-    if (probe_resolve(target, timeout_ms, &t, out->error, sizeof out->error) != 0)
-        return -1;
-    snprintf(out->addr, sizeof out->addr, "%s", t.addr);
-    struct icmp_socket s;
-    if (icmp_open(&s, &t, out->error, sizeof out->error) != 0)
-        return -1;
-    out->method = icmp_method_id(&s);
-    int64_t *sent_ns = calloc((size_t)count, sizeof *sent_ns);
-    double *rtt_ms = calloc((size_t)count, sizeof *rtt_ms);
-    bool *answered = calloc((size_t)count, sizeof *answered);
-    int rc = 0;
-    if (!sent_ns || !rtt_ms || !answered) {
-        rc = ping_fail(out, "out of memory");
-    } else {
-        int send_err = 0;
-        int refused =
-            ping_exchange(&s, count, interval_ms, timeout_ms, sent_ns, rtt_ms, answered, &send_err);
-        ping_summarize(out, rtt_ms, answered, count);
-        if (refused == count) { /* nothing left the host: say why */
-            char text[128];
-            probe_strerror(send_err, text, sizeof text);
-            snprintf(out->error, sizeof out->error, "cannot send: %s", text);
-            rc = -1;
-        }
-    }
-    free(sent_ns);
-    free(rtt_ms);
-    free(answered);
-    icmp_close(&s);
-    return rc;
 }

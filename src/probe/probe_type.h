@@ -48,7 +48,8 @@ int probe_placeholder_find(const char *name);
  * family), the libcurl multi handle, the c-ares channel. One per loop; the caller owns it. */
 struct probe_env;
 struct probe_env *probe_env_new(uv_loop_t *loop, char *err, size_t errlen);
-/* Cancels what is in flight (no done callbacks), then frees once the handles are closed. */
+/* Closes the shared sockets and channels, and frees the env once their handles are closed (the
+ * loop must run on). Cancel the runs in flight first: a run does not outlive its env. */
 void probe_env_close(struct probe_env *env);
 
 /* One Nagios performance-data item ("label=value[UOM];warn;crit;min;max"). */
@@ -66,7 +67,8 @@ struct probe_result {
     char error[PROBE_ERROR_MAX]; /* also set when it ran but failed (refused, timed out, ...) */
     bool timed_out;
     double response_time_ms;
-    bool connected;
+    bool connected;              /* tcp: connected and the exchange (tls, send, expect) ok */
+    bool reachable;              /* tcp: accepted or refused (a refusal proves the host is up) */
     int status;                  /* HTTP status, 0 when none */
     const char *body;            /* HTTP body / TCP banner, NUL-terminated, possibly truncated */
     size_t body_len;

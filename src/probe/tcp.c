@@ -1,82 +1,473 @@
-/* tcp.c — probe_tcp: a non-blocking TCP connect bounded by poll. An accepted connection is ok;
- * a refusal (RST) is not ok but proves the host reachable; silence until the deadline, or an
- * ICMP error, is unreachable. See probe.h. */
+/* tcp.c — the `tcp` probe type: a non-blocking connect watched by uv_poll, then optionally a TLS
+ * handshake (GnuTLS on the connected socket; fills [CERT_EXPIRES_IN]), `send` and `expect` (a
+ * banner substring, read into [BODY]). The socket is our own rather than a uv_tcp_t so that
+ * GnuTLS can run on it directly. A refused connection proves the host reachable (diagnostics
+ * and canaries read `reachable`); [CONNECTED] is true only when every step succeeded.
+ *
+ * Cost per run: one struct tcp_run (the banner buffer only when `expect` is set); a literal IP
+ * target is parsed once, at load time. */
 #include "probe/probe_internal.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-/* Connects fd to t within timeout_ms: 0 connected, else the errno (ETIMEDOUT on silence). */
-static int connect_within(int fd, const struct probe_target *t, int timeout_ms)
+#define TCP_BANNER_MAX 4096
+
+struct tcp_options {
+    char host[PROBE_HOST_MAX];
+    int port;
+    bool literal; /* host is an IP address, already in target */
+    struct probe_target target;
+    char *send, *expect;
+    size_t send_len;
+    bool tls;
+};
+
+enum tcp_state {
+    TCP_RESOLVING,  /* looking up host */
+    TCP_CONNECTING, /* connect() in progress: waiting for the socket to be writable */
+    TCP_HANDSHAKE,  /* TLS handshake */
+    TCP_SENDING,    /* writing `send` */
+    TCP_READING,    /* reading until `expect` shows up */
+    TCP_ENDING,     /* the result is known: done runs from the timer */
+};
+
+struct tcp_run {
+    struct probe_env *env;
+    const struct tcp_options *o;
+    probe_done_cb done;
+    void *ctx;
+    enum tcp_state state;
+    int fd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int open_handles;
+    bool finished, ok, reachable, has_cert;
+    struct probe_resolve *resolving;
+    gnutls_session_t tls;
+    int timeout_ms;
+    int64_t start_ns, connect_ns;
+    int64_t cert_expires_in_ms;
+    size_t sent, banner_len;
+    char *banner;
+    char addr[PROBE_ADDR_MAX];
+    char error[PROBE_ERROR_MAX];
+};
+
+/* ---- options -------------------------------------------------------------------------------- */
+
+static void tcp_free_options(void *options)
 {
-    if (connect(fd, (const struct sockaddr *)&t->sa, t->sa_len) == 0)
-        return 0;
-    if (errno != EINPROGRESS)
-        return errno;
-    int64_t deadline = probe_now_ns() + (int64_t)timeout_ms * 1000000;
+    struct tcp_options *o = options;
+    if (!o)
+        return;
+    free(o->send);
+    free(o->expect);
+    free(o);
+}
+
+static void *tcp_parse(const json_t *def, const char **field, char *err, size_t errlen)
+{
+    const char *target = probe_opt_target(def, field, err, errlen);
+    if (!target)
+        return NULL;
+    struct tcp_options *o = calloc(1, sizeof *o);
+    if (!o) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (probe_opt_host_port(target, o->host, sizeof o->host, &o->port, err, errlen) != 0) {
+        free(o);
+        return NULL;
+    }
+    o->literal = probe_parse_literal(o->host, &o->target);
+    if (o->literal)
+        probe_target_set_port(&o->target, o->port);
+    const char *send = NULL, *expect = NULL;
+    bool ok = true;
+    if (probe_opt_string(def, "send", &send, field, err, errlen) < 0 ||
+        probe_opt_string(def, "expect", &expect, field, err, errlen) < 0 ||
+        probe_opt_bool(def, "tls", &o->tls, field, err, errlen) < 0) {
+        free(o);
+        return NULL;
+    }
+    o->send = probe_strdup(send, &ok);
+    o->send_len = send ? strlen(send) : 0;
+    o->expect = probe_strdup(expect, &ok);
+    if (!ok) {
+        tcp_free_options(o);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- TLS credentials, one per env ------------------------------------------------------------ */
+
+void probe_tls_free_credentials(struct probe_env *env)
+{
+    if (env->tls_credentials)
+        gnutls_certificate_free_credentials(env->tls_credentials);
+    env->tls_credentials = NULL;
+}
+
+static gnutls_certificate_credentials_t tls_credentials(struct probe_env *env)
+{
+    if (!env->tls_credentials) {
+        gnutls_certificate_credentials_t cred;
+        if (gnutls_certificate_allocate_credentials(&cred) != GNUTLS_E_SUCCESS)
+            return NULL;
+        env->tls_credentials = cred;
+    }
+    return env->tls_credentials;
+}
+
+/* ---- the run --------------------------------------------------------------------------------- */
+
+static void on_tcp_closed(uv_handle_t *h)
+{
+    struct tcp_run *r = h->data;
+    if (--r->open_handles > 0)
+        return;
+    struct probe_env *env = r->env;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->banner);
+    free(r);
+    probe_env_release(env);
+}
+
+static void tcp_end(struct tcp_run *r, bool report)
+{
+    if (r->finished)
+        return;
+    r->finished = true;
+    probe_resolve_cancel(r->resolving);
+    r->resolving = NULL;
+    if (report) {
+        struct probe_result res = {.ran = true,
+                                   .connected = r->ok,
+                                   .reachable = r->reachable,
+                                   .timed_out = r->state != TCP_ENDING,
+                                   .has_cert = r->has_cert,
+                                   .cert_expires_in_ms = r->cert_expires_in_ms,
+                                   .body = r->banner,
+                                   .body_len = r->banner_len};
+        res.response_time_ms = probe_ns_to_ms((r->connect_ns ? r->connect_ns : probe_now_ns()) -
+                                              r->start_ns);
+        snprintf(res.error, sizeof res.error, "%s", r->error);
+        snprintf(res.addr, sizeof res.addr, "%s", r->addr);
+        r->done(&res, r->ctx);
+    }
+    if (r->tls)
+        gnutls_deinit(r->tls);
+    r->tls = NULL;
+    if (r->open_handles == 2) { /* the poll was set up: close it too */
+        uv_poll_stop(&r->poll);
+        uv_close((uv_handle_t *)&r->poll, on_tcp_closed);
+    }
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->timer, on_tcp_closed);
+}
+
+static void on_tcp_timer(uv_timer_t *t)
+{
+    struct tcp_run *r = t->data;
+    if (r->state != TCP_ENDING)
+        snprintf(r->error, sizeof r->error, "timeout after %d ms%s", r->timeout_ms,
+                 r->state == TCP_CONNECTING    ? " (connecting)"
+                 : r->state == TCP_HANDSHAKE ? " (TLS handshake)"
+                 : r->state == TCP_READING   ? " (waiting for the expected answer)"
+                 : r->state == TCP_RESOLVING ? " (resolving)"
+                                             : "");
+    tcp_end(r, true);
+}
+
+/* The result is known: done runs from the loop (never inside start), right away. */
+static void tcp_finish(struct tcp_run *r, bool ok)
+{
+    r->ok = ok;
+    r->state = TCP_ENDING;
+    if (r->open_handles == 2)
+        uv_poll_stop(&r->poll);
+    uv_timer_start(&r->timer, on_tcp_timer, 0, 0);
+}
+
+static void tcp_fail_errno(struct tcp_run *r, int errnum)
+{
+    if (errnum == ECONNREFUSED)
+        snprintf(r->error, sizeof r->error, "connection refused");
+    else
+        probe_strerror(errnum, r->error, sizeof r->error);
+    tcp_finish(r, false);
+}
+
+static void on_tcp_io(uv_poll_t *h, int status, int events);
+
+static void watch(struct tcp_run *r, int events)
+{
+    uv_poll_start(&r->poll, events, on_tcp_io);
+}
+
+static void step(struct tcp_run *r);
+
+static void cert_expiry(struct tcp_run *r)
+{
+    unsigned n = 0;
+    const gnutls_datum_t *certs = gnutls_certificate_get_peers(r->tls, &n);
+    gnutls_x509_crt_t crt;
+    if (!certs || n == 0 || gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS)
+        return;
+    if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == GNUTLS_E_SUCCESS) {
+        time_t not_after = gnutls_x509_crt_get_expiration_time(crt);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        r->has_cert = not_after != (time_t)-1;
+        r->cert_expires_in_ms = ((int64_t)not_after - now.tv_sec) * 1000 - now.tv_nsec / 1000000;
+    }
+    gnutls_x509_crt_deinit(crt);
+}
+
+static int tls_begin(struct tcp_run *r)
+{
+    gnutls_certificate_credentials_t cred = tls_credentials(r->env);
+    if (!cred || gnutls_init(&r->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) != GNUTLS_E_SUCCESS)
+        return -1;
+    gnutls_set_default_priority(r->tls);
+    gnutls_credentials_set(r->tls, GNUTLS_CRD_CERTIFICATE, cred);
+    if (!r->o->literal)
+        gnutls_server_name_set(r->tls, GNUTLS_NAME_DNS, r->o->host, strlen(r->o->host));
+    gnutls_transport_set_int(r->tls, r->fd);
+    return 0;
+}
+
+/* After a step: the next one (TLS, send, expect) or the end. */
+static void advance(struct tcp_run *r)
+{
+    if (r->state == TCP_CONNECTING && r->o->tls) {
+        r->state = TCP_HANDSHAKE;
+        if (tls_begin(r) != 0) {
+            snprintf(r->error, sizeof r->error, "TLS: cannot set up a session");
+            tcp_finish(r, false);
+            return;
+        }
+    } else if (r->state < TCP_SENDING && r->o->send) {
+        r->state = TCP_SENDING;
+    } else if (r->state < TCP_READING && r->o->expect) {
+        r->state = TCP_READING;
+        r->banner = malloc(TCP_BANNER_MAX + 1);
+        if (!r->banner) {
+            snprintf(r->error, sizeof r->error, "out of memory");
+            tcp_finish(r, false);
+            return;
+        }
+        r->banner[0] = '\0';
+    } else {
+        tcp_finish(r, true);
+        return;
+    }
+    step(r);
+}
+
+static void tls_wait(struct tcp_run *r)
+{
+    watch(r, gnutls_record_get_direction(r->tls) ? UV_WRITABLE : UV_READABLE);
+}
+
+static void do_handshake(struct tcp_run *r)
+{
+    int rc = gnutls_handshake(r->tls);
+    if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+        tls_wait(r);
+    } else if (rc < 0) {
+        snprintf(r->error, sizeof r->error, "TLS handshake: %s", gnutls_strerror(rc));
+        tcp_finish(r, false);
+    } else {
+        cert_expiry(r);
+        advance(r);
+    }
+}
+
+static void do_send(struct tcp_run *r)
+{
+    while (r->sent < r->o->send_len) {
+        const char *p = r->o->send + r->sent;
+        size_t left = r->o->send_len - r->sent;
+        ssize_t n = r->tls ? gnutls_record_send(r->tls, p, left) : send(r->fd, p, left, MSG_NOSIGNAL);
+        if (n >= 0) {
+            r->sent += (size_t)n;
+        } else if (r->tls ? n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED
+                          : errno == EAGAIN || errno == EINTR) {
+            if (r->tls)
+                tls_wait(r);
+            else
+                watch(r, UV_WRITABLE);
+            return;
+        } else {
+            if (r->tls)
+                snprintf(r->error, sizeof r->error, "send: %s", gnutls_strerror((int)n));
+            else
+                probe_strerror(errno, r->error, sizeof r->error);
+            tcp_finish(r, false);
+            return;
+        }
+    }
+    advance(r);
+}
+
+static void do_read(struct tcp_run *r)
+{
     for (;;) {
-        int64_t left = deadline - probe_now_ns();
-        if (left <= 0)
-            return ETIMEDOUT;
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        int ready = poll(&pfd, 1, (int)((left + 999999) / 1000000));
-        if (ready < 0 && errno != EINTR)
-            return errno;
-        if (ready > 0)
-            break;
+        size_t room = TCP_BANNER_MAX - r->banner_len;
+        ssize_t n = r->tls ? gnutls_record_recv(r->tls, r->banner + r->banner_len, room)
+                           : recv(r->fd, r->banner + r->banner_len, room, 0);
+        if (n > 0) {
+            r->banner_len += (size_t)n;
+            r->banner[r->banner_len] = '\0';
+            if (memmem(r->banner, r->banner_len, r->o->expect, strlen(r->o->expect))) {
+                tcp_finish(r, true);
+                return;
+            }
+            if (r->banner_len < TCP_BANNER_MAX)
+                continue;
+        } else if (n < 0 && (r->tls ? n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED
+                                    : errno == EAGAIN || errno == EINTR)) {
+            if (r->tls)
+                tls_wait(r);
+            else
+                watch(r, UV_READABLE);
+            return;
+        }
+        snprintf(r->error, sizeof r->error, "\"%.60s\" not in the answer (%zu bytes%s)",
+                 r->o->expect, r->banner_len,
+                 r->banner_len == TCP_BANNER_MAX ? ", the most read" : ", then closed");
+        tcp_finish(r, false);
+        return;
+    }
+}
+
+static void step(struct tcp_run *r)
+{
+    if (r->state == TCP_HANDSHAKE)
+        do_handshake(r);
+    else if (r->state == TCP_SENDING)
+        do_send(r);
+    else if (r->state == TCP_READING)
+        do_read(r);
+}
+
+static void on_tcp_io(uv_poll_t *h, int status, int events)
+{
+    struct tcp_run *r = h->data;
+    if (r->state == TCP_ENDING)
+        return;
+    if (r->state != TCP_CONNECTING) {
+        step(r);
+        return;
     }
     int soerr = 0;
     socklen_t len = sizeof soerr;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
-        return errno;
-    return soerr;
+    if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+        soerr = errno;
+    r->connect_ns = probe_now_ns();
+    if (soerr != 0) {
+        r->reachable = soerr == ECONNREFUSED;
+        tcp_fail_errno(r, soerr);
+        return;
+    }
+    r->reachable = true;
+    advance(r);
 }
 
-static void set_port(struct probe_target *t, int port)
+static void tcp_connect(struct tcp_run *r, const struct probe_target *t)
 {
-    if (t->family == AF_INET6)
-        ((struct sockaddr_in6 *)&t->sa)->sin6_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in *)&t->sa)->sin_port = htons((uint16_t)port);
+    snprintf(r->addr, sizeof r->addr, "%s", t->addr);
+    r->fd = socket(t->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (r->fd < 0) {
+        tcp_fail_errno(r, errno);
+        return;
+    }
+    r->state = TCP_CONNECTING;
+    if (uv_poll_init_socket(r->env->loop, &r->poll, r->fd) != 0) {
+        snprintf(r->error, sizeof r->error, "cannot watch the socket");
+        tcp_finish(r, false);
+        return;
+    }
+    r->poll.data = r;
+    r->open_handles = 2;
+    if (connect(r->fd, (const struct sockaddr *)&t->sa, t->sa_len) == 0 || errno == EINPROGRESS) {
+        watch(r, UV_WRITABLE);
+        return;
+    }
+    r->connect_ns = probe_now_ns();
+    r->reachable = errno == ECONNREFUSED;
+    tcp_fail_errno(r, errno);
 }
 
-int probe_tcp(const char *host, int port, int timeout_ms, struct tcp_result *out)
+static void on_tcp_resolved(int status, const struct probe_target *t, const char *err, void *ctx)
 {
-    memset(out, 0, sizeof *out);
-    out->port = port;
-    if (!host || !*host || port < 1 || port > 65535 || timeout_ms < 1) {
-        snprintf(out->error, sizeof out->error,
-                 "expected a host, a port 1..65535 and a timeout, got port %d", port);
-        return -1;
+    struct tcp_run *r = ctx;
+    r->resolving = NULL;
+    if (status != 0) {
+        snprintf(r->error, sizeof r->error, "%s", err);
+        tcp_finish(r, false);
+        return;
     }
-    struct probe_target t;
-    if (probe_resolve(host, timeout_ms, &t, out->error, sizeof out->error) != 0)
-        return -1;
-    snprintf(out->addr, sizeof out->addr, "%s", t.addr);
-    set_port(&t, port);
-    int fd = socket(t.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        probe_strerror(errno, out->error, sizeof out->error);
-        return -1;
-    }
-    int64_t start = probe_now_ns();
-    int rc = connect_within(fd, &t, timeout_ms);
-    double ms = probe_ns_to_ms(probe_now_ns() - start);
-    close(fd);
-    out->ok = rc == 0;
-    out->reachable = rc == 0 || rc == ECONNREFUSED;
-    if (out->reachable)
-        out->connect_ms = ms;
-    if (rc == ETIMEDOUT)
-        snprintf(out->error, sizeof out->error, "timeout after %d ms", timeout_ms);
-    else if (rc == ECONNREFUSED)
-        snprintf(out->error, sizeof out->error, "connection refused");
-    else if (rc != 0)
-        probe_strerror(rc, out->error, sizeof out->error);
-    return 0;
+    struct probe_target target = *t;
+    probe_target_set_port(&target, r->o->port);
+    tcp_connect(r, &target);
 }
+
+static struct probe_run *tcp_start(struct probe_env *env, const void *options, int timeout_ms,
+                                   probe_done_cb done, void *ctx, char *err, size_t errlen)
+{
+    struct tcp_run *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->env = env;
+    r->o = options;
+    r->done = done;
+    r->ctx = ctx;
+    r->fd = -1;
+    r->timeout_ms = timeout_ms;
+    r->start_ns = probe_now_ns();
+    r->open_handles = 1;
+    uv_timer_init(env->loop, &r->timer);
+    r->timer.data = r;
+    probe_env_hold(env);
+    uv_timer_start(&r->timer, on_tcp_timer, (uint64_t)timeout_ms, 0);
+    if (r->o->literal) {
+        tcp_connect(r, &r->o->target);
+    } else {
+        r->state = TCP_RESOLVING;
+        r->resolving = probe_resolve(env, r->o->host, timeout_ms, on_tcp_resolved, r);
+        if (!r->resolving) {
+            snprintf(r->error, sizeof r->error, "out of memory");
+            tcp_finish(r, false);
+        }
+    }
+    return (struct probe_run *)r;
+}
+
+static void tcp_cancel(struct probe_run *run)
+{
+    tcp_end((struct tcp_run *)run, false);
+}
+
+const struct probe_type probe_type_tcp = {
+    .name = "tcp",
+    .placeholders = PH_BIT(PH_CONNECTED) | PH_BIT(PH_RESPONSE_TIME) | PH_BIT(PH_BODY) |
+                    PH_BIT(PH_CERT_EXPIRES_IN),
+    .default_condition = "[CONNECTED] == true",
+    .parse = tcp_parse,
+    .free_options = tcp_free_options,
+    .start = tcp_start,
+    .cancel = tcp_cancel,
+};

@@ -1,9 +1,10 @@
-/* trace.c — probe_trace: an MTR-style path probe over the ICMP methods of icmp.c. The first
- * round walks the TTLs one by one (a short step apart, or as soon as the last one answered)
- * until the target or an unreachable answers; every later round sends one probe per TTL up to
- * there at once. Routers answer with time exceeded, the target with an echo reply (or, for UDP
- * probes, port unreachable). Rounds start at least TRACE_ROUND_GAP_MS apart, because routers
- * limit their ICMP errors per host (Linux: a burst of 6, then 1 per second). See probe.h. */
+/* trace.c — an MTR-style path probe as a state machine on the loop (probe_trace_start,
+ * probe.h), over the env's shared ICMP socket. The first round walks the TTLs one by one (a
+ * short step apart, or as soon as the last one answered) until the target or an unreachable
+ * answers; every later round sends one probe per TTL up to there at once. Routers answer with
+ * time exceeded, the target with an echo reply (or, for UDP probes, port unreachable). Rounds
+ * start at least TRACE_ROUND_GAP_MS apart, because routers limit their ICMP errors per host
+ * (Linux: a burst of 6, then 1 per second). One uv_timer steps every phase. */
 #include "probe/probe_internal.h"
 
 #include <stdbool.h>
@@ -18,215 +19,301 @@
 struct trace_probe {
     int ttl;
     int round;
+    int seq; /* -1 when none could be taken */
     int64_t sent_ns;
     bool answered;
 };
 
-/* The state of one probe_trace call. */
-struct trace_run {
-    struct icmp_socket sock;
-    struct trace_result *out;
-    struct trace_probe *probes; /* indexed by sequence number */
-    int n_probes, capacity;
-    int max_hops;
-    int end_ttl; /* where the path ends (target or unreachable), 0 while unknown */
-    int64_t timeout_ns;
-    double sum_ms[TRACE_MAX_HOPS];
-    int refused, last_send_err;
+enum trace_phase {
+    TRACE_RESOLVING,  /* waiting for the target's address */
+    TRACE_DISCOVER,   /* round 0: one TTL, then the next after a step or its answer */
+    TRACE_COLLECT,    /* the round's probes are out: waiting for answers or the deadline */
+    TRACE_GAP,        /* between rounds */
 };
 
-static int send_probe(struct trace_run *run, int ttl, int round)
+struct probe_trace {
+    struct icmp_client client; /* first: the socket hands it back */
+    struct probe_env *env;
+    struct icmp_socket *sock;
+    struct probe_resolve *resolving;
+    uv_timer_t timer;
+    trace_done_cb done;
+    void *ctx;
+    enum trace_phase phase;
+    int round, rounds, ttl; /* ttl: the last one sent in discovery */
+    int max_hops;
+    int end_ttl; /* where the path ends (target or unreachable), 0 while unknown */
+    int64_t timeout_ns, round_start_ns;
+    int n_probes, capacity;
+    int refused, last_send_err;
+    bool finished;
+    double sum_ms[TRACE_MAX_HOPS];
+    struct trace_result out;
+    struct trace_probe probes[]; /* capacity, indexed in sending order */
+};
+
+static void trace_fail_args(struct trace_result *out, const char *target, int rounds,
+                            const char *why)
 {
-    int seq = run->n_probes;
-    if (seq >= run->capacity)
-        return -1;
-    /* The time before sending: on veth the answer may be queued before sendto returns. */
-    run->probes[seq] = (struct trace_probe){.ttl = ttl, .round = round, .sent_ns = probe_now_ns()};
-    int rc = icmp_send(&run->sock, seq, ttl);
-    run->n_probes++;
-    run->out->hops[ttl - 1].sent++;
-    if (rc != 0) {
-        run->refused++;
-        run->last_send_err = -rc;
-    }
-    return seq;
+    memset(out, 0, sizeof *out);
+    snprintf(out->target, sizeof out->target, "%s", target ? target : "");
+    out->rounds = rounds;
+    snprintf(out->error, sizeof out->error, "%s", why);
 }
 
-static void note_path_end(struct trace_run *run, int ttl)
+static void send_probe(struct probe_trace *t, int ttl)
 {
-    if (run->end_ttl == 0 || ttl < run->end_ttl)
-        run->end_ttl = ttl;
+    if (t->n_probes >= t->capacity)
+        return;
+    struct trace_probe *p = &t->probes[t->n_probes++];
+    *p = (struct trace_probe){.ttl = ttl, .round = t->round};
+    p->seq = icmp_seq_take(t->sock, &t->client);
+    /* The time before sending: on veth the answer may be queued before sendto returns. */
+    p->sent_ns = probe_now_ns();
+    int rc = p->seq < 0 ? -1 : icmp_send(t->sock, &t->client, p->seq, ttl);
+    t->out.hops[ttl - 1].sent++;
+    if (rc != 0) {
+        t->refused++;
+        t->last_send_err = -rc;
+    }
+}
+
+static void note_path_end(struct probe_trace *t, int ttl)
+{
+    if (t->end_ttl == 0 || ttl < t->end_ttl)
+        t->end_ttl = ttl;
+}
+
+/* How many hops the result shows: to the end of the path, else to one past the last hop that
+ * answered, so that where answers stop is visible. */
+static int hops_to_show(const struct probe_trace *t)
+{
+    if (t->end_ttl)
+        return t->end_ttl;
+    int last_answered = 0;
+    for (int ttl = 1; ttl <= t->max_hops; ttl++)
+        if (t->out.hops[ttl - 1].received > 0)
+            last_answered = ttl;
+    return last_answered < t->max_hops ? last_answered + 1 : t->max_hops;
+}
+
+static void summarize(struct probe_trace *t)
+{
+    struct trace_result *out = &t->out;
+    out->n_hops = hops_to_show(t);
+    for (int i = 0; i < out->n_hops; i++) {
+        struct trace_hop *hop = &out->hops[i];
+        hop->ttl = i + 1;
+        hop->loss_pct = hop->sent ? 100.0 * (hop->sent - hop->received) / hop->sent : 0;
+        hop->avg_ms = hop->received ? t->sum_ms[i] / hop->received : 0;
+    }
+    for (int i = out->n_hops; i < TRACE_MAX_HOPS; i++)
+        memset(&out->hops[i], 0, sizeof out->hops[i]);
+    if (t->n_probes > 0 && t->refused == t->n_probes && !out->error[0]) {
+        char text[128];
+        probe_strerror(t->last_send_err, text, sizeof text);
+        snprintf(out->error, sizeof out->error, "cannot send: %s", text);
+    }
+}
+
+static void on_trace_closed(uv_handle_t *h)
+{
+    struct probe_trace *t = h->data;
+    struct probe_env *env = t->env;
+    free(t);
+    probe_env_release(env);
+}
+
+static void trace_end(struct probe_trace *t, bool report)
+{
+    if (t->finished)
+        return;
+    t->finished = true;
+    probe_resolve_cancel(t->resolving);
+    t->resolving = NULL;
+    for (int i = 0; t->sock && i < t->n_probes; i++)
+        icmp_seq_release(t->sock, t->probes[i].seq);
+    uv_timer_stop(&t->timer);
+    if (report) {
+        if (t->sock)
+            summarize(t);
+        t->done(&t->out, t->ctx);
+    }
+    uv_close((uv_handle_t *)&t->timer, on_trace_closed);
+}
+
+static void on_trace_timer(uv_timer_t *timer);
+
+static void wait_until(struct probe_trace *t, int64_t until_ns)
+{
+    int64_t left = until_ns - probe_now_ns();
+    uv_timer_start(&t->timer, on_trace_timer, left > 0 ? (uint64_t)((left + 999999) / 1000000) : 0,
+                   0);
+}
+
+/* Whether some probe of the current round on the path still waits for its answer. */
+static bool round_pending(const struct probe_trace *t)
+{
+    for (int i = 0; i < t->n_probes; i++) {
+        const struct trace_probe *p = &t->probes[i];
+        if (p->round == t->round && !p->answered && (!t->end_ttl || p->ttl <= t->end_ttl))
+            return true;
+    }
+    return false;
+}
+
+static void collect_round(struct probe_trace *t, int64_t deadline_ns)
+{
+    t->phase = TRACE_COLLECT;
+    if (!round_pending(t))
+        wait_until(t, 0);
+    else
+        wait_until(t, deadline_ns);
+}
+
+/* Discovery: the next TTL, or the wait for round 0's answers once the path's end is known. */
+static void discover_next(struct probe_trace *t)
+{
+    bool done = t->ttl >= t->max_hops || (t->end_ttl && t->ttl >= t->end_ttl);
+    if (done) {
+        collect_round(t, t->probes[t->n_probes - 1].sent_ns + t->timeout_ns);
+        return;
+    }
+    send_probe(t, ++t->ttl);
+    wait_until(t, probe_now_ns() + (int64_t)TRACE_DISCOVERY_STEP_MS * 1000000);
+}
+
+/* A later round: one probe per TTL up to the end of the path, then their answers. */
+static void start_round(struct probe_trace *t)
+{
+    t->round++;
+    t->round_start_ns = probe_now_ns();
+    int last = t->end_ttl ? t->end_ttl : t->max_hops;
+    for (int ttl = 1; ttl <= last; ttl++)
+        send_probe(t, ttl);
+    collect_round(t, probe_now_ns() + t->timeout_ns);
+}
+
+static void round_over(struct probe_trace *t)
+{
+    if (t->round + 1 >= t->rounds) {
+        trace_end(t, true);
+        return;
+    }
+    t->phase = TRACE_GAP;
+    wait_until(t, t->round_start_ns + (int64_t)TRACE_ROUND_GAP_MS * 1000000);
+}
+
+static void on_trace_timer(uv_timer_t *timer)
+{
+    struct probe_trace *t = timer->data;
+    if (t->phase == TRACE_DISCOVER)
+        discover_next(t);
+    else if (t->phase == TRACE_COLLECT)
+        round_over(t);
+    else if (t->phase == TRACE_GAP)
+        start_round(t);
 }
 
 /* Records an answer against the hop of the probe it answers; late and repeated answers count
  * for nothing. */
-static void take_answer(struct trace_run *run, const struct icmp_answer *a)
+static void on_answer(struct icmp_client *c, const struct icmp_answer *a)
 {
-    if (a->seq < 0 || a->seq >= run->n_probes)
-        return;
-    struct trace_probe *p = &run->probes[a->seq];
-    int64_t rtt_ns = a->at_ns - p->sent_ns;
-    if (p->answered || rtt_ns > run->timeout_ns)
+    struct probe_trace *t = (struct probe_trace *)c;
+    struct trace_probe *p = NULL;
+    for (int i = t->n_probes - 1; i >= 0 && !p; i--)
+        if (t->probes[i].seq == a->seq)
+            p = &t->probes[i];
+    int64_t rtt_ns = p ? a->at_ns - p->sent_ns : 0;
+    if (!p || p->answered || rtt_ns > t->timeout_ns)
         return;
     p->answered = true;
-    struct trace_hop *hop = &run->out->hops[p->ttl - 1];
+    struct trace_hop *hop = &t->out.hops[p->ttl - 1];
     double ms = probe_ns_to_ms(rtt_ns);
     if (hop->received == 0 || ms < hop->best_ms)
         hop->best_ms = ms;
     if (hop->received == 0 || ms > hop->worst_ms)
         hop->worst_ms = ms;
     hop->received++;
-    run->sum_ms[p->ttl - 1] += ms;
+    t->sum_ms[p->ttl - 1] += ms;
     if (!hop->addr[0])
         snprintf(hop->addr, sizeof hop->addr, "%s", a->from);
     if (a->kind == ICMP_ANSWER_TARGET)
-        run->out->reached = true;
+        t->out.reached = true;
     if (a->kind == ICMP_ANSWER_TARGET || a->kind == ICMP_ANSWER_UNREACHABLE)
-        note_path_end(run, p->ttl);
+        note_path_end(t, p->ttl);
+    if (t->phase == TRACE_DISCOVER && p->round == 0 && p->ttl == t->ttl)
+        wait_until(t, 0); /* the hop answered: on to the next one now */
+    else if (t->phase == TRACE_COLLECT && !round_pending(t))
+        wait_until(t, 0);
 }
 
-/* Reads answers until until_ns; stops early when probe stop_seq (if >= 0) was answered, or
- * when every probe of round that is still on the path was. Returns -1 if the socket failed. */
-static int collect(struct trace_run *run, int64_t until_ns, int stop_seq, int round)
+static void on_resolved(int status, const struct probe_target *target, const char *err,
+                        void *ctx)
 {
-    for (;;) {
-        if (stop_seq >= 0 && run->probes[stop_seq].answered)
-            return 0;
-        bool pending = false;
-        for (int i = 0; i < run->n_probes && !pending; i++) {
-            const struct trace_probe *p = &run->probes[i];
-            pending =
-                p->round == round && !p->answered && (!run->end_ttl || p->ttl <= run->end_ttl);
-        }
-        if (!pending)
-            return 0;
-        struct icmp_answer a;
-        int rc = icmp_wait(&run->sock, until_ns, &a);
-        if (rc <= 0)
-            return rc;
-        take_answer(run, &a);
+    struct probe_trace *t = ctx;
+    t->resolving = NULL;
+    if (status != 0) {
+        snprintf(t->out.error, sizeof t->out.error, "%s", err);
+        trace_end(t, true);
+        return;
     }
-}
-
-/* Waits (reading what comes) until until_ns. */
-static int pause_until(struct trace_run *run, int64_t until_ns)
-{
-    struct icmp_answer a;
-    int rc;
-    while ((rc = icmp_wait(&run->sock, until_ns, &a)) == 1)
-        take_answer(run, &a);
-    return rc;
-}
-
-/* Round 0: one TTL after the other until the path ends, then the answers of them all. */
-static int discover_path(struct trace_run *run)
-{
-    int64_t step_ns = (int64_t)TRACE_DISCOVERY_STEP_MS * 1000000;
-    int64_t last_sent = probe_now_ns();
-    for (int ttl = 1; ttl <= run->max_hops && !(run->end_ttl && ttl > run->end_ttl); ttl++) {
-        int seq = send_probe(run, ttl, 0);
-        last_sent = run->probes[seq].sent_ns;
-        if (collect(run, last_sent + step_ns, seq, 0) < 0)
-            return -1;
+    t->client.target = *target;
+    probe_target_set_port(&t->client.target, 0);
+    snprintf(t->out.addr, sizeof t->out.addr, "%s", target->addr);
+    t->sock = icmp_socket_get(t->env, target->family, t->out.error, sizeof t->out.error);
+    if (!t->sock) {
+        trace_end(t, true);
+        return;
     }
-    return collect(run, last_sent + run->timeout_ns, -1, 0);
+    t->out.method = icmp_method_id(t->sock);
+    t->phase = TRACE_DISCOVER;
+    t->round_start_ns = probe_now_ns();
+    discover_next(t);
 }
 
-/* A later round: one probe per TTL up to the end of the path, then their answers. */
-static int probe_round(struct trace_run *run, int round)
+struct probe_trace *probe_trace_start(struct probe_env *env, const char *target, int max_hops,
+                                      int rounds, int timeout_ms, trace_done_cb done, void *ctx,
+                                      struct trace_result *failed)
 {
-    int last = run->end_ttl ? run->end_ttl : run->max_hops;
-    for (int ttl = 1; ttl <= last; ttl++) {
-        send_probe(run, ttl, round);
-        if (pause_until(run, 0) < 0) /* answers already here: read them while they are fresh */
-            return -1;
-    }
-    return collect(run, probe_now_ns() + run->timeout_ns, -1, round);
-}
-
-/* How many hops the result shows: to the end of the path, else to one past the last hop that
- * answered, so that where answers stop is visible. */
-static int hops_to_show(const struct trace_run *run)
-{
-    if (run->end_ttl)
-        return run->end_ttl;
-    int last_answered = 0;
-    for (int ttl = 1; ttl <= run->max_hops; ttl++)
-        if (run->out->hops[ttl - 1].received > 0)
-            last_answered = ttl;
-    return last_answered < run->max_hops ? last_answered + 1 : run->max_hops;
-}
-
-static void summarize(struct trace_run *run)
-{
-    struct trace_result *out = run->out;
-    out->n_hops = hops_to_show(run);
-    for (int i = 0; i < out->n_hops; i++) {
-        struct trace_hop *hop = &out->hops[i];
-        hop->ttl = i + 1;
-        hop->loss_pct = hop->sent ? 100.0 * (hop->sent - hop->received) / hop->sent : 0;
-        hop->avg_ms = hop->received ? run->sum_ms[i] / hop->received : 0;
-    }
-    for (int i = out->n_hops; i < TRACE_MAX_HOPS; i++)
-        memset(&out->hops[i], 0, sizeof out->hops[i]);
-}
-
-static int trace_rounds(struct trace_run *run, int rounds)
-{
-    int64_t round_start = probe_now_ns();
-    if (discover_path(run) < 0)
-        return -1;
-    for (int r = 1; r < rounds; r++) {
-        if (pause_until(run, round_start + (int64_t)TRACE_ROUND_GAP_MS * 1000000) < 0)
-            return -1;
-        round_start = probe_now_ns();
-        if (probe_round(run, r) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-int probe_trace(const char *target, int max_hops, int rounds, int timeout_ms,
-                struct trace_result *out)
-{
-    memset(out, 0, sizeof *out);
-    snprintf(out->target, sizeof out->target, "%s", target ? target : "");
-    out->rounds = rounds;
     if (!target || !*target || max_hops < 1 || max_hops > TRACE_MAX_HOPS || rounds < 1 ||
         rounds > TRACE_MAX_ROUNDS || timeout_ms < 1) {
-        snprintf(out->error, sizeof out->error,
-                 "expected a host, 1..%d hops, 1..%d rounds and a timeout", TRACE_MAX_HOPS,
-                 TRACE_MAX_ROUNDS);
-        return -1;
+        char why[PROBE_ERROR_MAX];
+        snprintf(why, sizeof why, "expected a host, 1..%d hops, 1..%d rounds and a timeout",
+                 TRACE_MAX_HOPS, TRACE_MAX_ROUNDS);
+        trace_fail_args(failed, target, rounds, why);
+        return NULL;
     }
-    struct probe_target t;
-    if (probe_resolve(target, timeout_ms, &t, out->error, sizeof out->error) != 0)
-        return -1;
-    snprintf(out->addr, sizeof out->addr, "%s", t.addr);
-    struct trace_run run = {.out = out,
-                            .max_hops = max_hops,
-                            .capacity = max_hops * rounds,
-                            .timeout_ns = (int64_t)timeout_ms * 1000000};
-    if (icmp_open(&run.sock, &t, out->error, sizeof out->error) != 0)
-        return -1;
-    out->method = icmp_method_id(&run.sock);
-    run.probes = calloc((size_t)run.capacity, sizeof *run.probes);
-    int rc = 0;
-    if (!run.probes) {
-        snprintf(out->error, sizeof out->error, "out of memory");
-        rc = -1;
-    } else if (trace_rounds(&run, rounds) < 0) {
-        snprintf(out->error, sizeof out->error, "%s: the socket failed",
-                 probe_method_name(out->method));
-        rc = -1;
-    } else if (run.refused == run.n_probes) { /* nothing left the host: say why */
-        char text[128];
-        probe_strerror(run.last_send_err, text, sizeof text);
-        snprintf(out->error, sizeof out->error, "cannot send: %s", text);
-        rc = -1;
+    int capacity = max_hops * rounds;
+    struct probe_trace *t = calloc(1, sizeof *t + (size_t)capacity * sizeof t->probes[0]);
+    if (!t) {
+        trace_fail_args(failed, target, rounds, "out of memory");
+        return NULL;
     }
-    summarize(&run);
-    free(run.probes);
-    icmp_close(&run.sock);
-    return rc;
+    t->env = env;
+    t->client.on_answer = on_answer;
+    t->done = done;
+    t->ctx = ctx;
+    t->rounds = rounds;
+    t->max_hops = max_hops;
+    t->capacity = capacity;
+    t->timeout_ns = (int64_t)timeout_ms * 1000000;
+    t->out.rounds = rounds;
+    snprintf(t->out.target, sizeof t->out.target, "%s", target);
+    t->resolving = probe_resolve(env, target, timeout_ms, on_resolved, t);
+    if (!t->resolving) { /* the answer comes from the loop: the timer may be set up after */
+        free(t);
+        trace_fail_args(failed, target, rounds, "out of memory");
+        return NULL;
+    }
+    uv_timer_init(env->loop, &t->timer);
+    t->timer.data = t;
+    probe_env_hold(env);
+    return t;
+}
+
+void probe_trace_cancel(struct probe_trace *t)
+{
+    if (t)
+        trace_end(t, false);
 }

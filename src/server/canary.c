@@ -1,6 +1,6 @@
-/* canary.c — probes the server's canaries on the thread pool and keeps the verdict; see
- * canary.h. A round is one uv_work_t per canary; the round has a verdict as soon as one canary
- * answers, or once every canary has failed. */
+/* canary.c — probes the server's canaries on the loop (ping, then a TCP connect from the probe
+ * table, on one probe env) and keeps the verdict; see canary.h. A round probes every canary at
+ * once; it has a verdict as soon as one canary answers, or once every canary has failed. */
 #include "server/canary.h"
 
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "probe/probe.h"
+#include "probe/probe_type.h"
 
 #define CANARY_MAX CONFIG_TARGETS_MAX
 #define CANARY_TCP_PORT 443
@@ -17,13 +18,17 @@
 #define CANARY_PING_GAP_MS 100
 #define CANARY_TIMEOUT_MS 800
 
+/* One canary's probes in a round: ping, then (no answer) a TCP connect. */
 struct canary_probe {
-    uv_work_t work;
     struct canary_round *round;
     struct config_target target; /* as configured */
-    /* Written by the pool thread, read on the loop once the work is done. */
+    char host[PROBE_HOST_MAX];   /* what is probed ("gateway" resolved) */
+    struct probe_ping *ping;     /* in flight, or NULL */
+    struct probe_run *tcp;       /* in flight, or NULL */
+    void *tcp_options;
+    bool finished;
     char addr[PROBE_ADDR_MAX];
-    bool icmp, tcp, answered;
+    bool icmp, tcp_ok, answered;
     double rtt_ms;
     char error[PROBE_ERROR_MAX];
 };
@@ -40,13 +45,14 @@ struct canary_round {
 struct canaries {
     uv_loop_t *loop;
     uv_timer_t timer;
+    struct probe_env *env;
     canary_change_cb on_change;
     void *ctx;
     struct config_target targets[CANARY_MAX];
     int n_targets;
-    bool stopping, timer_closed;
-    int rounds_in_flight;
-    bool again; /* start another round when the running one ends */
+    bool stopping;
+    struct canary_round *round; /* the running round, or NULL */
+    bool again;                 /* start another round when the running one ends */
     bool ever_answered;
     bool cut_off;
     bool has_verdict;
@@ -56,33 +62,86 @@ struct canaries {
     int64_t running_since; /* start of the running round, or -1 */
 };
 
-static void probe_one(uv_work_t *work)
+static void probe_finished(struct canary_probe *p);
+
+static void on_tcp(const struct probe_result *r, void *ctx)
 {
-    struct canary_probe *p = work->data;
-    const char *host = p->target.host;
-    char gw[PROBE_ADDR_MAX];
-    if (!strcmp(host, "gateway")) {
-        if (probe_default_gateway(gw, sizeof gw) != 0) {
-            snprintf(p->error, sizeof p->error, "no default gateway");
-            return;
-        }
-        host = gw;
+    struct canary_probe *p = ctx;
+    p->tcp = NULL;
+    p->tcp_ok = r->reachable;
+    if (r->addr[0])
+        snprintf(p->addr, sizeof p->addr, "%s", r->addr);
+    if (p->tcp_ok) {
+        p->rtt_ms = r->response_time_ms;
+        p->error[0] = '\0';
+    } else if (r->error[0]) {
+        snprintf(p->error, sizeof p->error, "%s", r->error);
     }
-    struct ping_result ping;
-    probe_ping(host, CANARY_PINGS, CANARY_PING_GAP_MS, CANARY_TIMEOUT_MS, &ping);
-    snprintf(p->addr, sizeof p->addr, "%.45s", ping.addr[0] ? ping.addr : host);
-    p->icmp = ping.received > 0;
-    p->rtt_ms = ping.rtt_avg_ms;
-    if (!p->icmp) {
-        struct tcp_result tcp;
-        probe_tcp(host, p->target.port ? p->target.port : CANARY_TCP_PORT, CANARY_TIMEOUT_MS, &tcp);
-        p->tcp = tcp.reachable;
-        if (p->tcp)
-            p->rtt_ms = tcp.connect_ms;
-        snprintf(p->error, sizeof p->error, "%s",
-                 p->tcp ? "" : (tcp.error[0] ? tcp.error : ping.error));
+    probe_finished(p);
+}
+
+/* No echo came back: a TCP connect (a refusal counts as an answer). */
+static void start_tcp(struct canary_probe *p)
+{
+    const struct probe_type *tcp = probe_type_find("tcp");
+    char target[PROBE_HOST_MAX + 16];
+    bool v6 = strchr(p->host, ':') != NULL;
+    snprintf(target, sizeof target, "%s%.255s%s:%d", v6 ? "[" : "", p->host, v6 ? "]" : "",
+             p->target.port ? p->target.port : CANARY_TCP_PORT);
+    json_t *def = json_pack("{s:s}", "target", target);
+    const char *field;
+    char err[PROBE_ERROR_MAX];
+    p->tcp_options = def ? tcp->parse(def, &field, err, sizeof err) : NULL;
+    json_decref(def);
+    if (p->tcp_options)
+        p->tcp = tcp->start(p->round->owner->env, p->tcp_options, CANARY_TIMEOUT_MS, on_tcp, p, err,
+                            sizeof err);
+    if (!p->tcp) {
+        if (!p->error[0])
+            snprintf(p->error, sizeof p->error, "%s", def ? err : "out of memory");
+        probe_finished(p);
     }
-    p->answered = p->icmp || p->tcp;
+}
+
+static void on_ping(const struct ping_result *r, void *ctx)
+{
+    struct canary_probe *p = ctx;
+    p->ping = NULL;
+    snprintf(p->addr, sizeof p->addr, "%.45s", r->addr[0] ? r->addr : p->host);
+    p->icmp = r->received > 0;
+    p->rtt_ms = r->rtt_avg_ms;
+    snprintf(p->error, sizeof p->error, "%s", r->error);
+    if (p->icmp)
+        probe_finished(p);
+    else
+        start_tcp(p);
+}
+
+static void start_probe(struct canary_probe *p)
+{
+    snprintf(p->host, sizeof p->host, "%s", p->target.host);
+    if (!strcmp(p->host, "gateway") && probe_default_gateway(p->host, sizeof p->host) != 0) {
+        snprintf(p->error, sizeof p->error, "no default gateway");
+        probe_finished(p);
+        return;
+    }
+    struct ping_result failed;
+    p->ping = probe_ping_start(p->round->owner->env, p->host, CANARY_PINGS, CANARY_PING_GAP_MS,
+                               CANARY_TIMEOUT_MS, on_ping, p, &failed);
+    if (!p->ping) {
+        snprintf(p->error, sizeof p->error, "%s", failed.error);
+        start_tcp(p);
+    }
+}
+
+/* Stops what a probe has in flight (no callbacks). */
+static void probe_stop(struct canary_probe *p)
+{
+    probe_ping_cancel(p->ping);
+    p->ping = NULL;
+    if (p->tcp)
+        probe_type_find("tcp")->cancel(p->tcp);
+    p->tcp = NULL;
 }
 
 static json_t *probe_json(const struct canary_probe *p)
@@ -113,6 +172,17 @@ static void set_verdict(struct canaries *c, struct canary_round *r, bool cut_off
 
 static void start_round(struct canaries *c);
 
+static void round_free(struct canary_round *r)
+{
+    const struct probe_type *tcp = probe_type_find("tcp");
+    for (int i = 0; i < r->n; i++) {
+        probe_stop(&r->probes[i]);
+        if (r->probes[i].tcp_options)
+            tcp->free_options(r->probes[i].tcp_options);
+    }
+    free(r);
+}
+
 static void round_finished(struct canaries *c, struct canary_round *r)
 {
     json_t *list = json_array();
@@ -122,26 +192,20 @@ static void round_finished(struct canaries *c, struct canary_round *r)
     c->last = list;
     if (!r->answered)
         set_verdict(c, r, true);
-    c->rounds_in_flight--;
+    c->round = NULL;
     c->running_since = -1;
-    free(r);
-    if (c->stopping) {
-        if (c->timer_closed && c->rounds_in_flight == 0) {
-            json_decref(c->last);
-            free(c);
-        }
-        return;
-    }
+    round_free(r);
     if (c->again) {
         c->again = false;
         start_round(c);
     }
 }
 
-static void after_probe(uv_work_t *work, int status)
+static void probe_finished(struct canary_probe *p)
 {
-    struct canary_probe *p = work->data;
     struct canary_round *r = p->round;
+    p->finished = true;
+    p->answered = p->icmp || p->tcp_ok;
     struct canaries *c = r->owner;
     if (p->answered && !r->answered) {
         r->answered = true;
@@ -160,16 +224,14 @@ static void start_round(struct canaries *c)
     r->started_mono = clock_mono_ms();
     r->n = c->n_targets;
     for (int i = 0; i < r->n; i++) {
-        struct canary_probe *p = &r->probes[i];
-        p->round = r;
-        p->target = c->targets[i];
-        p->work.data = p;
+        r->probes[i].round = r;
+        r->probes[i].target = c->targets[i];
     }
-    c->rounds_in_flight++;
+    c->round = r;
     c->running_since = r->started_mono;
     r->pending = r->n;
-    for (int i = 0; i < r->n; i++)
-        uv_queue_work(c->loop, &r->probes[i].work, probe_one, after_probe);
+    for (int i = 0; i < r->n && c->round == r; i++)
+        start_probe(&r->probes[i]);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -192,6 +254,11 @@ struct canaries *canaries_start(uv_loop_t *loop, const struct rca_settings *sett
         free(c);
         return NULL;
     }
+    c->env = probe_env_new(loop, err, errlen);
+    if (!c->env) {
+        free(c);
+        return NULL;
+    }
     c->loop = loop;
     c->on_change = on_change;
     c->ctx = ctx;
@@ -206,11 +273,8 @@ struct canaries *canaries_start(uv_loop_t *loop, const struct rca_settings *sett
 static void on_timer_closed(uv_handle_t *h)
 {
     struct canaries *c = h->data;
-    c->timer_closed = true;
-    if (c->rounds_in_flight == 0) {
-        json_decref(c->last);
-        free(c);
-    }
+    json_decref(c->last);
+    free(c);
 }
 
 void canaries_stop(struct canaries *c)
@@ -218,6 +282,10 @@ void canaries_stop(struct canaries *c)
     if (!c)
         return;
     c->stopping = true;
+    if (c->round)
+        round_free(c->round);
+    c->round = NULL;
+    probe_env_close(c->env);
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }
 

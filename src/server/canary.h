@@ -9,8 +9,8 @@
  * itself cut off for ever. Until then, and when RCA_CANARIES is "none", canaries_guarding() is
  * false and DOWN detection does not wait for them.
  *
- * Probes run on libuv's thread pool (src/probe is blocking); state is read and changed on the
- * loop thread only. */
+ * Probes run on the loop (src/probe: ping, then the tcp type of the probe table); state is read
+ * and changed on the loop thread only. */
 #ifndef FAULTLINE_CANARY_H
 #define FAULTLINE_CANARY_H
 
@@ -31,7 +31,8 @@ typedef void (*canary_change_cb)(bool cut_off, json_t *evidence, void *ctx);
 struct canaries *canaries_start(uv_loop_t *loop, const struct rca_settings *settings,
                                 canary_change_cb on_change, void *ctx, char *err, size_t errlen);
 
-/* Stops the timer; rounds in flight finish and free the state once done. NULL is a no-op. */
+/* Stops the timer and the round in flight (its probes are cancelled); the state is freed once
+ * the handles are closed (the loop must run on). NULL is a no-op. */
 void canaries_stop(struct canaries *c);
 
 /* True when canaries are configured and one has answered since start. */

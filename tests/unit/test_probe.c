@@ -35,6 +35,7 @@
 
 #include "probe/probe.h"
 #include "probe/probe_json.h"
+#include "probe_sync.h"
 
 static bool in_netns;  /* the process has its own network namespace with lo up */
 static bool have_ipv6; /* ::1 exists in it */
@@ -240,37 +241,26 @@ static void test_ping_without_route(void **state)
     }
 }
 
-struct ping_thread {
-    pthread_t thread;
-    struct ping_result r;
-    int rc;
-};
-
-static void *ping_in_thread(void *arg)
-{
-    struct ping_thread *t = arg;
-    t->rc = probe_ping("127.0.0.1", 5, 2, 1000, &t->r);
-    return NULL;
-}
-
-/* Raw sockets see every ICMP packet: each ping must count its own replies only. */
+/* Raw sockets see every ICMP packet, and every ping of an env shares one socket: each ping
+ * must count its own replies only. */
 static void test_pings_at_once_count_their_own_replies(void **state)
 {
     SKIP_WITHOUT_NETNS();
     for (size_t m = 0; m < N_METHODS; m++) {
         setenv("FAULTLINE_ICMP_METHOD", METHODS[m].env, 1);
-        struct ping_thread t[4];
+        struct ping_result r[4];
+        struct sync_loop l;
+        sync_open(&l);
         for (int i = 0; i < 4; i++)
-            assert_int_equal(pthread_create(&t[i].thread, NULL, ping_in_thread, &t[i]), 0);
-        for (int i = 0; i < 4; i++)
-            pthread_join(t[i].thread, NULL);
+            sync_ping_on(&l, "127.0.0.1", 5, 2, 1000, &r[i]);
+        sync_run(&l);
         unsetenv("FAULTLINE_ICMP_METHOD");
         for (int i = 0; i < 4; i++) {
-            if (t[i].rc != 0)
-                fail_msg("%s thread %d: %s", METHODS[m].env, i, t[i].r.error);
-            assert_int_equal(t[i].r.method, METHODS[m].method);
-            assert_int_equal(t[i].r.sent, 5);
-            assert_int_equal(t[i].r.received, 5);
+            if (r[i].error[0])
+                fail_msg("%s ping %d: %s", METHODS[m].env, i, r[i].error);
+            assert_int_equal(r[i].method, METHODS[m].method);
+            assert_int_equal(r[i].sent, 5);
+            assert_int_equal(r[i].received, 5);
         }
     }
 }
@@ -418,6 +408,27 @@ static void test_unprivileged_user(void **state)
             fail_msg("as nobody with %s: child exit %d", cases[i] ? cases[i] : "(default)",
                      WEXITSTATUS(status));
     }
+}
+
+/* probe_tcp as diagnostics see it: the tcp type's result in the tcp_result shape. */
+static int probe_tcp(const char *host, int port, int timeout_ms, struct tcp_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->port = port;
+    char def[400], err[300];
+    snprintf(def, sizeof def, "{\"target\": \"%s:%d\"}", host, port);
+    struct sync_result s;
+    if (sync_probe("tcp", def, timeout_ms, &s, err, sizeof err) != 0) {
+        snprintf(out->error, sizeof out->error, "%.150s", err);
+        return -1;
+    }
+    snprintf(out->addr, sizeof out->addr, "%s", s.r.addr);
+    out->ok = s.r.connected;
+    out->reachable = s.r.reachable;
+    out->connect_ms = s.r.reachable ? s.r.response_time_ms : 0;
+    snprintf(out->error, sizeof out->error, "%s", s.r.error);
+    sync_result_free(&s);
+    return 0;
 }
 
 /* A listening socket on 127.0.0.1 (port in *port), or a closed port when listening is false. */
