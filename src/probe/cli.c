@@ -570,8 +570,10 @@ static const struct probe_verb *pick_verb(char **positional, int n, const struct
         return NULL;
     }
     if (n > v->targets + 1) {
-        usage_error("%s: takes %s, got \"%.60s\"", v->name,
-                    v->targets ? "one TARGET" : "no TARGET", positional[v->targets + 1]);
+        if (v->targets == 0)
+            usage_error("%s: takes no TARGET, got \"%.60s\"", v->name, positional[1]);
+        else
+            usage_error("unexpected argument \"%.60s\"", positional[v->targets + 1]);
         return NULL;
     }
     if (args->n_opts > 0 && v->bit != CHECK) {
