@@ -11,6 +11,7 @@
 #include "analyze/analyze.h"
 #include "base/config.h"
 #include "probe/cli.h"
+#include "report/report.h"
 #include "server/server.h"
 #include "settings_tables.h"
 
@@ -26,6 +27,7 @@ static const struct subcommand subcommands[] = {
     {"telegram", telegram_main, "Telegram helpers (chat-id)"},
     {"analyze", analyze_main, "offline root-cause analysis of an agent's logs"},
     {"probe", probe_main, "one network probe: ping, trace, tcp, dns, gateway"},
+    {"report", report_main, "this machine's health in one document (--json)"},
 };
 
 static void usage(FILE *out)

@@ -37,6 +37,8 @@ struct collect_options {
     const char *nvml_library;  /* NULL: $FAULTLINE_NVML_LIB, else libnvidia-ml.so.1 */
     const char *nvidia_smi;    /* NULL: $FAULTLINE_NVIDIA_SMI, else nvidia-smi from PATH */
     const atomic_bool *cancel; /* NULL, or set by another thread to kill running commands */
+    int command_timeout_ms;    /* 0: each collector's own timeout; else its commands' limit
+                                * (`faultline report` allows 4 s) */
 };
 
 struct collector {

@@ -309,15 +309,15 @@ int collect_gpu_smi_parse(char *text, struct metric_list *out)
 
 /* Appends the GPUs `smi --query-gpu` lists. A missing binary is no GPUs and not an error; a
  * failing or hanging one is no GPUs and -1 with the reason in err. */
-static int gpu_collect_smi(const char *smi, const atomic_bool *cancel, struct metric_list *out,
-                           char *err, size_t errlen)
+static int gpu_collect_smi(const char *smi, const atomic_bool *cancel, int timeout_ms,
+                           struct metric_list *out, char *err, size_t errlen)
 {
     char *argv[] = {(char *)smi, "--query-gpu=" GPU_SMI_FIELDS, "--format=csv,noheader,nounits",
                     NULL};
     char *text = NULL;
     size_t len = 0;
     int rc =
-        collect_run(argv, GPU_TIMEOUT_MS, cancel, GPU_SMI_OUTPUT_CAP, &text, &len, err, errlen);
+        collect_run(argv, timeout_ms, cancel, GPU_SMI_OUTPUT_CAP, &text, &len, err, errlen);
     int gpus = rc == 0 ? collect_gpu_smi_parse(text, out) : 0;
     free(text);
     gpu_emit_count(out, gpus, rc < 0 ? "failed" : gpus > 0 ? "nvidia-smi" : "none");
@@ -331,7 +331,8 @@ static int gpu_collect(struct metric_list *out, const struct collect_options *op
     if (gpu_collect_nvml(lib, out) == 0)
         return 0;
     const char *smi = gpu_setting(opts->nvidia_smi, "FAULTLINE_NVIDIA_SMI", "nvidia-smi");
-    return gpu_collect_smi(smi, opts->cancel, out, err, errlen);
+    int timeout_ms = opts->command_timeout_ms > 0 ? opts->command_timeout_ms : GPU_TIMEOUT_MS;
+    return gpu_collect_smi(smi, opts->cancel, timeout_ms, out, err, errlen);
 }
 
 const struct collector collect_gpu = {"gpu", gpu_collect, GPU_TIMEOUT_MS};

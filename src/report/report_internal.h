@@ -1,0 +1,78 @@
+/* report_internal.h — what the report's sections share inside src/report/: the section table's
+ * row, a section's job (its own JSON object and errors, touched only by its thread), the process
+ * table read once before the sections start, and small helpers. */
+#ifndef FAULTLINE_REPORT_INTERNAL_H
+#define FAULTLINE_REPORT_INTERNAL_H
+
+#include <sys/types.h>
+
+#include "report/report.h"
+
+/* One process from /proc, read once by report_collect and shared read-only by the sections. */
+struct report_proc {
+    pid_t pid, ppid;
+    char state;     /* R, S, D, Z, ... */
+    char comm[32];  /* /proc/PID/comm */
+    char arg0[256]; /* basename of argv[0] */
+    char arg1[64];  /* argv[1], "" when none */
+};
+
+struct report_procs {
+    struct report_proc *items;
+    size_t count;
+};
+
+struct report_job {
+    const struct report_section *section;
+    const struct report_options *opts;
+    const struct report_procs *procs;
+    const char *root; /* opts->root or "" */
+    json_t *data;     /* the section's object (or array, for probes), owned by the job */
+    json_t *errors;   /* [{"section","error"}], owned by the job */
+};
+
+struct report_section {
+    const char *name; /* the member of the report; rows with the same name fill one object */
+    bool is_array;    /* the section is a JSON array (probes) */
+    /* Fills job->data; failures go to report_fail. */
+    void (*collect)(struct report_job *job);
+};
+
+extern const struct report_section report_system, report_services, report_network_reach,
+    report_network_sockets, report_network_fw, report_network_wg, report_processes, report_tls,
+    report_gpu, report_faultline, report_probes;
+
+/* Adds {"section": job's name, "error": text} to the job's errors. */
+void report_fail(struct report_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Reads root + path whole (at most cap bytes) into a malloc'd NUL-terminated buffer; NULL with
+ * errno set on failure. */
+char *report_read_file(const char *root, const char *path, size_t cap);
+
+/* Splits a comma-separated list into trimmed, non-empty items; calls fn(item, ctx) for each
+ * (the item is a temporary copy). Returns how many. */
+size_t report_list_each(const char *list, void (*fn)(const char *item, void *ctx), void *ctx);
+
+/* Number helpers: a JSON real rounded to two decimals; null for a negative "unknown". */
+json_t *report_real2(double v);
+json_t *report_int_or_null(int64_t v);
+json_t *report_text_or_null(const char *text);
+
+/* One HTTP GET of report_http_get_all. */
+struct report_http {
+    const char *url; /* in */
+    long status;     /* out: 0 when no answer */
+    double ms;
+    char error[256]; /* "" on an answer */
+};
+
+/* GETs every URL at once on a loop of its own (base/httpc.h, libcurl multi) within
+ * REPORT_NET_TIMEOUT_MS, and fills each one's result. Blocks; call it from a section's thread. */
+void report_http_get_all(struct report_http *reqs, size_t n);
+
+/* Reads /proc (under root) into procs; returns 0 or -1 with err set. */
+int report_procs_read(const char *root, struct report_procs *procs, char *err, size_t errlen);
+void report_procs_free(struct report_procs *procs);
+
+#endif
