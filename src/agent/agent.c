@@ -21,6 +21,7 @@
 #include "agent/diag.h"
 #include "agent/logs.h"
 #include "agent/push.h"
+#include "agent/report_push.h"
 #include "agent/settings.h"
 #include "base/cli.h"
 #include "base/clock.h"
@@ -57,6 +58,11 @@ struct agent {
     /* Metrics, and the heartbeat's facts from their walk. */
     struct push *push;
     char metrics_url[400]; /* base_url + /api/v1/metrics/NAME */
+    /* The report push (report_push.h). */
+    const struct report_settings *report_settings;
+    struct report_options report_options;
+    struct report_push *report_push;
+    char report_url[400]; /* base_url + /api/v1/reports/NAME */
     struct collect_options collect_options;
     struct collect_exec *exec; /* METRICS_EXEC, owned */
     size_t exec_count;
@@ -551,6 +557,7 @@ static void agent_stop(struct agent *a)
     a->stopping = true;
     uv_timer_stop(&a->ping_timer);
     bool walking = push_stop(a->push);
+    bool reporting = report_push_stop(a->report_push);
     uv_timer_stop(&a->backlog_timer);
     httpc_close(a->http);
     a->http = NULL;
@@ -565,6 +572,8 @@ static void agent_stop(struct agent *a)
      * (agent_on_backlog_cut). */
     if (walking)
         log_info("agent: waiting for the metrics walk to finish");
+    if (reporting)
+        log_info("agent: waiting for the report collection to finish");
 }
 
 static void agent_on_signal(uv_signal_t *s, int signum)
@@ -652,6 +661,7 @@ static int agent_configure(struct agent *a, const struct config *cfg,
     snprintf(a->url, sizeof a->url, "%s/api/v1/heartbeat", a->base_url);
     snprintf(a->backlog_url, sizeof a->backlog_url, "%s/api/v1/backlog", a->base_url);
     snprintf(a->metrics_url, sizeof a->metrics_url, "%s/api/v1/metrics/%s", a->base_url, a->name);
+    snprintf(a->report_url, sizeof a->report_url, "%s/api/v1/reports/%s", a->base_url, a->name);
     if (agent_configure_metrics(a, err, sizeof err) != 0)
         return cli_fail(&agent_spec, err);
     a->chunk_records = BACKLOG_CHUNK_RECORDS;
@@ -726,12 +736,23 @@ static int agent_start(struct agent *a)
         .options = &a->collect_options,
     };
     a->push = a->http ? push_new(&a->loop, a->http, &pc) : NULL;
-    if (!a->push || uv_signal_start(&a->sigterm, agent_on_signal, SIGTERM) != 0 ||
+    a->report_options = (struct report_options){.settings = a->report_settings,
+                                                .server_port = a->cfg->server_port};
+    struct report_push_config rc = {
+        .url = a->report_url,
+        .auth_header = a->auth_header,
+        .ca_file = a->settings->server_ca,
+        .interval_ms = a->report_settings->interval_ms,
+        .timeout_ms = (long)a->cfg->fail_timeout_ms,
+        .options = &a->report_options,
+    };
+    a->report_push = a->http ? report_push_new(&a->loop, a->http, &rc) : NULL;
+    if (!a->push || !a->report_push || uv_signal_start(&a->sigterm, agent_on_signal, SIGTERM) != 0 ||
         uv_signal_start(&a->sigint, agent_on_signal, SIGINT) != 0) {
         agent_stop(a);
         return -1;
     }
-    if (push_start(a->push, agent_on_facts, a) != 0) {
+    if (push_start(a->push, agent_on_facts, a) != 0 || report_push_start(a->report_push) != 0) {
         agent_stop(a);
         return -1;
     }
@@ -744,16 +765,20 @@ int agent_main(int argc, char **argv)
 {
     struct config cfg;
     struct agent_settings settings;
+    struct report_settings report_settings;
     char *positional[1] = {NULL};
     struct cli_args args = {.positional = positional};
     config_init(&cfg);
     config_attach(&cfg, &agent_settings_table, &settings);
+    config_attach(&cfg, &report_settings_table, &report_settings);
     enum cli_result r = cli_parse(&agent_spec, argc, argv, &cfg, &args);
     if (r != CLI_RUN) {
         config_free(&cfg);
         return r == CLI_EXIT_OK ? 0 : 2;
     }
     struct agent *a = calloc(1, sizeof *a);
+    if (a)
+        a->report_settings = &report_settings;
     int rc = a ? agent_configure(a, &cfg, &settings, args.positional_count > 0 ? positional[0] : NULL) : 1;
     if (rc == 0 && uv_loop_init(&a->loop) != 0) {
         log_error("agent: cannot create the event loop");
@@ -773,6 +798,7 @@ int agent_main(int argc, char **argv)
     if (a) {
         free(a->auth_header);
         push_free(a->push);
+        report_push_free(a->report_push);
         collect_exec_free(a->exec, a->exec_count);
         backlog_free(a->backlog);
         agent_logs_free(a->logs);

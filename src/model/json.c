@@ -1,5 +1,6 @@
 /* model/json.c — the JSON shapes of workers, events, incidents and diagnostics (model/json.h). */
 #include "model/json.h"
+#include "model/node_report.h"
 
 #include <stdbool.h>
 
@@ -51,6 +52,12 @@ json_t *incident_json(const struct incident_record *inc)
                      json_time(inc->opened_ms), "closed_at", json_time(inc->closed_ms),
                      "updated_at", json_time(inc->updated_ms), "open", inc->closed_ms <= 0,
                      "evidence", json_stored(inc->evidence_json, json_object()));
+}
+
+json_t *node_report_json(const struct node_report_record *r)
+{
+    return json_pack("{s:s, s:o, s:o}", "worker", r->worker, "received", json_time(r->received_ms),
+                     "report", json_stored(r->body_json, json_object()));
 }
 
 json_t *diagnostic_json(const struct diag_record *d)

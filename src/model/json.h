@@ -33,4 +33,8 @@ json_t *incident_json(const struct incident_record *inc);
 /* {"id","worker","record_id","kind","time","received_at","record"} */
 json_t *diagnostic_json(const struct diag_record *d);
 
+/* {"worker", "received": ISO, "report": {...}} (GET /api/v1/reports). */
+struct node_report_record;
+json_t *node_report_json(const struct node_report_record *r);
+
 #endif

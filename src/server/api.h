@@ -63,6 +63,11 @@ void api_metrics_status(struct http_request *req, void *ctx);
 void api_metrics_stop(struct api_context *api);
 /* api_diagnostics.c: GET /admin/api/diagnostics */
 void api_diagnostics(struct http_request *req, void *ctx);
+/* api_reports.c: POST /api/v1/reports/NAME, GET /api/v1/reports, GET /api/v1/reports/NAME */
+#define REPORT_BODY_MAX (4 * 1024 * 1024)
+void api_report_push(struct http_request *req, void *ctx);
+void api_reports(struct http_request *req, void *ctx);
+void api_report(struct http_request *req, void *ctx);
 
 /* api_diagnostics.c: the worker's latest path probe, {"time","record_id","mtr"} or null, handed
  * to done (which owns the new reference) on the loop thread. */

@@ -50,6 +50,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
      * of it in the chat (ref), a correction the id of the message it replaces. */
     "ALTER TABLE outbox ADD COLUMN replaces {int64};"
     "ALTER TABLE outbox ADD COLUMN ref TEXT;",
+    /* 4 -> 5: the latest report each worker's agent pushed (docs/report.md). */
+    "CREATE TABLE reports("
+    " worker TEXT PRIMARY KEY, received_ms {int64} NOT NULL, body TEXT NOT NULL);",
 };
 
 /* The placeholder at p (just after its '{'), or -1 when '{' starts no placeholder (e.g. the

@@ -73,6 +73,11 @@ static const char SQL_RESERVE_IDS[] =
     " FROM incidents"
 static const char SQL_LOAD_OPEN_INCIDENTS[] =
     SQL_INCIDENT_COLUMNS " WHERE closed_ms IS NULL ORDER BY id";
+static const char SQL_SAVE_REPORT[] =
+    "INSERT INTO reports(worker, received_ms, body) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT(worker) DO UPDATE SET received_ms = excluded.received_ms, body = excluded.body";
+static const char SQL_ALL_REPORTS[] = "SELECT worker, received_ms, body FROM reports ORDER BY worker";
+static const char SQL_ONE_REPORT[] = "SELECT worker, received_ms, body FROM reports WHERE worker = ?1";
 static const char SQL_APPEND_DIAGNOSTIC[] =
     "INSERT OR IGNORE INTO diagnostics(worker, record_id, kind, time_ms, received_ms, body)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
@@ -573,6 +578,7 @@ struct sqlite_visit {
     store_event_row_fn event;
     store_incident_row_fn incident;
     store_diag_row_fn diag;
+    store_report_row_fn report;
     void *ctx;
 };
 
@@ -920,6 +926,46 @@ static int sqlite_query_diagnostics(void *handle, const struct diag_query *q, st
     return sqlite_each_row(db, stmt, sqlite_diag_row, &visit, "query diagnostics", err, errlen);
 }
 
+/* ---- reports ---- */
+
+static int sqlite_save_report(void *handle, const struct node_report_record *rec, char *err,
+                              size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_SAVE_REPORT, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, rec->worker, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, rec->received_ms);
+    sqlite3_bind_text(stmt, 3, rec->body_json ? rec->body_json : "{}", -1, SQLITE_STATIC);
+    return sqlite_step_done(db, stmt, "save report", err, errlen);
+}
+
+static int sqlite_report_row(sqlite3_stmt *stmt, void *arg)
+{
+    struct sqlite_visit *v = arg;
+    struct node_report_record r = {0};
+    sqlite_copy_text(r.worker, sizeof r.worker, stmt, 0);
+    r.received_ms = sqlite3_column_int64(stmt, 1);
+    r.body_json = sqlite_column_str(stmt, 2);
+    return v->report(&r, v->ctx);
+}
+
+static int sqlite_query_reports(void *handle, const char *worker, store_report_row_fn row,
+                                void *ctx, char *err, size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, worker ? SQL_ONE_REPORT : SQL_ALL_REPORTS, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    if (worker)
+        sqlite3_bind_text(stmt, 1, worker, -1, SQLITE_STATIC);
+    struct sqlite_visit visit = {.report = row, .ctx = ctx};
+    return sqlite_each_row(db, stmt, sqlite_report_row, &visit, "query reports", err, errlen);
+}
+
 const struct store_backend store_backend_sqlite = {
     .scheme = "sqlite",
     .uri_form = "sqlite://PATH",
@@ -942,4 +988,6 @@ const struct store_backend store_backend_sqlite = {
     .query_incidents = sqlite_query_incidents,
     .append_diagnostics = sqlite_append_diagnostics,
     .query_diagnostics = sqlite_query_diagnostics,
+    .save_report = sqlite_save_report,
+    .query_reports = sqlite_query_reports,
 };

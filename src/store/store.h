@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "model/diagnostic.h"
+#include "model/node_report.h"
 #include "model/event.h"
 #include "model/incident.h"
 #include "model/message.h"
@@ -183,5 +184,20 @@ void store_append_diagnostics(struct store *store, const struct diag_record *rec
 typedef void (*store_diags_cb)(int status, const struct diag_record *recs, size_t n, void *ctx);
 void store_query_diagnostics(struct store *store, const struct diag_query *q, store_diags_cb done,
                              void *ctx);
+
+/* ---- reports agents push (store_reports.c) ------------------------------------------------
+ * The latest report of each worker, replacing the one before. */
+
+/* Stores rec (copied; received_ms 0 is now); done (may be NULL) gets 0 once it is committed,
+ * -1 when it was not stored (the store is closing, out of memory). The caller checks the body. */
+typedef void (*store_report_done_cb)(int status, void *ctx);
+void store_save_report(struct store *store, const struct node_report_record *rec,
+                       store_report_done_cb done, void *ctx);
+
+/* Every stored report by worker name, or only worker's (NULL: all). */
+typedef void (*store_reports_cb)(int status, const struct node_report_record *recs, size_t n,
+                                 void *ctx);
+void store_query_reports(struct store *store, const char *worker, store_reports_cb done,
+                         void *ctx);
 
 #endif

@@ -37,6 +37,7 @@ typedef int (*store_outbox_row_fn)(const struct outbox_record *rec, void *ctx);
 typedef int (*store_event_row_fn)(const struct event_record *rec, void *ctx);
 typedef int (*store_incident_row_fn)(const struct incident_record *rec, void *ctx);
 typedef int (*store_diag_row_fn)(const struct diag_record *rec, void *ctx);
+typedef int (*store_report_row_fn)(const struct node_report_record *rec, void *ctx);
 
 /* Every slot MUST be set. db is the handle open() made. Functions that can fail return 0 or a
  * store_backend_result and write a message (without the "store: " prefix) into err. Writes are
@@ -101,6 +102,11 @@ struct store_backend {
     /* Records matching q in time order (q->oldest_first), at most q->limit (already 1..1000). */
     int (*query_diagnostics)(void *db, const struct diag_query *q, store_diag_row_fn row, void *ctx,
                              char *err, size_t errlen);
+    /* Upserts by worker: the worker's previous report is replaced. */
+    int (*save_report)(void *db, const struct node_report_record *rec, char *err, size_t errlen);
+    /* The stored reports, by worker name; only worker's when it is not NULL. */
+    int (*query_reports)(void *db, const char *worker, store_report_row_fn row, void *ctx,
+                         char *err, size_t errlen);
 };
 
 extern const struct store_backend store_backend_sqlite;
