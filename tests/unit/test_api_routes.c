@@ -1,5 +1,5 @@
 /* test_api_routes.c — the route table's access column: every admin path asks for the admin,
- * every agent path for the API key (the uptime-rca-bot's /ping/ also from ?api_key=), the
+ * every agent path for the API key (but the reads of /api/v1/reports, for the admin) (the uptime-rca-bot's /ping/ also from ?api_key=), the
  * scrapers' paths (/metrics, /status) for the metrics token, and only the public page is open
  * to anyone. A route added
  * without the right access fails here before it can leak anything. */
@@ -24,6 +24,8 @@ static void test_access_follows_the_path(void **state)
     for (const struct http_route *r = api_routes; r->path; r++, n++) {
         if (starts_with(r->path, "/admin"))
             assert_int_equal(r->access, HTTP_ADMIN);
+        else if (starts_with(r->path, "/api/v1/reports") && !strcmp(r->method, "GET"))
+            assert_int_equal(r->access, HTTP_ADMIN); /* agents push; people read */
         else if (starts_with(r->path, "/api/"))
             assert_int_equal(r->access, HTTP_AGENT);
         else if (starts_with(r->path, "/ping/"))

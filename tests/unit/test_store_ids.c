@@ -195,7 +195,8 @@ static void test_migration_starts_after_max_id(void **state)
     struct fixture *fx = *state;
     fixture_open(fx); /* creates the current schema: take it back to version 2 */
     fixture_close(fx);
-    exec_sql(fx, "DROP TABLE sequences;"
+    exec_sql(fx, "DROP TABLE reports;"
+                 "DROP TABLE sequences;"
                  "ALTER TABLE outbox DROP COLUMN replaces;"
                  "ALTER TABLE outbox DROP COLUMN ref;"
                  "INSERT INTO incidents VALUES(7, 'network', '{}', '[]', '{}', 1, 1, NULL);"
