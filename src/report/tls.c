@@ -121,7 +121,7 @@ static void *report_tls_check_run(void *arg)
     return NULL;
 }
 
-static json_t *report_tls_json(const struct report_tls_check *c, int64_t now_s)
+static json_t *report_tls_json(const struct report_tls_check *c, int64_t now_ms)
 {
     if (c->not_after_s <= 0)
         return json_pack("{s:s, s:n, s:n, s:s}", "endpoint", c->label, "days_left", "not_after",
@@ -129,8 +129,8 @@ static json_t *report_tls_json(const struct report_tls_check *c, int64_t now_s)
     char iso[CLOCK_ISO_LEN];
     clock_format_iso(c->not_after_s * 1000, iso, sizeof iso);
     return json_pack("{s:s, s:I, s:s, s:n}", "endpoint", c->label, "days_left",
-                     (json_int_t)floor((double)(c->not_after_s - now_s) / 86400.0), "not_after",
-                     iso, "error");
+                     (json_int_t)floor((double)(c->not_after_s * 1000 - now_ms) / 86400000.0),
+                     "not_after", iso, "error");
 }
 
 static void report_tls_collect(struct report_job *job)
@@ -158,13 +158,13 @@ static void report_tls_collect(struct report_job *job)
             report_tls_check_run(&checks[i]);
     }
     json_t *endpoints = json_array();
-    int64_t now_s = clock_wall_ms() / 1000;
+    int64_t now_ms = clock_wall_ms();
     for (int i = 0; i < n; i++) {
         if (started[i])
             pthread_join(threads[i], NULL);
         if (checks[i].error[0])
             report_fail(job, "%s: %s", checks[i].label, checks[i].error);
-        json_array_append_new(endpoints, report_tls_json(&checks[i], now_s));
+        json_array_append_new(endpoints, report_tls_json(&checks[i], now_ms));
     }
     json_object_set_new(job->data, "endpoints", endpoints);
 }
