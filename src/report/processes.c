@@ -31,21 +31,31 @@ static void report_orphans_of(const char *name, void *arg)
     }
 }
 
-/* Counts lines holding "panic" and "fatal" (any case) in text. */
-static void report_log_count(const char *text, json_int_t *panics, json_int_t *fatals)
+/* Whether text[i..] starts with word (lower case), in any case. */
+static bool report_word_at(const char *text, size_t i, size_t len, const char *word)
 {
-    for (const char *line = text; line && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        bool panic = false, fatal = false;
-        for (size_t i = 0; i + 5 <= len; i++) {
-            panic = panic || strncasecmp(line + i, "panic", 5) == 0;
-            fatal = fatal || strncasecmp(line + i, "fatal", 5) == 0;
+    return i + 5 <= len && strncasecmp(text + i, word, 5) == 0;
+}
+
+/* Counts lines holding "panic" and "fatal" (any case) in text[0..len): one pass, looking
+ * closer only at a 'p' or an 'f' (a log of 8 MiB takes a few ms). */
+static void report_log_count(const char *text, size_t len, json_int_t *panics, json_int_t *fatals)
+{
+    bool panic = false, fatal = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i] | 0x20;
+        if (text[i] == '\n') {
+            *panics += panic;
+            *fatals += fatal;
+            panic = fatal = false;
+        } else if (c == 'p' && !panic) {
+            panic = report_word_at(text, i, len, "panic");
+        } else if (c == 'f' && !fatal) {
+            fatal = report_word_at(text, i, len, "fatal");
         }
-        *panics += panic;
-        *fatals += fatal;
-        line = end ? end + 1 : NULL;
     }
+    *panics += panic;
+    *fatals += fatal;
 }
 
 struct report_log_ctx {
@@ -54,8 +64,9 @@ struct report_log_ctx {
     json_int_t panics;
 };
 
-/* Reads the last REPORT_LOG_TAIL bytes of path into a malloc'd text; NULL with errno set. */
-static char *report_log_tail(const char *path)
+/* Reads the last REPORT_LOG_TAIL bytes of path into a malloc'd text (*len bytes); NULL with
+ * errno set. */
+static char *report_log_tail(const char *path, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -80,13 +91,15 @@ static char *report_log_tail(const char *path)
         return NULL;
     }
     buf[n] = '\0';
+    *len = (size_t)n;
     return buf;
 }
 
 static void report_log_of(const char *path, void *arg)
 {
     struct report_log_ctx *c = arg;
-    char *text = report_log_tail(path);
+    size_t len = 0;
+    char *text = report_log_tail(path, &len);
     if (!text) {
         report_fail(c->job, "%s: %s", path, strerror(errno));
         json_array_append_new(
@@ -94,7 +107,7 @@ static void report_log_of(const char *path, void *arg)
         return;
     }
     json_int_t panics = 0, fatals = 0;
-    report_log_count(text, &panics, &fatals);
+    report_log_count(text, len, &panics, &fatals);
     free(text);
     c->panics += panics;
     json_array_append_new(c->logs, json_pack("{s:s, s:I, s:I}", "path", path, "panic_count", panics,
