@@ -76,4 +76,4 @@ static void report_gpu_collect(struct report_job *job)
     metric_list_free(&list);
 }
 
-const struct report_section report_gpu = {"gpu", false, report_gpu_collect};
+const struct report_section report_gpu = {"gpu", report_gpu_collect};

@@ -140,4 +140,4 @@ static void report_processes_collect(struct report_job *job)
     json_object_set_new(job->data, "panic_count", json_integer(lc.panics));
 }
 
-const struct report_section report_processes = {"processes", false, report_processes_collect};
+const struct report_section report_processes = {"processes", report_processes_collect};

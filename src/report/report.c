@@ -20,21 +20,37 @@
 #include "collect/collect.h"
 
 static const struct report_section *const report_sections[] = {
-    &report_system,     &report_services,   &report_network_reach, &report_network_sockets,
-    &report_network_fw, &report_network_wg, &report_processes,     &report_tls,
-    &report_gpu,        &report_faultline,  &report_probes,
+    &report_system,     &report_services,   &report_network_sockets,
+    &report_network_fw, &report_network_wg, &report_processes,
+    &report_gpu,        &report_faultline,  &report_netcheck,
 };
+
+/* The sections' members, in the order the document lists them ("probes", an array, last). */
+static const char *const report_members[] = {"system", "services", "network",  "processes",
+                                             "tls",    "gpu",      "faultline"};
 #define REPORT_SECTION_COUNT (sizeof report_sections / sizeof report_sections[0])
+
+static void report_fail_va(struct report_job *job, const char *section, const char *fmt, va_list ap)
+{
+    char text[1024];
+    vsnprintf(text, sizeof text, fmt, ap);
+    json_array_append_new(job->errors, json_pack("{s:s, s:s}", "section", section, "error", text));
+}
 
 void report_fail(struct report_job *job, const char *fmt, ...)
 {
-    char text[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    report_fail_va(job, job->section->name, fmt, ap);
     va_end(ap);
-    json_array_append_new(job->errors,
-                          json_pack("{s:s, s:s}", "section", job->section->name, "error", text));
+}
+
+void report_fail_in(struct report_job *job, const char *section, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report_fail_va(job, section, fmt, ap);
+    va_end(ap);
 }
 
 char *report_read_file(const char *root, const char *path, size_t cap)
@@ -172,6 +188,17 @@ int report_procs_read(const char *root, struct report_procs *procs, char *err, s
     return 0;
 }
 
+const struct report_proc *report_procs_find_faultline(const struct report_procs *procs,
+                                                      const char *command)
+{
+    for (size_t i = 0; i < procs->count; i++) {
+        const struct report_proc *p = &procs->items[i];
+        if (p->state != 'Z' && strcmp(p->arg0, "faultline") == 0 && strcmp(p->arg1, command) == 0)
+            return p;
+    }
+    return NULL;
+}
+
 void report_procs_free(struct report_procs *procs)
 {
     free(procs->items);
@@ -180,6 +207,21 @@ void report_procs_free(struct report_procs *procs)
 }
 
 /* ---- collection ----------------------------------------------------------------------------- */
+
+/* Merges src's members into dst: objects member by member, anything else replaced. */
+static void report_merge(json_t *dst, json_t *src)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(src, key, value)
+    {
+        json_t *have = json_object_get(dst, key);
+        if (json_is_object(have) && json_is_object(value))
+            report_merge(have, value);
+        else
+            json_object_set(dst, key, value);
+    }
+}
 
 static void *report_job_run(void *arg)
 {
@@ -210,7 +252,7 @@ json_t *report_collect(const struct report_options *opts)
             .opts = opts,
             .procs = &procs,
             .root = root,
-            .data = report_sections[i]->is_array ? json_array() : json_object(),
+            .data = json_object(),
             .errors = json_array(),
         };
         started[i] = pthread_create(&threads[i], NULL, report_job_run, &jobs[i]) == 0;
@@ -224,16 +266,18 @@ json_t *report_collect(const struct report_options *opts)
     json_object_set_new(report, "timestamp_ms", json_integer(wall));
     json_object_set_new(report, "hostname", json_string(host));
     json_object_set_new(report, "version", json_string(FAULTLINE_VERSION));
+    for (size_t i = 0; i < sizeof report_members / sizeof report_members[0]; i++)
+        json_object_set_new(report, report_members[i], json_object());
+    json_object_set_new(report, "probes", json_array());
     for (size_t i = 0; i < REPORT_SECTION_COUNT; i++) {
         if (started[i])
             pthread_join(threads[i], NULL);
-        json_t *member = json_object_get(report, jobs[i].section->name);
-        if (member && json_is_object(member)) {
-            json_object_update(member, jobs[i].data);
-            json_decref(jobs[i].data);
-        } else {
-            json_object_set_new(report, jobs[i].section->name, jobs[i].data);
-        }
+        const char *name = jobs[i].section->name;
+        if (name)
+            report_merge(json_object_get(report, name), jobs[i].data);
+        else
+            report_merge(report, jobs[i].data);
+        json_decref(jobs[i].data);
         json_array_extend(errors, jobs[i].errors);
         json_decref(jobs[i].errors);
     }

@@ -27,24 +27,28 @@ struct report_job {
     const struct report_options *opts;
     const struct report_procs *procs;
     const char *root; /* opts->root or "" */
-    json_t *data;     /* the section's object (or array, for probes), owned by the job */
+    json_t *data;     /* the section's object, owned by the job */
     json_t *errors;   /* [{"section","error"}], owned by the job */
 };
 
 struct report_section {
-    const char *name; /* the member of the report; rows with the same name fill one object */
-    bool is_array;    /* the section is a JSON array (probes) */
+    /* The member of the report it fills (rows with the same name fill one object), or NULL for
+     * a row that fills several: its data is an object of members by name, merged in. */
+    const char *name;
     /* Fills job->data; failures go to report_fail. */
     void (*collect)(struct report_job *job);
 };
 
-extern const struct report_section report_system, report_services, report_network_reach,
-    report_network_sockets, report_network_fw, report_network_wg, report_processes, report_tls,
-    report_gpu, report_faultline, report_probes;
+extern const struct report_section report_system, report_services, report_network_sockets,
+    report_network_fw, report_network_wg, report_processes, report_gpu, report_faultline,
+    report_netcheck;
 
 /* Adds {"section": job's name, "error": text} to the job's errors. */
 void report_fail(struct report_job *job, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same, naming the section (for a row that fills several). */
+void report_fail_in(struct report_job *job, const char *section, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Reads root + path whole (at most cap bytes) into a malloc'd NUL-terminated buffer; NULL with
  * errno set on failure. */
@@ -59,20 +63,12 @@ json_t *report_real2(double v);
 json_t *report_int_or_null(int64_t v);
 json_t *report_text_or_null(const char *text);
 
-/* One HTTP GET of report_http_get_all. */
-struct report_http {
-    const char *url; /* in */
-    long status;     /* out: 0 when no answer */
-    double ms;
-    char error[256]; /* "" on an answer */
-};
-
-/* GETs every URL at once on a loop of its own (base/httpc.h, libcurl multi) within
- * REPORT_NET_TIMEOUT_MS, and fills each one's result. Blocks; call it from a section's thread. */
-void report_http_get_all(struct report_http *reqs, size_t n);
-
 /* Reads /proc (under root) into procs; returns 0 or -1 with err set. */
 int report_procs_read(const char *root, struct report_procs *procs, char *err, size_t errlen);
 void report_procs_free(struct report_procs *procs);
+
+/* The first live process run as `faultline COMMAND` ("agent", "server"), or NULL. */
+const struct report_proc *report_procs_find_faultline(const struct report_procs *procs,
+                                                      const char *command);
 
 #endif

@@ -148,4 +148,4 @@ static void report_services_collect(struct report_job *job)
     json_object_set_new(job->data, "failed_units", failed ? failed : json_array());
 }
 
-const struct report_section report_services = {"services", false, report_services_collect};
+const struct report_section report_services = {"services", report_services_collect};

@@ -152,4 +152,4 @@ static void report_system_collect(struct report_job *job)
     metric_list_free(&list);
 }
 
-const struct report_section report_system = {"system", false, report_system_collect};
+const struct report_section report_system = {"system", report_system_collect};

@@ -80,9 +80,9 @@ scenario('faultline report --json: the schema, loopback targets, a 3-day certifi
     const [up, down] = doc.network.targets;
     assert.deepEqual([up.target, up.reachable, up.error], [`127.0.0.1:${open.address().port}`, true, null]);
     assert.equal(typeof up.rtt_ms, 'number');
-    assert.deepEqual([down.target, down.reachable, down.rtt_ms, down.error], [`127.0.0.1:${closed}`, false, null, 'connect: Connection refused']);
+    assert.deepEqual([down.target, down.reachable, down.rtt_ms, down.error], [`127.0.0.1:${closed}`, false, null, 'connection refused']);
     assert.equal(doc.network.internet_reachable, true, 'one configured target answered');
-    assert.deepEqual(errorsOf(doc, 'network').filter((e) => e.startsWith('127.0.0.1')), [`127.0.0.1:${closed}: connect: Connection refused`]);
+    assert.deepEqual(errorsOf(doc, 'network').filter((e) => e.startsWith('127.0.0.1')), [`127.0.0.1:${closed}: connection refused`]);
     assert.ok(doc.network.listening_ports.some((p) => p.proto === 'tcp' && p.addr === '127.0.0.1' && p.port === open.address().port), 'the open port is listed');
     const [cert] = doc.tls.endpoints;
     assert.equal(cert.endpoint, `127.0.0.1:${tlsEnd.port}`);
