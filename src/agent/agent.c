@@ -105,7 +105,7 @@ static const char *const agent_options[] = {
     "SITE",         "LOG_LEVEL",       "DATA_DIR",        "DIAG_INTERVAL",     "DIAG_TARGETS",
     "DIAG_GATEWAY", "DIAG_PING_COUNT", "DIAG_MTR_ROUNDS", "DIAG_MTR_MAX_HOPS", "LOG_MAX_MB",
     "SERVER_TLS",   "SERVER_CA",       "METRICS_INTERVAL", "METRICS_TEXTFILE_DIR", "METRICS_EXEC",
-    "METRICS_PER_CPU"};
+    "METRICS_PER_CPU", "REPORT_INTERVAL"};
 
 static const struct cli_spec agent_spec = {
     .command = "agent",
@@ -121,7 +121,8 @@ static const struct cli_spec agent_spec = {
         "LOG_MAX_MB); what was recorded during an outage is uploaded to the server when it is\n"
         "reachable again. Every METRICS_INTERVAL it pushes the host's metrics (CPU, memory,\n"
         "disks, network, GPUs, METRICS_TEXTFILE_DIR's *.prom files and METRICS_EXEC's output) to\n"
-        "/api/v1/metrics/NAME on the same server. SIGTERM or SIGINT stop it.",
+        "/api/v1/metrics/NAME on the same server, and every REPORT_INTERVAL its report (as\n"
+        "`faultline report --json` prints it) to /api/v1/reports/NAME. SIGTERM or SIGINT stop it.",
     .options = agent_options,
     .option_count = (int)(sizeof agent_options / sizeof agent_options[0]),
     .max_positional = 1,
