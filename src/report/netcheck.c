@@ -118,8 +118,9 @@ static void report_probe_of(const char *item, void *arg)
 static void report_checks_run(struct report_checks *l)
 {
     uv_loop_t loop;
-    char err[256] = "out of memory";
-    struct probe_env *env = uv_loop_init(&loop) == 0 ? probe_env_new(&loop, err, sizeof err) : NULL;
+    char err[PROBE_ERROR_MAX] = "no event loop";
+    bool looping = uv_loop_init(&loop) == 0;
+    struct probe_env *env = looping ? probe_env_new(&loop, err, sizeof err) : NULL;
     for (size_t i = 0; i < l->count; i++) {
         struct report_check *c = &l->items[i];
         if (c->finished)
@@ -135,6 +136,8 @@ static void report_checks_run(struct report_checks *l)
     if (env) {
         uv_run(&loop, UV_RUN_DEFAULT);
         probe_env_close(env);
+    }
+    if (looping) {
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
     }
