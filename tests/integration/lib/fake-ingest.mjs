@@ -14,6 +14,11 @@
 // `text` ungzipped when it came with Content-Encoding: gzip (`bytes` is what was sent); it is
 // answered 200 {"accepted":N,"refused":[],"series":N} with N the sample lines of the body, or
 // what setMetricsAnswer(status, body) set.
+//
+// POST /api/v1/reports/NAME (the agent's report, docs/report.md) goes to `reportRequests` (never
+// to `requests`) and is answered 200 {"worker":NAME,"received":ISO}. A GET (the report's check of
+// a server on the agent's own machine, GET / on SERVER_PORT) goes to `getRequests` and is
+// answered 404.
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { waitFor } from './wait.mjs';
@@ -26,6 +31,8 @@ export async function fakeIngest({ status = 204, port = 0 } = {}) {
   const backlogModes = [];
   const sockets = new Set();
   const metricsRequests = [];
+  const reportRequests = [];
+  const getRequests = [];
   const state = { status, backlogStatus: 200, metricsAnswer: null };
 
   function storeBacklog(json) {
@@ -92,6 +99,14 @@ export async function fakeIngest({ status = 204, port = 0 } = {}) {
       const entry = { time: Date.now(), method: req.method, path: req.url, headers: req.headers, text, json, bytes: raw.length };
       if (req.method === 'POST' && req.url === '/api/v1/backlog') return backlogHandler(req, res, entry);
       if (req.method === 'POST' && req.url.startsWith('/api/v1/metrics/')) return metricsHandler(res, entry);
+      if (req.method === 'GET') {
+        getRequests.push(entry);
+        return answerJson(res, 404, { error: 'not found' });
+      }
+      if (req.method === 'POST' && req.url.startsWith('/api/v1/reports/')) {
+        reportRequests.push(entry);
+        return answerJson(res, 200, { worker: req.url.slice('/api/v1/reports/'.length), received: new Date().toISOString() });
+      }
       requests.push(entry);
       if (state.status === 204) {
         res.writeHead(204);
@@ -134,6 +149,8 @@ export async function fakeIngest({ status = 204, port = 0 } = {}) {
     backlogRequests,
     backlogRecords,
     metricsRequests,
+    reportRequests,
+    getRequests,
     setMetricsAnswer(status, body) {
       state.metricsAnswer = { status, body };
     },
