@@ -46,6 +46,7 @@ $(BUILD)/tests/libfake-nvml.so: tests/unit/fake_nvml.c
 	$(CC) -std=c17 -Wall -Wextra -Werror -Wno-unused-parameter -shared -fPIC -o $@ $<
 
 $(BUILD)/tests/test_collect: $(BUILD)/tests/libfake-nvml.so
+$(BUILD)/tests/test_report: $(BUILD)/tests/libfake-nvml.so
 
 unit: $(UNIT_BIN)
 

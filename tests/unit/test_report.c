@@ -2,12 +2,13 @@
  * listening sockets of /proc/net/{tcp,tcp6,udp,udp6}, the retransmission rate of /proc/net/snmp,
  * the restart-loop rule over sd-bus's unit properties, the sections read over a fixture /proc
  * tree (zombies, orphans, OOM kills, panic lines), and report_check, the server's test of a
- * pushed body. */
+ * pushed body; the gpu section read from the gpu collector over the fake NVML library. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "report/report.h"
 
 static char dir[64];
+static char fake_nvml[4096]; /* build/tests/libfake-nvml.so, beside this binary */
 
 /* Writes text to dir/rel, creating the folders on the way; returns the full path (static). */
 static const char *put(const char *rel, const char *text)
@@ -276,6 +278,33 @@ static void test_fixture_document(void **state)
     json_decref(r);
 }
 
+/* ---- gpu: the gpu collector's samples, here from the fake NVML (tests/unit/fake_nvml.c) --- */
+
+static void test_gpu_section(void **state)
+{
+    setenv("FAULTLINE_NVML_LIB", fake_nvml, 1);
+    json_t *r = fixture_report();
+    unsetenv("FAULTLINE_NVML_LIB");
+    json_t *gpu = json_object_get(r, "gpu");
+    assert_int_equal(I(gpu, "count"), 2);
+    assert_true(json_is_null(json_object_get(gpu, "error")));
+    json_t *g0 = json_array_get(json_object_get(gpu, "gpus"), 0);
+    assert_int_equal(I(g0, "index"), 0);
+    assert_string_equal(S(g0, "uuid"), "GPU-00000000-aaaa-bbbb-cccc-dddddddddddd");
+    assert_string_equal(S(g0, "name"), "NVIDIA H100 80GB HBM3");
+    assert_true(json_real_value(json_object_get(g0, "util_pct")) == 93.0);
+    assert_int_equal(I(g0, "mem_used_mb"), 40000);
+    assert_int_equal(I(g0, "mem_total_mb"), 81559);
+    assert_true(json_real_value(json_object_get(g0, "temp_c")) == 71.0);
+    assert_true(json_real_value(json_object_get(g0, "power_w")) == 612.35);
+    json_t *g1 = json_array_get(json_object_get(gpu, "gpus"), 1);
+    assert_string_equal(S(g1, "name"), "NVIDIA L4");
+    assert_true(json_is_null(json_object_get(g1, "power_w"))); /* the driver does not say */
+    char err[256];
+    assert_int_equal(report_check(r, err, sizeof err), 0);
+    json_decref(r);
+}
+
 /* ---- report_check ---------------------------------------------------------------------------- */
 
 static void test_check_names_the_member(void **state)
@@ -300,8 +329,13 @@ static void test_check_names_the_member(void **state)
     json_decref(arr);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    char self[2048];
+    snprintf(self, sizeof self, "%s", argv[0]);
+    snprintf(fake_nvml, sizeof fake_nvml, "%s/libfake-nvml.so", dirname(self));
+    if (fake_nvml[0] != '/') /* dlopen needs a slash to skip the library search */
+        snprintf(fake_nvml, sizeof fake_nvml, "./%s/libfake-nvml.so", self);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wg_dump),
         cmocka_unit_test(test_wg_dump_empty),
@@ -310,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_restart_loop),
         cmocka_unit_test(test_unit_json),
         cmocka_unit_test_setup_teardown(test_fixture_document, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_section, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_names_the_member, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
