@@ -40,6 +40,7 @@ struct report_checks {
     struct report_job *job;
     struct report_check items[REPORT_CHECKS_MAX];
     size_t count;
+    int probes; /* REPORT_PROBES entries seen */
 };
 
 static void report_check_done(const struct probe_result *r, void *ctx)
@@ -106,6 +107,11 @@ static void report_probe_of(const char *item, void *arg)
                        "REPORT_PROBES: expected NAME=URL with an http:// or https:// URL, got "
                        "\"%s\"",
                        item);
+        return;
+    }
+    if (++l->probes > REPORT_PROBES_MAX) {
+        report_fail_in(l->job, "probes", "REPORT_PROBES: more than %d probes, \"%s\" left out",
+                       REPORT_PROBES_MAX, item);
         return;
     }
     char name[64];

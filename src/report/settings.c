@@ -22,8 +22,11 @@ static bool report_check_probes(const char *v)
     if (strlen(v) >= sizeof copy)
         return false;
     snprintf(copy, sizeof copy, "%s", v);
+    int count = 0;
     for (char *save = NULL, *item = strtok_r(copy, ",", &save); item;
          item = strtok_r(NULL, ",", &save)) {
+        if (++count > 32)
+            return false;
         while (*item == ' ')
             item++;
         char *eq = strchr(item, '=');
@@ -61,8 +64,8 @@ static const struct config_option report_options[] = {
      .expected = "comma-separated process names"},
     {"REPORT_PROBES", CONFIG_TEXT, FIELD(probes), NULL,
      "report: HTTP health probes of local services, NAME=URL,...", .check = report_check_probes,
-     .expected = "comma-separated NAME=URL entries, NAME of [A-Za-z0-9_.-] (at most 63), URL "
-                 "http:// or https://"},
+     .expected = "at most 32 comma-separated NAME=URL entries, NAME of [A-Za-z0-9_.-] (at most "
+                 "63), URL http:// or https://"},
     {"REPORT_INTERVAL", CONFIG_SECONDS, FIELD(interval_ms), "300",
      .help = "agent: seconds between report pushes to /api/v1/reports/NAME"},
 };

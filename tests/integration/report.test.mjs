@@ -121,7 +121,7 @@ scenario('faultline report --json: the schema, loopback targets, a 3-day certifi
 scenario('faultline report: a bad setting is a usage error naming it', async () => {
   const r = await runFaultline(['report', '--json'], { env: { REPORT_PROBES: 'web=ftp://x' } });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /REPORT_PROBES: expected comma-separated NAME=URL entries.*got "web=ftp:\/\/x"/);
+  assert.match(r.stderr, /REPORT_PROBES: expected at most 32 comma-separated NAME=URL entries.*got "web=ftp:\/\/x"/);
   assert.equal(r.stdout, '');
 });
 
