@@ -61,6 +61,7 @@ struct agent {
     /* The report push (report_push.h). */
     const struct report_settings *report_settings;
     struct report_options report_options;
+    struct report_history *report_history; /* NRestarts across collections, owned */
     struct report_push *report_push;
     char report_url[400]; /* base_url + /api/v1/reports/NAME */
     struct collect_options collect_options;
@@ -737,8 +738,10 @@ static int agent_start(struct agent *a)
         .options = &a->collect_options,
     };
     a->push = a->http ? push_new(&a->loop, a->http, &pc) : NULL;
+    a->report_history = report_history_new();
     a->report_options = (struct report_options){.settings = a->report_settings,
-                                                .server_port = a->cfg->server_port};
+                                                .server_port = a->cfg->server_port,
+                                                .history = a->report_history};
     struct report_push_config rc = {
         .url = a->report_url,
         .auth_header = a->auth_header,
@@ -800,6 +803,7 @@ int agent_main(int argc, char **argv)
         free(a->auth_header);
         push_free(a->push);
         report_push_free(a->report_push);
+        report_history_free(a->report_history);
         collect_exec_free(a->exec, a->exec_count);
         backlog_free(a->backlog);
         agent_logs_free(a->logs);

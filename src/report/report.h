@@ -35,11 +35,19 @@ struct report_settings {
 
 extern const struct config_table report_settings_table;
 
+/* What a long-running caller (the agent) remembers between collections: each unit's NRestarts
+ * as seen over the last REPORT_RESTART_WINDOW_S, so that a restart loop is also NRestarts
+ * growing by 3 within the window. One collection at a time may use it. */
+struct report_history;
+struct report_history *report_history_new(void);    /* NULL when out of memory */
+void report_history_free(struct report_history *h); /* NULL is a no-op */
+
 /* What one collection reads besides the settings. */
 struct report_options {
     const struct report_settings *settings;
-    int server_port;  /* SERVER_PORT: where this node's server would answer */
-    const char *root; /* prefix of /proc and /sys (tests); NULL: "" */
+    int server_port;                /* SERVER_PORT: where this node's server would answer */
+    const char *root;               /* prefix of /proc and /sys (tests); NULL: "" */
+    struct report_history *history; /* NULL: no memory of earlier collections */
 };
 
 /* Collects every section in parallel and returns the report (a new reference, the caller
@@ -75,8 +83,9 @@ size_t report_listen_parse(const char *text, const char *proto, json_t *ports);
 double report_retrans_pct(const char *text);
 
 /* A systemd unit as sd-bus gives it, and whether it is in a restart loop (docs/report.md):
- * sub_state "auto-restart", activating with restarts, or at least 3 restarts while the unit has
- * been active less than REPORT_RESTART_WINDOW_S. */
+ * sub_state "auto-restart", activating with restarts, NRestarts grown by 3 or more within
+ * REPORT_RESTART_WINDOW_S (with a history), or at least 3 restarts while the unit has been
+ * active less than REPORT_RESTART_WINDOW_S. */
 #define REPORT_RESTART_WINDOW_S 600
 struct report_unit {
     char name[256];
@@ -85,8 +94,13 @@ struct report_unit {
     int64_t memory_bytes;    /* MemoryCurrent, -1 when unknown */
     int64_t cpu_ns;          /* CPUUsageNSec, -1 when unknown */
     int64_t active_since_ms; /* ActiveEnterTimestamp in ms, 0 when never */
+    int64_t restarts_before; /* NRestarts at the oldest collection within the window that saw
+                              * it (report_history), -1 when none did */
 };
 bool report_unit_restart_loop(const struct report_unit *u, int64_t now_ms);
+/* Records u's NRestarts at now_ms in h (NULL: nothing) and sets u->restarts_before from the
+ * samples of the window. Keeps 16 samples of 64 units. */
+void report_history_note(struct report_history *h, struct report_unit *u, int64_t now_ms);
 json_t *report_unit_json(const struct report_unit *u, int64_t now_ms);
 
 #endif

@@ -1,7 +1,8 @@
 /* services.c — the report's "services" section: the REPORT_UNITS units' states, restarts, memory
  * and CPU read through sd-bus (libsystemd) from systemd's manager, the failed units, and restart
- * loops (report_unit_restart_loop). Without a system bus (a container), an error and empty
- * lists. Every call has the report's 4 s command limit. */
+ * loops (report_unit_restart_loop, with the caller's history of NRestarts when it keeps one).
+ * Without a system bus (a container), an error and empty lists. Every call has the report's 4 s
+ * command limit. */
 #include "report/report_internal.h"
 
 #include <stdlib.h>
@@ -16,9 +17,67 @@
 #define SYSTEMD_UNIT "org.freedesktop.systemd1.Unit"
 #define SYSTEMD_SERVICE "org.freedesktop.systemd1.Service"
 
+/* ---- the history of NRestarts across collections ------------------------------------------- */
+
+#define REPORT_HISTORY_UNITS 64
+#define REPORT_HISTORY_SAMPLES 16
+
+struct report_history {
+    struct report_history_unit {
+        char name[256];
+        size_t n; /* samples, oldest first */
+        struct {
+            int64_t time_ms, restarts;
+        } samples[REPORT_HISTORY_SAMPLES];
+    } units[REPORT_HISTORY_UNITS];
+    size_t count;
+};
+
+struct report_history *report_history_new(void)
+{
+    return calloc(1, sizeof(struct report_history));
+}
+
+void report_history_free(struct report_history *h)
+{
+    free(h);
+}
+
+void report_history_note(struct report_history *h, struct report_unit *u, int64_t now_ms)
+{
+    u->restarts_before = -1;
+    if (!h || u->restarts < 0)
+        return;
+    struct report_history_unit *hu = NULL;
+    for (size_t i = 0; i < h->count && !hu; i++)
+        if (strcmp(h->units[i].name, u->name) == 0)
+            hu = &h->units[i];
+    if (!hu && h->count == REPORT_HISTORY_UNITS)
+        return;
+    if (!hu) {
+        hu = &h->units[h->count++];
+        snprintf(hu->name, sizeof hu->name, "%s", u->name);
+        hu->n = 0;
+    }
+    size_t keep = 0; /* the first sample still within the window */
+    while (keep < hu->n && now_ms - hu->samples[keep].time_ms > REPORT_RESTART_WINDOW_S * 1000LL)
+        keep++;
+    if (hu->n - keep == REPORT_HISTORY_SAMPLES)
+        keep++;
+    memmove(hu->samples, hu->samples + keep, (hu->n - keep) * sizeof hu->samples[0]);
+    hu->n -= keep;
+    if (hu->n > 0)
+        u->restarts_before = hu->samples[0].restarts;
+    hu->samples[hu->n].time_ms = now_ms;
+    hu->samples[hu->n].restarts = u->restarts;
+    hu->n++;
+}
+
 bool report_unit_restart_loop(const struct report_unit *u, int64_t now_ms)
 {
     if (strcmp(u->sub_state, "auto-restart") == 0)
+        return true;
+    if (u->restarts_before >= 0 && u->restarts - u->restarts_before >= 3)
         return true;
     if (strcmp(u->active_state, "activating") == 0 && u->restarts > 0)
         return true;
@@ -76,7 +135,8 @@ struct report_units_ctx {
 static void report_unit_of(const char *name, void *arg)
 {
     struct report_units_ctx *c = arg;
-    struct report_unit u = {.restarts = -1, .memory_bytes = -1, .cpu_ns = -1};
+    struct report_unit u = {
+        .restarts = -1, .memory_bytes = -1, .cpu_ns = -1, .restarts_before = -1};
     snprintf(u.name, sizeof u.name, "%s%s", name, strchr(name, '.') ? "" : ".service");
     sd_bus_error e = SD_BUS_ERROR_NULL;
     sd_bus_message *reply = NULL;
@@ -100,7 +160,9 @@ static void report_unit_of(const char *name, void *arg)
     }
     sd_bus_message_unref(reply);
     sd_bus_error_free(&e);
-    json_array_append_new(c->units, report_unit_json(&u, clock_wall_ms()));
+    int64_t now_ms = clock_wall_ms();
+    report_history_note(c->job->opts->history, &u, now_ms);
+    json_array_append_new(c->units, report_unit_json(&u, now_ms));
 }
 
 /* ListUnitsFiltered(["failed"]): a(ssssssouso), the name first. */

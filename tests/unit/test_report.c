@@ -172,11 +172,47 @@ static void test_restart_loop(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct report_unit u = {.restarts = cases[i].restarts,
-                                .active_since_ms = cases[i].since_ms};
+                                .active_since_ms = cases[i].since_ms,
+                                .restarts_before = -1};
         snprintf(u.active_state, sizeof u.active_state, "%s", cases[i].active);
         snprintf(u.sub_state, sizeof u.sub_state, "%s", cases[i].sub);
         assert_int_equal(report_unit_restart_loop(&u, now), cases[i].loop);
     }
+}
+
+/* With the agent's history: NRestarts grown by 3 within 10 minutes, whenever the unit came up. */
+static void test_restart_loop_history(void **state)
+{
+    struct report_history *h = report_history_new();
+    const int64_t t0 = 1795000000000, min = 60 * 1000;
+    struct report_unit u = {.name = "app.service",
+                            .active_state = "active",
+                            .sub_state = "running",
+                            .restarts = 10,
+                            .active_since_ms = t0 - 3600 * 1000};
+    struct {
+        int64_t at_min, restarts;
+        bool loop;
+    } seen[] = {
+        {0, 10, false},  {1, 11, false}, /* one restart */
+        {2, 13, true},                   /* three within 2 minutes */
+        {9, 13, true},                   /* still 3 over the last 10 minutes */
+        {11, 13, false},                 /* the sample of minute 0 is out: 11 -> 13 */
+        {12, 13, false},
+    };
+    for (size_t i = 0; i < sizeof seen / sizeof seen[0]; i++) {
+        u.restarts = seen[i].restarts;
+        report_history_note(h, &u, t0 + seen[i].at_min * min);
+        assert_int_equal(report_unit_restart_loop(&u, t0 + seen[i].at_min * min), seen[i].loop);
+    }
+    /* Another unit has its own samples. */
+    struct report_unit other = u;
+    snprintf(other.name, sizeof other.name, "other.service");
+    report_history_note(h, &other, t0 + 30 * min);
+    assert_int_equal(other.restarts_before, -1);
+    report_history_note(NULL, &other, t0); /* no history: nothing known */
+    assert_int_equal(other.restarts_before, -1);
+    report_history_free(h);
 }
 
 static void test_unit_json(void **state)
@@ -188,6 +224,7 @@ static void test_unit_json(void **state)
                             .restarts = 0,
                             .memory_bytes = -1,
                             .cpu_ns = 12345,
+                            .restarts_before = -1,
                             .active_since_ms = 1795000000000};
     json_t *j = report_unit_json(&u, 1795000001000);
     assert_string_equal(S(j, "name"), "ssh.service");
@@ -342,6 +379,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_listening_ports),
         cmocka_unit_test(test_retrans_pct),
         cmocka_unit_test(test_restart_loop),
+        cmocka_unit_test(test_restart_loop_history),
         cmocka_unit_test(test_unit_json),
         cmocka_unit_test_setup_teardown(test_fixture_document, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gpu_section, setup, teardown),
