@@ -29,19 +29,24 @@ static const struct cli_spec report_spec = {
     .json = true,
 };
 
+#define TEXT_SLOTS 16 /* one printf line uses at most this many values */
+
+/* A value as a person reads it; valid until TEXT_SLOTS more calls on this thread. */
 static const char *text_of(const json_t *v)
 {
-    static __thread char buf[64];
+    static __thread char slots[TEXT_SLOTS][64];
+    static __thread unsigned next;
+    char *buf = slots[next++ % TEXT_SLOTS];
     if (json_is_string(v))
         return json_string_value(v);
     if (json_is_integer(v))
-        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        snprintf(buf, sizeof slots[0], "%lld", (long long)json_integer_value(v));
     else if (json_is_real(v))
-        snprintf(buf, sizeof buf, "%.2f", json_real_value(v));
+        snprintf(buf, sizeof slots[0], "%.2f", json_real_value(v));
     else if (json_is_boolean(v))
-        snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "yes" : "no");
+        snprintf(buf, sizeof slots[0], "%s", json_is_true(v) ? "yes" : "no");
     else
-        snprintf(buf, sizeof buf, "-");
+        snprintf(buf, sizeof slots[0], "-");
     return buf;
 }
 
@@ -95,9 +100,10 @@ static void print_network(const json_t *n, FILE *out)
     json_t *t, *p;
     json_array_foreach(GET(n, "targets"), i, t)
     {
-        fprintf(out, "  target %-28s %s %sms %s\n", TXT(t, "target"),
-                json_is_true(GET(t, "reachable")) ? "reachable" : "UNREACHABLE", TXT(t, "rtt_ms"),
-                json_is_string(GET(t, "error")) ? TXT(t, "error") : "");
+        if (json_is_true(GET(t, "reachable")))
+            fprintf(out, "  target %-28s reachable in %s ms\n", TXT(t, "target"), TXT(t, "rtt_ms"));
+        else
+            fprintf(out, "  target %-28s UNREACHABLE: %s\n", TXT(t, "target"), TXT(t, "error"));
     }
     fprintf(out, "  listening:");
     json_array_foreach(GET(n, "listening_ports"), i, p)

@@ -107,9 +107,11 @@ scenario('faultline report --json: the schema, loopback targets, a 3-day certifi
 
     const table = await runFaultline(['report'], { env, timeoutMs: 15000 });
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, new RegExp(`target 127\\.0\\.0\\.1:${closed}\\s+UNREACHABLE`));
+    assert.match(table.stdout, new RegExp(`target 127\\.0\\.0\\.1:${closed}\\s+UNREACHABLE: connection refused\\n`));
     assert.match(table.stdout, new RegExp(`127\\.0\\.0\\.1:${tlsEnd.port}\\s+2 days left`));
     assert.match(table.stdout, /api\s+FAILED 404/);
+    assert.match(table.stdout, /\n  zombies \d+  orphans \d+  panics 1\n/, 'every value of a line is its own');
+    assert.match(table.stdout, new RegExp(`\\n  log ${log.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 1 panic, 1 fatal\\n`));
     assert.match(table.stdout, /errors \(\d+\)\n/);
   } finally {
     tlsEnd.server.close();
