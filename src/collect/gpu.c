@@ -89,6 +89,13 @@ struct nvml_utilization {
 struct nvml_memory {
     unsigned long long total, free, used;
 };
+/* nvmlMemory_v2_t: `used` leaves out what the driver reserves, as nvidia-smi and dcgm-exporter
+ * report it (v1's used counts the reserve: ~600 MiB more on an idle H200). */
+struct nvml_memory_v2 {
+    unsigned int version;
+    unsigned long long total, reserved, free, used;
+};
+#define NVML_MEMORY_V2_VERSION ((unsigned int)(sizeof(struct nvml_memory_v2) | (2u << 24)))
 
 /* The NVML entry points used; any but the first four may be missing (older drivers). */
 struct nvml {
@@ -100,6 +107,7 @@ struct nvml {
     int (*name)(nvml_device, char *, unsigned int);
     int (*utilization)(nvml_device, struct nvml_utilization *);
     int (*memory)(nvml_device, struct nvml_memory *);
+    int (*memory_v2)(nvml_device, struct nvml_memory_v2 *); /* drivers since 510 */
     int (*temperature)(nvml_device, int, unsigned int *);
     int (*power)(nvml_device, unsigned int *);
     int (*clock)(nvml_device, int, unsigned int *);
@@ -131,11 +139,29 @@ static void gpu_nvml_bind(void *h, struct nvml *n)
     *(void **)&n->name = gpu_sym(h, "nvmlDeviceGetName");
     *(void **)&n->utilization = gpu_sym(h, "nvmlDeviceGetUtilizationRates");
     *(void **)&n->memory = gpu_sym(h, "nvmlDeviceGetMemoryInfo");
+    *(void **)&n->memory_v2 = gpu_sym(h, "nvmlDeviceGetMemoryInfo_v2");
     *(void **)&n->temperature = gpu_sym(h, "nvmlDeviceGetTemperature");
     *(void **)&n->power = gpu_sym(h, "nvmlDeviceGetPowerUsage");
     *(void **)&n->clock = gpu_sym(h, "nvmlDeviceGetClockInfo");
     *(void **)&n->ecc = gpu_sym(h, "nvmlDeviceGetTotalEccErrors");
     *(void **)&n->throttle = gpu_sym(h, "nvmlDeviceGetCurrentClocksThrottleReasons");
+}
+
+/* Framebuffer memory, from v2 where the driver has it (used without the reserve), else v1. */
+static void gpu_nvml_memory(const struct nvml *n, nvml_device d, struct gpu_reading *g)
+{
+    struct nvml_memory_v2 m2 = {.version = NVML_MEMORY_V2_VERSION};
+    struct nvml_memory m;
+    if (n->memory_v2 && n->memory_v2(d, &m2) == NVML_SUCCESS) {
+        m = (struct nvml_memory){.total = m2.total, .free = m2.free, .used = m2.used};
+    } else if (!n->memory || n->memory(d, &m) != NVML_SUCCESS) {
+        g->has_fb = false;
+        return;
+    }
+    g->has_fb = true;
+    g->fb_used_mib = (double)(m.used >> 20);
+    g->fb_free_mib = (double)(m.free >> 20);
+    g->fb_total_mib = (double)(m.total >> 20);
 }
 
 static void gpu_nvml_read(const struct nvml *n, unsigned int i, nvml_device d,
@@ -152,12 +178,7 @@ static void gpu_nvml_read(const struct nvml *n, unsigned int i, nvml_device d,
         g->util = u.gpu;
         g->mem_util = u.memory;
     }
-    struct nvml_memory m;
-    if ((g->has_fb = n->memory && n->memory(d, &m) == NVML_SUCCESS)) {
-        g->fb_used_mib = (double)(m.used >> 20);
-        g->fb_free_mib = (double)(m.free >> 20);
-        g->fb_total_mib = (double)(m.total >> 20);
-    }
+    gpu_nvml_memory(n, d, g);
     unsigned int v;
     if ((g->has_temp = n->temperature && n->temperature(d, NVML_TEMPERATURE_GPU, &v) == 0))
         g->temp_c = v;

@@ -1,6 +1,7 @@
 /* fake_nvml.c — a stand-in for libnvidia-ml.so with two GPUs, built beside the unit tests
  * (build/tests/libfake-nvml.so) so test_collect drives the gpu collector's NVML path without a
- * GPU. The second GPU reports no ECC counts and no power draw, as some cards do. */
+ * GPU. The second GPU reports no ECC counts and no power draw, as some cards do. The first
+ * keeps 512 MiB reserved by the driver: v1's used counts it, v2's does not (as on an H200). */
 #include <stdio.h>
 #include <string.h>
 
@@ -66,11 +67,29 @@ int nvmlDeviceGetUtilizationRates(void *device, struct utilization *u)
     return 0;
 }
 
+#define RESERVED(device) ((which(device) ? 0ULL : 512ULL) << 20)
+
 int nvmlDeviceGetMemoryInfo(void *device, struct memory *m)
 {
     m->total = 81559ULL << 20;
-    m->used = (which(device) ? 0ULL : 40000ULL) << 20;
+    m->used = ((which(device) ? 0ULL : 40000ULL) << 20) + RESERVED(device);
     m->free = m->total - m->used;
+    return 0;
+}
+
+struct memory_v2 {
+    unsigned int version;
+    unsigned long long total, reserved, free, used;
+};
+
+int nvmlDeviceGetMemoryInfo_v2(void *device, struct memory_v2 *m)
+{
+    if (m->version != (unsigned int)(sizeof *m | (2u << 24)))
+        return 2; /* NVML_ERROR_INVALID_ARGUMENT */
+    m->total = 81559ULL << 20;
+    m->reserved = RESERVED(device);
+    m->used = (which(device) ? 0ULL : 40000ULL) << 20;
+    m->free = m->total - m->reserved - m->used;
     return 0;
 }
 
