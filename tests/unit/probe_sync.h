@@ -55,7 +55,7 @@ static void sync_on_ping(const struct ping_result *r, void *ctx)
 }
 
 /* Starts a ping on l whose result lands in *out (or is *out at once when it cannot start). */
-static void sync_ping_on(struct sync_loop *l, const char *target, int count, int interval_ms,
+static inline void sync_ping_on(struct sync_loop *l, const char *target, int count, int interval_ms,
                          int timeout_ms, struct ping_result *out)
 {
     struct sync_ping *w = malloc(sizeof *w);
@@ -68,7 +68,7 @@ static void sync_ping_on(struct sync_loop *l, const char *target, int count, int
     }
 }
 
-static int probe_ping(const char *target, int count, int interval_ms, int timeout_ms,
+static inline int probe_ping(const char *target, int count, int interval_ms, int timeout_ms,
                       struct ping_result *out)
 {
     struct sync_loop l;
@@ -90,7 +90,7 @@ static void sync_on_trace(const struct trace_result *r, void *ctx)
     sync_one_done(w->l);
 }
 
-static int probe_trace(const char *target, int max_hops, int rounds, int timeout_ms,
+static inline int probe_trace(const char *target, int max_hops, int rounds, int timeout_ms,
                        struct trace_result *out)
 {
     struct sync_loop l;
@@ -115,7 +115,7 @@ static void sync_on_dns(const struct dns_result *r, void *ctx)
     sync_one_done(w->l);
 }
 
-static int probe_dns(const char *name, int timeout_ms, struct dns_result *out)
+static inline int probe_dns(const char *name, int timeout_ms, struct dns_result *out)
 {
     struct sync_loop l;
     sync_open(&l);
@@ -167,7 +167,7 @@ static void sync_on_type(const struct probe_result *r, void *ctx)
     sync_one_done(w->l);
 }
 
-static void sync_result_free(struct sync_result *s)
+static inline void sync_result_free(struct sync_result *s)
 {
     free(s->body);
     free(s->output);
@@ -176,7 +176,7 @@ static void sync_result_free(struct sync_result *s)
 }
 
 /* Parses the JSON text def for type and runs one probe. 0, or -1 with err (parse or start). */
-static int sync_probe(const char *type_name, const char *def_text, int timeout_ms,
+static inline int sync_probe(const char *type_name, const char *def_text, int timeout_ms,
                       struct sync_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);

@@ -1,0 +1,479 @@
+/* test_probe_types.c — the probe table (probe_type.h) against real targets on loopback, in a
+ * network namespace of the test's own (unshare(CLONE_NEWNET), lo up; skipped with a message
+ * where that is not permitted): tcp with a banner, send and expect, refused and silent; exec
+ * scripts that pass, fail, hang (the timeout kills the group, a child included) and print too
+ * much, with their perfdata; icmp to 127.0.0.1; option errors naming the field; the table
+ * itself; and the perfdata parser. HTTP, TLS and DNS against real servers are in
+ * tests/integration/probe-types.test.mjs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "probe/probe_internal.h"
+#include "probe_sync.h"
+
+static bool in_netns;
+static char netns_why[160];
+
+#define SKIP_WITHOUT_NETNS()                                                                       \
+    do {                                                                                           \
+        if (!in_netns) {                                                                           \
+            print_message("SKIP: %s\n", netns_why);                                                \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static int enter_netns(void **state)
+{
+    if (unshare(CLONE_NEWNET) != 0) {
+        snprintf(netns_why, sizeof netns_why, "cannot create a network namespace: %s",
+                 strerror(errno));
+        return 0;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        in_netns = ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (!in_netns)
+        snprintf(netns_why, sizeof netns_why, "cannot bring lo up in the new namespace");
+    return 0;
+}
+
+static double elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1000 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* ---- a TCP server on 127.0.0.1: greets with a banner, then echoes one read back ---------- */
+
+struct banner_server {
+    int fd, port;
+    const char *banner; /* NULL: says nothing until spoken to */
+    bool silent;        /* accepts and never writes */
+    pthread_t thread;
+};
+
+static void *serve_banner(void *arg)
+{
+    struct banner_server *s = arg;
+    int c = accept(s->fd, NULL, NULL);
+    if (c < 0)
+        return NULL;
+    if (s->banner && !s->silent)
+        (void)!write(c, s->banner, strlen(s->banner));
+    char buf[256];
+    ssize_t n = read(c, buf, sizeof buf);
+    if (n > 0 && !s->silent)
+        (void)!write(c, buf, (size_t)n);
+    usleep(200 * 1000);
+    close(c);
+    return NULL;
+}
+
+static void banner_start(struct banner_server *s, const char *banner, bool silent)
+{
+    memset(s, 0, sizeof *s);
+    s->banner = banner;
+    s->silent = silent;
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &len), 0);
+    s->port = ntohs(sa.sin_port);
+    assert_int_equal(listen(s->fd, 4), 0);
+    assert_int_equal(pthread_create(&s->thread, NULL, serve_banner, s), 0);
+}
+
+static void banner_stop(struct banner_server *s)
+{
+    shutdown(s->fd, SHUT_RDWR);
+    pthread_join(s->thread, NULL);
+    close(s->fd);
+}
+
+static int run(const char *type, const char *def, int timeout_ms, struct sync_result *out)
+{
+    char err[300];
+    int rc = sync_probe(type, def, timeout_ms, out, err, sizeof err);
+    if (rc != 0)
+        print_message("%s: %s\n", type, err);
+    return rc;
+}
+
+static void test_tcp_banner_expected(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    struct banner_server s;
+    banner_start(&s, "220 mail.test ESMTP ready\r\n", false);
+    char def[200];
+    snprintf(def, sizeof def, "{\"target\": \"127.0.0.1:%d\", \"expect\": \"ESMTP\"}", s.port);
+    struct sync_result r;
+    assert_int_equal(run("tcp", def, 2000, &r), 0);
+    banner_stop(&s);
+    assert_true(r.done);
+    assert_true(r.r.connected);
+    assert_true(r.r.reachable);
+    assert_string_equal(r.r.error, "");
+    assert_non_null(strstr(r.body, "220 mail.test ESMTP"));
+    assert_string_equal(r.r.addr, "127.0.0.1");
+    assert_true(r.r.response_time_ms > 0 && r.r.response_time_ms < 2000);
+    json_t *body = json_object_get(r.json, "body");
+    assert_non_null(strstr(json_string_value(body), "ESMTP"));
+    assert_true(json_is_true(json_object_get(r.json, "connected")));
+    sync_result_free(&r);
+}
+
+static void test_tcp_send_then_expect(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    struct banner_server s;
+    banner_start(&s, NULL, false);
+    char def[200];
+    snprintf(def, sizeof def,
+             "{\"target\": \"127.0.0.1:%d\", \"send\": \"PING fl\\n\", \"expect\": \"PING fl\"}",
+             s.port);
+    struct sync_result r;
+    assert_int_equal(run("tcp", def, 2000, &r), 0);
+    banner_stop(&s);
+    assert_true(r.r.connected);
+    assert_string_equal(r.body, "PING fl\n");
+    sync_result_free(&r);
+}
+
+static void test_tcp_expect_missing_is_not_connected(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    struct banner_server s;
+    banner_start(&s, "SSH-2.0-OpenSSH\r\n", false);
+    char def[200];
+    snprintf(def, sizeof def, "{\"target\": \"127.0.0.1:%d\", \"expect\": \"ESMTP\"}", s.port);
+    struct sync_result r;
+    assert_int_equal(run("tcp", def, 600, &r), 0);
+    banner_stop(&s);
+    assert_false(r.r.connected);
+    assert_true(r.r.reachable);
+    assert_string_equal(r.r.error, "timeout after 600 ms (waiting for the expected answer)");
+    sync_result_free(&r);
+}
+
+static void test_tcp_silent_server_times_out(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    struct banner_server s;
+    banner_start(&s, NULL, true);
+    char def[200];
+    snprintf(def, sizeof def, "{\"target\": \"127.0.0.1:%d\", \"expect\": \"hello\"}", s.port);
+    struct sync_result r;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(run("tcp", def, 300, &r), 0);
+    double ms = elapsed_ms(&t0);
+    banner_stop(&s);
+    assert_false(r.r.connected);
+    assert_true(r.r.timed_out);
+    assert_string_equal(r.r.error, "timeout after 300 ms (waiting for the expected answer)");
+    assert_true(ms >= 290 && ms < 1000);
+    sync_result_free(&r);
+}
+
+static void test_tcp_refused_is_reachable(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    struct banner_server s;
+    banner_start(&s, NULL, false);
+    banner_stop(&s); /* closed: the port now refuses */
+    char def[200];
+    snprintf(def, sizeof def, "{\"target\": \"127.0.0.1:%d\"}", s.port);
+    struct sync_result r;
+    assert_int_equal(run("tcp", def, 1000, &r), 0);
+    assert_false(r.r.connected);
+    assert_true(r.r.reachable);
+    assert_string_equal(r.r.error, "connection refused");
+    sync_result_free(&r);
+}
+
+static void test_tcp_no_route_is_unreachable(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    struct sync_result r;
+    assert_int_equal(run("tcp", "{\"target\": \"192.0.2.1:80\"}", 300, &r), 0);
+    assert_false(r.r.connected);
+    assert_false(r.r.reachable);
+    assert_true(r.r.error[0] != '\0');
+    sync_result_free(&r);
+}
+
+/* ---- exec -------------------------------------------------------------------------------- */
+
+static char script_path[64];
+
+/* Writes a shell script and returns the exec definition that runs it. */
+static const char *script(const char *body)
+{
+    static char def[200];
+    snprintf(script_path, sizeof script_path, "/tmp/faultline-probe-test-XXXXXX");
+    int fd = mkstemp(script_path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, body, strlen(body)), (ssize_t)strlen(body));
+    close(fd);
+    snprintf(def, sizeof def, "{\"command\": [\"/bin/sh\", \"%s\"]}", script_path);
+    return def;
+}
+
+static void test_exec_ok_with_perfdata(void **state)
+{
+    struct sync_result r;
+    assert_int_equal(
+        run("exec", script("echo \"DISK OK - 42% used | used=42%;80;90;0;100 'free space'=1.5GB;;;0\"\n"),
+            5000, &r),
+        0);
+    unlink(script_path);
+    assert_true(r.r.ran);
+    assert_int_equal(r.r.exit_code, 0);
+    assert_string_equal(r.output, "DISK OK - 42% used");
+    assert_int_equal(r.r.n_perfdata, 2);
+    assert_string_equal(r.r.perfdata[0].label, "used");
+    assert_true(r.r.perfdata[0].value == 42.0);
+    assert_string_equal(r.r.perfdata[0].unit, "%");
+    assert_string_equal(r.r.perfdata[1].label, "free space");
+    assert_true(r.r.perfdata[1].value == 1.5);
+    assert_string_equal(r.r.perfdata[1].unit, "GB");
+    assert_string_equal(r.r.error, "");
+    assert_int_equal(json_integer_value(json_object_get(r.json, "exit_code")), 0);
+    assert_int_equal(json_array_size(json_object_get(r.json, "perfdata")), 2);
+    sync_result_free(&r);
+}
+
+static void test_exec_critical_exit_code(void **state)
+{
+    struct sync_result r;
+    assert_int_equal(
+        run("exec", "{\"command\": [\"/bin/sh\", \"-c\", \"echo CRITICAL - down >&2; exit 2\"]}",
+            5000, &r),
+        0);
+    assert_int_equal(r.r.exit_code, 2);
+    assert_string_equal(r.output, "CRITICAL - down"); /* stderr is captured too */
+    assert_false(r.r.timed_out);
+    sync_result_free(&r);
+}
+
+/* The script leaves a child behind that would outlive it; the timeout kills both. */
+static void test_exec_timeout_kills_the_group(void **state)
+{
+    char pidfile[] = "/tmp/faultline-exec-child-XXXXXX";
+    int fd = mkstemp(pidfile);
+    assert_true(fd >= 0);
+    close(fd);
+    char def[400];
+    snprintf(def, sizeof def,
+             "{\"command\": [\"/bin/sh\", \"-c\", \"sleep 30 & echo $! > %s; echo started; wait\"]}",
+             pidfile);
+    struct sync_result r;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(run("exec", def, 400, &r), 0);
+    double ms = elapsed_ms(&t0);
+    assert_true(r.r.timed_out);
+    assert_int_equal(r.r.exit_code, -1);
+    assert_non_null(strstr(r.r.error, "timeout after 400 ms"));
+    assert_true(ms >= 390 && ms < 2000);
+    FILE *f = fopen(pidfile, "r");
+    assert_non_null(f);
+    int child = 0;
+    assert_int_equal(fscanf(f, "%d", &child), 1);
+    fclose(f);
+    unlink(pidfile);
+    /* The child is gone (or a zombie of init's, not running): kill(pid, 0) fails, or its state
+     * is Z. */
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; i++) {
+        char path[64], stat[256] = "";
+        snprintf(path, sizeof path, "/proc/%d/stat", child);
+        FILE *s = fopen(path, "r");
+        gone = !s || !fgets(stat, sizeof stat, s) || strstr(stat, ") Z ");
+        if (s)
+            fclose(s);
+        if (!gone)
+            usleep(10000);
+    }
+    assert_true(gone);
+    sync_result_free(&r);
+}
+
+static void test_exec_output_is_bounded(void **state)
+{
+    struct sync_result r;
+    assert_int_equal(run("exec", script("head -c 300000 /dev/zero | tr '\\0' x\nexit 1\n"), 5000, &r),
+                     0);
+    unlink(script_path);
+    assert_int_equal(r.r.exit_code, 1);
+    assert_int_equal(strlen(r.output), 65536);
+    sync_result_free(&r);
+}
+
+static void test_exec_missing_program_cannot_start(void **state)
+{
+    struct sync_result r;
+    char err[300];
+    assert_int_equal(sync_probe("exec", "{\"command\": [\"/nonexistent/check_x\"]}", 1000, &r, err,
+                                sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "cannot run /nonexistent/check_x"));
+}
+
+/* ---- icmp ---------------------------------------------------------------------------------- */
+
+static void test_icmp_loopback(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    struct sync_result r;
+    assert_int_equal(run("icmp", "{\"target\": \"127.0.0.1\", \"count\": 3}", 1000, &r), 0);
+    assert_true(r.r.connected);
+    assert_int_equal(r.r.sent, 3);
+    assert_int_equal(r.r.received, 3);
+    assert_true(r.r.loss_pct == 0.0);
+    assert_true(r.r.rtt_ms > 0 && r.r.rtt_ms < 1000);
+    sync_result_free(&r);
+}
+
+static void test_icmp_no_answer_is_full_loss(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    struct sync_result r;
+    assert_int_equal(run("icmp", "{\"target\": \"192.0.2.1\", \"count\": 2}", 300, &r), 0);
+    assert_false(r.r.connected);
+    assert_true(r.r.loss_pct == 100.0);
+    assert_true(r.r.error[0] != '\0');
+    sync_result_free(&r);
+}
+
+/* ---- options, the table, perfdata ----------------------------------------------------------- */
+
+static void expect_parse_error(const char *type, const char *def, const char *field,
+                               const char *text)
+{
+    struct sync_result r;
+    char err[300];
+    assert_int_equal(sync_probe(type, def, 100, &r, err, sizeof err), -1);
+    char want[100];
+    snprintf(want, sizeof want, "%s: ", field);
+    if (strncmp(err, want, strlen(want)) != 0 || !strstr(err, text))
+        fail_msg("%s %s: got \"%s\", expected field %s and \"%s\"", type, def, err, field, text);
+}
+
+static void test_option_errors_name_the_field(void **state)
+{
+    expect_parse_error("tcp", "{}", "target", "missing");
+    expect_parse_error("tcp", "{\"target\": \"db.example\"}", "target", "is not host:port");
+    expect_parse_error("tcp", "{\"target\": \"db:99999\"}", "target", "port 1-65535");
+    expect_parse_error("tcp", "{\"target\": \"db:1\", \"tls\": \"yes\"}", "tls", "true or false");
+    expect_parse_error("http", "{\"target\": \"ftp://x\"}", "target", "is not a URL");
+    expect_parse_error("http", "{\"target\": \"http://x\", \"headers\": [1]}", "headers",
+                       "a map of header names");
+    expect_parse_error("http", "{\"target\": \"http://x\", \"max_body\": -1}", "max_body",
+                       "an integer 0..");
+    expect_parse_error("dns", "{\"target\": \"x.test\", \"record\": \"SRV\"}", "record",
+                       "expected A, AAAA, CNAME, MX, TXT, NS, SOA or PTR, got \"SRV\"");
+    expect_parse_error("dns", "{\"target\": \"x.test\", \"server\": \"127.0.0.1\"}", "server",
+                       "host:port");
+    expect_parse_error("icmp", "{\"target\": \"h\", \"count\": 0}", "count", "1..100");
+    expect_parse_error("exec", "{\"command\": \"check_disk -w 10%\"}", "command",
+                       "a list of 1..256 strings");
+    expect_parse_error("exec", "{\"command\": [\"check\", 3]}", "command[1]", "a string");
+}
+
+static void test_table(void **state)
+{
+    const char *names[] = {"tcp", "http", "dns", "icmp", "exec"};
+    for (size_t i = 0; i < 5; i++) {
+        const struct probe_type *t = probe_type_find(names[i]);
+        assert_non_null(t);
+        assert_string_equal(t->name, names[i]);
+        assert_non_null(t->parse);
+        assert_non_null(t->free_options);
+        assert_non_null(t->start);
+        assert_non_null(t->cancel);
+        assert_non_null(t->default_condition);
+        assert_true(t->placeholders != 0);
+    }
+    assert_null(probe_type_find("gopher"));
+    assert_int_equal(probe_placeholder_find("CERT_EXPIRES_IN"), PH_CERT_EXPIRES_IN);
+    assert_string_equal(probe_placeholder_name(PH_DNS_ANSWER), "DNS_ANSWER");
+    assert_int_equal(probe_placeholder_find("NOPE"), -1);
+    assert_true(probe_type_find("http")->placeholders & PH_BIT(PH_HEADER));
+    assert_false(probe_type_find("tcp")->placeholders & PH_BIT(PH_STATUS));
+}
+
+static void test_perfdata_parser(void **state)
+{
+    struct probe_perfdata p[4];
+    const char *text = "time=0.012s;1;2;0 'a b'=3 bad junk=x size=10KB;;;; c=-1.5e3";
+    size_t n = probe_perfdata_parse(text, strlen(text), p, 4);
+    assert_int_equal(n, 4);
+    assert_string_equal(p[0].label, "time");
+    assert_true(p[0].value == 0.012);
+    assert_string_equal(p[0].unit, "s");
+    assert_string_equal(p[1].label, "a b");
+    assert_true(p[1].value == 3);
+    assert_string_equal(p[2].label, "size");
+    assert_string_equal(p[2].unit, "KB");
+    assert_string_equal(p[3].label, "c");
+    assert_true(p[3].value == -1500);
+
+    char out[] = "HTTP OK: 200 | time=0.1s\nlong text line\nmore | size=5B\n";
+    struct probe_result r = {0};
+    probe_split_plugin_output(out, &r);
+    assert_string_equal(r.output, "HTTP OK: 200");
+    assert_int_equal(r.n_perfdata, 2);
+    assert_string_equal(r.perfdata[1].label, "size");
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tcp_banner_expected),
+        cmocka_unit_test(test_tcp_send_then_expect),
+        cmocka_unit_test(test_tcp_expect_missing_is_not_connected),
+        cmocka_unit_test(test_tcp_silent_server_times_out),
+        cmocka_unit_test(test_tcp_refused_is_reachable),
+        cmocka_unit_test(test_tcp_no_route_is_unreachable),
+        cmocka_unit_test(test_exec_ok_with_perfdata),
+        cmocka_unit_test(test_exec_critical_exit_code),
+        cmocka_unit_test(test_exec_timeout_kills_the_group),
+        cmocka_unit_test(test_exec_output_is_bounded),
+        cmocka_unit_test(test_exec_missing_program_cannot_start),
+        cmocka_unit_test(test_icmp_loopback),
+        cmocka_unit_test(test_icmp_no_answer_is_full_loss),
+        cmocka_unit_test(test_option_errors_name_the_field),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_perfdata_parser),
+    };
+    return cmocka_run_group_tests(tests, enter_netns, NULL);
+}
