@@ -227,3 +227,31 @@ scenario('icmp: 127.0.0.1 answers every echo', async (ctx) => {
   assert.equal(res.loss_pct, 0);
   assert.equal(typeof res.rtt_ms, 'number');
 });
+
+scenario('icmp: an address in a namespace that drops everything: 100% loss, exit 1', async (ctx) => {
+  const sh = (...argv) => execFileSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ns = `fl-drop-${process.pid}`;
+  const near = `fld${process.pid % 100000}a`;
+  const far = `fld${process.pid % 100000}b`;
+  sh('ip', 'netns', 'add', ns);
+  ctx.closers.push(() => sh('ip', 'netns', 'del', ns));
+  sh('ip', 'link', 'add', near, 'type', 'veth', 'peer', 'name', far, 'netns', ns);
+  sh('ip', 'addr', 'add', '198.18.250.1/30', 'dev', near);
+  sh('ip', 'link', 'set', near, 'up');
+  sh('ip', 'netns', 'exec', ns, 'ip', 'addr', 'add', '198.18.250.2/30', 'dev', far);
+  sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', far, 'up');
+  // Before the drop: the address answers, so the loss below is the namespace's doing.
+  let { code, res } = await check(ctx, 'icmp', '198.18.250.2', { count: 2 });
+  assert.equal(code, 0, JSON.stringify(res));
+  assert.equal(res.received, 2);
+  sh('ip', 'netns', 'exec', ns, 'nft', 'add table inet drop_all');
+  sh('ip', 'netns', 'exec', ns, 'nft', 'add chain inet drop_all in { type filter hook input priority 0 ; policy drop ; }');
+  ({ code, res } = await check(ctx, 'icmp', '198.18.250.2', { count: 3 }, '1'));
+  assert.equal(code, 1);
+  assert.equal(res.sent, 3);
+  assert.equal(res.received, 0);
+  assert.equal(res.loss_pct, 100);
+  assert.equal(res.connected, false);
+  assert.equal(res.rtt_ms, null);
+  assert.equal(res.error, 'no answer to 3 echo requests');
+});
