@@ -1,7 +1,7 @@
 /* perfdata.c — Nagios plugin output: the text before the first '|' is the status text, what
  * follows a '|' is performance data, items "label=value[UOM];warn;crit;min;max" separated by
  * spaces, a label in single quotes when it holds spaces ('' for a quote inside). See
- * probe_internal.h; fuzz/fuzz_perfdata.c feeds it anything. */
+ * probe_internal.h; fuzz/fuzz_probe_output.c feeds it anything. */
 #include "probe/probe_internal.h"
 
 #include <ctype.h>
