@@ -34,8 +34,8 @@ struct exec_run {
     int exit_code; /* -1: killed by a signal */
     int timeout_ms;
     int64_t start_ns, end_ns;
-    char *output;
-    size_t output_len;
+    char *output; /* output_cap + 1 bytes, grown as the plugin writes */
+    size_t output_len, output_cap;
     char error[PROBE_ERROR_MAX];
 };
 
@@ -174,14 +174,24 @@ static void on_process_exit(uv_process_t *p, int64_t status, int term_signal)
     maybe_end(r);
 }
 
+/* Room for the next read: the output buffer, doubled from 4 KiB up to the bound when full, or
+ * past the bound a scratch area whose bytes are dropped. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    static char scratch[16384]; /* loop thread only: bytes past the bound are dropped */
+    static char scratch[16384]; /* loop thread only */
     struct exec_run *r = h->data;
-    if (!r->output)
-        r->output = malloc(EXEC_OUTPUT_MAX + 1);
-    if (r->output && r->output_len < EXEC_OUTPUT_MAX)
-        *buf = uv_buf_init(r->output + r->output_len, (unsigned)(EXEC_OUTPUT_MAX - r->output_len));
+    if (r->output_len == r->output_cap && r->output_cap < EXEC_OUTPUT_MAX) {
+        size_t cap = r->output_cap ? r->output_cap * 2 : 4096;
+        if (cap > EXEC_OUTPUT_MAX)
+            cap = EXEC_OUTPUT_MAX;
+        char *grown = realloc(r->output, cap + 1);
+        if (grown) {
+            r->output = grown;
+            r->output_cap = cap;
+        }
+    }
+    if (r->output_len < r->output_cap)
+        *buf = uv_buf_init(r->output + r->output_len, (unsigned)(r->output_cap - r->output_len));
     else
         *buf = uv_buf_init(scratch, sizeof scratch);
 }

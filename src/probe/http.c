@@ -3,8 +3,10 @@
  * (CURLMOPT_TIMERFUNCTION: one uv_timer), and each run is one easy handle, taken from the env's
  * pool of idle ones (curl_easy_reset) rather than made anew. Options: `method` (GET), `headers`
  * ({Name: value}), `body`, `follow_redirects` (false), `tls_verify` (true), `max_body` (bytes
- * kept of the body, 1 MiB by default: the transfer stops there). Every run opens a fresh
- * connection, so the response time and the certificate are those of a real first contact.
+ * kept of the body, 1 MiB by default: the transfer stops there). The URL's host is resolved on
+ * the env's c-ares channel and handed to curl (CURLOPT_RESOLVE), so no resolver thread runs
+ * (a redirect to another host is the exception). Every run opens a fresh connection, so the
+ * response time and the certificate are those of a real first contact.
  * Fills [STATUS], [BODY], [HEADER], [RESPONSE_TIME], [CERT_EXPIRES_IN] (from CURLINFO_CERTINFO)
  * and [CONNECTED]. */
 #include "probe/probe_internal.h"
@@ -25,6 +27,9 @@
 
 struct http_options {
     char *url, *method, *body;
+    char host[PROBE_HOST_MAX]; /* the URL's host, resolved on the env's channel before curl runs */
+    long port;
+    bool literal; /* host is an IP address: nothing to resolve */
     struct curl_slist *headers;
     bool follow_redirects, tls_verify, https;
     long max_body;
@@ -50,6 +55,10 @@ struct http_run {
     struct probe_env *env;
     const struct http_options *o;
     CURL *easy;
+    struct probe_resolve *resolving;
+    struct curl_slist *resolved; /* "host:port:address" for CURLOPT_RESOLVE */
+    int timeout_ms;
+    int64_t start_ns;
     probe_done_cb done;
     void *ctx;
     char *body;
@@ -116,6 +125,34 @@ static int parse_headers(const json_t *def, struct http_options *o, const char *
     return 0;
 }
 
+/* The URL's host and port (curl's own URL parser), so that the host can be resolved on the
+ * loop: libcurl would resolve it on a thread of its own. */
+static int url_host_port(const char *url, struct http_options *o, char *err, size_t errlen)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    int rc = -1;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        size_t len = strlen(host);
+        if (host[0] == '[' && len > 2) /* an IPv6 literal */
+            snprintf(o->host, sizeof o->host, "%.*s", (int)(len - 2), host + 1);
+        else
+            snprintf(o->host, sizeof o->host, "%s", host);
+        o->port = strtol(port, NULL, 10);
+        struct probe_target t;
+        o->literal = probe_parse_literal(o->host, &t);
+        rc = 0;
+    } else {
+        snprintf(err, errlen, "\"%.80s\" is not a URL curl can read", url);
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}
+
 static void *http_parse(const json_t *def, const char **field, char *err, size_t errlen)
 {
     const char *target = probe_opt_target(def, field, err, errlen);
@@ -130,6 +167,10 @@ static void *http_parse(const json_t *def, const char **field, char *err, size_t
     struct http_options *o = calloc(1, sizeof *o);
     if (!o) {
         snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (url_host_port(target, o, err, errlen) != 0) {
+        free(o);
         return NULL;
     }
     o->https = https;
@@ -381,6 +422,8 @@ static bool cert_expiry(CURL *e, int64_t *ms)
 
 static void http_free_run(struct http_run *r)
 {
+    probe_resolve_cancel(r->resolving);
+    curl_slist_free_all(r->resolved);
     json_decref(r->headers);
     free(r->body);
     free(r);
@@ -466,6 +509,48 @@ static void set_options(struct http_run *r, int timeout_ms)
     }
 }
 
+/* Hands the transfer to the multi handle, with what is left of the timeout. */
+static int http_begin(struct http_run *r, char *err, size_t errlen)
+{
+    int left = r->timeout_ms - (int)((probe_now_ns() - r->start_ns) / 1000000);
+    set_options(r, left > 0 ? left : 1);
+    if (r->resolved)
+        curl_easy_setopt(r->easy, CURLOPT_RESOLVE, r->resolved);
+    if (curl_multi_add_handle(r->env->curl->multi, r->easy) != CURLM_OK) {
+        snprintf(err, errlen, "cannot start the transfer");
+        return -1;
+    }
+    return 0;
+}
+
+/* Ends a run that never reached curl: its result says why. */
+static void http_fail(struct http_run *r, const char *why)
+{
+    struct probe_result res = {.ran = true};
+    snprintf(res.error, sizeof res.error, "%s", why);
+    r->done(&res, r->ctx);
+    give_back(r->env->curl, r->easy);
+    http_free_run(r);
+}
+
+static void on_http_resolved(int status, const struct probe_target *t, const char *err, void *ctx)
+{
+    struct http_run *r = ctx;
+    r->resolving = NULL;
+    if (status != 0) {
+        http_fail(r, err);
+        return;
+    }
+    char entry[PROBE_HOST_MAX + PROBE_ADDR_MAX + 16];
+    bool v6 = t->family == AF_INET6;
+    snprintf(entry, sizeof entry, "%s:%ld:%s%s%s", r->o->host, r->o->port, v6 ? "[" : "", t->addr,
+             v6 ? "]" : "");
+    char why[PROBE_ERROR_MAX] = "out of memory";
+    r->resolved = curl_slist_append(NULL, entry);
+    if (!r->resolved || http_begin(r, why, sizeof why) != 0)
+        http_fail(r, why);
+}
+
 static struct probe_run *http_start(struct probe_env *env, const void *options, int timeout_ms,
                                     probe_done_cb done, void *ctx, char *err, size_t errlen)
 {
@@ -487,11 +572,18 @@ static struct probe_run *http_start(struct probe_env *env, const void *options, 
     r->o = options;
     r->done = done;
     r->ctx = ctx;
-    set_options(r, timeout_ms);
-    if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+    r->timeout_ms = timeout_ms;
+    r->start_ns = probe_now_ns();
+    if (r->o->literal) {
+        if (http_begin(r, err, errlen) != 0) {
+            give_back(c, r->easy);
+            http_free_run(r);
+            return NULL;
+        }
+    } else if (!(r->resolving = probe_resolve(env, r->o->host, timeout_ms, on_http_resolved, r))) {
         give_back(c, r->easy);
         http_free_run(r);
-        snprintf(err, errlen, "cannot start the transfer");
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
     return (struct probe_run *)r;

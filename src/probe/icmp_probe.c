@@ -91,6 +91,7 @@ static struct probe_run *icmp_start(struct probe_env *env, const void *options, 
         free(r);
         return NULL;
     }
+    probe_ping_set_deadline(r->ping, timeout_ms); /* udp-recverr paces echoes after the 5th */
     return (struct probe_run *)r;
 }
 

@@ -1,8 +1,8 @@
 /* ping.c — ICMP echo as a state machine on the loop (probe_ping_start, probe.h): resolve the
  * target, then send count echoes interval_ms apart on the env's shared socket, and take the
  * answers the socket hands over by sequence number. A uv_timer paces the sends and ends the run
- * timeout_ms after the last one; the run also ends as soon as every echo is answered or was
- * refused by the kernel. */
+ * timeout_ms after the last one (or at its deadline, when one is set); the run also ends as soon
+ * as every echo is answered or was refused by the kernel. */
 #include "probe/probe_internal.h"
 
 #include <errno.h>
@@ -35,6 +35,7 @@ struct probe_ping {
     int count, interval_ms, timeout_ms;
     int sent, answered, refused, send_err;
     int64_t next_send_ns;
+    int64_t deadline_ns; /* 0: none */
     bool finished;
     struct ping_result result;
     struct ping_echo echoes[]; /* count */
@@ -155,7 +156,13 @@ static void on_ping_timer(uv_timer_t *t)
     int64_t until = p->sent < p->count
                         ? p->next_send_ns
                         : p->echoes[p->count - 1].sent_ns + (int64_t)p->timeout_ms * 1000000;
-    if (p->sent == p->count && now >= until) {
+    if (p->deadline_ns && (now >= p->deadline_ns || until > p->deadline_ns)) {
+        if (now >= p->deadline_ns) {
+            ping_end(p, true);
+            return;
+        }
+        until = p->deadline_ns;
+    } else if (p->sent == p->count && now >= until) {
         ping_end(p, true);
         return;
     }
@@ -240,6 +247,11 @@ struct probe_ping *probe_ping_start(struct probe_env *env, const char *target, i
         p->count = 0;
     }
     return p;
+}
+
+void probe_ping_set_deadline(struct probe_ping *p, int within_ms)
+{
+    p->deadline_ns = probe_now_ns() + (int64_t)within_ms * 1000000;
 }
 
 void probe_ping_cancel(struct probe_ping *p)

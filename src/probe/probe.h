@@ -62,6 +62,9 @@ struct probe_ping *probe_ping_start(struct probe_env *env, const char *target, i
                                     struct ping_result *failed);
 /* Stops a ping in flight: done is not called. */
 void probe_ping_cancel(struct probe_ping *p);
+/* Ends the ping (done with what it has: echoes not sent yet are not counted) at the latest
+ * within_ms after it started, however the echoes are paced. */
+void probe_ping_set_deadline(struct probe_ping *p, int within_ms);
 
 /* One TTL of a path probe. addr is "" when no router answered at this TTL in any round. */
 struct trace_hop {

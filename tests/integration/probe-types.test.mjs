@@ -110,6 +110,9 @@ scenario('http: method, headers and body are sent; redirects followed only when 
   ({ res } = await check(ctx, 'http', `${base}/moved`, { follow_redirects: true }));
   assert.equal(res.status, 200);
   assert.equal(res.headers['x-probe'], 'yes');
+  ({ res } = await check(ctx, 'http', `http://localhost:${port}/health`)); // resolved by c-ares
+  assert.equal(res.status, 200);
+  assert.equal(res.addr, '127.0.0.1');
   ({ res } = await check(ctx, 'http', `${base}/big`, { max_body: 1000 }));
   assert.equal(res.status, 200);
   assert.equal(res.body.length, 1000);

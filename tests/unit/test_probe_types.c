@@ -362,6 +362,24 @@ static void test_icmp_loopback(void **state)
     sync_result_free(&r);
 }
 
+/* udp-recverr paces echoes after the fifth 1 s apart; the check's timeout still holds. */
+static void test_icmp_timeout_holds_whatever_the_pacing(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    setenv("FAULTLINE_ICMP_METHOD", "udp-recverr", 1);
+    struct sync_result r;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = run("icmp", "{\"target\": \"127.0.0.1\", \"count\": 8}", 1200, &r);
+    double ms = elapsed_ms(&t0);
+    unsetenv("FAULTLINE_ICMP_METHOD");
+    assert_int_equal(rc, 0);
+    assert_true(ms < 1500);
+    assert_true(r.r.sent >= 5 && r.r.sent < 8);
+    assert_int_equal(r.r.received, r.r.sent);
+    sync_result_free(&r);
+}
+
 static void test_icmp_no_answer_is_full_loss(void **state)
 {
     SKIP_WITHOUT_NETNS();
@@ -470,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_exec_output_is_bounded),
         cmocka_unit_test(test_exec_missing_program_cannot_start),
         cmocka_unit_test(test_icmp_loopback),
+        cmocka_unit_test(test_icmp_timeout_holds_whatever_the_pacing),
         cmocka_unit_test(test_icmp_no_answer_is_full_loss),
         cmocka_unit_test(test_option_errors_name_the_field),
         cmocka_unit_test(test_table),
