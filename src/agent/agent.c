@@ -563,7 +563,7 @@ static void agent_stop(struct agent *a)
     uv_timer_stop(&a->backlog_timer);
     httpc_close(a->http);
     a->http = NULL;
-    /* A diagnosis in progress stops after its current probe; the loop waits for it. */
+    /* A diagnosis in progress is cancelled; the loop runs on until its probe env has closed. */
     diag_runner_free(a->diag);
     a->diag = NULL;
     uv_close((uv_handle_t *)&a->ping_timer, NULL);
