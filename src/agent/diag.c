@@ -124,7 +124,8 @@ static void side_tcp(struct diag_runner *d)
     d->tcp_options = def ? tcp->parse(def, &field, err, sizeof err) : NULL;
     json_decref(def);
     if (d->tcp_options)
-        d->tcp = tcp->start(d->env, d->tcp_options, DIAG_TCP_TIMEOUT_MS, on_tcp, d, err, sizeof err);
+        d->tcp =
+            tcp->start(d->env, d->tcp_options, DIAG_TCP_TIMEOUT_MS, on_tcp, d, err, sizeof err);
     if (!d->tcp) {
         snprintf(t->addr, sizeof t->addr, "%s", d->server_addr);
         snprintf(t->error, sizeof t->error, "%s", err);
@@ -252,9 +253,9 @@ static void diag_next(struct diag_runner *d)
             finish(d);
             return;
         }
-        d->ping = probe_ping_start(d->env, d->server_addr, diag_clamp(s->ping_count, 1,
-                                   DIAG_MAX_PING_COUNT), DIAG_ECHO_SPACING_MS, DIAG_ECHO_WAIT_MS,
-                                   on_ping, d, &rep->server);
+        d->ping = probe_ping_start(
+            d->env, d->server_addr, diag_clamp(s->ping_count, 1, DIAG_MAX_PING_COUNT),
+            DIAG_ECHO_SPACING_MS, DIAG_ECHO_WAIT_MS, on_ping, d, &rep->server);
         if (d->ping)
             return;
         snprintf(rep->server.target, sizeof rep->server.target, "%s", s->server_addr);

@@ -33,7 +33,7 @@ struct probe_args {
     long count, rounds, max_hops, port;
     double timeout_s;
     bool json;
-    bool given[5]; /* which rows of probe_options were on the command line */
+    bool given[5];                    /* which rows of probe_options were on the command line */
     const char *opts[CHECK_OPTS_MAX]; /* check: the --opt NAME=VALUE texts */
     int n_opts;
 };
@@ -63,9 +63,10 @@ static const char *const probe_settings[] = {"LOG_LEVEL"};
 
 static const struct cli_spec probe_cli = {
     .command = "probe",
-    .usage = "probe ping|trace|tcp|dns|gateway [TARGET] [--count N] [--rounds K] [--max-hops H] "
-             "[--port P] [--timeout SECONDS] [--json] | probe check TYPE TARGET [--opt NAME=VALUE]... "
-             "[--timeout SECONDS] [--json]",
+    .usage =
+        "probe ping|trace|tcp|dns|gateway [TARGET] [--count N] [--rounds K] [--max-hops H] "
+        "[--port P] [--timeout SECONDS] [--json] | probe check TYPE TARGET [--opt NAME=VALUE]... "
+        "[--timeout SECONDS] [--json]",
     .description =
         "Runs one network probe, as the agent does when it diagnoses a failed heartbeat.\n\n"
         "  ping HOST       ICMP echo, --count probes (default 5) 250 ms apart\n"
@@ -157,8 +158,7 @@ static int take_probe_options(int argc, char **argv, struct probe_args *args, ch
             args->opts[args->n_opts++] = argv[++i];
         } else if (!o) {
             rest[(*nrest)++] = argv[i];
-        }
-        else if (set_option(args, o, value) != 0)
+        } else if (set_option(args, o, value) != 0)
             return CLI_EXIT_USAGE;
     }
     return 0;
@@ -364,7 +364,7 @@ static int run_trace(const struct probe_args *args, char **pos)
 struct type_wait {
     struct cli_loop *l;
     const struct probe_type *type;
-    json_t *json;          /* check: the result as JSON */
+    json_t *json;           /* check: the result as JSON */
     struct tcp_result *tcp; /* tcp: the diagnostics shape */
     bool failed;
 };
@@ -425,8 +425,8 @@ static int run_tcp(const struct probe_args *args, char **pos)
     json_t *def = json_pack("{s:s}", "target", target);
     struct type_wait w = {.tcp = &r};
     char err[PROBE_ERROR_MAX + 64];
-    int ran = def ? run_type(probe_type_find("tcp"), def, timeout_ms(args), &w, err, sizeof err)
-                  : -1;
+    int ran =
+        def ? run_type(probe_type_find("tcp"), def, timeout_ms(args), &w, err, sizeof err) : -1;
     json_decref(def);
     if (ran != 0)
         snprintf(r.error, sizeof r.error, "%.150s", def ? err : "out of memory");
@@ -540,8 +540,11 @@ struct probe_verb {
 };
 
 static const struct probe_verb probe_verbs[] = {
-    {"ping", PING, 1, run_ping},       {"trace", TRACE, 1, run_trace}, {"tcp", TCP, 1, run_tcp},
-    {"dns", DNS, 1, run_dns},          {"gateway", GATEWAY, 0, run_gateway},
+    {"ping", PING, 1, run_ping},
+    {"trace", TRACE, 1, run_trace},
+    {"tcp", TCP, 1, run_tcp},
+    {"dns", DNS, 1, run_dns},
+    {"gateway", GATEWAY, 0, run_gateway},
     {"check", CHECK, 2, run_check},
 };
 

@@ -25,8 +25,8 @@ static const struct {
     const char *name;
     int qtype;
 } record_types[] = {
-    {"A", ns_t_a},   {"AAAA", ns_t_aaaa}, {"CNAME", ns_t_cname}, {"MX", ns_t_mx},
-    {"TXT", ns_t_txt}, {"NS", ns_t_ns},   {"SOA", ns_t_soa},     {"PTR", ns_t_ptr},
+    {"A", ns_t_a},     {"AAAA", ns_t_aaaa}, {"CNAME", ns_t_cname}, {"MX", ns_t_mx},
+    {"TXT", ns_t_txt}, {"NS", ns_t_ns},     {"SOA", ns_t_soa},     {"PTR", ns_t_ptr},
 };
 #define RECORD_TYPES (sizeof record_types / sizeof record_types[0])
 
@@ -84,8 +84,8 @@ static void dns_free_options(void *options)
 
 static const char *rcode_name(int rcode)
 {
-    static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-                                        "NOTIMP",  "REFUSED"};
+    static const char *const names[] = {"NOERROR",  "FORMERR", "SERVFAIL",
+                                        "NXDOMAIN", "NOTIMP",  "REFUSED"};
     return rcode >= 0 && rcode < 6 ? names[rcode] : NULL;
 }
 
@@ -165,7 +165,8 @@ static void dns_report(struct dns_run *r)
         snprintf(res.dns_rcode, sizeof res.dns_rcode, "%s", rcode ? rcode : "");
         if (!rcode && r->abuf)
             snprintf(res.dns_rcode, sizeof res.dns_rcode, "RCODE%d", r->abuf[3] & 0x0f);
-        n = r->abuf ? probe_dns_parse_answers(r->abuf, r->alen, r->o->qtype, texts, DNS_ANSWERS_MAX) : 0;
+        n = r->abuf ? probe_dns_parse_answers(r->abuf, r->alen, r->o->qtype, texts, DNS_ANSWERS_MAX)
+                    : 0;
         if (n < 0) {
             snprintf(res.error, sizeof res.error, "malformed answer");
             n = 0;
@@ -216,8 +217,8 @@ static struct probe_run *dns_start(struct probe_env *env, const void *options, i
                                    probe_done_cb done, void *ctx, char *err, size_t errlen)
 {
     const struct dns_options *o = options;
-    struct probe_ares *channel = probe_ares_channel(env, o->server[0] ? o->server : NULL, err,
-                                                    errlen);
+    struct probe_ares *channel =
+        probe_ares_channel(env, o->server[0] ? o->server : NULL, err, errlen);
     struct dns_run *r = channel ? calloc(1, sizeof *r) : NULL;
     if (r)
         r->token = malloc(sizeof *r->token);

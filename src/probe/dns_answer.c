@@ -35,8 +35,8 @@ static bool read_name(const unsigned char *p, const unsigned char *abuf, int ale
 }
 
 /* One record's data as text; false when it does not hold what its type says. */
-static bool rdata_text(int type, const unsigned char *rd, unsigned rdlen,
-                       const unsigned char *abuf, int alen, char *out, size_t cap)
+static bool rdata_text(int type, const unsigned char *rd, unsigned rdlen, const unsigned char *abuf,
+                       int alen, char *out, size_t cap)
 {
     long used;
     char a[DNS_TEXT_MAX], b[DNS_TEXT_MAX];
@@ -69,14 +69,13 @@ static bool rdata_text(int type, const unsigned char *rd, unsigned rdlen,
     }
     case ns_t_soa: {
         long used2;
-        if (!read_name(rd, abuf, alen, a, sizeof a, &used) ||
-            rd + used >= abuf + alen ||
+        if (!read_name(rd, abuf, alen, a, sizeof a, &used) || rd + used >= abuf + alen ||
             !read_name(rd + used, abuf, alen, b, sizeof b, &used2) ||
             (unsigned long)(used + used2 + 20) > rdlen)
             return false;
         const unsigned char *n = rd + used + used2;
-        snprintf(out, cap, "%.400s %.400s %lu %lu %lu %lu %lu", a, b, be32(n), be32(n + 4), be32(n + 8),
-                 be32(n + 12), be32(n + 16));
+        snprintf(out, cap, "%.400s %.400s %lu %lu %lu %lu %lu", a, b, be32(n), be32(n + 4),
+                 be32(n + 8), be32(n + 12), be32(n + 16));
         return true;
     }
     default:
@@ -119,4 +118,3 @@ malformed:
         free(texts[--n]);
     return -1;
 }
-

@@ -75,8 +75,8 @@ static void *exec_parse(const json_t *def, const char **field, char *err, size_t
             static char which[32];
             snprintf(which, sizeof which, "command[%zu]", i);
             *field = which;
-            snprintf(err, errlen, "expected %s", i == 0 ? "a program (a non-empty string)"
-                                                        : "a string");
+            snprintf(err, errlen, "expected %s",
+                     i == 0 ? "a program (a non-empty string)" : "a string");
             exec_free_options(o);
             return NULL;
         }

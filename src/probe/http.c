@@ -182,8 +182,8 @@ static void *http_parse(const json_t *def, const char **field, char *err, size_t
         probe_opt_string(def, "body", &body, field, err, errlen) < 0 ||
         probe_opt_bool(def, "follow_redirects", &o->follow_redirects, field, err, errlen) < 0 ||
         probe_opt_bool(def, "tls_verify", &o->tls_verify, field, err, errlen) < 0 ||
-        probe_opt_int(def, "max_body", 0, HTTP_MAX_BODY_LIMIT, &o->max_body, field, err,
-                      errlen) < 0 ||
+        probe_opt_int(def, "max_body", 0, HTTP_MAX_BODY_LIMIT, &o->max_body, field, err, errlen) <
+            0 ||
         parse_headers(def, o, field, err, errlen) < 0) {
         http_free_options(o);
         return NULL;
@@ -383,7 +383,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
     if (!colon || colon == data)
         return len;
     char name[128];
-    size_t nlen = (size_t)(colon - data) < sizeof name - 1 ? (size_t)(colon - data) : sizeof name - 1;
+    size_t nlen =
+        (size_t)(colon - data) < sizeof name - 1 ? (size_t)(colon - data) : sizeof name - 1;
     for (size_t i = 0; i < nlen; i++)
         name[i] = (char)tolower((unsigned char)data[i]);
     name[nlen] = '\0';

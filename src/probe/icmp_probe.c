@@ -104,8 +104,8 @@ static void icmp_cancel(struct probe_run *run)
 
 const struct probe_type probe_type_icmp = {
     .name = "icmp",
-    .placeholders = PH_BIT(PH_RTT) | PH_BIT(PH_LOSS) | PH_BIT(PH_CONNECTED) |
-                    PH_BIT(PH_RESPONSE_TIME),
+    .placeholders =
+        PH_BIT(PH_RTT) | PH_BIT(PH_LOSS) | PH_BIT(PH_CONNECTED) | PH_BIT(PH_RESPONSE_TIME),
     .default_condition = "[CONNECTED] == true",
     .parse = icmp_parse,
     .free_options = icmp_free_options,

@@ -120,9 +120,9 @@ void probe_split_plugin_output(char *text, struct probe_result *r)
     if (line_end) {
         char *more = strchr(line_end, '|');
         if (more)
-            r->n_perfdata += probe_perfdata_parse(more + 1, strlen(more + 1),
-                                                  r->perfdata + r->n_perfdata,
-                                                  PROBE_PERFDATA_MAX - r->n_perfdata);
+            r->n_perfdata +=
+                probe_perfdata_parse(more + 1, strlen(more + 1), r->perfdata + r->n_perfdata,
+                                     PROBE_PERFDATA_MAX - r->n_perfdata);
     }
     trim_end(text);
 }

@@ -41,9 +41,9 @@ struct ping_result {
     char addr[PROBE_ADDR_MAX];   /* the address probed (after resolving target) */
     enum probe_method method;
     int sent, received;
-    double loss_pct;                      /* 0..100 */
+    double loss_pct;                           /* 0..100 */
     double rtt_min_ms, rtt_avg_ms, rtt_max_ms; /* over the answers; 0 when none */
-    char error[PROBE_ERROR_MAX];          /* "" when the probe ran */
+    char error[PROBE_ERROR_MAX];               /* "" when the probe ran */
 };
 
 struct probe_env;

@@ -159,11 +159,13 @@ int probe_opt_int(const json_t *def, const char *name, long lo, long hi, long *o
 /* A copy of s (NULL stays NULL); *ok false when out of memory. */
 char *probe_strdup(const char *s, bool *ok);
 
-/* ---- DNS answers (dns.c) ---------------------------------------------------------------------- */
+/* ---- DNS answers (dns.c) ----------------------------------------------------------------------
+ */
 
 /* The answers of type qtype (ns_t_a, ...) in a DNS response, as texts ("192.0.2.1",
  * "10 mx.example", names without the final dot), each malloc'd into texts[] (at most max).
- * Returns how many, or -1 (nothing stored) when the packet is malformed. fuzz/fuzz_probe_output.c feeds it anything. */
+ * Returns how many, or -1 (nothing stored) when the packet is malformed. fuzz/fuzz_probe_output.c
+ * feeds it anything. */
 int probe_dns_parse_answers(const unsigned char *abuf, int alen, int qtype, char **texts, int max);
 
 /* ---- Nagios perfdata (perfdata.c) ----------------------------------------------------------- */

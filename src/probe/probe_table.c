@@ -69,9 +69,9 @@ static json_t *perfdata_json(const struct probe_result *r)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < r->n_perfdata; i++)
-        json_array_append_new(a, json_pack("{s:s, s:f, s:s}", "label", r->perfdata[i].label,
-                                           "value", r->perfdata[i].value, "unit",
-                                           r->perfdata[i].unit));
+        json_array_append_new(a,
+                              json_pack("{s:s, s:f, s:s}", "label", r->perfdata[i].label, "value",
+                                        r->perfdata[i].value, "unit", r->perfdata[i].unit));
     return a;
 }
 

@@ -158,8 +158,8 @@ static void tcp_end(struct tcp_run *r, bool report)
                                    .cert_expires_in_ms = r->cert_expires_in_ms,
                                    .body = r->banner,
                                    .body_len = r->banner_len};
-        res.response_time_ms = probe_ns_to_ms((r->connect_ns ? r->connect_ns : probe_now_ns()) -
-                                              r->start_ns);
+        res.response_time_ms =
+            probe_ns_to_ms((r->connect_ns ? r->connect_ns : probe_now_ns()) - r->start_ns);
         snprintf(res.error, sizeof res.error, "%s", r->error);
         snprintf(res.addr, sizeof res.addr, "%s", r->addr);
         r->done(&res, r->ctx);
@@ -180,7 +180,7 @@ static void on_tcp_timer(uv_timer_t *t)
     struct tcp_run *r = t->data;
     if (r->state != TCP_ENDING)
         snprintf(r->error, sizeof r->error, "timeout after %d ms%s", r->timeout_ms,
-                 r->state == TCP_CONNECTING    ? " (connecting)"
+                 r->state == TCP_CONNECTING  ? " (connecting)"
                  : r->state == TCP_HANDSHAKE ? " (TLS handshake)"
                  : r->state == TCP_READING   ? " (waiting for the expected answer)"
                  : r->state == TCP_RESOLVING ? " (resolving)"
@@ -298,7 +298,8 @@ static void do_send(struct tcp_run *r)
     while (r->sent < r->o->send_len) {
         const char *p = r->o->send + r->sent;
         size_t left = r->o->send_len - r->sent;
-        ssize_t n = r->tls ? gnutls_record_send(r->tls, p, left) : send(r->fd, p, left, MSG_NOSIGNAL);
+        ssize_t n =
+            r->tls ? gnutls_record_send(r->tls, p, left) : send(r->fd, p, left, MSG_NOSIGNAL);
         if (n >= 0) {
             r->sent += (size_t)n;
         } else if (r->tls ? n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED

@@ -25,10 +25,10 @@ struct trace_probe {
 };
 
 enum trace_phase {
-    TRACE_RESOLVING,  /* waiting for the target's address */
-    TRACE_DISCOVER,   /* round 0: one TTL, then the next after a step or its answer */
-    TRACE_COLLECT,    /* the round's probes are out: waiting for answers or the deadline */
-    TRACE_GAP,        /* between rounds */
+    TRACE_RESOLVING, /* waiting for the target's address */
+    TRACE_DISCOVER,  /* round 0: one TTL, then the next after a step or its answer */
+    TRACE_COLLECT,   /* the round's probes are out: waiting for answers or the deadline */
+    TRACE_GAP,       /* between rounds */
 };
 
 struct probe_trace {
@@ -248,8 +248,7 @@ static void on_answer(struct icmp_client *c, const struct icmp_answer *a)
         wait_until(t, 0);
 }
 
-static void on_resolved(int status, const struct probe_target *target, const char *err,
-                        void *ctx)
+static void on_resolved(int status, const struct probe_target *target, const char *err, void *ctx)
 {
     struct probe_trace *t = ctx;
     t->resolving = NULL;

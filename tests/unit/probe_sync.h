@@ -56,7 +56,7 @@ static void sync_on_ping(const struct ping_result *r, void *ctx)
 
 /* Starts a ping on l whose result lands in *out (or is *out at once when it cannot start). */
 static inline void sync_ping_on(struct sync_loop *l, const char *target, int count, int interval_ms,
-                         int timeout_ms, struct ping_result *out)
+                                int timeout_ms, struct ping_result *out)
 {
     struct sync_ping *w = malloc(sizeof *w);
     w->l = l;
@@ -69,7 +69,7 @@ static inline void sync_ping_on(struct sync_loop *l, const char *target, int cou
 }
 
 static inline int probe_ping(const char *target, int count, int interval_ms, int timeout_ms,
-                      struct ping_result *out)
+                             struct ping_result *out)
 {
     struct sync_loop l;
     sync_open(&l);
@@ -91,7 +91,7 @@ static void sync_on_trace(const struct trace_result *r, void *ctx)
 }
 
 static inline int probe_trace(const char *target, int max_hops, int rounds, int timeout_ms,
-                       struct trace_result *out)
+                              struct trace_result *out)
 {
     struct sync_loop l;
     sync_open(&l);
@@ -177,7 +177,7 @@ static inline void sync_result_free(struct sync_result *s)
 
 /* Parses the JSON text def for type and runs one probe. 0, or -1 with err (parse or start). */
 static inline int sync_probe(const char *type_name, const char *def_text, int timeout_ms,
-                      struct sync_result *out, char *err, size_t errlen)
+                             struct sync_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     const struct probe_type *type = probe_type_find(type_name);

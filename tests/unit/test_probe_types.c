@@ -250,7 +250,8 @@ static void test_exec_ok_with_perfdata(void **state)
 {
     struct sync_result r;
     assert_int_equal(
-        run("exec", script("echo \"DISK OK - 42% used | used=42%;80;90;0;100 'free space'=1.5GB;;;0\"\n"),
+        run("exec",
+            script("echo \"DISK OK - 42% used | used=42%;80;90;0;100 'free space'=1.5GB;;;0\"\n"),
             5000, &r),
         0);
     unlink(script_path);
@@ -291,9 +292,10 @@ static void test_exec_timeout_kills_the_group(void **state)
     assert_true(fd >= 0);
     close(fd);
     char def[400];
-    snprintf(def, sizeof def,
-             "{\"command\": [\"/bin/sh\", \"-c\", \"sleep 30 & echo $! > %s; echo started; wait\"]}",
-             pidfile);
+    snprintf(
+        def, sizeof def,
+        "{\"command\": [\"/bin/sh\", \"-c\", \"sleep 30 & echo $! > %s; echo started; wait\"]}",
+        pidfile);
     struct sync_result r;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -329,8 +331,8 @@ static void test_exec_timeout_kills_the_group(void **state)
 static void test_exec_output_is_bounded(void **state)
 {
     struct sync_result r;
-    assert_int_equal(run("exec", script("head -c 300000 /dev/zero | tr '\\0' x\nexit 1\n"), 5000, &r),
-                     0);
+    assert_int_equal(
+        run("exec", script("head -c 300000 /dev/zero | tr '\\0' x\nexit 1\n"), 5000, &r), 0);
     unlink(script_path);
     assert_int_equal(r.r.exit_code, 1);
     assert_int_equal(strlen(r.output), 65536);
@@ -341,9 +343,9 @@ static void test_exec_missing_program_cannot_start(void **state)
 {
     struct sync_result r;
     char err[300];
-    assert_int_equal(sync_probe("exec", "{\"command\": [\"/nonexistent/check_x\"]}", 1000, &r, err,
-                                sizeof err),
-                     -1);
+    assert_int_equal(
+        sync_probe("exec", "{\"command\": [\"/nonexistent/check_x\"]}", 1000, &r, err, sizeof err),
+        -1);
     assert_non_null(strstr(err, "cannot run /nonexistent/check_x"));
 }
 
