@@ -3,6 +3,7 @@
 #include "probe/probe_type.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const struct probe_type probe_type_tcp;  /* tcp.c */
@@ -57,6 +58,25 @@ static json_t *hundredths(double value)
     return json_real(round(value * 100.0) / 100.0);
 }
 
+/* Text from the outside (a body, a plugin's output) as a JSON string: when it is not valid
+ * UTF-8, bytes outside ASCII (and NULs) become '?', so the text is kept rather than lost. */
+static json_t *text_json(const char *text, size_t len)
+{
+    if (!text)
+        return json_null();
+    json_t *v = json_stringn(text, len);
+    if (v)
+        return v;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        copy[i] = (unsigned char)text[i] >= 0x80 || text[i] == '\0' ? '?' : text[i];
+    v = json_stringn(copy, len);
+    free(copy);
+    return v;
+}
+
 static json_t *strings_json(const char *const *texts, size_t n)
 {
     json_t *a = json_array();
@@ -100,7 +120,7 @@ json_t *probe_result_json(const struct probe_type *type, const struct probe_resu
     set_if(o, f, PH_RESPONSE_TIME, "response_time_ms", hundredths(r->response_time_ms));
     set_if(o, f, PH_STATUS, "status", json_integer(r->status));
     set_if(o, f, PH_HEADER, "headers", r->headers ? json_deep_copy(r->headers) : json_object());
-    set_if(o, f, PH_BODY, "body", r->body ? json_stringn(r->body, r->body_len) : json_null());
+    set_if(o, f, PH_BODY, "body", text_json(r->body, r->body_len));
     set_if(o, f, PH_CERT_EXPIRES_IN, "cert_expires_in_ms",
            r->has_cert ? json_integer(r->cert_expires_in_ms) : json_null());
     set_if(o, f, PH_DNS_RCODE, "dns_rcode", json_string(r->dns_rcode));
@@ -112,7 +132,7 @@ json_t *probe_result_json(const struct probe_type *type, const struct probe_resu
         json_object_set_new(o, "received", json_integer(r->received));
     }
     set_if(o, f, PH_EXIT_CODE, "exit_code", json_integer(r->exit_code));
-    set_if(o, f, PH_OUTPUT, "output", r->output ? json_string(r->output) : json_null());
+    set_if(o, f, PH_OUTPUT, "output", text_json(r->output, r->output ? strlen(r->output) : 0));
     if (f & PH_BIT(PH_OUTPUT))
         json_object_set_new(o, "perfdata", perfdata_json(r));
     if (r->timed_out)

@@ -339,6 +339,15 @@ static void test_exec_output_is_bounded(void **state)
     sync_result_free(&r);
 }
 
+static void test_exec_output_not_utf8_is_kept(void **state)
+{
+    struct sync_result r;
+    assert_int_equal(run("exec", script("printf 'caf\\351 OK'\n"), 5000, &r), 0);
+    unlink(script_path);
+    assert_string_equal(json_string_value(json_object_get(r.json, "output")), "caf? OK");
+    sync_result_free(&r);
+}
+
 static void test_exec_missing_program_cannot_start(void **state)
 {
     struct sync_result r;
@@ -488,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_exec_critical_exit_code),
         cmocka_unit_test(test_exec_timeout_kills_the_group),
         cmocka_unit_test(test_exec_output_is_bounded),
+        cmocka_unit_test(test_exec_output_not_utf8_is_kept),
         cmocka_unit_test(test_exec_missing_program_cannot_start),
         cmocka_unit_test(test_icmp_loopback),
         cmocka_unit_test(test_icmp_timeout_holds_whatever_the_pacing),
