@@ -338,13 +338,19 @@ static CURL *take_easy(struct probe_curl *c)
     return curl_easy_init();
 }
 
-static void give_back(struct probe_curl *c, CURL *e)
+/* An easy handle done with (removed from the multi handle) goes back to the pool. */
+static void keep_idle(struct probe_curl *c, CURL *e)
 {
-    curl_multi_remove_handle(c->multi, e);
     if (c->n_idle < HTTP_IDLE_HANDLES)
         c->idle[c->n_idle++] = e;
     else
         curl_easy_cleanup(e);
+}
+
+static void give_back(struct probe_curl *c, CURL *e)
+{
+    curl_multi_remove_handle(c->multi, e);
+    keep_idle(c, e);
 }
 
 /* ---- the run --------------------------------------------------------------------------------- */
@@ -455,6 +461,8 @@ static void http_report(struct http_run *r, CURLcode code)
     r->done(&res, r->ctx);
 }
 
+/* Reports each finished transfer. A done callback may close the env (the CLI does, after its
+ * one probe): then the multi handle is gone, and so is the pool the easy handle would go to. */
 static void check_done(struct probe_curl *c)
 {
     CURLMsg *msg;
@@ -466,9 +474,17 @@ static void check_done(struct probe_curl *c)
         CURL *e = msg->easy_handle;
         CURLcode code = msg->data.result;
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+        struct probe_env *env = r->env;
+        curl_multi_remove_handle(c->multi, e); /* msg is gone with it */
         http_report(r, code);
-        give_back(c, e);
+        bool closed = env->curl != c;
+        if (closed)
+            curl_easy_cleanup(e);
+        else
+            keep_idle(c, e);
         http_free_run(r);
+        if (closed)
+            return;
     }
 }
 
@@ -528,9 +544,13 @@ static int http_begin(struct http_run *r, char *err, size_t errlen)
 static void http_fail(struct http_run *r, const char *why)
 {
     struct probe_result res = {.ran = true};
+    struct probe_curl *c = r->env->curl;
     snprintf(res.error, sizeof res.error, "%s", why);
     r->done(&res, r->ctx);
-    give_back(r->env->curl, r->easy);
+    if (r->env->curl == c) /* else the env was closed by done: the pool is gone */
+        give_back(c, r->easy);
+    else
+        curl_easy_cleanup(r->easy);
     http_free_run(r);
 }
 
