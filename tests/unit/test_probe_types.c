@@ -402,6 +402,184 @@ static void test_icmp_no_answer_is_full_loss(void **state)
     sync_result_free(&r);
 }
 
+/* ---- many runs on one env, and cancels ---------------------------------------------------- */
+
+/* An HTTP/1.1 server on 127.0.0.1 answering every request with 200 "ok" (silent: reads and
+ * never answers), one connection at a time, until stop. */
+struct http_server {
+    int fd, port;
+    bool silent;
+    atomic_bool stop;
+    atomic_int requests;
+    pthread_t thread;
+};
+
+static void *serve_http(void *arg)
+{
+    struct http_server *s = arg;
+    while (!atomic_load(&s->stop)) {
+        int c = accept(s->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        char buf[2048];
+        ssize_t n = read(c, buf, sizeof buf);
+        if (n > 0)
+            atomic_fetch_add(&s->requests, 1);
+        const char *answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Probe: yes\r\n"
+                             "Connection: close\r\n\r\nok";
+        if (n > 0 && !s->silent)
+            (void)!write(c, answer, strlen(answer));
+        if (s->silent)
+            usleep(300 * 1000);
+        close(c);
+    }
+    return NULL;
+}
+
+static void http_start_server(struct http_server *s, bool silent)
+{
+    memset(s, 0, sizeof *s);
+    s->silent = silent;
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &len), 0);
+    s->port = ntohs(sa.sin_port);
+    assert_int_equal(listen(s->fd, 64), 0);
+    assert_int_equal(pthread_create(&s->thread, NULL, serve_http, s), 0);
+}
+
+static void http_stop_server(struct http_server *s)
+{
+    atomic_store(&s->stop, true);
+    shutdown(s->fd, SHUT_RDWR);
+    pthread_join(s->thread, NULL);
+    close(s->fd);
+}
+
+struct many {
+    struct sync_loop *l;
+    int done, ok;
+};
+
+static void on_many_done(const struct probe_result *r, void *ctx)
+{
+    struct many *m = ctx;
+    m->done++;
+    if (r->status == 200 && r->connected && r->body && !strcmp(r->body, "ok") &&
+        !strcmp(json_string_value(json_object_get(r->headers, "x-probe")), "yes"))
+        m->ok++;
+    sync_one_done(m->l);
+}
+
+/* 20 transfers at once on one multi handle, then 20 more on the pooled easy handles. */
+static void test_http_many_on_one_env(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    struct http_server srv;
+    http_start_server(&srv, false);
+    char def_text[100];
+    snprintf(def_text, sizeof def_text, "{\"target\": \"http://127.0.0.1:%d/\"}", srv.port);
+    json_t *def = json_loads(def_text, 0, NULL);
+    const struct probe_type *http = probe_type_find("http");
+    const char *field;
+    char err[200];
+    void *options = http->parse(def, &field, err, sizeof err);
+    assert_non_null(options);
+    for (int round = 0; round < 2; round++) {
+        struct sync_loop l;
+        sync_open(&l);
+        struct many m = {&l, 0, 0};
+        for (int i = 0; i < 20; i++) {
+            l.pending++;
+            assert_non_null(http->start(l.env, options, 3000, on_many_done, &m, err, sizeof err));
+        }
+        sync_run(&l);
+        assert_int_equal(m.done, 20);
+        assert_int_equal(m.ok, 20);
+    }
+    http->free_options(options);
+    json_decref(def);
+    http_stop_server(&srv);
+    assert_int_equal(atomic_load(&srv.requests), 40);
+}
+
+static void on_never(const struct probe_result *r, void *ctx)
+{
+    fail_msg("%s: done called for a cancelled run: %s", (const char *)ctx, r->error);
+}
+
+struct cancel_at {
+    uv_timer_t timer;
+    const struct probe_type *type;
+    struct probe_run *run;
+    struct probe_env *env;
+};
+
+static void on_cancel_timer(uv_timer_t *t)
+{
+    struct cancel_at *c = t->data;
+    c->type->cancel(c->run);
+    probe_env_close(c->env);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+/* Starts a run that would take long, cancels it after 50 ms, and sees the loop end with done
+ * never called (and, under ASan, nothing leaked). */
+static void cancel_after_start(const char *type_name, const char *def_text)
+{
+    const struct probe_type *type = probe_type_find(type_name);
+    json_t *def = json_loads(def_text, 0, NULL);
+    const char *field;
+    char err[200];
+    void *options = type->parse(def, &field, err, sizeof err);
+    if (!options)
+        fail_msg("%s: %s: %s", type_name, field, err);
+    struct sync_loop l;
+    sync_open(&l);
+    struct cancel_at c = {.type = type, .env = l.env};
+    c.run = type->start(l.env, options, 5000, on_never, (void *)type_name, err, sizeof err);
+    assert_non_null(c.run);
+    uv_timer_init(&l.loop, &c.timer);
+    c.timer.data = &c;
+    uv_timer_start(&c.timer, on_cancel_timer, 50, 0);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&l.loop), 0);
+    assert_true(elapsed_ms(&t0) < 2000);
+    type->free_options(options);
+    json_decref(def);
+}
+
+static void test_cancel_every_type(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    struct banner_server b;
+    banner_start(&b, NULL, true);
+    struct http_server h;
+    http_start_server(&h, true);
+    char def[200];
+    snprintf(def, sizeof def, "{\"target\": \"127.0.0.1:%d\", \"expect\": \"x\"}", b.port);
+    cancel_after_start("tcp", def);
+    snprintf(def, sizeof def, "{\"target\": \"http://127.0.0.1:%d/\"}", h.port);
+    cancel_after_start("http", def);
+    cancel_after_start("icmp", "{\"target\": \"192.0.2.1\", \"count\": 3}");
+    int udp = socket(AF_INET, SOCK_DGRAM, 0); /* a DNS server that never answers */
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(udp, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(udp, (struct sockaddr *)&sa, &len), 0);
+    snprintf(def, sizeof def, "{\"target\": \"x.test\", \"server\": \"127.0.0.1:%d\"}",
+             ntohs(sa.sin_port));
+    cancel_after_start("dns", def);
+    close(udp);
+    cancel_after_start("exec", "{\"command\": [\"/bin/sleep\", \"30\"]}");
+    banner_stop(&b);
+    http_stop_server(&h);
+}
+
 /* ---- options, the table, perfdata ----------------------------------------------------------- */
 
 static void expect_parse_error(const char *type, const char *def, const char *field,
@@ -502,6 +680,8 @@ int main(void)
         cmocka_unit_test(test_icmp_loopback),
         cmocka_unit_test(test_icmp_timeout_holds_whatever_the_pacing),
         cmocka_unit_test(test_icmp_no_answer_is_full_loss),
+        cmocka_unit_test(test_http_many_on_one_env),
+        cmocka_unit_test(test_cancel_every_type),
         cmocka_unit_test(test_option_errors_name_the_field),
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_perfdata_parser),
