@@ -67,24 +67,24 @@ struct probe_result {
     char error[PROBE_ERROR_MAX]; /* also set when it ran but failed (refused, timed out, ...) */
     bool timed_out;
     double response_time_ms;
-    bool connected;   /* tcp: connected and the exchange (tls, send, expect) ok */
-    bool reachable;   /* tcp: accepted or refused (a refusal proves the host is up) */
-    int status;       /* HTTP status, 0 when none */
-    const char *body; /* HTTP body / TCP banner, NUL-terminated, possibly truncated */
+    bool connected;              /* tcp: connected and the exchange (tls, send, expect) ok */
+    bool reachable;              /* tcp: accepted or refused (a refusal proves the host is up) */
+    int status;                  /* HTTP status, 0 when none */
+    const char *body;            /* HTTP body / TCP banner, NUL-terminated, possibly truncated */
     size_t body_len;
-    const json_t *headers; /* HTTP: {"lower-case-name": "value"}, NULL when none */
+    const json_t *headers;       /* HTTP: {"lower-case-name": "value"}, NULL when none */
     bool has_cert;
-    int64_t cert_expires_in_ms; /* may be negative (expired) */
+    int64_t cert_expires_in_ms;  /* may be negative (expired) */
     char dns_rcode[16];
     const char *const *dns_answers; /* n_dns_answers texts ("192.0.2.1", "10 mx.example.") */
     size_t n_dns_answers;
     double rtt_ms, loss_pct;
-    int sent, received; /* ICMP echoes */
-    int exit_code;      /* exec: -1 when killed by a signal or the timeout */
-    const char *output; /* exec: before '|', NUL-terminated, truncated to a bound */
+    int sent, received;          /* ICMP echoes */
+    int exit_code;               /* exec: -1 when killed by a signal or the timeout */
+    const char *output;          /* exec: before '|', NUL-terminated, truncated to a bound */
     struct probe_perfdata perfdata[PROBE_PERFDATA_MAX];
     size_t n_perfdata;
-    char addr[PROBE_ADDR_MAX]; /* the address probed, after resolving */
+    char addr[PROBE_ADDR_MAX];   /* the address probed, after resolving */
 };
 
 /* Runs exactly once per started probe, on the loop thread, unless the run was cancelled. */
