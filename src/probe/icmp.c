@@ -601,6 +601,9 @@ struct icmp_socket *icmp_socket_get(struct probe_env *env, int family, char *err
     }
     s->poll.data = s;
     uv_poll_start(&s->poll, UV_READABLE, on_readable);
+    /* Shared and idle between runs: a run's own timer keeps the loop alive while it lasts, so
+     * a loop with nothing but finished probes on it ends. */
+    uv_unref((uv_handle_t *)&s->poll);
     env->icmp[slot] = s;
     return s;
 }

@@ -45,7 +45,8 @@ const char *probe_placeholder_name(enum probe_placeholder p);
 int probe_placeholder_find(const char *name);
 
 /* Loop-wide resources shared by the probes of one loop: the ICMP sockets (one per address
- * family), the libcurl multi handle, the c-ares channel. One per loop; the caller owns it. */
+ * family), the libcurl multi handle, the c-ares channel. One per loop; the caller owns it. Its
+ * idle handles do not keep the loop alive: uv_run returns once the runs started are done. */
 struct probe_env;
 struct probe_env *probe_env_new(uv_loop_t *loop, char *err, size_t errlen);
 /* Closes the shared sockets and channels, and frees the env once their handles are closed (the

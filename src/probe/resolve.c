@@ -130,6 +130,8 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
         s->next = a->socks;
         a->socks = s;
         probe_env_hold(a->env);
+        uv_unref((uv_handle_t *)&s->poll); /* c-ares may keep it open between queries: the
+                                              queries' own timers keep the loop alive */
     }
     uv_poll_start(&s->poll, (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0),
                   on_ares_socket);

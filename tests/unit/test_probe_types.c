@@ -505,6 +505,44 @@ static void test_http_many_on_one_env(void **state)
     assert_int_equal(atomic_load(&srv.requests), 40);
 }
 
+static void count_done(const struct probe_result *r, void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+/* A one-shot user runs the loop until its probes are done: the env's shared handles (the ICMP
+ * socket, c-ares' sockets) do not keep it running after that. */
+static void test_loop_ends_when_the_runs_are_done(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    const char *defs[][2] = {{"icmp", "{\"target\": \"127.0.0.1\", \"count\": 1}"},
+                             {"tcp", "{\"target\": \"localhost:9\"}"}};
+    void *options[2];
+    const char *field;
+    char err[200];
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct probe_env *env = probe_env_new(&loop, err, sizeof err);
+    int done = 0;
+    for (int i = 0; i < 2; i++) {
+        json_t *def = json_loads(defs[i][1], 0, NULL);
+        options[i] = probe_type_find(defs[i][0])->parse(def, &field, err, sizeof err);
+        json_decref(def);
+        assert_non_null(probe_type_find(defs[i][0])->start(env, options[i], 2000, count_done, &done,
+                                                           err, sizeof err));
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(done, 2);
+    assert_true(elapsed_ms(&t0) < 1500);
+    probe_env_close(env);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    for (int i = 0; i < 2; i++)
+        probe_type_find(defs[i][0])->free_options(options[i]);
+}
+
 static void on_never(const struct probe_result *r, void *ctx)
 {
     fail_msg("%s: done called for a cancelled run: %s", (const char *)ctx, r->error);
@@ -682,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_icmp_no_answer_is_full_loss),
         cmocka_unit_test(test_http_many_on_one_env),
         cmocka_unit_test(test_cancel_every_type),
+        cmocka_unit_test(test_loop_ends_when_the_runs_are_done),
         cmocka_unit_test(test_option_errors_name_the_field),
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_perfdata_parser),
