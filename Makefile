@@ -7,7 +7,7 @@
 VERSION := 0.1.0
 CC ?= cc
 BUILD ?= build
-PKGS := libuv libmicrohttpd gnutls libcurl jansson yaml-0.1 sqlite3 libsodium libcares zlib libsystemd
+PKGS := libuv libmicrohttpd gnutls libcurl jansson yaml-0.1 sqlite3 libsodium libcares zlib libsystemd ncursesw
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -10,6 +10,7 @@
 #include "alert/telegram.h"
 #include "analyze/analyze.h"
 #include "base/config.h"
+#include "monitor/monitor.h"
 #include "probe/cli.h"
 #include "report/report.h"
 #include "server/server.h"
@@ -28,6 +29,7 @@ static const struct subcommand subcommands[] = {
     {"analyze", analyze_main, "offline root-cause analysis of an agent's logs"},
     {"probe", probe_main, "one network probe: ping, trace, tcp, dns, gateway"},
     {"report", report_main, "this machine's health in one document (--json)"},
+    {"monitor", monitor_main, "the fleet over ssh (or from a server): tables, alerts, TUI"},
 };
 
 static void usage(FILE *out)

@@ -4,6 +4,7 @@
 
 #include "agent/settings.h"
 #include "alert/settings.h"
+#include "monitor/settings.h"
 #include "report/report.h"
 #include "server/settings.h"
 
@@ -13,5 +14,6 @@ const struct config_table *const settings_tables[] = {
     &alert_settings_table,
     &agent_settings_table,
     &report_settings_table,
+    &monitor_settings_table,
 };
 const size_t settings_table_count = sizeof settings_tables / sizeof settings_tables[0];

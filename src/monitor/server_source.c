@@ -1,0 +1,169 @@
+/* server_source.c — the fleet as a faultline server saw it: GET /api/v1/reports (admin HTTP
+ * Basic), each stored report a node, `received` the time it arrived; see source.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/httpc.h"
+#include "monitor/source.h"
+
+struct server_collection {
+    struct monitor_collection base;
+    struct httpc *http;
+    struct monitor_snapshot snap;
+    char url[1200];
+    char shown[1200]; /* url without user:password, for messages */
+    char *only_node;  /* owned; NULL: every worker */
+    int64_t started_mono;
+    monitor_collect_cb done;
+    void *ctx;
+};
+
+static int add_report(struct server_collection *sc, json_t *entry, size_t index)
+{
+    const char *worker = json_string_value(json_object_get(entry, "worker"));
+    const char *received = json_string_value(json_object_get(entry, "received"));
+    json_t *report = json_object_get(entry, "report");
+    if (!worker || !json_is_object(report))
+        return err_set(sc->snap.error, sizeof sc->snap.error,
+                       "reports[%zu]: expected worker (a text) and report (an object)", index);
+    if (sc->only_node && strcmp(sc->only_node, worker) != 0)
+        return 0;
+    struct monitor_result *r = &sc->snap.results[sc->snap.count++];
+    r->host = strdup(worker);
+    r->name = strdup(worker);
+    r->report = json_incref(report);
+    r->received_ms = -1;
+    if (received)
+        clock_parse_iso(received, &r->received_ms);
+    r->seen_at_ms = r->received_ms;
+    return 0;
+}
+
+static void read_reports(struct server_collection *sc, const struct httpc_response *res)
+{
+    if (res->error) {
+        err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: %s", sc->shown, res->error);
+        return;
+    }
+    if (res->status != 200) {
+        err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: HTTP %ld%s", sc->shown, res->status,
+                res->status == 401 ? " (admin user and password: see FAULTLINE_ADMIN_USER)" : "");
+        return;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(res->body, res->body_len, 0, &jerr);
+    json_t *reports = json_object_get(doc, "reports");
+    if (!json_is_array(reports)) {
+        err_set(sc->snap.error, sizeof sc->snap.error,
+                "GET %s: expected {\"reports\":[...]}, got %s", sc->shown,
+                doc ? "another shape" : jerr.text);
+        json_decref(doc);
+        return;
+    }
+    sc->snap.results = calloc(json_array_size(reports) + 1, sizeof *sc->snap.results);
+    size_t i;
+    json_t *entry;
+    json_array_foreach(reports, i, entry)
+    {
+        if (sc->snap.results && add_report(sc, entry, i) != 0)
+            break;
+    }
+    json_decref(doc);
+}
+
+static void on_response(const struct httpc_response *res, void *ctx)
+{
+    struct server_collection *sc = ctx;
+    read_reports(sc, res);
+    sc->snap.duration_ms = clock_mono_ms() - sc->started_mono;
+    for (size_t i = 0; i < sc->snap.count; i++)
+        sc->snap.results[i].collection_ms = sc->snap.duration_ms;
+    struct monitor_snapshot snap = sc->snap;
+    monitor_collect_cb done = sc->done;
+    void *done_ctx = sc->ctx;
+    httpc_close(sc->http);
+    free(sc->only_node);
+    free(sc);
+    done(&snap, done_ctx);
+}
+
+static void server_cancel(struct monitor_collection *self)
+{
+    struct server_collection *sc = (struct server_collection *)self;
+    struct httpc *http = sc->http;
+    sc->http = NULL;
+    httpc_close(http); /* runs on_response with "cancelled", which frees sc */
+}
+
+/* "Authorization: Basic ..." from the environment, when the URL carries no user. */
+static void basic_auth_header(const char *url, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    const char *user = getenv("FAULTLINE_ADMIN_USER");
+    const char *pass = getenv("FAULTLINE_ADMIN_PASSWORD");
+    const char *host = strstr(url, "://") + 3;
+    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+    if (!user || !pass || (at && (!slash || at < slash)))
+        return;
+    char plain[512], coded[700];
+    int n = snprintf(plain, sizeof plain, "%s:%s", user, pass);
+    if (n < 0 || (size_t)n >= sizeof plain)
+        return;
+    sodium_bin2base64(coded, sizeof coded, (const unsigned char *)plain, (size_t)n,
+                      sodium_base64_VARIANT_ORIGINAL);
+    snprintf(out, outlen, "Authorization: Basic %s", coded);
+}
+
+struct monitor_collection *monitor_server_start(uv_loop_t *loop, const char *url,
+                                                const char *only_node, int64_t timeout_ms,
+                                                monitor_collect_cb done, void *ctx, char *err,
+                                                size_t errlen)
+{
+    if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+        strlen(url) > 1024 || strpbrk(url, " \t\r\n")) {
+        err_set(err, errlen, "--server: expected %s, got \"%.100s\"", CONFIG_EXPECT_URL, url);
+        return NULL;
+    }
+    struct server_collection *sc = calloc(1, sizeof *sc);
+    if (!sc || !(sc->http = httpc_new(loop))) {
+        free(sc);
+        err_set(err, errlen, "out of memory");
+        return NULL;
+    }
+    sc->base.cancel = server_cancel;
+    size_t len = strlen(url);
+    while (len > 0 && url[len - 1] == '/')
+        len--;
+    snprintf(sc->url, sizeof sc->url, "%.*s/api/v1/reports", (int)len, url);
+    const char *host = strstr(sc->url, "://") + 3, *at = strchr(host, '@');
+    const char *slash = strchr(host, '/');
+    if (at && at < slash)
+        snprintf(sc->shown, sizeof sc->shown, "%.*s%s", (int)(host - sc->url), sc->url, at + 1);
+    else
+        snprintf(sc->shown, sizeof sc->shown, "%s", sc->url);
+    sc->only_node = only_node ? strdup(only_node) : NULL;
+    sc->snap.started_ms = clock_wall_ms();
+    sc->started_mono = clock_mono_ms();
+    sc->done = done;
+    sc->ctx = ctx;
+    char auth[800];
+    basic_auth_header(url, auth, sizeof auth);
+    const char *headers[] = {auth, NULL};
+    struct httpc_request req = {.method = "GET",
+                                .url = sc->url,
+                                .headers = auth[0] ? headers : NULL,
+                                .timeout_ms = (long)timeout_ms};
+    if (httpc_start(sc->http, &req, on_response, sc) != 0) {
+        httpc_close(sc->http);
+        free(sc->only_node);
+        free(sc);
+        err_set(err, errlen, "out of memory");
+        return NULL;
+    }
+    return &sc->base;
+}
