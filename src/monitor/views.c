@@ -191,9 +191,10 @@ static void print_mesh(FILE *out, const struct monitor_snapshot *s, const struct
             json_array_foreach(json_object_get(itf, "peers"), p, peer)
             {
                 double age = num(json_object_get(peer, "latest_handshake_age_s"));
-                fprintf(out, "%-16.16s %-8.8s %-11.11s... %-22.22s ", s->results[i].name,
-                        text(json_object_get(itf, "name")),
-                        text(json_object_get(peer, "public_key")),
+                char key[16];
+                snprintf(key, sizeof key, "%.11s...", text(json_object_get(peer, "public_key")));
+                fprintf(out, "%-16.16s %-8.8s %-14s %-22.22s ", s->results[i].name,
+                        text(json_object_get(itf, "name")), key,
                         text(json_object_get(peer, "endpoint")));
                 if (isnan(age))
                     fprintf(out, "never\n");

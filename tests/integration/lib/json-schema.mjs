@@ -1,8 +1,8 @@
 // json-schema.mjs — a small JSON Schema (draft 2020-12) checker for the keywords faultline's
 // checked-in schemas use: type (one or a list), required, properties, items, enum, minimum,
-// maximum and pattern. validate(schema, value) → a list of problems, each "PATH: what", empty
+// maximum, pattern, minLength and additionalProperties (false or a schema). validate(schema, value) → a list of problems, each "PATH: what", empty
 // when the value holds; a keyword it does not know fails loudly, so a schema never outgrows it.
-const KNOWN = new Set(['$schema', '$id', 'title', 'description', 'type', 'required', 'properties', 'items', 'enum', 'minimum', 'maximum', 'pattern']);
+const KNOWN = new Set(['$schema', '$id', 'title', 'description', 'type', 'required', 'properties', 'items', 'enum', 'minimum', 'maximum', 'pattern', 'minLength', 'additionalProperties']);
 
 function typeOf(v) {
   if (v === null) return 'null';
@@ -30,11 +30,19 @@ export function validate(schema, value, path = '$', problems = []) {
     if (schema.minimum !== undefined && value < schema.minimum) problems.push(`${path}: ${value} is below ${schema.minimum}`);
     if (schema.maximum !== undefined && value > schema.maximum) problems.push(`${path}: ${value} is above ${schema.maximum}`);
   }
+  if (typeof value === 'string' && schema.minLength !== undefined && value.length < schema.minLength)
+    problems.push(`${path}: ${JSON.stringify(value)} is shorter than ${schema.minLength}`);
   if (typeof value === 'string' && schema.pattern && !new RegExp(schema.pattern, 'u').test(value))
     problems.push(`${path}: ${JSON.stringify(value)} does not match ${schema.pattern}`);
   if (typeOf(value) === 'object') {
     for (const r of schema.required ?? []) if (!(r in value)) problems.push(`${path}.${r}: required, missing`);
     for (const [k, sub] of Object.entries(schema.properties ?? {})) if (k in value) validate(sub, value[k], `${path}.${k}`, problems);
+    const extra = schema.additionalProperties;
+    for (const k of Object.keys(value)) {
+      if (schema.properties && k in schema.properties) continue;
+      if (extra === false) problems.push(`${path}.${k}: not allowed here`);
+      else if (extra && typeof extra === 'object') validate(extra, value[k], `${path}.${k}`, problems);
+    }
   }
   if (Array.isArray(value) && schema.items) value.forEach((item, i) => validate(schema.items, item, `${path}[${i}]`, problems));
   return problems;

@@ -7,7 +7,8 @@
 //   startSshd(dir, keys) → {port, proc, stop()}      (waits until the port accepts)
 //   fakeFaultline(dir, name, report, {skewMs, sleepS}) → path of a script printing the report
 //   nodesYaml(nodes) → text of a nodes file
-import { spawn, execFileSync } from 'node:child_process';
+//   closeSshMasters(controlDir)                      (the monitor's shared connections)
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -118,6 +119,16 @@ export function fakeFaultline(dir, name, report, { skewMs = 0, sleepS = 0 } = {}
   );
   fs.chmodSync(script, 0o755);
   return script;
+}
+
+/**
+ * Ends the ssh connection masters `faultline monitor` left in controlDir (they outlive a run by
+ * ControlPersist), so that nothing keeps the sshd sessions alive.
+ */
+export function closeSshMasters(controlDir) {
+  if (!fs.existsSync(controlDir)) return;
+  for (const sock of fs.readdirSync(controlDir))
+    spawnSync('ssh', ['-o', `ControlPath=${path.join(controlDir, sock)}`, '-O', 'exit', 'faultline-test'], { stdio: 'ignore', timeout: 5000 });
 }
 
 /** A nodes file: nodes is a list of {host, port, name, env, role, user, identity_file, faultline, ssh_options}. */
