@@ -6,6 +6,7 @@
 #include "monitor/tui.h"
 
 #include <curses.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,12 +45,17 @@ struct tui {
 };
 
 static bool screen_active;
+static int stdin_flags = -1; /* uv_poll makes stdin non-blocking; the shell gets it back */
 
 static void restore_terminal(void)
 {
     if (screen_active) {
         endwin();
         screen_active = false;
+    }
+    if (stdin_flags != -1) {
+        fcntl(STDIN_FILENO, F_SETFL, stdin_flags);
+        stdin_flags = -1;
     }
 }
 
@@ -80,7 +86,7 @@ static void draw_tabs(struct tui *t)
     for (int i = 0; i < TAB_COUNT; i++) {
         if (i == t->tab)
             attron(A_REVERSE);
-        printw(" %s ", tab_names[i]);
+        printw(i == t->tab ? "[%s]" : " %s ", tab_names[i]);
         if (i == t->tab)
             attroff(A_REVERSE);
     }
@@ -282,6 +288,7 @@ int monitor_tui_run(uv_loop_t *loop, const struct monitor_plan *plan,
         return 2;
     }
     struct tui t = {.loop = loop, .plan = plan, .settings = settings};
+    stdin_flags = fcntl(STDIN_FILENO, F_GETFL);
     atexit(restore_terminal);
     initscr();
     screen_active = true;

@@ -67,6 +67,19 @@ static size_t wg_peers(const json_t *report)
     return n;
 }
 
+/* A number for a sentence, with decimals places; "-" when the report lacks it. The text lives in
+ * one of a ring of buffers, valid for the next few calls (one printf's arguments). */
+static const char *numtext(double v, int decimals)
+{
+    static char ring[12][32];
+    static unsigned next;
+    if (isnan(v))
+        return "-";
+    char *buf = ring[next++ % 12];
+    snprintf(buf, sizeof ring[0], "%.*f", decimals, v);
+    return buf;
+}
+
 static void pct(FILE *out, double v)
 {
     if (isnan(v))
@@ -84,7 +97,7 @@ static void print_summary(FILE *out, const struct monitor_snapshot *s,
     for (size_t i = 0; i < s->count; i++)
         healthy += strcmp(monitor_node_status(&s->results[i], a), "healthy") == 0;
     fprintf(out,
-            "%zu nodes, %zu healthy, %zu unreachable; alerts: %zu critical, %zu warning, %zu info "
+            "%zu nodes: %zu healthy, %zu unreachable; %zu critical, %zu warning, %zu info alerts "
             "(%.1f s)\n",
             s->count, healthy, s->count - monitor_snapshot_reachable(s),
             monitor_alerts_count(a, MONITOR_CRITICAL), monitor_alerts_count(a, MONITOR_WARNING),
@@ -95,12 +108,12 @@ static void print_cluster(FILE *out, const struct monitor_snapshot *s,
                           const struct monitor_alerts *a)
 {
     print_summary(out, s, a);
-    fprintf(out, "%-16s %-11s %-10s %-8s %5s %5s %5s %5s %3s %6s\n", "NODE", "STATUS", "ROLE",
+    fprintf(out, "%-14s %-11s %-8s %-8s %5s %5s %5s %4s %3s %6s\n", "NODE", "STATUS", "ROLE",
             "VERSION", "LOAD", "MEM%", "DISK%", "FAIL", "WG", "ALERTS");
     for (size_t i = 0; i < s->count; i++) {
         const struct monitor_result *r = &s->results[i];
         const json_t *rep = r->report;
-        fprintf(out, "%-16.16s %-11s %-10.10s %-8.8s", r->name, monitor_node_status(r, a),
+        fprintf(out, "%-14.14s %-11s %-8.8s %-8.8s", r->name, monitor_node_status(r, a),
                 r->role ? r->role : "-", text(json_object_get(rep, "version")));
         double load = num(member(rep, "system", "load_avg_1"));
         if (isnan(load))
@@ -109,7 +122,7 @@ static void print_cluster(FILE *out, const struct monitor_snapshot *s,
             fprintf(out, " %5.2f", load);
         pct(out, num(member(rep, "system", "mem_used_pct")));
         pct(out, worst_disk(rep));
-        fprintf(out, " %5zu %3zu %6zu\n", json_array_size(member(rep, "services", "failed_units")),
+        fprintf(out, " %4zu %3zu %6zu\n", json_array_size(member(rep, "services", "failed_units")),
                 wg_peers(rep), alerts_of(a, r->name));
         if (!rep)
             fprintf(out, "  %.76s\n", r->error);
@@ -127,35 +140,43 @@ static void print_node(FILE *out, const struct monitor_snapshot *s, const struct
             fprintf(out, "  %s\n", r->error);
             continue;
         }
-        fprintf(out, "  version %s, kernel %s, up %.0f s\n", text(json_object_get(rep, "version")),
-                text(member(rep, "system", "kernel")), num(member(rep, "system", "uptime_s")));
-        fprintf(out, "  system: %.0f CPUs, load %.2f, memory %.1f%%, swap %.1f%%, OOM kills %.0f\n",
-                num(member(rep, "system", "cpu_count")), num(member(rep, "system", "load_avg_1")),
-                num(member(rep, "system", "mem_used_pct")),
-                num(member(rep, "system", "swap_used_pct")),
-                num(member(rep, "system", "oom_kills")));
+        fprintf(out, "  version %s, kernel %s, up %s s\n", text(json_object_get(rep, "version")),
+                text(member(rep, "system", "kernel")),
+                numtext(num(member(rep, "system", "uptime_s")), 0));
+        fprintf(out, "  system: %s CPUs, load %s, memory %s%%, swap %s%%, OOM kills %s\n",
+                numtext(num(member(rep, "system", "cpu_count")), 0),
+                numtext(num(member(rep, "system", "load_avg_1")), 2),
+                numtext(num(member(rep, "system", "mem_used_pct")), 1),
+                numtext(num(member(rep, "system", "swap_used_pct")), 1),
+                numtext(num(member(rep, "system", "oom_kills")), 0));
         size_t k;
         json_t *x;
         json_array_foreach(member(rep, "system", "disks"), k, x)
-            fprintf(out, "  disk %-20.20s %5.1f%%\n", text(json_object_get(x, "mountpoint")),
-                    num(json_object_get(x, "used_pct")));
+        {
+            fprintf(out, "  disk %-20.20s %s%%\n", text(json_object_get(x, "mountpoint")),
+                    numtext(num(json_object_get(x, "used_pct")), 1));
+        }
         json_array_foreach(member(rep, "services", "units"), k, x)
-            fprintf(out, "  unit %-24.24s %s/%s, %.0f restarts%s\n",
-                    text(json_object_get(x, "name")), text(json_object_get(x, "active_state")),
-                    text(json_object_get(x, "sub_state")), num(json_object_get(x, "restarts")),
+        {
+            fprintf(out, "  unit %-24.24s %s/%s, %s restarts%s\n", text(json_object_get(x, "name")),
+                    text(json_object_get(x, "active_state")), text(json_object_get(x, "sub_state")),
+                    numtext(num(json_object_get(x, "restarts")), 0),
                     json_is_true(json_object_get(x, "restart_loop")) ? ", restart loop" : "");
+        }
         const json_t *inet = member(rep, "network", "internet_reachable");
-        fprintf(out, "  network: internet %s, retransmits %.2f%%\n",
+        fprintf(out, "  network: internet %s, retransmits %s%%\n",
                 json_is_true(inet)    ? "reachable"
                 : json_is_false(inet) ? "unreachable"
                                       : "-",
-                num(member(rep, "network", "tcp_retrans_pct")));
-        fprintf(out, "  processes: %.0f zombies, %.0f panics in logs\n",
-                num(member(rep, "processes", "zombie_count")),
-                num(member(rep, "processes", "panic_count")));
+                numtext(num(member(rep, "network", "tcp_retrans_pct")), 2));
+        fprintf(out, "  processes: %s zombies, %s panics in logs\n",
+                numtext(num(member(rep, "processes", "zombie_count")), 0),
+                numtext(num(member(rep, "processes", "panic_count")), 0));
         json_array_foreach(member(rep, "tls", "endpoints"), k, x)
-            fprintf(out, "  tls %-30.30s %.0f days left\n", text(json_object_get(x, "endpoint")),
-                    num(json_object_get(x, "days_left")));
+        {
+            fprintf(out, "  tls %-30.30s %s days left\n", text(json_object_get(x, "endpoint")),
+                    numtext(num(json_object_get(x, "days_left")), 0));
+        }
         for (size_t j = 0; j < a->count; j++)
             if (strcmp(a->items[j].node, r->name) == 0)
                 fprintf(out, "  %-8s %s: %s\n", monitor_severity_name(a->items[j].severity),
@@ -170,11 +191,14 @@ static void print_service(FILE *out, const struct monitor_snapshot *s)
     for (size_t i = 0; i < s->count; i++) {
         size_t k;
         json_t *u;
-        json_array_foreach(member(s->results[i].report, "services", "units"), k, u) fprintf(
-            out, "%-24.24s %-16.16s %-10.10s %-10.10s %8.0f %s\n", text(json_object_get(u, "name")),
-            s->results[i].name, text(json_object_get(u, "active_state")),
-            text(json_object_get(u, "sub_state")), num(json_object_get(u, "restarts")),
-            json_is_true(json_object_get(u, "restart_loop")) ? "yes" : "no");
+        json_array_foreach(member(s->results[i].report, "services", "units"), k, u)
+        {
+            fprintf(out, "%-24.24s %-16.16s %-10.10s %-10.10s %8s %s\n",
+                    text(json_object_get(u, "name")), s->results[i].name,
+                    text(json_object_get(u, "active_state")), text(json_object_get(u, "sub_state")),
+                    numtext(num(json_object_get(u, "restarts")), 0),
+                    json_is_true(json_object_get(u, "restart_loop")) ? "yes" : "no");
+        }
     }
 }
 
