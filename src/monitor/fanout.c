@@ -54,7 +54,9 @@ struct fanout {
 static int control_dir(char *out, size_t outlen, char *err, size_t errlen)
 {
     const char *runtime = getenv("XDG_RUNTIME_DIR");
-    if (runtime && *runtime == '/')
+    /* ssh binds DIR/%C plus a temporary suffix: 58 bytes after the directory, within the 108 of
+     * a Unix socket's path. A longer runtime directory falls back to /tmp. */
+    if (runtime && *runtime == '/' && strlen(runtime) + strlen("/faultline-ssh/") + 58 < 108)
         snprintf(out, outlen, "%s/faultline-ssh", runtime);
     else
         snprintf(out, outlen, "/tmp/faultline-ssh-%u", (unsigned)getuid());

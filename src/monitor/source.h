@@ -24,10 +24,11 @@ struct monitor_collection {
 
 /* Runs `NODE.faultline report --json` on each of nodes (pointers into the settings, valid until
  * done is called) over ssh: BatchMode, connection sharing (a ControlMaster socket per node in
- * a private directory, $XDG_RUNTIME_DIR/faultline-ssh or /tmp/faultline-ssh-UID, kept open
- * 120 s), the node's port, user, identity file and options. Every node has timeout_ms; answers
- * over 4 MiB are cut. Returns the collection, or NULL with err set (the control directory
- * cannot be made safely, out of memory); done is not called then. */
+ * a private directory, $XDG_RUNTIME_DIR/faultline-ssh, or /tmp/faultline-ssh-UID without one or
+ * when its path is too long for a socket), kept open 120 s), the node's port, user, identity file
+ * and options. Every node has timeout_ms; answers over 4 MiB are cut. Returns the collection, or
+ * NULL with err set (the control directory cannot be made safely, out of memory); done is not
+ * called then. */
 struct monitor_collection *monitor_fanout_start(uv_loop_t *loop,
                                                 const struct monitor_node *const *nodes,
                                                 size_t count, int64_t timeout_ms,
