@@ -327,7 +327,9 @@ static void rule_report_age(const struct monitor_snapshot *s, const struct monit
 /* Stable sort by severity: each severity class is copied out in order. */
 static void sort_alerts(struct monitor_alerts *a)
 {
-    struct monitor_alert *sorted = malloc((a->count + 1) * sizeof *sorted);
+    if (a->count == 0)
+        return;
+    struct monitor_alert *sorted = malloc(a->count * sizeof *sorted);
     if (!sorted)
         return;
     size_t n = 0;

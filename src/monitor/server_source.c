@@ -23,17 +23,18 @@ struct server_collection {
     void *ctx;
 };
 
-static int add_report(struct server_collection *sc, json_t *entry, size_t index)
+static int add_report(struct monitor_snapshot *snap, const char *only_node, json_t *entry,
+                      size_t index)
 {
     const char *worker = json_string_value(json_object_get(entry, "worker"));
     const char *received = json_string_value(json_object_get(entry, "received"));
     json_t *report = json_object_get(entry, "report");
     if (!worker || !json_is_object(report))
-        return err_set(sc->snap.error, sizeof sc->snap.error,
+        return err_set(snap->error, sizeof snap->error,
                        "reports[%zu]: expected worker (a text) and report (an object)", index);
-    if (sc->only_node && strcmp(sc->only_node, worker) != 0)
+    if (only_node && strcmp(only_node, worker) != 0)
         return 0;
-    struct monitor_result *r = &sc->snap.results[sc->snap.count++];
+    struct monitor_result *r = &snap->results[snap->count++];
     r->host = strdup(worker);
     r->name = strdup(worker);
     r->report = json_incref(report);
@@ -42,6 +43,35 @@ static int add_report(struct server_collection *sc, json_t *entry, size_t index)
         clock_parse_iso(received, &r->received_ms);
     r->seen_at_ms = r->received_ms;
     return 0;
+}
+
+int monitor_server_reports_read(const char *body, size_t len, const char *only_node,
+                                struct monitor_snapshot *snap)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(body, len, 0, &jerr);
+    json_t *reports = json_object_get(doc, "reports");
+    if (!json_is_array(reports)) {
+        err_set(snap->error, sizeof snap->error, "expected {\"reports\":[...]}, got %s",
+                doc ? "another shape" : jerr.text);
+        json_decref(doc);
+        return -1;
+    }
+    snap->results = calloc(json_array_size(reports) + 1, sizeof *snap->results);
+    if (!snap->results) {
+        json_decref(doc);
+        return err_set(snap->error, sizeof snap->error, "out of memory");
+    }
+    size_t i;
+    json_t *entry;
+    int rc = 0;
+    json_array_foreach(reports, i, entry)
+    {
+        if ((rc = add_report(snap, only_node, entry, i)) != 0)
+            break;
+    }
+    json_decref(doc);
+    return rc;
 }
 
 static void read_reports(struct server_collection *sc, const struct httpc_response *res)
@@ -55,25 +85,11 @@ static void read_reports(struct server_collection *sc, const struct httpc_respon
                 res->status == 401 ? " (admin user and password: see FAULTLINE_ADMIN_USER)" : "");
         return;
     }
-    json_error_t jerr;
-    json_t *doc = json_loadb(res->body, res->body_len, 0, &jerr);
-    json_t *reports = json_object_get(doc, "reports");
-    if (!json_is_array(reports)) {
-        err_set(sc->snap.error, sizeof sc->snap.error,
-                "GET %s: expected {\"reports\":[...]}, got %s", sc->shown,
-                doc ? "another shape" : jerr.text);
-        json_decref(doc);
-        return;
+    if (monitor_server_reports_read(res->body, res->body_len, sc->only_node, &sc->snap) != 0) {
+        char why[sizeof sc->snap.error];
+        snprintf(why, sizeof why, "%s", sc->snap.error);
+        err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: %.200s", sc->shown, why);
     }
-    sc->snap.results = calloc(json_array_size(reports) + 1, sizeof *sc->snap.results);
-    size_t i;
-    json_t *entry;
-    json_array_foreach(reports, i, entry)
-    {
-        if (sc->snap.results && add_report(sc, entry, i) != 0)
-            break;
-    }
-    json_decref(doc);
 }
 
 static void on_response(const struct httpc_response *res, void *ctx)

@@ -61,6 +61,12 @@ struct monitor_collection *monitor_plan_start(uv_loop_t *loop, const struct moni
                                               monitor_collect_cb done, void *ctx, char *err,
                                               size_t errlen);
 
+/* Reads the body of GET /api/v1/reports ({"reports":[{worker, received, report}]}) into snap
+ * (empty before): one result per report, or only the worker named only_node when not NULL.
+ * Returns 0, or -1 with snap->error set (what was read before a bad entry is kept). */
+int monitor_server_reports_read(const char *body, size_t len, const char *only_node,
+                                struct monitor_snapshot *snap);
+
 /* Stops a collection in flight: ssh processes are killed, the request aborted; done is still
  * called (from the loop) with what had arrived. NULL is a no-op. */
 void monitor_collection_cancel(struct monitor_collection *c);
