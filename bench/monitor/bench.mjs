@@ -10,12 +10,13 @@ import { healthyReport } from '../../tests/integration/lib/report-fixture.mjs';
 const NODES = Number(process.env.BENCH_NODES ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BIN = process.env.FAULTLINE_BIN;
+const TIMEOUT = process.env.BENCH_TIMEOUT ?? '30'; // MONITOR_TIMEOUT: long, so a round's time is measured, not cut
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-monitor-'));
 const sshds = [];
 
 function round(controlParent) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(BIN, ['monitor', 'report', '--config', path.join(dir, 'nodes.yaml')], {
+  const r = spawnSync(BIN, ['monitor', 'report', '--monitor-timeout', TIMEOUT, '--config', path.join(dir, 'nodes.yaml')], {
     env: { PATH: process.env.PATH, HOME: dir, XDG_RUNTIME_DIR: controlParent },
     maxBuffer: 64 << 20,
   });
