@@ -20,8 +20,9 @@
 struct httpc_xfer {
     CURL *easy; /* NULL when starting failed before an easy handle existed */
     struct curl_slist *headers;
-    char *body; /* response body, NUL-terminated, at most HTTPC_BODY_CAP bytes kept */
-    size_t body_len;
+    char *body; /* response body, NUL-terminated, at most body_cap bytes kept */
+    size_t body_len, body_cap;
+    int body_cut; /* more came than body_cap */
     uint64_t started_ns;
     httpc_done_cb done;
     void *ctx;
@@ -103,6 +104,7 @@ static void httpc_xfer_finish(struct httpc_xfer *x, long status, const char *err
         .error = error,
         .body = x->body ? x->body : "",
         .body_len = x->body_len,
+        .body_cut = x->body_cut,
         .elapsed_s = (double)(uv_hrtime() - x->started_ns) / 1e9,
     };
     x->done(&res, x->ctx);
@@ -113,8 +115,10 @@ static size_t httpc_on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct httpc_xfer *x = userp;
     size_t n = size * nmemb;
-    size_t room = HTTPC_BODY_CAP - x->body_len;
+    size_t room = x->body_cap - x->body_len;
     size_t keep = n < room ? n : room;
+    if (keep < n)
+        x->body_cut = 1;
     if (keep == 0)
         return n; /* over the cap: read on, keep nothing */
     char *grown = realloc(x->body, x->body_len + keep + 1);
@@ -421,6 +425,7 @@ int httpc_start(struct httpc *client, const struct httpc_request *req, httpc_don
         return -1;
     x->done = done;
     x->ctx = ctx;
+    x->body_cap = req->max_body ? req->max_body : HTTPC_BODY_CAP;
     x->started_ns = uv_hrtime();
     if (client->closing) {
         snprintf(x->error, sizeof x->error, "cancelled");

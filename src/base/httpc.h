@@ -16,15 +16,17 @@ struct httpc_request {
     const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
     const char *body;           /* may be NULL */
     size_t body_len;
-    long timeout_ms; /* whole transfer; 0 = 30 s */
+    long timeout_ms;     /* whole transfer; 0 = 30 s */
     const char *ca_file; /* PEM file of the CAs an https:// server must chain to; NULL: the
                           * system's. The certificate and its name are always verified. */
+    size_t max_body;     /* bytes of the answer's body kept; 0 = 1 MiB */
 };
 
 struct httpc_response {
     long status;       /* HTTP status, 0 when no response came */
     const char *error; /* NULL on a completed exchange, else what went wrong (transport) */
-    const char *body;  /* NUL-terminated, at most 1 MiB kept */
+    const char *body;  /* NUL-terminated, at most the request's max_body (1 MiB) kept */
+    int body_cut;      /* 1 when the answer's body was longer than what was kept */
     size_t body_len;
     double elapsed_s;
     long retry_after_s; /* the answer's Retry-After in seconds (a delay or a date), 0 if none */

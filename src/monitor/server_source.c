@@ -11,6 +11,8 @@
 #include "base/httpc.h"
 #include "monitor/source.h"
 
+#define SERVER_ANSWER_MAX (64 << 20) /* every worker's report: some thousands of nodes */
+
 struct server_collection {
     struct monitor_collection base;
     struct httpc *http;
@@ -83,6 +85,11 @@ static void read_reports(struct server_collection *sc, const struct httpc_respon
     if (res->status != 200) {
         err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: HTTP %ld%s", sc->shown, res->status,
                 res->status == 401 ? " (admin user and password: see FAULTLINE_ADMIN_USER)" : "");
+        return;
+    }
+    if (res->body_cut) {
+        err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: answer larger than %d MiB",
+                sc->shown, SERVER_ANSWER_MAX >> 20);
         return;
     }
     if (monitor_server_reports_read(res->body, res->body_len, sc->only_node, &sc->snap) != 0) {
@@ -173,7 +180,8 @@ struct monitor_collection *monitor_server_start(uv_loop_t *loop, const char *url
     struct httpc_request req = {.method = "GET",
                                 .url = sc->url,
                                 .headers = auth[0] ? headers : NULL,
-                                .timeout_ms = (long)timeout_ms};
+                                .timeout_ms = (long)timeout_ms,
+                                .max_body = SERVER_ANSWER_MAX};
     if (httpc_start(sc->http, &req, on_response, sc) != 0) {
         httpc_close(sc->http);
         free(sc->only_node);

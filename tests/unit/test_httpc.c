@@ -169,6 +169,7 @@ struct result {
     bool has_error;
     char *body;
     size_t body_len;
+    int body_cut;
     double elapsed_s;
 };
 
@@ -183,6 +184,7 @@ static void on_done(const struct httpc_response *res, void *ctx)
     r->body = malloc(res->body_len + 1);
     memcpy(r->body, res->body, res->body_len + 1);
     r->body_len = res->body_len;
+    r->body_cut = res->body_cut;
     r->elapsed_s = res->elapsed_s;
 }
 
@@ -362,6 +364,14 @@ static void test_body_cap(void **state)
     assert_false(r.has_error);
     assert_int_equal(r.body_len, 1u << 20);
     assert_int_equal(strlen(r.body), 1u << 20);
+    assert_int_equal(r.body_cut, 1);
+    /* A request may keep more: the whole body, nothing cut. */
+    req.max_body = 3u << 20;
+    assert_int_equal(httpc_start(c, &req, on_done, &r), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 2);
+    assert_int_equal(r.body_len, body_len);
+    assert_int_equal(r.body_cut, 0);
     close_and_check(&loop, c);
     result_free(&r);
     server_stop(s);
