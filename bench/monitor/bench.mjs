@@ -10,6 +10,7 @@ import { healthyReport } from '../../tests/integration/lib/report-fixture.mjs';
 const NODES = Number(process.env.BENCH_NODES ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BIN = process.env.FAULTLINE_BIN;
+const KEX = process.env.BENCH_KEX; // e.g. curve25519-sha256: ssh_options KexAlgorithms=KEX on every node
 const TIMEOUT = process.env.BENCH_TIMEOUT ?? '30'; // MONITOR_TIMEOUT: long, so a round's time is measured, not cut
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-monitor-'));
 const sshds = [];
@@ -40,11 +41,11 @@ try {
     const s = await startSshd(dir, keys);
     sshds.push(s);
     const name = `node-${String(i + 1).padStart(2, '0')}`;
-    nodes.push({ host: '127.0.0.1', port: s.port, user: 'root', identity_file: keys.userKey, ssh_options: TEST_SSH_OPTIONS, name, faultline: fakeFaultline(dir, name, healthyReport(name)) });
+    nodes.push({ host: '127.0.0.1', port: s.port, user: 'root', identity_file: keys.userKey, ssh_options: [...TEST_SSH_OPTIONS, ...(KEX ? [`KexAlgorithms=${KEX}`] : [])], name, faultline: fakeFaultline(dir, name, healthyReport(name)) });
   }
   fs.writeFileSync(path.join(dir, 'nodes.yaml'), nodesYaml(nodes));
   const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?';
-  console.log(`monitor fan-out: ${NODES} sshd nodes on loopback, ${os.cpus().length} CPUs (${cpu}), load ${os.loadavg()[0].toFixed(2)}`);
+  console.log(`monitor fan-out: ${NODES} sshd nodes on loopback, key exchange ${KEX ?? "ssh's default"}, ${os.cpus().length} CPUs (${cpu}), load ${os.loadavg()[0].toFixed(2)}`);
   let bad = 0;
   const results = { cold: [], warm: [] };
   for (let i = 0; i < ROUNDS; i++) {
