@@ -149,9 +149,8 @@ static int select_nodes(const struct monitor_settings *s, const struct monitor_f
                  f->env ? " (env " : "", f->env ? f->env : "", f->env ? ")" : "", config);
     else
         snprintf(msg, sizeof msg,
-                 "%.300s: no nodes%s%.100s%s (expected a nodes: list with host: "
-                 "entries)",
-                 config, f->env ? " with env " : "", f->env ? f->env : "", f->env ? "" : "");
+                 "%.300s: no nodes%s%.100s (expected a nodes: list with host: entries)", config,
+                 f->env ? " with env " : "", f->env ? f->env : "");
     cli_fail(&monitor_cli, msg);
     return -1;
 }
@@ -218,7 +217,7 @@ int monitor_main(int argc, char **argv)
         return cli_fail(&monitor_cli, msg);
     }
     /* Without --config, the default nodes file (when there is one: --server needs none). */
-    char config[1024] = "--config";
+    char config[1024]; /* the nodes file, for messages */
     const char *home = getenv("HOME");
     snprintf(config, sizeof config, "%s/%s", home ? home : "", MONITOR_DEFAULT_CONFIG);
     bool help = false;
