@@ -93,6 +93,11 @@ test('tabs, keys and contents on an 80x24 terminal; q gives the terminal back', 
     assert.match(s, /^gone-4 +unreachable /m);
     assert.match(s, /Tab\/Shift-Tab: tabs {2}j\/k: scroll {2}r: refresh {2}q: quit/);
     for (const line of s.split('\n')) assert.ok(line.length <= 80, line);
+    // Colours: red for critical and unreachable, green for healthy (tmux's escapes, -e).
+    const coloured = t.tmux('capture-pane', '-p', '-e');
+    assert.match(coloured, /\x1b\[31mweb-1 +critical/);
+    assert.match(coloured, /\x1b\[31mgone-4 +unreachable/);
+    assert.match(coloured, /\x1b\[32mweb-2 +healthy/);
     assert.equal(s.split('\n').length - 1, 24);
 
     t.keys('Tab');
