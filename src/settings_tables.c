@@ -4,6 +4,7 @@
 
 #include "agent/settings.h"
 #include "alert/settings.h"
+#include "alert/silence.h"
 #include "monitor/settings.h"
 #include "report/report.h"
 #include "server/settings.h"
@@ -12,6 +13,7 @@ const struct config_table *const settings_tables[] = {
     &server_settings_table,
     &rca_settings_table,
     &alert_settings_table,
+    &silence_settings_table,
     &agent_settings_table,
     &report_settings_table,
     &monitor_settings_table,

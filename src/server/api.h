@@ -28,6 +28,7 @@ struct api_context {
     struct outbox *outbox;
     struct agent_metrics *agent_metrics;
     struct server_metrics *metrics;
+    struct silences *silences; /* alert/silence.h: the config file's and the API's */
     int64_t fail_timeout_ms;
     uv_loop_t *loop;
     struct pool_job *pool_jobs; /* api_metrics.c: requests waiting on the thread pool */
@@ -61,6 +62,11 @@ void api_metrics_status(struct http_request *req, void *ctx);
 /* Before the HTTP server stops: scrapes whose answer is still being compressed are resumed
  * (their connections close as the server stops) and the compressed text dropped when done. */
 void api_metrics_stop(struct api_context *api);
+/* api_silences.c: GET and POST /api/v1/silences, GET and DELETE /api/v1/silences/ID */
+void api_silences_list(struct http_request *req, void *ctx);
+void api_silences_create(struct http_request *req, void *ctx);
+void api_silence_get(struct http_request *req, void *ctx);
+void api_silence_expire(struct http_request *req, void *ctx);
 /* api_diagnostics.c: GET /admin/api/diagnostics */
 void api_diagnostics(struct http_request *req, void *ctx);
 /* api_reports.c: POST /api/v1/reports/NAME, GET /api/v1/reports, GET /api/v1/reports/NAME */

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "alert/outbox.h"
+#include "alert/silence.h"
 #include "base/cli.h"
 #include "base/clock.h"
 #include "base/config.h"
@@ -38,6 +39,7 @@ struct server {
     struct server_settings settings;
     struct rca_settings rca_settings;
     struct alert_settings alert_settings;
+    struct silence_settings silence_settings;
     uv_loop_t *loop;
     struct store *store;
     struct outbox *outbox;
@@ -49,6 +51,7 @@ struct server {
     struct canaries *canaries;
     struct agent_metrics *agent_metrics;
     struct server_metrics *metrics;
+    struct silences *silences; /* the config file's, then the stored ones */
     struct api_context api;
     struct http_server *http;
     struct tls_credentials *tls; /* NULL: plain HTTP */
@@ -140,6 +143,39 @@ static void restore_worker(const struct worker_record *rec, void *ctx)
 static void restore_message(const struct outbox_record *rec, void *ctx)
 {
     outbox_enqueue(ctx, rec, 1);
+}
+
+/* A stored silence back in memory; one that no longer reads (a time zone gone from the system)
+ * is logged and left in the store. */
+static void restore_silence(const struct silence_record *rec, void *ctx)
+{
+    json_t *def = json_loads(rec->body_json, 0, NULL);
+    const char *field;
+    char err[300] = "body: not valid JSON";
+    struct silence *s = def ? silence_parse(def, rec->created_ms, NULL, &field, err, sizeof err)
+                            : NULL;
+    json_decref(def);
+    if (!s) {
+        log_error("server: stored silence %lld is not used: %s", (long long)rec->id, err);
+        return;
+    }
+    char id[SILENCE_ID_MAX];
+    snprintf(id, sizeof id, "%lld", (long long)rec->id);
+    silence_set_id(s, id);
+    silence_set_times(s, rec->created_ms, rec->expired_ms);
+    if (silences_add(ctx, s) != 0)
+        log_error("server: out of memory restoring silence %s", id);
+}
+
+/* The config file's silences, then the stored ones. */
+static int open_silences(struct server *srv, char *err, size_t errlen)
+{
+    srv->silences = silences_new();
+    if (!srv->silences || silences_move(srv->silences, srv->silence_settings.configured) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return store_load_silences(srv->store, restore_silence, srv->silences, err, errlen);
 }
 
 static void stop_server(struct server *srv)
@@ -273,7 +309,8 @@ static int open_state(struct server *srv, char *err, size_t errlen)
     srv->fleet = fleet_new(srv->cfg.fail_timeout_ms, events_on_transition, &srv->recorder);
     if (srv->fleet && srv->settings.gpu_alerts)
         fleet_on_gpu_change(srv->fleet, events_on_gpu_change, &srv->recorder);
-    if (!srv->fleet || store_load_workers(srv->store, restore_worker, srv->fleet, err, errlen))
+    if (!srv->fleet || store_load_workers(srv->store, restore_worker, srv->fleet, err, errlen) ||
+        open_silences(srv, err, errlen) != 0)
         return -1;
     srv->outbox = outbox_new(srv->loop, srv->store, &srv->alert_settings, err, errlen);
     if (!srv->outbox || open_analysis(srv, err, errlen) != 0)
@@ -313,6 +350,7 @@ static int start_http(struct server *srv, char *err, size_t errlen)
                                     .outbox = srv->outbox,
                                     .agent_metrics = srv->agent_metrics,
                                     .metrics = srv->metrics,
+                                    .silences = srv->silences,
                                     .fail_timeout_ms = srv->cfg.fail_timeout_ms,
                                     .loop = srv->loop};
     struct http_config hc = {
@@ -402,6 +440,7 @@ int server_main(int argc, char **argv)
     config_attach(&srv.cfg, &server_settings_table, &srv.settings);
     config_attach(&srv.cfg, &rca_settings_table, &srv.rca_settings);
     config_attach(&srv.cfg, &alert_settings_table, &srv.alert_settings);
+    config_attach(&srv.cfg, &silence_settings_table, &srv.silence_settings);
     enum cli_result r = cli_parse(&server_cli, argc, argv, &srv.cfg, &args);
     if (r != CLI_RUN) {
         config_free(&srv.cfg);
@@ -434,6 +473,8 @@ int server_main(int argc, char **argv)
     auth_free(srv.auth);
     agent_metrics_free(srv.agent_metrics);
     server_metrics_free(srv.metrics);
+    silences_free(srv.silences);
+    silences_free(srv.silence_settings.configured);
     config_free(&srv.cfg);
     return rc;
 }

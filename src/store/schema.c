@@ -53,6 +53,10 @@ static const char *const migrations[SCHEMA_VERSION] = {
     /* 4 -> 5: the latest report each worker's agent pushed (docs/report.md). */
     "CREATE TABLE reports("
     " worker TEXT PRIMARY KEY, received_ms {int64} NOT NULL, body TEXT NOT NULL);",
+    /* 5 -> 6: silences made through the API (alert/silence.h): the definition as JSON; an
+     * expired one is kept, with expired_ms set. */
+    "CREATE TABLE silences("
+    " id {serial_id}, body TEXT NOT NULL, created_ms {int64} NOT NULL, expired_ms {int64});",
 };
 
 /* The placeholder at p (just after its '{'), or -1 when '{' starts no placeholder (e.g. the

@@ -78,6 +78,11 @@ static const char SQL_SAVE_REPORT[] =
     " ON CONFLICT(worker) DO UPDATE SET received_ms = excluded.received_ms, body = excluded.body";
 static const char SQL_ALL_REPORTS[] = "SELECT worker, received_ms, body FROM reports ORDER BY worker";
 static const char SQL_ONE_REPORT[] = "SELECT worker, received_ms, body FROM reports WHERE worker = ?1";
+static const char SQL_APPEND_SILENCE[] =
+    "INSERT INTO silences(body, created_ms, expired_ms) VALUES(?1, ?2, NULL)";
+static const char SQL_EXPIRE_SILENCE[] = "UPDATE silences SET expired_ms = ?2 WHERE id = ?1";
+static const char SQL_LOAD_SILENCES[] =
+    "SELECT id, body, created_ms, COALESCE(expired_ms, 0) FROM silences ORDER BY id";
 static const char SQL_APPEND_DIAGNOSTIC[] =
     "INSERT OR IGNORE INTO diagnostics(worker, record_id, kind, time_ms, received_ms, body)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
@@ -579,6 +584,7 @@ struct sqlite_visit {
     store_incident_row_fn incident;
     store_diag_row_fn diag;
     store_report_row_fn report;
+    store_silence_row_fn silence;
     void *ctx;
 };
 
@@ -741,6 +747,57 @@ static int sqlite_query_events(void *handle, const struct event_query *q, store_
     sqlite3_bind_int(stmt, p, q->limit);
     struct sqlite_visit visit = {.event = row, .ctx = ctx};
     return sqlite_each_row(db, stmt, sqlite_event_row, &visit, "query events", err, errlen);
+}
+
+/* ---- silences ---- */
+
+static int sqlite_append_silence(void *handle, const struct silence_record *rec, int64_t *id,
+                                 char *err, size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_APPEND_SILENCE, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, rec->body_json ? rec->body_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, rec->created_ms);
+    rc = sqlite_step_done(db, stmt, "append silence", err, errlen);
+    if (!rc)
+        *id = sqlite3_last_insert_rowid(db->conn);
+    return rc;
+}
+
+static int sqlite_expire_silence(void *handle, int64_t id, int64_t expired_ms, char *err,
+                                 size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_EXPIRE_SILENCE, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_int64(stmt, 2, expired_ms);
+    return sqlite_step_done(db, stmt, "expire silence", err, errlen);
+}
+
+static int sqlite_silence_row(sqlite3_stmt *stmt, void *arg)
+{
+    struct sqlite_visit *v = arg;
+    struct silence_record rec = {
+        .id = sqlite3_column_int64(stmt, 0),
+        .body_json = sqlite_column_str(stmt, 1),
+        .created_ms = sqlite3_column_int64(stmt, 2),
+        .expired_ms = sqlite3_column_int64(stmt, 3),
+    };
+    return v->silence(&rec, v->ctx);
+}
+
+static int sqlite_load_silences(void *handle, store_silence_row_fn row, void *ctx, char *err,
+                                size_t errlen)
+{
+    struct sqlite_visit visit = {.silence = row, .ctx = ctx};
+    return sqlite_read(handle, SQL_LOAD_SILENCES, sqlite_silence_row, &visit, "load silences", err,
+                       errlen);
 }
 
 /* ---- incidents ---- */
@@ -990,4 +1047,7 @@ const struct store_backend store_backend_sqlite = {
     .query_diagnostics = sqlite_query_diagnostics,
     .save_report = sqlite_save_report,
     .query_reports = sqlite_query_reports,
+    .append_silence = sqlite_append_silence,
+    .expire_silence = sqlite_expire_silence,
+    .load_silences = sqlite_load_silences,
 };

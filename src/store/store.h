@@ -27,6 +27,7 @@
 #include "model/event.h"
 #include "model/incident.h"
 #include "model/message.h"
+#include "model/silence.h"
 #include "model/worker.h"
 
 struct event_query {
@@ -199,5 +200,21 @@ typedef void (*store_reports_cb)(int status, const struct node_report_record *re
                                  void *ctx);
 void store_query_reports(struct store *store, const char *worker, store_reports_cb done,
                          void *ctx);
+/* ---- silences (alert/silence.h keeps them in memory; the store keeps them across restarts) --
+ * Every silence ever made through the API, expired ones included, read once at start-up. */
+
+/* Called on the loop thread once the silence is committed (status 0, id set), or -1. */
+typedef void (*store_silence_done_cb)(int status, int64_t id, void *ctx);
+
+/* Writes a new silence (rec->id ignored, expired_ms 0). Transient errors are retried. */
+void store_append_silence(struct store *store, const struct silence_record *rec,
+                          store_silence_done_cb done, void *ctx);
+/* Marks silence id expired at expired_ms; done gets the id. */
+void store_expire_silence(struct store *store, int64_t id, int64_t expired_ms,
+                          store_silence_done_cb done, void *ctx);
+/* Every stored silence, oldest (lowest id) first. Synchronous, for start-up. */
+int store_load_silences(struct store *store,
+                        void (*cb)(const struct silence_record *rec, void *ctx), void *ctx,
+                        char *err, size_t errlen);
 
 #endif

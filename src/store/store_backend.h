@@ -38,6 +38,7 @@ typedef int (*store_event_row_fn)(const struct event_record *rec, void *ctx);
 typedef int (*store_incident_row_fn)(const struct incident_record *rec, void *ctx);
 typedef int (*store_diag_row_fn)(const struct diag_record *rec, void *ctx);
 typedef int (*store_report_row_fn)(const struct node_report_record *rec, void *ctx);
+typedef int (*store_silence_row_fn)(const struct silence_record *rec, void *ctx);
 
 /* Every slot MUST be set. db is the handle open() made. Functions that can fail return 0 or a
  * store_backend_result and write a message (without the "store: " prefix) into err. Writes are
@@ -107,6 +108,13 @@ struct store_backend {
     /* The stored reports, by worker name; only worker's when it is not NULL. */
     int (*query_reports)(void *db, const char *worker, store_report_row_fn row, void *ctx,
                          char *err, size_t errlen);
+    /* Inserts a silence (rec->id ignored) and sets *id. */
+    int (*append_silence)(void *db, const struct silence_record *rec, int64_t *id, char *err,
+                          size_t errlen);
+    /* Sets expired_ms of silence id; an unknown id is not an error. */
+    int (*expire_silence)(void *db, int64_t id, int64_t expired_ms, char *err, size_t errlen);
+    /* Every silence, oldest (lowest id) first. */
+    int (*load_silences)(void *db, store_silence_row_fn row, void *ctx, char *err, size_t errlen);
 };
 
 extern const struct store_backend store_backend_sqlite;

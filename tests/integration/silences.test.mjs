@@ -1,0 +1,165 @@
+// silences.test.mjs — the silences API (docs/api.md, docs/silences.md): create, read, list and
+// expire through /api/v1/silences with the exact answers; silences survive a kill -9; those of
+// the --config file's `silences:` section are listed and cannot be deleted (409 naming the
+// file); a recurring window is active exactly when its cron window covers now.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { scenario } from './lib/scenario.mjs';
+import { request, basicAuth } from './lib/http.mjs';
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function admin(srv, method, p, body) {
+  return request(srv.url + p, { method, body, headers: { Authorization: basicAuth(srv.adminUser, srv.adminPass) } });
+}
+
+scenario('POST, GET, list and DELETE /api/v1/silences', async (ctx) => {
+  const srv = await ctx.server();
+  const before = Date.now();
+  const made = await admin(srv, 'POST', '/api/v1/silences', {
+    name: 'gpu-*', kind: 'worker', labels: ['region=eu', 'rack=~a[0-9]+'], duration: '2h', comment: 'driver upgrade', author: 'alice',
+  });
+  assert.equal(made.status, 201, made.text);
+  const s = made.json;
+  assert.match(s.id, /^\d+$/);
+  assert.equal(s.name, 'gpu-*');
+  assert.equal(s.kind, 'worker');
+  assert.deepEqual(s.labels, ['region=eu', 'rack=~a[0-9]+']);
+  assert.equal(s.comment, 'driver upgrade');
+  assert.equal(s.author, 'alice');
+  assert.equal(s.source, 'api');
+  assert.equal(s.active, true);
+  assert.equal(s.expired_ms, null);
+  assert.equal(s.next_start, null);
+  assert.match(s.starts_at, ISO_UTC);
+  const start = Date.parse(s.starts_at);
+  assert.ok(start >= before - 1000 && start <= Date.now() + 1000, s.starts_at);
+  assert.equal(Date.parse(s.ends_at) - start, 2 * 3600 * 1000);
+
+  const one = await admin(srv, 'GET', `/api/v1/silences/${s.id}`);
+  assert.equal(one.status, 200);
+  assert.deepEqual(one.json, s);
+
+  const list = await admin(srv, 'GET', '/api/v1/silences');
+  assert.equal(list.status, 200);
+  assert.deepEqual(list.json.silences.map((x) => x.id), [s.id]);
+
+  // Errors name the field.
+  const bad = [
+    [{ name: 'a' }, 'ends_at', 'ends_at: required (or duration, or cron with duration)'],
+    [{ duration: '1h' }, 'name', 'name: at least one matcher is required (name, kind, severity or labels)'],
+    [{ name: 'a', duration: 'soon' }, 'duration', 'duration: expected a positive duration of at most 366d such as 2h, 1h30m, 90m or 45s, got "soon"'],
+    [{ labels: ['region'], duration: '1h' }, 'labels', 'labels: expected key=value, key!=value or key=~regex, got "region"'],
+    [{ name: 'a', cron: '0 2 * *', duration: '1h' }, 'cron', 'cron: expected 5 fields (minute hour day-of-month month day-of-week), got 4'],
+    [{ name: 'a', cron: '0 2 * * *', duration: '1h', tz: 'Mars/Base' }, 'tz', 'tz: unknown time zone "Mars/Base" (expected an IANA name such as Europe/Berlin)'],
+  ];
+  for (const [body, field, error] of bad) {
+    const r = await admin(srv, 'POST', '/api/v1/silences', body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.deepEqual(r.json, { error, field });
+  }
+  const notJson = await admin(srv, 'POST', '/api/v1/silences', '{"name":');
+  assert.equal(notJson.status, 400);
+  assert.equal(notJson.json.field, 'body');
+  assert.match(notJson.json.error, /^body: not valid JSON/);
+
+  const missing = await admin(srv, 'GET', '/api/v1/silences/999');
+  assert.equal(missing.status, 404);
+  assert.deepEqual(missing.json, { error: 'unknown silence', field: 'id' });
+  assert.equal((await request(srv.url + '/api/v1/silences')).status, 401);
+  assert.equal((await request(srv.url + '/api/v1/silences', { method: 'POST', body: { name: 'a', duration: '1h' } })).status, 401);
+
+  const gone = await admin(srv, 'DELETE', `/api/v1/silences/${s.id}`);
+  assert.equal(gone.status, 200, gone.text);
+  assert.equal(gone.json.active, false);
+  assert.ok(gone.json.expired_ms >= start && gone.json.expired_ms <= Date.now(), String(gone.json.expired_ms));
+  assert.deepEqual((await admin(srv, 'GET', '/api/v1/silences')).json, { silences: [] });
+  const all = await admin(srv, 'GET', '/api/v1/silences?expired=1');
+  assert.deepEqual(all.json.silences.map((x) => [x.id, x.expired_ms]), [[s.id, gone.json.expired_ms]]);
+  // Expiring again changes nothing.
+  const again = await admin(srv, 'DELETE', `/api/v1/silences/${s.id}`);
+  assert.equal(again.status, 200);
+  assert.equal(again.json.expired_ms, gone.json.expired_ms);
+  assert.equal((await admin(srv, 'DELETE', '/api/v1/silences/999')).status, 404);
+  const badQuery = await admin(srv, 'GET', '/api/v1/silences?expired=2');
+  assert.equal(badQuery.status, 400);
+  assert.equal(badQuery.json.field, 'expired');
+});
+
+scenario('silences survive kill -9 and a restart, expired ones with their expiry', async (ctx) => {
+  const srv = await ctx.server();
+  const kept = (await admin(srv, 'POST', '/api/v1/silences', { kind: 'check', severity: 'warning', duration: '3h', author: 'bob' })).json;
+  const window = (await admin(srv, 'POST', '/api/v1/silences', { name: 'db-*', cron: '0 2 * * 6', duration: '3h', tz: 'Europe/Berlin' })).json;
+  const expired = (await admin(srv, 'POST', '/api/v1/silences', { name: 'x', duration: '1h' })).json;
+  const gone = (await admin(srv, 'DELETE', `/api/v1/silences/${expired.id}`)).json;
+  await srv.kill9();
+  const srv2 = await ctx.restart(srv);
+  const list = (await admin(srv2, 'GET', '/api/v1/silences')).json.silences;
+  const strip = ({ active, next_start, ...rest }) => rest;
+  assert.deepEqual(list.map(strip), [kept, window].map(strip));
+  const all = (await admin(srv2, 'GET', '/api/v1/silences?expired=1')).json.silences;
+  assert.deepEqual(all.map((x) => x.id), [kept.id, window.id, expired.id]);
+  assert.equal(all[2].expired_ms, gone.expired_ms);
+  // New ids continue after the stored ones.
+  const next = (await admin(srv2, 'POST', '/api/v1/silences', { name: 'y', duration: '1h' })).json;
+  assert.ok(Number(next.id) > Number(expired.id), `${next.id} after ${expired.id}`);
+});
+
+/** "M H * * *" for a time hoursAhead from now in UTC (minute precision). */
+function dailyAt(date) {
+  return `${date.getUTCMinutes()} ${date.getUTCHours()} * * *`;
+}
+
+scenario('the --config file silences: listed with their file, 409 on DELETE; recurring windows active now or not', async (ctx) => {
+  const dir = ctx.tmpdir('faultline-sil-');
+  const file = path.join(dir, 'faultline.yaml');
+  const now = new Date();
+  // A window that began 5 minutes ago and lasts an hour, and one that starts in 6 hours.
+  const began = new Date(now.getTime() - 5 * 60000);
+  const later = new Date(now.getTime() + 6 * 3600000);
+  fs.writeFileSync(
+    file,
+    [
+      'silences:',
+      '  - name: "backup-*"',
+      `    cron: "${dailyAt(began)}"`,
+      '    duration: 1h',
+      '    tz: UTC',
+      '    comment: nightly backup',
+      '  - kind: worker',
+      `    cron: "${dailyAt(later)}"`,
+      '    duration: 30m',
+      '',
+    ].join('\n'),
+  );
+  const srv = await ctx.server({ args: ['--config', file] });
+  const list = (await admin(srv, 'GET', '/api/v1/silences')).json.silences;
+  assert.deepEqual(list.map((s) => [s.id, s.source, s.active]), [['config-1', file, true], ['config-2', file, false]]);
+  const startOf = (d) => Math.floor(d.getTime() / 60000) * 60000;
+  assert.equal(Date.parse(list[0].next_start), startOf(began) + 86400000);
+  assert.equal(Date.parse(list[1].next_start), startOf(later));
+  assert.equal(list[0].comment, 'nightly backup');
+  assert.equal(list[1].tz, 'UTC');
+  const del = await admin(srv, 'DELETE', '/api/v1/silences/config-1');
+  assert.equal(del.status, 409);
+  assert.deepEqual(del.json, { error: `silence config-1 is defined in ${file}: remove it there (and restart the server)`, field: 'id' });
+  assert.equal((await admin(srv, 'GET', '/api/v1/silences/config-2')).json.active, false);
+
+  // A recurring window in Europe/Berlin that covers now, from the API.
+  const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' })
+    .formatToParts(began)
+    .reduce((o, p) => ({ ...o, [p.type]: Number(p.value) }), {});
+  const w = await admin(srv, 'POST', '/api/v1/silences', { name: 'db-*', cron: `${berlin.minute} ${berlin.hour} * * *`, duration: '1h', tz: 'Europe/Berlin' });
+  assert.equal(w.status, 201, w.text);
+  assert.equal(w.json.active, true);
+});
+
+scenario('a bad silences: section stops the server with file, line and column', async (ctx) => {
+  const dir = ctx.tmpdir('faultline-sil-');
+  const file = path.join(dir, 'bad.yaml');
+  fs.writeFileSync(file, 'silences:\n  - name: a\n    cron: "0 25 * * *"\n    duration: 1h\n');
+  const r = await ctx.run(['server', '--config', file], { env: { API_KEY: 'k', DATA_DIR: dir, SERVER_PORT: '0' } });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:11: silences\\[0\\]\\.cron: field 2 \\(hour\\): expected 0-23, got "25"`));
+});
