@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "model/event.h"
 #include "server/http.h"
 
 /* Agents' metrics pushes: the largest body (413 beyond it), and the largest text once a gzip
@@ -29,6 +30,7 @@ struct api_context {
     struct agent_metrics *agent_metrics;
     struct server_metrics *metrics;
     struct silences *silences; /* alert/silence.h: the config file's and the API's */
+    struct event_streams *event_streams; /* api_events.c: the live stream's clients */
     int64_t fail_timeout_ms;
     uv_loop_t *loop;
     struct pool_job *pool_jobs; /* api_metrics.c: requests waiting on the thread pool */
@@ -50,8 +52,22 @@ void api_admin_page(struct http_request *req, void *ctx);
 /* api_workers.c: GET /admin/api/status, GET /admin/api/worker/NAME */
 void api_status(struct http_request *req, void *ctx);
 void api_worker(struct http_request *req, void *ctx);
-/* api_events.c: GET /admin/api/events */
+/* api_events.c: GET /admin/api/events, GET /api/v1/events, GET /api/v1/events/stream */
 void api_events(struct http_request *req, void *ctx);
+void api_events_v1(struct http_request *req, void *ctx);
+void api_events_stream(struct http_request *req, void *ctx);
+/* The stream: a client's buffer (dropped beyond it), the heartbeat comment's interval, and how
+ * many stored events one read of a resumed stream takes. */
+#define EVENTS_STREAM_BUFFER (64 * 1024)
+#define EVENTS_HEARTBEAT_MS 15000
+#define EVENTS_REPLAY_PAGE 500
+/* Starts the stream's heartbeat (after api->store and api->loop are set); 0 or -1. */
+int api_events_start(struct api_context *api);
+/* The event recorder's committed hook (events.h), ctx the struct api_context: writes the event
+ * to every stream client. */
+void api_events_publish(const struct event_record *ev, void *ctx);
+/* After http_server_stop (which closed every stream): closes the heartbeat. */
+void api_events_stop(struct api_context *api);
 /* api_incidents.c: GET /admin/api/rca, GET /admin/api/analysis */
 void api_incidents(struct http_request *req, void *ctx);
 void api_analysis(struct http_request *req, void *ctx);

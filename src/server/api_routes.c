@@ -23,6 +23,8 @@ const struct http_route api_routes[] = {
     {"GET", "/admin/api/rca", false, HTTP_ADMIN, api_incidents, 0},
     {"GET", "/admin/api/analysis", false, HTTP_ADMIN, api_analysis, 0},
     {"GET", "/admin/api/diagnostics", false, HTTP_ADMIN, api_diagnostics, 0},
+    {"GET", "/api/v1/events", false, HTTP_ADMIN, api_events_v1, 0},
+    {"GET", "/api/v1/events/stream", false, HTTP_ADMIN, api_events_stream, 0},
     {"GET", "/api/v1/silences", false, HTTP_ADMIN, api_silences_list, 0},
     {"POST", "/api/v1/silences", false, HTTP_ADMIN, api_silences_create, 0},
     {"GET", "/api/v1/silences/", true, HTTP_ADMIN, api_silence_get, 0},

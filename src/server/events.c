@@ -157,6 +157,8 @@ static void on_event_committed(int status, const struct event_record *ev,
                  (long long)ev->id);
     if (rec->outbox && n_msgs > 0)
         outbox_enqueue(rec->outbox, msgs, n_msgs);
+    if (rec->committed)
+        rec->committed(ev, rec->committed_ctx);
 }
 
 /* One UP notification per channel (text is borrowed); returns how many. DOWN texts are the

@@ -32,6 +32,9 @@ struct event_recorder {
     struct outbox *outbox;
     struct incidents *incidents;
     struct fleet *fleet; /* told when a state's event is on disk */
+    /* Told of every event once it is on disk (may be NULL): the live stream (api_events.c). */
+    void (*committed)(const struct event_record *ev, void *ctx);
+    void *committed_ctx;
     /* Inside: heartbeats waiting for their event, oldest first, and the timer that ends the
      * oldest wait. */
     struct pending_event *waiting_head, *waiting_tail;

@@ -2,7 +2,8 @@
  * own timeouts with a uv_timer_t, so MHD_run runs on the loop thread; see http.h. Around MHD:
  * an accept policy and a record per connection (from MHD's connection notifications) for the
  * per-address limits (clients.h) and the deadlines, a sweep every second that enforces them,
- * and the lingering close of connections answered before their body. */
+ * the lingering close of connections answered before their body, and streamed answers (a
+ * content-reader callback that suspends its connection while it has nothing to send). */
 #include "server/http.h"
 
 #include <arpa/inet.h>
@@ -64,6 +65,20 @@ struct http_linger {
     int64_t deadline_ms;
 };
 
+/* A streamed answer (http.h): its bytes not yet read by MHD are buf[off, len). */
+struct http_stream {
+    struct http_server *srv;
+    struct http_stream *prev, *next; /* on srv->streams */
+    struct MHD_Connection *conn;
+    char ip[INET6_ADDRSTRLEN];
+    char *buf;
+    size_t off, len, cap, max;
+    bool suspended; /* by the reader, for want of bytes */
+    bool ended;     /* by http_stream_end: END_OF_STREAM once buf is sent */
+    void (*on_close)(void *ctx);
+    void *ctx;
+};
+
 struct http_server {
     uv_loop_t *loop;
     struct MHD_Daemon *daemon;
@@ -76,6 +91,7 @@ struct http_server {
     struct clients *clients;
     struct http_conn *conns;     /* every open connection */
     struct http_linger *lingers; /* every draining socket */
+    struct http_stream *streams; /* every streamed answer */
     int linger_count;
     size_t body_memory; /* bytes reserved by bodies in flight */
     struct log_limit refused_log, closed_log;
@@ -247,6 +263,136 @@ void http_suspend(struct http_request *req)
 {
     req->suspended = true;
     MHD_suspend_connection(req->conn);
+}
+
+/* ---- streamed answers ---- */
+
+static void stream_wake(struct http_stream *s)
+{
+    if (!s->suspended)
+        return;
+    s->suspended = false;
+    MHD_resume_connection(s->conn);
+    uv_timer_start(&s->srv->timer, on_timer, 0, 0); /* resumed connections move in MHD_run */
+}
+
+/* MHD asks for the next bytes: what is buffered, or the end, or nothing for now (the
+ * connection is then suspended until a write or the end wakes it). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct http_stream *s = cls;
+    size_t n = s->len - s->off;
+    if (n == 0) {
+        if (s->ended)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        s->off = s->len = 0;
+        s->suspended = true;
+        MHD_suspend_connection(s->conn);
+        return 0;
+    }
+    if (n > max)
+        n = max;
+    memcpy(out, s->buf + s->off, n);
+    s->off += n;
+    return (ssize_t)n;
+}
+
+/* MHD is done with the answer: the connection ended. */
+static void stream_free(void *cls)
+{
+    struct http_stream *s = cls;
+    if (s->prev)
+        s->prev->next = s->next;
+    else if (s->srv->streams == s)
+        s->srv->streams = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    if (s->on_close)
+        s->on_close(s->ctx);
+    free(s->buf);
+    free(s);
+}
+
+static int stream_append(struct http_stream *s, const char *data, size_t len)
+{
+    if (s->off > 0 && s->off == s->len)
+        s->off = s->len = 0;
+    if (s->len + len > s->cap) {
+        if (s->off > 0) { /* the sent part first makes room */
+            memmove(s->buf, s->buf + s->off, s->len - s->off);
+            s->len -= s->off;
+            s->off = 0;
+        }
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < s->len + len)
+            cap *= 2;
+        char *bigger = cap > s->cap ? realloc(s->buf, cap) : s->buf;
+        if (!bigger)
+            return -1;
+        s->buf = bigger;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    return 0;
+}
+
+struct http_stream *http_respond_stream(struct http_request *req, const char *content_type,
+                                        size_t buffer_max, void (*on_close)(void *ctx), void *ctx)
+{
+    struct http_stream *s = calloc(1, sizeof *s);
+    struct MHD_Response *resp =
+        s ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, s,
+                                              stream_free)
+          : NULL;
+    if (!resp) {
+        free(s);
+        http_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "server out of memory", NULL);
+        return NULL;
+    }
+    *s = (struct http_stream){.srv = req->srv, .conn = req->conn, .max = buffer_max,
+                              .on_close = on_close, .ctx = ctx};
+    /* A fixed kernel send buffer, so that what a slow client holds back is counted by the
+     * stream's bound instead of hiding in a buffer the kernel grows up to tcp_wmem (4 MiB). */
+    int sndbuf = (int)(buffer_max < 65536 ? buffer_max : 65536);
+    if (req->hc)
+        setsockopt(req->hc->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    snprintf(s->ip, sizeof s->ip, "%s", http_client_ip(req));
+    s->next = req->srv->streams;
+    if (s->next)
+        s->next->prev = s;
+    req->srv->streams = s;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close"); /* once it ends */
+    if (req->srv->hsts[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_STRICT_TRANSPORT_SECURITY, req->srv->hsts);
+    queue(req, MHD_HTTP_OK, resp);
+    return s;
+}
+
+int http_stream_write(struct http_stream *s, const char *data, size_t len)
+{
+    if (s->ended || s->len - s->off + len > s->max || stream_append(s, data, len) != 0)
+        return -1;
+    stream_wake(s);
+    return 0;
+}
+
+void http_stream_end(struct http_stream *s, const char *last)
+{
+    if (s->ended)
+        return;
+    if (last)
+        stream_append(s, last, strlen(last)); /* past max: the last words fit or are dropped */
+    s->ended = true;
+    stream_wake(s);
+}
+
+const char *http_stream_client_ip(const struct http_stream *s)
+{
+    return s->ip;
 }
 
 const char *http_method(const struct http_request *req)
@@ -1003,6 +1149,17 @@ void http_server_stop(struct http_server *srv)
     uv_poll_stop(&srv->poll);
     uv_timer_stop(&srv->timer);
     uv_timer_stop(&srv->sweep);
+    /* MHD must not stop with suspended connections: streams end first (their owners hear of it
+     * through on_close as MHD closes them). */
+    for (struct http_stream *s = srv->streams; s; s = s->next) {
+        s->ended = true;
+        if (s->suspended) {
+            s->suspended = false;
+            MHD_resume_connection(s->conn);
+        }
+    }
+    if (srv->streams)
+        MHD_run(srv->daemon);
     MHD_stop_daemon(srv->daemon); /* closes every connection (conn_closed) */
     MHD_destroy_response(srv->no_content);
     while (srv->lingers)

@@ -152,6 +152,30 @@ void http_respond_no_content(struct http_request *req);
 /* 401 with WWW-Authenticate: Basic realm=... */
 void http_respond_auth_required(struct http_request *req, const char *realm);
 
+/* ---- streamed answers (server-sent events) ----
+ * A stream is a 200 answer whose body is written piece by piece for as long as the client
+ * stays (chunked). What is written waits in the stream's own buffer until the client reads it;
+ * the buffer is bounded, so a client that stops reading costs at most buffer_max bytes and never
+ * holds up the loop or another client. While its buffer is empty the connection is suspended
+ * (MHD neither polls nor times it out). Loop thread only. */
+struct http_stream;
+
+/* Answers req (suspended or not) with 200 and a stream of content_type. on_close(ctx) runs once
+ * when the connection ends (the client left, the stream was ended, or the server stops); the
+ * stream is freed right after it, so the owner forgets it there. Returns the stream, or NULL
+ * after answering 503 (out of memory). */
+struct http_stream *http_respond_stream(struct http_request *req, const char *content_type,
+                                        size_t buffer_max, void (*on_close)(void *ctx),
+                                        void *ctx);
+/* Appends len bytes to the stream's buffer. Returns 0, or -1 (nothing appended) when they do
+ * not fit in buffer_max; the caller then usually ends the stream with http_stream_end. */
+int http_stream_write(struct http_stream *s, const char *data, size_t len);
+/* Sends last (may be NULL; it may exceed buffer_max) after what is buffered, then closes the
+ * connection; on_close follows. */
+void http_stream_end(struct http_stream *s, const char *last);
+/* The client's address ("203.0.113.7"). */
+const char *http_stream_client_ip(const struct http_stream *s);
+
 /* Query parameters. Each returns 0 and sets *out (to fallback when the parameter is absent), or
  * -1 with "NAME: expected ..., got \"VALUE\"" in err; the caller answers 400 naming NAME. */
 int http_query_int(struct http_request *req, const char *name, int min, int max, int fallback,

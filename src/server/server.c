@@ -200,6 +200,7 @@ static void stop_server(struct server *srv)
     api_metrics_stop(&srv->api);
     http_server_stop(srv->http);
     srv->http = NULL;
+    api_events_stop(&srv->api);
     tls_credentials_close(srv->tls);
     srv->tls = NULL;
     if (srv->timers_started) {
@@ -353,6 +354,12 @@ static int start_http(struct server *srv, char *err, size_t errlen)
                                     .silences = srv->silences,
                                     .fail_timeout_ms = srv->cfg.fail_timeout_ms,
                                     .loop = srv->loop};
+    if (api_events_start(&srv->api) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    srv->recorder.committed = api_events_publish;
+    srv->recorder.committed_ctx = &srv->api;
     struct http_config hc = {
         .addr = set->listen_addr,
         .port = srv->cfg.server_port,

@@ -714,13 +714,15 @@ static void sqlite_query_sql(const struct event_query *q, int n_kinds, struct sq
         sqlite_sql_where(sql, "worker = ?");
     if (q->since_ms > 0)
         sqlite_sql_where(sql, "time_ms >= ?");
+    if (q->after_id > 0)
+        sqlite_sql_where(sql, "id > ?");
     if (n_kinds > 0) {
         sqlite_sql_where(sql, "kind IN (?");
         for (int i = 1; i < n_kinds; i++)
             sqlite_sql_append(sql, ", ?");
         sqlite_sql_append(sql, ")");
     }
-    sqlite_sql_append(sql, " ORDER BY id DESC LIMIT ?");
+    sqlite_sql_append(sql, q->after_id > 0 ? " ORDER BY id LIMIT ?" : " ORDER BY id DESC LIMIT ?");
 }
 
 static int sqlite_query_events(void *handle, const struct event_query *q, store_event_row_fn row,
@@ -742,6 +744,8 @@ static int sqlite_query_events(void *handle, const struct event_query *q, store_
         sqlite3_bind_text(stmt, p++, q->worker, -1, SQLITE_STATIC);
     if (q->since_ms > 0)
         sqlite3_bind_int64(stmt, p++, q->since_ms);
+    if (q->after_id > 0)
+        sqlite3_bind_int64(stmt, p++, q->after_id);
     for (int i = 0; i < n_kinds; i++)
         sqlite3_bind_text(stmt, p++, kinds[i], -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, p, q->limit);

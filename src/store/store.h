@@ -35,6 +35,7 @@ struct event_query {
     unsigned kinds;     /* bit (1 << kind) per kind wanted; 0 = all */
     const char *worker; /* NULL = all */
     int64_t since_ms;   /* 0 = no bound */
+    int64_t after_id;   /* 0 = no bound; else only ids above it, oldest first (a resumed stream) */
 };
 
 struct store;

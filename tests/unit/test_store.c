@@ -600,7 +600,8 @@ static void test_query_events(void **state)
         {1, 1u << EVENT_DOWN, "w1", 1500, {5}},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        struct event_query q = {rows[i].limit, rows[i].kinds, rows[i].worker, rows[i].since_ms};
+        struct event_query q = {.limit = rows[i].limit, .kinds = rows[i].kinds,
+                                .worker = rows[i].worker, .since_ms = rows[i].since_ms};
         struct query_result r = query_and_wait(fx, &q);
         size_t n = 0;
         while (rows[i].want[n])
@@ -614,6 +615,17 @@ static void test_query_events(void **state)
             assert_string_equal(r.details[k], seed[row].details ? seed[row].details : "{}");
         }
     }
+    /* after_id (a resumed stream): only later ids, oldest first. */
+    struct event_query after = {.limit = 2, .after_id = ids[2]};
+    struct query_result r = query_and_wait(fx, &after);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.ids[0], ids[3]);
+    assert_int_equal(r.ids[1], ids[4]);
+    after = (struct event_query){.limit = 10, .kinds = 1u << EVENT_DOWN, .after_id = ids[1]};
+    r = query_and_wait(fx, &after);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.ids[0], ids[4]);
+    assert_int_equal(r.ids[1], ids[5]);
 }
 
 static void test_reopen_keeps_data(void **state)
