@@ -15,6 +15,7 @@
 #include "report/report.h"
 #include "server/server.h"
 #include "settings_tables.h"
+#include "silence/cli.h"
 
 struct subcommand {
     const char *name;
@@ -30,6 +31,7 @@ static const struct subcommand subcommands[] = {
     {"probe", probe_main, "one network probe: ping, trace, tcp, dns, gateway"},
     {"report", report_main, "this machine's health in one document (--json)"},
     {"monitor", monitor_main, "the fleet over ssh (or from a server): tables, alerts, TUI"},
+    {"silence", silence_main, "silences and maintenance windows on a server: add, list, expire"},
 };
 
 static void usage(FILE *out)

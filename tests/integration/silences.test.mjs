@@ -163,3 +163,78 @@ scenario('a bad silences: section stops the server with file, line and column', 
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:11: silences\\[0\\]\\.cron: field 2 \\(hour\\): expected 0-23, got "25"`));
 });
+
+scenario('faultline silence add|list|expire against a server, with its exit codes', async (ctx) => {
+  const dir = ctx.tmpdir('faultline-sil-');
+  const file = path.join(dir, 'faultline.yaml');
+  fs.writeFileSync(file, 'silences:\n  - kind: check\n    duration: 1h\n');
+  const srv = await ctx.server({ args: ['--config', file] });
+  const withCreds = srv.url.replace('http://', `http://${srv.adminUser}:${srv.adminPass}@`);
+  const env = { FAULTLINE_ADMIN_PASSWORD: srv.adminPass };
+
+  const add = await ctx.run(['silence', 'add', '--server', withCreds, '--name', 'gpu-*', '--label', 'region=eu', '--label', 'rack=~a[0-9]+',
+    '--duration', '2h', '--comment', 'driver upgrade', '--author', 'alice']);
+  assert.equal(add.code, 0, add.stderr);
+  const id = /^silence (\d+) added: active now\n$/.exec(add.stdout)?.[1];
+  assert.ok(id, add.stdout);
+  const stored = (await admin(srv, 'GET', `/api/v1/silences/${id}`)).json;
+  assert.deepEqual([stored.name, stored.labels, stored.comment, stored.author], ['gpu-*', ['region=eu', 'rack=~a[0-9]+'], 'driver upgrade', 'alice']);
+
+  // Credentials from the environment; a window in Berlin; --json prints the server's answer.
+  const win = await ctx.run(['silence', 'add', '--server', srv.url, '--kind', 'worker', '--cron', '0 2 * * 6', '--duration', '3h', '--tz', 'Europe/Berlin', '--json'], { env });
+  assert.equal(win.code, 0, win.stderr);
+  const w = JSON.parse(win.stdout);
+  assert.equal(w.cron, '0 2 * * 6');
+  assert.equal(w.tz, 'Europe/Berlin');
+  assert.equal(w.duration, '3h');
+
+  const list = await ctx.run(['silence', 'list', '--server', srv.url], { env });
+  assert.equal(list.code, 0, list.stderr);
+  const lines = list.stdout.trim().split('\n');
+  assert.match(lines[0], /^ID\s+STATE\s+MATCHERS\s+WHEN$/);
+  assert.match(lines[1], /^config-1\s+active\s+kind=check\s+\S+ to \S+$/);
+  assert.match(lines[2], new RegExp(`^${id}\\s+active\\s+name=gpu-\\* region=eu rack=~a\\[0-9\\]\\+\\s+\\S+ to \\S+  # driver upgrade$`));
+  assert.match(lines[3], new RegExp(`^${w.id}\\s+(active|pending)\\s+kind=worker\\s+0 2 \\* \\* 6 for 3h \\(Europe/Berlin\\)$`));
+  const listJson = await ctx.run(['silence', 'list', '--server', srv.url, '--json'], { env });
+  assert.deepEqual(JSON.parse(listJson.stdout).silences.map((s) => s.id), ['config-1', id, w.id]);
+
+  const exp = await ctx.run(['silence', 'expire', id, '--server', srv.url], { env });
+  assert.equal(exp.code, 0, exp.stderr);
+  assert.equal(exp.stdout, `silence ${id} expired\n`);
+  const after = await ctx.run(['silence', 'list', '--server', srv.url, '--expired', '--json'], { env });
+  assert.ok(JSON.parse(after.stdout).silences.find((s) => s.id === id).expired_ms > 0);
+
+  // Refusals: 1 for the server's, 2 for usage and invalid silences.
+  const cases = [
+    [['silence', 'expire', '999', '--server', srv.url], env, 1, 'faultline silence: HTTP 404: unknown silence\n'],
+    [['silence', 'expire', 'config-1', '--server', srv.url], env, 1, `faultline silence: HTTP 409: silence config-1 is defined in ${file}: remove it there (and restart the server)\n`],
+    [['silence', 'list', '--server', srv.url], { FAULTLINE_ADMIN_PASSWORD: 'wrong' }, 1, 'faultline silence: HTTP 401: authentication required\n'],
+    [['silence', 'add', '--server', srv.url, '--name', 'a', '--duration', 'soon'], env, 2,
+      'faultline silence: HTTP 400: duration: expected a positive duration of at most 366d such as 2h, 1h30m, 90m or 45s, got "soon"\n'],
+  ];
+  for (const [args, e, code, stderr] of cases) {
+    const r = await ctx.run(args, { env: e });
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, stderr);
+  }
+  const usage = [
+    [['silence'], 'expected a command: add, list or expire'],
+    [['silence', 'mute'], 'unknown command "mute" (expected add, list or expire)'],
+    [['silence', 'add', '--duration', '1h'], 'add: expected a matcher (--name, --kind, --severity or --label)'],
+    [['silence', 'add', '--name', 'a'], 'add: expected --duration, --ends-at, or --cron with --duration'],
+    [['silence', 'expire'], "expire: expected the silence's id"],
+    [['silence', 'list', '--colour'], 'unknown option "--colour" (see --help)'],
+    [['silence', 'add', '--name'], '--name: expected a value'],
+  ];
+  for (const [args, message] of usage) {
+    const r = await ctx.run(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.ok(r.stderr.startsWith(`faultline silence: ${message}\nusage: faultline silence add`), r.stderr);
+  }
+  const help = await ctx.run(['silence', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Exit status: 0 done; 1 the server could not be reached/);
+  const down = await ctx.run(['silence', 'list', '--server', 'http://127.0.0.1:9'], { env });
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /^faultline silence: cannot reach http:\/\/127\.0\.0\.1:9\/api\/v1\/silences: /);
+});
