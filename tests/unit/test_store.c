@@ -628,6 +628,71 @@ static void test_query_events(void **state)
     assert_int_equal(r.ids[1], ids[5]);
 }
 
+/* ---- silences ---- */
+
+struct silence_done {
+    int calls, status;
+    int64_t id;
+};
+
+static void on_silence_done(int status, int64_t id, void *ctx)
+{
+    struct silence_done *d = ctx;
+    d->calls++;
+    d->status = status;
+    d->id = id;
+}
+
+struct silence_rows {
+    size_t n;
+    int64_t ids[4], created[4], expired[4];
+    char bodies[4][64];
+};
+
+static void on_silence_row(const struct silence_record *rec, void *ctx)
+{
+    struct silence_rows *rows = ctx;
+    if (rows->n < 4) {
+        rows->ids[rows->n] = rec->id;
+        rows->created[rows->n] = rec->created_ms;
+        rows->expired[rows->n] = rec->expired_ms;
+        snprintf(rows->bodies[rows->n], sizeof rows->bodies[0], "%s", rec->body_json);
+    }
+    rows->n++;
+}
+
+/* Silences are appended with ids, expired in place and read back in order after a reopen. */
+static void test_silences_kept(void **state)
+{
+    struct fixture *fx = *state;
+    struct silence_done a = {0}, b = {0}, e = {0};
+    struct silence_record rec = {.body_json = "{\"name\":\"gpu-*\"}", .created_ms = 1000};
+    store_append_silence(fx->store, &rec, on_silence_done, &a);
+    rec = (struct silence_record){.body_json = "{\"kind\":\"check\"}", .created_ms = 2000};
+    store_append_silence(fx->store, &rec, on_silence_done, &b);
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+    assert_int_equal(a.calls + b.calls, 2);
+    assert_int_equal(a.status, 0);
+    assert_true(a.id > 0 && b.id > a.id);
+    store_expire_silence(fx->store, a.id, 5000, on_silence_done, &e);
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+    assert_int_equal(e.calls, 1);
+    assert_int_equal(e.status, 0);
+    assert_int_equal(e.id, a.id);
+    fixture_reopen(fx);
+    struct silence_rows rows = {0};
+    char err[256] = "";
+    assert_int_equal(store_load_silences(fx->store, on_silence_row, &rows, err, sizeof err), 0);
+    assert_int_equal(rows.n, 2);
+    assert_int_equal(rows.ids[0], a.id);
+    assert_int_equal(rows.created[0], 1000);
+    assert_int_equal(rows.expired[0], 5000);
+    assert_string_equal(rows.bodies[0], "{\"name\":\"gpu-*\"}");
+    assert_int_equal(rows.ids[1], b.id);
+    assert_int_equal(rows.expired[1], 0);
+    assert_string_equal(rows.bodies[1], "{\"kind\":\"check\"}");
+}
+
 static void test_reopen_keeps_data(void **state)
 {
     struct fixture *fx = *state;
@@ -865,6 +930,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_busy_database_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_pass_failing_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_silences_kept, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
