@@ -32,6 +32,7 @@ static const struct {
     {EVENT_GPU_BACK, "gpu_back"},
 };
 #define EVENT_TYPES "worker_up,worker_down,gpu_lost,gpu_back"
+#define EVENTS_STREAM_TYPE "text/event-stream; charset=utf-8"
 
 static const char *event_type_name(enum event_kind kind)
 {
@@ -263,7 +264,7 @@ static void on_replayed(int status, const struct event_record *evs, size_t n, vo
             http_respond_error(req, 503, "event store unavailable", NULL);
             return;
         }
-        c->stream = http_respond_stream(req, "text/event-stream; charset=utf-8",
+        c->stream = http_respond_stream(req, EVENTS_STREAM_TYPE,
                                         EVENTS_STREAM_BUFFER, on_stream_closed, c);
         if (!c->stream) {
             client_unlink(c);
@@ -340,6 +341,10 @@ void api_events_stream(struct http_request *req, void *ctx)
         http_respond_error(req, 400, err, bad);
         return;
     }
+    if (!strcmp(http_method(req), "HEAD")) { /* the headers alone: no stream to keep open */
+        http_respond(req, 200, EVENTS_STREAM_TYPE, "", 0);
+        return;
+    }
     struct stream_client *c = hub ? calloc(1, sizeof *c) : NULL;
     if (!c) {
         http_respond_error(req, 503, "server out of memory", NULL);
@@ -357,7 +362,7 @@ void api_events_stream(struct http_request *req, void *ctx)
         return;
     }
     c->req = NULL;
-    c->stream = http_respond_stream(req, "text/event-stream; charset=utf-8", EVENTS_STREAM_BUFFER,
+    c->stream = http_respond_stream(req, EVENTS_STREAM_TYPE, EVENTS_STREAM_BUFFER,
                                     on_stream_closed, c);
     if (!c->stream) {
         client_unlink(c);

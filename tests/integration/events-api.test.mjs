@@ -160,7 +160,7 @@ scenario('GET /api/v1/events/stream: errors name the parameter', async (ctx) => 
   assert.deepEqual(id.json, { error: 'Last-Event-ID: expected an event id, got "abc"', field: 'Last-Event-ID' });
 });
 
-scenario('GET /api/v1/events/stream: a heartbeat comment every 15 s', async (ctx) => {
+scenario('GET /api/v1/events/stream: a heartbeat comment every 15 s; the server stops cleanly with streams open', async (ctx) => {
   const srv = await ctx.server();
   const s = await openStream(srv);
   await waitFor(() => s.comments.includes('live'), 3000);
@@ -170,5 +170,11 @@ scenario('GET /api/v1/events/stream: a heartbeat comment every 15 s', async (ctx
   // The timer runs from the server's start, a little before the stream opened.
   assert.ok(after <= 15500, `first heartbeat after ${after} ms`);
   assert.ok(after >= 13000, `first heartbeat after ${after} ms`);
-  s.close();
+  const head = await request(srv.url + '/api/v1/events/stream', { method: 'HEAD', headers: { Authorization: basicAuth(srv.adminUser, srv.adminPass) } });
+  assert.equal(head.status, 200);
+  // SIGTERM with streams open: they end, and the server exits 0 (ctx's stop checks status and sanitizers).
+  const resumed = await openStream(srv, '/api/v1/events/stream', { 'Last-Event-ID': '1' });
+  await waitFor(() => resumed.comments.includes('resumed'), 3000);
+  await srv.stop();
+  await waitFor(() => s.ended && resumed.ended, 3000, { message: 'the streams ended' });
 });
