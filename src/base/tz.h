@@ -25,8 +25,9 @@ void tz_free(struct tz *tz);
 /* The zone's name as loaded. */
 const char *tz_name(const struct tz *tz);
 
-/* Seconds east of UTC in force at utc_s (seconds since the epoch). Past the last transition the
- * file lists, the last offset stays (Debian's files list transitions up to 2037). */
+/* Seconds east of UTC in force at utc_s (seconds since the epoch): from the file's transitions,
+ * and after the last one (Debian's files list them up to 2037; "slim" files stop earlier) from
+ * its POSIX TZ rule; without a rule it reads, the last offset stays. */
 int32_t tz_offset(const struct tz *tz, int64_t utc_s);
 
 /* The instant (seconds since the epoch) at which the local wall-clock time local_s (a local

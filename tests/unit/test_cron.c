@@ -5,7 +5,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "base/cron.h"
@@ -140,6 +143,69 @@ static void test_tz(void **state)
     tz_free(NULL);
 }
 
+/* After the last transition a file lists, its POSIX TZ rule decides (the files list up to
+ * 2037); Python's zoneinfo gave the expected offsets. */
+static void test_tz_rule_after_the_transitions(void **state)
+{
+    static const struct {
+        const char *zone;
+        int64_t at;
+        int32_t offset;
+    } cases[] = {
+        {"Europe/Berlin", 2224756800, 7200},      /* 2040-07-01T12:00:00Z */
+        {"Europe/Berlin", 2210241600, 3600},      /* 2040-01-15 */
+        {"Europe/Berlin", 2216249999, 3600},      /* 2040-03-25T00:59:59Z */
+        {"Europe/Berlin", 2216250000, 7200},      /* 01:00Z: summer time */
+        {"Europe/Berlin", 2234998799, 7200},      /* 2040-10-28T00:59:59Z */
+        {"Europe/Berlin", 2234998800, 3600},
+        {"Australia/Sydney", 2224756800, 36000},  /* southern: winter in July */
+        {"Australia/Sydney", 2210241600, 39600},
+        {"America/Sao_Paulo", 2210241600, -10800}, /* "<-03>3": no summer time */
+        {"America/New_York", 2382782400, -14400}, /* 2045-07-04 */
+    };
+    char err[200];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tz *tz = tz_load(cases[i].zone, NULL, err, sizeof err);
+        assert_non_null(tz);
+        if (tz_offset(tz, cases[i].at) != cases[i].offset)
+            fail_msg("%s at %lld: %d, expected %d", cases[i].zone, (long long)cases[i].at,
+                     tz_offset(tz, cases[i].at), cases[i].offset);
+        tz_free(tz);
+    }
+}
+
+/* A "slim" file: no transitions at all, only the rule. */
+static void test_tz_slim_file(void **state)
+{
+    char dir[] = "/tmp/faultline-tz-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/Slim", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    /* Header (version 2, counts: isut isstd leap time type char), one type (+1h, "CET"). */
+    static const unsigned char header[44] = {'T', 'Z', 'i', 'f', '2', [39] = 1, [43] = 4};
+    static const unsigned char data[] = {0, 0, 0x0e, 0x10, 0, 0, 'C', 'E', 'T', 0};
+    for (int part = 0; part < 2; part++) {
+        fwrite(header, 1, sizeof header, f);
+        fwrite(data, 1, sizeof data, f);
+    }
+    fputs("\nCET-1CEST,M3.5.0,M10.5.0/3\n", f);
+    fclose(f);
+    char err[200] = "";
+    struct tz *tz = tz_load("Slim", dir, err, sizeof err);
+    if (!tz)
+        fail_msg("%s", err);
+    assert_int_equal(tz_offset(tz, 1782907200), 7200); /* 2026-07-01 */
+    assert_int_equal(tz_offset(tz, 1796040000), 3600); /* 2026-11-30 */
+    struct cron c;
+    assert_int_equal(cron_parse("0 2 * * 6", &c, err, sizeof err), 0);
+    assert_int_equal(cron_next(&c, tz, 1796040000), 1796432400); /* as with the full file */
+    tz_free(tz);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +213,8 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_tz),
+        cmocka_unit_test(test_tz_rule_after_the_transitions),
+        cmocka_unit_test(test_tz_slim_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
