@@ -78,36 +78,39 @@ static int copy_member(const json_t *def, const char *key, size_t max, char **ou
     return text && !*out ? err_set(err, errlen, "%s: out of memory", key) : 0;
 }
 
-/* "2h", "1h30m", "90m", "45s", "1d" or whole seconds (text or a JSON integer). */
+/* The seconds text says: "2h", "1h30m", "90m", "45s", "1d", or digits alone; -1 when it is none
+ * of those or more than SILENCE_DURATION_MAX_S. */
+static int64_t duration_seconds(const char *p)
+{
+    static const char units[] = "dhms";
+    static const int64_t unit_s[] = {86400, 3600, 60, 1};
+    bool digits_only = *p && strspn(p, "0123456789") == strlen(p);
+    int64_t total = 0;
+    while (*p) {
+        int64_t n = 0;
+        int digits = 0;
+        while (*p >= '0' && *p <= '9' && digits <= 12) {
+            n = n * 10 + (*p++ - '0');
+            digits++;
+        }
+        if (digits > 12)
+            return -1;
+        const char *unit = *p ? strchr(units, *p++) : digits_only ? units + 3 : NULL;
+        if (digits == 0 || !unit)
+            return -1;
+        total += n * unit_s[unit - units];
+        if (total > SILENCE_DURATION_MAX_S)
+            return -1;
+    }
+    return total;
+}
+
+/* A duration member: text (duration_seconds) or a JSON integer of seconds. */
 static int parse_duration(const json_t *v, int64_t *out_s, char *err, size_t errlen)
 {
-    int64_t total = 0;
-    if (json_is_integer(v)) {
-        total = json_integer_value(v);
-    } else if (json_is_string(v) && json_string_length(v) > 0) {
-        const char *p = json_string_value(v);
-        while (*p) {
-            int64_t n = 0;
-            int digits = 0;
-            for (; *p >= '0' && *p <= '9' && digits < 12; p++, digits++)
-                n = n * 10 + (*p - '0');
-            const char *units = "smhd";
-            static const int64_t unit_s[] = {1, 60, 3600, 86400};
-            const char *u = *p ? strchr(units, *p) : NULL;
-            if (digits == 0 || (*p && !u)) {
-                total = -1;
-                break;
-            }
-            total += n * (u ? unit_s[u - units] : 1);
-            p += u ? 1 : 0;
-            if (!u && *p) {
-                total = -1;
-                break;
-            }
-        }
-    } else {
-        total = -1;
-    }
+    int64_t total = json_is_integer(v)  ? json_integer_value(v)
+                    : json_is_string(v) ? duration_seconds(json_string_value(v))
+                                        : -1;
     if (total <= 0 || total > SILENCE_DURATION_MAX_S) {
         char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
         err_set(err, errlen,
@@ -371,6 +374,11 @@ int64_t silence_expired_ms(const struct silence *s)
 void silence_set_times(struct silence *s, int64_t created_ms, int64_t expired_ms)
 {
     s->created_ms = created_ms;
+    s->expired_ms = expired_ms;
+}
+
+void silence_set_expired(struct silence *s, int64_t expired_ms)
+{
     s->expired_ms = expired_ms;
 }
 

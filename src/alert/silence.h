@@ -55,6 +55,7 @@ const char *silence_source(const struct silence *s);
 void silence_set_source(struct silence *s, const char *file);
 int64_t silence_expired_ms(const struct silence *s); /* 0: not expired */
 void silence_set_times(struct silence *s, int64_t created_ms, int64_t expired_ms);
+void silence_set_expired(struct silence *s, int64_t expired_ms);
 
 /* Whether its matchers all match in (its time is not looked at). */
 bool silence_matches(const struct silence *s, const struct alert_match_input *in);

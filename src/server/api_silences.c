@@ -130,7 +130,7 @@ static void on_silence_expired(int status, int64_t id, void *ctx)
     if (status != 0 || !w->api->silences) {
         http_respond_error(w->req, 503, "silence store unavailable", NULL);
     } else {
-        silence_set_times(w->silence, 0, w->expired_ms);
+        silence_set_expired(w->silence, w->expired_ms);
         log_info("silences: %s expired", silence_id(w->silence));
         http_respond_json(w->req, 200, silence_json(w->silence, clock_wall_ms()));
     }

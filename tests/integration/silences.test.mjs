@@ -74,6 +74,7 @@ scenario('POST, GET, list and DELETE /api/v1/silences', async (ctx) => {
   assert.equal(gone.status, 200, gone.text);
   assert.equal(gone.json.active, false);
   assert.ok(gone.json.expired_ms >= start && gone.json.expired_ms <= Date.now(), String(gone.json.expired_ms));
+  assert.equal(gone.json.created_at, s.created_at);
   assert.deepEqual((await admin(srv, 'GET', '/api/v1/silences')).json, { silences: [] });
   const all = await admin(srv, 'GET', '/api/v1/silences?expired=1');
   assert.deepEqual(all.json.silences.map((x) => [x.id, x.expired_ms]), [[s.id, gone.json.expired_ms]]);
@@ -101,6 +102,7 @@ scenario('silences survive kill -9 and a restart, expired ones with their expiry
   const all = (await admin(srv2, 'GET', '/api/v1/silences?expired=1')).json.silences;
   assert.deepEqual(all.map((x) => x.id), [kept.id, window.id, expired.id]);
   assert.equal(all[2].expired_ms, gone.expired_ms);
+  assert.equal(all[2].created_at, expired.created_at);
   // New ids continue after the stored ones.
   const next = (await admin(srv2, 'POST', '/api/v1/silences', { name: 'y', duration: '1h' })).json;
   assert.ok(Number(next.id) > Number(expired.id), `${next.id} after ${expired.id}`);

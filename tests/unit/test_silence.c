@@ -87,6 +87,38 @@ static void test_bad_definitions(void **state)
     }
 }
 
+static void test_durations(void **state)
+{
+    static const struct {
+        const char *json;
+        int64_t seconds; /* -1: refused */
+    } cases[] = {
+        {"\"2h\"", 7200},   {"\"1h30m\"", 5400}, {"\"90m\"", 5400}, {"\"45s\"", 45},
+        {"\"1d\"", 86400},  {"\"90\"", 90},      {"3600", 3600},    {"\"1d2h3m4s\"", 93784},
+        {"\"366d\"", 366 * 86400},
+        {"\"1h30\"", -1},   {"\"\"", -1},        {"\"h\"", -1},     {"\"2x\"", -1},
+        {"\"367d\"", -1},   {"-5", -1},          {"1.5", -1},       {"\"9999999999999d\"", -1},
+        {"\" 2h\"", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[128], err[300];
+        const char *field;
+        snprintf(json, sizeof json, "{\"name\":\"a\",\"duration\":%s}", cases[i].json);
+        struct silence *s = parse(json, &field, err);
+        if (cases[i].seconds < 0) {
+            if (s)
+                fail_msg("accepted %s", cases[i].json);
+            assert_string_equal(field, "duration");
+            continue;
+        }
+        if (!s)
+            fail_msg("refused %s: %s", cases[i].json, err);
+        assert_true(silence_active(s, NOW + cases[i].seconds * 1000 - 1));
+        assert_false(silence_active(s, NOW + cases[i].seconds * 1000));
+        silence_free(s);
+    }
+}
+
 static bool matches(struct silence *s, const char *kind, const char *name, const char *severity,
                     const struct label_set *labels)
 {
@@ -276,7 +308,8 @@ static void test_yaml_section(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_definitions), cmocka_unit_test(test_matchers),
+        cmocka_unit_test(test_bad_definitions), cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_matchers),
         cmocka_unit_test(test_one_off_time),    cmocka_unit_test(test_recurring_window),
         cmocka_unit_test(test_set),             cmocka_unit_test(test_yaml_section),
     };
