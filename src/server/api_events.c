@@ -195,7 +195,6 @@ struct event_streams {
     uv_timer_t heartbeat;
     struct store *store;
     struct stream_client *clients;
-    size_t count;
 };
 
 static void client_unlink(struct stream_client *c)
@@ -207,7 +206,6 @@ static void client_unlink(struct stream_client *c)
         hub->clients = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    hub->count--;
 }
 
 static void on_stream_closed(void *ctx)
@@ -274,6 +272,11 @@ static void on_replayed(int status, const struct event_record *evs, size_t n, vo
         client_write(c, ": resumed\n\n", 11);
     }
     c->replaying = false;
+    if (status != 0 && !c->dropped) { /* what it missed is unknown: it reconnects and resumes */
+        c->dropped = true;
+        http_stream_end(c->stream, ": the event store is unavailable; reconnect\n\n");
+        return;
+    }
     for (size_t i = 0; status == 0 && i < n; i++)
         client_send_event(c, &evs[i]);
     /* A full page, or events that came while reading: read on from the last one. */
@@ -355,7 +358,6 @@ void api_events_stream(struct http_request *req, void *ctx)
     if (c->next)
         c->next->prev = c;
     hub->clients = c;
-    hub->count++;
     if (last_id > 0) {
         http_suspend(req);
         client_replay(c);
