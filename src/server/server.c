@@ -175,7 +175,13 @@ static int open_silences(struct server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    return store_load_silences(srv->store, restore_silence, srv->silences, err, errlen);
+    size_t configured = silences_count(srv->silences);
+    if (store_load_silences(srv->store, restore_silence, srv->silences, err, errlen) != 0)
+        return -1;
+    if (silences_count(srv->silences) > 0)
+        log_info("server: silences: %zu from the config file, %zu stored", configured,
+                 silences_count(srv->silences) - configured);
+    return 0;
 }
 
 static void stop_server(struct server *srv)
