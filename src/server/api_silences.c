@@ -66,7 +66,7 @@ static void on_silence_added(int status, int64_t id, void *ctx)
     if (silences_add(w->api->silences, s) != 0) {
         http_respond_error(w->req, 503, "server out of memory", NULL);
     } else {
-        log_info("silences: %s added", text);
+        log_info("silences: added silence %s", text);
         http_respond_json(w->req, 201, silence_json(s, clock_wall_ms()));
     }
     free(w);
@@ -131,7 +131,7 @@ static void on_silence_expired(int status, int64_t id, void *ctx)
         http_respond_error(w->req, 503, "silence store unavailable", NULL);
     } else {
         silence_set_expired(w->silence, w->expired_ms);
-        log_info("silences: %s expired", silence_id(w->silence));
+        log_info("silences: expired silence %s", silence_id(w->silence));
         http_respond_json(w->req, 200, silence_json(w->silence, clock_wall_ms()));
     }
     free(w);
