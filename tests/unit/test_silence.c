@@ -119,6 +119,42 @@ static void test_durations(void **state)
     }
 }
 
+/* Patterns whose unrolled size glibc's regcomp would blow up are refused before it sees them. */
+static void test_regex_size(void **state)
+{
+    static const struct {
+        const char *pattern;
+        bool accepted;
+    } cases[] = {
+        {"a[0-9]+", true},
+        {"(eu|us)-[[:alpha:]]{1,3}[]x]*", true},
+        {"a{64}", true},
+        {"((a+)+)+", true},
+        {"a\\+\\+\\+\\+\\+\\+\\+\\+\\+\\+\\+\\+\\+", true}, /* escaped: literal plus signs */
+        {"[+++++++++++++++++++++]", true},                 /* inside brackets too */
+        {"a++++++++++++++++++++", false},                  /* 2^20 */
+        {"((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+", false},
+        {"a{100}{100}", false},
+        {"a+*", false},                                    /* a repetition of a repetition */
+        {"a++++*+++++0 3 * *+++++na++[0-9]+", false},      /* seconds in glibc */
+        {"(a+)*", true},
+        {"(a{999999999999}){2}", false},
+        {"(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))", false}, /* 33 deep */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *def = json_pack("{s:s, s:[s+]}", "duration", "1h", "labels", "k=~", cases[i].pattern);
+        const char *field;
+        char err[300];
+        struct silence *s = silence_parse(def, NOW, NULL, &field, err, sizeof err);
+        json_decref(def);
+        if (cases[i].accepted != (s != NULL))
+            fail_msg("%s: %s", cases[i].pattern, s ? "accepted" : err);
+        if (!s)
+            assert_true(strstr(err, "labels: the regex after =~ repeats too much") == err);
+        silence_free(s);
+    }
+}
+
 static bool matches(struct silence *s, const char *kind, const char *name, const char *severity,
                     const struct label_set *labels)
 {
@@ -309,7 +345,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_definitions), cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_matchers),
+        cmocka_unit_test(test_regex_size),      cmocka_unit_test(test_matchers),
         cmocka_unit_test(test_one_off_time),    cmocka_unit_test(test_recurring_window),
         cmocka_unit_test(test_set),             cmocka_unit_test(test_yaml_section),
     };
