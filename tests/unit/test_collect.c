@@ -349,7 +349,7 @@ static void test_gpu_smi_failing(void **state)
     struct collect_options o = {.nvml_library = "/nonexistent/x.so", .nvidia_smi = smi};
     assert_int_equal(collect_gpu.collect(&l, &o, err, sizeof err), -1);
     char expected[600];
-    snprintf(expected, sizeof expected, "%s: exit status 9", smi);
+    snprintf(expected, sizeof expected, "%s: exit status 9; stderr: \"NVIDIA-SMI has failed\"", smi);
     assert_string_equal(err, expected);
     assert_int_equal(collect_gpu_count(&l), COLLECT_GPUS_FAILED);
     assert_non_null(metric_list_find(&l, "faultline_gpus", "source", "failed"));
@@ -497,13 +497,19 @@ static void test_exec_parse(void **state)
 
 static void test_exec_commands(void **state)
 {
-    char good[512], spec[1024];
+    char good[512], spec[4096];
     snprintf(good, sizeof good, "%s",
              script("good", "echo \"# TYPE app_requests_total counter\"\n"
                             "echo \"app_requests_total{site=\\\"$1\\\"} 12\"\n"
                             "echo 'app_temp{x=\"1\"} not-a-number'"));
-    snprintf(spec, sizeof spec, "good:2:%s fleet-a;hang:0.3:%s;gone:1:/nonexistent/cmd", good,
-             script("hang2", "sleep 30"));
+    char failing[512], killed[512];
+    snprintf(failing, sizeof failing, "%s",
+             script("failing", "echo 'app_up 1'\nprintf '\\n  disk /dev/md0: \"gone\"\\n"
+                               "second line\\n' >&2\nexit 3"));
+    snprintf(killed, sizeof killed, "%s", script("killed", "echo oops >&2\nkill -TERM $$"));
+    snprintf(spec, sizeof spec,
+             "good:2:%s fleet-a;hang:0.3:%s;gone:1:/nonexistent/cmd;failing:2:%s;killed:2:%s",
+             good, script("hang2", "echo 'still starting' >&2\nsleep 30"), failing, killed);
     struct collect_exec *cmds;
     size_t n;
     char err[1024] = "";
@@ -527,12 +533,20 @@ static void test_exec_commands(void **state)
     for (size_t i = 1; i < n; i++) {
         o = (struct collect_options){.exec = &cmds[i], .exec_count = 1};
         assert_int_equal(collect_exec.collect(&l, &o, err, sizeof err), -1);
+        /* the command, the exit status or signal, and stderr's first line */
         char expected[600];
         if (i == 1)
-            snprintf(expected, sizeof expected, "hang: %s: no answer within 300 ms, killed",
+            snprintf(expected, sizeof expected,
+                     "hang: %s: no answer within 300 ms, killed; stderr: \"still starting\"",
                      cmds[1].argv[0]);
-        else
+        else if (i == 2)
             snprintf(expected, sizeof expected, "gone: /nonexistent/cmd: not found");
+        else if (i == 3)
+            snprintf(expected, sizeof expected,
+                     "failing: %s: exit status 3; stderr: \"disk /dev/md0: ?gone?\"", failing);
+        else
+            snprintf(expected, sizeof expected,
+                     "killed: %s: killed by signal 15 (TERM); stderr: \"oops\"", killed);
         assert_string_equal(err, expected);
     }
     collect_exec_free(cmds, n);
