@@ -18,7 +18,7 @@
 
 /* A metric named by a TYPE or HELP line, or by a sample without them. */
 struct family {
-    char *name; /* in the reader's names */
+    char *name;       /* in the reader's names */
     size_t len;       /* of name */
     const char *type; /* static; NULL until TYPE (or the first sample) */
     char *help;
@@ -406,7 +406,8 @@ static long long series_add(struct reader *r, const char *name)
         if (r->series[j].hash == h && r->series[j].len == klen &&
             !memcmp(r->arena + r->series[j].offset, key, klen))
             return (long long)r->series[j].line;
-    r->series[j] = (struct series_slot){h, (uint32_t)r->arena_len, (uint32_t)klen, (uint32_t)r->line};
+    r->series[j] =
+        (struct series_slot){h, (uint32_t)r->arena_len, (uint32_t)klen, (uint32_t)r->line};
     r->series_count++;
     r->arena_len += klen;
     return 0;
@@ -527,7 +528,8 @@ static int read_labels(struct reader *r, const char **s, const char *end, const 
     bool sorted = true;
     for (size_t i = 0; i < r->nlabels; i++)
         if (r->labels[i].value[0]) {
-            sorted = sorted && (kept == 0 || strcmp(r->labels[kept - 1].name, r->labels[i].name) < 0);
+            sorted =
+                sorted && (kept == 0 || strcmp(r->labels[kept - 1].name, r->labels[i].name) < 0);
             r->labels[kept++] = r->labels[i];
         }
     r->scratch_is_key = sorted && kept == r->nlabels;
@@ -808,16 +810,19 @@ static int append_sample(void *ctx, const struct metric_text_sample *s, char *er
         list->cap = cap;
     }
     struct metric_sample *m = &list->items[list->count];
+    bool own_family = strcmp(s->family, s->name) == 0;
     *m = (struct metric_sample){
         .name = dup_text(s->name),
         .labels = s->nlabels ? calloc(s->nlabels, sizeof *m->labels) : NULL,
         .value = s->value,
-        .type = !strcmp(s->type, "counter") ? "counter"
-                : !strcmp(s->type, "gauge") ? "gauge"
-                                            : "untyped",
+        .type = s->type,
+        .family = own_family ? NULL : dup_text(s->family),
+        .help = s->help ? dup_text(s->help) : NULL,
+        .owns_help = true,
     };
     list->count++; /* from here metric_list_free frees what was made */
-    if (!m->name || (s->nlabels && !m->labels))
+    if (!m->name || (s->nlabels && !m->labels) || (!own_family && !m->family) ||
+        (s->help && !m->help))
         return -1;
     for (size_t i = 0; i < s->nlabels; i++, m->nlabels++) {
         m->labels[i].name = dup_text(s->labels[i].name);

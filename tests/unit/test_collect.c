@@ -349,7 +349,8 @@ static void test_gpu_smi_failing(void **state)
     struct collect_options o = {.nvml_library = "/nonexistent/x.so", .nvidia_smi = smi};
     assert_int_equal(collect_gpu.collect(&l, &o, err, sizeof err), -1);
     char expected[600];
-    snprintf(expected, sizeof expected, "%s: exit status 9; stderr: \"NVIDIA-SMI has failed\"", smi);
+    snprintf(expected, sizeof expected, "%s: exit status 9; stderr: \"NVIDIA-SMI has failed\"",
+             smi);
     assert_string_equal(err, expected);
     assert_int_equal(collect_gpu_count(&l), COLLECT_GPUS_FAILED);
     assert_non_null(metric_list_find(&l, "faultline_gpus", "source", "failed"));
@@ -409,7 +410,12 @@ static void test_textfile(void **state)
                           "queue_depth{queue=\"a\\\"b\"} 3\n");
     put("text/ignored.txt", "not_read 1\n");
     put("text/.hidden.prom", "not_read 1\n");
-    put("text/more.prom", "jobs_total 7\n");
+    put("text/more.prom", "jobs_total 7\n"
+                          "# TYPE request_seconds histogram\n"
+                          "request_seconds_bucket{le=\"1\"} 2\n"
+                          "request_seconds_bucket{le=\"+Inf\"} 3\n"
+                          "request_seconds_sum 4.5\n"
+                          "request_seconds_count 3\n");
     char tdir[128];
     snprintf(tdir, sizeof tdir, "%s/text", dir);
     struct collect_options o = {.textfile_dir = tdir};
@@ -431,9 +437,21 @@ static void test_textfile(void **state)
     assert_true(value_of(&l, "node_textfile_scrape_error", NULL, NULL) == 1);
     assert_memory_equal(err, expected, strlen(expected));
     assert_non_null(strstr(err + strlen(expected), "\"2bad_name\""));
-    /* a textfile's HELP lines are not kept */
-    assert_promtool_clean_but(&l, "^(backup_last_success_seconds|jobs_total|queue_depth) no "
-                                  "help text$");
+    /* a textfile's HELP and TYPE lines are kept, as node_exporter keeps them */
+    assert_string_equal(s->help, "Last good backup.");
+    assert_promtool_clean_but(&l, "^(jobs_total|queue_depth|request_seconds) no help text$");
+    char *text;
+    size_t len;
+    assert_int_equal(metric_list_to_text(&l, &text, &len), 0);
+    assert_non_null(strstr(text, "# HELP backup_last_success_seconds Last good backup.\n"
+                                 "# TYPE backup_last_success_seconds gauge\n"
+                                 "backup_last_success_seconds{job=\"db\"} 1790000000\n"));
+    assert_non_null(strstr(text, "# TYPE request_seconds histogram\n"
+                                 "request_seconds_bucket{le=\"1\"} 2\n"
+                                 "request_seconds_bucket{le=\"+Inf\"} 3\n"
+                                 "request_seconds_sum 4.5\n"
+                                 "request_seconds_count 3\n"));
+    free(text);
     metric_list_free(&l);
 }
 
@@ -508,8 +526,8 @@ static void test_exec_commands(void **state)
                                "second line\\n' >&2\nexit 3"));
     snprintf(killed, sizeof killed, "%s", script("killed", "echo oops >&2\nkill -TERM $$"));
     snprintf(spec, sizeof spec,
-             "good:2:%s fleet-a;hang:0.3:%s;gone:1:/nonexistent/cmd;failing:2:%s;killed:2:%s",
-             good, script("hang2", "echo 'still starting' >&2\nsleep 30"), failing, killed);
+             "good:2:%s fleet-a;hang:0.3:%s;gone:1:/nonexistent/cmd;failing:2:%s;killed:2:%s", good,
+             script("hang2", "echo 'still starting' >&2\nsleep 30"), failing, killed);
     struct collect_exec *cmds;
     size_t n;
     char err[1024] = "";
