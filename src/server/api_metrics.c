@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/label.h"
+#include "base/log.h"
 #include "model/json.h"
 #include "server/agent_metrics.h"
 #include "server/api.h"
@@ -380,7 +381,10 @@ void api_metrics_push(struct http_request *req, void *ctx)
     if (pool_start(api, req, &job->base) != 0) {
         free(job);
         http_respond_error(req, 503, "server busy", NULL);
+        return;
     }
+    log_debug("metrics: push of %s (%zu bytes%s) handed to the thread pool", name, len,
+              gzipped ? ", gzip" : "");
 }
 
 /* ---- GET /metrics, GET /status ---- */
@@ -453,7 +457,9 @@ void api_metrics(struct http_request *req, void *ctx)
         expo_free(&job->text);
         free(job);
         http_respond_error(req, 503, busy ? "server busy" : "server out of memory", NULL);
+        return;
     }
+    log_debug("metrics: scrape%s handed to the thread pool", job->gzip ? " (gzip)" : "");
 }
 
 void api_metrics_status(struct http_request *req, void *ctx)

@@ -279,7 +279,7 @@ scenario('promtool check metrics passes on the live output of 300 agents', async
 });
 
 scenario('a server stopped while a gzip scrape is being compressed exits cleanly', async (ctx) => {
-  const srv = await ctx.server({ env: { METRICS_TOKEN: TOKEN } });
+  const srv = await ctx.server({ env: { METRICS_TOKEN: TOKEN, LOG_LEVEL: 'debug' } });
   let body = '';
   for (let k = 0; k < 1000; k++) body += `load_part_${k % 50}{k="${k}"} ${k}\n`;
   for (let i = 0; i < 200; i++) {
@@ -289,13 +289,16 @@ scenario('a server stopped while a gzip scrape is being compressed exits cleanly
   // 200,000 series take a while to deflate on the thread pool: SIGTERM lands meanwhile, and
   // the server must resume the waiting scrape before its HTTP layer stops (else it aborts).
   const scraping = scrape(srv, { headers: { 'Accept-Encoding': 'gzip' } }).catch((err) => err);
-  await new Promise((res) => setTimeout(res, 5));
+  await waitFor(() => srv.stderr.includes('metrics: scrape (gzip) handed to the thread pool'), 10000, {
+    intervalMs: 1,
+    message: () => `the scrape handed to the thread pool; server log:\n${srv.stderr.slice(-2000)}`,
+  });
   await srv.stop(); // exit status 0 and no sanitizer report, or it throws
   await scraping;
 });
 
 scenario('a server stopped while a push is read on the thread pool exits cleanly', async (ctx) => {
-  const srv = await ctx.server({ env: { METRICS_TOKEN: TOKEN } });
+  const srv = await ctx.server({ env: { METRICS_TOKEN: TOKEN, LOG_LEVEL: 'debug' } });
   await joined(srv, 'slow-1');
   // 16 MB once inflated, every line after the first a repeat to refuse: hundreds of ms of
   // reading on the thread pool (seconds under ASan) while the request waits suspended, and
@@ -303,7 +306,10 @@ scenario('a server stopped while a push is read on the thread pool exits cleanly
   // (else libmicrohttpd aborts), and wait for the work before freeing what it reads.
   const body = zlib.gzipSync(Buffer.from('a 1\n'.repeat(4 * 1024 * 1024)));
   const pushing = push(srv, 'slow-1', body, { headers: { 'Content-Encoding': 'gzip' } }).catch((err) => err);
-  await new Promise((res) => setTimeout(res, 100));
+  await waitFor(() => /metrics: push of slow-1 \(\d+ bytes, gzip\) handed to the thread pool/.test(srv.stderr), 10000, {
+    intervalMs: 1,
+    message: () => `the push handed to the thread pool; server log:\n${srv.stderr.slice(-2000)}`,
+  });
   await srv.stop({ graceMs: 30000 }); // exit status 0 and no sanitizer report, or it throws
   // The HTTP layer closes its connections as it stops: the push gets no answer.
   const r = await pushing;
