@@ -16,6 +16,8 @@
 
 #include "model/metric.h"
 
+struct statvfs;
+
 #define COLLECT_EXEC_NAME_MAX 64
 #define COLLECT_EXEC_MAX 16      /* commands METRICS_EXEC may list */
 #define COLLECT_EXEC_ARGS_MAX 32 /* words one command may have, its path included */
@@ -39,6 +41,9 @@ struct collect_options {
     const atomic_bool *cancel; /* NULL, or set by another thread to kill running commands */
     int command_timeout_ms;    /* 0: each collector's own timeout; else its commands' limit
                                 * (`faultline report` allows 4 s) */
+    int mount_timeout_ms;      /* the longest a file system's statvfs may take; 0: 5000 */
+    /* NULL: statvfs(3); tests put a hung mount in. Called on a thread of its own. */
+    int (*statvfs)(const char *path, struct statvfs *st);
 };
 
 struct collector {

@@ -1,10 +1,17 @@
 /* system.c — the "system" collector: CPU time, load, memory and swap, file systems (skipping
  * pseudo ones), disk I/O, network traffic, boot time, file descriptors and uname, read from /proc
  * and statvfs(3) under node_exporter's names and labels, so dashboards made for node_exporter
- * work unchanged. Every path is read under opts->root, so tests run it over a fixture tree. */
+ * work unchanged. Every path is read under opts->root, so tests run it over a fixture tree.
+ *
+ * statvfs on a hung network mount blocks until the server comes back, so each mount's runs on a
+ * detached thread of its own, all at once, and the walk waits for them up to mount_timeout_ms.
+ * A mount that did not answer is reported with node_filesystem_device_error 1 and is not asked
+ * again (its thread is still blocked) until its statvfs returns: the one process-wide state of
+ * the collectors, the stuck list below, under its lock. */
 #include "collect/collect.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +25,7 @@
 
 #define SYSTEM_LINE_MAX 4096
 #define SYSTEM_MOUNTS_MAX 512
+#define SYSTEM_MOUNT_TIMEOUT_MS 5000 /* node_exporter's --collector.filesystem.mount-timeout */
 
 /* node_exporter's defaults: file systems that hold no user data, and mount points under the
  * kernel's and the container runtimes' own trees. */
@@ -37,6 +45,8 @@ struct system_ctx {
     char *err;
     size_t errlen;
     int rc;
+    int mount_timeout_ms;
+    int (*statvfs)(const char *path, struct statvfs *st);
 };
 
 /* Records the first failure; the other readers go on. */
@@ -206,15 +216,99 @@ static bool system_pseudo(const char *fstype)
 struct system_mount {
     char device[256], mountpoint[1024], fstype[64];
     bool readonly;
+    bool covered; /* a later mount on the same point hides this one */
 };
 
-static void system_filesystem(struct system_ctx *c, const struct system_mount *m)
-{
-    char full[2048];
-    snprintf(full, sizeof full, "%s%s", c->root, m->mountpoint);
+/* One mount's statvfs on its own thread. Freed by the walk once done, or by the thread when
+ * the walk gave up on it (abandoned). */
+struct statvfs_job {
+    char path[2048];
+    int (*call)(const char *path, struct statvfs *st);
     struct statvfs st;
-    if (statvfs(full, &st) != 0)
+    int rc;
+    bool done, abandoned;
+};
+
+/* Guards every job's done and abandoned, and the stuck list. */
+static pthread_mutex_t statvfs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t statvfs_done;
+static pthread_once_t statvfs_once = PTHREAD_ONCE_INIT;
+/* The paths whose statvfs has not returned; each a job's path, the job abandoned. */
+static const char *stuck[SYSTEM_MOUNTS_MAX];
+static size_t nstuck;
+
+static void statvfs_init(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&statvfs_done, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static bool statvfs_stuck(const char *path)
+{
+    for (size_t i = 0; i < nstuck; i++)
+        if (strcmp(stuck[i], path) == 0)
+            return true;
+    return false;
+}
+
+static void *statvfs_thread(void *arg)
+{
+    struct statvfs_job *j = arg;
+    int rc = j->call(j->path, &j->st);
+    pthread_mutex_lock(&statvfs_lock);
+    j->rc = rc;
+    j->done = true;
+    bool abandoned = j->abandoned;
+    if (abandoned)
+        for (size_t i = 0; i < nstuck; i++)
+            if (stuck[i] == j->path) {
+                stuck[i] = stuck[--nstuck];
+                break;
+            }
+    pthread_cond_broadcast(&statvfs_done);
+    pthread_mutex_unlock(&statvfs_lock);
+    if (abandoned)
+        free(j);
+    return NULL;
+}
+
+/* Starts path's statvfs on a thread; NULL when the path is stuck or no thread could start (the
+ * mount is then skipped, as node_exporter skips one it cannot read). */
+static struct statvfs_job *statvfs_start(const char *path,
+                                         int (*call)(const char *path, struct statvfs *st))
+{
+    struct statvfs_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    snprintf(j->path, sizeof j->path, "%s", path);
+    j->call = call ? call : statvfs;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, statvfs_thread, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+static void system_filesystem(struct system_ctx *c, const struct system_mount *m,
+                              const struct statvfs_job *j)
+{
+    metric_list_add(c->out, "node_filesystem_device_error",
+                    "Whether an error occurred while getting statistics for the given device.",
+                    "gauge", j && j->done ? 0.0 : 1.0, 3, "device", m->device, "fstype", m->fstype,
+                    "mountpoint", m->mountpoint);
+    if (!j || !j->done || j->rc != 0)
         return; /* gone since it was listed, or not ours to read: node_exporter skips it too */
+    const struct statvfs st = j->st;
     struct {
         const char *name, *help;
         double value;
@@ -272,13 +366,63 @@ static void system_filesystems(struct system_ctx *c)
     }
     size_t n = system_read_mounts(c, mounts, &skip);
     regfree(&skip);
+    struct statvfs_job **jobs = calloc(n ? n : 1, sizeof *jobs);
+    if (!jobs) {
+        free(mounts);
+        system_fail(c, "file systems", "out of memory");
+        return;
+    }
+    pthread_once(&statvfs_once, statvfs_init);
+    size_t hung = 0;
     for (size_t i = 0; i < n; i++) {
         bool covered = false; /* a later mount on the same point hides this one */
         for (size_t j = i + 1; j < n && !covered; j++)
             covered = strcmp(mounts[i].mountpoint, mounts[j].mountpoint) == 0;
-        if (!covered)
-            system_filesystem(c, &mounts[i]);
+        char full[2048];
+        snprintf(full, sizeof full, "%s%s", c->root, mounts[i].mountpoint);
+        pthread_mutex_lock(&statvfs_lock);
+        bool skip_it = statvfs_stuck(full);
+        pthread_mutex_unlock(&statvfs_lock);
+        mounts[i].covered = covered;
+        if (!covered && !skip_it)
+            jobs[i] = statvfs_start(full, c->statvfs);
     }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += c->mount_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(c->mount_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&statvfs_lock);
+    for (size_t i = 0; i < n; i++)
+        while (jobs[i] && !jobs[i]->done &&
+               pthread_cond_timedwait(&statvfs_done, &statvfs_lock, &deadline) != ETIMEDOUT)
+            ;
+    for (size_t i = 0; i < n; i++) {
+        if (mounts[i].covered)
+            continue;
+        system_filesystem(c, &mounts[i], jobs[i]);
+        if (jobs[i] && jobs[i]->done) {
+            free(jobs[i]);
+            continue;
+        }
+        if (jobs[i]) { /* its thread frees it when statvfs returns at last */
+            jobs[i]->abandoned = true;
+            if (nstuck < SYSTEM_MOUNTS_MAX)
+                stuck[nstuck++] = jobs[i]->path;
+        }
+        if (hung++ == 0) {
+            char why[160];
+            snprintf(why, sizeof why,
+                     "statvfs did not answer within %d ms (not asked again until it does)",
+                     c->mount_timeout_ms);
+            system_fail(c, mounts[i].mountpoint, why);
+        }
+    }
+    pthread_mutex_unlock(&statvfs_lock);
+    free(jobs);
     free(mounts);
 }
 
@@ -391,7 +535,14 @@ static void system_uname(struct system_ctx *c)
 static int system_collect(struct metric_list *out, const struct collect_options *opts, char *err,
                           size_t errlen)
 {
-    struct system_ctx c = {out, opts->root ? opts->root : "", err, errlen, 0};
+    struct system_ctx c = {out,
+                           opts->root ? opts->root : "",
+                           err,
+                           errlen,
+                           0,
+                           opts->mount_timeout_ms ? opts->mount_timeout_ms
+                                                  : SYSTEM_MOUNT_TIMEOUT_MS,
+                           opts->statvfs};
     system_stat(&c, opts->per_cpu);
     system_load(&c);
     system_meminfo(&c);

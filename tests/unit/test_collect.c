@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -399,6 +400,67 @@ static void test_run_cancelled(void **state)
     free(out);
 }
 
+/* ---- a hung mount --------------------------------------------------------------------------- */
+
+static atomic_bool mount_hangs;
+
+/* statvfs(3), except that it blocks on .../mnt/hung while mount_hangs holds, as on a network
+ * mount whose server is gone. */
+static int hanging_statvfs(const char *path, struct statvfs *st)
+{
+    size_t len = strlen(path);
+    while (len >= 9 && strcmp(path + len - 9, "/mnt/hung") == 0 && atomic_load(&mount_hangs))
+        usleep(10000);
+    return statvfs(path, st);
+}
+
+/* A mount whose statvfs hangs costs the walk its timeout once, then nothing while it hangs, and
+ * the other mounts are read meanwhile; once it answers it is read again. */
+static void test_system_hung_mount(void **state)
+{
+    struct collect_options o = *fixture_root(true);
+    put("root/proc/mounts", "/dev/sda1 / ext4 rw,relatime 0 0\n"
+                            "filer:/export /mnt/hung nfs4 rw,hard 0 0\n"
+                            "tmpfs /run tmpfs rw,nosuid 0 0\n");
+    put("root/mnt/hung/.keep", "");
+    o.statvfs = hanging_statvfs;
+    o.mount_timeout_ms = 500;
+    atomic_store(&mount_hangs, true);
+    const char *expected = "/mnt/hung: statvfs did not answer within 500 ms (not asked again "
+                           "until it does)";
+    for (int walk = 1; walk <= 2; walk++) {
+        struct metric_list l = {0};
+        char err[512] = "";
+        double t0 = now_s();
+        assert_int_equal(collect_system.collect(&l, &o, err, sizeof err), -1);
+        double took = now_s() - t0;
+        if (walk == 1)
+            assert_true(took >= 0.49 && took < 3.0);
+        else
+            assert_true(took < 0.45); /* not waited for again */
+        assert_string_equal(err, expected);
+        assert_true(value_of(&l, "node_filesystem_device_error", "mountpoint", "/mnt/hung") == 1);
+        assert_null(metric_list_find(&l, "node_filesystem_size_bytes", "mountpoint", "/mnt/hung"));
+        assert_true(value_of(&l, "node_filesystem_device_error", "mountpoint", "/") == 0);
+        assert_non_null(metric_list_find(&l, "node_filesystem_size_bytes", "mountpoint", "/run"));
+        assert_non_null(metric_list_find(&l, "node_load1", NULL, NULL));
+        metric_list_free(&l);
+    }
+    /* the server is back: its blocked statvfs returns, and a later walk reads the mount */
+    atomic_store(&mount_hangs, false);
+    int rc = -1;
+    struct metric_list l = {0};
+    for (double t0 = now_s(); rc != 0 && now_s() - t0 < 5.0; usleep(20000)) {
+        char err[512] = "";
+        metric_list_free(&l);
+        rc = collect_system.collect(&l, &o, err, sizeof err);
+    }
+    assert_int_equal(rc, 0);
+    assert_true(value_of(&l, "node_filesystem_device_error", "mountpoint", "/mnt/hung") == 0);
+    assert_non_null(metric_list_find(&l, "node_filesystem_size_bytes", "mountpoint", "/mnt/hung"));
+    metric_list_free(&l);
+}
+
 /* ---- textfile ------------------------------------------------------------------------------ */
 
 static void test_textfile(void **state)
@@ -626,6 +688,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_gpu_smi_failing),
         cmocka_unit_test(test_run_hanging_is_killed),
         cmocka_unit_test(test_run_cancelled),
+        cmocka_unit_test(test_system_hung_mount),
         cmocka_unit_test(test_textfile),
         cmocka_unit_test(test_textfile_missing_dir),
         cmocka_unit_test(test_exec_parse),
