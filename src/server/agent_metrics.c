@@ -363,6 +363,7 @@ struct agent_block *agent_block_build(const struct agent_metrics_limits *limits,
 {
     struct agent_block *b = calloc(1, sizeof *b);
     struct build p = {.limits = limits, .refused_cb = refused, .ctx = ctx};
+    expo_reserve(&p.ours, strlen(worker) + (site ? strlen(site) : 0) + 32);
     if (site && *site) {
         expo_puts(&p.ours, "site=\"");
         expo_label_value(&p.ours, site);
@@ -372,6 +373,7 @@ struct agent_block *agent_block_build(const struct agent_metrics_limits *limits,
     expo_label_value(&p.ours, worker);
     expo_puts(&p.ours, "\"");
     expo_reserve(&p.lines, len + len / 2 + 1024); /* the usual growth for the labels added */
+    expo_reserve(&p.names, 1024);                 /* first sizes are exact: less than 4 KiB */
     int rc = !b || !(b->worker = dup_text(worker)) || p.ours.oom || p.lines.oom
                  ? -1
                  : metric_text_each(text, len, on_sample, build_refused, &p);

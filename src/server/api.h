@@ -30,7 +30,8 @@ struct api_context {
     struct server_metrics *metrics;
     int64_t fail_timeout_ms;
     uv_loop_t *loop;
-    struct pool_job *pool_jobs; /* api_metrics.c: requests waiting on the thread pool */
+    struct pool_job *pool_jobs;   /* api_metrics.c: requests waiting on the thread pool */
+    struct push_batch *push_batch; /* api_metrics.c: pushes queued for the pool, not started */
 };
 
 /* Terminated by a zero row. */
