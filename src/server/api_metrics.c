@@ -208,7 +208,8 @@ static void batch_done(uv_work_t *w, int status)
     free(b);
 }
 
-/* As pool_start, in the waiting batch or a new one. */
+/* As pool_start, in the waiting batch or a new one; returns 1 when it joined one waiting, 0
+ * when it started one, -1 as pool_start. */
 static int pool_start_batched(struct api_context *api, struct http_request *req,
                               struct pool_job *job)
 {
@@ -239,7 +240,7 @@ static int pool_start_batched(struct api_context *api, struct http_request *req,
         api->push_batch = b;
     }
     pool_wait(api, req, job);
-    return 0;
+    return joined;
 }
 
 void api_metrics_stop(struct api_context *api)
@@ -459,13 +460,14 @@ void api_metrics_push(struct http_request *req, void *ctx)
     job->text[len] = '\0';
     job->worker = memcpy(job->text + len + 1, name, name_len + 1);
     job->site = memcpy(job->text + len + 2 + name_len, w->site, site_len + 1);
-    if (pool_start_batched(api, req, &job->base) != 0) {
+    int joined = pool_start_batched(api, req, &job->base);
+    if (joined < 0) {
         free(job);
         http_respond_error(req, 503, "server busy", NULL);
         return;
     }
-    log_debug("metrics: push of %s (%zu bytes%s) handed to the thread pool", name, len,
-              gzipped ? ", gzip" : "");
+    log_debug("metrics: push of %s (%zu bytes%s) handed to the thread pool, %s", name, len,
+              gzipped ? ", gzip" : "", joined ? "joining the batch waiting" : "a new batch");
 }
 
 /* ---- GET /metrics, GET /status ---- */
