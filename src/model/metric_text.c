@@ -377,7 +377,7 @@ static long long series_add(struct reader *r, const char *name)
     size_t need = r->scratch_is_key ? r->scratch_len : strlen(name) + 1;
     for (size_t i = 0; !r->scratch_is_key && i < r->nlabels; i++)
         need += strlen(r->labels[i].name) + strlen(r->labels[i].value) + 2;
-    if (r->arena_len + need > UINT32_MAX) /* not for texts of gigabytes */
+    if (r->arena_len + need > UINT32_MAX || r->line > UINT32_MAX) /* not for texts of GBs */
         return -1;
     if (r->arena_len + need > r->arena_cap) {
         size_t cap = r->arena_cap ? r->arena_cap : 4096;

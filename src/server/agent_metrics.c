@@ -145,6 +145,7 @@ void agent_metrics_free(struct agent_metrics *am)
 
 /* ---- building a block (any thread) ---- */
 
+#define BUILD_RESERVE_MAX (1 << 20) /* bytes of lines reserved before reading a push */
 #define RUNS_TRACKED 64 /* runs of samples checked for a metric met before; then sorted anyway */
 
 /* A sample line, written, waiting to be grouped by metric. */
@@ -372,8 +373,11 @@ struct agent_block *agent_block_build(const struct agent_metrics_limits *limits,
     expo_puts(&p.ours, "worker=\"");
     expo_label_value(&p.ours, worker);
     expo_puts(&p.ours, "\"");
-    expo_reserve(&p.lines, len + len / 2 + 1024); /* the usual growth for the labels added */
-    expo_reserve(&p.names, 1024);                 /* first sizes are exact: less than 4 KiB */
+    /* First sizes are exact (exposition.h): the text and the labels added, most often, up to
+     * BUILD_RESERVE_MAX (a large push grows as it goes: its lines may be refused); names. */
+    size_t guess = len + len / 2 + 1024;
+    expo_reserve(&p.lines, guess < BUILD_RESERVE_MAX ? guess : BUILD_RESERVE_MAX);
+    expo_reserve(&p.names, 1024);
     int rc = !b || !(b->worker = dup_text(worker)) || p.ours.oom || p.lines.oom
                  ? -1
                  : metric_text_each(text, len, on_sample, build_refused, &p);
