@@ -41,7 +41,8 @@ struct collect_options {
     const atomic_bool *cancel; /* NULL, or set by another thread to kill running commands */
     int command_timeout_ms;    /* 0: each collector's own timeout; else its commands' limit
                                 * (`faultline report` allows 4 s) */
-    int mount_timeout_ms;      /* the longest a file system's statvfs may take; 0: 5000 */
+    int mount_timeout_ms;      /* the longest a file system's statvfs may take; 0: 5000, or
+                                * command_timeout_ms when shorter */
     /* NULL: statvfs(3); tests put a hung mount in. Called on a thread of its own. */
     int (*statvfs)(const char *path, struct statvfs *st);
 };

@@ -217,6 +217,7 @@ struct system_mount {
     char device[256], mountpoint[1024], fstype[64];
     bool readonly;
     bool covered; /* a later mount on the same point hides this one */
+    bool stuck;   /* its statvfs of an earlier walk has not returned: not asked */
 };
 
 /* One mount's statvfs on its own thread. Freed by the walk once done, or by the thread when
@@ -275,8 +276,9 @@ static void *statvfs_thread(void *arg)
     return NULL;
 }
 
-/* Starts path's statvfs on a thread; NULL when the path is stuck or no thread could start (the
- * mount is then skipped, as node_exporter skips one it cannot read). */
+/* Starts path's statvfs on a thread (with the default stack: a small one may not hold the
+ * process's thread-local storage); when none can start, the job is done with rc -1, the mount
+ * then skipped as one that cannot be read. NULL when out of memory. */
 static struct statvfs_job *statvfs_start(const char *path,
                                          int (*call)(const char *path, struct statvfs *st))
 {
@@ -288,14 +290,10 @@ static struct statvfs_job *statvfs_start(const char *path,
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
     pthread_t t;
-    int rc = pthread_create(&t, &attr, statvfs_thread, j);
+    if (pthread_create(&t, &attr, statvfs_thread, j) != 0)
+        *j = (struct statvfs_job){.rc = -1, .done = true};
     pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        free(j);
-        return NULL;
-    }
     return j;
 }
 
@@ -304,10 +302,11 @@ static void system_filesystem(struct system_ctx *c, const struct system_mount *m
 {
     metric_list_add(c->out, "node_filesystem_device_error",
                     "Whether an error occurred while getting statistics for the given device.",
-                    "gauge", j && j->done ? 0.0 : 1.0, 3, "device", m->device, "fstype", m->fstype,
-                    "mountpoint", m->mountpoint);
+                    "gauge", j && j->done && j->rc == 0 ? 0.0 : 1.0, 3, "device", m->device,
+                    "fstype", m->fstype, "mountpoint", m->mountpoint);
     if (!j || !j->done || j->rc != 0)
-        return; /* gone since it was listed, or not ours to read: node_exporter skips it too */
+        return; /* hung, gone since it was listed or not ours to read: as node_exporter, only
+                 * node_filesystem_device_error 1 */
     const struct statvfs st = j->st;
     struct {
         const char *name, *help;
@@ -384,8 +383,9 @@ static void system_filesystems(struct system_ctx *c)
         bool skip_it = statvfs_stuck(full);
         pthread_mutex_unlock(&statvfs_lock);
         mounts[i].covered = covered;
-        if (!covered && !skip_it)
-            jobs[i] = statvfs_start(full, c->statvfs);
+        mounts[i].stuck = skip_it;
+        if (!covered && !skip_it && !(jobs[i] = statvfs_start(full, c->statvfs)))
+            system_fail(c, "file systems", "out of memory");
     }
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -413,7 +413,7 @@ static void system_filesystems(struct system_ctx *c)
             if (nstuck < SYSTEM_MOUNTS_MAX)
                 stuck[nstuck++] = jobs[i]->path;
         }
-        if (hung++ == 0) {
+        if ((jobs[i] || mounts[i].stuck) && hung++ == 0) {
             char why[160];
             snprintf(why, sizeof why,
                      "statvfs did not answer within %d ms (not asked again until it does)",
@@ -535,14 +535,16 @@ static void system_uname(struct system_ctx *c)
 static int system_collect(struct metric_list *out, const struct collect_options *opts, char *err,
                           size_t errlen)
 {
-    struct system_ctx c = {out,
-                           opts->root ? opts->root : "",
-                           err,
-                           errlen,
-                           0,
-                           opts->mount_timeout_ms ? opts->mount_timeout_ms
-                                                  : SYSTEM_MOUNT_TIMEOUT_MS,
-                           opts->statvfs};
+    int mount_ms = opts->mount_timeout_ms ? opts->mount_timeout_ms : SYSTEM_MOUNT_TIMEOUT_MS;
+    if (!opts->mount_timeout_ms && opts->command_timeout_ms > 0 &&
+        opts->command_timeout_ms < mount_ms)
+        mount_ms = opts->command_timeout_ms;
+    struct system_ctx c = {.out = out,
+                           .root = opts->root ? opts->root : "",
+                           .err = err,
+                           .errlen = errlen,
+                           .mount_timeout_ms = mount_ms,
+                           .statvfs = opts->statvfs};
     system_stat(&c, opts->per_cpu);
     system_load(&c);
     system_meminfo(&c);
