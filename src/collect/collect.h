@@ -91,12 +91,13 @@ int64_t collect_boot_time(const struct metric_list *list);
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
-/* Runs argv (argv[0] found in PATH) without a shell, in its own process group, stdin and stderr
- * on /dev/null, and reads its stdout until it exits, timeout_ms pass or *cancel (when not NULL)
+/* Runs argv (argv[0] found in PATH) without a shell, in its own process group, stdin on
+ * /dev/null, and reads its stdout until it exits, timeout_ms pass or *cancel (when not NULL)
  * becomes true, within 100 ms (the group is killed then). Keeps the first cap bytes; *out is
  * malloc'd and NUL-terminated, the caller frees it. Returns 0 on exit status 0; 1 when argv[0] does
  * not exist (nothing run, *out NULL); -1 with the reason in err otherwise (*out holds what was
- * read, or NULL). */
+ * read, or NULL): "ARGV0: exit status N", "ARGV0: killed by signal N (NAME)" or "ARGV0: no answer
+ * within N ms, killed", then `; stderr: "LINE"` with the first line it wrote to stderr, if any. */
 int collect_run(char *const argv[], int timeout_ms, const atomic_bool *cancel, size_t cap,
                 char **out, size_t *len, char *err, size_t errlen);
 
