@@ -3,16 +3,19 @@
  * and statvfs(3) under node_exporter's names and labels, so dashboards made for node_exporter
  * work unchanged. Every path is read under opts->root, so tests run it over a fixture tree.
  *
- * statvfs on a hung network mount blocks until the server comes back, so each mount's runs on a
- * detached thread of its own, all at once, and the walk waits for them up to mount_timeout_ms.
- * A mount that did not answer is reported with node_filesystem_device_error 1 and is not asked
- * again (its thread is still blocked) until its statvfs returns: the one process-wide state of
- * the collectors, the stuck list below, under its lock. */
+ * statvfs on a hung network mount blocks until the server comes back, so a walk's statvfs calls
+ * run on a detached thread of its own, one after the other (one thread per walk, not per mount:
+ * a machine may have hundreds of mounts), and the walk waits for them up to mount_timeout_ms. A
+ * mount that did not answer is reported with node_filesystem_device_error 1 and is not asked
+ * again (the thread is still blocked on it) until its statvfs returns: the one process-wide
+ * state of the collectors, the stuck list below, under its lock. The mounts after it are read
+ * from the next walk on. */
 #include "collect/collect.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,25 +219,29 @@ static bool system_pseudo(const char *fstype)
 struct system_mount {
     char device[256], mountpoint[1024], fstype[64];
     bool readonly;
-    bool covered; /* a later mount on the same point hides this one */
-    bool stuck;   /* its statvfs of an earlier walk has not returned: not asked */
+    bool stuck; /* its statvfs of an earlier walk has not returned: not asked */
+    long item;  /* its statvfs in the walk; -1: not asked (stuck, or covered by a later mount) */
 };
 
-/* One mount's statvfs on its own thread. Freed by the walk once done, or by the thread when
- * the walk gave up on it (abandoned). */
-struct statvfs_job {
-    char path[2048];
+/* The walk's statvfs calls, made one after the other by a detached thread of its own. The walk
+ * frees it when the thread got through in time; else (abandoned) the thread frees it once its
+ * blocked call returns. */
+struct statvfs_walk {
     int (*call)(const char *path, struct statvfs *st);
-    struct statvfs st;
-    int rc;
-    bool done, abandoned;
+    size_t n, next; /* next: the mount being asked (under statvfs_lock); n: all asked */
+    bool abandoned; /* under statvfs_lock */
+    struct statvfs_item {
+        char path[2048];
+        struct statvfs st;
+        int rc;
+    } items[];
 };
 
-/* Guards every job's done and abandoned, and the stuck list. */
+/* Guards each walk's next and abandoned, and the stuck list. */
 static pthread_mutex_t statvfs_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t statvfs_done;
+static pthread_cond_t statvfs_progress;
 static pthread_once_t statvfs_once = PTHREAD_ONCE_INIT;
-/* The paths whose statvfs has not returned; each a job's path, the job abandoned. */
+/* The paths whose statvfs has not returned: each the item of an abandoned walk. */
 static const char *stuck[SYSTEM_MOUNTS_MAX];
 static size_t nstuck;
 
@@ -243,7 +250,7 @@ static void statvfs_init(void)
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&statvfs_done, &attr);
+    pthread_cond_init(&statvfs_progress, &attr);
     pthread_condattr_destroy(&attr);
 }
 
@@ -257,57 +264,39 @@ static bool statvfs_stuck(const char *path)
 
 static void *statvfs_thread(void *arg)
 {
-    struct statvfs_job *j = arg;
-    int rc = j->call(j->path, &j->st);
+    struct statvfs_walk *w = arg;
     pthread_mutex_lock(&statvfs_lock);
-    j->rc = rc;
-    j->done = true;
-    bool abandoned = j->abandoned;
+    while (w->next < w->n && !w->abandoned) {
+        struct statvfs_item *it = &w->items[w->next];
+        pthread_mutex_unlock(&statvfs_lock);
+        it->rc = w->call(it->path, &it->st);
+        pthread_mutex_lock(&statvfs_lock);
+        w->next++;
+        pthread_cond_broadcast(&statvfs_progress);
+    }
+    /* Past the walk's deadline: its item that was stuck is stuck no more. */
+    bool abandoned = w->abandoned;
+    for (size_t i = 0; abandoned && i < nstuck; i++)
+        if ((uintptr_t)stuck[i] >= (uintptr_t)w->items &&
+            (uintptr_t)stuck[i] < (uintptr_t)&w->items[w->n])
+            stuck[i--] = stuck[--nstuck];
+    pthread_mutex_unlock(&statvfs_lock); /* not abandoned: the walk frees w from here on */
     if (abandoned)
-        for (size_t i = 0; i < nstuck; i++)
-            if (stuck[i] == j->path) {
-                stuck[i] = stuck[--nstuck];
-                break;
-            }
-    pthread_cond_broadcast(&statvfs_done);
-    pthread_mutex_unlock(&statvfs_lock);
-    if (abandoned)
-        free(j);
+        free(w);
     return NULL;
 }
 
-/* Starts path's statvfs on a thread (with the default stack: a small one may not hold the
- * process's thread-local storage); when none can start, the job is done with rc -1, the mount
- * then skipped as one that cannot be read. NULL when out of memory. */
-static struct statvfs_job *statvfs_start(const char *path,
-                                         int (*call)(const char *path, struct statvfs *st))
-{
-    struct statvfs_job *j = calloc(1, sizeof *j);
-    if (!j)
-        return NULL;
-    snprintf(j->path, sizeof j->path, "%s", path);
-    j->call = call ? call : statvfs;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    if (pthread_create(&t, &attr, statvfs_thread, j) != 0)
-        *j = (struct statvfs_job){.rc = -1, .done = true};
-    pthread_attr_destroy(&attr);
-    return j;
-}
-
 static void system_filesystem(struct system_ctx *c, const struct system_mount *m,
-                              const struct statvfs_job *j)
+                              const struct statvfs_item *it)
 {
     metric_list_add(c->out, "node_filesystem_device_error",
                     "Whether an error occurred while getting statistics for the given device.",
-                    "gauge", j && j->done && j->rc == 0 ? 0.0 : 1.0, 3, "device", m->device,
-                    "fstype", m->fstype, "mountpoint", m->mountpoint);
-    if (!j || !j->done || j->rc != 0)
+                    "gauge", it && it->rc == 0 ? 0.0 : 1.0, 3, "device", m->device, "fstype",
+                    m->fstype, "mountpoint", m->mountpoint);
+    if (!it || it->rc != 0)
         return; /* hung, gone since it was listed or not ours to read: as node_exporter, only
                  * node_filesystem_device_error 1 */
-    const struct statvfs st = j->st;
+    const struct statvfs st = it->st;
     struct {
         const char *name, *help;
         double value;
@@ -354,6 +343,69 @@ static size_t system_read_mounts(struct system_ctx *c, struct system_mount *moun
     return n;
 }
 
+/* The walk's statvfs items: each mount neither covered by a later one nor stuck, its item index
+ * in m->item (-1: none). NULL when out of memory. */
+static struct statvfs_walk *statvfs_walk_new(struct system_ctx *c, struct system_mount *mounts,
+                                             size_t n)
+{
+    struct statvfs_walk *w = calloc(1, sizeof *w + n * sizeof w->items[0]);
+    if (!w)
+        return NULL;
+    w->call = c->statvfs ? c->statvfs : statvfs;
+    for (size_t i = 0; i < n; i++) {
+        mounts[i].item = -1;
+        bool covered = false; /* a later mount on the same point hides this one */
+        for (size_t j = i + 1; j < n && !covered; j++)
+            covered = strcmp(mounts[i].mountpoint, mounts[j].mountpoint) == 0;
+        if (covered)
+            continue;
+        struct statvfs_item *it = &w->items[w->n];
+        snprintf(it->path, sizeof it->path, "%s%s", c->root, mounts[i].mountpoint);
+        pthread_mutex_lock(&statvfs_lock);
+        mounts[i].stuck = statvfs_stuck(it->path);
+        pthread_mutex_unlock(&statvfs_lock);
+        if (!mounts[i].stuck)
+            mounts[i].item = (long)w->n++;
+    }
+    return w;
+}
+
+/* Runs w's statvfs calls on a thread and waits for them up to the timeout, under statvfs_lock
+ * on return. Returns whether the thread got through (else w is abandoned, its thread's). */
+static bool statvfs_walk_run(struct system_ctx *c, struct statvfs_walk *w)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    bool started = w->n == 0 || pthread_create(&t, &attr, statvfs_thread, w) == 0;
+    pthread_attr_destroy(&attr);
+    pthread_mutex_lock(&statvfs_lock);
+    if (!started) { /* no thread: every mount unread this walk */
+        for (size_t i = 0; i < w->n; i++)
+            w->items[i].rc = -1;
+        w->next = w->n;
+        return true;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += c->mount_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(c->mount_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    while (w->next < w->n &&
+           pthread_cond_timedwait(&statvfs_progress, &statvfs_lock, &deadline) != ETIMEDOUT)
+        ;
+    if (w->next == w->n)
+        return true;
+    w->abandoned = true;
+    if (nstuck < SYSTEM_MOUNTS_MAX)
+        stuck[nstuck++] = w->items[w->next].path;
+    return false;
+}
+
 static void system_filesystems(struct system_ctx *c)
 {
     regex_t skip;
@@ -365,64 +417,38 @@ static void system_filesystems(struct system_ctx *c)
     }
     size_t n = system_read_mounts(c, mounts, &skip);
     regfree(&skip);
-    struct statvfs_job **jobs = calloc(n ? n : 1, sizeof *jobs);
-    if (!jobs) {
+    pthread_once(&statvfs_once, statvfs_init);
+    struct statvfs_walk *w = statvfs_walk_new(c, mounts, n);
+    if (!w) {
         free(mounts);
         system_fail(c, "file systems", "out of memory");
         return;
     }
-    pthread_once(&statvfs_once, statvfs_init);
-    size_t hung = 0;
+    bool through = statvfs_walk_run(c, w); /* statvfs_lock held from here */
+    const char *hung = NULL;
+    size_t unread = 0;
     for (size_t i = 0; i < n; i++) {
-        bool covered = false; /* a later mount on the same point hides this one */
-        for (size_t j = i + 1; j < n && !covered; j++)
-            covered = strcmp(mounts[i].mountpoint, mounts[j].mountpoint) == 0;
-        char full[2048];
-        snprintf(full, sizeof full, "%s%s", c->root, mounts[i].mountpoint);
-        pthread_mutex_lock(&statvfs_lock);
-        bool skip_it = statvfs_stuck(full);
-        pthread_mutex_unlock(&statvfs_lock);
-        mounts[i].covered = covered;
-        mounts[i].stuck = skip_it;
-        if (!covered && !skip_it && !(jobs[i] = statvfs_start(full, c->statvfs)))
-            system_fail(c, "file systems", "out of memory");
-    }
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += c->mount_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(c->mount_timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&statvfs_lock);
-    for (size_t i = 0; i < n; i++)
-        while (jobs[i] && !jobs[i]->done &&
-               pthread_cond_timedwait(&statvfs_done, &statvfs_lock, &deadline) != ETIMEDOUT)
-            ;
-    for (size_t i = 0; i < n; i++) {
-        if (mounts[i].covered)
-            continue;
-        system_filesystem(c, &mounts[i], jobs[i]);
-        if (jobs[i] && jobs[i]->done) {
-            free(jobs[i]);
-            continue;
-        }
-        if (jobs[i]) { /* its thread frees it when statvfs returns at last */
-            jobs[i]->abandoned = true;
-            if (nstuck < SYSTEM_MOUNTS_MAX)
-                stuck[nstuck++] = jobs[i]->path;
-        }
-        if ((jobs[i] || mounts[i].stuck) && hung++ == 0) {
-            char why[160];
-            snprintf(why, sizeof why,
-                     "statvfs did not answer within %d ms (not asked again until it does)",
-                     c->mount_timeout_ms);
-            system_fail(c, mounts[i].mountpoint, why);
-        }
+        long k = mounts[i].item;
+        if (k < 0 && !mounts[i].stuck)
+            continue; /* covered */
+        bool answered = k >= 0 && (size_t)k < w->next;
+        if (!answered && !hung)
+            hung = mounts[i].mountpoint;
+        else if (!answered && k >= 0 && (size_t)k > w->next)
+            unread++; /* after the hung one: read from the next walk on */
+        if (answered || k < 0 || (size_t)k == w->next)
+            system_filesystem(c, &mounts[i], answered ? &w->items[k] : NULL);
     }
     pthread_mutex_unlock(&statvfs_lock);
-    free(jobs);
+    if (through)
+        free(w);
+    if (hung) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "statvfs did not answer within %d ms (not asked again until it does)%s",
+                 c->mount_timeout_ms, unread ? "; the mounts after it are read next time" : "");
+        system_fail(c, hung, why);
+    }
     free(mounts);
 }
 
