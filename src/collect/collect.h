@@ -16,6 +16,8 @@
 
 #include "model/metric.h"
 
+struct statvfs;
+
 #define COLLECT_EXEC_NAME_MAX 64
 #define COLLECT_EXEC_MAX 16      /* commands METRICS_EXEC may list */
 #define COLLECT_EXEC_ARGS_MAX 32 /* words one command may have, its path included */
@@ -39,6 +41,10 @@ struct collect_options {
     const atomic_bool *cancel; /* NULL, or set by another thread to kill running commands */
     int command_timeout_ms;    /* 0: each collector's own timeout; else its commands' limit
                                 * (`faultline report` allows 4 s) */
+    int mount_timeout_ms;      /* the longest a file system's statvfs may take; 0: 5000, or
+                                * command_timeout_ms when shorter */
+    /* NULL: statvfs(3); tests put a hung mount in. Called on a thread of its own. */
+    int (*statvfs)(const char *path, struct statvfs *st);
 };
 
 struct collector {
@@ -85,12 +91,13 @@ int64_t collect_boot_time(const struct metric_list *list);
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
-/* Runs argv (argv[0] found in PATH) without a shell, in its own process group, stdin and stderr
- * on /dev/null, and reads its stdout until it exits, timeout_ms pass or *cancel (when not NULL)
+/* Runs argv (argv[0] found in PATH) without a shell, in its own process group, stdin on
+ * /dev/null, and reads its stdout until it exits, timeout_ms pass or *cancel (when not NULL)
  * becomes true, within 100 ms (the group is killed then). Keeps the first cap bytes; *out is
  * malloc'd and NUL-terminated, the caller frees it. Returns 0 on exit status 0; 1 when argv[0] does
  * not exist (nothing run, *out NULL); -1 with the reason in err otherwise (*out holds what was
- * read, or NULL). */
+ * read, or NULL): "ARGV0: exit status N", "ARGV0: killed by signal N (NAME)" or "ARGV0: no answer
+ * within N ms, killed", then `; stderr: "LINE"` with the first line it wrote to stderr, if any. */
 int collect_run(char *const argv[], int timeout_ms, const atomic_bool *cancel, size_t cap,
                 char **out, size_t *len, char *err, size_t errlen);
 

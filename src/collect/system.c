@@ -1,11 +1,21 @@
 /* system.c — the "system" collector: CPU time, load, memory and swap, file systems (skipping
  * pseudo ones), disk I/O, network traffic, boot time, file descriptors and uname, read from /proc
  * and statvfs(3) under node_exporter's names and labels, so dashboards made for node_exporter
- * work unchanged. Every path is read under opts->root, so tests run it over a fixture tree. */
+ * work unchanged. Every path is read under opts->root, so tests run it over a fixture tree.
+ *
+ * statvfs on a hung network mount blocks until the server comes back, so a walk's statvfs calls
+ * run on a detached thread of its own, one after the other (one thread per walk, not per mount:
+ * a machine may have hundreds of mounts), and the walk waits for them up to mount_timeout_ms. A
+ * mount that did not answer is reported with node_filesystem_device_error 1 and is not asked
+ * again (the thread is still blocked on it) until its statvfs returns: the one process-wide
+ * state of the collectors, the stuck list below, under its lock. The mounts after it are read
+ * from the next walk on. */
 #include "collect/collect.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +28,7 @@
 
 #define SYSTEM_LINE_MAX 4096
 #define SYSTEM_MOUNTS_MAX 512
+#define SYSTEM_MOUNT_TIMEOUT_MS 5000 /* node_exporter's --collector.filesystem.mount-timeout */
 
 /* node_exporter's defaults: file systems that hold no user data, and mount points under the
  * kernel's and the container runtimes' own trees. */
@@ -37,6 +48,8 @@ struct system_ctx {
     char *err;
     size_t errlen;
     int rc;
+    int mount_timeout_ms;
+    int (*statvfs)(const char *path, struct statvfs *st);
 };
 
 /* Records the first failure; the other readers go on. */
@@ -206,15 +219,84 @@ static bool system_pseudo(const char *fstype)
 struct system_mount {
     char device[256], mountpoint[1024], fstype[64];
     bool readonly;
+    bool stuck; /* its statvfs of an earlier walk has not returned: not asked */
+    long item;  /* its statvfs in the walk; -1: not asked (stuck, or covered by a later mount) */
 };
 
-static void system_filesystem(struct system_ctx *c, const struct system_mount *m)
+/* The walk's statvfs calls, made one after the other by a detached thread of its own. The walk
+ * frees it when the thread got through in time; else (abandoned) the thread frees it once its
+ * blocked call returns. */
+struct statvfs_walk {
+    int (*call)(const char *path, struct statvfs *st);
+    size_t n, next; /* next: the mount being asked (under statvfs_lock); n: all asked */
+    bool abandoned; /* under statvfs_lock */
+    struct statvfs_item {
+        char path[2048];
+        struct statvfs st;
+        int rc;
+    } items[];
+};
+
+/* Guards each walk's next and abandoned, and the stuck list. */
+static pthread_mutex_t statvfs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t statvfs_progress;
+static pthread_once_t statvfs_once = PTHREAD_ONCE_INIT;
+/* The paths whose statvfs has not returned: each the item of an abandoned walk. */
+static const char *stuck[SYSTEM_MOUNTS_MAX];
+static size_t nstuck;
+
+static void statvfs_init(void)
 {
-    char full[2048];
-    snprintf(full, sizeof full, "%s%s", c->root, m->mountpoint);
-    struct statvfs st;
-    if (statvfs(full, &st) != 0)
-        return; /* gone since it was listed, or not ours to read: node_exporter skips it too */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&statvfs_progress, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static bool statvfs_stuck(const char *path)
+{
+    for (size_t i = 0; i < nstuck; i++)
+        if (strcmp(stuck[i], path) == 0)
+            return true;
+    return false;
+}
+
+static void *statvfs_thread(void *arg)
+{
+    struct statvfs_walk *w = arg;
+    pthread_mutex_lock(&statvfs_lock);
+    while (w->next < w->n && !w->abandoned) {
+        struct statvfs_item *it = &w->items[w->next];
+        pthread_mutex_unlock(&statvfs_lock);
+        it->rc = w->call(it->path, &it->st);
+        pthread_mutex_lock(&statvfs_lock);
+        w->next++;
+        pthread_cond_broadcast(&statvfs_progress);
+    }
+    /* Past the walk's deadline: its item that was stuck is stuck no more. */
+    bool abandoned = w->abandoned;
+    for (size_t i = 0; abandoned && i < nstuck; i++)
+        if ((uintptr_t)stuck[i] >= (uintptr_t)w->items &&
+            (uintptr_t)stuck[i] < (uintptr_t)&w->items[w->n])
+            stuck[i--] = stuck[--nstuck];
+    pthread_mutex_unlock(&statvfs_lock); /* not abandoned: the walk frees w from here on */
+    if (abandoned)
+        free(w);
+    return NULL;
+}
+
+static void system_filesystem(struct system_ctx *c, const struct system_mount *m,
+                              const struct statvfs_item *it)
+{
+    metric_list_add(c->out, "node_filesystem_device_error",
+                    "Whether an error occurred while getting statistics for the given device.",
+                    "gauge", it && it->rc == 0 ? 0.0 : 1.0, 3, "device", m->device, "fstype",
+                    m->fstype, "mountpoint", m->mountpoint);
+    if (!it || it->rc != 0)
+        return; /* hung, gone since it was listed or not ours to read: as node_exporter, only
+                 * node_filesystem_device_error 1 */
+    const struct statvfs st = it->st;
     struct {
         const char *name, *help;
         double value;
@@ -261,6 +343,69 @@ static size_t system_read_mounts(struct system_ctx *c, struct system_mount *moun
     return n;
 }
 
+/* The walk's statvfs items: each mount neither covered by a later one nor stuck, its item index
+ * in m->item (-1: none). NULL when out of memory. */
+static struct statvfs_walk *statvfs_walk_new(struct system_ctx *c, struct system_mount *mounts,
+                                             size_t n)
+{
+    struct statvfs_walk *w = calloc(1, sizeof *w + n * sizeof w->items[0]);
+    if (!w)
+        return NULL;
+    w->call = c->statvfs ? c->statvfs : statvfs;
+    for (size_t i = 0; i < n; i++) {
+        mounts[i].item = -1;
+        bool covered = false; /* a later mount on the same point hides this one */
+        for (size_t j = i + 1; j < n && !covered; j++)
+            covered = strcmp(mounts[i].mountpoint, mounts[j].mountpoint) == 0;
+        if (covered)
+            continue;
+        struct statvfs_item *it = &w->items[w->n];
+        snprintf(it->path, sizeof it->path, "%s%s", c->root, mounts[i].mountpoint);
+        pthread_mutex_lock(&statvfs_lock);
+        mounts[i].stuck = statvfs_stuck(it->path);
+        pthread_mutex_unlock(&statvfs_lock);
+        if (!mounts[i].stuck)
+            mounts[i].item = (long)w->n++;
+    }
+    return w;
+}
+
+/* Runs w's statvfs calls on a thread and waits for them up to the timeout, under statvfs_lock
+ * on return. Returns whether the thread got through (else w is abandoned, its thread's). */
+static bool statvfs_walk_run(struct system_ctx *c, struct statvfs_walk *w)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    bool started = w->n == 0 || pthread_create(&t, &attr, statvfs_thread, w) == 0;
+    pthread_attr_destroy(&attr);
+    pthread_mutex_lock(&statvfs_lock);
+    if (!started) { /* no thread: every mount unread this walk */
+        for (size_t i = 0; i < w->n; i++)
+            w->items[i].rc = -1;
+        w->next = w->n;
+        return true;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += c->mount_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(c->mount_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    while (w->next < w->n &&
+           pthread_cond_timedwait(&statvfs_progress, &statvfs_lock, &deadline) != ETIMEDOUT)
+        ;
+    if (w->next == w->n)
+        return true;
+    w->abandoned = true;
+    if (nstuck < SYSTEM_MOUNTS_MAX)
+        stuck[nstuck++] = w->items[w->next].path;
+    return false;
+}
+
 static void system_filesystems(struct system_ctx *c)
 {
     regex_t skip;
@@ -272,12 +417,37 @@ static void system_filesystems(struct system_ctx *c)
     }
     size_t n = system_read_mounts(c, mounts, &skip);
     regfree(&skip);
+    pthread_once(&statvfs_once, statvfs_init);
+    struct statvfs_walk *w = statvfs_walk_new(c, mounts, n);
+    if (!w) {
+        free(mounts);
+        system_fail(c, "file systems", "out of memory");
+        return;
+    }
+    bool through = statvfs_walk_run(c, w); /* statvfs_lock held from here */
+    const char *hung = NULL;
+    size_t unread = 0;
     for (size_t i = 0; i < n; i++) {
-        bool covered = false; /* a later mount on the same point hides this one */
-        for (size_t j = i + 1; j < n && !covered; j++)
-            covered = strcmp(mounts[i].mountpoint, mounts[j].mountpoint) == 0;
-        if (!covered)
-            system_filesystem(c, &mounts[i]);
+        long k = mounts[i].item;
+        if (k < 0 && !mounts[i].stuck)
+            continue; /* covered */
+        bool answered = k >= 0 && (size_t)k < w->next;
+        if (!answered && !hung)
+            hung = mounts[i].mountpoint;
+        else if (!answered && k >= 0 && (size_t)k > w->next)
+            unread++; /* after the hung one: read from the next walk on */
+        if (answered || k < 0 || (size_t)k == w->next)
+            system_filesystem(c, &mounts[i], answered ? &w->items[k] : NULL);
+    }
+    pthread_mutex_unlock(&statvfs_lock);
+    if (through)
+        free(w);
+    if (hung) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "statvfs did not answer within %d ms (not asked again until it does)%s",
+                 c->mount_timeout_ms, unread ? "; the mounts after it are read next time" : "");
+        system_fail(c, hung, why);
     }
     free(mounts);
 }
@@ -391,7 +561,16 @@ static void system_uname(struct system_ctx *c)
 static int system_collect(struct metric_list *out, const struct collect_options *opts, char *err,
                           size_t errlen)
 {
-    struct system_ctx c = {out, opts->root ? opts->root : "", err, errlen, 0};
+    int mount_ms = opts->mount_timeout_ms ? opts->mount_timeout_ms : SYSTEM_MOUNT_TIMEOUT_MS;
+    if (!opts->mount_timeout_ms && opts->command_timeout_ms > 0 &&
+        opts->command_timeout_ms < mount_ms)
+        mount_ms = opts->command_timeout_ms;
+    struct system_ctx c = {.out = out,
+                           .root = opts->root ? opts->root : "",
+                           .err = err,
+                           .errlen = errlen,
+                           .mount_timeout_ms = mount_ms,
+                           .statvfs = opts->statvfs};
     system_stat(&c, opts->per_cpu);
     system_load(&c);
     system_meminfo(&c);

@@ -44,6 +44,9 @@ static void metric_sample_free(struct metric_sample *s)
     }
     free(s->labels);
     free(s->name);
+    free(s->family);
+    if (s->owns_help)
+        free((char *)s->help);
 }
 
 static int metric_label_cmp(const void *a, const void *b)
@@ -188,9 +191,15 @@ static void metric_write_sample(FILE *out, const struct metric_sample *s)
     fputc('\n', out);
 }
 
-/* Samples in output order: by the position of their name's first sample, then their own. */
+/* The name a sample's HELP and TYPE go by. */
+static const char *metric_family(const struct metric_sample *s)
+{
+    return s->family ? s->family : s->name;
+}
+
+/* Samples in output order: by the position of their metric's first sample, then their own. */
 struct metric_order {
-    size_t family; /* index of the first sample with this name */
+    size_t family; /* index of the first sample of this metric */
     size_t index;
 };
 
@@ -211,10 +220,11 @@ static void metric_order_fill(const struct metric_list *list, struct metric_orde
     for (size_t i = 0; i < list->count; i++) {
         size_t f = SIZE_MAX;
         /* consecutive samples usually share a name: check the last family first */
-        if (i > 0 && strcmp(list->items[order[i - 1].family].name, list->items[i].name) == 0)
+        const char *name = metric_family(&list->items[i]);
+        if (i > 0 && strcmp(metric_family(&list->items[order[i - 1].family]), name) == 0)
             f = order[i - 1].family;
         for (size_t j = 0; f == SIZE_MAX && j < nfirsts; j++)
-            if (strcmp(list->items[firsts[j]].name, list->items[i].name) == 0)
+            if (strcmp(metric_family(&list->items[firsts[j]]), name) == 0)
                 f = firsts[j];
         if (f == SIZE_MAX)
             f = firsts[nfirsts++] = i;
@@ -240,11 +250,11 @@ int metric_list_to_text(const struct metric_list *list, char **buf, size_t *len)
         const struct metric_sample *s = &list->items[order[i].index];
         if (i == 0 || order[i].family != order[i - 1].family) {
             if (s->help) {
-                fprintf(out, "# HELP %s ", s->name);
+                fprintf(out, "# HELP %s ", metric_family(s));
                 metric_write_escaped(out, s->help, false);
                 fputc('\n', out);
             }
-            fprintf(out, "# TYPE %s %s\n", s->name, s->type ? s->type : "untyped");
+            fprintf(out, "# TYPE %s %s\n", metric_family(s), s->type ? s->type : "untyped");
         }
         metric_write_sample(out, s);
     }

@@ -12,14 +12,18 @@ struct metric_label {
     char *value;
 };
 
-/* A sample owns its name, its labels and their texts (metric_list_free frees them). */
+/* A sample owns its name, its labels and their texts (metric_list_free frees them), its family
+ * and, when owns_help, its help. */
 struct metric_sample {
     char *name;                  /* a valid Prometheus metric name */
     struct metric_label *labels; /* sorted by name, no duplicates */
     size_t nlabels;
     double value;
-    const char *help; /* static text or NULL */
-    const char *type; /* "counter", "gauge", "untyped" (static) */
+    const char *help; /* static text, owned text (owns_help: read from a text) or NULL */
+    const char *type; /* "counter", "gauge", "histogram", "summary", "untyped" (static) */
+    char *family;     /* the metric its HELP and TYPE name, when not name (a histogram's or
+                       * summary's _bucket, _sum or _count); NULL: name */
+    bool owns_help;
 };
 
 struct metric_list {
@@ -51,8 +55,9 @@ const struct metric_sample *metric_list_find(const struct metric_list *list, con
 /* Frees every sample and leaves an empty list; list NULL is a no-op. */
 void metric_list_free(struct metric_list *list);
 
-/* Writes the list in Prometheus text format 0.0.4: samples of one name together (in the order
- * their names first appear), each name once with its # HELP (when it has one) and # TYPE; label
+/* Writes the list in Prometheus text format 0.0.4: samples of one metric (family) together (in
+ * the order the metrics first appear), each metric once with its # HELP (when it has one) and
+ * # TYPE, from its first sample; label
  * values and help escaped; values as NaN, +Inf, -Inf or the shortest exact decimal. *buf is
  * malloc'd, NUL-terminated, the caller frees it. Returns 0, or -1 when out of memory. */
 int metric_list_to_text(const struct metric_list *list, char **buf, size_t *len);

@@ -18,19 +18,25 @@
 
 /* A metric named by a TYPE or HELP line, or by a sample without them. */
 struct family {
-    char *name;
+    char *name;       /* in the reader's names */
     size_t len;       /* of name */
     const char *type; /* static; NULL until TYPE (or the first sample) */
     char *help;
     bool typed, helped, sampled;
 };
 
-/* A series seen: the FNV-1a hash of its key and where the key lies in the arena. */
+/* Room for the families' names: chunks that never move, so a name's pointer stays valid. */
+struct name_chunk {
+    struct name_chunk *next;
+    size_t used, cap;
+    char text[];
+};
+
+/* A series seen: the hash of its key and where the key lies in the arena. */
 struct series_slot {
     uint64_t hash;
-    size_t offset, len;
-    size_t line;
-    bool used;
+    uint32_t offset, len; /* in the arena, which stays under 4 GiB (series_add) */
+    uint32_t line;        /* 0: the slot is free */
 };
 
 struct reader {
@@ -39,10 +45,12 @@ struct reader {
     size_t fam_count, fam_cap;
     struct series_slot *series;
     size_t series_count, series_cap;
-    char *arena; /* series keys */
+    struct name_chunk *names; /* the families' names, never moved */
+    char *arena;              /* series keys */
     size_t arena_len, arena_cap;
     char *scratch; /* the current line's names and unescaped values, NUL-terminated */
     size_t scratch_len, scratch_cap;
+    bool scratch_is_key; /* the scratch buffer is the series key (labels sorted, none dropped) */
     struct metric_label *labels;
     size_t nlabels, labels_cap;
     size_t line;
@@ -51,12 +59,20 @@ struct reader {
 
 /* ---- small helpers ---- */
 
-static uint64_t fnv1a(const char *s, size_t len)
+/* A hash of s[0..len), eight bytes at a time (a multiply and a shift per word). */
+static uint64_t text_hash(const char *s, size_t len)
 {
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+    for (; len >= 8; s += 8, len -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+    }
+    w = 0;
+    for (size_t i = 0; i < len; i++) /* the last 0 to 7 bytes (a call to memcpy costs more) */
+        w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    h = (h ^ w) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 29);
 }
 
 /* text as printable ASCII in quotes-safe form, at most QUOTE_MAX bytes of it. */
@@ -88,23 +104,21 @@ static int refuse(struct reader *r, const char *fmt, ...)
     return 1;
 }
 
-static bool name_start(char c, bool colon)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
-}
-
-static bool name_char(char c, bool colon)
-{
-    return name_start(c, colon) || (c >= '0' && c <= '9');
-}
+/* What each byte may be in a name: NAME_START (a letter or '_'), NAME_DIGIT, NAME_COLON. */
+enum { NAME_START = 1, NAME_DIGIT = 2, NAME_COLON = 4 };
+static const unsigned char NAME_CLASS[256] = {
+    ['0' ... '9'] = NAME_DIGIT, ['a' ... 'z'] = NAME_START, ['A' ... 'Z'] = NAME_START,
+    ['_'] = NAME_START,         [':'] = NAME_COLON,
+};
 
 /* Length of the name at s (metric names allow ':'), 0 when s does not start one. */
 static size_t name_len(const char *s, const char *end, bool colon)
 {
-    if (s >= end || !name_start(*s, colon))
+    unsigned first = NAME_START | (colon ? NAME_COLON : 0), rest = first | NAME_DIGIT;
+    if (s >= end || !(NAME_CLASS[(unsigned char)*s] & first))
         return 0;
     size_t n = 1;
-    while (s + n < end && name_char(s[n], colon))
+    while (s + n < end && (NAME_CLASS[(unsigned char)s[n]] & rest))
         n++;
     return n;
 }
@@ -128,7 +142,13 @@ static const char *token_end(const char *s, const char *end)
  * U+10FFFF). */
 static bool utf8_valid(const unsigned char *s, size_t len)
 {
-    for (size_t i = 0; i < len;) {
+    size_t i = 0;
+    for (uint64_t w; i + 8 <= len; i += 8) { /* ASCII, eight bytes at a time */
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ULL)
+            break;
+    }
+    while (i < len) {
         unsigned char c = s[i];
         size_t n = c < 0x80             ? 1
                    : (c & 0xe0) == 0xc0 ? 2
@@ -169,7 +189,7 @@ static int families_grow(struct reader *r)
     for (size_t i = 0; i < r->fam_cap; i++) {
         if (!r->families[i].name)
             continue;
-        size_t j = fnv1a(r->families[i].name, r->families[i].len) & (cap - 1);
+        size_t j = text_hash(r->families[i].name, r->families[i].len) & (cap - 1);
         while (f[j].name)
             j = (j + 1) & (cap - 1);
         f[j] = r->families[i];
@@ -181,13 +201,31 @@ static int families_grow(struct reader *r)
     return 0;
 }
 
+/* A NUL-terminated copy of name[0..len) among the reader's names; NULL when out of memory. */
+static char *name_copy(struct reader *r, const char *name, size_t len)
+{
+    struct name_chunk *c = r->names;
+    if (!c || c->used + len + 1 > c->cap) {
+        size_t cap = len + 1 > 4096 ? len + 1 : 4096;
+        if (!(c = malloc(sizeof *c + cap)))
+            return NULL;
+        *c = (struct name_chunk){.next = r->names, .cap = cap};
+        r->names = c;
+    }
+    char *copy = memcpy(c->text + c->used, name, len);
+    copy[len] = '\0';
+    c->used += len + 1;
+    return copy;
+}
+
 /* The metric called name, added when create is set; NULL when absent (or out of memory, when
  * *oom is set). */
 static struct family *family_find(struct reader *r, const char *name, size_t len, bool create,
                                   bool *oom)
 {
+    uint64_t h = text_hash(name, len);
     if (r->fam_cap) {
-        size_t j = fnv1a(name, len) & (r->fam_cap - 1);
+        size_t j = h & (r->fam_cap - 1);
         for (; r->families[j].name; j = (j + 1) & (r->fam_cap - 1))
             if (r->families[j].len == len && !memcmp(r->families[j].name, name, len))
                 return &r->families[j];
@@ -198,14 +236,12 @@ static struct family *family_find(struct reader *r, const char *name, size_t len
         *oom = true;
         return NULL;
     }
-    char *copy = malloc(len + 1);
+    char *copy = name_copy(r, name, len);
     if (!copy) {
         *oom = true;
         return NULL;
     }
-    memcpy(copy, name, len);
-    copy[len] = '\0';
-    size_t j = fnv1a(name, len) & (r->fam_cap - 1);
+    size_t j = h & (r->fam_cap - 1);
     while (r->families[j].name)
         j = (j + 1) & (r->fam_cap - 1);
     r->families[j] = (struct family){.name = copy, .len = len};
@@ -247,6 +283,7 @@ static int read_descriptor(struct reader *r, bool is_type, const char *s, const 
             if (strlen(TYPES[i]) == tlen && !memcmp(TYPES[i], rest, tlen)) {
                 f->type = TYPES[i];
                 f->typed = true;
+                r->last = f; /* its samples most often follow */
                 return 0;
             }
         return refuse(r,
@@ -313,15 +350,15 @@ static struct family *family_of(struct reader *r, const char *name, bool *oom)
 
 static int series_grow(struct reader *r)
 {
-    size_t cap = r->series_cap ? r->series_cap * 2 : 256;
+    size_t cap = r->series_cap ? r->series_cap * 2 : 128;
     struct series_slot *t = calloc(cap, sizeof *t);
     if (!t)
         return -1;
     for (size_t i = 0; i < r->series_cap; i++) {
-        if (!r->series[i].used)
+        if (!r->series[i].line)
             continue;
         size_t j = r->series[i].hash & (cap - 1);
-        while (t[j].used)
+        while (t[j].line)
             j = (j + 1) & (cap - 1);
         t[j] = r->series[i];
     }
@@ -335,9 +372,13 @@ static int series_grow(struct reader *r)
  * seen, -1 when out of memory. */
 static long long series_add(struct reader *r, const char *name)
 {
-    size_t need = strlen(name) + 1;
-    for (size_t i = 0; i < r->nlabels; i++)
+    /* The scratch buffer holds the name, then each label's name and value, NUL-terminated: the
+     * key itself when the labels came sorted, none dropped. */
+    size_t need = r->scratch_is_key ? r->scratch_len : strlen(name) + 1;
+    for (size_t i = 0; !r->scratch_is_key && i < r->nlabels; i++)
         need += strlen(r->labels[i].name) + strlen(r->labels[i].value) + 2;
+    if (r->arena_len + need > UINT32_MAX || r->line > UINT32_MAX) /* not for texts of GBs */
+        return -1;
     if (r->arena_len + need > r->arena_cap) {
         size_t cap = r->arena_cap ? r->arena_cap : 4096;
         while (cap < r->arena_len + need)
@@ -349,21 +390,26 @@ static long long series_add(struct reader *r, const char *name)
         r->arena_cap = cap;
     }
     char *key = r->arena + r->arena_len, *o = key;
-    o = stpcpy(o, name) + 1;
-    for (size_t i = 0; i < r->nlabels; i++) {
-        o = stpcpy(o, r->labels[i].name) + 1;
-        o = stpcpy(o, r->labels[i].value) + 1;
+    if (r->scratch_is_key) {
+        o = (char *)memcpy(o, r->scratch, need) + need;
+    } else {
+        o = stpcpy(o, name) + 1;
+        for (size_t i = 0; i < r->nlabels; i++) {
+            o = stpcpy(o, r->labels[i].name) + 1;
+            o = stpcpy(o, r->labels[i].value) + 1;
+        }
     }
     size_t klen = (size_t)(o - key);
-    uint64_t h = fnv1a(key, klen);
+    uint64_t h = text_hash(key, klen);
     if ((r->series_count + 1) * 2 > r->series_cap && series_grow(r) != 0)
         return -1;
     size_t j = h & (r->series_cap - 1);
-    for (; r->series[j].used; j = (j + 1) & (r->series_cap - 1))
+    for (; r->series[j].line; j = (j + 1) & (r->series_cap - 1))
         if (r->series[j].hash == h && r->series[j].len == klen &&
             !memcmp(r->arena + r->series[j].offset, key, klen))
             return (long long)r->series[j].line;
-    r->series[j] = (struct series_slot){h, r->arena_len, klen, r->line, true};
+    r->series[j] =
+        (struct series_slot){h, (uint32_t)r->arena_len, (uint32_t)klen, (uint32_t)r->line};
     r->series_count++;
     r->arena_len += klen;
     return 0;
@@ -384,7 +430,14 @@ static int read_label_value(struct reader *r, const char **s, const char *end, c
                       "quotes",
                       label, metric);
     char *o = r->scratch + r->scratch_len, *start = o;
-    for (p++; p < end && *p != '"'; p++) {
+    p++;
+    const char *quote = memchr(p, '"', (size_t)(end - p));
+    if (quote && !memchr(p, '\\', (size_t)(quote - p))) { /* no escapes: the usual case */
+        memcpy(o, p, (size_t)(quote - p));
+        o += quote - p;
+        p = quote;
+    }
+    for (; p < end && *p != '"'; p++) {
         if (*p != '\\') {
             *o++ = *p;
             continue;
@@ -423,9 +476,16 @@ static int labels_push(struct reader *r, char *name, char *value)
     return 0;
 }
 
-static int label_cmp(const void *a, const void *b)
+/* Sorts the labels by name (an insertion sort: a sample has few). */
+static void labels_sort(struct metric_label *l, size_t n)
 {
-    return strcmp(((const struct metric_label *)a)->name, ((const struct metric_label *)b)->name);
+    for (size_t i = 1; i < n; i++) {
+        struct metric_label x = l[i];
+        size_t j = i;
+        for (; j > 0 && strcmp(l[j - 1].name, x.name) > 0; j--)
+            l[j] = l[j - 1];
+        l[j] = x;
+    }
 }
 
 /* "{a="x",b="y"}" at *s (after the '{'). Returns 0 with *s past the '}', 1 when refused, -1 when
@@ -467,14 +527,48 @@ static int read_labels(struct reader *r, const char **s, const char *end, const 
     if (p >= end)
         return refuse(r, "labels of metric \"%s\": no closing \"}\"", metric);
     size_t kept = 0; /* an empty value is no label, as in Prometheus */
+    bool sorted = true;
     for (size_t i = 0; i < r->nlabels; i++)
-        if (r->labels[i].value[0])
+        if (r->labels[i].value[0]) {
+            sorted =
+                sorted && (kept == 0 || strcmp(r->labels[kept - 1].name, r->labels[i].name) < 0);
             r->labels[kept++] = r->labels[i];
+        }
+    r->scratch_is_key = sorted && kept == r->nlabels;
     r->nlabels = kept;
-    if (r->nlabels > 1)
-        qsort(r->labels, r->nlabels, sizeof *r->labels, label_cmp);
+    if (!sorted)
+        labels_sort(r->labels, r->nlabels);
     *s = p + 1;
     return 0;
+}
+
+/* The value of a checked decimal without an exponent whose digits, at most 15, make an integer
+ * below 2^53 and whose fraction has at most 22 digits: that integer and the power of ten are
+ * exact doubles, so one division rounds correctly (as strtod would). Returns whether it was one
+ * (most values: counters, bytes, percentages). */
+static bool exact_decimal(const char *s, size_t len, double *out)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = len && (*s == '+' || *s == '-');
+    uint64_t mantissa = 0;
+    int digits = 0, fraction = -1;
+    for (; i < len; i++) {
+        if (s[i] == '.') {
+            fraction = 0;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9' || ++digits > 15)
+            return false;
+        mantissa = mantissa * 10 + (uint64_t)(s[i] - '0');
+        fraction += fraction >= 0;
+    }
+    if (fraction > 22)
+        return false;
+    double v = fraction > 0 ? (double)mantissa / pow10[fraction] : (double)mantissa;
+    *out = *s == '-' ? -v : v;
+    return true;
 }
 
 /* A float as Go's ParseFloat reads one in decimal, or NaN/Inf with an optional sign. */
@@ -508,6 +602,8 @@ static int read_value(struct reader *r, const char *s, size_t len, const char *m
                       "value of metric \"%s\": expected a float (or NaN, +Inf, -Inf), got "
                       "\"%s\"",
                       metric, shown(s, len, q, sizeof q));
+    if (!special && exact_decimal(s, len, out))
+        return 0;
     memcpy(buf, s, len);
     buf[len] = '\0';
     *out = strtod(buf, NULL); /* out of range: +-HUGE_VAL or 0, as Go gives +-Inf */
@@ -601,6 +697,7 @@ static int scratch_reserve(struct reader *r, size_t len)
 {
     r->scratch_len = 0;
     r->nlabels = 0;
+    r->scratch_is_key = true;
     size_t need = 2 * len + 2;
     if (need <= r->scratch_cap)
         return 0;
@@ -638,9 +735,12 @@ static int read_line(struct reader *r, const char *s, const char *end,
 
 static void reader_free(struct reader *r)
 {
-    for (size_t i = 0; i < r->fam_cap; i++) {
-        free(r->families[i].name);
+    for (size_t i = 0; i < r->fam_cap; i++)
         free(r->families[i].help);
+    while (r->names) {
+        struct name_chunk *next = r->names->next;
+        free(r->names);
+        r->names = next;
     }
     free(r->families);
     free(r->series);
@@ -712,16 +812,19 @@ static int append_sample(void *ctx, const struct metric_text_sample *s, char *er
         list->cap = cap;
     }
     struct metric_sample *m = &list->items[list->count];
+    bool own_family = strcmp(s->family, s->name) == 0;
     *m = (struct metric_sample){
         .name = dup_text(s->name),
         .labels = s->nlabels ? calloc(s->nlabels, sizeof *m->labels) : NULL,
         .value = s->value,
-        .type = !strcmp(s->type, "counter") ? "counter"
-                : !strcmp(s->type, "gauge") ? "gauge"
-                                            : "untyped",
+        .type = s->type,
+        .family = own_family ? NULL : dup_text(s->family),
+        .help = s->help ? dup_text(s->help) : NULL,
+        .owns_help = true,
     };
     list->count++; /* from here metric_list_free frees what was made */
-    if (!m->name || (s->nlabels && !m->labels))
+    if (!m->name || (s->nlabels && !m->labels) || (!own_family && !m->family) ||
+        (s->help && !m->help))
         return -1;
     for (size_t i = 0; i < s->nlabels; i++, m->nlabels++) {
         m->labels[i].name = dup_text(s->labels[i].name);

@@ -51,9 +51,11 @@ int metric_text_each(const char *text, size_t len,
                                       size_t errlen),
                      void (*refused)(void *ctx, size_t line, const char *error), void *ctx);
 
-/* Appends every valid sample of text to out, as metric_text_each reads them (type: "counter",
- * "gauge", or "untyped" for the rest; help NULL). Returns how many samples were accepted, or -1
- * when out of memory (out keeps what was added; free it with metric_list_free). */
+/* Appends every valid sample of text to out, as metric_text_each reads them, with its metric's
+ * TYPE, HELP (owned) and, for a histogram's or summary's _bucket, _sum and _count, the metric's
+ * name as family, so that metric_list_to_text writes them back as they came. Returns how many
+ * samples were accepted, or -1 when out of memory (out keeps what was added; free it with
+ * metric_list_free). */
 int metric_text_parse(const char *text, size_t len, struct metric_list *out,
                       void (*refused)(void *ctx, size_t line, const char *error), void *ctx);
 

@@ -145,6 +145,7 @@ void agent_metrics_free(struct agent_metrics *am)
 
 /* ---- building a block (any thread) ---- */
 
+#define BUILD_RESERVE_MAX (1 << 20) /* bytes of lines reserved before reading a push */
 #define RUNS_TRACKED 64 /* runs of samples checked for a metric met before; then sorted anyway */
 
 /* A sample line, written, waiting to be grouped by metric. */
@@ -225,6 +226,49 @@ static bool metric_allowed(struct build *p, const struct metric_text_sample *s, 
     return true;
 }
 
+static char *put(char *o, const char *s, size_t len)
+{
+    memcpy(o, s, len);
+    return o + len;
+}
+
+/* Appends s's line with the server's labels (ours: `site="S",worker="W"`) after its own, label
+ * values escaped: the room for it reserved once. Returns false when out of memory. */
+static bool write_line(struct expo *lines, const struct metric_text_sample *s,
+                       const struct expo *ours)
+{
+    size_t name_len = strlen(s->name), need = name_len + ours->len + s->value_len + 4;
+    for (size_t i = 0; i < s->nlabels; i++) /* a value escaped is at most twice as long */
+        need += strlen(s->labels[i].name) + 2 * strlen(s->labels[i].value) + 4;
+    char *o = expo_reserve(lines, need), *start = o;
+    if (!o)
+        return false;
+    o = put(o, s->name, name_len);
+    *o++ = '{';
+    for (size_t i = 0; i < s->nlabels; i++) {
+        o = stpcpy(o, s->labels[i].name);
+        *o++ = '=';
+        *o++ = '"';
+        const char *v = s->labels[i].value;
+        size_t plain = strcspn(v, "\\\"\n");
+        o = put(o, v, plain);
+        for (v += plain; *v; v++) { /* escaped in the text pushed: rare */
+            if (*v == '\\' || *v == '"' || *v == '\n')
+                *o++ = '\\';
+            *o++ = *v == '\n' ? 'n' : *v;
+        }
+        *o++ = '"';
+        *o++ = ',';
+    }
+    o = put(o, ours->data, ours->len);
+    *o++ = '}';
+    *o++ = ' ';
+    o = put(o, s->value_text, s->value_len);
+    *o++ = '\n';
+    lines->len += (size_t)(o - start);
+    return true;
+}
+
 static int on_sample(void *ctx, const struct metric_text_sample *s, char *err, size_t errlen)
 {
     struct build *p = ctx;
@@ -247,18 +291,8 @@ static int on_sample(void *ctx, const struct metric_text_sample *s, char *err, s
         p->cap = cap;
     }
     size_t start = p->lines.len;
-    expo_puts(&p->lines, s->name);
-    expo_puts(&p->lines, "{");
-    for (size_t i = 0; i < s->nlabels; i++) {
-        expo_puts(&p->lines, s->labels[i].name);
-        expo_puts(&p->lines, "=\"");
-        expo_label_value(&p->lines, s->labels[i].value);
-        expo_puts(&p->lines, "\",");
-    }
-    expo_write(&p->lines, p->ours.data, p->ours.len);
-    expo_puts(&p->lines, "} ");
-    expo_write(&p->lines, s->value_text, s->value_len);
-    expo_puts(&p->lines, "\n");
+    if (!write_line(&p->lines, s, &p->ours))
+        return -1;
     if (p->lines.oom || p->names.oom)
         return -1;
     p->pending[p->npending++] = (struct pending){p->last_key,  p->last_name, p->last_help,
@@ -330,6 +364,7 @@ struct agent_block *agent_block_build(const struct agent_metrics_limits *limits,
 {
     struct agent_block *b = calloc(1, sizeof *b);
     struct build p = {.limits = limits, .refused_cb = refused, .ctx = ctx};
+    expo_reserve(&p.ours, strlen(worker) + (site ? strlen(site) : 0) + 32);
     if (site && *site) {
         expo_puts(&p.ours, "site=\"");
         expo_label_value(&p.ours, site);
@@ -338,7 +373,12 @@ struct agent_block *agent_block_build(const struct agent_metrics_limits *limits,
     expo_puts(&p.ours, "worker=\"");
     expo_label_value(&p.ours, worker);
     expo_puts(&p.ours, "\"");
-    int rc = !b || !(b->worker = dup_text(worker)) || p.ours.oom
+    /* First sizes are exact (exposition.h): the text and the labels added, most often, up to
+     * BUILD_RESERVE_MAX (a large push grows as it goes: its lines may be refused); names. */
+    size_t guess = len + len / 2 + 1024;
+    expo_reserve(&p.lines, guess < BUILD_RESERVE_MAX ? guess : BUILD_RESERVE_MAX);
+    expo_reserve(&p.names, 1024);
+    int rc = !b || !(b->worker = dup_text(worker)) || p.ours.oom || p.lines.oom
                  ? -1
                  : metric_text_each(text, len, on_sample, build_refused, &p);
     if (rc >= 0 && p.over && refused) {

@@ -33,7 +33,8 @@ struct api_context {
     struct event_streams *event_streams; /* api_events.c: the live stream's clients */
     int64_t fail_timeout_ms;
     uv_loop_t *loop;
-    struct pool_job *pool_jobs; /* api_metrics.c: requests waiting on the thread pool */
+    struct pool_job *pool_jobs;   /* api_metrics.c: requests waiting on the thread pool */
+    struct push_batch *push_batch; /* api_metrics.c: pushes queued for the pool, not started */
 };
 
 /* Terminated by a zero row. */

@@ -4,8 +4,9 @@
  *   GET /metrics (scrapers): the server's own metrics and every agent's, gzip when asked;
  *   GET /status (scrapers): a JSON summary.
  * The first two do their heavy part on the thread pool with the request suspended: a push is
- * inflated and read into the agent's block there, and only swapped in on the loop; a scrape
- * takes a snapshot of the agents' blocks on the loop and is written (and compressed) there. */
+ * inflated and read into the agent's block there (pushes in batches, see push_batch), and only
+ * swapped in on the loop; a scrape takes a snapshot of the agents' blocks on the loop and is
+ * written (and compressed) there. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/label.h"
+#include "base/log.h"
 #include "model/json.h"
 #include "server/agent_metrics.h"
 #include "server/api.h"
@@ -128,9 +130,9 @@ static void pool_run(uv_work_t *w)
     job->run(job);
 }
 
-static void pool_done(uv_work_t *w, int status)
+/* On the loop, its work over (status: uv_work_t's). */
+static void pool_job_done(struct pool_job *job, int status)
 {
-    struct pool_job *job = w->data;
     if (job->req) {
         if (job->prev)
             job->prev->next = job->next;
@@ -143,6 +145,21 @@ static void pool_done(uv_work_t *w, int status)
     job->finish(job);
 }
 
+static void pool_done(uv_work_t *w, int status)
+{
+    pool_job_done(w->data, status);
+}
+
+/* Lists job as waiting for req and suspends req. */
+static void pool_wait(struct api_context *api, struct http_request *req, struct pool_job *job)
+{
+    job->next = api->pool_jobs;
+    if (api->pool_jobs)
+        api->pool_jobs->prev = job;
+    api->pool_jobs = job;
+    http_suspend(req);
+}
+
 /* Queues job (its run and finish set) for req and suspends req. Returns 0, or -1 when the pool
  * refused it (req not answered, job not freed). */
 static int pool_start(struct api_context *api, struct http_request *req, struct pool_job *job)
@@ -152,12 +169,78 @@ static int pool_start(struct api_context *api, struct http_request *req, struct 
     job->work.data = job;
     if (uv_queue_work(api->loop, &job->work, pool_run, pool_done) != 0)
         return -1;
-    job->next = api->pool_jobs;
-    if (api->pool_jobs)
-        api->pool_jobs->prev = job;
-    api->pool_jobs = job;
-    http_suspend(req);
+    pool_wait(api, req, job);
     return 0;
+}
+
+/* Pushes go to the pool in batches: a push that comes while the last batch still waits for a
+ * pool thread joins it, so that under load one wake-up of a thread (and of the loop, when the
+ * batch is done) serves many pushes. A push that finds none waiting starts one at once. */
+#define PUSH_BATCH_MAX 32
+
+struct push_batch {
+    uv_work_t work;
+    struct api_context *api;
+    uv_mutex_t lock;
+    bool started; /* a pool thread took it: nothing joins any more (under lock) */
+    size_t n;
+    struct pool_job *jobs[PUSH_BATCH_MAX];
+};
+
+static void batch_run(uv_work_t *w)
+{
+    struct push_batch *b = w->data;
+    uv_mutex_lock(&b->lock);
+    b->started = true;
+    uv_mutex_unlock(&b->lock);
+    for (size_t i = 0; i < b->n; i++)
+        b->jobs[i]->run(b->jobs[i]);
+}
+
+static void batch_done(uv_work_t *w, int status)
+{
+    struct push_batch *b = w->data;
+    if (b->api->push_batch == b)
+        b->api->push_batch = NULL;
+    for (size_t i = 0; i < b->n; i++)
+        pool_job_done(b->jobs[i], status);
+    uv_mutex_destroy(&b->lock);
+    free(b);
+}
+
+/* As pool_start, in the waiting batch or a new one; returns 1 when it joined one waiting, 0
+ * when it started one, -1 as pool_start. */
+static int pool_start_batched(struct api_context *api, struct http_request *req,
+                              struct pool_job *job)
+{
+    job->api = api;
+    job->req = req;
+    struct push_batch *b = api->push_batch;
+    bool joined = false;
+    if (b) {
+        uv_mutex_lock(&b->lock);
+        if ((joined = !b->started && b->n < PUSH_BATCH_MAX))
+            b->jobs[b->n++] = job;
+        uv_mutex_unlock(&b->lock);
+    }
+    if (!joined) {
+        if (!(b = calloc(1, sizeof *b)) || uv_mutex_init(&b->lock) != 0) {
+            free(b);
+            return -1;
+        }
+        b->api = api;
+        b->n = 1;
+        b->jobs[0] = job;
+        b->work.data = b;
+        if (uv_queue_work(api->loop, &b->work, batch_run, batch_done) != 0) {
+            uv_mutex_destroy(&b->lock);
+            free(b);
+            return -1;
+        }
+        api->push_batch = b;
+    }
+    pool_wait(api, req, job);
+    return joined;
 }
 
 void api_metrics_stop(struct api_context *api)
@@ -377,10 +460,14 @@ void api_metrics_push(struct http_request *req, void *ctx)
     job->text[len] = '\0';
     job->worker = memcpy(job->text + len + 1, name, name_len + 1);
     job->site = memcpy(job->text + len + 2 + name_len, w->site, site_len + 1);
-    if (pool_start(api, req, &job->base) != 0) {
+    int joined = pool_start_batched(api, req, &job->base);
+    if (joined < 0) {
         free(job);
         http_respond_error(req, 503, "server busy", NULL);
+        return;
     }
+    log_debug("metrics: push of %s (%zu bytes%s) handed to the thread pool, %s", name, len,
+              gzipped ? ", gzip" : "", joined ? "joining the batch waiting" : "a new batch");
 }
 
 /* ---- GET /metrics, GET /status ---- */
@@ -453,7 +540,9 @@ void api_metrics(struct http_request *req, void *ctx)
         expo_free(&job->text);
         free(job);
         http_respond_error(req, 503, busy ? "server busy" : "server out of memory", NULL);
+        return;
     }
+    log_debug("metrics: scrape%s handed to the thread pool", job->gzip ? " (gzip)" : "");
 }
 
 void api_metrics_status(struct http_request *req, void *ctx)

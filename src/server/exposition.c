@@ -18,7 +18,7 @@ char *expo_reserve(struct expo *b, size_t len)
     if (b->oom)
         return NULL;
     if (b->len + len > b->cap || !b->data) {
-        size_t cap = b->cap ? b->cap : 4096;
+        size_t cap = b->cap ? b->cap : len > 4096 ? len : 4096; /* a first size asked: exact */
         while (cap < b->len + len)
             cap *= 2;
         char *d = realloc(b->data, cap);

@@ -19,7 +19,8 @@ void expo_free(struct expo *b);
 void expo_write(struct expo *b, const char *s, size_t len);
 void expo_puts(struct expo *b, const char *s);
 void expo_printf(struct expo *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Room for len more bytes; returns where they go (NULL when out of memory). */
+/* Room for len more bytes; returns where they go (NULL when out of memory). The first room asked
+ * of an empty buffer is exact when over 4 KiB; then it doubles. */
 char *expo_reserve(struct expo *b, size_t len);
 
 /* "# HELP name help\n# TYPE name type\n", help escaped (\\ and \n). */

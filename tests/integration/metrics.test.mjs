@@ -279,7 +279,7 @@ scenario('promtool check metrics passes on the live output of 300 agents', async
 });
 
 scenario('a server stopped while a gzip scrape is being compressed exits cleanly', async (ctx) => {
-  const srv = await ctx.server({ env: { METRICS_TOKEN: TOKEN } });
+  const srv = await ctx.server({ env: { METRICS_TOKEN: TOKEN, LOG_LEVEL: 'debug' } });
   let body = '';
   for (let k = 0; k < 1000; k++) body += `load_part_${k % 50}{k="${k}"} ${k}\n`;
   for (let i = 0; i < 200; i++) {
@@ -289,23 +289,35 @@ scenario('a server stopped while a gzip scrape is being compressed exits cleanly
   // 200,000 series take a while to deflate on the thread pool: SIGTERM lands meanwhile, and
   // the server must resume the waiting scrape before its HTTP layer stops (else it aborts).
   const scraping = scrape(srv, { headers: { 'Accept-Encoding': 'gzip' } }).catch((err) => err);
-  await new Promise((res) => setTimeout(res, 5));
+  await waitFor(() => srv.stderr.includes('metrics: scrape (gzip) handed to the thread pool'), 10000, {
+    intervalMs: 1,
+    message: () => `the scrape handed to the thread pool; server log:\n${srv.stderr.slice(-2000)}`,
+  });
   await srv.stop(); // exit status 0 and no sanitizer report, or it throws
   await scraping;
 });
 
-scenario('a server stopped while a push is read on the thread pool exits cleanly', async (ctx) => {
-  const srv = await ctx.server({ env: { METRICS_TOKEN: TOKEN } });
-  await joined(srv, 'slow-1');
+scenario('a server stopped while pushes are read on the thread pool, some waiting in a batch, exits cleanly', async (ctx) => {
+  const srv = await ctx.server({ env: { METRICS_TOKEN: TOKEN, LOG_LEVEL: 'debug' } });
   // 16 MB once inflated, every line after the first a repeat to refuse: hundreds of ms of
-  // reading on the thread pool (seconds under ASan) while the request waits suspended, and
-  // SIGTERM lands meanwhile. The server must resume the request before its HTTP layer stops
-  // (else libmicrohttpd aborts), and wait for the work before freeing what it reads.
+  // reading on the thread pool (seconds under ASan) while the requests wait suspended, and
+  // SIGTERM lands meanwhile. Six pushes: more than libuv's four pool threads, so those that
+  // come while a batch waits for a thread join it. The server must resume every request before
+  // its HTTP layer stops (else libmicrohttpd aborts), and wait for the work, batches included,
+  // before freeing what it reads.
+  const slow = 6;
+  for (let i = 1; i <= slow; i++) await joined(srv, `slow-${i}`);
   const body = zlib.gzipSync(Buffer.from('a 1\n'.repeat(4 * 1024 * 1024)));
-  const pushing = push(srv, 'slow-1', body, { headers: { 'Content-Encoding': 'gzip' } }).catch((err) => err);
-  await new Promise((res) => setTimeout(res, 100));
-  await srv.stop({ graceMs: 30000 }); // exit status 0 and no sanitizer report, or it throws
-  // The HTTP layer closes its connections as it stops: the push gets no answer.
-  const r = await pushing;
-  assert.equal(r.code, 'ECONNRESET', `expected the connection closed, got ${r.status} ${r.text}`);
+  const pushing = [];
+  for (let i = 1; i <= slow; i++)
+    pushing.push(push(srv, `slow-${i}`, body, { headers: { 'Content-Encoding': 'gzip' } }).catch((err) => err));
+  await waitFor(() => (srv.stderr.match(/metrics: push of slow-\d \(\d+ bytes, gzip\) handed to the thread pool/g) ?? []).length === slow, 20000, {
+    intervalMs: 1,
+    message: () => `the ${slow} pushes handed to the thread pool; server log:\n${srv.stderr.slice(-2000)}`,
+  });
+  assert.match(srv.stderr, /handed to the thread pool, joining the batch waiting/, 'a batch of several pushes');
+  await srv.stop({ graceMs: 60000 }); // exit status 0 and no sanitizer report, or it throws
+  // The HTTP layer closes its connections as it stops: no push gets an answer.
+  for (const r of await Promise.all(pushing))
+    assert.equal(r.code, 'ECONNRESET', `expected the connection closed, got ${r.status} ${r.text}`);
 });

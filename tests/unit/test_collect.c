@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -349,7 +350,8 @@ static void test_gpu_smi_failing(void **state)
     struct collect_options o = {.nvml_library = "/nonexistent/x.so", .nvidia_smi = smi};
     assert_int_equal(collect_gpu.collect(&l, &o, err, sizeof err), -1);
     char expected[600];
-    snprintf(expected, sizeof expected, "%s: exit status 9", smi);
+    snprintf(expected, sizeof expected, "%s: exit status 9; stderr: \"NVIDIA-SMI has failed\"",
+             smi);
     assert_string_equal(err, expected);
     assert_int_equal(collect_gpu_count(&l), COLLECT_GPUS_FAILED);
     assert_non_null(metric_list_find(&l, "faultline_gpus", "source", "failed"));
@@ -398,6 +400,76 @@ static void test_run_cancelled(void **state)
     free(out);
 }
 
+/* ---- a hung mount --------------------------------------------------------------------------- */
+
+static atomic_bool mount_hangs;
+
+/* statvfs(3), except that it blocks on .../mnt/hung while mount_hangs holds, as on a network
+ * mount whose server is gone. */
+static int hanging_statvfs(const char *path, struct statvfs *st)
+{
+    size_t len = strlen(path);
+    while (len >= 9 && strcmp(path + len - 9, "/mnt/hung") == 0 && atomic_load(&mount_hangs))
+        usleep(10000);
+    return statvfs(path, st);
+}
+
+/* A mount whose statvfs hangs costs the walk its timeout once (the mounts after it are read from
+ * the next walk on), then nothing while it hangs, the other mounts read meanwhile; once it
+ * answers it is read again. */
+static void test_system_hung_mount(void **state)
+{
+    struct collect_options o = *fixture_root(true);
+    put("root/proc/mounts", "/dev/sda1 / ext4 rw,relatime 0 0\n"
+                            "filer:/export /mnt/hung nfs4 rw,hard 0 0\n"
+                            "tmpfs /run tmpfs rw,nosuid 0 0\n");
+    put("root/mnt/hung/.keep", "");
+    o.statvfs = hanging_statvfs;
+    o.mount_timeout_ms = 500;
+    atomic_store(&mount_hangs, true);
+    for (int walk = 1; walk <= 2; walk++) {
+        char expected[256];
+        snprintf(expected, sizeof expected,
+                 "/mnt/hung: statvfs did not answer within 500 ms (not asked again until it "
+                 "does)%s",
+                 walk == 1 ? "; the mounts after it are read next time" : "");
+        struct metric_list l = {0};
+        char err[512] = "";
+        double t0 = now_s();
+        assert_int_equal(collect_system.collect(&l, &o, err, sizeof err), -1);
+        double took = now_s() - t0;
+        if (walk == 1)
+            assert_true(took >= 0.49 && took < 3.0);
+        else
+            assert_true(took < 0.45); /* not waited for again */
+        assert_string_equal(err, expected);
+        assert_true(value_of(&l, "node_filesystem_device_error", "mountpoint", "/mnt/hung") == 1);
+        assert_null(metric_list_find(&l, "node_filesystem_size_bytes", "mountpoint", "/mnt/hung"));
+        assert_true(value_of(&l, "node_filesystem_device_error", "mountpoint", "/") == 0);
+        assert_non_null(metric_list_find(&l, "node_filesystem_size_bytes", "mountpoint", "/"));
+        if (walk == 1) /* after the hung one */
+            assert_null(metric_list_find(&l, "node_filesystem_device_error", "mountpoint", "/run"));
+        else
+            assert_non_null(
+                metric_list_find(&l, "node_filesystem_size_bytes", "mountpoint", "/run"));
+        assert_non_null(metric_list_find(&l, "node_load1", NULL, NULL));
+        metric_list_free(&l);
+    }
+    /* the server is back: its blocked statvfs returns, and a later walk reads the mount */
+    atomic_store(&mount_hangs, false);
+    int rc = -1;
+    struct metric_list l = {0};
+    for (double t0 = now_s(); rc != 0 && now_s() - t0 < 5.0; usleep(20000)) {
+        char err[512] = "";
+        metric_list_free(&l);
+        rc = collect_system.collect(&l, &o, err, sizeof err);
+    }
+    assert_int_equal(rc, 0);
+    assert_true(value_of(&l, "node_filesystem_device_error", "mountpoint", "/mnt/hung") == 0);
+    assert_non_null(metric_list_find(&l, "node_filesystem_size_bytes", "mountpoint", "/mnt/hung"));
+    metric_list_free(&l);
+}
+
 /* ---- textfile ------------------------------------------------------------------------------ */
 
 static void test_textfile(void **state)
@@ -409,7 +481,12 @@ static void test_textfile(void **state)
                           "queue_depth{queue=\"a\\\"b\"} 3\n");
     put("text/ignored.txt", "not_read 1\n");
     put("text/.hidden.prom", "not_read 1\n");
-    put("text/more.prom", "jobs_total 7\n");
+    put("text/more.prom", "jobs_total 7\n"
+                          "# TYPE request_seconds histogram\n"
+                          "request_seconds_bucket{le=\"1\"} 2\n"
+                          "request_seconds_bucket{le=\"+Inf\"} 3\n"
+                          "request_seconds_sum 4.5\n"
+                          "request_seconds_count 3\n");
     char tdir[128];
     snprintf(tdir, sizeof tdir, "%s/text", dir);
     struct collect_options o = {.textfile_dir = tdir};
@@ -431,9 +508,21 @@ static void test_textfile(void **state)
     assert_true(value_of(&l, "node_textfile_scrape_error", NULL, NULL) == 1);
     assert_memory_equal(err, expected, strlen(expected));
     assert_non_null(strstr(err + strlen(expected), "\"2bad_name\""));
-    /* a textfile's HELP lines are not kept */
-    assert_promtool_clean_but(&l, "^(backup_last_success_seconds|jobs_total|queue_depth) no "
-                                  "help text$");
+    /* a textfile's HELP and TYPE lines are kept, as node_exporter keeps them */
+    assert_string_equal(s->help, "Last good backup.");
+    assert_promtool_clean_but(&l, "^(jobs_total|queue_depth|request_seconds) no help text$");
+    char *text;
+    size_t len;
+    assert_int_equal(metric_list_to_text(&l, &text, &len), 0);
+    assert_non_null(strstr(text, "# HELP backup_last_success_seconds Last good backup.\n"
+                                 "# TYPE backup_last_success_seconds gauge\n"
+                                 "backup_last_success_seconds{job=\"db\"} 1790000000\n"));
+    assert_non_null(strstr(text, "# TYPE request_seconds histogram\n"
+                                 "request_seconds_bucket{le=\"1\"} 2\n"
+                                 "request_seconds_bucket{le=\"+Inf\"} 3\n"
+                                 "request_seconds_sum 4.5\n"
+                                 "request_seconds_count 3\n"));
+    free(text);
     metric_list_free(&l);
 }
 
@@ -497,13 +586,19 @@ static void test_exec_parse(void **state)
 
 static void test_exec_commands(void **state)
 {
-    char good[512], spec[1024];
+    char good[512], spec[4096];
     snprintf(good, sizeof good, "%s",
              script("good", "echo \"# TYPE app_requests_total counter\"\n"
                             "echo \"app_requests_total{site=\\\"$1\\\"} 12\"\n"
                             "echo 'app_temp{x=\"1\"} not-a-number'"));
-    snprintf(spec, sizeof spec, "good:2:%s fleet-a;hang:0.3:%s;gone:1:/nonexistent/cmd", good,
-             script("hang2", "sleep 30"));
+    char failing[512], killed[512];
+    snprintf(failing, sizeof failing, "%s",
+             script("failing", "echo 'app_up 1'\nprintf '\\n  disk /dev/md0: \"gone\"\\n"
+                               "second line\\n' >&2\nexit 3"));
+    snprintf(killed, sizeof killed, "%s", script("killed", "echo oops >&2\nkill -TERM $$"));
+    snprintf(spec, sizeof spec,
+             "good:2:%s fleet-a;hang:0.3:%s;gone:1:/nonexistent/cmd;failing:2:%s;killed:2:%s", good,
+             script("hang2", "echo 'still starting' >&2\nsleep 30"), failing, killed);
     struct collect_exec *cmds;
     size_t n;
     char err[1024] = "";
@@ -527,12 +622,20 @@ static void test_exec_commands(void **state)
     for (size_t i = 1; i < n; i++) {
         o = (struct collect_options){.exec = &cmds[i], .exec_count = 1};
         assert_int_equal(collect_exec.collect(&l, &o, err, sizeof err), -1);
+        /* the command, the exit status or signal, and stderr's first line */
         char expected[600];
         if (i == 1)
-            snprintf(expected, sizeof expected, "hang: %s: no answer within 300 ms, killed",
+            snprintf(expected, sizeof expected,
+                     "hang: %s: no answer within 300 ms, killed; stderr: \"still starting\"",
                      cmds[1].argv[0]);
-        else
+        else if (i == 2)
             snprintf(expected, sizeof expected, "gone: /nonexistent/cmd: not found");
+        else if (i == 3)
+            snprintf(expected, sizeof expected,
+                     "failing: %s: exit status 3; stderr: \"disk /dev/md0: ?gone?\"", failing);
+        else
+            snprintf(expected, sizeof expected,
+                     "killed: %s: killed by signal 15 (TERM); stderr: \"oops\"", killed);
         assert_string_equal(err, expected);
     }
     collect_exec_free(cmds, n);
@@ -594,6 +697,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_gpu_smi_failing),
         cmocka_unit_test(test_run_hanging_is_killed),
         cmocka_unit_test(test_run_cancelled),
+        cmocka_unit_test(test_system_hung_mount),
         cmocka_unit_test(test_textfile),
         cmocka_unit_test(test_textfile_missing_dir),
         cmocka_unit_test(test_exec_parse),

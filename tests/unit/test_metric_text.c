@@ -202,7 +202,9 @@ static void test_parse_into_list(void **state)
     assert_string_equal(list.items[0].labels[0].value, "2");
     assert_string_equal(list.items[0].labels[1].name, "z");
     assert_true(list.items[0].value == 3);
-    assert_string_equal(list.items[1].type, "untyped"); /* a histogram's part */
+    assert_string_equal(list.items[1].type, "histogram"); /* a histogram's part, kept as one */
+    assert_string_equal(list.items[1].family, "h");
+    assert_null(list.items[0].family);
     assert_string_equal(list.items[2].name, "g");
     assert_null(list.items[2].help);
     assert_string_equal(seen.refusals, "5: label name \"1\" of metric \"bad\": expected "
@@ -210,6 +212,46 @@ static void test_parse_into_list(void **state)
     metric_list_free(&list);
     assert_int_equal(list.count, 0);
     metric_list_free(NULL);
+}
+
+/* Values are read as strtod reads them, the short decimals it is spared included. */
+static void test_values_as_strtod(void **state)
+{
+    static const char *const values[] = {"0",
+                                         "-0",
+                                         "+7",
+                                         "1",
+                                         "0.1",
+                                         "0.3",
+                                         "1.005",
+                                         "123456789012345",
+                                         "999999999999999",
+                                         "1234567890123456",
+                                         "9007199254740993",
+                                         "4001.00",
+                                         "-6001.50",
+                                         "2151618412544",
+                                         "0.0000000000000000000001",
+                                         "0.00000000000000000000001",
+                                         "1.7976931348623157e308",
+                                         "1e-5",
+                                         "3.14159265358979",
+                                         "12.",
+                                         ".5",
+                                         "-.25",
+                                         "1795255200.123",
+                                         "00012.50"};
+    char text[128];
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        struct metric_list list = {0};
+        snprintf(text, sizeof text, "m %s\n", values[i]);
+        assert_int_equal(metric_text_parse(text, strlen(text), &list, NULL, NULL), 1);
+        double expected = strtod(values[i], NULL);
+        if (memcmp(&list.items[0].value, &expected, sizeof expected) != 0)
+            fail_msg("%s read as %.17g, strtod gives %.17g", values[i], list.items[0].value,
+                     expected);
+        metric_list_free(&list);
+    }
 }
 
 static void test_empty_and_binary_input(void **state)
@@ -228,9 +270,10 @@ static void test_empty_and_binary_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepts_valid_text), cmocka_unit_test(test_refuses_each_bad_line),
-        cmocka_unit_test(test_line_too_long),      cmocka_unit_test(test_callback_may_refuse),
-        cmocka_unit_test(test_parse_into_list),    cmocka_unit_test(test_empty_and_binary_input),
+        cmocka_unit_test(test_accepts_valid_text),     cmocka_unit_test(test_refuses_each_bad_line),
+        cmocka_unit_test(test_line_too_long),          cmocka_unit_test(test_callback_may_refuse),
+        cmocka_unit_test(test_parse_into_list),        cmocka_unit_test(test_values_as_strtod),
+        cmocka_unit_test(test_empty_and_binary_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
