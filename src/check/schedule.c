@@ -1,0 +1,159 @@
+/* schedule.c — the check schedule (schedule.h): a binary min-heap of entries by due time, each
+ * entry knowing its slot so that removal is O(log n), and one timer armed for the earliest. */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "check/schedule.h"
+
+struct schedule {
+    uv_timer_t timer;
+    schedule_fire_cb fire;
+    void *ctx;
+    struct schedule_entry **heap;
+    size_t n, cap;
+};
+
+static void place(struct schedule *s, size_t i, struct schedule_entry *e)
+{
+    s->heap[i] = e;
+    e->slot = i + 1;
+}
+
+static void sift_up(struct schedule *s, size_t i)
+{
+    struct schedule_entry *e = s->heap[i];
+    while (i > 0 && s->heap[(i - 1) / 2]->due > e->due) {
+        place(s, i, s->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    place(s, i, e);
+}
+
+static void sift_down(struct schedule *s, size_t i)
+{
+    struct schedule_entry *e = s->heap[i];
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= s->n)
+            break;
+        if (child + 1 < s->n && s->heap[child + 1]->due < s->heap[child]->due)
+            child++;
+        if (s->heap[child]->due >= e->due)
+            break;
+        place(s, i, s->heap[child]);
+        i = child;
+    }
+    place(s, i, e);
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(struct schedule *s)
+{
+    if (!s->n) {
+        uv_timer_stop(&s->timer);
+        return;
+    }
+    uint64_t now = uv_now(s->timer.loop), due = s->heap[0]->due;
+    uv_timer_start(&s->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct schedule *s = t->data;
+    uint64_t now = uv_now(t->loop);
+    while (s->n && s->heap[0]->due <= now) {
+        struct schedule_entry *e = s->heap[0];
+        e->due += e->interval;
+        if (e->due <= now) /* fell behind: skip the missed slots, keep the phase */
+            e->due += ((now - e->due) / e->interval + 1) * e->interval;
+        sift_down(s, 0);
+        s->fire(e, s->ctx);
+    }
+    arm(s);
+}
+
+struct schedule *schedule_new(uv_loop_t *loop, schedule_fire_cb fire, void *ctx)
+{
+    struct schedule *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    uv_timer_init(loop, &s->timer);
+    s->timer.data = s;
+    s->fire = fire;
+    s->ctx = ctx;
+    return s;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct schedule *s = h->data;
+    free(s->heap);
+    free(s);
+}
+
+void schedule_free(struct schedule *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        s->heap[i]->slot = 0;
+    uv_close((uv_handle_t *)&s->timer, on_closed);
+}
+
+void schedule_add_at(struct schedule *s, struct schedule_entry *e, uint64_t interval_ms,
+                     uint64_t first_ms)
+{
+    schedule_remove(s, e);
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        struct schedule_entry **grown = realloc(s->heap, cap * sizeof *grown);
+        if (!grown)
+            return;
+        s->heap = grown;
+        s->cap = cap;
+    }
+    e->interval = interval_ms ? interval_ms : 1;
+    e->due = uv_now(s->timer.loop) + first_ms;
+    s->heap[s->n] = e;
+    sift_up(s, s->n++);
+    if (s->heap[0] == e)
+        arm(s);
+}
+
+uint64_t schedule_jitter(const char *name, uint64_t interval_ms)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    uint64_t spread = interval_ms < SCHEDULE_JITTER_MAX_MS ? interval_ms : SCHEDULE_JITTER_MAX_MS;
+    return spread ? h % spread : 0;
+}
+
+void schedule_add(struct schedule *s, struct schedule_entry *e, const char *name,
+                  uint64_t interval_ms)
+{
+    schedule_add_at(s, e, interval_ms, schedule_jitter(name, interval_ms));
+}
+
+void schedule_remove(struct schedule *s, struct schedule_entry *e)
+{
+    if (!e->slot)
+        return;
+    size_t i = e->slot - 1;
+    bool was_first = i == 0;
+    e->slot = 0;
+    struct schedule_entry *last = s->heap[--s->n];
+    if (i < s->n) {
+        place(s, i, last);
+        sift_up(s, i);
+        sift_down(s, last->slot - 1);
+    }
+    if (was_first)
+        arm(s);
+}
+
+size_t schedule_count(const struct schedule *s)
+{
+    return s->n;
+}
