@@ -336,7 +336,7 @@ struct checkdef *checkdef_parse(const json_t *def, checkdef_find_fn find, const 
     const char *name = json_string_value(json_object_get(def, "name"));
     if (!name || !name_ok(name))
         def_fail(&r, "name", name ? "\"%.140s\" is not a name (expected letters, digits, '_', "
-                                    "'.', '-', at most 128, starting with a letter or digit)"
+                                    "'.', '-', at most 64, starting with a letter or digit)"
                                   : "%smissing (every check has a name)", name ? name : "");
     const char *type = json_string_value(json_object_get(def, "type"));
     if (!type)

@@ -13,7 +13,7 @@
 #include "check/condition.h"
 #include "probe/probe_type.h"
 
-#define CHECK_NAME_MAX 128
+#define CHECK_NAME_MAX 64 /* it names the check's events, as a worker's name does */
 #define CHECK_INTERVAL_MIN_MS 100LL
 #define CHECK_INTERVAL_MAX_MS (365LL * 86400 * 1000)
 

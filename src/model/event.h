@@ -7,9 +7,16 @@
 
 #include "model/worker.h"
 
-/* Stored as text ("up", "down", "gpu_lost", "gpu_back"); values are append-only. GPU_LOST: a
- * machine reports fewer GPUs than before or its GPU check fails; GPU_BACK: more again. */
-enum event_kind { EVENT_UP = 1, EVENT_DOWN = 2, EVENT_GPU_LOST = 3, EVENT_GPU_BACK = 4 };
+/* Stored as text ("up", "down", "gpu_lost", "gpu_back", "check_state"); values are append-only.
+ * GPU_LOST: a machine reports fewer GPUs than before or its GPU check fails; GPU_BACK: more
+ * again. CHECK_STATE: an active check changed state (its name is the event's worker). */
+enum event_kind {
+    EVENT_UP = 1,
+    EVENT_DOWN = 2,
+    EVENT_GPU_LOST = 3,
+    EVENT_GPU_BACK = 4,
+    EVENT_CHECK_STATE = 5
+};
 
 /* Never NULL: an unknown kind is "unknown", which event_kind_parse() rejects. */
 const char *event_kind_name(enum event_kind kind);

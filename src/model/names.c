@@ -12,7 +12,8 @@ static const char *const worker_state_names[] = {
 static const char *const event_kind_names[] = {[EVENT_UP] = "up",
                                                [EVENT_DOWN] = "down",
                                                [EVENT_GPU_LOST] = "gpu_lost",
-                                               [EVENT_GPU_BACK] = "gpu_back"};
+                                               [EVENT_GPU_BACK] = "gpu_back",
+                                               [EVENT_CHECK_STATE] = "check_state"};
 static const char *const incident_class_names[] = {[INCIDENT_INDIVIDUAL] = "individual",
                                                    [INCIDENT_NETWORK] = "network",
                                                    [INCIDENT_WIDESPREAD] = "widespread",

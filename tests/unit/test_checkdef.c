@@ -132,7 +132,7 @@ static const struct bad_file bad_files[] = {
     {"checks: [\n", "f.yaml:2:1: : did not find expected node content", 1},
     {"checks:\n  - name: bad name\n    type: fake\n    target: h:1\n",
      "f.yaml:2:5: checks[0].name: \"bad name\" is not a name (expected letters, digits, '_', "
-     "'.', '-', at most 128, starting with a letter or digit)", 1},
+     "'.', '-', at most 64, starting with a letter or digit)", 1},
 };
 
 static void test_bad_files(void **state)

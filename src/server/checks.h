@@ -1,0 +1,60 @@
+/* checks.h — the server's check engine: the checks of CHECKS_DIR (and, later, of the API) run on
+ * the server's loop through the probe table (src/check/), each with its state (ok, warning,
+ * critical, unknown) kept per runner and folded by quorum (the server is one runner; agents
+ * will be others), its thresholds, and its last results in a bounded ring. Each state change is
+ * an event (check_state) written to the store before it is told through the outbox.
+ *
+ * A reload reads the whole directory: when any file has an error the running checks stay as
+ * they are and the errors are kept for GET /api/v1/checks/errors; otherwise the new set
+ * replaces the old, and a check whose definition did not change keeps its state and schedule.
+ * Loop thread only. */
+#ifndef FAULTLINE_SERVER_CHECKS_H
+#define FAULTLINE_SERVER_CHECKS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "check/checkdef.h"
+
+struct store;
+struct outbox;
+struct probe_env;
+
+struct checks_options {
+    uv_loop_t *loop;
+    struct store *store;   /* where state changes are written */
+    struct outbox *outbox; /* NULL: no channel */
+    struct probe_env *env; /* the probes' loop-wide resources; owned by the caller */
+    checkdef_find_fn find; /* probe_type_find, or a test's */
+    const char *dir;       /* CHECKS_DIR (copied) */
+    int history;           /* results kept per check (CHECK_HISTORY) */
+    int reload_delay_ms;   /* quiet time after a change in dir before it is read (debounce) */
+};
+
+struct checks;
+
+/* Reads dir and starts running its checks (errors are kept, not fatal), then watches dir.
+ * Returns NULL with err set when out of memory or the loop refuses a handle. */
+struct checks *checks_open(const struct checks_options *opts, char *err, size_t errlen);
+/* Cancels runs in flight and frees (handles close on the next loop turn). NULL: no-op. */
+void checks_close(struct checks *c);
+
+/* Reads dir again now (the watcher calls it after a change). Returns the number of errors
+ * (0: the new set runs). */
+int checks_reload(struct checks *c);
+
+/* {"checks": [...]}: every check matching the filters (NULL: any): state name, a tag as
+ * "NAME=VALUE" or "NAME", type name. New reference. */
+json_t *checks_list_json(struct checks *c, const char *state, const char *tag, const char *type);
+/* One check with its last results, or NULL when there is none of that name. New reference. */
+json_t *checks_get_json(struct checks *c, const char *name);
+/* {"errors": [{file, line, column, field, message}...]} of the last reload. New reference. */
+json_t *checks_errors_json(struct checks *c);
+
+/* Starts or stops running a check; -1 when there is none of that name. */
+int checks_set_enabled(struct checks *c, const char *name, bool enabled);
+/* Runs a check now, out of its schedule (unless it is running); -1 when none of that name. */
+int checks_run_now(struct checks *c, const char *name);
+
+#endif

@@ -1,0 +1,319 @@
+/* test_checks.c — the server's check engine on a real loop, store and directory, with the fake
+ * check types: a file in CHECKS_DIR is running within 1 s, an edit is live within 1 s, a bad file
+ * keeps the running checks and lists its errors, unchanged checks keep their state across a
+ * reload, thresholds, each state change stored as a check_state event, the bounded history,
+ * enable/disable. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/clock.h"
+#include "server/checks.h"
+#include "store/store.h"
+#include "fake_probe.h"
+
+struct fixture {
+    char dir[64], checks_dir[96];
+    uv_loop_t loop;
+    uv_timer_t tick;
+    struct store *store;
+    struct checks *checks;
+};
+
+static void on_tick(uv_timer_t *t)
+{
+}
+
+static void write_file(struct fixture *fx, const char *name, const char *text)
+{
+    char path[160], tmp[170];
+    snprintf(path, sizeof path, "%s/%s", fx->checks_dir, name);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", fx->checks_dir, name);
+    FILE *f = fopen(tmp, "w");
+    fputs(text, f);
+    fclose(f);
+    rename(tmp, path); /* as editors save */
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/faultline-checks-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->checks_dir, sizeof fx->checks_dir, "%s/checks.d", fx->dir);
+    mkdir(fx->checks_dir, 0700);
+    uv_loop_init(&fx->loop);
+    uv_timer_init(&fx->loop, &fx->tick);
+    uv_timer_start(&fx->tick, on_tick, 10, 10);
+    char err[256], uri[128];
+    store_default_uri(fx->dir, uri, sizeof uri);
+    if (store_open(&fx->loop, uri, &fx->store, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    struct checks_options o = {.loop = &fx->loop, .store = fx->store,
+                               .env = (struct probe_env *)&fx->loop, .find = fake_find,
+                               .dir = fx->checks_dir, .history = 3, .reload_delay_ms = 50};
+    fx->checks = checks_open(&o, err, sizeof err);
+    assert_non_null(fx->checks);
+    fake_next_result = (struct probe_result){.ran = true, .connected = true,
+                                             .response_time_ms = 1};
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    checks_close(fx->checks);
+    store_close(fx->store);
+    uv_close((uv_handle_t *)&fx->tick, NULL);
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&fx->loop);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    free(fx);
+    return 0;
+}
+
+/* The check's member as text (state, since, message), or "" when absent. */
+static const char *member(struct fixture *fx, const char *name, const char *key, char *buf,
+                          size_t len)
+{
+    json_t *j = checks_get_json(fx->checks, name);
+    const json_t *v = json_object_get(j, key);
+    snprintf(buf, len, "%s", json_is_string(v) ? json_string_value(v) : "");
+    json_decref(j);
+    return buf;
+}
+
+/* Runs the loop until name's state is want; returns the ms it took, or fails after limit_ms. */
+static uint64_t wait_state(struct fixture *fx, const char *name, const char *want,
+                           uint64_t limit_ms)
+{
+    uv_update_time(&fx->loop);
+    uint64_t start = uv_now(&fx->loop);
+    char buf[64];
+    while (strcmp(member(fx, name, "state", buf, sizeof buf), want) != 0) {
+        if (uv_now(&fx->loop) - start > limit_ms)
+            fail_msg("%s: state '%s' after %llu ms, expected %s", name, buf,
+                     (unsigned long long)limit_ms, want);
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    }
+    return uv_now(&fx->loop) - start;
+}
+
+/* One run now, waited for. */
+static void run_once(struct fixture *fx, const char *name)
+{
+    json_t *j = checks_get_json(fx->checks, name);
+    json_int_t before = json_integer_value(json_object_get(j, "runs"));
+    size_t results = json_array_size(json_object_get(j, "results"));
+    json_decref(j);
+    assert_int_equal(checks_run_now(fx->checks, name), 0);
+    for (int i = 0; i < 1000; i++) {
+        j = checks_get_json(fx->checks, name);
+        bool done = json_integer_value(json_object_get(j, "runs")) == before + 1 &&
+                    (json_array_size(json_object_get(j, "results")) > results || results == 3);
+        json_decref(j);
+        if (done && i > 2)
+            return;
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    }
+    fail_msg("%s did not run", name);
+}
+
+static const char web_yaml[] = "checks:\n"
+                               "  - name: web\n"
+                               "    type: fake\n"
+                               "    target: web:80\n"
+                               "    interval: 200ms\n"
+                               "    delay_ms: 1\n";
+
+static void test_file_runs_within_a_second(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx, "web.yaml", web_yaml);
+    uint64_t ms = wait_state(fx, "web", "ok", 1000);
+    printf("checks: a new file's check was ok after %llu ms\n", (unsigned long long)ms);
+    /* an edit is live within 1 s: the target becomes unreachable */
+    fake_next_result.connected = false;
+    snprintf(fake_next_result.error, sizeof fake_next_result.error, "connection refused");
+    write_file(fx, "web.yaml", "checks:\n  - {name: web, type: fake, target: \"web:81\", "
+                               "interval: 200ms, delay_ms: 1}\n");
+    ms = wait_state(fx, "web", "critical", 1000);
+    char buf[256];
+    assert_string_equal(member(fx, "web", "message", buf, sizeof buf),
+                        "[CONNECTED] == true failed: false (connection refused)");
+    json_t *j = checks_get_json(fx->checks, "web");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "config"),
+                                                          "target")), "web:81");
+    json_decref(j);
+}
+
+static const char slow_yaml[] = "checks:\n"
+                                "  - name: db\n"
+                                "    type: fake\n"
+                                "    target: db:5432\n"
+                                "    interval: 1h\n"
+                                "    fail_threshold: 2\n"
+                                "    success_threshold: 2\n"
+                                "    tags: {team: data}\n";
+
+static void test_thresholds_and_events(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx, "db.yaml", slow_yaml);
+    assert_int_equal(checks_reload(fx->checks), 0);
+    char buf[64];
+    fake_next_result.connected = false;
+    run_once(fx, "db");
+    assert_string_equal(member(fx, "db", "state", buf, sizeof buf), "unknown"); /* 1 of 2 */
+    run_once(fx, "db");
+    assert_string_equal(member(fx, "db", "state", buf, sizeof buf), "critical");
+    fake_next_result.connected = true;
+    run_once(fx, "db");
+    assert_string_equal(member(fx, "db", "state", buf, sizeof buf), "critical"); /* 1 of 2 */
+    run_once(fx, "db");
+    assert_string_equal(member(fx, "db", "state", buf, sizeof buf), "ok");
+    /* the history keeps the last 3, newest first */
+    json_t *j = checks_get_json(fx->checks, "db");
+    json_t *results = json_object_get(j, "results");
+    assert_int_equal(json_array_size(results), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(results, 0), "state")),
+                        "ok");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(results, 2), "state")),
+                        "critical");
+    json_decref(j);
+    /* filters */
+    j = checks_list_json(fx->checks, "ok", "team=data", "fake");
+    assert_int_equal(json_array_size(json_object_get(j, "checks")), 1);
+    json_decref(j);
+    j = checks_list_json(fx->checks, "critical", NULL, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "checks")), 0);
+    json_decref(j);
+    j = checks_list_json(fx->checks, NULL, "team=web", NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "checks")), 0);
+    json_decref(j);
+}
+
+struct events_seen {
+    int n;
+    char kinds[4][96];
+    bool done;
+};
+
+static void on_events(int status, const struct event_record *evs, size_t n, void *ctx)
+{
+    struct events_seen *seen = ctx;
+    for (size_t i = 0; i < n && i < 4; i++) {
+        json_t *d = json_loads(evs[i].details_json, 0, NULL);
+        snprintf(seen->kinds[i], sizeof seen->kinds[i], "%s %s %s->%s",
+                 event_kind_name(evs[i].kind), evs[i].worker,
+                 json_string_value(json_object_get(d, "from")),
+                 json_string_value(json_object_get(d, "to")));
+        json_decref(d);
+    }
+    seen->n = (int)n;
+    seen->done = true;
+}
+
+static void test_events_stored(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx, "db.yaml", slow_yaml);
+    checks_reload(fx->checks);
+    fake_next_result.connected = false;
+    run_once(fx, "db");
+    run_once(fx, "db");
+    fake_next_result.connected = true;
+    run_once(fx, "db");
+    run_once(fx, "db");
+    struct events_seen seen = {0};
+    struct event_query q = {.limit = 10, .kinds = 1u << EVENT_CHECK_STATE};
+    store_query_events(fx->store, &q, on_events, &seen);
+    while (!seen.done)
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    assert_int_equal(seen.n, 2); /* newest first */
+    assert_string_equal(seen.kinds[0], "check_state db critical->ok");
+    assert_string_equal(seen.kinds[1], "check_state db unknown->critical");
+}
+
+static void test_bad_file_keeps_running_set(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx, "db.yaml", slow_yaml);
+    checks_reload(fx->checks);
+    fake_next_result.connected = false;
+    run_once(fx, "db");
+    run_once(fx, "db");
+    char since[64], buf[64];
+    member(fx, "db", "since", since, sizeof since);
+    write_file(fx, "zz.yaml", "checks:\n  - name: other\n    type: fake\n    target: x:1\n"
+                              "    interval: 10\n");
+    assert_int_equal(checks_reload(fx->checks), 1);
+    json_t *e = checks_errors_json(fx->checks);
+    char text[512];
+    checkdef_error_text(json_array_get(json_object_get(e, "errors"), 0), text, sizeof text);
+    char want[512];
+    snprintf(want, sizeof want, "%s/zz.yaml:5:5: checks[0].interval: 10 is not a duration "
+             "(expected a number and a unit: ms, s, m, h, d or y, e.g. 30s)", fx->checks_dir);
+    assert_string_equal(text, want);
+    json_decref(e);
+    assert_null(checks_get_json(fx->checks, "other"));
+    assert_string_equal(member(fx, "db", "state", buf, sizeof buf), "critical");
+    /* fixed: both run; db was not changed, so it keeps its state and since */
+    write_file(fx, "zz.yaml", "checks:\n  - {name: other, type: fake, target: \"x:1\"}\n");
+    assert_int_equal(checks_reload(fx->checks), 0);
+    e = checks_errors_json(fx->checks);
+    assert_int_equal(json_array_size(json_object_get(e, "errors")), 0);
+    json_decref(e);
+    assert_string_equal(member(fx, "db", "state", buf, sizeof buf), "critical");
+    assert_string_equal(member(fx, "db", "since", buf, sizeof buf), since);
+    assert_string_equal(member(fx, "other", "state", buf, sizeof buf), "unknown");
+    /* removed from the files: gone */
+    char path[160];
+    snprintf(path, sizeof path, "%s/zz.yaml", fx->checks_dir);
+    unlink(path);
+    assert_int_equal(checks_reload(fx->checks), 0);
+    assert_null(checks_get_json(fx->checks, "other"));
+}
+
+static void test_enable_disable(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx, "web.yaml", web_yaml);
+    wait_state(fx, "web", "ok", 1000);
+    assert_int_equal(checks_set_enabled(fx->checks, "web", false), 0);
+    json_t *j = checks_get_json(fx->checks, "web");
+    json_int_t runs = json_integer_value(json_object_get(j, "runs"));
+    assert_false(json_is_true(json_object_get(j, "enabled")));
+    json_decref(j);
+    uv_update_time(&fx->loop);
+    uint64_t until = uv_now(&fx->loop) + 600; /* three intervals */
+    while (uv_now(&fx->loop) < until)
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    j = checks_get_json(fx->checks, "web");
+    assert_int_equal(json_integer_value(json_object_get(j, "runs")), runs);
+    json_decref(j);
+    assert_int_equal(checks_set_enabled(fx->checks, "web", true), 0);
+    assert_int_equal(checks_set_enabled(fx->checks, "nope", true), -1);
+    assert_int_equal(checks_run_now(fx->checks, "nope"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_file_runs_within_a_second, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thresholds_and_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_stored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_file_keeps_running_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enable_disable, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
