@@ -31,6 +31,7 @@ struct api_context {
     struct server_metrics *metrics;
     struct silences *silences; /* alert/silence.h: the config file's and the API's */
     struct event_streams *event_streams; /* api_events.c: the live stream's clients */
+    struct checks *checks;
     int64_t fail_timeout_ms;
     uv_loop_t *loop;
     struct pool_job *pool_jobs;   /* api_metrics.c: requests waiting on the thread pool */
@@ -84,6 +85,11 @@ void api_silences_list(struct http_request *req, void *ctx);
 void api_silences_create(struct http_request *req, void *ctx);
 void api_silence_get(struct http_request *req, void *ctx);
 void api_silence_expire(struct http_request *req, void *ctx);
+/* api_checks.c: GET /api/v1/checks, GET /api/v1/checks/NAME, GET /api/v1/checks/errors,
+ * POST /api/v1/checks/NAME/enable|disable|run */
+void api_checks_list(struct http_request *req, void *ctx);
+void api_checks_get(struct http_request *req, void *ctx);
+void api_checks_action(struct http_request *req, void *ctx);
 /* api_diagnostics.c: GET /admin/api/diagnostics */
 void api_diagnostics(struct http_request *req, void *ctx);
 /* api_reports.c: POST /api/v1/reports/NAME, GET /api/v1/reports, GET /api/v1/reports/NAME */

@@ -18,7 +18,9 @@
 #include "server/agent_metrics.h"
 #include "server/api.h"
 #include "server/auth.h"
+#include "probe/probe_type.h"
 #include "server/canary.h"
+#include "server/checks.h"
 #include "server/events.h"
 #include "server/fleet.h"
 #include "server/followup.h"
@@ -49,6 +51,8 @@ struct server {
     struct incidents *incidents;
     struct followup *followup;
     struct canaries *canaries;
+    struct probe_env *probe_env; /* the server's checks' probes */
+    struct checks *checks;
     struct agent_metrics *agent_metrics;
     struct server_metrics *metrics;
     struct silences *silences; /* the config file's, then the stored ones */
@@ -70,7 +74,8 @@ static const char *const server_options[] = {
     "HTTP_MAX_CONNECTIONS", "HTTP_MAX_CONNECTIONS_PER_ADDR", "HTTP_AGENT_RESERVE",
     "HTTP_HEADER_TIMEOUT", "HTTP_IDLE_TIMEOUT", "HTTP_MIN_BODY_RATE", "HTTP_BODY_MEMORY_MB",
     "AUTH_MAX_FAILURES", "AUTH_FAILURE_WINDOW", "TLS_CERT", "TLS_KEY", "TLS_HSTS", "GPU_ALERTS",
-    "METRICS_TOKEN", "METRICS_PUBLIC", "METRICS_TTL", "METRICS_MAX_SERIES"};
+    "METRICS_TOKEN", "METRICS_PUBLIC", "METRICS_TTL", "METRICS_MAX_SERIES", "CHECKS_DIR",
+    "CHECK_HISTORY"};
 
 static const struct cli_spec server_cli = {
     .command = "server",
@@ -191,6 +196,10 @@ static void stop_server(struct server *srv)
         fleet_save_all(srv->fleet, save_workers, srv->store);
     canaries_stop(srv->canaries);
     srv->canaries = NULL;
+    checks_close(srv->checks);
+    srv->checks = srv->api.checks = NULL;
+    probe_env_close(srv->probe_env);
+    srv->probe_env = NULL;
     incidents_close(srv->incidents);
     srv->incidents = NULL;
     followup_close(srv->followup);
@@ -333,6 +342,27 @@ static int open_state(struct server *srv, char *err, size_t errlen)
     return store_load_pending_outbox(srv->store, restore_message, srv->outbox, err, errlen);
 }
 
+#define CHECKS_RELOAD_DELAY_MS 100 /* quiet time after a change in CHECKS_DIR before reading it */
+
+/* The server's checks: CHECKS_DIR (or DATA_DIR/checks.d), run with one probe_env. */
+static int open_checks(struct server *srv, char *err, size_t errlen)
+{
+    char dir[4200];
+    if (srv->settings.checks_dir)
+        snprintf(dir, sizeof dir, "%s", srv->settings.checks_dir);
+    else
+        snprintf(dir, sizeof dir, "%s/checks.d", srv->cfg.data_dir);
+    srv->probe_env = probe_env_new(srv->loop, err, errlen);
+    if (!srv->probe_env)
+        return -1;
+    struct checks_options o = {.loop = srv->loop, .store = srv->store, .outbox = srv->outbox,
+                               .env = srv->probe_env, .find = probe_type_find, .dir = dir,
+                               .history = srv->settings.check_history,
+                               .reload_delay_ms = CHECKS_RELOAD_DELAY_MS};
+    srv->checks = checks_open(&o, err, errlen);
+    return srv->checks ? 0 : -1;
+}
+
 static int start_http(struct server *srv, char *err, size_t errlen)
 {
     const struct server_settings *set = &srv->settings;
@@ -358,6 +388,7 @@ static int start_http(struct server *srv, char *err, size_t errlen)
                                     .agent_metrics = srv->agent_metrics,
                                     .metrics = srv->metrics,
                                     .silences = srv->silences,
+                                    .checks = srv->checks,
                                     .fail_timeout_ms = srv->cfg.fail_timeout_ms,
                                     .loop = srv->loop};
     if (api_events_start(&srv->api) != 0) {
@@ -423,7 +454,7 @@ static int run(struct server *srv)
         log_error("server: RCA_CANARIES: %s", err);
         return 1;
     }
-    if (start_http(srv, err, sizeof err) != 0) {
+    if (open_checks(srv, err, sizeof err) != 0 || start_http(srv, err, sizeof err) != 0) {
         log_error("server: %s", err);
         return 1;
     }

@@ -55,6 +55,12 @@ static const struct config_option server_options[] = {
      .help = "server: seconds after an agent's last push that its metrics are dropped"},
     {"METRICS_MAX_SERIES", CONFIG_INT, SERVER(metrics_max_series), "10000",
      "server: series kept per agent; the rest of a push is refused", .min = 1, .max = 10000000},
+    {"CHECKS_DIR", CONFIG_TEXT, SERVER(checks_dir), NULL,
+     .help = "server: directory of check files (*.yaml), watched for changes (default "
+             "DATA_DIR/checks.d)"},
+    {"CHECK_HISTORY", CONFIG_INT, SERVER(check_history), "20",
+     "server: results kept in memory per check (GET /api/v1/checks/NAME)", .min = 1,
+     .max = 1000},
 };
 
 const struct config_table server_settings_table = {

@@ -36,6 +36,9 @@ struct server_settings {
     int metrics_public;        /* METRICS_PUBLIC: 1 lets anyone read /metrics and /status */
     int64_t metrics_ttl_ms;    /* METRICS_TTL: an agent silent this long is dropped */
     int metrics_max_series;    /* METRICS_MAX_SERIES: series kept per agent */
+    /* Active checks (checks.h). */
+    char *checks_dir;          /* CHECKS_DIR: the checks' YAML files; NULL: DATA_DIR/checks.d */
+    int check_history;         /* CHECK_HISTORY: results kept in memory per check */
 };
 
 /* Durations in ms. */
