@@ -121,19 +121,19 @@ void schedule_add_at(struct schedule *s, struct schedule_entry *e, uint64_t inte
         arm(s);
 }
 
-uint64_t schedule_jitter(const char *name, uint64_t interval_ms)
+uint64_t schedule_jitter(const char *name, uint64_t spread_ms)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         h = (h ^ *p) * 1099511628211ULL;
-    uint64_t spread = interval_ms < SCHEDULE_JITTER_MAX_MS ? interval_ms : SCHEDULE_JITTER_MAX_MS;
-    return spread ? h % spread : 0;
+    return spread_ms ? h % spread_ms : 0;
 }
 
 void schedule_add(struct schedule *s, struct schedule_entry *e, const char *name,
-                  uint64_t interval_ms)
+                  uint64_t interval_ms, uint64_t spread_ms)
 {
-    schedule_add_at(s, e, interval_ms, schedule_jitter(name, interval_ms));
+    uint64_t spread = interval_ms < spread_ms ? interval_ms : spread_ms;
+    schedule_add_at(s, e, interval_ms, schedule_jitter(name, spread));
 }
 
 void schedule_remove(struct schedule *s, struct schedule_entry *e)

@@ -10,9 +10,6 @@
 #include <stdint.h>
 #include <uv.h>
 
-/* First runs are spread over the interval, or over this much for longer intervals. */
-#define SCHEDULE_JITTER_MAX_MS 60000
-
 /* Embedded in what is scheduled (the owner finds itself with container_of-style arithmetic). */
 struct schedule_entry {
     uint64_t due;      /* uv_now() time of the next run */
@@ -29,16 +26,17 @@ struct schedule *schedule_new(uv_loop_t *loop, schedule_fire_cb fire, void *ctx)
 /* Stops the timer and frees (after the loop closed the timer); entries are not touched. */
 void schedule_free(struct schedule *s);
 
-/* Schedules entry every interval_ms, the first run after the jitter of name. */
+/* Schedules entry every interval_ms, the first run after the jitter of name over
+ * min(interval_ms, spread_ms). */
 void schedule_add(struct schedule *s, struct schedule_entry *entry, const char *name,
-                  uint64_t interval_ms);
+                  uint64_t interval_ms, uint64_t spread_ms);
 /* Schedules entry with its first run after first_ms (0: as soon as the loop turns). */
 void schedule_add_at(struct schedule *s, struct schedule_entry *entry, uint64_t interval_ms,
                      uint64_t first_ms);
 void schedule_remove(struct schedule *s, struct schedule_entry *entry); /* not scheduled: no-op */
 size_t schedule_count(const struct schedule *s);
 
-/* The delay of a first run: a hash of name spread over min(interval, SCHEDULE_JITTER_MAX_MS). */
-uint64_t schedule_jitter(const char *name, uint64_t interval_ms);
+/* The delay of a first run: a hash of name, below spread_ms (0 when spread_ms is 0). */
+uint64_t schedule_jitter(const char *name, uint64_t spread_ms);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "alert/outbox.h"
 #include "base/clock.h"
@@ -16,7 +17,10 @@
 #include "store/store.h"
 
 #define MAX_CHANNELS 8
-#define DIR_RETRY_MS 1000 /* while CHECKS_DIR does not exist, how often to look for it */
+#define DIR_RETRY_MS 250 /* while CHECKS_DIR cannot be watched, how often to try again */
+/* New checks' first runs are spread at this many per second at most (a single new check runs
+ * within a second; 100,000 loaded at once over 100 s, or over their interval when shorter). */
+#define FIRST_RUNS_PER_S 1000
 
 struct check_result {
     int64_t time_ms;
@@ -82,10 +86,12 @@ static struct check *find(const struct checks *c, const char *name)
     return NULL;
 }
 
-static void check_schedule(struct check *k)
+/* spread_ms: over how long the first runs of the checks scheduled together are spread. */
+static void check_schedule(struct check *k, uint64_t spread_ms)
 {
     if (k->enabled)
-        schedule_add(k->owner->schedule, &k->entry, k->def->name, (uint64_t)k->def->interval_ms);
+        schedule_add(k->owner->schedule, &k->entry, k->def->name, (uint64_t)k->def->interval_ms,
+                     spread_ms);
     else
         schedule_remove(k->owner->schedule, &k->entry);
 }
@@ -332,9 +338,13 @@ static int apply_set(struct checks *c, struct checkdef_set *set)
         if (find(c, old[i]->def->name) != old[i])
             check_free(old[i]);
     free(old);
+    size_t fresh = 0;
+    for (size_t i = 0; i < c->n; i++)
+        fresh += !c->all[i]->entry.slot && c->all[i]->enabled;
+    uint64_t spread = fresh > FIRST_RUNS_PER_S ? fresh * 1000 / FIRST_RUNS_PER_S : 1000;
     for (size_t i = 0; i < c->n; i++)
         if (!c->all[i]->entry.slot && c->all[i]->enabled)
-            check_schedule(c->all[i]);
+            check_schedule(c->all[i], spread);
     return 0;
 }
 
@@ -410,9 +420,12 @@ struct checks *checks_open(const struct checks_options *opts, char *err, size_t 
     c->watcher.data = c;
     uv_timer_init(opts->loop, &c->reload_timer);
     c->reload_timer.data = c;
+    if (mkdir(c->dir, 0755) == 0)
+        log_info("checks: created %s", c->dir);
     watch_dir(c);
     if (!c->watching)
-        log_info("checks: %s does not exist (yet); no checks from files", c->dir);
+        log_info("checks: %s cannot be watched (yet): looking again every %d ms", c->dir,
+                 DIR_RETRY_MS);
     return c;
 }
 
@@ -521,7 +534,7 @@ int checks_set_enabled(struct checks *c, const char *name, bool enabled)
             runner_cancel(k->run);
             k->run = NULL;
         }
-        check_schedule(k);
+        check_schedule(k, 1000);
     }
     return 0;
 }

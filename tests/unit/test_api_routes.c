@@ -1,5 +1,7 @@
 /* test_api_routes.c — the route table's access column: every admin path asks for the admin,
- * every agent path for the API key (but the reads of /api/v1/reports, for the admin) (the uptime-rca-bot's /ping/ also from ?api_key=), the
+ * the active checks' paths (/api/v1/checks) for the admin too, every other agent path for the
+ * API key (but the reads of /api/v1/reports, for the admin) (the uptime-rca-bot's /ping/ also
+ * from ?api_key=), the
  * scrapers' paths (/metrics, /status) for the metrics token, and only the public page is open
  * to anyone. A route added
  * without the right access fails here before it can leak anything. */
@@ -23,7 +25,7 @@ static void test_access_follows_the_path(void **state)
     size_t n = 0;
     for (const struct http_route *r = api_routes; r->path; r++, n++) {
         if (starts_with(r->path, "/admin") || starts_with(r->path, "/api/v1/silences") ||
-            starts_with(r->path, "/api/v1/events"))
+            starts_with(r->path, "/api/v1/events") || starts_with(r->path, "/api/v1/checks"))
             assert_int_equal(r->access, HTTP_ADMIN);
         else if (starts_with(r->path, "/api/v1/reports") && !strcmp(r->method, "GET"))
             assert_int_equal(r->access, HTTP_ADMIN); /* agents push; people read */

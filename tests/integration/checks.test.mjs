@@ -1,0 +1,140 @@
+// checks.test.mjs — active checks on the server (docs/checks.md): a file in CHECKS_DIR is running
+// within a second, an edit is live within a second, a bad file keeps the running checks and its
+// errors (file, line, column, field) are listed by GET /api/v1/checks/errors; the check routes
+// ask for the admin; filters, 404s and the enable/disable/run actions. The scenarios against real
+// targets (a TCP listener with a banner, an exec script) need the probe table's types; until they
+// are in the binary, those scenarios skip themselves, saying so.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { scenario } from './lib/scenario.mjs';
+import { REPO_ROOT } from './lib/faultline.mjs';
+import { request, adminGet, basicAuth } from './lib/http.mjs';
+import { waitFor } from './lib/wait.mjs';
+
+function checksDir(srv) {
+  const dir = path.join(srv.dataDir, 'checks.d');
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+// Written whole then renamed into place, as editors save.
+function writeCheckFile(dir, name, text) {
+  const tmp = path.join(dir, `.${name}.tmp`);
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, path.join(dir, name));
+}
+
+function adminPost(srv, p, body) {
+  return request(srv.url + p, { method: 'POST', body, headers: { Authorization: basicAuth(srv.adminUser, srv.adminPass) } });
+}
+
+async function checkErrors(srv) {
+  const res = await adminGet(srv, '/api/v1/checks/errors');
+  assert.equal(res.status, 200, res.text);
+  return res.json.errors;
+}
+
+// The yaml block that follows `marker` in docs/checks.md.
+function docExample(marker) {
+  const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs/checks.md'), 'utf8');
+  const at = doc.indexOf(marker);
+  assert.ok(at >= 0, `docs/checks.md has ${marker}`);
+  const m = /```yaml\n([\s\S]*?)```/.exec(doc.slice(at));
+  assert.ok(m, `a yaml block after ${marker}`);
+  return m[1];
+}
+
+// Whether this binary has the probe table's real types (tcp, exec, ...).
+async function hasProbeTypes(srv, dir) {
+  writeCheckFile(dir, 'probe-types.yaml', 'checks:\n  - {name: probe-types, type: tcp, target: "127.0.0.1:1"}\n');
+  let errors;
+  await waitFor(async () => {
+    errors = await checkErrors(srv);
+    const list = (await adminGet(srv, '/api/v1/checks')).json.checks;
+    return errors.length > 0 || list.some((c) => c.name === 'probe-types');
+  }, 3000, { message: 'the probe-types file read' });
+  fs.unlinkSync(path.join(dir, 'probe-types.yaml'));
+  await waitFor(async () => (await checkErrors(srv)).length === 0 && !(await adminGet(srv, '/api/v1/checks')).json.checks.length, 3000);
+  return !errors.some((e) => /unknown type "tcp"/.test(e.message));
+}
+
+scenario('a bad file keeps the running checks and lists its errors with file, line, column and field', async (ctx) => {
+  const srv = await ctx.server();
+  const dir = checksDir(srv);
+  writeCheckFile(dir, 'bad.yaml', 'checks:\n  - name: api\n    type: tcp\n    target: "127.0.0.1:9"\n    interval: 50ms\n    colour: red\n');
+  const t0 = Date.now();
+  let errors;
+  await waitFor(async () => (errors = await checkErrors(srv)).length > 0, 1000, { message: 'errors listed within 1 s' });
+  console.log(`checks: errors of a bad file listed after ${Date.now() - t0} ms`);
+  const interval = errors.find((e) => e.field === 'checks[0].interval');
+  assert.deepEqual(interval, {
+    file: path.join(dir, 'bad.yaml'),
+    line: 5,
+    column: 5,
+    field: 'checks[0].interval',
+    message: '50ms is out of range (expected 100ms to 1y)',
+  });
+  assert.deepEqual((await adminGet(srv, '/api/v1/checks')).json, { checks: [] });
+  // fixed: the errors go
+  writeCheckFile(dir, 'bad.yaml', 'checks: []\n');
+  await waitFor(async () => (await checkErrors(srv)).length === 0, 1000, { message: 'errors gone within 1 s' });
+});
+
+scenario('the check routes ask for the admin; unknown check → 404, bad filter → 400', async (ctx) => {
+  const srv = await ctx.server();
+  for (const p of ['/api/v1/checks', '/api/v1/checks/x', '/api/v1/checks/errors']) {
+    const res = await request(srv.url + p);
+    assert.equal(res.status, 401, p);
+  }
+  const res = await request(srv.url + '/api/v1/checks/x/run', { method: 'POST' });
+  assert.equal(res.status, 401);
+  const missing = await adminGet(srv, '/api/v1/checks/nope');
+  assert.equal(missing.status, 404);
+  assert.deepEqual(missing.json, { error: 'no such check', field: 'name' });
+  assert.equal((await adminPost(srv, '/api/v1/checks/nope/run')).status, 404);
+  assert.equal((await adminPost(srv, '/api/v1/checks/nope/frobnicate')).status, 404);
+  const bad = await adminGet(srv, '/api/v1/checks?state=down');
+  assert.equal(bad.status, 400);
+  assert.deepEqual(bad.json, { error: 'state: expected ok, warning, critical or unknown', field: 'state' });
+});
+
+scenario('the quick-start example of docs/checks.md: state in the API within 1 s, an edit live within 1 s', async (ctx, t) => {
+  const srv = await ctx.server();
+  const dir = checksDir(srv);
+  if (!(await hasProbeTypes(srv, dir))) return t.skip('the probe table (tcp, http, dns, icmp, exec) is not in this binary yet');
+  // The example probes a TCP listener on 127.0.0.1:2222 that greets with a banner.
+  const listener = net.createServer((s) => s.end('SSH-2.0-OpenSSH_9.6\r\n'));
+  await new Promise((resolve) => listener.listen(2222, '127.0.0.1', resolve));
+  t.after(() => listener.close());
+  const example = docExample('<!-- example: quick-start -->');
+  const t0 = Date.now();
+  writeCheckFile(dir, 'quick-start.yaml', example);
+  let check;
+  await waitFor(async () => {
+    const res = await adminGet(srv, '/api/v1/checks/ssh');
+    check = res.json;
+    return res.status === 200 && check.state === 'ok';
+  }, 1000 + 100, { message: 'ssh ok within 1 s' });
+  console.log(`checks: the example was ok after ${Date.now() - t0} ms`);
+  assert.equal(check.type, 'tcp');
+  assert.equal(check.source, 'file');
+  assert.ok(check.results.length >= 1);
+  assert.equal(check.results[0].state, 'ok');
+  assert.equal(typeof check.results[0].latency_ms, 'number');
+  // edit: expect a banner the listener does not send → critical within 1 s
+  writeCheckFile(dir, 'quick-start.yaml', example.replace('expect: "SSH-2.0"', 'expect: "SMTP"'));
+  const t1 = Date.now();
+  await waitFor(async () => (await adminGet(srv, '/api/v1/checks/ssh')).json.state === 'critical', 1000 + 100, { message: 'edit live within 1 s' });
+  console.log(`checks: the edit was live after ${Date.now() - t1} ms`);
+  const list = (await adminGet(srv, '/api/v1/checks?state=critical&type=tcp&tag=team=ops')).json.checks;
+  assert.deepEqual(list.map((c) => c.name), ['ssh']);
+  // disable: it stays defined and stops running; run: one run now
+  assert.equal((await adminPost(srv, '/api/v1/checks/ssh/disable')).status, 200);
+  const runs = (await adminGet(srv, '/api/v1/checks/ssh')).json.runs;
+  assert.equal((await adminPost(srv, '/api/v1/checks/ssh/run')).status, 202);
+  await waitFor(async () => (await adminGet(srv, '/api/v1/checks/ssh')).json.runs === runs + 1, 2000);
+  assert.equal((await adminGet(srv, '/api/v1/checks/ssh')).json.enabled, false);
+  assert.equal((await adminPost(srv, '/api/v1/checks/ssh/enable')).status, 200);
+});
