@@ -86,10 +86,14 @@ void api_silences_create(struct http_request *req, void *ctx);
 void api_silence_get(struct http_request *req, void *ctx);
 void api_silence_expire(struct http_request *req, void *ctx);
 /* api_checks.c: GET /api/v1/checks, GET /api/v1/checks/NAME, GET /api/v1/checks/errors,
- * POST /api/v1/checks/NAME/enable|disable|run */
+ * POST /api/v1/checks/NAME/enable|disable|run, POST /api/v1/checks, PUT and DELETE
+ * /api/v1/checks/NAME */
 void api_checks_list(struct http_request *req, void *ctx);
 void api_checks_get(struct http_request *req, void *ctx);
 void api_checks_action(struct http_request *req, void *ctx);
+void api_checks_create(struct http_request *req, void *ctx);
+void api_checks_replace(struct http_request *req, void *ctx);
+void api_checks_delete(struct http_request *req, void *ctx);
 /* api_diagnostics.c: GET /admin/api/diagnostics */
 void api_diagnostics(struct http_request *req, void *ctx);
 /* api_reports.c: POST /api/v1/reports/NAME, GET /api/v1/reports, GET /api/v1/reports/NAME */

@@ -1,7 +1,9 @@
-/* api_checks.c — the active checks' resource (docs/api.md, "Checks"): the list with its
- * filters, one check with its last results, the errors of CHECKS_DIR, and the actions that
- * enable, disable or run a check now. The state lives in the engine (checks.h). */
+/* api_checks.c — the active checks' resource (docs/api.md, "Active checks"): the list with its
+ * filters, one check with its last results, the errors of CHECKS_DIR, the actions that enable,
+ * disable or run a check now, and the checks created, replaced and deleted through the API
+ * (answered once the store has them). The state lives in the engine (checks.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check/runner.h"
@@ -68,4 +70,98 @@ void api_checks_action(struct http_request *req, void *ctx)
     }
     http_respond_json(req, rc == 0 && action[0] == 'r' ? 202 : 200, checks_get_json(api->checks,
                                                                                    check));
+}
+
+/* A write's request: answered by the engine at once (an invalid check) or once the store has
+ * the change, the request suspended meanwhile. */
+struct write_answer {
+    struct http_request *req;
+    bool in_handler, answered;
+};
+
+static void on_write_done(int status, json_t *body, void *ctx)
+{
+    struct write_answer *w = ctx;
+    if (status == 204)
+        http_respond_no_content(w->req);
+    else
+        http_respond_json(w->req, status, body);
+    w->answered = true;
+    if (!w->in_handler)
+        free(w);
+}
+
+static struct write_answer *write_begin(struct http_request *req)
+{
+    struct write_answer *w = calloc(1, sizeof *w);
+    if (!w) {
+        http_respond_error(req, 503, "out of memory", NULL);
+        return NULL;
+    }
+    w->req = req;
+    w->in_handler = true;
+    return w;
+}
+
+static void write_end(struct write_answer *w)
+{
+    w->in_handler = false;
+    if (w->answered)
+        free(w);
+    else
+        http_suspend(w->req);
+}
+
+/* The body as JSON, or NULL after answering 400. */
+static json_t *read_body(struct http_request *req)
+{
+    size_t len = 0;
+    const char *body = http_body(req, &len);
+    json_error_t jerr;
+    json_t *def = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (!def) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "expected a check as JSON: %s", body && len ? jerr.text
+                                                                              : "the body is empty");
+        http_respond_error(req, 400, msg, NULL);
+    }
+    return def;
+}
+
+/* POST /api/v1/checks */
+void api_checks_create(struct http_request *req, void *ctx)
+{
+    struct api_context *api = ctx;
+    json_t *def = read_body(req);
+    struct write_answer *w = def ? write_begin(req) : NULL;
+    if (w) {
+        checks_put(api->checks, NULL, def, on_write_done, w);
+        write_end(w);
+    }
+    json_decref(def);
+}
+
+/* PUT /api/v1/checks/NAME */
+void api_checks_replace(struct http_request *req, void *ctx)
+{
+    struct api_context *api = ctx;
+    const char *name = http_path(req) + strlen(CHECKS_PREFIX);
+    json_t *def = read_body(req);
+    struct write_answer *w = def ? write_begin(req) : NULL;
+    if (w) {
+        checks_put(api->checks, name, def, on_write_done, w);
+        write_end(w);
+    }
+    json_decref(def);
+}
+
+/* DELETE /api/v1/checks/NAME */
+void api_checks_delete(struct http_request *req, void *ctx)
+{
+    struct api_context *api = ctx;
+    struct write_answer *w = write_begin(req);
+    if (w) {
+        checks_delete(api->checks, http_path(req) + strlen(CHECKS_PREFIX), on_write_done, w);
+        write_end(w);
+    }
 }

@@ -32,5 +32,8 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/checks", false, HTTP_ADMIN, api_checks_list, 0},
     {"GET", "/api/v1/checks/", true, HTTP_ADMIN, api_checks_get, 0},
     {"POST", "/api/v1/checks/", true, HTTP_ADMIN, api_checks_action, 0},
+    {"POST", "/api/v1/checks", false, HTTP_ADMIN, api_checks_create, 0},
+    {"PUT", "/api/v1/checks/", true, HTTP_ADMIN, api_checks_replace, 0},
+    {"DELETE", "/api/v1/checks/", true, HTTP_ADMIN, api_checks_delete, 0},
     {0},
 };

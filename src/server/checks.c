@@ -52,8 +52,11 @@ struct check {
     uint64_t runs, skipped;
 };
 
+struct pending_write;
+
 struct checks {
     struct checks_options opts;
+    struct pending_write *writes; /* API writes waiting for the store */
     char *dir;
     struct schedule *schedule;
     struct check **all; /* sorted by name */
@@ -63,6 +66,10 @@ struct checks {
     bool watching;
     uv_timer_t reload_timer;
 };
+
+static int load_stored(struct checks *c, char *err, size_t errlen);
+static void writes_orphan(struct checks *c);
+static json_t *check_json(const struct check *k, bool with_results);
 
 /* ---- the set -------------------------------------------------------------------------------- */
 
@@ -420,6 +427,10 @@ struct checks *checks_open(const struct checks_options *opts, char *err, size_t 
     c->watcher.data = c;
     uv_timer_init(opts->loop, &c->reload_timer);
     c->reload_timer.data = c;
+    if (c->opts.store && load_stored(c, err, errlen) != 0) {
+        checks_close(c);
+        return NULL;
+    }
     if (mkdir(c->dir, 0755) == 0)
         log_info("checks: created %s", c->dir);
     watch_dir(c);
@@ -438,6 +449,7 @@ void checks_close(struct checks *c)
 {
     if (!c)
         return;
+    writes_orphan(c);
     for (size_t i = 0; i < c->n; i++)
         check_free(c->all[i]);
     free(c->all);
@@ -523,6 +535,10 @@ json_t *checks_errors_json(struct checks *c)
     return json_pack("{sO}", "errors", c->errors);
 }
 
+static void on_enabled_stored(int status, void *ctx)
+{
+}
+
 int checks_set_enabled(struct checks *c, const char *name, bool enabled)
 {
     struct check *k = find(c, name);
@@ -530,6 +546,15 @@ int checks_set_enabled(struct checks *c, const char *name, bool enabled)
         return -1;
     if (k->enabled != enabled) {
         k->enabled = enabled;
+        if (!k->def->file && c->opts.store) { /* an API check keeps it across a restart */
+            k->def->enabled = enabled;
+            json_object_set_new(k->def->def, "enabled", json_boolean(enabled));
+            char *text = json_dumps(k->def->def, JSON_COMPACT | JSON_SORT_KEYS);
+            if (text)
+                store_save_check(c->opts.store, name, text, clock_wall_ms(), on_enabled_stored,
+                                 NULL);
+            free(text);
+        }
         if (!enabled) {
             runner_cancel(k->run);
             k->run = NULL;
@@ -546,4 +571,234 @@ int checks_run_now(struct checks *c, const char *name)
         return -1;
     check_start_run(k);
     return 0;
+}
+
+/* ---- checks created through the API -------------------------------------------------------- */
+
+/* Inserts k into the sorted set and schedules it. */
+static void insert_check(struct checks *c, struct check *k)
+{
+    struct check **grown = realloc(c->all, (c->n + 1) * sizeof *grown);
+    if (!grown) {
+        check_free(k);
+        return;
+    }
+    c->all = grown;
+    size_t at = 0;
+    while (at < c->n && strcmp(c->all[at]->def->name, k->def->name) < 0)
+        at++;
+    memmove(&c->all[at + 1], &c->all[at], (c->n - at) * sizeof *c->all);
+    c->all[at] = k;
+    c->n++;
+    check_schedule(k, 1000);
+}
+
+static size_t index_of(const struct checks *c, const struct check *k)
+{
+    size_t i = 0;
+    while (c->all[i] != k)
+        i++;
+    return i;
+}
+
+static void remove_check(struct checks *c, struct check *k)
+{
+    size_t at = index_of(c, k);
+    memmove(&c->all[at], &c->all[at + 1], (c->n - at - 1) * sizeof *c->all);
+    c->n--;
+    check_free(k);
+}
+
+/* Runs def (taken) in place of the check of its name, or as a new one; returns it. */
+static struct check *put_check(struct checks *c, struct checkdef *def)
+{
+    struct check *old = find(c, def->name);
+    if (old && checkdef_same(old->def, def)) {
+        checkdef_free(def);
+        return old;
+    }
+    struct check *k = check_new(c, def);
+    if (!k)
+        return NULL;
+    if (old) {
+        c->all[index_of(c, old)] = k;
+        check_free(old);
+        check_schedule(k, 1000);
+    } else {
+        insert_check(c, k);
+    }
+    return k;
+}
+
+static void on_stored_row(const char *name, const char *definition, void *ctx)
+{
+    struct checks *c = ctx;
+    json_t *def = json_loads(definition, 0, NULL);
+    json_t *errors = json_array();
+    struct checkdef *d = def ? checkdef_parse(def, c->opts.find, NULL, NULL, "", errors) : NULL;
+    if (d) {
+        put_check(c, d);
+    } else {
+        char text[512] = "not JSON";
+        if (json_array_size(errors))
+            checkdef_error_text(json_array_get(errors, 0), text, sizeof text);
+        log_error("checks: the stored check %s does not read (%s); it does not run", name, text);
+    }
+    json_decref(errors);
+    json_decref(def);
+}
+
+static int load_stored(struct checks *c, char *err, size_t errlen)
+{
+    return store_load_checks(c->opts.store, on_stored_row, c, err, errlen);
+}
+
+/* An API write waiting for the store. def: the check to run once stored (NULL: a delete). */
+struct pending_write {
+    struct checks *owner; /* NULL once the engine closed: the store's answer only answers */
+    struct checkdef *def;
+    char name[CHECK_NAME_MAX + 1];
+    checks_write_cb done;
+    void *ctx;
+    struct pending_write *next;
+};
+
+static void writes_orphan(struct checks *c)
+{
+    for (struct pending_write *w = c->writes; w; w = w->next)
+        w->owner = NULL;
+    c->writes = NULL;
+}
+
+static void write_forget(struct checks *c, struct pending_write *w)
+{
+    for (struct pending_write **p = &c->writes; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+}
+
+static json_t *error_body(const char *message, const char *field)
+{
+    return json_pack("{ss ss*}", "error", message, "field", field);
+}
+
+static void on_write_stored(int status, void *ctx)
+{
+    struct pending_write *w = ctx;
+    struct checks *c = w->owner;
+    if (c)
+        write_forget(c, w);
+    if (status != 0 || !c) {
+        w->done(503, error_body("the check could not be stored; try again", NULL), w->ctx);
+    } else if (!w->def) {
+        struct check *k = find(c, w->name);
+        if (k && !k->def->file)
+            remove_check(c, k);
+        log_info("checks: %s deleted through the API", w->name);
+        w->done(204, NULL, w->ctx);
+    } else {
+        bool created = !find(c, w->def->name);
+        struct check *k = put_check(c, w->def);
+        w->def = NULL;
+        log_info("checks: %s %s through the API", w->name, created ? "created" : "replaced");
+        w->done(created ? 201 : 200, k ? check_json(k, true) : NULL, w->ctx);
+    }
+    checkdef_free(w->def);
+    free(w);
+}
+
+static void write_start(struct checks *c, const char *name, struct checkdef *def,
+                        checks_write_cb done, void *ctx)
+{
+    struct pending_write *w = calloc(1, sizeof *w);
+    char *text = def ? json_dumps(def->def, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (!w || (def && !text)) {
+        free(w);
+        free(text);
+        checkdef_free(def);
+        done(503, error_body("out of memory", NULL), ctx);
+        return;
+    }
+    *w = (struct pending_write){.owner = c, .def = def, .done = done, .ctx = ctx,
+                                .next = c->writes};
+    snprintf(w->name, sizeof w->name, "%s", name);
+    c->writes = w;
+    if (def)
+        store_save_check(c->opts.store, name, text, clock_wall_ms(), on_write_stored, w);
+    else
+        store_delete_check(c->opts.store, name, on_write_stored, w);
+    free(text);
+}
+
+/* 409 when name is defined in a file; true when it answered. */
+static bool refuse_file_check(struct checks *c, const char *name, checks_write_cb done, void *ctx)
+{
+    const struct check *k = find(c, name);
+    if (!k || !k->def->file)
+        return false;
+    char msg[4200];
+    snprintf(msg, sizeof msg, "check %s is defined in %s: change it there", name, k->def->file);
+    json_t *body = error_body(msg, "name");
+    json_object_set_new(body, "file", json_string(k->def->file));
+    done(409, body, ctx);
+    return true;
+}
+
+void checks_put(struct checks *c, const char *name, const json_t *def, checks_write_cb done,
+                void *ctx)
+{
+    if (!json_is_object(def)) {
+        done(400, error_body("expected a check: a JSON object with name and type", NULL), ctx);
+        return;
+    }
+    json_t *copy = json_deep_copy(def);
+    const json_t *given = json_object_get(copy, "name");
+    if (name && !given)
+        json_object_set_new(copy, "name", json_string(name));
+    else if (name && (!json_is_string(given) || strcmp(json_string_value(given), name) != 0)) {
+        json_decref(copy);
+        done(400, error_body("the name in the body is not the one in the path", "name"), ctx);
+        return;
+    }
+    json_t *errors = json_array();
+    struct checkdef *d = checkdef_parse(copy, c->opts.find, NULL, NULL, "", errors);
+    json_decref(copy);
+    if (!d) {
+        const json_t *first = json_array_get(errors, 0);
+        char text[600];
+        checkdef_error_text(first, text, sizeof text);
+        json_t *body = error_body(text, json_string_value(json_object_get(first, "field")));
+        json_object_set_new(body, "errors", errors);
+        done(400, body, ctx);
+        return;
+    }
+    json_decref(errors);
+    if (refuse_file_check(c, d->name, done, ctx)) {
+        checkdef_free(d);
+        return;
+    }
+    if (!name && find(c, d->name)) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "check %s exists: PUT /api/v1/checks/%s replaces it", d->name,
+                 d->name);
+        checkdef_free(d);
+        done(409, error_body(msg, "name"), ctx);
+        return;
+    }
+    char stored_name[CHECK_NAME_MAX + 1];
+    snprintf(stored_name, sizeof stored_name, "%s", d->name);
+    write_start(c, stored_name, d, done, ctx);
+}
+
+void checks_delete(struct checks *c, const char *name, checks_write_cb done, void *ctx)
+{
+    if (refuse_file_check(c, name, done, ctx))
+        return;
+    if (!find(c, name)) {
+        done(404, error_body("no such check", "name"), ctx);
+        return;
+    }
+    write_start(c, name, NULL, done, ctx);
 }

@@ -34,7 +34,9 @@ struct checks_options {
 
 struct checks;
 
-/* Reads dir and starts running its checks (errors are kept, not fatal), then watches dir.
+/* Reads the checks created through the API from the store (one that no longer reads, e.g. of a
+ * type this build lacks, is logged and left in the store), then dir (errors are kept, not
+ * fatal), starts running them and watches dir.
  * Returns NULL with err set when out of memory or the loop refuses a handle. */
 struct checks *checks_open(const struct checks_options *opts, char *err, size_t errlen);
 /* Cancels runs in flight and frees (handles close on the next loop turn). NULL: no-op. */
@@ -56,5 +58,20 @@ json_t *checks_errors_json(struct checks *c);
 int checks_set_enabled(struct checks *c, const char *name, bool enabled);
 /* Runs a check now, out of its schedule (unless it is running); -1 when none of that name. */
 int checks_run_now(struct checks *c, const char *name);
+
+/* ---- checks created through the API: kept in the store, loaded at start ------------------ */
+
+/* The answer to a write: an HTTP status (201 created, 200 replaced, 204 deleted, 400 invalid,
+ * 404 no such check, 409 defined in a file or already there, 503 not stored) and its JSON body
+ * (a new reference the callback takes; NULL for 204). */
+typedef void (*checks_write_cb)(int status, json_t *body, void *ctx);
+
+/* Creates (name NULL: POST, def names it; 409 when it exists) or creates/replaces (name: PUT;
+ * def's name, when given, must be name) a check from def; done runs once the store has it. A
+ * check defined in a file cannot be changed: 409 naming the file. */
+void checks_put(struct checks *c, const char *name, const json_t *def, checks_write_cb done,
+                void *ctx);
+/* Deletes an API check once the store has forgotten it (404 unknown, 409 defined in a file). */
+void checks_delete(struct checks *c, const char *name, checks_write_cb done, void *ctx);
 
 #endif

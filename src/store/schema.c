@@ -57,6 +57,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
      * expired one is kept, with expired_ms set. */
     "CREATE TABLE silences("
     " id {serial_id}, body TEXT NOT NULL, created_ms {int64} NOT NULL, expired_ms {int64});",
+    /* 6 -> 7: the definitions (JSON) of active checks created through the API. */
+    "CREATE TABLE checks("
+    " name TEXT PRIMARY KEY, definition TEXT NOT NULL, updated_ms {int64} NOT NULL);",
 };
 
 /* The placeholder at p (just after its '{'), or -1 when '{' starts no placeholder (e.g. the

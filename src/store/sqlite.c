@@ -83,6 +83,12 @@ static const char SQL_APPEND_SILENCE[] =
 static const char SQL_EXPIRE_SILENCE[] = "UPDATE silences SET expired_ms = ?2 WHERE id = ?1";
 static const char SQL_LOAD_SILENCES[] =
     "SELECT id, body, created_ms, COALESCE(expired_ms, 0) FROM silences ORDER BY id";
+static const char SQL_SAVE_CHECK[] =
+    "INSERT INTO checks(name, definition, updated_ms) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT(name) DO UPDATE SET definition = excluded.definition,"
+    " updated_ms = excluded.updated_ms";
+static const char SQL_DELETE_CHECK[] = "DELETE FROM checks WHERE name = ?1";
+static const char SQL_LOAD_CHECKS[] = "SELECT name, definition FROM checks ORDER BY name";
 static const char SQL_APPEND_DIAGNOSTIC[] =
     "INSERT OR IGNORE INTO diagnostics(worker, record_id, kind, time_ms, received_ms, body)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
@@ -585,6 +591,7 @@ struct sqlite_visit {
     store_diag_row_fn diag;
     store_report_row_fn report;
     store_silence_row_fn silence;
+    store_check_row_fn check;
     void *ctx;
 };
 
@@ -826,6 +833,47 @@ static int sqlite_save_incident(void *handle, const struct incident_record *inc,
     return sqlite_step_done(db, stmt, "save incident", err, errlen);
 }
 
+/* ---- checks ---- */
+
+static int sqlite_save_check(void *handle, const char *name, const char *definition,
+                             int64_t updated_ms, char *err, size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_SAVE_CHECK, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, definition, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, updated_ms);
+    return sqlite_step_done(db, stmt, "save check", err, errlen);
+}
+
+static int sqlite_delete_check(void *handle, const char *name, char *err, size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, SQL_DELETE_CHECK, &stmt, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    return sqlite_step_done(db, stmt, "delete check", err, errlen);
+}
+
+static int sqlite_check_row(sqlite3_stmt *stmt, void *arg)
+{
+    struct sqlite_visit *v = arg;
+    return v->check(sqlite_column_str(stmt, 0), sqlite_column_str(stmt, 1), v->ctx);
+}
+
+static int sqlite_load_checks(void *handle, store_check_row_fn row, void *ctx, char *err,
+                              size_t errlen)
+{
+    struct sqlite_visit visit = {.check = row, .ctx = ctx};
+    return sqlite_read(handle, SQL_LOAD_CHECKS, sqlite_check_row, &visit, "load checks", err,
+                       errlen);
+}
+
 /* ---- ids ---- */
 
 static int sqlite_reserve_ids(void *handle, const char *sequence, int64_t count, int64_t *first,
@@ -1054,4 +1102,7 @@ const struct store_backend store_backend_sqlite = {
     .append_silence = sqlite_append_silence,
     .expire_silence = sqlite_expire_silence,
     .load_silences = sqlite_load_silences,
+    .save_check = sqlite_save_check,
+    .delete_check = sqlite_delete_check,
+    .load_checks = sqlite_load_checks,
 };

@@ -218,4 +218,19 @@ int store_load_silences(struct store *store,
                         void (*cb)(const struct silence_record *rec, void *ctx), void *ctx,
                         char *err, size_t errlen);
 
+/* ---- checks created through the API (store_checks.c) ---- */
+
+/* Called on the loop thread once the write is committed (status 0) or failed for good (-1). */
+typedef void (*store_check_done_cb)(int status, void *ctx);
+/* Upserts a check's definition (JSON text) by name. Strings are copied. */
+void store_save_check(struct store *store, const char *name, const char *definition,
+                      int64_t updated_ms, store_check_done_cb done, void *ctx);
+/* Deletes a check by name (an unknown name is not an error). */
+void store_delete_check(struct store *store, const char *name, store_check_done_cb done,
+                        void *ctx);
+/* Reads every stored check, by name, at start (waits for the store thread). */
+int store_load_checks(struct store *store,
+                      void (*cb)(const char *name, const char *definition, void *ctx), void *ctx,
+                      char *err, size_t errlen);
+
 #endif

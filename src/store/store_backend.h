@@ -39,6 +39,12 @@ typedef int (*store_incident_row_fn)(const struct incident_record *rec, void *ct
 typedef int (*store_diag_row_fn)(const struct diag_record *rec, void *ctx);
 typedef int (*store_report_row_fn)(const struct node_report_record *rec, void *ctx);
 typedef int (*store_silence_row_fn)(const struct silence_record *rec, void *ctx);
+typedef int (*store_check_row_fn)(const char *name, const char *definition, void *ctx);
+
+/* A stored check as loaded (store_checks.c owns the strings). */
+struct store_check_row {
+    char *name, *definition;
+};
 
 /* Every slot MUST be set. db is the handle open() made. Functions that can fail return 0 or a
  * store_backend_result and write a message (without the "store: " prefix) into err. Writes are
@@ -116,6 +122,12 @@ struct store_backend {
     int (*expire_silence)(void *db, int64_t id, int64_t expired_ms, char *err, size_t errlen);
     /* Every silence, oldest (lowest id) first. */
     int (*load_silences)(void *db, store_silence_row_fn row, void *ctx, char *err, size_t errlen);
+    /* Checks created through the API: upsert by name, delete by name (unknown: not an error),
+     * and every one, by name. */
+    int (*save_check)(void *db, const char *name, const char *definition, int64_t updated_ms,
+                      char *err, size_t errlen);
+    int (*delete_check)(void *db, const char *name, char *err, size_t errlen);
+    int (*load_checks)(void *db, store_check_row_fn row, void *ctx, char *err, size_t errlen);
 };
 
 extern const struct store_backend store_backend_sqlite;

@@ -138,3 +138,63 @@ scenario('the quick-start example of docs/checks.md: state in the API within 1 s
   assert.equal((await adminGet(srv, '/api/v1/checks/ssh')).json.enabled, false);
   assert.equal((await adminPost(srv, '/api/v1/checks/ssh/enable')).status, 200);
 });
+
+function adminSend(srv, method, p, body) {
+  return request(srv.url + p, { method, body, headers: { Authorization: basicAuth(srv.adminUser, srv.adminPass) } });
+}
+
+scenario('POST, PUT and DELETE /api/v1/checks refuse what is not a valid check, naming the field', async (ctx) => {
+  const srv = await ctx.server();
+  const notJson = await adminSend(srv, 'POST', '/api/v1/checks', '{"name": ');
+  assert.equal(notJson.status, 400);
+  assert.match(notJson.json.error, /^expected a check as JSON: /);
+  const noName = await adminSend(srv, 'POST', '/api/v1/checks', { type: 'tcp', target: '127.0.0.1:9', interval: '30s' });
+  assert.equal(noName.status, 400);
+  assert.equal(noName.json.field, 'name');
+  assert.equal(noName.json.error, 'name: missing (every check has a name)');
+  assert.ok(Array.isArray(noName.json.errors));
+  const otherName = await adminSend(srv, 'PUT', '/api/v1/checks/one', { name: 'two', type: 'tcp', target: '127.0.0.1:9' });
+  assert.equal(otherName.status, 400);
+  assert.deepEqual(otherName.json, { error: 'the name in the body is not the one in the path', field: 'name' });
+  const missing = await adminSend(srv, 'DELETE', '/api/v1/checks/nope');
+  assert.equal(missing.status, 404);
+  assert.deepEqual(missing.json, { error: 'no such check', field: 'name' });
+  assert.equal((await request(srv.url + '/api/v1/checks', { method: 'POST', body: {} })).status, 401);
+});
+
+scenario('API checks: created, replaced, deleted, kept across a restart; a file check → 409 naming the file', async (ctx, t) => {
+  const srv = await ctx.server();
+  const dir = checksDir(srv);
+  if (!(await hasProbeTypes(srv, dir))) return t.skip('the probe table (tcp, http, dns, icmp, exec) is not in this binary yet');
+  const listener = net.createServer((s) => s.end('hello\r\n'));
+  await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  t.after(() => listener.close());
+  const target = `127.0.0.1:${listener.address().port}`;
+  const created = await adminSend(srv, 'POST', '/api/v1/checks', { name: 'api-tcp', type: 'tcp', target, interval: '1s' });
+  assert.equal(created.status, 201, created.text);
+  assert.equal(created.json.source, 'api');
+  await waitFor(async () => (await adminGet(srv, '/api/v1/checks/api-tcp')).json.state === 'ok', 2000, { message: 'api-tcp ok' });
+  const again = await adminSend(srv, 'POST', '/api/v1/checks', { name: 'api-tcp', type: 'tcp', target });
+  assert.equal(again.status, 409);
+  const replaced = await adminSend(srv, 'PUT', '/api/v1/checks/api-tcp', { type: 'tcp', target, interval: '2s', tags: { team: 'api' } });
+  assert.equal(replaced.status, 200, replaced.text);
+  assert.equal(replaced.json.interval_ms, 2000);
+  // a file's check
+  writeCheckFile(dir, 'file.yaml', `checks:\n  - {name: file-tcp, type: tcp, target: "${target}"}\n`);
+  await waitFor(async () => (await adminGet(srv, '/api/v1/checks/file-tcp')).status === 200, 1000);
+  for (const [method, body] of [['PUT', { type: 'tcp', target }], ['DELETE', undefined]]) {
+    const res = await adminSend(srv, method, '/api/v1/checks/file-tcp', body);
+    assert.equal(res.status, 409, method);
+    assert.equal(res.json.file, path.join(dir, 'file.yaml'));
+    assert.equal(res.json.error, `check file-tcp is defined in ${path.join(dir, 'file.yaml')}: change it there`);
+  }
+  // kept across a restart
+  await srv.restart();
+  const kept = await adminGet(srv, '/api/v1/checks/api-tcp');
+  assert.equal(kept.status, 200);
+  assert.equal(kept.json.interval_ms, 2000);
+  assert.deepEqual(kept.json.config.tags, { team: 'api' });
+  assert.equal((await adminSend(srv, 'DELETE', '/api/v1/checks/api-tcp')).status, 204);
+  await srv.restart();
+  assert.equal((await adminGet(srv, '/api/v1/checks/api-tcp')).status, 404);
+});

@@ -306,6 +306,123 @@ static void test_enable_disable(void **state)
     assert_int_equal(checks_run_now(fx->checks, "nope"), -1);
 }
 
+struct answer {
+    int status;
+    json_t *body;
+    bool done;
+};
+
+static void on_answer(int status, json_t *body, void *ctx)
+{
+    struct answer *a = ctx;
+    a->status = status;
+    a->body = body;
+    a->done = true;
+}
+
+static struct answer put(struct fixture *fx, const char *name, const char *json)
+{
+    struct answer a = {0};
+    json_t *def = json_loads(json, 0, NULL);
+    checks_put(fx->checks, name, def, on_answer, &a);
+    json_decref(def);
+    while (!a.done)
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    return a;
+}
+
+static struct answer delete(struct fixture *fx, const char *name)
+{
+    struct answer a = {0};
+    checks_delete(fx->checks, name, on_answer, &a);
+    while (!a.done)
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    return a;
+}
+
+static const char *error_of(const struct answer *a)
+{
+    return json_string_value(json_object_get(a->body, "error"));
+}
+
+static void reopen(struct fixture *fx)
+{
+    checks_close(fx->checks);
+    char err[256];
+    struct checks_options o = {.loop = &fx->loop, .store = fx->store,
+                               .env = (struct probe_env *)&fx->loop, .find = fake_find,
+                               .dir = fx->checks_dir, .history = 3, .reload_delay_ms = 50};
+    fx->checks = checks_open(&o, err, sizeof err);
+    assert_non_null(fx->checks);
+}
+
+static void test_api_checks(void **state)
+{
+    struct fixture *fx = *state;
+    struct answer a = put(fx, NULL, "{\"name\": \"api1\", \"type\": \"fake\", \"target\": \"a:1\","
+                                    " \"interval\": \"1h\"}");
+    assert_int_equal(a.status, 201);
+    assert_string_equal(json_string_value(json_object_get(a.body, "source")), "api");
+    json_decref(a.body);
+    a = put(fx, NULL, "{\"name\": \"api1\", \"type\": \"fake\", \"target\": \"a:1\"}");
+    assert_int_equal(a.status, 409);
+    assert_string_equal(error_of(&a), "check api1 exists: PUT /api/v1/checks/api1 replaces it");
+    json_decref(a.body);
+    a = put(fx, NULL, "{\"name\": \"api2\", \"type\": \"fake\", \"target\": \"a:1\", "
+                      "\"interval\": \"5\"}");
+    assert_int_equal(a.status, 400);
+    assert_string_equal(error_of(&a), "interval: \"5\" is not a duration (expected a number and a "
+                                      "unit: ms, s, m, h, d or y, e.g. 30s)");
+    assert_string_equal(json_string_value(json_object_get(a.body, "field")), "interval");
+    json_decref(a.body);
+    a = put(fx, "api1", "{\"name\": \"other\", \"type\": \"fake\", \"target\": \"a:1\"}");
+    assert_int_equal(a.status, 400);
+    json_decref(a.body);
+    a = put(fx, "api1", "{\"type\": \"fake\", \"target\": \"a:2\", \"interval\": \"1h\"}");
+    assert_int_equal(a.status, 200);
+    json_decref(a.body);
+    /* a file's check cannot be changed or deleted here: 409 naming the file */
+    write_file(fx, "db.yaml", slow_yaml);
+    assert_int_equal(checks_reload(fx->checks), 0);
+    a = put(fx, "db", "{\"type\": \"fake\", \"target\": \"a:1\"}");
+    assert_int_equal(a.status, 409);
+    char want[300];
+    snprintf(want, sizeof want, "check db is defined in %s/db.yaml: change it there",
+             fx->checks_dir);
+    assert_string_equal(error_of(&a), want);
+    json_decref(a.body);
+    a = delete(fx, "db");
+    assert_int_equal(a.status, 409);
+    json_decref(a.body);
+    /* a file may not take an API check's name */
+    write_file(fx, "clash.yaml", "checks:\n  - {name: api1, type: fake, target: \"c:1\"}\n");
+    assert_int_equal(checks_reload(fx->checks), 1);
+    unlink(strcat(strcpy(want, fx->checks_dir), "/clash.yaml"));
+    assert_int_equal(checks_reload(fx->checks), 0);
+    /* disabled, kept across a restart with its new target */
+    assert_int_equal(checks_set_enabled(fx->checks, "api1", false), 0);
+    a = put(fx, NULL, "{\"name\": \"api3\", \"type\": \"fake\", \"target\": \"a:3\"}");
+    assert_int_equal(a.status, 201);
+    json_decref(a.body);
+    reopen(fx);
+    json_t *j = checks_get_json(fx->checks, "api1");
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "config"), "target")),
+                        "a:2");
+    assert_false(json_is_true(json_object_get(j, "enabled")));
+    json_decref(j);
+    a = delete(fx, "api1");
+    assert_int_equal(a.status, 204);
+    a = delete(fx, "api1");
+    assert_int_equal(a.status, 404);
+    json_decref(a.body);
+    reopen(fx);
+    assert_null(checks_get_json(fx->checks, "api1"));
+    j = checks_get_json(fx->checks, "api3");
+    assert_non_null(j);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +431,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_file_keeps_running_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enable_disable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_checks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
