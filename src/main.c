@@ -10,6 +10,7 @@
 #include "alert/telegram.h"
 #include "analyze/analyze.h"
 #include "base/config.h"
+#include "cfg/cfg.h"
 #include "monitor/monitor.h"
 #include "probe/cli.h"
 #include "report/report.h"
@@ -32,6 +33,7 @@ static const struct subcommand subcommands[] = {
     {"report", report_main, "this machine's health in one document (--json)"},
     {"monitor", monitor_main, "the fleet over ssh (or from a server): tables, alerts, TUI"},
     {"silence", silence_main, "silences and maintenance windows on a server: add, list, expire"},
+    {"cfg", cfg_main, "check files: validate, export from a server, sync to a server"},
 };
 
 static void usage(FILE *out)

@@ -198,3 +198,77 @@ scenario('API checks: created, replaced, deleted, kept across a restart; a file 
   await srv.restart();
   assert.equal((await adminGet(srv, '/api/v1/checks/api-tcp')).status, 404);
 });
+
+scenario('faultline cfg validate: every error with file:line:column: field, exit 1; a good directory exit 0', async (ctx) => {
+  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cfg-'));
+  fs.writeFileSync(path.join(dir, 'a.yaml'), 'checks:\n  - name: one\n    type: tcp\n    target: "127.0.0.1:9"\n    interval: 5\n');
+  fs.writeFileSync(path.join(dir, 'b.yml'), 'checks:\n  - name: one\n    type: tcp\n    target: "127.0.0.1:9"\n    fail_threshold: 0\n');
+  const bad = await ctx.run(['cfg', 'validate', dir]);
+  assert.equal(bad.code, 1, bad.stderr);
+  const lines = bad.stdout.trim().split('\n');
+  assert.ok(lines.includes(`${dir}/a.yaml:5:5: checks[0].interval: 5 is not a duration (expected a number and a unit: ms, s, m, h, d or y, e.g. 30s)`), bad.stdout);
+  assert.ok(lines.includes(`${dir}/b.yml:5:5: checks[0].fail_threshold: 0 is not a count (expected a whole number 1 to 1000)`), bad.stdout);
+  assert.match(bad.stderr, /error\(s\) in /);
+  fs.rmSync(path.join(dir, 'a.yaml'));
+  fs.rmSync(path.join(dir, 'b.yml'));
+  const good = await ctx.run(['cfg', 'validate', dir]);
+  assert.equal(good.code, 0, good.stdout + good.stderr);
+  assert.equal(good.stdout, `${dir}: 0 check(s), no errors\n`);
+  const missing = await ctx.run(['cfg', 'validate', path.join(dir, 'nope')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /not a directory/);
+  const usage = await ctx.run(['cfg', 'sync', dir]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--server URL is required/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+scenario('faultline cfg export and sync: credentials from the URL or the environment, wrong ones refused', async (ctx) => {
+  const srv = await ctx.server();
+  const withCreds = srv.url.replace('http://', `http://${srv.adminUser}:${encodeURIComponent(srv.adminPass)}@`);
+  const exported = await ctx.run(['cfg', 'export', '--server', withCreds]);
+  assert.equal(exported.code, 0, exported.stderr);
+  assert.equal(exported.stdout, 'checks: []\n');
+  const env = { FAULTLINE_ADMIN_USER: srv.adminUser, FAULTLINE_ADMIN_PASSWORD: srv.adminPass };
+  assert.equal((await ctx.run(['cfg', 'export', '--server', srv.url], { env })).code, 0);
+  const wrong = await ctx.run(['cfg', 'export', '--server', srv.url], { env: { FAULTLINE_ADMIN_PASSWORD: 'wrong' } });
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /\/api\/v1\/checks: 401/);
+  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cfg-'));
+  const dry = await ctx.run(['cfg', 'sync', dir, '--server', srv.url, '--dry-run'], { env });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.equal(dry.stdout, '(dry run: nothing changed)\n');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+scenario('faultline cfg sync pushes a directory as API checks, deletes the rest unless --nosync; export prints them', async (ctx, t) => {
+  const srv = await ctx.server();
+  const serverDir = checksDir(srv);
+  if (!(await hasProbeTypes(srv, serverDir))) return t.skip('the probe table (tcp, http, dns, icmp, exec) is not in this binary yet');
+  const env = { FAULTLINE_ADMIN_USER: srv.adminUser, FAULTLINE_ADMIN_PASSWORD: srv.adminPass };
+  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cfg-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  writeCheckFile(serverDir, 'on-server.yaml', 'checks:\n  - {name: on-server, type: tcp, target: "127.0.0.1:9"}\n');
+  await waitFor(async () => (await adminGet(srv, '/api/v1/checks/on-server')).status === 200, 1000);
+  const old = await adminSend(srv, 'POST', '/api/v1/checks', { name: 'old', type: 'tcp', target: '127.0.0.1:9' });
+  assert.equal(old.status, 201, old.text);
+  fs.writeFileSync(path.join(dir, 'a.yaml'), 'checks:\n  - name: pushed\n    type: tcp\n    target: "127.0.0.1:9"\n    interval: 30s\n');
+  const dry = await ctx.run(['cfg', 'sync', dir, '--server', srv.url, '--dry-run'], { env });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.equal(dry.stdout, 'create pushed\ndelete old\n(dry run: nothing changed)\n');
+  assert.equal((await adminGet(srv, '/api/v1/checks/pushed')).status, 404);
+  const keep = await ctx.run(['cfg', 'sync', dir, '--server', srv.url, '--nosync'], { env });
+  assert.equal(keep.code, 0, keep.stderr);
+  assert.equal(keep.stdout, 'create pushed\n');
+  assert.equal((await adminGet(srv, '/api/v1/checks/old')).status, 200);
+  const full = await ctx.run(['cfg', 'sync', dir, '--server', srv.url], { env });
+  assert.equal(full.stdout, 'unchanged pushed\ndelete old\n');
+  assert.equal((await adminGet(srv, '/api/v1/checks/old')).status, 404);
+  fs.writeFileSync(path.join(dir, 'b.yaml'), 'checks:\n  - {name: on-server, type: tcp, target: "127.0.0.1:10"}\n');
+  const conflict = await ctx.run(['cfg', 'sync', dir, '--server', srv.url], { env });
+  assert.equal(conflict.code, 1);
+  assert.match(conflict.stdout, /^conflict on-server: defined in .*on-server\.yaml on the server \(not changed\)$/m);
+  const exported = await ctx.run(['cfg', 'export', '--server', srv.url], { env });
+  assert.equal(exported.code, 0);
+  assert.match(exported.stdout, /- name: pushed\n {2}type: tcp\n {2}target: 127\.0\.0\.1:9\n {2}interval: 30s\n/);
+});
