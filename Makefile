@@ -18,10 +18,6 @@ ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -DFAULTLINE_VERSION='"$(VERSION)"' -Isrc $(
 LDLIBS := $(PKG_LIBS) -ldl -lm -lpthread
 
 SRC := $(sort $(shell find src -name '*.c'))
-# TEMPORARY: the probe table's functions until src/probe/probe_table.c lands (h8-probes).
-ifeq ($(wildcard src/probe/probe_table.c),)
-SRC += tests/probe_table_stub.c
-endif
 OBJ := $(SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ := $(filter-out $(BUILD)/src/main.o,$(OBJ))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))

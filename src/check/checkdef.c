@@ -276,6 +276,23 @@ static bool is_common(const char *member)
     return false;
 }
 
+static bool type_member(const struct probe_type *type, const char *member)
+{
+    for (size_t i = 0; type->members[i]; i++)
+        if (strcmp(type->members[i], member) == 0)
+            return true;
+    return false;
+}
+
+/* "target, send, expect, tls" */
+static void members_text(const struct probe_type *type, char *out, size_t len)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; type->members[i] && n < len; i++)
+        n += (size_t)snprintf(out + n, len - n, "%s%s", i ? ", " : "", type->members[i]);
+}
+
 /* The type reads target and its own members: it gets def without the common ones, so that it
  * can name any member it does not know. */
 static void read_options(struct def_reader *r, const json_t *def, struct checkdef *c)
@@ -283,9 +300,24 @@ static void read_options(struct def_reader *r, const json_t *def, struct checkde
     json_t *own = json_object();
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)def, k, v)
-        if (!is_common(k))
-            json_object_set(own, k, (json_t *)v);
+    int unknown = 0;
+    json_object_foreach((json_t *)def, k, v) {
+        if (is_common(k))
+            continue;
+        if (c->type->members && !type_member(c->type, k)) {
+            char expected[256];
+            members_text(c->type, expected, sizeof expected);
+            def_fail(r, k, "unknown member (expected a member of every check, or of %s: %s)",
+                     c->type->name, expected);
+            unknown++;
+            continue;
+        }
+        json_object_set(own, k, (json_t *)v);
+    }
+    if (unknown) {
+        json_decref(own);
+        return;
+    }
     const char *field = NULL;
     char err[256] = "";
     c->options = c->type->parse(own, &field, err, sizeof err);

@@ -37,10 +37,15 @@ static void append(char *message, const char *text)
     snprintf(message + n, CHECK_MESSAGE_MAX - n, "%s%s", n ? "; " : "", text);
 }
 
-/* An exec check's state from its exit code (Nagios), and its first output line as message. */
+/* An exec check's state from its exit code (Nagios), and its first output line as message; a
+ * command killed at its timeout is CRITICAL. */
 static enum check_state nagios_state(const struct probe_result *r, char *message)
 {
     static const enum check_state by_code[] = {CHECK_OK, CHECK_WARNING, CHECK_CRITICAL};
+    if (r->timed_out) { /* killed at its timeout: no verdict of its own, and too slow */
+        snprintf(message, CHECK_MESSAGE_MAX, "%s", r->error[0] ? r->error : "timed out");
+        return CHECK_CRITICAL;
+    }
     enum check_state s = r->exit_code >= 0 && r->exit_code < 3 ? by_code[r->exit_code]
                                                                 : CHECK_UNKNOWN;
     if (s != CHECK_OK) {

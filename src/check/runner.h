@@ -1,7 +1,8 @@
 /* runner.h — one run of one check: starts the probe of the check's type on the loop, then
  * judges the result: the conditions (or the type's default condition) decide OK, WARNING or
  * CRITICAL; an exec check's exit code first decides by the Nagios plugin convention (0 OK,
- * 1 WARNING, 2 CRITICAL, 3 or anything else UNKNOWN) and its conditions can only make it worse.
+ * 1 WARNING, 2 CRITICAL, 3 or anything else UNKNOWN; killed at its timeout, CRITICAL) and its
+ * conditions can only make it worse.
  * A probe that could not run at all is UNKNOWN. */
 #ifndef FAULTLINE_CHECK_RUNNER_H
 #define FAULTLINE_CHECK_RUNNER_H

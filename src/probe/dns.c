@@ -250,6 +250,8 @@ static void dns_cancel(struct probe_run *run)
     dns_end((struct dns_run *)run);
 }
 
+static const char *const dns_members[] = {"target", "server", "record", NULL};
+
 const struct probe_type probe_type_dns = {
     .name = "dns",
     .placeholders = PH_BIT(PH_DNS_RCODE) | PH_BIT(PH_DNS_ANSWER) | PH_BIT(PH_RESPONSE_TIME) |
@@ -259,6 +261,7 @@ const struct probe_type probe_type_dns = {
     .free_options = dns_free_options,
     .start = dns_start,
     .cancel = dns_cancel,
+    .members = dns_members,
 };
 
 /* ---- probe_dns_start: resolution time, for diagnostics -------------------------------------- */

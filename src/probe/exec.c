@@ -285,6 +285,8 @@ static void exec_cancel(struct probe_run *run)
     maybe_end(r);
 }
 
+static const char *const exec_members[] = {"command", NULL};
+
 const struct probe_type probe_type_exec = {
     .name = "exec",
     .placeholders = PH_BIT(PH_EXIT_CODE) | PH_BIT(PH_OUTPUT) | PH_BIT(PH_RESPONSE_TIME),
@@ -293,4 +295,5 @@ const struct probe_type probe_type_exec = {
     .free_options = exec_free_options,
     .start = exec_start,
     .cancel = exec_cancel,
+    .members = exec_members,
 };

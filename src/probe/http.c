@@ -617,6 +617,8 @@ static void http_cancel(struct probe_run *run)
     http_free_run(r);
 }
 
+static const char *const http_members[] = {"target", "method", "headers", "body", "follow_redirects", "tls_verify", "max_body", NULL};
+
 const struct probe_type probe_type_http = {
     .name = "http",
     .placeholders = PH_BIT(PH_STATUS) | PH_BIT(PH_BODY) | PH_BIT(PH_HEADER) |
@@ -626,4 +628,5 @@ const struct probe_type probe_type_http = {
     .free_options = http_free_options,
     .start = http_start,
     .cancel = http_cancel,
+    .members = http_members,
 };

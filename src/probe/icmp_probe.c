@@ -102,6 +102,8 @@ static void icmp_cancel(struct probe_run *run)
     free(r);
 }
 
+static const char *const icmp_members[] = {"target", "count", NULL};
+
 const struct probe_type probe_type_icmp = {
     .name = "icmp",
     .placeholders =
@@ -111,4 +113,5 @@ const struct probe_type probe_type_icmp = {
     .free_options = icmp_free_options,
     .start = icmp_start,
     .cancel = icmp_cancel,
+    .members = icmp_members,
 };

@@ -115,6 +115,9 @@ struct probe_type {
     void (*cancel)(struct probe_run *run);
     /* MAY (NULL: the generic shape of probe_result_json): the result as JSON. */
     json_t *(*result_json)(const struct probe_result *result);
+    /* MAY (NULL: any): the members parse reads, target included when the type takes one,
+     * NULL-terminated; the check loader names any other member as unknown. */
+    const char *const *members;
 };
 
 /* NULL-terminated registration table (probe_table.c). */

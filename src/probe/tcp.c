@@ -462,6 +462,8 @@ static void tcp_cancel(struct probe_run *run)
     tcp_end((struct tcp_run *)run, false);
 }
 
+static const char *const tcp_members[] = {"target", "send", "expect", "tls", NULL};
+
 const struct probe_type probe_type_tcp = {
     .name = "tcp",
     .placeholders = PH_BIT(PH_CONNECTED) | PH_BIT(PH_RESPONSE_TIME) | PH_BIT(PH_BODY) |
@@ -471,4 +473,5 @@ const struct probe_type probe_type_tcp = {
     .free_options = tcp_free_options,
     .start = tcp_start,
     .cancel = tcp_cancel,
+    .members = tcp_members,
 };

@@ -1,9 +1,9 @@
 // checks.test.mjs — active checks on the server (docs/checks.md): a file in CHECKS_DIR is running
 // within a second, an edit is live within a second, a bad file keeps the running checks and its
 // errors (file, line, column, field) are listed by GET /api/v1/checks/errors; the check routes
-// ask for the admin; filters, 404s and the enable/disable/run actions. The scenarios against real
-// targets (a TCP listener with a banner, an exec script) need the probe table's types; until they
-// are in the binary, those scenarios skip themselves, saying so.
+// ask for the admin; filters, 404s and the enable/disable/run actions; API checks kept across a
+// restart; faultline cfg validate/export/sync. Against real targets: TCP listeners with a banner
+// and an exec script.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -46,20 +46,6 @@ function docExample(marker) {
   return m[1];
 }
 
-// Whether this binary has the probe table's real types (tcp, exec, ...).
-async function hasProbeTypes(srv, dir) {
-  writeCheckFile(dir, 'probe-types.yaml', 'checks:\n  - {name: probe-types, type: tcp, target: "127.0.0.1:1"}\n');
-  let errors;
-  await waitFor(async () => {
-    errors = await checkErrors(srv);
-    const list = (await adminGet(srv, '/api/v1/checks')).json.checks;
-    return errors.length > 0 || list.some((c) => c.name === 'probe-types');
-  }, 3000, { message: 'the probe-types file read' });
-  fs.unlinkSync(path.join(dir, 'probe-types.yaml'));
-  await waitFor(async () => (await checkErrors(srv)).length === 0 && !(await adminGet(srv, '/api/v1/checks')).json.checks.length, 3000);
-  return !errors.some((e) => /unknown type "tcp"/.test(e.message));
-}
-
 scenario('a bad file keeps the running checks and lists its errors with file, line, column and field', async (ctx) => {
   const srv = await ctx.server();
   const dir = checksDir(srv);
@@ -76,6 +62,9 @@ scenario('a bad file keeps the running checks and lists its errors with file, li
     field: 'checks[0].interval',
     message: '50ms is out of range (expected 100ms to 1y)',
   });
+  const colour = errors.find((e) => e.field === 'checks[0].colour');
+  assert.equal(colour.line, 6);
+  assert.equal(colour.message, 'unknown member (expected a member of every check, or of tcp: target, send, expect, tls)');
   assert.deepEqual((await adminGet(srv, '/api/v1/checks')).json, { checks: [] });
   // fixed: the errors go
   writeCheckFile(dir, 'bad.yaml', 'checks: []\n');
@@ -103,9 +92,8 @@ scenario('the check routes ask for the admin; unknown check → 404, bad filter 
 scenario('the quick-start example of docs/checks.md: state in the API within 1 s, an edit live within 1 s', async (ctx, t) => {
   const srv = await ctx.server();
   const dir = checksDir(srv);
-  if (!(await hasProbeTypes(srv, dir))) return t.skip('the probe table (tcp, http, dns, icmp, exec) is not in this binary yet');
   // The example probes a TCP listener on 127.0.0.1:2222 that greets with a banner.
-  const listener = net.createServer((s) => s.end('SSH-2.0-OpenSSH_9.6\r\n'));
+  const listener = net.createServer((s) => s.on('error', () => {}).end('SSH-2.0-OpenSSH_9.6\r\n')); // probes may reset
   await new Promise((resolve) => listener.listen(2222, '127.0.0.1', resolve));
   t.after(() => listener.close());
   const example = docExample('<!-- example: quick-start -->');
@@ -165,8 +153,7 @@ scenario('POST, PUT and DELETE /api/v1/checks refuse what is not a valid check, 
 scenario('API checks: created, replaced, deleted, kept across a restart; a file check → 409 naming the file', async (ctx, t) => {
   const srv = await ctx.server();
   const dir = checksDir(srv);
-  if (!(await hasProbeTypes(srv, dir))) return t.skip('the probe table (tcp, http, dns, icmp, exec) is not in this binary yet');
-  const listener = net.createServer((s) => s.end('hello\r\n'));
+  const listener = net.createServer((s) => s.on('error', () => {}).end('hello\r\n')); // probes may reset
   await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
   t.after(() => listener.close());
   const target = `127.0.0.1:${listener.address().port}`;
@@ -188,15 +175,19 @@ scenario('API checks: created, replaced, deleted, kept across a restart; a file 
     assert.equal(res.json.file, path.join(dir, 'file.yaml'));
     assert.equal(res.json.error, `check file-tcp is defined in ${path.join(dir, 'file.yaml')}: change it there`);
   }
-  // kept across a restart
-  await srv.restart();
-  const kept = await adminGet(srv, '/api/v1/checks/api-tcp');
+  // kept across a restart, and running again
+  await srv.stop();
+  const srv2 = await ctx.restart(srv);
+  const kept = await adminGet(srv2, '/api/v1/checks/api-tcp');
   assert.equal(kept.status, 200);
+  assert.equal(kept.json.source, 'api');
   assert.equal(kept.json.interval_ms, 2000);
   assert.deepEqual(kept.json.config.tags, { team: 'api' });
-  assert.equal((await adminSend(srv, 'DELETE', '/api/v1/checks/api-tcp')).status, 204);
-  await srv.restart();
-  assert.equal((await adminGet(srv, '/api/v1/checks/api-tcp')).status, 404);
+  await waitFor(async () => (await adminGet(srv2, '/api/v1/checks/api-tcp')).json.state === 'ok', 3000, { message: 'api-tcp ok after the restart' });
+  assert.equal((await adminSend(srv2, 'DELETE', '/api/v1/checks/api-tcp')).status, 204);
+  await srv2.stop();
+  const srv3 = await ctx.restart(srv);
+  assert.equal((await adminGet(srv3, '/api/v1/checks/api-tcp')).status, 404);
 });
 
 scenario('faultline cfg validate: every error with file:line:column: field, exit 1; a good directory exit 0', async (ctx) => {
@@ -244,7 +235,6 @@ scenario('faultline cfg export and sync: credentials from the URL or the environ
 scenario('faultline cfg sync pushes a directory as API checks, deletes the rest unless --nosync; export prints them', async (ctx, t) => {
   const srv = await ctx.server();
   const serverDir = checksDir(srv);
-  if (!(await hasProbeTypes(srv, serverDir))) return t.skip('the probe table (tcp, http, dns, icmp, exec) is not in this binary yet');
   const env = { FAULTLINE_ADMIN_USER: srv.adminUser, FAULTLINE_ADMIN_PASSWORD: srv.adminPass };
   const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'cfg-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -271,4 +261,59 @@ scenario('faultline cfg sync pushes a directory as API checks, deletes the rest 
   const exported = await ctx.run(['cfg', 'export', '--server', srv.url], { env });
   assert.equal(exported.code, 0);
   assert.match(exported.stdout, /- name: pushed\n {2}type: tcp\n {2}target: 127\.0\.0\.1:9\n {2}interval: 30s\n/);
+});
+
+scenario('exec checks: Nagios exit codes decide (0 ok, 1 warning, 2 critical, 3 unknown), a hung script is cut at its timeout, check_tcp runs unchanged', async (ctx, t) => {
+  const srv = await ctx.server();
+  const dir = checksDir(srv);
+  const scripts = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'exec-'));
+  t.after(() => fs.rmSync(scripts, { recursive: true, force: true }));
+  const script = (name, body) => {
+    const p = path.join(scripts, name);
+    fs.writeFileSync(p, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    return p;
+  };
+  const listener = net.createServer((s) => s.on('error', () => {}).end('hello\r\n'));
+  await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  t.after(() => listener.close());
+  const port = listener.address().port;
+  const checks = [
+    ['ex-ok', script('ok.sh', 'echo "OK - fine|time=0.01s;1;2;0"; exit 0'), 'ok', null],
+    ['ex-warn', script('warn.sh', 'echo "WARNING - disk 81%"; exit 1'), 'warning', 'exit code 1: WARNING - disk 81%'],
+    ['ex-crit', script('crit.sh', 'echo "CRITICAL - disk 97%"; exit 2'), 'critical', 'exit code 2: CRITICAL - disk 97%'],
+    ['ex-unknown', script('unknown.sh', 'echo "UNKNOWN - no disk"; exit 3'), 'unknown', 'exit code 3: UNKNOWN - no disk'],
+    ['ex-hang', script('hang.sh', 'sleep 30'), 'critical', null],
+  ];
+  let yaml = 'checks:\n';
+  for (const [name, cmd] of checks) yaml += `  - {name: ${name}, type: exec, command: ["${cmd}"], interval: 1s, timeout: 300ms}\n`;
+  yaml += `  - name: plugin-tcp\n    type: exec\n    command: [/usr/lib/nagios/plugins/check_tcp, -H, 127.0.0.1, -p, "${port}"]\n    interval: 1s\n    conditions:\n      - "[OUTPUT] contains \\"TCP OK\\""\n`;
+  writeCheckFile(dir, 'exec.yaml', yaml);
+  for (const [name, , state, message] of checks) {
+    let c;
+    await waitFor(async () => (c = (await adminGet(srv, `/api/v1/checks/${name}`)).json).results.length > 0 && c.state === state, 3000, { message: `${name} ${state}` });
+    if (message) assert.equal(c.message, message, name);
+  }
+  const hang = (await adminGet(srv, '/api/v1/checks/ex-hang')).json;
+  assert.ok(hang.results[0].latency_ms < 1000, `the hung script was cut at its timeout: ${JSON.stringify(hang.results[0])}`);
+  assert.ok(hang.message, 'the hung script says why');
+  await waitFor(async () => (await adminGet(srv, '/api/v1/checks/plugin-tcp')).json.state === 'ok', 3000, { message: 'check_tcp ok' });
+  listener.close();
+  await waitFor(async () => (await adminGet(srv, '/api/v1/checks/plugin-tcp')).json.state === 'critical', 3000, { message: 'check_tcp critical once the listener is gone' });
+  // each change is a check_state event
+  const evs = (await adminGet(srv, '/admin/api/events?limit=100')).json.events.filter((e) => e.kind === 'check_state' && e.worker === 'plugin-tcp');
+  assert.deepEqual(evs.map((e) => `${e.details.from}->${e.details.to}`), ['ok->critical', 'unknown->ok']);
+});
+
+scenario('every checks file in docs/checks.md reads without an error (faultline cfg validate)', async (ctx) => {
+  const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs/checks.md'), 'utf8');
+  const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => b.startsWith('checks:'));
+  assert.ok(blocks.length >= 6, `${blocks.length} examples`);
+  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'doc-'));
+  try {
+    blocks.forEach((b, i) => fs.writeFileSync(path.join(dir, `example-${i}.yaml`), b.replaceAll('name: ', `name: e${i}-`)));
+    const r = await ctx.run(['cfg', 'validate', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,8 +1,8 @@
 /* fake_probe.h — check types for the check engine's unit tests, standing in for the probe table:
  * "fake" fills every placeholder but EXIT_CODE/OUTPUT and answers after `delay_ms` with the
  * result the test put in fake_next_result (a timeout when the delay is longer); "fexec" fills
- * EXIT_CODE and OUTPUT the same way. Both read target and their own members and name any other
- * member, as real types do. Included once per test program. */
+ * EXIT_CODE and OUTPUT the same way. "fake" lists its members (the loader names others);
+ * "fexec" does not, and its parse names them itself. Included once per test program. */
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -95,6 +95,8 @@ static json_t *fake_result_json(const struct probe_result *r)
                      "response_time_ms", r->response_time_ms);
 }
 
+static const char *const fake_members[] = {"target", "delay_ms", NULL};
+
 static const struct probe_type fake_type = {
     .name = "fake",
     .placeholders = ((1u << PH_COUNT) - 1) & ~(PH_BIT(PH_EXIT_CODE) | PH_BIT(PH_OUTPUT)),
@@ -104,6 +106,7 @@ static const struct probe_type fake_type = {
     .start = fake_start,
     .cancel = fake_cancel,
     .result_json = fake_result_json,
+    .members = fake_members,
 };
 
 static const struct probe_type fexec_type = {

@@ -59,6 +59,8 @@ static const struct judge_case judge_cases[] = {
      "exit code 3: UNKNOWN - no disk"},
     {FEXEC "}", {.ran = true, .exit_code = 7, .output = "odd"}, CHECK_UNKNOWN,
      "exit code 7: odd"},
+    {FEXEC "}", {.ran = true, .exit_code = -1, .timed_out = true, .error = "timed out after 300 ms"},
+     CHECK_CRITICAL, "timed out after 300 ms"},
     {FEXEC ", \"conditions\": [\"[OUTPUT] contains \\\"fine\\\"\"]}",
      {.ran = true, .exit_code = 0, .output = "OK - slow"}, CHECK_CRITICAL,
      "[OUTPUT] contains \"fine\" failed: \"OK - slow\""},

@@ -110,7 +110,9 @@ static const struct bad_file bad_files[] = {
      "f.yaml:5:18: checks[0].conditions[0]: [STATUS] == 1: at column 1: [STATUS] is not filled "
      "by this check's type", 1},
     {CHECK_HEAD "    colour: red\n", "f.yaml:5:5: checks[0].colour: unknown member (expected "
-                                   "target or delay_ms)", 1},
+                                   "a member of every check, or of fake: target, delay_ms)", 1},
+    {"checks:\n  - name: x\n    type: fexec\n    target: h:1\n    colour: red\n",
+     "f.yaml:5:5: checks[0].colour: unknown member (expected target or delay_ms)", 1},
     {CHECK_HEAD "    fail_threshold: 0\n    enabled: yes\n",
      "f.yaml:5:5: checks[0].fail_threshold: 0 is not a count (expected a whole number 1 to "
      "1000)", 2},
