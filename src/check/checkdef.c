@@ -414,12 +414,17 @@ bool checkdef_same(const struct checkdef *a, const struct checkdef *b)
 
 /* ---- YAML into JSON ----------------------------------------------------------------------- */
 
+/* A file's nodes, aliases expanded, are at most this many (a few aliases of aliases would
+ * otherwise make billions). */
+#define YAML_NODES_MAX 200000
+
 struct yaml_reader {
     yaml_document_t *doc;
     json_t *positions;
     const char *file;
     json_t *errors;
     int n_errors;
+    size_t nodes;
 };
 
 static void note_position(struct yaml_reader *y, const char *path, yaml_mark_t mark)
@@ -483,9 +488,13 @@ static json_t *mapping_json(struct yaml_reader *y, yaml_node_t *n, const char *p
 
 static json_t *node_json(struct yaml_reader *y, yaml_node_t *n, const char *path, int depth)
 {
-    if (depth > 32) {
-        add_error(y->errors, y->file, y->positions, path, "nested too deep (32 levels at most)");
-        y->n_errors++;
+    if (depth > 32 || ++y->nodes > YAML_NODES_MAX) {
+        if (y->nodes == YAML_NODES_MAX + 1 || depth > 32) {
+            add_error(y->errors, y->file, y->positions, path,
+                      depth > 32 ? "nested too deep (32 levels at most)"
+                                 : "too large (200000 values at most, aliases expanded)");
+            y->n_errors++;
+        }
         return json_null();
     }
     switch (n->type) {

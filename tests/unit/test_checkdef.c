@@ -132,6 +132,10 @@ static const struct bad_file bad_files[] = {
     {"check:\n  - name: x\n", "f.yaml:1:1: check: unknown member (a checks file has one "
                               "member: checks)", 1},
     {"checks: [\n", "f.yaml:2:1: : did not find expected node content", 1},
+    {"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+     "f.yaml:1:32: f[0][6][8][8][8][8]: too large (200000 values at most, aliases expanded)", 7},
     {"checks:\n  - name: bad name\n    type: fake\n    target: h:1\n",
      "f.yaml:2:5: checks[0].name: \"bad name\" is not a name (expected letters, digits, '_', "
      "'.', '-', at most 64, starting with a letter or digit)", 1},
