@@ -100,9 +100,8 @@ void runner_judge(const struct checkdef *def, const struct probe_result *r,
         s = nagios_state(r, out->message);
     out->state = worse(s, judge_conditions(def, r, out->message));
     if (out->state != CHECK_OK && r->error[0] && !strstr(out->message, r->error)) {
-        char both[CHECK_MESSAGE_MAX];
-        snprintf(both, sizeof both, "%s (%s)", out->message, r->error);
-        memcpy(out->message, both, sizeof both);
+        size_t n = strlen(out->message); /* the probe's own words after the judgement */
+        snprintf(out->message + n, sizeof out->message - n, "%s(%s)", n ? " " : "", r->error);
     }
 }
 

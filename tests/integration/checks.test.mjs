@@ -6,6 +6,7 @@
 // and an exec script.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
@@ -316,4 +317,41 @@ scenario('every checks file in docs/checks.md reads without an error (faultline 
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+scenario('an HTTP check against a real server: status, JSON body path and header conditions; each change told on Telegram', async (ctx, t) => {
+  const tg = await ctx.telegram();
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: tg.token, CHAT_ID: '42', TELEGRAM_API_URL: tg.url } });
+  const dir = checksDir(srv);
+  let health = { status: 200, body: { data: [{ state: 'up' }] } };
+  const web = http.createServer((req, res) => {
+    res.writeHead(health.status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(health.body));
+  });
+  await new Promise((resolve) => web.listen(0, '127.0.0.1', resolve));
+  t.after(() => web.close());
+  const url = `http://127.0.0.1:${web.address().port}/health`;
+  writeCheckFile(dir, 'web.yaml', `checks:
+  - name: web-health
+    type: http
+    target: ${url}
+    interval: 200ms
+    conditions:
+      - "[STATUS] == 200"
+      - "[BODY].data[0].state == \\"up\\""
+      - "[HEADER].Content-Type contains json"
+      - warning: "[RESPONSE_TIME] < 5s"
+`);
+  await waitFor(async () => (await adminGet(srv, '/api/v1/checks/web-health')).json?.state === 'ok', 2000, { message: 'web-health ok' });
+  health = { status: 503, body: { data: [{ state: 'down' }] } };
+  let c;
+  await waitFor(async () => (c = (await adminGet(srv, '/api/v1/checks/web-health')).json).state === 'critical', 2000, { message: 'web-health critical' });
+  assert.equal(c.message, '[STATUS] == 200 failed: 503; [BODY].data[0].state == "up" failed: "down"');
+  const down = await tg.waitForMessage((m) => m.text.startsWith('CRITICAL: web-health'), 3000);
+  assert.equal(down.text, `CRITICAL: web-health (http ${url}): [STATUS] == 200 failed: 503; [BODY].data[0].state == "up" failed: "down"`);
+  health = { status: 200, body: { data: [{ state: 'up' }] } };
+  await waitFor(async () => (await adminGet(srv, '/api/v1/checks/web-health')).json.state === 'ok', 2000, { message: 'web-health ok again' });
+  const up = await tg.waitForMessage((m) => m.text.startsWith('OK: web-health'), 3000);
+  assert.match(up.text, new RegExp(`^OK: web-health \\(http ${url.replace(/[.]/g, '\\.')}\\) again after 0m \\d+s \\(was critical\\)$`));
+  assert.equal(tg.messagesAbout('web-health').length, 2, 'the first ok is not news');
 });
