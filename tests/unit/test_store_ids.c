@@ -197,6 +197,7 @@ static void test_migration_starts_after_max_id(void **state)
     fixture_close(fx);
     exec_sql(fx, "DROP TABLE reports;"
                  "DROP TABLE silences;"
+                 "DROP TABLE checks;"
                  "DROP TABLE sequences;"
                  "ALTER TABLE outbox DROP COLUMN replaces;"
                  "ALTER TABLE outbox DROP COLUMN ref;"
