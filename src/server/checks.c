@@ -364,6 +364,9 @@ json_t *checks_errors_json(struct checks *c)
 
 static void on_enabled_stored(int status, void *ctx)
 {
+    if (status != 0)
+        log_error("checks: enable/disable of an API check could not be stored; it holds until "
+                  "a restart");
 }
 
 int checks_set_enabled(struct checks *c, const char *name, bool enabled)
