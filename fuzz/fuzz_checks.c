@@ -31,9 +31,17 @@ static void eval_line(const char *line)
 {
     static const char *const answers[] = {"192.0.2.1"};
     static const char body[] = "{\"a\":[{\"b\":\"up\"}],\"n\":3}";
-    struct probe_result r = {.ran = true, .status = 200, .body = body, .body_len = sizeof body - 1,
-                             .dns_answers = answers, .n_dns_answers = 1, .output = "OK",
-                             .dns_rcode = "NOERROR", .has_cert = true, .sent = 1, .received = 1};
+    struct probe_result r = {.ran = true,
+                             .status = 200,
+                             .body = body,
+                             .body_len = sizeof body - 1,
+                             .dns_answers = answers,
+                             .n_dns_answers = 1,
+                             .output = "OK",
+                             .dns_rcode = "NOERROR",
+                             .has_cert = true,
+                             .sent = 1,
+                             .received = 1};
     char err[256], msg[CONDITION_MESSAGE_MAX];
     struct condition *c = condition_parse(line, any_type.placeholders, false, err, sizeof err);
     if (!c)

@@ -15,8 +15,8 @@
 struct remote {
     uv_loop_t loop;
     struct httpc *client;
-    char base[2048];  /* the URL without credentials nor a trailing '/' */
-    char auth[600];   /* "Authorization: Basic ..." */
+    char base[2048]; /* the URL without credentials nor a trailing '/' */
+    char auth[600];  /* "Authorization: Basic ..." */
 };
 
 struct exchange {
@@ -48,8 +48,10 @@ static int remote_open(struct remote *r, const char *url)
 {
     const char *scheme_end = strstr(url, "://");
     if (!scheme_end || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
-        fprintf(stderr, "faultline cfg: --server: expected http://HOST:PORT or https://..., got "
-                        "\"%s\"\n", url);
+        fprintf(stderr,
+                "faultline cfg: --server: expected http://HOST:PORT or https://..., got "
+                "\"%s\"\n",
+                url);
         return -1;
     }
     const char *host = scheme_end + 3;
@@ -106,8 +108,12 @@ static void call(struct remote *r, const char *method, const char *path, const j
     snprintf(url, sizeof url, "%s%s", r->base, path);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     const char *headers[] = {r->auth, "Content-Type: application/json", NULL};
-    struct httpc_request req = {.method = method, .url = url, .headers = headers, .body = text,
-                                .body_len = text ? strlen(text) : 0, .timeout_ms = 10000};
+    struct httpc_request req = {.method = method,
+                                .url = url,
+                                .headers = headers,
+                                .body = text,
+                                .body_len = text ? strlen(text) : 0,
+                                .timeout_ms = 10000};
     *x = (struct exchange){0};
     if (httpc_start(r->client, &req, on_answer, x) != 0) {
         snprintf(x->error, sizeof x->error, "out of memory");
@@ -169,9 +175,9 @@ static const json_t *find_remote(const json_t *list, const char *name)
 {
     size_t i;
     const json_t *check;
-    json_array_foreach(json_object_get(list, "checks"), i, check)
-        if (strcmp(json_string_value(json_object_get(check, "name")), name) == 0)
-            return check;
+    json_array_foreach(json_object_get(list, "checks"), i,
+                       check) if (strcmp(json_string_value(json_object_get(check, "name")), name) ==
+                                  0) return check;
     return NULL;
 }
 
@@ -224,7 +230,8 @@ static int sync_plan(struct remote *r, const struct cfg_remote *opts,
     }
     size_t i;
     const json_t *check;
-    json_array_foreach(json_object_get(list, "checks"), i, check) {
+    json_array_foreach(json_object_get(list, "checks"), i, check)
+    {
         const char *name = json_string_value(json_object_get(check, "name"));
         bool api = !strcmp(json_string_value(json_object_get(check, "source")), "api");
         if (api && !local_has(set, name) && !opts->nosync)
@@ -254,8 +261,7 @@ int cfg_sync(const struct cfg_remote *opts)
     int rc = 1;
     struct remote r = {0};
     if (n_errors) {
-        fprintf(stderr, "faultline cfg: %zu error(s) in %s: nothing pushed\n", n_errors,
-                opts->dir);
+        fprintf(stderr, "faultline cfg: %zu error(s) in %s: nothing pushed\n", n_errors, opts->dir);
     } else if (remote_open(&r, opts->server) != 0) {
         rc = 2;
     } else {

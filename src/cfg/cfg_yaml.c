@@ -14,8 +14,9 @@ static int write_out(void *data, unsigned char *buffer, size_t size)
 /* A plain scalar that YAML would read as a number, a boolean or null must be quoted. */
 static bool reads_as_other(const char *s)
 {
-    static const char *const words[] = {"true", "false", "True", "False", "TRUE", "FALSE", "null",
-                                        "Null", "NULL", "~", "yes", "no", "on", "off", ""};
+    static const char *const words[] = {"true",  "false", "True", "False", "TRUE",
+                                        "FALSE", "null",  "Null", "NULL",  "~",
+                                        "yes",   "no",    "on",   "off",   ""};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(s, words[i]) == 0)
             return true;
@@ -43,9 +44,8 @@ static int emit(yaml_emitter_t *e, const json_t *v)
             return -1;
         const char *k;
         const json_t *item;
-        json_object_foreach((json_t *)v, k, item)
-            if (emit_scalar(e, k, reads_as_other(k)) != 0 || emit(e, item) != 0)
-                return -1;
+        json_object_foreach((json_t *)v, k, item) if (emit_scalar(e, k, reads_as_other(k)) != 0 ||
+                                                      emit(e, item) != 0) return -1;
         yaml_mapping_end_event_initialize(&ev);
         return yaml_emitter_emit(e, &ev) ? 0 : -1;
     }
@@ -55,22 +55,24 @@ static int emit(yaml_emitter_t *e, const json_t *v)
             return -1;
         size_t i;
         const json_t *item;
-        json_array_foreach(v, i, item)
-            if (emit(e, item) != 0)
-                return -1;
+        json_array_foreach(v, i, item) if (emit(e, item) != 0) return -1;
         yaml_sequence_end_event_initialize(&ev);
         return yaml_emitter_emit(e, &ev) ? 0 : -1;
     }
-    case JSON_STRING: return emit_scalar(e, json_string_value(v), reads_as_other(json_string_value(v)));
+    case JSON_STRING:
+        return emit_scalar(e, json_string_value(v), reads_as_other(json_string_value(v)));
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
         return emit_scalar(e, num, false);
     case JSON_REAL:
         snprintf(num, sizeof num, "%.17g", json_real_value(v));
         return emit_scalar(e, num, false);
-    case JSON_TRUE: return emit_scalar(e, "true", false);
-    case JSON_FALSE: return emit_scalar(e, "false", false);
-    default: return emit_scalar(e, "null", false);
+    case JSON_TRUE:
+        return emit_scalar(e, "true", false);
+    case JSON_FALSE:
+        return emit_scalar(e, "false", false);
+    default:
+        return emit_scalar(e, "null", false);
     }
 }
 

@@ -47,8 +47,8 @@ static bool position_of(const json_t *positions, const char *path, json_int_t *l
     }
 }
 
-static void add_error(json_t *errors, const char *file, const json_t *positions,
-                      const char *field, const char *message)
+static void add_error(json_t *errors, const char *file, const json_t *positions, const char *field,
+                      const char *message)
 {
     json_t *e = json_object();
     json_int_t line, column;
@@ -101,8 +101,8 @@ int checkdef_duration_parse(const char *text, int64_t *ms)
     static const struct {
         const char *unit;
         double ms;
-    } units[] = {{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3},
-                 {"y", 365 * 86400e3}};
+    } units[] = {{"ms", 1},     {"s", 1e3},     {"m", 60e3},
+                 {"h", 3600e3}, {"d", 86400e3}, {"y", 365 * 86400e3}};
     char *end;
     if (!text || !isdigit((unsigned char)*text))
         return -1;
@@ -125,8 +125,10 @@ static int64_t read_duration(struct def_reader *r, const json_t *def, const char
     const char *text = json_string_value(v);
     if (checkdef_duration_parse(text, &ms) != 0) {
         char *shown = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        def_fail(r, member, "%s is not a duration (expected a number and a unit: ms, s, m, h, d "
-                 "or y, e.g. 30s)", shown ? shown : "?");
+        def_fail(r, member,
+                 "%s is not a duration (expected a number and a unit: ms, s, m, h, d "
+                 "or y, e.g. 30s)",
+                 shown ? shown : "?");
         free(shown);
         return fallback;
     }
@@ -173,7 +175,8 @@ static void check_name_list(struct def_reader *r, const json_t *v, const char *m
     }
     size_t i;
     const json_t *item;
-    json_array_foreach(v, i, item) {
+    json_array_foreach(v, i, item)
+    {
         if (!json_is_string(item) || !name_ok(json_string_value(item))) {
             char path[96];
             snprintf(path, sizeof path, "%s[%zu]", member, i);
@@ -191,7 +194,8 @@ static void check_tags(struct def_reader *r, const json_t *v, const char *member
     }
     const char *k;
     const json_t *val;
-    json_object_foreach((json_t *)v, k, val) {
+    json_object_foreach((json_t *)v, k, val)
+    {
         char path[192];
         snprintf(path, sizeof path, "%s.%s", member, k);
         if (!name_ok(k))
@@ -220,7 +224,8 @@ static void check_alerters(struct def_reader *r, const json_t *v)
     }
     const char *k;
     const json_t *val;
-    json_object_foreach((json_t *)v, k, val) {
+    json_object_foreach((json_t *)v, k, val)
+    {
         char path[96];
         snprintf(path, sizeof path, "alerters.%.60s", k);
         if (strcmp(k, "warning") != 0 && strcmp(k, "critical") != 0)
@@ -241,7 +246,8 @@ static void read_conditions(struct def_reader *r, const json_t *v, struct checkd
     c->conditions = calloc(json_array_size(v) + 1, sizeof *c->conditions);
     size_t i;
     const json_t *item;
-    json_array_foreach(v, i, item) {
+    json_array_foreach(v, i, item)
+    {
         char path[64], err[256];
         snprintf(path, sizeof path, "conditions[%zu]", i);
         bool warning = json_is_object(item);
@@ -265,8 +271,9 @@ static void read_conditions(struct def_reader *r, const json_t *v, struct checkd
 
 /* The members every check has; the rest (and target) belong to the type. */
 static const char *const common_members[] = {
-    "name", "type", "interval", "timeout", "fail_threshold", "success_threshold", "conditions",
-    "tags", "run_on", "quorum", "enabled", "description", "alerters", "depends_on", NULL};
+    "name",       "type",       "interval", "timeout", "fail_threshold", "success_threshold",
+    "conditions", "tags",       "run_on",   "quorum",  "enabled",        "description",
+    "alerters",   "depends_on", NULL};
 
 static bool is_common(const char *member)
 {
@@ -301,7 +308,8 @@ static void read_options(struct def_reader *r, const json_t *def, struct checkde
     const char *k;
     const json_t *v;
     int unknown = 0;
-    json_object_foreach((json_t *)def, k, v) {
+    json_object_foreach((json_t *)def, k, v)
+    {
         if (is_common(k))
             continue;
         if (c->type->members && !type_member(c->type, k)) {
@@ -332,8 +340,8 @@ static void read_options(struct def_reader *r, const json_t *def, struct checkde
 static void read_common(struct def_reader *r, const json_t *def, struct checkdef *c)
 {
     c->interval_ms = read_duration(r, def, "interval", 60000);
-    c->timeout_ms = read_duration(r, def, "timeout", c->interval_ms < 10000 ? c->interval_ms
-                                                                            : 10000);
+    c->timeout_ms =
+        read_duration(r, def, "timeout", c->interval_ms < 10000 ? c->interval_ms : 10000);
     c->fail_threshold = read_count(r, def, "fail_threshold", 1, 1000);
     c->success_threshold = read_count(r, def, "success_threshold", 1, 1000);
     read_count(r, def, "quorum", 1, 10000);
@@ -356,8 +364,8 @@ static void read_common(struct def_reader *r, const json_t *def, struct checkdef
 struct checkdef *checkdef_parse(const json_t *def, checkdef_find_fn find, const char *file,
                                 const json_t *positions, const char *prefix, json_t *errors)
 {
-    struct def_reader r = {.file = file, .positions = positions, .prefix = prefix,
-                           .errors = errors};
+    struct def_reader r = {
+        .file = file, .positions = positions, .prefix = prefix, .errors = errors};
     if (!json_is_object(def)) {
         def_fail(&r, "", "expected a check: a mapping with name and type");
         return NULL;
@@ -367,9 +375,11 @@ struct checkdef *checkdef_parse(const json_t *def, checkdef_find_fn find, const 
         return NULL;
     const char *name = json_string_value(json_object_get(def, "name"));
     if (!name || !name_ok(name))
-        def_fail(&r, "name", name ? "\"%.140s\" is not a name (expected letters, digits, '_', "
-                                    "'.', '-', at most 64, starting with a letter or digit)"
-                                  : "%smissing (every check has a name)", name ? name : "");
+        def_fail(&r, "name",
+                 name ? "\"%.140s\" is not a name (expected letters, digits, '_', "
+                        "'.', '-', at most 64, starting with a letter or digit)"
+                      : "%smissing (every check has a name)",
+                 name ? name : "");
     const char *type = json_string_value(json_object_get(def, "type"));
     if (!type)
         def_fail(&r, "type", "missing (expected a check type such as tcp, http, dns, icmp, exec)");
@@ -498,8 +508,10 @@ static json_t *node_json(struct yaml_reader *y, yaml_node_t *n, const char *path
         return json_null();
     }
     switch (n->type) {
-    case YAML_SCALAR_NODE: return scalar_json(n);
-    case YAML_MAPPING_NODE: return mapping_json(y, n, path, depth);
+    case YAML_SCALAR_NODE:
+        return scalar_json(n);
+    case YAML_MAPPING_NODE:
+        return mapping_json(y, n, path, depth);
     case YAML_SEQUENCE_NODE: {
         json_t *a = json_array();
         size_t i = 0;
@@ -514,7 +526,8 @@ static json_t *node_json(struct yaml_reader *y, yaml_node_t *n, const char *path
         }
         return a;
     }
-    default: return json_null();
+    default:
+        return json_null();
     }
 }
 
@@ -579,13 +592,13 @@ static int read_document(struct checkdef_set *set, struct yaml_reader *y, checkd
         const char *k;
         json_t *v;
         bool named = false;
-        json_object_foreach(doc, k, v)
-            if (strcmp(k, "checks") != 0) {
-                add_error(set->errors, y->file, y->positions, k,
-                          "unknown member (a checks file has one member: checks)");
-                named = true;
-                errors++;
-            }
+        json_object_foreach(doc, k, v) if (strcmp(k, "checks") != 0)
+        {
+            add_error(set->errors, y->file, y->positions, k,
+                      "unknown member (a checks file has one member: checks)");
+            named = true;
+            errors++;
+        }
         if (!named && !json_is_array(checks)) {
             add_error(set->errors, y->file, y->positions, checks ? "checks" : "",
                       "expected checks: followed by a list of checks");
@@ -594,12 +607,12 @@ static int read_document(struct checkdef_set *set, struct yaml_reader *y, checkd
     }
     size_t i;
     const json_t *def;
-    json_array_foreach(checks, i, def) {
+    json_array_foreach(checks, i, def)
+    {
         char prefix[32];
         snprintf(prefix, sizeof prefix, "checks[%zu]", i);
         size_t before = json_array_size(set->errors);
-        struct checkdef *c = checkdef_parse(def, find, y->file, y->positions, prefix,
-                                            set->errors);
+        struct checkdef *c = checkdef_parse(def, find, y->file, y->positions, prefix, set->errors);
         errors += (int)(json_array_size(set->errors) - before);
         if (c)
             errors += set_add(set, c, y, prefix);
@@ -620,14 +633,14 @@ int checkdef_load_text(struct checkdef_set *set, const char *file, const char *t
     if (!yaml_parser_load(&parser, &doc)) {
         json_t *e = json_pack("{ss sI sI ss ss}", "file", file ? file : "", "line",
                               (json_int_t)parser.problem_mark.line + 1, "column",
-                              (json_int_t)parser.problem_mark.column + 1, "field", "",
-                              "message", parser.problem ? parser.problem : "invalid YAML");
+                              (json_int_t)parser.problem_mark.column + 1, "field", "", "message",
+                              parser.problem ? parser.problem : "invalid YAML");
         json_array_append_new(set->errors, e);
         yaml_parser_delete(&parser);
         return 1;
     }
-    struct yaml_reader y = {.doc = &doc, .positions = json_object(), .file = file,
-                            .errors = set->errors};
+    struct yaml_reader y = {
+        .doc = &doc, .positions = json_object(), .file = file, .errors = set->errors};
     errors = read_document(set, &y, find);
     json_decref(y.positions);
     yaml_document_delete(&doc);
@@ -643,9 +656,8 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 static bool is_yaml_name(const struct dirent *d)
 {
     size_t n = strlen(d->d_name);
-    return d->d_name[0] != '.' &&
-           ((n > 5 && !strcmp(d->d_name + n - 5, ".yaml")) ||
-            (n > 4 && !strcmp(d->d_name + n - 4, ".yml")));
+    return d->d_name[0] != '.' && ((n > 5 && !strcmp(d->d_name + n - 5, ".yaml")) ||
+                                   (n > 4 && !strcmp(d->d_name + n - 4, ".yml")));
 }
 
 static int yaml_filter(const struct dirent *d)

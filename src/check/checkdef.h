@@ -29,9 +29,9 @@ struct checkdef {
     struct condition **conditions;         /* none: the type's default_condition */
     size_t n_conditions;
     bool enabled;
-    json_t *def;  /* the definition as written (JSON); tags, run_on, quorum, alerters,
-                     depends_on and description are read from it */
-    char *file;   /* the file that defines it; NULL for a check created through the API */
+    json_t *def; /* the definition as written (JSON); tags, run_on, quorum, alerters,
+                    depends_on and description are read from it */
+    char *file;  /* the file that defines it; NULL for a check created through the API */
 };
 
 /* Errors are JSON objects {"file", "line", "column", "field", "message"} appended to an array

@@ -30,13 +30,13 @@ struct path_seg {
 struct operand {
     enum operand_form form;
     enum kind kind;
-    int placeholder;        /* FORM_PLACEHOLDER */
-    struct path_seg *path;  /* [BODY] path, or the [HEADER] name as one key */
+    int placeholder;       /* FORM_PLACEHOLDER */
+    struct path_seg *path; /* [BODY] path, or the [HEADER] name as one key */
     size_t n_path;
-    double num;             /* FORM_LITERAL: numbers in ms for K_TIME, percent for K_PCT */
+    double num; /* FORM_LITERAL: numbers in ms for K_TIME, percent for K_PCT */
     bool b;
-    char *text;             /* FORM_LITERAL: the string, or the token as written */
-    struct operand *inner;  /* FORM_LEN */
+    char *text;            /* FORM_LITERAL: the string, or the token as written */
+    struct operand *inner; /* FORM_LEN */
 };
 
 struct condition {
@@ -78,15 +78,22 @@ static enum kind placeholder_kind(int ph, bool has_path)
 {
     switch (ph) {
     case PH_STATUS:
-    case PH_EXIT_CODE: return K_NUM;
+    case PH_EXIT_CODE:
+        return K_NUM;
     case PH_RESPONSE_TIME:
     case PH_CERT_EXPIRES_IN:
-    case PH_RTT: return K_TIME;
-    case PH_LOSS: return K_PCT;
-    case PH_CONNECTED: return K_BOOL;
-    case PH_DNS_ANSWER: return K_LIST;
-    case PH_BODY: return has_path ? K_ANY : K_STR;
-    default: return K_STR; /* HEADER, DNS_RCODE, OUTPUT */
+    case PH_RTT:
+        return K_TIME;
+    case PH_LOSS:
+        return K_PCT;
+    case PH_CONNECTED:
+        return K_BOOL;
+    case PH_DNS_ANSWER:
+        return K_LIST;
+    case PH_BODY:
+        return has_path ? K_ANY : K_STR;
+    default:
+        return K_STR; /* HEADER, DNS_RCODE, OUTPUT */
     }
 }
 
@@ -187,8 +194,8 @@ static bool unit_of(const char *suffix, enum kind *kind, double *factor)
     static const struct {
         const char *name;
         double ms;
-    } units[] = {{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3},
-                 {"y", 365 * 86400e3}};
+    } units[] = {{"ms", 1},     {"s", 1e3},     {"m", 60e3},
+                 {"h", 3600e3}, {"d", 86400e3}, {"y", 365 * 86400e3}};
     if (!*suffix) {
         *kind = K_NUM, *factor = 1;
         return true;
@@ -294,7 +301,7 @@ static int read_operator(struct reader *r, enum cmp *op)
 static const char *kind_name(enum kind k)
 {
     static const char *const names[] = {"a number", "a duration", "a percentage", "true or false",
-                                        "text", "a list", "a JSON value"};
+                                        "text",     "a list",     "a JSON value"};
     return names[k];
 }
 
@@ -389,8 +396,8 @@ static int read_condition(struct reader *r, struct condition *c)
     return 0;
 }
 
-struct condition *condition_parse(const char *text, uint32_t placeholders, bool warning,
-                                  char *err, size_t errlen)
+struct condition *condition_parse(const char *text, uint32_t placeholders, bool warning, char *err,
+                                  size_t errlen)
 {
     struct condition *c = calloc(1, sizeof *c);
     if (!c || !(c->text = strdup(text))) {
@@ -399,8 +406,8 @@ struct condition *condition_parse(const char *text, uint32_t placeholders, bool 
         return NULL;
     }
     c->warning = warning;
-    struct reader r = {.start = text, .p = text, .allowed = placeholders, .err = err,
-                       .errlen = errlen};
+    struct reader r = {
+        .start = text, .p = text, .allowed = placeholders, .err = err, .errlen = errlen};
     if (read_condition(&r, c) != 0) {
         condition_free(c);
         return NULL;
@@ -453,13 +460,23 @@ static bool missing_value(char *missing, size_t len, const char *why)
 static bool json_value(const json_t *j, struct value *v)
 {
     switch (json_typeof(j)) {
-    case JSON_STRING: v->kind = K_STR, v->str = json_string_value(j); break;
+    case JSON_STRING:
+        v->kind = K_STR, v->str = json_string_value(j);
+        break;
     case JSON_INTEGER:
-    case JSON_REAL: v->kind = K_NUM, v->num = json_number_value(j); break;
+    case JSON_REAL:
+        v->kind = K_NUM, v->num = json_number_value(j);
+        break;
     case JSON_TRUE:
-    case JSON_FALSE: v->kind = K_BOOL, v->b = json_is_true(j); break;
-    case JSON_NULL: v->kind = K_STR, v->str = "null"; break;
-    default: v->kind = K_ANY, v->json = j; break;
+    case JSON_FALSE:
+        v->kind = K_BOOL, v->b = json_is_true(j);
+        break;
+    case JSON_NULL:
+        v->kind = K_STR, v->str = "null";
+        break;
+    default:
+        v->kind = K_ANY, v->json = j;
+        break;
     }
     return true;
 }
@@ -485,15 +502,21 @@ static bool body_value(const struct operand *o, struct condition_subject *s, str
     return json_value(j, v);
 }
 
-static bool placeholder_value(const struct operand *o, struct condition_subject *s,
-                              struct value *v, char *missing, size_t len)
+static bool placeholder_value(const struct operand *o, struct condition_subject *s, struct value *v,
+                              char *missing, size_t len)
 {
     const struct probe_result *r = s->result;
     v->kind = o->kind;
     switch (o->placeholder) {
-    case PH_STATUS: v->num = r->status; break;
-    case PH_EXIT_CODE: v->num = r->exit_code; break;
-    case PH_RESPONSE_TIME: v->num = r->response_time_ms; break;
+    case PH_STATUS:
+        v->num = r->status;
+        break;
+    case PH_EXIT_CODE:
+        v->num = r->exit_code;
+        break;
+    case PH_RESPONSE_TIME:
+        v->num = r->response_time_ms;
+        break;
     case PH_CERT_EXPIRES_IN:
         if (!r->has_cert)
             return missing_value(missing, len, "no certificate");
@@ -504,19 +527,28 @@ static bool placeholder_value(const struct operand *o, struct condition_subject 
             return missing_value(missing, len, "no answer");
         v->num = r->rtt_ms;
         break;
-    case PH_LOSS: v->num = r->loss_pct; break;
-    case PH_CONNECTED: v->b = r->connected; break;
-    case PH_DNS_RCODE: v->str = r->dns_rcode; break;
-    case PH_OUTPUT: v->str = r->output ? r->output : ""; break;
-    case PH_DNS_ANSWER: v->list = r->dns_answers, v->n = r->n_dns_answers; break;
+    case PH_LOSS:
+        v->num = r->loss_pct;
+        break;
+    case PH_CONNECTED:
+        v->b = r->connected;
+        break;
+    case PH_DNS_RCODE:
+        v->str = r->dns_rcode;
+        break;
+    case PH_OUTPUT:
+        v->str = r->output ? r->output : "";
+        break;
+    case PH_DNS_ANSWER:
+        v->list = r->dns_answers, v->n = r->n_dns_answers;
+        break;
     case PH_HEADER: {
         const json_t *h = r->headers ? json_object_get(r->headers, o->path[0].key) : NULL;
         if (!h && r->headers) { /* names are stored lower case; conditions may say Content-Type */
             const char *k;
             const json_t *val;
-            json_object_foreach((json_t *)r->headers, k, val)
-                if (strcasecmp(k, o->path[0].key) == 0)
-                    h = val;
+            json_object_foreach((json_t *)r->headers, k,
+                                val) if (strcasecmp(k, o->path[0].key) == 0) h = val;
         }
         if (!json_is_string(h))
             return missing_value(missing, len, "no such header");
@@ -528,7 +560,8 @@ static bool placeholder_value(const struct operand *o, struct condition_subject 
             return body_value(o, s, v, missing, len);
         v->str = r->body ? r->body : "";
         break;
-    default: return missing_value(missing, len, "not filled");
+    default:
+        return missing_value(missing, len, "not filled");
     }
     return true;
 }
@@ -541,7 +574,8 @@ static bool operand_value(const struct operand *o, struct condition_subject *s, 
     case FORM_LITERAL:
         v->num = o->num, v->b = o->b, v->str = o->text;
         return true;
-    case FORM_PLACEHOLDER: return placeholder_value(o, s, v, missing, len);
+    case FORM_PLACEHOLDER:
+        return placeholder_value(o, s, v, missing, len);
     case FORM_LEN: {
         struct value in;
         if (!operand_value(o->inner, s, &in, missing, len))
@@ -566,7 +600,9 @@ static bool operand_value(const struct operand *o, struct condition_subject *s, 
 static void value_describe(const struct value *v, char *out, size_t len)
 {
     switch (v->kind) {
-    case K_NUM: snprintf(out, len, "%g", v->num); break;
+    case K_NUM:
+        snprintf(out, len, "%g", v->num);
+        break;
     case K_TIME: {
         static const struct {
             const char *unit;
@@ -581,9 +617,15 @@ static void value_describe(const struct value *v, char *out, size_t len)
             snprintf(out, len, "%.4gms", v->num);
         break;
     }
-    case K_PCT: snprintf(out, len, "%g%%", v->num); break;
-    case K_BOOL: snprintf(out, len, "%s", v->b ? "true" : "false"); break;
-    case K_STR: snprintf(out, len, "\"%.80s%s\"", v->str, strlen(v->str) > 80 ? "..." : ""); break;
+    case K_PCT:
+        snprintf(out, len, "%g%%", v->num);
+        break;
+    case K_BOOL:
+        snprintf(out, len, "%s", v->b ? "true" : "false");
+        break;
+    case K_STR:
+        snprintf(out, len, "\"%.80s%s\"", v->str, strlen(v->str) > 80 ? "..." : "");
+        break;
     case K_LIST: {
         size_t n = (size_t)snprintf(out, len, "[");
         for (size_t i = 0; i < v->n && n < len; i++)
@@ -604,13 +646,20 @@ static void value_describe(const struct value *v, char *out, size_t len)
 static bool compare_num(enum cmp op, double l, double r)
 {
     switch (op) {
-    case CMP_EQ: return l == r;
-    case CMP_NE: return l != r;
-    case CMP_LT: return l < r;
-    case CMP_LE: return l <= r;
-    case CMP_GT: return l > r;
-    case CMP_GE: return l >= r;
-    default: return false;
+    case CMP_EQ:
+        return l == r;
+    case CMP_NE:
+        return l != r;
+    case CMP_LT:
+        return l < r;
+    case CMP_LE:
+        return l <= r;
+    case CMP_GT:
+        return l > r;
+    case CMP_GE:
+        return l >= r;
+    default:
+        return false;
     }
 }
 
@@ -618,11 +667,16 @@ static bool compare_num(enum cmp op, double l, double r)
 static bool compare_text(const struct condition *c, const char *l, const char *r)
 {
     switch (c->op) {
-    case CMP_EQ: return strcmp(l, r) == 0;
-    case CMP_NE: return strcmp(l, r) != 0;
-    case CMP_CONTAINS: return strstr(l, r) != NULL;
-    case CMP_MATCHES: return regexec(&c->re, l, 0, NULL, 0) == 0;
-    default: return false;
+    case CMP_EQ:
+        return strcmp(l, r) == 0;
+    case CMP_NE:
+        return strcmp(l, r) != 0;
+    case CMP_CONTAINS:
+        return strstr(l, r) != NULL;
+    case CMP_MATCHES:
+        return regexec(&c->re, l, 0, NULL, 0) == 0;
+    default:
+        return false;
     }
 }
 

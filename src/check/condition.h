@@ -26,8 +26,8 @@ struct condition; /* one parsed condition; owned by the caller of condition_pars
 /* Parses text, allowing only the placeholders in the placeholders bit set (PH_BIT(...)).
  * warning: the condition only warns when it fails (the `warning: "..."` form). On error returns
  * NULL and writes "at column N: what was expected" into err. */
-struct condition *condition_parse(const char *text, uint32_t placeholders, bool warning,
-                                  char *err, size_t errlen);
+struct condition *condition_parse(const char *text, uint32_t placeholders, bool warning, char *err,
+                                  size_t errlen);
 void condition_free(struct condition *c); /* NULL: no-op */
 
 const char *condition_text(const struct condition *c); /* as written */

@@ -46,8 +46,8 @@ static enum check_state nagios_state(const struct probe_result *r, char *message
         snprintf(message, CHECK_MESSAGE_MAX, "%s", r->error[0] ? r->error : "timed out");
         return CHECK_CRITICAL;
     }
-    enum check_state s = r->exit_code >= 0 && r->exit_code < 3 ? by_code[r->exit_code]
-                                                                : CHECK_UNKNOWN;
+    enum check_state s =
+        r->exit_code >= 0 && r->exit_code < 3 ? by_code[r->exit_code] : CHECK_UNKNOWN;
     if (s != CHECK_OK) {
         const char *out = r->output && r->output[0] ? r->output : r->error;
         size_t line = strcspn(out, "\n");
@@ -57,8 +57,8 @@ static enum check_state nagios_state(const struct probe_result *r, char *message
     return s;
 }
 
-static enum check_state judge_conditions(const struct checkdef *def,
-                                         const struct probe_result *r, char *message)
+static enum check_state judge_conditions(const struct checkdef *def, const struct probe_result *r,
+                                         char *message)
 {
     enum check_state s = CHECK_OK;
     struct condition_subject subject;
@@ -72,8 +72,8 @@ static enum check_state judge_conditions(const struct checkdef *def,
     }
     if (!def->n_conditions && !(def->type->placeholders & PH_BIT(PH_EXIT_CODE))) {
         char err[128];
-        struct condition *c = condition_parse(def->type->default_condition,
-                                              def->type->placeholders, false, err, sizeof err);
+        struct condition *c = condition_parse(def->type->default_condition, def->type->placeholders,
+                                              false, err, sizeof err);
         if (c && !condition_eval(c, &subject, why, sizeof why)) {
             append(message, why);
             s = CHECK_CRITICAL;
@@ -88,8 +88,8 @@ void runner_judge(const struct checkdef *def, const struct probe_result *r,
                   struct check_outcome *out)
 {
     *out = (struct check_outcome){.latency_ms = r->response_time_ms};
-    out->result = def->type->result_json ? def->type->result_json(r)
-                                         : probe_result_json(def->type, r);
+    out->result =
+        def->type->result_json ? def->type->result_json(r) : probe_result_json(def->type, r);
     if (!r->ran) {
         out->state = CHECK_UNKNOWN;
         snprintf(out->message, sizeof out->message, "could not run: %s", r->error);

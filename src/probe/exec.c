@@ -285,7 +285,7 @@ static void exec_cancel(struct probe_run *run)
     maybe_end(r);
 }
 
-static const char *const exec_members[] = {"command", NULL};
+static const char *const exec_members[] = {"target", "command", NULL}; /* target: free text */
 
 const struct probe_type probe_type_exec = {
     .name = "exec",

@@ -617,7 +617,8 @@ static void http_cancel(struct probe_run *run)
     http_free_run(r);
 }
 
-static const char *const http_members[] = {"target", "method", "headers", "body", "follow_redirects", "tls_verify", "max_body", NULL};
+static const char *const http_members[] = {"target",           "method",     "headers",  "body",
+                                           "follow_redirects", "tls_verify", "max_body", NULL};
 
 const struct probe_type probe_type_http = {
     .name = "http",

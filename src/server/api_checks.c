@@ -21,8 +21,9 @@ void api_checks_list(struct http_request *req, void *ctx)
         http_respond_error(req, 400, "state: expected ok, warning, critical or unknown", "state");
         return;
     }
-    http_respond_json(req, 200, checks_list_json(api->checks, state, http_query(req, "tag"),
-                                                 http_query(req, "type")));
+    http_respond_json(
+        req, 200,
+        checks_list_json(api->checks, state, http_query(req, "tag"), http_query(req, "type")));
 }
 
 /* GET /api/v1/checks/NAME and GET /api/v1/checks/errors */
@@ -68,8 +69,8 @@ void api_checks_action(struct http_request *req, void *ctx)
         http_respond_error(req, 404, "no such check", "name");
         return;
     }
-    http_respond_json(req, rc == 0 && action[0] == 'r' ? 202 : 200, checks_get_json(api->checks,
-                                                                                   check));
+    http_respond_json(req, rc == 0 && action[0] == 'r' ? 202 : 200,
+                      checks_get_json(api->checks, check));
 }
 
 /* A write's request: answered by the engine at once (an invalid check) or once the store has
@@ -121,8 +122,8 @@ static json_t *read_body(struct http_request *req)
     json_t *def = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     if (!def) {
         char msg[300];
-        snprintf(msg, sizeof msg, "expected a check as JSON: %s", body && len ? jerr.text
-                                                                              : "the body is empty");
+        snprintf(msg, sizeof msg, "expected a check as JSON: %s",
+                 body && len ? jerr.text : "the body is empty");
         http_respond_error(req, 400, msg, NULL);
     }
     return def;

@@ -58,8 +58,12 @@ struct check *checks_new_check(struct checks *c, struct checkdef *def)
         checkdef_free(def);
         return NULL;
     }
-    *k = (struct check){.owner = c, .def = def, .enabled = def->enabled, .ring = ring,
-                        .state = CHECK_UNKNOWN, .since_ms = clock_wall_ms()};
+    *k = (struct check){.owner = c,
+                        .def = def,
+                        .enabled = def->enabled,
+                        .ring = ring,
+                        .state = CHECK_UNKNOWN,
+                        .since_ms = clock_wall_ms()};
     return k;
 }
 
@@ -79,7 +83,8 @@ void checks_free_check(struct check *k)
 /* ---- state ---------------------------------------------------------------------------------- */
 
 /* Applies one result to a runner's state; true when its state changed. */
-static bool runner_state_apply(struct runner_state *rs, enum check_state r, const struct checkdef *d)
+static bool runner_state_apply(struct runner_state *rs, enum check_state r,
+                               const struct checkdef *d)
 {
     if (r == CHECK_OK) {
         rs->fails = 0;
@@ -145,8 +150,8 @@ static void change_text(const struct check *k, enum check_state from, int64_t fr
     if (k->state == CHECK_OK) {
         int64_t s = (k->since_ms - from_since) / 1000;
         snprintf(text, len, "OK: %s (%s%s%s) again after %lldm %llds (was %s)", k->def->name,
-                 k->def->type->name, target ? " " : "", target ? target : "",
-                 (long long)(s / 60), (long long)(s % 60), check_state_name(from));
+                 k->def->type->name, target ? " " : "", target ? target : "", (long long)(s / 60),
+                 (long long)(s % 60), check_state_name(from));
     } else {
         snprintf(text, len, "%s: %s (%s%s%s): %s", upper[k->state], k->def->name,
                  k->def->type->name, target ? " " : "", target ? target : "",
@@ -159,15 +164,15 @@ static void change_text(const struct check *k, enum check_state from, int64_t fr
 static void check_state_changed(struct checks *c, const struct check *k, enum check_state from,
                                 int64_t from_since, double latency_ms)
 {
-    json_t *d = json_pack("{ss ss ss sf ss}", "check", k->def->name, "from",
-                          check_state_name(from), "to", check_state_name(k->state), "latency_ms",
-                          latency_ms, "runner", "server");
+    json_t *d =
+        json_pack("{ss ss ss sf ss}", "check", k->def->name, "from", check_state_name(from), "to",
+                  check_state_name(k->state), "latency_ms", latency_ms, "runner", "server");
     if (k->message)
         json_object_set_new(d, "message", json_string(k->message));
     char *details = json_dumps(d, JSON_COMPACT);
     json_decref(d);
-    struct event_record ev = {.time_ms = k->since_ms, .kind = EVENT_CHECK_STATE,
-                              .details_json = details};
+    struct event_record ev = {
+        .time_ms = k->since_ms, .kind = EVENT_CHECK_STATE, .details_json = details};
     snprintf(ev.worker, sizeof ev.worker, "%s", k->def->name);
     char text[1024];
     struct outbox_record msgs[MAX_CHANNELS];
@@ -179,8 +184,7 @@ static void check_state_changed(struct checks *c, const struct check *k, enum ch
     }
     log_info("checks: %s is %s (was %s)%s%s", k->def->name, check_state_name(k->state),
              check_state_name(from), k->message ? ": " : "", k->message ? k->message : "");
-    store_append_event(c->opts.store, NULL, &ev, msgs, n_msgs, on_change_committed,
-                       c->opts.outbox);
+    store_append_event(c->opts.store, NULL, &ev, msgs, n_msgs, on_change_committed, c->opts.outbox);
     free(details);
 }
 
@@ -192,7 +196,9 @@ static void ring_add(struct check *k, const struct check_outcome *o, int64_t now
         free(slot->message);
     else
         k->ring_n++;
-    *slot = (struct check_result){.time_ms = now, .latency_ms = o->latency_ms, .state = o->state,
+    *slot = (struct check_result){.time_ms = now,
+                                  .latency_ms = o->latency_ms,
+                                  .state = o->state,
                                   .message = o->message[0] ? strdup(o->message) : NULL};
     k->ring_next = (k->ring_next + 1) % cap;
 }
@@ -301,9 +307,8 @@ json_t *checks_check_json(const struct check *k, bool with_results)
     const struct checkdef *d = k->def;
     json_t *o = json_pack("{ss ss sO sb ss so sI sI}", "name", d->name, "type", d->type->name,
                           "config", d->def, "enabled", k->enabled, "state",
-                          check_state_name(k->state), "since", iso_time(k->since_ms),
-                          "interval_ms", (json_int_t)d->interval_ms, "timeout_ms",
-                          (json_int_t)d->timeout_ms);
+                          check_state_name(k->state), "since", iso_time(k->since_ms), "interval_ms",
+                          (json_int_t)d->interval_ms, "timeout_ms", (json_int_t)d->timeout_ms);
     json_object_set_new(o, "source", json_string(d->file ? "file" : "api"));
     if (d->file)
         json_object_set_new(o, "file", json_string(d->file));
@@ -314,11 +319,10 @@ json_t *checks_check_json(const struct check *k, bool with_results)
     size_t cap = (size_t)k->owner->opts.history;
     for (size_t i = 0; i < k->ring_n; i++) { /* newest first */
         const struct check_result *r = &k->ring[(k->ring_next + cap - 1 - i) % cap];
-        json_array_append_new(results, json_pack("{so ss sf so}", "time", iso_time(r->time_ms),
-                                                 "state", check_state_name(r->state),
-                                                 "latency_ms", r->latency_ms, "message",
-                                                 r->message ? json_string(r->message)
-                                                            : json_null()));
+        json_array_append_new(
+            results, json_pack("{so ss sf so}", "time", iso_time(r->time_ms), "state",
+                               check_state_name(r->state), "latency_ms", r->latency_ms, "message",
+                               r->message ? json_string(r->message) : json_null()));
     }
     json_object_set_new(o, "results", results);
     json_object_set(o, "last_result", k->last_result ? k->last_result : json_null());
@@ -402,4 +406,3 @@ int checks_run_now(struct checks *c, const char *name)
     check_start_run(k);
     return 0;
 }
-

@@ -158,8 +158,8 @@ static void write_start(struct checks *c, const char *name, struct checkdef *def
         done(503, error_body("out of memory", NULL), ctx);
         return;
     }
-    *w = (struct pending_write){.owner = c, .def = def, .done = done, .ctx = ctx,
-                                .next = c->writes};
+    *w =
+        (struct pending_write){.owner = c, .def = def, .done = done, .ctx = ctx, .next = c->writes};
     snprintf(w->name, sizeof w->name, "%s", name);
     c->writes = w;
     if (def)
@@ -239,4 +239,3 @@ void checks_delete(struct checks *c, const char *name, checks_write_cb done, voi
     }
     write_start(c, name, NULL, done, ctx);
 }
-

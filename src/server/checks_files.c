@@ -28,9 +28,9 @@ static int apply_set(struct checks *c, struct checkdef_set *set)
         set->defs[i] = NULL;
         struct check *old = checks_find(c, def->name);
         if (old && !old->def->file) {
-            json_array_append_new(set->errors, json_pack("{ss ss ss}", "file", def->file,
-                                  "field", "name", "message",
-                                  "a check of this name was created through the API"));
+            json_array_append_new(
+                set->errors, json_pack("{ss ss ss}", "file", def->file, "field", "name", "message",
+                                       "a check of this name was created through the API"));
             checkdef_free(def);
             continue;
         }
@@ -45,7 +45,8 @@ static int apply_set(struct checks *c, struct checkdef_set *set)
     }
     if (json_array_size(set->errors)) { /* undo: what is new goes, the running set stays */
         for (size_t i = 0; i < n; i++)
-            if (!checks_find(c, next[i]->def->name) || checks_find(c, next[i]->def->name) != next[i])
+            if (!checks_find(c, next[i]->def->name) ||
+                checks_find(c, next[i]->def->name) != next[i])
                 checks_free_check(next[i]);
         free(next);
         return (int)json_array_size(set->errors);
@@ -127,4 +128,3 @@ void checks_watch_start(struct checks *c)
         log_info("checks: %s cannot be watched (yet): looking again every %d ms", c->dir,
                  DIR_RETRY_MS);
 }
-

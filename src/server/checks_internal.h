@@ -37,7 +37,7 @@ struct check {
     struct runner_state server;
     enum check_state state; /* folded across runners */
     int64_t since_ms;
-    char *message;     /* the latest result's, NULL when OK */
+    char *message; /* the latest result's, NULL when OK */
     json_t *last_result;
     struct check_result *ring; /* owner->history slots */
     size_t ring_next, ring_n;

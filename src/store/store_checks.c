@@ -94,8 +94,8 @@ static void check_write(struct store *s, const char *name, const char *definitio
     store_enqueue(s, job);
 }
 
-void store_save_check(struct store *s, const char *name, const char *definition,
-                      int64_t updated_ms, store_check_done_cb done, void *ctx)
+void store_save_check(struct store *s, const char *name, const char *definition, int64_t updated_ms,
+                      store_check_done_cb done, void *ctx)
 {
     check_write(s, name, definition, updated_ms, done, ctx);
 }
@@ -122,8 +122,8 @@ static int check_row_push(const char *name, const char *definition, void *ctx)
     return 0;
 }
 
-static int check_load_run(struct store_job *job, const struct store_backend *b, void *db,
-                          char *err, size_t errlen)
+static int check_load_run(struct store_job *job, const struct store_backend *b, void *db, char *err,
+                          size_t errlen)
 {
     return b->load_checks(db, check_row_push, STORE_JOB_OF(job, struct check_job), err, errlen);
 }
@@ -146,9 +146,9 @@ static const struct store_job_ops check_load_ops = {
     .free = check_job_free,
 };
 
-int store_load_checks(struct store *s, void (*cb)(const char *name, const char *definition,
-                                                  void *ctx),
-                      void *ctx, char *err, size_t errlen)
+int store_load_checks(struct store *s,
+                      void (*cb)(const char *name, const char *definition, void *ctx), void *ctx,
+                      char *err, size_t errlen)
 {
     struct store_job *job =
         store_sync_job_new(s, &check_load_ops, sizeof(struct check_job), err, errlen);

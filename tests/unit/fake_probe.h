@@ -20,7 +20,8 @@ static void *fake_parse(const json_t *def, const char **field, char *err, size_t
 {
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)def, k, v) {
+    json_object_foreach((json_t *)def, k, v)
+    {
         if (strcmp(k, "target") != 0 && strcmp(k, "delay_ms") != 0) {
             *field = k;
             snprintf(err, errlen, "unknown member (expected target or delay_ms)");
@@ -78,8 +79,8 @@ static struct probe_run *fake_start(struct probe_env *env, const void *options, 
     run->timed_out = o->delay_ms > timeout_ms;
     uv_timer_init((uv_loop_t *)env, &run->timer); /* tests pass their loop as the env */
     run->timer.data = run;
-    uv_timer_start(&run->timer, fake_fire, run->timed_out ? (uint64_t)timeout_ms
-                                                          : (uint64_t)o->delay_ms, 0);
+    uv_timer_start(&run->timer, fake_fire,
+                   run->timed_out ? (uint64_t)timeout_ms : (uint64_t)o->delay_ms, 0);
     fake_started++;
     return run;
 }

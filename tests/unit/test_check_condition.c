@@ -18,11 +18,23 @@ static const char *const answers[] = {"192.0.2.1", "192.0.2.2"};
 static struct probe_result sample(json_t *headers)
 {
     struct probe_result r = {
-        .ran = true, .response_time_ms = 120, .connected = true, .status = 503,
+        .ran = true,
+        .response_time_ms = 120,
+        .connected = true,
+        .status = 503,
         .body = "{\"data\":[{\"state\":\"up\",\"n\":3}],\"ok\":true,\"list\":[1,2]}",
-        .headers = headers, .has_cert = true, .cert_expires_in_ms = 3LL * 86400 * 1000,
-        .dns_rcode = "NOERROR", .dns_answers = answers, .n_dns_answers = 2, .rtt_ms = 0.4,
-        .loss_pct = 25, .sent = 4, .received = 3, .exit_code = 2, .output = "CRITICAL - disk 97%"};
+        .headers = headers,
+        .has_cert = true,
+        .cert_expires_in_ms = 3LL * 86400 * 1000,
+        .dns_rcode = "NOERROR",
+        .dns_answers = answers,
+        .n_dns_answers = 2,
+        .rtt_ms = 0.4,
+        .loss_pct = 25,
+        .sent = 4,
+        .received = 3,
+        .exit_code = 2,
+        .output = "CRITICAL - disk 97%"};
     r.body_len = strlen(r.body);
     return r;
 }
@@ -121,10 +133,12 @@ struct load_error {
 
 static const struct load_error load_errors[] = {
     {"[NOPE] == 1", ALL, "at column 1: unknown placeholder [NOPE]"},
-    {"[STATUS] == 200", PH_BIT(PH_CONNECTED), "at column 1: [STATUS] is not filled by this "
-                                              "check's type"},
-    {"[STATUS] = 200", ALL, "at column 10: expected an operator: == != < <= > >= contains "
-                            "matches"},
+    {"[STATUS] == 200", PH_BIT(PH_CONNECTED),
+     "at column 1: [STATUS] is not filled by this "
+     "check's type"},
+    {"[STATUS] = 200", ALL,
+     "at column 10: expected an operator: == != < <= > >= contains "
+     "matches"},
     {"[STATUS] == 200 extra", ALL, "at column 17: unexpected text after the condition"},
     {"[STATUS] == 2s", ALL, "at column 15: == compares a number with a duration"},
     {"[RESPONSE_TIME] < 5%", ALL, "at column 21: < compares a duration with a percentage"},

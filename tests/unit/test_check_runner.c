@@ -40,32 +40,47 @@ struct judge_case {
 
 static const struct judge_case judge_cases[] = {
     {FAKE "}", {.ran = true, .connected = true}, CHECK_OK, ""},
-    {FAKE "}", {.ran = true, .error = "connection refused"}, CHECK_CRITICAL,
+    {FAKE "}",
+     {.ran = true, .error = "connection refused"},
+     CHECK_CRITICAL,
      "[CONNECTED] == true failed: false (connection refused)"},
     {FAKE ", \"conditions\": [\"[STATUS] == 200\", {\"warning\": \"[RESPONSE_TIME] < 100ms\"}]}",
-     {.ran = true, .status = 200, .response_time_ms = 150}, CHECK_WARNING,
+     {.ran = true, .status = 200, .response_time_ms = 150},
+     CHECK_WARNING,
      "[RESPONSE_TIME] < 100ms failed: 150ms"},
     {FAKE ", \"conditions\": [\"[STATUS] == 200\", {\"warning\": \"[RESPONSE_TIME] < 100ms\"}]}",
-     {.ran = true, .status = 503, .response_time_ms = 150}, CHECK_CRITICAL,
+     {.ran = true, .status = 503, .response_time_ms = 150},
+     CHECK_CRITICAL,
      "[STATUS] == 200 failed: 503; [RESPONSE_TIME] < 100ms failed: 150ms"},
-    {FAKE "}", {.ran = false, .error = "no such host"}, CHECK_UNKNOWN,
+    {FAKE "}",
+     {.ran = false, .error = "no such host"},
+     CHECK_UNKNOWN,
      "could not run: no such host"},
     {FEXEC "}", {.ran = true, .exit_code = 0, .output = "OK - fine"}, CHECK_OK, ""},
-    {FEXEC "}", {.ran = true, .exit_code = 1, .output = "WARNING - disk 81%\nmore"}, CHECK_WARNING,
+    {FEXEC "}",
+     {.ran = true, .exit_code = 1, .output = "WARNING - disk 81%\nmore"},
+     CHECK_WARNING,
      "exit code 1: WARNING - disk 81%"},
-    {FEXEC "}", {.ran = true, .exit_code = 2, .output = "CRITICAL - disk 97%"}, CHECK_CRITICAL,
+    {FEXEC "}",
+     {.ran = true, .exit_code = 2, .output = "CRITICAL - disk 97%"},
+     CHECK_CRITICAL,
      "exit code 2: CRITICAL - disk 97%"},
-    {FEXEC "}", {.ran = true, .exit_code = 3, .output = "UNKNOWN - no disk"}, CHECK_UNKNOWN,
+    {FEXEC "}",
+     {.ran = true, .exit_code = 3, .output = "UNKNOWN - no disk"},
+     CHECK_UNKNOWN,
      "exit code 3: UNKNOWN - no disk"},
-    {FEXEC "}", {.ran = true, .exit_code = 7, .output = "odd"}, CHECK_UNKNOWN,
-     "exit code 7: odd"},
-    {FEXEC "}", {.ran = true, .exit_code = -1, .timed_out = true, .error = "timed out after 300 ms"},
-     CHECK_CRITICAL, "timed out after 300 ms"},
+    {FEXEC "}", {.ran = true, .exit_code = 7, .output = "odd"}, CHECK_UNKNOWN, "exit code 7: odd"},
+    {FEXEC "}",
+     {.ran = true, .exit_code = -1, .timed_out = true, .error = "timed out after 300 ms"},
+     CHECK_CRITICAL,
+     "timed out after 300 ms"},
     {FEXEC ", \"conditions\": [\"[OUTPUT] contains \\\"fine\\\"\"]}",
-     {.ran = true, .exit_code = 0, .output = "OK - slow"}, CHECK_CRITICAL,
+     {.ran = true, .exit_code = 0, .output = "OK - slow"},
+     CHECK_CRITICAL,
      "[OUTPUT] contains \"fine\" failed: \"OK - slow\""},
     {FEXEC ", \"conditions\": [{\"warning\": \"[RESPONSE_TIME] < 1s\"}]}",
-     {.ran = true, .exit_code = 3, .output = "UNKNOWN", .response_time_ms = 2000}, CHECK_WARNING,
+     {.ran = true, .exit_code = 3, .output = "UNKNOWN", .response_time_ms = 2000},
+     CHECK_WARNING,
      "exit code 3: UNKNOWN; [RESPONSE_TIME] < 1s failed: 2s"},
 };
 
@@ -109,8 +124,7 @@ static void test_run_and_timeout(void **state)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
-    fake_next_result = (struct probe_result){.ran = true, .connected = true,
-                                             .response_time_ms = 5};
+    fake_next_result = (struct probe_result){.ran = true, .connected = true, .response_time_ms = 5};
     struct checkdef *quick = load(FAKE ", \"delay_ms\": 5, \"timeout\": \"1s\"}");
     struct checkdef *slow = load(FAKE ", \"delay_ms\": 5000, \"timeout\": \"200ms\"}");
     outcomes = 0;

@@ -13,35 +13,34 @@
 #include "check/checkdef.h"
 #include "fake_probe.h"
 
-static const char good_yaml[] =
-    "checks:\n"
-    "  - name: api\n"
-    "    type: fake\n"
-    "    target: api.example.com:443\n"
-    "    interval: 30s\n"
-    "    timeout: 2s\n"
-    "    fail_threshold: 3\n"
-    "    success_threshold: 2\n"
-    "    conditions:\n"
-    "      - \"[CONNECTED] == true\"\n"
-    "      - warning: \"[RESPONSE_TIME] < 300ms\"\n"
-    "    tags: {team: web}\n"
-    "    run_on: {tags: {region: eu}}\n"
-    "    quorum: 2\n"
-    "    enabled: false\n"
-    "    description: the public API\n"
-    "    alerters: {warning: [telegram], critical: [telegram, pager]}\n"
-    "    depends_on: [db]\n"
-    "  - name: db\n"
-    "    type: fake\n"
-    "    target: db:5432\n";
+static const char good_yaml[] = "checks:\n"
+                                "  - name: api\n"
+                                "    type: fake\n"
+                                "    target: api.example.com:443\n"
+                                "    interval: 30s\n"
+                                "    timeout: 2s\n"
+                                "    fail_threshold: 3\n"
+                                "    success_threshold: 2\n"
+                                "    conditions:\n"
+                                "      - \"[CONNECTED] == true\"\n"
+                                "      - warning: \"[RESPONSE_TIME] < 300ms\"\n"
+                                "    tags: {team: web}\n"
+                                "    run_on: {tags: {region: eu}}\n"
+                                "    quorum: 2\n"
+                                "    enabled: false\n"
+                                "    description: the public API\n"
+                                "    alerters: {warning: [telegram], critical: [telegram, pager]}\n"
+                                "    depends_on: [db]\n"
+                                "  - name: db\n"
+                                "    type: fake\n"
+                                "    target: db:5432\n";
 
 static void test_good_file(void **state)
 {
     struct checkdef_set set;
     checkdef_set_init(&set);
-    assert_int_equal(checkdef_load_text(&set, "a.yaml", good_yaml, sizeof good_yaml - 1,
-                                        fake_find), 0);
+    assert_int_equal(checkdef_load_text(&set, "a.yaml", good_yaml, sizeof good_yaml - 1, fake_find),
+                     0);
     assert_int_equal(set.n, 2);
     const struct checkdef *c = set.defs[0];
     assert_string_equal(c->name, "api");
@@ -72,9 +71,10 @@ struct duration {
 };
 
 static const struct duration durations[] = {
-    {"100ms", 100}, {"1.5s", 1500}, {"30s", 30000}, {"5m", 300000}, {"2h", 7200000},
-    {"14d", 1209600000}, {"1y", 31536000000LL}, {"30", -1}, {"s", -1}, {"5 s", -1},
-    {"-1s", -1}, {"1w", -1}, {"", -1},
+    {"100ms", 100},  {"1.5s", 1500},      {"30s", 30000},        {"5m", 300000},
+    {"2h", 7200000}, {"14d", 1209600000}, {"1y", 31536000000LL}, {"30", -1},
+    {"s", -1},       {"5 s", -1},         {"-1s", -1},           {"1w", -1},
+    {"", -1},
 };
 
 static void test_durations(void **state)
@@ -100,22 +100,29 @@ static const struct bad_file bad_files[] = {
      "f.yaml:5:5: checks[0].interval: 50ms is out of range (expected 100ms to 1y)", 1},
     {CHECK_HEAD "    interval: 30\n",
      "f.yaml:5:5: checks[0].interval: 30 is not a duration (expected a number and a unit: ms, "
-     "s, m, h, d or y, e.g. 30s)", 1},
-    {CHECK_HEAD "    timeout: 2y\n", "f.yaml:5:5: checks[0].timeout: 2y is out of range "
-                                    "(expected 100ms to 1y)", 1},
-    {CHECK_HEAD "    conditions:\n      - \"[STATUS] == 200\"\n      - \"[NOPE] > 1\"\n",
-     "f.yaml:7:9: checks[0].conditions[1]: [NOPE] > 1: at column 1: unknown placeholder [NOPE]",
+     "s, m, h, d or y, e.g. 30s)",
      1},
-    {"checks:\n  - name: x\n    type: fexec\n    target: h:1\n    conditions: [\"[STATUS] == 1\"]\n",
+    {CHECK_HEAD "    timeout: 2y\n",
+     "f.yaml:5:5: checks[0].timeout: 2y is out of range "
+     "(expected 100ms to 1y)",
+     1},
+    {CHECK_HEAD "    conditions:\n      - \"[STATUS] == 200\"\n      - \"[NOPE] > 1\"\n",
+     "f.yaml:7:9: checks[0].conditions[1]: [NOPE] > 1: at column 1: unknown placeholder [NOPE]", 1},
+    {"checks:\n  - name: x\n    type: fexec\n    target: h:1\n    conditions: [\"[STATUS] == "
+     "1\"]\n",
      "f.yaml:5:18: checks[0].conditions[0]: [STATUS] == 1: at column 1: [STATUS] is not filled "
-     "by this check's type", 1},
-    {CHECK_HEAD "    colour: red\n", "f.yaml:5:5: checks[0].colour: unknown member (expected "
-                                   "a member of every check, or of fake: target, delay_ms)", 1},
+     "by this check's type",
+     1},
+    {CHECK_HEAD "    colour: red\n",
+     "f.yaml:5:5: checks[0].colour: unknown member (expected "
+     "a member of every check, or of fake: target, delay_ms)",
+     1},
     {"checks:\n  - name: x\n    type: fexec\n    target: h:1\n    colour: red\n",
      "f.yaml:5:5: checks[0].colour: unknown member (expected target or delay_ms)", 1},
     {CHECK_HEAD "    fail_threshold: 0\n    enabled: yes\n",
      "f.yaml:5:5: checks[0].fail_threshold: 0 is not a count (expected a whole number 1 to "
-     "1000)", 2},
+     "1000)",
+     2},
     {"checks:\n  - type: fake\n    target: h:1\n",
      "f.yaml:2:5: checks[0].name: missing (every check has a name)", 1},
     {"checks:\n  - name: x\n    type: smtp\n",
@@ -129,16 +136,21 @@ static const struct bad_file bad_files[] = {
      "f.yaml:5:16: checks[0].alerters.warn: unknown member (expected warning or critical)", 1},
     {CHECK_HEAD "  - name: x\n    type: fake\n    target: h:2\n",
      "f.yaml:5:5: checks[1].name: duplicate check name \"x\" (also defined in f.yaml)", 1},
-    {"check:\n  - name: x\n", "f.yaml:1:1: check: unknown member (a checks file has one "
-                              "member: checks)", 1},
+    {"check:\n  - name: x\n",
+     "f.yaml:1:1: check: unknown member (a checks file has one "
+     "member: checks)",
+     1},
     {"checks: [\n", "f.yaml:2:1: : did not find expected node content", 1},
     {"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, "
+     "*c]\n"
+     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, "
+     "*e]\n",
      "f.yaml:1:32: f[0][6][8][8][8][8]: too large (200000 values at most, aliases expanded)", 7},
     {"checks:\n  - name: bad name\n    type: fake\n    target: h:1\n",
      "f.yaml:2:5: checks[0].name: \"bad name\" is not a name (expected letters, digits, '_', "
-     "'.', '-', at most 64, starting with a letter or digit)", 1},
+     "'.', '-', at most 64, starting with a letter or digit)",
+     1},
 };
 
 static void test_bad_files(void **state)
@@ -177,8 +189,8 @@ static void test_duplicate_across_files(void **state)
 static void test_json_errors(void **state)
 {
     json_t *errors = json_array();
-    json_t *def = json_pack("{ss ss ss ss}", "name", "x", "type", "fake", "target", "h:1",
-                            "interval", "1w");
+    json_t *def =
+        json_pack("{ss ss ss ss}", "name", "x", "type", "fake", "target", "h:1", "interval", "1w");
     assert_null(checkdef_parse(def, fake_find, NULL, NULL, "", errors));
     char text[256];
     checkdef_error_text(json_array_get(errors, 0), text, sizeof text);
@@ -234,12 +246,9 @@ static void test_load_dir(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_file),
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_bad_files),
-        cmocka_unit_test(test_duplicate_across_files),
-        cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_load_dir),
+        cmocka_unit_test(test_good_file),   cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_bad_files),   cmocka_unit_test(test_duplicate_across_files),
+        cmocka_unit_test(test_json_errors), cmocka_unit_test(test_load_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,9 +26,7 @@ struct fixture {
     struct checks *checks;
 };
 
-static void on_tick(uv_timer_t *t)
-{
-}
+static void on_tick(uv_timer_t *t) {}
 
 static void write_file(struct fixture *fx, const char *name, const char *text)
 {
@@ -55,13 +53,16 @@ static int setup(void **state)
     store_default_uri(fx->dir, uri, sizeof uri);
     if (store_open(&fx->loop, uri, &fx->store, err, sizeof err) != 0)
         fail_msg("store_open: %s", err);
-    struct checks_options o = {.loop = &fx->loop, .store = fx->store,
-                               .env = (struct probe_env *)&fx->loop, .find = fake_find,
-                               .dir = fx->checks_dir, .history = 3, .reload_delay_ms = 50};
+    struct checks_options o = {.loop = &fx->loop,
+                               .store = fx->store,
+                               .env = (struct probe_env *)&fx->loop,
+                               .find = fake_find,
+                               .dir = fx->checks_dir,
+                               .history = 3,
+                               .reload_delay_ms = 50};
     fx->checks = checks_open(&o, err, sizeof err);
     assert_non_null(fx->checks);
-    fake_next_result = (struct probe_result){.ran = true, .connected = true,
-                                             .response_time_ms = 1};
+    fake_next_result = (struct probe_result){.ran = true, .connected = true, .response_time_ms = 1};
     *state = fx;
     return 0;
 }
@@ -144,15 +145,16 @@ static void test_file_runs_within_a_second(void **state)
     /* an edit is live within 1 s: the target becomes unreachable */
     fake_next_result.connected = false;
     snprintf(fake_next_result.error, sizeof fake_next_result.error, "connection refused");
-    write_file(fx, "web.yaml", "checks:\n  - {name: web, type: fake, target: \"web:81\", "
-                               "interval: 200ms, delay_ms: 1}\n");
+    write_file(fx, "web.yaml",
+               "checks:\n  - {name: web, type: fake, target: \"web:81\", "
+               "interval: 200ms, delay_ms: 1}\n");
     ms = wait_state(fx, "web", "critical", 1000);
     char buf[256];
     assert_string_equal(member(fx, "web", "message", buf, sizeof buf),
                         "[CONNECTED] == true failed: false (connection refused)");
     json_t *j = checks_get_json(fx->checks, "web");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "config"),
-                                                          "target")), "web:81");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "config"), "target")),
+                        "web:81");
     json_decref(j);
 }
 
@@ -254,15 +256,18 @@ static void test_bad_file_keeps_running_set(void **state)
     run_once(fx, "db");
     char since[64], buf[64];
     member(fx, "db", "since", since, sizeof since);
-    write_file(fx, "zz.yaml", "checks:\n  - name: other\n    type: fake\n    target: x:1\n"
-                              "    interval: 10\n");
+    write_file(fx, "zz.yaml",
+               "checks:\n  - name: other\n    type: fake\n    target: x:1\n"
+               "    interval: 10\n");
     assert_int_equal(checks_reload(fx->checks), 1);
     json_t *e = checks_errors_json(fx->checks);
     char text[512];
     checkdef_error_text(json_array_get(json_object_get(e, "errors"), 0), text, sizeof text);
     char want[512];
-    snprintf(want, sizeof want, "%s/zz.yaml:5:5: checks[0].interval: 10 is not a duration "
-             "(expected a number and a unit: ms, s, m, h, d or y, e.g. 30s)", fx->checks_dir);
+    snprintf(want, sizeof want,
+             "%s/zz.yaml:5:5: checks[0].interval: 10 is not a duration "
+             "(expected a number and a unit: ms, s, m, h, d or y, e.g. 30s)",
+             fx->checks_dir);
     assert_string_equal(text, want);
     json_decref(e);
     assert_null(checks_get_json(fx->checks, "other"));
@@ -331,7 +336,7 @@ static struct answer put(struct fixture *fx, const char *name, const char *json)
     return a;
 }
 
-static struct answer delete(struct fixture *fx, const char *name)
+static struct answer delete (struct fixture *fx, const char *name)
 {
     struct answer a = {0};
     checks_delete(fx->checks, name, on_answer, &a);
@@ -349,9 +354,13 @@ static void reopen(struct fixture *fx)
 {
     checks_close(fx->checks);
     char err[256];
-    struct checks_options o = {.loop = &fx->loop, .store = fx->store,
-                               .env = (struct probe_env *)&fx->loop, .find = fake_find,
-                               .dir = fx->checks_dir, .history = 3, .reload_delay_ms = 50};
+    struct checks_options o = {.loop = &fx->loop,
+                               .store = fx->store,
+                               .env = (struct probe_env *)&fx->loop,
+                               .find = fake_find,
+                               .dir = fx->checks_dir,
+                               .history = 3,
+                               .reload_delay_ms = 50};
     fx->checks = checks_open(&o, err, sizeof err);
     assert_non_null(fx->checks);
 }
@@ -359,8 +368,9 @@ static void reopen(struct fixture *fx)
 static void test_api_checks(void **state)
 {
     struct fixture *fx = *state;
-    struct answer a = put(fx, NULL, "{\"name\": \"api1\", \"type\": \"fake\", \"target\": \"a:1\","
-                                    " \"interval\": \"1h\"}");
+    struct answer a = put(fx, NULL,
+                          "{\"name\": \"api1\", \"type\": \"fake\", \"target\": \"a:1\","
+                          " \"interval\": \"1h\"}");
     assert_int_equal(a.status, 201);
     assert_string_equal(json_string_value(json_object_get(a.body, "source")), "api");
     json_decref(a.body);
@@ -368,8 +378,9 @@ static void test_api_checks(void **state)
     assert_int_equal(a.status, 409);
     assert_string_equal(error_of(&a), "check api1 exists: PUT /api/v1/checks/api1 replaces it");
     json_decref(a.body);
-    a = put(fx, NULL, "{\"name\": \"api2\", \"type\": \"fake\", \"target\": \"a:1\", "
-                      "\"interval\": \"5\"}");
+    a = put(fx, NULL,
+            "{\"name\": \"api2\", \"type\": \"fake\", \"target\": \"a:1\", "
+            "\"interval\": \"5\"}");
     assert_int_equal(a.status, 400);
     assert_string_equal(error_of(&a), "interval: \"5\" is not a duration (expected a number and a "
                                       "unit: ms, s, m, h, d or y, e.g. 30s)");
@@ -391,7 +402,7 @@ static void test_api_checks(void **state)
              fx->checks_dir);
     assert_string_equal(error_of(&a), want);
     json_decref(a.body);
-    a = delete(fx, "db");
+    a = delete (fx, "db");
     assert_int_equal(a.status, 409);
     json_decref(a.body);
     /* a file may not take an API check's name */
@@ -411,9 +422,9 @@ static void test_api_checks(void **state)
                         "a:2");
     assert_false(json_is_true(json_object_get(j, "enabled")));
     json_decref(j);
-    a = delete(fx, "api1");
+    a = delete (fx, "api1");
     assert_int_equal(a.status, 204);
-    a = delete(fx, "api1");
+    a = delete (fx, "api1");
     assert_int_equal(a.status, 404);
     json_decref(a.body);
     reopen(fx);
