@@ -12,6 +12,9 @@
 #include "cfg/cfg.h"
 #include "check/checkdef.h"
 
+/* The largest answer read: the list of every running check (about 1 KiB each). */
+#define CFG_ANSWER_MAX (256u << 20)
+
 struct remote {
     uv_loop_t loop;
     struct httpc *client;
@@ -96,7 +99,11 @@ static void on_answer(const struct httpc_response *res, void *ctx)
     x->status = res->status;
     if (res->error)
         snprintf(x->error, sizeof x->error, "%s", res->error);
-    x->json = res->body_len ? json_loadb(res->body, res->body_len, 0, NULL) : NULL;
+    if (res->body_cut)
+        snprintf(x->error, sizeof x->error, "the answer is larger than %u MiB",
+                 CFG_ANSWER_MAX >> 20);
+    else if (res->body_len)
+        x->json = json_loadb(res->body, res->body_len, 0, NULL);
     x->done = true;
 }
 
@@ -113,7 +120,8 @@ static void call(struct remote *r, const char *method, const char *path, const j
                                 .headers = headers,
                                 .body = text,
                                 .body_len = text ? strlen(text) : 0,
-                                .timeout_ms = 10000};
+                                .timeout_ms = 10000,
+                                .max_body = CFG_ANSWER_MAX};
     *x = (struct exchange){0};
     if (httpc_start(r->client, &req, on_answer, x) != 0) {
         snprintf(x->error, sizeof x->error, "out of memory");
