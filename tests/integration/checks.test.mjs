@@ -300,9 +300,11 @@ scenario('exec checks: Nagios exit codes decide (0 ok, 1 warning, 2 critical, 3 
   await waitFor(async () => (await adminGet(srv, '/api/v1/checks/plugin-tcp')).json.state === 'ok', 3000, { message: 'check_tcp ok' });
   listener.close();
   await waitFor(async () => (await adminGet(srv, '/api/v1/checks/plugin-tcp')).json.state === 'critical', 3000, { message: 'check_tcp critical once the listener is gone' });
-  // each change is a check_state event
+  // each change is a check_state event, also in the v1 events API under its type
   const evs = (await adminGet(srv, '/admin/api/events?limit=100')).json.events.filter((e) => e.kind === 'check_state' && e.worker === 'plugin-tcp');
   assert.deepEqual(evs.map((e) => `${e.details.from}->${e.details.to}`), ['ok->critical', 'unknown->ok']);
+  const v1 = (await adminGet(srv, '/api/v1/events?type=check_state&worker=plugin-tcp')).json.events;
+  assert.deepEqual(v1.map((e) => `${e.type} ${e.details.from}->${e.details.to}`), ['check_state ok->critical', 'check_state unknown->ok']);
 });
 
 scenario('every checks file in docs/checks.md reads without an error (faultline cfg validate)', async (ctx) => {
