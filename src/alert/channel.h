@@ -7,11 +7,13 @@
 #ifndef FAULTLINE_ALERT_CHANNEL_H
 #define FAULTLINE_ALERT_CHANNEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "alert/settings.h"
 #include "base/httpc.h"
+#include "model/alert.h"
 #include "model/message.h"
 
 enum alert_result {
@@ -28,6 +30,23 @@ struct alert_outcome {
                                   (Telegram: message_id), for a later edit; "" when none */
 };
 
+/* One message for one channel, as the outbox hands it over; everything is borrowed for the call
+ * to send (copy what the attempt needs). Text is plain: the channel escapes it for its format. */
+struct alert_delivery {
+    int64_t id;          /* the outbox row: stable across retries and restarts, so a duplicate
+                          * after a crash carries the same idempotency key */
+    int64_t event_id;    /* 0 when none */
+    const char *text;    /* the whole message, plain text */
+    const char *subject; /* one line; "" for rows stored before subjects existed */
+    const char *name;    /* the worker, check or incident; "" when unknown */
+    const char *link;    /* "" when PUBLIC_URL is unset */
+    const char *dedup_key; /* "" for a one-off message */
+    enum alert_kind kind;
+    enum alert_severity severity;
+    bool resolve;
+    const char *fields_json; /* all of the above as a JSON object (templates, exec's stdin) */
+};
+
 typedef void (*alert_sent_cb)(const struct alert_outcome *outcome, void *ctx);
 
 struct alert_channel_type {
@@ -36,8 +55,8 @@ struct alert_channel_type {
     /* MUST: returns the channel's state, or NULL when it is not configured (err empty) or
      * misconfigured (err says why). The state may keep settings and http for its lifetime. */
     void *(*open)(const struct alert_settings *settings, struct httpc *http, char *err, size_t errlen);
-    /* MUST: sends text; done runs exactly once, on the loop thread. */
-    void (*send)(void *state, const char *text, alert_sent_cb done, void *ctx);
+    /* MUST: sends msg; done runs exactly once, on the loop thread. */
+    void (*send)(void *state, const struct alert_delivery *msg, alert_sent_cb done, void *ctx);
     /* MAY (NULL: the channel cannot edit): replaces the text of the message it delivered as ref
      * (alert_outcome.ref of that send) with text; done runs exactly once, on the loop thread,
      * with ref set again on success. */

@@ -11,6 +11,7 @@
  * so it is sent again after a restart: a duplicate is preferable to a lost alert. */
 #include "alert/outbox.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,10 @@ struct outbox_msg {
     int64_t replaces;          /* a correction: the message it replaces; 0 if none */
     char ref[CHANNEL_REF_MAX]; /* a correction: the chat's id of the message it edits */
     char *text;
+    int64_t event_id;
+    char dedup_key[ALERT_KEY_MAX];
+    bool resolve;
+    json_t *fields; /* the message's fields (an object, maybe empty) */
 };
 
 struct outbox_channel;
@@ -47,6 +52,7 @@ struct outbox_attempt {
 
 struct outbox_channel {
     struct outbox *box;
+    const char *name; /* the instance's name, as in outbox rows */
     const struct alert_channel_type *type;
     void *state;
     uv_timer_t *timer; /* heap: freed by its close callback, which may run after the outbox */
@@ -71,6 +77,7 @@ static void msg_free(struct outbox_msg *msg)
 {
     if (msg) {
         free(msg->text);
+        json_decref(msg->fields);
         free(msg);
     }
 }
@@ -147,7 +154,7 @@ static void channel_retry_later(struct outbox_channel *ch, const struct alert_ou
                        outcome->error);
     char shown[32];
     clock_format_duration(wait, shown, sizeof shown);
-    log_warn("%s: send failed (attempt %d): %s; retrying in %s", ch->type->name, msg->attempts,
+    log_warn("%s: send failed (attempt %d): %s; retrying in %s", ch->name, msg->attempts,
              outcome->error, shown);
 }
 
@@ -175,7 +182,7 @@ static void outbox_attempt_done(const struct alert_outcome *outcome, void *ctx)
     case ALERT_SENT:
         ch->sent++;
         store_outbox_sent(ch->box->store, msg->id, msg->attempts, clock_wall_ms(), ref);
-        log_debug("%s: %s message %lld (attempt %d)", ch->type->name, edit ? "edited" : "sent",
+        log_debug("%s: %s message %lld (attempt %d)", ch->name, edit ? "edited" : "sent",
                   (long long)msg->id, msg->attempts);
         pass_ref_on(ch, msg, ref);
         queue_pop(ch);
@@ -188,17 +195,42 @@ static void outbox_attempt_done(const struct alert_outcome *outcome, void *ctx)
         ch->failed++;
         if (edit) { /* e.g. the message was deleted from the chat: send it as a new one */
             log_warn("%s: message %lld could not edit the one it replaces (%s); sending it anew",
-                     ch->type->name, (long long)msg->id, outcome->error);
+                     ch->name, (long long)msg->id, outcome->error);
             msg->ref[0] = '\0';
             break;
         }
         store_outbox_failed(ch->box->store, msg->id, msg->attempts, outcome->error);
         log_error("%s: message %lld refused for good (attempt %d): %s; marked failed",
-                  ch->type->name, (long long)msg->id, msg->attempts, outcome->error);
+                  ch->name, (long long)msg->id, msg->attempts, outcome->error);
         queue_pop(ch);
         break;
     }
     channel_schedule(ch);
+}
+
+static const char *field_text(const struct outbox_msg *msg, const char *key)
+{
+    const char *v = json_string_value(json_object_get(msg->fields, key));
+    return v ? v : "";
+}
+
+/* What the channel gets for msg; borrows from msg. */
+static struct alert_delivery delivery_of(const struct outbox_msg *msg, char *fields_text)
+{
+    struct alert_delivery d = {.id = msg->id,
+                               .event_id = msg->event_id,
+                               .text = msg->text,
+                               .subject = field_text(msg, "subject"),
+                               .name = field_text(msg, "name"),
+                               .link = field_text(msg, "link"),
+                               .dedup_key = msg->dedup_key,
+                               .severity = ALERT_SEVERITY_WARNING,
+                               .resolve = msg->resolve,
+                               .fields_json = fields_text ? fields_text : "{}"};
+    if (alert_kind_parse(field_text(msg, "kind"), &d.kind) != 0)
+        d.kind = ALERT_KIND_WORKER;
+    alert_severity_parse(field_text(msg, "severity"), &d.severity);
+    return d;
 }
 
 static void outbox_send_head(uv_timer_t *timer)
@@ -215,10 +247,21 @@ static void outbox_send_head(uv_timer_t *timer)
     attempt->channel = ch;
     attempt->edit = msg->replaces && msg->ref[0] && ch->type->edit;
     ch->flight = attempt;
-    if (attempt->edit)
+    if (attempt->edit) {
         ch->type->edit(ch->state, msg->ref, msg->text, outbox_attempt_done, attempt);
-    else
-        ch->type->send(ch->state, msg->text, outbox_attempt_done, attempt);
+        return;
+    }
+    json_t *all = json_deep_copy(msg->fields);
+    json_object_set_new(all, "text", json_string(msg->text));
+    json_object_set_new(all, "id", json_integer(msg->id));
+    if (msg->event_id)
+        json_object_set_new(all, "event_id", json_integer(msg->event_id));
+    json_object_set_new(all, "channel", json_string(ch->name));
+    char *fields_text = all ? json_dumps(all, JSON_COMPACT) : NULL;
+    json_decref(all);
+    struct alert_delivery d = delivery_of(msg, fields_text);
+    ch->type->send(ch->state, &d, outbox_attempt_done, attempt);
+    free(fields_text);
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
@@ -250,6 +293,7 @@ static int channel_open(struct outbox *box, uv_loop_t *loop, const struct alert_
     uv_timer_init(loop, ch->timer);
     ch->timer->data = ch;
     ch->box = box;
+    ch->name = type->name;
     ch->type = type;
     ch->state = state;
     return 1;
@@ -284,20 +328,17 @@ struct outbox *outbox_new(uv_loop_t *loop, struct store *store,
     return box;
 }
 
-size_t outbox_address(const struct outbox *box, const char *text, int64_t created_ms,
-                      struct outbox_record *msgs, size_t n, size_t max)
+size_t outbox_channel_names(const struct outbox *box, const char **names, size_t max)
 {
-    for (size_t i = 0; box && i < box->n_channels && n < max; i++, n++) {
-        msgs[n] = (struct outbox_record){.text = text, .created_ms = created_ms};
-        snprintf(msgs[n].channel, sizeof msgs[n].channel, "%s", box->channels[i].type->name);
-    }
-    return n;
+    for (size_t i = 0; box && i < box->n_channels && i < max; i++)
+        names[i] = box->channels[i].name;
+    return box ? box->n_channels : 0;
 }
 
 static struct outbox_channel *channel_find(struct outbox *box, const char *name)
 {
     for (size_t i = 0; i < box->n_channels; i++)
-        if (strcmp(box->channels[i].type->name, name) == 0)
+        if (strcmp(box->channels[i].name, name) == 0)
             return &box->channels[i];
     return NULL;
 }
@@ -327,6 +368,14 @@ void outbox_enqueue(struct outbox *box, const struct outbox_record *msgs, size_t
         msg->attempts = msgs[i].attempts;
         msg->next_attempt_ms = msgs[i].next_attempt_ms;
         msg->replaces = msgs[i].replaces;
+        msg->event_id = msgs[i].event_id;
+        msg->resolve = msgs[i].resolve;
+        snprintf(msg->dedup_key, sizeof msg->dedup_key, "%s", msgs[i].dedup_key);
+        msg->fields = msgs[i].fields_json ? json_loads(msgs[i].fields_json, 0, NULL) : NULL;
+        if (!json_is_object(msg->fields)) {
+            json_decref(msg->fields);
+            msg->fields = json_object();
+        }
         snprintf(msg->ref, sizeof msg->ref, "%s", msgs[i].ref);
         queue_insert(ch, msg);
         channel_schedule(ch);
@@ -345,7 +394,7 @@ size_t outbox_stats(const struct outbox *box, struct outbox_channel_stats *out, 
 {
     for (size_t i = 0; box && i < box->n_channels && i < max; i++) {
         const struct outbox_channel *ch = &box->channels[i];
-        out[i] = (struct outbox_channel_stats){ch->type->name, ch->count, ch->sent, ch->failed};
+        out[i] = (struct outbox_channel_stats){ch->name, ch->count, ch->sent, ch->failed};
     }
     return box ? box->n_channels : 0;
 }

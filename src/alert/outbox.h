@@ -20,11 +20,9 @@ struct outbox;
 struct outbox *outbox_new(uv_loop_t *loop, struct store *store,
                           const struct alert_settings *settings, char *err, size_t errlen);
 
-/* Addresses text (borrowed) to every configured channel: writes one pending message per
- * channel, created at created_ms, into msgs[n..max) and returns the new count. NULL box (no
- * outbox) adds nothing. The messages are stored with their event or incident, then enqueued. */
-size_t outbox_address(const struct outbox *box, const char *text, int64_t created_ms,
-                      struct outbox_record *msgs, size_t n, size_t max);
+/* The names of the open channel instances into names[0..max) (valid while box is open), for
+ * the router (router.h); returns how many there are. NULL box: 0. */
+size_t outbox_channel_names(const struct outbox *box, const char **names, size_t max);
 
 /* Takes committed messages (copies them) and sends them. Messages for a channel that is not
  * configured are left pending in the store. */
@@ -35,7 +33,7 @@ size_t outbox_pending(const struct outbox *box);
 
 /* What one configured channel did since the server started (/metrics). */
 struct outbox_channel_stats {
-    const char *channel; /* its type's name, static */
+    const char *channel; /* the instance's name, valid while the outbox is open */
     size_t pending;      /* queued or waiting to retry */
     unsigned long long sent;   /* delivered (sent or edited) */
     unsigned long long failed; /* attempts that did not deliver (retried, or refused for good) */

@@ -29,6 +29,9 @@ static const struct config_option alert_options[] = {
     {"TELEGRAM_API_URL", CONFIG_TEXT, FIELD(telegram_api_url), "https://api.telegram.org",
      "Telegram Bot API base URL", .check = config_check_url, .expected = CONFIG_EXPECT_URL,
      .flags = CONFIG_TRIM_SLASH},
+    {"PUBLIC_URL", CONFIG_TEXT, FIELD(public_url), NULL,
+     "the server's address as people reach it; alerts link to their page under it",
+     .check = config_check_url, .expected = CONFIG_EXPECT_URL, .flags = CONFIG_TRIM_SLASH},
 };
 
 const struct config_table alert_settings_table = {

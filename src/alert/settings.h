@@ -1,4 +1,4 @@
-/* settings.h — the alerting settings (TELEGRAM_TOKEN, CHAT_ID, TELEGRAM_API_URL): the struct
+/* settings.h — the alerting settings (TELEGRAM_TOKEN, CHAT_ID, TELEGRAM_API_URL, PUBLIC_URL): the struct
  * the channels read and its option table, attached by the commands that send alerts or talk to
  * the Bot API (server, telegram). */
 #ifndef FAULTLINE_ALERT_SETTINGS_H
@@ -11,6 +11,7 @@ struct alert_settings {
     char *telegram_token;
     char *chat_id;
     char *telegram_api_url;
+    char *public_url; /* PUBLIC_URL: links in messages point under it */
 };
 
 extern const struct config_table alert_settings_table;

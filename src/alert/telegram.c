@@ -326,10 +326,12 @@ static void telegram_post(struct telegram *tg, const char *url, char *body, aler
     free(body);
 }
 
-static void telegram_send(void *state, const char *text, alert_sent_cb done, void *ctx)
+static void telegram_send(void *state, const struct alert_delivery *msg, alert_sent_cb done,
+                          void *ctx)
 {
     struct telegram *tg = state;
-    telegram_post(tg, tg->send_url, telegram_message_json(tg->chat_id, NULL, text), done, ctx);
+    telegram_post(tg, tg->send_url, telegram_message_json(tg->chat_id, NULL, msg->text), done,
+                  ctx);
 }
 
 /* editMessageText answers with the message, whose message_id is ref again. */

@@ -1,6 +1,7 @@
 /* model/names.c — the text names of the model's enums, as stored and served. */
 #include <string.h>
 
+#include "model/alert.h"
 #include "model/event.h"
 #include "model/incident.h"
 #include "model/worker.h"
@@ -23,6 +24,15 @@ static const char *const incident_change_names[] = {[INCIDENT_OPENED] = "opened"
                                                     [INCIDENT_RECLASSIFIED] = "reclassified",
                                                     [INCIDENT_CLOSED] = "closed",
                                                     [INCIDENT_UPDATED] = "updated"};
+
+static const char *const alert_kind_names[] = {
+    [ALERT_KIND_WORKER] = "worker",     [ALERT_KIND_CHECK] = "check",
+    [ALERT_KIND_INCIDENT] = "incident", [ALERT_KIND_FOLLOWUP] = "followup",
+    [ALERT_KIND_GPU] = "gpu",           [ALERT_KIND_MESH] = "mesh",
+    [ALERT_KIND_TEST] = "test"};
+static const char *const alert_severity_names[] = {[ALERT_SEVERITY_INFO] = "info",
+                                                   [ALERT_SEVERITY_WARNING] = "warning",
+                                                   [ALERT_SEVERITY_CRITICAL] = "critical"};
 
 /* Index of name in names (NULL slots skipped), or -1. */
 static int name_index(const char *const *names, unsigned count, const char *name)
@@ -86,4 +96,36 @@ const char *incident_change_name(enum incident_change change)
     if ((unsigned)change < COUNT(incident_change_names))
         return incident_change_names[change];
     return "unknown";
+}
+
+const char *alert_kind_name(enum alert_kind kind)
+{
+    if ((unsigned)kind < COUNT(alert_kind_names) && alert_kind_names[kind])
+        return alert_kind_names[kind];
+    return "unknown";
+}
+
+int alert_kind_parse(const char *name, enum alert_kind *out)
+{
+    int i = name_index(alert_kind_names, COUNT(alert_kind_names), name);
+    if (i < 0)
+        return -1;
+    *out = (enum alert_kind)i;
+    return 0;
+}
+
+const char *alert_severity_name(enum alert_severity severity)
+{
+    if ((unsigned)severity < COUNT(alert_severity_names))
+        return alert_severity_names[severity];
+    return "unknown";
+}
+
+int alert_severity_parse(const char *name, enum alert_severity *out)
+{
+    int i = name_index(alert_severity_names, COUNT(alert_severity_names), name);
+    if (i < 0)
+        return -1;
+    *out = (enum alert_severity)i;
+    return 0;
 }

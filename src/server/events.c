@@ -7,13 +7,13 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "alert/outbox.h"
+#include "alert/router.h"
 #include "server/events.h"
 #include "server/fleet.h"
 #include "server/http.h"
 #include "server/incidents.h"
 #include "store/store.h"
 
-#define MAX_CHANNELS 8
 #define MESSAGE_MAX 1024
 
 static char *details_json(const struct worker_record *w, enum event_kind kind,
@@ -161,17 +161,37 @@ static void on_event_committed(int status, const struct event_record *ev,
         rec->committed(ev, rec->committed_ctx);
 }
 
-/* One UP notification per channel (text is borrowed); returns how many. DOWN texts are the
+/* The site label of w, for routes; returns how many labels (0 or 1). */
+static size_t worker_labels(const struct worker_record *w, struct alert_label *labels)
+{
+    if (!w->site[0])
+        return 0;
+    labels[0] = (struct alert_label){"site", w->site};
+    return 1;
+}
+
+/* The UP of a worker whose DOWN was told: the resolve of "worker:NAME". DOWN texts are the
  * correlation engine's to send (incidents.c), once it knows whether the worker went down alone;
  * a worker seen for the first time is news for the event log only. */
-static size_t up_messages(const struct outbox *outbox, const struct worker_record *w,
-                          int64_t prev_since_ms, char *text, size_t textlen,
-                          struct outbox_record msgs[MAX_CHANNELS])
+static void route_up(struct alert_router *router, const struct worker_record *w,
+                     int64_t prev_since_ms, struct alert_batch *batch)
 {
-    if (!outbox)
-        return 0;
-    alert_format_up(w, w->state_since_ms, prev_since_ms, text, textlen);
-    return outbox_address(outbox, text, w->state_since_ms, msgs, 0, MAX_CHANNELS);
+    char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 16], key[WORKER_NAME_MAX + 8];
+    struct alert_label labels[1];
+    alert_format_up(w, w->state_since_ms, prev_since_ms, text, sizeof text);
+    snprintf(subject, sizeof subject, "%s is UP", w->name);
+    snprintf(key, sizeof key, "worker:%s", w->name);
+    struct alert_message msg = {.kind = ALERT_KIND_WORKER,
+                                .severity = ALERT_SEVERITY_INFO,
+                                .resolve = true,
+                                .name = w->name,
+                                .subject = subject,
+                                .text = text,
+                                .labels = labels,
+                                .n_labels = worker_labels(w, labels),
+                                .dedup_key = key,
+                                .created_ms = w->state_since_ms};
+    alert_route(router, &msg, batch);
 }
 
 void events_on_transition(const struct worker_record *w, enum event_kind kind,
@@ -194,11 +214,9 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     }
     struct event_record ev = {.time_ms = w->state_since_ms, .kind = kind, .details_json = details};
     snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
-    char text[MESSAGE_MAX];
-    struct outbox_record msgs[MAX_CHANNELS];
-    size_t n_msgs = 0;
+    struct alert_batch batch = {0};
     if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(rec->incidents, w))
-        n_msgs = up_messages(rec->outbox, w, prev_since_ms, text, sizeof text, msgs);
+        route_up(rec->router, w, prev_since_ms, &batch);
     pe->rec = rec;
     pe->heartbeat = heartbeat;
     pe->seq = rec->fleet ? fleet_state_seq(rec->fleet, w->name) : 0;
@@ -207,7 +225,8 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
         http_suspend(heartbeat.req);
         waiting_append(rec, pe);
     }
-    store_append_event(rec->store, w, &ev, msgs, n_msgs, on_event_committed, pe);
+    store_append_event(rec->store, w, &ev, batch.rows, batch.n, on_event_committed, pe);
+    alert_batch_free(&batch);
     free(details);
     if (kind == EVENT_DOWN)
         incidents_worker_down(rec->incidents, w);
@@ -238,10 +257,24 @@ void events_on_gpu_change(const struct worker_record *w, int prev_gpus, void *ct
     snprintf(pe->worker, sizeof pe->worker, "%s", w->name);
     struct event_record ev = {.time_ms = w->last_seen_ms, .kind = kind, .details_json = details};
     snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
-    char text[MESSAGE_MAX];
-    struct outbox_record msgs[MAX_CHANNELS];
+    char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 32], key[WORKER_NAME_MAX + 8];
+    struct alert_label labels[1];
     alert_format_gpus(w, prev_gpus, w->last_seen_ms, text, sizeof text);
-    size_t n_msgs = outbox_address(rec->outbox, text, w->last_seen_ms, msgs, 0, MAX_CHANNELS);
-    store_append_event(rec->store, w, &ev, msgs, n_msgs, on_event_committed, pe);
+    snprintf(subject, sizeof subject, "%s %s", w->name, lost ? "lost GPUs" : "has its GPUs back");
+    snprintf(key, sizeof key, "gpu:%s", w->name);
+    struct alert_message msg = {.kind = ALERT_KIND_GPU,
+                                .severity = lost ? ALERT_SEVERITY_WARNING : ALERT_SEVERITY_INFO,
+                                .resolve = !lost,
+                                .name = w->name,
+                                .subject = subject,
+                                .text = text,
+                                .labels = labels,
+                                .n_labels = worker_labels(w, labels),
+                                .dedup_key = key,
+                                .created_ms = w->last_seen_ms};
+    struct alert_batch batch = {0};
+    alert_route(rec->router, &msg, &batch);
+    store_append_event(rec->store, w, &ev, batch.rows, batch.n, on_event_committed, pe);
+    alert_batch_free(&batch);
     free(details);
 }

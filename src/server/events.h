@@ -24,12 +24,13 @@ struct fleet;
 struct http_request;
 struct pending_event;
 
-/* What the recorder writes to and tells; owned by the server, which fills the first four
+/* What the recorder writes to and tells; owned by the server, which fills the first five
  * before the fleet reports its first transition and then calls events_recorder_start().
  * outbox may be NULL (no channel). */
 struct event_recorder {
     struct store *store;
     struct outbox *outbox;
+    struct alert_router *router; /* addresses the messages; may be NULL (no channel) */
     struct incidents *incidents;
     struct fleet *fleet; /* told when a state's event is on disk */
     /* Told of every event once it is on disk (may be NULL): the live stream (api_events.c). */

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "alert/outbox.h"
+#include "alert/router.h"
 #include "model/json.h"
 #include "server/followup.h"
 #include "store/store.h"
@@ -26,7 +27,6 @@
 #define FOLLOWUP_RECORDS 1000
 #define FOLLOWUP_TEXT_MAX 3072
 #define FOLLOWUP_MAX_PENDING 1024
-#define FOLLOWUP_MAX_CHANNELS 8
 #define FOLLOWUP_MAX_WATCHED 256
 
 /* A worker whose backlog arrived, waiting for the timer. */
@@ -67,6 +67,7 @@ struct followup_job {
 struct followup {
     struct store *store;
     struct outbox *outbox; /* may be NULL */
+    struct alert_router *router; /* may be NULL */
     struct followup_settings settings;
     uv_timer_t timer;
     struct followup_worker pending[FOLLOWUP_MAX_PENDING];
@@ -84,7 +85,7 @@ struct followup {
 static void on_followup_timer(uv_timer_t *t);
 
 struct followup *followup_open(uv_loop_t *loop, struct store *store, struct outbox *outbox,
-                               const struct followup_settings *settings)
+                               struct alert_router *router, const struct followup_settings *settings)
 {
     struct followup *f = calloc(1, sizeof *f);
     if (!f || !(f->by_incident = json_object())) {
@@ -93,6 +94,7 @@ struct followup *followup_open(uv_loop_t *loop, struct store *store, struct outb
     }
     f->store = store;
     f->outbox = outbox;
+    f->router = router;
     f->settings = *settings;
     uv_timer_init(loop, &f->timer);
     f->timer.data = f;
@@ -182,6 +184,7 @@ void followup_close(struct followup *f)
         return;
     f->closing = true;
     f->outbox = NULL; /* closed before the store, whose last callbacks may still come */
+    f->router = NULL;
     uv_close((uv_handle_t *)&f->timer, on_timer_closed);
 }
 
@@ -371,13 +374,27 @@ static void save_followup(struct followup_job *job, const json_t *before)
     snprintf(message, sizeof message, "🔎 %s incident #%lld (%s):\n%s",
              correction ? "Correction to the follow-up on" : "Follow-up on", (long long)rec.id,
              rec.classification, job->text);
-    struct outbox_record msgs[FOLLOWUP_MAX_CHANNELS];
-    size_t nch = outbox_address(f->outbox, message, rec.updated_ms, msgs, 0, FOLLOWUP_MAX_CHANNELS);
-    for (size_t i = 0; correction && i < nch; i++)
-        msgs[i].replaces = json_integer_value(
-            json_object_get(json_object_get(before, "messages"), msgs[i].channel));
+    char subject[64], name[24];
+    snprintf(subject, sizeof subject, "%s incident #%lld",
+             correction ? "Correction to the follow-up on" : "Follow-up on", (long long)rec.id);
+    snprintf(name, sizeof name, "%lld", (long long)rec.id);
+    struct alert_label cls = {"class", rec.classification};
+    struct alert_message msg = {.kind = ALERT_KIND_FOLLOWUP,
+                                .severity = ALERT_SEVERITY_INFO,
+                                .name = name,
+                                .subject = subject,
+                                .text = message,
+                                .labels = &cls,
+                                .n_labels = 1,
+                                .created_ms = rec.updated_ms};
+    struct alert_batch batch = {0};
+    alert_route(f->router, &msg, &batch);
+    for (size_t i = 0; correction && i < batch.n; i++)
+        batch.rows[i].replaces = json_integer_value(
+            json_object_get(json_object_get(before, "messages"), batch.rows[i].channel));
     log_info("server: follow-up on incident %lld: %s", (long long)rec.id, job->text);
-    store_save_incident(f->store, &rec, msgs, nch, on_followup_saved, f);
+    store_save_incident(f->store, &rec, batch.rows, batch.n, on_followup_saved, f);
+    alert_batch_free(&batch);
     free(evidence);
 }
 

@@ -24,9 +24,12 @@ struct followup_settings {
                                 follow-up waits for the workers that have not uploaded */
 };
 
-/* store and outbox (may be NULL) must outlive it. Returns NULL when out of memory. */
+/* store, outbox and router (both may be NULL) must outlive it. Returns NULL when out of
+ * memory. */
+struct alert_router;
+
 struct followup *followup_open(uv_loop_t *loop, struct store *store, struct outbox *outbox,
-                               const struct followup_settings *settings);
+                               struct alert_router *router, const struct followup_settings *settings);
 /* Stops taking work; a diagnosis still running is dropped when it ends. Frees once libuv has
  * closed the timer and no diagnosis runs. NULL is a no-op. */
 void followup_close(struct followup *f);

@@ -7,13 +7,13 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "alert/outbox.h"
+#include "alert/router.h"
 #include "server/fleet.h"
 #include "server/followup.h"
 #include "server/incidents.h"
 #include "rca/rca.h"
 #include "store/store.h"
 
-#define MAX_CHANNELS 8
 #define MESSAGE_MAX 2048
 #define SERVER_FRACTION 0.8
 #define SAVE_DELAY_MS 1000
@@ -23,6 +23,7 @@ struct incidents {
     struct store *store;
     struct fleet *fleet;
     struct outbox *outbox;     /* may be NULL */
+    struct alert_router *router; /* may be NULL */
     struct followup *followup; /* may be NULL */
     struct incidents_settings settings;
     struct rca *rca;
@@ -43,20 +44,58 @@ static void on_incident_saved(int status, const struct incident_record *inc,
         outbox_enqueue(incs->outbox, msgs, n_msgs);
 }
 
-/* The per-worker DOWN texts the engine says are due (individual incidents). texts[i] are
- * malloc'd; returns how many were written. */
-static size_t down_texts(struct incidents *incs, const struct rca_incident_view *inc, char **texts)
+/* The per-worker DOWN messages the engine says are due (individual incidents), each the
+ * problem "worker:NAME" that the worker's UP resolves (events.c). */
+static void route_downs(struct incidents *incs, const struct rca_incident_view *inc,
+                        struct alert_batch *batch)
 {
-    size_t n = 0;
+    char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 16], key[WORKER_NAME_MAX + 8];
     for (size_t i = 0; i < inc->n_notify_down; i++) {
         const struct worker_record *w = fleet_find(incs->fleet, inc->notify_down[i]);
-        char *text = w ? malloc(MESSAGE_MAX) : NULL;
-        if (!text)
+        if (!w)
             continue;
-        alert_format_down(w, w->state_since_ms, incs->settings.fail_timeout_ms, text, MESSAGE_MAX);
-        texts[n++] = text;
+        alert_format_down(w, w->state_since_ms, incs->settings.fail_timeout_ms, text, sizeof text);
+        snprintf(subject, sizeof subject, "%s is DOWN", w->name);
+        snprintf(key, sizeof key, "worker:%s", w->name);
+        struct alert_label site = {"site", w->site};
+        struct alert_message msg = {.kind = ALERT_KIND_WORKER,
+                                    .severity = ALERT_SEVERITY_CRITICAL,
+                                    .name = w->name,
+                                    .subject = subject,
+                                    .text = text,
+                                    .labels = &site,
+                                    .n_labels = w->site[0] ? 1 : 0,
+                                    .dedup_key = key,
+                                    .created_ms = w->state_since_ms};
+        alert_route(incs->router, &msg, batch);
     }
-    return n;
+}
+
+/* The incident's own message, if the change carries one: the problem "incident:ID", resolved
+ * by its closing. */
+static void route_incident(struct incidents *incs, enum incident_change change,
+                           const struct rca_incident_view *inc, int64_t now,
+                           struct alert_batch *batch)
+{
+    char text[MESSAGE_MAX], subject[160], key[40], name[24];
+    if (!alert_format_incident_message(change, inc->alert, text, sizeof text))
+        return;
+    size_t line = strcspn(text, "\n");
+    snprintf(subject, sizeof subject, "%.*s", (int)(line < 159 ? line : 159), text);
+    snprintf(name, sizeof name, "%lld", (long long)inc->record.id);
+    snprintf(key, sizeof key, "incident:%lld", (long long)inc->record.id);
+    struct alert_label cls = {"class", inc->record.classification};
+    struct alert_message msg = {.kind = ALERT_KIND_INCIDENT,
+                                .severity = ALERT_SEVERITY_CRITICAL,
+                                .resolve = change == INCIDENT_CLOSED,
+                                .name = name,
+                                .subject = subject,
+                                .text = text,
+                                .labels = &cls,
+                                .n_labels = 1,
+                                .dedup_key = key,
+                                .created_ms = now};
+    alert_route(incs->router, &msg, batch);
 }
 
 static void on_rca_change(enum incident_change change, const struct rca_incident_view *inc,
@@ -67,32 +106,17 @@ static void on_rca_change(enum incident_change change, const struct rca_incident
     char *merged = followup_merge_evidence(incs->followup, rec.id, rec.evidence_json);
     if (merged)
         rec.evidence_json = merged;
-    size_t max = (inc->n_notify_down + 1) * MAX_CHANNELS;
-    struct outbox_record *msgs = calloc(max, sizeof *msgs);
-    char **texts = calloc(inc->n_notify_down + 1, sizeof *texts);
-    char incident_text[MESSAGE_MAX];
-    size_t n_msgs = 0, n_texts = 0;
-    int64_t now = clock_wall_ms();
-    if (msgs && texts) {
-        if (alert_format_incident_message(change, inc->alert, incident_text, sizeof incident_text))
-            n_msgs = outbox_address(incs->outbox, incident_text, now, msgs, n_msgs, max);
-        n_texts = down_texts(incs, inc, texts);
-        for (size_t i = 0; i < n_texts; i++)
-            n_msgs = outbox_address(incs->outbox, texts[i], now, msgs, n_msgs, max);
-    } else {
-        log_error("server: out of memory composing messages of incident %lld", (long long)rec.id);
-    }
+    struct alert_batch batch = {0};
+    route_incident(incs, change, inc, clock_wall_ms(), &batch);
+    route_downs(incs, inc, &batch);
     if (change == INCIDENT_CLOSED)
         followup_incident_closed(incs->followup, rec.id, rec.closed_ms);
     if (change != INCIDENT_UPDATED)
         log_info("server: incident %lld %s: %s, %d workers", (long long)rec.id,
                  incident_change_name(change), rec.classification, inc->workers);
-    store_save_incident(incs->store, &rec, msgs, n_msgs, on_incident_saved, incs);
+    store_save_incident(incs->store, &rec, batch.rows, batch.n, on_incident_saved, incs);
     free(merged);
-    for (size_t i = 0; i < n_texts; i++)
-        free(texts[i]);
-    free(texts);
-    free(msgs);
+    alert_batch_free(&batch);
 }
 
 static void on_rca_timer(uv_timer_t *t);
@@ -139,7 +163,7 @@ static void incidents_free(struct incidents *incs)
 }
 
 int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet, struct outbox *outbox,
-                   struct followup *followup, const struct incidents_settings *settings,
+                   struct alert_router *router, struct followup *followup, const struct incidents_settings *settings,
                    struct incidents **out, char *err, size_t errlen)
 {
     struct incidents *incs = calloc(1, sizeof *incs);
@@ -150,6 +174,7 @@ int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet, st
     *incs = (struct incidents){.store = store,
                                .fleet = fleet,
                                .outbox = outbox,
+                               .router = router,
                                .followup = followup,
                                .settings = *settings};
     struct rca_config rc = {
@@ -186,6 +211,7 @@ void incidents_close(struct incidents *incs)
         return;
     rca_flush(incs->rca);
     incs->outbox = NULL; /* closed before the store, whose last callbacks may still come */
+    incs->router = NULL;
     incs->followup = NULL;
     uv_close((uv_handle_t *)&incs->timer, on_timer_closed);
 }

@@ -25,12 +25,13 @@ struct incidents;
 struct store;
 struct fleet;
 struct outbox;
+struct alert_router;
 struct followup;
 
 /* Opened after the store, with the incidents left open restored; the modules given must outlive
- * it (outbox and followup may be NULL). Returns 0, or -1 with err set. */
+ * it (outbox, router and followup may be NULL). Returns 0, or -1 with err set. */
 int incidents_open(uv_loop_t *loop, struct store *store, struct fleet *fleet,
-                   struct outbox *outbox, struct followup *followup,
+                   struct outbox *outbox, struct alert_router *router, struct followup *followup,
                    const struct incidents_settings *settings, struct incidents **out, char *err,
                    size_t errlen);
 /* Saves delayed changes and stops the timer; frees once libuv has closed it. NULL is a no-op. */

@@ -11,6 +11,7 @@
 
 #include "alert/outbox.h"
 #include "alert/silence.h"
+#include "alert/router.h"
 #include "base/cli.h"
 #include "base/clock.h"
 #include "base/config.h"
@@ -45,6 +46,8 @@ struct server {
     uv_loop_t *loop;
     struct store *store;
     struct outbox *outbox;
+    struct alert_router *router;
+    const char *channel_names[ALERT_CHANNELS_MAX]; /* borrowed from the outbox, for the router */
     struct fleet *fleet;
     struct auth *auth;
     struct event_recorder recorder;
@@ -189,6 +192,21 @@ static int open_silences(struct server *srv, char *err, size_t errlen)
     return 0;
 }
 
+static void restore_told(const struct outbox_record *rec, void *ctx)
+{
+    alert_router_told(ctx, rec->dedup_key, rec->channel);
+}
+
+/* The router over the outbox's channels, told again who heard of the problems still open. */
+static int open_router(struct server *srv, char *err, size_t errlen)
+{
+    size_t n = outbox_channel_names(srv->outbox, srv->channel_names, ALERT_CHANNELS_MAX);
+    srv->router = alert_router_new(&srv->alert_settings, srv->channel_names, n, err, errlen);
+    if (!srv->router)
+        return -1;
+    return store_load_told_outbox(srv->store, restore_told, srv->router, err, errlen);
+}
+
 static void stop_server(struct server *srv)
 {
     log_info("server: stopping");
@@ -208,6 +226,9 @@ static void stop_server(struct server *srv)
     srv->outbox = NULL;
     srv->api.outbox = NULL; /* a scrape until the HTTP server stops reads no closed outbox */
     srv->recorder.outbox = NULL; /* the store's last callbacks may still come */
+    srv->recorder.router = NULL;
+    alert_router_free(srv->router);
+    srv->router = NULL;
     /* The store answers suspended admin requests before the HTTP server goes away. */
     store_close(srv->store);
     srv->store = NULL;
@@ -300,7 +321,7 @@ static int open_analysis(struct server *srv, char *err, size_t errlen)
     struct followup_settings fs = {.fail_timeout_ms = cfg->fail_timeout_ms,
                                    .window_ms = srv->rca_settings.window_ms,
                                    .wait_ms = srv->rca_settings.followup_wait_ms};
-    srv->followup = followup_open(srv->loop, srv->store, srv->outbox, &fs);
+    srv->followup = followup_open(srv->loop, srv->store, srv->outbox, srv->router, &fs);
     if (!srv->followup) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -312,8 +333,8 @@ static int open_analysis(struct server *srv, char *err, size_t errlen)
         .fail_timeout_ms = cfg->fail_timeout_ms,
         .canaries = config_split_targets(srv->rca_settings.canaries, NULL, 64, NULL, 0) > 0,
     };
-    return incidents_open(srv->loop, srv->store, srv->fleet, srv->outbox, srv->followup, &is,
-                          &srv->incidents, err, errlen);
+    return incidents_open(srv->loop, srv->store, srv->fleet, srv->outbox, srv->router,
+                          srv->followup, &is, &srv->incidents, err, errlen);
 }
 
 static int open_state(struct server *srv, char *err, size_t errlen)
@@ -329,10 +350,11 @@ static int open_state(struct server *srv, char *err, size_t errlen)
         open_silences(srv, err, errlen) != 0)
         return -1;
     srv->outbox = outbox_new(srv->loop, srv->store, &srv->alert_settings, err, errlen);
-    if (!srv->outbox || open_analysis(srv, err, errlen) != 0)
+    if (!srv->outbox || open_router(srv, err, errlen) != 0 || open_analysis(srv, err, errlen) != 0)
         return -1;
     srv->recorder = (struct event_recorder){.store = srv->store,
                                             .outbox = srv->outbox,
+                                            .router = srv->router,
                                             .incidents = srv->incidents,
                                             .fleet = srv->fleet};
     if (events_recorder_start(&srv->recorder, srv->loop) != 0) {

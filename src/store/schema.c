@@ -60,6 +60,14 @@ static const char *const migrations[SCHEMA_VERSION] = {
     /* 6 -> 7: the definitions (JSON) of active checks created through the API. */
     "CREATE TABLE checks("
     " name TEXT PRIMARY KEY, definition TEXT NOT NULL, updated_ms {int64} NOT NULL);",
+    /* 7 -> 8: one router, named channel instances (channel now holds the instance's name; the
+     * Telegram channel of TELEGRAM_TOKEN keeps the name "telegram"). Each message keeps its
+     * dedup key, whether it resolves, and its fields for the channels that render them; the
+     * index finds which channels were told of a problem still open. */
+    "ALTER TABLE outbox ADD COLUMN dedup_key TEXT;"
+    "ALTER TABLE outbox ADD COLUMN resolve INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outbox ADD COLUMN fields TEXT;"
+    "CREATE INDEX outbox_dedup ON outbox(dedup_key, channel, id) WHERE dedup_key IS NOT NULL;",
 };
 
 /* The placeholder at p (just after its '{'), or -1 when '{' starts no placeholder (e.g. the

@@ -42,7 +42,8 @@ static const char SQL_APPEND_EVENT[] =
     "INSERT INTO events(time_ms, worker, kind, details) VALUES(?1, ?2, ?3, ?4)";
 static const char SQL_APPEND_OUTBOX[] =
     "INSERT INTO outbox(event_id, channel, text, status, attempts, created_ms, next_attempt_ms,"
-    " replaces, ref) VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8)";
+    " replaces, ref, dedup_key, resolve, fields)"
+    " VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 static const char SQL_OUTBOX_REF[] = "SELECT ref FROM outbox WHERE id = ?1";
 static const char SQL_OUTBOX_SENT[] =
     "UPDATE outbox SET status = 'sent', attempts = ?2, sent_ms = ?3, last_error = NULL,"
@@ -57,8 +58,11 @@ static const char SQL_LOAD_WORKERS[] =
 /* A correction's ref: its own, or that of the message it replaces if that was delivered since. */
 static const char SQL_LOAD_OUTBOX[] =
     "SELECT id, event_id, channel, text, attempts, created_ms, next_attempt_ms, replaces,"
-    " COALESCE(ref, (SELECT r.ref FROM outbox r WHERE r.id = outbox.replaces)) FROM outbox"
-    " WHERE status = 'pending' ORDER BY id";
+    " COALESCE(ref, (SELECT r.ref FROM outbox r WHERE r.id = outbox.replaces)),"
+    " dedup_key, resolve, fields FROM outbox WHERE status = 'pending' ORDER BY id";
+static const char SQL_LOAD_TOLD[] =
+    "SELECT dedup_key, channel FROM outbox WHERE id IN (SELECT MAX(id) FROM outbox"
+    " WHERE dedup_key IS NOT NULL GROUP BY dedup_key, channel) AND resolve = 0 ORDER BY id";
 static const char SQL_SAVE_INCIDENT[] =
     "INSERT INTO incidents(id, classification, scope, workers, evidence, opened_ms, updated_ms,"
     " closed_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
@@ -510,6 +514,11 @@ static int sqlite_append_outbox(void *handle, struct outbox_record *msg, int64_t
         sqlite3_bind_int64(stmt, 7, msg->replaces);
     if (msg->ref[0])
         sqlite3_bind_text(stmt, 8, msg->ref, -1, SQLITE_STATIC);
+    if (msg->dedup_key[0])
+        sqlite3_bind_text(stmt, 9, msg->dedup_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 10, msg->resolve ? 1 : 0);
+    if (msg->fields_json)
+        sqlite3_bind_text(stmt, 11, msg->fields_json, -1, SQLITE_STATIC);
     rc = sqlite_step_done(db, stmt, "append outbox message", err, errlen);
     if (!rc)
         *id = sqlite3_last_insert_rowid(db->conn);
@@ -626,6 +635,18 @@ static int sqlite_outbox_row(sqlite3_stmt *stmt, void *arg)
     m.next_attempt_ms = sqlite3_column_int64(stmt, 6);
     m.replaces = sqlite3_column_int64(stmt, 7);
     sqlite_copy_text(m.ref, sizeof m.ref, stmt, 8);
+    sqlite_copy_text(m.dedup_key, sizeof m.dedup_key, stmt, 9);
+    m.resolve = sqlite3_column_int(stmt, 10) != 0;
+    m.fields_json = sqlite3_column_type(stmt, 11) == SQLITE_NULL ? NULL : sqlite_column_str(stmt, 11);
+    return v->outbox(&m, v->ctx);
+}
+
+static int sqlite_told_row(sqlite3_stmt *stmt, void *arg)
+{
+    struct sqlite_visit *v = arg;
+    struct outbox_record m = {0};
+    sqlite_copy_text(m.dedup_key, sizeof m.dedup_key, stmt, 0);
+    sqlite_copy_text(m.channel, sizeof m.channel, stmt, 1);
     return v->outbox(&m, v->ctx);
 }
 
@@ -656,6 +677,14 @@ static int sqlite_load_workers(void *handle, store_worker_row_fn row, void *ctx,
 {
     struct sqlite_visit visit = {.worker = row, .ctx = ctx};
     return sqlite_read(handle, SQL_LOAD_WORKERS, sqlite_worker_row, &visit, "load workers", err,
+                       errlen);
+}
+
+static int sqlite_load_told_outbox(void *handle, store_outbox_row_fn row, void *ctx, char *err,
+                                   size_t errlen)
+{
+    struct sqlite_visit visit = {.outbox = row, .ctx = ctx};
+    return sqlite_read(handle, SQL_LOAD_TOLD, sqlite_told_row, &visit, "load told channels", err,
                        errlen);
 }
 
@@ -1090,6 +1119,7 @@ const struct store_backend store_backend_sqlite = {
     .outbox_update = sqlite_outbox_update,
     .load_workers = sqlite_load_workers,
     .load_pending_outbox = sqlite_load_pending_outbox,
+    .load_told_outbox = sqlite_load_told_outbox,
     .query_events = sqlite_query_events,
     .save_incident = sqlite_save_incident,
     .reserve_ids = sqlite_reserve_ids,

@@ -85,6 +85,11 @@ int store_load_workers(struct store *store,
 int store_load_pending_outbox(struct store *store,
                               void (*cb)(const struct outbox_record *rec, void *ctx), void *ctx,
                               char *err, size_t errlen);
+/* The channels told of each problem not yet resolved: cb gets records with only dedup_key and
+ * channel set (alert_router_told). */
+int store_load_told_outbox(struct store *store,
+                           void (*cb)(const struct outbox_record *rec, void *ctx), void *ctx,
+                           char *err, size_t errlen);
 
 /* Upserts workers (by name). Fire and forget: a failure is logged and retried by the store. */
 void store_save_workers(struct store *store, const struct worker_record *recs, size_t n);

@@ -84,6 +84,10 @@ struct store_backend {
     /* Pending messages, oldest (lowest id) first. */
     int (*load_pending_outbox)(void *db, store_outbox_row_fn row, void *ctx, char *err,
                                size_t errlen);
+    /* The channels told of a problem not resolved yet: for each (dedup_key, channel), the
+     * latest message under that key if it is not a resolve. Only dedup_key and channel are set. */
+    int (*load_told_outbox)(void *db, store_outbox_row_fn row, void *ctx, char *err,
+                            size_t errlen);
     /* Events matching q, newest (highest id) first (oldest first with q->after_id), at most
      * q->limit (already 1..1000). */
     int (*query_events)(void *db, const struct event_query *q, store_event_row_fn row, void *ctx,

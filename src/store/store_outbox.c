@@ -11,7 +11,10 @@
 void store_outbox_msgs_free(struct outbox_record *msgs, size_t n)
 {
     for (size_t i = 0; msgs && i < n; i++)
+    {
         free((char *)msgs[i].text); /* owned: see store_outbox_msgs_copy() */
+        free((char *)msgs[i].fields_json);
+    }
     free(msgs);
 }
 
@@ -21,8 +24,10 @@ static int outbox_copy(struct outbox_record *dst, const struct outbox_record *sr
     *dst = *src;
     STORE_TERMINATE(dst->channel);
     STORE_TERMINATE(dst->ref);
+    STORE_TERMINATE(dst->dedup_key);
     dst->text = strdup(src->text ? src->text : "");
-    return dst->text ? 0 : -1;
+    dst->fields_json = src->fields_json ? strdup(src->fields_json) : NULL;
+    return dst->text && (dst->fields_json || !src->fields_json) ? 0 : -1;
 }
 
 int store_outbox_msgs_copy(const struct outbox_record *msgs, size_t n, struct outbox_record **out,
@@ -140,9 +145,11 @@ void store_outbox_failed(struct store *s, int64_t id, int attempts, const char *
 
 /* ---- the start-up load ---- */
 
-/* The pending messages read; the job owns them and their texts. */
+/* The pending messages read (or, told, the channels told of open problems); the job owns them
+ * and their texts. */
 struct outbox_load_job {
     struct store_job base;
+    bool told;
     struct outbox_record *items;
     size_t n, cap;
 };
@@ -161,8 +168,9 @@ static int outbox_load_push(const struct outbox_record *rec, void *ctx)
 static int outbox_load_run(struct store_job *job, const struct store_backend *b, void *db,
                            char *err, size_t errlen)
 {
-    return b->load_pending_outbox(db, outbox_load_push, STORE_JOB_OF(job, struct outbox_load_job),
-                                  err, errlen);
+    struct outbox_load_job *j = STORE_JOB_OF(job, struct outbox_load_job);
+    return (j->told ? b->load_told_outbox : b->load_pending_outbox)(db, outbox_load_push, j, err,
+                                                                    errlen);
 }
 
 static void outbox_load_reset(struct store_job *job)
@@ -187,18 +195,33 @@ static const struct store_job_ops outbox_load_ops = {
     .free = outbox_load_free,
 };
 
-int store_load_pending_outbox(struct store *s,
-                              void (*cb)(const struct outbox_record *rec, void *ctx), void *ctx,
-                              char *err, size_t errlen)
+static int outbox_load(struct store *s, bool told,
+                       void (*cb)(const struct outbox_record *rec, void *ctx), void *ctx,
+                       char *err, size_t errlen)
 {
     struct store_job *job =
         store_sync_job_new(s, &outbox_load_ops, sizeof(struct outbox_load_job), err, errlen);
     if (!job)
         return -1;
+    STORE_JOB_OF(job, struct outbox_load_job)->told = told;
     int rc = store_run_sync(s, job, err, errlen);
     struct outbox_load_job *j = STORE_JOB_OF(job, struct outbox_load_job);
     for (size_t i = 0; rc == 0 && i < j->n; i++)
         cb(&j->items[i], ctx);
     job->ops->free(job);
     return rc;
+}
+
+int store_load_pending_outbox(struct store *s,
+                              void (*cb)(const struct outbox_record *rec, void *ctx), void *ctx,
+                              char *err, size_t errlen)
+{
+    return outbox_load(s, false, cb, ctx, err, errlen);
+}
+
+int store_load_told_outbox(struct store *s,
+                           void (*cb)(const struct outbox_record *rec, void *ctx), void *ctx,
+                           char *err, size_t errlen)
+{
+    return outbox_load(s, true, cb, ctx, err, errlen);
 }

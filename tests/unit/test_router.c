@@ -1,0 +1,251 @@
+/* test_router.c — the alert router (alert/router.h): every channel without routes, messages
+ * that name channels, resolves sent exactly once to the channels that were told (also after the
+ * problem was silenced), and the told channels restored from a real store (SQLite in a temp
+ * dir) after a restart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "alert/router.h"
+#include "store/store.h"
+
+static const char *const CHANNELS[] = {"ops-telegram", "team-slack", "pager"};
+static const struct alert_settings NO_SETTINGS = {0};
+
+static struct alert_router *router_new(void)
+{
+    char err[256];
+    struct alert_router *r = alert_router_new(&NO_SETTINGS, CHANNELS, 3, err, sizeof err);
+    assert_non_null(r);
+    return r;
+}
+
+/* Dedup keys live here, one slot per message made, so messages never share one. */
+static char keys[32][80];
+static size_t n_keys;
+
+static struct alert_message worker_msg(const char *name, bool resolve)
+{
+    char *key = keys[n_keys++ % 32];
+    snprintf(key, 80, "worker:%s", name);
+    return (struct alert_message){.kind = ALERT_KIND_WORKER,
+                                  .severity = resolve ? ALERT_SEVERITY_INFO
+                                                      : ALERT_SEVERITY_CRITICAL,
+                                  .resolve = resolve,
+                                  .name = name,
+                                  .subject = resolve ? "UP" : "DOWN",
+                                  .text = resolve ? "is UP" : "is DOWN",
+                                  .dedup_key = key,
+                                  .created_ms = 1000};
+}
+
+/* The channels of batch rows [from, n), comma-joined, into buf. */
+static const char *channels_of(const struct alert_batch *b, size_t from, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = from; i < b->n; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i > from ? "," : "",
+                                 b->rows[i].channel);
+    return buf;
+}
+
+static void test_every_channel_without_routes(void **state)
+{
+    (void)state;
+    struct alert_router *r = router_new();
+    struct alert_batch b = {0};
+    struct alert_label site = {"site", "fra1"};
+    struct alert_message m = worker_msg("box-1", false);
+    m.labels = &site;
+    m.n_labels = 1;
+    assert_int_equal(alert_route(r, &m, &b), 3);
+    char buf[128];
+    assert_string_equal(channels_of(&b, 0, buf, sizeof buf), "ops-telegram,team-slack,pager");
+    assert_string_equal(b.rows[0].text, "is DOWN");
+    assert_string_equal(b.rows[0].dedup_key, "worker:box-1");
+    assert_false(b.rows[0].resolve);
+    json_t *f = json_loads(b.rows[1].fields_json, 0, NULL);
+    assert_non_null(f);
+    assert_string_equal(json_string_value(json_object_get(f, "kind")), "worker");
+    assert_string_equal(json_string_value(json_object_get(f, "severity")), "critical");
+    assert_string_equal(json_string_value(json_object_get(f, "name")), "box-1");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(f, "labels"), "site")), "fra1");
+    json_decref(f);
+    assert_int_equal(alert_router_open_problems(r), 1);
+    alert_batch_free(&b);
+    alert_router_free(r);
+}
+
+/* Told channels get the resolve once; a second resolve, and a resolve nobody heard of, go
+ * nowhere; an info message with a key is not a problem. */
+static void test_resolve_exactly_once(void **state)
+{
+    (void)state;
+    struct alert_router *r = router_new();
+    struct alert_batch b = {0};
+    struct alert_message down = worker_msg("box-2", false), up = worker_msg("box-2", true);
+    assert_int_equal(alert_route(r, &down, &b), 3);
+    assert_int_equal(alert_route(r, &down, &b), 3); /* told twice: still one resolve each */
+    assert_int_equal(alert_route(r, &up, &b), 3);
+    assert_true(b.rows[6].resolve);
+    assert_int_equal(alert_route(r, &up, &b), 0);
+    struct alert_message other = worker_msg("never-down", true);
+    assert_int_equal(alert_route(r, &other, &b), 0);
+    struct alert_message info = worker_msg("box-3", false);
+    info.severity = ALERT_SEVERITY_INFO;
+    assert_int_equal(alert_route(r, &info, &b), 3);
+    assert_int_equal(alert_router_open_problems(r), 0);
+    alert_batch_free(&b);
+    alert_router_free(r);
+}
+
+static bool silence_all(const struct alert_message *msg, int64_t now_ms, void *ctx)
+{
+    (void)msg;
+    (void)now_ms;
+    (*(int *)ctx)++;
+    return true;
+}
+
+/* A problem told, then silenced: its repeats are held back, its resolve still goes to every
+ * channel told. A problem silenced from the start is resolved nowhere. */
+static void test_silenced_problem_still_resolved(void **state)
+{
+    (void)state;
+    struct alert_router *r = router_new();
+    struct alert_batch b = {0};
+    struct alert_message down = worker_msg("box-4", false);
+    assert_int_equal(alert_route(r, &down, &b), 3);
+    int asked = 0;
+    struct alert_filters filters = {silence_all, &asked};
+    alert_router_set_filters(r, &filters);
+    assert_int_equal(alert_route(r, &down, &b), 0);
+    assert_int_equal(b.silenced, 1);
+    struct alert_message quiet = worker_msg("box-5", false);
+    assert_int_equal(alert_route(r, &quiet, &b), 0);
+    struct alert_message up = worker_msg("box-4", true);
+    assert_int_equal(alert_route(r, &up, &b), 3);
+    struct alert_message quiet_up = worker_msg("box-5", true);
+    assert_int_equal(alert_route(r, &quiet_up, &b), 0);
+    assert_int_equal(asked, 2); /* resolves are never asked about */
+    alert_batch_free(&b);
+    alert_router_free(r);
+}
+
+/* A message that names channels (a check's alerters) adds them; one named twice, or also
+ * routed, gets one row; an unknown name is skipped. */
+static void test_named_channels(void **state)
+{
+    (void)state;
+    char err[256];
+    struct alert_router *r = alert_router_new(&NO_SETTINGS, CHANNELS, 3, err, sizeof err);
+    struct alert_batch b = {0};
+    static const char *const named[] = {"pager", "pager", "nonexistent", "ops-telegram"};
+    struct alert_message m = worker_msg("box-6", false);
+    m.channels = named;
+    m.n_channels = 4;
+    assert_int_equal(alert_route(r, &m, &b), 3);
+    alert_batch_free(&b);
+    alert_router_free(r);
+}
+
+/* PUBLIC_URL makes the link; rows keep the created time. */
+static void test_link(void **state)
+{
+    (void)state;
+    char err[256];
+    struct alert_settings s = {.public_url = "https://mon.example.org"};
+    struct alert_router *r = alert_router_new(&s, CHANNELS, 1, err, sizeof err);
+    struct alert_batch b = {0};
+    struct alert_message m = worker_msg("box-7", false);
+    assert_int_equal(alert_route(r, &m, &b), 1);
+    json_t *f = json_loads(b.rows[0].fields_json, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(f, "link")),
+                        "https://mon.example.org/admin/api/worker/box-7");
+    assert_int_equal(b.rows[0].created_ms, 1000);
+    json_decref(f);
+    alert_batch_free(&b);
+    alert_router_free(r);
+}
+
+/* ---- restart: who was told comes back from the store --------------------------------------- */
+
+static void committed(int status, const struct event_record *ev, const struct outbox_record *msgs,
+                      size_t n, void *ctx)
+{
+    (void)ev;
+    (void)msgs;
+    (void)n;
+    assert_int_equal(status, 0);
+    (*(int *)ctx)++;
+}
+
+static void restore(const struct outbox_record *rec, void *ctx)
+{
+    alert_router_told(ctx, rec->dedup_key, rec->channel);
+}
+
+static void test_told_survives_restart(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_router_XXXXXX", uri[128], err[256];
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(store_default_uri(dir, uri, sizeof uri), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct store *store;
+    assert_int_equal(store_open(&loop, uri, &store, err, sizeof err), 0);
+    struct alert_router *r = router_new();
+    struct alert_batch b = {0};
+    struct alert_message a = worker_msg("box-a", false), c = worker_msg("box-c", false);
+    alert_route(r, &a, &b);
+    alert_route(r, &c, &b);
+    struct alert_message c_up = worker_msg("box-c", true);
+    alert_route(r, &c_up, &b);
+    int done = 0;
+    store_append_messages(store, b.rows, b.n, committed, &done);
+    alert_batch_free(&b);
+    alert_router_free(r);
+    while (!done)
+        uv_run(&loop, UV_RUN_ONCE);
+    /* A new router over two of the three channels (one was removed from the configuration). */
+    struct alert_router *again = alert_router_new(&NO_SETTINGS, CHANNELS + 1, 2, err, sizeof err);
+    assert_int_equal(store_load_told_outbox(store, restore, again, err, sizeof err), 0);
+    assert_int_equal(alert_router_open_problems(again), 1); /* box-a only: box-c was resolved */
+    struct alert_message a_up = worker_msg("box-a", true);
+    assert_int_equal(alert_route(again, &a_up, &b), 2);
+    char buf[128];
+    assert_string_equal(channels_of(&b, 0, buf, sizeof buf), "team-slack,pager");
+    alert_batch_free(&b);
+    alert_router_free(again);
+    store_close(store);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_channel_without_routes),
+        cmocka_unit_test(test_resolve_exactly_once),
+        cmocka_unit_test(test_silenced_problem_still_resolved),
+        cmocka_unit_test(test_named_channels),
+        cmocka_unit_test(test_link),
+        cmocka_unit_test(test_told_survives_restart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
