@@ -1,7 +1,8 @@
-/* channel.h — an alert channel (Telegram today; Slack, PagerDuty, email, webhook, exec later) is
- * one const table of functions plus one row in alert_channel_types (channels.c). A channel turns
- * a message into a delivery attempt and reports the outcome; it never touches the store: the
- * outbox (outbox.h) decides about retries and records results. A channel that can change a
+/* channel.h — an alert channel type (telegram, slack, pagerduty, email, webhook, exec) is one
+ * const table of functions plus one row in alert_channel_types (channels.c); the `channels:`
+ * section makes named instances of them (settings.h). A channel turns a message into a delivery
+ * attempt and reports the outcome; it never touches the store: the outbox (outbox.h) decides
+ * about retries and records results. A channel that can change a
  * message it delivered (Telegram's editMessageText) says so with edit: corrections then replace
  * the text in place instead of arriving as new messages. */
 #ifndef FAULTLINE_ALERT_CHANNEL_H
@@ -10,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "alert/settings.h"
 #include "base/httpc.h"
@@ -49,12 +51,36 @@ struct alert_delivery {
 
 typedef void (*alert_sent_cb)(const struct alert_outcome *outcome, void *ctx);
 
+/* The fields an instance of a type may have (checked by the `channels:` reader, which names
+ * file, line and column). */
+enum alert_field_flags {
+    ALERT_FIELD_REQUIRED = 1,
+    ALERT_FIELD_SECRET = 2, /* may come from KEY_file; never shown in errors, logs or the API */
+    ALERT_FIELD_LIST = 4,   /* a list of texts; a single text is a list of one */
+    ALERT_FIELD_MAP = 8,    /* a mapping of texts, kept as "key: value" items (headers) */
+};
+
+struct alert_field_spec {
+    const char *key;
+    unsigned flags; /* enum alert_field_flags */
+};
+
+/* What an open channel may use for its lifetime: the loop and its HTTP client. */
+struct alert_channel_env {
+    uv_loop_t *loop;
+    struct httpc *http;
+};
+
 struct alert_channel_type {
-    /* MUST: short lower-case name, stored in outbox rows ("telegram"). */
+    /* MUST: short lower-case name, the `type:` of its instances ("telegram"). */
     const char *name;
-    /* MUST: returns the channel's state, or NULL when it is not configured (err empty) or
-     * misconfigured (err says why). The state may keep settings and http for its lifetime. */
-    void *(*open)(const struct alert_settings *settings, struct httpc *http, char *err, size_t errlen);
+    /* MUST: the fields its instances may have, besides name and type. */
+    const struct alert_field_spec *fields;
+    size_t n_fields;
+    /* MUST: returns the state of instance cfg, or NULL with err set ("FIELD: ...", without
+     * secret values) when a field is wrong. The state may keep env and cfg (which outlive it). */
+    void *(*open)(const struct alert_channel_config *cfg, const struct alert_channel_env *env,
+                  char *err, size_t errlen);
     /* MUST: sends msg; done runs exactly once, on the loop thread. */
     void (*send)(void *state, const struct alert_delivery *msg, alert_sent_cb done, void *ctx);
     /* MAY (NULL: the channel cannot edit): replaces the text of the message it delivered as ref
@@ -67,5 +93,8 @@ struct alert_channel_type {
 
 /* NULL-terminated registration table. */
 extern const struct alert_channel_type *const alert_channel_types[];
+
+/* The type called name, or NULL. */
+const struct alert_channel_type *alert_channel_type_find(const char *name);
 
 #endif

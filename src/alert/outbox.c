@@ -65,6 +65,8 @@ struct outbox_channel {
 struct outbox {
     struct store *store;
     struct httpc *http;
+    struct alert_channel_config env_telegram; /* borrows the settings' strings */
+    struct alert_channel_field env_fields[3];
     struct outbox_channel *channels;
     size_t n_channels;
 };
@@ -271,18 +273,18 @@ static void timer_free(uv_handle_t *handle)
     free(handle);
 }
 
-/* Opens one channel into ch. Returns 1 if configured, 0 if not, -1 with err on failure. */
-static int channel_open(struct outbox *box, uv_loop_t *loop, const struct alert_settings *settings,
-                        const struct alert_channel_type *type, struct outbox_channel *ch, char *err,
-                        size_t errlen)
+/* Opens instance cfg into ch. Returns 0, or -1 with err ("WHERE: FIELD: ...") on failure. */
+static int channel_open(struct outbox *box, uv_loop_t *loop, const struct alert_channel_config *cfg,
+                        struct outbox_channel *ch, char *err, size_t errlen)
 {
-    err[0] = '\0';
-    void *state = type->open(settings, box->http, err, errlen);
-    if (!state && err[0])
-        return -1;
+    const struct alert_channel_type *type = alert_channel_type_find(cfg->type);
+    char why[256] = "";
+    struct alert_channel_env env = {.loop = loop, .http = box->http};
+    void *state = type ? type->open(cfg, &env, why, sizeof why) : NULL;
     if (!state) {
-        log_info("alert: %s not configured; events are recorded but not sent there", type->name);
-        return 0;
+        snprintf(err, errlen, "%s: channel %s: %s", cfg->where, cfg->name,
+                 type ? why : "unknown type");
+        return -1;
     }
     ch->timer = malloc(sizeof *ch->timer);
     if (!ch->timer) {
@@ -293,22 +295,53 @@ static int channel_open(struct outbox *box, uv_loop_t *loop, const struct alert_
     uv_timer_init(loop, ch->timer);
     ch->timer->data = ch;
     ch->box = box;
-    ch->name = type->name;
+    ch->name = cfg->name;
     ch->type = type;
     ch->state = state;
+    log_info("alert: channel %s (%s) ready", cfg->name, type->name);
+    return 0;
+}
+
+/* TELEGRAM_TOKEN and CHAT_ID make the instance "telegram" (box->env_telegram), as before there
+ * were named channels. Returns 1 when they do, 0 when neither is set, -1 with err. */
+static int env_telegram(struct outbox *box, const struct alert_settings *s, char *err,
+                        size_t errlen)
+{
+    bool token = s->telegram_token && *s->telegram_token, chat = s->chat_id && *s->chat_id;
+    if (!token && !chat)
+        return 0;
+    /* Half a configuration is a mistake that would otherwise silently drop every alert. */
+    if (!token || !chat) {
+        snprintf(err, errlen,
+                 "%s: required when %s is set (set both to send Telegram alerts, or neither)",
+                 token ? "CHAT_ID" : "TELEGRAM_TOKEN", token ? "TELEGRAM_TOKEN" : "CHAT_ID");
+        return -1;
+    }
+    for (size_t i = 0; i < s->n_channels; i++)
+        if (strcmp(s->channels[i].name, "telegram") == 0) {
+            snprintf(err, errlen, "%s: the name \"telegram\" belongs to the channel "
+                     "TELEGRAM_TOKEN and CHAT_ID make: name this one otherwise",
+                     s->channels[i].where);
+            return -1;
+        }
+    box->env_fields[0] = (struct alert_channel_field){.key = "token", .text = s->telegram_token};
+    box->env_fields[1] = (struct alert_channel_field){.key = "chat_id", .text = s->chat_id};
+    box->env_fields[2] = (struct alert_channel_field){.key = "url", .text = s->telegram_api_url};
+    box->env_telegram = (struct alert_channel_config){.name = "telegram",
+                                                      .type = "telegram",
+                                                      .fields = box->env_fields,
+                                                      .n_fields = s->telegram_api_url ? 3 : 2,
+                                                      .where = "TELEGRAM_TOKEN"};
     return 1;
 }
 
 struct outbox *outbox_new(uv_loop_t *loop, struct store *store,
                           const struct alert_settings *settings, char *err, size_t errlen)
 {
-    size_t n_types = 0;
-    while (alert_channel_types[n_types])
-        n_types++;
     struct outbox *box = calloc(1, sizeof *box);
     if (box) {
         box->store = store;
-        box->channels = calloc(n_types ? n_types : 1, sizeof *box->channels);
+        box->channels = calloc(settings->n_channels + 1, sizeof *box->channels);
         box->http = httpc_new(loop);
     }
     if (!box || !box->channels || !box->http) {
@@ -316,15 +349,21 @@ struct outbox *outbox_new(uv_loop_t *loop, struct store *store,
         outbox_close(box);
         return NULL;
     }
-    for (size_t i = 0; i < n_types; i++) {
-        int rc = channel_open(box, loop, settings, alert_channel_types[i],
-                              &box->channels[box->n_channels], err, errlen);
-        if (rc < 0) {
-            outbox_close(box);
-            return NULL;
-        }
-        box->n_channels += (size_t)rc;
+    int env = env_telegram(box, settings, err, errlen);
+    for (size_t i = 0; env >= 0 && i < settings->n_channels + (size_t)env; i++) {
+        const struct alert_channel_config *cfg =
+            i < settings->n_channels ? &settings->channels[i] : &box->env_telegram;
+        if (channel_open(box, loop, cfg, &box->channels[box->n_channels], err, errlen) != 0)
+            env = -1;
+        else
+            box->n_channels++;
     }
+    if (env < 0) {
+        outbox_close(box);
+        return NULL;
+    }
+    if (box->n_channels == 0)
+        log_info("alert: no channel configured; events are recorded but not sent");
     return box;
 }
 

@@ -3,6 +3,7 @@
  * warning or critical message is addressed, read and dropped by its resolve. */
 #include "alert/router.h"
 
+#include <fnmatch.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ struct alert_router {
     const char *const *channels;
     size_t n_channels;
     struct alert_filters filters;
+    channel_set *route_sets; /* the channels of each route in settings->routes */
     struct told *told[TOLD_BUCKETS];
     size_t n_told;
 };
@@ -108,6 +110,25 @@ struct alert_router *alert_router_new(const struct alert_settings *settings,
     r->settings = settings;
     r->channels = channels;
     r->n_channels = n_channels;
+    r->route_sets = calloc(settings->n_routes + 1, sizeof *r->route_sets);
+    if (!r->route_sets) {
+        snprintf(err, errlen, "alert: out of memory");
+        alert_router_free(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < settings->n_routes; i++) {
+        const struct alert_route_config *route = &settings->routes[i];
+        for (size_t k = 0; k < route->n_channels; k++) {
+            int at = channel_index(r, route->channels[k]);
+            if (at < 0) {
+                snprintf(err, errlen, "%s: channels: no channel named \"%s\" (see channels:)",
+                         route->where, route->channels[k]);
+                alert_router_free(r);
+                return NULL;
+            }
+            r->route_sets[i] |= (channel_set)1 << at;
+        }
+    }
     return r;
 }
 
@@ -121,6 +142,7 @@ void alert_router_free(struct alert_router *r)
             r->told[b] = t->next;
             free(t);
         }
+    free(r->route_sets);
     free(r);
 }
 
@@ -143,11 +165,41 @@ size_t alert_router_open_problems(const struct alert_router *r)
 
 /* ---- addressing -------------------------------------------------------------------------- */
 
-/* The channels the routes give msg: every channel while there are no routes. */
+static const char *label_value(const struct alert_message *msg, const char *key)
+{
+    for (size_t i = 0; i < msg->n_labels; i++)
+        if (msg->labels[i].key && strcmp(msg->labels[i].key, key) == 0)
+            return msg->labels[i].value;
+    return NULL;
+}
+
+static bool route_matches(const struct alert_route_config *route, const struct alert_message *msg)
+{
+    if (route->kinds && !(route->kinds & (1u << msg->kind)))
+        return false;
+    if (route->severities && !(route->severities & (1u << msg->severity)))
+        return false;
+    if (route->name && fnmatch(route->name, msg->name ? msg->name : "", 0) != 0)
+        return false;
+    for (size_t i = 0; i < route->n_labels; i++) {
+        const char *value = label_value(msg, route->labels[i].key);
+        if (!value || fnmatch(route->labels[i].text, value, 0) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* The channels the routes give msg: those of every route that matches it, or every channel
+ * while there are no routes. */
 static channel_set route_channels(const struct alert_router *r, const struct alert_message *msg)
 {
-    (void)msg;
-    return r->n_channels == 64 ? ~(channel_set)0 : ((channel_set)1 << r->n_channels) - 1;
+    if (!r->settings || r->settings->n_routes == 0)
+        return r->n_channels == 64 ? ~(channel_set)0 : ((channel_set)1 << r->n_channels) - 1;
+    channel_set set = 0;
+    for (size_t i = 0; i < r->settings->n_routes; i++)
+        if (route_matches(&r->settings->routes[i], msg))
+            set |= r->route_sets[i];
+    return set;
 }
 
 /* The channels msg names itself (a check's alerters); unknown names are logged and skipped. */
@@ -271,6 +323,10 @@ int alert_route(struct alert_router *r, const struct alert_message *msg, struct 
             return 0;
         }
         set = route_channels(r, msg) | named_channels(r, msg);
+        if (!set && r->n_channels > 0)
+            log_warn("alert: no route matches %s (%s, %s); not sent",
+                     msg->subject ? msg->subject : "a message", alert_kind_name(msg->kind),
+                     alert_severity_name(msg->severity));
         if (keyed && !msg->resolve && msg->severity >= ALERT_SEVERITY_WARNING && set &&
             told_add(r, msg->dedup_key, set) != 0) {
             log_error("alert: out of memory addressing %s", msg->dedup_key);

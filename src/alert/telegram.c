@@ -247,31 +247,48 @@ static char *join_url(const char *base, const char *token, const char *method)
     return url;
 }
 
-static void *telegram_open(const struct alert_settings *settings, struct httpc *http, char *err,
-                           size_t errlen)
+/* An integer of at most 20 digits, optionally negative, or @channel. */
+static bool chat_id_valid(const char *v)
 {
-    if (errlen)
-        err[0] = '\0';
-    bool token = is_set(settings->telegram_token), chat = is_set(settings->chat_id);
-    if (!token && !chat)
+    if (v[0] == '@')
+        return v[1] != '\0' && strlen(v) <= 64;
+    const char *p = v[0] == '-' ? v + 1 : v;
+    if (!*p || strlen(p) > 20)
+        return false;
+    return strspn(p, "0123456789") == strlen(p);
+}
+
+static void *telegram_open(const struct alert_channel_config *cfg,
+                           const struct alert_channel_env *env, char *err, size_t errlen)
+{
+    const char *token = alert_channel_text(cfg, "token");
+    const char *chat = alert_channel_text(cfg, "chat_id");
+    const char *url = alert_channel_text(cfg, "url");
+    if (!is_set(token) || strpbrk(token, "/?# ")) {
+        snprintf(err, errlen, "token: expected a bot token from BotFather");
         return NULL;
-    /* Half a configuration is a mistake that would otherwise silently drop every alert. */
-    if (!token || !chat) {
-        snprintf(err, errlen,
-                 "%s: required when %s is set (set both to send Telegram alerts, "
-                 "or neither)",
-                 token ? "CHAT_ID" : "TELEGRAM_TOKEN", token ? "TELEGRAM_TOKEN" : "CHAT_ID");
+    }
+    if (!chat || !chat_id_valid(chat)) {
+        snprintf(err, errlen, "chat_id: expected a numeric chat id (e.g. -123456789) or "
+                              "@channel, got \"%.40s\"", chat ? chat : "");
+        return NULL;
+    }
+    if (url && !config_check_url(url)) {
+        snprintf(err, errlen, "url: expected %s, got \"%.80s\"", CONFIG_EXPECT_URL, url);
         return NULL;
     }
     struct telegram *tg = calloc(1, sizeof *tg);
-    const char *base =
-        is_set(settings->telegram_api_url) ? settings->telegram_api_url : TELEGRAM_DEFAULT_API;
+    char base[1100];
+    snprintf(base, sizeof base, "%s", is_set(url) ? url : TELEGRAM_DEFAULT_API);
+    size_t blen = strlen(base);
+    while (blen > 0 && base[blen - 1] == '/')
+        base[--blen] = '\0';
     if (tg) {
-        tg->http = http;
-        tg->token = strdup(settings->telegram_token);
-        tg->chat_id = strdup(settings->chat_id);
-        tg->send_url = join_url(base, settings->telegram_token, "sendMessage");
-        tg->edit_url = join_url(base, settings->telegram_token, "editMessageText");
+        tg->http = env->http;
+        tg->token = strdup(token);
+        tg->chat_id = strdup(chat);
+        tg->send_url = join_url(base, token, "sendMessage");
+        tg->edit_url = join_url(base, token, "editMessageText");
     }
     if (!tg || !tg->token || !tg->chat_id || !tg->send_url || !tg->edit_url) {
         telegram_close(tg);
@@ -342,8 +359,16 @@ static void telegram_edit(void *state, const char *ref, const char *text, alert_
     telegram_post(tg, tg->edit_url, telegram_message_json(tg->chat_id, ref, text), done, ctx);
 }
 
+static const struct alert_field_spec telegram_fields[] = {
+    {"token", ALERT_FIELD_REQUIRED | ALERT_FIELD_SECRET},
+    {"chat_id", ALERT_FIELD_REQUIRED},
+    {"url", 0},
+};
+
 const struct alert_channel_type alert_channel_telegram = {
     .name = "telegram",
+    .fields = telegram_fields,
+    .n_fields = sizeof telegram_fields / sizeof telegram_fields[0],
     .open = telegram_open,
     .send = telegram_send,
     .edit = telegram_edit,

@@ -229,13 +229,19 @@ int config_attach(struct config *cfg, const struct config_table *table, void *se
         return -1;
     cfg->modules[cfg->module_count++] = (struct config_binding){table, settings};
     table_defaults(table, settings);
+    if (table->sections_init)
+        table->sections_init(settings);
     return 0;
 }
 
 void config_free(struct config *cfg)
 {
-    for (int i = 0; i < cfg->module_count; i++)
-        table_free(cfg->modules[i].table, cfg->modules[i].settings);
+    for (int i = 0; i < cfg->module_count; i++) {
+        const struct config_table *t = cfg->modules[i].table;
+        table_free(t, cfg->modules[i].settings);
+        if (t->sections_free)
+            t->sections_free(cfg->modules[i].settings);
+    }
     table_free(&shared_table, cfg);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -65,6 +65,10 @@ struct config_table {
     size_t option_count;
     const struct config_section *sections;
     size_t section_count;
+    /* MAY: what the section readers put into settings. init empties it (config_attach, before
+     * any reader runs), free releases it (config_free). */
+    void (*sections_init)(void *settings);
+    void (*sections_free)(void *settings);
 };
 
 /* Section names the YAML format reserves for modules that are not in this version yet. While no

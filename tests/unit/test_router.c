@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "alert/router.h"
+#include "base/config.h"
 #include "store/store.h"
 
 static const char *const CHANNELS[] = {"ops-telegram", "team-slack", "pager"};
@@ -237,6 +238,144 @@ static void test_told_survives_restart(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- channels: and routes: from the --config file ----------------------------------------- */
+
+static const char ROUTED_YAML[] =
+    "channels:\n"
+    "  - name: ops\n"
+    "    type: telegram\n"
+    "    token: ${TEST_ROUTER_TOKEN}\n"
+    "    chat_id: -100\n"
+    "  - name: pager\n"
+    "    type: telegram\n"
+    "    token_file: %s\n"
+    "    chat_id: '42'\n"
+    "    url: http://127.0.0.1:9\n"
+    "routes:\n"
+    "  - match: {kind: worker, severity: critical, name: 'gpu-*', labels: {site: 'fra*'}}\n"
+    "    channels: [pager]\n"
+    "  - match: {kind: [worker, incident]}\n"
+    "    channels: ops\n";
+
+struct loaded {
+    struct config cfg;
+    struct alert_settings alert;
+    const char *names[ALERT_CHANNELS_MAX];
+};
+
+static int load(struct loaded *l, const char *yaml, char *err)
+{
+    config_init(&l->cfg);
+    config_attach(&l->cfg, &alert_settings_table, &l->alert);
+    int rc = config_apply_yaml_text(&l->cfg, "alert.yaml", yaml, strlen(yaml), err, 256);
+    for (size_t i = 0; rc == 0 && i < l->alert.n_channels; i++)
+        l->names[i] = l->alert.channels[i].name;
+    return rc;
+}
+
+static void test_channels_and_routes(void **state)
+{
+    (void)state;
+    char secret[] = "/tmp/test_router_secret_XXXXXX", yaml[2048], err[256];
+    int fd = mkstemp(secret);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "999:FILE\n", 9), 9);
+    close(fd);
+    setenv("TEST_ROUTER_TOKEN", "123:ENV", 1);
+    snprintf(yaml, sizeof yaml, ROUTED_YAML, secret);
+    struct loaded l;
+    assert_int_equal(load(&l, yaml, err), 0);
+    assert_int_equal(l.alert.n_channels, 2);
+    assert_string_equal(alert_channel_text(&l.alert.channels[0], "token"), "123:ENV");
+    assert_string_equal(alert_channel_text(&l.alert.channels[1], "token"), "999:FILE");
+    assert_string_equal(alert_channel_text(&l.alert.channels[1], "chat_id"), "42");
+    assert_int_equal(l.alert.n_routes, 2);
+    struct alert_router *r = alert_router_new(&l.alert, l.names, 2, err, sizeof err);
+    assert_non_null(r);
+    struct alert_batch b = {0};
+    char buf[64];
+    struct alert_label fra = {"site", "fra1"}, ams = {"site", "ams1"};
+    struct alert_message m = worker_msg("gpu-7", false);
+    m.labels = &fra;
+    m.n_labels = 1;
+    assert_int_equal(alert_route(r, &m, &b), 2);
+    assert_string_equal(channels_of(&b, 0, buf, sizeof buf), "ops,pager");
+    size_t at = b.n;
+    m = worker_msg("gpu-8", false);
+    m.labels = &ams;
+    m.n_labels = 1;
+    assert_int_equal(alert_route(r, &m, &b), 1);
+    assert_string_equal(channels_of(&b, at, buf, sizeof buf), "ops");
+    m = worker_msg("gpu-9", false);
+    m.kind = ALERT_KIND_GPU;
+    assert_int_equal(alert_route(r, &m, &b), 0); /* no route matches */
+    alert_batch_free(&b);
+    alert_router_free(r);
+    config_free(&l.cfg);
+    unlink(secret);
+}
+
+struct bad_config {
+    const char *yaml;
+    const char *error; /* a part of the message */
+};
+
+static const struct bad_config bad_configs[] = {
+    {"channels: {name: x}\n", "alert.yaml:1:11: channels: expected a list of channels"},
+    {"channels:\n  - type: telegram\n", "alert.yaml:2:5: channels[0].name: expected a name"},
+    {"channels:\n  - name: a\n    type: fax\n",
+     "alert.yaml:3:11: channels[0].type: expected one of telegram"},
+    {"channels:\n  - name: a\n    type: telegram\n    chat_id: 1\n    colour: red\n",
+     "alert.yaml:5:5: channels[0].colour: unknown field \"colour\" for type telegram"},
+    {"channels:\n  - name: a\n    type: telegram\n    chat_id: 1\n",
+     "alert.yaml:2:5: channels[0]: token: required for type telegram"},
+    {"channels:\n  - name: a\n    type: telegram\n    chat_id: 1\n    token: ${NOT_SET_X}\n",
+     "channels[0].token: environment variable NOT_SET_X is not set"},
+    {"channels:\n  - name: a\n    type: telegram\n    chat_id: 1\n"
+     "    token_file: /nonexistent/tok\n",
+     "channels[0].token_file: cannot read /nonexistent/tok"},
+    {"channels:\n  - {name: a, type: telegram, chat_id: 1, token: t}\n"
+     "  - {name: a, type: telegram, chat_id: 2, token: t}\n",
+     "channels[1].name: a channel named \"a\" is defined already"},
+    {"routes:\n  - match: {kind: disk}\n    channels: [a]\n",
+     "alert.yaml:2:19: routes[0].match.kind: expected worker, check"},
+    {"routes:\n  - match: {severity: [info, fatal]}\n    channels: [a]\n",
+     "routes[0].match.severity[1]: expected info, warning or critical, got \"fatal\""},
+    {"routes:\n  - match: {kind: worker}\n", "routes[0].channels: required"},
+    {"routes:\n  - when: {kind: worker}\n    channels: [a]\n",
+     "routes[0].when: expected one of match, channels"},
+};
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_configs / sizeof bad_configs[0]; i++) {
+        struct loaded l;
+        char err[256] = "";
+        assert_int_not_equal(load(&l, bad_configs[i].yaml, err), 0);
+        if (!strstr(err, bad_configs[i].error))
+            fail_msg("config %zu: got \"%s\", expected \"%s\"", i, err, bad_configs[i].error);
+        config_free(&l.cfg);
+    }
+}
+
+/* A route naming a channel that does not exist stops the router, naming the route. */
+static void test_route_unknown_channel(void **state)
+{
+    (void)state;
+    struct loaded l;
+    char err[256];
+    assert_int_equal(load(&l,
+                          "channels:\n  - {name: a, type: telegram, chat_id: 1, token: t}\n"
+                          "routes:\n  - channels: [a, b]\n",
+                          err),
+                     0);
+    assert_null(alert_router_new(&l.alert, l.names, 1, err, sizeof err));
+    assert_string_equal(err, "alert.yaml:4:5: routes[0]: channels: no channel named \"b\" (see "
+                             "channels:)");
+    config_free(&l.cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +385,9 @@ int main(void)
         cmocka_unit_test(test_named_channels),
         cmocka_unit_test(test_link),
         cmocka_unit_test(test_told_survives_restart),
+        cmocka_unit_test(test_channels_and_routes),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_route_unknown_channel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
