@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "alert/cli.h"
 #include "alert/telegram.h"
 #include "analyze/analyze.h"
 #include "base/config.h"
@@ -28,6 +29,7 @@ static const struct subcommand subcommands[] = {
     {"server", server_main, "central server: ingest, state, alerts, API, dashboards"},
     {"agent", agent_main, "on every machine: heartbeats to the server"},
     {"telegram", telegram_main, "Telegram helpers (chat-id)"},
+    {"alert", alert_main, "alert helpers (test CHANNEL)"},
     {"analyze", analyze_main, "offline root-cause analysis of an agent's logs"},
     {"probe", probe_main, "one network probe: ping, trace, tcp, dns, gateway"},
     {"report", report_main, "this machine's health in one document (--json)"},

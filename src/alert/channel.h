@@ -87,12 +87,36 @@ struct alert_channel_type {
      * (alert_outcome.ref of that send) with text; done runs exactly once, on the loop thread,
      * with ref set again on success. */
     void (*edit)(void *state, const char *ref, const char *text, alert_sent_cb done, void *ctx);
+    /* MAY (NULL: no pacing): the least time between two sends to this instance's destination
+     * (Telegram: 1 s per chat, 3 s per group; Slack 1 s per webhook; PagerDuty 0.5 s per
+     * routing key): a bucket of one token, refilled after that long. */
+    int64_t (*pace_ms)(void *state);
+    /* Whether messages the pace held back may be merged into one digest (not for PagerDuty,
+     * where every event keeps its own dedup_key). */
+    bool digest;
     /* MUST: frees the state. Not called while a send or edit is in flight. */
     void (*close)(void *state);
 };
 
 /* NULL-terminated registration table. */
 extern const struct alert_channel_type *const alert_channel_types[];
+
+/* ---- helpers the HTTP channels share (channels.c) ---- */
+
+/* Sorts an HTTP answer into out: 2xx sent; 429 retry after Retry-After (or the default
+ * backoff); 408, 425, 5xx and transport errors retry; 400, 401, 403, 404 and other 4xx are
+ * refused for good. what names the peer in out->error ("slack: HTTP 404: no_service"); the
+ * answer's first line is kept, never the URL (it may hold a secret). */
+void alert_http_outcome(const struct httpc_response *res, const char *what,
+                        struct alert_outcome *out);
+
+/* Sends one HTTP request for a channel: done gets alert_http_outcome's verdict, on the loop
+ * thread, exactly once. Everything is copied; the URL is never logged. */
+void alert_http_send(struct httpc *http, const struct httpc_request *req, const char *what,
+                     alert_sent_cb done, void *ctx);
+
+/* The seconds in text ("10", "2.5") as ms into *ms, between 1 ms and 10 min; -1 otherwise. */
+int alert_timeout_ms(const char *text, int64_t *ms);
 
 /* The type called name, or NULL. */
 const struct alert_channel_type *alert_channel_type_find(const char *name);

@@ -23,6 +23,8 @@
 
 #define OUTBOX_BACKOFF_FIRST_MS 1000
 #define OUTBOX_BACKOFF_MAX_MS (5 * 60 * 1000)
+#define OUTBOX_DIGEST_MAX 3800  /* bytes of text in one digest (Telegram takes 4096) */
+#define OUTBOX_DIGEST_COUNT 100 /* messages in one digest at most */
 /* A stored next_attempt_ms further ahead than this is taken as a clock jump. */
 #define OUTBOX_WAIT_MAX_MS (24 * 60 * 60 * 1000)
 
@@ -47,7 +49,8 @@ struct outbox_channel;
  * closed meanwhile, channel is NULL and the callback only frees it. */
 struct outbox_attempt {
     struct outbox_channel *channel;
-    bool edit; /* an edit of the message the head replaces, not a send */
+    bool edit;     /* an edit of the message the head replaces, not a send */
+    size_t merged; /* messages from the head this attempt carries (a digest: more than 1) */
 };
 
 struct outbox_channel {
@@ -60,6 +63,9 @@ struct outbox_channel {
     size_t count;
     struct outbox_attempt *flight; /* non-NULL while the head is being sent */
     unsigned long long sent, failed; /* outbox_stats */
+    int64_t pace_ms;           /* the type's pace for this destination; 0: none */
+    int64_t last_attempt_mono; /* when the last attempt started */
+    bool paced;                /* the head waits for the pace: what queues behind it merges */
 };
 
 struct outbox {
@@ -130,18 +136,31 @@ static void channel_schedule(struct outbox_channel *ch)
         wait = 0;
     if (wait > OUTBOX_WAIT_MAX_MS)
         wait = OUTBOX_WAIT_MAX_MS;
+    int64_t pace_wait =
+        ch->last_attempt_mono ? ch->last_attempt_mono + ch->pace_ms - clock_mono_ms() : 0;
+    ch->paced = pace_wait > 0 && pace_wait > wait;
+    if (ch->paced)
+        wait = pace_wait;
     /* Timers count from the loop's cached time, which is stale after blocking work (such as
      * loading the outbox at startup): refresh it so a wall-clock wait is not cut short. */
     uv_update_time(ch->timer->loop);
     uv_timer_start(ch->timer, outbox_send_head, (uint64_t)wait, 0);
 }
 
-/* 1 s after the first failure, doubling, at most 5 min. */
+/* 1 s after the first failure, doubling, plus up to a quarter more at random (so channels
+ * that failed together do not retry in step), at most 5 min. */
 static int64_t backoff_ms(int attempts)
 {
     int64_t ms = OUTBOX_BACKOFF_FIRST_MS;
     for (int i = 1; i < attempts && ms < OUTBOX_BACKOFF_MAX_MS; i++)
         ms *= 2;
+    static uint64_t seed;
+    if (!seed)
+        seed = (uint64_t)clock_mono_ms() * 6364136223846793005ULL + 1442695040888963407ULL;
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    ms += (int64_t)(seed % (uint64_t)(ms / 4 + 1));
     return ms < OUTBOX_BACKOFF_MAX_MS ? ms : OUTBOX_BACKOFF_MAX_MS;
 }
 
@@ -168,11 +187,44 @@ static void pass_ref_on(struct outbox_channel *ch, const struct outbox_msg *msg,
             snprintf(m->ref, sizeof m->ref, "%s", ref);
 }
 
+static const char *field_text(const struct outbox_msg *msg, const char *key);
+
+static void failure_recorded(int status, const struct event_record *ev,
+                             const struct outbox_record *msgs, size_t n, void *ctx)
+{
+    (void)msgs;
+    (void)n;
+    (void)ctx;
+    if (status != 0)
+        log_error("alert: the alert_failed event of channel %s could not be stored", ev->worker);
+}
+
+/* A channel refused msg for good: an alert_failed event tells the admin (the API's events and
+ * /admin list it). */
+static void record_failure(struct outbox_channel *ch, const struct outbox_msg *msg,
+                           const char *error)
+{
+    json_t *d = json_pack("{s:s, s:s, s:I, s:s, s:s}", "channel", ch->name, "type",
+                          ch->type->name, "message", (json_int_t)msg->id, "about",
+                          field_text(msg, "subject"), "error", error);
+    if (msg->dedup_key[0])
+        json_object_set_new(d, "dedup_key", json_string(msg->dedup_key));
+    char *details = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    struct event_record ev = {.time_ms = clock_wall_ms(),
+                              .kind = EVENT_ALERT_FAILED,
+                              .details_json = details};
+    snprintf(ev.worker, sizeof ev.worker, "%s", ch->name);
+    store_append_event(ch->box->store, NULL, &ev, NULL, 0, failure_recorded, NULL);
+    free(details);
+}
+
 static void outbox_attempt_done(const struct alert_outcome *outcome, void *ctx)
 {
     struct outbox_attempt *attempt = ctx;
     struct outbox_channel *ch = attempt->channel;
     bool edit = attempt->edit;
+    size_t merged = attempt->merged;
     free(attempt);
     if (!ch)
         return; /* abandoned by outbox_close */
@@ -182,12 +234,17 @@ static void outbox_attempt_done(const struct alert_outcome *outcome, void *ctx)
     const char *ref = outcome->ref[0] ? outcome->ref : edit ? msg->ref : "";
     switch (outcome->result) {
     case ALERT_SENT:
-        ch->sent++;
-        store_outbox_sent(ch->box->store, msg->id, msg->attempts, clock_wall_ms(), ref);
-        log_debug("%s: %s message %lld (attempt %d)", ch->name, edit ? "edited" : "sent",
-                  (long long)msg->id, msg->attempts);
-        pass_ref_on(ch, msg, ref);
-        queue_pop(ch);
+        for (size_t i = 0; i < merged; i++) {
+            msg = ch->head;
+            ch->sent++;
+            store_outbox_sent(ch->box->store, msg->id, msg->attempts ? msg->attempts : 1,
+                              clock_wall_ms(), ref);
+            log_debug("%s: %s message %lld (attempt %d%s)", ch->name, edit ? "edited" : "sent",
+                      (long long)msg->id, msg->attempts, merged > 1 ? ", in a digest" : "");
+            if (merged == 1) /* a digest's ref is no single message's to edit */
+                pass_ref_on(ch, msg, ref);
+            queue_pop(ch);
+        }
         break;
     case ALERT_RETRY:
         ch->failed++;
@@ -201,10 +258,15 @@ static void outbox_attempt_done(const struct alert_outcome *outcome, void *ctx)
             msg->ref[0] = '\0';
             break;
         }
-        store_outbox_failed(ch->box->store, msg->id, msg->attempts, outcome->error);
-        log_error("%s: message %lld refused for good (attempt %d): %s; marked failed",
-                  ch->name, (long long)msg->id, msg->attempts, outcome->error);
-        queue_pop(ch);
+        for (size_t i = 0; i < merged; i++) {
+            msg = ch->head;
+            store_outbox_failed(ch->box->store, msg->id, msg->attempts ? msg->attempts : 1,
+                                outcome->error);
+            log_error("%s: message %lld refused for good (attempt %d): %s; marked failed",
+                      ch->name, (long long)msg->id, msg->attempts, outcome->error);
+            record_failure(ch, msg, outcome->error);
+            queue_pop(ch);
+        }
         break;
     }
     channel_schedule(ch);
@@ -235,6 +297,85 @@ static struct alert_delivery delivery_of(const struct outbox_msg *msg, char *fie
     return d;
 }
 
+/* The message as the channel's JSON (fields, text, ids); NULL when out of memory. */
+static json_t *message_json(const struct outbox_channel *ch, const struct outbox_msg *msg)
+{
+    json_t *all = json_deep_copy(msg->fields);
+    json_object_set_new(all, "text", json_string(msg->text));
+    json_object_set_new(all, "id", json_integer(msg->id));
+    if (msg->event_id)
+        json_object_set_new(all, "event_id", json_integer(msg->event_id));
+    json_object_set_new(all, "channel", json_string(ch->name));
+    return all;
+}
+
+/* How many messages from the head one digest takes: new messages (not corrections) that are
+ * due, while their texts fit. */
+static size_t digest_count(const struct outbox_channel *ch)
+{
+    size_t n = 0, bytes = 0;
+    int64_t now = clock_wall_ms();
+    for (const struct outbox_msg *m = ch->head; m && n < OUTBOX_DIGEST_COUNT; m = m->next) {
+        size_t len = strlen(m->text) + 2;
+        if (m->replaces || m->next_attempt_ms > now || (n > 0 && bytes + len > OUTBOX_DIGEST_MAX))
+            break;
+        bytes += len;
+        n++;
+    }
+    return n;
+}
+
+/* Sends the first merge messages of the queue as one digest: a line that says how many, then
+ * each text whole. Returns 0, or -1 (out of memory: the head goes alone). */
+static int send_digest(struct outbox_channel *ch, size_t merge, struct outbox_attempt *attempt)
+{
+    size_t len = 128;
+    for (const struct outbox_msg *m = ch->head; m && len; m = m->next)
+        len += strlen(m->text) + 2;
+    char *text = malloc(len);
+    json_t *list = json_array(), *all = json_object();
+    if (!text || !list || !all) {
+        free(text);
+        json_decref(list);
+        json_decref(all);
+        return -1;
+    }
+    size_t used = (size_t)snprintf(text, len, "🗂 %zu alerts, held back by this channel's rate "
+                                              "limit and sent together:", merge);
+    enum alert_severity worst = ALERT_SEVERITY_INFO;
+    const struct outbox_msg *m = ch->head;
+    for (size_t i = 0; i < merge; i++, m = m->next) {
+        used += (size_t)snprintf(text + used, len - used, "\n\n%s", m->text);
+        enum alert_severity s;
+        if (alert_severity_parse(field_text(m, "severity"), &s) == 0 && s > worst)
+            worst = s;
+        json_array_append_new(list, message_json(ch, m));
+    }
+    char subject[64];
+    snprintf(subject, sizeof subject, "%zu alerts", merge);
+    json_object_set_new(all, "digest", json_true());
+    json_object_set_new(all, "subject", json_string(subject));
+    json_object_set_new(all, "severity", json_string(alert_severity_name(worst)));
+    json_object_set_new(all, "text", json_string(text));
+    json_object_set_new(all, "id", json_integer(ch->head->id));
+    json_object_set_new(all, "channel", json_string(ch->name));
+    json_object_set_new(all, "messages", list);
+    char *fields_text = json_dumps(all, JSON_COMPACT);
+    json_decref(all);
+    struct alert_delivery d = delivery_of(ch->head, fields_text);
+    d.text = text;
+    d.subject = subject;
+    d.severity = worst;
+    d.resolve = false;
+    d.dedup_key = "";
+    attempt->merged = merge;
+    log_info("%s: %zu messages held back by the pace go out as one digest", ch->name, merge);
+    ch->type->send(ch->state, &d, outbox_attempt_done, attempt);
+    free(fields_text);
+    free(text);
+    return 0;
+}
+
 static void outbox_send_head(uv_timer_t *timer)
 {
     struct outbox_channel *ch = timer->data;
@@ -248,17 +389,17 @@ static void outbox_send_head(uv_timer_t *timer)
     struct outbox_msg *msg = ch->head;
     attempt->channel = ch;
     attempt->edit = msg->replaces && msg->ref[0] && ch->type->edit;
+    attempt->merged = 1;
     ch->flight = attempt;
+    ch->last_attempt_mono = clock_mono_ms();
     if (attempt->edit) {
         ch->type->edit(ch->state, msg->ref, msg->text, outbox_attempt_done, attempt);
         return;
     }
-    json_t *all = json_deep_copy(msg->fields);
-    json_object_set_new(all, "text", json_string(msg->text));
-    json_object_set_new(all, "id", json_integer(msg->id));
-    if (msg->event_id)
-        json_object_set_new(all, "event_id", json_integer(msg->event_id));
-    json_object_set_new(all, "channel", json_string(ch->name));
+    size_t merge = ch->paced && ch->type->digest ? digest_count(ch) : 1;
+    if (merge > 1 && send_digest(ch, merge, attempt) == 0)
+        return;
+    json_t *all = message_json(ch, msg);
     char *fields_text = all ? json_dumps(all, JSON_COMPACT) : NULL;
     json_decref(all);
     struct alert_delivery d = delivery_of(msg, fields_text);
@@ -298,41 +439,9 @@ static int channel_open(struct outbox *box, uv_loop_t *loop, const struct alert_
     ch->name = cfg->name;
     ch->type = type;
     ch->state = state;
+    ch->pace_ms = type->pace_ms ? type->pace_ms(state) : 0;
     log_info("alert: channel %s (%s) ready", cfg->name, type->name);
     return 0;
-}
-
-/* TELEGRAM_TOKEN and CHAT_ID make the instance "telegram" (box->env_telegram), as before there
- * were named channels. Returns 1 when they do, 0 when neither is set, -1 with err. */
-static int env_telegram(struct outbox *box, const struct alert_settings *s, char *err,
-                        size_t errlen)
-{
-    bool token = s->telegram_token && *s->telegram_token, chat = s->chat_id && *s->chat_id;
-    if (!token && !chat)
-        return 0;
-    /* Half a configuration is a mistake that would otherwise silently drop every alert. */
-    if (!token || !chat) {
-        snprintf(err, errlen,
-                 "%s: required when %s is set (set both to send Telegram alerts, or neither)",
-                 token ? "CHAT_ID" : "TELEGRAM_TOKEN", token ? "TELEGRAM_TOKEN" : "CHAT_ID");
-        return -1;
-    }
-    for (size_t i = 0; i < s->n_channels; i++)
-        if (strcmp(s->channels[i].name, "telegram") == 0) {
-            snprintf(err, errlen, "%s: the name \"telegram\" belongs to the channel "
-                     "TELEGRAM_TOKEN and CHAT_ID make: name this one otherwise",
-                     s->channels[i].where);
-            return -1;
-        }
-    box->env_fields[0] = (struct alert_channel_field){.key = "token", .text = s->telegram_token};
-    box->env_fields[1] = (struct alert_channel_field){.key = "chat_id", .text = s->chat_id};
-    box->env_fields[2] = (struct alert_channel_field){.key = "url", .text = s->telegram_api_url};
-    box->env_telegram = (struct alert_channel_config){.name = "telegram",
-                                                      .type = "telegram",
-                                                      .fields = box->env_fields,
-                                                      .n_fields = s->telegram_api_url ? 3 : 2,
-                                                      .where = "TELEGRAM_TOKEN"};
-    return 1;
 }
 
 struct outbox *outbox_new(uv_loop_t *loop, struct store *store,
@@ -349,7 +458,8 @@ struct outbox *outbox_new(uv_loop_t *loop, struct store *store,
         outbox_close(box);
         return NULL;
     }
-    int env = env_telegram(box, settings, err, errlen);
+    int env = alert_settings_env_telegram(settings, &box->env_telegram, box->env_fields, err,
+                                          errlen);
     for (size_t i = 0; env >= 0 && i < settings->n_channels + (size_t)env; i++) {
         const struct alert_channel_config *cfg =
             i < settings->n_channels ? &settings->channels[i] : &box->env_telegram;

@@ -559,6 +559,37 @@ static int read_routes(const struct config_node *value, void *settings, char *er
     return rc;
 }
 
+int alert_settings_env_telegram(const struct alert_settings *s, struct alert_channel_config *out,
+                                struct alert_channel_field fields[3], char *err, size_t errlen)
+{
+    bool token = s->telegram_token && *s->telegram_token, chat = s->chat_id && *s->chat_id;
+    if (!token && !chat)
+        return 0;
+    /* Half a configuration is a mistake that would otherwise silently drop every alert. */
+    if (!token || !chat) {
+        snprintf(err, errlen,
+                 "%s: required when %s is set (set both to send Telegram alerts, or neither)",
+                 token ? "CHAT_ID" : "TELEGRAM_TOKEN", token ? "TELEGRAM_TOKEN" : "CHAT_ID");
+        return -1;
+    }
+    for (size_t i = 0; i < s->n_channels; i++)
+        if (strcmp(s->channels[i].name, "telegram") == 0) {
+            snprintf(err, errlen, "%s: the name \"telegram\" belongs to the channel "
+                     "TELEGRAM_TOKEN and CHAT_ID make: name this one otherwise",
+                     s->channels[i].where);
+            return -1;
+        }
+    fields[0] = (struct alert_channel_field){.key = "token", .text = s->telegram_token};
+    fields[1] = (struct alert_channel_field){.key = "chat_id", .text = s->chat_id};
+    fields[2] = (struct alert_channel_field){.key = "url", .text = s->telegram_api_url};
+    *out = (struct alert_channel_config){.name = "telegram",
+                                         .type = "telegram",
+                                         .fields = fields,
+                                         .n_fields = s->telegram_api_url ? 3 : 2,
+                                         .where = "TELEGRAM_TOKEN"};
+    return 1;
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 #define FIELD(f) offsetof(struct alert_settings, f)

@@ -64,6 +64,12 @@ const char *alert_channel_text(const struct alert_channel_config *ch, const char
 const struct alert_channel_field *alert_channel_field(const struct alert_channel_config *ch,
                                                       const char *key);
 
+/* The channel "telegram" that TELEGRAM_TOKEN and CHAT_ID make (TELEGRAM_API_URL its url), into
+ * out, whose fields (fields) and strings borrow from s. Returns 1 when they make one, 0 when
+ * neither is set, -1 with err when only one is, or `channels:` has a channel of that name. */
+int alert_settings_env_telegram(const struct alert_settings *s, struct alert_channel_config *out,
+                                struct alert_channel_field fields[3], char *err, size_t errlen);
+
 /* Whether v is a channel name: 1-63 letters, digits or ._- */
 bool alert_channel_name_valid(const char *v);
 

@@ -359,6 +359,14 @@ static void telegram_edit(void *state, const char *ref, const char *text, alert_
     telegram_post(tg, tg->edit_url, telegram_message_json(tg->chat_id, ref, text), done, ctx);
 }
 
+/* Telegram allows about one message a second in a chat, and 20 a minute in a group (a negative
+ * chat id). */
+static int64_t telegram_pace_ms(void *state)
+{
+    const struct telegram *tg = state;
+    return tg->chat_id[0] == '-' ? 3000 : 1000;
+}
+
 static const struct alert_field_spec telegram_fields[] = {
     {"token", ALERT_FIELD_REQUIRED | ALERT_FIELD_SECRET},
     {"chat_id", ALERT_FIELD_REQUIRED},
@@ -372,6 +380,8 @@ const struct alert_channel_type alert_channel_telegram = {
     .open = telegram_open,
     .send = telegram_send,
     .edit = telegram_edit,
+    .pace_ms = telegram_pace_ms,
+    .digest = true,
     .close = telegram_close,
 };
 

@@ -7,15 +7,19 @@
 
 #include "model/worker.h"
 
-/* Stored as text ("up", "down", "gpu_lost", "gpu_back", "check_state"); values are append-only.
- * GPU_LOST: a machine reports fewer GPUs than before or its GPU check fails; GPU_BACK: more
- * again. CHECK_STATE: an active check changed state (its name is the event's worker). */
+/* Stored as text ("up", "down", "gpu_lost", "gpu_back", "check_state", "alert_failed"); values
+ * are append-only. GPU_LOST: a machine reports fewer GPUs than before or its GPU check fails;
+ * GPU_BACK: more again. CHECK_STATE: an active check changed state (its name is the event's
+ * worker). */
 enum event_kind {
     EVENT_UP = 1,
     EVENT_DOWN = 2,
     EVENT_GPU_LOST = 3,
     EVENT_GPU_BACK = 4,
-    EVENT_CHECK_STATE = 5
+    EVENT_CHECK_STATE = 5,
+    /* A channel refused a notification for good (401, 403, 404, a blocked bot...): worker holds
+     * the channel's name, details why; the admin must fix the channel. */
+    EVENT_ALERT_FAILED = 6,
 };
 
 /* Never NULL: an unknown kind is "unknown", which event_kind_parse() rejects. */

@@ -14,7 +14,8 @@ static const char *const event_kind_names[] = {[EVENT_UP] = "up",
                                                [EVENT_DOWN] = "down",
                                                [EVENT_GPU_LOST] = "gpu_lost",
                                                [EVENT_GPU_BACK] = "gpu_back",
-                                               [EVENT_CHECK_STATE] = "check_state"};
+                                               [EVENT_CHECK_STATE] = "check_state",
+                                               [EVENT_ALERT_FAILED] = "alert_failed"};
 static const char *const incident_class_names[] = {[INCIDENT_INDIVIDUAL] = "individual",
                                                    [INCIDENT_NETWORK] = "network",
                                                    [INCIDENT_WIDESPREAD] = "widespread",

@@ -24,14 +24,14 @@ scenario('an agent reporting 4 → 3 GPUs is told "lost a GPU", 3 → 4 its retu
   await beat(srv, 'gpu-box-1', 4);
   await beat(srv, 'gpu-box-1', 4);
   await beat(srv, 'gpu-box-1', 3);
-  const lost = await tg.waitForMessage((m) => m.text.includes('gpu-box-1 lost'), 3000);
+  const lost = await tg.waitForMessage((m) => m.text.includes('gpu-box-1 lost'), 8000);
   assert.match(lost.text, /^🟠 gpu-box-1 lost a GPU: 4 → 3\nAt \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC from 127\.0\.0\.1\.$/);
   assert.equal(String(lost.chat_id), CHAT);
   await beat(srv, 'gpu-box-1', 4);
-  const back = await tg.waitForMessage((m) => m.text.includes('gpu-box-1 has'), 3000);
+  const back = await tg.waitForMessage((m) => m.text.includes('gpu-box-1 has'), 8000);
   assert.match(back.text, /^🟢 gpu-box-1 has its GPU back: 3 → 4\nAt /);
   await beat(srv, 'gpu-box-1', 2);
-  const two = await tg.waitForMessage((m) => m.text.includes('lost 2 GPUs'), 3000);
+  const two = await tg.waitForMessage((m) => m.text.includes('lost 2 GPUs'), 8000);
   assert.match(two.text, /^🟠 gpu-box-1 lost 2 GPUs: 4 → 2\nAt /);
 
   const evs = await events(srv, { type: 'gpu_lost,gpu_back' });
@@ -43,7 +43,8 @@ scenario('an agent reporting 4 → 3 GPUs is told "lost a GPU", 3 → 4 its retu
       ['gpu-box-1', 'gpu_lost', 4, 2, false],
     ],
   );
-  assert.equal(tg.messages.length, 3, 'a new worker and an unchanged count are not told');
+  // Pacing (3 s per group chat) may keep the worker waiting past FAIL_TIMEOUT: count GPU news only.
+  assert.equal(tg.messages.filter((m) => /lost|GPUs? back/.test(m.text)).length, 3, 'a new worker and an unchanged count are not told');
 });
 
 scenario('GPU_ALERTS=0: the count is kept, nothing is recorded or told', async (ctx) => {

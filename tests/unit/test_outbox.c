@@ -204,7 +204,7 @@ static void harness_start(struct harness *h, int port)
         char url[64];
         snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
         assert_int_equal(config_set(&h->cfg, "TELEGRAM_TOKEN", TOKEN, err, sizeof err), 0);
-        assert_int_equal(config_set(&h->cfg, "CHAT_ID", "-100", err, sizeof err), 0);
+        assert_int_equal(config_set(&h->cfg, "CHAT_ID", "100", err, sizeof err), 0);
         assert_int_equal(config_set(&h->cfg, "TELEGRAM_API_URL", url, err, sizeof err), 0);
     }
     h->box = outbox_new(&h->loop, h->store, &h->alert, err, sizeof err);
@@ -317,6 +317,31 @@ static size_t read_rows(const char *dir, struct row *rows, size_t max)
     return n;
 }
 
+/* Events of kind for worker; the details of the last one into details. Returns how many. */
+static int read_event(const char *dir, const char *kind, const char *worker, char *details,
+                      size_t len)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/faultline.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT details FROM events WHERE kind = ?1 AND "
+                                            "worker = ?2 ORDER BY id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, worker, -1, SQLITE_STATIC);
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(details, len, "%s", sqlite3_column_text(st, 0));
+        n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
 /* ---- tests ------------------------------------------------------------------------------- */
 
 /* 502 twice, then 200: delivered once after 1 s and 2 s of backoff; the second message waits
@@ -343,9 +368,9 @@ static void test_retry_then_sent_in_order(void **state)
     assert_int_equal(srv.served, 4);
     for (size_t i = 0; i < 4; i++) {
         assert_string_equal(srv.requests[i].line, "POST /bot" TOKEN "/sendMessage HTTP/1.1");
-        const char *want = i < 3 ? "{\"chat_id\":-100,\"text\":\"first\","
+        const char *want = i < 3 ? "{\"chat_id\":100,\"text\":\"first\","
                                    "\"disable_web_page_preview\":true}"
-                                 : "{\"chat_id\":-100,\"text\":\"second\","
+                                 : "{\"chat_id\":100,\"text\":\"second\","
                                    "\"disable_web_page_preview\":true}";
         assert_string_equal(srv.requests[i].body, want);
     }
@@ -424,6 +449,42 @@ static void test_rejected_moves_on(void **state)
     assert_non_null(strstr(rows[0].error, "CHAT_ID"));
     assert_null(strstr(rows[0].error, TOKEN));
     assert_string_equal(rows[1].status, "sent");
+    /* The admin sees it: an alert_failed event that names the channel and the reason. */
+    char details[512];
+    assert_int_equal(read_event(h.dir, "alert_failed", "telegram", details, sizeof details), 1);
+    assert_non_null(strstr(details, "\"channel\":\"telegram\""));
+    assert_non_null(strstr(details, "chat not found"));
+    assert_null(strstr(details, TOKEN));
+    harness_cleanup_dir(&h);
+}
+
+/* Six messages at once to one chat: the first goes at once, the other five wait for the pace
+ * (1 s in a private chat) and go out together as one digest that holds every text. */
+static void test_pace_merges_a_burst_into_a_digest(void **state)
+{
+    (void)state;
+    static const struct fake_reply replies[] = {{200, OK_BODY, 0}};
+    struct fake_server srv;
+    fake_start(&srv, replies, 1);
+    struct harness h;
+    harness_start(&h, srv.port);
+    const char *texts[] = {"m0", "m1", "m2", "m3"};
+    want_enqueued = 4;
+    append_event(&h, "w", texts, 4, 0, 0);
+    harness_run_until(&h, all_delivered, 10000);
+    harness_stop(&h);
+    fake_stop(&srv);
+
+    assert_int_equal(srv.served, 2);
+    assert_non_null(strstr(srv.requests[0].body, "\"text\":\"m0\""));
+    assert_non_null(strstr(srv.requests[1].body, "3 alerts, held back"));
+    assert_non_null(strstr(srv.requests[1].body, "\\n\\nm1\\n\\nm2\\n\\nm3\""));
+    int64_t gap = srv.requests[1].at_ms - srv.requests[0].at_ms;
+    assert_true(gap >= 950 && gap < 2500);
+    struct row rows[4];
+    assert_int_equal(read_rows(h.dir, rows, 4), 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(rows[i].status, "sent");
     harness_cleanup_dir(&h);
 }
 
@@ -510,14 +571,14 @@ static void test_correction_edits_in_place(void **state)
     assert_int_equal(srv.served, 4);
     assert_string_equal(srv.requests[0].line, "POST /bot" TOKEN "/sendMessage HTTP/1.1");
     assert_string_equal(srv.requests[1].line, "POST /bot" TOKEN "/editMessageText HTTP/1.1");
-    assert_string_equal(srv.requests[1].body, "{\"chat_id\":-100,\"message_id\":77,\"text\":"
+    assert_string_equal(srv.requests[1].body, "{\"chat_id\":100,\"message_id\":77,\"text\":"
                                               "\"second\",\"disable_web_page_preview\":true}");
     assert_string_equal(srv.requests[2].line, "POST /bot" TOKEN "/editMessageText HTTP/1.1");
-    assert_string_equal(srv.requests[2].body, "{\"chat_id\":-100,\"message_id\":77,\"text\":"
+    assert_string_equal(srv.requests[2].body, "{\"chat_id\":100,\"message_id\":77,\"text\":"
                                               "\"third\",\"disable_web_page_preview\":true}");
     assert_string_equal(srv.requests[3].line, "POST /bot" TOKEN "/sendMessage HTTP/1.1");
     assert_string_equal(srv.requests[3].body,
-                        "{\"chat_id\":-100,\"text\":\"third\",\"disable_web_page_preview\":true}");
+                        "{\"chat_id\":100,\"text\":\"third\",\"disable_web_page_preview\":true}");
     struct row rows[3];
     assert_int_equal(read_rows(h.dir, rows, 3), 3);
     for (int i = 0; i < 3; i++)
@@ -655,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_retry_then_sent_in_order),
         cmocka_unit_test(test_429_waits_retry_after),
         cmocka_unit_test(test_rejected_moves_on),
+        cmocka_unit_test(test_pace_merges_a_burst_into_a_digest),
         cmocka_unit_test(test_correction_edits_in_place),
         cmocka_unit_test(test_restart_respects_next_attempt),
         cmocka_unit_test(test_close_in_flight),

@@ -2,12 +2,19 @@
 //
 //   const tg = await fakeTelegram({ token: 'T', mode: 'ok' });
 //   tg.url                       base URL to pass as TELEGRAM_API_URL
-//   tg.messages                  delivered sendMessage bodies: {time, chat_id, text, message_id}
+//   tg.messages                  delivered messages: {time, chat_id, text, message_id}; a digest
+//                                (the server merges a burst beyond Telegram's pace into one) is
+//                                listed as its parts, each with digest: true
+//   tg.deliveries                delivered sendMessage bodies as sent (a digest is one)
+//   tg.digests                   the delivered digests: {time, chat_id, text, message_id, count}
 //   tg.edits                     editMessageText bodies of a delivered message: {time, chat_id, message_id, text}
 //   tg.attempts                  every sendMessage attempt: {time, status, text, chat_id, mode}
 //   tg.requests                  every request at all: {time, method, path, status}
 //   tg.setMode('fail502' | 'ok' | '429' | '425' | 'hang', {retryAfter})
 //   tg.failNext(n, mode)         the next n sendMessage attempts fail with mode, then back to mode
+//   tg.failChat(chat, n, mode)   the same, for the attempts to one chat only
+//   tg.violations                sends that broke Telegram's limits (more than 1/s in a chat, 20/min
+//                                in a group); with { enforceLimits: true } they are answered 429
 //   tg.onAttempt = async (a) => {...}   runs before each sendMessage attempt is answered
 //   tg.waitForMessage(pred, ms)  resolves with the first delivered message matching pred
 //   tg.close()
@@ -16,9 +23,13 @@
 import http from 'node:http';
 import { waitFor } from './wait.mjs';
 
-export async function fakeTelegram({ token = 'TESTTOKEN:abc', mode = 'ok', retryAfter = 1, updates = [] } = {}) {
-  const state = { mode, retryAfter, failQueue: [], messageId: 100, updates };
+export async function fakeTelegram({ token = 'TESTTOKEN:abc', mode = 'ok', retryAfter = 1, updates = [], enforceLimits = false } = {}) {
+  const state = { mode, retryAfter, failQueue: [], chatQueues: new Map(), messageId: 100, updates };
+  const lastSends = new Map(); // chat -> times of its accepted sends
+  const violations = [];
   const messages = [];
+  const deliveries = [];
+  const digests = [];
   const edits = [];
   const attempts = [];
   const requests = [];
@@ -60,7 +71,16 @@ export async function fakeTelegram({ token = 'TESTTOKEN:abc', mode = 'ok', retry
     attempt.status = 200;
     const message_id = ++state.messageId;
     const time = Date.now();
-    messages.push({ time, chat_id: body.chat_id, text: body.text, message_id });
+    const delivered = { time, chat_id: body.chat_id, text: body.text, message_id };
+    deliveries.push(delivered);
+    const digest = /^🗂 (\d+) alerts, held back[^\n]*\n\n/.exec(body.text);
+    if (digest) {
+      const parts = body.text.slice(digest[0].length).split('\n\n');
+      digests.push({ ...delivered, count: Number(digest[1]) });
+      for (const text of parts) messages.push({ time, chat_id: body.chat_id, text, message_id, digest: true });
+    } else {
+      messages.push(delivered);
+    }
     return sendJson(res, entry, 200, {
       ok: true,
       result: { message_id, date: Math.floor(time / 1000), chat: { id: Number(body.chat_id) || body.chat_id }, text: body.text },
@@ -109,7 +129,20 @@ export async function fakeTelegram({ token = 'TESTTOKEN:abc', mode = 'ok', retry
         attempt.status = 400;
         return sendJson(res, entry, 400, { ok: false, error_code: 400, description: 'Bad Request: message text is empty or chat_id missing' });
       }
-      const effective = state.failQueue.length ? state.failQueue.shift() : state.mode;
+      const chatQueue = state.chatQueues.get(String(body.chat_id)) ?? [];
+      let effective = chatQueue.length ? chatQueue.shift() : state.failQueue.length ? state.failQueue.shift() : state.mode;
+      if (effective === 'ok') {
+        const chat = String(body.chat_id);
+        const sends = (lastSends.get(chat) ?? []).filter((t) => t > time - 60000);
+        const tooFast = sends.length && time - sends[sends.length - 1] < 1000;
+        const groupFull = chat.startsWith('-') && sends.length >= 20;
+        if (tooFast || groupFull) {
+          violations.push({ time, chat, reason: tooFast ? '1/s' : '20/min' });
+          if (enforceLimits) effective = '429';
+        }
+        if (effective === 'ok') sends.push(time);
+        lastSends.set(chat, sends);
+      }
       if (!api.onAttempt) return answerSend(res, entry, attempt, body, effective);
       Promise.resolve()
         .then(() => api.onAttempt(attempt))
@@ -134,6 +167,8 @@ export async function fakeTelegram({ token = 'TESTTOKEN:abc', mode = 'ok', retry
     token,
     url: `http://127.0.0.1:${port}`,
     messages,
+    deliveries,
+    digests,
     edits,
     attempts,
     requests,
@@ -145,6 +180,12 @@ export async function fakeTelegram({ token = 'TESTTOKEN:abc', mode = 'ok', retry
     failNext(n, m = 'fail502') {
       for (let i = 0; i < n; i++) state.failQueue.push(m);
     },
+    failChat(chat, n, m = 'fail502') {
+      const q = state.chatQueues.get(String(chat)) ?? [];
+      for (let i = 0; i < n; i++) q.push(m);
+      state.chatQueues.set(String(chat), q);
+    },
+    violations,
     setUpdates(u) {
       state.updates = u;
     },

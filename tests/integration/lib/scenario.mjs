@@ -16,6 +16,7 @@ import { test } from 'node:test';
 import { startServer, startAgent, runFaultline, makeTempDir, removeTempDir, sanitizerReport, tail } from './faultline.mjs';
 import { fakeTelegram } from './fake-telegram.mjs';
 import { fakeIngest } from './fake-ingest.mjs';
+import { fakeHook } from './fake-hook.mjs';
 import { heartbeat } from './http.mjs';
 
 export function scenario(name, opts, fn) {
@@ -84,6 +85,12 @@ class Harness {
     const tg = await fakeTelegram(opts);
     this.closers.push(() => tg.close());
     return tg;
+  }
+
+  async hook(opts = {}) {
+    const h = await fakeHook(opts);
+    this.closers.push(() => h.close());
+    return h;
   }
 
   async ingest(opts = {}) {
