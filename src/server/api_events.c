@@ -83,7 +83,7 @@ static const char *parse_query(struct http_request *req, struct event_query *q, 
         return "limit";
     if (type && parse_kinds(type, false, &q->kinds) != 0) {
         snprintf(err, errlen,
-                 "type: expected a list of up,down,gpu_lost,gpu_back, got \"%.40s\"", type);
+                 "type: expected a list of up,down,gpu_lost,gpu_back,alert_failed, got \"%.40s\"", type);
         return "type";
     }
     if (http_query_time(req, "since", &q->since_ms, err, errlen))

@@ -242,7 +242,7 @@ scenario('a webhook answering 503 for a while: everything arrives afterwards, th
 
 scenario('a channel refusing for good (401) stops retrying and raises an alert_failed event', async (ctx) => {
   const web = await ctx.hook({ status: 401, body: 'invalid token' });
-  const srv = await serverWith(ctx, `channels:\n  - {name: broken-hook, type: webhook, url: '${web.url}'}\n`);
+  const srv = await serverWith(ctx, `channels:\n  - {name: broken-hook, type: webhook, url: '${web.url}'}\n`, { FAIL_TIMEOUT: '600' });
   assert.equal((await heartbeat(srv, hb('perm-box', { gpus: 2 }))).status, 204);
   assert.equal((await heartbeat(srv, hb('perm-box', { gpus: 1 }))).status, 204);
   const ev = await waitEvent(srv, 'broken-hook', 'alert_failed');
@@ -256,12 +256,14 @@ scenario('a channel refusing for good (401) stops retrying and raises an alert_f
 scenario('email through a real SMTP server with STARTTLS and login', async (ctx) => {
   const ca = makeCa();
   const { cert, key } = ca.issue('smtp', { names: ['localhost'] });
-  const sink = spawn('python3', [path.join(HERE, 'lib', 'smtp_sink.py'), cert, key, 'alerts', 'pa55word'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Debian's python3, which has Debian's python3-aiosmtpd (scripts/install-deps --test).
+  const sink = spawn('/usr/bin/python3', [path.join(HERE, 'lib', 'smtp_sink.py'), cert, key, 'alerts', 'pa55word'], { stdio: ['ignore', 'pipe', 'pipe'] });
   ctx.closers?.push?.(() => sink.kill());
-  let outText = '';
+  let outText = '', errText = '';
   sink.stdout.on('data', (d) => (outText += d));
+  sink.stderr.on('data', (d) => (errText += d));
   try {
-    const port = await waitFor(() => /PORT (\d+)/.exec(outText)?.[1], 10000, { message: 'the SMTP sink' });
+    const port = await waitFor(() => /PORT (\d+)/.exec(outText)?.[1], 10000, { message: () => `the SMTP sink (stderr: ${errText})` });
     const dir = ctx.tmpdir('faultline-mail-');
     fs.writeFileSync(path.join(dir, 'smtp.pass'), 'pa55word\n');
     const srv = await serverWith(

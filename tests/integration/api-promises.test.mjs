@@ -188,7 +188,7 @@ scenario('query parameters of events, rca and diagnostics, and their 400s naming
   const BAD = [
     ['/admin/api/events?limit=0', 'limit: expected a number from 1 to 1000, got "0"', 'limit'],
     ['/admin/api/events?limit=1001', 'limit: expected a number from 1 to 1000, got "1001"', 'limit'],
-    ['/admin/api/events?type=flap', 'type: expected a list of up,down,gpu_lost,gpu_back, got "flap"', 'type'],
+    ['/admin/api/events?type=flap', 'type: expected a list of up,down,gpu_lost,gpu_back,alert_failed, got "flap"', 'type'],
     ['/admin/api/events?since=yesterday', 'since: expected an ISO 8601 time with Z or a +HH:MM offset, got "yesterday"', 'since'],
     ['/admin/api/events?since=2026-11-21', 'since: expected an ISO 8601 time with Z or a +HH:MM offset, got "2026-11-21"', 'since'],
     ['/admin/api/rca?limit=0', 'limit: expected a number from 1 to 1000, got "0"', 'limit'],
