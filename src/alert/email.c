@@ -157,9 +157,9 @@ static void email_transfer(uv_work_t *work)
                                                             : ALERT_RETRY;
     const char *why = curl_err[0] ? curl_err : curl_easy_strerror(rc);
     if (rc != CURLE_OK && code)
-        snprintf(out->error, sizeof out->error, "email: %s (SMTP %ld)", why, code);
+        snprintf(out->error, sizeof out->error, "email: %.200s (SMTP %ld)", why, code);
     else if (rc != CURLE_OK)
-        snprintf(out->error, sizeof out->error, "email: %s", why);
+        snprintf(out->error, sizeof out->error, "email: %.200s", why);
     curl_slist_free_all(rcpt);
     curl_easy_cleanup(c);
 }

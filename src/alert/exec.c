@@ -165,6 +165,7 @@ static void exec_send(void *state, const struct alert_delivery *msg, alert_sent_
                                  .stdio = stdio,
                                  .flags = UV_PROCESS_DETACHED};
     int rc = uv_spawn(ex->loop, &run->process, &opts);
+    run->open_handles++; /* the process handle is to be closed even when the spawn failed */
     if (rc != 0) {
         /* A command that cannot start will not start next time either. */
         struct alert_outcome refused = {.result = ALERT_REJECTED};
@@ -175,9 +176,9 @@ static void exec_send(void *state, const struct alert_delivery *msg, alert_sent_
         run_close((uv_handle_t *)&run->timer);
         run_close((uv_handle_t *)&run->out);
         run_close((uv_handle_t *)&run->in);
+        run_close((uv_handle_t *)&run->process);
         return;
     }
-    run->open_handles++;
     uv_buf_t b = uv_buf_init(run->input, (unsigned)strlen(run->input));
     if (uv_write(&run->write, (uv_stream_t *)&run->in, &b, 1, on_written) != 0)
         run_close((uv_handle_t *)&run->in);

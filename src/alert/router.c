@@ -153,8 +153,8 @@ void alert_router_set_filters(struct alert_router *r, const struct alert_filters
 
 void alert_router_told(struct alert_router *r, const char *dedup_key, const char *channel)
 {
-    int i = channel_index(r, channel);
-    if (r && i >= 0 && dedup_key && dedup_key[0] && told_add(r, dedup_key, (channel_set)1 << i))
+    int i = r ? channel_index(r, channel) : -1;
+    if (i >= 0 && dedup_key && dedup_key[0] && told_add(r, dedup_key, (channel_set)1 << i))
         log_error("alert: out of memory restoring who was told of %s", dedup_key);
 }
 

@@ -253,6 +253,33 @@ scenario('a channel refusing for good (401) stops retrying and raises an alert_f
   assert.equal(web.requests.length, 1, 'no retry after a 401');
 });
 
+scenario('exec: past its timeout the whole process group is killed and the message retries; a missing command is refused', async (ctx) => {
+  const dir = ctx.tmpdir('faultline-exec-');
+  const tries = path.join(dir, 'tries');
+  const script = path.join(dir, 'slow.sh');
+  // The first run leaves a child behind in its group and hangs; the second one succeeds.
+  fs.writeFileSync(script, `#!/bin/sh\necho x >> ${tries}\nif [ "$(wc -l < ${tries})" -eq 1 ]; then sleep 3017 & wait; fi\n`);
+  fs.chmodSync(script, 0o755);
+  const srv = await serverWith(
+    ctx,
+    `channels:\n  - {name: slow, type: exec, command: [${script}], timeout: 1}\n  - {name: missing, type: exec, command: [${dir}/nonexistent]}\n`,
+    { FAIL_TIMEOUT: '600' },
+  );
+  assert.equal((await heartbeat(srv, hb('exec-box', { gpus: 2 }))).status, 204);
+  assert.equal((await heartbeat(srv, hb('exec-box', { gpus: 1 }))).status, 204);
+  await waitFor(() => fs.existsSync(tries) && fs.readFileSync(tries, 'utf8').split('\n').length >= 3, 8000, { message: 'a second run after the timeout' });
+  const sleepers = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\u00003017\u0000';
+    } catch {
+      return false;
+    }
+  });
+  assert.deepEqual(sleepers, [], 'the timed-out run\'s child was killed with its group');
+  const ev = await waitEvent(srv, 'missing', 'alert_failed');
+  assert.match(ev.details.error, /^exec: cannot run .*nonexistent: no such file or directory$/);
+});
+
 scenario('email through a real SMTP server with STARTTLS and login', async (ctx) => {
   const ca = makeCa();
   const { cert, key } = ca.issue('smtp', { names: ['localhost'] });
