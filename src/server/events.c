@@ -237,26 +237,10 @@ static json_t *gpus_value(int gpus)
     return gpus == WORKER_GPUS_FAILED ? json_null() : json_integer(gpus);
 }
 
-void events_on_gpu_change(const struct worker_record *w, int prev_gpus, void *ctx)
+/* The GPU news of w: a loss is the problem "gpu:NAME", the GPUs back its resolve. */
+static void route_gpus(struct alert_router *router, const struct worker_record *w, int prev_gpus,
+                       bool lost, struct alert_batch *batch)
 {
-    struct event_recorder *rec = ctx;
-    bool lost = w->gpus == WORKER_GPUS_FAILED ||
-                (prev_gpus != WORKER_GPUS_FAILED && w->gpus < prev_gpus);
-    enum event_kind kind = lost ? EVENT_GPU_LOST : EVENT_GPU_BACK;
-    json_t *d = json_pack("{s:s, s:o, s:o, s:b}", "ip", w->ip, "from", gpus_value(prev_gpus),
-                          "to", gpus_value(w->gpus), "gpu_error", w->gpus == WORKER_GPUS_FAILED);
-    char *details = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    json_decref(d);
-    struct pending_event *pe = details ? calloc(1, sizeof *pe) : NULL;
-    if (!pe) {
-        free(details);
-        log_error("server: out of memory recording %s for %s", event_kind_name(kind), w->name);
-        return;
-    }
-    pe->rec = rec;
-    snprintf(pe->worker, sizeof pe->worker, "%s", w->name);
-    struct event_record ev = {.time_ms = w->last_seen_ms, .kind = kind, .details_json = details};
-    snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
     char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 32], key[WORKER_NAME_MAX + 8];
     struct alert_label labels[1];
     alert_format_gpus(w, prev_gpus, w->last_seen_ms, text, sizeof text);
@@ -272,8 +256,34 @@ void events_on_gpu_change(const struct worker_record *w, int prev_gpus, void *ct
                                 .n_labels = worker_labels(w, labels),
                                 .dedup_key = key,
                                 .created_ms = w->last_seen_ms};
+    alert_route(router, &msg, batch);
+}
+
+void events_on_gpu_change(const struct worker_record *w, int prev_gpus, void *ctx)
+{
+    struct event_recorder *rec = ctx;
+    bool lost = w->gpus == WORKER_GPUS_FAILED ||
+                (prev_gpus != WORKER_GPUS_FAILED && w->gpus < prev_gpus);
+    enum event_kind kind = lost ? EVENT_GPU_LOST : EVENT_GPU_BACK;
     struct alert_batch batch = {0};
-    alert_route(rec->router, &msg, &batch);
+    route_gpus(rec->router, w, prev_gpus, lost, &batch);
+    json_t *d = json_pack("{s:s, s:o, s:o, s:b}", "ip", w->ip, "from", gpus_value(prev_gpus),
+                          "to", gpus_value(w->gpus), "gpu_error", w->gpus == WORKER_GPUS_FAILED);
+    if (d && batch.silenced) /* recorded, not sent (alert_filters) */
+        json_object_set_new(d, "silenced", json_true());
+    char *details = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    struct pending_event *pe = details ? calloc(1, sizeof *pe) : NULL;
+    if (!pe) {
+        free(details);
+        alert_batch_free(&batch);
+        log_error("server: out of memory recording %s for %s", event_kind_name(kind), w->name);
+        return;
+    }
+    pe->rec = rec;
+    snprintf(pe->worker, sizeof pe->worker, "%s", w->name);
+    struct event_record ev = {.time_ms = w->last_seen_ms, .kind = kind, .details_json = details};
+    snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
     store_append_event(rec->store, w, &ev, batch.rows, batch.n, on_event_committed, pe);
     alert_batch_free(&batch);
     free(details);

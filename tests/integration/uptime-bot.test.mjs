@@ -186,19 +186,20 @@ scenario('a bad worker name is refused naming what was expected; a bad body lose
 
 scenario('NAME(4) → NAME(3) → NAME(GPU_ERR) → NAME(4): one worker, each change an event and a message', async (ctx) => {
   const tg = await ctx.telegram();
-  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: tg.token, CHAT_ID: '-100', TELEGRAM_API_URL: tg.url } });
+  // FAIL_TIMEOUT 30: the group's pace (3 s) must not make it look DOWN while the test waits.
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: tg.token, CHAT_ID: '-100', TELEGRAM_API_URL: tg.url, FAIL_TIMEOUT: '30' } });
   assert.equal(await ping(srv, 'brickbox-43(4)'), '200');
   assert.equal(await ping(srv, 'brickbox-43(4)'), '200');
   assert.equal(await ping(srv, 'brickbox-43(3)'), '200');
-  const lost = await tg.waitForMessage((m) => m.text.includes('lost a GPU'), 3000);
+  const lost = await tg.waitForMessage((m) => m.text.includes('lost a GPU'), 8000);
   assert.match(lost.text, /^🟠 brickbox-43 lost a GPU: 4 → 3\nAt \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC from 127\.0\.0\.1\.$/);
   assert.equal(await ping(srv, 'brickbox-43(GPU_ERR)'), '200');
-  const failed = await tg.waitForMessage((m) => m.text.includes('GPU check failed'), 3000);
+  const failed = await tg.waitForMessage((m) => m.text.includes('GPU check failed'), 8000);
   assert.match(failed.text, /^🟠 brickbox-43 lost its GPUs: the GPU check failed \(3 → GPU_ERR\)\nAt /);
   let w = (await adminJson(srv, '/admin/api/status')).workers;
   assert.deepEqual(w.map((x) => [x.name, x.gpus, x.gpu_error]), [['brickbox-43', null, true]]);
   assert.equal(await ping(srv, 'brickbox-43(4)'), '200');
-  const back = await tg.waitForMessage((m) => m.text.includes('back'), 3000);
+  const back = await tg.waitForMessage((m) => m.text.includes('back'), 8000);
   assert.match(back.text, /^🟢 brickbox-43 has its GPUs back: GPU_ERR → 4\nAt /);
 
   const evs = await events(srv);
@@ -290,8 +291,8 @@ scenario('a bot client that stops goes DOWN, comes back UP, and its recovery bac
   const t = Math.ceil(stoppedAt / 1000) * 1000;
   await new Promise((r) => setTimeout(r, Math.max(0, t + 2100 - Date.now())));
   assert.equal(await ping(srv, worker), '200');
-  await tg.waitForMessage((m) => m.text.startsWith('🟢 brickbox-43 is UP'), 3000);
-  const stop = pingLoop(srv, worker);
+  const stop = pingLoop(srv, worker); // keeps it UP while the paced UP message is on its way
+  await tg.waitForMessage((m) => m.text.startsWith('🟢 brickbox-43 is UP'), 8000);
   let follow;
   try {
     const r = await sendBacklog(srv, worker, [
@@ -330,7 +331,9 @@ scenario('the start-up diagnosis a client keeps in its backlog does not send the
     stoppedAt = Date.now();
     await waitFor(() => downs() === outage, srv.failTimeoutMs + 4000, { message: `DOWN ${outage}` });
     assert.equal(await ping(srv, worker), '200');
-    await waitFor(() => ups() === outage, 3000, { message: `UP ${outage}` });
+    const keep = pingLoop(srv, worker); // UP while the paced UP message is on its way
+    await waitFor(() => ups() === outage, 8000, { message: `UP ${outage}` });
+    await keep();
   }
   const incidents = (await adminJson(srv, '/admin/api/rca')).incidents;
   assert.equal(incidents.length, 2);
