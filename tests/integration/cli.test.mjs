@@ -160,11 +160,11 @@ scenario('an unknown key in the --config file exits 2 naming the key and the lin
 
 scenario('a section no module reads yet is refused with its file, line and column', async (ctx) => {
   const dir = ctx.tmpdir();
-  fs.writeFileSync(path.join(dir, 'faultline.yaml'), 'api_key: k\nsilences:\n  - name: ops\n');
+  fs.writeFileSync(path.join(dir, 'faultline.yaml'), 'api_key: k\nchecks:\n  - name: ops\n');
   const r = await ctx.run(['server', '--config', 'faultline.yaml'], { cwd: dir, timeoutMs: 5000 });
   assert.equal(r.timedOut, false, `server kept running; stderr:\n${r.stderr}`);
   assert.equal(r.code, 2, `exit status; stderr:\n${r.stderr}`);
-  assert.match(r.stderr, /faultline\.yaml:2:1: silences: not supported by this version of faultline/);
+  assert.match(r.stderr, /faultline\.yaml:2:1: checks: not supported by this version of faultline/);
 });
 
 scenario('a wrong channels: entry exits 2 naming file, line, column and the field', async (ctx) => {
