@@ -31,8 +31,9 @@ static const struct {
     {EVENT_GPU_LOST, "gpu_lost"},
     {EVENT_GPU_BACK, "gpu_back"},
     {EVENT_CHECK_STATE, "check_state"},
+    {EVENT_ALERT_FAILED, "alert_failed"},
 };
-#define EVENT_TYPES "worker_up,worker_down,gpu_lost,gpu_back,check_state"
+#define EVENT_TYPES "worker_up,worker_down,gpu_lost,gpu_back,check_state,alert_failed"
 #define EVENTS_STREAM_TYPE "text/event-stream; charset=utf-8"
 
 static const char *event_type_name(enum event_kind kind)

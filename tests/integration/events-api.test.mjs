@@ -75,7 +75,7 @@ scenario('GET /api/v1/events: types, since (ISO or ms), limit, count; errors nam
   assert.equal((await admin(srv, `/api/v1/events?since=${Date.now() + 60000}`)).json.count, 0);
 
   const bad = [
-    ['?type=worker_sideways', 'type', 'type: expected a list of worker_up,worker_down,gpu_lost,gpu_back,check_state, got "worker_sideways"'],
+    ['?type=worker_sideways', 'type', 'type: expected a list of worker_up,worker_down,gpu_lost,gpu_back,check_state,alert_failed, got "worker_sideways"'],
     ['?since=yesterday', 'since', 'since: expected an ISO 8601 time or ms since the epoch, got "yesterday"'],
     ['?limit=0', 'limit', 'limit: expected a number from 1 to 1000, got "0"'],
   ];
@@ -154,7 +154,7 @@ scenario('GET /api/v1/events/stream: errors name the parameter', async (ctx) => 
   const srv = await ctx.server();
   const r = await admin(srv, '/api/v1/events/stream?type=nope');
   assert.equal(r.status, 400);
-  assert.deepEqual(r.json, { error: 'type: expected a list of worker_up,worker_down,gpu_lost,gpu_back,check_state, got "nope"', field: 'type' });
+  assert.deepEqual(r.json, { error: 'type: expected a list of worker_up,worker_down,gpu_lost,gpu_back,check_state,alert_failed, got "nope"', field: 'type' });
   const id = await admin(srv, '/api/v1/events/stream', { 'Last-Event-ID': 'abc' });
   assert.equal(id.status, 400);
   assert.deepEqual(id.json, { error: 'Last-Event-ID: expected an event id, got "abc"', field: 'Last-Event-ID' });
