@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scenario } from './lib/scenario.mjs';
-import { events, heartbeat, hb } from './lib/http.mjs';
+import { adminJson, events, heartbeat, hb } from './lib/http.mjs';
 import { makeCa } from './lib/tls-ca.mjs';
 import { waitFor, sleep } from './lib/wait.mjs';
 
@@ -234,6 +234,8 @@ scenario('a channel refusing for good (401) stops retrying and raises an alert_f
   assert.equal(ev.details.channel, 'broken-hook');
   assert.equal(ev.details.type, 'webhook');
   assert.match(ev.details.error, /^webhook: HTTP 401: invalid token$/);
+  const v1 = await adminJson(srv, '/api/v1/events?type=alert_failed');
+  assert.deepEqual(v1.events.map((e) => [e.type, e.worker]), [['alert_failed', 'broken-hook']]);
   await sleep(2500);
   assert.equal(web.requests.length, 1, 'no retry after a 401');
 });
