@@ -8,12 +8,13 @@
 #include <string.h>
 
 #include "alert/outbox.h"
+#include "alert/router.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/checks_internal.h"
 #include "store/store.h"
 
-#define MAX_CHANNELS 8
+#define ALERTERS_MAX 16
 
 /* ---- the set -------------------------------------------------------------------------------- */
 
@@ -159,8 +160,50 @@ static void change_text(const struct check *k, enum check_state from, int64_t fr
     }
 }
 
+/* The channels the check's alerters.warning or alerters.critical name for state (borrowed from
+ * its definition) into names; returns how many. */
+static size_t check_alerters(const struct check *k, const char **names, size_t max)
+{
+    json_t *list = json_object_get(json_object_get(k->def->def, "alerters"),
+                                   check_state_name(k->state));
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (json_is_string(v) && n < max)
+            names[n++] = json_string_value(v);
+    }
+    return n;
+}
+
+/* The change as an alert: a problem (warning, critical; unknown counts as warning) or, back to
+ * OK, the resolve of "check:NAME". */
+static void route_change(struct checks *c, const struct check *k, const char *text,
+                         struct alert_batch *batch)
+{
+    char subject[CHECK_NAME_MAX + 32], key[CHECK_NAME_MAX + 8];
+    const char *alerters[ALERTERS_MAX];
+    snprintf(subject, sizeof subject, "%s is %s", k->def->name, check_state_name(k->state));
+    snprintf(key, sizeof key, "check:%s", k->def->name);
+    struct alert_message msg = {
+        .kind = ALERT_KIND_CHECK,
+        .severity = k->state == CHECK_CRITICAL ? ALERT_SEVERITY_CRITICAL
+                    : k->state == CHECK_OK     ? ALERT_SEVERITY_INFO
+                                               : ALERT_SEVERITY_WARNING,
+        .resolve = k->state == CHECK_OK,
+        .name = k->def->name,
+        .subject = subject,
+        .text = text,
+        .dedup_key = key,
+        .created_ms = k->since_ms,
+        .channels = alerters,
+        .n_channels = check_alerters(k, alerters, ALERTERS_MAX),
+    };
+    alert_route(c->opts.router, &msg, batch);
+}
+
 /* The one place a check's state change goes: an event with its notifications, written first
- * (the outbox sends them once committed). The alert router takes over here. */
+ * (the outbox sends them once committed), addressed by the alert router. */
 static void check_state_changed(struct checks *c, const struct check *k, enum check_state from,
                                 int64_t from_since, double latency_ms)
 {
@@ -175,16 +218,17 @@ static void check_state_changed(struct checks *c, const struct check *k, enum ch
         .time_ms = k->since_ms, .kind = EVENT_CHECK_STATE, .details_json = details};
     snprintf(ev.worker, sizeof ev.worker, "%s", k->def->name);
     char text[1024];
-    struct outbox_record msgs[MAX_CHANNELS];
-    size_t n_msgs = 0;
+    struct alert_batch batch = {0};
     bool news = from != CHECK_UNKNOWN || k->state != CHECK_OK; /* a first OK is not news */
     if (news) {
         change_text(k, from, from_since, text, sizeof text);
-        n_msgs = outbox_address(c->opts.outbox, text, k->since_ms, msgs, 0, MAX_CHANNELS);
+        route_change(c, k, text, &batch);
     }
     log_info("checks: %s is %s (was %s)%s%s", k->def->name, check_state_name(k->state),
              check_state_name(from), k->message ? ": " : "", k->message ? k->message : "");
-    store_append_event(c->opts.store, NULL, &ev, msgs, n_msgs, on_change_committed, c->opts.outbox);
+    store_append_event(c->opts.store, NULL, &ev, batch.rows, batch.n, on_change_committed,
+                       c->opts.outbox);
+    alert_batch_free(&batch);
     free(details);
 }
 

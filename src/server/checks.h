@@ -19,12 +19,14 @@
 
 struct store;
 struct outbox;
+struct alert_router;
 struct probe_env;
 
 struct checks_options {
     uv_loop_t *loop;
     struct store *store;   /* where state changes are written */
     struct outbox *outbox; /* NULL: no channel */
+    struct alert_router *router; /* addresses the notifications (alert/router.h); may be NULL */
     struct probe_env *env; /* the probes' loop-wide resources; owned by the caller */
     checkdef_find_fn find; /* probe_type_find, or a test's */
     const char *dir;       /* CHECKS_DIR (copied) */

@@ -378,6 +378,7 @@ static int open_checks(struct server *srv, char *err, size_t errlen)
     if (!srv->probe_env)
         return -1;
     struct checks_options o = {.loop = srv->loop, .store = srv->store, .outbox = srv->outbox,
+                               .router = srv->router,
                                .env = srv->probe_env, .find = probe_type_find, .dir = dir,
                                .history = srv->settings.check_history,
                                .reload_delay_ms = CHECKS_RELOAD_DELAY_MS};
