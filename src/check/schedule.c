@@ -11,6 +11,7 @@ struct schedule {
     void *ctx;
     struct schedule_entry **heap;
     size_t n, cap;
+    struct schedule_stats stats;
 };
 
 static void place(struct schedule *s, size_t i, struct schedule_entry *e)
@@ -64,9 +65,14 @@ static void on_timer(uv_timer_t *t)
     uint64_t now = uv_now(t->loop);
     while (s->n && s->heap[0]->due <= now) {
         struct schedule_entry *e = s->heap[0];
+        s->stats.fired++;
+        s->stats.late += now - e->due > SCHEDULE_LATE_MS;
         e->due += e->interval;
-        if (e->due <= now) /* fell behind: skip the missed slots, keep the phase */
-            e->due += ((now - e->due) / e->interval + 1) * e->interval;
+        if (e->due <= now) { /* fell behind: skip the missed slots, keep the phase */
+            uint64_t missed = (now - e->due) / e->interval + 1;
+            s->stats.skipped += missed;
+            e->due += missed * e->interval;
+        }
         sift_down(s, 0);
         s->fire(e, s->ctx);
     }
@@ -156,4 +162,9 @@ void schedule_remove(struct schedule *s, struct schedule_entry *e)
 size_t schedule_count(const struct schedule *s)
 {
     return s->n;
+}
+
+struct schedule_stats schedule_stats(const struct schedule *s)
+{
+    return s->stats;
 }

@@ -36,6 +36,17 @@ void schedule_add_at(struct schedule *s, struct schedule_entry *entry, uint64_t 
 void schedule_remove(struct schedule *s, struct schedule_entry *entry); /* not scheduled: no-op */
 size_t schedule_count(const struct schedule *s);
 
+/* A run fired more than this after its due time is late (the loop could not keep up). */
+#define SCHEDULE_LATE_MS 1000
+
+/* Counts since schedule_new: what the load did to punctuality. */
+struct schedule_stats {
+    uint64_t fired;   /* entries handed to fire */
+    uint64_t late;    /* of those, fired more than SCHEDULE_LATE_MS after their due time */
+    uint64_t skipped; /* slots not fired because the loop fell a whole interval behind */
+};
+struct schedule_stats schedule_stats(const struct schedule *s);
+
 /* The delay of a first run: a hash of name, below spread_ms (0 when spread_ms is 0). */
 uint64_t schedule_jitter(const char *name, uint64_t spread_ms);
 

@@ -532,7 +532,8 @@ void api_metrics(struct http_request *req, void *ctx)
                                          .incidents = api->incidents,
                                          .outbox = api->outbox,
                                          .store = api->store,
-                                         .agents = api->agent_metrics};
+                                         .agents = api->agent_metrics,
+                                         .checks = api->checks};
     server_metrics_render(api->metrics, &src, now, &job->text);
     if (job->text.oom || pool_start(api, req, &job->base) != 0) {
         bool busy = !job->text.oom;

@@ -275,6 +275,7 @@ static void check_start_run(struct check *k)
 {
     if (k->run) { /* the previous run overran its interval: this slot is skipped */
         k->skipped++;
+        k->owner->overran++;
         return;
     }
     k->runs++;
@@ -284,6 +285,15 @@ static void check_start_run(struct check *k)
 static void on_due(struct schedule_entry *e, void *ctx)
 {
     check_start_run((struct check *)e);
+}
+
+struct checks_stats checks_stats(const struct checks *c)
+{
+    struct schedule_stats s = schedule_stats(c->schedule);
+    return (struct checks_stats){.scheduled = schedule_count(c->schedule),
+                                 .runs = s.fired,
+                                 .late = s.late,
+                                 .skipped = s.skipped + c->overran};
 }
 
 struct checks *checks_open(const struct checks_options *opts, char *err, size_t errlen)

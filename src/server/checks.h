@@ -56,6 +56,15 @@ json_t *checks_get_json(struct checks *c, const char *name);
 /* {"errors": [{file, line, column, field, message}...]} of the last reload. New reference. */
 json_t *checks_errors_json(struct checks *c);
 
+/* Punctuality of the runs since the engine opened (the server's /metrics shows them). */
+struct checks_stats {
+    size_t scheduled; /* checks on the schedule (enabled) */
+    uint64_t runs;    /* runs started on schedule */
+    uint64_t late;    /* of those, started more than 1 s after their due time */
+    uint64_t skipped; /* slots not run: the loop fell an interval behind, or the run overran */
+};
+struct checks_stats checks_stats(const struct checks *c);
+
 /* Starts or stops running a check; -1 when there is none of that name. */
 int checks_set_enabled(struct checks *c, const char *name, bool enabled);
 /* Runs a check now, out of its schedule (unless it is running); -1 when none of that name. */

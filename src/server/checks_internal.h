@@ -51,6 +51,7 @@ struct checks {
     struct pending_write *writes; /* API writes waiting for the store */
     char *dir;
     struct schedule *schedule;
+    uint64_t overran; /* slots skipped because the check's previous run was still going */
     struct check **all; /* sorted by name */
     size_t n;
     json_t *errors;

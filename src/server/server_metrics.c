@@ -13,6 +13,7 @@
 #include "model/incident.h"
 #include "model/worker.h"
 #include "server/agent_metrics.h"
+#include "server/checks.h"
 #include "server/fleet.h"
 #include "server/incidents.h"
 #include "store/store.h"
@@ -44,6 +45,10 @@ static const char *const OWN_METRICS[] = {
     "faultline_metrics_agents",
     "faultline_metrics_series",
     "faultline_push_time_seconds",
+    "faultline_checks_scheduled",
+    "faultline_check_runs_total",
+    "faultline_check_runs_late_total",
+    "faultline_check_slots_skipped_total",
     "process_cpu_seconds_total",
     "process_resident_memory_bytes",
     "process_virtual_memory_bytes",
@@ -229,6 +234,23 @@ static void render_outbox(const struct server_metrics_sources *src, struct expo 
                     ch[i].channel);
 }
 
+static void render_checks(const struct server_metrics_sources *src, struct expo *out)
+{
+    if (!src->checks)
+        return;
+    struct checks_stats st = checks_stats(src->checks);
+    expo_family(out, "faultline_checks_scheduled", "gauge", "Checks on the schedule (enabled).");
+    expo_sample(out, "faultline_checks_scheduled", (double)st.scheduled, 0);
+    expo_family(out, "faultline_check_runs_total", "counter", "Check runs started on schedule.");
+    expo_sample(out, "faultline_check_runs_total", (double)st.runs, 0);
+    expo_family(out, "faultline_check_runs_late_total", "counter",
+                "Check runs started more than 1 s after their due time.");
+    expo_sample(out, "faultline_check_runs_late_total", (double)st.late, 0);
+    expo_family(out, "faultline_check_slots_skipped_total", "counter",
+                "Check runs not started: the server fell an interval behind or the run overran.");
+    expo_sample(out, "faultline_check_slots_skipped_total", (double)st.skipped, 0);
+}
+
 static void render_store(const struct server_metrics_sources *src, struct expo *out)
 {
     struct store_stats st = {0};
@@ -317,6 +339,7 @@ void server_metrics_render(struct server_metrics *m, const struct server_metrics
     render_incidents(src, out);
     render_outbox(src, out);
     render_store(src, out);
+    render_checks(src, out);
     render_http(m, out);
     render_pushes(m, src, now_mono, out);
     render_process(m, out);

@@ -44,6 +44,7 @@ struct server_metrics_sources {
     const struct outbox *outbox;
     struct store *store;
     struct agent_metrics *agents;
+    const struct checks *checks; /* NULL: no check engine */
 };
 
 /* Appends the server's own metrics. */
