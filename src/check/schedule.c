@@ -1,50 +1,57 @@
 /* schedule.c — the check schedule (schedule.h): a binary min-heap of entries by due time, each
- * entry knowing its slot so that removal is O(log n), and one timer armed for the earliest. */
+ * entry knowing its slot so that removal is O(log n), and one timer armed for the earliest. Each
+ * heap node holds its entry's due time beside the pointer, so that sifting through 100,000
+ * entries compares within the array instead of reading every entry (a cache miss each). */
 #include <stdbool.h>
 #include <stdlib.h>
 
 #include "check/schedule.h"
 
+struct node {
+    uint64_t due; /* a copy of entry->due */
+    struct schedule_entry *entry;
+};
+
 struct schedule {
     uv_timer_t timer;
     schedule_fire_cb fire;
     void *ctx;
-    struct schedule_entry **heap;
+    struct node *heap;
     size_t n, cap;
     struct schedule_stats stats;
 };
 
-static void place(struct schedule *s, size_t i, struct schedule_entry *e)
+static void place(struct schedule *s, size_t i, struct node n)
 {
-    s->heap[i] = e;
-    e->slot = i + 1;
+    s->heap[i] = n;
+    n.entry->slot = i + 1;
 }
 
 static void sift_up(struct schedule *s, size_t i)
 {
-    struct schedule_entry *e = s->heap[i];
-    while (i > 0 && s->heap[(i - 1) / 2]->due > e->due) {
+    struct node n = s->heap[i];
+    while (i > 0 && s->heap[(i - 1) / 2].due > n.due) {
         place(s, i, s->heap[(i - 1) / 2]);
         i = (i - 1) / 2;
     }
-    place(s, i, e);
+    place(s, i, n);
 }
 
 static void sift_down(struct schedule *s, size_t i)
 {
-    struct schedule_entry *e = s->heap[i];
+    struct node n = s->heap[i];
     for (;;) {
         size_t child = 2 * i + 1;
         if (child >= s->n)
             break;
-        if (child + 1 < s->n && s->heap[child + 1]->due < s->heap[child]->due)
+        if (child + 1 < s->n && s->heap[child + 1].due < s->heap[child].due)
             child++;
-        if (s->heap[child]->due >= e->due)
+        if (s->heap[child].due >= n.due)
             break;
         place(s, i, s->heap[child]);
         i = child;
     }
-    place(s, i, e);
+    place(s, i, n);
 }
 
 static void on_timer(uv_timer_t *t);
@@ -55,7 +62,7 @@ static void arm(struct schedule *s)
         uv_timer_stop(&s->timer);
         return;
     }
-    uint64_t now = uv_now(s->timer.loop), due = s->heap[0]->due;
+    uint64_t now = uv_now(s->timer.loop), due = s->heap[0].due;
     uv_timer_start(&s->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
@@ -63,8 +70,8 @@ static void on_timer(uv_timer_t *t)
 {
     struct schedule *s = t->data;
     uint64_t now = uv_now(t->loop);
-    while (s->n && s->heap[0]->due <= now) {
-        struct schedule_entry *e = s->heap[0];
+    while (s->n && s->heap[0].due <= now) {
+        struct schedule_entry *e = s->heap[0].entry;
         s->stats.fired++;
         s->stats.late += now - e->due > SCHEDULE_LATE_MS;
         e->due += e->interval;
@@ -73,6 +80,7 @@ static void on_timer(uv_timer_t *t)
             s->stats.skipped += missed;
             e->due += missed * e->interval;
         }
+        s->heap[0].due = e->due;
         sift_down(s, 0);
         s->fire(e, s->ctx);
     }
@@ -103,7 +111,7 @@ void schedule_free(struct schedule *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->n; i++)
-        s->heap[i]->slot = 0;
+        s->heap[i].entry->slot = 0;
     uv_close((uv_handle_t *)&s->timer, on_closed);
 }
 
@@ -113,7 +121,7 @@ void schedule_add_at(struct schedule *s, struct schedule_entry *e, uint64_t inte
     schedule_remove(s, e);
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
-        struct schedule_entry **grown = realloc(s->heap, cap * sizeof *grown);
+        struct node *grown = realloc(s->heap, cap * sizeof *grown);
         if (!grown)
             return;
         s->heap = grown;
@@ -121,9 +129,9 @@ void schedule_add_at(struct schedule *s, struct schedule_entry *e, uint64_t inte
     }
     e->interval = interval_ms ? interval_ms : 1;
     e->due = uv_now(s->timer.loop) + first_ms;
-    s->heap[s->n] = e;
+    s->heap[s->n] = (struct node){.due = e->due, .entry = e};
     sift_up(s, s->n++);
-    if (s->heap[0] == e)
+    if (s->heap[0].entry == e)
         arm(s);
 }
 
@@ -149,11 +157,11 @@ void schedule_remove(struct schedule *s, struct schedule_entry *e)
     size_t i = e->slot - 1;
     bool was_first = i == 0;
     e->slot = 0;
-    struct schedule_entry *last = s->heap[--s->n];
+    struct node last = s->heap[--s->n];
     if (i < s->n) {
         place(s, i, last);
         sift_up(s, i);
-        sift_down(s, last->slot - 1);
+        sift_down(s, last.entry->slot - 1);
     }
     if (was_first)
         arm(s);
