@@ -28,6 +28,8 @@ struct checkdef {
     int fail_threshold, success_threshold; /* consecutive results before the state changes */
     struct condition **conditions;         /* none: the type's default_condition */
     size_t n_conditions;
+    const struct condition *fallback; /* that default, shared by the type's checks (not owned);
+                                         NULL with conditions, or when the exit code judges */
     bool enabled;
     json_t *def; /* the definition as written (JSON); tags, run_on, quorum, alerters,
                     depends_on and description are read from it */

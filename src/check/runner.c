@@ -70,15 +70,9 @@ static enum check_state judge_conditions(const struct checkdef *def, const struc
         append(message, why);
         s = worse(s, condition_is_warning(def->conditions[i]) ? CHECK_WARNING : CHECK_CRITICAL);
     }
-    if (!def->n_conditions && !(def->type->placeholders & PH_BIT(PH_EXIT_CODE))) {
-        char err[128];
-        struct condition *c = condition_parse(def->type->default_condition, def->type->placeholders,
-                                              false, err, sizeof err);
-        if (c && !condition_eval(c, &subject, why, sizeof why)) {
-            append(message, why);
-            s = CHECK_CRITICAL;
-        }
-        condition_free(c);
+    if (def->fallback && !condition_eval(def->fallback, &subject, why, sizeof why)) {
+        append(message, why);
+        s = CHECK_CRITICAL;
     }
     condition_subject_free(&subject);
     return s;
