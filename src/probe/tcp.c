@@ -19,7 +19,7 @@
 #define TCP_BANNER_MAX 4096
 
 struct tcp_options {
-    char host[PROBE_HOST_MAX];
+    char *host; /* kept for every check: as long as it is, not PROBE_HOST_MAX */
     int port;
     bool literal; /* host is an IP address, already in target */
     struct probe_target target;
@@ -66,6 +66,7 @@ static void tcp_free_options(void *options)
     struct tcp_options *o = options;
     if (!o)
         return;
+    free(o->host);
     free(o->send);
     free(o->expect);
     free(o);
@@ -81,19 +82,21 @@ static void *tcp_parse(const json_t *def, const char **field, char *err, size_t 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (probe_opt_host_port(target, o->host, sizeof o->host, &o->port, err, errlen) != 0) {
+    char host[PROBE_HOST_MAX];
+    if (probe_opt_host_port(target, host, sizeof host, &o->port, err, errlen) != 0) {
         free(o);
         return NULL;
     }
-    o->literal = probe_parse_literal(o->host, &o->target);
+    bool ok = true;
+    o->host = probe_strdup(host, &ok);
+    o->literal = probe_parse_literal(host, &o->target);
     if (o->literal)
         probe_target_set_port(&o->target, o->port);
     const char *send = NULL, *expect = NULL;
-    bool ok = true;
     if (probe_opt_string(def, "send", &send, field, err, errlen) < 0 ||
         probe_opt_string(def, "expect", &expect, field, err, errlen) < 0 ||
         probe_opt_bool(def, "tls", &o->tls, field, err, errlen) < 0) {
-        free(o);
+        tcp_free_options(o);
         return NULL;
     }
     o->send = probe_strdup(send, &ok);
