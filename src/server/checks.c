@@ -76,7 +76,7 @@ void checks_free_check(struct check *k)
         free(k->ring[i].message);
     free(k->ring);
     free(k->message);
-    json_decref(k->last_result);
+    free(k->last_result);
     checkdef_free(k->def);
     free(k);
 }
@@ -242,7 +242,7 @@ static void ring_add(struct check *k, const struct check_outcome *o, int64_t now
         k->ring_n++;
     *slot = (struct check_result){.time_ms = now,
                                   .latency_ms = o->latency_ms,
-                                  .state = o->state,
+                                  .state = (unsigned)o->state,
                                   .message = o->message[0] ? strdup(o->message) : NULL};
     k->ring_next = (k->ring_next + 1) % cap;
 }
@@ -253,8 +253,8 @@ static void on_run_done(const struct check_outcome *o, void *ctx)
     int64_t now = clock_wall_ms();
     k->run = NULL;
     ring_add(k, o, now);
-    json_decref(k->last_result);
-    k->last_result = json_incref(o->result);
+    free(k->last_result);
+    k->last_result = o->result ? json_dumps(o->result, JSON_COMPACT) : NULL;
     free(k->message);
     k->message = o->message[0] ? strdup(o->message) : NULL;
     if (!runner_state_apply(&k->server, o->state, k->def))
@@ -375,11 +375,12 @@ json_t *checks_check_json(const struct check *k, bool with_results)
         const struct check_result *r = &k->ring[(k->ring_next + cap - 1 - i) % cap];
         json_array_append_new(
             results, json_pack("{so ss sf so}", "time", iso_time(r->time_ms), "state",
-                               check_state_name(r->state), "latency_ms", r->latency_ms, "message",
+                               check_state_name((enum check_state)r->state), "latency_ms", r->latency_ms, "message",
                                r->message ? json_string(r->message) : json_null()));
     }
     json_object_set_new(o, "results", results);
-    json_object_set(o, "last_result", k->last_result ? k->last_result : json_null());
+    json_t *last = k->last_result ? json_loads(k->last_result, 0, NULL) : NULL;
+    json_object_set_new(o, "last_result", last ? last : json_null());
     json_object_set_new(o, "runs", json_integer((json_int_t)k->runs));
     json_object_set_new(o, "skipped", json_integer((json_int_t)k->skipped));
     return o;

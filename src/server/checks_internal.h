@@ -14,10 +14,11 @@
  * within a second; 100,000 loaded at once over 100 s, or over their interval when shorter). */
 #define FIRST_RUNS_PER_S 1000
 
+/* 24 bytes: CHECK_HISTORY of them per check (the state shares a word with the time). */
 struct check_result {
-    int64_t time_ms;
+    int64_t time_ms : 56; /* wall clock ms */
+    unsigned state : 8;   /* enum check_state */
     double latency_ms;
-    enum check_state state;
     char *message; /* NULL when OK */
 };
 
@@ -38,7 +39,7 @@ struct check {
     enum check_state state; /* folded across runners */
     int64_t since_ms;
     char *message; /* the latest result's, NULL when OK */
-    json_t *last_result;
+    char *last_result; /* the latest probe result as compact JSON text (a tenth of the object) */
     struct check_result *ring; /* owner->history slots */
     size_t ring_next, ring_n;
     uint64_t runs, skipped;
