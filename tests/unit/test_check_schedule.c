@@ -1,8 +1,9 @@
 /* test_check_schedule.c — the check schedule on a real loop: 1,000 runs hold their period within
  * 1% (10 ms by default, per slot: a busy machine may make it skip some; SCHEDULE_DRIFT_MS=1000
  * measures the 1 s figure), jitter spreads first
- * runs evenly and is the same for the same name, missed slots are skipped, not burst, and a
- * removed entry never fires. */
+ * runs evenly and is the same for the same name, missed slots are skipped, not burst (and
+ * counted), a run more than 1 s behind is counted late, 2,000 entries fire in due order with
+ * removals in between, and a removed entry never fires. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -110,6 +111,11 @@ static void test_skips_missed_slots(void **state)
         fail_msg("fired at +%llu ms then +%llu ms", (unsigned long long)second,
                  (unsigned long long)third);
     assert_int_equal(s.entry.due % 50, s.fire_ms[0] % 50);
+    struct schedule_stats st = schedule_stats(s.schedule);
+    assert_int_equal(st.fired, 3);
+    assert_int_equal(st.late, 0); /* 230 ms behind is not late */
+    if (st.skipped < 3 || st.skipped > 5)
+        fail_msg("%llu slots skipped over a stall of 4.6 intervals", (unsigned long long)st.skipped);
     schedule_free(s.schedule);
     uv_run(loop, UV_RUN_DEFAULT);
 }
@@ -153,11 +159,88 @@ static void test_remove(void **state)
     uv_loop_close(&loop);
 }
 
+static struct schedule *late_schedule;
+static int late_total;
+
+static void late_fire(struct schedule_entry *e, void *ctx)
+{
+    if (late_total++ == 0)
+        usleep(1100 * 1000); /* the other one is due now: it fires 1.1 s late */
+    schedule_remove(late_schedule, e);
+}
+
+static void test_counts_late(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct schedule_entry e[2] = {0};
+    late_schedule = schedule_new(&loop, late_fire, NULL);
+    schedule_add_at(late_schedule, &e[0], 60000, 5);
+    schedule_add_at(late_schedule, &e[1], 60000, 5);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    struct schedule_stats st = schedule_stats(late_schedule);
+    assert_int_equal(st.fired, 2);
+    assert_int_equal(st.late, 1);
+    assert_int_equal(st.skipped, 0);
+    schedule_free(late_schedule);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+}
+
+/* 2,000 entries due within 40 ms, a fifth of them removed before they fire: the rest fire once
+ * each, in due order. */
+#define MANY 2000
+struct ordered {
+    struct schedule_entry entry;
+    uint64_t due;
+    int fired;
+};
+static struct schedule *order_schedule;
+static uint64_t order_last;
+static int order_fired, order_bad;
+
+static void ordered_fire(struct schedule_entry *e, void *ctx)
+{
+    struct ordered *o = (struct ordered *)e;
+    o->fired++;
+    order_bad += o->due < order_last;
+    order_last = o->due;
+    order_fired++;
+    schedule_remove(order_schedule, e);
+}
+
+static void test_many_in_order(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    static struct ordered o[MANY];
+    order_schedule = schedule_new(&loop, ordered_fire, NULL);
+    srand(8);
+    for (int i = 0; i < MANY; i++) {
+        schedule_add_at(order_schedule, &o[i].entry, 3600 * 1000, (uint64_t)(rand() % 40));
+        o[i].due = o[i].entry.due;
+    }
+    for (int i = 0; i < MANY; i += 5)
+        schedule_remove(order_schedule, &o[i].entry);
+    assert_int_equal(schedule_count(order_schedule), MANY - MANY / 5);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(order_fired, MANY - MANY / 5);
+    assert_int_equal(order_bad, 0);
+    for (int i = 0; i < MANY; i++)
+        assert_int_equal(o[i].fired, i % 5 ? 1 : 0);
+    assert_int_equal(schedule_stats(order_schedule).fired, MANY - MANY / 5);
+    schedule_free(order_schedule);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jitter),
         cmocka_unit_test(test_remove),
+        cmocka_unit_test(test_many_in_order),
+        cmocka_unit_test(test_counts_late),
         cmocka_unit_test(test_skips_missed_slots),
         cmocka_unit_test(test_no_drift),
     };
