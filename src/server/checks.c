@@ -176,13 +176,28 @@ static size_t check_alerters(const struct check *k, const char **names, size_t m
     return n;
 }
 
+/* The check's tags as labels (borrowed from its definition); returns how many. */
+static size_t check_labels(const struct check *k, struct alert_label *labels, size_t max)
+{
+    const char *key;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach(json_object_get(k->def->def, "tags"), key, v)
+    {
+        if (json_is_string(v) && n < max)
+            labels[n++] = (struct alert_label){key, json_string_value(v)};
+    }
+    return n;
+}
+
 /* The change as an alert: a problem (warning, critical; unknown counts as warning) or, back to
- * OK, the resolve of "check:NAME". */
+ * OK, the resolve of "check:NAME", with the check's tags as labels. */
 static void route_change(struct checks *c, const struct check *k, const char *text,
                          struct alert_batch *batch)
 {
     char subject[CHECK_NAME_MAX + 32], key[CHECK_NAME_MAX + 8];
     const char *alerters[ALERTERS_MAX];
+    struct alert_label labels[ALERT_LABELS_MAX];
     snprintf(subject, sizeof subject, "%s is %s", k->def->name, check_state_name(k->state));
     snprintf(key, sizeof key, "check:%s", k->def->name);
     struct alert_message msg = {
@@ -194,6 +209,8 @@ static void route_change(struct checks *c, const struct check *k, const char *te
         .name = k->def->name,
         .subject = subject,
         .text = text,
+        .labels = labels,
+        .n_labels = check_labels(k, labels, ALERT_LABELS_MAX),
         .dedup_key = key,
         .created_ms = k->since_ms,
         .channels = alerters,
@@ -207,16 +224,6 @@ static void route_change(struct checks *c, const struct check *k, const char *te
 static void check_state_changed(struct checks *c, const struct check *k, enum check_state from,
                                 int64_t from_since, double latency_ms)
 {
-    json_t *d =
-        json_pack("{ss ss ss sf ss}", "check", k->def->name, "from", check_state_name(from), "to",
-                  check_state_name(k->state), "latency_ms", latency_ms, "runner", "server");
-    if (k->message)
-        json_object_set_new(d, "message", json_string(k->message));
-    char *details = json_dumps(d, JSON_COMPACT);
-    json_decref(d);
-    struct event_record ev = {
-        .time_ms = k->since_ms, .kind = EVENT_CHECK_STATE, .details_json = details};
-    snprintf(ev.worker, sizeof ev.worker, "%s", k->def->name);
     char text[1024];
     struct alert_batch batch = {0};
     bool news = from != CHECK_UNKNOWN || k->state != CHECK_OK; /* a first OK is not news */
@@ -224,6 +231,18 @@ static void check_state_changed(struct checks *c, const struct check *k, enum ch
         change_text(k, from, from_since, text, sizeof text);
         route_change(c, k, text, &batch);
     }
+    json_t *d =
+        json_pack("{ss ss ss sf ss}", "check", k->def->name, "from", check_state_name(from), "to",
+                  check_state_name(k->state), "latency_ms", latency_ms, "runner", "server");
+    if (k->message)
+        json_object_set_new(d, "message", json_string(k->message));
+    if (batch.silenced) /* recorded, not sent (alert_filters) */
+        json_object_set_new(d, "silenced", json_true());
+    char *details = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    struct event_record ev = {
+        .time_ms = k->since_ms, .kind = EVENT_CHECK_STATE, .details_json = details};
+    snprintf(ev.worker, sizeof ev.worker, "%s", k->def->name);
     log_info("checks: %s is %s (was %s)%s%s", k->def->name, check_state_name(k->state),
              check_state_name(from), k->message ? ": " : "", k->message ? k->message : "");
     store_append_event(c->opts.store, NULL, &ev, batch.rows, batch.n, on_change_committed,

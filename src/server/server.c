@@ -198,12 +198,30 @@ static void restore_told(const struct outbox_record *rec, void *ctx)
 }
 
 /* The router over the outbox's channels, told again who heard of the problems still open. */
+/* The router's filter: whether an active silence (ctx: the server's set) matches msg. */
+static bool message_silenced(const struct alert_message *msg, int64_t now_ms, void *ctx)
+{
+    struct label labels[ALERT_LABELS_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < msg->n_labels && n < ALERT_LABELS_MAX; i++)
+        if (msg->labels[i].key && msg->labels[i].value)
+            labels[n++] = (struct label){msg->labels[i].key, msg->labels[i].value};
+    struct label_set set = {.items = labels, .count = n};
+    struct alert_match_input in = {.kind = alert_kind_name(msg->kind),
+                                   .name = msg->name,
+                                   .labels = &set,
+                                   .severity = alert_severity_name(msg->severity)};
+    return silences_match(ctx, &in, now_ms) != NULL;
+}
+
 static int open_router(struct server *srv, char *err, size_t errlen)
 {
     size_t n = outbox_channel_names(srv->outbox, srv->channel_names, ALERT_CHANNELS_MAX);
     srv->router = alert_router_new(&srv->alert_settings, srv->channel_names, n, err, errlen);
     if (!srv->router)
         return -1;
+    alert_router_set_filters(srv->router, &(struct alert_filters){.silenced = message_silenced,
+                                                                  .ctx = srv->silences});
     return store_load_told_outbox(srv->store, restore_told, srv->router, err, errlen);
 }
 

@@ -1,0 +1,102 @@
+// check-alerts.test.mjs — check state changes through the alert router (docs/alerting.md,
+// docs/checks.md): a check inside a recurring maintenance window is recorded as silenced and not
+// sent; a problem told before a silence still gets its resolve, once, on every channel told.
+// Checks are exec scripts whose exit code a test file decides; channels are local webhooks.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { scenario } from './lib/scenario.mjs';
+import { events, request, basicAuth } from './lib/http.mjs';
+import { waitFor } from './lib/wait.mjs';
+
+/** A server with --config yaml; its checks.d directory is returned as srv.checksDir. */
+async function serverWith(ctx, yaml) {
+  const dir = ctx.tmpdir('faultline-checkalert-');
+  const file = path.join(dir, 'faultline.yaml');
+  fs.writeFileSync(file, yaml);
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null }, args: ['--config', file] });
+  srv.checksDir = path.join(srv.dataDir, 'checks.d');
+  fs.mkdirSync(srv.checksDir, { recursive: true });
+  srv.stateDir = dir;
+  return srv;
+}
+
+/** An exec check NAME whose exit code is the content of a file (0 ok, 2 critical); returns a setter. */
+function execCheck(srv, name, { code = 0, extra = '' } = {}) {
+  const state = path.join(srv.stateDir, `${name}.code`);
+  fs.writeFileSync(state, String(code));
+  const script = path.join(srv.stateDir, `${name}.sh`);
+  fs.writeFileSync(script, `#!/bin/sh\necho "${name} says $(cat ${state})"\nexit $(cat ${state})\n`);
+  fs.chmodSync(script, 0o755);
+  const tmp = path.join(srv.checksDir, `.${name}.tmp`);
+  fs.writeFileSync(tmp, `checks:\n  - name: ${name}\n    type: exec\n    command: [${script}]\n    interval: 200ms\n${extra}`);
+  fs.renameSync(tmp, path.join(srv.checksDir, `${name}.yaml`));
+  return (c) => fs.writeFileSync(state, String(c));
+}
+
+function checkEvents(srv, name) {
+  return events(srv, { limit: 200, type: 'check_state' }).then((evs) => evs.filter((e) => e.worker === name).reverse());
+}
+
+const seen = (hook) => hook.accepted.map((r) => `${r.json.name}:${r.json.resolve ? 'resolve' : r.json.severity}`);
+
+scenario('a recurring maintenance window silences a check alert: recorded as silenced, not sent', async (ctx) => {
+  const web = await ctx.hook();
+  const srv = await serverWith(
+    ctx,
+    `channels:
+  - {name: hook, type: webhook, url: '${web.url}/hook'}
+silences:
+  - {name: 'maint-*', kind: check, cron: '* * * * *', duration: 1h, comment: always on}
+`,
+  );
+  execCheck(srv, 'maint-db', { code: 2, extra: '    tags: {team: db}\n' });
+  const ev = await waitFor(async () => (await checkEvents(srv, 'maint-db')).find((e) => e.details.to === 'critical'), 5000, {
+    message: 'maint-db critical recorded',
+  });
+  assert.equal(ev.details.silenced, true);
+  // a marker check outside the window: once it is told, maint-db's alert would have been too
+  execCheck(srv, 'marker', { code: 2 });
+  await web.waitFor((r) => r.json?.name === 'marker', 5000);
+  assert.deepEqual(seen(web), ['marker:critical']);
+  const v1 = await request(srv.url + '/api/v1/events?type=check_state&limit=100', {
+    headers: { Authorization: basicAuth(srv.adminUser, srv.adminPass) },
+  });
+  assert.equal(v1.status, 200, v1.text);
+  const silenced = v1.json.events.find((e) => e.worker === 'maint-db' || e.check === 'maint-db' || e.details?.check === 'maint-db');
+  assert.ok(silenced, JSON.stringify(v1.json.events.slice(0, 3)));
+  assert.equal(silenced.details.silenced, true);
+});
+
+scenario('a check told, then silenced: its resolve still goes exactly once to every channel told', async (ctx) => {
+  const ops = await ctx.hook();
+  const pager = await ctx.hook();
+  const srv = await serverWith(
+    ctx,
+    `channels:
+  - {name: ops, type: webhook, url: '${ops.url}/ops'}
+  - {name: pager, type: webhook, url: '${pager.url}/pager'}
+routes:
+  - match: {kind: check}
+    channels: [ops]
+`,
+  );
+  const set = execCheck(srv, 'api', { code: 2, extra: '    alerters: {warning: [pager], critical: [pager]}\n' });
+  await ops.waitFor((r) => r.json?.name === 'api', 5000);
+  await pager.waitFor((r) => r.json?.name === 'api', 5000);
+  const made = await request(srv.url + '/api/v1/silences', {
+    method: 'POST',
+    body: { name: 'api', duration: '1h', comment: 'work on api' },
+    headers: { Authorization: basicAuth(srv.adminUser, srv.adminPass) },
+  });
+  assert.equal(made.status, 201, made.text);
+  set(0);
+  await ops.waitFor((r) => r.json?.name === 'api' && r.json.resolve, 5000);
+  await pager.waitFor((r) => r.json?.name === 'api' && r.json.resolve, 5000);
+  // a marker after the resolve, to both: anything more about api would have come before it
+  execCheck(srv, 'marker', { code: 2, extra: '    alerters: {critical: [pager]}\n' });
+  await ops.waitFor((r) => r.json?.name === 'marker', 5000);
+  await pager.waitFor((r) => r.json?.name === 'marker', 5000);
+  assert.deepEqual(seen(ops), ['api:critical', 'api:resolve', 'marker:critical']);
+  assert.deepEqual(seen(pager), ['api:critical', 'api:resolve', 'marker:critical'], 'pager is named by both lists, told once');
+});
