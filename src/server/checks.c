@@ -195,17 +195,21 @@ static size_t check_labels(const struct check *k, struct alert_label *labels, si
 static void route_change(struct checks *c, const struct check *k, const char *text,
                          struct alert_batch *batch)
 {
-    char subject[CHECK_NAME_MAX + 32], key[CHECK_NAME_MAX + 8];
+    char subject[CHECK_NAME_MAX + 48], key[CHECK_NAME_MAX + 8];
     const char *alerters[ALERTERS_MAX];
     struct alert_label labels[ALERT_LABELS_MAX];
-    snprintf(subject, sizeof subject, "%s is %s", k->def->name, check_state_name(k->state));
+    if (k->flap.flapping)
+        snprintf(subject, sizeof subject, "%s is flapping", k->def->name);
+    else
+        snprintf(subject, sizeof subject, "%s is %s", k->def->name, check_state_name(k->state));
     snprintf(key, sizeof key, "check:%s", k->def->name);
     struct alert_message msg = {
         .kind = ALERT_KIND_CHECK,
-        .severity = k->state == CHECK_CRITICAL ? ALERT_SEVERITY_CRITICAL
-                    : k->state == CHECK_OK     ? ALERT_SEVERITY_INFO
-                                               : ALERT_SEVERITY_WARNING,
-        .resolve = k->state == CHECK_OK,
+        .severity = k->flap.flapping           ? ALERT_SEVERITY_WARNING
+                    : k->state == CHECK_CRITICAL ? ALERT_SEVERITY_CRITICAL
+                    : k->state == CHECK_OK       ? ALERT_SEVERITY_INFO
+                                                 : ALERT_SEVERITY_WARNING,
+        .resolve = k->state == CHECK_OK && !k->flap.flapping,
         .name = k->def->name,
         .subject = subject,
         .text = text,
@@ -219,15 +223,60 @@ static void route_change(struct checks *c, const struct check *k, const char *te
     alert_route(c->opts.router, &msg, batch);
 }
 
+/* The notice of a check that starts flapping (one, then quiet) or is stable again (with its
+ * state: OK resolves what was told). */
+static void flap_text(const struct check *k, enum flap_change flap, char *text, size_t len)
+{
+    if (flap == FLAP_STARTED)
+        snprintf(text, len,
+                 "FLAPPING: %s changed state in %.0f%% of its last %d results (now %s: %s); "
+                 "quiet until it is stable",
+                 k->def->name, k->flap.percent, FLAP_WINDOW, check_state_name(k->state),
+                 k->message ? k->message : "ok");
+    else
+        snprintf(text, len, "STABLE: %s is no longer flapping; it is %s%s%s", k->def->name,
+                 check_state_name(k->state), k->message ? ": " : "", k->message ? k->message : "");
+}
+
+static void on_notice_committed(int status, const struct event_record *ev,
+                                const struct outbox_record *msgs, size_t n_msgs, void *ctx)
+{
+    if (status != 0)
+        log_error("checks: a flapping notice could not be stored; it is not told");
+    else if (ctx && n_msgs)
+        outbox_enqueue(ctx, msgs, n_msgs);
+}
+
+/* A decided result that kept the check's state: flapping may end here (one "stable" notice). */
+static void check_state_kept(struct checks *c, struct check *k, int64_t now)
+{
+    if (k->state == CHECK_UNKNOWN || flap_update(&k->flap, false, now, NULL) != FLAP_STOPPED)
+        return;
+    char text[1024];
+    struct alert_batch batch = {0};
+    flap_text(k, FLAP_STOPPED, text, sizeof text);
+    route_change(c, k, text, &batch);
+    log_info("checks: %s is stable again (%s)", k->def->name, check_state_name(k->state));
+    store_append_messages(c->opts.store, batch.rows, batch.n, on_notice_committed, c->opts.outbox);
+    alert_batch_free(&batch);
+}
+
 /* The one place a check's state change goes: an event with its notifications, written first
- * (the outbox sends them once committed), addressed by the alert router. */
-static void check_state_changed(struct checks *c, const struct check *k, enum check_state from,
+ * (the outbox sends them once committed), addressed by the alert router. While the check flaps
+ * (flap.h) its changes are recorded ("flapping": true) and not told: one notice when it starts,
+ * one when it is stable again. */
+static void check_state_changed(struct checks *c, struct check *k, enum check_state from,
                                 int64_t from_since, double latency_ms)
 {
     char text[1024];
     struct alert_batch batch = {0};
     bool news = from != CHECK_UNKNOWN || k->state != CHECK_OK; /* a first OK is not news */
-    if (news) {
+    enum flap_change flap =
+        from == CHECK_UNKNOWN ? FLAP_SAME : flap_update(&k->flap, true, k->since_ms, NULL);
+    if (flap != FLAP_SAME) {
+        flap_text(k, flap, text, sizeof text);
+        route_change(c, k, text, &batch);
+    } else if (news && !k->flap.flapping) {
         change_text(k, from, from_since, text, sizeof text);
         route_change(c, k, text, &batch);
     }
@@ -238,6 +287,8 @@ static void check_state_changed(struct checks *c, const struct check *k, enum ch
         json_object_set_new(d, "message", json_string(k->message));
     if (batch.silenced) /* recorded, not sent (alert_filters) */
         json_object_set_new(d, "silenced", json_true());
+    if (k->flap.flapping)
+        json_object_set_new(d, "flapping", json_true());
     char *details = json_dumps(d, JSON_COMPACT);
     json_decref(d);
     struct event_record ev = {
@@ -276,13 +327,17 @@ static void on_run_done(const struct check_outcome *o, void *ctx)
     k->last_result = o->result ? json_dumps(o->result, JSON_COMPACT) : NULL;
     free(k->message);
     k->message = o->message[0] ? strdup(o->message) : NULL;
-    if (!runner_state_apply(&k->server, o->state, k->def))
+    if (!runner_state_apply(&k->server, o->state, k->def)) {
+        check_state_kept(k->owner, k, now);
         return;
+    }
     const struct runner_state *runners[] = {&k->server};
     const json_t *quorum = json_object_get(k->def->def, "quorum");
     enum check_state folded = fold_runners(runners, 1, (int)json_integer_value(quorum));
-    if (folded == k->state)
+    if (folded == k->state) {
+        check_state_kept(k->owner, k, now);
         return;
+    }
     enum check_state from = k->state;
     int64_t from_since = k->since_ms;
     k->state = folded;

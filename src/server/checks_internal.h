@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "alert/flap.h"
 #include "check/runner.h"
 #include "check/schedule.h"
 #include "server/checks.h"
@@ -43,6 +44,7 @@ struct check {
     struct check_result *ring; /* owner->history slots */
     size_t ring_next, ring_n;
     uint64_t runs, skipped;
+    struct flap_state flap; /* its decided results, for the alerts (check_state_changed) */
 };
 
 struct pending_write;

@@ -1,6 +1,7 @@
 // check-alerts.test.mjs — check state changes through the alert router (docs/alerting.md,
 // docs/checks.md): a check inside a recurring maintenance window is recorded as silenced and not
-// sent; a problem told before a silence still gets its resolve, once, on every channel told.
+// sent; a problem told before a silence still gets its resolve, once, on every channel told; a
+// flapping check is told once when it starts flapping and once when it is stable again.
 // Checks are exec scripts whose exit code a test file decides; channels are local webhooks.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -99,4 +100,39 @@ routes:
   await pager.waitFor((r) => r.json?.name === 'marker', 5000);
   assert.deepEqual(seen(ops), ['api:critical', 'api:resolve', 'marker:critical']);
   assert.deepEqual(seen(pager), ['api:critical', 'api:resolve', 'marker:critical'], 'pager is named by both lists, told once');
+});
+
+scenario('a flapping check: its changes are told until it flaps, then one notice, quiet, and one when stable', async (ctx) => {
+  const web = await ctx.hook();
+  const srv = await serverWith(ctx, `channels:\n  - {name: hook, type: webhook, url: '${web.url}/hook'}\n`);
+  // ok first (not news), then critical and ok by turns, until the mode file says steady
+  const count = path.join(srv.stateDir, 'flappy.count');
+  const mode = path.join(srv.stateDir, 'flappy.mode');
+  fs.writeFileSync(count, '0');
+  fs.writeFileSync(mode, 'alternate');
+  const script = path.join(srv.stateDir, 'flappy.sh');
+  fs.writeFileSync(
+    script,
+    `#!/bin/sh\nn=$(cat ${count}); echo $((n + 1)) > ${count}\n` +
+      `if [ "$(cat ${mode})" = steady ] || [ $((n % 2)) = 0 ]; then echo fine; exit 0; fi\necho broken; exit 2\n`,
+  );
+  fs.chmodSync(script, 0o755);
+  fs.writeFileSync(path.join(srv.checksDir, 'flappy.yaml'), `checks:\n  - name: flappy\n    type: exec\n    command: [${script}]\n    interval: 100ms\n`);
+  const notice = await web.waitFor((r) => r.json?.subject === 'flappy is flapping', 10000);
+  assert.match(notice.json.text, /^FLAPPING: flappy changed state in 5\d% of its last 20 results \(now critical: exit code 2: broken\); quiet until it is stable$/);
+  // a few more changes go by untold, then it settles
+  const flapped = await waitFor(async () => (await checkEvents(srv, 'flappy')).filter((e) => e.details.flapping).length >= 3, 5000, {
+    message: 'changes recorded while flapping',
+  });
+  assert.ok(flapped);
+  fs.writeFileSync(mode, 'steady');
+  const stable = await web.waitFor((r) => r.json?.name === 'flappy' && r.json.resolve && web.accepted.indexOf(r) > web.accepted.indexOf(notice), 10000);
+  assert.equal(stable.json.text, 'STABLE: flappy is no longer flapping; it is ok');
+  const told = seen(web);
+  assert.deepEqual(told, [
+    ...Array(4).fill(['flappy:critical', 'flappy:resolve']).flat(),
+    'flappy:warning',
+    'flappy:resolve',
+  ]);
+  assert.equal(web.accepted.filter((r) => r.json.subject === 'flappy is flapping').length, 1);
 });
