@@ -223,6 +223,54 @@ static void route_change(struct checks *c, const struct check *k, const char *te
     alert_route(c->opts.router, &msg, batch);
 }
 
+/* Why k's problem is not told now: the name of a check of its depends_on that is failing, or
+ * "server" while the server itself is cut off (the monitor's fault, not the target's); NULL
+ * when nothing holds it back. */
+static const char *held_back_by(const struct checks *c, const struct check *k)
+{
+    if (c->opts.cut_off && c->opts.cut_off(c->opts.cut_off_ctx))
+        return "server";
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(k->def->def, "depends_on"), i, v)
+    {
+        const struct check *p = json_is_string(v) ? checks_find(c, json_string_value(v)) : NULL;
+        if (p && p != k && (p->state == CHECK_CRITICAL || p->state == CHECK_WARNING))
+            return p->def->name;
+    }
+    return NULL;
+}
+
+/* Whether k lists name in its depends_on. */
+static bool depends_on(const struct check *k, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(k->def->def, "depends_on"), i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Appends to a parent's text the checks that depend on it and are held back (failing, not told). */
+static void append_dependents(const struct checks *c, const struct check *parent, char *text,
+                              size_t len)
+{
+    size_t used = strlen(text);
+    bool first = true;
+    for (size_t i = 0; i < c->n && used + 1 < len; i++) {
+        const struct check *k = c->all[i];
+        if (!k->held || k->state == CHECK_OK || !depends_on(k, parent->def->name))
+            continue;
+        int w = snprintf(text + used, len - used, "%s%s",
+                         first ? "\nHeld back, depending on it: " : ", ", k->def->name);
+        used += w > 0 ? (size_t)w : 0;
+        first = false;
+    }
+}
+
 /* The notice of a check that starts flapping (one, then quiet) or is stable again (with its
  * state: OK resolves what was told). */
 static void flap_text(const struct check *k, enum flap_change flap, char *text, size_t len)
@@ -242,21 +290,32 @@ static void on_notice_committed(int status, const struct event_record *ev,
                                 const struct outbox_record *msgs, size_t n_msgs, void *ctx)
 {
     if (status != 0)
-        log_error("checks: a flapping notice could not be stored; it is not told");
+        log_error("checks: a notice could not be stored; it is not told");
     else if (ctx && n_msgs)
         outbox_enqueue(ctx, msgs, n_msgs);
 }
 
-/* A decided result that kept the check's state: flapping may end here (one "stable" notice). */
+/* A decided result that kept the check's state: flapping may end here (one "stable" notice),
+ * or a problem held back is told now that nothing holds it (its parent is up, the server
+ * connected again). */
 static void check_state_kept(struct checks *c, struct check *k, int64_t now)
 {
-    if (k->state == CHECK_UNKNOWN || flap_update(&k->flap, false, now, NULL) != FLAP_STOPPED)
+    if (k->state == CHECK_UNKNOWN)
         return;
     char text[1024];
+    bool stopped = flap_update(&k->flap, false, now, NULL) == FLAP_STOPPED;
+    bool release = !stopped && k->held && !k->flap.flapping && !held_back_by(c, k);
+    if (!stopped && !release)
+        return;
+    if (stopped)
+        flap_text(k, FLAP_STOPPED, text, sizeof text);
+    else
+        change_text(k, CHECK_OK, k->since_ms, text, sizeof text);
+    k->held = false;
     struct alert_batch batch = {0};
-    flap_text(k, FLAP_STOPPED, text, sizeof text);
     route_change(c, k, text, &batch);
-    log_info("checks: %s is stable again (%s)", k->def->name, check_state_name(k->state));
+    log_info("checks: %s is %s, told now (%s)", k->def->name, check_state_name(k->state),
+             stopped ? "stable again" : "no longer held back");
     store_append_messages(c->opts.store, batch.rows, batch.n, on_notice_committed, c->opts.outbox);
     alert_batch_free(&batch);
 }
@@ -273,11 +332,14 @@ static void check_state_changed(struct checks *c, struct check *k, enum check_st
     bool news = from != CHECK_UNKNOWN || k->state != CHECK_OK; /* a first OK is not news */
     enum flap_change flap =
         from == CHECK_UNKNOWN ? FLAP_SAME : flap_update(&k->flap, true, k->since_ms, NULL);
-    if (flap != FLAP_SAME) {
+    const char *held = k->state == CHECK_OK ? NULL : held_back_by(c, k);
+    k->held = held != NULL;
+    if (flap != FLAP_SAME && !held) {
         flap_text(k, flap, text, sizeof text);
         route_change(c, k, text, &batch);
-    } else if (news && !k->flap.flapping) {
+    } else if (news && !k->flap.flapping && !held) {
         change_text(k, from, from_since, text, sizeof text);
+        append_dependents(c, k, text, sizeof text);
         route_change(c, k, text, &batch);
     }
     json_t *d =
@@ -289,6 +351,8 @@ static void check_state_changed(struct checks *c, struct check *k, enum check_st
         json_object_set_new(d, "silenced", json_true());
     if (k->flap.flapping)
         json_object_set_new(d, "flapping", json_true());
+    if (held) /* recorded, told once nothing holds it back (check_state_kept) */
+        json_object_set_new(d, "held_back_by", json_string(held));
     char *details = json_dumps(d, JSON_COMPACT);
     json_decref(d);
     struct event_record ev = {

@@ -32,6 +32,10 @@ struct checks_options {
     const char *dir;       /* CHECKS_DIR (copied) */
     int history;           /* results kept per check (CHECK_HISTORY) */
     int reload_delay_ms;   /* quiet time after a change in dir before it is read (debounce) */
+    /* Whether the server itself is cut off (canaries, a server incident): the failures of the
+     * checks it runs are then held back as its own fault. NULL: never. */
+    bool (*cut_off)(void *ctx);
+    void *cut_off_ctx;
 };
 
 struct checks;

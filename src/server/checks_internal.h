@@ -45,6 +45,7 @@ struct check {
     size_t ring_next, ring_n;
     uint64_t runs, skipped;
     struct flap_state flap; /* its decided results, for the alerts (check_state_changed) */
+    bool held; /* failing and not told: a parent down, or the server cut off (held_back_by) */
 };
 
 struct pending_write;

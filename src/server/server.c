@@ -382,6 +382,16 @@ static int open_state(struct server *srv, char *err, size_t errlen)
     return store_load_pending_outbox(srv->store, restore_message, srv->outbox, err, errlen);
 }
 
+/* For the check engine: whether this server is cut off (its canaries fail, or a server
+ * incident is open), so that its own checks' failures are its fault. ctx: the server. */
+static bool server_cut_off(void *ctx)
+{
+    struct server *srv = ctx;
+    size_t open[INCIDENT_CLASS_COUNT];
+    incidents_count_open(srv->incidents, open);
+    return (srv->canaries && canaries_cut_off(srv->canaries)) || open[INCIDENT_SERVER] > 0;
+}
+
 #define CHECKS_RELOAD_DELAY_MS 100 /* quiet time after a change in CHECKS_DIR before reading it */
 
 /* The server's checks: CHECKS_DIR (or DATA_DIR/checks.d), run with one probe_env. */
@@ -399,7 +409,9 @@ static int open_checks(struct server *srv, char *err, size_t errlen)
                                .router = srv->router,
                                .env = srv->probe_env, .find = probe_type_find, .dir = dir,
                                .history = srv->settings.check_history,
-                               .reload_delay_ms = CHECKS_RELOAD_DELAY_MS};
+                               .reload_delay_ms = CHECKS_RELOAD_DELAY_MS,
+                               .cut_off = server_cut_off,
+                               .cut_off_ctx = srv};
     srv->checks = checks_open(&o, err, errlen);
     return srv->checks ? 0 : -1;
 }

@@ -1,21 +1,23 @@
 // check-alerts.test.mjs — check state changes through the alert router (docs/alerting.md,
 // docs/checks.md): a check inside a recurring maintenance window is recorded as silenced and not
 // sent; a problem told before a silence still gets its resolve, once, on every channel told; a
-// flapping check is told once when it starts flapping and once when it is stable again.
+// flapping check is told once when it starts flapping and once when it is stable again; a check
+// whose parent (depends_on) fails, or run while the server is cut off, is held back.
 // Checks are exec scripts whose exit code a test file decides; channels are local webhooks.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
-import { events, request, basicAuth } from './lib/http.mjs';
+import { execFileSync } from 'node:child_process';
+import { adminJson, events, heartbeat, hb, request, basicAuth } from './lib/http.mjs';
 import { waitFor } from './lib/wait.mjs';
 
 /** A server with --config yaml; its checks.d directory is returned as srv.checksDir. */
-async function serverWith(ctx, yaml) {
+async function serverWith(ctx, yaml, env = {}) {
   const dir = ctx.tmpdir('faultline-checkalert-');
   const file = path.join(dir, 'faultline.yaml');
   fs.writeFileSync(file, yaml);
-  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null }, args: ['--config', file] });
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, ...env }, args: ['--config', file] });
   srv.checksDir = path.join(srv.dataDir, 'checks.d');
   fs.mkdirSync(srv.checksDir, { recursive: true });
   srv.stateDir = dir;
@@ -135,4 +137,85 @@ scenario('a flapping check: its changes are told until it flaps, then one notice
     'flappy:resolve',
   ]);
   assert.equal(web.accepted.filter((r) => r.json.subject === 'flappy is flapping').length, 1);
+});
+
+scenario('depends_on: while the parent is down the child is held back, listed in the parent\'s messages, told once the parent is up', async (ctx) => {
+  const web = await ctx.hook();
+  const srv = await serverWith(ctx, `channels:\n  - {name: hook, type: webhook, url: '${web.url}/hook'}\n`);
+  const gw = execCheck(srv, 'gw', { code: 0 });
+  const app = execCheck(srv, 'app', { code: 0, extra: '    depends_on: [gw]\n' });
+  await waitFor(async () => (await checkEvents(srv, 'app')).length > 0 && (await checkEvents(srv, 'gw')).length > 0, 5000, {
+    message: 'both checks ok',
+  });
+  gw(2);
+  await web.waitFor((r) => r.json?.name === 'gw', 5000);
+  app(2);
+  const held = await waitFor(async () => (await checkEvents(srv, 'app')).find((e) => e.details.to === 'critical'), 5000, {
+    message: 'app critical recorded',
+  });
+  assert.equal(held.details.held_back_by, 'gw');
+  gw(1);
+  const warning = await web.waitFor((r) => r.json?.name === 'gw' && r.json.severity === 'warning', 5000);
+  assert.match(warning.json.text, /^WARNING: gw \(exec\): exit code 1: gw says 1\nHeld back, depending on it: app$/);
+  gw(0);
+  const resolve = await web.waitFor((r) => r.json?.name === 'gw' && r.json.resolve, 5000);
+  assert.match(resolve.json.text, /\nHeld back, depending on it: app$/);
+  const told = await web.waitFor((r) => r.json?.name === 'app', 5000);
+  assert.equal(told.json.severity, 'critical');
+  app(0);
+  await web.waitFor((r) => r.json?.name === 'app' && r.json.resolve, 5000);
+  assert.deepEqual(seen(web), ['gw:critical', 'gw:warning', 'gw:resolve', 'app:critical', 'app:resolve']);
+});
+
+// The server's canary on an interface of our own, as in rca.test.mjs: removing its address cuts
+// the server off (no route in the suite's namespace).
+const CANARY_IF = 'fl-ckcanary0';
+const CANARY_ADDR = '192.0.2.1';
+const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+
+scenario('the server cut off: its checks\' failures are held back as its own fault, told once it is connected again', async (ctx, t) => {
+  try {
+    try {
+      ip('link', 'add', CANARY_IF, 'type', 'dummy');
+    } catch {
+      ip('link', 'add', CANARY_IF, 'type', 'bridge');
+    }
+    ip('addr', 'add', `${CANARY_ADDR}/32`, 'dev', CANARY_IF);
+    ip('link', 'set', CANARY_IF, 'up');
+  } catch (err) {
+    t.skip(`cannot create ${CANARY_IF} here (needs root in the suite's network namespace): ${err.message}`);
+    return;
+  }
+  t.after(() => {
+    try {
+      ip('link', 'del', CANARY_IF);
+    } catch {}
+  });
+  const web = await ctx.hook();
+  const srv = await serverWith(ctx, `channels:\n  - {name: hook, type: webhook, url: '${web.url}/hook'}\n`, {
+    RCA_CANARIES: CANARY_ADDR,
+    RCA_CANARY_INTERVAL: '0.5',
+  });
+  const ext = execCheck(srv, 'ext', { code: 0 });
+  await waitFor(async () => (await adminJson(srv, '/admin/api/analysis')).server_canaries?.guarding === true, 5000, {
+    message: 'server_canaries.guarding true',
+  });
+  ip('addr', 'del', `${CANARY_ADDR}/32`, 'dev', CANARY_IF);
+  await waitFor(async () => (await adminJson(srv, '/admin/api/analysis')).server_canaries?.cut_off === true, 5000, {
+    message: 'server_canaries.cut_off true',
+  });
+  ext(2);
+  const held = await waitFor(async () => (await checkEvents(srv, 'ext')).find((e) => e.details.to === 'critical'), 5000, {
+    message: 'ext critical recorded',
+  });
+  assert.equal(held.details.held_back_by, 'server');
+  // a marker that is no check of the server's: once it is told, ext would have been too
+  assert.equal((await heartbeat(srv, hb('marker', { gpus: 4 }))).status, 204);
+  assert.equal((await heartbeat(srv, hb('marker', { gpus: 3 }))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'marker', 5000);
+  assert.deepEqual(seen(web), ['marker:warning']);
+  ip('addr', 'add', `${CANARY_ADDR}/32`, 'dev', CANARY_IF);
+  const told = await web.waitFor((r) => r.json?.name === 'ext', 8000);
+  assert.equal(told.json.severity, 'critical');
+  assert.match(told.json.text, /^CRITICAL: ext \(exec\): exit code 2: ext says 2$/);
 });
