@@ -295,6 +295,43 @@ static void on_notice_committed(int status, const struct event_record *ev,
         outbox_enqueue(ctx, msgs, n_msgs);
 }
 
+/* The group of k's alerts: its target, else its tags ("team=db,tier=1"), into key; false when
+ * it has neither (its alerts go at once). */
+static bool group_key(const struct check *k, char *key, size_t len)
+{
+    const char *target = json_string_value(json_object_get(k->def->def, "target"));
+    if (target && target[0]) {
+        snprintf(key, len, "%s", target);
+        return true;
+    }
+    const char *tag;
+    json_t *v;
+    size_t used = 0;
+    key[0] = '\0';
+    json_object_foreach(json_object_get(k->def->def, "tags"), tag, v)
+    {
+        int w = snprintf(key + used, used < len ? len - used : 0, "%s%s=%s", used ? "," : "",
+                         tag, json_string_value(v) ? json_string_value(v) : "");
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return key[0] != '\0';
+}
+
+/* Hands k's addressed alerts on: into their group (GROUP_WAIT) when it has one and grouping is
+ * on; otherwise they stay in batch, to be written with the event. */
+static void group_alerts(struct checks *c, const struct check *k, struct alert_batch *batch)
+{
+    char key[512];
+    if (c->groups && batch->n && group_key(k, key, sizeof key))
+        alert_groups_add(c->groups, key, batch->rows[0].resolve, batch);
+}
+
+static void on_group_due(const struct outbox_record *rows, size_t n, void *ctx)
+{
+    struct checks *c = ctx;
+    store_append_messages(c->opts.store, rows, n, on_notice_committed, c->opts.outbox);
+}
+
 /* A decided result that kept the check's state: flapping may end here (one "stable" notice),
  * or a problem held back is told now that nothing holds it (its parent is up, the server
  * connected again). */
@@ -316,6 +353,7 @@ static void check_state_kept(struct checks *c, struct check *k, int64_t now)
     route_change(c, k, text, &batch);
     log_info("checks: %s is %s, told now (%s)", k->def->name, check_state_name(k->state),
              stopped ? "stable again" : "no longer held back");
+    group_alerts(c, k, &batch);
     store_append_messages(c->opts.store, batch.rows, batch.n, on_notice_committed, c->opts.outbox);
     alert_batch_free(&batch);
 }
@@ -342,6 +380,7 @@ static void check_state_changed(struct checks *c, struct check *k, enum check_st
         append_dependents(c, k, text, sizeof text);
         route_change(c, k, text, &batch);
     }
+    group_alerts(c, k, &batch);
     json_t *d =
         json_pack("{ss ss ss sf ss}", "check", k->def->name, "from", check_state_name(from), "to",
                   check_state_name(k->state), "latency_ms", latency_ms, "runner", "server");
@@ -447,7 +486,10 @@ struct checks *checks_open(const struct checks_options *opts, char *err, size_t 
         c->opts.history = 1;
     c->errors = json_array();
     c->schedule = schedule_new(opts->loop, on_due, c);
-    if (!c->schedule) {
+    if (opts->group_wait_ms > 0)
+        c->groups = alert_groups_new(opts->loop, opts->group_wait_ms, on_group_due, c);
+    if (!c->schedule || (opts->group_wait_ms > 0 && !c->groups)) {
+        alert_groups_free(c->groups);
         free(c->dir);
         free(c);
         snprintf(err, errlen, "out of memory");
@@ -475,6 +517,7 @@ void checks_close(struct checks *c)
     if (!c)
         return;
     checks_writes_orphan(c);
+    alert_groups_free(c->groups); /* what it holds is written first */
     for (size_t i = 0; i < c->n; i++)
         checks_free_check(c->all[i]);
     free(c->all);

@@ -36,6 +36,9 @@ struct checks_options {
      * checks it runs are then held back as its own fault. NULL: never. */
     bool (*cut_off)(void *ctx);
     void *cut_off_ctx;
+    /* Alerts of checks of one target or tag set within this of the first are sent as one
+     * (GROUP_WAIT); 0: each at once. */
+    int64_t group_wait_ms;
 };
 
 struct checks;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "alert/flap.h"
+#include "alert/group.h"
 #include "check/runner.h"
 #include "check/schedule.h"
 #include "server/checks.h"
@@ -62,6 +63,7 @@ struct checks {
     uv_fs_event_t watcher;
     bool watching;
     uv_timer_t reload_timer;
+    struct alert_groups *groups; /* alerts held for GROUP_WAIT (alert/group.h); NULL: none */
 };
 
 /* checks.c */

@@ -410,6 +410,7 @@ static int open_checks(struct server *srv, char *err, size_t errlen)
                                .env = srv->probe_env, .find = probe_type_find, .dir = dir,
                                .history = srv->settings.check_history,
                                .reload_delay_ms = CHECKS_RELOAD_DELAY_MS,
+                               .group_wait_ms = srv->settings.group_wait_ms,
                                .cut_off = server_cut_off,
                                .cut_off_ctx = srv};
     srv->checks = checks_open(&o, err, errlen);

@@ -39,6 +39,7 @@ struct server_settings {
     /* Active checks (checks.h). */
     char *checks_dir;          /* CHECKS_DIR: the checks' YAML files; NULL: DATA_DIR/checks.d */
     int check_history;         /* CHECK_HISTORY: results kept in memory per check */
+    int64_t group_wait_ms;     /* GROUP_WAIT: check alerts grouped (alert/group.h) */
 };
 
 /* Durations in ms. */

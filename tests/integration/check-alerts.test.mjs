@@ -219,3 +219,22 @@ scenario('the server cut off: its checks\' failures are held back as its own fau
   assert.equal(told.json.severity, 'critical');
   assert.match(told.json.text, /^CRITICAL: ext \(exec\): exit code 2: ext says 2$/);
 });
+
+scenario('grouping: three checks of one target failing together are one message, and their resolves one more', async (ctx) => {
+  const web = await ctx.hook();
+  const srv = await serverWith(ctx, `channels:\n  - {name: hook, type: webhook, url: '${web.url}/hook'}\n`, { GROUP_WAIT: '1' });
+  const names = ['db-ping', 'db-port', 'db-query'];
+  const set = names.map((n) => execCheck(srv, n, { code: 0, extra: '    target: db-host\n' }));
+  await waitFor(async () => (await Promise.all(names.map((n) => checkEvents(srv, n)))).every((e) => e.length > 0), 5000, {
+    message: 'the three checks ok',
+  });
+  set.forEach((s) => s(2));
+  const one = await web.waitFor((r) => r.json?.subject?.startsWith('3 alerts of db-host'), 5000);
+  // in the order they changed
+  assert.deepEqual(one.json.subject.replace('3 alerts of db-host: ', '').split(', ').sort(), names);
+  assert.deepEqual(one.json.text.split('\n').sort(), names.map((n) => `CRITICAL: ${n} (exec db-host): exit code 2: ${n} says 2`));
+  set.forEach((s) => s(0));
+  const back = await web.waitFor((r) => r.json?.resolve && r.json.subject?.startsWith('3 alerts of db-host'), 5000);
+  assert.equal(back.json.text.split('\n').filter((l) => /^OK: db-(ping|port|query) \(exec db-host\) again after/.test(l)).length, 3);
+  assert.equal(web.accepted.length, 2, JSON.stringify(web.accepted.map((r) => r.json.subject)));
+});
