@@ -192,9 +192,10 @@ static size_t check_labels(const struct check *k, struct alert_label *labels, si
 
 /* The change as an alert: a problem (warning, critical; unknown counts as warning) or, back to
  * OK, the resolve of "check:NAME", with the check's tags as labels. */
-static void route_change(struct checks *c, const struct check *k, const char *text,
+static void route_change(struct checks *c, struct check *k, const char *text,
                          struct alert_batch *batch)
 {
+    k->told_ms = k->state == CHECK_OK ? 0 : clock_wall_ms();
     char subject[CHECK_NAME_MAX + 48], key[CHECK_NAME_MAX + 8];
     const char *alerters[ALERTERS_MAX];
     struct alert_label labels[ALERT_LABELS_MAX];
@@ -342,17 +343,26 @@ static void check_state_kept(struct checks *c, struct check *k, int64_t now)
     char text[1024];
     bool stopped = flap_update(&k->flap, false, now, NULL) == FLAP_STOPPED;
     bool release = !stopped && k->held && !k->flap.flapping && !held_back_by(c, k);
-    if (!stopped && !release)
+    bool remind = !stopped && !release && !k->held && !k->flap.flapping && k->told_ms &&
+                  c->opts.repeat_interval_ms > 0 && now - k->told_ms >= c->opts.repeat_interval_ms;
+    if (!stopped && !release && !remind)
         return;
-    if (stopped)
+    if (stopped) {
         flap_text(k, FLAP_STOPPED, text, sizeof text);
-    else
+    } else if (release) {
         change_text(k, CHECK_OK, k->since_ms, text, sizeof text);
+    } else {
+        char since[CLOCK_ISO_LEN];
+        clock_format_iso(k->since_ms, since, sizeof since);
+        snprintf(text, sizeof text, "REMINDER (since %s): ", since);
+        size_t used = strlen(text);
+        change_text(k, CHECK_OK, k->since_ms, text + used, sizeof text - used);
+    }
     k->held = false;
     struct alert_batch batch = {0};
     route_change(c, k, text, &batch);
     log_info("checks: %s is %s, told now (%s)", k->def->name, check_state_name(k->state),
-             stopped ? "stable again" : "no longer held back");
+             stopped ? "stable again" : release ? "no longer held back" : "a reminder");
     group_alerts(c, k, &batch);
     store_append_messages(c->opts.store, batch.rows, batch.n, on_notice_committed, c->opts.outbox);
     alert_batch_free(&batch);

@@ -39,6 +39,8 @@ struct checks_options {
     /* Alerts of checks of one target or tag set within this of the first are sent as one
      * (GROUP_WAIT); 0: each at once. */
     int64_t group_wait_ms;
+    /* A problem still open this long after it was told is told again (REPEAT_INTERVAL); 0: never. */
+    int64_t repeat_interval_ms;
 };
 
 struct checks;

@@ -47,6 +47,7 @@ struct check {
     uint64_t runs, skipped;
     struct flap_state flap; /* its decided results, for the alerts (check_state_changed) */
     bool held; /* failing and not told: a parent down, or the server cut off (held_back_by) */
+    int64_t told_ms; /* when its open problem was last routed (REPEAT_INTERVAL); 0: none */
 };
 
 struct pending_write;

@@ -411,6 +411,7 @@ static int open_checks(struct server *srv, char *err, size_t errlen)
                                .history = srv->settings.check_history,
                                .reload_delay_ms = CHECKS_RELOAD_DELAY_MS,
                                .group_wait_ms = srv->settings.group_wait_ms,
+                               .repeat_interval_ms = srv->settings.repeat_interval_ms,
                                .cut_off = server_cut_off,
                                .cut_off_ctx = srv};
     srv->checks = checks_open(&o, err, errlen);

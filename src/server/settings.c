@@ -61,6 +61,9 @@ static const struct config_option server_options[] = {
     {"CHECK_HISTORY", CONFIG_INT, SERVER(check_history), "20",
      "server: results kept in memory per check (GET /api/v1/checks/NAME)", .min = 1,
      .max = 1000},
+    {"REPEAT_INTERVAL", CONFIG_SECONDS, SERVER(repeat_interval_ms), NULL,
+     .help = "server: a check's problem still open this many seconds after it was told is told "
+             "again (unset: never)"},
     {"GROUP_WAIT", CONFIG_SECONDS, SERVER(group_wait_ms), "10",
      .help = "server: alerts of checks of one target or tag set within this many seconds of the first "
      "are sent as one message"},

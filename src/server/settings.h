@@ -40,6 +40,7 @@ struct server_settings {
     char *checks_dir;          /* CHECKS_DIR: the checks' YAML files; NULL: DATA_DIR/checks.d */
     int check_history;         /* CHECK_HISTORY: results kept in memory per check */
     int64_t group_wait_ms;     /* GROUP_WAIT: check alerts grouped (alert/group.h) */
+    int64_t repeat_interval_ms; /* REPEAT_INTERVAL: reminders of open check problems; 0: none */
 };
 
 /* Durations in ms. */

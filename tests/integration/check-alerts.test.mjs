@@ -2,7 +2,8 @@
 // docs/checks.md): a check inside a recurring maintenance window is recorded as silenced and not
 // sent; a problem told before a silence still gets its resolve, once, on every channel told; a
 // flapping check is told once when it starts flapping and once when it is stable again; a check
-// whose parent (depends_on) fails, or run while the server is cut off, is held back.
+// whose parent (depends_on) fails, or run while the server is cut off, is held back; grouping
+// (GROUP_WAIT) and reminders (REPEAT_INTERVAL).
 // Checks are exec scripts whose exit code a test file decides; channels are local webhooks.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -237,4 +238,22 @@ scenario('grouping: three checks of one target failing together are one message,
   const back = await web.waitFor((r) => r.json?.resolve && r.json.subject?.startsWith('3 alerts of db-host'), 5000);
   assert.equal(back.json.text.split('\n').filter((l) => /^OK: db-(ping|port|query) \(exec db-host\) again after/.test(l)).length, 3);
   assert.equal(web.accepted.length, 2, JSON.stringify(web.accepted.map((r) => r.json.subject)));
+});
+
+scenario('reminders: REPEAT_INTERVAL tells an open problem again, and stops at its resolve', async (ctx) => {
+  const web = await ctx.hook();
+  const srv = await serverWith(ctx, `channels:\n  - {name: hook, type: webhook, url: '${web.url}/hook'}\n`, { REPEAT_INTERVAL: '1' });
+  const set = execCheck(srv, 'slow', { code: 2 });
+  const first = await web.waitFor((r) => r.json?.name === 'slow', 5000);
+  const again = await web.waitFor((r) => r.json?.name === 'slow' && r.json.text.startsWith('REMINDER'), 5000);
+  assert.ok(again.time - first.time >= 900, `a reminder after ${again.time - first.time} ms`);
+  assert.match(again.json.text, /^REMINDER \(since \d{4}-\d\d-\d\dT[\d:.]+Z\): CRITICAL: slow \(exec\): exit code 2: slow says 2$/);
+  assert.equal(again.json.severity, 'critical');
+  set(0);
+  const resolve = await web.waitFor((r) => r.json?.name === 'slow' && r.json.resolve, 5000);
+  // a marker check failing too: one of its own reminders 1.5 s after slow's resolve shows that a
+  // reminder of slow would have come by then
+  execCheck(srv, 'marker', { code: 2 });
+  await web.waitFor((r) => r.json?.name === 'marker' && r.time - resolve.time >= 1500, 8000);
+  assert.equal(web.accepted.filter((r) => r.json.name === 'slow' && web.accepted.indexOf(r) > web.accepted.indexOf(resolve)).length, 0);
 });
