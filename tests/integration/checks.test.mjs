@@ -323,7 +323,8 @@ scenario('every checks file in docs/checks.md reads without an error (faultline 
 
 scenario('an HTTP check against a real server: status, JSON body path and header conditions; each change told on Telegram', async (ctx, t) => {
   const tg = await ctx.telegram();
-  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: tg.token, CHAT_ID: '42', TELEGRAM_API_URL: tg.url } });
+  // GROUP_WAIT short: each change is told alone (grouping: check-alerts.test.mjs)
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: tg.token, CHAT_ID: '42', TELEGRAM_API_URL: tg.url, GROUP_WAIT: '0.1' } });
   const dir = checksDir(srv);
   let health = { status: 200, body: { data: [{ state: 'up' }] } };
   const web = http.createServer((req, res) => {
