@@ -227,6 +227,8 @@ static void message_link(const struct alert_router *r, const struct alert_messag
         snprintf(buf, len, "%s", msg->link);
     else if (base && base[0] && (msg->kind == ALERT_KIND_WORKER || msg->kind == ALERT_KIND_GPU))
         snprintf(buf, len, "%s/admin/api/worker/%s", base, msg->name ? msg->name : "");
+    else if (base && base[0] && msg->kind == ALERT_KIND_CHECK)
+        snprintf(buf, len, "%s/api/v1/checks/%s", base, msg->name ? msg->name : "");
     else if (base && base[0] && (msg->kind == ALERT_KIND_INCIDENT || msg->kind == ALERT_KIND_FOLLOWUP))
         snprintf(buf, len, "%s/admin/api/rca", base);
     else if (base && base[0])

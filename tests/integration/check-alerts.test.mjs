@@ -53,6 +53,7 @@ scenario('a recurring maintenance window silences a check alert: recorded as sil
 silences:
   - {name: 'maint-*', kind: check, cron: '* * * * *', duration: 1h, comment: always on}
 `,
+    { PUBLIC_URL: 'https://mon.example.org' },
   );
   execCheck(srv, 'maint-db', { code: 2, extra: '    tags: {team: db}\n' });
   const ev = await waitFor(async () => (await checkEvents(srv, 'maint-db')).find((e) => e.details.to === 'critical'), 5000, {
@@ -61,7 +62,8 @@ silences:
   assert.equal(ev.details.silenced, true);
   // a marker check outside the window: once it is told, maint-db's alert would have been too
   execCheck(srv, 'marker', { code: 2 });
-  await web.waitFor((r) => r.json?.name === 'marker', 5000);
+  const marker = await web.waitFor((r) => r.json?.name === 'marker', 5000);
+  assert.equal(marker.json.link, 'https://mon.example.org/api/v1/checks/marker');
   assert.deepEqual(seen(web), ['marker:critical']);
   const v1 = await request(srv.url + '/api/v1/events?type=check_state&limit=100', {
     headers: { Authorization: basicAuth(srv.adminUser, srv.adminPass) },
