@@ -1,5 +1,6 @@
 /* admin_page.c — GET /admin (admin): the HTML page with every worker and the recent events,
  * read from the store with the request suspended meanwhile. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -65,6 +66,19 @@ static const char page_head[] =
     ".8em;border-bottom:1px solid #ddd;text-align:left}tr.down td{color:#b00020}"
     "tr.up td:nth-child(2){color:#137333}</style></head><body>";
 
+/* What the alert router did with the event's message, when it was not sent: " (silenced)",
+ * " (held back)" (a parent down, the server cut off), " (flapping)"; "" otherwise. */
+static const char *event_note(const struct event_record *ev)
+{
+    json_t *d = ev->details_json ? json_loads(ev->details_json, 0, NULL) : NULL;
+    const char *note = json_is_true(json_object_get(d, "silenced"))   ? " (silenced)"
+                       : json_object_get(d, "held_back_by")            ? " (held back)"
+                       : json_is_true(json_object_get(d, "flapping")) ? " (flapping)"
+                                                                       : "";
+    json_decref(d);
+    return note;
+}
+
 static void render_page(struct http_request *req, struct fleet *fleet,
                         const struct event_record *evs, size_t n)
 {
@@ -88,7 +102,8 @@ static void render_page(struct http_request *req, struct fleet *fleet,
         clock_format_iso(evs[i].time_ms, t, sizeof t);
         fprintf(out, "<tr class=\"%s\"><td>%s</td><td>", event_kind_name(evs[i].kind), t);
         html_escape(out, evs[i].worker);
-        fprintf(out, "</td><td>%s</td></tr>\n", event_kind_name(evs[i].kind));
+        fprintf(out, "</td><td>%s%s</td></tr>\n", event_kind_name(evs[i].kind),
+                event_note(&evs[i]));
     }
     fputs("</table></body></html>\n", out);
     fclose(out);

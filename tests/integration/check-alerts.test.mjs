@@ -72,6 +72,9 @@ silences:
   const silenced = v1.json.events.find((e) => e.worker === 'maint-db' || e.check === 'maint-db' || e.details?.check === 'maint-db');
   assert.ok(silenced, JSON.stringify(v1.json.events.slice(0, 3)));
   assert.equal(silenced.details.silenced, true);
+  const page = await request(srv.url + '/admin', { headers: { Authorization: basicAuth(srv.adminUser, srv.adminPass) } });
+  assert.equal(page.status, 200);
+  assert.match(page.text, /<tr class="check_state"><td>[^<]+<\/td><td>maint-db<\/td><td>check_state \(silenced\)<\/td><\/tr>/);
 });
 
 scenario('a check told, then silenced: its resolve still goes exactly once to every channel told', async (ctx) => {
