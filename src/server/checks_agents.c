@@ -271,36 +271,84 @@ static void append(char *out, size_t len, const char *sep, const char *text)
         snprintf(out + n, len - n, "%s%s", n ? sep : "", text);
 }
 
-/* The message of an agents' check: which locations fail, and where their paths stop. */
-static char *agents_message(const struct check *k, const struct agent_runner *const *failing,
-                            size_t n_failing, size_t n_ok, size_t counted, bool server_fails)
+/* One place the check runs from (an agent's SITE, its name without one, or the server), with
+ * what its counted runners say. */
+struct location {
+    const char *name;
+    bool failing, ok;
+    const char *message;               /* a failing runner's */
+    const struct agent_runner *traced; /* a failing runner with a path, or NULL */
+};
+
+static struct location *location_add(struct location *locs, size_t *n, const char *name)
 {
-    if (!n_failing && !server_fails)
-        return NULL;
-    const char *target = json_string_value(json_object_get(k->def->def, "target"));
-    char where[LOCATIONS_TEXT_MAX] = "", evidence[CHECK_MESSAGE_MAX] = "", text[1024];
-    if (server_fails)
-        append(where, sizeof where, ", ", "server");
-    for (size_t i = 0; i < n_failing; i++)
-        append(where, sizeof where, ", ", location_of(k->owner, failing[i]->agent));
-    for (size_t i = 0; i < n_failing; i++) {
-        char p[256];
-        path_text(k->owner, failing[i], p, sizeof p);
-        append(evidence, sizeof evidence, "; ", p);
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(locs[i].name, name) == 0)
+            return &locs[i];
+    locs[*n] = (struct location){.name = name};
+    return &locs[(*n)++];
+}
+
+static void location_count(struct location *l, const struct runner_state *rs, const char *message,
+                           const struct agent_runner *r)
+{
+    if (!rs->decided)
+        return;
+    if (rs->state == CHECK_OK) {
+        l->ok = true;
+        return;
     }
-    if (!evidence[0] && n_failing && failing[0]->message)
-        snprintf(evidence, sizeof evidence, "%s", failing[0]->message);
-    if (!evidence[0] && server_fails && k->message)
-        snprintf(evidence, sizeof evidence, "%s", k->message);
-    if (n_ok)
-        snprintf(text, sizeof text, "%s is unreachable from %s only (%zu of %zu locations fine)%s%s",
-                 target ? target : k->def->name, where, n_ok, counted, evidence[0] ? ": " : "",
-                 evidence);
+    l->failing = true;
+    if (!l->message)
+        l->message = message;
+    if (r && r->path && !l->traced)
+        l->traced = r;
+}
+
+/* The server runner's latest message (the newest result of the ring). */
+static const char *server_message(const struct check *k)
+{
+    size_t cap = (size_t)k->owner->opts.history;
+    return k->ring_n ? k->ring[(k->ring_next + cap - 1) % cap].message : NULL;
+}
+
+/* "api.example.com is unreachable from fra1 only (2 of 3 locations fine): the path from fra1
+ * stops after hop 4 (10.0.4.1)", or NULL when no location fails. */
+static char *locations_message(const struct check *k, const struct location *locs, size_t n)
+{
+    size_t failing = 0, fine = 0;
+    char where[LOCATIONS_TEXT_MAX] = "", evidence[CHECK_MESSAGE_MAX] = "", text[1024];
+    const char *first_message = NULL;
+    for (size_t i = 0; i < n; i++) {
+        fine += locs[i].ok && !locs[i].failing;
+        if (!locs[i].failing)
+            continue;
+        failing++;
+        append(where, sizeof where, ", ", locs[i].name);
+        if (!first_message)
+            first_message = locs[i].message;
+        if (locs[i].traced) {
+            char p[256];
+            path_text(k->owner, locs[i].traced, p, sizeof p);
+            append(evidence, sizeof evidence, "; ", p);
+        }
+    }
+    if (!failing)
+        return NULL;
+    if (!evidence[0] && first_message)
+        snprintf(evidence, sizeof evidence, "%s", first_message);
+    const char *target = json_string_value(json_object_get(k->def->def, "target"));
+    if (!target)
+        target = k->def->name;
+    if (fine)
+        snprintf(text, sizeof text, "%s is unreachable from %s only (%zu of %zu locations fine)",
+                 target, where, fine, n);
+    else if (n > 1)
+        snprintf(text, sizeof text, "%s is unreachable from every location: %s", target, where);
     else
-        snprintf(text, sizeof text, "%s is unreachable from %s%s%s", target ? target : k->def->name,
-                 counted > 1 ? "every location: " : "", where, evidence[0] ? ": " : "");
-    if (!n_ok)
-        append(text, sizeof text, "", evidence);
+        snprintf(text, sizeof text, "%s is unreachable from %s", target, where);
+    if (evidence[0])
+        append(text, sizeof text, ": ", evidence);
     return strdup(text);
 }
 
@@ -308,37 +356,34 @@ void checks_fold(struct check *k, int64_t now, double latency_ms)
 {
     bool on_server = tags_runs_on_server(k->def->def);
     const struct runner_state **rs = malloc((k->n_agents + 1) * sizeof *rs);
-    const struct agent_runner **failing = malloc((k->n_agents + 1) * sizeof *failing);
-    if (!rs || !failing) {
+    struct location *locs = malloc((k->n_agents + 1) * sizeof *locs);
+    if (!rs || !locs) {
         free(rs);
-        free(failing);
+        free(locs);
         return;
     }
-    size_t n = 0, n_failing = 0, n_ok = 0;
-    bool server_fails = false;
+    size_t n = 0, n_locs = 0;
     if (on_server) {
         rs[n++] = &k->server;
-        server_fails = k->server.decided && k->server.state != CHECK_OK;
-        n_ok += k->server.decided && k->server.state == CHECK_OK;
+        location_count(location_add(locs, &n_locs, "server"), &k->server, server_message(k),
+                       NULL);
     }
     for (size_t i = 0; i < k->n_agents; i++) {
         const struct agent_runner *r = &k->agents[i];
         if (r->stale)
             continue;
         rs[n++] = &r->rs;
-        if (r->rs.decided && r->rs.state != CHECK_OK)
-            failing[n_failing++] = r;
-        n_ok += r->rs.decided && r->rs.state == CHECK_OK;
+        location_count(location_add(locs, &n_locs, location_of(k->owner, r->agent)), &r->rs,
+                       r->message, r);
     }
     const json_t *quorum = json_object_get(k->def->def, "quorum");
     enum check_state state = checks_fold_runners(rs, n, (int)json_integer_value(quorum));
     if (tags_runs_on_agents(k->def->def)) {
-        char *message = agents_message(k, failing, n_failing, n_ok, n, server_fails);
         free(k->message);
-        k->message = message;
+        k->message = locations_message(k, locs, n_locs);
     }
     free(rs);
-    free(failing);
+    free(locs);
     checks_set_state(k, state, now, latency_ms);
 }
 

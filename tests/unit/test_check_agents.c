@@ -1,7 +1,8 @@
 /* test_check_agents.c — agents as runners: tag parsing and run_on matching (check/tags.h); on a
  * real loop and store with the fake check type, the checks_version of an agent's assignments
  * (changes with the set and with its tags), the assignments themselves, result batches validated
- * whole with the member named, and the quorum folding of runners, one of which goes stale. */
+ * whole with the member named, the quorum folding of runners, one of which goes stale, and the
+ * message naming the failing location and where its path stops. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -319,6 +320,43 @@ static void test_quorum_and_stale(void **state)
     json_decref(k);
 }
 
+/* A failing runner's path: the message says where it stops; an OK result drops it. */
+static void test_path_evidence(void **state)
+{
+    struct fixture *fx = *state;
+    char v[CHECKS_VERSION_MAX], s[32], m[600], field[96];
+    load(fx);
+    seen(fx, "a1", "fra1", "region=eu", v);
+    seen(fx, "a2", "ams1", "region=eu", v);
+    report(fx, "a1", "eu", "critical");
+    report(fx, "a2", "eu", "ok");
+    json_t *a = post(fx, "a1",
+                     "{\"results\": [{\"check\": \"eu\", \"path\": {\"target\": \"api\", "
+                     "\"reached\": false, \"hops\": ["
+                     "{\"ttl\": 1, \"addr\": \"10.1.0.1\", \"sent\": 3, \"received\": 3},"
+                     "{\"ttl\": 2, \"addr\": \"203.0.113.1\", \"sent\": 3, \"received\": 3},"
+                     "{\"ttl\": 3, \"addr\": null, \"sent\": 3, \"received\": 0}]}}]}",
+                     field);
+    if (!a)
+        fail_msg("path refused: %s", field);
+    json_decref(a);
+    assert_string_equal(state_of(fx, "eu", s, m), "warning");
+    assert_string_equal(m, "api:443 is unreachable from fra1 only (1 of 2 locations fine): the "
+                           "path from fra1 stops after hop 2 (203.0.113.1)");
+    json_t *k = checks_get_json(fx->checks, "eu");
+    const json_t *r = json_array_get(json_object_get(k, "runners"), 0);
+    assert_string_equal(json_string_value(json_object_get(r, "agent")), "a1");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(r, "path"), "hops")), 3);
+    json_decref(k);
+    report(fx, "a1", "eu", "ok");
+    assert_string_equal(state_of(fx, "eu", s, m), "ok");
+    assert_string_equal(m, "");
+    k = checks_get_json(fx->checks, "eu");
+    assert_true(json_is_null(json_object_get(json_array_get(json_object_get(k, "runners"), 0),
+                                             "path")));
+    json_decref(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +365,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_version_and_assignments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quorum_and_stale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_path_evidence, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
