@@ -100,6 +100,8 @@ int checks_agent_seen(struct checks *c, const char *name, const char *site, cons
 /* {"version": V, "checks": [definition...]}: the enabled checks that run on agent name; NULL
  * when no heartbeat of it was seen since the server started. New reference. */
 json_t *checks_agent_assignments(struct checks *c, const char *name);
+/* Agent name went DOWN: its runners are unknown and not counted until it reports again. */
+void checks_agent_down(struct checks *c, const char *name);
 /* Applies a batch of results of agent name: {"results": [{"check", "state", "latency_ms",
  * "message", "path"}...]}; a result with a path and no state only updates the runner's path. The whole batch is validated first: -1 with the path of the bad
  * member in field and the error in err (nothing applied). Otherwise 0 and *answer =

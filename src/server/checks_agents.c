@@ -87,6 +87,18 @@ static bool runs_on(const struct check *k, const struct check_agent *a)
     return json_is_object(want) && tags_match(want, a->tags);
 }
 
+static struct agent_runner *runner_of(struct check *k, const char *agent);
+
+/* An agent took k: it is one of k's runners from now on (undecided until it reports, stale if
+ * it never does), so the quorum counts it before its first result. */
+static void assigned(struct check *k, const char *agent, int64_t now)
+{
+    size_t before = k->n_agents;
+    struct agent_runner *r = runner_of(k, agent);
+    if (r && k->n_agents > before)
+        r->last_ms = now;
+}
+
 json_t *checks_agent_assignments(struct checks *c, const char *name)
 {
     const struct check_agent *a = agent_find(c, name);
@@ -96,9 +108,14 @@ json_t *checks_agent_assignments(struct checks *c, const char *name)
     snprintf(version, sizeof version, "%llx-%08x", (unsigned long long)c->generation,
              (unsigned)a->tags_hash);
     json_t *list = json_array();
-    for (size_t i = 0; i < c->n; i++)
-        if (c->all[i]->enabled && runs_on(c->all[i], a))
-            json_array_append(list, c->all[i]->def->def);
+    int64_t now = clock_wall_ms();
+    for (size_t i = 0; i < c->n; i++) {
+        struct check *k = c->all[i];
+        if (!k->enabled || !runs_on(k, a))
+            continue;
+        json_array_append(list, k->def->def);
+        assigned(k, a->name, now);
+    }
     return json_pack("{ss so}", "version", version, "checks", list);
 }
 
@@ -195,7 +212,7 @@ static bool result_apply(struct check *k, const struct check_agent *a, const jso
         r->path = NULL;
     }
     bool was_stale = r->stale;
-    r->stale = false;
+    r->stale = r->down = false;
     if (checks_runner_apply(&r->rs, state, k->def) || was_stale || state != CHECK_OK)
         checks_fold(k, now, r->latency_ms);
     return true;
@@ -387,16 +404,51 @@ void checks_fold(struct check *k, int64_t now, double latency_ms)
     checks_set_state(k, state, now, latency_ms);
 }
 
+/* Forgets the runners of agents that k no longer runs on (their tags or k's run_on changed).
+ * True when one was forgotten. */
+static bool drop_unassigned(struct check *k)
+{
+    size_t kept = 0;
+    for (size_t j = 0; j < k->n_agents; j++) {
+        struct agent_runner *r = &k->agents[j];
+        const struct check_agent *a = agent_find(k->owner, r->agent);
+        if (a && runs_on(k, a)) {
+            k->agents[kept++] = *r;
+            continue;
+        }
+        free(r->message);
+        json_decref(r->path);
+    }
+    bool dropped = kept != k->n_agents;
+    k->n_agents = kept;
+    return dropped;
+}
+
+void checks_agent_down(struct checks *c, const char *name)
+{
+    int64_t now = clock_wall_ms();
+    for (size_t i = 0; i < c->n; i++) {
+        struct check *k = c->all[i];
+        for (size_t j = 0; j < k->n_agents; j++) {
+            struct agent_runner *r = &k->agents[j];
+            if (strcmp(r->agent, name) != 0 || r->down)
+                continue;
+            r->down = r->stale = true;
+            checks_fold(k, now, 0);
+        }
+    }
+}
+
 static void on_stale_sweep(uv_timer_t *t)
 {
     struct checks *c = t->data;
     int64_t now = clock_wall_ms();
     for (size_t i = 0; i < c->n; i++) {
         struct check *k = c->all[i];
-        bool changed = false;
+        bool changed = drop_unassigned(k);
         for (size_t j = 0; j < k->n_agents; j++) {
             struct agent_runner *r = &k->agents[j];
-            bool stale = !k->enabled || now - r->last_ms > stale_after_ms(k);
+            bool stale = r->down || !k->enabled || now - r->last_ms > stale_after_ms(k);
             if (stale != r->stale) {
                 if (stale)
                     log_info("checks: %s on %s stopped reporting; not counted", k->def->name,

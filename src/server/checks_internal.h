@@ -41,7 +41,8 @@ struct agent_runner {
     double latency_ms;
     char *message; /* latest result's, NULL when OK */
     json_t *path;  /* latest trace (trace_result_json), NULL when none */
-    bool stale;    /* not counted: it stopped reporting */
+    bool stale;    /* not counted: it stopped reporting, or its agent is DOWN */
+    bool down;     /* its agent went DOWN; until its next result */
 };
 
 /* An agent the server has heard from: its labels (TAGS and SITE) decide its checks. */

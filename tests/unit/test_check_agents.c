@@ -320,6 +320,42 @@ static void test_quorum_and_stale(void **state)
     json_decref(k);
 }
 
+static size_t runner_count(struct fixture *fx, const char *name)
+{
+    json_t *k = checks_get_json(fx->checks, name);
+    size_t n = json_array_size(json_object_get(k, "runners"));
+    json_decref(k);
+    return n;
+}
+
+/* An agent that fetched its checks is a runner before its first result; one whose worker goes
+ * DOWN is not counted until it reports again; one whose tags no longer match is forgotten. */
+static void test_assigned_down_and_retagged(void **state)
+{
+    struct fixture *fx = *state;
+    char v[CHECKS_VERSION_MAX], s[32], m[600];
+    load(fx);
+    seen(fx, "a1", "fra1", "region=eu", v);
+    seen(fx, "a2", "ams1", "region=eu", v);
+    json_decref(checks_agent_assignments(fx->checks, "a1"));
+    json_decref(checks_agent_assignments(fx->checks, "a2"));
+    assert_int_equal(runner_count(fx, "eu"), 2);
+    report(fx, "a1", "eu", "critical");
+    assert_string_equal(state_of(fx, "eu", s, m), "warning"); /* 1 of 2: not more than half */
+    checks_agent_down(fx->checks, "a2");
+    assert_string_equal(state_of(fx, "eu", s, m), "critical"); /* a2 no longer counted */
+    report(fx, "a2", "eu", "ok");
+    assert_string_equal(state_of(fx, "eu", s, m), "warning");
+    seen(fx, "a2", "ams1", "region=us", v);
+    for (int i = 0; i < 12; i++) {
+        report(fx, "a1", "eu", "critical");
+        run_for(fx, 100);
+    }
+    assert_int_equal(runner_count(fx, "eu"), 1);
+    assert_string_equal(state_of(fx, "eu", s, m), "critical");
+    assert_string_equal(m, "api:443 is unreachable from fra1: refused");
+}
+
 /* A failing runner's path: the message says where it stops; an OK result drops it. */
 static void test_path_evidence(void **state)
 {
@@ -366,6 +402,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_result_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quorum_and_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_path_evidence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_assigned_down_and_retagged, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
