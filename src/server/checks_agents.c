@@ -10,10 +10,10 @@
 #include "base/log.h"
 #include "check/tags.h"
 #include "probe/path.h"
+#include "server/check_results.h"
 #include "server/checks_internal.h"
 
 #define STALE_SWEEP_MS 1000
-#define RESULTS_MAX 10000
 #define LOCATIONS_TEXT_MAX 256
 
 /* ---- the agents' labels ---------------------------------------------------------------------- */
@@ -121,49 +121,6 @@ json_t *checks_agent_assignments(struct checks *c, const char *name)
 
 /* ---- results ---------------------------------------------------------------------------------- */
 
-static int bad(char *field, size_t fieldlen, char *err, size_t errlen, size_t i,
-               const char *member, const char *what)
-{
-    snprintf(field, fieldlen, "results[%zu]%s%s", i, member[0] ? "." : "", member);
-    snprintf(err, errlen, "%s: %s", field, what);
-    return -1;
-}
-
-/* Validates results[i] whole. */
-static int result_valid(const json_t *r, size_t i, char *field, size_t fieldlen, char *err,
-                        size_t errlen)
-{
-    if (!json_is_object(r))
-        return bad(field, fieldlen, err, errlen, i, "", "expected an object");
-    const json_t *check = json_object_get(r, "check");
-    const json_t *state = json_object_get(r, "state");
-    const json_t *latency = json_object_get(r, "latency_ms");
-    const json_t *message = json_object_get(r, "message");
-    const json_t *path = json_object_get(r, "path");
-    if (!json_is_string(check) || json_string_length(check) == 0 ||
-        json_string_length(check) > CHECK_NAME_MAX)
-        return bad(field, fieldlen, err, errlen, i, "check", "expected a check's name");
-    bool path_only = !state && path && !json_is_null(path); /* the trace after a failure */
-    if (!path_only && (!json_is_string(state) || check_state_find(json_string_value(state)) < 0))
-        return bad(field, fieldlen, err, errlen, i, "state",
-                   "expected ok, warning, critical or unknown");
-    if (latency && (!json_is_number(latency) || json_number_value(latency) < 0))
-        return bad(field, fieldlen, err, errlen, i, "latency_ms", "expected a number >= 0");
-    if (message && !json_is_null(message) &&
-        (!json_is_string(message) || json_string_length(message) >= CHECK_MESSAGE_MAX))
-        return bad(field, fieldlen, err, errlen, i, "message",
-                   "expected text of at most 511 bytes");
-    if (path && !json_is_null(path)) {
-        struct trace_result *t = malloc(sizeof *t);
-        char why[256] = "out of memory";
-        int rc = t ? trace_result_from_json(path, t, why, sizeof why) : -1;
-        free(t);
-        if (rc != 0)
-            return bad(field, fieldlen, err, errlen, i, "path", why);
-    }
-    return 0;
-}
-
 static struct agent_runner *runner_of(struct check *k, const char *agent)
 {
     for (size_t i = 0; i < k->n_agents; i++)
@@ -223,15 +180,10 @@ int checks_agent_results(struct checks *c, const char *name, const json_t *body,
 {
     const json_t *results = json_object_get(body, "results");
     *answer = NULL;
-    if (!json_is_array(results) || json_array_size(results) > RESULTS_MAX) {
-        snprintf(field, fieldlen, "results");
-        snprintf(err, errlen, "results: expected an array of at most %d results", RESULTS_MAX);
+    if (check_results_validate(body, field, fieldlen, err, errlen) != 0)
         return -1;
-    }
     size_t i;
     const json_t *r;
-    json_array_foreach(results, i, r) if (result_valid(r, i, field, fieldlen, err, errlen) != 0)
-        return -1;
     const struct check_agent *a = agent_find(c, name);
     size_t accepted = 0;
     int64_t now = clock_wall_ms();
