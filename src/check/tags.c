@@ -21,7 +21,7 @@ json_t *tags_parse(const char *text, const char *site, char *err, size_t errlen)
         json_decref(tags);
         return NULL;
     }
-    for (const char *p = text; p && *p;) {
+    for (const char *p = text && *text ? text : NULL; p;) {
         const char *end = strchr(p, ',');
         size_t n = end ? (size_t)(end - p) : strlen(p);
         char pair[TAGS_TEXT_MAX + 1];

@@ -29,7 +29,7 @@ async function check(srv, name) {
 }
 
 async function listener() {
-  const server = net.createServer((s) => s.end('hello\n'));
+  const server = net.createServer((s) => s.on('error', () => {}).end('hello\n')); // probes may reset
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return server;
 }
