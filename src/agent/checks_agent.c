@@ -59,7 +59,8 @@ static void maybe_free(struct checks_agent *ca)
     free(ca);
 }
 
-/* ---- results ---------------------------------------------------------------------------------- */
+/* ---- results ----------------------------------------------------------------------------------
+ */
 
 /* Keeps only the latest entry per check (and per kind: a result, a path). */
 static void pending_compact(struct checks_agent *ca)
@@ -160,12 +161,15 @@ static void pending_add(struct checks_agent *ca, json_t *result, bool now)
         flush(ca);
 }
 
-/* ---- traces after failures -------------------------------------------------------------------- */
+/* ---- traces after failures --------------------------------------------------------------------
+ */
 
-/* The host of a check's target: a URL's host, host:port's host, a name as it is. */
+/* The host a failing check's path is traced to: its target's (a URL's host, host:port's host, a
+ * name as it is), a dns check's server's; none for exec. */
 static bool target_host(const struct checkdef *d, char *out, size_t len)
 {
-    const char *t = json_string_value(json_object_get(d->def, "target"));
+    bool dns = strcmp(d->type->name, "dns") == 0; /* the path that matters is to its server */
+    const char *t = json_string_value(json_object_get(d->def, dns ? "server" : "target"));
     if (!t || strcmp(d->type->name, "exec") == 0)
         return false;
     const char *p = strstr(t, "://");
@@ -209,7 +213,8 @@ static void maybe_trace(struct agent_check *k)
         log_warn("agent: no trace to %s after %s failed: %s", host, k->def->name, failed.error);
 }
 
-/* ---- runs ------------------------------------------------------------------------------------- */
+/* ---- runs -------------------------------------------------------------------------------------
+ */
 
 static void on_run_done(const struct check_outcome *o, void *ctx)
 {
@@ -245,7 +250,8 @@ static void check_free(struct agent_check *k)
     free(k);
 }
 
-/* ---- assignments ------------------------------------------------------------------------------ */
+/* ---- assignments ------------------------------------------------------------------------------
+ */
 
 static struct agent_check *take_unchanged(struct checks_agent *ca, const struct checkdef *d)
 {

@@ -9,8 +9,8 @@
 #include "check/runner.h"
 #include "probe/path.h"
 
-static int bad(char *field, size_t fieldlen, char *err, size_t errlen, size_t i,
-               const char *member, const char *what)
+static int bad(char *field, size_t fieldlen, char *err, size_t errlen, size_t i, const char *member,
+               const char *what)
 {
     snprintf(field, fieldlen, "results[%zu]%s%s", i, member[0] ? "." : "", member);
     snprintf(err, errlen, "%s: %s", field, what);

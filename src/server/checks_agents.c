@@ -119,7 +119,8 @@ json_t *checks_agent_assignments(struct checks *c, const char *name)
     return json_pack("{ss so}", "version", version, "checks", list);
 }
 
-/* ---- results ---------------------------------------------------------------------------------- */
+/* ---- results ----------------------------------------------------------------------------------
+ */
 
 static struct agent_runner *runner_of(struct check *k, const char *agent)
 {
@@ -197,13 +198,14 @@ int checks_agent_results(struct checks *c, const char *name, const json_t *body,
     return 0;
 }
 
-/* ---- folding ---------------------------------------------------------------------------------- */
+/* ---- folding ----------------------------------------------------------------------------------
+ */
 
 static int64_t stale_after_ms(const struct check *k)
 {
     int64_t ms = CHECKS_STALE_INTERVALS * k->def->interval_ms;
-    int64_t min = k->owner->opts.stale_min_ms > 0 ? k->owner->opts.stale_min_ms
-                                                  : CHECKS_STALE_MIN_MS;
+    int64_t min =
+        k->owner->opts.stale_min_ms > 0 ? k->owner->opts.stale_min_ms : CHECKS_STALE_MIN_MS;
     return ms > min ? ms : min;
 }
 
@@ -224,11 +226,10 @@ static void path_text(const struct checks *c, const struct agent_runner *r, char
     if (t && trace_result_from_json(r->path, t, err, sizeof err) == 0 &&
         path_fault_of(t, &f) == 0 && f.found) {
         if (f.last_good_ttl > 0)
-            snprintf(out, len, "the path from %s stops after hop %d (%s)",
-                     location_of(c, r->agent), f.last_good_ttl, f.last_good_addr);
+            snprintf(out, len, "the path from %s stops after hop %d (%s)", location_of(c, r->agent),
+                     f.last_good_ttl, f.last_good_addr);
         else
-            snprintf(out, len, "the path from %s stops at the first hop",
-                     location_of(c, r->agent));
+            snprintf(out, len, "the path from %s stops at the first hop", location_of(c, r->agent));
     }
     free(t);
 }
@@ -334,8 +335,7 @@ void checks_fold(struct check *k, int64_t now, double latency_ms)
     size_t n = 0, n_locs = 0;
     if (on_server) {
         rs[n++] = &k->server;
-        location_count(location_add(locs, &n_locs, "server"), &k->server, server_message(k),
-                       NULL);
+        location_count(location_add(locs, &n_locs, "server"), &k->server, server_message(k), NULL);
     }
     for (size_t i = 0; i < k->n_agents; i++) {
         const struct agent_runner *r = &k->agents[i];
@@ -418,7 +418,8 @@ int checks_agents_start(struct checks *c)
 {
     int rc = uv_timer_init(c->opts.loop, &c->stale_timer);
     c->stale_timer.data = c;
-    return rc ? rc : uv_timer_start(&c->stale_timer, on_stale_sweep, STALE_SWEEP_MS, STALE_SWEEP_MS);
+    return rc ? rc
+              : uv_timer_start(&c->stale_timer, on_stale_sweep, STALE_SWEEP_MS, STALE_SWEEP_MS);
 }
 
 void checks_agents_close(struct checks *c)
@@ -440,7 +441,8 @@ void checks_agents_free_check(struct check *k)
     free(k->agents);
 }
 
-/* ---- the view --------------------------------------------------------------------------------- */
+/* ---- the view ---------------------------------------------------------------------------------
+ */
 
 static json_t *iso_time(int64_t ms)
 {

@@ -33,8 +33,9 @@ static void test_tags_parse(void **state)
     assert_int_equal(json_object_size(t), 0);
     json_decref(t);
     assert_null(tags_parse("region", NULL, err, sizeof err));
-    assert_string_equal(err, "TAGS: expected " TAGS_EXPECTED
-                             " (names and values 1-64 letters, digits or ._-:()@+), got \"region\"");
+    assert_string_equal(err,
+                        "TAGS: expected " TAGS_EXPECTED
+                        " (names and values 1-64 letters, digits or ._-:()@+), got \"region\"");
     assert_null(tags_parse("region=eu,region=us", NULL, err, sizeof err));
     assert_string_equal(err, "TAGS: the tag \"region\" is given twice");
     assert_null(tags_parse("a=b c", NULL, err, sizeof err));
@@ -189,17 +190,15 @@ static void test_version_and_assignments(void **state)
     assert_string_equal(json_string_value(json_object_get(a, "version")), v3);
     json_t *list = json_object_get(a, "checks");
     assert_int_equal(json_array_size(list), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "name")),
-                        "eu");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "name")), "eu");
     json_decref(a);
     seen(fx, "a1", "fra1", "region=us", v3);
     assert_string_not_equal(v2, v3); /* its tags changed */
     a = checks_agent_assignments(fx->checks, "a1");
     assert_int_equal(json_array_size(json_object_get(a, "checks")), 0);
     json_decref(a);
-    assert_int_equal(checks_agent_seen(fx->checks, "a1", "", "region", v3, sizeof v3, err,
-                                       sizeof err),
-                     -1);
+    assert_int_equal(
+        checks_agent_seen(fx->checks, "a1", "", "region", v3, sizeof v3, err, sizeof err), -1);
     assert_non_null(strstr(err, "got \"region\""));
 }
 
@@ -222,13 +221,14 @@ static void test_result_batches(void **state)
     char v[CHECKS_VERSION_MAX], field[96];
     load(fx);
     seen(fx, "a1", "fra1", "region=eu", v);
-    assert_null(post(fx, "a1", "{\"results\": [{\"check\": \"eu\", \"state\": \"ok\"}, {}]}",
-                     field));
+    assert_null(
+        post(fx, "a1", "{\"results\": [{\"check\": \"eu\", \"state\": \"ok\"}, {}]}", field));
     assert_string_equal(field, "results[1].check");
     assert_null(post(fx, "a1", "{\"results\": [{\"check\": \"eu\", \"state\": \"bad\"}]}", field));
     assert_string_equal(field, "results[0].state");
-    assert_null(post(fx, "a1", "{\"results\": [{\"check\": \"eu\", \"state\": \"ok\", "
-                               "\"message\": 5}]}",
+    assert_null(post(fx, "a1",
+                     "{\"results\": [{\"check\": \"eu\", \"state\": \"ok\", "
+                     "\"message\": 5}]}",
                      field));
     assert_string_equal(field, "results[0].message");
     assert_null(post(fx, "a1", "{\"results\": {}}", field));
@@ -288,12 +288,13 @@ static void test_quorum_and_stale(void **state)
     }
     /* one of three fails: a WARNING naming that location */
     assert_string_equal(state_of(fx, "eu", s, m), "warning");
-    assert_string_equal(m, "api:443 is unreachable from fra1 only (2 of 3 locations fine): refused");
+    assert_string_equal(m,
+                        "api:443 is unreachable from fra1 only (2 of 3 locations fine): refused");
     /* two of three: more than half, CRITICAL; a3 has no site, so its name is its location */
     report(fx, "a3", "eu", "critical");
     assert_string_equal(state_of(fx, "eu", s, m), "critical");
-    assert_string_equal(m,
-                        "api:443 is unreachable from fra1, a3 only (1 of 3 locations fine): refused");
+    assert_string_equal(
+        m, "api:443 is unreachable from fra1, a3 only (1 of 3 locations fine): refused");
     /* quorum: 2 → CRITICAL at two failing runners, not before */
     assert_string_equal(state_of(fx, "two", s, m), "warning");
     report(fx, "a2", "two", "critical");
@@ -306,7 +307,8 @@ static void test_quorum_and_stale(void **state)
         run_for(fx, 100);
     }
     assert_string_equal(state_of(fx, "eu", s, m), "warning");
-    assert_string_equal(m, "api:443 is unreachable from fra1 only (1 of 2 locations fine): refused");
+    assert_string_equal(m,
+                        "api:443 is unreachable from fra1 only (1 of 2 locations fine): refused");
     json_t *k = checks_get_json(fx->checks, "eu");
     json_t *runners = json_object_get(k, "runners");
     assert_int_equal(json_array_size(runners), 3);
@@ -390,8 +392,8 @@ static void test_path_evidence(void **state)
     assert_string_equal(state_of(fx, "eu", s, m), "ok");
     assert_string_equal(m, "");
     k = checks_get_json(fx->checks, "eu");
-    assert_true(json_is_null(json_object_get(json_array_get(json_object_get(k, "runners"), 0),
-                                             "path")));
+    assert_true(
+        json_is_null(json_object_get(json_array_get(json_object_get(k, "runners"), 0), "path")));
     json_decref(k);
 }
 
