@@ -114,8 +114,9 @@ bool checks_runner_apply(struct runner_state *rs, enum check_state r, const stru
 /* A few critical runners (fewer than the quorum) make a WARNING. */
 enum check_state checks_fold_runners(const struct runner_state *const *rs, size_t n, int quorum)
 {
-    size_t critical = 0, warning = 0, ok = 0;
+    size_t critical = 0, warning = 0, ok = 0, undecided = 0;
     for (size_t i = 0; i < n; i++) {
+        undecided += !rs[i]->decided;
         if (!rs[i]->decided)
             continue;
         critical += rs[i]->state == CHECK_CRITICAL;
@@ -126,7 +127,8 @@ enum check_state checks_fold_runners(const struct runner_state *const *rs, size_
         return CHECK_CRITICAL;
     if (critical || warning)
         return CHECK_WARNING;
-    return ok && ok + critical + warning == n ? CHECK_OK : (ok ? CHECK_WARNING : CHECK_UNKNOWN);
+    /* runners that have not decided yet (an agent's first result) do not make a WARNING */
+    return ok && ok + undecided == n ? CHECK_OK : (ok ? CHECK_WARNING : CHECK_UNKNOWN);
 }
 
 static void on_change_committed(int status, const struct event_record *ev,
@@ -209,7 +211,8 @@ static void check_state_changed(struct checks *c, const struct check *k, enum ch
 {
     json_t *d =
         json_pack("{ss ss ss sf ss}", "check", k->def->name, "from", check_state_name(from), "to",
-                  check_state_name(k->state), "latency_ms", latency_ms, "runner", "server");
+                  check_state_name(k->state), "latency_ms", latency_ms, "runner",
+                  tags_runs_on_agents(k->def->def) ? "agents" : "server");
     if (k->message)
         json_object_set_new(d, "message", json_string(k->message));
     char *details = json_dumps(d, JSON_COMPACT);

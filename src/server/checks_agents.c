@@ -313,7 +313,7 @@ static char *locations_message(const struct check *k, const struct location *loc
     if (fine)
         snprintf(text, sizeof text, "%s is unreachable from %s only (%zu of %zu locations fine)",
                  target, where, fine, n);
-    else if (n > 1)
+    else if (n > 1 && failing == n)
         snprintf(text, sizeof text, "%s is unreachable from every location: %s", target, where);
     else
         snprintf(text, sizeof text, "%s is unreachable from %s", target, where);

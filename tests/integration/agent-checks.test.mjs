@@ -146,6 +146,10 @@ scenario('agents fetch, run and report: per-runner states and locations, the quo
   const fraRunner = k.runners.find((r) => r.location === 'fra1');
   assert.equal(fraRunner.stale, true);
   assert.equal(fraRunner.state, 'unknown');
-  const events = (await adminGet(srv, '/api/v1/events?type=check_state')).json;
-  assert.ok(JSON.stringify(events).includes('only-ams'), 'state changes are events');
+  // each change is a check_state event of the agents' runners, the last one back to ok
+  const evs = (await adminGet(srv, '/api/v1/events?type=check_state&worker=only-ams')).json.events;
+  assert.ok(evs.length >= 2, JSON.stringify(evs));
+  assert.ok(evs.every((e) => e.details.runner === 'agents'), JSON.stringify(evs));
+  assert.equal(evs[0].details.to, 'ok');
+  assert.ok(evs.some((e) => e.details.to === 'warning' && /^only-ams is unreachable from fra1\b/.test(e.details.message)), JSON.stringify(evs));
 });

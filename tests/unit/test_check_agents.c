@@ -344,6 +344,8 @@ static void test_assigned_down_and_retagged(void **state)
     json_decref(checks_agent_assignments(fx->checks, "a1"));
     json_decref(checks_agent_assignments(fx->checks, "a2"));
     assert_int_equal(runner_count(fx, "eu"), 2);
+    report(fx, "a2", "eu", "ok");
+    assert_string_equal(state_of(fx, "eu", s, m), "ok"); /* a1 has not decided: no WARNING */
     report(fx, "a1", "eu", "critical");
     assert_string_equal(state_of(fx, "eu", s, m), "warning"); /* 1 of 2: not more than half */
     checks_agent_down(fx->checks, "a2");
