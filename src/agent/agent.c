@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "agent/backlog.h"
+#include "agent/checks_agent.h"
 #include "agent/diag.h"
 #include "agent/logs.h"
 #include "agent/push.h"
@@ -79,6 +80,7 @@ struct agent {
     /* Diagnosis: at most one at a time; the first after a success at once, then at most every
      * DIAG_INTERVAL. The record's id, time and trigger are fixed when it starts. */
     struct diag_runner *diag;
+    struct checks_agent *checks; /* the server's checks it runs (checks_agent.h) */
     int streak_diagnoses;
     int64_t diag_started_mono;
     int64_t diag_wall_ms;
@@ -106,7 +108,7 @@ static const char *const agent_options[] = {
     "SITE",         "LOG_LEVEL",       "DATA_DIR",        "DIAG_INTERVAL",     "DIAG_TARGETS",
     "DIAG_GATEWAY", "DIAG_PING_COUNT", "DIAG_MTR_ROUNDS", "DIAG_MTR_MAX_HOPS", "LOG_MAX_MB",
     "SERVER_TLS",   "SERVER_CA",       "METRICS_INTERVAL", "METRICS_TEXTFILE_DIR", "METRICS_EXEC",
-    "METRICS_PER_CPU", "REPORT_INTERVAL"};
+    "METRICS_PER_CPU", "REPORT_INTERVAL", "TAGS"};
 
 static const struct cli_spec agent_spec = {
     .command = "agent",
@@ -146,6 +148,9 @@ static char *agent_heartbeat_body(const struct agent *a)
         json_object_set_new(o, "gpu_error", json_true());
     if (a->settings->site)
         json_object_set_new(o, "site", json_string(a->settings->site));
+    if (a->settings->tags)
+        json_object_set_new(o, "tags", json_string(a->settings->tags));
+    json_object_set_new(o, "checks", json_true());
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return text;
@@ -464,6 +469,15 @@ static void agent_server_busy(struct agent *a, const struct httpc_response *res)
     uv_timer_start(&a->ping_timer, agent_on_tick, (uint64_t)retry_ms, (uint64_t)interval_ms);
 }
 
+/* The answer's checks_version (200 {"checks_version": V}; 204 carries none). */
+static void agent_checks_heard(struct agent *a, const struct httpc_response *res)
+{
+    json_t *o = res->status == 200 && res->body_len ? json_loadb(res->body, res->body_len, 0, NULL)
+                                                    : NULL;
+    checks_agent_heard(a->checks, json_string_value(json_object_get(o, "checks_version")));
+    json_decref(o);
+}
+
 static void agent_on_response(const struct httpc_response *res, void *ctx)
 {
     struct agent *a = ctx;
@@ -481,6 +495,7 @@ static void agent_on_response(const struct httpc_response *res, void *ctx)
         a->streak_diagnoses = 0;
         agent_record_heartbeat(a, res, true, NULL);
         agent_backlog_upload(a);
+        agent_checks_heard(a, res);
         return;
     }
     if (!res->error && res->status == 503) {
@@ -561,6 +576,8 @@ static void agent_stop(struct agent *a)
     bool walking = push_stop(a->push);
     bool reporting = report_push_stop(a->report_push);
     uv_timer_stop(&a->backlog_timer);
+    checks_agent_stop(a->checks);
+    a->checks = NULL;
     httpc_close(a->http);
     a->http = NULL;
     /* A diagnosis in progress is cancelled; the loop runs on until its probe env has closed. */
@@ -751,7 +768,17 @@ static int agent_start(struct agent *a)
         .options = &a->report_options,
     };
     a->report_push = a->http ? report_push_new(&a->loop, a->http, &rc) : NULL;
-    if (!a->push || !a->report_push || uv_signal_start(&a->sigterm, agent_on_signal, SIGTERM) != 0 ||
+    struct checks_agent_config cc = {.loop = &a->loop,
+                                     .http = a->http,
+                                     .base_url = a->base_url,
+                                     .name = a->name,
+                                     .auth_header = a->auth_header,
+                                     .ca_file = a->settings->server_ca,
+                                     .timeout_ms = (long)a->cfg->fail_timeout_ms,
+                                     .trace_max_hops = a->settings->diag_mtr_max_hops,
+                                     .trace_rounds = a->settings->diag_mtr_rounds};
+    a->checks = a->http ? checks_agent_new(&cc) : NULL;
+    if (!a->push || !a->report_push || !a->checks || uv_signal_start(&a->sigterm, agent_on_signal, SIGTERM) != 0 ||
         uv_signal_start(&a->sigint, agent_on_signal, SIGINT) != 0) {
         agent_stop(a);
         return -1;

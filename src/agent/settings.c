@@ -2,6 +2,7 @@
 #include "agent/settings.h"
 
 #include "base/label.h"
+#include "check/tags.h"
 #include "collect/collect.h"
 
 #include <stdio.h>
@@ -54,6 +55,9 @@ static const struct config_option agent_options[] = {
              "system's)"},
     {"SITE", CONFIG_TEXT, FIELD(site), NULL, "agent: site tag sent with heartbeats",
      .check = label_valid, .expected = LABEL_RULE},
+    {"TAGS", CONFIG_TEXT, FIELD(tags), NULL,
+     "agent: labels sent with heartbeats; checks with run_on: {tags: ...} run where they match",
+     .check = tags_valid, .expected = TAGS_EXPECTED},
     {"DIAG_INTERVAL", CONFIG_SECONDS, FIELD(diag_interval_ms), "60",
      .help = "agent: least seconds between diagnostics while heartbeats keep failing"},
     {"DIAG_TARGETS", CONFIG_TEXT, FIELD(diag_targets), "8.8.8.8,1.1.1.1",

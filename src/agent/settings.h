@@ -17,6 +17,7 @@ struct agent_settings {
     char *server_ca;   /* SERVER_CA: PEM file of the CAs the server's certificate must chain to;
                         * NULL: the system's */
     char *site;
+    char *tags; /* TAGS: "region=eu,role=gpu" (check/tags.h); NULL: none */
     int64_t diag_interval_ms;
     char *diag_targets; /* target list (config_split_targets) */
     char *diag_gateway; /* NULL: the default gateway from the routing table */

@@ -210,10 +210,14 @@ static void check_run_on(struct def_reader *r, const json_t *v)
 {
     if (json_is_string(v) && strcmp(json_string_value(v), "server") == 0)
         return;
-    if (!json_is_object(v) || json_object_size(v) != 1 || !json_object_get(v, "tags")) {
-        def_fail(r, "run_on", "expected server or {tags: {NAME: VALUE}}");
+    const json_t *server = json_object_get(v, "server");
+    if (!json_is_object(v) || !json_object_get(v, "tags") ||
+        json_object_size(v) != 1u + (server != NULL)) {
+        def_fail(r, "run_on", "expected server or {tags: {NAME: VALUE}, server: true|false}");
         return;
     }
+    if (server && !json_is_boolean(server))
+        def_fail(r, "run_on.server", "expected true or false");
     check_tags(r, json_object_get(v, "tags"), "run_on.tags");
 }
 

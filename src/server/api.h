@@ -94,6 +94,11 @@ void api_checks_action(struct http_request *req, void *ctx);
 void api_checks_create(struct http_request *req, void *ctx);
 void api_checks_replace(struct http_request *req, void *ctx);
 void api_checks_delete(struct http_request *req, void *ctx);
+/* api_checks.c, agents as runners: GET /api/v1/agent/checks/NAME (its assignments), POST
+ * /api/v1/checks/results/NAME (a batch of its results, at most CHECKS_RESULTS_MAX bytes) */
+#define CHECKS_RESULTS_MAX (4 * 1024 * 1024)
+void api_agent_checks(struct http_request *req, void *ctx);
+void api_checks_results(struct http_request *req, void *ctx);
 /* api_diagnostics.c: GET /admin/api/diagnostics */
 void api_diagnostics(struct http_request *req, void *ctx);
 /* api_reports.c: POST /api/v1/reports/NAME, GET /api/v1/reports, GET /api/v1/reports/NAME */

@@ -166,3 +166,41 @@ void api_checks_delete(struct http_request *req, void *ctx)
         write_end(w);
     }
 }
+
+/* GET /api/v1/agent/checks/NAME: the checks agent NAME runs, with their version. */
+void api_agent_checks(struct http_request *req, void *ctx)
+{
+    struct api_context *api = ctx;
+    json_t *answer =
+        checks_agent_assignments(api->checks, http_path(req) + strlen("/api/v1/agent/checks/"));
+    if (!answer) {
+        http_respond_error(req, 404, "no heartbeat of this agent yet: its tags are unknown",
+                           "name");
+        return;
+    }
+    http_respond_json(req, 200, answer);
+}
+
+/* POST /api/v1/checks/results/NAME: a batch of agent NAME's results. */
+void api_checks_results(struct http_request *req, void *ctx)
+{
+    struct api_context *api = ctx;
+    size_t len = 0;
+    const char *body = http_body(req, &len);
+    json_error_t jerr;
+    json_t *batch = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (!json_is_object(batch)) {
+        json_decref(batch);
+        http_respond_error(req, 400, "expected {\"results\": [...]} as JSON", NULL);
+        return;
+    }
+    char field[96], err[384];
+    json_t *answer = NULL;
+    const char *name = http_path(req) + strlen(CHECKS_PREFIX "results/");
+    if (checks_agent_results(api->checks, name, batch, &answer, field, sizeof field, err,
+                             sizeof err) != 0)
+        http_respond_error(req, 400, err, field);
+    else
+        http_respond_json(req, 200, answer);
+    json_decref(batch);
+}

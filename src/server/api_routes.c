@@ -29,6 +29,8 @@ const struct http_route api_routes[] = {
     {"POST", "/api/v1/silences", false, HTTP_ADMIN, api_silences_create, 0},
     {"GET", "/api/v1/silences/", true, HTTP_ADMIN, api_silence_get, 0},
     {"DELETE", "/api/v1/silences/", true, HTTP_ADMIN, api_silence_expire, 0},
+    {"GET", "/api/v1/agent/checks/", true, HTTP_AGENT, api_agent_checks, 0},
+    {"POST", "/api/v1/checks/results/", true, HTTP_AGENT, api_checks_results, CHECKS_RESULTS_MAX},
     {"GET", "/api/v1/checks", false, HTTP_ADMIN, api_checks_list, 0},
     {"GET", "/api/v1/checks/", true, HTTP_ADMIN, api_checks_get, 0},
     {"POST", "/api/v1/checks/", true, HTTP_ADMIN, api_checks_action, 0},

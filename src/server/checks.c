@@ -11,6 +11,7 @@
 #include "alert/router.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "check/tags.h"
 #include "server/checks_internal.h"
 #include "store/store.h"
 
@@ -41,7 +42,8 @@ struct check *checks_find(const struct checks *c, const char *name)
 /* spread_ms: over how long the first runs of the checks scheduled together are spread. */
 void checks_schedule_check(struct check *k, uint64_t spread_ms)
 {
-    if (k->enabled)
+    k->owner->generation++;
+    if (k->enabled && tags_runs_on_server(k->def->def))
         schedule_add(k->owner->schedule, &k->entry, k->def->name, (uint64_t)k->def->interval_ms,
                      spread_ms);
     else
@@ -70,6 +72,8 @@ struct check *checks_new_check(struct checks *c, struct checkdef *def)
 
 void checks_free_check(struct check *k)
 {
+    k->owner->generation++;
+    checks_agents_free_check(k);
     schedule_remove(k->owner->schedule, &k->entry);
     runner_cancel(k->run);
     for (size_t i = 0; i < k->ring_n; i++)
@@ -83,9 +87,7 @@ void checks_free_check(struct check *k)
 
 /* ---- state ---------------------------------------------------------------------------------- */
 
-/* Applies one result to a runner's state; true when its state changed. */
-static bool runner_state_apply(struct runner_state *rs, enum check_state r,
-                               const struct checkdef *d)
+bool checks_runner_apply(struct runner_state *rs, enum check_state r, const struct checkdef *d)
 {
     if (r == CHECK_OK) {
         rs->fails = 0;
@@ -109,13 +111,12 @@ static bool runner_state_apply(struct runner_state *rs, enum check_state r,
     return true;
 }
 
-/* The check's state from its runners: CRITICAL when more than half of them (or at least quorum,
- * when set) are critical; otherwise the worst of the rest (a few critical runners make a
- * WARNING); UNKNOWN until one has decided. */
-static enum check_state fold_runners(const struct runner_state *const *rs, size_t n, int quorum)
+/* A few critical runners (fewer than the quorum) make a WARNING. */
+enum check_state checks_fold_runners(const struct runner_state *const *rs, size_t n, int quorum)
 {
-    size_t critical = 0, warning = 0, ok = 0;
+    size_t critical = 0, warning = 0, ok = 0, undecided = 0;
     for (size_t i = 0; i < n; i++) {
+        undecided += !rs[i]->decided;
         if (!rs[i]->decided)
             continue;
         critical += rs[i]->state == CHECK_CRITICAL;
@@ -126,7 +127,8 @@ static enum check_state fold_runners(const struct runner_state *const *rs, size_
         return CHECK_CRITICAL;
     if (critical || warning)
         return CHECK_WARNING;
-    return ok && ok + critical + warning == n ? CHECK_OK : (ok ? CHECK_WARNING : CHECK_UNKNOWN);
+    /* runners that have not decided yet (an agent's first result) do not make a WARNING */
+    return ok && ok + undecided == n ? CHECK_OK : (ok ? CHECK_WARNING : CHECK_UNKNOWN);
 }
 
 static void on_change_committed(int status, const struct event_record *ev,
@@ -393,7 +395,8 @@ static void check_state_changed(struct checks *c, struct check *k, enum check_st
     group_alerts(c, k, &batch);
     json_t *d =
         json_pack("{ss ss ss sf ss}", "check", k->def->name, "from", check_state_name(from), "to",
-                  check_state_name(k->state), "latency_ms", latency_ms, "runner", "server");
+                  check_state_name(k->state), "latency_ms", latency_ms, "runner",
+                  tags_runs_on_agents(k->def->def) ? "agents" : "server");
     if (k->message)
         json_object_set_new(d, "message", json_string(k->message));
     if (batch.silenced) /* recorded, not sent (alert_filters) */
@@ -440,22 +443,25 @@ static void on_run_done(const struct check_outcome *o, void *ctx)
     k->last_result = o->result ? json_dumps(o->result, JSON_COMPACT) : NULL;
     free(k->message);
     k->message = o->message[0] ? strdup(o->message) : NULL;
-    if (!runner_state_apply(&k->server, o->state, k->def)) {
+    if (checks_runner_apply(&k->server, o->state, k->def) || k->n_agents)
+        checks_fold(k, now, o->latency_ms);
+    else
         check_state_kept(k->owner, k, now);
-        return;
-    }
-    const struct runner_state *runners[] = {&k->server};
-    const json_t *quorum = json_object_get(k->def->def, "quorum");
-    enum check_state folded = fold_runners(runners, 1, (int)json_integer_value(quorum));
-    if (folded == k->state) {
+}
+
+/* The folded state of k's runners: a change is told (check_state_changed), a kept state may
+ * end flapping, release a held-back problem or remind (check_state_kept). */
+void checks_set_state(struct check *k, enum check_state state, int64_t now, double latency_ms)
+{
+    if (state == k->state) {
         check_state_kept(k->owner, k, now);
         return;
     }
     enum check_state from = k->state;
     int64_t from_since = k->since_ms;
-    k->state = folded;
+    k->state = state;
     k->since_ms = now;
-    check_state_changed(k->owner, k, from, from_since, o->latency_ms);
+    check_state_changed(k->owner, k, from, from_since, latency_ms);
 }
 
 static void check_start_run(struct check *k)
@@ -509,6 +515,7 @@ struct checks *checks_open(const struct checks_options *opts, char *err, size_t 
     c->watcher.data = c;
     uv_timer_init(opts->loop, &c->reload_timer);
     c->reload_timer.data = c;
+    checks_agents_start(c);
     if (c->opts.store && checks_load_stored(c, err, errlen) != 0) {
         checks_close(c);
         return NULL;
@@ -535,6 +542,7 @@ void checks_close(struct checks *c)
     json_decref(c->errors);
     free(c->dir);
     uv_close((uv_handle_t *)&c->watcher, NULL);
+    checks_agents_close(c);
     uv_close((uv_handle_t *)&c->reload_timer, on_closed);
 }
 
@@ -558,6 +566,8 @@ json_t *checks_check_json(const struct check *k, bool with_results)
     if (d->file)
         json_object_set_new(o, "file", json_string(d->file));
     json_object_set_new(o, "message", k->message ? json_string(k->message) : json_null());
+    if (tags_runs_on_agents(d->def))
+        json_object_set_new(o, "runners", checks_runners_json(k));
     if (!with_results)
         return o;
     json_t *results = json_array();

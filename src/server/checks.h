@@ -41,6 +41,8 @@ struct checks_options {
     int64_t group_wait_ms;
     /* A problem still open this long after it was told is told again (REPEAT_INTERVAL); 0: never. */
     int64_t repeat_interval_ms;
+    int stale_min_ms;      /* an agent runner without results for 3 intervals, and at least this
+                              long, is not counted; 0: CHECKS_STALE_MIN_MS (5 s) */
 };
 
 struct checks;
@@ -93,5 +95,27 @@ void checks_put(struct checks *c, const char *name, const json_t *def, checks_wr
                 void *ctx);
 /* Deletes an API check once the store has forgotten it (404 unknown, 409 defined in a file). */
 void checks_delete(struct checks *c, const char *name, checks_write_cb done, void *ctx);
+
+/* ---- agents as runners (checks_agents.c): a check with run_on: {tags: {...}} runs on every
+ * agent whose labels match; each agent is a runner with its own state ----------------------- */
+
+#define CHECKS_VERSION_MAX 48
+
+/* A heartbeat from agent name, with its SITE and TAGS text ("region=eu,role=gpu"): remembers
+ * its labels and writes into version the checks_version of its assignments (it changes when the
+ * set of checks or the agent's labels do). Returns 0, or -1 with err when tags is not valid. */
+int checks_agent_seen(struct checks *c, const char *name, const char *site, const char *tags,
+                      char *version, size_t versionlen, char *err, size_t errlen);
+/* {"version": V, "checks": [definition...]}: the enabled checks that run on agent name; NULL
+ * when no heartbeat of it was seen since the server started. New reference. */
+json_t *checks_agent_assignments(struct checks *c, const char *name);
+/* Agent name went DOWN: its runners are unknown and not counted until it reports again. */
+void checks_agent_down(struct checks *c, const char *name);
+/* Applies a batch of results of agent name: {"results": [{"check", "state", "latency_ms",
+ * "message", "path"}...]}; a result with a path and no state only updates the runner's path. The whole batch is validated first: -1 with the path of the bad
+ * member in field and the error in err (nothing applied). Otherwise 0 and *answer =
+ * {"accepted": N, "ignored": M} (results of checks not assigned to it are ignored). */
+int checks_agent_results(struct checks *c, const char *name, const json_t *body, json_t **answer,
+                         char *field, size_t fieldlen, char *err, size_t errlen);
 
 #endif

@@ -10,7 +10,9 @@
 #include "alert/group.h"
 #include "check/runner.h"
 #include "check/schedule.h"
+#include "model/worker.h"
 #include "server/checks.h"
+#include "server/heartbeat.h"
 
 /* New checks' first runs are spread at this many per second at most (a single new check runs
  * within a second; 100,000 loaded at once over 100 s, or over their interval when shorter). */
@@ -31,6 +33,34 @@ struct runner_state {
     int fails, successes;
 };
 
+/* One agent running one check: its state with the thresholds applied, its latest result and
+ * path to the target (the agent's trace after a failure). Owned by its check. */
+struct agent_runner {
+    char agent[WORKER_NAME_MAX + 1];
+    struct runner_state rs;
+    int64_t last_ms; /* server time of its latest result: stale after CHECKS_STALE_INTERVALS */
+    enum check_state last_state;
+    double latency_ms;
+    char *message; /* latest result's, NULL when OK */
+    json_t *path;  /* latest trace (trace_result_json), NULL when none */
+    bool stale;    /* not counted: it stopped reporting, or its agent is DOWN */
+    bool down;     /* its agent went DOWN; until its next result */
+};
+
+/* An agent the server has heard from: its labels (TAGS and SITE) decide its checks. */
+struct check_agent {
+    char name[WORKER_NAME_MAX + 1];
+    char site[WORKER_SITE_MAX + 1];
+    char tags_text[HEARTBEAT_TAGS_MAX + 1];
+    json_t *tags; /* tags_parse of both */
+    uint32_t tags_hash;
+};
+
+/* A runner that sent no result for this many intervals (and at least CHECKS_STALE_MIN_MS) is
+ * unknown and not counted by the quorum. */
+#define CHECKS_STALE_INTERVALS 3
+#define CHECKS_STALE_MIN_MS 5000
+
 struct check {
     struct schedule_entry entry; /* first: the schedule hands back &check->entry */
     struct checks *owner;
@@ -48,6 +78,8 @@ struct check {
     struct flap_state flap; /* its decided results, for the alerts (check_state_changed) */
     bool held; /* failing and not told: a parent down, or the server cut off (held_back_by) */
     int64_t told_ms; /* when its open problem was last routed (REPEAT_INTERVAL); 0: none */
+    struct agent_runner *agents; /* the agents that reported it (checks_agents.c) */
+    size_t n_agents;
 };
 
 struct pending_write;
@@ -65,6 +97,10 @@ struct checks {
     bool watching;
     uv_timer_t reload_timer;
     struct alert_groups *groups; /* alerts held for GROUP_WAIT (alert/group.h); NULL: none */
+    uint64_t generation; /* bumped on every change of the set: part of agents' checks_version */
+    struct check_agent *agents; /* sorted by name */
+    size_t n_agents;
+    uv_timer_t stale_timer; /* sweeps runners that stopped reporting */
 };
 
 /* checks.c */
@@ -77,6 +113,22 @@ void checks_free_check(struct check *k);
 /* Schedules k when enabled (its first run spread over spread_ms), else unschedules it. */
 void checks_schedule_check(struct check *k, uint64_t spread_ms);
 json_t *checks_check_json(const struct check *k, bool with_results);
+
+/* The check's state from its runners: CRITICAL when more than half of the n counted (or at
+ * least quorum, when set) are critical; otherwise the worst of the rest; UNKNOWN until one has
+ * decided. */
+enum check_state checks_fold_runners(const struct runner_state *const *rs, size_t n, int quorum);
+/* Applies one result to a runner's state; true when its state changed. */
+bool checks_runner_apply(struct runner_state *rs, enum check_state r, const struct checkdef *d);
+/* Moves k to state (when it differs) with k->message as its text: the event and notification. */
+void checks_set_state(struct check *k, enum check_state state, int64_t now, double latency_ms);
+
+/* checks_agents.c: folds the server's and the agents' runners of k into its state and message. */
+void checks_fold(struct check *k, int64_t now, double latency_ms);
+json_t *checks_runners_json(const struct check *k);
+void checks_agents_free_check(struct check *k);
+int checks_agents_start(struct checks *c); /* the stale sweep; 0 or a libuv error */
+void checks_agents_close(struct checks *c); /* frees the registry; closes the sweep timer */
 
 /* checks_files.c: creates CHECKS_DIR when missing, reads it and watches it. */
 void checks_watch_start(struct checks *c);

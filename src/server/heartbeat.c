@@ -129,7 +129,7 @@ static bool key_is(const char *body, const jsmntok_t *key, const char *name)
            memcmp(body + key->start, name, n) == 0;
 }
 
-static int take_gpu_error(const struct member *m, bool *gpu_error)
+static int take_bool(const struct member *m, bool *gpu_error)
 {
     const char *s = m->body + m->value->start;
     size_t n = (size_t)(m->value->end - m->value->start);
@@ -142,8 +142,8 @@ static int take_gpu_error(const struct member *m, bool *gpu_error)
     return 0;
 }
 
-static const char *const known_keys[] = {"name", "version", "site", "gpus", "uptime_s",
-                                         "gpu_error"};
+static const char *const known_keys[] = {"name",      "version", "site",  "gpus",
+                                         "uptime_s",  "gpu_error", "tags", "checks"};
 #define KNOWN_KEYS (sizeof known_keys / sizeof known_keys[0])
 
 static int take_member(struct member *m, int which, struct heartbeat *out, bool *gpu_error)
@@ -154,7 +154,9 @@ static int take_member(struct member *m, int which, struct heartbeat *out, bool 
     case 2: return take_string(m, out->site, WORKER_SITE_MAX, true);
     case 3: return take_gpus(m, out);
     case 4: return take_uptime(m, out);
-    default: return take_gpu_error(m, gpu_error);
+    case 5: return take_bool(m, gpu_error);
+    case 6: return take_string(m, out->tags, HEARTBEAT_TAGS_MAX, false);
+    default: return take_bool(m, &out->checks);
     }
 }
 

@@ -9,18 +9,22 @@
 
 #include "model/worker.h"
 
+#define HEARTBEAT_TAGS_MAX 512
+
 struct heartbeat {
     char name[WORKER_NAME_MAX + 1];
     char version[WORKER_VERSION_MAX + 1];
     char site[WORKER_SITE_MAX + 1];
     int gpus;          /* WORKER_GPUS_FAILED when the body says "gpu_error": true */
     int64_t uptime_s;
+    char tags[HEARTBEAT_TAGS_MAX + 1]; /* TAGS as the agent sent it, "region=eu,role=gpu" */
+    bool checks; /* "checks": true: the agent runs checks and reads the answer's checks_version */
 };
 
 #define HEARTBEAT_FIELD_MAX 128
 
 /* Parses a JSON object {"name": str, "gpus": int, "version": str, "uptime_s": number,
- * "site": str, "gpu_error": bool}; "gpu_error": true (the machine's GPU check failed) wins over
+ * "site": str, "gpu_error": bool, "tags": str, "checks": bool}; "gpu_error": true (the machine's GPU check failed) wins over
  * gpus. Only name is required, unknown members are ignored (but must be valid JSON and
  * UTF-8 like the rest). Returns 0, or -1 with a message in err and in field (fieldlen bytes,
  * HEARTBEAT_FIELD_MAX is enough) the path of the offending member ("site", "extra.note"), ""

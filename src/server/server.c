@@ -418,6 +418,16 @@ static int open_checks(struct server *srv, char *err, size_t errlen)
     return srv->checks ? 0 : -1;
 }
 
+/* A committed event: to the live stream's clients; a worker's DOWN also takes its runners out
+ * of its checks' quorum (checks.h). */
+static void on_event_committed(const struct event_record *ev, void *ctx)
+{
+    struct api_context *api = ctx;
+    api_events_publish(ev, ctx);
+    if (ev->kind == EVENT_DOWN && api->checks)
+        checks_agent_down(api->checks, ev->worker);
+}
+
 static int start_http(struct server *srv, char *err, size_t errlen)
 {
     const struct server_settings *set = &srv->settings;
@@ -450,7 +460,7 @@ static int start_http(struct server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    srv->recorder.committed = api_events_publish;
+    srv->recorder.committed = on_event_committed;
     srv->recorder.committed_ctx = &srv->api;
     struct http_config hc = {
         .addr = set->listen_addr,

@@ -24,7 +24,9 @@ static void test_access_follows_the_path(void **state)
 {
     size_t n = 0;
     for (const struct http_route *r = api_routes; r->path; r++, n++) {
-        if (starts_with(r->path, "/admin") || starts_with(r->path, "/api/v1/silences") ||
+        if (starts_with(r->path, "/api/v1/checks/results/"))
+            assert_int_equal(r->access, HTTP_AGENT); /* agents report their checks' results */
+        else if (starts_with(r->path, "/admin") || starts_with(r->path, "/api/v1/silences") ||
             starts_with(r->path, "/api/v1/events") || starts_with(r->path, "/api/v1/checks"))
             assert_int_equal(r->access, HTTP_ADMIN);
         else if (starts_with(r->path, "/api/v1/reports") && !strcmp(r->method, "GET"))

@@ -25,6 +25,27 @@ static void test_full_body(void **state)
     assert_string_equal(hb.site, "fra1");
 }
 
+/* The members of agents that run checks: their TAGS and "checks": true. */
+static void test_tags_and_checks(void **state)
+{
+    const char *body = "{\"name\":\"n\",\"tags\":\"region=eu,role=gpu\",\"checks\":true}";
+    struct heartbeat hb;
+    char field[HEARTBEAT_FIELD_MAX], err[256];
+    assert_int_equal(heartbeat_parse(body, strlen(body), &hb, field, sizeof field, err, sizeof err),
+                     0);
+    assert_string_equal(hb.tags, "region=eu,role=gpu");
+    assert_true(hb.checks);
+    body = "{\"name\":\"n\",\"checks\":1}";
+    assert_int_equal(heartbeat_parse(body, strlen(body), &hb, field, sizeof field, err, sizeof err),
+                     -1);
+    assert_string_equal(field, "checks");
+    assert_string_equal(err, "checks: expected true or false");
+    body = "{\"name\":\"n\",\"tags\":[]}";
+    assert_int_equal(heartbeat_parse(body, strlen(body), &hb, field, sizeof field, err, sizeof err),
+                     -1);
+    assert_string_equal(field, "tags");
+}
+
 static void test_only_name(void **state)
 {
     const char *body = "{\"name\":\"n\"}";
@@ -156,6 +177,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_body),
         cmocka_unit_test(test_only_name),
+        cmocka_unit_test(test_tags_and_checks),
         cmocka_unit_test(test_gpu_error),
         cmocka_unit_test(test_bad_bodies),
         cmocka_unit_test(test_utf8_unknown_member),
