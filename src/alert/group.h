@@ -1,44 +1,41 @@
-/* group.h — grouping of alerts (docs/alerting.md#grouping): the rows alert_route addressed for
- * messages of one group (a check's target, or its tag set) that come within wait_ms of the
- * group's first are held, then handed to flush as one row per channel that lists them all
- * (problems and resolves are grouped apart). A group of one is handed on as it was. The rows
- * are written by flush, so a crash inside the wait loses the message (the events are already
- * written). Loop thread only.
+/* group.h — grouping of alerts (docs/alerting.md#grouping). A group is a check's target (or its
+ * tag set); the alerts of one group that come within wait_ms of the group's first are held.
+ * Holding is durable: alert_groups_hold stamps the rows alert_route addressed with the group's
+ * deadline (next_attempt_ms) and its key (a "group" field), and they are written with their
+ * event like any row, so the outbox keeps them until the deadline (after a restart too) and
+ * then sends the due rows of one group and channel as one message (alert_groups_merge_fields
+ * names its subject). Problems and resolves are grouped apart. Loop thread only.
  *
- *     struct alert_groups *g = alert_groups_new(loop, 10000, flush, ctx);
+ *     struct alert_groups *g = alert_groups_new(10000);
  *     alert_route(router, &msg, &batch);
- *     alert_groups_add(g, "10.0.0.5:443", msg.resolve, &batch); // takes the rows
- *     ... 10 s later: flush(rows, n, ctx) with one row per channel */
+ *     alert_groups_hold(g, "10.0.0.5:443", msg.resolve, clock_wall_ms(), &batch);
+ *     store_append_event(store, NULL, &ev, batch.rows, batch.n, done, ctx); */
 #ifndef FAULTLINE_ALERT_GROUP_H
 #define FAULTLINE_ALERT_GROUP_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <uv.h>
 
 #include "alert/router.h"
 
-/* rows (n of them) are the group's, valid for the call only. */
-typedef void (*alert_group_flush_fn)(const struct outbox_record *rows, size_t n, void *ctx);
-
 struct alert_groups;
 
-/* NULL when out of memory or the loop refuses the timer. */
-struct alert_groups *alert_groups_new(uv_loop_t *loop, int64_t wait_ms, alert_group_flush_fn flush,
-                                      void *ctx);
-/* Flushes what is held, then frees (the timer closes on the next loop turn). NULL: no-op. */
+/* NULL when out of memory. */
+struct alert_groups *alert_groups_new(int64_t wait_ms);
+/* NULL: no-op. Held rows are in the store already: nothing is lost. */
 void alert_groups_free(struct alert_groups *g);
 
-/* Takes the rows of batch (left empty) into the group key (copied), with the problems or the
- * resolves of it. Returns 0, or -1 when out of memory (the rows are then flushed at once,
+/* Holds the rows of batch in group key (copied), with the problems or the resolves of it: each
+ * row's next_attempt_ms becomes the group's deadline (its first member's now_ms + wait) and its
+ * fields gain "group": key. Returns 0, or -1 when out of memory (the rows then go at once,
  * ungrouped). */
-int alert_groups_add(struct alert_groups *g, const char *key, bool resolve,
-                     struct alert_batch *batch);
+int alert_groups_hold(struct alert_groups *g, const char *key, bool resolve, int64_t now_ms,
+                      struct alert_batch *batch);
 
-/* Merges rows (n of them, of one group) into one row per channel, into out (cap n), listing
- * the members' names in the subject and their texts one per line. Returns how many rows; the merged rows own new
- * text and fields_json (free them). Pure; for tests too. */
-size_t alert_groups_merge(const struct outbox_record *rows, size_t n, const char *key,
-                          struct outbox_record *out);
+/* The fields of a message merging members (n of them) of group key: those of the first, with
+ * the subject "3 alerts of KEY: a, b, c" (their "name" fields). A new reference; NULL when out
+ * of memory. Pure; for tests too. */
+json_t *alert_groups_merge_fields(json_t *const *members, size_t n, const char *key);
 
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "alert/channel.h"
+#include "alert/group.h"
 #include "base/clock.h"
 #include "base/httpc.h"
 #include "base/log.h"
@@ -124,6 +125,78 @@ static void queue_pop(struct outbox_channel *ch)
 }
 
 /* ---- sending ----------------------------------------------------------------------------- */
+static const char *field_text(const struct outbox_msg *msg, const char *key);
+
+/* A member of an alert group (alert/group.h) waiting for its group's deadline. */
+static bool msg_held(const struct outbox_msg *msg, int64_t now)
+{
+    return msg->attempts == 0 && msg->next_attempt_ms > now && field_text(msg, "group")[0];
+}
+
+/* Unlinks the message after prev (NULL: the head) and links it after at (NULL: as the head). */
+static void queue_move(struct outbox_channel *ch, struct outbox_msg *prev, struct outbox_msg *at)
+{
+    struct outbox_msg **from = prev ? &prev->next : &ch->head;
+    struct outbox_msg *msg = *from;
+    if (prev == at || msg == at)
+        return;
+    *from = msg->next;
+    if (ch->tail == msg)
+        ch->tail = prev;
+    struct outbox_msg **to = at ? &at->next : &ch->head;
+    msg->next = *to;
+    *to = msg;
+    if (!msg->next)
+        ch->tail = msg;
+}
+
+/* While the head is held for its group, the message due first goes ahead of it, so a group's
+ * wait never delays another alert. */
+static void queue_promote_due(struct outbox_channel *ch)
+{
+    int64_t now = clock_wall_ms();
+    if (ch->flight || !ch->head || !msg_held(ch->head, now))
+        return;
+    struct outbox_msg *best_prev = NULL, *best = ch->head;
+    for (struct outbox_msg *prev = ch->head, *m = prev->next; m; prev = m, m = m->next)
+        if (m->next_attempt_ms < best->next_attempt_ms) {
+            best = m;
+            best_prev = prev;
+        }
+    if (best != ch->head)
+        queue_move(ch, best_prev, NULL);
+}
+
+/* Gathers right behind the head the other members of its group that are due (same group, both
+ * problems or both resolves); returns how many the group has there, head included. */
+static size_t queue_gather_group(struct outbox_channel *ch)
+{
+    const char *group = field_text(ch->head, "group");
+    if (!group[0] || ch->head->replaces)
+        return 1;
+    /* the head's deadline counts as now: the timer may fire a little before it */
+    int64_t now = clock_wall_ms();
+    if (ch->head->next_attempt_ms > now)
+        now = ch->head->next_attempt_ms;
+    size_t n = 1;
+    struct outbox_msg *last = ch->head;
+    for (struct outbox_msg *prev = ch->head, *m = prev->next; m; m = prev->next) {
+        bool member = !m->replaces && m->resolve == ch->head->resolve &&
+                      m->next_attempt_ms <= now && strcmp(field_text(m, "group"), group) == 0;
+        if (!member) {
+            prev = m;
+            continue;
+        }
+        if (prev != last)
+            queue_move(ch, prev, last);
+        else
+            prev = m;
+        last = m;
+        n++;
+    }
+    return n;
+}
+
 
 /* Arms the channel's timer for its head message (at once, or when its retry is due). Sends
  * always start from the timer, so a channel that answers synchronously cannot recurse. */
@@ -131,6 +204,7 @@ static void channel_schedule(struct outbox_channel *ch)
 {
     if (ch->flight || !ch->head)
         return;
+    queue_promote_due(ch);
     int64_t wait = ch->head->next_attempt_ms - clock_wall_ms();
     if (ch->head->next_attempt_ms == 0 || wait < 0)
         wait = 0;
@@ -186,8 +260,6 @@ static void pass_ref_on(struct outbox_channel *ch, const struct outbox_msg *msg,
         if (m->replaces == msg->id)
             snprintf(m->ref, sizeof m->ref, "%s", ref);
 }
-
-static const char *field_text(const struct outbox_msg *msg, const char *key);
 
 static void failure_recorded(int status, const struct event_record *ev,
                              const struct outbox_record *msgs, size_t n, void *ctx)
@@ -376,6 +448,50 @@ static int send_digest(struct outbox_channel *ch, size_t merge, struct outbox_at
     return 0;
 }
 
+/* Sends the head and the merge members of its group gathered behind it as one message: the
+ * group's subject (alert_groups_merge_fields), then each member's text on its own line. Returns
+ * 0, or -1 (out of memory: the head goes alone). */
+static int send_group(struct outbox_channel *ch, size_t merge, struct outbox_attempt *attempt)
+{
+    size_t len = 1;
+    json_t **members = calloc(merge, sizeof *members);
+    const struct outbox_msg *m = ch->head;
+    for (size_t i = 0; i < merge; i++, m = m->next) {
+        len += strlen(m->text) + 1;
+        if (members)
+            members[i] = m->fields;
+    }
+    char *text = malloc(len);
+    json_t *all = members ? alert_groups_merge_fields(members, merge, field_text(ch->head, "group"))
+                          : NULL;
+    free(members);
+    if (!text || !all) {
+        free(text);
+        json_decref(all);
+        return -1;
+    }
+    size_t used = 0;
+    m = ch->head;
+    for (size_t i = 0; i < merge; i++, m = m->next)
+        used += (size_t)snprintf(text + used, len - used, "%s%s", i ? "\n" : "", m->text);
+    json_object_set_new(all, "text", json_string(text));
+    json_object_set_new(all, "id", json_integer(ch->head->id));
+    if (ch->head->event_id)
+        json_object_set_new(all, "event_id", json_integer(ch->head->event_id));
+    json_object_set_new(all, "channel", json_string(ch->name));
+    char *fields_text = json_dumps(all, JSON_COMPACT);
+    struct alert_delivery d = delivery_of(ch->head, fields_text);
+    d.text = text;
+    d.subject = json_string_value(json_object_get(all, "subject"));
+    attempt->merged = merge;
+    log_info("%s: %zu alerts of %s sent as one", ch->name, merge, field_text(ch->head, "group"));
+    ch->type->send(ch->state, &d, outbox_attempt_done, attempt);
+    json_decref(all);
+    free(fields_text);
+    free(text);
+    return 0;
+}
+
 static void outbox_send_head(uv_timer_t *timer)
 {
     struct outbox_channel *ch = timer->data;
@@ -396,6 +512,9 @@ static void outbox_send_head(uv_timer_t *timer)
         ch->type->edit(ch->state, msg->ref, msg->text, outbox_attempt_done, attempt);
         return;
     }
+    size_t group = queue_gather_group(ch);
+    if (group > 1 && send_group(ch, group, attempt) == 0)
+        return;
     size_t merge = ch->paced && ch->type->digest ? digest_count(ch) : 1;
     if (merge > 1 && send_digest(ch, merge, attempt) == 0)
         return;

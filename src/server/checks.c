@@ -320,19 +320,15 @@ static bool group_key(const struct check *k, char *key, size_t len)
     return key[0] != '\0';
 }
 
-/* Hands k's addressed alerts on: into their group (GROUP_WAIT) when it has one and grouping is
- * on; otherwise they stay in batch, to be written with the event. */
+/* Holds k's addressed alerts in their group (GROUP_WAIT) when it has one and grouping is on:
+ * they are written with the event all the same, and the outbox sends them at the group's
+ * deadline, merged (alert/group.h). */
 static void group_alerts(struct checks *c, const struct check *k, struct alert_batch *batch)
 {
     char key[512];
-    if (c->groups && batch->n && group_key(k, key, sizeof key))
-        alert_groups_add(c->groups, key, batch->rows[0].resolve, batch);
-}
-
-static void on_group_due(const struct outbox_record *rows, size_t n, void *ctx)
-{
-    struct checks *c = ctx;
-    store_append_messages(c->opts.store, rows, n, on_notice_committed, c->opts.outbox);
+    if (c->groups && batch->n && group_key(k, key, sizeof key) &&
+        alert_groups_hold(c->groups, key, batch->rows[0].resolve, clock_wall_ms(), batch) != 0)
+        log_error("checks: out of memory grouping %s; sent ungrouped", key);
 }
 
 /* A decided result that kept the check's state: flapping may end here (one "stable" notice),
@@ -503,7 +499,7 @@ struct checks *checks_open(const struct checks_options *opts, char *err, size_t 
     c->errors = json_array();
     c->schedule = schedule_new(opts->loop, on_due, c);
     if (opts->group_wait_ms > 0)
-        c->groups = alert_groups_new(opts->loop, opts->group_wait_ms, on_group_due, c);
+        c->groups = alert_groups_new(opts->group_wait_ms);
     if (!c->schedule || (opts->group_wait_ms > 0 && !c->groups)) {
         alert_groups_free(c->groups);
         free(c->dir);
@@ -534,7 +530,7 @@ void checks_close(struct checks *c)
     if (!c)
         return;
     checks_writes_orphan(c);
-    alert_groups_free(c->groups); /* what it holds is written first */
+    alert_groups_free(c->groups); /* what it holds is in the store */
     for (size_t i = 0; i < c->n; i++)
         checks_free_check(c->all[i]);
     free(c->all);

@@ -3,7 +3,8 @@
 // sent; a problem told before a silence still gets its resolve, once, on every channel told; a
 // flapping check is told once when it starts flapping and once when it is stable again; a check
 // whose parent (depends_on) fails, or run while the server is cut off, is held back; grouping
-// (GROUP_WAIT) and reminders (REPEAT_INTERVAL).
+// (GROUP_WAIT), held in the outbox so that a kill -9 inside the wait loses nothing, and
+// reminders (REPEAT_INTERVAL).
 // Checks are exec scripts whose exit code a test file decides; channels are local webhooks.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -243,6 +244,48 @@ scenario('grouping: three checks of one target failing together are one message,
   const back = await web.waitFor((r) => r.json?.resolve && r.json.subject?.startsWith('3 alerts of db-host'), 5000);
   assert.equal(back.json.text.split('\n').filter((l) => /^OK: db-(ping|port|query) \(exec db-host\) again after/.test(l)).length, 3);
   assert.equal(web.accepted.length, 2, JSON.stringify(web.accepted.map((r) => r.json.subject)));
+});
+
+scenario('grouping survives a kill -9 inside GROUP_WAIT: one merged message after the restart, then one grouped resolve on every channel told', async (ctx) => {
+  const tg = await ctx.telegram();
+  const web = await ctx.hook();
+  const srv = await serverWith(
+    ctx,
+    `channels:
+  - {name: chat, type: telegram, token: '${tg.token}', chat_id: '111', url: '${tg.url}'}
+  - {name: hook, type: webhook, url: '${web.url}/hook'}
+`,
+    { GROUP_WAIT: '3' },
+  );
+  const names = ['db-ping', 'db-port', 'db-query'];
+  const set = names.map((n) => execCheck(srv, n, { code: 0, extra: '    target: db-host\n' }));
+  const all = (pred) => async () => (await Promise.all(names.map((n) => checkEvents(srv, n)))).every((e) => e.some(pred));
+  await waitFor(all(() => true), 5000, { message: 'the three checks ok' });
+  set.forEach((s) => s(2));
+  // the events are written with their messages, in one transaction each
+  await waitFor(all((e) => e.details.to === 'critical'), 5000, { message: 'the three checks critical' });
+  await srv.kill9();
+  assert.equal(tg.messages.length + web.accepted.length, 0, 'nothing sent inside the wait');
+  set.forEach((s) => s(1)); // after the restart they are warning: told anew, and told apart
+  const critical = names.map((n) => `CRITICAL: ${n} (exec db-host): exit code 2: ${n} says 2`);
+  await ctx.restart(srv);
+  const one = await web.waitFor((r) => r.json?.subject?.startsWith('3 alerts of db-host'), 10000);
+  assert.deepEqual(one.json.subject.replace('3 alerts of db-host: ', '').split(', ').sort(), names);
+  assert.deepEqual(one.json.text.split('\n').sort(), critical);
+  assert.equal(one.json.group, 'db-host');
+  const chat = await tg.waitForMessage((m) => m.text.includes('CRITICAL'), 10000);
+  assert.deepEqual(chat.text.split('\n').sort(), critical);
+  // the warnings of the restarted checks come as one more grouped message on each channel
+  await web.waitFor((r) => r.json?.subject?.startsWith('3 alerts of db-host') && r.json.severity === 'warning', 10000);
+  await tg.waitForMessage((m) => m.text.includes('WARNING'), 10000);
+  set.forEach((s) => s(0));
+  const ok = /^OK: db-(ping|port|query) \(exec db-host\) again after/;
+  const back = await web.waitFor((r) => r.json?.resolve && r.json.subject?.startsWith('3 alerts of db-host'), 10000);
+  assert.equal(back.json.text.split('\n').filter((l) => ok.test(l)).length, 3);
+  const chatBack = await tg.waitForMessage((m) => m.text.startsWith('OK:'), 10000);
+  assert.equal(chatBack.text.split('\n').filter((l) => ok.test(l)).length, 3);
+  assert.deepEqual(web.accepted.map((r) => `${r.json.severity}${r.json.resolve ? ':resolve' : ''}`), ['critical', 'warning', 'info:resolve']);
+  assert.equal(tg.messages.length, 3, JSON.stringify(tg.messages.map((m) => m.text)));
 });
 
 scenario('reminders: REPEAT_INTERVAL tells an open problem again, and stops at its resolve', async (ctx) => {

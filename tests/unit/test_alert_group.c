@@ -1,6 +1,7 @@
-/* test_alert_group.c — grouping of alerts (alert/group.h): rows of one group merged into one
- * row per channel listing the members; a group held for its wait on a real loop, then handed
- * on once; a group of one handed on as it was. */
+/* test_alert_group.c — grouping of alerts (alert/group.h): the rows of one group share its
+ * deadline (the first member's time + the wait) and carry its key; a group past its deadline
+ * starts anew; problems and resolves are grouped apart; a merged message's subject lists the
+ * members. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,12 +13,12 @@
 
 #include "alert/group.h"
 
-static struct outbox_record row(const char *channel, const char *name, const char *text)
+static struct outbox_record row(const char *channel, const char *name)
 {
     struct outbox_record r = {.created_ms = 1};
     snprintf(r.channel, sizeof r.channel, "%s", channel);
     snprintf(r.dedup_key, sizeof r.dedup_key, "check:%s", name);
-    r.text = strdup(text);
+    r.text = strdup(name);
     char fields[256];
     snprintf(fields, sizeof fields, "{\"kind\":\"check\",\"name\":\"%s\",\"subject\":\"%s is critical\"}",
              name, name);
@@ -25,97 +26,59 @@ static struct outbox_record row(const char *channel, const char *name, const cha
     return r;
 }
 
-static void test_merge(void **state)
+/* Holds one row of name for channels ops and pager in group key at now; returns its deadline. */
+static int64_t hold(struct alert_groups *g, const char *key, bool resolve, const char *name,
+                    int64_t now)
 {
-    struct outbox_record rows[] = {row("ops", "a", "CRITICAL: a"), row("pager", "a", "CRITICAL: a"),
-                                   row("ops", "b", "CRITICAL: b"), row("ops", "c", "CRITICAL: c")};
-    struct outbox_record out[4];
-    size_t n = alert_groups_merge(rows, 4, "db-host", out);
-    assert_int_equal(n, 2);
-    assert_string_equal(out[0].channel, "ops");
-    assert_string_equal(out[0].text, "CRITICAL: a\nCRITICAL: b\nCRITICAL: c");
-    json_t *f = json_loads(out[0].fields_json, 0, NULL);
+    struct alert_batch b = {0};
+    b.rows = calloc(2, sizeof *b.rows);
+    b.cap = b.n = 2;
+    b.rows[0] = row("ops", name);
+    b.rows[1] = row("pager", name);
+    assert_int_equal(alert_groups_hold(g, key, resolve, now, &b), 0);
+    assert_int_equal(b.n, 2);
+    assert_int_equal(b.rows[0].next_attempt_ms, b.rows[1].next_attempt_ms);
+    json_t *f = json_loads(b.rows[1].fields_json, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(f, "group")), key);
+    assert_string_equal(json_string_value(json_object_get(f, "name")), name);
+    json_decref(f);
+    int64_t due = b.rows[0].next_attempt_ms;
+    alert_batch_free(&b);
+    return due;
+}
+
+static void test_hold(void **state)
+{
+    struct alert_groups *g = alert_groups_new(10000);
+    assert_non_null(g);
+    assert_int_equal(hold(g, "db-host", false, "a", 1000), 11000);
+    assert_int_equal(hold(g, "db-host", false, "b", 5000), 11000);   /* joins a's group */
+    assert_int_equal(hold(g, "web-host", false, "w", 5000), 15000);  /* its own */
+    assert_int_equal(hold(g, "db-host", true, "a", 6000), 16000);    /* resolves apart */
+    assert_int_equal(hold(g, "db-host", false, "c", 11000), 21000);  /* past the deadline */
+    alert_groups_free(g);
+}
+
+static void test_merge_fields(void **state)
+{
+    json_t *m[3] = {json_pack("{ss ss ss}", "name", "a", "subject", "a is critical", "severity",
+                              "critical"),
+                    json_pack("{ss}", "name", "b"), json_pack("{ss}", "name", "c")};
+    json_t *f = alert_groups_merge_fields(m, 3, "db-host");
     assert_string_equal(json_string_value(json_object_get(f, "subject")),
                         "3 alerts of db-host: a, b, c");
     assert_string_equal(json_string_value(json_object_get(f, "group")), "db-host");
+    assert_string_equal(json_string_value(json_object_get(f, "severity")), "critical");
     json_decref(f);
-    assert_string_equal(out[1].channel, "pager");
-    assert_string_equal(out[1].text, "CRITICAL: a");
-    for (size_t i = 0; i < n; i++) {
-        free((char *)out[i].text);
-        free((char *)out[i].fields_json);
-    }
-    for (size_t i = 0; i < 4; i++) {
-        free((char *)rows[i].text);
-        free((char *)rows[i].fields_json);
-    }
-}
-
-struct flushed {
-    int calls;
-    size_t rows;
-    char text[256];
-};
-
-static void on_flush(const struct outbox_record *rows, size_t n, void *ctx)
-{
-    struct flushed *f = ctx;
-    f->calls++;
-    f->rows += n;
-    snprintf(f->text, sizeof f->text, "%s", n ? rows[0].text : "");
-}
-
-static void add(struct alert_groups *g, const char *key, const char *name)
-{
-    struct alert_batch b = {0};
-    b.rows = calloc(1, sizeof *b.rows);
-    b.cap = b.n = 1;
-    b.rows[0] = row("ops", name, name);
-    assert_int_equal(alert_groups_add(g, key, false, &b), 0);
-    assert_int_equal(b.n, 0);
-}
-
-static void test_held_for_the_wait(void **state)
-{
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct flushed f = {0};
-    struct alert_groups *g = alert_groups_new(&loop, 50, on_flush, &f);
-    assert_non_null(g);
-    add(g, "db-host", "a");
-    add(g, "db-host", "b");
-    add(g, "web-host", "w");
-    assert_int_equal(f.calls, 0); /* held */
-    uv_run(&loop, UV_RUN_ONCE);   /* the wait */
-    while (f.calls < 2)
-        uv_run(&loop, UV_RUN_ONCE);
-    assert_int_equal(f.calls, 2);
-    assert_int_equal(f.rows, 2); /* db-host merged into one row, web-host as it was */
-    alert_groups_free(g);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-}
-
-static void test_free_flushes(void **state)
-{
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct flushed f = {0};
-    struct alert_groups *g = alert_groups_new(&loop, 60000, on_flush, &f);
-    add(g, "db-host", "a");
-    alert_groups_free(g);
-    assert_int_equal(f.calls, 1);
-    assert_string_equal(f.text, "a");
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    for (size_t i = 0; i < 3; i++)
+        json_decref(m[i]);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_held_for_the_wait),
-        cmocka_unit_test(test_free_flushes),
+        cmocka_unit_test(test_hold),
+        cmocka_unit_test(test_merge_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
