@@ -5,7 +5,8 @@
  * channel's id of a delivered message (its ref). A correction (it replaces an earlier message)
  * edits that message in place when the channel can edit and the ref is known, else it is sent
  * as a new message; a correction queued behind the message it replaces gets its ref once that
- * is delivered.
+ * is delivered. The members of an alert group (alert/group.h) wait for their group's deadline
+ * while the rest pass them, then the due members of one group go out as one message.
  *
  * Shutdown: outbox_close abandons an attempt in flight. Its row is still pending in the store,
  * so it is sent again after a restart: a duplicate is preferable to a lost alert. */
