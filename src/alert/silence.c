@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/cron.h"
 #include "base/err.h"
+#include "base/regex_size.h"
 #include "base/tz.h"
 
 #define SILENCE_NAME_MAX 256
@@ -18,10 +19,6 @@
 #define SILENCE_VALUE_MAX 256   /* label values and patterns */
 #define SILENCE_AUTHOR_MAX 128
 #define SILENCE_DURATION_MAX_S (366LL * 86400)
-/* glibc's regcomp copies a repeated part once per repetition ("x+" is "xx*", "x{3}" is "xxx"),
- * so nested repetitions grow it exponentially: "a" followed by 20 "+" took more than 512 MiB.
- * A pattern's size with its repetitions unrolled may be at most this. */
-#define SILENCE_REGEX_SIZE_MAX 4096
 #define SILENCE_MEMBERS                                                                           \
     "name, kind, severity, labels, starts_at, ends_at, duration, cron, tz, comment, author"
 
@@ -148,91 +145,6 @@ static int parse_time(const json_t *def, const char *key, int64_t *out, char *er
     return -1;
 }
 
-/* The closing "]" of the bracket expression at p ("]" first is a member, "[:alpha:]" is one
- * piece), or NULL when it has none. */
-static const char *bracket_end(const char *p)
-{
-    p += 1 + (p[1] == '^');
-    if (*p == ']')
-        p++;
-    while (*p && *p != ']') {
-        const char *close = p[0] == '[' && p[1] && strchr(":.=", p[1]) ? strchr(p + 2, ']') : NULL;
-        p = close ? close + 1 : p + 1;
-    }
-    return *p ? p : NULL;
-}
-
-/* The larger bound of the interval "{n}", "{n,}" or "{n,m}" at p, at least 1; *close gets its
- * "}" (or the last character when it has none). */
-static int64_t interval_factor(const char *p, const char **close)
-{
-    const char *comma = strchr(p, ','), *brace = strchr(p, '}');
-    long lo = strtol(p + 1, NULL, 10), hi = lo;
-    if (comma && brace && comma < brace)
-        hi = comma[1] == '}' ? lo + 1 : strtol(comma + 1, NULL, 10);
-    *close = brace ? brace : p + strlen(p) - 1;
-    long most = hi > lo ? hi : lo;
-    return most < 1 ? 1 : most > SILENCE_REGEX_SIZE_MAX ? SILENCE_REGEX_SIZE_MAX + 1 : most;
-}
-
-/* The size of an extended regular expression with its repetitions unrolled, as regcomp builds
- * it: each level of parentheses sums its parts, "+" doubles the part before it, "{n,m}"
- * multiplies it by m; capped just above SILENCE_REGEX_SIZE_MAX. A repetition of a repetition
- * ("a+*", undefined in POSIX) counts as too large: glibc took seconds over "a++++*+++++". */
-static int64_t regex_size(const char *p)
-{
-    enum { DEPTH = 32 };
-    int64_t sum[DEPTH] = {0}, last[DEPTH] = {0}; /* per level: its size, its last part's */
-    int depth = 0;
-    bool repeated = false; /* the last thing read was a repetition */
-    for (; *p; p++) {
-        int64_t factor = 0, part = 1;
-        if (*p == '\\' && p[1]) {
-            p++;
-        } else if (*p == '[' && bracket_end(p)) {
-            p = bracket_end(p);
-        } else if (*p == '(') {
-            if (++depth >= DEPTH)
-                return SILENCE_REGEX_SIZE_MAX + 1;
-            sum[depth] = last[depth] = 0;
-            repeated = false;
-            continue;
-        } else if (*p == ')' && depth > 0) {
-            part = sum[depth--];
-        } else if (*p == '|' || *p == '^' || *p == '$') {
-            last[depth] = 0;
-            repeated = false;
-            continue;
-        } else if (*p == '*' || *p == '?') {
-            factor = 1;
-        } else if (*p == '+') {
-            factor = 2;
-        } else if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
-            factor = interval_factor(p, &p);
-        }
-        if (factor && repeated)
-            return SILENCE_REGEX_SIZE_MAX + 1;
-        repeated = factor != 0;
-        if (factor) {
-            int64_t grown = last[depth] * factor;
-            if (grown > SILENCE_REGEX_SIZE_MAX)
-                grown = SILENCE_REGEX_SIZE_MAX + 1;
-            sum[depth] += grown - last[depth];
-            part = grown;
-        } else {
-            sum[depth] += part;
-        }
-        last[depth] = part;
-        if (sum[depth] > SILENCE_REGEX_SIZE_MAX)
-            return SILENCE_REGEX_SIZE_MAX + 1;
-    }
-    while (depth > 0) { /* unclosed: regcomp refuses it anyway */
-        sum[depth - 1] += sum[depth];
-        depth--;
-    }
-    return sum[0];
-}
-
 /* "key=value", "key!=value" or "key=~regex" into l. */
 static int parse_label(const json_t *v, struct silence_label *l, char *err, size_t errlen)
 {
@@ -261,12 +173,12 @@ static int parse_label(const json_t *v, struct silence_label *l, char *err, size
     l->value = strdup(value);
     if (!l->key || !l->value)
         return err_set(err, errlen, "labels: out of memory");
-    if (l->op == SILENCE_RE && regex_size(value) > SILENCE_REGEX_SIZE_MAX) {
+    if (l->op == SILENCE_RE && !regex_size_ok(value)) {
         l->op = SILENCE_EQ; /* nothing compiled to free */
         return err_set(err, errlen, "labels: the regex after =~ repeats too much (a repetition "
                                     "of a repetition such as a+*, or more than %d characters "
                                     "once its repetitions are unrolled), got \"%.60s\"",
-                       SILENCE_REGEX_SIZE_MAX, value);
+                       REGEX_UNROLLED_MAX, value);
     }
     if (l->op == SILENCE_RE) {
         char anchored[SILENCE_VALUE_MAX + 8];

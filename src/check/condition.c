@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "base/err.h"
+#include "base/regex_size.h"
 #include "check/condition.h"
 
 /* What an operand holds, known at load time (ANY: a [BODY] path, known only when it runs). */
@@ -385,6 +386,11 @@ static int read_condition(struct reader *r, struct condition *c)
     if (check_kinds(r, c) != 0)
         return -1;
     if (c->op == CMP_MATCHES) {
+        if (!regex_size_ok(c->right.text))
+            return fail_at(r, "the regular expression repeats too much (a repetition of a "
+                              "repetition such as a+*, or more than %d characters once its "
+                              "repetitions are unrolled)",
+                           REGEX_UNROLLED_MAX);
         int rc = regcomp(&c->re, c->right.text, REG_EXTENDED | REG_NOSUB);
         if (rc != 0) {
             char why[100];

@@ -134,13 +134,13 @@ enum check_state checks_fold_runners(const struct runner_state *const *rs, size_
 static void on_change_committed(int status, const struct event_record *ev,
                                 const struct outbox_record *msgs, size_t n_msgs, void *ctx)
 {
-    struct outbox *outbox = ctx;
+    struct outbox *const *outbox = ctx;
     if (status != 0) {
         log_error("checks: the state change of %s could not be stored; it is not told", ev->worker);
         return;
     }
-    if (outbox && n_msgs)
-        outbox_enqueue(outbox, msgs, n_msgs);
+    if (outbox && *outbox && n_msgs)
+        outbox_enqueue(*outbox, msgs, n_msgs);
 }
 
 /* The notification's text: "CRITICAL: api (http https://api.example.com/): [STATUS] == 200
@@ -294,8 +294,8 @@ static void on_notice_committed(int status, const struct event_record *ev,
 {
     if (status != 0)
         log_error("checks: a notice could not be stored; it is not told");
-    else if (ctx && n_msgs)
-        outbox_enqueue(ctx, msgs, n_msgs);
+    else if (ctx && *(struct outbox *const *)ctx && n_msgs)
+        outbox_enqueue(*(struct outbox *const *)ctx, msgs, n_msgs);
 }
 
 /* The group of k's alerts: its target, else its tags ("team=db,tier=1"), into key; false when
@@ -362,7 +362,8 @@ static void check_state_kept(struct checks *c, struct check *k, int64_t now)
     log_info("checks: %s is %s, told now (%s)", k->def->name, check_state_name(k->state),
              stopped ? "stable again" : release ? "no longer held back" : "a reminder");
     group_alerts(c, k, &batch);
-    store_append_messages(c->opts.store, batch.rows, batch.n, on_notice_committed, c->opts.outbox);
+    store_append_messages(c->opts.store, batch.rows, batch.n, on_notice_committed,
+                          (void *)c->opts.outbox);
     alert_batch_free(&batch);
 }
 
@@ -409,7 +410,7 @@ static void check_state_changed(struct checks *c, struct check *k, enum check_st
     log_info("checks: %s is %s (was %s)%s%s", k->def->name, check_state_name(k->state),
              check_state_name(from), k->message ? ": " : "", k->message ? k->message : "");
     store_append_event(c->opts.store, NULL, &ev, batch.rows, batch.n, on_change_committed,
-                       c->opts.outbox);
+                       (void *)c->opts.outbox);
     alert_batch_free(&batch);
     free(details);
 }

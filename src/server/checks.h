@@ -25,7 +25,9 @@ struct probe_env;
 struct checks_options {
     uv_loop_t *loop;
     struct store *store;   /* where state changes are written */
-    struct outbox *outbox; /* NULL: no channel */
+    /* Where the server keeps its outbox, read when a notice is committed: the store's last
+     * completions come after the outbox is closed (and the pointer NULL). NULL: no channel. */
+    struct outbox *const *outbox;
     struct alert_router *router; /* addresses the notifications (alert/router.h); may be NULL */
     struct probe_env *env; /* the probes' loop-wide resources; owned by the caller */
     checkdef_find_fn find; /* probe_type_find, or a test's */

@@ -405,7 +405,7 @@ static int open_checks(struct server *srv, char *err, size_t errlen)
     srv->probe_env = probe_env_new(srv->loop, err, errlen);
     if (!srv->probe_env)
         return -1;
-    struct checks_options o = {.loop = srv->loop, .store = srv->store, .outbox = srv->outbox,
+    struct checks_options o = {.loop = srv->loop, .store = srv->store, .outbox = &srv->outbox,
                                .router = srv->router,
                                .env = srv->probe_env, .find = probe_type_find, .dir = dir,
                                .history = srv->settings.check_history,

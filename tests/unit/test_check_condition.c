@@ -145,6 +145,9 @@ static const struct load_error load_errors[] = {
     {"[RESPONSE_TIME] < 30sm", ALL, "at column 23: < needs numbers on both sides"},
     {"[STATUS] contains \"5\"", ALL, "at column 22: contains compares a number with text"},
     {"[OUTPUT] matches \"(\"", ALL, "at column 21: invalid regular expression: "},
+    {"[OUTPUT] matches \"a+++++++++++++++++++++++++++++\"", ALL,
+     "at column 50: the regular expression repeats too much (a repetition of a repetition such "
+     "as a+*, or more than 4096 characters once its repetitions are unrolled)"},
     {"[CONNECTED] < true", ALL, "at column 19: < needs numbers on both sides"},
     {"[HEADER] == \"a\"", ALL, "at column 9: expected one header name: [HEADER].Name"},
     {"[STATUS].x == 1", ALL, "at column 11: [STATUS] takes no path"},
