@@ -4,18 +4,12 @@
 #include "report/report_internal.h"
 
 #include <errno.h>
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "base/clock.h"
 #include "collect/collect.h"
 
-#define REPORT_DEFAULT_PORT 443
 #define REPORT_COMMAND_CAP (1024 * 1024)
 
 static void report_listening(struct report_job *job, json_t *net)
