@@ -8,14 +8,6 @@
 
 #include "collect/collect.h"
 
-static const char *report_gpu_label(const struct metric_sample *s, const char *name)
-{
-    for (size_t i = 0; i < s->nlabels; i++)
-        if (strcmp(s->labels[i].name, name) == 0)
-            return s->labels[i].value;
-    return "";
-}
-
 /* The value of name for GPU index, or null. */
 static json_t *report_gpu_field(const struct metric_list *list, const char *name, const char *index)
 {
@@ -25,13 +17,13 @@ static json_t *report_gpu_field(const struct metric_list *list, const char *name
 
 static json_t *report_gpu_entry(const struct metric_list *list, const struct metric_sample *s)
 {
-    const char *index = report_gpu_label(s, "gpu");
+    const char *index = report_sample_label(s, "gpu");
     const struct metric_sample *used = metric_list_find(list, "DCGM_FI_DEV_FB_USED", "gpu", index);
     const struct metric_sample *total =
         metric_list_find(list, "DCGM_FI_DEV_FB_TOTAL", "gpu", index);
     return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "index",
-                     (json_int_t)strtol(index, NULL, 10), "uuid", report_gpu_label(s, "UUID"),
-                     "name", report_gpu_label(s, "modelName"), "util_pct",
+                     (json_int_t)strtol(index, NULL, 10), "uuid", report_sample_label(s, "UUID"),
+                     "name", report_sample_label(s, "modelName"), "util_pct",
                      report_gpu_field(list, "DCGM_FI_DEV_GPU_UTIL", index), "mem_used_mb",
                      used ? json_integer((json_int_t)used->value) : json_null(), "mem_total_mb",
                      total ? json_integer((json_int_t)total->value) : json_null(), "temp_c",
@@ -47,11 +39,11 @@ static json_t *report_gpu_list(const struct metric_list *list)
         const struct metric_sample *s = &list->items[i];
         if (strncmp(s->name, "DCGM_FI_DEV_", 12) != 0)
             continue;
-        const char *index = report_gpu_label(s, "gpu");
+        const char *index = report_sample_label(s, "gpu");
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++)
             seen = strncmp(list->items[j].name, "DCGM_FI_DEV_", 12) == 0 &&
-                   strcmp(report_gpu_label(&list->items[j], "gpu"), index) == 0;
+                   strcmp(report_sample_label(&list->items[j], "gpu"), index) == 0;
         if (!seen)
             json_array_append_new(gpus, report_gpu_entry(list, s));
     }

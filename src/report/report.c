@@ -124,6 +124,14 @@ json_t *report_text_or_null(const char *text)
     return text && *text ? json_string(text) : json_null();
 }
 
+const char *report_sample_label(const struct metric_sample *s, const char *name)
+{
+    for (size_t i = 0; i < s->nlabels; i++)
+        if (strcmp(s->labels[i].name, name) == 0)
+            return s->labels[i].value;
+    return "";
+}
+
 /* ---- the process table ---------------------------------------------------------------------- */
 
 /* Fills p from /proc/PID/stat ("pid (comm) S ppid ...", comm may hold spaces and parentheses)

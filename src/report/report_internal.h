@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include "model/metric.h"
 #include "report/report.h"
 
 /* One process from /proc, read once by report_collect and shared read-only by the sections. */
@@ -62,6 +63,9 @@ size_t report_list_each(const char *list, void (*fn)(const char *item, void *ctx
 json_t *report_real2(double v);
 json_t *report_int_or_null(int64_t v);
 json_t *report_text_or_null(const char *text);
+
+/* The value of a collector sample's label name, or "" when it has none. */
+const char *report_sample_label(const struct metric_sample *s, const char *name);
 
 /* Reads /proc (under root) into procs; returns 0 or -1 with err set. */
 int report_procs_read(const char *root, struct report_procs *procs, char *err, size_t errlen);

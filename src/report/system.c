@@ -14,14 +14,6 @@
 #define REPORT_MB (1024.0 * 1024.0)
 #define REPORT_GB (1024.0 * 1024.0 * 1024.0)
 
-static const char *report_label(const struct metric_sample *s, const char *name)
-{
-    for (size_t i = 0; i < s->nlabels; i++)
-        if (strcmp(s->labels[i].name, name) == 0)
-            return s->labels[i].value;
-    return "";
-}
-
 static double report_value(const struct metric_list *list, const char *name)
 {
     const struct metric_sample *s = metric_list_find(list, name, NULL, NULL);
@@ -50,16 +42,17 @@ static json_t *report_disks(const struct metric_list *list)
         const struct metric_sample *s = &list->items[i];
         if (strcmp(s->name, "node_filesystem_size_bytes") != 0)
             continue;
-        const char *mp = report_label(s, "mountpoint");
+        const char *mp = report_sample_label(s, "mountpoint");
         double free_b = report_fs_value(list, "node_filesystem_free_bytes", mp);
         double avail = report_fs_value(list, "node_filesystem_avail_bytes", mp);
         double used = free_b >= 0 ? s->value - free_b : 0;
         json_array_append_new(
             disks,
             json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "mountpoint", mp, "device",
-                      report_label(s, "device"), "fstype", report_label(s, "fstype"), "size_gb",
-                      report_real2(s->value / REPORT_GB), "used_gb", report_real2(used / REPORT_GB),
-                      "used_pct", report_real2(report_pct(used, used + (avail >= 0 ? avail : 0)))));
+                      report_sample_label(s, "device"), "fstype", report_sample_label(s, "fstype"),
+                      "size_gb", report_real2(s->value / REPORT_GB), "used_gb",
+                      report_real2(used / REPORT_GB), "used_pct",
+                      report_real2(report_pct(used, used + (avail >= 0 ? avail : 0)))));
     }
     return disks;
 }
@@ -69,7 +62,7 @@ static int report_cpu_count(const struct metric_list *list)
     int n = 0;
     for (size_t i = 0; i < list->count; i++)
         if (strcmp(list->items[i].name, "node_cpu_seconds_total") == 0 &&
-            strcmp(report_label(&list->items[i], "mode"), "idle") == 0)
+            strcmp(report_sample_label(&list->items[i], "mode"), "idle") == 0)
             n++;
     return n;
 }
@@ -143,7 +136,7 @@ static void report_system_collect(struct report_job *job)
     json_object_set_new(sys, "oom_kills", report_int_or_null(report_oom_kills(job)));
     const struct metric_sample *uname = metric_list_find(&list, "node_uname_info", NULL, NULL);
     json_object_set_new(sys, "kernel",
-                        report_text_or_null(uname ? report_label(uname, "release") : NULL));
+                        report_text_or_null(uname ? report_sample_label(uname, "release") : NULL));
     double boot = report_value(&list, "node_boot_time_seconds");
     json_object_set_new(sys, "uptime_s",
                         boot > 0 ? json_integer(clock_wall_ms() / 1000 - (json_int_t)boot)
