@@ -137,10 +137,9 @@ static void report_system_collect(struct report_job *job)
     const struct metric_sample *uname = metric_list_find(&list, "node_uname_info", NULL, NULL);
     json_object_set_new(sys, "kernel",
                         report_text_or_null(uname ? report_sample_label(uname, "release") : NULL));
-    double boot = report_value(&list, "node_boot_time_seconds");
+    int64_t boot = collect_boot_time(&list);
     json_object_set_new(sys, "uptime_s",
-                        boot > 0 ? json_integer(clock_wall_ms() / 1000 - (json_int_t)boot)
-                                 : json_null());
+                        boot > 0 ? json_integer(clock_wall_ms() / 1000 - boot) : json_null());
     json_object_set_new(sys, "time_sync", report_time_sync(job));
     metric_list_free(&list);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -290,6 +291,8 @@ static void test_fixture_document(void **state)
     assert_true(json_real_value(json_object_get(sys, "swap_used_pct")) == 50.0);
     assert_true(json_real_value(json_object_get(sys, "load_avg_1")) == 0.52);
     assert_int_equal(I(sys, "oom_kills"), 3);
+    int64_t uptime = (int64_t)time(NULL) - 1790000000; /* the fixture's btime */
+    assert_in_range(I(sys, "uptime_s"), uptime - 1, uptime + 1);
     json_t *net = json_object_get(r, "network");
     assert_true(json_real_value(json_object_get(net, "tcp_retrans_pct")) == 1.0);
     assert_int_equal(json_array_size(json_object_get(net, "listening_ports")), 2);
