@@ -123,7 +123,8 @@ static void server_cancel(struct monitor_collection *self)
     httpc_close(http); /* runs on_response with "cancelled", which frees sc */
 }
 
-/* "Authorization: Basic ..." from the environment, when the URL carries no user. */
+/* "Authorization: Basic ..." from the environment, when the URL carries no user: the user
+ * `admin` when only the password is set, as faultline silence and cfg take it. */
 static void basic_auth_header(const char *url, char *out, size_t outlen)
 {
     out[0] = '\0';
@@ -131,8 +132,10 @@ static void basic_auth_header(const char *url, char *out, size_t outlen)
     const char *pass = getenv("FAULTLINE_ADMIN_PASSWORD");
     const char *host = strstr(url, "://") + 3;
     const char *at = strchr(host, '@'), *slash = strchr(host, '/');
-    if (!user || !pass || (at && (!slash || at < slash)))
+    if (!pass || (at && (!slash || at < slash)))
         return;
+    if (!user)
+        user = "admin";
     char plain[512], coded[700];
     int n = snprintf(plain, sizeof plain, "%s:%s", user, pass);
     if (n < 0 || (size_t)n >= sizeof plain)

@@ -290,6 +290,11 @@ describe('monitor --server', () => {
       env: { FAULTLINE_ADMIN_USER: srv.adminUser, FAULTLINE_ADMIN_PASSWORD: srv.adminPass },
     }));
     assert.deepEqual(cluster.nodes.map((n) => [n.name, n.status]).sort(), [['w1', 'healthy'], ['w2', 'healthy'], ['w3', 'healthy']]);
+    // Only the password set: the user is admin, as for faultline silence and cfg.
+    assert.equal(srv.adminUser, 'admin');
+    const onlyPass = await monitor(['cluster', '--json', '--server', srv.url], { env: { FAULTLINE_ADMIN_PASSWORD: srv.adminPass } });
+    assert.equal(onlyPass.code, 0, onlyPass.stderr);
+    assert.equal(json(onlyPass).nodes.length, 3);
   });
 
   scenario('user:password in the URL; --node keeps one worker; a refused password is a critical alert', async (ctx) => {
