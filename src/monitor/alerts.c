@@ -260,7 +260,7 @@ static bool wg_has_peer(const json_t *r, const char *key)
     return false;
 }
 
-static size_t wg_peer_count(const json_t *r)
+size_t monitor_wg_peer_count(const json_t *r)
 {
     size_t n = 0, i;
     json_t *itf;
@@ -286,7 +286,7 @@ static void rule_wg_symmetry(const struct monitor_snapshot *s, struct monitor_al
         const json_t *r = s->results[i].report;
         if (!wg_key(r))
             continue;
-        size_t peers = wg_peer_count(r);
+        size_t peers = monitor_wg_peer_count(r);
         if (peers != meshed - 1)
             add(a, MONITOR_WARNING, "wireguard", s->results[i].name,
                 "has %zu WireGuard peer%s, expected %zu (one per other node in the mesh)", peers,

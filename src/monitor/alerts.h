@@ -42,6 +42,9 @@ const char *monitor_severity_name(enum monitor_severity s); /* "critical", "warn
  * alert, else "healthy". */
 const char *monitor_node_status(const struct monitor_result *r, const struct monitor_alerts *a);
 
+/* How many WireGuard peers a report lists, over all its interfaces (0 without any). */
+size_t monitor_wg_peer_count(const json_t *report);
+
 /* How many alerts have severity s. */
 size_t monitor_alerts_count(const struct monitor_alerts *a, enum monitor_severity s);
 

@@ -58,15 +58,6 @@ static size_t alerts_of(const struct monitor_alerts *a, const char *node)
     return n;
 }
 
-static size_t wg_peers(const json_t *report)
-{
-    size_t n = 0, i;
-    json_t *itf;
-    json_array_foreach(member(member(report, "network", "wireguard"), "interfaces", NULL), i, itf)
-        n += json_array_size(json_object_get(itf, "peers"));
-    return n;
-}
-
 /* A number for a sentence, with decimals places; "-" when the report lacks it. The text lives in
  * one of a ring of buffers, valid for the next few calls (one printf's arguments). */
 static const char *numtext(double v, int decimals)
@@ -123,7 +114,7 @@ static void print_cluster(FILE *out, const struct monitor_snapshot *s,
         pct(out, num(member(rep, "system", "mem_used_pct")));
         pct(out, worst_disk(rep));
         fprintf(out, " %4zu %3zu %6zu\n", json_array_size(member(rep, "services", "failed_units")),
-                wg_peers(rep), alerts_of(a, r->name));
+                monitor_wg_peer_count(rep), alerts_of(a, r->name));
         if (!rep)
             fprintf(out, "  %.76s\n", r->error);
     }
@@ -304,7 +295,7 @@ static json_t *cluster_row(const struct monitor_result *r, const struct monitor_
     json_object_set_new(
         o, "failed_units",
         json_integer((json_int_t)json_array_size(member(rep, "services", "failed_units"))));
-    json_object_set_new(o, "wg_peers", json_integer((json_int_t)wg_peers(rep)));
+    json_object_set_new(o, "wg_peers", json_integer((json_int_t)monitor_wg_peer_count(rep)));
     json_object_set_new(o, "alerts", json_integer((json_int_t)alerts_of(a, r->name)));
     return o;
 }
