@@ -39,6 +39,21 @@ static void write_file(struct fixture *fx, const char *name, const char *text)
     rename(tmp, path); /* as editors save */
 }
 
+/* The engine on fx's loop, store and directory (at setup, and again as after a restart). */
+static void open_checks(struct fixture *fx)
+{
+    char err[256];
+    struct checks_options o = {.loop = &fx->loop,
+                               .store = fx->store,
+                               .env = (struct probe_env *)&fx->loop,
+                               .find = fake_find,
+                               .dir = fx->checks_dir,
+                               .history = 3,
+                               .reload_delay_ms = 50};
+    fx->checks = checks_open(&o, err, sizeof err);
+    assert_non_null(fx->checks);
+}
+
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
@@ -53,15 +68,7 @@ static int setup(void **state)
     store_default_uri(fx->dir, uri, sizeof uri);
     if (store_open(&fx->loop, uri, &fx->store, err, sizeof err) != 0)
         fail_msg("store_open: %s", err);
-    struct checks_options o = {.loop = &fx->loop,
-                               .store = fx->store,
-                               .env = (struct probe_env *)&fx->loop,
-                               .find = fake_find,
-                               .dir = fx->checks_dir,
-                               .history = 3,
-                               .reload_delay_ms = 50};
-    fx->checks = checks_open(&o, err, sizeof err);
-    assert_non_null(fx->checks);
+    open_checks(fx);
     fake_next_result = (struct probe_result){.ran = true, .connected = true, .response_time_ms = 1};
     *state = fx;
     return 0;
@@ -353,16 +360,7 @@ static const char *error_of(const struct answer *a)
 static void reopen(struct fixture *fx)
 {
     checks_close(fx->checks);
-    char err[256];
-    struct checks_options o = {.loop = &fx->loop,
-                               .store = fx->store,
-                               .env = (struct probe_env *)&fx->loop,
-                               .find = fake_find,
-                               .dir = fx->checks_dir,
-                               .history = 3,
-                               .reload_delay_ms = 50};
-    fx->checks = checks_open(&o, err, sizeof err);
-    assert_non_null(fx->checks);
+    open_checks(fx);
 }
 
 static void test_api_checks(void **state)
