@@ -486,6 +486,29 @@ struct checks_stats checks_stats(const struct checks *c)
                                  .skipped = s.skipped + c->overran};
 }
 
+/* The state a check had when the server stopped (its latest check_state event), so that what
+ * was told before a restart is resolved after it. The server's runner takes it too when it is
+ * the only runner (its thresholds go on from there); agents' runners start anew. */
+static void restore_state(const struct event_record *ev, void *ctx)
+{
+    struct check *k = checks_find(ctx, ev->worker);
+    json_t *d = k ? json_loads(ev->details_json, 0, NULL) : NULL;
+    const char *to = json_string_value(json_object_get(d, "to"));
+    int state = to ? check_state_find(to) : -1;
+    const char *message = json_string_value(json_object_get(d, "message"));
+    if (state >= 0) {
+        k->state = (enum check_state)state;
+        k->since_ms = ev->time_ms;
+        free(k->message);
+        k->message = message ? strdup(message) : NULL;
+        k->held = state != CHECK_OK && json_object_get(d, "held_back_by");
+        k->told_ms = state != CHECK_OK && !k->held ? clock_wall_ms() : 0; /* reminders go on */
+        if (state != CHECK_UNKNOWN && !tags_runs_on_agents(k->def->def))
+            k->server = (struct runner_state){.state = (enum check_state)state, .decided = true};
+    }
+    json_decref(d);
+}
+
 struct checks *checks_open(const struct checks_options *opts, char *err, size_t errlen)
 {
     struct checks *c = calloc(1, sizeof *c);
@@ -518,6 +541,10 @@ struct checks *checks_open(const struct checks_options *opts, char *err, size_t 
         return NULL;
     }
     checks_watch_start(c);
+    if (c->opts.store && store_load_check_states(c->opts.store, restore_state, c, err, errlen) != 0) {
+        checks_close(c);
+        return NULL;
+    }
     return c;
 }
 

@@ -7,6 +7,7 @@
  * A reload reads the whole directory: when any file has an error the running checks stay as
  * they are and the errors are kept for GET /api/v1/checks/errors; otherwise the new set
  * replaces the old, and a check whose definition did not change keeps its state and schedule.
+ * At start each check takes back the state it had (its latest check_state event).
  * Loop thread only. */
 #ifndef FAULTLINE_SERVER_CHECKS_H
 #define FAULTLINE_SERVER_CHECKS_H

@@ -93,6 +93,9 @@ static const char SQL_SAVE_CHECK[] =
     " updated_ms = excluded.updated_ms";
 static const char SQL_DELETE_CHECK[] = "DELETE FROM checks WHERE name = ?1";
 static const char SQL_LOAD_CHECKS[] = "SELECT name, definition FROM checks ORDER BY name";
+static const char SQL_LOAD_CHECK_STATES[] =
+    "SELECT id, time_ms, worker, kind, details FROM events WHERE id IN (SELECT MAX(id) FROM events"
+    " WHERE kind = 'check_state' GROUP BY worker) ORDER BY id";
 static const char SQL_APPEND_DIAGNOSTIC[] =
     "INSERT OR IGNORE INTO diagnostics(worker, record_id, kind, time_ms, received_ms, body)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
@@ -903,6 +906,14 @@ static int sqlite_load_checks(void *handle, store_check_row_fn row, void *ctx, c
                        errlen);
 }
 
+static int sqlite_load_check_states(void *handle, store_event_row_fn row, void *ctx, char *err,
+                                    size_t errlen)
+{
+    struct sqlite_visit visit = {.event = row, .ctx = ctx};
+    return sqlite_read(handle, SQL_LOAD_CHECK_STATES, sqlite_event_row, &visit,
+                       "load check states", err, errlen);
+}
+
 /* ---- ids ---- */
 
 static int sqlite_reserve_ids(void *handle, const char *sequence, int64_t count, int64_t *first,
@@ -1135,4 +1146,5 @@ const struct store_backend store_backend_sqlite = {
     .save_check = sqlite_save_check,
     .delete_check = sqlite_delete_check,
     .load_checks = sqlite_load_checks,
+    .load_check_states = sqlite_load_check_states,
 };

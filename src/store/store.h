@@ -237,5 +237,10 @@ void store_delete_check(struct store *store, const char *name, store_check_done_
 int store_load_checks(struct store *store,
                       void (*cb)(const char *name, const char *definition, void *ctx), void *ctx,
                       char *err, size_t errlen);
+/* The latest check_state event of each check (ev->worker is its name), at start (waits for the
+ * store thread): the state a check had when the server stopped. */
+int store_load_check_states(struct store *store,
+                            void (*cb)(const struct event_record *ev, void *ctx), void *ctx,
+                            char *err, size_t errlen);
 
 #endif

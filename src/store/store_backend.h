@@ -132,6 +132,9 @@ struct store_backend {
                       char *err, size_t errlen);
     int (*delete_check)(void *db, const char *name, char *err, size_t errlen);
     int (*load_checks)(void *db, store_check_row_fn row, void *ctx, char *err, size_t errlen);
+    /* The latest check_state event of each check (its name is the event's worker), by id. */
+    int (*load_check_states)(void *db, store_event_row_fn row, void *ctx, char *err,
+                             size_t errlen);
 };
 
 extern const struct store_backend store_backend_sqlite;

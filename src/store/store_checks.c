@@ -1,6 +1,7 @@
 /* store_checks.c — the checks entity of the store: the definitions of checks created through the
  * API (JSON text by name), saved and deleted with a callback once committed, and read back at
- * start, as store jobs (store_job.h). Files' checks are not stored: their files are. */
+ * start, as store jobs (store_job.h). Files' checks are not stored: their files are. Also
+ * the latest check_state event of each check, read at start to restore its state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,73 @@ int store_load_checks(struct store *s,
     struct check_job *c = STORE_JOB_OF(job, struct check_job);
     for (size_t i = 0; rc == 0 && i < c->n; i++)
         cb(c->rows[i].name, c->rows[i].definition, ctx);
+    job->ops->free(job);
+    return rc;
+}
+
+/* ---- the checks' latest states, read at start ---- */
+
+struct check_state_job {
+    struct store_job base;
+    struct event_record *rows; /* details_json owned */
+    size_t n, cap;
+};
+
+static void check_state_reset(struct store_job *job)
+{
+    struct check_state_job *j = STORE_JOB_OF(job, struct check_state_job);
+    for (size_t i = 0; i < j->n; i++)
+        free((char *)j->rows[i].details_json);
+    j->n = 0;
+}
+
+static void check_state_free(struct store_job *job)
+{
+    check_state_reset(job);
+    free(STORE_JOB_OF(job, struct check_state_job)->rows);
+    free(STORE_JOB_OF(job, struct check_state_job));
+}
+
+static int check_state_push(const struct event_record *ev, void *ctx)
+{
+    struct check_state_job *j = ctx;
+    if (store_array_reserve((void **)&j->rows, &j->cap, j->n, sizeof *j->rows) != 0)
+        return STORE_ERR_RETRY;
+    char *details = strdup(ev->details_json ? ev->details_json : "{}");
+    if (!details)
+        return STORE_ERR_RETRY;
+    j->rows[j->n] = *ev;
+    j->rows[j->n++].details_json = details;
+    return 0;
+}
+
+static int check_state_run(struct store_job *job, const struct store_backend *b, void *db,
+                           char *err, size_t errlen)
+{
+    return b->load_check_states(db, check_state_push, STORE_JOB_OF(job, struct check_state_job),
+                                err, errlen);
+}
+
+static const struct store_job_ops check_state_ops = {
+    .name = "check state load",
+    .reads = true,
+    .run = check_state_run,
+    .reset = check_state_reset,
+    .free = check_state_free,
+};
+
+int store_load_check_states(struct store *s,
+                            void (*cb)(const struct event_record *ev, void *ctx), void *ctx,
+                            char *err, size_t errlen)
+{
+    struct store_job *job =
+        store_sync_job_new(s, &check_state_ops, sizeof(struct check_state_job), err, errlen);
+    if (!job)
+        return -1;
+    int rc = store_run_sync(s, job, err, errlen);
+    struct check_state_job *j = STORE_JOB_OF(job, struct check_state_job);
+    for (size_t i = 0; rc == 0 && i < j->n; i++)
+        cb(&j->rows[i], ctx);
     job->ops->free(job);
     return rc;
 }

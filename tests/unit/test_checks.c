@@ -432,6 +432,39 @@ static void test_api_checks(void **state)
     json_decref(j);
 }
 
+/* A restart keeps each check's state, since and message (its latest check_state event): a
+ * problem told before it is resolved after it, and the thresholds go on from the kept state. */
+static void test_state_survives_restart(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx, "db.yaml", slow_yaml);
+    assert_int_equal(checks_reload(fx->checks), 0);
+    fake_next_result.connected = false;
+    run_once(fx, "db");
+    run_once(fx, "db");
+    char since[64], buf[256];
+    assert_string_equal(member(fx, "db", "state", buf, sizeof buf), "critical");
+    member(fx, "db", "since", since, sizeof since);
+    reopen(fx);
+    assert_string_equal(member(fx, "db", "state", buf, sizeof buf), "critical");
+    assert_string_equal(member(fx, "db", "since", buf, sizeof buf), since);
+    assert_string_equal(member(fx, "db", "message", buf, sizeof buf),
+                        "[CONNECTED] == true failed: false");
+    fake_next_result.connected = true;
+    run_once(fx, "db");
+    assert_string_equal(member(fx, "db", "state", buf, sizeof buf), "critical"); /* 1 of 2 */
+    run_once(fx, "db");
+    assert_string_equal(member(fx, "db", "state", buf, sizeof buf), "ok");
+    struct events_seen seen = {0};
+    struct event_query q = {.limit = 10, .kinds = 1u << EVENT_CHECK_STATE};
+    store_query_events(fx->store, &q, on_events, &seen);
+    while (!seen.done)
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    assert_int_equal(seen.n, 2); /* newest first */
+    assert_string_equal(seen.kinds[0], "check_state db critical->ok");
+    assert_string_equal(seen.kinds[1], "check_state db unknown->critical");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +474,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_file_keeps_running_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enable_disable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
