@@ -345,6 +345,14 @@ void checks_fold(struct check *k, int64_t now, double latency_ms)
         location_count(location_add(locs, &n_locs, location_of(k->owner, r->agent)), &r->rs,
                        r->message, r);
     }
+    size_t decided = 0;
+    for (size_t i = 0; i < n; i++)
+        decided += rs[i]->decided;
+    if (n && !decided) { /* none has decided since the start: the state stays (as restored) */
+        free(rs);
+        free(locs);
+        return;
+    }
     const json_t *quorum = json_object_get(k->def->def, "quorum");
     enum check_state state = checks_fold_runners(rs, n, (int)json_integer_value(quorum));
     if (tags_runs_on_agents(k->def->def)) {

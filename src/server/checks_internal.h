@@ -123,7 +123,8 @@ bool checks_runner_apply(struct runner_state *rs, enum check_state r, const stru
 /* Moves k to state (when it differs) with k->message as its text: the event and notification. */
 void checks_set_state(struct check *k, enum check_state state, int64_t now, double latency_ms);
 
-/* checks_agents.c: folds the server's and the agents' runners of k into its state and message. */
+/* checks_agents.c: folds the server's and the agents' runners of k into its state and message
+ * (both kept while none of them has decided since the start, e.g. as restored). */
 void checks_fold(struct check *k, int64_t now, double latency_ms);
 json_t *checks_runners_json(const struct check *k);
 void checks_agents_free_check(struct check *k);

@@ -93,6 +93,22 @@ static void write_file(struct fixture *fx, const char *name, const char *text)
     rename(tmp, path);
 }
 
+/* The engine on fx's loop, store and directory (at setup, and again as after a restart). */
+static void open_checks(struct fixture *fx)
+{
+    char err[256];
+    struct checks_options o = {.loop = &fx->loop,
+                               .store = fx->store,
+                               .env = (struct probe_env *)&fx->loop,
+                               .find = fake_find,
+                               .dir = fx->checks_dir,
+                               .history = 3,
+                               .reload_delay_ms = 50,
+                               .stale_min_ms = 300};
+    fx->checks = checks_open(&o, err, sizeof err);
+    assert_non_null(fx->checks);
+}
+
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
@@ -107,16 +123,7 @@ static int setup(void **state)
     store_default_uri(fx->dir, uri, sizeof uri);
     if (store_open(&fx->loop, uri, &fx->store, err, sizeof err) != 0)
         fail_msg("store_open: %s", err);
-    struct checks_options o = {.loop = &fx->loop,
-                               .store = fx->store,
-                               .env = (struct probe_env *)&fx->loop,
-                               .find = fake_find,
-                               .dir = fx->checks_dir,
-                               .history = 3,
-                               .reload_delay_ms = 50,
-                               .stale_min_ms = 300};
-    fx->checks = checks_open(&o, err, sizeof err);
-    assert_non_null(fx->checks);
+    open_checks(fx);
     *state = fx;
     return 0;
 }
@@ -399,6 +406,31 @@ static void test_path_evidence(void **state)
     json_decref(k);
 }
 
+/* After a restart a check on agents keeps its state until a runner decides: an agent's first
+ * failure, short of fail_threshold, does not make it unknown; its first OK resolves it. */
+static void test_state_survives_restart(void **state)
+{
+    struct fixture *fx = *state;
+    char v[CHECKS_VERSION_MAX], s[32], m[600];
+    write_file(fx, "a.yaml",
+               "checks:\n  - {name: eu, type: fake, target: api:443, interval: 1h, "
+               "fail_threshold: 2, run_on: {tags: {region: eu}}}\n");
+    assert_int_equal(checks_reload(fx->checks), 0);
+    seen(fx, "a1", "fra1", "region=eu", v);
+    report(fx, "a1", "eu", "critical");
+    report(fx, "a1", "eu", "critical");
+    assert_string_equal(state_of(fx, "eu", s, m), "critical");
+    checks_close(fx->checks);
+    open_checks(fx);
+    assert_string_equal(state_of(fx, "eu", s, m), "critical");
+    assert_string_equal(m, "api:443 is unreachable from fra1: refused");
+    seen(fx, "a1", "fra1", "region=eu", v);
+    report(fx, "a1", "eu", "critical"); /* 1 of 2 for the new runner */
+    assert_string_equal(state_of(fx, "eu", s, m), "critical");
+    report(fx, "a1", "eu", "ok");
+    assert_string_equal(state_of(fx, "eu", s, m), "ok");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +440,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_result_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quorum_and_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_path_evidence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_assigned_down_and_retagged, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
