@@ -2,7 +2,8 @@
 // within a second, an edit is live within a second, a bad file keeps the running checks and its
 // errors (file, line, column, field) are listed by GET /api/v1/checks/errors; the check routes
 // ask for the admin; filters, 404s and the enable/disable/run actions; API checks kept across a
-// restart; faultline cfg validate/export/sync. Against real targets: TCP listeners with a banner
+// restart, a check's state too (a problem told before it is resolved after it); faultline cfg
+// validate/export/sync. Against real targets: TCP listeners with a banner
 // and an exec script.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -357,4 +358,29 @@ scenario('an HTTP check against a real server: status, JSON body path and header
   const up = await tg.waitForMessage((m) => m.text.startsWith('OK: web-health'), 3000);
   assert.match(up.text, new RegExp(`^OK: web-health \\(http ${url.replace(/[.]/g, '\\.')}\\) again after 0m \\d+s \\(was critical\\)$`));
   assert.equal(tg.messagesAbout('web-health').length, 2, 'the first ok is not news');
+});
+
+scenario('a restart keeps a check\'s state: a problem told before it is resolved when OK after it, and not told again', async (ctx, t) => {
+  const tg = await ctx.telegram();
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: tg.token, CHAT_ID: '42', TELEGRAM_API_URL: tg.url, GROUP_WAIT: '0.1' } });
+  let status = 503;
+  const web = http.createServer((req, res) => res.writeHead(status).end());
+  await new Promise((resolve) => web.listen(0, '127.0.0.1', resolve));
+  t.after(() => web.close());
+  const url = `http://127.0.0.1:${web.address().port}/`;
+  writeCheckFile(checksDir(srv), 'kept.yaml', `checks:\n  - {name: kept, type: http, target: "${url}", interval: 200ms, conditions: ["[STATUS] == 200"]}\n`);
+  let before;
+  await waitFor(async () => (before = (await adminGet(srv, '/api/v1/checks/kept')).json)?.state === 'critical', 2000, { message: 'kept critical' });
+  await tg.waitForMessage((m) => m.text.startsWith('CRITICAL: kept'), 3000);
+  await srv.stop();
+  const srv2 = await ctx.restart(srv);
+  const after = (await adminGet(srv2, '/api/v1/checks/kept')).json;
+  assert.equal(after.state, 'critical');
+  assert.equal(after.since, before.since);
+  assert.equal(after.message, '[STATUS] == 200 failed: 503');
+  status = 200;
+  await waitFor(async () => (await adminGet(srv2, '/api/v1/checks/kept')).json.state === 'ok', 2000, { message: 'kept ok after the restart' });
+  const up = await tg.waitForMessage((m) => m.text.startsWith('OK: kept'), 3000);
+  assert.match(up.text, /^OK: kept \(http .*\) again after 0m \d+s \(was critical\)$/);
+  assert.deepEqual(tg.messagesAbout('kept').map((m) => m.text.split(':')[0]), ['CRITICAL', 'OK']);
 });
