@@ -426,6 +426,9 @@ struct checkdef *checkdef_parse(const json_t *def, checkdef_find_fn find, const 
                         "'.', '-', at most 64, starting with a letter or digit)"
                       : "%smissing (every check has a name)",
                  name ? name : "");
+    else if (strcmp(name, "errors") == 0 || strcmp(name, "results") == 0)
+        def_fail(&r, "name", "\"%s\" is reserved (/api/v1/checks/%s is a route of its own)",
+                 name, name);
     const char *type = json_string_value(json_object_get(def, "type"));
     if (!type)
         def_fail(&r, "type", "missing (expected a check type such as tcp, http, dns, icmp, exec)");

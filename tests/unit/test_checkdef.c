@@ -151,6 +151,14 @@ static const struct bad_file bad_files[] = {
      "f.yaml:2:5: checks[0].name: \"bad name\" is not a name (expected letters, digits, '_', "
      "'.', '-', at most 64, starting with a letter or digit)",
      1},
+    {"checks:\n  - name: errors\n    type: fake\n    target: h:1\n",
+     "f.yaml:2:5: checks[0].name: \"errors\" is reserved (/api/v1/checks/errors is a route of "
+     "its own)",
+     1},
+    {"checks:\n  - name: results\n    type: fake\n    target: h:1\n",
+     "f.yaml:2:5: checks[0].name: \"results\" is reserved (/api/v1/checks/results is a route of "
+     "its own)",
+     1},
 };
 
 static void test_bad_files(void **state)
