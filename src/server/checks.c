@@ -548,9 +548,17 @@ struct checks *checks_open(const struct checks_options *opts, char *err, size_t 
     return c;
 }
 
+void checks_free_closed(struct checks *c)
+{
+    if (!c->reading && !c->handles_open)
+        free(c);
+}
+
 static void on_closed(uv_handle_t *h)
 {
-    free(h->data); /* the reload timer closes after the watcher: the last handle */
+    struct checks *c = h->data; /* the reload timer closes after the watcher: the last handle */
+    c->handles_open = false;
+    checks_free_closed(c);
 }
 
 void checks_close(struct checks *c)
@@ -567,6 +575,8 @@ void checks_close(struct checks *c)
     free(c->dir);
     uv_close((uv_handle_t *)&c->watcher, NULL);
     checks_agents_close(c);
+    c->closed = true;
+    c->handles_open = true;
     uv_close((uv_handle_t *)&c->reload_timer, on_closed);
 }
 

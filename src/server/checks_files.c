@@ -1,6 +1,7 @@
 /* checks_files.c — the checks of CHECKS_DIR (checks.h): the directory read whole, applied only
  * when it has no error (unchanged checks keep their state), watched with inotify (uv_fs_event),
- * debounced, and looked for again while it cannot be watched. */
+ * debounced, and looked for again while it cannot be watched. A change is read and parsed on
+ * the thread pool (100,000 checks take a minute) and applied on the loop. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,22 +71,88 @@ static int apply_set(struct checks *c, struct checkdef_set *set)
     return 0;
 }
 
-int checks_reload(struct checks *c)
+/* Applies what was read (or keeps the running set and lists the errors). Takes set. */
+static int finish_reload(struct checks *c, struct checkdef_set *set, int errors)
 {
-    struct checkdef_set set;
-    checkdef_set_init(&set);
-    int errors = checkdef_load_dir(&set, c->dir, c->opts.find);
     if (!errors)
-        errors = apply_set(c, &set);
+        errors = apply_set(c, set);
     json_decref(c->errors);
-    c->errors = json_incref(set.errors);
+    c->errors = json_incref(set->errors);
     if (errors)
         log_warn("checks: %s has %d error(s); the running checks stay as they were", c->dir,
                  errors);
     else
         log_info("checks: %zu check(s) from %s", c->n, c->dir);
-    checkdef_set_free(&set);
+    checkdef_set_free(set);
     return errors;
+}
+
+int checks_reload(struct checks *c)
+{
+    struct checkdef_set set;
+    checkdef_set_init(&set);
+    int errors = checkdef_load_dir(&set, c->dir, c->opts.find);
+    return finish_reload(c, &set, errors);
+}
+
+/* A read of the directory on the thread pool: it touches only its own set. */
+struct checks_read {
+    uv_work_t work;
+    struct checks *c;
+    char *dir;
+    checkdef_find_fn find;
+    struct checkdef_set set;
+    int errors;
+};
+
+static void read_dir_work(uv_work_t *w)
+{
+    struct checks_read *r = w->data;
+    r->errors = checkdef_load_dir(&r->set, r->dir, r->find);
+}
+
+static void start_read(struct checks *c);
+
+static void read_dir_done(uv_work_t *w, int status)
+{
+    struct checks_read *r = w->data;
+    struct checks *c = r->c;
+    c->reading = NULL;
+    if (c->closed || status != 0)
+        checkdef_set_free(&r->set);
+    else
+        finish_reload(c, &r->set, r->errors);
+    free(r->dir);
+    free(r);
+    if (c->closed)
+        checks_free_closed(c);
+    else if (c->read_again)
+        start_read(c);
+}
+
+/* Reads dir off the loop; a change during a read makes one more read after it. */
+static void start_read(struct checks *c)
+{
+    c->read_again = false;
+    if (c->reading) {
+        c->read_again = true;
+        return;
+    }
+    struct checks_read *r = calloc(1, sizeof *r);
+    if (r && (r->dir = strdup(c->dir))) {
+        r->c = c;
+        r->find = c->opts.find;
+        r->work.data = r;
+        checkdef_set_init(&r->set);
+        if (uv_queue_work(c->reload_timer.loop, &r->work, read_dir_work, read_dir_done) == 0) {
+            c->reading = r;
+            return;
+        }
+        checkdef_set_free(&r->set);
+        free(r->dir);
+    }
+    free(r);
+    checks_reload(c); /* out of memory: read it here rather than not at all */
 }
 
 static void on_reload_timer(uv_timer_t *t);
@@ -103,7 +170,9 @@ static void watch_dir(struct checks *c)
         return;
     if (uv_fs_event_start(&c->watcher, on_dir_event, c->dir, 0) == 0) {
         c->watching = true;
-        checks_reload(c); /* what changed before the watch began */
+        /* what changed before the watch began; read here, as at the start the states restored
+         * from the store are matched to the checks it loads */
+        checks_reload(c);
         return;
     }
     uv_timer_start(&c->reload_timer, on_reload_timer, DIR_RETRY_MS, 0);
@@ -116,7 +185,7 @@ static void on_reload_timer(uv_timer_t *t)
         watch_dir(c);
         return;
     }
-    checks_reload(c);
+    start_read(c);
 }
 
 void checks_watch_start(struct checks *c)

@@ -96,6 +96,10 @@ struct checks {
     uv_fs_event_t watcher;
     bool watching;
     uv_timer_t reload_timer;
+    struct checks_read *reading; /* the directory being read on the thread pool; NULL: none */
+    bool read_again;             /* it changed while being read: read it once more */
+    bool closed;                 /* checks_close ran; the read in flight frees c */
+    bool handles_open;           /* closing: the reload timer's close is still to come */
     struct alert_groups *groups; /* alerts held for GROUP_WAIT (alert/group.h); NULL: none */
     uint64_t generation; /* bumped on every change of the set: part of agents' checks_version */
     struct check_agent *agents; /* sorted by name */
@@ -104,6 +108,7 @@ struct checks {
 };
 
 /* checks.c */
+void checks_free_closed(struct checks *c); /* frees c once its handles and read are done */
 int checks_by_name(const void *a, const void *b); /* qsort of struct check pointers */
 struct check *checks_find(const struct checks *c, const char *name); /* NULL: none */
 /* A check for def (taken), not scheduled yet; NULL when out of memory (def freed). */

@@ -2,10 +2,12 @@
  * check types: a file in CHECKS_DIR is running within 1 s, an edit is live within 1 s, a bad file
  * keeps the running checks and lists its errors, unchanged checks keep their state across a
  * reload, thresholds, each state change stored as a check_state event, the bounded history,
- * enable/disable. */
+ * enable/disable, an edit read off the loop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,25 @@ static void write_file(struct fixture *fx, const char *name, const char *text)
     rename(tmp, path); /* as editors save */
 }
 
+/* A type lookup that, while held, blocks the thread that reads CHECKS_DIR until released:
+ * to catch the directory being read on the loop, and a close while it is read. */
+static atomic_bool hold_reads, read_waiting;
+static int release_pipe[2];
+
+static const struct probe_type *holding_find(const char *name)
+{
+    if (atomic_load(&hold_reads)) {
+        atomic_store(&read_waiting, true);
+        /* on the loop's own thread nothing would release it: give up after 3 s, and the test
+         * then sees the edit applied where it must not be yet */
+        struct pollfd p = {.fd = release_pipe[0], .events = POLLIN};
+        char c;
+        if (poll(&p, 1, 3000) == 1 && read(release_pipe[0], &c, 1) != 1)
+            abort();
+    }
+    return fake_find(name);
+}
+
 /* The engine on fx's loop, store and directory (at setup, and again as after a restart). */
 static void open_checks(struct fixture *fx)
 {
@@ -46,7 +67,7 @@ static void open_checks(struct fixture *fx)
     struct checks_options o = {.loop = &fx->loop,
                                .store = fx->store,
                                .env = (struct probe_env *)&fx->loop,
-                               .find = fake_find,
+                               .find = holding_find,
                                .dir = fx->checks_dir,
                                .history = 3,
                                .reload_delay_ms = 50};
@@ -465,6 +486,33 @@ static void test_state_survives_restart(void **state)
     assert_string_equal(seen.kinds[1], "check_state db unknown->critical");
 }
 
+/* An edit of CHECKS_DIR is read off the loop: while the read is held, the loop keeps serving
+ * (the running check answers, timers fire); a close while it is read leaks nothing (ASan). */
+static void test_edit_read_off_the_loop(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx, "web.yaml", web_yaml);
+    wait_state(fx, "web", "ok", 1000);
+    assert_int_equal(pipe(release_pipe), 0); /* left open: the held read may still be in it */
+    atomic_store(&hold_reads, true);
+    write_file(fx, "db.yaml", slow_yaml);
+    uv_update_time(&fx->loop);
+    uint64_t start = uv_now(&fx->loop);
+    while (!atomic_load(&read_waiting)) {
+        if (uv_now(&fx->loop) - start > 2000)
+            fail_msg("the edit was not read within 2 s");
+        uv_run(&fx->loop, UV_RUN_ONCE); /* returns: the loop is not the one reading */
+    }
+    char buf[64];
+    assert_string_equal(member(fx, "web", "state", buf, sizeof buf), "ok");
+    assert_null(checks_get_json(fx->checks, "db")); /* not applied while it is read */
+    checks_close(fx->checks);
+    fx->checks = NULL;
+    atomic_store(&hold_reads, false);
+    assert_int_equal(write(release_pipe[1], "x", 1), 1);
+    uv_run(&fx->loop, UV_RUN_NOWAIT); /* teardown runs the loop until the read is done */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +523,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enable_disable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edit_read_off_the_loop, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
