@@ -1,9 +1,8 @@
 /* flap.h — flapping detection, as Nagios does it: of the last FLAP_WINDOW observations of a
  * state, the share that were changes, newer ones weighing more (from 0.75 for the oldest to
  * 1.25 for the newest), as a percentage. Above the high threshold the thing starts flapping;
- * it stops once the share falls below the low threshold. The router and the check engine keep
- * one struct flap_state per check or worker and tell only the start (one "flapping" notice) and
- * the stop. Pure: the caller passes the time. docs/silences.md. */
+ * it stops once the share falls below the low threshold. The check engine keeps one struct
+ * flap_state per check and tells only the start (one "flapping" notice) and the stop. Pure: the caller passes the time. docs/silences.md. */
 #ifndef FAULTLINE_FLAP_H
 #define FAULTLINE_FLAP_H
 

@@ -403,7 +403,8 @@ static size_t digest_count(const struct outbox_channel *ch)
 static int send_digest(struct outbox_channel *ch, size_t merge, struct outbox_attempt *attempt)
 {
     size_t len = 128;
-    for (const struct outbox_msg *m = ch->head; m && len; m = m->next)
+    const struct outbox_msg *m = ch->head;
+    for (size_t i = 0; i < merge; i++, m = m->next)
         len += strlen(m->text) + 2;
     char *text = malloc(len);
     json_t *list = json_array(), *all = json_object();
@@ -416,7 +417,7 @@ static int send_digest(struct outbox_channel *ch, size_t merge, struct outbox_at
     size_t used = (size_t)snprintf(text, len, "🗂 %zu alerts, held back by this channel's rate "
                                               "limit and sent together:", merge);
     enum alert_severity worst = ALERT_SEVERITY_INFO;
-    const struct outbox_msg *m = ch->head;
+    m = ch->head;
     for (size_t i = 0; i < merge; i++, m = m->next) {
         used += (size_t)snprintf(text + used, len - used, "\n\n%s", m->text);
         enum alert_severity s;

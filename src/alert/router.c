@@ -282,8 +282,11 @@ static int batch_add(const struct alert_router *r, const struct alert_message *m
         count += (set >> i) & 1;
     if (count == 0)
         return 0;
-    if (batch_reserve(b, count) != 0)
+    char *fields = message_fields(r, msg); /* the same for every channel */
+    if (!fields || batch_reserve(b, count) != 0) {
+        free(fields);
         return -1;
+    }
     size_t first = b->n;
     for (size_t i = 0; i < r->n_channels; i++) {
         if (!((set >> i) & 1))
@@ -293,7 +296,7 @@ static int batch_add(const struct alert_router *r, const struct alert_message *m
         snprintf(row->channel, sizeof row->channel, "%s", r->channels[i]);
         snprintf(row->dedup_key, sizeof row->dedup_key, "%s", msg->dedup_key ? msg->dedup_key : "");
         row->text = strdup(msg->text ? msg->text : "");
-        row->fields_json = message_fields(r, msg);
+        row->fields_json = strdup(fields);
         b->n++;
         if (!row->text || !row->fields_json) {
             for (size_t k = first; k < b->n; k++) {
@@ -301,9 +304,11 @@ static int batch_add(const struct alert_router *r, const struct alert_message *m
                 free((char *)b->rows[k].fields_json);
             }
             b->n = first;
+            free(fields);
             return -1;
         }
     }
+    free(fields);
     return (int)count;
 }
 

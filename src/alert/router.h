@@ -1,7 +1,7 @@
 /* router.h — the one way into alerting: alert_route() takes an alert_message (model/alert.h)
  * and addresses it to channel instances, one outbox row per channel, for the caller to store in
  * the same transaction as the event that caused it and to hand to outbox_enqueue() once
- * committed (outbox.h). Which channels: those of the first `routes:` rule that matches (every
+ * committed (outbox.h). Which channels: those of every `routes:` rule that matches (every
  * channel when there are no routes) plus the ones the message names itself; a resolve goes to
  * exactly the channels that were told of its problem (by dedup key), once each, whatever routes
  * and silences say now. The told channels are remembered per dedup key in memory and come back

@@ -1,12 +1,13 @@
 // silences.test.mjs — the silences API (docs/api.md, docs/silences.md): create, read, list and
 // expire through /api/v1/silences with the exact answers; silences survive a kill -9; those of
 // the --config file's `silences:` section are listed and cannot be deleted (409 naming the
-// file); a recurring window is active exactly when its cron window covers now.
+// file); a recurring window is active exactly when its cron window covers now; a silence from
+// the API keeps a matching alert from the channels while its event is recorded as silenced.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
-import { request, basicAuth } from './lib/http.mjs';
+import { request, basicAuth, events, heartbeat, hb } from './lib/http.mjs';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -239,4 +240,22 @@ scenario('faultline silence add|list|expire against a server, with its exit code
   const down = await ctx.run(['silence', 'list', '--server', 'http://127.0.0.1:9'], { env });
   assert.equal(down.code, 1);
   assert.match(down.stderr, /^faultline silence: cannot reach http:\/\/127\.0\.0\.1:9\/api\/v1\/silences: /);
+});
+
+scenario('a silence holds back a machine\'s GPU alert: recorded as silenced, not sent; an unsilenced machine\'s goes out', async (ctx) => {
+  const web = await ctx.hook();
+  const dir = ctx.tmpdir('faultline-sil-');
+  const file = path.join(dir, 'faultline.yaml');
+  fs.writeFileSync(file, `channels:\n  - {name: ops, type: webhook, url: '${web.url}/ops'}\n`);
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, FAIL_TIMEOUT: '600' }, args: ['--config', file] });
+  const made = await admin(srv, 'POST', '/api/v1/silences', { name: 'maint-*', kind: 'gpu', duration: '1h', comment: 'rebuild' });
+  assert.equal(made.status, 201, made.text);
+  for (const name of ['maint-1', 'prod-1']) assert.equal((await heartbeat(srv, hb(name, { gpus: 4 }))).status, 204);
+  assert.equal((await heartbeat(srv, hb('maint-1', { gpus: 3 }))).status, 204);
+  assert.equal((await heartbeat(srv, hb('prod-1', { gpus: 3 }))).status, 204);
+  // The marker: one channel sends in order, so maint-1's loss, addressed first, would have come first.
+  await web.waitFor((r) => r.json?.name === 'prod-1', 8000);
+  assert.deepEqual(web.requests.map((r) => [r.json?.name, r.json?.kind, r.json?.resolve]), [['prod-1', 'gpu', false]]);
+  const lost = await events(srv, { type: 'gpu_lost' });
+  assert.deepEqual(lost.map((e) => [e.worker, e.details.silenced === true]).sort(), [['maint-1', true], ['prod-1', false]]);
 });
