@@ -1,14 +1,11 @@
 /* cfg_remote.c — `cfg export` and `cfg sync` (cfg.h): one request at a time to the server's
  * /api/v1/checks with the admin's credentials, on a private loop (a command-line tool: nothing
  * else waits on it). */
-#include <ctype.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <uv.h>
 
-#include "base/httpc.h"
+#include "base/admin_api.h"
 #include "cfg/cfg.h"
 #include "check/checkdef.h"
 
@@ -16,119 +13,49 @@
 #define CFG_ANSWER_MAX (256u << 20)
 
 struct remote {
-    uv_loop_t loop;
-    struct httpc *client;
-    char base[2048]; /* the URL without credentials nor a trailing '/' */
-    char auth[600];  /* "Authorization: Basic ..." */
+    struct admin_client *client;
+    const char *base; /* the server's URL without credentials, for messages */
 };
 
 struct exchange {
     long status;
     json_t *json;
     char error[300];
-    bool done;
 };
 
-/* Decodes %XX of a URL's user or password part. */
-static void url_decode(const char *s, size_t len, char *out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len && n + 1 < cap; i++) {
-        if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
-            isxdigit((unsigned char)s[i + 2])) {
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            out[n++] = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else {
-            out[n++] = s[i];
-        }
-    }
-    out[n] = '\0';
-}
-
-/* Splits URL into base and credentials (the URL's, else the environment's). */
 static int remote_open(struct remote *r, const char *url)
 {
-    const char *scheme_end = strstr(url, "://");
-    if (!scheme_end || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
+    if (!(r->client = admin_client_open(url))) {
         fprintf(stderr,
                 "faultline cfg: --server: expected http://HOST:PORT or https://..., got "
                 "\"%s\"\n",
                 url);
         return -1;
     }
-    const char *host = scheme_end + 3;
-    const char *at = strchr(host, '@');
-    const char *slash = strchr(host, '/');
-    char user[256] = "", pass[256] = "";
-    if (at && (!slash || at < slash)) {
-        const char *colon = memchr(host, ':', (size_t)(at - host));
-        url_decode(host, (size_t)((colon ? colon : at) - host), user, sizeof user);
-        if (colon)
-            url_decode(colon + 1, (size_t)(at - colon - 1), pass, sizeof pass);
-        host = at + 1;
-    } else {
-        const char *u = getenv("FAULTLINE_ADMIN_USER"), *p = getenv("FAULTLINE_ADMIN_PASSWORD");
-        snprintf(user, sizeof user, "%s", u ? u : "admin");
-        snprintf(pass, sizeof pass, "%s", p ? p : "");
-    }
-    snprintf(r->base, sizeof r->base, "%.*s%s", (int)(scheme_end + 3 - url), url, host);
-    size_t len = strlen(r->base);
-    while (len && r->base[len - 1] == '/')
-        r->base[--len] = '\0';
-    char both[520], b64[sizeof r->auth - 32];
-    snprintf(both, sizeof both, "%s:%s", user, pass);
-    sodium_bin2base64(b64, sizeof b64, (const unsigned char *)both, strlen(both),
-                      sodium_base64_VARIANT_ORIGINAL);
-    snprintf(r->auth, sizeof r->auth, "Authorization: Basic %s", b64);
-    uv_loop_init(&r->loop);
-    r->client = httpc_new(&r->loop);
-    return r->client ? 0 : -1;
+    r->base = admin_client_server(r->client)->base;
+    return 0;
 }
 
 static void remote_close(struct remote *r)
 {
-    httpc_close(r->client);
-    uv_run(&r->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&r->loop);
-}
-
-static void on_answer(const struct httpc_response *res, void *ctx)
-{
-    struct exchange *x = ctx;
-    x->status = res->status;
-    if (res->error)
-        snprintf(x->error, sizeof x->error, "%s", res->error);
-    if (res->body_cut)
-        snprintf(x->error, sizeof x->error, "the answer is larger than %u MiB",
-                 CFG_ANSWER_MAX >> 20);
-    else if (res->body_len)
-        x->json = json_loadb(res->body, res->body_len, 0, NULL);
-    x->done = true;
+    admin_client_close(r->client);
 }
 
 /* One request, waited for. body: JSON (not taken) or NULL. */
 static void call(struct remote *r, const char *method, const char *path, const json_t *body,
                  struct exchange *x)
 {
-    char url[4200];
-    snprintf(url, sizeof url, "%s%s", r->base, path);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    const char *headers[] = {r->auth, "Content-Type: application/json", NULL};
-    struct httpc_request req = {.method = method,
-                                .url = url,
-                                .headers = headers,
-                                .body = text,
-                                .body_len = text ? strlen(text) : 0,
-                                .timeout_ms = 10000,
-                                .max_body = CFG_ANSWER_MAX};
-    *x = (struct exchange){0};
-    if (httpc_start(r->client, &req, on_answer, x) != 0) {
-        snprintf(x->error, sizeof x->error, "out of memory");
-        x->done = true;
-    }
-    while (!x->done)
-        uv_run(&r->loop, UV_RUN_ONCE);
+    struct admin_answer a;
+    admin_client_call(r->client, method, path, text, 10000, CFG_ANSWER_MAX, &a);
+    *x = (struct exchange){.status = a.status};
+    snprintf(x->error, sizeof x->error, "%s", a.error);
+    if (a.body_cut)
+        snprintf(x->error, sizeof x->error, "the answer is larger than %u MiB",
+                 CFG_ANSWER_MAX >> 20);
+    else if (a.body)
+        x->json = json_loadb(a.body, a.body_len, 0, NULL);
+    admin_answer_free(&a);
     free(text);
 }
 

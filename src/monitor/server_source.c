@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
+#include "base/admin_api.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/httpc.h"
@@ -17,8 +16,7 @@ struct server_collection {
     struct monitor_collection base;
     struct httpc *http;
     struct monitor_snapshot snap;
-    char url[1200];
-    char shown[1200]; /* url without user:password, for messages */
+    char url[2100]; /* without user:password: also what messages show */
     char *only_node;  /* owned; NULL: every worker */
     int64_t started_mono;
     monitor_collect_cb done;
@@ -79,23 +77,23 @@ int monitor_server_reports_read(const char *body, size_t len, const char *only_n
 static void read_reports(struct server_collection *sc, const struct httpc_response *res)
 {
     if (res->error) {
-        err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: %s", sc->shown, res->error);
+        err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: %s", sc->url, res->error);
         return;
     }
     if (res->status != 200) {
-        err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: HTTP %ld%s", sc->shown, res->status,
+        err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: HTTP %ld%s", sc->url, res->status,
                 res->status == 401 ? " (admin user and password: see FAULTLINE_ADMIN_USER)" : "");
         return;
     }
     if (res->body_cut) {
         err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: answer larger than %d MiB",
-                sc->shown, SERVER_ANSWER_MAX >> 20);
+                sc->url, SERVER_ANSWER_MAX >> 20);
         return;
     }
     if (monitor_server_reports_read(res->body, res->body_len, sc->only_node, &sc->snap) != 0) {
         char why[sizeof sc->snap.error];
         snprintf(why, sizeof why, "%s", sc->snap.error);
-        err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: %.200s", sc->shown, why);
+        err_set(sc->snap.error, sizeof sc->snap.error, "GET %s: %.200s", sc->url, why);
     }
 }
 
@@ -123,35 +121,13 @@ static void server_cancel(struct monitor_collection *self)
     httpc_close(http); /* runs on_response with "cancelled", which frees sc */
 }
 
-/* "Authorization: Basic ..." from the environment, when the URL carries no user: the user
- * `admin` when only the password is set, as faultline silence and cfg take it. */
-static void basic_auth_header(const char *url, char *out, size_t outlen)
-{
-    out[0] = '\0';
-    const char *user = getenv("FAULTLINE_ADMIN_USER");
-    const char *pass = getenv("FAULTLINE_ADMIN_PASSWORD");
-    const char *host = strstr(url, "://") + 3;
-    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
-    if (!pass || (at && (!slash || at < slash)))
-        return;
-    if (!user)
-        user = "admin";
-    char plain[512], coded[700];
-    int n = snprintf(plain, sizeof plain, "%s:%s", user, pass);
-    if (n < 0 || (size_t)n >= sizeof plain)
-        return;
-    sodium_bin2base64(coded, sizeof coded, (const unsigned char *)plain, (size_t)n,
-                      sodium_base64_VARIANT_ORIGINAL);
-    snprintf(out, outlen, "Authorization: Basic %s", coded);
-}
-
 struct monitor_collection *monitor_server_start(uv_loop_t *loop, const char *url,
                                                 const char *only_node, int64_t timeout_ms,
                                                 monitor_collect_cb done, void *ctx, char *err,
                                                 size_t errlen)
 {
-    if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-        strlen(url) > 1024 || strpbrk(url, " \t\r\n")) {
+    struct admin_server server;
+    if (admin_server_parse(url, &server) != 0) {
         err_set(err, errlen, "--server: expected %s, got \"%.100s\"", CONFIG_EXPECT_URL, url);
         return NULL;
     }
@@ -162,27 +138,16 @@ struct monitor_collection *monitor_server_start(uv_loop_t *loop, const char *url
         return NULL;
     }
     sc->base.cancel = server_cancel;
-    size_t len = strlen(url);
-    while (len > 0 && url[len - 1] == '/')
-        len--;
-    snprintf(sc->url, sizeof sc->url, "%.*s/api/v1/reports", (int)len, url);
-    const char *host = strstr(sc->url, "://") + 3, *at = strchr(host, '@');
-    const char *slash = strchr(host, '/');
-    if (at && at < slash)
-        snprintf(sc->shown, sizeof sc->shown, "%.*s%s", (int)(host - sc->url), sc->url, at + 1);
-    else
-        snprintf(sc->shown, sizeof sc->shown, "%s", sc->url);
+    snprintf(sc->url, sizeof sc->url, "%s/api/v1/reports", server.base);
     sc->only_node = only_node ? strdup(only_node) : NULL;
     sc->snap.started_ms = clock_wall_ms();
     sc->started_mono = clock_mono_ms();
     sc->done = done;
     sc->ctx = ctx;
-    char auth[800];
-    basic_auth_header(url, auth, sizeof auth);
-    const char *headers[] = {auth, NULL};
+    const char *headers[] = {server.auth, NULL};
     struct httpc_request req = {.method = "GET",
                                 .url = sc->url,
-                                .headers = auth[0] ? headers : NULL,
+                                .headers = headers,
                                 .timeout_ms = (long)timeout_ms,
                                 .max_body = SERVER_ANSWER_MAX};
     if (httpc_start(sc->http, &req, on_response, sc) != 0) {

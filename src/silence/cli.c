@@ -1,7 +1,7 @@
 /* cli.c — `faultline silence`: builds the request from the options, sends it to the server's
  * silences API with the admin's credentials (from --server's userinfo, or
- * FAULTLINE_ADMIN_USER / FAULTLINE_ADMIN_PASSWORD), and prints the answer as text or JSON. A
- * command-line tool: it blocks while it waits (libcurl easy interface), there is no loop. */
+ * FAULTLINE_ADMIN_USER / FAULTLINE_ADMIN_PASSWORD) through base/admin_api.h, as `faultline cfg`
+ * and `faultline monitor --server` do, and prints the answer as text or JSON. */
 #include "silence/cli.h"
 
 #include <curl/curl.h>
@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SILENCE_CLI_TIMEOUT_MS 10000L
+#include "base/admin_api.h"
+
+#define SILENCE_CLI_TIMEOUT_MS 10000
 #define SILENCE_CLI_DEFAULT_SERVER "http://127.0.0.1:5000"
 #define SILENCE_CLI_LABELS_MAX 16
 #define SILENCE_ANSWER_MAX (4 * 1024 * 1024)
@@ -138,27 +140,6 @@ static int parse_args(int argc, char **argv, struct silence_opts *o)
 
 /* ---- the request ---- */
 
-struct answer {
-    char *data;
-    size_t len;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *ctx)
-{
-    struct answer *a = ctx;
-    size_t more = size * n;
-    if (a->len + more > SILENCE_ANSWER_MAX)
-        return 0;
-    char *bigger = realloc(a->data, a->len + more + 1);
-    if (!bigger)
-        return 0;
-    memcpy(bigger + a->len, ptr, more);
-    a->data = bigger;
-    a->len += more;
-    a->data[a->len] = '\0';
-    return more;
-}
-
 /* Sends method path (body may be NULL) to the server; *status gets the HTTP status and *json the
  * answer (NULL when it is not JSON). Returns 0, 1 when the server could not be reached, or 2
  * when --server is not a URL. */
@@ -168,59 +149,24 @@ static int call(const struct silence_opts *o, const char *method, const char *pa
     const char *server = o->server ? o->server : getenv("FAULTLINE_SERVER");
     if (!server || !*server)
         server = SILENCE_CLI_DEFAULT_SERVER;
-    size_t base = strlen(server);
-    while (base > 0 && server[base - 1] == '/')
-        base--;
-    char url[2048];
-    snprintf(url, sizeof url, "%.*s%s", (int)base, server, path);
-    CURL *curl = curl_easy_init();
-    CURLU *u = curl_url();
-    char *user = NULL, *pass = NULL;
-    if (!curl || !u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+    struct admin_client *client = admin_client_open(server);
+    if (!client) {
         fprintf(stderr, "faultline silence: --server: expected an http:// or https:// URL, got "
                         "\"%s\"\n",
                 server);
-        curl_easy_cleanup(curl);
-        curl_url_cleanup(u);
         return 2;
     }
-    curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
-    curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE);
-    const char *env_user = getenv("FAULTLINE_ADMIN_USER"), *env_pass = getenv("FAULTLINE_ADMIN_PASSWORD");
-    curl_easy_setopt(curl, CURLOPT_CURLU, u);
-    curl_easy_setopt(curl, CURLOPT_USERNAME, user ? user : env_user ? env_user : "admin");
-    curl_easy_setopt(curl, CURLOPT_PASSWORD, pass ? pass : env_pass ? env_pass : "");
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    if (body)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    struct answer a = {0};
-    char curl_err[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, SILENCE_CLI_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "faultline/" FAULTLINE_VERSION);
-    CURLcode rc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    char *shown = NULL; /* the URL without its password */
-    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-    curl_url_get(u, CURLUPART_URL, &shown, 0);
-    if (rc != CURLE_OK)
-        fprintf(stderr, "faultline silence: cannot reach %s: %s\n", shown ? shown : server,
-                curl_err[0] ? curl_err : curl_easy_strerror(rc));
-    *json = rc == CURLE_OK && a.data ? json_loads(a.data, 0, NULL) : NULL;
-    curl_free(shown);
-    curl_free(user);
-    curl_free(pass);
-    free(a.data);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    curl_url_cleanup(u);
-    return rc == CURLE_OK ? 0 : 1;
+    struct admin_answer a;
+    admin_client_call(client, method, path, body, SILENCE_CLI_TIMEOUT_MS, SILENCE_ANSWER_MAX, &a);
+    *status = a.status;
+    if (a.error[0])
+        fprintf(stderr, "faultline silence: cannot reach %s%s: %s\n",
+                admin_client_server(client)->base, path, a.error);
+    *json = !a.error[0] && a.body ? json_loadb(a.body, a.body_len, 0, NULL) : NULL;
+    int rc = a.error[0] ? 1 : 0;
+    admin_answer_free(&a);
+    admin_client_close(client);
+    return rc;
 }
 
 /* Prints a refusal ("faultline silence: HTTP 409: ...") and returns the exit status. */

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/admin_api.h"
 #include "base/httpc.h"
 
 /* ---- the fake server ------------------------------------------------------------------------ */
@@ -485,12 +486,34 @@ static void test_start_failure_deferred(void **state)
     result_free(&r);
 }
 
+/* The admin API's URL: credentials from the URL (percent-decoded) win over the environment's;
+ * without a user, "admin"; the base keeps no credentials nor trailing '/'; not http(s): -1. */
+static void test_admin_server_parse(void **state)
+{
+    struct admin_server s;
+    setenv("FAULTLINE_ADMIN_USER", "ops", 1);
+    setenv("FAULTLINE_ADMIN_PASSWORD", "envpass", 1);
+    assert_int_equal(admin_server_parse("http://al%40ice:p%3Ass@127.0.0.1:5000/", &s), 0);
+    assert_string_equal(s.base, "http://127.0.0.1:5000");
+    assert_string_equal(s.auth, "Authorization: Basic YWxAaWNlOnA6c3M="); /* al@ice:p:ss */
+    assert_int_equal(admin_server_parse("https://monitor.example:8443", &s), 0);
+    assert_string_equal(s.base, "https://monitor.example:8443");
+    assert_string_equal(s.auth, "Authorization: Basic b3BzOmVudnBhc3M="); /* ops:envpass */
+    unsetenv("FAULTLINE_ADMIN_USER");
+    assert_int_equal(admin_server_parse("http://h:1", &s), 0);
+    assert_string_equal(s.auth, "Authorization: Basic YWRtaW46ZW52cGFzcw=="); /* admin:envpass */
+    unsetenv("FAULTLINE_ADMIN_PASSWORD");
+    assert_int_equal(admin_server_parse("ftp://h", &s), -1);
+    assert_int_equal(admin_server_parse("http://h /x", &s), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_post_204),
         cmocka_unit_test(test_keep_alive_reuse),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_admin_server_parse),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_body_cap),
         cmocka_unit_test(test_close_cancels),
