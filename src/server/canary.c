@@ -147,7 +147,7 @@ static void probe_stop(struct canary_probe *p)
 static json_t *probe_json(const struct canary_probe *p)
 {
     return json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:s?}", "target", p->target.host, "addr",
-                     p->addr, "icmp", p->icmp, "tcp", p->tcp, "answered", p->answered, "rtt_ms",
+                     p->addr, "icmp", p->icmp, "tcp", p->tcp_ok, "answered", p->answered, "rtt_ms",
                      p->answered ? json_real(p->rtt_ms) : json_null(), "error",
                      p->error[0] ? p->error : NULL);
 }

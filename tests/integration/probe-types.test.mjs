@@ -12,6 +12,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
+import { adminJson } from './lib/http.mjs';
 import { waitFor } from './lib/wait.mjs';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -257,4 +258,25 @@ scenario('icmp: an address in a namespace that drops everything: 100% loss, exit
   assert.equal(res.connected, false);
   assert.equal(res.rtt_ms, null);
   assert.equal(res.error, 'no answer to 3 echo requests');
+});
+
+scenario('canary: no ICMP socket, so the TCP connect from the probe table answers: tcp true, icmp false', async (ctx) => {
+  const server = net.createServer((c) => c.end());
+  const port = await listen(server);
+  ctx.closers.push(() => new Promise((r) => server.close(r)));
+  // An unknown method makes every ping fail to open its socket: the canary falls back to TCP.
+  const srv = await ctx.server({ env: { RCA_CANARIES: `127.0.0.1:${port}`, RCA_CANARY_INTERVAL: '0.5', FAULTLINE_ICMP_METHOD: 'none' } });
+  const canaries = await waitFor(async () => {
+    const c = (await adminJson(srv, '/admin/api/analysis')).server_canaries;
+    return c?.canaries?.length === 1 ? c : null;
+  }, 5000, { message: 'a finished canary round' });
+  const [probe] = canaries.canaries;
+  assert.equal(probe.target, '127.0.0.1', JSON.stringify(canaries));
+  assert.equal(probe.addr, '127.0.0.1');
+  assert.equal(probe.icmp, false);
+  assert.equal(probe.tcp, true);
+  assert.equal(probe.answered, true);
+  assert.equal(typeof probe.rtt_ms, 'number');
+  assert.equal(canaries.guarding, true);
+  assert.equal(canaries.cut_off, false);
 });
