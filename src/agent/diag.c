@@ -66,8 +66,7 @@ struct diag_runner {
     struct probe_ping *ping;
     struct probe_trace *trace;
     struct probe_dns_run *dns;
-    struct probe_run *tcp;
-    void *tcp_options;
+    struct probe_tcp_run *tcp;
     /* The gateway and targets. */
     char gw[PROBE_HOST_MAX];
     struct config_target targets[DIAG_MAX_TARGETS];
@@ -79,7 +78,6 @@ struct diag_runner {
 };
 
 static void diag_next(struct diag_runner *d);
-static void diag_stop(struct diag_runner *d);
 
 /* ---- the server side: DNS then TCP ------------------------------------------------------------
  */
@@ -91,46 +89,27 @@ static void side_finished(struct diag_runner *d)
         diag_next(d);
 }
 
-static void on_tcp(const struct probe_result *r, void *ctx)
+static void on_tcp(const struct tcp_result *r, void *ctx)
 {
     struct diag_runner *d = ctx;
-    struct tcp_result *t = &d->report->tcp;
     d->tcp = NULL;
-    snprintf(t->addr, sizeof t->addr, "%s", r->addr[0] ? r->addr : d->server_addr);
-    t->ok = r->connected;
-    t->reachable = r->reachable;
-    t->connect_ms = r->reachable ? r->response_time_ms : 0;
-    snprintf(t->error, sizeof t->error, "%s", r->error);
+    d->report->tcp = *r;
     side_finished(d);
 }
 
 static void side_tcp(struct diag_runner *d)
 {
     struct tcp_result *t = &d->report->tcp;
-    *t = (struct tcp_result){.port = d->settings.server_port};
     if (!d->server_addr[0]) {
+        *t = (struct tcp_result){.port = d->settings.server_port};
         snprintf(t->error, sizeof t->error, "%s", d->why);
         side_finished(d);
         return;
     }
-    const struct probe_type *tcp = probe_type_find("tcp");
-    char target[PROBE_ADDR_MAX + 16];
-    bool v6 = strchr(d->server_addr, ':') != NULL;
-    snprintf(target, sizeof target, "%s%s%s:%d", v6 ? "[" : "", d->server_addr, v6 ? "]" : "",
-             d->settings.server_port);
-    json_t *def = json_pack("{s:s}", "target", target);
-    const char *field;
-    char err[PROBE_ERROR_MAX] = "out of memory";
-    d->tcp_options = def ? tcp->parse(def, &field, err, sizeof err) : NULL;
-    json_decref(def);
-    if (d->tcp_options)
-        d->tcp =
-            tcp->start(d->env, d->tcp_options, DIAG_TCP_TIMEOUT_MS, on_tcp, d, err, sizeof err);
-    if (!d->tcp) {
-        snprintf(t->addr, sizeof t->addr, "%s", d->server_addr);
-        snprintf(t->error, sizeof t->error, "%s", err);
+    d->tcp = probe_tcp_start(d->env, d->server_addr, d->settings.server_port, DIAG_TCP_TIMEOUT_MS,
+                             on_tcp, d, t);
+    if (!d->tcp)
         side_finished(d);
-    }
 }
 
 static void on_dns(const struct dns_result *r, void *ctx)
@@ -286,7 +265,6 @@ static void diag_begin(struct diag_runner *d)
     d->side_done = false;
     d->server_addr[0] = d->why[0] = '\0';
     d->next_target = 0;
-    diag_stop(d); /* the last diagnosis's TCP options */
     d->n_targets = config_split_targets(s->targets, d->targets, DIAG_MAX_TARGETS, rep->error,
                                         sizeof rep->error);
     if (d->n_targets < 0)
@@ -412,21 +390,17 @@ bool diag_runner_busy(const struct diag_runner *d)
     return d->busy;
 }
 
-/* Stops what is in flight (no callbacks) and frees what the last diagnosis held. */
+/* Stops what is in flight (no callbacks). */
 static void diag_stop(struct diag_runner *d)
 {
     probe_ping_cancel(d->ping);
     probe_trace_cancel(d->trace);
     probe_dns_cancel(d->dns);
-    if (d->tcp)
-        probe_type_find("tcp")->cancel(d->tcp);
-    if (d->tcp_options)
-        probe_type_find("tcp")->free_options(d->tcp_options);
+    probe_tcp_cancel(d->tcp);
     d->ping = NULL;
     d->trace = NULL;
     d->dns = NULL;
     d->tcp = NULL;
-    d->tcp_options = NULL;
 }
 
 void diag_runner_free(struct diag_runner *d)

@@ -364,8 +364,7 @@ static int run_trace(const struct probe_args *args, char **pos)
 struct type_wait {
     struct cli_loop *l;
     const struct probe_type *type;
-    json_t *json;           /* check: the result as JSON */
-    struct tcp_result *tcp; /* tcp: the diagnostics shape */
+    json_t *json; /* the result as JSON */
     bool failed;
 };
 
@@ -373,15 +372,7 @@ static void on_type_done(const struct probe_result *r, void *ctx)
 {
     struct type_wait *w = ctx;
     w->failed = !r->ran || r->error[0];
-    if (w->tcp) {
-        snprintf(w->tcp->addr, sizeof w->tcp->addr, "%s", r->addr);
-        w->tcp->ok = r->connected;
-        w->tcp->reachable = r->reachable;
-        w->tcp->connect_ms = r->response_time_ms;
-        snprintf(w->tcp->error, sizeof w->tcp->error, "%s", r->error);
-    } else {
-        w->json = probe_result_json(w->type, r);
-    }
+    w->json = probe_result_json(w->type, r);
     probe_env_close(w->l->env);
 }
 
@@ -415,21 +406,36 @@ static int run_type(const struct probe_type *type, const json_t *def, int timeou
     return 0;
 }
 
+struct tcp_wait {
+    struct cli_loop *l;
+    struct tcp_result *out;
+};
+
+static void on_tcp(const struct tcp_result *r, void *ctx)
+{
+    struct tcp_wait *w = ctx;
+    *w->out = *r;
+    probe_env_close(w->l->env);
+}
+
 static int run_tcp(const struct probe_args *args, char **pos)
 {
-    struct tcp_result r = {.port = (int)args->port};
-    char target[PROBE_HOST_MAX + 16];
-    bool v6 = strchr(pos[1], ':') != NULL;
-    snprintf(target, sizeof target, "%s%.255s%s:%ld", v6 ? "[" : "", pos[1], v6 ? "]" : "",
-             args->port);
-    json_t *def = json_pack("{s:s}", "target", target);
-    struct type_wait w = {.tcp = &r};
-    char err[PROBE_ERROR_MAX + 64];
-    int ran =
-        def ? run_type(probe_type_find("tcp"), def, timeout_ms(args), &w, err, sizeof err) : -1;
-    json_decref(def);
-    if (ran != 0)
-        snprintf(r.error, sizeof r.error, "%.150s", def ? err : "out of memory");
+    struct tcp_result r;
+    struct cli_loop l;
+    int ran = 0;
+    if (loop_open(&l) != 0) {
+        r = (struct tcp_result){.port = (int)args->port};
+        snprintf(r.error, sizeof r.error, "cannot set up the event loop");
+        ran = -1;
+    } else {
+        struct tcp_wait w = {&l, &r};
+        if (!probe_tcp_start(l.env, pos[1], (int)args->port, timeout_ms(args), on_tcp, &w, &r)) {
+            ran = -1;
+            loop_abandon(&l);
+        } else {
+            loop_run(&l);
+        }
+    }
     if (args->json) {
         if (print_json(tcp_result_json(&r)) != 0)
             return EXIT_SILENT;

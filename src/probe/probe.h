@@ -111,6 +111,16 @@ struct tcp_result {
     char error[PROBE_ERROR_MAX];
 };
 
+struct probe_tcp_run; /* a plain connect in flight */
+typedef void (*tcp_done_cb)(const struct tcp_result *result, void *ctx);
+/* Connects to host (an IP literal, or a name resolved on the env's channel) at port through
+ * the tcp probe type, without TLS, send or expect. Returns NULL when the arguments are wrong or
+ * out of memory (*failed says why; done is never called). */
+struct probe_tcp_run *probe_tcp_start(struct probe_env *env, const char *host, int port,
+                                      int timeout_ms, tcp_done_cb done, void *ctx,
+                                      struct tcp_result *failed);
+void probe_tcp_cancel(struct probe_tcp_run *t);
+
 /* Resolution of a name (A/AAAA) through the system's resolvers (c-ares, /etc/resolv.conf), as
  * diagnostics record it. */
 struct dns_result {

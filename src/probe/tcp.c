@@ -478,3 +478,78 @@ const struct probe_type probe_type_tcp = {
     .cancel = tcp_cancel,
     .members = tcp_members,
 };
+
+/* ---- probe_tcp_start: a plain connect, as diagnostics and canaries record it ------------------
+ */
+
+struct probe_tcp_run {
+    struct tcp_options o; /* host and port only */
+    struct probe_run *run;
+    tcp_done_cb done;
+    void *ctx;
+    struct tcp_result result;
+};
+
+static void probe_tcp_free(struct probe_tcp_run *t)
+{
+    free(t->o.host);
+    free(t);
+}
+
+static void on_connect_done(const struct probe_result *r, void *ctx)
+{
+    struct probe_tcp_run *t = ctx;
+    struct tcp_result *out = &t->result;
+    if (r->addr[0])
+        snprintf(out->addr, sizeof out->addr, "%s", r->addr);
+    out->ok = r->connected;
+    out->reachable = r->reachable;
+    out->connect_ms = r->reachable ? r->response_time_ms : 0;
+    snprintf(out->error, sizeof out->error, "%s", r->error);
+    t->done(out, t->ctx);
+    probe_tcp_free(t); /* the run reads its options no more once done has run */
+}
+
+struct probe_tcp_run *probe_tcp_start(struct probe_env *env, const char *host, int port,
+                                      int timeout_ms, tcp_done_cb done, void *ctx,
+                                      struct tcp_result *failed)
+{
+    *failed = (struct tcp_result){.port = port};
+    if (!host || !*host || port < 1 || port > 65535 || timeout_ms < 1) {
+        snprintf(failed->error, sizeof failed->error,
+                 "expected a host, a port 1..65535 and a timeout");
+        return NULL;
+    }
+    struct probe_tcp_run *t = calloc(1, sizeof *t);
+    if (t)
+        t->o.host = strdup(host);
+    if (!t || !t->o.host) {
+        free(t);
+        snprintf(failed->error, sizeof failed->error, "out of memory");
+        return NULL;
+    }
+    t->o.port = port;
+    t->o.literal = probe_parse_literal(host, &t->o.target);
+    if (t->o.literal) {
+        probe_target_set_port(&t->o.target, port);
+        snprintf(failed->addr, sizeof failed->addr, "%s", t->o.target.addr);
+    }
+    t->done = done;
+    t->ctx = ctx;
+    t->result = *failed;
+    t->run =
+        tcp_start(env, &t->o, timeout_ms, on_connect_done, t, failed->error, sizeof failed->error);
+    if (!t->run) {
+        probe_tcp_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void probe_tcp_cancel(struct probe_tcp_run *t)
+{
+    if (!t)
+        return;
+    tcp_cancel(t->run);
+    probe_tcp_free(t);
+}

@@ -24,8 +24,7 @@ struct canary_probe {
     struct config_target target; /* as configured */
     char host[PROBE_HOST_MAX];   /* what is probed ("gateway" resolved) */
     struct probe_ping *ping;     /* in flight, or NULL */
-    struct probe_run *tcp;       /* in flight, or NULL */
-    void *tcp_options;
+    struct probe_tcp_run *tcp;   /* in flight, or NULL */
     bool finished;
     char addr[PROBE_ADDR_MAX];
     bool icmp, tcp_ok, answered;
@@ -64,7 +63,7 @@ struct canaries {
 
 static void probe_finished(struct canary_probe *p);
 
-static void on_tcp(const struct probe_result *r, void *ctx)
+static void on_tcp(const struct tcp_result *r, void *ctx)
 {
     struct canary_probe *p = ctx;
     p->tcp = NULL;
@@ -72,7 +71,7 @@ static void on_tcp(const struct probe_result *r, void *ctx)
     if (r->addr[0])
         snprintf(p->addr, sizeof p->addr, "%s", r->addr);
     if (p->tcp_ok) {
-        p->rtt_ms = r->response_time_ms;
+        p->rtt_ms = r->connect_ms;
         p->error[0] = '\0';
     } else if (r->error[0]) {
         snprintf(p->error, sizeof p->error, "%s", r->error);
@@ -83,22 +82,13 @@ static void on_tcp(const struct probe_result *r, void *ctx)
 /* No echo came back: a TCP connect (a refusal counts as an answer). */
 static void start_tcp(struct canary_probe *p)
 {
-    const struct probe_type *tcp = probe_type_find("tcp");
-    char target[PROBE_HOST_MAX + 16];
-    bool v6 = strchr(p->host, ':') != NULL;
-    snprintf(target, sizeof target, "%s%.255s%s:%d", v6 ? "[" : "", p->host, v6 ? "]" : "",
-             p->target.port ? p->target.port : CANARY_TCP_PORT);
-    json_t *def = json_pack("{s:s}", "target", target);
-    const char *field;
-    char err[PROBE_ERROR_MAX];
-    p->tcp_options = def ? tcp->parse(def, &field, err, sizeof err) : NULL;
-    json_decref(def);
-    if (p->tcp_options)
-        p->tcp = tcp->start(p->round->owner->env, p->tcp_options, CANARY_TIMEOUT_MS, on_tcp, p, err,
-                            sizeof err);
+    struct tcp_result failed;
+    p->tcp = probe_tcp_start(p->round->owner->env, p->host,
+                             p->target.port ? p->target.port : CANARY_TCP_PORT, CANARY_TIMEOUT_MS,
+                             on_tcp, p, &failed);
     if (!p->tcp) {
         if (!p->error[0])
-            snprintf(p->error, sizeof p->error, "%s", def ? err : "out of memory");
+            snprintf(p->error, sizeof p->error, "%s", failed.error);
         probe_finished(p);
     }
 }
@@ -139,15 +129,14 @@ static void probe_stop(struct canary_probe *p)
 {
     probe_ping_cancel(p->ping);
     p->ping = NULL;
-    if (p->tcp)
-        probe_type_find("tcp")->cancel(p->tcp);
+    probe_tcp_cancel(p->tcp);
     p->tcp = NULL;
 }
 
 static json_t *probe_json(const struct canary_probe *p)
 {
     return json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:s?}", "target", p->target.host, "addr",
-                     p->addr, "icmp", p->icmp, "tcp", p->tcp, "answered", p->answered, "rtt_ms",
+                     p->addr, "icmp", p->icmp, "tcp", p->tcp_ok, "answered", p->answered, "rtt_ms",
                      p->answered ? json_real(p->rtt_ms) : json_null(), "error",
                      p->error[0] ? p->error : NULL);
 }
@@ -174,12 +163,8 @@ static void start_round(struct canaries *c);
 
 static void round_free(struct canary_round *r)
 {
-    const struct probe_type *tcp = probe_type_find("tcp");
-    for (int i = 0; i < r->n; i++) {
+    for (int i = 0; i < r->n; i++)
         probe_stop(&r->probes[i]);
-        if (r->probes[i].tcp_options)
-            tcp->free_options(r->probes[i].tcp_options);
-    }
     free(r);
 }
 

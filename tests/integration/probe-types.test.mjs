@@ -2,8 +2,8 @@
 // --opt ...` against real servers on the suite's loopback: an HTTPS server whose self-signed
 // certificate (made with openssl) expires in three days, a plain HTTP server (method, headers,
 // body, redirects, max_body), TLS on a tcp probe, dnsmasq on a high port answering A, AAAA,
-// CNAME, MX and TXT (and NXDOMAIN), and the monitoring-plugins check_tcp and check_http run as
-// exec probes.
+// CNAME, MX, TXT, NS, SOA and PTR (and NXDOMAIN), the monitoring-plugins check_tcp and check_http
+// run as exec probes, and a canary that only TCP answers.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,6 +12,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
+import { adminJson } from './lib/http.mjs';
 import { waitFor } from './lib/wait.mjs';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -155,7 +156,7 @@ scenario('tcp: a banner server, expect found', async (ctx) => {
 });
 
 /** dnsmasq on a high port of 127.0.0.1 with the test zone fl.test; resolves once it answers. */
-async function dnsmasq(ctx) {
+async function dnsmasq(ctx, extra = []) {
   const server = net.createServer();
   const port = await listen(server); // a free port number (dnsmasq takes it for UDP and TCP)
   await new Promise((r) => server.close(r));
@@ -163,7 +164,7 @@ async function dnsmasq(ctx) {
     '--bind-interfaces', '--listen-address=127.0.0.1', `--port=${port}`, '--pid-file=', '--user=root',
     '--log-facility=-', '--local=/fl.test/',
     '--host-record=web.fl.test,192.0.2.10,2001:db8::10', '--cname=www.fl.test,web.fl.test',
-    '--mx-host=fl.test,mail.fl.test,10', '--txt-record=fl.test,v=spf1 -all'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--mx-host=fl.test,mail.fl.test,10', '--txt-record=fl.test,v=spf1 -all', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));
   ctx.closers.push(() => new Promise((r) => { proc.once('exit', r); proc.kill('SIGTERM'); }));
@@ -189,6 +190,20 @@ scenario('dns: dnsmasq answers A, AAAA, CNAME, MX and TXT; an unknown name is NX
   r = await ask('nothing.fl.test', 'A');
   assert.equal(r.dns_rcode, 'NXDOMAIN');
   assert.deepEqual(r.dns_answer, []);
+});
+
+scenario('dns: dnsmasq answers NS, SOA and PTR', async (ctx) => {
+  // Authoritative on lo for fl.test and its IPv4 reverse zone (which keeps the AAAA record out).
+  const server = await dnsmasq(ctx, ['--auth-server=ns.fl.test,lo', '--auth-zone=fl.test,192.0.2.0/24',
+    '--auth-soa=2026113001,hostmaster.fl.test']);
+  const ask = async (name, record) => (await check(ctx, 'dns', name, { server, record })).res;
+  let r = await ask('fl.test', 'NS');
+  assert.equal(r.dns_rcode, 'NOERROR', JSON.stringify(r));
+  assert.deepEqual(r.dns_answer, ['ns.fl.test']);
+  r = await ask('fl.test', 'SOA');
+  assert.deepEqual(r.dns_answer, ['ns.fl.test hostmaster.fl.test 2026113001 1200 180 1209600 600']);
+  r = await ask('10.2.0.192.in-addr.arpa', 'PTR');
+  assert.deepEqual(r.dns_answer, ['web.fl.test']);
 });
 
 scenario('dns: a server that never answers is a timeout (exit 1)', async (ctx) => {
@@ -257,4 +272,25 @@ scenario('icmp: an address in a namespace that drops everything: 100% loss, exit
   assert.equal(res.connected, false);
   assert.equal(res.rtt_ms, null);
   assert.equal(res.error, 'no answer to 3 echo requests');
+});
+
+scenario('canary: no ICMP socket, so the TCP connect from the probe table answers: tcp true, icmp false', async (ctx) => {
+  const server = net.createServer((c) => c.end());
+  const port = await listen(server);
+  ctx.closers.push(() => new Promise((r) => server.close(r)));
+  // An unknown method makes every ping fail to open its socket: the canary falls back to TCP.
+  const srv = await ctx.server({ env: { RCA_CANARIES: `127.0.0.1:${port}`, RCA_CANARY_INTERVAL: '0.5', FAULTLINE_ICMP_METHOD: 'none' } });
+  const canaries = await waitFor(async () => {
+    const c = (await adminJson(srv, '/admin/api/analysis')).server_canaries;
+    return c?.canaries?.length === 1 ? c : null;
+  }, 5000, { message: 'a finished canary round' });
+  const [probe] = canaries.canaries;
+  assert.equal(probe.target, '127.0.0.1', JSON.stringify(canaries));
+  assert.equal(probe.addr, '127.0.0.1');
+  assert.equal(probe.icmp, false);
+  assert.equal(probe.tcp, true);
+  assert.equal(probe.answered, true);
+  assert.equal(typeof probe.rtt_ms, 'number');
+  assert.equal(canaries.guarding, true);
+  assert.equal(canaries.cut_off, false);
 });

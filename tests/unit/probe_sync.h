@@ -130,6 +130,33 @@ static inline int probe_dns(const char *name, int timeout_ms, struct dns_result 
     return rc;
 }
 
+struct sync_tcp {
+    struct sync_loop *l;
+    struct tcp_result *out;
+};
+
+static void sync_on_tcp(const struct tcp_result *r, void *ctx)
+{
+    struct sync_tcp *w = ctx;
+    *w->out = *r;
+    sync_one_done(w->l);
+}
+
+static inline int probe_tcp(const char *host, int port, int timeout_ms, struct tcp_result *out)
+{
+    struct sync_loop l;
+    sync_open(&l);
+    struct sync_tcp w = {&l, out};
+    l.pending = 1;
+    int rc = 0;
+    if (!probe_tcp_start(l.env, host, port, timeout_ms, sync_on_tcp, &w, out)) {
+        l.pending = 0;
+        rc = -1;
+    }
+    sync_run(&l);
+    return rc;
+}
+
 /* One run of a probe type: the result's copy the test reads (strings copied). */
 struct sync_result {
     struct probe_result r;

@@ -410,27 +410,6 @@ static void test_unprivileged_user(void **state)
     }
 }
 
-/* probe_tcp as diagnostics see it: the tcp type's result in the tcp_result shape. */
-static int probe_tcp(const char *host, int port, int timeout_ms, struct tcp_result *out)
-{
-    memset(out, 0, sizeof *out);
-    out->port = port;
-    char def[400], err[300];
-    snprintf(def, sizeof def, "{\"target\": \"%s:%d\"}", host, port);
-    struct sync_result s;
-    if (sync_probe("tcp", def, timeout_ms, &s, err, sizeof err) != 0) {
-        snprintf(out->error, sizeof out->error, "%.150s", err);
-        return -1;
-    }
-    snprintf(out->addr, sizeof out->addr, "%s", s.r.addr);
-    out->ok = s.r.connected;
-    out->reachable = s.r.reachable;
-    out->connect_ms = s.r.reachable ? s.r.response_time_ms : 0;
-    snprintf(out->error, sizeof out->error, "%s", s.r.error);
-    sync_result_free(&s);
-    return 0;
-}
-
 /* A listening socket on 127.0.0.1 (port in *port), or a closed port when listening is false. */
 static int loopback_port(bool listening, int *port)
 {

@@ -69,6 +69,21 @@ static double elapsed_ms(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) * 1000 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* A socket of type bound to 127.0.0.1 on a free port (in *port), listening with backlog when a
+ * stream. */
+static int bind_loopback(int type, int backlog, int *port)
+{
+    int fd = socket(AF_INET, type, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    if (type == SOCK_STREAM)
+        assert_int_equal(listen(fd, backlog), 0);
+    return fd;
+}
+
 /* ---- a TCP server on 127.0.0.1: greets with a banner, then echoes one read back ---------- */
 
 struct banner_server {
@@ -100,13 +115,7 @@ static void banner_start(struct banner_server *s, const char *banner, bool silen
     memset(s, 0, sizeof *s);
     s->banner = banner;
     s->silent = silent;
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &len), 0);
-    s->port = ntohs(sa.sin_port);
-    assert_int_equal(listen(s->fd, 4), 0);
+    s->fd = bind_loopback(SOCK_STREAM, 4, &s->port);
     assert_int_equal(pthread_create(&s->thread, NULL, serve_banner, s), 0);
 }
 
@@ -440,13 +449,7 @@ static void http_start_server(struct http_server *s, bool silent)
 {
     memset(s, 0, sizeof *s);
     s->silent = silent;
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &len), 0);
-    s->port = ntohs(sa.sin_port);
-    assert_int_equal(listen(s->fd, 64), 0);
+    s->fd = bind_loopback(SOCK_STREAM, 64, &s->port);
     assert_int_equal(pthread_create(&s->thread, NULL, serve_http, s), 0);
 }
 
@@ -604,13 +607,9 @@ static void test_cancel_every_type(void **state)
     snprintf(def, sizeof def, "{\"target\": \"http://127.0.0.1:%d/\"}", h.port);
     cancel_after_start("http", def);
     cancel_after_start("icmp", "{\"target\": \"192.0.2.1\", \"count\": 3}");
-    int udp = socket(AF_INET, SOCK_DGRAM, 0); /* a DNS server that never answers */
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    assert_int_equal(bind(udp, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(getsockname(udp, (struct sockaddr *)&sa, &len), 0);
-    snprintf(def, sizeof def, "{\"target\": \"x.test\", \"server\": \"127.0.0.1:%d\"}",
-             ntohs(sa.sin_port));
+    int udp_port;
+    int udp = bind_loopback(SOCK_DGRAM, 0, &udp_port); /* a DNS server that never answers */
+    snprintf(def, sizeof def, "{\"target\": \"x.test\", \"server\": \"127.0.0.1:%d\"}", udp_port);
     cancel_after_start("dns", def);
     close(udp);
     cancel_after_start("exec", "{\"command\": [\"/bin/sleep\", \"30\"]}");
