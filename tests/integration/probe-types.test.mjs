@@ -288,7 +288,7 @@ scenario('canary: no ICMP socket, so the TCP connect from the probe table answer
   assert.equal(probe.target, '127.0.0.1', JSON.stringify(canaries));
   assert.equal(probe.addr, '127.0.0.1');
   assert.equal(probe.icmp, false);
-  assert.equal(probe.tcp, true);
+  assert.equal(probe.tcp, true, JSON.stringify(canaries));
   assert.equal(probe.answered, true);
   assert.equal(typeof probe.rtt_ms, 'number');
   assert.equal(canaries.guarding, true);
