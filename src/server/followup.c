@@ -565,6 +565,7 @@ struct incidents_read {
     struct followup *f;
     struct followup_worker *workers;
     size_t n;
+    int64_t asked_ms; /* wall time of the query: what was due then is what it covers */
 };
 
 static void on_recent_incidents(int status, const struct incident_record *incs, size_t n, void *ctx)
@@ -586,7 +587,10 @@ static void on_recent_incidents(int status, const struct incident_record *incs, 
         if (best < n)
             chosen[best] = true;
     }
-    int64_t now = clock_wall_ms();
+    /* Due means due when the query was made: a wait that ended while the store answered was
+     * not covered by since_ms, so it is neither started nor given up here but by the next pass
+     * (the timer can fire a few ms before a wall-clock deadline: libuv's time is cached). */
+    int64_t now = rd->asked_ms;
     for (size_t i = 0; chosen && i < n; i++) {
         struct followup_watch *w = find_watched(f, incs[i].id);
         if (!chosen[i] && !(w && now >= w->deadline_ms))
@@ -636,6 +640,7 @@ static void on_followup_timer(uv_timer_t *t)
             since = closed;
     }
     f->n_pending = 0;
+    rd->asked_ms = now;
     /* since_ms matches incidents opened or updated since: a closed one was updated at close. */
     struct incident_query q = {.limit = FOLLOWUP_INCIDENTS, .since_ms = since - 60000};
     f->jobs++;
