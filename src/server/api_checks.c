@@ -43,36 +43,6 @@ void api_checks_get(struct http_request *req, void *ctx)
     http_respond_json(req, 200, check);
 }
 
-/* POST /api/v1/checks/NAME/enable, .../disable, .../run */
-void api_checks_action(struct http_request *req, void *ctx)
-{
-    struct api_context *api = ctx;
-    const char *name = http_path(req) + strlen(CHECKS_PREFIX);
-    const char *slash = strrchr(name, '/');
-    char check[CHECK_NAME_MAX + 1];
-    if (!slash || (size_t)(slash - name) > CHECK_NAME_MAX) {
-        http_respond_error(req, 404, "expected /api/v1/checks/NAME/enable, disable or run", NULL);
-        return;
-    }
-    snprintf(check, sizeof check, "%.*s", (int)(slash - name), name);
-    const char *action = slash + 1;
-    int rc;
-    if (strcmp(action, "enable") == 0 || strcmp(action, "disable") == 0)
-        rc = checks_set_enabled(api->checks, check, action[0] == 'e');
-    else if (strcmp(action, "run") == 0)
-        rc = checks_run_now(api->checks, check);
-    else {
-        http_respond_error(req, 404, "expected /api/v1/checks/NAME/enable, disable or run", NULL);
-        return;
-    }
-    if (rc != 0) {
-        http_respond_error(req, 404, "no such check", "name");
-        return;
-    }
-    http_respond_json(req, rc == 0 && action[0] == 'r' ? 202 : 200,
-                      checks_get_json(api->checks, check));
-}
-
 /* A write's request: answered by the engine at once (an invalid check) or once the store has
  * the change, the request suspended meanwhile. */
 struct write_answer {
@@ -111,6 +81,36 @@ static void write_end(struct write_answer *w)
         free(w);
     else
         http_suspend(w->req);
+}
+
+/* POST /api/v1/checks/NAME/enable, .../disable (answered once the store has it), .../run */
+void api_checks_action(struct http_request *req, void *ctx)
+{
+    struct api_context *api = ctx;
+    const char *name = http_path(req) + strlen(CHECKS_PREFIX);
+    const char *slash = strrchr(name, '/');
+    char check[CHECK_NAME_MAX + 1];
+    if (!slash || (size_t)(slash - name) > CHECK_NAME_MAX) {
+        http_respond_error(req, 404, "expected /api/v1/checks/NAME/enable, disable or run", NULL);
+        return;
+    }
+    snprintf(check, sizeof check, "%.*s", (int)(slash - name), name);
+    const char *action = slash + 1;
+    if (strcmp(action, "enable") == 0 || strcmp(action, "disable") == 0) {
+        const char *user = NULL, *pass = NULL;
+        http_basic_auth(req, &user, &pass);
+        struct write_answer *w = write_begin(req);
+        if (w) {
+            checks_set_enabled(api->checks, check, action[0] == 'e', user, on_write_done, w);
+            write_end(w);
+        }
+    } else if (strcmp(action, "run") != 0) {
+        http_respond_error(req, 404, "expected /api/v1/checks/NAME/enable, disable or run", NULL);
+    } else if (checks_run_now(api->checks, check) != 0) {
+        http_respond_error(req, 404, "no such check", "name");
+    } else {
+        http_respond_json(req, 202, checks_get_json(api->checks, check));
+    }
 }
 
 /* The body as JSON, or NULL after answering 400. */

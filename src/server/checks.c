@@ -63,7 +63,7 @@ struct check *checks_new_check(struct checks *c, struct checkdef *def)
     }
     *k = (struct check){.owner = c,
                         .def = def,
-                        .enabled = def->enabled,
+                        .enabled = checks_enabled_for(c, def),
                         .ring = ring,
                         .state = CHECK_UNKNOWN,
                         .since_ms = clock_wall_ms()};
@@ -566,6 +566,7 @@ void checks_close(struct checks *c)
     if (!c)
         return;
     checks_writes_orphan(c);
+    json_decref(c->overrides);
     alert_groups_free(c->groups); /* what it holds is in the store */
     for (size_t i = 0; i < c->n; i++)
         checks_free_check(c->all[i]);
@@ -597,6 +598,7 @@ json_t *checks_check_json(const struct check *k, bool with_results)
                           check_state_name(k->state), "since", iso_time(k->since_ms), "interval_ms",
                           (json_int_t)d->interval_ms, "timeout_ms", (json_int_t)d->timeout_ms);
     json_object_set_new(o, "source", json_string(d->file ? "file" : "api"));
+    checks_enabled_json(k, o);
     if (d->file)
         json_object_set_new(o, "file", json_string(d->file));
     json_object_set_new(o, "message", k->message ? json_string(k->message) : json_null());
@@ -654,38 +656,6 @@ json_t *checks_get_json(struct checks *c, const char *name)
 json_t *checks_errors_json(struct checks *c)
 {
     return json_pack("{sO}", "errors", c->errors);
-}
-
-static void on_enabled_stored(int status, void *ctx)
-{
-    if (status != 0)
-        log_error("checks: enable/disable of an API check could not be stored; it holds until "
-                  "a restart");
-}
-
-int checks_set_enabled(struct checks *c, const char *name, bool enabled)
-{
-    struct check *k = checks_find(c, name);
-    if (!k)
-        return -1;
-    if (k->enabled != enabled) {
-        k->enabled = enabled;
-        if (!k->def->file && c->opts.store) { /* an API check keeps it across a restart */
-            k->def->enabled = enabled;
-            json_object_set_new(k->def->def, "enabled", json_boolean(enabled));
-            char *text = json_dumps(k->def->def, JSON_COMPACT | JSON_SORT_KEYS);
-            if (text)
-                store_save_check(c->opts.store, name, text, clock_wall_ms(), on_enabled_stored,
-                                 NULL);
-            free(text);
-        }
-        if (!enabled) {
-            runner_cancel(k->run);
-            k->run = NULL;
-        }
-        checks_schedule_check(k, 1000);
-    }
-    return 0;
 }
 
 int checks_run_now(struct checks *c, const char *name)

@@ -79,8 +79,6 @@ struct checks_stats {
 };
 struct checks_stats checks_stats(const struct checks *c);
 
-/* Starts or stops running a check; -1 when there is none of that name. */
-int checks_set_enabled(struct checks *c, const char *name, bool enabled);
 /* Runs a check now, out of its schedule (unless it is running); -1 when none of that name. */
 int checks_run_now(struct checks *c, const char *name);
 
@@ -98,6 +96,12 @@ void checks_put(struct checks *c, const char *name, const json_t *def, checks_wr
                 void *ctx);
 /* Deletes an API check once the store has forgotten it (404 unknown, 409 defined in a file). */
 void checks_delete(struct checks *c, const char *name, checks_write_cb done, void *ctx);
+/* Starts or stops running a check (of a file or of the API), kept in the store as an override
+ * of its definition's enabled until that changes (docs/checks.md, "Enabling and disabling"):
+ * done gets 200 and the check once the store has it, 404 when there is none of that name, 503
+ * when it could not be stored. by: who asked (the admin's user name), kept with it. */
+void checks_set_enabled(struct checks *c, const char *name, bool enabled, const char *by,
+                        checks_write_cb done, void *ctx);
 
 /* ---- agents as runners (checks_agents.c): a check with run_on: {tags: {...}} runs on every
  * agent whose labels match; each agent is a runner with its own state ----------------------- */

@@ -1,5 +1,6 @@
 /* checks_agents.c — agents as runners of the server's checks (checks.h): the agents' labels
- * from their heartbeats, their assignments and checks_version, their batches of results folded
+ * from their heartbeats (kept in the store, so an agent's results are taken after a restart
+ * before its next heartbeat), their assignments and checks_version, their batches of results folded
  * per runner (thresholds) then across runners (quorum), runners that stop reporting swept out of
  * the count, and the message that names the failing locations and where their paths stop. */
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "probe/path.h"
 #include "server/check_results.h"
 #include "server/checks_internal.h"
+#include "store/store.h"
 
 #define STALE_SWEEP_MS 1000
 #define LOCATIONS_TEXT_MAX 256
@@ -57,28 +59,82 @@ static struct check_agent *agent_add(struct checks *c, const char *name)
     return &c->agents[at];
 }
 
+/* Sets agent name's labels (adding it when new); 1 when they changed, 0 when they did not, -1
+ * with err when tags is not valid or out of memory. */
+static int agent_learn(struct checks *c, const char *name, const char *site, const char *tags,
+                       struct check_agent **out, char *err, size_t errlen)
+{
+    struct check_agent *a = *out = agent_find(c, name);
+    if (a && strcmp(a->site, site) == 0 && strcmp(a->tags_text, tags) == 0)
+        return 0;
+    json_t *parsed = tags_parse(tags, site[0] ? site : NULL, err, errlen);
+    if (!parsed)
+        return -1;
+    if (!a && !(a = *out = agent_add(c, name))) {
+        json_decref(parsed);
+        snprintf(err, errlen, "server out of memory");
+        return -1;
+    }
+    json_decref(a->tags);
+    a->tags = parsed;
+    snprintf(a->site, sizeof a->site, "%s", site);
+    snprintf(a->tags_text, sizeof a->tags_text, "%s", tags);
+    a->tags_hash = fnv1a(fnv1a(2166136261u, site), tags);
+    return 1;
+}
+
+static void on_labels_stored(int status, void *ctx)
+{
+    (void)ctx;
+    if (status != 0)
+        log_error("checks: an agent's labels could not be stored; after a restart its results "
+                  "wait for its next heartbeat");
+}
+
+/* Keeps a's labels in the store, read back by checks_agents_load. */
+static void labels_store(struct checks *c, const struct check_agent *a)
+{
+    json_t *o = json_pack("{ss ss}", "site", a->site, "tags", a->tags_text);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text && c->opts.store)
+        store_save_check_record(c->opts.store, STORE_CHECK_AGENTS, a->name, text, clock_wall_ms(),
+                                on_labels_stored, NULL);
+    free(text);
+    json_decref(o);
+}
+
 int checks_agent_seen(struct checks *c, const char *name, const char *site, const char *tags,
                       char *version, size_t versionlen, char *err, size_t errlen)
 {
-    struct check_agent *a = agent_find(c, name);
-    if (!a || strcmp(a->site, site) != 0 || strcmp(a->tags_text, tags) != 0) {
-        json_t *parsed = tags_parse(tags, site[0] ? site : NULL, err, errlen);
-        if (!parsed)
-            return -1;
-        if (!a && !(a = agent_add(c, name))) {
-            json_decref(parsed);
-            snprintf(err, errlen, "server out of memory");
-            return -1;
-        }
-        json_decref(a->tags);
-        a->tags = parsed;
-        snprintf(a->site, sizeof a->site, "%s", site);
-        snprintf(a->tags_text, sizeof a->tags_text, "%s", tags);
-        a->tags_hash = fnv1a(fnv1a(2166136261u, site), tags);
-    }
+    struct check_agent *a;
+    int changed = agent_learn(c, name, site, tags, &a, err, errlen);
+    if (changed < 0)
+        return -1;
+    if (changed)
+        labels_store(c, a);
     snprintf(version, versionlen, "%llx-%08x", (unsigned long long)c->generation,
              (unsigned)a->tags_hash);
     return 0;
+}
+
+static void on_labels_row(const char *name, const char *body, void *ctx)
+{
+    struct checks *c = ctx;
+    json_t *o = json_loads(body, 0, NULL);
+    const char *site = json_string_value(json_object_get(o, "site"));
+    const char *tags = json_string_value(json_object_get(o, "tags"));
+    struct check_agent *a;
+    char err[256] = "not JSON with site and tags";
+    if (!site || !tags || agent_learn(c, name, site, tags, &a, err, sizeof err) < 0)
+        log_warn("checks: the stored labels of agent %s do not read (%s); its results wait for "
+                 "its next heartbeat", name, err);
+    json_decref(o);
+}
+
+int checks_agents_load(struct checks *c, char *err, size_t errlen)
+{
+    return store_load_check_records(c->opts.store, STORE_CHECK_AGENTS, on_labels_row, c, err,
+                                    errlen);
 }
 
 static bool runs_on(const struct check *k, const struct check_agent *a)

@@ -87,6 +87,9 @@ struct pending_write;
 struct checks {
     struct checks_options opts;
     struct pending_write *writes; /* API writes waiting for the store */
+    /* The API's enable/disable by check name: {"enabled", "definition_enabled", "by",
+     * "time_ms"} (checks_api.c); NULL until loaded */
+    json_t *overrides;
     char *dir;
     struct schedule *schedule;
     uint64_t overran; /* slots skipped because the check's previous run was still going */
@@ -143,5 +146,14 @@ void checks_watch_start(struct checks *c);
  * answered without the engine when it closes. */
 int checks_load_stored(struct checks *c, char *err, size_t errlen);
 void checks_writes_orphan(struct checks *c);
+/* Whether a check of def runs: the API's enable/disable of its name while def's own enabled is
+ * what it was then; else def's enabled (an override it no longer matches is forgotten, in the
+ * store too: the definition's enabled was changed since). */
+bool checks_enabled_for(struct checks *c, const struct checkdef *def);
+/* Adds "enabled_by" ("definition" or "api") and "override" ({enabled, by, time} or null). */
+void checks_enabled_json(const struct check *k, json_t *o);
+
+/* checks_agents.c: the agents' labels kept in the store, read at start. */
+int checks_agents_load(struct checks *c, char *err, size_t errlen);
 
 #endif

@@ -68,6 +68,13 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "ALTER TABLE outbox ADD COLUMN resolve INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE outbox ADD COLUMN fields TEXT;"
     "CREATE INDEX outbox_dedup ON outbox(dedup_key, channel, id) WHERE dedup_key IS NOT NULL;",
+    /* 8 -> 9: small records by check or agent name, as JSON (store.h, enum store_check_table):
+     * what the API's enable/disable decided over a check's definition, and the labels each
+     * agent last sent, so its results are taken after a restart before its next heartbeat. */
+    "CREATE TABLE check_overrides("
+    " name TEXT PRIMARY KEY, body TEXT NOT NULL, updated_ms {int64} NOT NULL);"
+    "CREATE TABLE check_agents("
+    " name TEXT PRIMARY KEY, body TEXT NOT NULL, updated_ms {int64} NOT NULL);",
 };
 
 /* The placeholder at p (just after its '{'), or -1 when '{' starts no placeholder (e.g. the

@@ -7,7 +7,7 @@
 #define FAULTLINE_SCHEMA_H
 
 /* The schema version this build writes: steps 0..SCHEMA_VERSION-1 lead to it. */
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 
 /* A backend's words for what SQL dialects spell differently. */
 struct schema_dialect {

@@ -93,6 +93,21 @@ static const char SQL_SAVE_CHECK[] =
     " updated_ms = excluded.updated_ms";
 static const char SQL_DELETE_CHECK[] = "DELETE FROM checks WHERE name = ?1";
 static const char SQL_LOAD_CHECKS[] = "SELECT name, definition FROM checks ORDER BY name";
+/* By enum store_check_table. */
+static const char *const SQL_SAVE_CHECK_RECORD[] = {
+    "INSERT INTO check_overrides(name, body, updated_ms) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT(name) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms",
+    "INSERT INTO check_agents(name, body, updated_ms) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT(name) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms",
+};
+static const char *const SQL_DELETE_CHECK_RECORD[] = {
+    "DELETE FROM check_overrides WHERE name = ?1",
+    "DELETE FROM check_agents WHERE name = ?1",
+};
+static const char *const SQL_LOAD_CHECK_RECORDS[] = {
+    "SELECT name, body FROM check_overrides ORDER BY name",
+    "SELECT name, body FROM check_agents ORDER BY name",
+};
 static const char SQL_LOAD_CHECK_STATES[] =
     "SELECT id, time_ms, worker, kind, details FROM events WHERE id IN (SELECT MAX(id) FROM events"
     " WHERE kind = 'check_state' GROUP BY worker) ORDER BY id";
@@ -914,6 +929,32 @@ static int sqlite_load_check_states(void *handle, store_event_row_fn row, void *
                        "load check states", err, errlen);
 }
 
+static int sqlite_save_check_record(void *handle, enum store_check_table table, const char *name,
+                                    const char *body, int64_t updated_ms, char *err,
+                                    size_t errlen)
+{
+    struct sqlite_db *db = handle;
+    sqlite3_stmt *stmt;
+    int rc = sqlite_stmt(db, body ? SQL_SAVE_CHECK_RECORD[table] : SQL_DELETE_CHECK_RECORD[table],
+                         &stmt, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    if (body) {
+        sqlite3_bind_text(stmt, 2, body, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 3, updated_ms);
+    }
+    return sqlite_step_done(db, stmt, "save check record", err, errlen);
+}
+
+static int sqlite_load_check_records(void *handle, enum store_check_table table,
+                                     store_check_row_fn row, void *ctx, char *err, size_t errlen)
+{
+    struct sqlite_visit visit = {.check = row, .ctx = ctx};
+    return sqlite_read(handle, SQL_LOAD_CHECK_RECORDS[table], sqlite_check_row, &visit,
+                       "load check records", err, errlen);
+}
+
 /* ---- ids ---- */
 
 static int sqlite_reserve_ids(void *handle, const char *sequence, int64_t count, int64_t *first,
@@ -1147,4 +1188,6 @@ const struct store_backend store_backend_sqlite = {
     .delete_check = sqlite_delete_check,
     .load_checks = sqlite_load_checks,
     .load_check_states = sqlite_load_check_states,
+    .save_check_record = sqlite_save_check_record,
+    .load_check_records = sqlite_load_check_records,
 };

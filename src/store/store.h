@@ -243,4 +243,20 @@ int store_load_check_states(struct store *store,
                             void (*cb)(const struct event_record *ev, void *ctx), void *ctx,
                             char *err, size_t errlen);
 
+/* Small records the check engine keeps by name, as JSON text. */
+enum store_check_table {
+    STORE_CHECK_OVERRIDES, /* by check: the API's enable/disable over its definition */
+    STORE_CHECK_AGENTS,    /* by agent: the labels (SITE, TAGS) of its latest heartbeat */
+};
+/* Upserts (body NULL: deletes) the record name of table; done (may be NULL) runs once it is
+ * committed or failed. Strings are copied. Deleting a check (store_delete_check) also deletes
+ * its STORE_CHECK_OVERRIDES record, in the same transaction. */
+void store_save_check_record(struct store *store, enum store_check_table table, const char *name,
+                             const char *body, int64_t updated_ms, store_check_done_cb done,
+                             void *ctx);
+/* Reads every record of table, by name, at start (waits for the store thread). */
+int store_load_check_records(struct store *store, enum store_check_table table,
+                             void (*cb)(const char *name, const char *body, void *ctx), void *ctx,
+                             char *err, size_t errlen);
+
 #endif

@@ -135,6 +135,12 @@ struct store_backend {
     /* The latest check_state event of each check (its name is the event's worker), by id. */
     int (*load_check_states)(void *db, store_event_row_fn row, void *ctx, char *err,
                              size_t errlen);
+    /* The records of a store_check_table by name: upsert (body NULL: delete; unknown: not an
+     * error), and every one, by name. */
+    int (*save_check_record)(void *db, enum store_check_table table, const char *name,
+                             const char *body, int64_t updated_ms, char *err, size_t errlen);
+    int (*load_check_records)(void *db, enum store_check_table table, store_check_row_fn row,
+                              void *ctx, char *err, size_t errlen);
 };
 
 extern const struct store_backend store_backend_sqlite;

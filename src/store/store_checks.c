@@ -1,7 +1,9 @@
 /* store_checks.c — the checks entity of the store: the definitions of checks created through the
  * API (JSON text by name), saved and deleted with a callback once committed, and read back at
  * start, as store jobs (store_job.h). Files' checks are not stored: their files are. Also
- * the latest check_state event of each check, read at start to restore its state. */
+ * the latest check_state event of each check, read at start to restore its state, and the
+ * engine's small records by name (enum store_check_table: the API's enable/disable, agents'
+ * labels). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +12,11 @@
 
 #include "store/store_job.h"
 
-/* One save or delete (definition NULL), or the definitions loaded. */
+/* One save or delete (definition NULL), or the definitions loaded; of a check's definition, or
+ * of a record of table (check_record_ops, check_records_load_ops). */
 struct check_job {
     struct store_job base;
+    enum store_check_table table;
     char *name, *definition;
     int64_t updated_ms;
     store_check_done_cb done;
@@ -38,8 +42,11 @@ static int check_write_run(struct store_job *job, const struct store_backend *b,
                            char *err, size_t errlen)
 {
     struct check_job *c = STORE_JOB_OF(job, struct check_job);
-    return c->definition ? b->save_check(db, c->name, c->definition, c->updated_ms, err, errlen)
-                         : b->delete_check(db, c->name, err, errlen);
+    if (c->definition)
+        return b->save_check(db, c->name, c->definition, c->updated_ms, err, errlen);
+    int rc = b->delete_check(db, c->name, err, errlen);
+    return rc ? rc
+              : b->save_check_record(db, STORE_CHECK_OVERRIDES, c->name, NULL, 0, err, errlen);
 }
 
 static void check_write_complete(struct store_job *job)
@@ -72,24 +79,57 @@ static const struct store_job_ops check_write_ops = {
     .record = check_write_record,
 };
 
-static void check_write(struct store *s, const char *name, const char *definition,
+static int check_record_run(struct store_job *job, const struct store_backend *b, void *db,
+                            char *err, size_t errlen)
+{
+    struct check_job *c = STORE_JOB_OF(job, struct check_job);
+    return b->save_check_record(db, c->table, c->name, c->definition, c->updated_ms, err, errlen);
+}
+
+static void check_record_complete(struct store_job *job)
+{
+    struct check_job *c = STORE_JOB_OF(job, struct check_job);
+    if (c->done)
+        c->done(job->status, c->ctx);
+}
+
+static void check_record_describe(const struct store_job *job, char *buf, size_t len)
+{
+    const struct check_job *c = STORE_JOB_OF(job, struct check_job);
+    snprintf(buf, len, "%s of the %s record of %s", c->definition ? "save" : "delete",
+             c->table == STORE_CHECK_OVERRIDES ? "enabled" : "labels", c->name);
+}
+
+static const struct store_job_ops check_record_ops = {
+    .name = "check record write",
+    .run = check_record_run,
+    .complete = check_record_complete,
+    .free = check_job_free,
+    .describe = check_record_describe,
+    .record = check_write_record,
+};
+
+static void check_write(struct store *s, const struct store_job_ops *ops,
+                        enum store_check_table table, const char *name, const char *definition,
                         int64_t updated_ms, store_check_done_cb done, void *ctx)
 {
-    struct store_job *job = store_job_new(&check_write_ops, sizeof(struct check_job));
+    struct store_job *job = store_job_new(ops, sizeof(struct check_job));
     struct check_job *c = job ? STORE_JOB_OF(job, struct check_job) : NULL;
     if (c) {
+        c->table = table;
         c->name = strdup(name);
         c->definition = definition ? strdup(definition) : NULL;
         c->updated_ms = updated_ms;
         c->done = done;
         c->ctx = ctx;
-        job->has_callback = true;
+        job->has_callback = done != NULL;
     }
     if (!c || !c->name || (definition && !c->definition)) {
         if (job)
             check_job_free(job);
         store_out_of_memory("check write");
-        done(-1, ctx);
+        if (done)
+            done(-1, ctx);
         return;
     }
     store_enqueue(s, job);
@@ -98,12 +138,19 @@ static void check_write(struct store *s, const char *name, const char *definitio
 void store_save_check(struct store *s, const char *name, const char *definition, int64_t updated_ms,
                       store_check_done_cb done, void *ctx)
 {
-    check_write(s, name, definition, updated_ms, done, ctx);
+    check_write(s, &check_write_ops, 0, name, definition, updated_ms, done, ctx);
 }
 
 void store_delete_check(struct store *s, const char *name, store_check_done_cb done, void *ctx)
 {
-    check_write(s, name, NULL, 0, done, ctx);
+    check_write(s, &check_write_ops, 0, name, NULL, 0, done, ctx);
+}
+
+void store_save_check_record(struct store *s, enum store_check_table table, const char *name,
+                             const char *body, int64_t updated_ms, store_check_done_cb done,
+                             void *ctx)
+{
+    check_write(s, &check_record_ops, table, name, body, updated_ms, done, ctx);
 }
 
 static int check_row_push(const char *name, const char *definition, void *ctx)
@@ -147,20 +194,51 @@ static const struct store_job_ops check_load_ops = {
     .free = check_job_free,
 };
 
-int store_load_checks(struct store *s,
-                      void (*cb)(const char *name, const char *definition, void *ctx), void *ctx,
-                      char *err, size_t errlen)
+static int check_records_load_run(struct store_job *job, const struct store_backend *b, void *db,
+                                  char *err, size_t errlen)
 {
-    struct store_job *job =
-        store_sync_job_new(s, &check_load_ops, sizeof(struct check_job), err, errlen);
+    struct check_job *c = STORE_JOB_OF(job, struct check_job);
+    return b->load_check_records(db, c->table, check_row_push, c, err, errlen);
+}
+
+static const struct store_job_ops check_records_load_ops = {
+    .name = "check records load",
+    .reads = true,
+    .run = check_records_load_run,
+    .reset = check_load_reset,
+    .free = check_job_free,
+};
+
+/* Runs a load of ops (of table) and hands each row to cb. */
+static int check_rows_load(struct store *s, const struct store_job_ops *ops,
+                           enum store_check_table table,
+                           void (*cb)(const char *name, const char *text, void *ctx), void *ctx,
+                           char *err, size_t errlen)
+{
+    struct store_job *job = store_sync_job_new(s, ops, sizeof(struct check_job), err, errlen);
     if (!job)
         return -1;
+    STORE_JOB_OF(job, struct check_job)->table = table;
     int rc = store_run_sync(s, job, err, errlen);
     struct check_job *c = STORE_JOB_OF(job, struct check_job);
     for (size_t i = 0; rc == 0 && i < c->n; i++)
         cb(c->rows[i].name, c->rows[i].definition, ctx);
     job->ops->free(job);
     return rc;
+}
+
+int store_load_checks(struct store *s,
+                      void (*cb)(const char *name, const char *definition, void *ctx), void *ctx,
+                      char *err, size_t errlen)
+{
+    return check_rows_load(s, &check_load_ops, 0, cb, ctx, err, errlen);
+}
+
+int store_load_check_records(struct store *s, enum store_check_table table,
+                             void (*cb)(const char *name, const char *body, void *ctx), void *ctx,
+                             char *err, size_t errlen)
+{
+    return check_rows_load(s, &check_records_load_ops, table, cb, ctx, err, errlen);
 }
 
 /* ---- the checks' latest states, read at start ---- */

@@ -317,28 +317,6 @@ static void test_bad_file_keeps_running_set(void **state)
     assert_null(checks_get_json(fx->checks, "other"));
 }
 
-static void test_enable_disable(void **state)
-{
-    struct fixture *fx = *state;
-    write_file(fx, "web.yaml", web_yaml);
-    wait_state(fx, "web", "ok", 1000);
-    assert_int_equal(checks_set_enabled(fx->checks, "web", false), 0);
-    json_t *j = checks_get_json(fx->checks, "web");
-    json_int_t runs = json_integer_value(json_object_get(j, "runs"));
-    assert_false(json_is_true(json_object_get(j, "enabled")));
-    json_decref(j);
-    uv_update_time(&fx->loop);
-    uint64_t until = uv_now(&fx->loop) + 600; /* three intervals */
-    while (uv_now(&fx->loop) < until)
-        uv_run(&fx->loop, UV_RUN_ONCE);
-    j = checks_get_json(fx->checks, "web");
-    assert_int_equal(json_integer_value(json_object_get(j, "runs")), runs);
-    json_decref(j);
-    assert_int_equal(checks_set_enabled(fx->checks, "web", true), 0);
-    assert_int_equal(checks_set_enabled(fx->checks, "nope", true), -1);
-    assert_int_equal(checks_run_now(fx->checks, "nope"), -1);
-}
-
 struct answer {
     int status;
     json_t *body;
@@ -351,6 +329,39 @@ static void on_answer(int status, json_t *body, void *ctx)
     a->status = status;
     a->body = body;
     a->done = true;
+}
+
+/* POST .../enable or .../disable by admin, once stored: its status (the body dropped). */
+static int set_enabled(struct fixture *fx, const char *name, bool enabled)
+{
+    struct answer a = {0};
+    checks_set_enabled(fx->checks, name, enabled, "admin", on_answer, &a);
+    while (!a.done)
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    json_decref(a.body);
+    return a.status;
+}
+
+static void test_enable_disable(void **state)
+{
+    struct fixture *fx = *state;
+    write_file(fx, "web.yaml", web_yaml);
+    wait_state(fx, "web", "ok", 1000);
+    assert_int_equal(set_enabled(fx, "web", false), 200);
+    json_t *j = checks_get_json(fx->checks, "web");
+    json_int_t runs = json_integer_value(json_object_get(j, "runs"));
+    assert_false(json_is_true(json_object_get(j, "enabled")));
+    json_decref(j);
+    uv_update_time(&fx->loop);
+    uint64_t until = uv_now(&fx->loop) + 600; /* three intervals */
+    while (uv_now(&fx->loop) < until)
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    j = checks_get_json(fx->checks, "web");
+    assert_int_equal(json_integer_value(json_object_get(j, "runs")), runs);
+    json_decref(j);
+    assert_int_equal(set_enabled(fx, "web", true), 200);
+    assert_int_equal(set_enabled(fx, "nope", true), 404);
+    assert_int_equal(checks_run_now(fx->checks, "nope"), -1);
 }
 
 static struct answer put(struct fixture *fx, const char *name, const char *json)
@@ -430,7 +441,7 @@ static void test_api_checks(void **state)
     unlink(strcat(strcpy(want, fx->checks_dir), "/clash.yaml"));
     assert_int_equal(checks_reload(fx->checks), 0);
     /* disabled, kept across a restart with its new target */
-    assert_int_equal(checks_set_enabled(fx->checks, "api1", false), 0);
+    assert_int_equal(set_enabled(fx, "api1", false), 200);
     a = put(fx, NULL, "{\"name\": \"api3\", \"type\": \"fake\", \"target\": \"a:3\"}");
     assert_int_equal(a.status, 201);
     json_decref(a.body);
@@ -451,6 +462,62 @@ static void test_api_checks(void **state)
     j = checks_get_json(fx->checks, "api3");
     assert_non_null(j);
     json_decref(j);
+}
+
+/* enabled, enabled_by and the override's user of a check, as "true api admin". */
+static const char *enabled_view(struct fixture *fx, const char *name, char *buf, size_t len)
+{
+    json_t *j = checks_get_json(fx->checks, name);
+    const json_t *ov = json_object_get(j, "override");
+    snprintf(buf, len, "%s %s %s", json_is_true(json_object_get(j, "enabled")) ? "true" : "false",
+             json_string_value(json_object_get(j, "enabled_by")),
+             json_is_object(ov) ? json_string_value(json_object_get(ov, "by")) : "-");
+    json_decref(j);
+    return buf;
+}
+
+/* The API's enable/disable of a file's check holds across a restart and a reload, until the
+ * file's own enabled changes; asking for what the file says clears it. */
+static void test_enable_survives_restart(void **state)
+{
+    struct fixture *fx = *state;
+    char buf[64];
+    write_file(fx, "web.yaml", web_yaml);
+    assert_int_equal(checks_reload(fx->checks), 0);
+    assert_int_equal(set_enabled(fx, "web", false), 200);
+    assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "false api admin");
+    reopen(fx);
+    assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "false api admin");
+    assert_int_equal(checks_stats(fx->checks).scheduled, 0);
+    /* another edit of the file that leaves enabled alone: the override holds */
+    write_file(fx, "web.yaml", "checks:\n  - {name: web, type: fake, target: \"x:2\", "
+                               "interval: 200ms}\n");
+    assert_int_equal(checks_reload(fx->checks), 0);
+    assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "false api admin");
+    /* enabled as the file says: no override left, across a restart too */
+    assert_int_equal(set_enabled(fx, "web", true), 200);
+    assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "true definition -");
+    reopen(fx);
+    assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "true definition -");
+    assert_int_equal(checks_stats(fx->checks).scheduled, 1);
+    /* the file disables it, the API enables it: the API's word holds across a restart ... */
+    write_file(fx, "web.yaml", "checks:\n  - {name: web, type: fake, target: \"x:2\", "
+                               "enabled: false}\n");
+    assert_int_equal(checks_reload(fx->checks), 0);
+    assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "false definition -");
+    assert_int_equal(set_enabled(fx, "web", true), 200);
+    reopen(fx);
+    assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "true api admin");
+    /* ... until the file's enabled changes: then the file decides, and goes on deciding */
+    write_file(fx, "web.yaml", "checks:\n  - {name: web, type: fake, target: \"x:2\"}\n");
+    assert_int_equal(checks_reload(fx->checks), 0);
+    assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "true definition -");
+    write_file(fx, "web.yaml", "checks:\n  - {name: web, type: fake, target: \"x:2\", "
+                               "enabled: false}\n");
+    assert_int_equal(checks_reload(fx->checks), 0);
+    assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "false definition -");
+    reopen(fx);
+    assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "false definition -");
 }
 
 /* A restart keeps each check's state, since and message (its latest check_state event): a
@@ -521,6 +588,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_file_keeps_running_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enable_disable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enable_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edit_read_off_the_loop, setup, teardown),
