@@ -1,8 +1,9 @@
 /* test_check_agents.c — agents as runners: tag parsing and run_on matching (check/tags.h); on a
  * real loop and store with the fake check type, the checks_version of an agent's assignments
  * (changes with the set and with its tags), the assignments themselves, result batches validated
- * whole with the member named, the quorum folding of runners, one of which goes stale, and the
- * message naming the failing location and where its path stops. */
+ * whole with the member named, the quorum folding of runners, one of which goes stale, the
+ * message naming the failing location and where its path stops, and agents' labels and the
+ * checks' states kept across a restart. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -424,8 +425,16 @@ static void test_state_survives_restart(void **state)
     open_checks(fx);
     assert_string_equal(state_of(fx, "eu", s, m), "critical");
     assert_string_equal(m, "api:443 is unreachable from fra1: refused");
-    seen(fx, "a1", "fra1", "region=eu", v);
-    report(fx, "a1", "eu", "critical"); /* 1 of 2 for the new runner */
+    /* its labels were kept: its first batch is taken before its next heartbeat */
+    char field[96];
+    json_t *answer = post(fx, "a1",
+                          "{\"results\": [{\"check\": \"eu\", \"state\": \"critical\", "
+                          "\"message\": \"refused\"}]}",
+                          field);
+    assert_int_equal(json_integer_value(json_object_get(answer, "accepted")), 1);
+    assert_int_equal(json_integer_value(json_object_get(answer, "ignored")), 0);
+    json_decref(answer);
+    seen(fx, "a1", "fra1", "region=eu", v); /* the same labels: nothing new */
     assert_string_equal(state_of(fx, "eu", s, m), "critical");
     report(fx, "a1", "eu", "ok");
     assert_string_equal(state_of(fx, "eu", s, m), "ok");
