@@ -195,7 +195,9 @@ static void test_migration_starts_after_max_id(void **state)
     struct fixture *fx = *state;
     fixture_open(fx); /* creates the current schema: take it back to version 2 */
     fixture_close(fx);
-    exec_sql(fx, "DROP TABLE reports;"
+    exec_sql(fx, "DROP TABLE check_overrides;"
+                 "DROP TABLE check_agents;"
+                 "DROP TABLE reports;"
                  "DROP TABLE silences;"
                  "DROP TABLE checks;"
                  "DROP TABLE sequences;"
