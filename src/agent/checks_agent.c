@@ -84,6 +84,25 @@ static void pending_compact(struct checks_agent *ca)
 
 static void flush(struct checks_agent *ca);
 
+/* A batch the server took: results of checks it does not count this agent a runner of are
+ * ignored (it does not know the agent's labels, or the check left its assignments). They are
+ * not sent again; the agent says so and fetches its assignments after its next heartbeat. */
+static void batch_taken(struct checks_agent *ca, const struct httpc_response *res, size_t sent)
+{
+    json_t *answer = json_loads(res->body ? res->body : "", 0, NULL);
+    json_int_t ignored = json_integer_value(json_object_get(answer, "ignored"));
+    json_decref(answer);
+    if (ignored <= 0)
+        return;
+    log_warn("agent: the server ignored %lld of %zu check results (it does not count this agent "
+             "as their runner); the assignments are fetched again after the next heartbeat",
+             (long long)ignored, sent);
+    if (ca->fetching)
+        ca->refetch = true;
+    else
+        ca->version[0] = '\0';
+}
+
 static void on_posted(const struct httpc_response *res, void *ctx)
 {
     struct checks_agent *ca = ctx;
@@ -96,7 +115,9 @@ static void on_posted(const struct httpc_response *res, void *ctx)
         maybe_free(ca);
         return;
     }
-    if (!res->error && res->status == 400) {
+    if (!res->error && res->status == 200) {
+        batch_taken(ca, res, json_array_size(sent));
+    } else if (!res->error && res->status == 400) {
         log_warn("agent: the server refused a batch of check results, dropped: %.300s", res->body);
     } else if (res->error || res->status != 200) {
         log_warn("agent: check results not taken (%s%ld); kept, the latest per check",
