@@ -127,7 +127,8 @@ static void on_labels_row(const char *name, const char *body, void *ctx)
     char err[256] = "not JSON with site and tags";
     if (!site || !tags || agent_learn(c, name, site, tags, &a, err, sizeof err) < 0)
         log_warn("checks: the stored labels of agent %s do not read (%s); its results wait for "
-                 "its next heartbeat", name, err);
+                 "its next heartbeat",
+                 name, err);
     json_decref(o);
 }
 

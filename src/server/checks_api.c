@@ -96,8 +96,7 @@ static void on_override_row(const char *name, const char *body, void *ctx)
         json_is_boolean(json_object_get(o, "definition_enabled")))
         json_object_set_new(c->overrides, name, o);
     else {
-        log_error("checks: the stored enable/disable of %s does not read; it is not applied",
-                  name);
+        log_error("checks: the stored enable/disable of %s does not read; it is not applied", name);
         json_decref(o);
     }
 }
@@ -118,7 +117,8 @@ bool checks_enabled_for(struct checks *c, const struct checkdef *def)
     if (json_is_true(json_object_get(o, "definition_enabled")) == def->enabled)
         return json_is_true(json_object_get(o, "enabled"));
     log_info("checks: %s: its enabled was changed in its definition; the API's %s no longer "
-             "holds", def->name, json_is_true(json_object_get(o, "enabled")) ? "enable" : "disable");
+             "holds",
+             def->name, json_is_true(json_object_get(o, "enabled")) ? "enable" : "disable");
     json_object_del(c->overrides, def->name);
     if (c->opts.store)
         store_save_check_record(c->opts.store, STORE_CHECK_OVERRIDES, def->name, NULL, 0,
@@ -137,12 +137,11 @@ void checks_enabled_json(const struct check *k, json_t *o)
 {
     const json_t *ov = json_object_get(k->owner->overrides, k->def->name);
     json_object_set_new(o, "enabled_by", json_string(ov ? "api" : "definition"));
-    json_object_set_new(
-        o, "override",
-        ov ? json_pack("{sO sO so}", "enabled", json_object_get(ov, "enabled"), "by",
-                       json_object_get(ov, "by"),
-                       "time", iso_time(json_integer_value(json_object_get(ov, "time_ms"))))
-           : json_null());
+    json_object_set_new(o, "override",
+                        ov ? json_pack("{sO sO so}", "enabled", json_object_get(ov, "enabled"),
+                                       "by", json_object_get(ov, "by"), "time",
+                                       iso_time(json_integer_value(json_object_get(ov, "time_ms"))))
+                           : json_null());
 }
 
 int checks_load_stored(struct checks *c, char *err, size_t errlen)
@@ -273,9 +272,9 @@ void checks_set_enabled(struct checks *c, const char *name, bool enabled, const 
     json_t *override = NULL; /* none when it asks what the definition says */
     char *text = NULL;
     if (enabled != k->def->enabled) {
-        override = json_pack("{sb sb ss sI}", "enabled", enabled, "definition_enabled",
-                             k->def->enabled, "by", by ? by : "", "time_ms",
-                             (json_int_t)clock_wall_ms());
+        override =
+            json_pack("{sb sb ss sI}", "enabled", enabled, "definition_enabled", k->def->enabled,
+                      "by", by ? by : "", "time_ms", (json_int_t)clock_wall_ms());
         text = override ? json_dumps(override, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         if (!text) {
             json_decref(override);

@@ -930,8 +930,7 @@ static int sqlite_load_check_states(void *handle, store_event_row_fn row, void *
 }
 
 static int sqlite_save_check_record(void *handle, enum store_check_table table, const char *name,
-                                    const char *body, int64_t updated_ms, char *err,
-                                    size_t errlen)
+                                    const char *body, int64_t updated_ms, char *err, size_t errlen)
 {
     struct sqlite_db *db = handle;
     sqlite3_stmt *stmt;

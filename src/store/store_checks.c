@@ -45,8 +45,7 @@ static int check_write_run(struct store_job *job, const struct store_backend *b,
     if (c->definition)
         return b->save_check(db, c->name, c->definition, c->updated_ms, err, errlen);
     int rc = b->delete_check(db, c->name, err, errlen);
-    return rc ? rc
-              : b->save_check_record(db, STORE_CHECK_OVERRIDES, c->name, NULL, 0, err, errlen);
+    return rc ? rc : b->save_check_record(db, STORE_CHECK_OVERRIDES, c->name, NULL, 0, err, errlen);
 }
 
 static void check_write_complete(struct store_job *job)
@@ -292,9 +291,8 @@ static const struct store_job_ops check_state_ops = {
     .free = check_state_free,
 };
 
-int store_load_check_states(struct store *s,
-                            void (*cb)(const struct event_record *ev, void *ctx), void *ctx,
-                            char *err, size_t errlen)
+int store_load_check_states(struct store *s, void (*cb)(const struct event_record *ev, void *ctx),
+                            void *ctx, char *err, size_t errlen)
 {
     struct store_job *job =
         store_sync_job_new(s, &check_state_ops, sizeof(struct check_state_job), err, errlen);

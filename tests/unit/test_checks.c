@@ -490,8 +490,9 @@ static void test_enable_survives_restart(void **state)
     assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "false api admin");
     assert_int_equal(checks_stats(fx->checks).scheduled, 0);
     /* another edit of the file that leaves enabled alone: the override holds */
-    write_file(fx, "web.yaml", "checks:\n  - {name: web, type: fake, target: \"x:2\", "
-                               "interval: 200ms}\n");
+    write_file(fx, "web.yaml",
+               "checks:\n  - {name: web, type: fake, target: \"x:2\", "
+               "interval: 200ms}\n");
     assert_int_equal(checks_reload(fx->checks), 0);
     assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "false api admin");
     /* enabled as the file says: no override left, across a restart too */
@@ -501,8 +502,9 @@ static void test_enable_survives_restart(void **state)
     assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "true definition -");
     assert_int_equal(checks_stats(fx->checks).scheduled, 1);
     /* the file disables it, the API enables it: the API's word holds across a restart ... */
-    write_file(fx, "web.yaml", "checks:\n  - {name: web, type: fake, target: \"x:2\", "
-                               "enabled: false}\n");
+    write_file(fx, "web.yaml",
+               "checks:\n  - {name: web, type: fake, target: \"x:2\", "
+               "enabled: false}\n");
     assert_int_equal(checks_reload(fx->checks), 0);
     assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "false definition -");
     assert_int_equal(set_enabled(fx, "web", true), 200);
@@ -512,8 +514,9 @@ static void test_enable_survives_restart(void **state)
     write_file(fx, "web.yaml", "checks:\n  - {name: web, type: fake, target: \"x:2\"}\n");
     assert_int_equal(checks_reload(fx->checks), 0);
     assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "true definition -");
-    write_file(fx, "web.yaml", "checks:\n  - {name: web, type: fake, target: \"x:2\", "
-                               "enabled: false}\n");
+    write_file(fx, "web.yaml",
+               "checks:\n  - {name: web, type: fake, target: \"x:2\", "
+               "enabled: false}\n");
     assert_int_equal(checks_reload(fx->checks), 0);
     assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "false definition -");
     reopen(fx);
