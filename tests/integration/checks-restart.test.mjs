@@ -2,7 +2,8 @@
 // (docs/checks.md, "Enabling and disabling" and "Checks on agents"): a file check disabled
 // through the API stays disabled and does not run, enabled again it runs; a file's own
 // `enabled` edited clears the API's word; an agent's results are accepted after the restart
-// before its next heartbeat (its labels were kept), by raw requests and with a real agent.
+// before its next heartbeat (its labels were kept), by raw requests and with a real agent; an
+// agent logs the results the server ignored.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -142,4 +143,9 @@ scenario('a real agent\'s results are taken after a server restart, long before 
   assert.equal(runner.location, 'ams1');
   assert.ok(Date.now() - restarted < 15000, 'well before its next heartbeat');
   assert.doesNotMatch(agent.stderr, /the server ignored/);
+  // the check leaves the files: until the agent's next heartbeat tells it so, its results are
+  // ignored, and the agent says it
+  writeChecks(srv2, 'checks: []\n');
+  await waitFor(async () => (await adminGet(srv2, '/api/v1/checks/from-eu')).status === 404, 2000, { message: 'from-eu removed' });
+  await waitFor(() => /agent: the server ignored \d+ of \d+ check results/.test(agent.stderr), 5000, { message: 'the agent logs the ignored results' });
 });
