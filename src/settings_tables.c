@@ -3,6 +3,7 @@
 #include "settings_tables.h"
 
 #include "agent/settings.h"
+#include "alert/depend.h"
 #include "alert/settings.h"
 #include "alert/silence.h"
 #include "monitor/settings.h"
@@ -14,6 +15,7 @@ const struct config_table *const settings_tables[] = {
     &rca_settings_table,
     &alert_settings_table,
     &silence_settings_table,
+    &depend_settings_table,
     &agent_settings_table,
     &report_settings_table,
     &monitor_settings_table,

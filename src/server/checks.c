@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "check/tags.h"
+#include "server/dependencies.h"
 #include "server/checks_internal.h"
 #include "store/store.h"
 
@@ -257,18 +258,27 @@ static bool depends_on(const struct check *k, const char *name)
     return false;
 }
 
-/* Appends to a parent's text the checks that depend on it and are held back (failing, not told). */
+#define HELD_WORKERS_MAX 64
+
+/* Appends to a parent's text what depends on it and is held back: checks (failing, not told)
+ * and workers (DOWN, not told: dependencies.h). */
 static void append_dependents(const struct checks *c, const struct check *parent, char *text,
                               size_t len)
 {
+    const char *workers[HELD_WORKERS_MAX];
+    size_t n_workers =
+        dependencies_held_names(c->opts.deps, parent->def->name, workers, HELD_WORKERS_MAX);
     size_t used = strlen(text);
     bool first = true;
-    for (size_t i = 0; i < c->n && used + 1 < len; i++) {
-        const struct check *k = c->all[i];
-        if (!k->held || k->state == CHECK_OK || !depends_on(k, parent->def->name))
-            continue;
+    for (size_t i = 0; i < c->n + n_workers && used + 1 < len; i++) {
+        const char *name = i < n_workers ? workers[i] : c->all[i - n_workers]->def->name;
+        if (i >= n_workers) {
+            const struct check *k = c->all[i - n_workers];
+            if (!k->held || k->state == CHECK_OK || !depends_on(k, parent->def->name))
+                continue;
+        }
         int w = snprintf(text + used, len - used, "%s%s",
-                         first ? "\nHeld back, depending on it: " : ", ", k->def->name);
+                         first ? "\nHeld back, depending on it: " : ", ", name);
         used += w > 0 ? (size_t)w : 0;
         first = false;
     }
@@ -413,6 +423,9 @@ static void check_state_changed(struct checks *c, struct check *k, enum check_st
                        (void *)c->opts.outbox);
     alert_batch_free(&batch);
     free(details);
+    if (k->state == CHECK_OK || k->state == CHECK_UNKNOWN) /* no longer failing: the workers it
+                                                              held go after its own message */
+        dependencies_up(c->opts.deps, k->def->name);
 }
 
 static void ring_add(struct check *k, const struct check_outcome *o, int64_t now)
@@ -656,6 +669,13 @@ json_t *checks_get_json(struct checks *c, const char *name)
 json_t *checks_errors_json(struct checks *c)
 {
     return json_pack("{sO}", "errors", c->errors);
+}
+
+bool checks_failing(const struct checks *c, const char *name, bool *exists)
+{
+    const struct check *k = checks_find(c, name);
+    *exists = k != NULL;
+    return k && (k->state == CHECK_CRITICAL || k->state == CHECK_WARNING);
 }
 
 int checks_run_now(struct checks *c, const char *name)

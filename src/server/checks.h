@@ -22,6 +22,7 @@ struct store;
 struct outbox;
 struct alert_router;
 struct probe_env;
+struct dependencies;
 
 struct checks_options {
     uv_loop_t *loop;
@@ -46,6 +47,9 @@ struct checks_options {
     int64_t repeat_interval_ms;
     int stale_min_ms;      /* an agent runner without results for 3 intervals, and at least this
                               long, is not counted; 0: CHECKS_STALE_MIN_MS (5 s) */
+    /* Workers held back while a check they depend on fails (dependencies.h): listed in its
+     * texts, released when it is OK again. NULL: none. */
+    struct dependencies *deps;
 };
 
 struct checks;
@@ -79,6 +83,8 @@ struct checks_stats {
 };
 struct checks_stats checks_stats(const struct checks *c);
 
+/* Whether the check name is failing (warning or critical); *exists says whether there is one. */
+bool checks_failing(const struct checks *c, const char *name, bool *exists);
 /* Runs a check now, out of its schedule (unless it is running); -1 when none of that name. */
 int checks_run_now(struct checks *c, const char *name);
 

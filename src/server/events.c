@@ -1,13 +1,16 @@
 /* events.c — worker state changes recorded as events, with their notifications (events.h). */
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alert/format.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "alert/outbox.h"
 #include "alert/router.h"
+#include "server/dependencies.h"
 #include "server/events.h"
 #include "server/fleet.h"
 #include "server/http.h"
@@ -16,8 +19,9 @@
 
 #define MESSAGE_MAX 1024
 
+/* held_by: the parent that holds a DOWN back (dependencies.h), or NULL. */
 static char *details_json(const struct worker_record *w, enum event_kind kind,
-                          enum worker_state prev_state, int64_t prev_since_ms)
+                          enum worker_state prev_state, int64_t prev_since_ms, const char *held_by)
 {
     char last_seen[CLOCK_ISO_LEN];
     clock_format_iso(w->last_seen_ms, last_seen, sizeof last_seen);
@@ -29,6 +33,10 @@ static char *details_json(const struct worker_record *w, enum event_kind kind,
     } else if (prev_state == WORKER_DOWN) {
         json_object_set_new(d, "down_s",
                             json_real((double)(w->state_since_ms - prev_since_ms) / 1000.0));
+    }
+    if (held_by) { /* recorded, not told while the parent is down */
+        json_object_set_new(d, "suppressed", json_true());
+        json_object_set_new(d, "held_back_by", json_string(held_by));
     }
     char *text = json_dumps(d, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(d);
@@ -170,15 +178,30 @@ static size_t worker_labels(const struct worker_record *w, struct alert_label *l
     return 1;
 }
 
+/* Appends to a parent worker's text the workers held back while it was down (dependencies.h). */
+static void append_held(const struct dependencies *deps, const char *parent, char *text,
+                        size_t len)
+{
+    const char *names[64];
+    size_t n = dependencies_held_names(deps, parent, names, 64), used = strlen(text);
+    for (size_t i = 0; i < n && used + 1 < len; i++) {
+        int w = snprintf(text + used, len - used, "%s%s",
+                         i ? ", " : "\nHeld back, depending on it: ", names[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
 /* The UP of a worker whose DOWN was told: the resolve of "worker:NAME". DOWN texts are the
  * correlation engine's to send (incidents.c), once it knows whether the worker went down alone;
  * a worker seen for the first time is news for the event log only. */
-static void route_up(struct alert_router *router, const struct worker_record *w,
-                     int64_t prev_since_ms, struct alert_batch *batch)
+static void route_up(struct alert_router *router, struct dependencies *deps,
+                     const struct worker_record *w, int64_t prev_since_ms,
+                     struct alert_batch *batch)
 {
     char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 16], key[WORKER_NAME_MAX + 8];
     struct alert_label labels[1];
     alert_format_up(w, w->state_since_ms, prev_since_ms, text, sizeof text);
+    append_held(deps, w->name, text, sizeof text);
     snprintf(subject, sizeof subject, "%s is UP", w->name);
     snprintf(key, sizeof key, "worker:%s", w->name);
     struct alert_message msg = {.kind = ALERT_KIND_WORKER,
@@ -204,7 +227,8 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     if (cause)
         heartbeat = *(const struct heartbeat_answer *)cause;
     struct pending_event *pe = calloc(1, sizeof *pe);
-    char *details = pe ? details_json(w, kind, prev_state, prev_since_ms) : NULL;
+    const char *held_by = kind == EVENT_DOWN ? dependencies_hold_down(rec->deps, w) : NULL;
+    char *details = pe ? details_json(w, kind, prev_state, prev_since_ms, held_by) : NULL;
     if (!details) {
         free(pe);
         log_error("server: out of memory recording %s for %s", event_kind_name(kind), w->name);
@@ -216,7 +240,7 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
     struct alert_batch batch = {0};
     if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(rec->incidents, w))
-        route_up(rec->router, w, prev_since_ms, &batch);
+        route_up(rec->router, rec->deps, w, prev_since_ms, &batch);
     pe->rec = rec;
     pe->heartbeat = heartbeat;
     pe->seq = rec->fleet ? fleet_state_seq(rec->fleet, w->name) : 0;
@@ -230,6 +254,8 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     free(details);
     if (kind == EVENT_DOWN)
         incidents_worker_down(rec->incidents, w);
+    else if (kind == EVENT_UP) /* after its own UP: the workers it held are told */
+        dependencies_up(rec->deps, w->name);
 }
 
 static json_t *gpus_value(int gpus)

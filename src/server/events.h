@@ -21,6 +21,7 @@
 #define EVENTS_RETRY_AFTER_S 5     /* Retry-After of the 503 that ends the wait */
 
 struct fleet;
+struct dependencies;
 struct http_request;
 struct pending_event;
 
@@ -33,6 +34,7 @@ struct event_recorder {
     struct alert_router *router; /* addresses the messages; may be NULL (no channel) */
     struct incidents *incidents;
     struct fleet *fleet; /* told when a state's event is on disk */
+    struct dependencies *deps; /* holds children's DOWNs back (dependencies.h); may be NULL */
     /* Told of every event once it is on disk (may be NULL): the live stream (api_events.c). */
     void (*committed)(const struct event_record *ev, void *ctx);
     void *committed_ctx;

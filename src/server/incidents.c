@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "alert/outbox.h"
 #include "alert/router.h"
+#include "server/dependencies.h"
 #include "server/fleet.h"
 #include "server/followup.h"
 #include "server/incidents.h"
@@ -25,6 +26,7 @@ struct incidents {
     struct outbox *outbox;     /* may be NULL */
     struct alert_router *router; /* may be NULL */
     struct followup *followup; /* may be NULL */
+    struct dependencies *deps; /* may be NULL */
     struct incidents_settings settings;
     struct rca *rca;
     uv_timer_t timer;          /* fires at the engine's next deadline */
@@ -44,31 +46,62 @@ static void on_incident_saved(int status, const struct incident_record *inc,
         outbox_enqueue(incs->outbox, msgs, n_msgs);
 }
 
-/* The per-worker DOWN messages the engine says are due (individual incidents), each the
- * problem "worker:NAME" that the worker's UP resolves (events.c). */
+/* The per-worker DOWN message of w: the problem "worker:NAME" that its UP resolves (events.c). */
+static void route_down(struct incidents *incs, const struct worker_record *w,
+                       struct alert_batch *batch)
+{
+    char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 16], key[WORKER_NAME_MAX + 8];
+    alert_format_down(w, w->state_since_ms, incs->settings.fail_timeout_ms, text, sizeof text);
+    snprintf(subject, sizeof subject, "%s is DOWN", w->name);
+    snprintf(key, sizeof key, "worker:%s", w->name);
+    struct alert_label site = {"site", w->site};
+    struct alert_message msg = {.kind = ALERT_KIND_WORKER,
+                                .severity = ALERT_SEVERITY_CRITICAL,
+                                .name = w->name,
+                                .subject = subject,
+                                .text = text,
+                                .labels = &site,
+                                .n_labels = w->site[0] ? 1 : 0,
+                                .dedup_key = key,
+                                .created_ms = w->state_since_ms};
+    alert_route(incs->router, &msg, batch);
+}
+
+/* The per-worker DOWN messages the engine says are due (individual incidents), but those of
+ * workers held back while a parent is down (told when it is up: incidents_tell_down). */
 static void route_downs(struct incidents *incs, const struct rca_incident_view *inc,
                         struct alert_batch *batch)
 {
-    char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 16], key[WORKER_NAME_MAX + 8];
     for (size_t i = 0; i < inc->n_notify_down; i++) {
         const struct worker_record *w = fleet_find(incs->fleet, inc->notify_down[i]);
-        if (!w)
-            continue;
-        alert_format_down(w, w->state_since_ms, incs->settings.fail_timeout_ms, text, sizeof text);
-        snprintf(subject, sizeof subject, "%s is DOWN", w->name);
-        snprintf(key, sizeof key, "worker:%s", w->name);
-        struct alert_label site = {"site", w->site};
-        struct alert_message msg = {.kind = ALERT_KIND_WORKER,
-                                    .severity = ALERT_SEVERITY_CRITICAL,
-                                    .name = w->name,
-                                    .subject = subject,
-                                    .text = text,
-                                    .labels = &site,
-                                    .n_labels = w->site[0] ? 1 : 0,
-                                    .dedup_key = key,
-                                    .created_ms = w->state_since_ms};
-        alert_route(incs->router, &msg, batch);
+        if (w && !dependencies_take_due(incs->deps, w->name))
+            route_down(incs, w, batch);
     }
+}
+
+static void on_down_told(int status, const struct event_record *ev,
+                         const struct outbox_record *msgs, size_t n_msgs, void *ctx)
+{
+    struct incidents *incs = ctx;
+    (void)ev;
+    if (status != 0)
+        log_error("server: a DOWN held back could not be stored; it is not told");
+    else if (incs->outbox && n_msgs > 0)
+        outbox_enqueue(incs->outbox, msgs, n_msgs);
+}
+
+void incidents_tell_down(const struct worker_record *w, void *ctx)
+{
+    struct incidents *incs = ctx;
+    struct alert_batch batch = {0};
+    route_down(incs, w, &batch);
+    store_append_messages(incs->store, batch.rows, batch.n, on_down_told, incs);
+    alert_batch_free(&batch);
+}
+
+void incidents_set_dependencies(struct incidents *incs, struct dependencies *deps)
+{
+    incs->deps = deps;
 }
 
 /* The incident's own message, if the change carries one: the problem "incident:ID", resolved

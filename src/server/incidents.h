@@ -27,6 +27,7 @@ struct fleet;
 struct outbox;
 struct alert_router;
 struct followup;
+struct dependencies;
 
 /* Opened after the store, with the incidents left open restored; the modules given must outlive
  * it (outbox, router and followup may be NULL). Returns 0, or -1 with err set. */
@@ -42,6 +43,12 @@ void incidents_worker_down(struct incidents *inc, const struct worker_record *w)
 /* A DOWN worker is back; true when its per-worker UP message is due (individual outages). Call
  * before its event is queued, so a held incident's messages come first. */
 bool incidents_worker_up(struct incidents *inc, const struct worker_record *w);
+
+/* Workers whose DOWN is held back while a parent is down (dependencies.h; NULL: none). */
+void incidents_set_dependencies(struct incidents *inc, struct dependencies *deps);
+/* Tells the DOWN of w now (a dependencies_tell_fn, ctx the struct incidents): a held-back
+ * child released. */
+void incidents_tell_down(const struct worker_record *w, void *ctx);
 
 /* The canaries' change callback (canary.h), ctx is the struct incidents: when no canary
  * answers, overdue workers are the server's outage, not theirs. */

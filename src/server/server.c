@@ -22,6 +22,7 @@
 #include "probe/probe_type.h"
 #include "server/canary.h"
 #include "server/checks.h"
+#include "server/dependencies.h"
 #include "server/events.h"
 #include "server/fleet.h"
 #include "server/followup.h"
@@ -43,6 +44,7 @@ struct server {
     struct rca_settings rca_settings;
     struct alert_settings alert_settings;
     struct silence_settings silence_settings;
+    struct depend_settings depend_settings;
     uv_loop_t *loop;
     struct store *store;
     struct outbox *outbox;
@@ -56,6 +58,7 @@ struct server {
     struct canaries *canaries;
     struct probe_env *probe_env; /* the server's checks' probes */
     struct checks *checks;
+    struct dependencies *deps; /* workers' `dependencies:` */
     struct agent_metrics *agent_metrics;
     struct server_metrics *metrics;
     struct silences *silences; /* the config file's, then the stored ones */
@@ -234,6 +237,7 @@ static void stop_server(struct server *srv)
     srv->canaries = NULL;
     checks_close(srv->checks);
     srv->checks = srv->api.checks = NULL;
+    dependencies_set_checks(srv->deps, NULL);
     probe_env_close(srv->probe_env);
     srv->probe_env = NULL;
     incidents_close(srv->incidents);
@@ -370,11 +374,18 @@ static int open_state(struct server *srv, char *err, size_t errlen)
     srv->outbox = outbox_new(srv->loop, srv->store, &srv->alert_settings, err, errlen);
     if (!srv->outbox || open_router(srv, err, errlen) != 0 || open_analysis(srv, err, errlen) != 0)
         return -1;
+    if (!(srv->deps = dependencies_new(&srv->depend_settings, srv->fleet))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    dependencies_set_tell(srv->deps, incidents_tell_down, srv->incidents);
+    incidents_set_dependencies(srv->incidents, srv->deps);
     srv->recorder = (struct event_recorder){.store = srv->store,
                                             .outbox = srv->outbox,
                                             .router = srv->router,
                                             .incidents = srv->incidents,
-                                            .fleet = srv->fleet};
+                                            .fleet = srv->fleet,
+                                            .deps = srv->deps};
     if (events_recorder_start(&srv->recorder, srv->loop) != 0) {
         snprintf(err, errlen, "cannot create the event recorder's timer");
         return -1;
@@ -413,8 +424,11 @@ static int open_checks(struct server *srv, char *err, size_t errlen)
                                .group_wait_ms = srv->settings.group_wait_ms,
                                .repeat_interval_ms = srv->settings.repeat_interval_ms,
                                .cut_off = server_cut_off,
-                               .cut_off_ctx = srv};
+                               .cut_off_ctx = srv,
+                               .deps = srv->deps};
     srv->checks = checks_open(&o, err, errlen);
+    dependencies_set_checks(srv->deps, srv->checks);
+    dependencies_warn_unknown(srv->deps);
     return srv->checks ? 0 : -1;
 }
 
@@ -550,6 +564,7 @@ int server_main(int argc, char **argv)
     config_attach(&srv.cfg, &rca_settings_table, &srv.rca_settings);
     config_attach(&srv.cfg, &alert_settings_table, &srv.alert_settings);
     config_attach(&srv.cfg, &silence_settings_table, &srv.silence_settings);
+    config_attach(&srv.cfg, &depend_settings_table, &srv.depend_settings);
     enum cli_result r = cli_parse(&server_cli, argc, argv, &srv.cfg, &args);
     if (r != CLI_RUN) {
         config_free(&srv.cfg);
@@ -584,6 +599,7 @@ int server_main(int argc, char **argv)
     server_metrics_free(srv.metrics);
     silences_free(srv.silences);
     silences_free(srv.silence_settings.configured);
+    dependencies_free(srv.deps);
     config_free(&srv.cfg);
     return rc;
 }

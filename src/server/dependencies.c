@@ -1,0 +1,185 @@
+/* dependencies.c — children's DOWNs held while a parent is down (dependencies.h). */
+#include "server/dependencies.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "server/checks.h"
+#include "server/fleet.h"
+
+/* A child held: its name, the parent that holds it (borrowed from the rules) and whether the
+ * correlation engine said its DOWN was due (then its release tells it). */
+struct held {
+    char worker[WORKER_NAME_MAX + 1];
+    const char *parent;
+    bool due;
+};
+
+struct dependencies {
+    const struct depend_settings *rules;
+    struct fleet *fleet;
+    struct checks *checks;
+    dependencies_tell_fn tell;
+    void *tell_ctx;
+    struct held *held;
+    size_t n_held, cap_held;
+};
+
+struct dependencies *dependencies_new(const struct depend_settings *rules, struct fleet *fleet)
+{
+    struct dependencies *d = calloc(1, sizeof *d);
+    if (d)
+        *d = (struct dependencies){.rules = rules, .fleet = fleet};
+    return d;
+}
+
+void dependencies_free(struct dependencies *d)
+{
+    if (d)
+        free(d->held);
+    free(d);
+}
+
+void dependencies_set_checks(struct dependencies *d, struct checks *checks)
+{
+    if (d)
+        d->checks = checks;
+}
+
+void dependencies_set_tell(struct dependencies *d, dependencies_tell_fn tell, void *ctx)
+{
+    if (d) {
+        d->tell = tell;
+        d->tell_ctx = ctx;
+    }
+}
+
+/* A check of that name failing (warning, critical), else a worker of that name DOWN. */
+static bool parent_down(const char *parent, void *ctx)
+{
+    const struct dependencies *d = ctx;
+    bool exists = false;
+    if (d->checks && checks_failing(d->checks, parent, &exists))
+        return true;
+    if (exists)
+        return false;
+    const struct worker_record *w = fleet_find(d->fleet, parent);
+    return w && w->state == WORKER_DOWN;
+}
+
+size_t dependencies_warn_unknown(const struct dependencies *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; d && i < d->rules->n_rules; i++) {
+        const struct depend_rule *r = &d->rules->rules[i];
+        for (size_t j = 0; j < r->n_parents; j++) {
+            bool exists = false;
+            if (d->checks)
+                checks_failing(d->checks, r->parents[j].name, &exists);
+            if (exists || fleet_find(d->fleet, r->parents[j].name))
+                continue;
+            log_warn("server: %s: no check or worker named \"%s\" yet; it counts as up until "
+                     "one exists", r->parents[j].where, r->parents[j].name);
+            n++;
+        }
+    }
+    return n;
+}
+
+static struct held *held_find(struct dependencies *d, const char *worker)
+{
+    for (size_t i = 0; i < d->n_held; i++)
+        if (strcmp(d->held[i].worker, worker) == 0)
+            return &d->held[i];
+    return NULL;
+}
+
+/* The parent of w that is down now, or NULL. */
+static const char *down_parent_of(struct dependencies *d, const struct worker_record *w)
+{
+    struct alert_label site = {"site", w->site};
+    return depend_down_parent(d->rules, w->name, &site, w->site[0] ? 1 : 0, parent_down, d);
+}
+
+const char *dependencies_hold_down(struct dependencies *d, const struct worker_record *w)
+{
+    const char *parent = d && d->rules->n_rules ? down_parent_of(d, w) : NULL;
+    if (!parent)
+        return NULL;
+    struct held *h = held_find(d, w->name);
+    if (!h) {
+        if (d->n_held == d->cap_held) {
+            size_t cap = d->cap_held ? d->cap_held * 2 : 8;
+            struct held *grown = realloc(d->held, cap * sizeof *grown);
+            if (!grown) {
+                log_error("server: out of memory holding %s back; its DOWN is told", w->name);
+                return NULL;
+            }
+            d->held = grown;
+            d->cap_held = cap;
+        }
+        h = &d->held[d->n_held++];
+        snprintf(h->worker, sizeof h->worker, "%s", w->name);
+        h->due = false;
+    }
+    h->parent = parent;
+    log_info("server: %s is DOWN while %s, which it depends on, is down: held back", w->name,
+             parent);
+    return parent;
+}
+
+bool dependencies_take_due(struct dependencies *d, const char *worker)
+{
+    struct held *h = d ? held_find(d, worker) : NULL;
+    if (h)
+        h->due = true;
+    return h != NULL;
+}
+
+static void held_remove(struct dependencies *d, size_t i)
+{
+    d->held[i] = d->held[--d->n_held];
+}
+
+void dependencies_up(struct dependencies *d, const char *name)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n_held;) {
+        struct held *h = &d->held[i];
+        if (strcmp(h->worker, name) == 0) { /* the child itself is back: nothing to tell */
+            held_remove(d, i);
+            continue;
+        }
+        if (strcmp(h->parent, name) != 0) {
+            i++;
+            continue;
+        }
+        const struct worker_record *w = fleet_find(d->fleet, h->worker);
+        const char *other = w && w->state == WORKER_DOWN ? down_parent_of(d, w) : NULL;
+        if (other) { /* another parent still holds it */
+            h->parent = other;
+            i++;
+            continue;
+        }
+        bool tell = h->due && w && w->state == WORKER_DOWN;
+        held_remove(d, i);
+        if (tell && d->tell) {
+            log_info("server: %s no longer held back (%s is up): its DOWN is told now", w->name,
+                     name);
+            d->tell(w, d->tell_ctx);
+        }
+    }
+}
+
+size_t dependencies_held_names(const struct dependencies *d, const char *parent,
+                               const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; d && i < d->n_held && n < max; i++)
+        if (strcmp(d->held[i].parent, parent) == 0)
+            names[n++] = d->held[i].worker;
+    return n;
+}

@@ -1,0 +1,131 @@
+// dependencies.test.mjs — worker dependencies from the `dependencies:` section of --config
+// (docs/alerting.md, "Dependencies"): while a parent check fails (its TCP port closed), a child
+// worker that stops heartbeating is recorded DOWN, marked suppressed, and not told; the parent's
+// resolve lists it, and its DOWN is told right after; a child back while the parent is still down
+// is never told (no DOWN, no resolve); with the parent OK a child's DOWN is told at once. A bad
+// section is refused at start with file:line:column.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { scenario } from './lib/scenario.mjs';
+import { runFaultline } from './lib/faultline.mjs';
+import { adminGet, events, heartbeat, hb } from './lib/http.mjs';
+import { waitFor } from './lib/wait.mjs';
+
+/** A TCP listener on a port of its own that can be closed and opened again on the same port. */
+async function togglePort() {
+  let server;
+  const open = (port = 0) =>
+    new Promise((resolve, reject) => {
+      server = net.createServer((s) => s.end());
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve(server.address().port));
+    });
+  const port = await open();
+  return {
+    port,
+    close: () => new Promise((resolve) => server.close(resolve)),
+    open: () => open(port),
+  };
+}
+
+/** Heartbeats of name every 0.3 s until the scenario ends (FAIL_TIMEOUT is 1.5 s). */
+function keepAlive(ctx, srv, name) {
+  const timer = setInterval(() => heartbeat(srv, hb(name)).catch(() => {}), 300);
+  ctx.closers.push(() => clearInterval(timer));
+}
+
+const seen = (hook) => hook.accepted.map((r) => `${r.json.name}:${r.json.resolve ? 'resolve' : r.json.severity}`);
+
+function downEvent(srv, name) {
+  return events(srv, { limit: 200, type: 'down' }).then((evs) => evs.find((e) => e.worker === name));
+}
+
+scenario('dependencies: a child worker DOWN while its parent check fails is suppressed, listed in the parent\'s resolve, told once it is up', async (ctx) => {
+  const web = await ctx.hook();
+  const uplink = await togglePort();
+  ctx.closers.push(() => uplink.close().catch(() => {}));
+  const dir = ctx.tmpdir('faultline-deps-');
+  const file = path.join(dir, 'faultline.yaml');
+  fs.writeFileSync(
+    file,
+    `channels:
+  - {name: hook, type: webhook, url: '${web.url}/hook'}
+dependencies:
+  - match: {name: "child-*"}
+    depends_on: [uplink, not-yet-defined]
+`,
+  );
+  // GROUP_WAIT 0.1 s: the check's alerts wait for their group (its target) only briefly
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, GROUP_WAIT: '0.1' }, args: ['--config', file] });
+  await waitFor(() => /faultline\.yaml:5:26: dependencies\[0\]\.depends_on\[1\]: no check or worker named "not-yet-defined" yet/.test(srv.stderr), 5000, {
+    message: 'the warning about the unknown name',
+  });
+  const checksDir = path.join(srv.dataDir, 'checks.d');
+  fs.mkdirSync(checksDir, { recursive: true });
+  fs.writeFileSync(
+    path.join(checksDir, 'uplink.yaml'),
+    `checks:\n  - name: uplink\n    type: tcp\n    target: 127.0.0.1:${uplink.port}\n    interval: 200ms\n    timeout: 1s\n`,
+  );
+  await waitFor(async () => (await events(srv, { limit: 50, type: 'check_state' })).some((e) => e.worker === 'uplink' && e.details.to === 'ok'), 5000, {
+    message: 'uplink ok',
+  });
+
+  await uplink.close();
+  await web.waitFor((r) => r.json?.name === 'uplink' && r.json.severity === 'critical', 5000);
+  // child-1 and child-3 depend on uplink; free-1 does not (its DOWN is the marker that the
+  // children's would have been told by now)
+  for (const name of ['child-1', 'child-3', 'free-1']) assert.equal((await heartbeat(srv, hb(name))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'free-1' && r.json.severity === 'critical', 8000);
+  for (const name of ['child-1', 'child-3']) {
+    const ev = await waitFor(() => downEvent(srv, name), 5000, { message: `${name} DOWN recorded` });
+    assert.equal(ev.details.suppressed, true);
+    assert.equal(ev.details.held_back_by, 'uplink');
+  }
+  const page = await adminGet(srv, '/admin');
+  assert.match(page.text, /<td>child-1<\/td><td>down \(held back\)<\/td>/);
+  assert.deepEqual(seen(web), ['uplink:critical', 'free-1:critical']);
+
+  // child-3 is back (and stays) while the parent is still down: it was never told, so nothing goes
+  keepAlive(ctx, srv, 'child-3');
+  assert.equal((await heartbeat(srv, hb('child-3'))).status, 204);
+  await waitFor(async () => (await events(srv, { limit: 50, type: 'up' })).some((e) => e.worker === 'child-3' && e.details.from === 'down'), 5000, {
+    message: 'child-3 UP recorded',
+  });
+
+  await uplink.open();
+  const resolve = await web.waitFor((r) => r.json?.name === 'uplink' && r.json.resolve, 5000);
+  assert.match(resolve.json.text, /\nHeld back, depending on it: child-1$/);
+  const told = await web.waitFor((r) => r.json?.name === 'child-1', 5000);
+  assert.equal(told.json.severity, 'critical');
+  assert.match(told.json.text, /child-1 is DOWN/);
+
+  // back: its resolve goes once, to the channel told
+  keepAlive(ctx, srv, 'child-1');
+  assert.equal((await heartbeat(srv, hb('child-1'))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'child-1' && r.json.resolve, 5000);
+
+  // with the parent OK, a child's DOWN is told at once
+  assert.equal((await heartbeat(srv, hb('child-2'))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'child-2' && r.json.severity === 'critical', 8000);
+  const ev2 = await downEvent(srv, 'child-2');
+  assert.equal(ev2.details.suppressed, undefined);
+  // (the parent's resolve waits GROUP_WAIT for its group, so child-1's DOWN may come first)
+  assert.deepEqual(seen(web).slice(0, 2), ['uplink:critical', 'free-1:critical']);
+  assert.deepEqual(seen(web).slice(2, 4).sort(), ['child-1:critical', 'uplink:resolve']);
+  assert.deepEqual(seen(web).slice(4), ['child-1:resolve', 'child-2:critical']);
+});
+
+scenario('dependencies: a bad section is refused at start, naming file:line:column', async (ctx) => {
+  const dir = ctx.tmpdir('faultline-deps-bad-');
+  const file = path.join(dir, 'faultline.yaml');
+  fs.writeFileSync(file, `dependencies:\n  - match: {name: "gpu-*"}\n    depends_on: uplink\n`);
+  const r = await runFaultline(['server', '--config', file], { env: { API_KEY: 'k', ADMIN_PASS: 'p', DATA_DIR: dir } });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /faultline\.yaml:3:17: dependencies\[0\]\.depends_on: expected a list of check or worker names/);
+  fs.writeFileSync(file, `dependencies:\n  - match: {site: fra1}\n    depends_on: [uplink]\n`);
+  const r2 = await runFaultline(['server', '--config', file], { env: { API_KEY: 'k', ADMIN_PASS: 'p', DATA_DIR: dir } });
+  assert.equal(r2.code, 2, r2.stderr);
+  assert.match(r2.stderr, /faultline\.yaml:2:13: dependencies\[0\]\.match\.site: expected one of name, labels/);
+});
