@@ -68,9 +68,10 @@ static int read_labels(const struct config_node *m, struct depend_rule *r, char 
     size_t n = config_node_length(m);
     if (!(r->labels = calloc(n, sizeof *r->labels)))
         return oom(m, err, errlen);
-    for (size_t i = 0; i < n; i++, r->n_labels++) {
+    for (size_t i = 0; i < n; i++) {
         struct config_node key = config_node_key_at(m, i), value = config_node_value_at(m, i);
         char *k = NULL, *v = NULL;
+        r->n_labels++; /* freed with the rule from here on, whatever is read */
         if (read_name(&key, "a label name", &k, err, errlen) != 0)
             return -1;
         r->labels[i].key = k;
@@ -93,7 +94,9 @@ static int read_match(const struct config_node *m, struct depend_rule *r, char *
         struct config_node key = config_node_key_at(m, i), value = config_node_value_at(m, i);
         const char *k = config_node_text(&key);
         int rc;
-        if (k && strcmp(k, "name") == 0)
+        if ((k && strcmp(k, "name") == 0 && r->name) || (k && strcmp(k, "labels") == 0 && r->labels))
+            rc = config_node_fail(&key, err, errlen, "given twice");
+        else if (k && strcmp(k, "name") == 0)
             rc = read_name(&value, "a worker name or glob", &r->name, err, errlen);
         else if (k && strcmp(k, "labels") == 0)
             rc = read_labels(&value, r, err, errlen);
