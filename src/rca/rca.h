@@ -178,6 +178,11 @@ int64_t rca_next_deadline(const struct rca *rca);
  * reference; the caller decrefs it. NULL only when out of memory. */
 json_t *rca_analysis(const struct rca *rca, int64_t now_ms);
 
+/* The id of an open network or widespread incident with a worker of site (a site tag, not "")
+ * still out (DOWN, not back), the oldest first; 0 when there is none. The server holds back
+ * the failures of checks run only from that site's agents while it is cut off. */
+int64_t rca_site_incident(const struct rca *rca, const char *site);
+
 /* Number of open incidents (for tests and /metrics). */
 size_t rca_open_count(const struct rca *rca);
 /* Adds the open incidents to counts, indexed by their current class (/metrics). */

@@ -527,6 +527,20 @@ int64_t rca_next_deadline(const struct rca *rca)
     return next;
 }
 
+int64_t rca_site_incident(const struct rca *rca, const char *site)
+{
+    for (const struct rca_incident *inc = rca->incidents; site && site[0] && inc; inc = inc->next) {
+        if (inc->verdict.cls != INCIDENT_NETWORK && inc->verdict.cls != INCIDENT_WIDESPREAD)
+            continue;
+        for (size_t i = 0; i < inc->n_workers; i++) {
+            const struct rca_worker *w = &inc->workers[i];
+            if (w->up_ms == 0 && !w->unreachable && strcmp(w->site, site) == 0)
+                return inc->id;
+        }
+    }
+    return 0;
+}
+
 size_t rca_open_count(const struct rca *rca)
 {
     size_t n = 0;

@@ -227,11 +227,14 @@ static void route_change(struct checks *c, struct check *k, const char *text,
     alert_route(c->opts.router, &msg, batch);
 }
 
-/* Why k's problem is not told now: the name of a check of its depends_on that is failing, or
- * "server" while the server itself is cut off (the monitor's fault, not the target's); NULL
- * when nothing holds it back. */
-static const char *held_back_by(const struct checks *c, const struct check *k)
+/* Why k's problem is not told now, into why (len bytes): the name of a check of its depends_on
+ * that is failing, "server" while the server itself is cut off (the monitor's fault, not the
+ * target's), "incident:ID" while an incident cut off the only site it runs from (its id in
+ * *incident); NULL when nothing holds it back. */
+static const char *held_back_by(const struct checks *c, const struct check *k, char *why,
+                                size_t len, int64_t *incident)
 {
+    *incident = 0;
     if (c->opts.cut_off && c->opts.cut_off(c->opts.cut_off_ctx))
         return "server";
     size_t i;
@@ -242,7 +245,12 @@ static const char *held_back_by(const struct checks *c, const struct check *k)
         if (p && p != k && (p->state == CHECK_CRITICAL || p->state == CHECK_WARNING))
             return p->def->name;
     }
-    return NULL;
+    const char *site = c->opts.site_outage ? checks_only_site(k) : NULL;
+    *incident = site ? c->opts.site_outage(site, c->opts.site_outage_ctx) : 0;
+    if (*incident <= 0)
+        return NULL;
+    snprintf(why, len, "incident:%lld", (long long)*incident);
+    return why;
 }
 
 /* Whether k lists name in its depends_on. */
@@ -350,7 +358,10 @@ static void check_state_kept(struct checks *c, struct check *k, int64_t now)
         return;
     char text[1024];
     bool stopped = flap_update(&k->flap, false, now, NULL) == FLAP_STOPPED;
-    bool release = !stopped && k->held && !k->flap.flapping && !held_back_by(c, k);
+    char why[48];
+    int64_t incident;
+    bool release = !stopped && k->held && !k->flap.flapping &&
+                   !held_back_by(c, k, why, sizeof why, &incident);
     bool remind = !stopped && !release && !k->held && !k->flap.flapping && k->told_ms &&
                   c->opts.repeat_interval_ms > 0 && now - k->told_ms >= c->opts.repeat_interval_ms;
     if (!stopped && !release && !remind)
@@ -367,6 +378,7 @@ static void check_state_kept(struct checks *c, struct check *k, int64_t now)
         change_text(k, CHECK_OK, k->since_ms, text + used, sizeof text - used);
     }
     k->held = false;
+    k->held_incident = 0;
     struct alert_batch batch = {0};
     route_change(c, k, text, &batch);
     log_info("checks: %s is %s, told now (%s)", k->def->name, check_state_name(k->state),
@@ -389,8 +401,11 @@ static void check_state_changed(struct checks *c, struct check *k, enum check_st
     bool news = from != CHECK_UNKNOWN || k->state != CHECK_OK; /* a first OK is not news */
     enum flap_change flap =
         from == CHECK_UNKNOWN ? FLAP_SAME : flap_update(&k->flap, true, k->since_ms, NULL);
-    const char *held = k->state == CHECK_OK ? NULL : held_back_by(c, k);
+    char why[48];
+    int64_t incident = 0;
+    const char *held = k->state == CHECK_OK ? NULL : held_back_by(c, k, why, sizeof why, &incident);
     k->held = held != NULL;
+    k->held_incident = incident;
     if (flap != FLAP_SAME && !held) {
         flap_text(k, flap, text, sizeof text);
         route_change(c, k, text, &batch);
@@ -669,6 +684,15 @@ json_t *checks_get_json(struct checks *c, const char *name)
 json_t *checks_errors_json(struct checks *c)
 {
     return json_pack("{sO}", "errors", c->errors);
+}
+
+size_t checks_held_by_incident(const struct checks *c, int64_t id, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; c && i < c->n && n < max; i++)
+        if (c->all[i]->held && c->all[i]->held_incident == id && c->all[i]->state != CHECK_OK)
+            names[n++] = c->all[i]->def->name;
+    return n;
 }
 
 bool checks_failing(const struct checks *c, const char *name, bool *exists)

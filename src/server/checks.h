@@ -50,6 +50,11 @@ struct checks_options {
     /* Workers held back while a check they depend on fails (dependencies.h): listed in its
      * texts, released when it is OK again. NULL: none. */
     struct dependencies *deps;
+    /* The id of an open network or widespread incident that cut off site, or 0: the failures of a
+     * check run only from that site's agents are then held back (held_back_by "incident:ID").
+     * NULL: never. */
+    int64_t (*site_outage)(const char *site, void *ctx);
+    void *site_outage_ctx;
 };
 
 struct checks;
@@ -83,6 +88,9 @@ struct checks_stats {
 };
 struct checks_stats checks_stats(const struct checks *c);
 
+/* The checks held back now because incident id cut off the only site they run from, into names
+ * (borrowed until the set changes); returns how many (at most max). */
+size_t checks_held_by_incident(const struct checks *c, int64_t id, const char **names, size_t max);
 /* Whether the check name is failing (warning or critical); *exists says whether there is one. */
 bool checks_failing(const struct checks *c, const char *name, bool *exists);
 /* Runs a check now, out of its schedule (unless it is running); -1 when none of that name. */

@@ -441,6 +441,20 @@ static bool drop_unassigned(struct check *k)
     return dropped;
 }
 
+const char *checks_only_site(const struct check *k)
+{
+    const char *site = NULL;
+    if (k->n_agents == 0 || tags_runs_on_server(k->def->def))
+        return NULL;
+    for (size_t i = 0; i < k->n_agents; i++) {
+        const struct check_agent *a = agent_find(k->owner, k->agents[i].agent);
+        if (!a || !a->site[0] || (site && strcmp(site, a->site) != 0))
+            return NULL;
+        site = a->site;
+    }
+    return site;
+}
+
 void checks_agent_down(struct checks *c, const char *name)
 {
     int64_t now = clock_wall_ms();

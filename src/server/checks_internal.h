@@ -77,6 +77,7 @@ struct check {
     uint64_t runs, skipped;
     struct flap_state flap; /* its decided results, for the alerts (check_state_changed) */
     bool held; /* failing and not told: a parent down, or the server cut off (held_back_by) */
+    int64_t held_incident; /* held: the incident that cut off the only site it runs from; 0 */
     int64_t told_ms; /* when its open problem was last routed (REPEAT_INTERVAL); 0: none */
     struct agent_runner *agents; /* the agents that reported it (checks_agents.c) */
     size_t n_agents;
@@ -125,6 +126,9 @@ json_t *checks_check_json(const struct check *k, bool with_results);
 /* The check's state from its runners: CRITICAL when more than half of the n counted (or at
  * least quorum, when set) are critical; otherwise the worst of the rest; UNKNOWN until one has
  * decided. */
+/* The site every agent runner of k is at (agents only, at least one, all with that site), or
+ * NULL (borrowed from the agents' table). */
+const char *checks_only_site(const struct check *k);
 enum check_state checks_fold_runners(const struct runner_state *const *rs, size_t n, int quorum);
 /* Applies one result to a runner's state; true when its state changed. */
 bool checks_runner_apply(struct runner_state *rs, enum check_state r, const struct checkdef *d);

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "alert/outbox.h"
 #include "alert/router.h"
+#include "server/checks.h"
 #include "server/dependencies.h"
 #include "server/fleet.h"
 #include "server/followup.h"
@@ -27,6 +28,7 @@ struct incidents {
     struct alert_router *router; /* may be NULL */
     struct followup *followup; /* may be NULL */
     struct dependencies *deps; /* may be NULL */
+    struct checks *checks;     /* may be NULL: the checks a site outage holds back */
     struct incidents_settings settings;
     struct rca *rca;
     uv_timer_t timer;          /* fires at the engine's next deadline */
@@ -99,9 +101,37 @@ void incidents_tell_down(const struct worker_record *w, void *ctx)
     alert_batch_free(&batch);
 }
 
+void incidents_set_checks(struct incidents *incs, struct checks *checks)
+{
+    if (incs)
+        incs->checks = checks;
+}
+
+int64_t incidents_site_outage(const char *site, void *ctx)
+{
+    const struct incidents *incs = ctx;
+    return incs ? rca_site_incident(incs->rca, site) : 0;
+}
+
 void incidents_set_dependencies(struct incidents *incs, struct dependencies *deps)
 {
     incs->deps = deps;
+}
+
+#define HELD_CHECKS_MAX 32
+
+/* Appends to an incident's text the checks held back because they run only from a site it cut
+ * off (checks.h). */
+static void append_held_checks(const struct incidents *incs, int64_t id, char *text, size_t len)
+{
+    const char *names[HELD_CHECKS_MAX];
+    size_t n = incs->checks ? checks_held_by_incident(incs->checks, id, names, HELD_CHECKS_MAX) : 0;
+    size_t used = strlen(text);
+    for (size_t i = 0; i < n && used + 1 < len; i++) {
+        int w = snprintf(text + used, len - used, "%s%s",
+                         i ? ", " : "\nHeld back, run only from its sites: ", names[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
 }
 
 /* The incident's own message, if the change carries one: the problem "incident:ID", resolved
@@ -113,6 +143,7 @@ static void route_incident(struct incidents *incs, enum incident_change change,
     char text[MESSAGE_MAX], subject[160], key[40], name[24];
     if (!alert_format_incident_message(change, inc->alert, text, sizeof text))
         return;
+    append_held_checks(incs, inc->record.id, text, sizeof text);
     size_t line = strcspn(text, "\n");
     snprintf(subject, sizeof subject, "%.*s", (int)(line < 159 ? line : 159), text);
     snprintf(name, sizeof name, "%lld", (long long)inc->record.id);

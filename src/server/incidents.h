@@ -28,6 +28,7 @@ struct outbox;
 struct alert_router;
 struct followup;
 struct dependencies;
+struct checks;
 
 /* Opened after the store, with the incidents left open restored; the modules given must outlive
  * it (outbox, router and followup may be NULL). Returns 0, or -1 with err set. */
@@ -49,6 +50,12 @@ void incidents_set_dependencies(struct incidents *inc, struct dependencies *deps
 /* Tells the DOWN of w now (a dependencies_tell_fn, ctx the struct incidents): a held-back
  * child released. */
 void incidents_tell_down(const struct worker_record *w, void *ctx);
+
+/* The check engine, whose checks held back by a site outage its messages list (NULL: none). */
+void incidents_set_checks(struct incidents *inc, struct checks *checks);
+/* The id of an open network or widespread incident that has site's workers out, or 0 (the check
+ * engine's site_outage hook; ctx is the struct incidents). */
+int64_t incidents_site_outage(const char *site, void *ctx);
 
 /* The canaries' change callback (canary.h), ctx is the struct incidents: when no canary
  * answers, overdue workers are the server's outage, not theirs. */

@@ -238,6 +238,7 @@ static void stop_server(struct server *srv)
     checks_close(srv->checks);
     srv->checks = srv->api.checks = NULL;
     dependencies_set_checks(srv->deps, NULL);
+    incidents_set_checks(srv->incidents, NULL);
     probe_env_close(srv->probe_env);
     srv->probe_env = NULL;
     incidents_close(srv->incidents);
@@ -425,9 +426,12 @@ static int open_checks(struct server *srv, char *err, size_t errlen)
                                .repeat_interval_ms = srv->settings.repeat_interval_ms,
                                .cut_off = server_cut_off,
                                .cut_off_ctx = srv,
-                               .deps = srv->deps};
+                               .deps = srv->deps,
+                               .site_outage = incidents_site_outage,
+                               .site_outage_ctx = srv->incidents};
     srv->checks = checks_open(&o, err, errlen);
     dependencies_set_checks(srv->deps, srv->checks);
+    incidents_set_checks(srv->incidents, srv->checks);
     dependencies_warn_unknown(srv->deps);
     return srv->checks ? 0 : -1;
 }

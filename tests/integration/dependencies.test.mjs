@@ -3,14 +3,16 @@
 // worker that stops heartbeating is recorded DOWN, marked suppressed, and not told; the parent's
 // resolve lists it, and its DOWN is told right after; a child back while the parent is still down
 // is never told (no DOWN, no resolve); with the parent OK a child's DOWN is told at once. A bad
-// section is refused at start with file:line:column.
+// section is refused at start with file:line:column. Inferred: a check run only from one site's
+// agents is held back while a network incident has that site cut off, listed in the incident's
+// message and API entry, and told once the incident is closed if it still fails.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
 import { runFaultline } from './lib/faultline.mjs';
-import { adminGet, events, heartbeat, hb } from './lib/http.mjs';
+import { adminGet, adminJson, events, heartbeat, hb, request } from './lib/http.mjs';
 import { waitFor } from './lib/wait.mjs';
 
 /** A TCP listener on a port of its own that can be closed and opened again on the same port. */
@@ -128,4 +130,64 @@ scenario('dependencies: a bad section is refused at start, naming file:line:colu
   const r2 = await runFaultline(['server', '--config', file], { env: { API_KEY: 'k', ADMIN_PASS: 'p', DATA_DIR: dir } });
   assert.equal(r2.code, 2, r2.stderr);
   assert.match(r2.stderr, /faultline\.yaml:2:13: dependencies\[0\]\.match\.site: expected one of name, labels/);
+});
+
+/** A fake agent NAME at site: heartbeats and a result of check (its state by state()) every 0.3 s
+ * while alive() is true. */
+function fakeAgent(ctx, srv, name, site, check, state, alive) {
+  const tick = async () => {
+    if (!alive()) return;
+    await heartbeat(srv, hb(name, { site, checks: true })).catch(() => {});
+    await request(`${srv.url}/api/v1/checks/results/${name}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${srv.apiKey}` },
+      body: { results: [{ check, state: state(), latency_ms: 1, message: state() === 'ok' ? '' : 'connection refused' }] },
+    }).catch(() => {});
+  };
+  const timer = setInterval(tick, 300);
+  ctx.closers.push(() => clearInterval(timer));
+  return tick();
+}
+
+scenario('inferred: a check run only from a site cut off by a network incident is held back, listed under the incident, told when it closes', async (ctx) => {
+  const web = await ctx.hook();
+  const dir = ctx.tmpdir('faultline-deps-site-');
+  const file = path.join(dir, 'faultline.yaml');
+  fs.writeFileSync(file, `channels:\n  - {name: hook, type: webhook, url: '${web.url}/hook'}\n`);
+  // RCA_THRESHOLD 3: the three fra1 agents out make a network incident (two others stay up)
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, RCA_THRESHOLD: '3', GROUP_WAIT: '0.1' }, args: ['--config', file] });
+  const checksDir = path.join(srv.dataDir, 'checks.d');
+  fs.mkdirSync(checksDir, { recursive: true });
+  fs.writeFileSync(path.join(checksDir, 'fra.yaml'), 'checks:\n  - {name: fra-web, type: tcp, target: "127.0.0.1:9", interval: 1s, run_on: {tags: {site: fra1}}}\n');
+  await waitFor(async () => (await adminGet(srv, '/api/v1/checks/fra-web')).status === 200, 5000, { message: 'fra-web loaded' });
+  let fraAlive = true;
+  let fraState = 'ok';
+  const fra = ['fra-a', 'fra-b', 'fra-c'];
+  for (const name of fra) await fakeAgent(ctx, srv, name, 'fra1', 'fra-web', () => fraState, () => fraAlive);
+  for (const name of ['ams-a', 'ams-b']) await fakeAgent(ctx, srv, name, 'ams1', 'none', () => 'ok', () => true);
+  await waitFor(async () => (await adminJson(srv, '/api/v1/checks/fra-web')).state === 'ok', 5000, { message: 'fra-web ok' });
+
+  fraAlive = false; // fra1 is cut off: its agents go DOWN together, their runners with them
+  const opened = await web.waitFor((r) => r.json?.kind === 'incident', 8000);
+  const changed = await waitFor(async () => (await events(srv, { limit: 100, type: 'check_state' })).find((e) => e.worker === 'fra-web' && e.details.to === 'unknown'), 5000, {
+    message: 'fra-web unknown recorded',
+  });
+  const rca = await adminJson(srv, '/admin/api/rca?open=1');
+  const inc = rca.incidents.find((i) => i.classification === 'network');
+  assert.ok(inc, JSON.stringify(rca));
+  assert.equal(changed.details.held_back_by, `incident:${inc.id}`);
+  assert.deepEqual(inc.suppressed_checks, ['fra-web']);
+  assert.match(opened.json.text, /\nHeld back, run only from its sites: fra-web$/);
+
+  // back, and the check still fails from there: told once the incident is closed
+  fraState = 'critical';
+  fraAlive = true;
+  const told = await web.waitFor((r) => r.json?.name === 'fra-web', 8000);
+  assert.equal(told.json.severity, 'critical');
+  const closed = await adminJson(srv, `/admin/api/rca?limit=10`);
+  assert.equal(closed.incidents.find((i) => i.id === inc.id).open, false);
+  assert.deepEqual(
+    web.accepted.filter((r) => r.json?.name === 'fra-web').map((r) => r.json.severity),
+    ['critical'],
+  );
 });
