@@ -132,16 +132,17 @@ scenario('dependencies: a bad section is refused at start, naming file:line:colu
   assert.match(r2.stderr, /faultline\.yaml:2:13: dependencies\[0\]\.match\.site: expected one of name, labels/);
 });
 
-/** A fake agent NAME at site: heartbeats and a result of check (its state by state()) every 0.3 s
- * while alive() is true. */
-function fakeAgent(ctx, srv, name, site, check, state, alive) {
+/** A fake agent NAME at site (TAGS role=web): heartbeats and the results results() gives
+ * ({check: state}) every 0.3 s while alive() is true. */
+function fakeAgent(ctx, srv, name, site, results, alive) {
   const tick = async () => {
     if (!alive()) return;
-    await heartbeat(srv, hb(name, { site, checks: true })).catch(() => {});
+    await heartbeat(srv, hb(name, { site, tags: 'role=web', checks: true })).catch(() => {});
+    const batch = Object.entries(results()).map(([check, state]) => ({ check, state, latency_ms: 1, message: state === 'ok' ? '' : 'connection refused' }));
     await request(`${srv.url}/api/v1/checks/results/${name}`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${srv.apiKey}` },
-      body: { results: [{ check, state: state(), latency_ms: 1, message: state() === 'ok' ? '' : 'connection refused' }] },
+      body: { results: batch },
     }).catch(() => {});
   };
   const timer = setInterval(tick, 300);
@@ -158,17 +159,31 @@ scenario('inferred: a check run only from a site cut off by a network incident i
   const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, RCA_THRESHOLD: '3', GROUP_WAIT: '0.1' }, args: ['--config', file] });
   const checksDir = path.join(srv.dataDir, 'checks.d');
   fs.mkdirSync(checksDir, { recursive: true });
-  fs.writeFileSync(path.join(checksDir, 'fra.yaml'), 'checks:\n  - {name: fra-web, type: tcp, target: "127.0.0.1:9", interval: 1s, run_on: {tags: {site: fra1}}}\n');
+  // fra-web runs only from fra1's agents; all-web from every agent, at both sites
+  fs.writeFileSync(
+    path.join(checksDir, 'web.yaml'),
+    'checks:\n' +
+      '  - {name: fra-web, type: tcp, target: "127.0.0.1:9", interval: 1s, run_on: {tags: {site: fra1}}}\n' +
+      '  - {name: all-web, type: tcp, target: "127.0.0.2:9", interval: 1s, run_on: {tags: {role: web}}}\n',
+  );
   await waitFor(async () => (await adminGet(srv, '/api/v1/checks/fra-web')).status === 200, 5000, { message: 'fra-web loaded' });
   let fraAlive = true;
   let fraState = 'ok';
-  const fra = ['fra-a', 'fra-b', 'fra-c'];
-  for (const name of fra) await fakeAgent(ctx, srv, name, 'fra1', 'fra-web', () => fraState, () => fraAlive);
-  for (const name of ['ams-a', 'ams-b']) await fakeAgent(ctx, srv, name, 'ams1', 'none', () => 'ok', () => true);
-  await waitFor(async () => (await adminJson(srv, '/api/v1/checks/fra-web')).state === 'ok', 5000, { message: 'fra-web ok' });
+  let amsState = 'ok';
+  for (const name of ['fra-a', 'fra-b', 'fra-c']) await fakeAgent(ctx, srv, name, 'fra1', () => ({ 'fra-web': fraState, 'all-web': 'ok' }), () => fraAlive);
+  for (const name of ['ams-a', 'ams-b']) await fakeAgent(ctx, srv, name, 'ams1', () => ({ 'all-web': amsState }), () => true);
+  for (const name of ['fra-web', 'all-web'])
+    await waitFor(async () => (await adminJson(srv, `/api/v1/checks/${name}`)).state === 'ok', 5000, { message: `${name} ok` });
 
   fraAlive = false; // fra1 is cut off: its agents go DOWN together, their runners with them
   const opened = await web.waitFor((r) => r.json?.kind === 'incident', 8000);
+  // a check that also runs from elsewhere is not held back: its failure from ams1 is told
+  amsState = 'critical';
+  const allWeb = await web.waitFor((r) => r.json?.name === 'all-web', 5000);
+  assert.ok(['warning', 'critical'].includes(allWeb.json.severity), allWeb.text);
+  const allEv = (await events(srv, { limit: 100, type: 'check_state' })).find((e) => e.worker === 'all-web' && e.details.to !== 'ok');
+  assert.equal(allEv.details.held_back_by, undefined);
+  amsState = 'ok';
   const changed = await waitFor(async () => (await events(srv, { limit: 100, type: 'check_state' })).find((e) => e.worker === 'fra-web' && e.details.to === 'unknown'), 5000, {
     message: 'fra-web unknown recorded',
   });

@@ -1,7 +1,9 @@
 /* test_depend.c — worker dependencies: the `dependencies:` reader (alert/depend.c) with its
  * file:line:column errors, the matching of workers by name glob and labels, the first parent
  * down; and the server's held children (server/dependencies.c): held while a parent is down,
- * listed under it, told at its release only when their DOWN was due, forgotten when back. */
+ * listed under it, told at its release only when their DOWN was due, forgotten when back; the
+ * engine's answer to "which open network or widespread incident has this site out?" (the check
+ * engine holds back the checks run only from that site: rca_site_incident). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <cmocka.h>
 
 #include "alert/depend.h"
+#include "rca/rca.h"
 #include "server/dependencies.h"
 #include "server/fleet.h"
 
@@ -252,6 +255,75 @@ static void test_held_by_the_next_parent(void **state)
     config_free(&cfg);
 }
 
+/* ---- sites cut off (rca_site_incident) ---- */
+
+static void ignore_change(enum incident_change change, const struct rca_incident_view *inc,
+                          void *ctx)
+{
+}
+
+static int64_t ids(void *ctx)
+{
+    return ++*(int64_t *)ctx;
+}
+
+#define T0 1795255332000LL
+
+static struct rca *engine(int64_t *id)
+{
+    static const struct rca_config cfg = {.window_ms = 60000, .hold_ms = 0, .threshold = 3,
+                                          .server_fraction = 0.8, .pace_ms = 0};
+    struct rca *r = NULL;
+    char err[200];
+    assert_int_equal(rca_new(&cfg, ids, id, ignore_change, NULL, &r, err, sizeof err), 0);
+    return r;
+}
+
+static void down(struct rca *r, const char *name, const char *site, int64_t at)
+{
+    char err[200];
+    assert_int_equal(rca_worker_down(r, name, "", site, 20, at, err, sizeof err), 0);
+}
+
+static void test_site_incident(void **state)
+{
+    int64_t id = 0;
+    struct rca *r = engine(&id);
+    down(r, "fra-a", "fra1", T0);
+    assert_int_equal(rca_site_incident(r, "fra1"), 0); /* one worker: individual */
+    down(r, "fra-b", "fra1", T0 + 1);
+    down(r, "fra-c", "fra1", T0 + 2);
+    rca_tick(r, T0 + 10);
+    assert_int_equal(rca_site_incident(r, "fra1"), 1); /* network, at fra1 */
+    assert_int_equal(rca_site_incident(r, "ams1"), 0);
+    assert_int_equal(rca_site_incident(r, ""), 0);
+    assert_int_equal(rca_site_incident(r, NULL), 0);
+    rca_worker_up(r, "fra-a", T0 + 20);
+    assert_int_equal(rca_site_incident(r, "fra1"), 1); /* two of its workers still out */
+    rca_worker_up(r, "fra-b", T0 + 21);
+    rca_worker_up(r, "fra-c", T0 + 22);
+    assert_int_equal(rca_site_incident(r, "fra1"), 0); /* closed */
+    rca_free(r);
+}
+
+static void test_site_incident_widespread(void **state)
+{
+    int64_t id = 0;
+    struct rca *r = engine(&id);
+    down(r, "fra-a", "fra1", T0);
+    down(r, "fra-b", "fra1", T0 + 1);
+    down(r, "ams-a", "ams1", T0 + 2);
+    down(r, "ams-b", "ams1", T0 + 3);
+    rca_tick(r, T0 + 10);
+    assert_int_equal(rca_site_incident(r, "fra1"), 1); /* widespread: both sites */
+    assert_int_equal(rca_site_incident(r, "ams1"), 1);
+    rca_worker_up(r, "ams-a", T0 + 20);
+    rca_worker_up(r, "ams-b", T0 + 21);
+    assert_int_equal(rca_site_incident(r, "ams1"), 0); /* its workers are back */
+    assert_int_equal(rca_site_incident(r, "fra1"), 1);
+    rca_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +333,8 @@ int main(void)
         cmocka_unit_test(test_first_parent_down),
         cmocka_unit_test(test_held_children),
         cmocka_unit_test(test_held_by_the_next_parent),
+        cmocka_unit_test(test_site_incident),
+        cmocka_unit_test(test_site_incident_widespread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
