@@ -183,3 +183,16 @@ size_t dependencies_held_names(const struct dependencies *d, const char *parent,
             names[n++] = d->held[i].worker;
     return n;
 }
+
+void dependencies_append_held(const struct dependencies *d, const char *parent, char *text,
+                              size_t len)
+{
+    size_t used = strlen(text);
+    for (size_t i = 0, n = 0; d && i < d->n_held && used + 1 < len; i++) {
+        if (strcmp(d->held[i].parent, parent) != 0)
+            continue;
+        int w = snprintf(text + used, len - used, "%s%s",
+                         n++ ? ", " : "\nHeld back, depending on it: ", d->held[i].worker);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}

@@ -53,4 +53,9 @@ void dependencies_up(struct dependencies *d, const char *name);
 size_t dependencies_held_names(const struct dependencies *d, const char *parent,
                                const char **names, size_t max);
 
+/* Appends "\nHeld back, depending on it: NAME, ..." to a parent's text (len bytes in all) when
+ * it holds children. */
+void dependencies_append_held(const struct dependencies *d, const char *parent, char *text,
+                              size_t len);
+
 #endif

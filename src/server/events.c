@@ -1,9 +1,7 @@
 /* events.c — worker state changes recorded as events, with their notifications (events.h). */
 #include <jansson.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "alert/format.h"
 #include "base/clock.h"
@@ -178,19 +176,6 @@ static size_t worker_labels(const struct worker_record *w, struct alert_label *l
     return 1;
 }
 
-/* Appends to a parent worker's text the workers held back while it was down (dependencies.h). */
-static void append_held(const struct dependencies *deps, const char *parent, char *text,
-                        size_t len)
-{
-    const char *names[64];
-    size_t n = dependencies_held_names(deps, parent, names, 64), used = strlen(text);
-    for (size_t i = 0; i < n && used + 1 < len; i++) {
-        int w = snprintf(text + used, len - used, "%s%s",
-                         i ? ", " : "\nHeld back, depending on it: ", names[i]);
-        used += w > 0 ? (size_t)w : 0;
-    }
-}
-
 /* The UP of a worker whose DOWN was told: the resolve of "worker:NAME". DOWN texts are the
  * correlation engine's to send (incidents.c), once it knows whether the worker went down alone;
  * a worker seen for the first time is news for the event log only. */
@@ -201,7 +186,7 @@ static void route_up(struct alert_router *router, struct dependencies *deps,
     char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 16], key[WORKER_NAME_MAX + 8];
     struct alert_label labels[1];
     alert_format_up(w, w->state_since_ms, prev_since_ms, text, sizeof text);
-    append_held(deps, w->name, text, sizeof text);
+    dependencies_append_held(deps, w->name, text, sizeof text);
     snprintf(subject, sizeof subject, "%s is UP", w->name);
     snprintf(key, sizeof key, "worker:%s", w->name);
     struct alert_message msg = {.kind = ALERT_KIND_WORKER,
@@ -227,7 +212,7 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     if (cause)
         heartbeat = *(const struct heartbeat_answer *)cause;
     struct pending_event *pe = calloc(1, sizeof *pe);
-    const char *held_by = kind == EVENT_DOWN ? dependencies_hold_down(rec->deps, w) : NULL;
+    const char *held_by = pe && kind == EVENT_DOWN ? dependencies_hold_down(rec->deps, w) : NULL;
     char *details = pe ? details_json(w, kind, prev_state, prev_since_ms, held_by) : NULL;
     if (!details) {
         free(pe);

@@ -198,6 +198,15 @@ static void test_held_children(void **state)
     const char *names[8];
     assert_int_equal(dependencies_held_names(d, "core", names, 8), 3);
     assert_string_equal(names[0], "gpu-a");
+    char text[64] = "core is UP";
+    dependencies_append_held(d, "core", text, sizeof text);
+    assert_string_equal(text, "core is UP\nHeld back, depending on it: gpu-a, gpu-b, gpu-c");
+    char small[40] = "core is UP";
+    dependencies_append_held(d, "core", small, sizeof small); /* cut, never overrun */
+    assert_int_equal(strlen(small), sizeof small - 1);
+    char none[16] = "x";
+    dependencies_append_held(d, "fra1-uplink", none, sizeof none);
+    assert_string_equal(none, "x");
     /* the engine says gpu-a's and gpu-c's DOWNs are due (gpu-b's not yet) */
     assert_true(dependencies_take_due(d, "gpu-a"));
     assert_true(dependencies_take_due(d, "gpu-c"));
