@@ -59,12 +59,12 @@ static int read_name(const struct config_node *n, const char *what, char **out, 
     return (*out = strdup(t)) ? 0 : oom(n, err, errlen);
 }
 
-static int read_labels(const struct config_node *m, struct depend_rule *r, char *err,
-                       size_t errlen)
+static int read_labels(const struct config_node *m, struct depend_rule *r, char *err, size_t errlen)
 {
     if (config_node_type(m) != CONFIG_NODE_MAPPING || config_node_length(m) == 0)
-        return config_node_fail(m, err, errlen, "expected a mapping of labels to globs, such "
-                                                "as {site: fra1}");
+        return config_node_fail(m, err, errlen,
+                                "expected a mapping of labels to globs, such "
+                                "as {site: fra1}");
     size_t n = config_node_length(m);
     if (!(r->labels = calloc(n, sizeof *r->labels)))
         return oom(m, err, errlen);
@@ -82,19 +82,20 @@ static int read_labels(const struct config_node *m, struct depend_rule *r, char 
     return 0;
 }
 
-static int read_match(const struct config_node *m, struct depend_rule *r, char *err,
-                      size_t errlen)
+static int read_match(const struct config_node *m, struct depend_rule *r, char *err, size_t errlen)
 {
     if (config_node_type(m) == CONFIG_NODE_NONE)
-        return config_node_fail(m, err, errlen, "required: match, the workers ({name: GLOB} "
-                                                "or {labels: {KEY: GLOB}})");
+        return config_node_fail(m, err, errlen,
+                                "required: match, the workers ({name: GLOB} "
+                                "or {labels: {KEY: GLOB}})");
     if (config_node_type(m) != CONFIG_NODE_MAPPING || config_node_length(m) == 0)
         return config_node_fail(m, err, errlen, "expected a mapping of name, labels");
     for (size_t i = 0; i < config_node_length(m); i++) {
         struct config_node key = config_node_key_at(m, i), value = config_node_value_at(m, i);
         const char *k = config_node_text(&key);
         int rc;
-        if ((k && strcmp(k, "name") == 0 && r->name) || (k && strcmp(k, "labels") == 0 && r->labels))
+        if ((k && strcmp(k, "name") == 0 && r->name) ||
+            (k && strcmp(k, "labels") == 0 && r->labels))
             rc = config_node_fail(&key, err, errlen, "given twice");
         else if (k && strcmp(k, "name") == 0)
             rc = read_name(&value, "a worker name or glob", &r->name, err, errlen);
@@ -112,8 +113,9 @@ static int read_parents(const struct config_node *list, struct depend_rule *r, c
                         size_t errlen)
 {
     if (config_node_type(list) == CONFIG_NODE_NONE)
-        return config_node_fail(list, err, errlen, "required: depends_on, a list of checks or "
-                                                   "workers");
+        return config_node_fail(list, err, errlen,
+                                "required: depends_on, a list of checks or "
+                                "workers");
     if (config_node_type(list) != CONFIG_NODE_SEQUENCE || config_node_length(list) == 0)
         return config_node_fail(list, err, errlen, "expected a list of check or worker names");
     size_t n = config_node_length(list);
@@ -152,8 +154,9 @@ static int read_dependencies(const struct config_node *value, void *settings, ch
                              size_t errlen)
 {
     if (config_node_type(value) != CONFIG_NODE_SEQUENCE)
-        return config_node_fail(value, err, errlen, "expected a list of dependencies ({match, "
-                                                    "depends_on})");
+        return config_node_fail(value, err, errlen,
+                                "expected a list of dependencies ({match, "
+                                "depends_on})");
     struct depend_settings scratch = {0}, *s = settings ? settings : &scratch;
     rules_free(s);
     size_t n = config_node_length(value);
@@ -189,7 +192,8 @@ bool depend_rule_matches(const struct depend_rule *r, const char *name,
     for (size_t i = 0; i < r->n_labels; i++) {
         bool found = false;
         for (size_t j = 0; j < n_labels && !found; j++)
-            found = labels[j].key && labels[j].value && strcmp(labels[j].key, r->labels[i].key) == 0 &&
+            found = labels[j].key && labels[j].value &&
+                    strcmp(labels[j].key, r->labels[i].key) == 0 &&
                     fnmatch(r->labels[i].value, labels[j].value, 0) == 0;
         if (!found)
             return false;

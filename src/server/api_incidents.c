@@ -1,6 +1,7 @@
 /* api_incidents.c — root-cause analysis over HTTP (admin): GET /admin/api/rca lists incidents,
- * open and recent, from the store (?limit&open&since), an open one with the checks it holds back; GET /admin/api/analysis shows who is down
- * now, grouped, with the current classification (incidents.h) and the server's canaries. */
+ * open and recent, from the store (?limit&open&since), an open one with the checks it holds back;
+ * GET /admin/api/analysis shows who is down now, grouped, with the current classification
+ * (incidents.h) and the server's canaries. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>

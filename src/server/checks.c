@@ -360,8 +360,8 @@ static void check_state_kept(struct checks *c, struct check *k, int64_t now)
     bool stopped = flap_update(&k->flap, false, now, NULL) == FLAP_STOPPED;
     char why[48];
     int64_t incident;
-    bool release = !stopped && k->held && !k->flap.flapping &&
-                   !held_back_by(c, k, why, sizeof why, &incident);
+    bool release =
+        !stopped && k->held && !k->flap.flapping && !held_back_by(c, k, why, sizeof why, &incident);
     bool remind = !stopped && !release && !k->held && !k->flap.flapping && k->told_ms &&
                   c->opts.repeat_interval_ms > 0 && now - k->told_ms >= c->opts.repeat_interval_ms;
     if (!stopped && !release && !remind)

@@ -81,7 +81,8 @@ size_t dependencies_warn_unknown(const struct dependencies *d)
             if (exists || fleet_find(d->fleet, r->parents[j].name))
                 continue;
             log_warn("server: %s: no check or worker named \"%s\" yet; it counts as up until "
-                     "one exists", r->parents[j].where, r->parents[j].name);
+                     "one exists",
+                     r->parents[j].where, r->parents[j].name);
             n++;
         }
     }
@@ -174,8 +175,8 @@ void dependencies_up(struct dependencies *d, const char *name)
     }
 }
 
-size_t dependencies_held_names(const struct dependencies *d, const char *parent,
-                               const char **names, size_t max)
+size_t dependencies_held_names(const struct dependencies *d, const char *parent, const char **names,
+                               size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; d && i < d->n_held && n < max; i++)

@@ -50,8 +50,8 @@ bool dependencies_take_due(struct dependencies *d, const char *worker);
 void dependencies_up(struct dependencies *d, const char *name);
 /* The children held while parent is down, into names (borrowed until the next call that changes
  * d); returns how many (at most max). */
-size_t dependencies_held_names(const struct dependencies *d, const char *parent,
-                               const char **names, size_t max);
+size_t dependencies_held_names(const struct dependencies *d, const char *parent, const char **names,
+                               size_t max);
 
 /* Appends "\nHeld back, depending on it: NAME, ..." to a parent's text (len bytes in all) when
  * it holds children. */

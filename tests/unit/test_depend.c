@@ -57,7 +57,8 @@ static void test_errors_name_the_place(void **state)
         {"dependencies:\n  - depends_on: [x]\n",
          "f.yaml:2:5: dependencies[0].match: required: match, the workers"},
         {"dependencies:\n  - match: {name: a}\n",
-         "f.yaml:2:5: dependencies[0].depends_on: required: depends_on, a list of checks or workers"},
+         "f.yaml:2:5: dependencies[0].depends_on: required: depends_on, a list of checks or "
+         "workers"},
         {"dependencies:\n  - match: {name: a}\n    depends_on: x\n",
          "f.yaml:3:17: dependencies[0].depends_on: expected a list of check or worker names"},
         {"dependencies:\n  - match: {name: a}\n    depends_on: []\n",
@@ -70,7 +71,8 @@ static void test_errors_name_the_place(void **state)
          "f.yaml:2:21: dependencies[0].match.labels: expected a mapping of labels to globs"},
         {"dependencies:\n  - match: {name: a}\n    depends_on: [x]\n    channels: [y]\n",
          "f.yaml:4:5: dependencies[0].channels: expected one of match, depends_on"},
-        {"dependencies:\n  - x\n", "f.yaml:2:5: dependencies[0]: expected a mapping {match, depends_on}"},
+        {"dependencies:\n  - x\n",
+         "f.yaml:2:5: dependencies[0]: expected a mapping {match, depends_on}"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct config cfg;
@@ -280,8 +282,8 @@ static int64_t ids(void *ctx)
 
 static struct rca *engine(int64_t *id)
 {
-    static const struct rca_config cfg = {.window_ms = 60000, .hold_ms = 0, .threshold = 3,
-                                          .server_fraction = 0.8, .pace_ms = 0};
+    static const struct rca_config cfg = {
+        .window_ms = 60000, .hold_ms = 0, .threshold = 3, .server_fraction = 0.8, .pace_ms = 0};
     struct rca *r = NULL;
     char err[200];
     assert_int_equal(rca_new(&cfg, ids, id, ignore_change, NULL, &r, err, sizeof err), 0);
@@ -336,14 +338,10 @@ static void test_site_incident_widespread(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reads_rules),
-        cmocka_unit_test(test_errors_name_the_place),
-        cmocka_unit_test(test_rule_matches),
-        cmocka_unit_test(test_first_parent_down),
-        cmocka_unit_test(test_held_children),
-        cmocka_unit_test(test_held_by_the_next_parent),
-        cmocka_unit_test(test_site_incident),
-        cmocka_unit_test(test_site_incident_widespread),
+        cmocka_unit_test(test_reads_rules),   cmocka_unit_test(test_errors_name_the_place),
+        cmocka_unit_test(test_rule_matches),  cmocka_unit_test(test_first_parent_down),
+        cmocka_unit_test(test_held_children), cmocka_unit_test(test_held_by_the_next_parent),
+        cmocka_unit_test(test_site_incident), cmocka_unit_test(test_site_incident_widespread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
