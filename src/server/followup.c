@@ -467,6 +467,11 @@ static void on_worker_records(int status, const struct diag_record *recs, size_t
         job_records_read(job);
 }
 
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
 static void job_start(struct followup *f, const struct incident_record *inc, bool due)
 {
     struct followup_job *job = calloc(1, sizeof *job);
@@ -504,6 +509,9 @@ static void job_start(struct followup *f, const struct incident_record *inc, boo
         job_free(job);
         return;
     }
+    /* The text lists the workers by name, not in the order they went DOWN (which was a race
+     * when several stopped at once). */
+    qsort(job->names, job->n_names, sizeof job->names[0], compare_names);
     /* The records of the outage: from a FAIL_TIMEOUT before it opened (the agents noticed
      * before the server did) to its close, or now. */
     struct diag_query q = {.limit = FOLLOWUP_RECORDS,
