@@ -358,6 +358,11 @@ const char *silence_id(const struct silence *s)
     return s->id;
 }
 
+const char *silence_comment(const struct silence *s)
+{
+    return s->comment;
+}
+
 void silence_set_id(struct silence *s, const char *id)
 {
     snprintf(s->id, sizeof s->id, "%s", id);

@@ -49,6 +49,7 @@ void silence_free(struct silence *s); /* NULL is a no-op */
 
 /* Identity and bookkeeping, set by whoever keeps the silence. */
 const char *silence_id(const struct silence *s);
+const char *silence_comment(const struct silence *s); /* NULL: none */
 void silence_set_id(struct silence *s, const char *id);
 /* The config file that defines it (a copy is kept), or NULL when it came from the API. */
 const char *silence_source(const struct silence *s);

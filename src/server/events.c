@@ -2,12 +2,14 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alert/format.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "alert/outbox.h"
 #include "alert/router.h"
+#include "alert/silence.h"
 #include "server/dependencies.h"
 #include "server/events.h"
 #include "server/fleet.h"
@@ -202,6 +204,63 @@ static void route_up(struct alert_router *router, struct dependencies *deps,
     alert_route(router, &msg, batch);
 }
 
+/* What becomes of a worker's DOWN or UP news, decided before its event is written so that the
+ * event says it (details "suppressed" and "held_back_by"; "silenced", "silence_id",
+ * "silence_comment"). */
+enum worker_news_fate {
+    NEWS_SEND,       /* told as usual (a DOWN by the correlation engine, an UP by route_up) */
+    NEWS_SUPPRESSED, /* a DOWN whose parent is down (dependencies.h): told at the parent's UP */
+    NEWS_SILENCED,   /* a silence matches the worker's problem: recorded, not told */
+};
+
+struct worker_news_verdict {
+    enum worker_news_fate fate;
+    const char *held_by;           /* the parent holding a DOWN back, or NULL */
+    const struct silence *silence; /* the first active silence that matches, or NULL */
+};
+
+/* A DOWN is first offered to the dependencies, which hold it when a parent is down (once per
+ * DOWN: holding is their bookkeeping). Then the problem "worker:NAME" as the silences see it:
+ * the DOWN message's kind, name, site label and severity (incidents.c), at the time of the
+ * change. An UP that resolves a told problem (resolve_rows > 0) is always sent; one that
+ * resolves nothing told is silenced when the DOWN would be now. */
+static struct worker_news_verdict worker_news_verdict(const struct event_recorder *rec,
+                                                      const struct worker_record *w,
+                                                      enum event_kind kind, size_t resolve_rows)
+{
+    struct worker_news_verdict v = {.fate = NEWS_SEND};
+    if (kind == EVENT_DOWN)
+        v.held_by = dependencies_hold_down(rec->deps, w);
+    if (kind == EVENT_UP && resolve_rows > 0)
+        return v;
+    struct label site = {"site", w->site};
+    struct label_set labels = {.items = &site, .count = w->site[0] ? 1 : 0};
+    struct alert_match_input in = {.kind = alert_kind_name(ALERT_KIND_WORKER),
+                                   .name = w->name,
+                                   .labels = &labels,
+                                   .severity = alert_severity_name(ALERT_SEVERITY_CRITICAL)};
+    v.silence = silences_match(rec->silences, &in, w->state_since_ms);
+    v.fate = v.held_by ? NEWS_SUPPRESSED : v.silence ? NEWS_SILENCED : NEWS_SEND;
+    return v;
+}
+
+/* The event's details with the silence added (details_json wrote the parent); a new string or NULL (out of memory). */
+static char *verdict_details(const char *details, const struct worker_news_verdict *v)
+{
+    if (!v->silence)
+        return strdup(details);
+    json_t *d = json_loads(details, 0, NULL);
+    if (!d)
+        return NULL;
+    const char *comment = silence_comment(v->silence);
+    json_object_set_new(d, "silenced", json_true());
+    json_object_set_new(d, "silence_id", json_string(silence_id(v->silence)));
+    json_object_set_new(d, "silence_comment", comment ? json_string(comment) : json_null());
+    char *text = json_dumps(d, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(d);
+    return text;
+}
+
 void events_on_transition(const struct worker_record *w, enum event_kind kind,
                           enum worker_state prev_state, int64_t prev_since_ms, void *cause,
                           void *ctx)
@@ -211,21 +270,31 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     struct heartbeat_answer heartbeat = {0};
     if (cause)
         heartbeat = *(const struct heartbeat_answer *)cause;
+    struct alert_batch batch = {0};
+    if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(rec->incidents, w))
+        route_up(rec->router, rec->deps, w, prev_since_ms, &batch);
     struct pending_event *pe = calloc(1, sizeof *pe);
-    const char *held_by = pe && kind == EVENT_DOWN ? dependencies_hold_down(rec->deps, w) : NULL;
-    char *details = pe ? details_json(w, kind, prev_state, prev_since_ms, held_by) : NULL;
+    struct worker_news_verdict verdict = {.fate = NEWS_SEND};
+    char *details = NULL;
+    if (pe) {
+        verdict = worker_news_verdict(rec, w, kind, batch.n);
+        char *plain = details_json(w, kind, prev_state, prev_since_ms, verdict.held_by);
+        details = plain ? verdict_details(plain, &verdict) : NULL;
+        free(plain);
+    }
     if (!details) {
         free(pe);
+        alert_batch_free(&batch);
         log_error("server: out of memory recording %s for %s", event_kind_name(kind), w->name);
         if (heartbeat.req)
             events_refuse_heartbeat(heartbeat.req);
         return;
     }
+    if (verdict.fate == NEWS_SILENCED)
+        log_info("server: %s of %s silenced by silence %s", event_kind_name(kind), w->name,
+                 silence_id(verdict.silence));
     struct event_record ev = {.time_ms = w->state_since_ms, .kind = kind, .details_json = details};
     snprintf(ev.worker, sizeof ev.worker, "%s", w->name);
-    struct alert_batch batch = {0};
-    if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(rec->incidents, w))
-        route_up(rec->router, rec->deps, w, prev_since_ms, &batch);
     pe->rec = rec;
     pe->heartbeat = heartbeat;
     pe->seq = rec->fleet ? fleet_state_seq(rec->fleet, w->name) : 0;

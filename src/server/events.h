@@ -24,8 +24,9 @@ struct fleet;
 struct dependencies;
 struct http_request;
 struct pending_event;
+struct silences;
 
-/* What the recorder writes to and tells; owned by the server, which fills the first five
+/* What the recorder writes to and tells; owned by the server, which fills the first seven
  * before the fleet reports its first transition and then calls events_recorder_start().
  * outbox may be NULL (no channel). */
 struct event_recorder {
@@ -35,6 +36,7 @@ struct event_recorder {
     struct incidents *incidents;
     struct fleet *fleet; /* told when a state's event is on disk */
     struct dependencies *deps; /* holds children's DOWNs back (dependencies.h); may be NULL */
+    const struct silences *silences; /* asked before a DOWN or UP is written; may be NULL */
     /* Told of every event once it is on disk (may be NULL): the live stream (api_events.c). */
     void (*committed)(const struct event_record *ev, void *ctx);
     void *committed_ctx;

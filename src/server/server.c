@@ -386,7 +386,8 @@ static int open_state(struct server *srv, char *err, size_t errlen)
                                             .router = srv->router,
                                             .incidents = srv->incidents,
                                             .fleet = srv->fleet,
-                                            .deps = srv->deps};
+                                            .deps = srv->deps,
+                                            .silences = srv->silences};
     if (events_recorder_start(&srv->recorder, srv->loop) != 0) {
         snprintf(err, errlen, "cannot create the event recorder's timer");
         return -1;

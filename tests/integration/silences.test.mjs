@@ -2,12 +2,15 @@
 // expire through /api/v1/silences with the exact answers; silences survive a kill -9; those of
 // the --config file's `silences:` section are listed and cannot be deleted (409 naming the
 // file); a recurring window is active exactly when its cron window covers now; a silence from
-// the API keeps a matching alert from the channels while its event is recorded as silenced.
+// the API keeps a matching alert from the channels while its event is recorded as silenced (a
+// GPU loss, a worker's DOWN and the UP after it); a problem told before its silence is still
+// resolved, once.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
 import { request, basicAuth, events, heartbeat, hb } from './lib/http.mjs';
+import { waitFor } from './lib/wait.mjs';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -258,4 +261,64 @@ scenario('a silence holds back a machine\'s GPU alert: recorded as silenced, not
   assert.deepEqual(web.requests.map((r) => [r.json?.name, r.json?.kind, r.json?.resolve]), [['prod-1', 'gpu', false]]);
   const lost = await events(srv, { type: 'gpu_lost' });
   assert.deepEqual(lost.map((e) => [e.worker, e.details.silenced === true]).sort(), [['maint-1', true], ['prod-1', false]]);
+});
+
+/** A server with one webhook channel, ops (FAIL_TIMEOUT 1.5 s, RCA_HOLD 0.3 s). */
+async function webhookServer(ctx) {
+  const web = await ctx.hook();
+  const dir = ctx.tmpdir('faultline-sil-');
+  const file = path.join(dir, 'faultline.yaml');
+  fs.writeFileSync(file, `channels:\n  - {name: ops, type: webhook, url: '${web.url}/ops'}\n`);
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null }, args: ['--config', file] });
+  return { web, srv };
+}
+
+/** Waits for the worker's event of type (worker_down, worker_up) on /api/v1/events. */
+async function waitWorkerEvent(srv, worker, type) {
+  return waitFor(async () => {
+    const r = await admin(srv, 'GET', `/api/v1/events?type=${type}`);
+    return r.json?.events?.find((e) => e.worker === worker);
+  }, 8000, { intervalMs: 100, message: `a ${type} event for ${worker}` });
+}
+
+scenario('a silenced worker\'s DOWN is recorded as silenced (API and /admin) and not sent, nor its UP; an unsilenced worker\'s are', async (ctx) => {
+  const { web, srv } = await webhookServer(ctx);
+  const made = await admin(srv, 'POST', '/api/v1/silences', { name: 'maint-*', kind: 'worker', duration: '1h', comment: 'rack rebuild' });
+  assert.equal(made.status, 201, made.text);
+  assert.equal((await heartbeat(srv, hb('maint-1'))).status, 204);
+  const down = await waitWorkerEvent(srv, 'maint-1', 'worker_down');
+  assert.equal(down.details.silenced, true);
+  assert.equal(down.details.silence_id, made.json.id);
+  assert.equal(down.details.silence_comment, 'rack rebuild');
+  const page = await request(srv.url + '/admin', { headers: { Authorization: basicAuth(srv.adminUser, srv.adminPass) } });
+  assert.match(page.text, /maint-1<\/td><td>down \(silenced\)/);
+  // The marker: an unsilenced worker's DOWN, which went down after maint-1's would have been sent.
+  assert.equal((await heartbeat(srv, hb('prod-1'))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'prod-1' && r.json?.resolve === false, 8000);
+  const prodDown = await waitWorkerEvent(srv, 'prod-1', 'worker_down');
+  assert.equal(prodDown.details.silenced, undefined);
+  // Both come back: only prod-1's UP is sent (maint-1's, first, resolves nothing told).
+  assert.equal((await heartbeat(srv, hb('maint-1'))).status, 204);
+  assert.equal((await heartbeat(srv, hb('prod-1'))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'prod-1' && r.json?.resolve === true, 8000);
+  assert.deepEqual(web.requests.map((r) => [r.json?.name, r.json?.resolve]), [['prod-1', false], ['prod-1', true]]);
+  const up = await waitWorkerEvent(srv, 'maint-1', 'worker_up');
+  assert.equal(up.details.silenced, true);
+  assert.equal(up.details.silence_id, made.json.id);
+});
+
+scenario('a worker DOWN told before its silence began gets its UP on the channel told, once', async (ctx) => {
+  const { web, srv } = await webhookServer(ctx);
+  assert.equal((await heartbeat(srv, hb('told-1'))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'told-1' && r.json?.resolve === false, 8000);
+  const made = await admin(srv, 'POST', '/api/v1/silences', { name: 'told-1', duration: '1h' });
+  assert.equal(made.status, 201, made.text);
+  assert.equal((await heartbeat(srv, hb('told-1'))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'told-1' && r.json?.resolve === true, 8000);
+  const up = await waitWorkerEvent(srv, 'told-1', 'worker_up');
+  assert.equal(up.details.silenced, undefined);
+  // The marker: a later worker's DOWN on the same channel, after which a second UP would show.
+  assert.equal((await heartbeat(srv, hb('later-1'))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'later-1', 8000);
+  assert.deepEqual(web.requests.map((r) => [r.json?.name, r.json?.resolve]), [['told-1', false], ['told-1', true], ['later-1', false]]);
 });
