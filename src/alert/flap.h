@@ -2,7 +2,8 @@
  * state, the share that were changes, newer ones weighing more (from 0.75 for the oldest to
  * 1.25 for the newest), as a percentage. Above the high threshold the thing starts flapping;
  * it stops once the share falls below the low threshold. The check engine keeps one struct
- * flap_state per check and tells only the start (one "flapping" notice) and the stop. Pure: the caller passes the time. docs/silences.md. */
+ * flap_state per check, the fleet one per worker (fleet_flap_observe), and each tells only the
+ * start (one "flapping" notice) and the stop. Pure: the caller passes the time. docs/silences.md. */
 #ifndef FAULTLINE_FLAP_H
 #define FAULTLINE_FLAP_H
 

@@ -119,8 +119,10 @@ static void on_wait_timer(uv_timer_t *t)
 int events_recorder_start(struct event_recorder *rec, uv_loop_t *loop)
 {
     int rc = uv_timer_init(loop, &rec->wait_timer);
+    if (rc == 0)
+        rc = uv_timer_init(loop, &rec->flap_timer);
     if (rc == 0) {
-        rec->wait_timer.data = rec;
+        rec->wait_timer.data = rec->flap_timer.data = rec;
         rec->started = true;
     }
     return rc;
@@ -132,6 +134,7 @@ void events_recorder_stop(struct event_recorder *rec)
         return;
     rec->started = false;
     uv_close((uv_handle_t *)&rec->wait_timer, NULL);
+    uv_close((uv_handle_t *)&rec->flap_timer, NULL);
 }
 
 static void on_event_committed(int status, const struct event_record *ev,
@@ -204,6 +207,96 @@ static void route_up(struct alert_router *router, struct dependencies *deps,
     alert_route(router, &msg, batch);
 }
 
+/* ---- flapping: one notice when a worker starts, quiet while it flaps, one when it stops ---- */
+
+static void on_notice_committed(int status, const struct event_record *ev,
+                                const struct outbox_record *msgs, size_t n_msgs, void *ctx)
+{
+    struct event_recorder *rec = ctx;
+    if (status != 0)
+        log_error("server: a worker's stable notice could not be stored; it is not told");
+    else if (rec->outbox && n_msgs > 0)
+        outbox_enqueue(rec->outbox, msgs, n_msgs);
+}
+
+/* The notice "worker:NAME" of a worker that starts flapping (a warning, quiet until stable) or
+ * is stable again: UP resolves what was told, DOWN is told as its problem. */
+static void route_flap(struct alert_router *router, const struct worker_record *w,
+                       enum flap_change change, double percent, int64_t now_ms,
+                       struct alert_batch *batch)
+{
+    char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 32], key[WORKER_NAME_MAX + 8];
+    char since[CLOCK_ISO_LEN];
+    struct alert_label labels[1];
+    bool started = change == FLAP_STARTED, up = w->state == WORKER_UP;
+    clock_format_iso(w->state_since_ms, since, sizeof since);
+    if (started) {
+        snprintf(subject, sizeof subject, "%s is flapping", w->name);
+        snprintf(text, sizeof text,
+                 "FLAPPING: %s changed state in %.0f%% of its last %d observations (now %s since "
+                 "%s); quiet until it is stable",
+                 w->name, percent, FLAP_WINDOW, worker_state_name(w->state), since);
+    } else {
+        snprintf(subject, sizeof subject, "%s is %s", w->name, up ? "UP" : "DOWN");
+        snprintf(text, sizeof text, "STABLE: %s is no longer flapping; it is %s since %s", w->name,
+                 worker_state_name(w->state), since);
+    }
+    snprintf(key, sizeof key, "worker:%s", w->name);
+    struct alert_message msg = {.kind = ALERT_KIND_WORKER,
+                                .severity = started ? ALERT_SEVERITY_WARNING
+                                            : up    ? ALERT_SEVERITY_INFO
+                                                    : ALERT_SEVERITY_CRITICAL,
+                                .resolve = !started && up,
+                                .name = w->name,
+                                .subject = subject,
+                                .text = text,
+                                .labels = labels,
+                                .n_labels = worker_labels(w, labels),
+                                .dedup_key = key,
+                                .created_ms = now_ms};
+    alert_route(router, &msg, batch);
+}
+
+static void on_flap_stopped(const struct worker_record *w, void *ctx)
+{
+    struct event_recorder *rec = ctx;
+    struct alert_batch batch = {0};
+    int64_t now = clock_wall_ms();
+    route_flap(rec->router, w, FLAP_STOPPED, 0, now, &batch);
+    log_info("server: %s is stable again (%s), told now", w->name, worker_state_name(w->state));
+    store_append_messages(rec->store, batch.rows, batch.n, on_notice_committed, rec);
+    alert_batch_free(&batch);
+}
+
+static void on_flap_timer(uv_timer_t *t)
+{
+    struct event_recorder *rec = t->data;
+    if (fleet_flap_tick(rec->fleet, clock_wall_ms(), on_flap_stopped, rec) == 0)
+        uv_timer_stop(&rec->flap_timer);
+}
+
+/* Observes w's change of state for flapping; routes the notice when flapping starts (and keeps
+ * the timer that finds its end running) or stops. Returns true while w flaps: its DOWN and UP
+ * are then recorded ("flapping": true) and not told. */
+static bool worker_flap(struct event_recorder *rec, const struct worker_record *w,
+                        enum worker_state prev_state, struct alert_batch *batch)
+{
+    if (!rec->fleet || prev_state == WORKER_UNKNOWN)
+        return false;
+    enum flap_change change = fleet_flap_observe(rec->fleet, w->name, w->state_since_ms);
+    const struct flap_state *flap = fleet_flap(rec->fleet, w->name);
+    if (change == FLAP_STARTED) {
+        route_flap(rec->router, w, change, flap->percent, w->state_since_ms, batch);
+        log_info("server: %s is flapping (%.0f%%); quiet until it is stable", w->name,
+                 flap->percent);
+        if (rec->started && !uv_is_active((uv_handle_t *)&rec->flap_timer) &&
+            rec->fail_timeout_ms > 0)
+            uv_timer_start(&rec->flap_timer, on_flap_timer, (uint64_t)rec->fail_timeout_ms,
+                           (uint64_t)rec->fail_timeout_ms);
+    }
+    return flap && flap->flapping;
+}
+
 /* What becomes of a worker's DOWN or UP news, decided before its event is written so that the
  * event says it (details "suppressed" and "held_back_by"; "silenced", "silence_id",
  * "silence_comment"). */
@@ -244,18 +337,24 @@ static struct worker_news_verdict worker_news_verdict(const struct event_recorde
     return v;
 }
 
-/* The event's details with the silence added (details_json wrote the parent); a new string or NULL (out of memory). */
-static char *verdict_details(const char *details, const struct worker_news_verdict *v)
+/* The event's details with the silence (details_json wrote the parent) and "flapping": true
+ * while the worker flaps added; a new string or NULL (out of memory). */
+static char *verdict_details(const char *details, const struct worker_news_verdict *v,
+                             bool flapping)
 {
-    if (!v->silence)
+    if (!v->silence && !flapping)
         return strdup(details);
     json_t *d = json_loads(details, 0, NULL);
     if (!d)
         return NULL;
-    const char *comment = silence_comment(v->silence);
-    json_object_set_new(d, "silenced", json_true());
-    json_object_set_new(d, "silence_id", json_string(silence_id(v->silence)));
-    json_object_set_new(d, "silence_comment", comment ? json_string(comment) : json_null());
+    if (v->silence) {
+        const char *comment = silence_comment(v->silence);
+        json_object_set_new(d, "silenced", json_true());
+        json_object_set_new(d, "silence_id", json_string(silence_id(v->silence)));
+        json_object_set_new(d, "silence_comment", comment ? json_string(comment) : json_null());
+    }
+    if (flapping)
+        json_object_set_new(d, "flapping", json_true());
     char *text = json_dumps(d, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(d);
     return text;
@@ -271,15 +370,19 @@ void events_on_transition(const struct worker_record *w, enum event_kind kind,
     if (cause)
         heartbeat = *(const struct heartbeat_answer *)cause;
     struct alert_batch batch = {0};
-    if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(rec->incidents, w))
+    bool flapping = worker_flap(rec, w, prev_state, &batch);
+    size_t resolve_rows = batch.n;
+    if (kind == EVENT_UP && prev_state == WORKER_DOWN && incidents_worker_up(rec->incidents, w) &&
+        !flapping)
         route_up(rec->router, rec->deps, w, prev_since_ms, &batch);
+    resolve_rows = batch.n - resolve_rows;
     struct pending_event *pe = calloc(1, sizeof *pe);
     struct worker_news_verdict verdict = {.fate = NEWS_SEND};
     char *details = NULL;
     if (pe) {
-        verdict = worker_news_verdict(rec, w, kind, batch.n);
+        verdict = worker_news_verdict(rec, w, kind, resolve_rows);
         char *plain = details_json(w, kind, prev_state, prev_since_ms, verdict.held_by);
-        details = plain ? verdict_details(plain, &verdict) : NULL;
+        details = plain ? verdict_details(plain, &verdict, flapping) : NULL;
         free(plain);
     }
     if (!details) {

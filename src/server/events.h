@@ -26,7 +26,7 @@ struct http_request;
 struct pending_event;
 struct silences;
 
-/* What the recorder writes to and tells; owned by the server, which fills the first seven
+/* What the recorder writes to and tells; owned by the server, which fills the first eight
  * before the fleet reports its first transition and then calls events_recorder_start().
  * outbox may be NULL (no channel). */
 struct event_recorder {
@@ -34,9 +34,10 @@ struct event_recorder {
     struct outbox *outbox;
     struct alert_router *router; /* addresses the messages; may be NULL (no channel) */
     struct incidents *incidents;
-    struct fleet *fleet; /* told when a state's event is on disk */
-    struct dependencies *deps; /* holds children's DOWNs back (dependencies.h); may be NULL */
+    struct fleet *fleet;             /* told when a state's event is on disk */
+    struct dependencies *deps;       /* holds children's DOWNs back (dependencies.h); may be NULL */
     const struct silences *silences; /* asked before a DOWN or UP is written; may be NULL */
+    int64_t fail_timeout_ms;         /* how often flapping workers are observed (fleet_flap_tick) */
     /* Told of every event once it is on disk (may be NULL): the live stream (api_events.c). */
     void (*committed)(const struct event_record *ev, void *ctx);
     void *committed_ctx;
@@ -44,6 +45,7 @@ struct event_recorder {
      * oldest wait. */
     struct pending_event *waiting_head, *waiting_tail;
     uv_timer_t wait_timer;
+    uv_timer_t flap_timer; /* runs while a worker flaps: its "stable again" notice */
     bool started;
 };
 

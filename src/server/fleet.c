@@ -19,6 +19,8 @@ struct worker {
     uint64_t recorded_seq;      /* the latest of them known to be on disk */
     bool in_up_list;
     bool due;
+    struct flap_state flap;   /* its observations, for flapping (fleet_flap_observe) */
+    int64_t flap_observed_ms; /* wall time of its last observation; 0: none */
     UT_hash_handle hh;
 };
 
@@ -250,6 +252,59 @@ static struct worker *worker_find(const struct fleet *fleet, const char *name)
     struct worker *w = NULL;
     HASH_FIND_STR(fleet->by_name, name, w);
     return w;
+}
+
+/* The periods of FAIL_TIMEOUT w's state lasted since its last observation, each observed as no
+ * change (at most a window's worth); FLAP_STOPPED when flapping stopped among them. */
+static enum flap_change flap_observe_quiet(const struct fleet *f, struct worker *w,
+                                           int64_t now_wall)
+{
+    enum flap_change result = FLAP_SAME;
+    if (w->flap_observed_ms == 0 || f->fail_timeout_ms <= 0) {
+        w->flap_observed_ms = now_wall;
+        return result;
+    }
+    int64_t periods = (now_wall - w->flap_observed_ms) / f->fail_timeout_ms;
+    for (int64_t i = 0; i < periods && i < FLAP_WINDOW; i++)
+        if (flap_update(&w->flap, false, now_wall, NULL) == FLAP_STOPPED)
+            result = FLAP_STOPPED;
+    if (periods > 0)
+        w->flap_observed_ms += periods * f->fail_timeout_ms;
+    return result;
+}
+
+enum flap_change fleet_flap_observe(struct fleet *fleet, const char *name, int64_t now_wall)
+{
+    struct worker *w = worker_find(fleet, name);
+    if (!w)
+        return FLAP_SAME;
+    enum flap_change quiet = flap_observe_quiet(fleet, w, now_wall);
+    enum flap_change change = flap_update(&w->flap, true, now_wall, NULL);
+    w->flap_observed_ms = now_wall;
+    return change != FLAP_SAME ? change : quiet;
+}
+
+size_t fleet_flap_tick(struct fleet *fleet, int64_t now_wall,
+                       void (*stopped)(const struct worker_record *w, void *ctx), void *ctx)
+{
+    size_t flapping = 0;
+    struct worker *w, *tmp;
+    HASH_ITER(hh, fleet->by_name, w, tmp)
+    {
+        if (!w->flap.flapping)
+            continue;
+        if (flap_observe_quiet(fleet, w, now_wall) == FLAP_STOPPED)
+            stopped(&w->rec, ctx);
+        else
+            flapping++;
+    }
+    return flapping;
+}
+
+const struct flap_state *fleet_flap(const struct fleet *fleet, const char *name)
+{
+    struct worker *w = worker_find(fleet, name);
+    return w ? &w->flap : NULL;
 }
 
 const struct worker_record *fleet_find(const struct fleet *fleet, const char *name)

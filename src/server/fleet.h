@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alert/flap.h"
 #include "server/heartbeat.h"
 #include "model/event.h"
 #include "model/worker.h"
@@ -92,6 +93,19 @@ size_t fleet_each_overdue(const struct fleet *fleet, int64_t now_mono,
  * after a restart: silence it could not hear is not the workers' fault). */
 void fleet_regrace(struct fleet *fleet, int64_t now_mono);
 
+/* Worker flapping (alert/flap.h, the check engine's thresholds): a worker is observed at each
+ * change of state, and once per FAIL_TIMEOUT its state lasts without one (so how often it sends
+ * heartbeats does not matter). Kept in memory only: see docs/alerting.md#flapping.
+ * fleet_flap_observe records a change of name's state at now_wall (after the FAIL_TIMEOUTs it
+ * lasted) and says whether flapping started or stopped there. */
+enum flap_change fleet_flap_observe(struct fleet *fleet, const char *name, int64_t now_wall);
+/* Observes every flapping worker up to now_wall (no change) and calls stopped for each that is
+ * stable again (the record is valid during the call). Returns how many still flap; call it at
+ * least once per FAIL_TIMEOUT while one does. */
+size_t fleet_flap_tick(struct fleet *fleet, int64_t now_wall,
+                       void (*stopped)(const struct worker_record *w, void *ctx), void *ctx);
+/* name's flapping state; NULL if unknown. Valid until the next fleet call. */
+const struct flap_state *fleet_flap(const struct fleet *fleet, const char *name);
 /* Looks a worker up by name; NULL if unknown. Valid until the next fleet call. */
 const struct worker_record *fleet_find(const struct fleet *fleet, const char *name);
 

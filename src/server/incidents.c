@@ -48,11 +48,15 @@ static void on_incident_saved(int status, const struct incident_record *inc,
         outbox_enqueue(incs->outbox, msgs, n_msgs);
 }
 
-/* The per-worker DOWN message of w: the problem "worker:NAME" that its UP resolves (events.c). */
+/* The per-worker DOWN message of w: the problem "worker:NAME" that its UP resolves (events.c).
+ * None while w flaps: it is quiet until stable (events.c). */
 static void route_down(struct incidents *incs, const struct worker_record *w,
                        struct alert_batch *batch)
 {
     char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 16], key[WORKER_NAME_MAX + 8];
+    const struct flap_state *flap = fleet_flap(incs->fleet, w->name);
+    if (flap && flap->flapping)
+        return;
     alert_format_down(w, w->state_since_ms, incs->settings.fail_timeout_ms, text, sizeof text);
     snprintf(subject, sizeof subject, "%s is DOWN", w->name);
     snprintf(key, sizeof key, "worker:%s", w->name);

@@ -387,7 +387,8 @@ static int open_state(struct server *srv, char *err, size_t errlen)
                                             .incidents = srv->incidents,
                                             .fleet = srv->fleet,
                                             .deps = srv->deps,
-                                            .silences = srv->silences};
+                                            .silences = srv->silences,
+                                            .fail_timeout_ms = srv->cfg.fail_timeout_ms};
     if (events_recorder_start(&srv->recorder, srv->loop) != 0) {
         snprintf(err, errlen, "cannot create the event recorder's timer");
         return -1;

@@ -237,6 +237,47 @@ static void test_sorted_iteration(void **state)
     fleet_free(f);
 }
 
+static void count_stopped(const struct worker_record *w, void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+/* Flapping: every change with no quiet FAIL_TIMEOUT between starts it at the 9th change (weighted
+ * share over 50%); a change after 3 quiet FAIL_TIMEOUTs counts them; ticks observe the quiet
+ * time of flapping workers until the share is under 25%. */
+static void test_worker_flapping(void **state)
+{
+    struct fleet *f = fleet_new(1000, NULL, NULL);
+    struct heartbeat h = hb("w");
+    fleet_heartbeat(f, &h, "1.2.3.4", 0, 0, NULL);
+    assert_int_equal(fleet_flap_observe(f, "nobody", 1), FLAP_SAME);
+    int64_t t = 1000;
+    int started_at = 0;
+    for (int i = 1; i <= 12 && !started_at; i++, t += 500)
+        if (fleet_flap_observe(f, "w", t) == FLAP_STARTED)
+            started_at = i;
+    assert_int_equal(started_at, 9);
+    t -= 500; /* the 9th change's time */
+    assert_true(fleet_flap(f, "w")->flapping);
+    int stopped = 0;
+    assert_int_equal(fleet_flap_tick(f, t + 999, count_stopped, &stopped), 1); /* no period yet */
+    assert_int_equal(fleet_flap(f, "w")->observed, 9);
+    int64_t now = t;
+    while (!stopped && now < t + 30000) {
+        now += 1000;
+        fleet_flap_tick(f, now, count_stopped, &stopped);
+    }
+    assert_int_equal(stopped, 1);
+    assert_false(fleet_flap(f, "w")->flapping);
+    assert_int_equal(fleet_flap_tick(f, now + 1000, count_stopped, &stopped), 0);
+    /* A change after 3 quiet periods counts them: 3 unchanged observations, then the change. */
+    int before = fleet_flap(f, "w")->observed;
+    fleet_flap_observe(f, "w", now + 3500);
+    assert_int_equal(fleet_flap(f, "w")->observed, before + 4 > 20 ? 20 : before + 4);
+    assert_int_equal(fleet_flap(f, "w")->history & 0xf, 1);
+    fleet_free(f);
+}
+
 /* The GPU hook: every change of count after the first heartbeat, with the count before. */
 struct gpu_changes {
     int count;
@@ -291,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_save_due_only_on_change_or_lag),
         cmocka_unit_test(test_recorded_states),
         cmocka_unit_test(test_sorted_iteration),
+        cmocka_unit_test(test_worker_flapping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
