@@ -10,6 +10,7 @@ struct group {
     struct group *next;
     char *key;
     bool resolve;
+    int64_t wait_ms;
     int64_t due_ms; /* wall clock */
 };
 
@@ -42,10 +43,10 @@ void alert_groups_free(struct alert_groups *g)
     free(g);
 }
 
-/* The open group of key and resolve at now_ms (groups past their deadline are dropped), or a
- * new one; NULL when out of memory. */
+/* The open group of key, resolve and wait_ms at now_ms (groups past their deadline are
+ * dropped), or a new one; NULL when out of memory. */
 static struct group *group_at(struct alert_groups *g, const char *key, bool resolve,
-                              int64_t now_ms)
+                              int64_t wait_ms, int64_t now_ms)
 {
     struct group *found = NULL;
     for (struct group **p = &g->groups; *p;) {
@@ -55,7 +56,7 @@ static struct group *group_at(struct alert_groups *g, const char *key, bool reso
             group_free(grp);
             continue;
         }
-        if (grp->resolve == resolve && strcmp(grp->key, key) == 0)
+        if (grp->resolve == resolve && grp->wait_ms == wait_ms && strcmp(grp->key, key) == 0)
             found = grp;
         p = &grp->next;
     }
@@ -67,7 +68,8 @@ static struct group *group_at(struct alert_groups *g, const char *key, bool reso
         return NULL;
     }
     grp->resolve = resolve;
-    grp->due_ms = now_ms + g->wait_ms;
+    grp->wait_ms = wait_ms;
+    grp->due_ms = now_ms + wait_ms;
     grp->next = g->groups;
     g->groups = grp;
     return grp;
@@ -90,27 +92,28 @@ static char *fields_with_group(const char *fields_json, const char *key)
 int alert_groups_hold(struct alert_groups *g, const char *key, bool resolve, int64_t now_ms,
                       struct alert_batch *batch)
 {
-    if (batch->n == 0)
-        return 0;
-    struct group *grp = group_at(g, key, resolve, now_ms);
-    char **fields = calloc(batch->n, sizeof *fields);
-    size_t done = 0;
-    while (grp && fields && done < batch->n &&
-           (fields[done] = fields_with_group(batch->rows[done].fields_json, key)))
-        done++;
-    if (done < batch->n) {
-        while (fields && done)
-            free(fields[--done]);
-        free(fields);
-        return -1;
+    char **fields = calloc(batch->n ? batch->n : 1, sizeof *fields);
+    struct group **groups = calloc(batch->n ? batch->n : 1, sizeof *groups);
+    bool ok = fields && groups;
+    for (size_t i = 0; ok && i < batch->n; i++) {
+        int64_t wait = batch->timing ? batch->timing[i].group_wait_ms : g->wait_ms;
+        if (wait <= 0)
+            continue; /* this row's route sends at once */
+        ok = (groups[i] = group_at(g, key, resolve, wait, now_ms)) &&
+             (fields[i] = fields_with_group(batch->rows[i].fields_json, key));
     }
     for (size_t i = 0; i < batch->n; i++) {
-        free((char *)batch->rows[i].fields_json);
-        batch->rows[i].fields_json = fields[i];
-        batch->rows[i].next_attempt_ms = grp->due_ms;
+        if (ok && groups[i]) {
+            free((char *)batch->rows[i].fields_json);
+            batch->rows[i].fields_json = fields[i];
+            batch->rows[i].next_attempt_ms = groups[i]->due_ms;
+        } else if (fields) {
+            free(fields[i]);
+        }
     }
     free(fields);
-    return 0;
+    free(groups);
+    return ok ? 0 : -1;
 }
 
 json_t *alert_groups_merge_fields(json_t *const *members, size_t n, const char *key)

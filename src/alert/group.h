@@ -21,14 +21,16 @@
 
 struct alert_groups;
 
-/* NULL when out of memory. */
+/* wait_ms: for rows without a timing of their own. NULL when out of memory. */
 struct alert_groups *alert_groups_new(int64_t wait_ms);
 /* NULL: no-op. Held rows are in the store already: nothing is lost. */
 void alert_groups_free(struct alert_groups *g);
 
 /* Holds the rows of batch in group key (copied), with the problems or the resolves of it: each
- * row's next_attempt_ms becomes the group's deadline (its first member's now_ms + wait) and its
- * fields gain "group": key. Returns 0, or -1 when out of memory (the rows then go at once,
+ * row's next_attempt_ms becomes the group's deadline (its first member's now_ms + the wait) and
+ * its fields gain "group": key. The wait is the row's group_wait (batch->timing, from its
+ * route; a row whose wait is 0 goes at once), else wait_ms; rows of one key with different
+ * waits are different groups. Returns 0, or -1 when out of memory (the rows then go at once,
  * ungrouped). */
 int alert_groups_hold(struct alert_groups *g, const char *key, bool resolve, int64_t now_ms,
                       struct alert_batch *batch);

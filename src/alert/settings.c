@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -505,6 +506,42 @@ static int read_match(const struct config_node *m, struct alert_route_config *r,
     return 0;
 }
 
+/* A duration with its unit ("500ms", "1s", "5m", "2h", "1d"; "0s": none) into ms; -1 when it
+ * is not one or is over a year. */
+static int64_t duration_ms(const char *text)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+    char *end;
+    if (!text || !isdigit((unsigned char)text[0]))
+        return -1;
+    double v = strtod(text, &end);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].unit) == 0 && v * (double)units[i].ms <= 366 * 86400e3)
+            return (int64_t)llround(v * (double)units[i].ms);
+    return -1;
+}
+
+/* The route's member key (group_wait, repeat_interval), if it has it, into *ms. */
+static int read_timing(const struct config_node *item, const char *key, int64_t *ms, char *err,
+                       size_t errlen)
+{
+    struct config_node value = config_node_get(item, key);
+    *ms = ALERT_TIMING_GLOBAL;
+    if (config_node_type(&value) == CONFIG_NODE_NONE)
+        return 0;
+    const char *text = config_node_text(&value);
+    *ms = config_node_type(&value) == CONFIG_NODE_SCALAR ? duration_ms(text) : -1;
+    if (*ms < 0)
+        return config_node_fail(&value, err, errlen,
+                                "expected a duration with its unit (ms, s, m, h or d) such as "
+                                "30s or 5m, at most 366d, got \"%.40s\"",
+                                text ? text : "");
+    return 0;
+}
+
 static int read_route(const struct config_node *item, struct alert_route_config *r, char *err,
                       size_t errlen)
 {
@@ -515,9 +552,15 @@ static int read_route(const struct config_node *item, struct alert_route_config 
     for (size_t i = 0; i < config_node_length(item); i++) {
         struct config_node key = config_node_key_at(item, i);
         const char *k = config_node_text(&key);
-        if (!k || (strcmp(k, "match") && strcmp(k, "channels")))
-            return config_node_fail(&key, err, errlen, "expected one of match, channels");
+        if (!k || (strcmp(k, "match") && strcmp(k, "channels") && strcmp(k, "group_wait") &&
+                   strcmp(k, "repeat_interval")))
+            return config_node_fail(&key, err, errlen,
+                                    "expected one of match, channels, group_wait, "
+                                    "repeat_interval");
     }
+    if (read_timing(item, "group_wait", &r->group_wait_ms, err, errlen) != 0 ||
+        read_timing(item, "repeat_interval", &r->repeat_interval_ms, err, errlen) != 0)
+        return -1;
     struct config_node match = config_node_get(item, "match");
     if (read_match(&match, r, err, errlen) != 0)
         return -1;

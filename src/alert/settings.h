@@ -7,6 +7,7 @@
 #define FAULTLINE_ALERT_SETTINGS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/config.h"
 
@@ -41,8 +42,13 @@ struct alert_route_config {
     size_t n_labels;
     char **channels;
     size_t n_channels;
+    /* group_wait and repeat_interval: this route's timing for the messages it sends, in ms
+     * (0: at once / no reminders); ALERT_TIMING_GLOBAL: GROUP_WAIT and REPEAT_INTERVAL. */
+    int64_t group_wait_ms, repeat_interval_ms;
     char where[ALERT_WHERE_MAX];
 };
+
+#define ALERT_TIMING_GLOBAL (-1)
 
 /* Strings are owned by the config the table is attached to; NULL when unset. */
 struct alert_settings {

@@ -198,7 +198,6 @@ static size_t check_labels(const struct check *k, struct alert_label *labels, si
 static void route_change(struct checks *c, struct check *k, const char *text,
                          struct alert_batch *batch)
 {
-    k->told_ms = k->state == CHECK_OK ? 0 : clock_wall_ms();
     char subject[CHECK_NAME_MAX + 48], key[CHECK_NAME_MAX + 8];
     const char *alerters[ALERTERS_MAX];
     struct alert_label labels[ALERT_LABELS_MAX];
@@ -349,9 +348,17 @@ static void group_alerts(struct checks *c, const struct check *k, struct alert_b
         log_error("checks: out of memory grouping %s; sent ungrouped", key);
 }
 
+/* k's open problem, if told, is not reminded of while it is held back or flapping. */
+static void quiet_reminders(struct checks *c, const struct check *k)
+{
+    char key[CHECK_NAME_MAX + 8];
+    snprintf(key, sizeof key, "check:%s", k->def->name);
+    alert_router_quiet(c->opts.router, key);
+}
+
 /* A decided result that kept the check's state: flapping may end here (one "stable" notice),
  * or a problem held back is told now that nothing holds it (its parent is up, the server
- * connected again). */
+ * connected again). Reminders are the router's (alert_router_remind). */
 static void check_state_kept(struct checks *c, struct check *k, int64_t now)
 {
     if (k->state == CHECK_UNKNOWN)
@@ -362,27 +369,18 @@ static void check_state_kept(struct checks *c, struct check *k, int64_t now)
     int64_t incident;
     bool release =
         !stopped && k->held && !k->flap.flapping && !held_back_by(c, k, why, sizeof why, &incident);
-    bool remind = !stopped && !release && !k->held && !k->flap.flapping && k->told_ms &&
-                  c->opts.repeat_interval_ms > 0 && now - k->told_ms >= c->opts.repeat_interval_ms;
-    if (!stopped && !release && !remind)
+    if (!stopped && !release)
         return;
-    if (stopped) {
+    if (stopped)
         flap_text(k, FLAP_STOPPED, text, sizeof text);
-    } else if (release) {
+    else
         change_text(k, CHECK_OK, k->since_ms, text, sizeof text);
-    } else {
-        char since[CLOCK_ISO_LEN];
-        clock_format_iso(k->since_ms, since, sizeof since);
-        snprintf(text, sizeof text, "REMINDER (since %s): ", since);
-        size_t used = strlen(text);
-        change_text(k, CHECK_OK, k->since_ms, text + used, sizeof text - used);
-    }
     k->held = false;
     k->held_incident = 0;
     struct alert_batch batch = {0};
     route_change(c, k, text, &batch);
     log_info("checks: %s is %s, told now (%s)", k->def->name, check_state_name(k->state),
-             stopped ? "stable again" : release ? "no longer held back" : "a reminder");
+             stopped ? "stable again" : "no longer held back");
     group_alerts(c, k, &batch);
     store_append_messages(c->opts.store, batch.rows, batch.n, on_notice_committed,
                           (void *)c->opts.outbox);
@@ -414,6 +412,8 @@ static void check_state_changed(struct checks *c, struct check *k, enum check_st
         append_dependents(c, k, text, sizeof text);
         route_change(c, k, text, &batch);
     }
+    if (held || k->flap.flapping) /* not reminded of while held back or flapping */
+        quiet_reminders(c, k);
     group_alerts(c, k, &batch);
     json_t *d =
         json_pack("{ss ss ss sf ss}", "check", k->def->name, "from", check_state_name(from), "to",
@@ -530,7 +530,6 @@ static void restore_state(const struct event_record *ev, void *ctx)
         free(k->message);
         k->message = message ? strdup(message) : NULL;
         k->held = state != CHECK_OK && json_object_get(d, "held_back_by");
-        k->told_ms = state != CHECK_OK && !k->held ? clock_wall_ms() : 0; /* reminders go on */
         if (state != CHECK_UNKNOWN && !tags_runs_on_agents(k->def->def))
             k->server = (struct runner_state){.state = (enum check_state)state, .decided = true};
     }
@@ -550,9 +549,8 @@ struct checks *checks_open(const struct checks_options *opts, char *err, size_t 
         c->opts.history = 1;
     c->errors = json_array();
     c->schedule = schedule_new(opts->loop, on_due, c);
-    if (opts->group_wait_ms > 0)
-        c->groups = alert_groups_new(opts->group_wait_ms);
-    if (!c->schedule || (opts->group_wait_ms > 0 && !c->groups)) {
+    c->groups = alert_groups_new(opts->group_wait_ms);
+    if (!c->schedule || !c->groups) {
         alert_groups_free(c->groups);
         free(c->dir);
         free(c);

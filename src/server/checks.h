@@ -41,10 +41,8 @@ struct checks_options {
     bool (*cut_off)(void *ctx);
     void *cut_off_ctx;
     /* Alerts of checks of one target or tag set within this of the first are sent as one
-     * (GROUP_WAIT); 0: each at once. */
+     * (GROUP_WAIT), for rows the router gave no group_wait; 0: each at once. */
     int64_t group_wait_ms;
-    /* A problem still open this long after it was told is told again (REPEAT_INTERVAL); 0: never. */
-    int64_t repeat_interval_ms;
     int stale_min_ms;      /* an agent runner without results for 3 intervals, and at least this
                               long, is not counted; 0: CHECKS_STALE_MIN_MS (5 s) */
     /* Workers held back while a check they depend on fails (dependencies.h): listed in its

@@ -78,7 +78,6 @@ struct check {
     struct flap_state flap; /* its decided results, for the alerts (check_state_changed) */
     bool held; /* failing and not told: a parent down, or the server cut off (held_back_by) */
     int64_t held_incident; /* held: the incident that cut off the only site it runs from; 0 */
-    int64_t told_ms; /* when its open problem was last routed (REPEAT_INTERVAL); 0: none */
     struct agent_runner *agents; /* the agents that reported it (checks_agents.c) */
     size_t n_agents;
 };

@@ -138,12 +138,33 @@ static void save_workers(const struct worker_record *recs, size_t n, void *ctx)
     store_save_workers(ctx, recs, n);
 }
 
-/* A small slice of the workers due for saving, so the loop never copies the whole fleet. */
+static void on_reminders_stored(int status, const struct event_record *ev,
+                                const struct outbox_record *msgs, size_t n_msgs, void *ctx)
+{
+    struct server *srv = ctx;
+    if (status != 0)
+        log_error("server: reminders could not be stored; they are not sent");
+    else if (srv->outbox)
+        outbox_enqueue(srv->outbox, msgs, n_msgs);
+}
+
+/* The reminders due (repeat_interval, alert/router.h), written first like every message. */
+static void send_reminders(struct server *srv)
+{
+    struct alert_batch batch = {0};
+    if (alert_router_remind(srv->router, clock_wall_ms(), &batch) > 0)
+        store_append_messages(srv->store, batch.rows, batch.n, on_reminders_stored, srv);
+    alert_batch_free(&batch);
+}
+
+/* Each second: a small slice of the workers due for saving, so the loop never copies the whole
+ * fleet; agents' expired metrics; the reminders due. */
 static void on_save_timer(uv_timer_t *t)
 {
     struct server *srv = t->data;
     fleet_save_due(srv->fleet, SAVE_PER_TICK, save_workers, srv->store);
     agent_metrics_expire(srv->agent_metrics, clock_mono_ms());
+    send_reminders(srv);
 }
 
 static void restore_worker(const struct worker_record *rec, void *ctx)
@@ -197,7 +218,7 @@ static int open_silences(struct server *srv, char *err, size_t errlen)
 
 static void restore_told(const struct outbox_record *rec, void *ctx)
 {
-    alert_router_told(ctx, rec->dedup_key, rec->channel);
+    alert_router_told(ctx, rec);
 }
 
 /* The router over the outbox's channels, told again who heard of the problems still open. */
@@ -225,6 +246,9 @@ static int open_router(struct server *srv, char *err, size_t errlen)
         return -1;
     alert_router_set_filters(srv->router, &(struct alert_filters){.silenced = message_silenced,
                                                                   .ctx = srv->silences});
+    alert_router_set_timing(srv->router, &(struct alert_timing){
+                                             .group_wait_ms = srv->settings.group_wait_ms,
+                                             .repeat_interval_ms = srv->settings.repeat_interval_ms});
     return store_load_told_outbox(srv->store, restore_told, srv->router, err, errlen);
 }
 
@@ -425,7 +449,6 @@ static int open_checks(struct server *srv, char *err, size_t errlen)
                                .history = srv->settings.check_history,
                                .reload_delay_ms = CHECKS_RELOAD_DELAY_MS,
                                .group_wait_ms = srv->settings.group_wait_ms,
-                               .repeat_interval_ms = srv->settings.repeat_interval_ms,
                                .cut_off = server_cut_off,
                                .cut_off_ctx = srv,
                                .deps = srv->deps,

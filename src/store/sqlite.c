@@ -61,7 +61,8 @@ static const char SQL_LOAD_OUTBOX[] =
     " COALESCE(ref, (SELECT r.ref FROM outbox r WHERE r.id = outbox.replaces)),"
     " dedup_key, resolve, fields FROM outbox WHERE status = 'pending' ORDER BY id";
 static const char SQL_LOAD_TOLD[] =
-    "SELECT dedup_key, channel FROM outbox WHERE id IN (SELECT MAX(id) FROM outbox"
+    "SELECT dedup_key, channel, text, fields, MAX(created_ms, COALESCE(sent_ms, 0))"
+    " FROM outbox WHERE id IN (SELECT MAX(id) FROM outbox"
     " WHERE dedup_key IS NOT NULL GROUP BY dedup_key, channel) AND resolve = 0 ORDER BY id";
 static const char SQL_SAVE_INCIDENT[] =
     "INSERT INTO incidents(id, classification, scope, workers, evidence, opened_ms, updated_ms,"
@@ -665,6 +666,9 @@ static int sqlite_told_row(sqlite3_stmt *stmt, void *arg)
     struct outbox_record m = {0};
     sqlite_copy_text(m.dedup_key, sizeof m.dedup_key, stmt, 0);
     sqlite_copy_text(m.channel, sizeof m.channel, stmt, 1);
+    m.text = sqlite_column_str(stmt, 2);
+    m.fields_json = sqlite3_column_type(stmt, 3) == SQLITE_NULL ? NULL : sqlite_column_str(stmt, 3);
+    m.created_ms = sqlite3_column_int64(stmt, 4); /* when it was told: sent, else written */
     return v->outbox(&m, v->ctx);
 }
 

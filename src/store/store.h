@@ -85,8 +85,9 @@ int store_load_workers(struct store *store,
 int store_load_pending_outbox(struct store *store,
                               void (*cb)(const struct outbox_record *rec, void *ctx), void *ctx,
                               char *err, size_t errlen);
-/* The channels told of each problem not yet resolved: cb gets records with only dedup_key and
- * channel set (alert_router_told). */
+/* The channels told of each problem not yet resolved: cb gets records with dedup_key, channel,
+ * text, fields_json and created_ms (when it was told: sent, else written) of the latest message
+ * of each (alert_router_told). */
 int store_load_told_outbox(struct store *store,
                            void (*cb)(const struct outbox_record *rec, void *ctx), void *ctx,
                            char *err, size_t errlen);

@@ -85,7 +85,8 @@ struct store_backend {
     int (*load_pending_outbox)(void *db, store_outbox_row_fn row, void *ctx, char *err,
                                size_t errlen);
     /* The channels told of a problem not resolved yet: for each (dedup_key, channel), the
-     * latest message under that key if it is not a resolve. Only dedup_key and channel are set. */
+     * latest message under that key if it is not a resolve: dedup_key, channel, text,
+     * fields_json and created_ms (its sent_ms when later) are set. */
     int (*load_told_outbox)(void *db, store_outbox_row_fn row, void *ctx, char *err,
                             size_t errlen);
     /* Events matching q, newest (highest id) first (oldest first with q->after_id), at most

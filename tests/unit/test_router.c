@@ -1,7 +1,9 @@
 /* test_router.c — the alert router (alert/router.h): every channel without routes, messages
  * that name channels, resolves sent exactly once to the channels that were told (also after the
  * problem was silenced), and the told channels restored from a real store (SQLite in a temp
- * dir) after a restart. */
+ * dir) after a restart; routes' group_wait and repeat_interval read and given to each row;
+ * reminders of open problems, stopped by the resolve, a silence or quiet, and scheduled from the
+ * last one stored after a restart. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +18,7 @@
 #include <jansson.h>
 
 #include "alert/router.h"
+#include "base/clock.h"
 #include "base/config.h"
 #include "store/store.h"
 
@@ -194,7 +197,7 @@ static void committed(int status, const struct event_record *ev, const struct ou
 
 static void restore(const struct outbox_record *rec, void *ctx)
 {
-    alert_router_told(ctx, rec->dedup_key, rec->channel);
+    alert_router_told(ctx, rec);
 }
 
 static void test_told_survives_restart(void **state)
@@ -228,6 +231,97 @@ static void test_told_survives_restart(void **state)
     assert_int_equal(alert_route(again, &a_up, &b), 2);
     char buf[128];
     assert_string_equal(channels_of(&b, 0, buf, sizeof buf), "team-slack,pager");
+    alert_batch_free(&b);
+    alert_router_free(again);
+    store_close(store);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A filter that silences everything while *ctx is true. */
+static bool silence_if(const struct alert_message *msg, int64_t now_ms, void *ctx)
+{
+    return *(bool *)ctx;
+}
+
+/* A DOWN is reminded of every repeat_interval on the channels told, marked REMINDER, until its
+ * resolve; not while silenced, nor once quiet. */
+static void test_reminders(void **state)
+{
+    (void)state;
+    struct alert_router *r = router_new();
+    bool silenced = false;
+    alert_router_set_filters(r, &(struct alert_filters){.silenced = silence_if, .ctx = &silenced});
+    alert_router_set_timing(r, &(struct alert_timing){.repeat_interval_ms = 60000});
+    struct alert_batch b = {0};
+    struct alert_message down = worker_msg("box-r", false);
+    down.created_ms = 1764496800000; /* 2025-11-30T10:00:00.000Z */
+    int64_t now = clock_wall_ms();
+    assert_int_equal(alert_route(r, &down, &b), 3);
+    assert_int_equal(b.timing[0].repeat_interval_ms, 60000);
+    alert_batch_free(&b);
+    assert_int_equal(alert_router_remind(r, now + 59000, &b), 0);
+    assert_int_equal(alert_router_remind(r, now + 61000, &b), 3);
+    assert_string_equal(b.rows[0].text, "REMINDER (since 2025-11-30T10:00:00.000Z): is DOWN");
+    assert_string_equal(b.rows[0].dedup_key, "worker:box-r");
+    assert_false(b.rows[0].resolve);
+    json_t *f = json_loads(b.rows[0].fields_json, 0, NULL);
+    assert_true(json_is_true(json_object_get(f, "reminder")));
+    assert_string_equal(json_string_value(json_object_get(f, "subject")), "DOWN");
+    json_decref(f);
+    alert_batch_free(&b);
+    assert_int_equal(alert_router_remind(r, now + 62000, &b), 0); /* the next from this one */
+    silenced = true;
+    assert_int_equal(alert_router_remind(r, now + 122000, &b), 0);
+    silenced = false;
+    alert_router_quiet(r, "worker:box-r");
+    assert_int_equal(alert_router_remind(r, now + 122000, &b), 0);
+    assert_int_equal(alert_route(r, &down, &b), 3); /* told again: reminders go on */
+    alert_batch_free(&b);
+    assert_int_equal(alert_router_remind(r, now + 200000, &b), 3);
+    alert_batch_free(&b);
+    struct alert_message up = worker_msg("box-r", true);
+    assert_int_equal(alert_route(r, &up, &b), 3);
+    alert_batch_free(&b);
+    assert_int_equal(alert_router_remind(r, now + 999000, &b), 0);
+    alert_router_free(r);
+}
+
+/* After a restart the next reminder is scheduled from the last one stored, not sent at once,
+ * and repeats the problem's text (one REMINDER prefix). */
+static void test_reminders_survive_restart(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_router_XXXXXX", uri[128], err[256];
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(store_default_uri(dir, uri, sizeof uri), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct store *store;
+    assert_int_equal(store_open(&loop, uri, &store, err, sizeof err), 0);
+    struct alert_router *r = router_new();
+    alert_router_set_timing(r, &(struct alert_timing){.repeat_interval_ms = 60000});
+    struct alert_batch b = {0};
+    struct alert_message down = worker_msg("box-s", false);
+    down.created_ms = 1764496800000;
+    int64_t now = clock_wall_ms();
+    alert_route(r, &down, &b);
+    assert_int_equal(alert_router_remind(r, now + 60000, &b), 3); /* a reminder at now + 60 s */
+    int done = 0;
+    store_append_messages(store, b.rows, b.n, committed, &done);
+    alert_batch_free(&b);
+    alert_router_free(r);
+    while (!done)
+        uv_run(&loop, UV_RUN_ONCE);
+    struct alert_router *again = router_new();
+    alert_router_set_timing(again, &(struct alert_timing){.repeat_interval_ms = 60000});
+    assert_int_equal(store_load_told_outbox(store, restore, again, err, sizeof err), 0);
+    assert_int_equal(alert_router_remind(again, now + 100000, &b), 0);
+    assert_int_equal(alert_router_remind(again, now + 120000, &b), 3);
+    assert_string_equal(b.rows[0].text, "REMINDER (since 2025-11-30T10:00:00.000Z): is DOWN");
     alert_batch_free(&b);
     alert_router_free(again);
     store_close(store);
@@ -343,7 +437,14 @@ static const struct bad_config bad_configs[] = {
      "routes[0].match.severity[1]: expected info, warning or critical, got \"fatal\""},
     {"routes:\n  - match: {kind: worker}\n", "routes[0].channels: required"},
     {"routes:\n  - when: {kind: worker}\n    channels: [a]\n",
-     "routes[0].when: expected one of match, channels"},
+     "routes[0].when: expected one of match, channels, group_wait, repeat_interval"},
+    {"routes:\n  - channels: [a]\n    group_wait: 10\n",
+     "alert.yaml:3:17: routes[0].group_wait: expected a duration with its unit (ms, s, m, h or d) "
+     "such as 30s or 5m, at most 366d, got \"10\""},
+    {"routes:\n  - channels: [a]\n    repeat_interval: [1h]\n",
+     "alert.yaml:3:22: routes[0].repeat_interval: expected a duration with its unit"},
+    {"routes:\n  - channels: [a]\n    repeat_interval: 400d\n",
+     "routes[0].repeat_interval: expected a duration"},
 };
 
 static void test_config_errors(void **state)
@@ -357,6 +458,62 @@ static void test_config_errors(void **state)
             fail_msg("config %zu: got \"%s\", expected \"%s\"", i, err, bad_configs[i].error);
         config_free(&l.cfg);
     }
+}
+
+/* Each row gets the timing of the routes that sent it to its channel: a route's own group_wait
+ * and repeat_interval, else the defaults; a resolve gets its problem's (severity aside). */
+static void test_route_timing(void **state)
+{
+    (void)state;
+    struct loaded l;
+    char err[256];
+    assert_int_equal(load(&l,
+                          "channels:\n"
+                          "  - {name: fast, type: telegram, chat_id: 1, token: t}\n"
+                          "  - {name: slow, type: telegram, chat_id: 2, token: t}\n"
+                          "routes:\n"
+                          "  - match: {kind: check, severity: critical}\n"
+                          "    channels: [fast]\n"
+                          "    group_wait: 1s\n"
+                          "    repeat_interval: 2m\n"
+                          "  - channels: [slow]\n"
+                          "  - match: {name: 'db-*'}\n"
+                          "    channels: [slow]\n"
+                          "    group_wait: 500ms\n"
+                          "    repeat_interval: 0s\n",
+                          err),
+                     0);
+    assert_int_equal(l.alert.routes[0].group_wait_ms, 1000);
+    assert_int_equal(l.alert.routes[0].repeat_interval_ms, 120000);
+    assert_int_equal(l.alert.routes[1].group_wait_ms, ALERT_TIMING_GLOBAL);
+    assert_int_equal(l.alert.routes[1].repeat_interval_ms, ALERT_TIMING_GLOBAL);
+    assert_int_equal(l.alert.routes[2].repeat_interval_ms, 0);
+    struct alert_router *r = alert_router_new(&l.alert, l.names, 2, err, sizeof err);
+    assert_non_null(r);
+    alert_router_set_timing(r, &(struct alert_timing){.group_wait_ms = 10000,
+                                                      .repeat_interval_ms = 3600000});
+    struct alert_batch b = {0};
+    struct alert_message m = {.kind = ALERT_KIND_CHECK, .severity = ALERT_SEVERITY_CRITICAL,
+                              .name = "api", .text = "CRITICAL", .dedup_key = "check:api"};
+    assert_int_equal(alert_route(r, &m, &b), 2);
+    assert_string_equal(b.rows[0].channel, "fast");
+    assert_int_equal(b.timing[0].group_wait_ms, 1000);
+    assert_int_equal(b.timing[0].repeat_interval_ms, 120000);
+    assert_string_equal(b.rows[1].channel, "slow");
+    assert_int_equal(b.timing[1].group_wait_ms, 10000);      /* the defaults */
+    assert_int_equal(b.timing[1].repeat_interval_ms, 3600000);
+    m = (struct alert_message){.kind = ALERT_KIND_CHECK, .severity = ALERT_SEVERITY_INFO,
+                               .resolve = true, .name = "api", .dedup_key = "check:api"};
+    assert_int_equal(alert_route(r, &m, &b), 2);
+    assert_int_equal(b.timing[2].group_wait_ms, 1000); /* its problem's route */
+    m = (struct alert_message){.kind = ALERT_KIND_CHECK, .severity = ALERT_SEVERITY_WARNING,
+                               .name = "db-1", .dedup_key = "check:db-1"};
+    assert_int_equal(alert_route(r, &m, &b), 1);
+    assert_int_equal(b.timing[4].group_wait_ms, 500); /* the shortest of two routes */
+    assert_int_equal(b.timing[4].repeat_interval_ms, 3600000); /* 0s (off) does not win */
+    alert_batch_free(&b);
+    alert_router_free(r);
+    config_free(&l.cfg);
 }
 
 /* A route naming a channel that does not exist stops the router, naming the route. */
@@ -385,6 +542,9 @@ int main(void)
         cmocka_unit_test(test_named_channels),
         cmocka_unit_test(test_link),
         cmocka_unit_test(test_told_survives_restart),
+        cmocka_unit_test(test_reminders),
+        cmocka_unit_test(test_reminders_survive_restart),
+        cmocka_unit_test(test_route_timing),
         cmocka_unit_test(test_channels_and_routes),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_route_unknown_channel),
