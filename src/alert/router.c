@@ -42,6 +42,7 @@ struct alert_router {
     struct told *told[TOLD_BUCKETS];
     size_t n_told;
     struct alert_timing defaults; /* GROUP_WAIT and REPEAT_INTERVAL */
+    bool reminds;                 /* some channel has a repeat_interval */
 };
 
 /* ---- the told table ---------------------------------------------------------------------- */
@@ -143,6 +144,14 @@ static int channel_index(const struct alert_router *r, const char *name)
 
 /* ---- life -------------------------------------------------------------------------------- */
 
+void alert_router_set_timing(struct alert_router *r, const struct alert_timing *defaults)
+{
+    r->defaults = *defaults;
+    r->reminds = defaults->repeat_interval_ms > 0;
+    for (size_t i = 0; r->settings && i < r->settings->n_routes; i++)
+        r->reminds |= r->settings->routes[i].repeat_interval_ms > 0;
+}
+
 struct alert_router *alert_router_new(const struct alert_settings *settings,
                                       const char *const *channels, size_t n_channels, char *err,
                                       size_t errlen)
@@ -158,7 +167,7 @@ struct alert_router *alert_router_new(const struct alert_settings *settings,
         return NULL;
     }
     r->settings = settings;
-    r->defaults = (struct alert_timing){0};
+    alert_router_set_timing(r, &(struct alert_timing){0});
     r->channels = channels;
     r->n_channels = n_channels;
     r->route_sets = calloc(settings->n_routes + 1, sizeof *r->route_sets);
@@ -201,11 +210,6 @@ void alert_router_free(struct alert_router *r)
 void alert_router_set_filters(struct alert_router *r, const struct alert_filters *filters)
 {
     r->filters = filters ? *filters : (struct alert_filters){0};
-}
-
-void alert_router_set_timing(struct alert_router *r, const struct alert_timing *defaults)
-{
-    r->defaults = *defaults;
 }
 
 /* The problem's message in a stored row: its text without a reminder's prefix, its fields
@@ -564,7 +568,9 @@ static int reminder_add(struct alert_router *r, struct told *t, struct alert_mes
 int alert_router_remind(struct alert_router *r, int64_t now_ms, struct alert_batch *batch)
 {
     int added = 0;
-    for (size_t b = 0; r && b < TOLD_BUCKETS; b++)
+    if (!r || !r->reminds)
+        return 0;
+    for (size_t b = 0; b < TOLD_BUCKETS; b++)
         for (struct told *t = r->told[b]; t; t = t->next) {
             if (!t->reminder)
                 continue;

@@ -1,7 +1,7 @@
 /* test_alert_group.c — grouping of alerts (alert/group.h): the rows of one group share its
  * deadline (the first member's time + the wait) and carry its key; a group past its deadline
- * starts anew; problems and resolves are grouped apart; a merged message's subject lists the
- * members. */
+ * starts anew; problems and resolves are grouped apart; each row waits its route's group_wait
+ * (batch.timing), 0 sending it at once; a merged message's subject lists the members. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,6 +59,30 @@ static void test_hold(void **state)
     alert_groups_free(g);
 }
 
+/* Rows with their own timing: ops waits 1 s, pager its default (none: 0, at once). */
+static void test_hold_route_timing(void **state)
+{
+    struct alert_groups *g = alert_groups_new(10000);
+    struct alert_batch b = {0};
+    b.rows = calloc(3, sizeof *b.rows);
+    b.timing = calloc(3, sizeof *b.timing);
+    b.cap = b.n = 3;
+    b.rows[0] = row("ops", "a");
+    b.rows[1] = row("pager", "a");
+    b.rows[2] = row("slow", "a");
+    b.timing[0].group_wait_ms = 1000;
+    b.timing[1].group_wait_ms = 0;
+    b.timing[2].group_wait_ms = 10000;
+    assert_int_equal(alert_groups_hold(g, "db-host", false, 5000, &b), 0);
+    assert_int_equal(b.rows[0].next_attempt_ms, 6000);
+    assert_int_equal(b.rows[1].next_attempt_ms, 0); /* at once, not marked */
+    assert_null(strstr(b.rows[1].fields_json, "\"group\""));
+    assert_int_equal(b.rows[2].next_attempt_ms, 15000);
+    alert_batch_free(&b);
+    assert_int_equal(hold(g, "db-host", false, "b", 5500), 15000); /* joins the 10 s group */
+    alert_groups_free(g);
+}
+
 static void test_merge_fields(void **state)
 {
     json_t *m[3] = {json_pack("{ss ss ss}", "name", "a", "subject", "a is critical", "severity",
@@ -78,6 +102,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hold),
+        cmocka_unit_test(test_hold_route_timing),
         cmocka_unit_test(test_merge_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
