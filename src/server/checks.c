@@ -530,6 +530,8 @@ static void restore_state(const struct event_record *ev, void *ctx)
         free(k->message);
         k->message = message ? strdup(message) : NULL;
         k->held = state != CHECK_OK && json_object_get(d, "held_back_by");
+        if (k->held)
+            quiet_reminders(ctx, k);
         if (state != CHECK_UNKNOWN && !tags_runs_on_agents(k->def->def))
             k->server = (struct runner_state){.state = (enum check_state)state, .decided = true};
     }
