@@ -255,6 +255,8 @@ static void route_flap(struct alert_router *router, const struct worker_record *
                                 .dedup_key = key,
                                 .created_ms = now_ms};
     alert_route(router, &msg, batch);
+    if (started) /* no reminders while it flaps */
+        alert_router_quiet(router, key);
 }
 
 static void on_flap_stopped(const struct worker_record *w, void *ctx)
