@@ -593,16 +593,57 @@ void checkdef_set_free(struct checkdef_set *set)
     for (size_t i = 0; i < set->n; i++)
         checkdef_free(set->defs[i]);
     free(set->defs);
+    free(set->index);
     json_decref(set->errors);
     *set = (struct checkdef_set){0};
 }
 
+/* FNV-1a of a name: where it starts looking in the set's index. */
+static size_t name_hash(const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 16777619u;
+    return h;
+}
+
+/* The index slot that holds name, or the empty one where it would go. */
+static size_t *index_slot(const struct checkdef_set *set, const char *name)
+{
+    size_t mask = set->index_cap - 1;
+    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask)
+        if (!set->index[i] || strcmp(set->defs[set->index[i] - 1]->name, name) == 0)
+            return &set->index[i];
+}
+
 static const struct checkdef *set_find(const struct checkdef_set *set, const char *name)
 {
+    if (!set->index_cap)
+        return NULL;
+    size_t at = *index_slot(set, name);
+    return at ? set->defs[at - 1] : NULL;
+}
+
+/* Makes room in defs and in the index for one more check; -1 when out of memory. */
+static int set_grow(struct checkdef_set *set)
+{
+    if ((set->n + 1) * 2 <= set->index_cap)
+        return 0;
+    size_t cap = set->index_cap ? set->index_cap * 2 : 64;
+    struct checkdef **defs = realloc(set->defs, cap / 2 * sizeof *defs);
+    size_t *index = calloc(cap, sizeof *index);
+    if (defs)
+        set->defs = defs;
+    if (!defs || !index) {
+        free(index);
+        return -1;
+    }
+    free(set->index);
+    set->index = index;
+    set->index_cap = cap;
     for (size_t i = 0; i < set->n; i++)
-        if (strcmp(set->defs[i]->name, name) == 0)
-            return set->defs[i];
-    return NULL;
+        *index_slot(set, set->defs[i]->name) = i + 1;
+    return 0;
 }
 
 static int set_add(struct checkdef_set *set, struct checkdef *c, struct yaml_reader *y,
@@ -618,13 +659,12 @@ static int set_add(struct checkdef_set *set, struct checkdef *c, struct yaml_rea
         checkdef_free(c);
         return 1;
     }
-    struct checkdef **grown = realloc(set->defs, (set->n + 1) * sizeof *grown);
-    if (!grown) {
+    if (set_grow(set) != 0) {
         checkdef_free(c);
         return 0;
     }
-    set->defs = grown;
     set->defs[set->n++] = c;
+    *index_slot(set, c->name) = set->n;
     return 0;
 }
 

@@ -61,6 +61,8 @@ struct checkdef_set {
     struct checkdef **defs;
     size_t n;
     json_t *errors; /* every error of every file; empty when the set is good */
+    size_t *index;  /* open addressing by name: 1 + the position in defs, 0 for empty */
+    size_t index_cap; /* a power of two, at least twice n */
 };
 void checkdef_set_init(struct checkdef_set *set);
 void checkdef_set_free(struct checkdef_set *set); /* frees the checks still in defs */

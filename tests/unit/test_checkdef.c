@@ -1,6 +1,7 @@
 /* test_checkdef.c — check definitions: a YAML file with every member read into the values the
  * docs state (defaults included), durations and their range, and each kind of error with its
- * exact file:line:column: field: message, from YAML and from JSON; duplicates across files. */
+ * exact file:line:column: field: message, from YAML and from JSON; duplicates across files,
+ * among 20,000 names too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -194,6 +195,41 @@ static void test_duplicate_across_files(void **state)
     checkdef_set_free(&set);
 }
 
+/* 20,000 checks in two files (the name index grows many times): every one kept in order, and a
+ * name of the first file repeated in the second is still found. */
+static void test_many_names(void **state)
+{
+    enum { PER_FILE = 10000 };
+    size_t cap = PER_FILE * 64 + 64;
+    char *text = malloc(cap);
+    struct checkdef_set set;
+    checkdef_set_init(&set);
+    for (int f = 0; f < 2; f++) {
+        size_t used = (size_t)snprintf(text, cap, "checks:\n");
+        for (int i = 0; i < PER_FILE; i++)
+            used += (size_t)snprintf(text + used, cap - used,
+                                     "  - {name: c%05d, type: fake, target: \"h:1\"}\n",
+                                     f * PER_FILE + i);
+        assert_int_equal(checkdef_load_text(&set, f ? "b.yaml" : "a.yaml", text, used, fake_find),
+                         0);
+    }
+    assert_int_equal(set.n, 2 * PER_FILE);
+    for (size_t i = 0; i < set.n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "c%05zu", i);
+        assert_string_equal(set.defs[i]->name, name);
+    }
+    const char *again = "checks:\n  - {name: c04321, type: fake, target: \"h:1\"}\n";
+    assert_int_equal(checkdef_load_text(&set, "c.yaml", again, strlen(again), fake_find), 1);
+    char msg[256];
+    checkdef_error_text(json_array_get(set.errors, 0), msg, sizeof msg);
+    assert_string_equal(msg, "c.yaml:2:6: checks[0].name: duplicate check name \"c04321\" (also "
+                             "defined in a.yaml)");
+    assert_int_equal(set.n, 2 * PER_FILE);
+    checkdef_set_free(&set);
+    free(text);
+}
+
 static void test_json_errors(void **state)
 {
     json_t *errors = json_array();
@@ -257,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_good_file),   cmocka_unit_test(test_durations),
         cmocka_unit_test(test_bad_files),   cmocka_unit_test(test_duplicate_across_files),
         cmocka_unit_test(test_json_errors), cmocka_unit_test(test_load_dir),
+        cmocka_unit_test(test_many_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
