@@ -190,8 +190,9 @@ static void pending_add(struct checks_agent *ca, json_t *result, bool now)
 static bool target_host(const struct checkdef *d, char *out, size_t len)
 {
     bool dns = strcmp(d->type->name, "dns") == 0; /* the path that matters is to its server */
-    const char *t = json_string_value(json_object_get(d->def, dns ? "server" : "target"));
-    if (!t || strcmp(d->type->name, "exec") == 0)
+    char t[512];
+    if (!checkdef_member_text(d, dns ? "server" : "target", t, sizeof t) ||
+        strcmp(d->type->name, "exec") == 0)
         return false;
     const char *p = strstr(t, "://");
     p = p ? p + 3 : t;

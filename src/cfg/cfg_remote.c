@@ -157,11 +157,14 @@ static int sync_plan(struct remote *r, const struct cfg_remote *opts,
         if (file) {
             printf("conflict %s: defined in %s on the server (not changed)\n", d->name, file);
             failures++;
-        } else if (remote && json_equal(json_object_get(remote, "config"), d->def)) {
-            printf("unchanged %s\n", d->name);
-        } else {
-            failures += change(r, opts, remote ? "update" : "create", "PUT", d->name, d->def);
+            continue;
         }
+        json_t *def = checkdef_json(d);
+        if (remote && json_equal(json_object_get(remote, "config"), def))
+            printf("unchanged %s\n", d->name);
+        else
+            failures += change(r, opts, remote ? "update" : "create", "PUT", d->name, def);
+        json_decref(def);
     }
     size_t i;
     const json_t *check;

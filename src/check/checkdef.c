@@ -14,6 +14,7 @@
 
 #include "base/err.h"
 #include "check/checkdef.h"
+#include "check/tags.h"
 
 /* ---- errors ----------------------------------------------------------------------------- */
 
@@ -390,7 +391,7 @@ static void read_common(struct def_reader *r, const json_t *def, struct checkdef
         read_duration(r, def, "timeout", c->interval_ms < 10000 ? c->interval_ms : 10000);
     c->fail_threshold = read_count(r, def, "fail_threshold", 1, 1000);
     c->success_threshold = read_count(r, def, "success_threshold", 1, 1000);
-    read_count(r, def, "quorum", 1, 10000);
+    c->quorum = read_count(r, def, "quorum", 0, 10000);
     const json_t *v;
     if ((v = json_object_get(def, "enabled")) && !json_is_boolean(v))
         def_fail(r, "enabled", "expected true or false");
@@ -401,6 +402,9 @@ static void read_common(struct def_reader *r, const json_t *def, struct checkdef
         check_tags(r, v, "tags");
     if ((v = json_object_get(def, "run_on")))
         check_run_on(r, v);
+    c->on_server = tags_runs_on_server(def);
+    if (tags_runs_on_agents(def))
+        c->run_on_tags = json_deep_copy(json_object_get(json_object_get(def, "run_on"), "tags"));
     if ((v = json_object_get(def, "alerters")))
         check_alerters(r, v);
     if ((v = json_object_get(def, "depends_on")))
@@ -437,14 +441,14 @@ struct checkdef *checkdef_parse(const json_t *def, checkdef_find_fn find, const 
                  type);
     c->name = strdup(name ? name : "");
     c->file = file ? strdup(file) : NULL;
-    c->def = json_deep_copy(def);
+    c->text = json_dumps(def, JSON_COMPACT);
     read_common(&r, def, c);
     if (c->type) {
         read_conditions(&r, json_object_get(def, "conditions"), c);
         read_options(&r, def, c);
         read_fallback(&r, c);
     }
-    if (r.n_errors) {
+    if (r.n_errors || !c->text) {
         checkdef_free(c);
         return NULL;
     }
@@ -460,7 +464,8 @@ void checkdef_free(struct checkdef *c)
     free(c->conditions);
     if (c->options)
         c->type->free_options(c->options);
-    json_decref(c->def);
+    json_decref(c->run_on_tags);
+    free(c->text);
     free(c->name);
     free(c->file);
     free(c);
@@ -469,7 +474,30 @@ void checkdef_free(struct checkdef *c)
 bool checkdef_same(const struct checkdef *a, const struct checkdef *b)
 {
     bool same_file = (!a->file && !b->file) || (a->file && b->file && !strcmp(a->file, b->file));
-    return same_file && json_equal(a->def, b->def);
+    if (!same_file)
+        return false;
+    if (strcmp(a->text, b->text) == 0) /* nearly always, for an unchanged check */
+        return true;
+    json_t *ja = checkdef_json(a), *jb = checkdef_json(b); /* the same members in another order */
+    bool same = ja && jb && json_equal(ja, jb);
+    json_decref(ja);
+    json_decref(jb);
+    return same;
+}
+
+json_t *checkdef_json(const struct checkdef *c)
+{
+    return json_loads(c->text, JSON_DECODE_ANY, NULL);
+}
+
+bool checkdef_member_text(const struct checkdef *c, const char *member, char *out, size_t len)
+{
+    json_t *def = checkdef_json(c);
+    const char *v = json_string_value(json_object_get(def, member));
+    if (v)
+        snprintf(out, len, "%s", v);
+    json_decref(def);
+    return v != NULL;
 }
 
 /* ---- YAML into JSON ----------------------------------------------------------------------- */
@@ -630,6 +658,8 @@ static int set_grow(struct checkdef_set *set)
     if ((set->n + 1) * 2 <= set->index_cap)
         return 0;
     size_t cap = set->index_cap ? set->index_cap * 2 : 64;
+    while (cap < (set->n + 1) * 2) /* after checkdef_set_sort dropped the index */
+        cap *= 2;
     struct checkdef **defs = realloc(set->defs, cap / 2 * sizeof *defs);
     size_t *index = calloc(cap, sizeof *index);
     if (defs)
@@ -666,6 +696,20 @@ static int set_add(struct checkdef_set *set, struct checkdef *c, struct yaml_rea
     set->defs[set->n++] = c;
     *index_slot(set, c->name) = set->n;
     return 0;
+}
+
+static int def_by_name(const void *a, const void *b)
+{
+    return strcmp((*(struct checkdef *const *)a)->name, (*(struct checkdef *const *)b)->name);
+}
+
+void checkdef_set_sort(struct checkdef_set *set)
+{
+    if (set->n)
+        qsort(set->defs, set->n, sizeof *set->defs, def_by_name);
+    free(set->index); /* its positions are stale now */
+    set->index = NULL;
+    set->index_cap = 0;
 }
 
 /* The checks of one YAML document's root: {checks: [...]}. */
@@ -787,8 +831,14 @@ int checkdef_load_dir(struct checkdef_set *set, const char *dir, checkdef_find_f
 {
     struct dirent **names;
     int n = scandir(dir, &names, yaml_filter, by_name);
-    if (n < 0)
+    if (n < 0 && errno == ENOENT)
         return 0;
+    if (n < 0) { /* e.g. out of descriptors: not an empty set, which would remove every check */
+        char err[256];
+        snprintf(err, sizeof err, "cannot read the directory: %s", strerror(errno));
+        add_error(set->errors, dir, NULL, "", err);
+        return 1;
+    }
     int errors = 0;
     for (int i = 0; i < n; i++) {
         char path[4096], err[256];

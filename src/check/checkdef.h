@@ -31,9 +31,13 @@ struct checkdef {
     const struct condition *fallback; /* that default, shared by the type's checks (not owned);
                                          NULL with conditions, or when the exit code judges */
     bool enabled;
-    json_t *def; /* the definition as written (JSON); tags, run_on, quorum, alerters,
-                    depends_on and description are read from it */
-    char *file;  /* the file that defines it; NULL for a check created through the API */
+    bool on_server;      /* run_on absent, `server`, or with server: true */
+    json_t *run_on_tags; /* run_on.tags: the agents it runs on; NULL when on the server only */
+    int quorum;          /* 0: more than half of the runners */
+    char *text; /* the definition as written, compact JSON (a tenth of the jansson object):
+                   tags, alerters, depends_on, target and description are read from it by
+                   checkdef_json when a state changes or the API asks */
+    char *file; /* the file that defines it; NULL for a check created through the API */
 };
 
 /* Errors are JSON objects {"file", "line", "column", "field", "message"} appended to an array
@@ -49,6 +53,13 @@ void checkdef_free(struct checkdef *c); /* NULL: no-op */
 
 /* Whether a and b define the same check (same JSON, same file): then a reload keeps its state. */
 bool checkdef_same(const struct checkdef *a, const struct checkdef *b);
+
+/* The definition as written, read from c->text: a new reference (NULL when out of memory). */
+json_t *checkdef_json(const struct checkdef *c);
+
+/* One member of the definition as text ("target"): copied into out, false when absent or not
+ * text. */
+bool checkdef_member_text(const struct checkdef *c, const char *member, char *out, size_t len);
 
 /* A duration with its unit, "300ms", "1.5s", "30s", "5m", "2h", "14d", "1y", into ms. */
 int checkdef_duration_parse(const char *text, int64_t *ms);
@@ -72,8 +83,12 @@ void checkdef_set_free(struct checkdef_set *set); /* frees the checks still in d
 int checkdef_load_text(struct checkdef_set *set, const char *file, const char *text, size_t len,
                        checkdef_find_fn find);
 
+/* Sorts set's checks by name (strcmp, as the server's list). */
+void checkdef_set_sort(struct checkdef_set *set);
+
 /* Reads every *.yaml and *.yml file of dir (sorted by name) into set. A missing dir is an empty
- * set. Returns the number of errors added. */
+ * set; one that cannot be read (out of descriptors) an error. Returns the number of errors
+ * added. */
 int checkdef_load_dir(struct checkdef_set *set, const char *dir, checkdef_find_fn find);
 
 #endif

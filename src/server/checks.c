@@ -11,7 +11,6 @@
 #include "alert/router.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "check/tags.h"
 #include "server/dependencies.h"
 #include "server/checks_internal.h"
 #include "store/store.h"
@@ -44,7 +43,7 @@ struct check *checks_find(const struct checks *c, const char *name)
 void checks_schedule_check(struct check *k, uint64_t spread_ms)
 {
     k->owner->generation++;
-    if (k->enabled && tags_runs_on_server(k->def->def))
+    if (k->enabled && k->def->on_server)
         schedule_add(k->owner->schedule, &k->entry, k->def->name, (uint64_t)k->def->interval_ms,
                      spread_ms);
     else
@@ -55,17 +54,13 @@ void checks_schedule_check(struct check *k, uint64_t spread_ms)
 struct check *checks_new_check(struct checks *c, struct checkdef *def)
 {
     struct check *k = calloc(1, sizeof *k);
-    struct check_result *ring = calloc((size_t)c->opts.history, sizeof *ring);
-    if (!k || !ring) {
-        free(k);
-        free(ring);
+    if (!k) {
         checkdef_free(def);
         return NULL;
     }
     *k = (struct check){.owner = c,
                         .def = def,
                         .enabled = checks_enabled_for(c, def),
-                        .ring = ring,
                         .state = CHECK_UNKNOWN,
                         .since_ms = clock_wall_ms()};
     return k;
@@ -150,7 +145,8 @@ static void change_text(const struct check *k, enum check_state from, int64_t fr
                         char *text, size_t len)
 {
     static const char *const upper[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
-    const char *target = json_string_value(json_object_get(k->def->def, "target"));
+    char buf[512];
+    const char *target = checkdef_member_text(k->def, "target", buf, sizeof buf) ? buf : NULL;
     if (k->state == CHECK_OK) {
         int64_t s = (k->since_ms - from_since) / 1000;
         snprintf(text, len, "OK: %s (%s%s%s) again after %lldm %llds (was %s)", k->def->name,
@@ -164,11 +160,11 @@ static void change_text(const struct check *k, enum check_state from, int64_t fr
 }
 
 /* The channels the check's alerters.warning or alerters.critical name for state (borrowed from
- * its definition) into names; returns how many. */
-static size_t check_alerters(const struct check *k, const char **names, size_t max)
+ * def, its definition) into names; returns how many. */
+static size_t check_alerters(const struct check *k, const json_t *def, const char **names,
+                             size_t max)
 {
-    json_t *list = json_object_get(json_object_get(k->def->def, "alerters"),
-                                   check_state_name(k->state));
+    json_t *list = json_object_get(json_object_get(def, "alerters"), check_state_name(k->state));
     size_t n = 0, i;
     json_t *v;
     json_array_foreach(list, i, v)
@@ -179,13 +175,13 @@ static size_t check_alerters(const struct check *k, const char **names, size_t m
     return n;
 }
 
-/* The check's tags as labels (borrowed from its definition); returns how many. */
-static size_t check_labels(const struct check *k, struct alert_label *labels, size_t max)
+/* The check's tags as labels (borrowed from def, its definition); returns how many. */
+static size_t check_labels(const json_t *def, struct alert_label *labels, size_t max)
 {
     const char *key;
     json_t *v;
     size_t n = 0;
-    json_object_foreach(json_object_get(k->def->def, "tags"), key, v)
+    json_object_foreach(json_object_get(def, "tags"), key, v)
     {
         if (json_is_string(v) && n < max)
             labels[n++] = (struct alert_label){key, json_string_value(v)};
@@ -198,6 +194,7 @@ static size_t check_labels(const struct check *k, struct alert_label *labels, si
 static void route_change(struct checks *c, struct check *k, const char *text,
                          struct alert_batch *batch)
 {
+    json_t *def = checkdef_json(k->def);
     char subject[CHECK_NAME_MAX + 48], key[CHECK_NAME_MAX + 8];
     const char *alerters[ALERTERS_MAX];
     struct alert_label labels[ALERT_LABELS_MAX];
@@ -217,13 +214,14 @@ static void route_change(struct checks *c, struct check *k, const char *text,
         .subject = subject,
         .text = text,
         .labels = labels,
-        .n_labels = check_labels(k, labels, ALERT_LABELS_MAX),
+        .n_labels = check_labels(def, labels, ALERT_LABELS_MAX),
         .dedup_key = key,
         .created_ms = k->since_ms,
         .channels = alerters,
-        .n_channels = check_alerters(k, alerters, ALERTERS_MAX),
+        .n_channels = check_alerters(k, def, alerters, ALERTERS_MAX),
     };
     alert_route(c->opts.router, &msg, batch);
+    json_decref(def);
 }
 
 /* Why k's problem is not told now, into why (len bytes): the name of a check of its depends_on
@@ -236,14 +234,19 @@ static const char *held_back_by(const struct checks *c, const struct check *k, c
     *incident = 0;
     if (c->opts.cut_off && c->opts.cut_off(c->opts.cut_off_ctx))
         return "server";
+    const char *held = NULL;
+    json_t *def = checkdef_json(k->def);
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(k->def->def, "depends_on"), i, v)
+    json_array_foreach(json_object_get(def, "depends_on"), i, v)
     {
         const struct check *p = json_is_string(v) ? checks_find(c, json_string_value(v)) : NULL;
-        if (p && p != k && (p->state == CHECK_CRITICAL || p->state == CHECK_WARNING))
-            return p->def->name;
+        if (!held && p && p != k && (p->state == CHECK_CRITICAL || p->state == CHECK_WARNING))
+            held = p->def->name;
     }
+    json_decref(def);
+    if (held)
+        return held;
     const char *site = c->opts.site_outage ? checks_only_site(k) : NULL;
     *incident = site ? c->opts.site_outage(site, c->opts.site_outage_ctx) : 0;
     if (*incident <= 0)
@@ -255,14 +258,16 @@ static const char *held_back_by(const struct checks *c, const struct check *k, c
 /* Whether k lists name in its depends_on. */
 static bool depends_on(const struct check *k, const char *name)
 {
+    bool found = false;
+    json_t *def = checkdef_json(k->def);
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(k->def->def, "depends_on"), i, v)
+    json_array_foreach(json_object_get(def, "depends_on"), i, v)
     {
-        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
-            return true;
+        found = found || (json_is_string(v) && strcmp(json_string_value(v), name) == 0);
     }
-    return false;
+    json_decref(def);
+    return found;
 }
 
 #define HELD_WORKERS_MAX 64
@@ -319,21 +324,22 @@ static void on_notice_committed(int status, const struct event_record *ev,
  * it has neither (its alerts go at once). */
 static bool group_key(const struct check *k, char *key, size_t len)
 {
-    const char *target = json_string_value(json_object_get(k->def->def, "target"));
-    if (target && target[0]) {
-        snprintf(key, len, "%s", target);
-        return true;
-    }
+    json_t *def = checkdef_json(k->def);
+    const char *target = json_string_value(json_object_get(def, "target"));
     const char *tag;
     json_t *v;
     size_t used = 0;
     key[0] = '\0';
-    json_object_foreach(json_object_get(k->def->def, "tags"), tag, v)
-    {
-        int w = snprintf(key + used, used < len ? len - used : 0, "%s%s=%s", used ? "," : "",
-                         tag, json_string_value(v) ? json_string_value(v) : "");
-        used += w > 0 ? (size_t)w : 0;
-    }
+    if (target && target[0])
+        snprintf(key, len, "%s", target);
+    else
+        json_object_foreach(json_object_get(def, "tags"), tag, v)
+        {
+            int w = snprintf(key + used, used < len ? len - used : 0, "%s%s=%s", used ? "," : "",
+                             tag, json_string_value(v) ? json_string_value(v) : "");
+            used += w > 0 ? (size_t)w : 0;
+        }
+    json_decref(def);
     return key[0] != '\0';
 }
 
@@ -418,7 +424,7 @@ static void check_state_changed(struct checks *c, struct check *k, enum check_st
     json_t *d =
         json_pack("{ss ss ss sf ss}", "check", k->def->name, "from", check_state_name(from), "to",
                   check_state_name(k->state), "latency_ms", latency_ms, "runner",
-                  tags_runs_on_agents(k->def->def) ? "agents" : "server");
+                  k->def->run_on_tags ? "agents" : "server");
     if (k->message)
         json_object_set_new(d, "message", json_string(k->message));
     if (batch.silenced) /* recorded, not sent (alert_filters) */
@@ -446,6 +452,8 @@ static void check_state_changed(struct checks *c, struct check *k, enum check_st
 static void ring_add(struct check *k, const struct check_outcome *o, int64_t now)
 {
     size_t cap = (size_t)k->owner->opts.history;
+    if (!k->ring && !(k->ring = calloc(cap, sizeof *k->ring)))
+        return; /* out of memory: the result is not kept in the history */
     struct check_result *slot = &k->ring[k->ring_next];
     if (k->ring_n == cap)
         free(slot->message);
@@ -532,7 +540,7 @@ static void restore_state(const struct event_record *ev, void *ctx)
         k->held = state != CHECK_OK && json_object_get(d, "held_back_by");
         if (k->held)
             quiet_reminders(ctx, k);
-        if (state != CHECK_UNKNOWN && !tags_runs_on_agents(k->def->def))
+        if (state != CHECK_UNKNOWN && !k->def->run_on_tags)
             k->server = (struct runner_state){.state = (enum check_state)state, .decided = true};
     }
     json_decref(d);
@@ -621,8 +629,8 @@ static json_t *iso_time(int64_t ms)
 json_t *checks_check_json(const struct check *k, bool with_results)
 {
     const struct checkdef *d = k->def;
-    json_t *o = json_pack("{ss ss sO sb ss so sI sI}", "name", d->name, "type", d->type->name,
-                          "config", d->def, "enabled", k->enabled, "state",
+    json_t *o = json_pack("{ss ss so? sb ss so sI sI}", "name", d->name, "type", d->type->name,
+                          "config", checkdef_json(d), "enabled", k->enabled, "state",
                           check_state_name(k->state), "since", iso_time(k->since_ms), "interval_ms",
                           (json_int_t)d->interval_ms, "timeout_ms", (json_int_t)d->timeout_ms);
     json_object_set_new(o, "source", json_string(d->file ? "file" : "api"));
@@ -630,7 +638,7 @@ json_t *checks_check_json(const struct check *k, bool with_results)
     if (d->file)
         json_object_set_new(o, "file", json_string(d->file));
     json_object_set_new(o, "message", k->message ? json_string(k->message) : json_null());
-    if (tags_runs_on_agents(d->def))
+    if (d->run_on_tags)
         json_object_set_new(o, "runners", checks_runners_json(k));
     if (!with_results)
         return o;
@@ -654,12 +662,17 @@ json_t *checks_check_json(const struct check *k, bool with_results)
 /* tag: "NAME=VALUE" or "NAME" (any value). */
 static bool has_tag(const struct checkdef *d, const char *tag)
 {
-    const json_t *tags = json_object_get(d->def, "tags");
+    if (!strstr(d->text, "\"tags\":")) /* most checks: no need to read the definition */
+        return false;
+    json_t *def = checkdef_json(d);
+    const json_t *tags = json_object_get(def, "tags");
     const char *eq = strchr(tag, '=');
     char name[128];
     snprintf(name, sizeof name, "%.*s", (int)(eq ? (size_t)(eq - tag) : strlen(tag)), tag);
     const json_t *v = json_object_get(tags, name);
-    return v && (!eq || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0));
+    bool has = v && (!eq || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0));
+    json_decref(def);
+    return has;
 }
 
 json_t *checks_list_json(struct checks *c, const char *state, const char *tag, const char *type)

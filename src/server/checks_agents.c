@@ -140,8 +140,7 @@ int checks_agents_load(struct checks *c, char *err, size_t errlen)
 
 static bool runs_on(const struct check *k, const struct check_agent *a)
 {
-    const json_t *want = json_object_get(json_object_get(k->def->def, "run_on"), "tags");
-    return json_is_object(want) && tags_match(want, a->tags);
+    return k->def->run_on_tags && tags_match(k->def->run_on_tags, a->tags);
 }
 
 static struct agent_runner *runner_of(struct check *k, const char *agent);
@@ -170,7 +169,9 @@ json_t *checks_agent_assignments(struct checks *c, const char *name)
         struct check *k = c->all[i];
         if (!k->enabled || !runs_on(k, a))
             continue;
-        json_array_append(list, k->def->def);
+        json_t *def = checkdef_json(k->def);
+        if (def)
+            json_array_append_new(list, def);
         assigned(k, a->name, now);
     }
     return json_pack("{ss so}", "version", version, "checks", list);
@@ -364,9 +365,10 @@ static char *locations_message(const struct check *k, const struct location *loc
         return NULL;
     if (!evidence[0] && first_message)
         snprintf(evidence, sizeof evidence, "%s", first_message);
-    const char *target = json_string_value(json_object_get(k->def->def, "target"));
-    if (!target)
-        target = k->def->name;
+    char target_text[512];
+    const char *target = checkdef_member_text(k->def, "target", target_text, sizeof target_text)
+                             ? target_text
+                             : k->def->name;
     if (fine)
         snprintf(text, sizeof text, "%s is unreachable from %s only (%zu of %zu locations fine)",
                  target, where, fine, n);
@@ -381,7 +383,7 @@ static char *locations_message(const struct check *k, const struct location *loc
 
 void checks_fold(struct check *k, int64_t now, double latency_ms)
 {
-    bool on_server = tags_runs_on_server(k->def->def);
+    bool on_server = k->def->on_server;
     const struct runner_state **rs = malloc((k->n_agents + 1) * sizeof *rs);
     struct location *locs = malloc((k->n_agents + 1) * sizeof *locs);
     if (!rs || !locs) {
@@ -410,9 +412,8 @@ void checks_fold(struct check *k, int64_t now, double latency_ms)
         free(locs);
         return;
     }
-    const json_t *quorum = json_object_get(k->def->def, "quorum");
-    enum check_state state = checks_fold_runners(rs, n, (int)json_integer_value(quorum));
-    if (tags_runs_on_agents(k->def->def)) {
+    enum check_state state = checks_fold_runners(rs, n, k->def->quorum);
+    if (k->def->run_on_tags) {
         free(k->message);
         k->message = locations_message(k, locs, n_locs);
     }
@@ -444,7 +445,7 @@ static bool drop_unassigned(struct check *k)
 const char *checks_only_site(const struct check *k)
 {
     const char *site = NULL;
-    if (k->n_agents == 0 || tags_runs_on_server(k->def->def))
+    if (k->n_agents == 0 || k->def->on_server)
         return NULL;
     for (size_t i = 0; i < k->n_agents; i++) {
         const struct check_agent *a = agent_find(k->owner, k->agents[i].agent);
@@ -533,7 +534,7 @@ static json_t *iso_time(int64_t ms)
 json_t *checks_runners_json(const struct check *k)
 {
     json_t *list = json_array();
-    if (tags_runs_on_server(k->def->def))
+    if (k->def->on_server)
         json_array_append_new(
             list, json_pack("{sn ss ss}", "agent", "location", "server", "state",
                             check_state_name(k->server.decided ? k->server.state : CHECK_UNKNOWN)));

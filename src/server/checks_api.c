@@ -297,7 +297,9 @@ void checks_set_enabled(struct checks *c, const char *name, bool enabled, const 
 static void write_start(struct checks *c, const char *name, struct checkdef *def,
                         checks_write_cb done, void *ctx)
 {
-    char *text = def ? json_dumps(def->def, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_t *json = def ? checkdef_json(def) : NULL;
+    char *text = json ? json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(json);
     if (def && !text) {
         checkdef_free(def);
         done(503, error_body("out of memory", NULL), ctx);

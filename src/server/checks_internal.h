@@ -72,7 +72,7 @@ struct check {
     int64_t since_ms;
     char *message; /* the latest result's, NULL when OK */
     char *last_result; /* the latest probe result as compact JSON text (a tenth of the object) */
-    struct check_result *ring; /* owner->history slots */
+    struct check_result *ring; /* owner->history slots, from its first result (NULL before) */
     size_t ring_next, ring_n;
     uint64_t runs, skipped;
     struct flap_state flap; /* its decided results, for the alerts (check_state_changed) */

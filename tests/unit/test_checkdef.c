@@ -55,7 +55,7 @@ static void test_good_file(void **state)
     assert_true(condition_is_warning(c->conditions[1]));
     assert_false(c->enabled);
     assert_string_equal(c->file, "a.yaml");
-    assert_int_equal(json_integer_value(json_object_get(c->def, "quorum")), 2);
+    assert_int_equal(c->quorum, 2);
     const struct checkdef *d = set.defs[1]; /* the defaults */
     assert_int_equal(d->interval_ms, 60000);
     assert_int_equal(d->timeout_ms, 10000);
@@ -284,6 +284,13 @@ static void test_load_dir(void **state)
     checkdef_set_init(&set);
     assert_int_equal(checkdef_load_dir(&set, "/nonexistent/checks.d", fake_find), 0);
     assert_int_equal(set.n, 0);
+    checkdef_set_free(&set);
+    /* a directory that cannot be read is an error, not an empty set (every check removed) */
+    checkdef_set_init(&set);
+    assert_int_equal(checkdef_load_dir(&set, "/dev/null", fake_find), 1);
+    char text[256];
+    checkdef_error_text(json_array_get(set.errors, 0), text, sizeof text);
+    assert_string_equal(text, "/dev/null: : cannot read the directory: Not a directory");
     checkdef_set_free(&set);
 }
 
