@@ -523,6 +523,62 @@ static void test_enable_survives_restart(void **state)
     assert_string_equal(enabled_view(fx, "web", buf, sizeof buf), "false definition -");
 }
 
+/* The names of the running checks in list order, comma-separated, into out. */
+static const char *names(struct fixture *fx, char *out, size_t len)
+{
+    json_t *l = checks_list_json(fx->checks, NULL, NULL, NULL);
+    size_t i, used = 0;
+    json_t *k;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(l, "checks"), i, k)
+    {
+        used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "",
+                                 json_string_value(json_object_get(k, "name")));
+    }
+    json_decref(l);
+    return out;
+}
+
+/* A reload merges the files' checks (in file order, not name order) into the running set: an
+ * unchanged check keeps its state and since (its members in another order too), a changed one
+ * starts anew, a removed one goes, an API check stays; the list stays sorted by name. */
+static void test_reload_merges(void **state)
+{
+    struct fixture *fx = *state;
+    struct answer a = put(fx, NULL,
+                          "{\"name\": \"m-api\", \"type\": \"fake\", \"target\": \"a:1\","
+                          " \"interval\": \"1h\"}");
+    assert_int_equal(a.status, 201);
+    json_decref(a.body);
+    write_file(fx, "b.yaml",
+               "checks:\n  - {name: z-last, type: fake, target: \"z:1\", interval: 1h}\n"
+               "  - {name: a-first, type: fake, target: \"a:1\", interval: 1h}\n");
+    write_file(fx, "a.yaml",
+               "checks:\n  - {name: n-next, type: fake, target: \"n:1\", interval: 1h}\n"
+               "  - {name: k-mid, type: fake, target: \"k:1\", interval: 1h}\n");
+    assert_int_equal(checks_reload(fx->checks), 0);
+    char buf[256], since[64];
+    assert_string_equal(names(fx, buf, sizeof buf), "a-first,k-mid,m-api,n-next,z-last");
+    fake_next_result.connected = false;
+    run_once(fx, "a-first");
+    run_once(fx, "z-last");
+    assert_string_equal(member(fx, "a-first", "state", buf, sizeof buf), "critical");
+    member(fx, "a-first", "since", since, sizeof since);
+    write_file(fx, "b.yaml",
+               "checks:\n  - {name: z-last, type: fake, target: \"z:2\", interval: 1h}\n"
+               "  - {target: \"a:1\", interval: 1h, type: fake, name: a-first}\n");
+    write_file(fx, "a.yaml",
+               "checks:\n  - {name: n-next, type: fake, target: \"n:1\", interval: 1h}\n"
+               "  - {name: b-new, type: fake, target: \"b:1\", interval: 1h}\n");
+    assert_int_equal(checks_reload(fx->checks), 0);
+    assert_string_equal(names(fx, buf, sizeof buf), "a-first,b-new,m-api,n-next,z-last");
+    assert_string_equal(member(fx, "a-first", "state", buf, sizeof buf), "critical");
+    assert_string_equal(member(fx, "a-first", "since", buf, sizeof buf), since);
+    assert_string_equal(member(fx, "z-last", "state", buf, sizeof buf), "unknown");
+    assert_string_equal(member(fx, "b-new", "state", buf, sizeof buf), "unknown");
+    assert_null(checks_get_json(fx->checks, "k-mid"));
+}
+
 /* A restart keeps each check's state, since and message (its latest check_state event): a
  * problem told before it is resolved after it, and the thresholds go on from the kept state. */
 static void test_state_survives_restart(void **state)
@@ -593,6 +649,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enable_disable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enable_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_merges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edit_read_off_the_loop, setup, teardown),
     };
