@@ -42,7 +42,9 @@ labScenario('checks on agents: one site cut from the target → its location and
   let k;
 
   await t.test('both locations run it and are fine', async () => {
-    await lab.waitFor(async () => (k = await check()).state === 'ok' && k.runners.length === 2, 30000, 'inet-reach ok from both sites');
+    // the check is ok once one runner is and the other has not decided yet: wait for both
+    await lab.waitFor(async () => (k = await check()).state === 'ok' && k.runners.length === 2 &&
+      k.runners.every((r) => r.state === 'ok'), 30000, 'inet-reach ok from both sites');
     assert.deepEqual(k.runners.map((r) => r.location).sort(), ['ams1', 'fra1']);
     assert.ok(k.runners.every((r) => r.state === 'ok' && r.tags.role === 'prober'));
   });
