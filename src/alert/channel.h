@@ -87,10 +87,13 @@ struct alert_channel_type {
      * (alert_outcome.ref of that send) with text; done runs exactly once, on the loop thread,
      * with ref set again on success. */
     void (*edit)(void *state, const char *ref, const char *text, alert_sent_cb done, void *ctx);
-    /* MAY (NULL: no pacing): the least time between two sends to this instance's destination
-     * (Telegram: 1 s per chat, 3 s per group; Slack 1 s per webhook; PagerDuty 0.5 s per
-     * routing key): a bucket of one token, refilled after that long. */
-    int64_t (*pace_ms)(void *state);
+    /* MAY (NULL: no pacing): the destination this instance sends to, as a key (a string the
+     * state owns, valid until close; it may hold a secret such as a token, so it is compared,
+     * never logged), with *gap_ms set to the least time between two sends there (Telegram: 1 s
+     * per chat, 3 s per group; Slack 1 s per webhook; PagerDuty 0.5 s per routing key; email
+     * 1 s per SMTP account). The outbox gives all instances of a type with the same key one
+     * bucket of one token, refilled gap_ms after it is taken. */
+    const char *(*destination)(void *state, int64_t *gap_ms);
     /* Whether messages the pace held back may be merged into one digest (not for PagerDuty,
      * where every event keeps its own dedup_key). */
     bool digest;

@@ -18,6 +18,8 @@
 struct email {
     uv_loop_t *loop;
     char *smtp_url, *from, *username, *password, *ca_file;
+    char *destination; /* the pacing key: "SMTP_URL ACCOUNT", the account being the username, or
+                          from when there is none */
     char **to;
     size_t n_to;
     bool plain; /* tls: none */
@@ -241,6 +243,7 @@ static void email_close(void *state)
         sodium_memzero(em->password, strlen(em->password));
     free(em->password);
     free(em->ca_file);
+    free(em->destination);
     for (size_t i = 0; i < em->n_to; i++)
         free(em->to[i]);
     free(em->to);
@@ -277,6 +280,21 @@ static int email_check(const struct alert_channel_config *cfg, char *err, size_t
     return 0;
 }
 
+/* The SMTP server and the account whose sending rate it limits. */
+static char *email_destination_key(const struct email *em, bool *ok)
+{
+    if (!*ok)
+        return NULL;
+    const char *account = em->username ? em->username : em->from;
+    size_t n = strlen(em->smtp_url) + strlen(account) + 2;
+    char *key = malloc(n);
+    if (key)
+        snprintf(key, n, "%s %s", em->smtp_url, account);
+    else
+        *ok = false;
+    return key;
+}
+
 static void *email_open(const struct alert_channel_config *cfg, const struct alert_channel_env *env,
                         char *err, size_t errlen)
 {
@@ -295,6 +313,7 @@ static void *email_open(const struct alert_channel_config *cfg, const struct ale
         em->username = dup_or_null(alert_channel_text(cfg, "username"), &ok);
         em->password = dup_or_null(alert_channel_text(cfg, "password"), &ok);
         em->ca_file = dup_or_null(alert_channel_text(cfg, "ca_file"), &ok);
+        em->destination = email_destination_key(em, &ok);
         em->to = calloc(to->n_items, sizeof *em->to);
         ok = ok && em->to;
         for (size_t i = 0; ok && i < to->n_items; i++, em->n_to++)
@@ -313,10 +332,12 @@ static void *email_open(const struct alert_channel_config *cfg, const struct ale
     return em;
 }
 
-static int64_t email_pace_ms(void *state)
+/* At most one mail a second per SMTP account, well under what relays accept. */
+static const char *email_destination(void *state, int64_t *gap_ms)
 {
-    (void)state;
-    return 1000;
+    const struct email *em = state;
+    *gap_ms = 1000;
+    return em->destination;
 }
 
 static const struct alert_field_spec email_fields[] = {
@@ -336,7 +357,7 @@ const struct alert_channel_type alert_channel_email = {
     .n_fields = sizeof email_fields / sizeof email_fields[0],
     .open = email_open,
     .send = email_send,
-    .pace_ms = email_pace_ms,
+    .destination = email_destination,
     .digest = true,
     .close = email_close,
 };

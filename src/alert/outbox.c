@@ -8,6 +8,12 @@
  * is delivered. The members of an alert group (alert/group.h) wait for their group's deadline
  * while the rest pass them, then the due members of one group go out as one message.
  *
+ * Pacing belongs to the destination, not to the channel: every instance of a type that reports
+ * the same destination key (channel.h) takes its turns from one shared bucket (struct
+ * outbox_bucket, owned by the outbox), so two channels on one chat together keep the chat's
+ * pace. Each still has its own queue, timer and timeout; what waits behind the shared pace
+ * merges into a digest per channel. A 429's wait empties the bucket for all its channels.
+ *
  * Shutdown: outbox_close abandons an attempt in flight. Its row is still pending in the store,
  * so it is sent again after a restart: a duplicate is preferable to a lost alert. */
 #include "alert/outbox.h"
@@ -47,6 +53,16 @@ struct outbox_msg {
 
 struct outbox_channel;
 
+/* The pace of one destination, shared by every channel instance that sends there: a bucket of
+ * one token, back gap_ms after it is taken. */
+struct outbox_bucket {
+    const struct alert_channel_type *type;
+    const char *key;        /* borrowed from the first channel's state (closed after this is
+                             * last used); may hold a secret: compared, never logged */
+    int64_t gap_ms;         /* the largest gap its channels asked for */
+    int64_t token_due_mono; /* when the token is back; 0: it is there */
+};
+
 /* One send in flight. The channel's callback owns it once send() is called: if the outbox has
  * closed meanwhile, channel is NULL and the callback only frees it. */
 struct outbox_attempt {
@@ -65,9 +81,8 @@ struct outbox_channel {
     size_t count;
     struct outbox_attempt *flight; /* non-NULL while the head is being sent */
     unsigned long long sent, failed; /* outbox_stats */
-    int64_t pace_ms;           /* the type's pace for this destination; 0: none */
-    int64_t last_attempt_mono; /* when the last attempt started */
-    bool paced;                /* the head waits for the pace: what queues behind it merges */
+    struct outbox_bucket *bucket; /* its destination's pace (in box->buckets); NULL: none */
+    bool paced; /* the head waits for the pace: what queues behind it merges */
 };
 
 struct outbox {
@@ -77,6 +92,8 @@ struct outbox {
     struct alert_channel_field env_fields[3];
     struct outbox_channel *channels;
     size_t n_channels;
+    struct outbox_bucket *buckets; /* one per destination key, at most one per channel */
+    size_t n_buckets;
 };
 
 static void outbox_send_head(uv_timer_t *timer);
@@ -199,6 +216,21 @@ static size_t queue_gather_group(struct outbox_channel *ch)
 }
 
 
+/* How long until bucket's token is back (0: it is there; NULL: no pacing). */
+static int64_t bucket_wait_ms(const struct outbox_bucket *bucket)
+{
+    int64_t wait = bucket ? bucket->token_due_mono - clock_mono_ms() : 0;
+    return wait > 0 ? wait : 0;
+}
+
+/* The peer asked to wait (a 429's retry_after): no channel of the destination sends sooner. */
+static void bucket_hold(struct outbox_bucket *bucket, int64_t wait_ms)
+{
+    int64_t due = clock_mono_ms() + wait_ms;
+    if (bucket && wait_ms > 0 && due > bucket->token_due_mono)
+        bucket->token_due_mono = due;
+}
+
 /* Arms the channel's timer for its head message (at once, or when its retry is due). Sends
  * always start from the timer, so a channel that answers synchronously cannot recurse. */
 static void channel_schedule(struct outbox_channel *ch)
@@ -211,8 +243,7 @@ static void channel_schedule(struct outbox_channel *ch)
         wait = 0;
     if (wait > OUTBOX_WAIT_MAX_MS)
         wait = OUTBOX_WAIT_MAX_MS;
-    int64_t pace_wait =
-        ch->last_attempt_mono ? ch->last_attempt_mono + ch->pace_ms - clock_mono_ms() : 0;
+    int64_t pace_wait = bucket_wait_ms(ch->bucket);
     ch->paced = pace_wait > 0 && pace_wait > wait;
     if (ch->paced)
         wait = pace_wait;
@@ -245,6 +276,7 @@ static void channel_retry_later(struct outbox_channel *ch, const struct alert_ou
     int64_t wait = backoff_ms(msg->attempts);
     if (outcome->retry_after_ms > wait)
         wait = outcome->retry_after_ms;
+    bucket_hold(ch->bucket, outcome->retry_after_ms);
     msg->next_attempt_ms = clock_wall_ms() + wait;
     store_outbox_retry(ch->box->store, msg->id, msg->attempts, msg->next_attempt_ms,
                        outcome->error);
@@ -499,6 +531,10 @@ static void outbox_send_head(uv_timer_t *timer)
     struct outbox_channel *ch = timer->data;
     if (ch->flight || !ch->head)
         return;
+    if (bucket_wait_ms(ch->bucket) > 0) { /* another channel of the destination took the token */
+        channel_schedule(ch);
+        return;
+    }
     struct outbox_attempt *attempt = malloc(sizeof *attempt);
     if (!attempt) {
         uv_timer_start(ch->timer, outbox_send_head, OUTBOX_BACKOFF_FIRST_MS, 0);
@@ -509,7 +545,8 @@ static void outbox_send_head(uv_timer_t *timer)
     attempt->edit = msg->replaces && msg->ref[0] && ch->type->edit;
     attempt->merged = 1;
     ch->flight = attempt;
-    ch->last_attempt_mono = clock_mono_ms();
+    if (ch->bucket)
+        ch->bucket->token_due_mono = clock_mono_ms() + ch->bucket->gap_ms;
     if (attempt->edit) {
         ch->type->edit(ch->state, msg->ref, msg->text, outbox_attempt_done, attempt);
         return;
@@ -533,6 +570,27 @@ static void outbox_send_head(uv_timer_t *timer)
 static void timer_free(uv_handle_t *handle)
 {
     free(handle);
+}
+
+/* The bucket of ch's destination: the one its type and key already have, else a new one. */
+static struct outbox_bucket *bucket_for(struct outbox *box, const struct outbox_channel *ch)
+{
+    int64_t gap_ms = 0;
+    const char *key = ch->type->destination ? ch->type->destination(ch->state, &gap_ms) : NULL;
+    if (!key)
+        return NULL;
+    size_t i = 0;
+    while (i < box->n_buckets &&
+           (box->buckets[i].type != ch->type || strcmp(box->buckets[i].key, key) != 0))
+        i++;
+    struct outbox_bucket *b = &box->buckets[i];
+    if (i == box->n_buckets) {
+        *b = (struct outbox_bucket){.type = ch->type, .key = key};
+        box->n_buckets++;
+    }
+    if (gap_ms > b->gap_ms)
+        b->gap_ms = gap_ms;
+    return b;
 }
 
 /* Opens instance cfg into ch. Returns 0, or -1 with err ("WHERE: FIELD: ...") on failure. */
@@ -560,7 +618,7 @@ static int channel_open(struct outbox *box, uv_loop_t *loop, const struct alert_
     ch->name = cfg->name;
     ch->type = type;
     ch->state = state;
-    ch->pace_ms = type->pace_ms ? type->pace_ms(state) : 0;
+    ch->bucket = bucket_for(box, ch);
     log_info("alert: channel %s (%s) ready", cfg->name, type->name);
     return 0;
 }
@@ -572,9 +630,10 @@ struct outbox *outbox_new(uv_loop_t *loop, struct store *store,
     if (box) {
         box->store = store;
         box->channels = calloc(settings->n_channels + 1, sizeof *box->channels);
+        box->buckets = calloc(settings->n_channels + 1, sizeof *box->buckets);
         box->http = httpc_new(loop);
     }
-    if (!box || !box->channels || !box->http) {
+    if (!box || !box->channels || !box->buckets || !box->http) {
         snprintf(err, errlen, "alert: out of memory");
         outbox_close(box);
         return NULL;
@@ -692,5 +751,6 @@ void outbox_close(struct outbox *box)
             queue_pop(ch);
     }
     free(box->channels);
+    free(box->buckets);
     free(box);
 }

@@ -18,6 +18,7 @@ struct pagerduty {
     struct httpc *http;
     char *url;
     char *routing_key;
+    char *destination; /* the pacing key: "URL ROUTING_KEY" */
 };
 
 char *pagerduty_event_json(const char *routing_key, const struct alert_delivery *msg)
@@ -54,6 +55,7 @@ static void pagerduty_close(void *state)
     if (pd) {
         free(pd->url);
         free(pd->routing_key);
+        free(pd->destination);
     }
     free(pd);
 }
@@ -77,8 +79,12 @@ static void *pagerduty_open(const struct alert_channel_config *cfg,
         pd->http = env->http;
         pd->url = strdup(url ? url : PAGERDUTY_EVENTS_URL);
         pd->routing_key = strdup(key);
+        size_t n = strlen(pd->url ? pd->url : "") + strlen(key) + 2;
+        pd->destination = malloc(n);
+        if (pd->destination)
+            snprintf(pd->destination, n, "%s %s", pd->url ? pd->url : "", key);
     }
-    if (!pd || !pd->url || !pd->routing_key) {
+    if (!pd || !pd->url || !pd->routing_key || !pd->destination) {
         pagerduty_close(pd);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -107,10 +113,12 @@ static void pagerduty_send(void *state, const struct alert_delivery *msg, alert_
     free(body);
 }
 
-static int64_t pagerduty_pace_ms(void *state)
+/* PagerDuty takes 120 events a minute per routing key (of one Events API). */
+static const char *pagerduty_destination(void *state, int64_t *gap_ms)
 {
-    (void)state;
-    return PAGERDUTY_PACE_MS;
+    const struct pagerduty *pd = state;
+    *gap_ms = PAGERDUTY_PACE_MS;
+    return pd->destination;
 }
 
 static const struct alert_field_spec pagerduty_fields[] = {
@@ -124,7 +132,7 @@ const struct alert_channel_type alert_channel_pagerduty = {
     .n_fields = sizeof pagerduty_fields / sizeof pagerduty_fields[0],
     .open = pagerduty_open,
     .send = pagerduty_send,
-    .pace_ms = pagerduty_pace_ms,
+    .destination = pagerduty_destination,
     .digest = false,
     .close = pagerduty_close,
 };

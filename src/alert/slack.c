@@ -109,10 +109,12 @@ static void slack_send(void *state, const struct alert_delivery *msg, alert_sent
     free(body);
 }
 
-static int64_t slack_pace_ms(void *state)
+/* Slack allows one message a second per incoming webhook. */
+static const char *slack_destination(void *state, int64_t *gap_ms)
 {
-    (void)state;
-    return SLACK_PACE_MS;
+    const struct slack *s = state;
+    *gap_ms = SLACK_PACE_MS;
+    return s->url;
 }
 
 static const struct alert_field_spec slack_fields[] = {
@@ -125,7 +127,7 @@ const struct alert_channel_type alert_channel_slack = {
     .n_fields = sizeof slack_fields / sizeof slack_fields[0],
     .open = slack_open,
     .send = slack_send,
-    .pace_ms = slack_pace_ms,
+    .destination = slack_destination,
     .digest = true,
     .close = slack_close,
 };

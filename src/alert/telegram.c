@@ -211,6 +211,7 @@ struct telegram {
     char *chat_id;
     char *send_url; /* contains the token: never log it unredacted */
     char *edit_url; /* the same */
+    char *destination; /* the pacing key: send_url and chat_id (so it holds the token too) */
 };
 
 /* One attempt. It holds its own copy of the token so that its callback, which httpc may run
@@ -235,6 +236,7 @@ static void telegram_close(void *state)
     free(tg->chat_id);
     free(tg->send_url);
     free(tg->edit_url);
+    free(tg->destination);
     free(tg);
 }
 
@@ -289,8 +291,9 @@ static void *telegram_open(const struct alert_channel_config *cfg,
         tg->chat_id = strdup(chat);
         tg->send_url = join_url(base, token, "sendMessage");
         tg->edit_url = join_url(base, token, "editMessageText");
+        tg->destination = join_url(base, token, chat);
     }
-    if (!tg || !tg->token || !tg->chat_id || !tg->send_url || !tg->edit_url) {
+    if (!tg || !tg->token || !tg->chat_id || !tg->send_url || !tg->edit_url || !tg->destination) {
         telegram_close(tg);
         snprintf(err, errlen, "telegram: out of memory");
         return NULL;
@@ -359,12 +362,13 @@ static void telegram_edit(void *state, const char *ref, const char *text, alert_
     telegram_post(tg, tg->edit_url, telegram_message_json(tg->chat_id, ref, text), done, ctx);
 }
 
-/* Telegram allows about one message a second in a chat, and 20 a minute in a group (a negative
- * chat id). */
-static int64_t telegram_pace_ms(void *state)
+/* Telegram allows a bot about one message a second in a chat, and 20 a minute in a group (a
+ * negative chat id): one bucket per API, bot and chat. */
+static const char *telegram_destination(void *state, int64_t *gap_ms)
 {
     const struct telegram *tg = state;
-    return tg->chat_id[0] == '-' ? 3000 : 1000;
+    *gap_ms = tg->chat_id[0] == '-' ? 3000 : 1000;
+    return tg->destination;
 }
 
 static const struct alert_field_spec telegram_fields[] = {
@@ -380,7 +384,7 @@ const struct alert_channel_type alert_channel_telegram = {
     .open = telegram_open,
     .send = telegram_send,
     .edit = telegram_edit,
-    .pace_ms = telegram_pace_ms,
+    .destination = telegram_destination,
     .digest = true,
     .close = telegram_close,
 };

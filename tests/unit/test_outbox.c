@@ -488,6 +488,81 @@ static void test_pace_merges_a_burst_into_a_digest(void **state)
     harness_cleanup_dir(&h);
 }
 
+/* Reopens h's outbox with the channels tg-a and tg-b on the fake at port, in chats chat_a and
+ * chat_b (besides the "telegram" channel of the environment, in chat 100). */
+static void harness_two_chats(struct harness *h, int port, const char *chat_a, const char *chat_b)
+{
+    static char url[64], token[] = TOKEN, chats[2][16];
+    static char k_token[] = "token", k_chat[] = "chat_id", k_url[] = "url", type[] = "telegram";
+    static char names[2][8] = {"tg-a", "tg-b"};
+    static struct alert_channel_field fields[2][3];
+    static struct alert_channel_config cfgs[2];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    snprintf(chats[0], sizeof chats[0], "%s", chat_a);
+    snprintf(chats[1], sizeof chats[1], "%s", chat_b);
+    for (size_t i = 0; i < 2; i++) {
+        fields[i][0] = (struct alert_channel_field){.key = k_token, .text = token};
+        fields[i][1] = (struct alert_channel_field){.key = k_chat, .text = chats[i]};
+        fields[i][2] = (struct alert_channel_field){.key = k_url, .text = url};
+        cfgs[i] = (struct alert_channel_config){.name = names[i], .type = type,
+                                                .fields = fields[i], .n_fields = 3};
+    }
+    harness_close_outbox(h);
+    h->alert.channels = cfgs;
+    h->alert.n_channels = 2;
+    char err[256];
+    h->box = outbox_new(&h->loop, h->store, &h->alert, err, sizeof err);
+    assert_non_null(h->box);
+}
+
+/* One message each for tg-a and tg-b, run to delivery; the fake's requests tell the gap. */
+static int64_t gap_between_two_channels(const char *chat_a, const char *chat_b)
+{
+    static const struct fake_reply replies[] = {{200, OK_BODY, 0}};
+    struct fake_server srv;
+    fake_start(&srv, replies, 1);
+    struct harness h;
+    harness_start(&h, srv.port);
+    harness_two_chats(&h, srv.port, chat_a, chat_b);
+    struct event_record ev = {.time_ms = clock_wall_ms(), .kind = EVENT_DOWN};
+    snprintf(ev.worker, sizeof ev.worker, "w");
+    struct outbox_record msgs[2] = {{.channel = "tg-a", .text = "to a"},
+                                    {.channel = "tg-b", .text = "to b"}};
+    want_enqueued = 2;
+    store_append_event(h.store, NULL, &ev, msgs, 2, event_committed, &h);
+    harness_run_until(&h, all_delivered, 10000);
+    harness_close_outbox(&h);
+    h.alert.channels = NULL; /* the static configs are not the config's to free */
+    h.alert.n_channels = 0;
+    harness_stop(&h);
+    fake_stop(&srv);
+    assert_int_equal(srv.served, 2);
+    assert_non_null(strstr(srv.requests[0].body, "\"text\":\"to a\""));
+    assert_non_null(strstr(srv.requests[1].body, "\"text\":\"to b\""));
+    struct row rows[2];
+    assert_int_equal(read_rows(h.dir, rows, 2), 2);
+    assert_string_equal(rows[0].status, "sent");
+    assert_string_equal(rows[1].status, "sent");
+    harness_cleanup_dir(&h);
+    return srv.requests[1].at_ms - srv.requests[0].at_ms;
+}
+
+/* Two channels on one chat share its bucket: the second waits for the chat's pace (1 s). */
+static void test_pace_shared_by_one_destination(void **state)
+{
+    (void)state;
+    int64_t gap = gap_between_two_channels("200", "200");
+    assert_true(gap >= 950 && gap < 2500);
+}
+
+/* Two channels on different chats have a bucket each: neither waits for the other. */
+static void test_pace_apart_for_two_destinations(void **state)
+{
+    (void)state;
+    int64_t gap = gap_between_two_channels("200", "300");
+    assert_true(gap >= 0 && gap < 500);
+}
+
 static void reload_one(const struct outbox_record *rec, void *ctx)
 {
     struct harness *h = ctx;
@@ -717,6 +792,8 @@ int main(void)
         cmocka_unit_test(test_429_waits_retry_after),
         cmocka_unit_test(test_rejected_moves_on),
         cmocka_unit_test(test_pace_merges_a_burst_into_a_digest),
+        cmocka_unit_test(test_pace_shared_by_one_destination),
+        cmocka_unit_test(test_pace_apart_for_two_destinations),
         cmocka_unit_test(test_correction_edits_in_place),
         cmocka_unit_test(test_restart_respects_next_attempt),
         cmocka_unit_test(test_close_in_flight),
