@@ -33,6 +33,9 @@
 #define OUTBOX_BACKOFF_MAX_MS (5 * 60 * 1000)
 #define OUTBOX_DIGEST_MAX 3800  /* bytes of text in one digest (Telegram takes 4096) */
 #define OUTBOX_DIGEST_COUNT 100 /* messages in one digest at most */
+/* A send reaches the service up to a network's jitter after it starts: the token comes back this
+ * much (percent) later than the gap, so two sends never arrive closer than the service allows. */
+#define OUTBOX_PACE_MARGIN_PERCENT 10
 /* A stored next_attempt_ms further ahead than this is taken as a clock jump. */
 #define OUTBOX_WAIT_MAX_MS (24 * 60 * 60 * 1000)
 
@@ -546,7 +549,8 @@ static void outbox_send_head(uv_timer_t *timer)
     attempt->merged = 1;
     ch->flight = attempt;
     if (ch->bucket)
-        ch->bucket->token_due_mono = clock_mono_ms() + ch->bucket->gap_ms;
+        ch->bucket->token_due_mono =
+            clock_mono_ms() + ch->bucket->gap_ms * (100 + OUTBOX_PACE_MARGIN_PERCENT) / 100;
     if (attempt->edit) {
         ch->type->edit(ch->state, msg->ref, msg->text, outbox_attempt_done, attempt);
         return;

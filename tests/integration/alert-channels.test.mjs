@@ -198,6 +198,35 @@ scenario('100 alerts to one Telegram group: the pace holds (no 429), a digest ca
   for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 2900, `sends ${i - 1} and ${i} are ${times[i] - times[i - 1]} ms apart (3 s per group)`);
 });
 
+scenario('two Telegram channels on one chat share its pace: 40 alerts through both, sends 1 s apart, no 429, none lost', async (ctx) => {
+  const tg = await ctx.telegram({ enforceLimits: true });
+  const srv = await serverWith(
+    ctx,
+    `channels:
+  - {name: ops-a, type: telegram, token: '${tg.token}', chat_id: '4242', url: '${tg.url}'}
+  - {name: ops-b, type: telegram, token: '${tg.token}', chat_id: '4242', url: '${tg.url}'}
+`,
+    { FAIL_TIMEOUT: '60' },
+  );
+  await gpuLosses(srv, 'pair', 40);
+  const copies = () => {
+    const n = new Map();
+    for (const m of tg.messages.filter((x) => x.text.includes('lost a GPU'))) n.set(m.text.split(' ')[1], (n.get(m.text.split(' ')[1]) ?? 0) + 1);
+    return n;
+  };
+  await waitFor(() => copies().size === 40 && [...copies().values()].every((c) => c === 2), 30000, {
+    message: () => `each of 40 GPU alerts twice, once per channel (got ${tg.messages.length} in ${tg.deliveries.length} sends)`,
+  });
+  assert.deepEqual(tg.violations, [], 'no send broke Telegram\'s limits');
+  assert.equal(tg.attempts.filter((a) => a.status === 429).length, 0);
+  assert.ok(tg.digests.length >= 1, 'a digest was sent');
+  const singles = tg.deliveries.length - tg.digests.length;
+  const inDigests = tg.digests.reduce((sum, d) => sum + d.count, 0);
+  assert.equal(singles + inDigests, 80, `${singles} single messages and ${inDigests} in digests: 40 alerts for each of 2 channels`);
+  const times = tg.deliveries.map((d) => d.time);
+  for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 1000, `sends ${i - 1} and ${i} are ${times[i] - times[i - 1]} ms apart (1 s per chat)`);
+});
+
 scenario('kill -9 with 1000 notifications pending: after the restart each is delivered, a repeat only with the same key', { timeout: 180000 }, async (ctx) => {
   const web = await ctx.hook();
   web.failFor(3600 * 1000, 503);
