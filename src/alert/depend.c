@@ -185,7 +185,7 @@ const struct config_table depend_settings_table = {
 /* ---- matching ---------------------------------------------------------------------------- */
 
 bool depend_rule_matches(const struct depend_rule *r, const char *name,
-                         const struct alert_label *labels, size_t n_labels)
+                         const struct label *labels, size_t n_labels)
 {
     if (r->name && fnmatch(r->name, name, 0) != 0)
         return false;
@@ -202,7 +202,7 @@ bool depend_rule_matches(const struct depend_rule *r, const char *name,
 }
 
 const char *depend_down_parent(const struct depend_settings *s, const char *name,
-                               const struct alert_label *labels, size_t n_labels,
+                               const struct label *labels, size_t n_labels,
                                depend_is_down_fn is_down, void *ctx)
 {
     for (size_t i = 0; s && i < s->n_rules; i++) {

@@ -31,7 +31,7 @@ struct depend_parent {
  * label (key and a glob of its value) depends on every parent. */
 struct depend_rule {
     char *name;
-    struct alert_label *labels; /* strings owned by the rule */
+    struct label *labels; /* strings owned by the rule */
     size_t n_labels;
     struct depend_parent *parents;
     size_t n_parents;
@@ -47,7 +47,7 @@ extern const struct config_table depend_settings_table;
 
 /* Whether r applies to the worker name with its labels (a label it lacks never matches). */
 bool depend_rule_matches(const struct depend_rule *r, const char *name,
-                         const struct alert_label *labels, size_t n_labels);
+                         const struct label *labels, size_t n_labels);
 
 /* Whether parent (a check or worker) is down now; ctx is the caller's. */
 typedef bool (*depend_is_down_fn)(const char *parent, void *ctx);
@@ -55,7 +55,7 @@ typedef bool (*depend_is_down_fn)(const char *parent, void *ctx);
 /* The first parent of the worker name (over the rules that match it, in file order) that is down,
  * or NULL when none is. A worker is never its own parent. The name is borrowed from s. */
 const char *depend_down_parent(const struct depend_settings *s, const char *name,
-                               const struct alert_label *labels, size_t n_labels,
+                               const struct label *labels, size_t n_labels,
                                depend_is_down_fn is_down, void *ctx);
 
 #endif

@@ -495,7 +495,7 @@ int alert_route(struct alert_router *r, const struct alert_message *msg, struct 
 
 /* The message a reminder repeats, as routes and silences see it, from its fields; its labels
  * go into labels (ALERT_LABELS_MAX). */
-static struct alert_message reminded_message(const struct told *t, struct alert_label *labels)
+static struct alert_message reminded_message(const struct told *t, struct label *labels)
 {
     json_t *f = t->reminder->fields;
     struct alert_message msg = {.name = json_string_value(json_object_get(f, "name")),
@@ -513,7 +513,7 @@ static struct alert_message reminded_message(const struct told *t, struct alert_
     json_object_foreach(json_object_get(f, "labels"), key, value)
     {
         if (msg.n_labels < ALERT_LABELS_MAX && json_is_string(value))
-            labels[msg.n_labels++] = (struct alert_label){key, json_string_value(value)};
+            labels[msg.n_labels++] = (struct label){key, json_string_value(value)};
     }
     return msg;
 }
@@ -574,7 +574,7 @@ int alert_router_remind(struct alert_router *r, int64_t now_ms, struct alert_bat
         for (struct told *t = r->told[b]; t; t = t->next) {
             if (!t->reminder)
                 continue;
-            struct alert_label labels[ALERT_LABELS_MAX];
+            struct label labels[ALERT_LABELS_MAX];
             struct alert_message msg = reminded_message(t, labels);
             channel_set due = reminder_due(r, t, &msg, now_ms);
             if (!due || (r->filters.silenced && r->filters.silenced(&msg, now_ms, r->filters.ctx)))

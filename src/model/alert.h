@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/label.h"
+
 /* Stored as text in outbox rows ("worker", "check", ...); values are append-only. */
 enum alert_kind {
     ALERT_KIND_WORKER,   /* a worker DOWN or UP */
@@ -39,10 +41,6 @@ int alert_severity_parse(const char *name, enum alert_severity *out);
 #define ALERT_KEY_MAX 160  /* dedup keys: "worker:NAME", "check:NAME", "incident:ID" */
 #define ALERT_LABELS_MAX 16
 
-struct alert_label {
-    const char *key, *value;
-};
-
 struct alert_message {
     enum alert_kind kind;
     enum alert_severity severity;
@@ -51,7 +49,7 @@ struct alert_message {
     const char *name;    /* the worker, check or incident id it is about */
     const char *subject; /* one line: "brickbox-43 is DOWN" */
     const char *text;    /* the whole message, plain text (no markup): the channel escapes it */
-    const struct alert_label *labels; /* site, tags; n_labels of them */
+    const struct label *labels; /* site, tags; n_labels of them (base/label.h) */
     size_t n_labels;
     /* Ties a problem to its resolve and to its duplicates after a crash: "worker:NAME",
      * "gpu:NAME", "check:NAME", "incident:ID". NULL or "": a one-off message (follow-ups). */

@@ -176,7 +176,7 @@ static size_t check_alerters(const struct check *k, const json_t *def, const cha
 }
 
 /* The check's tags as labels (borrowed from def, its definition); returns how many. */
-static size_t check_labels(const json_t *def, struct alert_label *labels, size_t max)
+static size_t check_labels(const json_t *def, struct label *labels, size_t max)
 {
     const char *key;
     json_t *v;
@@ -184,7 +184,7 @@ static size_t check_labels(const json_t *def, struct alert_label *labels, size_t
     json_object_foreach(json_object_get(def, "tags"), key, v)
     {
         if (json_is_string(v) && n < max)
-            labels[n++] = (struct alert_label){key, json_string_value(v)};
+            labels[n++] = (struct label){key, json_string_value(v)};
     }
     return n;
 }
@@ -197,7 +197,7 @@ static void route_change(struct checks *c, struct check *k, const char *text,
     json_t *def = checkdef_json(k->def);
     char subject[CHECK_NAME_MAX + 48], key[CHECK_NAME_MAX + 8];
     const char *alerters[ALERTERS_MAX];
-    struct alert_label labels[ALERT_LABELS_MAX];
+    struct label labels[ALERT_LABELS_MAX];
     if (k->flap.flapping)
         snprintf(subject, sizeof subject, "%s is flapping", k->def->name);
     else

@@ -100,7 +100,7 @@ static struct held *held_find(struct dependencies *d, const char *worker)
 /* The parent of w that is down now, or NULL. */
 static const char *down_parent_of(struct dependencies *d, const struct worker_record *w)
 {
-    struct alert_label site = {"site", w->site};
+    struct label site = {"site", w->site};
     return depend_down_parent(d->rules, w->name, &site, w->site[0] ? 1 : 0, parent_down, d);
 }
 

@@ -173,11 +173,11 @@ static void on_event_committed(int status, const struct event_record *ev,
 }
 
 /* The site label of w, for routes; returns how many labels (0 or 1). */
-static size_t worker_labels(const struct worker_record *w, struct alert_label *labels)
+static size_t worker_labels(const struct worker_record *w, struct label *labels)
 {
     if (!w->site[0])
         return 0;
-    labels[0] = (struct alert_label){"site", w->site};
+    labels[0] = (struct label){"site", w->site};
     return 1;
 }
 
@@ -189,7 +189,7 @@ static void route_up(struct alert_router *router, struct dependencies *deps,
                      struct alert_batch *batch)
 {
     char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 16], key[WORKER_NAME_MAX + 8];
-    struct alert_label labels[1];
+    struct label labels[1];
     alert_format_up(w, w->state_since_ms, prev_since_ms, text, sizeof text);
     dependencies_append_held(deps, w->name, text, sizeof text);
     snprintf(subject, sizeof subject, "%s is UP", w->name);
@@ -227,7 +227,7 @@ static void route_flap(struct alert_router *router, const struct worker_record *
 {
     char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 32], key[WORKER_NAME_MAX + 8];
     char since[CLOCK_ISO_LEN];
-    struct alert_label labels[1];
+    struct label labels[1];
     bool started = change == FLAP_STARTED, up = w->state == WORKER_UP;
     clock_format_iso(w->state_since_ms, since, sizeof since);
     if (started) {
@@ -427,7 +427,7 @@ static void route_gpus(struct alert_router *router, const struct worker_record *
                        bool lost, struct alert_batch *batch)
 {
     char text[MESSAGE_MAX], subject[WORKER_NAME_MAX + 32], key[WORKER_NAME_MAX + 8];
-    struct alert_label labels[1];
+    struct label labels[1];
     alert_format_gpus(w, prev_gpus, w->last_seen_ms, text, sizeof text);
     snprintf(subject, sizeof subject, "%s %s", w->name, lost ? "lost GPUs" : "has its GPUs back");
     snprintf(key, sizeof key, "gpu:%s", w->name);

@@ -378,7 +378,7 @@ static void save_followup(struct followup_job *job, const json_t *before)
     snprintf(subject, sizeof subject, "%s incident #%lld",
              correction ? "Correction to the follow-up on" : "Follow-up on", (long long)rec.id);
     snprintf(name, sizeof name, "%lld", (long long)rec.id);
-    struct alert_label cls = {"class", rec.classification};
+    struct label cls = {"class", rec.classification};
     struct alert_message msg = {.kind = ALERT_KIND_FOLLOWUP,
                                 .severity = ALERT_SEVERITY_INFO,
                                 .name = name,

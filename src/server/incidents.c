@@ -60,7 +60,7 @@ static void route_down(struct incidents *incs, const struct worker_record *w,
     alert_format_down(w, w->state_since_ms, incs->settings.fail_timeout_ms, text, sizeof text);
     snprintf(subject, sizeof subject, "%s is DOWN", w->name);
     snprintf(key, sizeof key, "worker:%s", w->name);
-    struct alert_label site = {"site", w->site};
+    struct label site = {"site", w->site};
     struct alert_message msg = {.kind = ALERT_KIND_WORKER,
                                 .severity = ALERT_SEVERITY_CRITICAL,
                                 .name = w->name,
@@ -152,7 +152,7 @@ static void route_incident(struct incidents *incs, enum incident_change change,
     snprintf(subject, sizeof subject, "%.*s", (int)(line < 159 ? line : 159), text);
     snprintf(name, sizeof name, "%lld", (long long)inc->record.id);
     snprintf(key, sizeof key, "incident:%lld", (long long)inc->record.id);
-    struct alert_label cls = {"class", inc->record.classification};
+    struct label cls = {"class", inc->record.classification};
     struct alert_message msg = {.kind = ALERT_KIND_INCIDENT,
                                 .severity = ALERT_SEVERITY_CRITICAL,
                                 .resolve = change == INCIDENT_CLOSED,

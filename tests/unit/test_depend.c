@@ -88,14 +88,14 @@ static void test_errors_name_the_place(void **state)
 
 static void test_rule_matches(void **state)
 {
-    struct alert_label fra = {"site", "fra1"};
-    struct alert_label labels[] = {{"site", "ams2"}};
+    struct label fra = {"site", "fra1"};
+    struct label labels[] = {{"site", "ams2"}};
     struct depend_rule by_name = {.name = "gpu-fra1-*"};
     struct depend_rule by_site = {.labels = labels, .n_labels = 1};
     labels[0].value = "ams*";
     assert_true(depend_rule_matches(&by_name, "gpu-fra1-7", NULL, 0));
     assert_false(depend_rule_matches(&by_name, "gpu-ams2-7", &fra, 1));
-    struct alert_label ams = {"site", "ams2"};
+    struct label ams = {"site", "ams2"};
     assert_true(depend_rule_matches(&by_site, "any", &ams, 1));
     assert_false(depend_rule_matches(&by_site, "any", &fra, 1));
     assert_false(depend_rule_matches(&by_site, "any", NULL, 0)); /* no site: no match */
@@ -122,7 +122,7 @@ static void test_first_parent_down(void **state)
                        "  - match: {labels: {site: fra1}}\n"
                        "    depends_on: [fra1-switch]\n";
     assert_int_equal(load(&cfg, &ds, yaml, err), 0);
-    struct alert_label fra = {"site", "fra1"};
+    struct label fra = {"site", "fra1"};
     assert_null(depend_down_parent(&ds, "gpu-1", NULL, 0, listed_down, "other"));
     assert_string_equal(depend_down_parent(&ds, "gpu-1", NULL, 0, listed_down, "router,uplink"),
                         "uplink");

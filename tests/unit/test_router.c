@@ -68,7 +68,7 @@ static void test_every_channel_without_routes(void **state)
     (void)state;
     struct alert_router *r = router_new();
     struct alert_batch b = {0};
-    struct alert_label site = {"site", "fra1"};
+    struct label site = {"site", "fra1"};
     struct alert_message m = worker_msg("box-1", false);
     m.labels = &site;
     m.n_labels = 1;
@@ -388,7 +388,7 @@ static void test_channels_and_routes(void **state)
     assert_non_null(r);
     struct alert_batch b = {0};
     char buf[64];
-    struct alert_label fra = {"site", "fra1"}, ams = {"site", "ams1"};
+    struct label fra = {"site", "fra1"}, ams = {"site", "ams1"};
     struct alert_message m = worker_msg("gpu-7", false);
     m.labels = &fra;
     m.n_labels = 1;
