@@ -6,11 +6,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "alert/silence.h"
 #include "base/config.h"
+#include "base/tz.h"
 
 #define NOW 1796040000000LL /* Monday 2026-11-30 12:00:00Z */
 
@@ -261,6 +264,44 @@ static void test_recurring_window(void **state)
     silence_free(s);
 }
 
+/* A cron window's zone is read once per name and then shared: after its file is gone, a second
+ * silence in that zone still parses (and keeps the zone's offset), while a zone never loaded
+ * is refused. */
+static void test_zone_read_once(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_silence_tz_XXXXXX", cmd[256], path[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/Test && cp %s/Europe/Berlin %s/Test/Here", dir, TZ_DIR,
+             dir);
+    assert_int_equal(system(cmd), 0);
+    const char *def = "{\"kind\":\"worker\",\"cron\":\"0 2 * * 6\",\"duration\":\"3h\","
+                      "\"tz\":\"Test/Here\"}";
+    json_t *j = json_loads(def, 0, NULL);
+    const char *field;
+    char err[300];
+    struct silence *first = silence_parse(j, NOW, dir, &field, err, sizeof err);
+    assert_non_null(first);
+    snprintf(path, sizeof path, "%s/Test/Here", dir);
+    assert_int_equal(remove(path), 0);
+    silence_free(first);
+    struct silence *again = silence_parse(j, NOW, dir, &field, err, sizeof err);
+    assert_non_null(again);
+    assert_int_equal(silence_next_start(again, NOW), 1796432400000LL); /* 02:00 CET = 01:00Z */
+    silence_free(again);
+    json_decref(j);
+
+    j = json_loads("{\"kind\":\"worker\",\"cron\":\"0 2 * * 6\",\"duration\":\"3h\","
+                   "\"tz\":\"Test/Gone\"}", 0, NULL);
+    assert_null(silence_parse(j, NOW, dir, &field, err, sizeof err));
+    assert_string_equal(field, "tz");
+    assert_string_equal(err, "tz: unknown time zone \"Test/Gone\" (expected an IANA name such as "
+                             "Europe/Berlin)");
+    json_decref(j);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_set(void **state)
 {
     const char *field;
@@ -347,7 +388,8 @@ int main(void)
         cmocka_unit_test(test_bad_definitions), cmocka_unit_test(test_durations),
         cmocka_unit_test(test_regex_size),      cmocka_unit_test(test_matchers),
         cmocka_unit_test(test_one_off_time),    cmocka_unit_test(test_recurring_window),
-        cmocka_unit_test(test_set),             cmocka_unit_test(test_yaml_section),
+        cmocka_unit_test(test_zone_read_once),  cmocka_unit_test(test_set),
+        cmocka_unit_test(test_yaml_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
