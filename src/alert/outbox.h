@@ -1,7 +1,8 @@
 /* outbox.h — delivers notifications that are already committed to the store's outbox. Each
  * configured channel sends its messages one at a time in id order; a failed attempt is retried
  * with exponential backoff (1 s doubling to 5 min), or after the wait the peer asked for (HTTP
- * 429 retry_after); every attempt's result is written back to the store. Messages pending at a
+ * 429 retry_after); channels that send to one destination (the same chat, webhook or routing
+ * key) share its pace; every attempt's result is written back to the store. Messages pending at a
  * restart are loaded by the server and enqueued again, so nothing is lost. */
 #ifndef FAULTLINE_ALERT_OUTBOX_H
 #define FAULTLINE_ALERT_OUTBOX_H
