@@ -82,10 +82,10 @@ struct outbox_channel {
     uv_timer_t *timer; /* heap: freed by its close callback, which may run after the outbox */
     struct outbox_msg *head, *tail;
     size_t count;
-    struct outbox_attempt *flight; /* non-NULL while the head is being sent */
+    struct outbox_attempt *flight;   /* non-NULL while the head is being sent */
     unsigned long long sent, failed; /* outbox_stats */
-    struct outbox_bucket *bucket; /* its destination's pace (in box->buckets); NULL: none */
-    bool paced; /* the head waits for the pace: what queues behind it merges */
+    struct outbox_bucket *bucket;    /* its destination's pace (in box->buckets); NULL: none */
+    bool paced;                      /* the head waits for the pace: what queues behind it merges */
 };
 
 struct outbox {
@@ -217,7 +217,6 @@ static size_t queue_gather_group(struct outbox_channel *ch)
     }
     return n;
 }
-
 
 /* How long until bucket's token is back (0: it is there; NULL: no pacing). */
 static int64_t bucket_wait_ms(const struct outbox_bucket *bucket)

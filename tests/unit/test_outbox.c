@@ -504,8 +504,8 @@ static void harness_two_chats(struct harness *h, int port, const char *chat_a, c
         fields[i][0] = (struct alert_channel_field){.key = k_token, .text = token};
         fields[i][1] = (struct alert_channel_field){.key = k_chat, .text = chats[i]};
         fields[i][2] = (struct alert_channel_field){.key = k_url, .text = url};
-        cfgs[i] = (struct alert_channel_config){.name = names[i], .type = type,
-                                                .fields = fields[i], .n_fields = 3};
+        cfgs[i] = (struct alert_channel_config){
+            .name = names[i], .type = type, .fields = fields[i], .n_fields = 3};
     }
     harness_close_outbox(h);
     h->alert.channels = cfgs;

@@ -292,7 +292,8 @@ static void test_zone_read_once(void **state)
     json_decref(j);
 
     j = json_loads("{\"kind\":\"worker\",\"cron\":\"0 2 * * 6\",\"duration\":\"3h\","
-                   "\"tz\":\"Test/Gone\"}", 0, NULL);
+                   "\"tz\":\"Test/Gone\"}",
+                   0, NULL);
     assert_null(silence_parse(j, NOW, dir, &field, err, sizeof err));
     assert_string_equal(field, "tz");
     assert_string_equal(err, "tz: unknown time zone \"Test/Gone\" (expected an IANA name such as "
