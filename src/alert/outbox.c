@@ -557,7 +557,9 @@ static void outbox_send_head(uv_timer_t *timer)
     size_t group = queue_gather_group(ch);
     if (group > 1 && send_group(ch, group, attempt) == 0)
         return;
-    size_t merge = ch->paced && ch->type->digest ? digest_count(ch) : 1;
+    /* A message tried before goes again alone, as it was: the failed attempt may have reached
+     * the receiver, and a repeat should be recognisable as one. */
+    size_t merge = ch->paced && ch->type->digest && msg->attempts == 0 ? digest_count(ch) : 1;
     if (merge > 1 && send_digest(ch, merge, attempt) == 0)
         return;
     json_t *all = message_json(ch, msg);
