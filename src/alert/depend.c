@@ -184,8 +184,8 @@ const struct config_table depend_settings_table = {
 
 /* ---- matching ---------------------------------------------------------------------------- */
 
-bool depend_rule_matches(const struct depend_rule *r, const char *name,
-                         const struct label *labels, size_t n_labels)
+bool depend_rule_matches(const struct depend_rule *r, const char *name, const struct label *labels,
+                         size_t n_labels)
 {
     if (r->name && fnmatch(r->name, name, 0) != 0)
         return false;

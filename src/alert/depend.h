@@ -46,8 +46,8 @@ struct depend_settings {
 extern const struct config_table depend_settings_table;
 
 /* Whether r applies to the worker name with its labels (a label it lacks never matches). */
-bool depend_rule_matches(const struct depend_rule *r, const char *name,
-                         const struct label *labels, size_t n_labels);
+bool depend_rule_matches(const struct depend_rule *r, const char *name, const struct label *labels,
+                         size_t n_labels);
 
 /* Whether parent (a check or worker) is down now; ctx is the caller's. */
 typedef bool (*depend_is_down_fn)(const char *parent, void *ctx);
