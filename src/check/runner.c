@@ -81,9 +81,7 @@ static enum check_state judge_conditions(const struct checkdef *def, const struc
 void runner_judge(const struct checkdef *def, const struct probe_result *r,
                   struct check_outcome *out)
 {
-    *out = (struct check_outcome){.latency_ms = r->response_time_ms};
-    out->result =
-        def->type->result_json ? def->type->result_json(r) : probe_result_json(def->type, r);
+    *out = (struct check_outcome){.latency_ms = r->response_time_ms, .probe = r};
     if (!r->ran) {
         out->state = CHECK_UNKNOWN;
         snprintf(out->message, sizeof out->message, "could not run: %s", r->error);
@@ -115,7 +113,6 @@ static void on_probe_done(const struct probe_result *result, void *ctx)
     void *done_ctx = run->ctx;
     free(run);
     done(&out, done_ctx);
-    json_decref(out.result);
 }
 
 struct runner_run *runner_start(struct probe_env *env, const struct checkdef *def,
@@ -136,7 +133,6 @@ struct runner_run *runner_start(struct probe_env *env, const struct checkdef *de
     struct check_outcome out;
     runner_judge(def, &failed, &out);
     done(&out, ctx);
-    json_decref(out.result);
     return NULL;
 }
 
