@@ -110,6 +110,10 @@ struct sockwatch_client {
  * out. 0, or -errno. */
 int sockwatch_arm(struct probe_env *env, int fd, bool added, uint32_t events,
                   struct sockwatch_client *c);
+/* Takes fd out of the set before it is closed, for a socket still armed: closing it takes it out
+ * only when no other process holds it (a child between fork and exec), and an event of a freed
+ * client must not come. */
+void sockwatch_forget(struct probe_env *env, int fd);
 void sockwatch_close(struct probe_env *env);
 
 /* ---- ICMP (icmp.c) -------------------------------------------------------------------------- */

@@ -68,6 +68,12 @@ int sockwatch_arm(struct probe_env *env, int fd, bool added, uint32_t events,
     return 0;
 }
 
+void sockwatch_forget(struct probe_env *env, int fd)
+{
+    if (env->sockwatch)
+        epoll_ctl(env->sockwatch->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
 static void on_closed(uv_handle_t *h)
 {
     struct sockwatch *w = h->data;

@@ -51,6 +51,7 @@ struct tcp_run {
     int fd;
     struct sockwatch_client watcher;
     bool watched;  /* fd is in the env's epoll set (it leaves it when closed) */
+    bool armed;    /* and waits for an event that has not come yet */
     bool starting; /* inside tcp_start: done must wait for the loop's next turn */
     uv_timer_t timer;
     bool finished, ok, reachable, has_cert;
@@ -142,6 +143,8 @@ static void on_tcp_closed(uv_handle_t *h)
 {
     struct tcp_run *r = h->data;
     struct probe_env *env = r->env;
+    if (r->armed) /* timed out or cancelled: out of the set even if a fork holds the socket */
+        sockwatch_forget(env, r->fd);
     if (r->fd >= 0)
         close(r->fd);
     free(r->banner);
@@ -223,7 +226,7 @@ static void watch(struct tcp_run *r, uint32_t events)
         tcp_finish(r, false);
         return;
     }
-    r->watched = true;
+    r->watched = r->armed = true;
 }
 
 static void step(struct tcp_run *r);
@@ -377,6 +380,7 @@ static void step(struct tcp_run *r)
 static void on_tcp_io(struct sockwatch_client *c, uint32_t events)
 {
     struct tcp_run *r = (struct tcp_run *)((char *)c - offsetof(struct tcp_run, watcher));
+    r->armed = false;
     if (r->finished || r->state == TCP_ENDING) /* timed out or cancelled: its socket closes */
         return;
     if (r->state != TCP_CONNECTING) {
