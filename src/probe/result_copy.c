@@ -26,7 +26,8 @@ static size_t text_size(const char *s)
 
 static char *put(char *at, const void *data, size_t n)
 {
-    memcpy(at, data, n);
+    if (n) /* data may be NULL then */
+        memcpy(at, data, n);
     return at + n;
 }
 
