@@ -194,8 +194,8 @@ static void on_tcp_timer(uv_timer_t *t)
     tcp_end(r, true);
 }
 
-/* The result is known: done runs now, or from the loop's next turn when inside start. A socket
- * still armed is closed before any event of it could be handled (the run is ENDING by then). */
+/* The result is known: done runs now, or from the loop's next turn when inside start. An event
+ * that still comes for the socket before it is closed finds the run ENDING and is ignored. */
 static void tcp_finish(struct tcp_run *r, bool ok)
 {
     r->ok = ok;
