@@ -26,11 +26,12 @@ int check_state_find(const char *name);
 struct check_outcome {
     enum check_state state;
     double latency_ms;
-    char message[CHECK_MESSAGE_MAX]; /* why it is not OK; "" when OK */
-    json_t *result;                  /* the probe result as JSON; borrowed during the callback */
+    char message[CHECK_MESSAGE_MAX];  /* why it is not OK; "" when OK */
+    const struct probe_result *probe; /* what the probe saw; borrowed during the callback (keep
+                                         it with probe_result_copy) */
 };
 
-/* Judges result for def into out (out->result is a new reference: the caller releases it). */
+/* Judges result for def into out (out->probe is result). */
 void runner_judge(const struct checkdef *def, const struct probe_result *result,
                   struct check_outcome *out);
 

@@ -1,6 +1,7 @@
 /* env.c — struct probe_env: the loop-wide resources the probes of one loop share (ICMP sockets,
- * c-ares channels, the libcurl multi handle, TLS credentials), each made on first use so that
- * a loop that only connects over TCP pays for nothing else. See probe_type.h. */
+ * the tcp probes' epoll fd, c-ares channels, the libcurl multi handle, TLS credentials), each
+ * made on first use so that a loop pays only for the kinds of probes it runs. See
+ * probe_type.h. */
 #include "probe/probe_internal.h"
 
 #include <stdio.h>
@@ -38,5 +39,6 @@ void probe_env_close(struct probe_env *env)
     probe_curl_close(env);
     probe_ares_close_all(env);
     probe_tls_free_credentials(env);
+    sockwatch_close(env);
     probe_env_release(env);
 }

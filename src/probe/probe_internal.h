@@ -53,12 +53,14 @@ void probe_strerror(int errnum, char *buf, size_t len);
 struct icmp_socket;
 struct probe_ares;
 struct probe_curl;
+struct sockwatch;
 
 struct probe_env {
     uv_loop_t *loop;
     struct icmp_socket *icmp[2]; /* [0] IPv4, [1] IPv6; opened on first use */
     struct probe_ares *ares;     /* channels: the system's resolvers first, then per server */
     struct probe_curl *curl;     /* created on first use */
+    struct sockwatch *sockwatch; /* the tcp probes' epoll fd, on first use (sockwatch.c) */
     void *tls_credentials;       /* gnutls_certificate_credentials_t, on first use (tcp.c) */
     int holds;                   /* handles being closed; the env is freed at 0 once closing */
     bool closing;
@@ -92,6 +94,27 @@ void *probe_ares_handle(struct probe_ares *a);
 /* Re-arms the channel's timer after a query was started. */
 void probe_ares_kick(struct probe_ares *a);
 void probe_ares_close_all(struct probe_env *env);
+
+/* ---- sockets watched through the env's epoll fd (sockwatch.c) -------------------------------- */
+
+/* Someone whose socket is watched: on_event gets the epoll events (EPOLLOUT, EPOLLIN, EPOLLERR,
+ * EPOLLHUP...) once per arming. The client must outlive its socket's stay in the set (until the
+ * socket is closed), and be freed from a close callback of the loop or later, never from another
+ * client's on_event. */
+struct sockwatch_client {
+    void (*on_event)(struct sockwatch_client *c, uint32_t events);
+};
+
+/* Arms fd for one event among events (EPOLLOUT, EPOLLIN; errors and hang-ups always count): the
+ * first arming of fd (added false) adds it to the set, later ones re-arm it; closing fd takes it
+ * out. 0, or -errno. */
+int sockwatch_arm(struct probe_env *env, int fd, bool added, uint32_t events,
+                  struct sockwatch_client *c);
+/* Takes fd out of the set before it is closed, for a socket still armed: closing it takes it out
+ * only when no other process holds it (a child between fork and exec), and an event of a freed
+ * client must not come. */
+void sockwatch_forget(struct probe_env *env, int fd);
+void sockwatch_close(struct probe_env *env);
 
 /* ---- ICMP (icmp.c) -------------------------------------------------------------------------- */
 

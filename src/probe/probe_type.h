@@ -128,4 +128,12 @@ const struct probe_type *probe_type_find(const char *name);
  * ("status", "response_time_ms", ...), plus "error" when set. New reference. */
 json_t *probe_result_json(const struct probe_type *type, const struct probe_result *result);
 
+/* A result kept after its run, compact (result_copy.c); free() frees it. */
+struct probe_result_copy;
+/* A copy of result as type reported it, or NULL when out of memory. */
+struct probe_result_copy *probe_result_copy(const struct probe_type *type,
+                                            const struct probe_result *result);
+/* probe_result_json of the copied result. New reference. */
+json_t *probe_result_copy_json(const struct probe_result_copy *copy);
+
 #endif

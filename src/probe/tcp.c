@@ -1,11 +1,14 @@
-/* tcp.c — the `tcp` probe type: a non-blocking connect watched by uv_poll, then optionally a TLS
- * handshake (GnuTLS on the connected socket; fills [CERT_EXPIRES_IN]), `send` and `expect` (a
- * banner substring, read into [BODY]). The socket is our own rather than a uv_tcp_t so that
- * GnuTLS can run on it directly. A refused connection proves the host reachable (diagnostics
- * and canaries read `reachable`); [CONNECTED] is true only when every step succeeded.
+/* tcp.c — the `tcp` probe type: a non-blocking connect watched through the env's epoll fd
+ * (sockwatch.c), then optionally a TLS handshake (GnuTLS on the connected socket; fills
+ * [CERT_EXPIRES_IN]), `send` and `expect` (a banner substring, read into [BODY]). The socket is our
+ * own rather than a uv_tcp_t so that GnuTLS can run on it directly. A refused connection proves the
+ * host reachable (diagnostics and canaries read `reachable`); [CONNECTED] is true only when every
+ * step succeeded.
  *
- * Cost per run: one struct tcp_run (the banner buffer only when `expect` is set); a literal IP
- * target is parsed once, at load time. */
+ * Cost per run: one struct tcp_run and its timer (the banner buffer only when `expect` is set);
+ * a literal IP target is parsed once, at load time; a result known on the loop is reported at
+ * once, one known inside start from the loop's next turn. System calls for a bare connect:
+ * socket, connect, one epoll_ctl, close. */
 #include "probe/probe_internal.h"
 
 #include <errno.h>
@@ -13,7 +16,9 @@
 #include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #define TCP_BANNER_MAX 4096
@@ -44,9 +49,11 @@ struct tcp_run {
     void *ctx;
     enum tcp_state state;
     int fd;
-    uv_poll_t poll;
+    struct sockwatch_client watcher;
+    bool watched;  /* fd is in the env's epoll set (it leaves it when closed) */
+    bool armed;    /* and waits for an event that has not come yet */
+    bool starting; /* inside tcp_start: done must wait for the loop's next turn */
     uv_timer_t timer;
-    int open_handles;
     bool finished, ok, reachable, has_cert;
     struct probe_resolve *resolving;
     gnutls_session_t tls;
@@ -135,9 +142,9 @@ static gnutls_certificate_credentials_t tls_credentials(struct probe_env *env)
 static void on_tcp_closed(uv_handle_t *h)
 {
     struct tcp_run *r = h->data;
-    if (--r->open_handles > 0)
-        return;
     struct probe_env *env = r->env;
+    if (r->armed) /* timed out or cancelled: out of the set even if a fork holds the socket */
+        sockwatch_forget(env, r->fd);
     if (r->fd >= 0)
         close(r->fd);
     free(r->banner);
@@ -170,10 +177,6 @@ static void tcp_end(struct tcp_run *r, bool report)
     if (r->tls)
         gnutls_deinit(r->tls);
     r->tls = NULL;
-    if (r->open_handles == 2) { /* the poll was set up: close it too */
-        uv_poll_stop(&r->poll);
-        uv_close((uv_handle_t *)&r->poll, on_tcp_closed);
-    }
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->timer, on_tcp_closed);
 }
@@ -191,14 +194,16 @@ static void on_tcp_timer(uv_timer_t *t)
     tcp_end(r, true);
 }
 
-/* The result is known: done runs from the loop (never inside start), right away. */
+/* The result is known: done runs now, or from the loop's next turn when inside start. An event
+ * that still comes for the socket before it is closed finds the run ENDING and is ignored. */
 static void tcp_finish(struct tcp_run *r, bool ok)
 {
     r->ok = ok;
     r->state = TCP_ENDING;
-    if (r->open_handles == 2)
-        uv_poll_stop(&r->poll);
-    uv_timer_start(&r->timer, on_tcp_timer, 0, 0);
+    if (r->starting)
+        uv_timer_start(&r->timer, on_tcp_timer, 0, 0);
+    else
+        tcp_end(r, true);
 }
 
 static void tcp_fail_errno(struct tcp_run *r, int errnum)
@@ -210,11 +215,18 @@ static void tcp_fail_errno(struct tcp_run *r, int errnum)
     tcp_finish(r, false);
 }
 
-static void on_tcp_io(uv_poll_t *h, int status, int events);
-
-static void watch(struct tcp_run *r, int events)
+/* Waits for one of events (EPOLLIN, EPOLLOUT) on the socket: on_tcp_io follows. */
+static void watch(struct tcp_run *r, uint32_t events)
 {
-    uv_poll_start(&r->poll, events, on_tcp_io);
+    int rc = sockwatch_arm(r->env, r->fd, r->watched, events, &r->watcher);
+    if (rc != 0) {
+        char why[PROBE_ERROR_MAX - 40];
+        probe_strerror(-rc, why, sizeof why);
+        snprintf(r->error, sizeof r->error, "cannot watch the socket: %s", why);
+        tcp_finish(r, false);
+        return;
+    }
+    r->watched = r->armed = true;
 }
 
 static void step(struct tcp_run *r);
@@ -279,7 +291,7 @@ static void advance(struct tcp_run *r)
 
 static void tls_wait(struct tcp_run *r)
 {
-    watch(r, gnutls_record_get_direction(r->tls) ? UV_WRITABLE : UV_READABLE);
+    watch(r, gnutls_record_get_direction(r->tls) ? EPOLLOUT : EPOLLIN);
 }
 
 static void do_handshake(struct tcp_run *r)
@@ -310,7 +322,7 @@ static void do_send(struct tcp_run *r)
             if (r->tls)
                 tls_wait(r);
             else
-                watch(r, UV_WRITABLE);
+                watch(r, EPOLLOUT);
             return;
         } else {
             if (r->tls)
@@ -344,7 +356,7 @@ static void do_read(struct tcp_run *r)
             if (r->tls)
                 tls_wait(r);
             else
-                watch(r, UV_READABLE);
+                watch(r, EPOLLIN);
             return;
         }
         snprintf(r->error, sizeof r->error, "\"%.60s\" not in the answer (%zu bytes%s)",
@@ -365,18 +377,20 @@ static void step(struct tcp_run *r)
         do_read(r);
 }
 
-static void on_tcp_io(uv_poll_t *h, int status, int events)
+static void on_tcp_io(struct sockwatch_client *c, uint32_t events)
 {
-    struct tcp_run *r = h->data;
-    if (r->state == TCP_ENDING)
+    struct tcp_run *r = (struct tcp_run *)((char *)c - offsetof(struct tcp_run, watcher));
+    r->armed = false;
+    if (r->finished || r->state == TCP_ENDING) /* timed out or cancelled: its socket closes */
         return;
     if (r->state != TCP_CONNECTING) {
         step(r);
         return;
     }
-    int soerr = 0;
+    int soerr = 0; /* writable with neither error nor hang-up: connected */
     socklen_t len = sizeof soerr;
-    if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+    if ((events & (EPOLLERR | EPOLLHUP)) &&
+        getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
         soerr = errno;
     r->connect_ns = probe_now_ns();
     if (soerr != 0) {
@@ -397,15 +411,8 @@ static void tcp_connect(struct tcp_run *r, const struct probe_target *t)
         return;
     }
     r->state = TCP_CONNECTING;
-    if (uv_poll_init_socket(r->env->loop, &r->poll, r->fd) != 0) {
-        snprintf(r->error, sizeof r->error, "cannot watch the socket");
-        tcp_finish(r, false);
-        return;
-    }
-    r->poll.data = r;
-    r->open_handles = 2;
     if (connect(r->fd, (const struct sockaddr *)&t->sa, t->sa_len) == 0 || errno == EINPROGRESS) {
-        watch(r, UV_WRITABLE);
+        watch(r, EPOLLOUT);
         return;
     }
     r->connect_ns = probe_now_ns();
@@ -442,7 +449,8 @@ static struct probe_run *tcp_start(struct probe_env *env, const void *options, i
     r->fd = -1;
     r->timeout_ms = timeout_ms;
     r->start_ns = probe_now_ns();
-    r->open_handles = 1;
+    r->watcher.on_event = on_tcp_io;
+    r->starting = true;
     uv_timer_init(env->loop, &r->timer);
     r->timer.data = r;
     probe_env_hold(env);
@@ -457,6 +465,7 @@ static struct probe_run *tcp_start(struct probe_env *env, const void *options, i
             tcp_finish(r, false);
         }
     }
+    r->starting = false;
     return (struct probe_run *)r;
 }
 

@@ -473,7 +473,7 @@ static void on_run_done(const struct check_outcome *o, void *ctx)
     k->run = NULL;
     ring_add(k, o, now);
     free(k->last_result);
-    k->last_result = o->result ? json_dumps(o->result, JSON_COMPACT) : NULL;
+    k->last_result = probe_result_copy(k->def->type, o->probe);
     free(k->message);
     k->message = o->message[0] ? strdup(o->message) : NULL;
     if (checks_runner_apply(&k->server, o->state, k->def) || k->n_agents)
@@ -652,7 +652,7 @@ json_t *checks_check_json(const struct check *k, bool with_results)
                                r->message ? json_string(r->message) : json_null()));
     }
     json_object_set_new(o, "results", results);
-    json_t *last = k->last_result ? json_loads(k->last_result, 0, NULL) : NULL;
+    json_t *last = k->last_result ? probe_result_copy_json(k->last_result) : NULL;
     json_object_set_new(o, "last_result", last ? last : json_null());
     json_object_set_new(o, "runs", json_integer((json_int_t)k->runs));
     json_object_set_new(o, "skipped", json_integer((json_int_t)k->skipped));

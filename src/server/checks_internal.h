@@ -71,7 +71,7 @@ struct check {
     enum check_state state; /* folded across runners */
     int64_t since_ms;
     char *message; /* the latest result's, NULL when OK */
-    char *last_result; /* the latest probe result as compact JSON text (a tenth of the object) */
+    struct probe_result_copy *last_result; /* the latest probe result; JSON when asked */
     struct check_result *ring; /* owner->history slots, from its first result (NULL before) */
     size_t ring_next, ring_n;
     uint64_t runs, skipped;

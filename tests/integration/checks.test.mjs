@@ -113,6 +113,11 @@ scenario('the quick-start example of docs/checks.md: state in the API within 1 s
   assert.ok(check.results.length >= 1);
   assert.equal(check.results[0].state, 'ok');
   assert.equal(typeof check.results[0].latency_ms, 'number');
+  // what the probe saw last, as docs/checks.md shows it
+  const { response_time_ms: rtt, ...last } = check.last_result;
+  assert.equal(typeof rtt, 'number');
+  assert.deepEqual(last, { type: 'tcp', addr: '127.0.0.1', connected: true,
+    body: 'SSH-2.0-OpenSSH_9.6\r\n', cert_expires_in_ms: null });
   // edit: expect a banner the listener does not send → critical within 1 s
   writeCheckFile(dir, 'quick-start.yaml', example.replace('expect: "SSH-2.0"', 'expect: "SMTP"'));
   const t1 = Date.now();
