@@ -10,19 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scenario } from './lib/scenario.mjs';
+import { serverWith } from './lib/config-server.mjs';
 import { adminJson, events, heartbeat, hb } from './lib/http.mjs';
 import { makeCa } from './lib/tls-ca.mjs';
 import { waitFor } from './lib/wait.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-
-/** Writes the YAML into a temp dir and starts a server with --config on it. */
-async function serverWith(ctx, yaml, env = {}) {
-  const dir = ctx.tmpdir('faultline-alert-');
-  const file = path.join(dir, 'faultline.yaml');
-  fs.writeFileSync(file, yaml);
-  return ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, ...env }, args: ['--config', file] });
-}
 
 function waitEvent(srv, worker, kind, timeoutMs = 6000) {
   return waitFor(async () => (await events(srv, { limit: 100 })).find((e) => e.worker === worker && e.kind === kind), timeoutMs, {

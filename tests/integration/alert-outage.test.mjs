@@ -3,22 +3,14 @@
 // are spaced by the outbox's growing backoff (1 s doubling, plus up to a quarter of jitter).
 // Runs about 2.5 minutes: alone in its file so the other alert tests need not wait for it.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
+import { serverWith } from './lib/config-server.mjs';
 import { heartbeat, hb } from './lib/http.mjs';
 import { waitFor } from './lib/wait.mjs';
 
 async function gpuLosses(srv, prefix, n) {
   for (let i = 0; i < n; i++) assert.equal((await heartbeat(srv, hb(`${prefix}-${i}`, { gpus: 4 }))).status, 204);
   await Promise.all(Array.from({ length: n }, (_, i) => heartbeat(srv, hb(`${prefix}-${i}`, { gpus: 3 }))));
-}
-
-async function serverWith(ctx, yaml, env = {}) {
-  const dir = ctx.tmpdir('faultline-alert-');
-  const file = path.join(dir, 'faultline.yaml');
-  fs.writeFileSync(file, yaml);
-  return ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, ...env }, args: ['--config', file] });
 }
 
 scenario('a webhook answering 503 for a while: everything arrives afterwards, the backoff shows in its log', { timeout: 400000 }, async (ctx) => {

@@ -10,34 +10,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
+import { serverWith, execCheck } from './lib/config-server.mjs';
 import { execFileSync } from 'node:child_process';
 import { adminJson, events, heartbeat, hb, request, basicAuth } from './lib/http.mjs';
 import { waitFor } from './lib/wait.mjs';
-
-/** A server with --config yaml; its checks.d directory is returned as srv.checksDir. */
-async function serverWith(ctx, yaml, env = {}) {
-  const dir = ctx.tmpdir('faultline-checkalert-');
-  const file = path.join(dir, 'faultline.yaml');
-  fs.writeFileSync(file, yaml);
-  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, ...env }, args: ['--config', file] });
-  srv.checksDir = path.join(srv.dataDir, 'checks.d');
-  fs.mkdirSync(srv.checksDir, { recursive: true });
-  srv.stateDir = dir;
-  return srv;
-}
-
-/** An exec check NAME whose exit code is the content of a file (0 ok, 2 critical); returns a setter. */
-function execCheck(srv, name, { code = 0, extra = '' } = {}) {
-  const state = path.join(srv.stateDir, `${name}.code`);
-  fs.writeFileSync(state, String(code));
-  const script = path.join(srv.stateDir, `${name}.sh`);
-  fs.writeFileSync(script, `#!/bin/sh\necho "${name} says $(cat ${state})"\nexit $(cat ${state})\n`);
-  fs.chmodSync(script, 0o755);
-  const tmp = path.join(srv.checksDir, `.${name}.tmp`);
-  fs.writeFileSync(tmp, `checks:\n  - name: ${name}\n    type: exec\n    command: [${script}]\n    interval: 200ms\n${extra}`);
-  fs.renameSync(tmp, path.join(srv.checksDir, `${name}.yaml`));
-  return (c) => fs.writeFileSync(state, String(c));
-}
 
 function checkEvents(srv, name) {
   return events(srv, { limit: 200, type: 'check_state' }).then((evs) => evs.filter((e) => e.worker === name).reverse());
