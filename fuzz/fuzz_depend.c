@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!err[0])
             abort();
     } else {
-        struct alert_label site = {"site", "fra1"};
+        struct label site = {"site", "fra1"};
         depend_down_parent(&ds, "gpu-fra1-1", &site, 1, all_down, NULL);
     }
     config_free(&cfg);
