@@ -155,6 +155,8 @@ scenario('event details (up from unknown, down, up from down) and status fields,
   const downFor = (Date.parse(back.time) - Date.parse(down.time)) / 1000;
   assert.ok(Math.abs(back.details.down_s - downFor) < 0.011, `down_s ${back.details.down_s}, events ${downFor} s apart`);
 
+  // ev-a's heartbeat came just after ev-b's: its DOWN may come a few ms after ev-b's.
+  await waitFor(async () => (await events(srv)).find((e) => e.worker === 'ev-a' && e.kind === 'down'), 5000, { message: 'ev-a DOWN' });
   const st = await workerStatus(srv);
   assert.deepEqual(st.workers.map((w) => w.name), ['ev-a', 'ev-b'], 'sorted by name');
   assert.equal(st.total, 2);
