@@ -267,6 +267,14 @@ size_t alert_router_open_problems(const struct alert_router *r)
     return r ? r->n_told : 0;
 }
 
+bool alert_router_is_open(const struct alert_router *r, const char *dedup_key)
+{
+    const struct told *t = r ? r->told[key_hash(dedup_key)] : NULL;
+    while (t && strcmp(t->key, dedup_key) != 0)
+        t = t->next;
+    return t != NULL;
+}
+
 /* ---- addressing -------------------------------------------------------------------------- */
 
 static const char *label_value(const struct alert_message *msg, const char *key)

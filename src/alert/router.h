@@ -101,5 +101,8 @@ void alert_batch_free(struct alert_batch *batch);
 
 /* How many problems have channels told of them and no resolve yet (tests, /metrics). */
 size_t alert_router_open_problems(const struct alert_router *router);
+/* Whether some channel was told of the problem dedup_key and had no resolve yet (NULL router:
+ * false). */
+bool alert_router_is_open(const struct alert_router *router, const char *dedup_key);
 
 #endif

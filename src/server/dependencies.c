@@ -5,9 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "alert/router.h"
 #include "base/log.h"
 #include "server/checks.h"
 #include "server/fleet.h"
+#include "store/store.h"
 
 /* A child held: its name, the parent that holds it (borrowed from the rules) and whether the
  * correlation engine said its DOWN was due (then its release tells it). */
@@ -25,6 +29,7 @@ struct dependencies {
     void *tell_ctx;
     struct held *held;
     size_t n_held, cap_held;
+    const struct alert_router *router; /* at start: which DOWNs were told before the restart */
 };
 
 struct dependencies *dependencies_new(const struct depend_settings *rules, struct fleet *fleet)
@@ -104,28 +109,35 @@ static const char *down_parent_of(struct dependencies *d, const struct worker_re
     return depend_down_parent(d->rules, w->name, &site, w->site[0] ? 1 : 0, parent_down, d);
 }
 
-const char *dependencies_hold_down(struct dependencies *d, const struct worker_record *w)
+/* worker held under parent (a new entry, not due yet, or the one it had); NULL when out of
+ * memory (logged: its DOWN is told). */
+static struct held *held_add(struct dependencies *d, const char *worker, const char *parent)
 {
-    const char *parent = d && d->rules->n_rules ? down_parent_of(d, w) : NULL;
-    if (!parent)
-        return NULL;
-    struct held *h = held_find(d, w->name);
+    struct held *h = held_find(d, worker);
     if (!h) {
         if (d->n_held == d->cap_held) {
             size_t cap = d->cap_held ? d->cap_held * 2 : 8;
             struct held *grown = realloc(d->held, cap * sizeof *grown);
             if (!grown) {
-                log_error("server: out of memory holding %s back; its DOWN is told", w->name);
+                log_error("server: out of memory holding %s back; its DOWN is told", worker);
                 return NULL;
             }
             d->held = grown;
             d->cap_held = cap;
         }
         h = &d->held[d->n_held++];
-        snprintf(h->worker, sizeof h->worker, "%s", w->name);
+        snprintf(h->worker, sizeof h->worker, "%s", worker);
         h->due = false;
     }
     h->parent = parent;
+    return h;
+}
+
+const char *dependencies_hold_down(struct dependencies *d, const struct worker_record *w)
+{
+    const char *parent = d && d->rules->n_rules ? down_parent_of(d, w) : NULL;
+    if (!parent || !held_add(d, w->name, parent))
+        return NULL;
     log_info("server: %s is DOWN while %s, which it depends on, is down: held back", w->name,
              parent);
     return parent;
@@ -196,4 +208,78 @@ void dependencies_append_held(const struct dependencies *d, const char *parent, 
                          n++ ? ", " : "\nHeld back, depending on it: ", d->held[i].worker);
         used += w > 0 ? (size_t)w : 0;
     }
+}
+
+/* ---- at start: the children held before a restart ------------------------------------------ */
+
+/* The latest DOWN of a worker restored DOWN: when it was held back (held_back_by), is still the
+ * worker's current DOWN, is not held already and was not told before the restart (released
+ * then: its problem is open in the router), it is held again under a parent down now, due (its
+ * event was recorded, the engine's wait does not survive a restart), or told now when none is. */
+static void restore_held(struct dependencies *d, const struct event_record *ev)
+{
+    json_t *details = json_loads(ev->details_json, 0, NULL);
+    bool was_held = json_is_string(json_object_get(details, "held_back_by"));
+    json_decref(details);
+    const struct worker_record *w = fleet_find(d->fleet, ev->worker);
+    char key[WORKER_NAME_MAX + 8];
+    snprintf(key, sizeof key, "worker:%s", ev->worker);
+    if (!was_held || !w || w->state != WORKER_DOWN || w->state_since_ms != ev->time_ms ||
+        held_find(d, w->name) || alert_router_is_open(d->router, key))
+        return;
+    const char *parent = down_parent_of(d, w);
+    struct held *h = parent ? held_add(d, w->name, parent) : NULL;
+    if (h) {
+        h->due = true;
+        log_info("server: %s is still DOWN while %s, which it depends on, is down: held back "
+                 "again after the restart",
+                 w->name, parent);
+        return;
+    }
+    log_info("server: %s was held back before the restart and nothing it depends on is down "
+             "now: its DOWN is told now",
+             w->name);
+    if (d->tell)
+        d->tell(w, d->tell_ctx);
+}
+
+/* ctx: the struct dependencies, which outlives the store's callbacks (store_close runs them
+ * before the server frees it). */
+static void on_latest_down(int status, const struct event_record *evs, size_t n, void *ctx)
+{
+    if (status == 0 && n > 0)
+        restore_held(ctx, &evs[0]);
+    else if (status != 0)
+        log_error("server: the latest DOWN of a worker could not be read; if it was held back, "
+                  "it is not told");
+}
+
+struct restore_scan {
+    struct dependencies *d;
+    struct store *store;
+};
+
+/* A worker restored DOWN that some rule applies to: its latest DOWN event is read. */
+static void query_latest_down(const struct worker_record *w, void *ctx)
+{
+    struct restore_scan *scan = ctx;
+    const struct depend_settings *rules = scan->d->rules;
+    struct label site = {"site", w->site};
+    bool ruled = false;
+    for (size_t i = 0; i < rules->n_rules && !ruled; i++)
+        ruled = depend_rule_matches(&rules->rules[i], w->name, &site, w->site[0] ? 1 : 0);
+    if (w->state != WORKER_DOWN || !ruled)
+        return;
+    struct event_query eq = {.limit = 1, .kinds = 1u << EVENT_DOWN, .worker = w->name};
+    store_query_events(scan->store, &eq, on_latest_down, scan->d);
+}
+
+void dependencies_restore(struct dependencies *d, struct store *store,
+                          const struct alert_router *router)
+{
+    if (!d || !d->rules->n_rules)
+        return;
+    d->router = router;
+    struct restore_scan scan = {.d = d, .store = store};
+    fleet_each(d->fleet, false, query_latest_down, &scan);
 }

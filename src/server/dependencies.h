@@ -12,7 +12,9 @@
  *                it is held (not told now, told at its release)
  *   checks.c     dependencies_held_names for a parent check's texts, dependencies_up when it
  *                is OK again
- * The held children live in memory: a restart forgets them (their events keep held_back_by). */
+ *   server.c     dependencies_restore at start, once the fleet and the check states are restored
+ * The held children live in memory; at a restart they are rebuilt from each worker's latest
+ * DOWN event (held_back_by), read on the store thread (dependencies_restore). */
 #ifndef FAULTLINE_SERVER_DEPENDENCIES_H
 #define FAULTLINE_SERVER_DEPENDENCIES_H
 
@@ -25,6 +27,8 @@
 struct dependencies;
 struct fleet;
 struct checks;
+struct store;
+struct alert_router;
 
 /* Tells the DOWN of worker now (a held child released); ctx is the caller's. */
 typedef void (*dependencies_tell_fn)(const struct worker_record *w, void *ctx);
@@ -48,6 +52,13 @@ bool dependencies_take_due(struct dependencies *d, const char *worker);
 /* name (a worker or a check) is up: as a child it is no longer held; as a parent, its children
  * held with no other parent down are released (told if their DOWN was due). */
 void dependencies_up(struct dependencies *d, const char *name);
+/* At start, once the fleet and the check states are restored (before the loop runs): reads on
+ * the store thread the latest DOWN event of each worker restored DOWN that a rule applies to;
+ * one recorded held back (held_back_by) and still DOWN since, not told before the restart
+ * (its problem not open in router, borrowed for d's life), is held again, due, under a parent
+ * down now, or told now (dependencies_set_tell) when none is. */
+void dependencies_restore(struct dependencies *d, struct store *store,
+                          const struct alert_router *router);
 /* The children held while parent is down, into names (borrowed until the next call that changes
  * d); returns how many (at most max). */
 size_t dependencies_held_names(const struct dependencies *d, const char *parent, const char **names,

@@ -458,7 +458,10 @@ static int open_checks(struct server *srv, char *err, size_t errlen)
     dependencies_set_checks(srv->deps, srv->checks);
     incidents_set_checks(srv->incidents, srv->checks);
     dependencies_warn_unknown(srv->deps);
-    return srv->checks ? 0 : -1;
+    if (!srv->checks)
+        return -1;
+    dependencies_restore(srv->deps, srv->store, srv->router); /* check states are known now */
+    return 0;
 }
 
 /* A committed event: to the live stream's clients; a worker's DOWN also takes its runners out

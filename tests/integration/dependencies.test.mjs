@@ -2,7 +2,8 @@
 // (docs/alerting.md, "Dependencies"): while a parent check fails (its TCP port closed), a child
 // worker that stops heartbeating is recorded DOWN, marked suppressed, and not told; the parent's
 // resolve lists it, and its DOWN is told right after; a child back while the parent is still down
-// is never told (no DOWN, no resolve); with the parent OK a child's DOWN is told at once. A bad
+// is never told (no DOWN, no resolve); with the parent OK a child's DOWN is told at once; a child
+// held when the server is killed is held again after the restart and told once. A bad
 // section is refused at start with file:line:column. Inferred: a check run only from one site's
 // agents is held back while a network incident has that site cut off, listed in the incident's
 // message and API entry, and told once the incident is closed if it still fails.
@@ -115,6 +116,63 @@ dependencies:
   assert.equal(ev2.details.suppressed, undefined);
   // (the parent's resolve waits GROUP_WAIT for its group, so child-1's DOWN may come first)
   assert.deepEqual(seen(web).slice(0, 2), ['uplink:critical', 'free-1:critical']);
+  assert.deepEqual(seen(web).slice(2, 4).sort(), ['child-1:critical', 'uplink:resolve']);
+  assert.deepEqual(seen(web).slice(4), ['child-1:resolve', 'child-2:critical']);
+});
+
+scenario('dependencies: a child held when the server is killed is held again after the restart, listed in the parent\'s resolve, told once', async (ctx) => {
+  const web = await ctx.hook();
+  const uplink = await togglePort();
+  ctx.closers.push(() => uplink.close().catch(() => {}));
+  const dir = ctx.tmpdir('faultline-deps-restart-');
+  const file = path.join(dir, 'faultline.yaml');
+  fs.writeFileSync(
+    file,
+    `channels:
+  - {name: hook, type: webhook, url: '${web.url}/hook'}
+dependencies:
+  - match: {name: "child-*"}
+    depends_on: [uplink]
+`,
+  );
+  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, GROUP_WAIT: '0.1' }, args: ['--config', file] });
+  const checksDir = path.join(srv.dataDir, 'checks.d');
+  fs.mkdirSync(checksDir, { recursive: true });
+  fs.writeFileSync(
+    path.join(checksDir, 'uplink.yaml'),
+    `checks:\n  - name: uplink\n    type: tcp\n    target: 127.0.0.1:${uplink.port}\n    interval: 200ms\n    timeout: 1s\n`,
+  );
+  await waitFor(async () => (await events(srv, { limit: 50, type: 'check_state' })).some((e) => e.worker === 'uplink' && e.details.to === 'ok'), 5000, {
+    message: 'uplink ok',
+  });
+  await uplink.close();
+  await web.waitFor((r) => r.json?.name === 'uplink' && r.json.severity === 'critical', 5000);
+  // free-1's DOWN told is the marker that child-1's would have been told by now
+  for (const name of ['child-1', 'free-1']) assert.equal((await heartbeat(srv, hb(name))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'free-1' && r.json.severity === 'critical', 8000);
+  const ev = await waitFor(() => downEvent(srv, 'child-1'), 5000, { message: 'child-1 DOWN recorded' });
+  assert.equal(ev.details.suppressed, true);
+  assert.equal(ev.details.held_back_by, 'uplink');
+
+  await srv.kill9();
+  const again = await ctx.restart(srv);
+  await waitFor(() => /child-1 is still DOWN while uplink, which it depends on, is down: held back again after the restart/.test(again.stderr), 5000, {
+    message: 'child-1 held again',
+  });
+  assert.deepEqual(seen(web), ['uplink:critical', 'free-1:critical']);
+
+  await uplink.open();
+  const resolve = await web.waitFor((r) => r.json?.name === 'uplink' && r.json.resolve, 5000);
+  assert.match(resolve.json.text, /\nHeld back, depending on it: child-1$/);
+  const told = await web.waitFor((r) => r.json?.name === 'child-1', 5000);
+  assert.equal(told.json.severity, 'critical');
+  assert.match(told.json.text, /child-1 is DOWN/);
+  keepAlive(ctx, again, 'child-1');
+  assert.equal((await heartbeat(again, hb('child-1'))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'child-1' && r.json.resolve, 5000);
+  // marker: a child's DOWN with the parent OK is told at once; child-1's came once, resolved once
+  assert.equal((await heartbeat(again, hb('child-2'))).status, 204);
+  await web.waitFor((r) => r.json?.name === 'child-2' && r.json.severity === 'critical', 8000);
   assert.deepEqual(seen(web).slice(2, 4).sort(), ['child-1:critical', 'uplink:resolve']);
   assert.deepEqual(seen(web).slice(4), ['child-1:resolve', 'child-2:critical']);
 });
