@@ -228,7 +228,7 @@ static void restore_held(struct dependencies *d, const struct event_record *ev)
         held_find(d, w->name) || alert_router_is_open(d->router, key))
         return;
     const char *parent = down_parent_of(d, w);
-    struct held *h = parent ? held_add(d, w->name, parent) : NULL;
+    struct held *h = parent ? held_add(d, w->name, parent) : NULL; /* NULL: out of memory, told */
     if (h) {
         h->due = true;
         log_info("server: %s is still DOWN while %s, which it depends on, is down: held back "
@@ -236,9 +236,10 @@ static void restore_held(struct dependencies *d, const struct event_record *ev)
                  w->name, parent);
         return;
     }
-    log_info("server: %s was held back before the restart and nothing it depends on is down "
-             "now: its DOWN is told now",
-             w->name);
+    if (!parent)
+        log_info("server: %s was held back before the restart and nothing it depends on is "
+                 "down now: its DOWN is told now",
+                 w->name);
     if (d->tell)
         d->tell(w, d->tell_ctx);
 }
