@@ -270,31 +270,25 @@ static bool depends_on(const struct check *k, const char *name)
     return found;
 }
 
-#define HELD_WORKERS_MAX 64
-
-/* Appends to a parent's text what depends on it and is held back: checks (failing, not told)
- * and workers (DOWN, not told: dependencies.h). */
+/* Appends to a parent's text what depends on it and is held back: workers (DOWN, not told:
+ * dependencies.h), then checks (failing, not told), in one "Held back, depending on it:" list. */
 static void append_dependents(struct checks *c, const struct check *parent, char *text,
                               size_t len)
 {
-    const char *workers[HELD_WORKERS_MAX];
-    size_t n_workers =
-        dependencies_held_names(c->opts.deps, parent->def->name, workers, HELD_WORKERS_MAX);
+    size_t before = strlen(text);
+    dependencies_append_held(c->opts.deps, parent->def->name, text, len);
     size_t used = strlen(text);
-    bool first = true;
+    bool first = used == before;
     /* Scanning 100,000 checks at every change of thousands failing together stalled the loop
      * for seconds: no check held, no scan. */
     size_t n_checks = c->held_at_most ? c->n : 0, held = 0;
-    for (size_t i = 0; i < n_checks + n_workers && used + 1 < len; i++) {
-        const char *name = i < n_workers ? workers[i] : c->all[i - n_workers]->def->name;
-        if (i >= n_workers) {
-            const struct check *k = c->all[i - n_workers];
-            held += k->held;
-            if (!k->held || k->state == CHECK_OK || !depends_on(k, parent->def->name))
-                continue;
-        }
+    for (size_t i = 0; i < n_checks && used + 1 < len; i++) {
+        const struct check *k = c->all[i];
+        held += k->held;
+        if (!k->held || k->state == CHECK_OK || !depends_on(k, parent->def->name))
+            continue;
         int w = snprintf(text + used, len - used, "%s%s",
-                         first ? "\nHeld back, depending on it: " : ", ", name);
+                         first ? "\nHeld back, depending on it: " : ", ", k->def->name);
         used += w > 0 ? (size_t)w : 0;
         first = false;
     }
