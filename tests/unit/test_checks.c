@@ -19,27 +19,7 @@
 #include "server/checks.h"
 #include "store/store.h"
 #include "fake_probe.h"
-
-struct fixture {
-    char dir[64], checks_dir[96];
-    uv_loop_t loop;
-    uv_timer_t tick;
-    struct store *store;
-    struct checks *checks;
-};
-
-static void on_tick(uv_timer_t *t) {}
-
-static void write_file(struct fixture *fx, const char *name, const char *text)
-{
-    char path[160], tmp[170];
-    snprintf(path, sizeof path, "%s/%s", fx->checks_dir, name);
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", fx->checks_dir, name);
-    FILE *f = fopen(tmp, "w");
-    fputs(text, f);
-    fclose(f);
-    rename(tmp, path); /* as editors save */
-}
+#include "checks_fixture.h"
 
 /* A type lookup that, while held, blocks the thread that reads CHECKS_DIR until released:
  * to catch the directory being read on the loop, and a close while it is read. */
@@ -63,50 +43,15 @@ static const struct probe_type *holding_find(const char *name)
 /* The engine on fx's loop, store and directory (at setup, and again as after a restart). */
 static void open_checks(struct fixture *fx)
 {
-    char err[256];
-    struct checks_options o = {.loop = &fx->loop,
-                               .store = fx->store,
-                               .env = (struct probe_env *)&fx->loop,
-                               .find = holding_find,
-                               .dir = fx->checks_dir,
-                               .history = 3,
-                               .reload_delay_ms = 50};
-    fx->checks = checks_open(&o, err, sizeof err);
-    assert_non_null(fx->checks);
+    fixture_open_checks(fx, holding_find, 0);
 }
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof *fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/faultline-checks-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->checks_dir, sizeof fx->checks_dir, "%s/checks.d", fx->dir);
-    mkdir(fx->checks_dir, 0700);
-    uv_loop_init(&fx->loop);
-    uv_timer_init(&fx->loop, &fx->tick);
-    uv_timer_start(&fx->tick, on_tick, 10, 10);
-    char err[256], uri[128];
-    store_default_uri(fx->dir, uri, sizeof uri);
-    if (store_open(&fx->loop, uri, &fx->store, err, sizeof err) != 0)
-        fail_msg("store_open: %s", err);
+    struct fixture *fx = fixture_new("faultline-checks");
     open_checks(fx);
     fake_next_result = (struct probe_result){.ran = true, .connected = true, .response_time_ms = 1};
     *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    checks_close(fx->checks);
-    store_close(fx->store);
-    uv_close((uv_handle_t *)&fx->tick, NULL);
-    uv_run(&fx->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&fx->loop);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
-    assert_int_equal(system(cmd), 0);
-    free(fx);
     return 0;
 }
 
