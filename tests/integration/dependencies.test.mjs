@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { scenario } from './lib/scenario.mjs';
+import { serverWith } from './lib/config-server.mjs';
 import { runFaultline } from './lib/faultline.mjs';
 import { adminGet, adminJson, events, heartbeat, hb, request } from './lib/http.mjs';
 import { waitFor } from './lib/wait.mjs';
@@ -50,26 +51,22 @@ scenario('dependencies: a child worker DOWN while its parent check fails is supp
   const web = await ctx.hook();
   const uplink = await togglePort();
   ctx.closers.push(() => uplink.close().catch(() => {}));
-  const dir = ctx.tmpdir('faultline-deps-');
-  const file = path.join(dir, 'faultline.yaml');
-  fs.writeFileSync(
-    file,
+  // GROUP_WAIT 0.1 s: the check's alerts wait for their group (its target) only briefly
+  const srv = await serverWith(
+    ctx,
     `channels:
   - {name: hook, type: webhook, url: '${web.url}/hook'}
 dependencies:
   - match: {name: "child-*"}
     depends_on: [uplink, not-yet-defined]
 `,
+    { GROUP_WAIT: '0.1' },
   );
-  // GROUP_WAIT 0.1 s: the check's alerts wait for their group (its target) only briefly
-  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, GROUP_WAIT: '0.1' }, args: ['--config', file] });
   await waitFor(() => /faultline\.yaml:5:26: dependencies\[0\]\.depends_on\[1\]: no check or worker named "not-yet-defined" yet/.test(srv.stderr), 5000, {
     message: 'the warning about the unknown name',
   });
-  const checksDir = path.join(srv.dataDir, 'checks.d');
-  fs.mkdirSync(checksDir, { recursive: true });
   fs.writeFileSync(
-    path.join(checksDir, 'uplink.yaml'),
+    path.join(srv.checksDir, 'uplink.yaml'),
     `checks:\n  - name: uplink\n    type: tcp\n    target: 127.0.0.1:${uplink.port}\n    interval: 200ms\n    timeout: 1s\n`,
   );
   await waitFor(async () => (await events(srv, { limit: 50, type: 'check_state' })).some((e) => e.worker === 'uplink' && e.details.to === 'ok'), 5000, {
@@ -125,22 +122,18 @@ scenario('dependencies: a child held when the server is killed is held again aft
   const web = await ctx.hook();
   const uplink = await togglePort();
   ctx.closers.push(() => uplink.close().catch(() => {}));
-  const dir = ctx.tmpdir('faultline-deps-restart-');
-  const file = path.join(dir, 'faultline.yaml');
-  fs.writeFileSync(
-    file,
+  const srv = await serverWith(
+    ctx,
     `channels:
   - {name: hook, type: webhook, url: '${web.url}/hook'}
 dependencies:
   - match: {name: "child-*"}
     depends_on: [uplink]
 `,
+    { GROUP_WAIT: '0.1' },
   );
-  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, GROUP_WAIT: '0.1' }, args: ['--config', file] });
-  const checksDir = path.join(srv.dataDir, 'checks.d');
-  fs.mkdirSync(checksDir, { recursive: true });
   fs.writeFileSync(
-    path.join(checksDir, 'uplink.yaml'),
+    path.join(srv.checksDir, 'uplink.yaml'),
     `checks:\n  - name: uplink\n    type: tcp\n    target: 127.0.0.1:${uplink.port}\n    interval: 200ms\n    timeout: 1s\n`,
   );
   await waitFor(async () => (await events(srv, { limit: 50, type: 'check_state' })).some((e) => e.worker === 'uplink' && e.details.to === 'ok'), 5000, {
@@ -215,16 +208,11 @@ function fakeAgent(ctx, srv, name, site, tags, results, alive) {
 
 scenario('inferred: a check run only from a site cut off by a network incident is held back, listed under the incident, told when it closes', async (ctx) => {
   const web = await ctx.hook();
-  const dir = ctx.tmpdir('faultline-deps-site-');
-  const file = path.join(dir, 'faultline.yaml');
-  fs.writeFileSync(file, `channels:\n  - {name: hook, type: webhook, url: '${web.url}/hook'}\n`);
   // RCA_THRESHOLD 3: the three fra1 agents out make a network incident (two others stay up)
-  const srv = await ctx.server({ env: { TELEGRAM_TOKEN: null, CHAT_ID: null, RCA_THRESHOLD: '3', GROUP_WAIT: '0.1' }, args: ['--config', file] });
-  const checksDir = path.join(srv.dataDir, 'checks.d');
-  fs.mkdirSync(checksDir, { recursive: true });
+  const srv = await serverWith(ctx, `channels:\n  - {name: hook, type: webhook, url: '${web.url}/hook'}\n`, { RCA_THRESHOLD: '3', GROUP_WAIT: '0.1' });
   // fra-web runs only from fra1's agents; all-web from fra1's and ams-a (role=web)
   fs.writeFileSync(
-    path.join(checksDir, 'web.yaml'),
+    path.join(srv.checksDir, 'web.yaml'),
     'checks:\n' +
       '  - {name: fra-web, type: tcp, target: "127.0.0.1:9", interval: 1s, run_on: {tags: {site: fra1}}}\n' +
       '  - {name: all-web, type: tcp, target: "127.0.0.2:9", interval: 1s, run_on: {tags: {role: web}}}\n',
