@@ -110,6 +110,14 @@ struct sockwatch_client {
  * out. 0, or -errno. */
 int sockwatch_arm(struct probe_env *env, int fd, bool added, uint32_t events,
                   struct sockwatch_client *c);
+/* A non-blocking TCP socket of family (AF_INET, AF_INET6): a disconnected one kept by
+ * sockwatch_release (*added true: it is in the set, disarmed), or a new one (*added false).
+ * -1 with errno when none can be made. */
+int sockwatch_socket(struct probe_env *env, int family, bool *added);
+/* The run is done with fd, a socket of sockwatch_socket that waits for no event. reusable (its
+ * connect succeeded, it is in the set): disconnected (a reset when connected) and kept for the
+ * next sockwatch_socket of family while there is room; otherwise, or when that fails, closed. */
+void sockwatch_release(struct probe_env *env, int fd, int family, bool reusable);
 /* Takes fd out of the set before it is closed, for a socket still armed: closing it takes it out
  * only when no other process holds it (a child between fork and exec), and an event of a freed
  * client must not come. */

@@ -2,20 +2,29 @@
  * (probe_internal.h), itself watched by one uv_poll. A socket is added once, armed for one event
  * at a time (EPOLLONESHOT: re-arming is one EPOLL_CTL_MOD), and leaves the set when it is closed:
  * a bare connect costs one epoll_ctl, where a uv_poll per socket costs an ioctl and several
- * epoll_ctl calls (add, modify, delete). */
+ * epoll_ctl calls (add, modify, delete).
+ *
+ * A socket whose connect succeeded is not closed but disconnected (connect to AF_UNSPEC: a reset
+ * to the peer, no FIN exchange, no TIME_WAIT) and kept, still in the set and disarmed, for the
+ * next connect of its family: that saves the kernel allocating and freeing a socket, a file and
+ * an epoll item per run (docs/decisions.md). */
 #include "probe/probe_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define SOCKWATCH_BATCH 256
+#define SOCKWATCH_IDLE_MAX 64 /* disconnected sockets kept per address family */
 
 struct sockwatch {
     struct probe_env *env;
     int epfd;
     uv_poll_t poll;
+    int idle[2][SOCKWATCH_IDLE_MAX]; /* [0] IPv4, [1] IPv6: disconnected, in the set, disarmed */
+    int idle_count[2];
 };
 
 /* Each event goes to its client. A client freed only from a close callback of the loop (as tcp.c
@@ -68,6 +77,31 @@ int sockwatch_arm(struct probe_env *env, int fd, bool added, uint32_t events,
     return 0;
 }
 
+int sockwatch_socket(struct probe_env *env, int family, bool *added)
+{
+    struct sockwatch *w = env->sockwatch;
+    int f = family == AF_INET6;
+    if (w && w->idle_count[f] > 0) {
+        *added = true;
+        return w->idle[f][--w->idle_count[f]];
+    }
+    *added = false;
+    return socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+void sockwatch_release(struct probe_env *env, int fd, int family, bool reusable)
+{
+    static const struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+    struct sockwatch *w = env->sockwatch;
+    int f = family == AF_INET6;
+    if (reusable && w && w->idle_count[f] < SOCKWATCH_IDLE_MAX &&
+        connect(fd, &unspec, sizeof unspec) == 0) {
+        w->idle[f][w->idle_count[f]++] = fd;
+        return;
+    }
+    close(fd);
+}
+
 void sockwatch_forget(struct probe_env *env, int fd)
 {
     if (env->sockwatch)
@@ -89,6 +123,9 @@ void sockwatch_close(struct probe_env *env)
     if (!w)
         return;
     env->sockwatch = NULL;
+    for (int f = 0; f < 2; f++)
+        while (w->idle_count[f] > 0)
+            close(w->idle[f][--w->idle_count[f]]);
     probe_env_hold(env);
     uv_close((uv_handle_t *)&w->poll, on_closed);
 }

@@ -7,8 +7,10 @@
  *
  * Cost per run: one struct tcp_run and its timer (the banner buffer only when `expect` is set);
  * a literal IP target is parsed once, at load time; a result known on the loop is reported at
- * once, one known inside start from the loop's next turn. System calls for a bare connect:
- * socket, connect, one epoll_ctl, close. */
+ * once, one known inside start from the loop's next turn. The socket comes from sockwatch's
+ * pool; after a bare connect (no send, expect or tls) it goes back to it, disconnected with a
+ * reset. System calls for a bare connect: connect, one epoll_ctl, and connect(AF_UNSPEC) to
+ * disconnect (socket and close only when the pool is empty or full). */
 #include "probe/probe_internal.h"
 
 #include <errno.h>
@@ -48,9 +50,10 @@ struct tcp_run {
     probe_done_cb done;
     void *ctx;
     enum tcp_state state;
-    int fd;
+    int fd, family;
     struct sockwatch_client watcher;
-    bool watched;  /* fd is in the env's epoll set (it leaves it when closed) */
+    bool watched;   /* fd is in the env's epoll set (it leaves it when closed) */
+    bool connected; /* its connect succeeded */
     bool armed;    /* and waits for an event that has not come yet */
     bool starting; /* inside tcp_start: done must wait for the loop's next turn */
     uv_timer_t timer;
@@ -152,6 +155,13 @@ static void on_tcp_closed(uv_handle_t *h)
     probe_env_release(env);
 }
 
+/* A bare connect: nothing said to the service. Only its socket goes back to the pool, ended with a
+ * reset; one that talked (send, expect, tls) ends with a normal close, as a client would. */
+static bool bare(const struct tcp_options *o)
+{
+    return !o->send && !o->expect && !o->tls;
+}
+
 static void tcp_end(struct tcp_run *r, bool report)
 {
     if (r->finished)
@@ -159,24 +169,30 @@ static void tcp_end(struct tcp_run *r, bool report)
     r->finished = true;
     probe_resolve_cancel(r->resolving);
     r->resolving = NULL;
+    struct probe_result res = {.ran = true,
+                               .connected = r->ok,
+                               .reachable = r->reachable,
+                               .timed_out = r->state != TCP_ENDING,
+                               .has_cert = r->has_cert,
+                               .cert_expires_in_ms = r->cert_expires_in_ms,
+                               .body = r->banner,
+                               .body_len = r->banner_len};
+    res.response_time_ms =
+        probe_ns_to_ms((r->connect_ns ? r->connect_ns : probe_now_ns()) - r->start_ns);
+    if (r->tls)
+        gnutls_deinit(r->tls);
+    r->tls = NULL;
+    /* Back to the pool before done, so that a run done starts takes it. An armed socket waits
+     * for the close callback (on_tcp_closed). */
+    if (r->fd >= 0 && !r->armed) {
+        sockwatch_release(r->env, r->fd, r->family, r->watched && r->connected && bare(r->o));
+        r->fd = -1;
+    }
     if (report) {
-        struct probe_result res = {.ran = true,
-                                   .connected = r->ok,
-                                   .reachable = r->reachable,
-                                   .timed_out = r->state != TCP_ENDING,
-                                   .has_cert = r->has_cert,
-                                   .cert_expires_in_ms = r->cert_expires_in_ms,
-                                   .body = r->banner,
-                                   .body_len = r->banner_len};
-        res.response_time_ms =
-            probe_ns_to_ms((r->connect_ns ? r->connect_ns : probe_now_ns()) - r->start_ns);
         snprintf(res.error, sizeof res.error, "%s", r->error);
         snprintf(res.addr, sizeof res.addr, "%s", r->addr);
         r->done(&res, r->ctx);
     }
-    if (r->tls)
-        gnutls_deinit(r->tls);
-    r->tls = NULL;
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->timer, on_tcp_closed);
 }
@@ -398,14 +414,15 @@ static void on_tcp_io(struct sockwatch_client *c, uint32_t events)
         tcp_fail_errno(r, soerr);
         return;
     }
-    r->reachable = true;
+    r->reachable = r->connected = true;
     advance(r);
 }
 
 static void tcp_connect(struct tcp_run *r, const struct probe_target *t)
 {
     snprintf(r->addr, sizeof r->addr, "%s", t->addr);
-    r->fd = socket(t->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    r->family = t->family;
+    r->fd = sockwatch_socket(r->env, t->family, &r->watched);
     if (r->fd < 0) {
         tcp_fail_errno(r, errno);
         return;

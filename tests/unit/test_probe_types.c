@@ -11,7 +11,9 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -236,6 +238,135 @@ static void test_tcp_no_route_is_unreachable(void **state)
     assert_false(r.r.reachable);
     assert_true(r.r.error[0] != '\0');
     sync_result_free(&r);
+}
+
+/* ---- sockets kept between runs (sockwatch.c) ------------------------------------------------ */
+
+/* Sockets open in this process (the entries of /proc/self/fd that are sockets). */
+static int count_sockets(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[300], link[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, link, sizeof link - 1);
+        if (len > 0) {
+            link[len] = '\0';
+            n += strncmp(link, "socket:", 7) == 0;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+enum { STEP_OK, STEP_REFUSED, STEP_HANGS };
+
+struct chain {
+    struct sync_loop l;
+    uv_timer_t after;
+    const struct probe_type *tcp;
+    void *options[3]; /* by step kind */
+    const int *steps;
+    int n_steps, step, sockets_after;
+};
+
+static void on_chain_done(const struct probe_result *r, void *ctx);
+
+static void chain_next(struct chain *c)
+{
+    char err[200];
+    assert_non_null(c->tcp->start(c->l.env, c->options[c->steps[c->step]], 300, on_chain_done, c,
+                                  err, sizeof err));
+}
+
+static void on_chain_after(uv_timer_t *t)
+{
+    struct chain *c = t->data;
+    c->sockets_after = count_sockets();
+    probe_env_close(c->l.env);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void on_chain_done(const struct probe_result *r, void *ctx)
+{
+    struct chain *c = ctx;
+    static const char *const want[] = {"", "connection refused",
+                                       "timeout after 300 ms (connecting)"};
+    int kind = c->steps[c->step];
+    if (strcmp(r->error, want[kind]) != 0 || r->connected != (kind == STEP_OK))
+        fail_msg("step %d: connected %d, error \"%s\"; expected \"%s\"", c->step, r->connected,
+                 r->error, want[kind]);
+    if (++c->step < c->n_steps)
+        chain_next(c);
+    else /* the last run's socket is released after this callback returns */
+        uv_timer_start(&c->after, on_chain_after, 0, 0);
+}
+
+/* The options of a bare connect to 127.0.0.1:port. */
+static void *tcp_options(int port)
+{
+    char text[100];
+    snprintf(text, sizeof text, "{\"target\": \"127.0.0.1:%d\"}", port);
+    json_t *def = json_loads(text, 0, NULL);
+    const char *field;
+    char err[200];
+    void *options = probe_type_find("tcp")->parse(def, &field, err, sizeof err);
+    json_decref(def);
+    assert_non_null(options);
+    return options;
+}
+
+/* One env runs connects one after the other, each started from the last one's done: successes,
+ * a refusal and a connect that hangs in between. Every result is right; the runs share one socket
+ * (the env keeps one idle socket at the end, not one per run; the hung one is closed); and each
+ * connection the listener accepts was ended with a reset. */
+static void test_tcp_sockets_are_reused_and_reset(void **state)
+{
+    SKIP_WITHOUT_NETNS();
+    int port, refused_port, full_port;
+    int listener = bind_loopback(SOCK_STREAM, 64, &port);
+    int closed = bind_loopback(SOCK_STREAM, 1, &refused_port);
+    close(closed);
+    int full = bind_loopback(SOCK_STREAM, 0, &full_port); /* one pending connect fills it */
+    int probe_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)full_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(probe_fd, (struct sockaddr *)&sa, sizeof sa), 0);
+
+    static const int steps[] = {STEP_OK,   STEP_OK, STEP_OK, STEP_REFUSED, STEP_OK,
+                                STEP_HANGS, STEP_OK, STEP_OK, STEP_REFUSED, STEP_OK};
+    struct chain c = {.tcp = probe_type_find("tcp"), .steps = steps, .n_steps = 10};
+    c.options[STEP_OK] = tcp_options(port);
+    c.options[STEP_REFUSED] = tcp_options(refused_port);
+    c.options[STEP_HANGS] = tcp_options(full_port);
+    int sockets_before = count_sockets();
+    sync_open(&c.l);
+    uv_timer_init(&c.l.loop, &c.after);
+    c.after.data = &c;
+    chain_next(&c);
+    uv_run(&c.l.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&c.l.loop), 0);
+    assert_int_equal(c.step, 10);
+    assert_int_equal(c.sockets_after, sockets_before + 1);
+    assert_int_equal(count_sockets(), sockets_before); /* the env closed its idle socket */
+
+    int accepted = 0;
+    assert_int_equal(fcntl(listener, F_SETFL, O_NONBLOCK), 0); /* accept until the queue is empty */
+    for (int conn; (conn = accept4(listener, NULL, NULL, SOCK_NONBLOCK)) >= 0; accepted++) {
+        char byte;
+        assert_int_equal(recv(conn, &byte, 1, 0), -1);
+        assert_int_equal(errno, ECONNRESET);
+        close(conn);
+    }
+    assert_int_equal(accepted, 7);
+    for (int i = 0; i < 3; i++)
+        c.tcp->free_options(c.options[i]);
+    close(probe_fd);
+    close(full);
+    close(listener);
 }
 
 /* ---- exec -------------------------------------------------------------------------------- */
@@ -708,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_tcp_silent_server_times_out),
         cmocka_unit_test(test_tcp_refused_is_reachable),
         cmocka_unit_test(test_tcp_no_route_is_unreachable),
+        cmocka_unit_test(test_tcp_sockets_are_reused_and_reset),
         cmocka_unit_test(test_exec_ok_with_perfdata),
         cmocka_unit_test(test_exec_critical_exit_code),
         cmocka_unit_test(test_exec_timeout_kills_the_group),
