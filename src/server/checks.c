@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "alert/outbox.h"
 #include "alert/router.h"
@@ -548,6 +549,17 @@ static void restore_state(const struct event_record *ev, void *ctx)
     json_decref(d);
 }
 
+/* Where an engine's generation starts: random, so that a restarted server's checks_version
+ * differs from those agents hold from the last process, even when the same set loads again
+ * (the set may have changed while the server was down). */
+static uint64_t first_generation(void)
+{
+    uint64_t g;
+    if (getrandom(&g, sizeof g, GRND_NONBLOCK) != (ssize_t)sizeof g)
+        g = (uint64_t)clock_wall_ms() << 20;
+    return g >> 1; /* room to count up */
+}
+
 struct checks *checks_open(const struct checks_options *opts, char *err, size_t errlen)
 {
     struct checks *c = calloc(1, sizeof *c);
@@ -557,6 +569,7 @@ struct checks *checks_open(const struct checks_options *opts, char *err, size_t 
         return NULL;
     }
     c->opts = *opts;
+    c->generation = first_generation();
     if (c->opts.history < 1)
         c->opts.history = 1;
     c->errors = json_array();

@@ -104,7 +104,8 @@ struct checks {
     bool closed;                 /* checks_close ran; the read in flight frees c */
     bool handles_open;           /* closing: the reload timer's close is still to come */
     struct alert_groups *groups; /* alerts held for GROUP_WAIT (alert/group.h); NULL: none */
-    uint64_t generation; /* bumped on every change of the set: part of agents' checks_version */
+    uint64_t generation; /* random at open, bumped on every change of the set: part of agents'
+                          * checks_version */
     /* At least the number of held checks (each hold counts it; a release or removal does not):
      * 0 lets a state change skip the scan for its held dependents, which a scan sets exact. */
     size_t held_at_most;

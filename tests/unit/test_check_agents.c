@@ -356,12 +356,12 @@ static void test_path_evidence(void **state)
 static void test_state_survives_restart(void **state)
 {
     struct fixture *fx = *state;
-    char v[CHECKS_VERSION_MAX], s[32], m[600];
+    char v[CHECKS_VERSION_MAX], before[CHECKS_VERSION_MAX], s[32], m[600];
     write_file(fx, "a.yaml",
                "checks:\n  - {name: eu, type: fake, target: api:443, interval: 1h, "
                "fail_threshold: 2, run_on: {tags: {region: eu}}}\n");
     assert_int_equal(checks_reload(fx->checks), 0);
-    seen(fx, "a1", "fra1", "region=eu", v);
+    seen(fx, "a1", "fra1", "region=eu", before);
     report(fx, "a1", "eu", "critical");
     report(fx, "a1", "eu", "critical");
     assert_string_equal(state_of(fx, "eu", s, m), "critical");
@@ -369,6 +369,10 @@ static void test_state_survives_restart(void **state)
     open_checks(fx);
     assert_string_equal(state_of(fx, "eu", s, m), "critical");
     assert_string_equal(m, "api:443 is unreachable from fra1: refused");
+    /* the same set loaded again, but by a new engine: an agent holding the old version must
+     * fetch, since the set may have changed while the server was down */
+    seen(fx, "a1", "fra1", "region=eu", v);
+    assert_string_not_equal(v, before);
     /* its labels were kept: its first batch is taken before its next heartbeat */
     char field[96];
     json_t *answer = post(fx, "a1",
