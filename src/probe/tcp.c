@@ -52,8 +52,7 @@ struct tcp_run {
     enum tcp_state state;
     int fd, family;
     struct sockwatch_client watcher;
-    bool watched;   /* fd is in the env's epoll set (it leaves it when closed) */
-    bool connected; /* its connect succeeded */
+    bool watched;  /* fd is in the env's epoll set (it leaves it when closed) */
     bool armed;    /* and waits for an event that has not come yet */
     bool starting; /* inside tcp_start: done must wait for the loop's next turn */
     uv_timer_t timer;
@@ -182,10 +181,11 @@ static void tcp_end(struct tcp_run *r, bool report)
     if (r->tls)
         gnutls_deinit(r->tls);
     r->tls = NULL;
-    /* Back to the pool before done, so that a run done starts takes it. An armed socket waits
+    /* Back to the pool before done, so that a run done starts takes it: a bare run that
+     * succeeded is one whose connect succeeded, reported by the epoll set. An armed socket waits
      * for the close callback (on_tcp_closed). */
     if (r->fd >= 0 && !r->armed) {
-        sockwatch_release(r->env, r->fd, r->family, r->watched && r->connected && bare(r->o));
+        sockwatch_release(r->env, r->fd, r->family, r->ok && bare(r->o));
         r->fd = -1;
     }
     if (report) {
@@ -414,7 +414,7 @@ static void on_tcp_io(struct sockwatch_client *c, uint32_t events)
         tcp_fail_errno(r, soerr);
         return;
     }
-    r->reachable = r->connected = true;
+    r->reachable = true;
     advance(r);
 }
 

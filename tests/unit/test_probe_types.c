@@ -93,6 +93,8 @@ struct banner_server {
     const char *banner; /* NULL: says nothing until spoken to */
     bool silent;        /* accepts and never writes */
     pthread_t thread;
+    ssize_t read_len; /* what the read after the banner returned (0: the client closed, a FIN) */
+    int read_errno;   /* and its errno when -1 (ECONNRESET: the client reset) */
 };
 
 static void *serve_banner(void *arg)
@@ -105,6 +107,8 @@ static void *serve_banner(void *arg)
         (void)!write(c, s->banner, strlen(s->banner));
     char buf[256];
     ssize_t n = read(c, buf, sizeof buf);
+    s->read_len = n;
+    s->read_errno = n < 0 ? errno : 0;
     if (n > 0 && !s->silent)
         (void)!write(c, buf, (size_t)n);
     usleep(200 * 1000);
@@ -157,6 +161,9 @@ static void test_tcp_banner_expected(void **state)
     json_t *body = json_object_get(r.json, "body");
     assert_non_null(strstr(json_string_value(body), "ESMTP"));
     assert_true(json_is_true(json_object_get(r.json, "connected")));
+    /* a check that talked closes as a client would: a FIN, not the reset of a bare connect */
+    assert_int_equal(s.read_errno, 0);
+    assert_int_equal(s.read_len, 0);
     sync_result_free(&r);
 }
 
